@@ -1,0 +1,340 @@
+// `pulse` — the one program. Parses arguments and configuration, then wires roles to adapters through
+// startPlatform(); it holds no logic of its own beyond printing.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Logger } from 'pino';
+import { resolveAdminKey } from './admin-key.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { connect } from './db/connection.js';
+import { createDatabase } from './db/database.js';
+import { migrate, pendingMigrations } from './db/migrate.js';
+import { AppError } from './errors.js';
+import { createLogger } from './log.js';
+import { startPlatform, type Platform } from './platform.js';
+import { checkDeviceSpec } from './provision/device-spec.js';
+import { createProvisioning } from './provision/service.js';
+import { ROLE_NAMES, type RoleName } from './roles.js';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator/index.js';
+
+const SHUTDOWN_LIMIT_MS = 10_000;
+const DEMO_TENANTS = [
+  { tenantId: 'tenant-a', sites: ['warehouse-east', 'warehouse-west', 'cold-storage-1'] },
+  { tenantId: 'tenant-b', sites: ['factory-floor', 'loading-dock', 'office-hvac'] },
+];
+
+function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`pulse: invalid configuration: ${problem}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return n;
+};
+
+const program = new Command('pulse')
+  .description(
+    'Pulse — self-hostable IoT fleet platform. Configuration comes from environment variables (docs/configuration.md).',
+  )
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .description(
+    'run everything in one process on embedded defaults (PGlite, embedded MQTT broker) unless DATABASE_URL / MQTT_URL are set',
+  )
+  .option('--simulate <devices>', 'also run the device simulator with this many devices', positiveInt, 0)
+  .action(async (options: { simulate: number }) => {
+    const cfg = loadConfigOrExit();
+    const log = createLogger(cfg.LOG_LEVEL);
+    const platform = await startOrExit(log, () =>
+      startPlatform({ config: cfg, roles: ROLE_NAMES, log, migrate: true, embeddedBroker: true }),
+    );
+    let simulator: RunningSimulator | undefined;
+    if (options.simulate > 0) {
+      simulator = await startSimulator({
+        ...simulatorDefaults,
+        apiUrl: `http://127.0.0.1:${platform.httpPort}`,
+        adminKey: platform.adminKey,
+        transport: 'mqtt',
+        mqttUrl: platform.mqttUrl,
+        deviceCount: options.simulate,
+        tenants: DEMO_TENANTS,
+      }).catch((error: unknown) => {
+        log.error({ err: error }, 'the simulator could not start; Pulse keeps running without it');
+        return undefined;
+      });
+    }
+    printBanner(platform, simulator);
+    const statusLine = simulator ? showSimulatorStatus(simulator) : undefined;
+    stopOnSignal(log, async () => {
+      statusLine?.stop();
+      await simulator?.stop();
+      await platform.stop();
+    });
+  });
+
+program
+  .command('run')
+  .description(`run chosen roles against the configured database and broker (roles: ${ROLE_NAMES.join(', ')})`)
+  .argument('<roles...>', 'roles to run in this process')
+  .action(async (roles: string[]) => {
+    const unknown = roles.filter((role) => !(ROLE_NAMES as readonly string[]).includes(role));
+    if (unknown.length > 0) {
+      console.error(`pulse: unknown role ${unknown.join(', ')} (available: ${ROLE_NAMES.join(', ')})`);
+      process.exit(2);
+    }
+    const cfg = loadConfigOrExit();
+    const log = createLogger(cfg.LOG_LEVEL);
+    const platform = await startOrExit(log, () =>
+      startPlatform({
+        config: cfg,
+        roles: [...new Set(roles)] as RoleName[],
+        log,
+        migrate: false,
+        embeddedBroker: false,
+      }),
+    );
+    log.info({ roles, url: platform.httpUrl, database: platform.engine }, 'pulse is running');
+    stopOnSignal(log, () => platform.stop());
+  });
+
+program
+  .command('migrate')
+  .description('create or update the database schema (idempotent)')
+  .action(async () => {
+    const cfg = loadConfigOrExit();
+    const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
+    try {
+      const { applied, alreadyApplied } = await migrate(connection);
+      const remaining = await pendingMigrations(connection);
+      console.log(
+        applied.length === 0
+          ? `database ${connection.location} is up to date (${alreadyApplied} migrations applied earlier)`
+          : `applied ${applied.length} migration(s) to ${connection.location}: ${applied.map((m) => `${String(m.version).padStart(3, '0')}_${m.name}`).join(', ')}`,
+      );
+      if (remaining.length > 0) throw new Error(`${remaining.length} migration(s) still pending`);
+    } finally {
+      await connection.close();
+    }
+  });
+
+const device = program
+  .command('device')
+  .description('register, list and revoke devices (the provisioning API, from the shell)');
+
+device
+  .command('create')
+  .description('register a device (or re-register it) and print its one-time activation code')
+  .requiredOption('--tenant <tenant_id>')
+  .requiredOption('--device <device_id>')
+  .requiredOption('--site <site_id>')
+  .option('--fw-version <version>')
+  .option('--metadata <json>', 'JSON object stored with the device', '{}')
+  .action(async (options: { tenant: string; device: string; site: string; fwVersion?: string; metadata: string }) => {
+    let metadata: unknown;
+    try {
+      metadata = JSON.parse(options.metadata);
+    } catch {
+      throw new AppError('INVALID_REQUEST', '--metadata must be a JSON object');
+    }
+    const checked = checkDeviceSpec({
+      tenant_id: options.tenant,
+      device_id: options.device,
+      site_id: options.site,
+      fw_version: options.fwVersion,
+      metadata,
+    });
+    if ('error' in checked) throw new AppError('INVALID_REQUEST', checked.error);
+    await withProvisioning(async (provisioning) => {
+      const { devices, errors } = await provisioning.registerDevices([{ ...checked.spec, row: 1 }]);
+      const issued = devices[0];
+      if (!issued) throw new AppError('INVALID_REQUEST', errors[0]?.error ?? 'device was not registered');
+      console.log(JSON.stringify(issued, null, 2));
+    });
+  });
+
+device
+  .command('list')
+  .description('list registered devices')
+  .option('--tenant <tenant_id>')
+  .option('--site <site_id>')
+  .addOption(new Option('--status <status>').choices(['ACTIVE', 'REVOKED', 'PENDING']))
+  .option('--limit <n>', 'at most this many', positiveInt, 200)
+  .action(async (options: { tenant?: string; site?: string; status?: string; limit: number }) => {
+    await withProvisioning(async (provisioning) => {
+      const rows = await provisioning.listDevices({
+        tenant_id: options.tenant,
+        site_id: options.site,
+        status: options.status,
+        limit: options.limit,
+      });
+      if (rows.length === 0) return console.log('no devices');
+      console.table(
+        rows.map((row) => ({
+          ...row,
+          provisioned_at: row.provisioned_at.toISOString(),
+          fw_version: row.fw_version ?? '',
+        })),
+      );
+    });
+  });
+
+device
+  .command('revoke')
+  .description('revoke a device: its token stops working and its unused activation codes are retired')
+  .argument('<tenant_id>')
+  .argument('<device_id>')
+  .action(async (tenantId: string, deviceId: string) => {
+    await withProvisioning(async (provisioning) => {
+      await provisioning.revokeDevice(tenantId, deviceId);
+      console.log(`revoked ${tenantId}/${deviceId}`);
+    });
+  });
+
+const simulatorDefaults = {
+  heartbeatSeconds: 5,
+  telemetrySeconds: 10,
+  uplinkDrops: { periodSeconds: 60, durationSeconds: 20 },
+} satisfies Partial<SimulatorOptions>;
+
+program
+  .command('simulate')
+  .description('simulate devices as the reference simulator does: provisions them through the API, then publishes')
+  .option('--devices <n>', 'number of devices', positiveInt, 25)
+  .option('--tenants <ids>', 'comma-separated tenants; devices are spread over them', 'tenant-a,tenant-b')
+  .option('--sites <ids>', 'comma-separated sites used in every tenant', 'lab-1')
+  .addOption(new Option('--transport <kind>', 'how devices send').choices(['mqtt', 'http']).default('mqtt'))
+  .option('--api-url <url>', 'Pulse HTTP URL (default http://localhost:PORT)')
+  .option('--mqtt-url <url>', 'broker URL (default MQTT_URL or mqtt://localhost:MQTT_PORT)')
+  .addOption(new Option('--qos <qos>', 'MQTT QoS').choices(['0', '1']).default('0'))
+  .option('--heartbeat-seconds <s>', 'heartbeat period', positiveInt, simulatorDefaults.heartbeatSeconds)
+  .option('--telemetry-seconds <s>', 'telemetry period', positiveInt, simulatorDefaults.telemetrySeconds)
+  .option('--uplink-drop-period <s>', 'every this many seconds a device loses its uplink (0: never)', positiveInt, 60)
+  .option('--uplink-drop-duration <s>', 'for this many seconds', positiveInt, 20)
+  .action(async (options: Record<string, string | number>) => {
+    const cfg = loadConfigOrExit();
+    const adminKey = resolveAdminKey(cfg).key;
+    const simulator = await startSimulator({
+      apiUrl: String(options.apiUrl ?? `http://localhost:${cfg.PORT}`).replace(/\/$/, ''),
+      adminKey,
+      transport: options.transport as 'mqtt' | 'http',
+      mqttUrl: (options.mqttUrl as string | undefined) ?? cfg.MQTT_URL ?? `mqtt://localhost:${cfg.MQTT_PORT}`,
+      qos: Number(options.qos) as 0 | 1,
+      deviceCount: options.devices as number,
+      tenants: String(options.tenants)
+        .split(',')
+        .map((tenantId) => ({
+          tenantId: tenantId.trim(),
+          sites: String(options.sites)
+            .split(',')
+            .map((s) => s.trim()),
+        })),
+      heartbeatSeconds: Math.max(1, options.heartbeatSeconds as number),
+      telemetrySeconds: Math.max(1, options.telemetrySeconds as number),
+      uplinkDrops: {
+        periodSeconds: options.uplinkDropPeriod as number,
+        durationSeconds: options.uplinkDropDuration as number,
+      },
+    });
+    console.log(`simulating ${simulator.stats().devices} devices over ${String(options.transport)}; Ctrl-C stops`);
+    const statusLine = showSimulatorStatus(simulator);
+    stopOnSignal(createLogger(cfg.LOG_LEVEL), async () => {
+      statusLine.stop();
+      await simulator.stop();
+    });
+  });
+
+async function withProvisioning(fn: (provisioning: ReturnType<typeof createProvisioning>) => Promise<void>) {
+  const cfg = loadConfigOrExit();
+  const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
+  try {
+    if ((await pendingMigrations(connection)).length > 0) await migrate(connection);
+    await fn(createProvisioning(createDatabase(connection), { activationTtlMinutes: cfg.ACTIVATION_TTL_MINUTES }));
+  } finally {
+    await connection.close();
+  }
+}
+
+async function startOrExit(log: Logger, start: () => Promise<Platform>): Promise<Platform> {
+  try {
+    return await start();
+  } catch (error) {
+    log.fatal({ err: error }, `pulse could not start: ${(error as Error).message}`);
+    log.flush?.();
+    process.exit(1);
+  }
+}
+
+function printBanner(platform: Platform, simulator: RunningSimulator | undefined) {
+  const lines = [
+    '',
+    `  Pulse is running at ${platform.httpUrl}/app/`,
+    `  health        ${platform.httpUrl}/health`,
+    `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
+    `  MQTT broker   ${platform.mqttUrl ?? 'none'}`,
+    `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
+    `  admin key     ${platform.adminKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
+    ...(simulator ? [`  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b, over MQTT`] : []),
+    '',
+    `  try: curl -H 'X-Admin-Key: ${platform.adminKey}' ${platform.httpUrl}/api/admin/devices`,
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+/** A live status line on a terminal; a log line every 30 s otherwise. */
+function showSimulatorStatus(simulator: RunningSimulator) {
+  const render = () => {
+    const { devices, sent, rejected, rate } = simulator.stats();
+    return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s`;
+  };
+  const interactive = process.stdout.isTTY;
+  const timer = setInterval(
+    () => (interactive ? process.stdout.write(`\r${render()}\u001b[K`) : console.log(render())),
+    interactive ? 1000 : 30_000,
+  );
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      if (interactive) process.stdout.write('\n');
+    },
+  };
+}
+
+/** Stops cleanly on SIGINT/SIGTERM; if stopping takes longer than 10 s, exits anyway. */
+function stopOnSignal(log: Logger, stop: () => Promise<void>) {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received; stopping`);
+    const deadline = setTimeout(() => {
+      log.error('stopping took longer than 10 s; exiting');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    deadline.unref();
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(`pulse: ${(error as Error).message}`);
+  process.exit(error instanceof AppError ? 2 : 1);
+});

@@ -1,0 +1,158 @@
+// The only module that reads process.env. Every variable is declared once here with its type, default
+// and documentation; `docs/configuration.md` is generated from this table (`npm run config-docs`).
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().min(0);
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
+
+interface Variable {
+  schema: z.ZodType;
+  doc: string;
+  /** How the default reads in the docs when it is not a plain value. */
+  defaultDoc?: string;
+}
+
+export const variables = {
+  MODE: {
+    schema: z.enum(['DEV', 'PROD']).default('DEV'),
+    doc: 'DEV generates an admin key and stores rejected payloads for debugging; PROD requires ADMIN_KEY and never stores payloads.',
+  },
+  LOG_LEVEL: {
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    doc: 'pino log level.',
+  },
+  PULSE_DATA_DIR: {
+    schema: z.string().min(1).default('./.pulse'),
+    doc: 'Where the embedded database and the generated DEV admin key live.',
+  },
+  DATABASE_URL: {
+    schema: url(['postgres:', 'postgresql:']).optional(),
+    doc: 'PostgreSQL ≥ 15 connection string. Unset: embedded PGlite under PULSE_DATA_DIR/pgdata.',
+    defaultDoc: 'embedded PGlite',
+  },
+  DATABASE_POOL_SIZE: {
+    schema: positiveInt.default(10),
+    doc: 'Connections in the PostgreSQL pool (PGlite always has one).',
+  },
+  MQTT_URL: {
+    schema: url(['mqtt:', 'mqtts:', 'ws:', 'wss:']).optional(),
+    doc: 'External MQTT broker. Unset: an embedded broker listens on MQTT_PORT.',
+    defaultDoc: 'embedded broker',
+  },
+  MQTT_PORT: {
+    schema: port.default(1883),
+    doc: 'Port of the embedded broker; when it is taken, a free port is used and printed.',
+  },
+  HOST: {
+    schema: z.string().min(1).default('0.0.0.0'),
+    doc: 'Interface the HTTP server and the embedded broker listen on.',
+  },
+  PORT: {
+    schema: port.default(8080),
+    doc: 'The one HTTP port: provisioning, ingest, API, web app, /health. When taken, a free port is used and printed.',
+  },
+  PUBLIC_URL: {
+    schema: url(['http:', 'https:']).optional(),
+    doc: 'URL users and devices reach Pulse at, as printed at start. Unset: http://localhost:PORT.',
+    defaultDoc: 'http://localhost:PORT',
+  },
+  ADMIN_KEY: {
+    schema: z.string().min(16, 'must be at least 16 characters').optional(),
+    doc: 'X-Admin-Key for the provisioning API. Required in PROD; in DEV a random key is generated, stored in PULSE_DATA_DIR/admin-key and printed.',
+    defaultDoc: 'generated (DEV)',
+  },
+  ACTIVATION_TTL_MINUTES: {
+    schema: positiveInt.default(60),
+    doc: 'Lifetime of a device activation code.',
+  },
+  ACTIVATION_FAILURE_LIMIT: {
+    schema: positiveInt.default(10),
+    doc: 'Failed activation attempts one client address may make per ACTIVATION_FAILURE_WINDOW_SECONDS before it gets 429.',
+  },
+  ACTIVATION_FAILURE_WINDOW_SECONDS: {
+    schema: positiveInt.default(600),
+    doc: 'Window of the activation failure limit.',
+  },
+  TELEMETRY_PARTITION_DAYS_AHEAD: {
+    schema: nonNegativeInt.max(60).default(3),
+    doc: 'Daily telemetry partitions kept created ahead of today (UTC).',
+  },
+  TELEMETRY_RETENTION_DAYS: {
+    schema: nonNegativeInt.default(30),
+    doc: 'Telemetry partitions older than this many days are dropped; 0 keeps everything.',
+  },
+} satisfies Record<string, Variable>;
+
+type Variables = typeof variables;
+type Parsed = { [K in keyof Variables]: z.output<Variables[K]['schema']> };
+
+export type Config = Parsed & {
+  /** True when ADMIN_KEY was not given and the DEV key was generated or loaded from the data dir. */
+  readonly adminKeyGenerated?: boolean;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+const schema = z
+  .object(
+    Object.fromEntries(Object.entries(variables).map(([name, v]) => [name, v.schema])) as {
+      [K in keyof Variables]: Variables[K]['schema'];
+    },
+  )
+  .superRefine((config, ctx) => {
+    if (config.MODE === 'PROD' && !config.ADMIN_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['ADMIN_KEY'], message: 'is required when MODE=PROD' });
+    }
+  });
+
+/** Parses the environment; throws ConfigError with one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Parsed {
+  // An empty variable counts as unset, as in most shells' `VAR= cmd` usage.
+  const relevant = Object.fromEntries(
+    Object.keys(variables).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const result = schema.safeParse(relevant);
+  if (result.success) return result.data as Parsed;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? 'config');
+    const raw = relevant[name];
+    const got = raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`;
+    return `${name} ${describeIssue(issue)}${got}`;
+  });
+  throw new ConfigError(problems);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      return `must be a ${issue.expected}`;
+    case 'too_small':
+      return issue.message.startsWith('must') ? issue.message : `must be at least ${String(issue.minimum)}`;
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`;
+    default:
+      return issue.message;
+  }
+}

@@ -1,0 +1,68 @@
+// One data-access path for both engines: a `pg` Pool, either on a real PostgreSQL server or on an
+// in-process PGlite through its node-postgres adapter. Nothing outside src/db/ touches the pool.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+
+export type Engine = 'postgres' | 'pglite';
+
+export interface Connection {
+  readonly engine: Engine;
+  readonly pool: pg.Pool;
+  /** Where the data lives, for logs: the server host/database or the PGlite directory. */
+  readonly location: string;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+// int8 (BIGSERIAL ids, counters, seq) as numbers: every value Pulse stores there is far below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+export interface ConnectOptions {
+  databaseUrl?: string | undefined;
+  /** Used when databaseUrl is unset; `memory://` keeps the embedded database in memory (tests). */
+  dataDir: string;
+  poolSize?: number;
+}
+
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, types });
+    // An idle client that loses its server connection emits here; without a listener it would crash the process.
+    pool.on('error', () => undefined);
+    const client = await pool.connect();
+    client.release();
+    const url = new URL(options.databaseUrl);
+    return {
+      engine: 'postgres',
+      pool,
+      location: `${url.hostname}:${url.port || '5432'}${url.pathname}`,
+      close: () => pool.end(),
+    };
+  }
+
+  const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : path.resolve(options.dataDir, 'pgdata');
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  const pglite = await PGlite.create(dataDir);
+  // PGlite is one backend: a pool of one, and a client is never destroyed on a query error (that would end
+  // the shared instance); see Database.transaction.
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, types });
+  pool.on('error', () => undefined);
+  return {
+    engine: 'pglite',
+    pool,
+    location: dataDir,
+    close: async () => {
+      await pool.end();
+      await pglite.close();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+// The only ways code reaches the database. Each runs one transaction under a database role:
+//   withTenant(tenantId, fn)  customer work; pulse_app, row-level security on app.tenant_id
+//   withOperator(fn)          operator work across tenants; pulse_operator (BYPASSRLS, audited by the API)
+//   withService(fn)           the pipeline; pulse_service (BYPASSRLS, explicit grants)
+// Repository functions take the transaction type they are for, so a customer-facing query cannot be
+// written without a TenantTx — and a TenantTx cannot exist without naming its tenant.
+import pg from 'pg';
+import type { QueryResult, QueryResultRow } from 'pg';
+import type { Connection, Engine } from './connection.js';
+
+declare const scope: unique symbol;
+
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+}
+
+export interface TenantTx extends Queryable {
+  readonly [scope]: 'tenant';
+  readonly tenantId: string;
+}
+export interface OperatorTx extends Queryable {
+  readonly [scope]: 'operator';
+}
+export interface ServiceTx extends Queryable {
+  readonly [scope]: 'service';
+}
+
+export interface Database {
+  readonly engine: Engine;
+  readonly location: string;
+  withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
+  withOperator<T>(fn: (tx: OperatorTx) => Promise<T>): Promise<T>;
+  withService<T>(fn: (tx: ServiceTx) => Promise<T>): Promise<T>;
+  /** Round-trip time of a trivial query in milliseconds (health checks). */
+  ping(): Promise<number>;
+}
+
+type DbRole = 'pulse_app' | 'pulse_operator' | 'pulse_service';
+
+export function createDatabase(connection: Connection): Database {
+  const { pool, engine } = connection;
+
+  async function transaction<T>(role: DbRole, tenantId: string | null, fn: (client: Queryable) => Promise<T>) {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`BEGIN; SET LOCAL ROLE ${role}`);
+      if (tenantId !== null) await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+      const queryable = {
+        query: (sql: string, params?: readonly unknown[]) => client.query(sql, params as unknown[] | undefined),
+        ...(tenantId !== null && { tenantId }),
+      } as Queryable;
+      const result = await fn(queryable);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        broken = rollbackError as Error;
+      }
+      throw error;
+    } finally {
+      // A real server connection that failed to roll back is discarded; PGlite's single connection never is.
+      client.release(engine === 'postgres' && broken ? broken : undefined);
+    }
+  }
+
+  return {
+    engine,
+    location: connection.location,
+    withTenant(tenantId, fn) {
+      if (typeof tenantId !== 'string' || tenantId.length === 0) {
+        return Promise.reject(new Error('withTenant needs a non-empty tenant id'));
+      }
+      return transaction('pulse_app', tenantId, (q) => fn(q as TenantTx));
+    },
+    withOperator: (fn) => transaction('pulse_operator', null, (q) => fn(q as OperatorTx)),
+    withService: (fn) => transaction('pulse_service', null, (q) => fn(q as ServiceTx)),
+    async ping() {
+      const started = performance.now();
+      const client = await pool.connect();
+      try {
+        await client.query('SELECT 1');
+      } finally {
+        client.release();
+      }
+      return performance.now() - started;
+    },
+  };
+}
+
+/** True for errors PostgreSQL raised (constraint violations, bad SQL), as opposed to connection failures. */
+export function isDatabaseError(error: unknown): error is pg.DatabaseError {
+  return error instanceof pg.DatabaseError;
+}

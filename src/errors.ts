@@ -1,0 +1,39 @@
+// Errors a user can act on: a stable code, an HTTP status and a message. The HTTP layer maps them to the
+// reference's `{"detail": "<message>"}` bodies in one place (src/http/server.ts).
+export type ErrorCode =
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'INVALID_REQUEST'
+  | 'INVALID_ACTIVATION_CODE'
+  | 'ACTIVATION_CODE_USED'
+  | 'ACTIVATION_CODE_EXPIRED'
+  | 'RATE_LIMITED'
+  | 'PAYLOAD_TOO_LARGE';
+
+const statusByCode: Record<ErrorCode, number> = {
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  INVALID_REQUEST: 400,
+  INVALID_ACTIVATION_CODE: 400,
+  ACTIVATION_CODE_USED: 400,
+  ACTIVATION_CODE_EXPIRED: 400,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+};
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra fields for the response body, e.g. per-row errors of a bulk request. */
+    readonly extra: Record<string, unknown> = {},
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.status = statusByCode[code];
+  }
+}

@@ -1,0 +1,117 @@
+// The one HTTP server on PORT. Roles register their routes on it before it listens; this module owns what
+// every route shares: error mapping to the reference's `{"detail": …}` bodies, 422 validation errors in
+// FastAPI's shape, the 404 body, and GET /health.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
+
+export type ComponentStatus = 'ok' | 'degraded' | 'down';
+
+export interface ComponentHealth {
+  status: ComponentStatus;
+  [detail: string]: unknown;
+}
+
+export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>;
+
+export interface HttpServer {
+  app: FastifyInstance;
+  /** Adds a component (a role, the database, the broker) to GET /health. */
+  addHealthCheck(name: string, check: HealthCheck): void;
+}
+
+export interface HttpServerOptions {
+  log: Logger;
+  /** Largest request body accepted by default, in bytes; routes may allow more. */
+  bodyLimit?: number;
+  /** Peers whose X-Forwarded-For is believed (fastify's trustProxy). */
+  trustProxy?: boolean | string | string[];
+}
+
+const startedAt = Date.now();
+
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const app = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+    // Per-request lines would drown the log under device traffic; errors are still logged below.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
+      return reply.status(error.status).send({ detail: error.message, ...error.extra });
+    }
+    if (error.validation) {
+      return reply.status(422).send({ detail: toFastApiDetail(error) });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error, url: request.url }, 'request failed');
+      return reply.status(500).send({ detail: 'Internal server error' });
+    }
+    return reply.status(status).send({ detail: clientErrorMessage(error) });
+  });
+
+  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
+
+  const checks = new Map<string, HealthCheck>();
+  app.get('/health', async (_request, reply) => {
+    const components: Record<string, ComponentHealth> = {};
+    await Promise.all(
+      [...checks].map(async ([name, check]) => {
+        try {
+          components[name] = await check();
+        } catch (error) {
+          components[name] = { status: 'down', error: (error as Error).message };
+        }
+      }),
+    );
+    const healthy = Object.values(components).every((c) => c.status === 'ok');
+    return reply.status(healthy ? 200 : 503).send({
+      status: healthy ? 'ok' : 'degraded',
+      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+      components,
+    });
+  });
+
+  return { app, addHealthCheck: (name, check) => void checks.set(name, check) };
+}
+
+function clientErrorMessage(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'Request body is too large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `Unsupported Content-Type; send application/json`;
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'Request body is empty; send a JSON object';
+    default:
+      return error instanceof SyntaxError ? `Request body is not valid JSON: ${error.message}` : error.message;
+  }
+}
+
+interface FastApiValidationItem {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** Fastify/ajv validation errors as FastAPI's 422 detail list: [{loc, msg, type}]. */
+function toFastApiDetail(error: FastifyError): FastApiValidationItem[] {
+  const where = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
+  return (error.validation ?? []).map((issue) => {
+    const path = issue.instancePath
+      .split('/')
+      .filter(Boolean)
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+    const params = issue.params as Record<string, unknown>;
+    if (issue.keyword === 'required') {
+      return { loc: [where, ...path, String(params.missingProperty)], msg: 'Field required', type: 'missing' };
+    }
+    return { loc: [where, ...path], msg: issue.message ?? 'Invalid value', type: issue.keyword };
+  });
+}

@@ -1,0 +1,131 @@
+// Wires roles to adapters: opens the database (PostgreSQL or embedded PGlite), migrates or checks the
+// schema, starts the embedded broker when asked, starts the chosen roles on one HTTP server and listens.
+// `pulse up`, `pulse run` and the integration tests all start Pulse through here.
+import type { Logger } from 'pino';
+import * as api from './api/index.js';
+import { resolveAdminKey } from './admin-key.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import type { Config } from './config.js';
+import { connect, type Connection } from './db/connection.js';
+import { createDatabase, type Database } from './db/database.js';
+import { migrate, pendingMigrations } from './db/migrate.js';
+import { startTelemetryMaintenance } from './db/telemetry-maintenance.js';
+import { createHttpServer } from './http/server.js';
+import { listenWithFallback } from './lib/listen.js';
+import * as provision from './provision/index.js';
+import type { RoleDeps, RoleName, RunningRole } from './roles.js';
+
+const roleStarters: Record<RoleName, (deps: RoleDeps) => RunningRole> = {
+  api: api.start,
+  provision: provision.start,
+};
+
+export interface PlatformOptions {
+  config: Config;
+  roles: readonly RoleName[];
+  log: Logger;
+  /** Apply pending migrations (pulse up); otherwise refuse to start on an outdated schema. */
+  migrate: boolean;
+  /** Start the embedded MQTT broker when MQTT_URL is unset. */
+  embeddedBroker: boolean;
+}
+
+export interface Platform {
+  readonly httpUrl: string;
+  readonly httpPort: number;
+  /** The broker devices publish to: MQTT_URL, the embedded broker, or undefined. */
+  readonly mqttUrl: string | undefined;
+  readonly adminKey: string;
+  readonly adminKeyFile: string | undefined;
+  readonly db: Database;
+  readonly engine: Connection['engine'];
+  readonly databaseLocation: string;
+  readonly roles: readonly RunningRole[];
+  stop(): Promise<void>;
+}
+
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const { config, log } = options;
+  const adminKey = resolveAdminKey(config);
+  const cleanup: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) {
+      await step().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
+    }
+    cleanup.length = 0;
+  };
+
+  try {
+    const connection = await connect({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.PULSE_DATA_DIR,
+      poolSize: config.DATABASE_POOL_SIZE,
+    });
+    cleanup.push(() => connection.close());
+    if (options.migrate) {
+      const { applied } = await migrate(connection);
+      if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'database migrated');
+    } else {
+      const pending = await pendingMigrations(connection);
+      if (pending.length > 0) {
+        throw new Error(`the database schema is missing ${pending.length} migration(s); run \`pulse migrate\` first`);
+      }
+    }
+    const db = createDatabase(connection);
+
+    const maintenance = startTelemetryMaintenance(db, log, {
+      daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
+      retentionDays: config.TELEMETRY_RETENTION_DAYS,
+    });
+    cleanup.push(() => maintenance.stop());
+
+    let broker: EmbeddedBroker | undefined;
+    if (options.embeddedBroker && !config.MQTT_URL) {
+      broker = await startEmbeddedBroker({ host: config.HOST, port: config.MQTT_PORT, log });
+      cleanup.push(() => broker!.stop());
+    }
+
+    const http = createHttpServer({ log });
+    cleanup.push(() => http.app.close());
+    http.addHealthCheck('database', async () => ({
+      status: 'ok',
+      engine: connection.engine,
+      latency_ms: Math.round((await db.ping()) * 100) / 100,
+    }));
+    if (broker) {
+      const embedded = broker;
+      http.addHealthCheck('broker', () => ({ status: 'ok', url: embedded.url, clients: embedded.clientCount() }));
+    }
+
+    const deps: RoleDeps = { config, db, http, log, adminKey: adminKey.key };
+    const roles: RunningRole[] = [];
+    for (const name of options.roles) {
+      const role = roleStarters[name](deps);
+      roles.push(role);
+      cleanup.push(() => role.stop());
+      http.addHealthCheck(name, () => role.health());
+    }
+
+    await http.app.ready();
+    const httpPort = await listenWithFallback(http.app.server, config.HOST, config.PORT, (taken) =>
+      log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
+    );
+    const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${httpPort}`;
+
+    return {
+      httpUrl: publicUrl,
+      httpPort,
+      mqttUrl: config.MQTT_URL ?? broker?.url,
+      adminKey: adminKey.key,
+      adminKeyFile: adminKey.file,
+      db,
+      engine: connection.engine,
+      databaseLocation: connection.location,
+      roles,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

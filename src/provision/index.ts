@@ -1,0 +1,19 @@
+// The provision role: the X-Admin-Key device API and device activation, on the shared HTTP server.
+import type { RoleDeps, RunningRole } from '../roles.js';
+import { registerProvisioningRoutes } from './routes.js';
+import { createProvisioning } from './service.js';
+
+export function start(deps: RoleDeps): RunningRole {
+  const provisioning = createProvisioning(deps.db, { activationTtlMinutes: deps.config.ACTIVATION_TTL_MINUTES });
+  const counters = registerProvisioningRoutes(deps.http.app, {
+    provisioning,
+    adminKey: deps.adminKey,
+    activationFailureLimit: deps.config.ACTIVATION_FAILURE_LIMIT,
+    activationFailureWindowSeconds: deps.config.ACTIVATION_FAILURE_WINDOW_SECONDS,
+  });
+  return {
+    name: 'provision',
+    health: () => ({ status: 'ok', ...counters }),
+    stop: async () => undefined,
+  };
+}

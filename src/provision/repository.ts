@@ -1,0 +1,178 @@
+// SQL for the device registry, activation codes and token history. Admin operations run in a service
+// transaction (they span tenants); activation runs inside the device's own tenant, under RLS.
+import type { ServiceTx, TenantTx } from '../db/database.js';
+import type { DeviceSpec } from './device-spec.js';
+
+export interface NewDeviceRow extends DeviceSpec {
+  activation_code_hash: string;
+}
+
+export interface UpsertedDevice {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  created: boolean;
+}
+
+/** Creates missing tenants (name = id) and returns the status of each requested tenant. */
+export async function ensureTenants(tx: ServiceTx, tenantIds: string[]): Promise<Map<string, string>> {
+  await tx.query(
+    `INSERT INTO tenants (tenant_id, name)
+     SELECT id, id FROM unnest($1::text[]) AS id
+     ON CONFLICT (tenant_id) DO NOTHING`,
+    [tenantIds],
+  );
+  const { rows } = await tx.query<{ tenant_id: string; status: string }>(
+    'SELECT tenant_id, status FROM tenants WHERE tenant_id = ANY($1::text[])',
+    [tenantIds],
+  );
+  return new Map(rows.map((row) => [row.tenant_id, row.status]));
+}
+
+/**
+ * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
+ * current token working until the new code is activated, and retires the device's older unused codes.
+ */
+export async function upsertDevices(
+  tx: ServiceTx,
+  devices: NewDeviceRow[],
+  expiresAt: Date,
+): Promise<UpsertedDevice[]> {
+  const payload = JSON.stringify(devices);
+  const { rows } = await tx.query<UpsertedDevice>(
+    `INSERT INTO device_registry (tenant_id, device_id, site_id, status, fw_version, metadata)
+     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, '{}')
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, site_id text, fw_version text, metadata jsonb)
+     ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+       site_id = EXCLUDED.site_id,
+       status = 'ACTIVE',
+       fw_version = COALESCE(EXCLUDED.fw_version, device_registry.fw_version),
+       metadata = EXCLUDED.metadata,
+       updated_at = now()
+     RETURNING tenant_id, device_id, site_id, (xmax = 0) AS created`,
+    [payload],
+  );
+  await tx.query(
+    `UPDATE device_activation a SET expires_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text)
+     WHERE a.tenant_id = d.tenant_id AND a.device_id = d.device_id AND a.used_at IS NULL AND a.expires_at > now()`,
+    [payload],
+  );
+  await tx.query(
+    `INSERT INTO device_activation (tenant_id, device_id, activation_code_hash, site_id, expires_at)
+     SELECT d.tenant_id, d.device_id, d.activation_code_hash, d.site_id, $2
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, activation_code_hash text, site_id text)`,
+    [payload, expiresAt],
+  );
+  return rows;
+}
+
+export interface DeviceFilter {
+  tenant_id?: string | undefined;
+  site_id?: string | undefined;
+  status?: string | undefined;
+  limit: number;
+}
+
+export interface RegistryListRow {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  status: string;
+  provisioned_at: Date;
+  fw_version: string | null;
+  token_set: boolean;
+}
+
+export async function listDevices(tx: ServiceTx, filter: DeviceFilter): Promise<RegistryListRow[]> {
+  const { rows } = await tx.query<RegistryListRow>(
+    `SELECT tenant_id, device_id, site_id, status, provisioned_at, fw_version,
+            provision_token_hash IS NOT NULL AS token_set
+     FROM device_registry
+     WHERE ($1::text IS NULL OR tenant_id = $1)
+       AND ($2::text IS NULL OR site_id = $2)
+       AND ($3::text IS NULL OR status = $3)
+     ORDER BY tenant_id, site_id, device_id
+     LIMIT $4`,
+    [filter.tenant_id ?? null, filter.site_id ?? null, filter.status ?? null, filter.limit],
+  );
+  return rows;
+}
+
+/** Revokes a device: status REVOKED, token cleared and closed in the history, unused codes retired. */
+export async function revokeDevice(tx: ServiceTx, tenantId: string, deviceId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET status = 'REVOKED', provision_token_hash = NULL, updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2`,
+    [tenantId, deviceId],
+  );
+  if (rowCount === 0) return false;
+  await closeTokenHistory(tx, tenantId, deviceId, 'REVOKED');
+  await tx.query(
+    `UPDATE device_activation SET expires_at = now()
+     WHERE tenant_id = $1 AND device_id = $2 AND used_at IS NULL AND expires_at > now()`,
+    [tenantId, deviceId],
+  );
+  return true;
+}
+
+/** Replaces the device's token; returns false when the device does not exist. */
+export async function replaceToken(
+  tx: ServiceTx | TenantTx,
+  tenantId: string,
+  deviceId: string,
+  tokenHash: string,
+  reason: 'ROTATED' | 'REACTIVATED',
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET provision_token_hash = $3, updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2`,
+    [tenantId, deviceId, tokenHash],
+  );
+  if (rowCount === 0) return false;
+  await closeTokenHistory(tx, tenantId, deviceId, reason);
+  await tx.query('INSERT INTO device_token_history (tenant_id, device_id, token_hash) VALUES ($1, $2, $3)', [
+    tenantId,
+    deviceId,
+    tokenHash,
+  ]);
+  return true;
+}
+
+async function closeTokenHistory(tx: ServiceTx | TenantTx, tenantId: string, deviceId: string, reason: string) {
+  await tx.query(
+    `UPDATE device_token_history SET revoked_at = now(), reason = $3
+     WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL`,
+    [tenantId, deviceId, reason],
+  );
+}
+
+/**
+ * Marks an activation code used if it is unused and unexpired, in one statement: of any number of
+ * concurrent attempts with the same code, exactly one gets a row back.
+ */
+export async function consumeActivationCode(tx: TenantTx, deviceId: string, codeHash: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_activation SET used_at = now()
+     WHERE tenant_id = $1 AND device_id = $2 AND activation_code_hash = $3
+       AND used_at IS NULL AND expires_at > now()`,
+    [tx.tenantId, deviceId, codeHash],
+  );
+  return rowCount === 1;
+}
+
+/** Why a code could not be consumed: unknown, already used, or expired. */
+export async function activationCodeProblem(
+  tx: TenantTx,
+  deviceId: string,
+  codeHash: string,
+): Promise<'invalid' | 'used' | 'expired'> {
+  const { rows } = await tx.query<{ used: boolean }>(
+    `SELECT used_at IS NOT NULL AS used FROM device_activation
+     WHERE tenant_id = $1 AND device_id = $2 AND activation_code_hash = $3`,
+    [tx.tenantId, deviceId, codeHash],
+  );
+  const row = rows[0];
+  if (!row) return 'invalid';
+  return row.used ? 'used' : 'expired';
+}

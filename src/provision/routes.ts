@@ -1,0 +1,205 @@
+// HTTP surface of provisioning (reference §2): /api/admin/devices* behind X-Admin-Key, and the
+// unauthenticated /api/device/activate, limited per client address on failed attempts.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.js';
+import { TokenBuckets } from '../lib/token-bucket.js';
+import { isoUtc } from '../lib/time.js';
+import { keysMatch } from './credentials.js';
+import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from './device-spec.js';
+import type { Provisioning } from './service.js';
+
+const Id = Type.String({ pattern: ID_PATTERN });
+const NonEmpty = Type.String({ minLength: 1 });
+
+const CreateDeviceBody = Type.Object({
+  tenant_id: Id,
+  device_id: Id,
+  site_id: NonEmpty,
+  fw_version: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+
+const ListDevicesQuery = Type.Object({
+  tenant_id: Type.Optional(Type.String()),
+  site_id: Type.Optional(Type.String()),
+  status: Type.Optional(Type.String()),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+});
+
+const DevicePath = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty });
+
+const ActivateBody = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty, activation_code: NonEmpty });
+
+const BULK_BODY_LIMIT = 16 * 1024 * 1024;
+
+export interface ProvisioningRouteOptions {
+  provisioning: Provisioning;
+  adminKey: string;
+  activationFailureLimit: number;
+  activationFailureWindowSeconds: number;
+}
+
+export interface ProvisioningCounters {
+  devices_registered: number;
+  activations: number;
+  activation_failures: number;
+}
+
+export function registerProvisioningRoutes(
+  app: FastifyInstance,
+  options: ProvisioningRouteOptions,
+): ProvisioningCounters {
+  const { provisioning } = options;
+  const counters: ProvisioningCounters = { devices_registered: 0, activations: 0, activation_failures: 0 };
+
+  app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      const provided = request.headers['x-admin-key'];
+      if (!keysMatch(typeof provided === 'string' ? provided : undefined, options.adminKey)) {
+        throw new AppError('UNAUTHORIZED', 'Unauthorized (missing/invalid X-Admin-Key)');
+      }
+    });
+    // text/plain is parsed as a string by fastify already; CSV is added here.
+    admin.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BULK_BODY_LIMIT }, (_req, body, done) =>
+      done(null, body),
+    );
+
+    admin.post<{ Body: Static<typeof CreateDeviceBody> }>(
+      '/api/admin/devices',
+      { schema: { body: CreateDeviceBody } },
+      async (request) => {
+        const { tenant_id, device_id, site_id, fw_version, metadata } = request.body;
+        const spec: DeviceSpec & { row: number } = {
+          row: 1,
+          tenant_id,
+          device_id,
+          site_id,
+          fw_version,
+          metadata: metadata ?? {},
+        };
+        const { devices, errors } = await provisioning.registerDevices([spec]);
+        const issued = devices[0];
+        if (!issued) throw new AppError('INVALID_REQUEST', errors[0]?.error ?? 'Device was not registered');
+        counters.devices_registered += 1;
+        return {
+          tenant_id: issued.tenant_id,
+          device_id: issued.device_id,
+          site_id: issued.site_id,
+          activation_code: issued.activation_code,
+          expires_at: issued.expires_at,
+        };
+      },
+    );
+
+    admin.post('/api/admin/devices/bulk', { bodyLimit: BULK_BODY_LIMIT }, async (request) => {
+      const records = bulkRecords(request.body);
+      if (records.length === 0) throw new AppError('INVALID_REQUEST', 'Bulk request has no devices');
+      if (records.length > MAX_BULK_DEVICES) {
+        throw new AppError(
+          'INVALID_REQUEST',
+          `Bulk request has ${records.length} devices; the limit is ${MAX_BULK_DEVICES} per request`,
+        );
+      }
+      const checked = checkBulk(records);
+      const registered =
+        checked.devices.length > 0 ? await provisioning.registerDevices(checked.devices) : { devices: [], errors: [] };
+      const errors = [...checked.errors, ...registered.errors].sort((a, b) => a.row - b.row);
+      if (registered.devices.length === 0) {
+        throw new AppError('INVALID_REQUEST', 'No device was registered; see errors', { errors });
+      }
+      counters.devices_registered += registered.devices.length;
+      return {
+        created: registered.devices.filter((d) => d.created).length,
+        updated: registered.devices.filter((d) => !d.created).length,
+        failed: errors.length,
+        devices: registered.devices,
+        errors,
+      };
+    });
+
+    admin.get<{ Querystring: Static<typeof ListDevicesQuery> }>(
+      '/api/admin/devices',
+      { schema: { querystring: ListDevicesQuery } },
+      async (request) => {
+        const rows = await provisioning.listDevices(request.query);
+        return rows.map((row) => ({ ...row, provisioned_at: isoUtc(row.provisioned_at) }));
+      },
+    );
+
+    admin.post<{ Params: Static<typeof DevicePath> }>(
+      '/api/admin/devices/:tenant_id/:device_id/revoke',
+      { schema: { params: DevicePath } },
+      async (request) => {
+        await provisioning.revokeDevice(request.params.tenant_id, request.params.device_id);
+        return { ok: true };
+      },
+    );
+
+    admin.post<{ Params: Static<typeof DevicePath> }>(
+      '/api/admin/devices/:tenant_id/:device_id/rotate-token',
+      { schema: { params: DevicePath } },
+      async (request) => {
+        const { tenant_id, device_id } = request.params;
+        const token = await provisioning.rotateToken(tenant_id, device_id);
+        return { tenant_id, device_id, new_provision_token: token };
+      },
+    );
+  });
+
+  // Codes are 144 random bits, so guessing is hopeless; the limit is about hammering the endpoint. Only
+  // failures count, so a fleet activating at once from one address is never throttled.
+  const failures = new TokenBuckets({
+    burst: options.activationFailureLimit,
+    ratePerSecond: options.activationFailureLimit / options.activationFailureWindowSeconds,
+  });
+  app.post<{ Body: Static<typeof ActivateBody> }>(
+    '/api/device/activate',
+    { schema: { body: ActivateBody } },
+    async (request) => {
+      const now = Date.now();
+      if (failures.available(request.ip, now) < 1) {
+        const wait = failures.secondsUntilToken(request.ip, now);
+        throw new AppError(
+          'RATE_LIMITED',
+          `Too many failed activation attempts from this address; retry in ${wait} s`,
+          {},
+          wait,
+        );
+      }
+      const { tenant_id, device_id, activation_code } = request.body;
+      try {
+        const token = await provisioning.activate(tenant_id, device_id, activation_code);
+        counters.activations += 1;
+        return { tenant_id, device_id, provision_token: token };
+      } catch (error) {
+        if (error instanceof AppError) {
+          counters.activation_failures += 1;
+          failures.tryTake(request.ip, now);
+        }
+        throw error;
+      }
+    },
+  );
+
+  return counters;
+}
+
+/** A bulk body is a JSON array, `{"devices": [...]}`, or CSV text. */
+function bulkRecords(body: unknown): unknown[] {
+  if (typeof body === 'string') {
+    try {
+      return parseDeviceCsv(body);
+    } catch (error) {
+      throw new AppError('INVALID_REQUEST', (error as Error).message);
+    }
+  }
+  if (Array.isArray(body)) return body;
+  if (typeof body === 'object' && body !== null && Array.isArray((body as { devices?: unknown }).devices)) {
+    return (body as { devices: unknown[] }).devices;
+  }
+  throw new AppError(
+    'INVALID_REQUEST',
+    'Send a JSON array of devices, {"devices": [...]}, or text/csv with a tenant_id,device_id,site_id header',
+  );
+}

@@ -1,0 +1,101 @@
+// Provisioning operations, shared by the HTTP API (routes.ts) and the CLI (`pulse device …`).
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { isoUtc } from '../lib/time.js';
+import { newActivationCode, newProvisionToken, sha256Hex } from './credentials.js';
+import { type DeviceSpec, type RowError } from './device-spec.js';
+import * as registry from './repository.js';
+
+export interface IssuedDevice {
+  row: number;
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  activation_code: string;
+  expires_at: string;
+  created: boolean;
+}
+
+export interface Provisioning {
+  /** Registers (or re-registers) devices in one transaction and issues each a one-time activation code. */
+  registerDevices(devices: (DeviceSpec & { row: number })[]): Promise<{ devices: IssuedDevice[]; errors: RowError[] }>;
+  listDevices(filter: registry.DeviceFilter): Promise<registry.RegistryListRow[]>;
+  revokeDevice(tenantId: string, deviceId: string): Promise<void>;
+  rotateToken(tenantId: string, deviceId: string): Promise<string>;
+  activate(tenantId: string, deviceId: string, activationCode: string): Promise<string>;
+}
+
+export function createProvisioning(db: Database, options: { activationTtlMinutes: number }): Provisioning {
+  return {
+    async registerDevices(devices) {
+      const tenantIds = [...new Set(devices.map((d) => d.tenant_id))];
+      return db.withService(async (tx) => {
+        const tenantStatus = await registry.ensureTenants(tx, tenantIds);
+        const errors: RowError[] = [];
+        const accepted = devices.filter((device) => {
+          const status = tenantStatus.get(device.tenant_id);
+          if (status === 'ACTIVE') return true;
+          errors.push({
+            row: device.row,
+            device_id: device.device_id,
+            error: `tenant ${device.tenant_id} is ${status ?? 'missing'}; devices can only be added to ACTIVE tenants`,
+          });
+          return false;
+        });
+        const codes = accepted.map(() => newActivationCode());
+        const expiresAt = new Date(Date.now() + options.activationTtlMinutes * 60_000);
+        const rows = await registry.upsertDevices(
+          tx,
+          accepted.map((device, i) => ({ ...device, activation_code_hash: sha256Hex(codes[i] as string) })),
+          expiresAt,
+        );
+        const createdByKey = new Map(rows.map((r) => [`${r.tenant_id}\u0000${r.device_id}`, r.created]));
+        const issued = accepted.map((device, i) => ({
+          row: device.row,
+          tenant_id: device.tenant_id,
+          device_id: device.device_id,
+          site_id: device.site_id,
+          activation_code: codes[i] as string,
+          expires_at: isoUtc(expiresAt),
+          created: createdByKey.get(`${device.tenant_id}\u0000${device.device_id}`) ?? false,
+        }));
+        return { devices: issued, errors };
+      });
+    },
+
+    listDevices: (filter) => db.withService((tx) => registry.listDevices(tx, filter)),
+
+    async revokeDevice(tenantId, deviceId) {
+      const found = await db.withService((tx) => registry.revokeDevice(tx, tenantId, deviceId));
+      if (!found) throw deviceNotFound(tenantId, deviceId);
+    },
+
+    async rotateToken(tenantId, deviceId) {
+      const token = newProvisionToken();
+      const found = await db.withService((tx) =>
+        registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'ROTATED'),
+      );
+      if (!found) throw deviceNotFound(tenantId, deviceId);
+      return token;
+    },
+
+    async activate(tenantId, deviceId, activationCode) {
+      const codeHash = sha256Hex(activationCode);
+      const token = newProvisionToken();
+      return db.withTenant(tenantId, async (tx) => {
+        if (!(await registry.consumeActivationCode(tx, deviceId, codeHash))) {
+          const problem = await registry.activationCodeProblem(tx, deviceId, codeHash);
+          if (problem === 'used') throw new AppError('ACTIVATION_CODE_USED', 'Activation code already used');
+          if (problem === 'expired') throw new AppError('ACTIVATION_CODE_EXPIRED', 'Activation code expired');
+          throw new AppError('INVALID_ACTIVATION_CODE', 'Invalid activation code');
+        }
+        await registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'REACTIVATED');
+        return token;
+      });
+    },
+  };
+}
+
+function deviceNotFound(tenantId: string, deviceId: string): AppError {
+  return new AppError('NOT_FOUND', `Device not found: ${tenantId}/${deviceId}`);
+}

@@ -1,0 +1,25 @@
+// What every role receives and returns. The CLI builds the adapters (database, HTTP server, broker) and
+// starts the chosen roles with them; roles never import each other.
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import type { ComponentHealth, HttpServer } from './http/server.js';
+
+export interface RoleDeps {
+  config: Config;
+  db: Database;
+  /** The shared HTTP server; roles add routes before it starts listening. */
+  http: HttpServer;
+  log: Logger;
+  /** The admin key in force (ADMIN_KEY, or the generated DEV key). */
+  adminKey: string;
+}
+
+export interface RunningRole {
+  readonly name: string;
+  health(): ComponentHealth | Promise<ComponentHealth>;
+  stop(): Promise<void>;
+}
+
+export type RoleName = 'api' | 'provision';
+export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision'];
