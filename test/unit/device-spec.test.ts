@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { checkBulk, checkDeviceSpec, parseDeviceCsv } from '../../src/provision/device-spec.js';
+
+describe('device specs', () => {
+  it('accepts the reference body and defaults metadata to {}', () => {
+    expect(checkDeviceSpec({ tenant_id: 't', device_id: 'd-1', site_id: 'lab-1' })).toEqual({
+      spec: { tenant_id: 't', device_id: 'd-1', site_id: 'lab-1', fw_version: null, metadata: {} },
+    });
+  });
+
+  it.each([
+    [{ device_id: 'd', site_id: 's' }, 'tenant_id is required'],
+    [{ tenant_id: 't', device_id: '', site_id: 's' }, 'device_id is required'],
+    [{ tenant_id: 't', device_id: 'd', site_id: '  ' }, 'site_id is required'],
+    [
+      { tenant_id: 't/x', device_id: 'd', site_id: 's' },
+      "tenant_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+    ],
+    [
+      { tenant_id: 't', device_id: 'dev #1', site_id: 's' },
+      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+    ],
+    [
+      { tenant_id: 't', device_id: 'd+', site_id: 's' },
+      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+    ],
+    [
+      { tenant_id: 't', device_id: 'x'.repeat(129), site_id: 's' },
+      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+    ],
+    [{ tenant_id: 't', device_id: 'd', site_id: 's', metadata: [1] }, 'metadata must be a JSON object'],
+    [{ tenant_id: 't', device_id: 'd', site_id: 's', fw_version: 3 }, 'fw_version must be a string'],
+    [
+      { tenant_id: 't', device_id: 'd', site_id: 's', site: 'x' },
+      'unknown field site (allowed: tenant_id, device_id, site_id, fw_version, metadata)',
+    ],
+    ['nope', 'must be an object with tenant_id, device_id and site_id'],
+  ])('rejects %j: %s', (input, message) => {
+    expect(checkDeviceSpec(input)).toEqual({ error: message });
+  });
+
+  it('reports duplicates and bad rows per row, keeping the good ones', () => {
+    const result = checkBulk([
+      { tenant_id: 't', device_id: 'a', site_id: 's' },
+      { tenant_id: 't', device_id: 'a', site_id: 's' },
+      { tenant_id: 't', device_id: 'b' },
+      { tenant_id: 'u', device_id: 'a', site_id: 's' },
+    ]);
+    expect(result.devices.map((d) => [d.row, d.tenant_id, d.device_id])).toEqual([
+      [1, 't', 'a'],
+      [4, 'u', 'a'],
+    ]);
+    expect(result.errors).toEqual([
+      { row: 2, device_id: 'a', error: 'duplicate of an earlier row for the same tenant_id and device_id' },
+      { row: 3, device_id: 'b', error: 'site_id is required' },
+    ]);
+  });
+});
+
+describe('device CSV', () => {
+  it('parses a header, quoted fields with commas and escaped quotes, CRLF and blank lines', () => {
+    const csv =
+      'tenant_id,device_id,site_id,fw_version,metadata\r\n' +
+      't1,d1,"site, north",1.2.0,"{""model"":""DHT22""}"\r\n' +
+      '\r\n' +
+      't1,d2,lab,,\n';
+    expect(parseDeviceCsv(csv)).toEqual([
+      { tenant_id: 't1', device_id: 'd1', site_id: 'site, north', fw_version: '1.2.0', metadata: { model: 'DHT22' } },
+      { tenant_id: 't1', device_id: 'd2', site_id: 'lab' },
+    ]);
+  });
+
+  it('accepts columns in any order and a file without a final newline', () => {
+    expect(parseDeviceCsv('site_id,device_id,tenant_id\ns,d,t')).toEqual([
+      { site_id: 's', device_id: 'd', tenant_id: 't' },
+    ]);
+  });
+
+  it('refuses unknown and missing columns and an empty file', () => {
+    expect(() => parseDeviceCsv('tenant_id,device,site_id\n')).toThrow(
+      'CSV has unknown column device (allowed: tenant_id, device_id, site_id, fw_version, metadata)',
+    );
+    expect(() => parseDeviceCsv('tenant_id,site_id\n')).toThrow('CSV header is missing column device_id');
+    expect(() => parseDeviceCsv('\n\n')).toThrow(/CSV is empty/);
+    expect(() => parseDeviceCsv('tenant_id,device_id,site_id\n"t,d,s\n')).toThrow(
+      'CSV has an unterminated quoted field',
+    );
+  });
+
+  it('turns a row with too many cells or bad metadata into a row error, not a failed file', () => {
+    const records = parseDeviceCsv(
+      'tenant_id,device_id,site_id,metadata\nt,d1,s,{bad json}\nt,d2,s,{},extra\nt,d3,s,\n',
+    );
+    const result = checkBulk(records);
+    expect(result.devices.map((d) => d.device_id)).toEqual(['d3']);
+    expect(result.errors).toEqual([
+      { row: 1, device_id: 'd1', error: 'metadata must be a JSON object' },
+      { row: 2, error: 'row has 5 cells but the header names 4 columns' },
+    ]);
+  });
+});
