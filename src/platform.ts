@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { connect, type Connection } from './db/connection.js';
 import { createDatabase, type Database } from './db/database.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
-import { startTelemetryMaintenance } from './db/telemetry-maintenance.js';
+import { startMaintenance } from './db/maintenance.js';
 import { createHttpServer } from './http/server.js';
 import { listenWithFallback } from './lib/listen.js';
 import * as provision from './provision/index.js';
@@ -73,9 +73,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     }
     const db = createDatabase(connection);
 
-    const maintenance = startTelemetryMaintenance(db, log, {
+    const maintenance = startMaintenance(db, log, {
       daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
       retentionDays: config.TELEMETRY_RETENTION_DAYS,
+      analyze: connection.engine === 'pglite',
     });
     cleanup.push(() => maintenance.stop());
 

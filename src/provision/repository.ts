@@ -3,6 +3,9 @@
 import type { ServiceTx, TenantTx } from '../db/database.js';
 import type { DeviceSpec } from './device-spec.js';
 
+/** Batches at least this large refresh planner statistics first (see migration 009). */
+const LARGE_WRITE = 1000;
+
 export interface NewDeviceRow extends DeviceSpec {
   activation_code_hash: string;
 }
@@ -52,6 +55,9 @@ export async function upsertDevices(
      RETURNING tenant_id, device_id, site_id, (xmax = 0) AS created`,
     [payload],
   );
+  // Foreign-key checks below would otherwise reuse a plan made while the registry was small.
+  if (devices.length >= LARGE_WRITE)
+    await tx.query(`SELECT pulse_analyze(ARRAY['device_registry', 'device_activation'])`);
   await tx.query(
     `UPDATE device_activation a SET expires_at = now()
      FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text)

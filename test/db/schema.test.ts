@@ -284,6 +284,13 @@ describe.each(ENGINES)('schema on %s', (engine) => {
     await database.db.withService((tx) => tx.query(insert));
   });
 
+  it('pulse_analyze refreshes statistics of Pulse tables only', async () => {
+    await database.db.withService((tx) => tx.query(`SELECT pulse_analyze(ARRAY['device_registry', 'telemetry'])`));
+    await expect(database.db.withService((tx) => tx.query(`SELECT pulse_analyze(ARRAY['pg_class'])`))).rejects.toThrow(
+      'pulse_analyze: pg_class is not a table of this schema',
+    );
+  });
+
   it('migrates idempotently: a second run applies nothing', async () => {
     const again = await migrate(database.connection);
     expect(again.applied).toEqual([]);

@@ -1,7 +1,7 @@
 // Daily telemetry partitions: created ahead, rows for a day without a partition kept in the default
 // partition and moved when the day's partition is created, old partitions dropped by retention.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maintainTelemetryPartitions } from '../../src/db/telemetry-maintenance.js';
+import { runMaintenance } from '../../src/db/maintenance.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 
 const day = (offsetDays: number) => {
@@ -78,7 +78,7 @@ describe.each(ENGINES)('telemetry partitions on %s', (engine) => {
       await tx.query(`INSERT INTO telemetry (time, tenant_id, device_id) VALUES ($1, 't', 'old')`, [old]);
     });
     expect(await partitions()).toContain(partitionName(old));
-    const result = await maintainTelemetryPartitions(database.db, { daysAhead: 7, retentionDays: 30 });
+    const result = await runMaintenance(database.db, { daysAhead: 7, retentionDays: 30, analyze: true });
     expect(result.created).toBe(4); // days 4..7 ahead
     expect(result.dropped).toBe(1);
     const names = await partitions();

@@ -1,0 +1,59 @@
+// Hourly housekeeping: daily telemetry partitions created ahead and dropped past retention, and — on
+// PGlite, which has no autovacuum — fresh planner statistics. Safe to run in several instances at once:
+// the SQL functions take the locks they need.
+import type { Logger } from 'pino';
+import type { Database } from './database.js';
+
+export interface MaintenanceOptions {
+  daysAhead: number;
+  /** 0 keeps everything. */
+  retentionDays: number;
+  /** Refresh planner statistics of every table (needed where nothing else does it: PGlite). */
+  analyze: boolean;
+  intervalMs?: number;
+}
+
+/** Tables whose row counts change enough to matter for plans. */
+const GROWING_TABLES = [
+  'tenants',
+  'device_registry',
+  'device_activation',
+  'device_token_history',
+  'device_state',
+  'fleet_alert',
+  'delivery_jobs',
+  'delivery_attempts',
+  'quarantine_events',
+  'telemetry',
+];
+
+export async function runMaintenance(db: Database, options: MaintenanceOptions) {
+  return db.withService(async (tx) => {
+    const created = await tx.query<{ n: number }>('SELECT telemetry_ensure_partitions($1) AS n', [options.daysAhead]);
+    const dropped =
+      options.retentionDays > 0
+        ? await tx.query<{ n: number }>('SELECT telemetry_drop_partitions_older_than($1) AS n', [options.retentionDays])
+        : { rows: [{ n: 0 }] };
+    if (options.analyze) await tx.query('SELECT pulse_analyze($1::text[])', [GROWING_TABLES]);
+    return { created: created.rows[0]?.n ?? 0, dropped: dropped.rows[0]?.n ?? 0 };
+  });
+}
+
+export function startMaintenance(db: Database, log: Logger, options: MaintenanceOptions) {
+  const run = () =>
+    runMaintenance(db, options).then(
+      (result) => {
+        if (result.created || result.dropped) log.info(result, 'telemetry partitions maintained');
+      },
+      (error: unknown) => log.error({ err: error }, 'database maintenance failed; retrying next hour'),
+    );
+  const initial = run();
+  const timer = setInterval(run, options.intervalMs ?? 3_600_000);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await initial;
+    },
+  };
+}

@@ -1,0 +1,199 @@
+// The `pulse` program as a user runs it: separate processes, real PostgreSQL, the machine's Mosquitto.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+
+const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
+const BASE_ENV = {
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '/tmp',
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+};
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { env: { ...BASE_ENV, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `pulse up` and resolves once it printed its URL. */
+function startUp(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI, 'up'], { env: { ...BASE_ENV, PORT: '0', MQTT_PORT: '0', ...env } });
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`pulse up did not start:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Pulse is running at (http:\/\/localhost:\d+)\/app\//.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!.replace('localhost', '127.0.0.1'), output: () => output });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`pulse up exited with ${code}:\n${output}`)));
+  });
+}
+
+function stopWithin(child: ChildProcess, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    child.removeAllListeners('exit');
+    child.on('exit', (code) => resolve({ code, ms: Date.now() - started }));
+    child.kill(signal);
+  });
+}
+
+describe('pulse CLI', () => {
+  const databases: string[] = [];
+  const newDatabase = async () => {
+    const name = uniqueName('pulse_test_cli');
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${name}`));
+    databases.push(name);
+    return urlFor(name);
+  };
+  afterAll(async () => {
+    for (const name of databases) await dropDatabase(name);
+  });
+
+  it('stops on an invalid variable with one line naming it and what is allowed', async () => {
+    const result = await run(['migrate'], { MODE: 'dev' });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('pulse: invalid configuration: MODE must be one of DEV, PROD (got "dev")');
+  });
+
+  it('`pulse migrate` builds the schema on an empty PostgreSQL database and is idempotent', async () => {
+    const url = await newDatabase();
+    const first = await run(['migrate'], { DATABASE_URL: url });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/applied 9 migration\(s\) to .*: 001_roles, 002_tenants_and_devices/);
+    const second = await run(['migrate'], { DATABASE_URL: url });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/is up to date \(9 migrations applied earlier\)/);
+  });
+
+  it('`pulse device create|list|revoke` work over the same code as the API', async () => {
+    const url = await newDatabase();
+    const created = await run(
+      ['device', 'create', '--tenant', 'acme', '--device', 'cli-1', '--site', 'lab', '--metadata', '{"k":1}'],
+      {
+        DATABASE_URL: url,
+      },
+    );
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      tenant_id: 'acme',
+      device_id: 'cli-1',
+      site_id: 'lab',
+      created: true,
+    });
+    expect(JSON.parse(created.stdout).activation_code).toMatch(/^[A-Za-z0-9_-]{24}$/);
+
+    const listed = await run(['device', 'list', '--tenant', 'acme'], { DATABASE_URL: url });
+    expect(listed.stdout).toContain('cli-1');
+    expect(listed.stdout).toContain('ACTIVE');
+
+    const revoked = await run(['device', 'revoke', 'acme', 'cli-1'], { DATABASE_URL: url });
+    expect(revoked.stdout.trim()).toBe('revoked acme/cli-1');
+    expect((await run(['device', 'list', '--status', 'REVOKED'], { DATABASE_URL: url })).stdout).toContain('cli-1');
+
+    const missing = await run(['device', 'revoke', 'acme', 'ghost'], { DATABASE_URL: url });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('pulse: Device not found: acme/ghost');
+
+    const bad = await run(['device', 'create', '--tenant', 'a/b', '--device', 'd', '--site', 's'], {
+      DATABASE_URL: url,
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/tenant_id must be 1-128 characters/);
+  });
+
+  it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
+    const result = await run(['run', 'provision', 'teleport'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('pulse: unknown role teleport (available: api, provision)');
+  });
+
+  describe('`pulse up` against PostgreSQL and the machine’s Mosquitto', () => {
+    let url: string;
+    let up: Awaited<ReturnType<typeof startUp>>;
+    beforeAll(async () => {
+      const databaseUrl = await newDatabase();
+      up = await startUp({
+        DATABASE_URL: databaseUrl,
+        MQTT_URL: 'mqtt://127.0.0.1:1883',
+        ADMIN_KEY: 'cli-test-admin-key-000',
+      });
+      url = up.url;
+    });
+
+    it('answers /health with every role ok', async () => {
+      const health = await (await fetch(`${url}/health`)).json();
+      expect(health.status).toBe('ok');
+      expect(health.components.database).toMatchObject({ status: 'ok', engine: 'postgres' });
+      expect(Object.keys(health.components)).toEqual(expect.arrayContaining(['api', 'provision']));
+    });
+
+    it('prints the URL, the broker in use and the admin key', () => {
+      expect(up.output()).toContain('MQTT broker   mqtt://127.0.0.1:1883');
+      expect(up.output()).toContain('admin key     cli-test-admin-key-000');
+      expect(up.output()).toMatch(/database {6}PostgreSQL/);
+    });
+
+    it('serves the provisioning API', async () => {
+      const response = await fetch(`${url}/api/admin/devices`, {
+        headers: { 'x-admin-key': 'cli-test-admin-key-000' },
+      });
+      expect(response.status).toBe(200);
+    });
+
+    it('stops cleanly on SIGTERM within 10 s', async () => {
+      const { code, ms } = await stopWithin(up.child, 'SIGTERM');
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(10_000);
+    });
+  });
+
+  describe('`pulse up` on embedded defaults', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-'));
+    afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+    it('generates a DEV admin key, stores it, prints it, and reuses it after a restart; stops on SIGINT', async () => {
+      const first = await startUp({ PULSE_DATA_DIR: dataDir });
+      const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
+      expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(first.output()).toContain(`admin key     ${key}`);
+      expect(first.output()).toContain('embedded PGlite');
+      expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
+      const health = await (await fetch(`${first.url}/health`)).json();
+      expect(Object.keys(health.components).sort()).toEqual(['api', 'broker', 'database', 'provision']);
+      expect((await stopWithin(first.child, 'SIGINT')).code).toBe(0);
+
+      const second = await startUp({ PULSE_DATA_DIR: dataDir });
+      expect(second.output()).toContain(`admin key     ${key}`);
+      expect((await stopWithin(second.child, 'SIGTERM')).code).toBe(0);
+    });
+
+    it('refuses to start in PROD without ADMIN_KEY', async () => {
+      const result = await run(['up'], { MODE: 'PROD', PULSE_DATA_DIR: dataDir });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe('pulse: invalid configuration: ADMIN_KEY is required when MODE=PROD');
+    });
+  });
+});

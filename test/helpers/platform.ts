@@ -1,0 +1,80 @@
+// Starts Pulse in-process on free ports against a fresh test database of either engine.
+import { loadConfig } from '../../src/config.js';
+import type { Engine } from '../../src/db/connection.js';
+import { createLogger } from '../../src/log.js';
+import { startPlatform, type Platform } from '../../src/platform.js';
+import { ROLE_NAMES, type RoleName } from '../../src/roles.js';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from './databases.js';
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
+export interface TestPlatform extends Platform {
+  /** http://127.0.0.1:<port> */
+  base: string;
+  /** fetch against the platform with the admin key unless `admin: false`. */
+  call(
+    path: string,
+    init?: RequestInit & { admin?: boolean; json?: unknown },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export async function startTestPlatform(
+  engine: Engine,
+  env: Record<string, string> = {},
+  roles: readonly RoleName[] = ROLE_NAMES,
+  options: { embeddedBroker?: boolean } = {},
+): Promise<TestPlatform> {
+  let databaseName: string | undefined;
+  if (engine === 'postgres') {
+    databaseName = uniqueName('pulse_test');
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
+  }
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    MQTT_PORT: '0',
+    ADMIN_KEY: TEST_ADMIN_KEY,
+    PULSE_DATA_DIR: 'memory://',
+    LOG_LEVEL: 'silent',
+    ...(databaseName && { DATABASE_URL: urlFor(databaseName) }),
+    ...env,
+  });
+  const platform = await startPlatform({
+    config,
+    roles,
+    log: createLogger(config.LOG_LEVEL, { pretty: false }),
+    migrate: true,
+    embeddedBroker: options.embeddedBroker ?? false,
+  });
+  const base = `http://127.0.0.1:${platform.httpPort}`;
+  return {
+    ...platform,
+    base,
+    async call(path, init = {}) {
+      const { admin = true, json, headers, ...rest } = init;
+      const response = await fetch(`${base}${path}`, {
+        method: json === undefined ? 'GET' : 'POST',
+        ...rest,
+        headers: {
+          ...(json !== undefined && { 'content-type': 'application/json' }),
+          ...(admin && { 'x-admin-key': TEST_ADMIN_KEY }),
+          ...(headers as Record<string, string>),
+        },
+        ...(json !== undefined && { body: JSON.stringify(json) }),
+      });
+      const text = await response.text();
+      let body: unknown = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body, headers: response.headers };
+    },
+    async close() {
+      await platform.stop();
+      if (databaseName) await dropDatabase(databaseName);
+    },
+  };
+}

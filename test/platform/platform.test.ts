@@ -1,0 +1,101 @@
+// Starting and stopping Pulse: /health, ports already taken, the embedded broker.
+import { createServer, type Server } from 'node:net';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+function occupyPort(): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve({ server, port: typeof address === 'object' && address ? address.port : 0 });
+    });
+  });
+}
+
+describe('a running platform', () => {
+  let pulse: TestPlatform;
+  let taken: { server: Server; port: number }[];
+
+  beforeAll(async () => {
+    taken = [await occupyPort(), await occupyPort()];
+    pulse = await startTestPlatform(
+      'pglite',
+      { PORT: String(taken[0]!.port), MQTT_PORT: String(taken[1]!.port) },
+      undefined,
+      { embeddedBroker: true },
+    );
+  });
+  afterAll(async () => {
+    await pulse?.close();
+    for (const { server } of taken) server.close();
+  });
+
+  it('moves to free ports when the configured ones are taken', () => {
+    expect(pulse.httpPort).not.toBe(taken[0]!.port);
+    expect(pulse.httpPort).toBeGreaterThan(0);
+    expect(pulse.mqttUrl).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(pulse.mqttUrl).not.toContain(`:${taken[1]!.port}`);
+  });
+
+  it('answers /health with 200 and the status of every role and dependency', async () => {
+    const response = await pulse.call('/health', { admin: false });
+    expect(response.status).toBe(200);
+    expect(response.body.status).toBe('ok');
+    expect(Object.keys(response.body.components).sort()).toEqual(['api', 'broker', 'database', 'provision']);
+    expect(response.body.components.database).toMatchObject({ status: 'ok', engine: 'pglite' });
+    expect(response.body.components.database.latency_ms).toBeGreaterThanOrEqual(0);
+    for (const component of Object.values(response.body.components)) expect(component).toMatchObject({ status: 'ok' });
+  });
+
+  it('runs an MQTT broker devices can publish to and subscribe on', async () => {
+    const subscriber = await mqtt.connectAsync(pulse.mqttUrl!);
+    const publisher = await mqtt.connectAsync(pulse.mqttUrl!);
+    try {
+      await subscriber.subscribeAsync('tenant/+/device/+/+', { qos: 1 });
+      const received = new Promise<{ topic: string; payload: string }>((resolve) =>
+        subscriber.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
+      );
+      await publisher.publishAsync('tenant/t1/device/d1/heartbeat', '{"site_id":"s"}', { qos: 1 });
+      expect(await received).toEqual({ topic: 'tenant/t1/device/d1/heartbeat', payload: '{"site_id":"s"}' });
+      const health = await pulse.call('/health', { admin: false });
+      expect(health.body.components.broker.clients).toBeGreaterThanOrEqual(2);
+    } finally {
+      await subscriber.endAsync();
+      await publisher.endAsync();
+    }
+  });
+
+  it('redirects / to the web app and serves it at /app/', async () => {
+    const root = await fetch(`${pulse.base}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/app/');
+    const app = await fetch(`${pulse.base}/app/`);
+    // The SPA is built by `npm install`; a checkout without a build gets a 503 that says how to fix it.
+    expect([200, 503]).toContain(app.status);
+    if (app.status === 200) expect(await app.text()).toContain('<title>Pulse</title>');
+  });
+
+  it('answers unknown paths with a FastAPI-style 404', async () => {
+    expect(await pulse.call('/nope', { admin: false })).toMatchObject({ status: 404, body: { detail: 'Not Found' } });
+  });
+});
+
+describe('startup failures', () => {
+  it('refuses to run roles against a database whose schema is behind, saying what to do', async () => {
+    const { loadConfig } = await import('../../src/config.js');
+    const { startPlatform } = await import('../../src/platform.js');
+    const { createLogger } = await import('../../src/log.js');
+    const config = loadConfig({ PULSE_DATA_DIR: 'memory://', PORT: '0', HOST: '127.0.0.1', ADMIN_KEY: 'x'.repeat(20) });
+    await expect(
+      startPlatform({
+        config,
+        roles: ['provision'],
+        log: createLogger('silent', { pretty: false }),
+        migrate: false,
+        embeddedBroker: false,
+      }),
+    ).rejects.toThrow(/the database schema is missing \d+ migration\(s\); run `pulse migrate` first/);
+  });
+});
