@@ -54,6 +54,7 @@ program
   .action(async (options: { simulate: number }) => {
     const cfg = loadConfigOrExit();
     const log = createLogger(cfg.LOG_LEVEL);
+    const signals = handleStopSignals(log);
     const platform = await startOrExit(log, () =>
       startPlatform({ config: cfg, roles: ROLE_NAMES, log, migrate: true, embeddedBroker: true }),
     );
@@ -72,13 +73,13 @@ program
         return undefined;
       });
     }
-    printBanner(platform, simulator);
     const statusLine = simulator ? showSimulatorStatus(simulator) : undefined;
-    stopOnSignal(log, async () => {
+    signals.setStop(async () => {
       statusLine?.stop();
       await simulator?.stop();
       await platform.stop();
     });
+    printBanner(platform, simulator);
   });
 
 program
@@ -93,6 +94,7 @@ program
     }
     const cfg = loadConfigOrExit();
     const log = createLogger(cfg.LOG_LEVEL);
+    const signals = handleStopSignals(log);
     const platform = await startOrExit(log, () =>
       startPlatform({
         config: cfg,
@@ -102,8 +104,8 @@ program
         embeddedBroker: false,
       }),
     );
+    signals.setStop(() => platform.stop());
     log.info({ roles, url: platform.httpUrl, database: platform.engine }, 'pulse is running');
-    stopOnSignal(log, () => platform.stop());
   });
 
 program
@@ -221,6 +223,7 @@ program
   .option('--uplink-drop-duration <s>', 'for this many seconds', positiveInt, 20)
   .action(async (options: Record<string, string | number>) => {
     const cfg = loadConfigOrExit();
+    const signals = handleStopSignals(createLogger(cfg.LOG_LEVEL));
     const adminKey = resolveAdminKey(cfg).key;
     const simulator = await startSimulator({
       apiUrl: String(options.apiUrl ?? `http://localhost:${cfg.PORT}`).replace(/\/$/, ''),
@@ -244,12 +247,12 @@ program
         durationSeconds: options.uplinkDropDuration as number,
       },
     });
-    console.log(`simulating ${simulator.stats().devices} devices over ${String(options.transport)}; Ctrl-C stops`);
     const statusLine = showSimulatorStatus(simulator);
-    stopOnSignal(createLogger(cfg.LOG_LEVEL), async () => {
+    signals.setStop(async () => {
       statusLine.stop();
       await simulator.stop();
     });
+    console.log(`simulating ${simulator.stats().devices} devices over ${String(options.transport)}; Ctrl-C stops`);
   });
 
 async function withProvisioning(fn: (provisioning: ReturnType<typeof createProvisioning>) => Promise<void>) {
@@ -310,19 +313,20 @@ function showSimulatorStatus(simulator: RunningSimulator) {
   };
 }
 
-/** Stops cleanly on SIGINT/SIGTERM; if stopping takes longer than 10 s, exits anyway. */
-function stopOnSignal(log: Logger, stop: () => Promise<void>) {
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${signal} received; stopping`);
+/**
+ * Stops cleanly on SIGINT/SIGTERM; if stopping takes longer than 10 s, exits anyway. Installed before
+ * anything starts, so a signal during startup is not lost: the stop runs as soon as it is known.
+ */
+function handleStopSignals(log: Logger) {
+  let stop: (() => Promise<void>) | undefined;
+  let signalled = false;
+  const runStop = () => {
     const deadline = setTimeout(() => {
       log.error('stopping took longer than 10 s; exiting');
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     deadline.unref();
-    stop().then(
+    stop!().then(
       () => process.exit(0),
       (error: unknown) => {
         log.error({ err: error }, 'error while stopping');
@@ -330,8 +334,21 @@ function stopOnSignal(log: Logger, stop: () => Promise<void>) {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    log.info(`${signal} received; stopping`);
+    if (stop) runStop();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return {
+    /** What stopping means, once everything has started. */
+    setStop(fn: () => Promise<void>) {
+      stop = fn;
+      if (signalled) runStop();
+    },
+  };
 }
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -51,11 +51,14 @@ function startUp(env: Record<string, string>): Promise<{ child: ChildProcess; ur
   });
 }
 
-function stopWithin(child: ChildProcess, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }> {
+function stopWithin(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | string | null; ms: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
     child.removeAllListeners('exit');
-    child.on('exit', (code) => resolve({ code, ms: Date.now() - started }));
+    child.on('exit', (code, killedBy) => resolve({ code: code ?? `killed by ${killedBy}`, ms: Date.now() - started }));
     child.kill(signal);
   });
 }
@@ -144,7 +147,7 @@ describe('pulse CLI', () => {
     });
 
     it('answers /health with every role ok', async () => {
-      const health = await (await fetch(`${url}/health`)).json();
+      const health: any = await (await fetch(`${url}/health`)).json();
       expect(health.status).toBe('ok');
       expect(health.components.database).toMatchObject({ status: 'ok', engine: 'postgres' });
       expect(Object.keys(health.components)).toEqual(expect.arrayContaining(['api', 'provision']));
@@ -165,7 +168,7 @@ describe('pulse CLI', () => {
 
     it('stops cleanly on SIGTERM within 10 s', async () => {
       const { code, ms } = await stopWithin(up.child, 'SIGTERM');
-      expect(code).toBe(0);
+      expect(code, up.output()).toBe(0);
       expect(ms).toBeLessThan(10_000);
     });
   });
@@ -181,13 +184,13 @@ describe('pulse CLI', () => {
       expect(first.output()).toContain(`admin key     ${key}`);
       expect(first.output()).toContain('embedded PGlite');
       expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
-      const health = await (await fetch(`${first.url}/health`)).json();
+      const health: any = await (await fetch(`${first.url}/health`)).json();
       expect(Object.keys(health.components).sort()).toEqual(['api', 'broker', 'database', 'provision']);
-      expect((await stopWithin(first.child, 'SIGINT')).code).toBe(0);
+      expect((await stopWithin(first.child, 'SIGINT')).code, first.output()).toBe(0);
 
       const second = await startUp({ PULSE_DATA_DIR: dataDir });
       expect(second.output()).toContain(`admin key     ${key}`);
-      expect((await stopWithin(second.child, 'SIGTERM')).code).toBe(0);
+      expect((await stopWithin(second.child, 'SIGTERM')).code, second.output()).toBe(0);
     });
 
     it('refuses to start in PROD without ADMIN_KEY', async () => {
