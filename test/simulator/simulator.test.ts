@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/simulator/device-model.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { SIMULATED_METRIC_NAMES } from '../helpers/fixtures.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const TENANTS = [
@@ -71,16 +72,7 @@ describe('device simulator', () => {
       expect(Number.isInteger(payload.seq)).toBe(true);
       expect(Number.isNaN(Date.parse(payload.ts))).toBe(false);
       if (type === 'telemetry') {
-        expect(Object.keys(payload.metrics).sort()).toEqual([
-          'battery_pct',
-          'humidity_pct',
-          'pressure_psi',
-          'rssi_dbm',
-          'snr_db',
-          'temp_c',
-          'uplink_ok',
-          'vibration_g',
-        ]);
+        expect(Object.keys(payload.metrics).sort()).toEqual(SIMULATED_METRIC_NAMES);
       } else {
         expect(payload.metrics).toBeUndefined();
       }

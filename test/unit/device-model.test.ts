@@ -7,6 +7,7 @@ import {
   seededRandom,
   telemetryMetrics,
 } from '../../src/simulator/device-model.js';
+import { SIMULATED_METRIC_NAMES } from '../helpers/fixtures.js';
 
 describe('simulated device', () => {
   it('is reproducible with a seed', () => {
@@ -60,16 +61,7 @@ describe('simulated device', () => {
 
   it('sends seven numeric metrics and uplink_ok, or four without the extras', () => {
     const readings = initialReadings(seededRandom(2));
-    expect(Object.keys(telemetryMetrics(readings, true)).sort()).toEqual([
-      'battery_pct',
-      'humidity_pct',
-      'pressure_psi',
-      'rssi_dbm',
-      'snr_db',
-      'temp_c',
-      'uplink_ok',
-      'vibration_g',
-    ]);
+    expect(Object.keys(telemetryMetrics(readings, true)).sort()).toEqual(SIMULATED_METRIC_NAMES);
     expect(Object.keys(telemetryMetrics(readings, false))).toHaveLength(5);
     expect(telemetryMetrics(readings, true).uplink_ok).toBe(true);
   });
