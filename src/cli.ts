@@ -2,7 +2,7 @@
 // startPlatform(); it holds no logic of its own beyond printing.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
-import { resolveAdminKey } from './admin-key.js';
+import { readRuntimeInfo, removeRuntimeInfo, resolveAdminKey, writeRuntimeInfo } from './data-dir.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connect } from './db/connection.js';
 import { createDatabase } from './db/database.js';
@@ -74,10 +74,15 @@ program
       });
     }
     const statusLine = simulator ? showSimulatorStatus(simulator) : undefined;
+    writeRuntimeInfo(cfg.PULSE_DATA_DIR, {
+      httpUrl: `http://127.0.0.1:${platform.httpPort}`,
+      mqttUrl: platform.mqttUrl,
+    });
     signals.setStop(async () => {
       statusLine?.stop();
       await simulator?.stop();
       await platform.stop();
+      removeRuntimeInfo(cfg.PULSE_DATA_DIR);
     });
     printBanner(platform, simulator);
   });
@@ -214,8 +219,11 @@ program
   .option('--tenants <ids>', 'comma-separated tenants; devices are spread over them', 'tenant-a,tenant-b')
   .option('--sites <ids>', 'comma-separated sites used in every tenant', 'lab-1')
   .addOption(new Option('--transport <kind>', 'how devices send').choices(['mqtt', 'http']).default('mqtt'))
-  .option('--api-url <url>', 'Pulse HTTP URL (default http://localhost:PORT)')
-  .option('--mqtt-url <url>', 'broker URL (default MQTT_URL or mqtt://localhost:MQTT_PORT)')
+  .option('--api-url <url>', 'Pulse HTTP URL (default: where `pulse up` listens, else http://localhost:PORT)')
+  .option(
+    '--mqtt-url <url>',
+    'broker URL (default: MQTT_URL, else the broker of `pulse up`, else mqtt://localhost:MQTT_PORT)',
+  )
   .addOption(new Option('--qos <qos>', 'MQTT QoS').choices(['0', '1']).default('0'))
   .option('--heartbeat-seconds <s>', 'heartbeat period', positiveInt, simulatorDefaults.heartbeatSeconds)
   .option('--telemetry-seconds <s>', 'telemetry period', positiveInt, simulatorDefaults.telemetrySeconds)
@@ -225,11 +233,16 @@ program
     const cfg = loadConfigOrExit();
     const signals = handleStopSignals(createLogger(cfg.LOG_LEVEL));
     const adminKey = resolveAdminKey(cfg).key;
+    const running = readRuntimeInfo(cfg.PULSE_DATA_DIR);
     const simulator = await startSimulator({
-      apiUrl: String(options.apiUrl ?? `http://localhost:${cfg.PORT}`).replace(/\/$/, ''),
+      apiUrl: String(options.apiUrl ?? running?.httpUrl ?? `http://localhost:${cfg.PORT}`).replace(/\/$/, ''),
       adminKey,
       transport: options.transport as 'mqtt' | 'http',
-      mqttUrl: (options.mqttUrl as string | undefined) ?? cfg.MQTT_URL ?? `mqtt://localhost:${cfg.MQTT_PORT}`,
+      mqttUrl:
+        (options.mqttUrl as string | undefined) ??
+        cfg.MQTT_URL ??
+        running?.mqttUrl ??
+        `mqtt://localhost:${cfg.MQTT_PORT}`,
       qos: Number(options.qos) as 0 | 1,
       deviceCount: options.devices as number,
       tenants: String(options.tenants)

@@ -101,10 +101,7 @@ export const variables = {
 type Variables = typeof variables;
 type Parsed = { [K in keyof Variables]: z.output<Variables[K]['schema']> };
 
-export type Config = Parsed & {
-  /** True when ADMIN_KEY was not given and the DEV key was generated or loaded from the data dir. */
-  readonly adminKeyGenerated?: boolean;
-};
+export type Config = Parsed;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -7,8 +7,7 @@ export type ErrorCode =
   | 'INVALID_ACTIVATION_CODE'
   | 'ACTIVATION_CODE_USED'
   | 'ACTIVATION_CODE_EXPIRED'
-  | 'RATE_LIMITED'
-  | 'PAYLOAD_TOO_LARGE';
+  | 'RATE_LIMITED';
 
 const statusByCode: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
@@ -18,7 +17,6 @@ const statusByCode: Record<ErrorCode, number> = {
   ACTIVATION_CODE_USED: 400,
   ACTIVATION_CODE_EXPIRED: 400,
   RATE_LIMITED: 429,
-  PAYLOAD_TOO_LARGE: 413,
 };
 
 export class AppError extends Error {

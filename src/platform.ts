@@ -3,7 +3,7 @@
 // `pulse up`, `pulse run` and the integration tests all start Pulse through here.
 import type { Logger } from 'pino';
 import * as api from './api/index.js';
-import { resolveAdminKey } from './admin-key.js';
+import { resolveAdminKey } from './data-dir.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import type { Config } from './config.js';
 import { connect, type Connection } from './db/connection.js';

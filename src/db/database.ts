@@ -4,7 +4,6 @@
 //   withService(fn)           the pipeline; pulse_service (BYPASSRLS, explicit grants)
 // Repository functions take the transaction type they are for, so a customer-facing query cannot be
 // written without a TenantTx — and a TenantTx cannot exist without naming its tenant.
-import pg from 'pg';
 import type { QueryResult, QueryResultRow } from 'pg';
 import type { Connection, Engine } from './connection.js';
 
@@ -88,9 +87,4 @@ export function createDatabase(connection: Connection): Database {
       return performance.now() - started;
     },
   };
-}
-
-/** True for errors PostgreSQL raised (constraint violations, bad SQL), as opposed to connection failures. */
-export function isDatabaseError(error: unknown): error is pg.DatabaseError {
-  return error instanceof pg.DatabaseError;
 }

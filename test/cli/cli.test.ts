@@ -1,6 +1,6 @@
 // The `pulse` program as a user runs it: separate processes, real PostgreSQL, the machine's Mosquitto.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -177,7 +177,7 @@ describe('pulse CLI', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-'));
     afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-    it('generates a DEV admin key, stores it, prints it, and reuses it after a restart; stops on SIGINT', async () => {
+    it('generates, stores, prints and reuses a DEV admin key; `pulse simulate` finds it; stops on SIGINT', async () => {
       const first = await startUp({ PULSE_DATA_DIR: dataDir });
       const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
       expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -186,7 +186,21 @@ describe('pulse CLI', () => {
       expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
       const health: any = await (await fetch(`${first.url}/health`)).json();
       expect(Object.keys(health.components).sort()).toEqual(['api', 'broker', 'database', 'provision']);
+
+      // `pulse simulate` in another process finds the running platform through the data dir.
+      const simulator = spawn(process.execPath, [...CLI, 'simulate', '--devices', '3'], {
+        env: { ...BASE_ENV, PULSE_DATA_DIR: dataDir },
+      });
+      let simulatorOutput = '';
+      simulator.stdout.on('data', (chunk) => (simulatorOutput += chunk));
+      simulator.stderr.on('data', (chunk) => (simulatorOutput += chunk));
+      await expect.poll(() => simulatorOutput, { timeout: 20_000 }).toContain('simulating 3 devices over mqtt');
+      const during: any = await (await fetch(`${first.url}/health`)).json();
+      expect(during.components.provision).toMatchObject({ devices_registered: 3, activations: 3 });
+      expect(during.components.broker.clients).toBeGreaterThanOrEqual(1);
+      expect((await stopWithin(simulator, 'SIGINT')).code, simulatorOutput).toBe(0);
       expect((await stopWithin(first.child, 'SIGINT')).code, first.output()).toBe(0);
+      expect(existsSync(path.join(dataDir, 'runtime.json'))).toBe(false);
 
       const second = await startUp({ PULSE_DATA_DIR: dataDir });
       expect(second.output()).toContain(`admin key     ${key}`);
