@@ -1,0 +1,135 @@
+// The one validation both sources use (MQTT and HTTP), in the reference's order (§1.3) with this
+// project's fixes: authentication before rate limiting, INVALID_JSON for what is not a JSON object,
+// typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
+// by the caller and the rate limiter is passed in as a function.
+import { sha256Hex } from '../provision/credentials.js';
+import type { AcceptedMessage } from '../bus/index.js';
+import type { Reason } from './reasons.js';
+import { parseTopic } from './topic.js';
+
+export interface RegistryEntry {
+  site_id: string;
+  status: string;
+  provision_token_hash: string | null;
+}
+
+export interface ValidationInput {
+  topic: string;
+  /** The payload parsed as JSON; `undefined` when the bytes were not JSON. */
+  payload: unknown;
+  sizeBytes: number;
+  /** HTTP sends the token in X-Provision-Token; MQTT devices put it in the payload. */
+  headerToken?: string | undefined;
+  /** The registry entry of the topic's device; null when it is not registered. */
+  device: RegistryEntry | null;
+  /** Takes one token from the device's bucket; called only for authenticated messages. */
+  takeRateToken: () => boolean;
+  maxPayloadBytes: number;
+  maxClockSkewSeconds: number;
+  nowMs: number;
+}
+
+export interface RejectDetails {
+  reason: Reason;
+  tenantId: string | null;
+  deviceId: string | null;
+  siteId: string | null;
+  msgType: string | null;
+  eventTs: Date | null;
+}
+
+export type Validation = { ok: true; message: AcceptedMessage } | ({ ok: false } & RejectDetails);
+
+export const MAX_METRICS = 50;
+export const MAX_METRIC_KEY_LENGTH = 128;
+const METRIC_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+export function validate(input: ValidationInput): Validation {
+  const topic = parseTopic(input.topic);
+  const payload = isPlainObject(input.payload) ? input.payload : null;
+  const siteId = payload && typeof payload.site_id === 'string' ? payload.site_id : null;
+  const eventTs = payload ? parseTimestamp(payload.ts) : null;
+  const reject = (reason: Reason): Validation => ({
+    ok: false,
+    reason,
+    tenantId: topic?.tenantId ?? null,
+    deviceId: topic?.deviceId ?? null,
+    siteId,
+    msgType: topic?.msgType ?? null,
+    eventTs,
+  });
+
+  if (input.sizeBytes > input.maxPayloadBytes) return reject('PAYLOAD_TOO_LARGE');
+  if (!topic) return reject('BAD_TOPIC_FORMAT');
+  if (!payload) return reject('INVALID_JSON');
+  const payloadTenant = payload.tenant_id;
+  if (
+    payloadTenant !== undefined &&
+    payloadTenant !== null &&
+    payloadTenant !== '' &&
+    payloadTenant !== topic.tenantId
+  ) {
+    return reject('TENANT_MISMATCH_TOPIC_VS_PAYLOAD');
+  }
+  if (!siteId) return reject('MISSING_SITE_ID');
+
+  const device = input.device;
+  if (!device) return reject('UNREGISTERED_DEVICE');
+  if (device.status !== 'ACTIVE') return reject('DEVICE_REVOKED');
+  if (device.site_id !== siteId) return reject('SITE_MISMATCH_REGISTRY_VS_PAYLOAD');
+  if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
+  const token = input.headerToken ?? payload.provision_token;
+  if (token === undefined || token === null || token === '') return reject('TOKEN_MISSING');
+  if (typeof token !== 'string' || sha256Hex(token) !== device.provision_token_hash) return reject('TOKEN_INVALID');
+
+  // Only an authenticated message may spend the device's rate budget.
+  if (!input.takeRateToken()) return reject('RATE_LIMITED');
+
+  const metrics = checkMetrics(payload.metrics);
+  if (!metrics) return reject('INVALID_METRICS');
+  const seq = payload.seq ?? 0;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return reject('INVALID_SEQ');
+  if (eventTs && eventTs.getTime() > input.nowMs + input.maxClockSkewSeconds * 1000) return reject('TS_IN_FUTURE');
+
+  return {
+    ok: true,
+    message: {
+      time: eventTs ?? new Date(input.nowMs),
+      tenant_id: topic.tenantId,
+      device_id: topic.deviceId,
+      site_id: siteId,
+      msg_type: topic.msgType,
+      seq,
+      metrics,
+    },
+  };
+}
+
+/** An object of at most 50 finite numbers or booleans under well-formed keys; absent or null is {}. */
+export function checkMetrics(value: unknown): Record<string, number | boolean> | null {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) return null;
+  const entries = Object.entries(value);
+  if (entries.length > MAX_METRICS) return null;
+  for (const [key, metric] of entries) {
+    if (key.length > MAX_METRIC_KEY_LENGTH || !METRIC_KEY.test(key)) return null;
+    if (typeof metric === 'boolean') continue;
+    if (typeof metric !== 'number' || !Number.isFinite(metric)) return null;
+  }
+  return value as Record<string, number | boolean>;
+}
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+const HAS_OFFSET = /(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** An ISO-8601 string as a Date (no offset means UTC); anything else is null and the server time is used. */
+export function parseTimestamp(value: unknown): Date | null {
+  if (typeof value !== 'string' || !ISO_8601.test(value.trim())) return null;
+  const text = value.trim();
+  const date = new Date(HAS_OFFSET.test(text) ? text : `${text}Z`);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceAuthCache } from '../../src/ingest/auth-cache.js';
+import type { RegistryEntry } from '../../src/ingest/validate.js';
+
+const ENTRY: RegistryEntry = { site_id: 's', status: 'ACTIVE', provision_token_hash: 'h' };
+
+function cache(options: Partial<{ ttlMs: number; negativeTtlMs: number; maxSize: number }> = {}) {
+  let now = 0;
+  const loads: string[] = [];
+  const registry = new Map([['t/known', ENTRY]]);
+  const instance = new DeviceAuthCache(
+    async (tenant, device) => {
+      loads.push(`${tenant}/${device}`);
+      return registry.get(`${tenant}/${device}`) ?? null;
+    },
+    { ttlMs: 60_000, negativeTtlMs: 10_000, maxSize: 100, now: () => now, ...options },
+  );
+  return { instance, loads, registry, advance: (ms: number) => (now += ms) };
+}
+
+describe('device auth cache', () => {
+  it('answers repeated lookups without loading again until the TTL passes', async () => {
+    const { instance, loads, advance } = cache();
+    expect(await instance.get('t', 'known')).toEqual(ENTRY);
+    expect(await instance.get('t', 'known')).toEqual(ENTRY);
+    expect(loads).toHaveLength(1);
+    advance(60_001);
+    await instance.get('t', 'known');
+    expect(loads).toHaveLength(2);
+  });
+
+  it('caches unregistered devices for the negative TTL', async () => {
+    const { instance, loads, advance } = cache();
+    for (let i = 0; i < 100; i++) expect(await instance.get('t', 'ghost')).toBeNull();
+    expect(loads).toEqual(['t/ghost']);
+    advance(10_001);
+    await instance.get('t', 'ghost');
+    expect(loads).toEqual(['t/ghost', 't/ghost']);
+  });
+
+  it('shares one load between concurrent misses', async () => {
+    const { instance, loads } = cache();
+    await Promise.all(Array.from({ length: 20 }, () => instance.get('t', 'known')));
+    expect(loads).toHaveLength(1);
+  });
+
+  it('forgets a device when told it changed', async () => {
+    const { instance, loads, registry } = cache();
+    await instance.get('t', 'known');
+    registry.set('t/known', { ...ENTRY, status: 'REVOKED' });
+    instance.invalidate('t', 'known');
+    expect((await instance.get('t', 'known'))?.status).toBe('REVOKED');
+    expect(loads).toHaveLength(2);
+  });
+
+  it('never holds more than maxSize entries, whatever ids arrive', async () => {
+    const { instance } = cache({ maxSize: 50 });
+    for (let i = 0; i < 1000; i++) await instance.get('t', `random-${i}`);
+    expect(instance.size).toBeLessThanOrEqual(50);
+  });
+});
