@@ -88,6 +88,58 @@ export const variables = {
     schema: positiveInt.default(600),
     doc: 'Window of the activation failure limit.',
   },
+  MQTT_SHARED_GROUP: {
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/, 'must be letters, digits, _ or -')
+      .default('pulse-ingest'),
+    doc: 'Shared-subscription group on an external broker ($share/<group>/tenant/+/device/+/+): ingest instances in one group split the messages.',
+  },
+  MQTT_CLIENT_ID: {
+    schema: z.string().min(1).optional(),
+    doc: 'Client id of the ingest subscription (a persistent session). Give each ingest instance its own.',
+    defaultDoc: 'pulse-ingest-<hostname>',
+  },
+  BATCH_SIZE: {
+    schema: positiveInt.default(500),
+    doc: 'Telemetry rows written per batch.',
+  },
+  FLUSH_INTERVAL_MS: {
+    schema: positiveInt.default(1000),
+    doc: 'Longest time an accepted QoS 0 message waits before its batch is written (QoS 1 and HTTP flush within 20 ms).',
+  },
+  INGEST_QUEUE_SIZE: {
+    schema: positiveInt.default(50_000),
+    doc: 'Accepted messages held while the database is slow or away; beyond it QoS 1 and HTTP wait (backpressure) and QoS 0 is rejected as OVERLOADED.',
+  },
+  AUTH_CACHE_TTL_SECONDS: {
+    schema: positiveInt.default(60),
+    doc: 'How long a device registry entry is cached by ingest (revoke/rotate in the same process apply at once).',
+  },
+  AUTH_CACHE_NEGATIVE_TTL_SECONDS: {
+    schema: positiveInt.default(10),
+    doc: 'How long "not registered" is cached, so an unknown device costs no query per message.',
+  },
+  AUTH_CACHE_MAX_SIZE: {
+    schema: positiveInt.default(10_000),
+    doc: 'Registry entries cached by ingest at most.',
+  },
+  SETTINGS_POLL_SECONDS: {
+    schema: positiveInt.default(5),
+    doc: 'How often ingest re-reads app_settings.',
+  },
+  MAX_CLOCK_SKEW_SECONDS: {
+    schema: nonNegativeInt.default(300),
+    doc: 'A message whose ts is further than this in the future is rejected as TS_IN_FUTURE.',
+  },
+  HTTP_INGEST_MAX_BODY_BYTES: {
+    schema: positiveInt.default(65_536),
+    doc: 'Largest body of POST /ingest/v1/tenant/…; larger answers 413.',
+  },
+  HTTP_INGEST_MAX_BATCH_BYTES: {
+    schema: positiveInt.default(1_048_576),
+    doc: 'Largest body of POST /ingest/v1/batch; larger answers 413.',
+  },
   TELEMETRY_PARTITION_DAYS_AHEAD: {
     schema: nonNegativeInt.max(60).default(3),
     doc: 'Daily telemetry partitions kept created ahead of today (UTC).',

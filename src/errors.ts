@@ -7,7 +7,9 @@ export type ErrorCode =
   | 'INVALID_ACTIVATION_CODE'
   | 'ACTIVATION_CODE_USED'
   | 'ACTIVATION_CODE_EXPIRED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'VALIDATION_FAILED'
+  | 'UNAVAILABLE';
 
 const statusByCode: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
@@ -17,6 +19,8 @@ const statusByCode: Record<ErrorCode, number> = {
   ACTIVATION_CODE_USED: 400,
   ACTIVATION_CODE_EXPIRED: 400,
   RATE_LIMITED: 429,
+  VALIDATION_FAILED: 422,
+  UNAVAILABLE: 503,
 };
 
 export class AppError extends Error {

@@ -12,12 +12,15 @@ import { migrate, pendingMigrations } from './db/migrate.js';
 import { startMaintenance } from './db/maintenance.js';
 import { createHttpServer } from './http/server.js';
 import { listenWithFallback } from './lib/listen.js';
+import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
-import type { RoleDeps, RoleName, RunningRole } from './roles.js';
+import type { RoleDeps, RoleName, RoleStarter, RunningRole } from './roles.js';
+import { createInProcessBus } from './bus/index.js';
 
-const roleStarters: Record<RoleName, (deps: RoleDeps) => RunningRole> = {
+const roleStarters: Record<RoleName, RoleStarter> = {
   api: api.start,
   provision: provision.start,
+  ingest: ingest.start,
 };
 
 export interface PlatformOptions {
@@ -98,10 +101,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       http.addHealthCheck('broker', () => ({ status: 'ok', url: embedded.url, clients: embedded.clientCount() }));
     }
 
-    const deps: RoleDeps = { config, db, http, log, adminKey: adminKey.key };
+    const mqttUrl = config.MQTT_URL ?? broker?.url;
+    if (!mqttUrl && options.roles.includes('ingest')) {
+      log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
+    }
+    const deps: RoleDeps = { config, db, http, log, adminKey: adminKey.key, bus: createInProcessBus(log), mqttUrl };
     const roles: RunningRole[] = [];
     for (const name of options.roles) {
-      const role = roleStarters[name](deps);
+      const role = await roleStarters[name](deps);
       roles.push(role);
       cleanup.push(() => role.stop());
       http.addHealthCheck(name, () => role.health());
@@ -116,7 +123,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     return {
       httpUrl: publicUrl,
       httpPort,
-      mqttUrl: config.MQTT_URL ?? broker?.url,
+      mqttUrl,
       adminKey: adminKey.key,
       adminKeyFile: adminKey.file,
       db,

@@ -1,6 +1,7 @@
 // What every role receives and returns. The CLI builds the adapters (database, HTTP server, broker) and
 // starts the chosen roles with them; roles never import each other.
 import type { Logger } from 'pino';
+import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { ComponentHealth, HttpServer } from './http/server.js';
@@ -13,6 +14,9 @@ export interface RoleDeps {
   log: Logger;
   /** The admin key in force (ADMIN_KEY, or the generated DEV key). */
   adminKey: string;
+  bus: Bus;
+  /** The broker devices publish to (MQTT_URL or the embedded one); undefined when there is none. */
+  mqttUrl: string | undefined;
 }
 
 export interface RunningRole {
@@ -21,5 +25,7 @@ export interface RunningRole {
   stop(): Promise<void>;
 }
 
-export type RoleName = 'api' | 'provision';
-export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision'];
+export type RoleStarter = (deps: RoleDeps) => RunningRole | Promise<RunningRole>;
+
+export type RoleName = 'api' | 'provision' | 'ingest';
+export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'ingest'];

@@ -20,6 +20,8 @@ export interface ValidationInput {
   sizeBytes: number;
   /** HTTP sends the token in X-Provision-Token; MQTT devices put it in the payload. */
   headerToken?: string | undefined;
+  /** HTTP only takes telemetry and heartbeat; MQTT, as the reference, stores any message type. */
+  allowedMsgTypes?: readonly string[] | undefined;
   /** The registry entry of the topic's device; null when it is not registered. */
   device: RegistryEntry | null;
   /** Takes one token from the device's bucket; called only for authenticated messages. */
@@ -61,6 +63,7 @@ export function validate(input: ValidationInput): Validation {
 
   if (input.sizeBytes > input.maxPayloadBytes) return reject('PAYLOAD_TOO_LARGE');
   if (!topic) return reject('BAD_TOPIC_FORMAT');
+  if (input.allowedMsgTypes && !input.allowedMsgTypes.includes(topic.msgType)) return reject('INVALID_MSG_TYPE');
   if (!payload) return reject('INVALID_JSON');
   const payloadTenant = payload.tenant_id;
   if (

@@ -4,7 +4,10 @@ import { registerProvisioningRoutes } from './routes.js';
 import { createProvisioning } from './service.js';
 
 export function start(deps: RoleDeps): RunningRole {
-  const provisioning = createProvisioning(deps.db, { activationTtlMinutes: deps.config.ACTIVATION_TTL_MINUTES });
+  const provisioning = createProvisioning(deps.db, {
+    activationTtlMinutes: deps.config.ACTIVATION_TTL_MINUTES,
+    onDeviceChanged: (tenant_id, device_id) => deps.bus.publish('device.changed', { tenant_id, device_id }),
+  });
   const counters = registerProvisioningRoutes(deps.http.app, {
     provisioning,
     adminKey: deps.adminKey,

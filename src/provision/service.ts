@@ -25,11 +25,18 @@ export interface Provisioning {
   activate(tenantId: string, deviceId: string, activationCode: string): Promise<string>;
 }
 
-export function createProvisioning(db: Database, options: { activationTtlMinutes: number }): Provisioning {
+export interface ProvisioningOptions {
+  activationTtlMinutes: number;
+  /** Told after a device's registration, token or status changed (caches elsewhere must forget it). */
+  onDeviceChanged?: (tenantId: string, deviceId: string) => void;
+}
+
+export function createProvisioning(db: Database, options: ProvisioningOptions): Provisioning {
+  const changed = options.onDeviceChanged ?? (() => undefined);
   return {
     async registerDevices(devices) {
       const tenantIds = [...new Set(devices.map((d) => d.tenant_id))];
-      return db.withService(async (tx) => {
+      const result = await db.withService(async (tx) => {
         const tenantStatus = await registry.ensureTenants(tx, tenantIds);
         const errors: RowError[] = [];
         const accepted = devices.filter((device) => {
@@ -61,6 +68,8 @@ export function createProvisioning(db: Database, options: { activationTtlMinutes
         }));
         return { devices: issued, errors };
       });
+      for (const device of result.devices) changed(device.tenant_id, device.device_id);
+      return result;
     },
 
     listDevices: (filter) => db.withService((tx) => registry.listDevices(tx, filter)),
@@ -68,6 +77,7 @@ export function createProvisioning(db: Database, options: { activationTtlMinutes
     async revokeDevice(tenantId, deviceId) {
       const found = await db.withService((tx) => registry.revokeDevice(tx, tenantId, deviceId));
       if (!found) throw deviceNotFound(tenantId, deviceId);
+      changed(tenantId, deviceId);
     },
 
     async rotateToken(tenantId, deviceId) {
@@ -76,13 +86,14 @@ export function createProvisioning(db: Database, options: { activationTtlMinutes
         registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'ROTATED'),
       );
       if (!found) throw deviceNotFound(tenantId, deviceId);
+      changed(tenantId, deviceId);
       return token;
     },
 
     async activate(tenantId, deviceId, activationCode) {
       const codeHash = sha256Hex(activationCode);
       const token = newProvisionToken();
-      return db.withTenant(tenantId, async (tx) => {
+      const activated = await db.withTenant(tenantId, async (tx) => {
         if (!(await registry.consumeActivationCode(tx, deviceId, codeHash))) {
           const problem = await registry.activationCodeProblem(tx, deviceId, codeHash);
           if (problem === 'used') throw new AppError('ACTIVATION_CODE_USED', 'Activation code already used');
@@ -92,6 +103,8 @@ export function createProvisioning(db: Database, options: { activationTtlMinutes
         await registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'REACTIVATED');
         return token;
       });
+      changed(tenantId, deviceId);
+      return activated;
     },
   };
 }

@@ -1,0 +1,204 @@
+// One message from either source to a stored row or a counted reject:
+//   parse → registry (auth cache) → validate() → rate limit → writer (→ bus) | quarantine
+import type { Logger } from 'pino';
+import type { AcceptedMessage, Bus } from '../bus/index.js';
+import type { Database } from '../db/database.js';
+import { TokenBuckets } from '../lib/token-bucket.js';
+import { DeviceAuthCache } from './auth-cache.js';
+import { Quarantine } from './quarantine.js';
+import type { Reason } from './reasons.js';
+import { findDevice, insertTelemetry, saveQuarantine } from './repository.js';
+import { rejectStorage, type IngestSettings } from './settings.js';
+import { parseTopic } from './topic.js';
+import { validate, type RegistryEntry } from './validate.js';
+import { TelemetryWriter } from './writer.js';
+
+export interface IngestOptions {
+  batchSize: number;
+  flushIntervalMs: number;
+  maxBacklog: number;
+  authCacheTtlMs: number;
+  authCacheNegativeTtlMs: number;
+  authCacheMaxSize: number;
+  maxClockSkewSeconds: number;
+}
+
+export interface IncomingMessage {
+  source: 'mqtt' | 'http';
+  topic: string;
+  /** Raw bytes (MQTT) or the body text (HTTP); parsed here. */
+  body: Buffer | string;
+  headerToken?: string | undefined;
+  allowedMsgTypes?: readonly string[] | undefined;
+  /**
+   * How the caller needs the outcome: 'stored' waits until the row is written (HTTP 202, MQTT QoS 1);
+   * 'queued' returns once it is accepted into the writer (MQTT QoS 0).
+   */
+  wait: 'stored' | 'queued';
+}
+
+export type Outcome = { accepted: true; message: AcceptedMessage } | { accepted: false; reason: Reason };
+
+/** How long a message somebody waits on may linger before its batch is flushed. */
+const WAITED_LINGER_MS = 20;
+
+export class IngestPipeline {
+  readonly cache: DeviceAuthCache;
+  readonly writer: TelemetryWriter;
+  readonly quarantine: Quarantine;
+  private readonly buckets: TokenBuckets;
+  private settings: IngestSettings;
+  readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
+  lastWriteAt: Date | null = null;
+
+  constructor(
+    db: Database,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    initialSettings: IngestSettings,
+    private readonly options: IngestOptions,
+  ) {
+    this.settings = initialSettings;
+    this.cache = new DeviceAuthCache((tenant, device) => findDevice(db, tenant, device), {
+      ttlMs: options.authCacheTtlMs,
+      negativeTtlMs: options.authCacheNegativeTtlMs,
+      maxSize: options.authCacheMaxSize,
+    });
+    this.buckets = new TokenBuckets({
+      ratePerSecond: initialSettings.rateLimitRps,
+      burst: initialSettings.rateLimitBurst,
+    });
+    this.quarantine = new Quarantine(
+      (counters, events) => saveQuarantine(db, counters, events),
+      () => rejectStorage(this.settings),
+      log,
+    );
+    this.writer = new TelemetryWriter((messages) => insertTelemetry(db, messages), {
+      batchSize: options.batchSize,
+      flushIntervalMs: options.flushIntervalMs,
+      maxBacklog: options.maxBacklog,
+      onWritten: (messages) => {
+        this.counters.written += messages.length;
+        this.lastWriteAt = new Date();
+        this.bus.publish('telemetry.stored', messages);
+      },
+      onRowFailed: (message, error) => {
+        this.log.error(
+          { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
+          'row refused by the database',
+        );
+        this.quarantine.record({
+          reason: 'WRITE_FAILED',
+          topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
+          tenantId: message.tenant_id,
+          deviceId: message.device_id,
+          siteId: message.site_id,
+          msgType: message.msg_type,
+          eventTs: message.time,
+          payload: { site_id: message.site_id, seq: message.seq, metrics: message.metrics, error: error.message },
+        });
+      },
+      onRetry: (error, delayMs) =>
+        this.log.warn(
+          { err: error, retry_in_ms: delayMs, backlog: this.writer.backlog },
+          'database unavailable; holding telemetry',
+        ),
+    });
+  }
+
+  applySettings(settings: IngestSettings): void {
+    this.settings = settings;
+    this.buckets.setLimits({ ratePerSecond: settings.rateLimitRps, burst: settings.rateLimitBurst });
+  }
+
+  /** A device's registration changed in this process: forget what the cache knows. */
+  forgetDevice(tenantId: string, deviceId: string): void {
+    this.cache.invalidate(tenantId, deviceId);
+  }
+
+  async handle(incoming: IncomingMessage): Promise<Outcome> {
+    this.counters.received += 1;
+    const text = typeof incoming.body === 'string' ? incoming.body : incoming.body.toString('utf8');
+    const sizeBytes = typeof incoming.body === 'string' ? Buffer.byteLength(incoming.body) : incoming.body.length;
+    let payload: unknown;
+    try {
+      payload = sizeBytes <= this.settings.maxPayloadBytes ? JSON.parse(text) : undefined;
+    } catch {
+      payload = undefined;
+    }
+
+    const topic = parseTopic(incoming.topic);
+    let device: RegistryEntry | null = null;
+    if (topic && sizeBytes <= this.settings.maxPayloadBytes) {
+      device = await this.lookup(topic.tenantId, topic.deviceId, incoming.source === 'mqtt');
+    }
+    const now = Date.now();
+    const result = validate({
+      topic: incoming.topic,
+      payload,
+      sizeBytes,
+      headerToken: incoming.headerToken,
+      allowedMsgTypes: incoming.allowedMsgTypes,
+      device,
+      takeRateToken: () => this.buckets.tryTake(`${topic?.tenantId}\u0000${topic?.deviceId}`, now),
+      maxPayloadBytes: this.settings.maxPayloadBytes,
+      maxClockSkewSeconds: this.options.maxClockSkewSeconds,
+      nowMs: now,
+    });
+
+    if (!result.ok)
+      return this.reject({
+        ...result,
+        topic: incoming.topic,
+        payload,
+        rawText: payload === undefined ? text : undefined,
+      });
+
+    if (this.writer.isFull) {
+      if (incoming.wait === 'queued') {
+        return this.reject({ ...rejectFields(result.message), reason: 'OVERLOADED', topic: incoming.topic, payload });
+      }
+      await this.writer.waitForRoom();
+    }
+    this.counters.accepted += 1;
+    const written = this.writer.add(result.message, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
+    if (incoming.wait === 'stored' && (await written) === 'failed') return { accepted: false, reason: 'WRITE_FAILED' };
+    return { accepted: true, message: result.message };
+  }
+
+  async stop(): Promise<void> {
+    await this.writer.stop();
+    await this.quarantine.stop();
+  }
+
+  private reject(reject: Parameters<Quarantine['record']>[0]): Outcome {
+    this.counters.rejected += 1;
+    this.quarantine.record(reject);
+    return { accepted: false, reason: reject.reason };
+  }
+
+  /** MQTT waits out a database outage (the broker holds what it has not been acked); HTTP fails fast. */
+  private async lookup(tenantId: string, deviceId: string, persist: boolean): Promise<RegistryEntry | null> {
+    let delay = 100;
+    for (;;) {
+      try {
+        return await this.cache.get(tenantId, deviceId);
+      } catch (error) {
+        if (!persist) throw error;
+        this.log.warn({ err: error, retry_in_ms: delay }, 'registry lookup failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}
+
+function rejectFields(message: AcceptedMessage) {
+  return {
+    tenantId: message.tenant_id,
+    deviceId: message.device_id,
+    siteId: message.site_id,
+    msgType: message.msg_type,
+    eventTs: message.time,
+  };
+}

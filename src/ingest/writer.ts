@@ -1,0 +1,164 @@
+// Batches accepted messages into telemetry: a flush at BATCH_SIZE or FLUSH_INTERVAL_MS, sooner for a
+// message somebody waits on (HTTP 202, MQTT QoS 1 ack). Nothing accepted is dropped:
+//   - a batch PostgreSQL refuses is split in halves until the bad row is alone; only that row fails
+//     (quarantined WRITE_FAILED by the caller), the others are written;
+//   - when the database is unreachable the batch is retried with backoff until it is back, while the
+//     backlog (bounded by maxBacklog) tells sources to stop taking more.
+import type { AcceptedMessage } from '../bus/index.js';
+
+export type InsertBatch = (messages: AcceptedMessage[]) => Promise<void>;
+
+export interface WriterOptions {
+  batchSize: number;
+  flushIntervalMs: number;
+  maxBacklog: number;
+  /** Longest pause between retries while the database is unreachable. */
+  maxRetryDelayMs?: number;
+  onWritten: (messages: AcceptedMessage[]) => void;
+  onRowFailed: (message: AcceptedMessage, error: Error) => void;
+  onRetry: (error: Error, delayMs: number) => void;
+}
+
+export type WriteOutcome = 'written' | 'failed';
+
+interface Pending {
+  message: AcceptedMessage;
+  deadline: number;
+  settle: (outcome: WriteOutcome) => void;
+}
+
+export class TelemetryWriter {
+  private buffer: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private roomWaiters: (() => void)[] = [];
+  private stopped = false;
+  private inFlight = 0;
+  readonly stats = {
+    written: 0,
+    failed: 0,
+    batches: 0,
+    retries: 0,
+    lastFlushLatencyMs: 0,
+    lastFlushAt: null as Date | null,
+  };
+
+  constructor(
+    private readonly insert: InsertBatch,
+    private readonly options: WriterOptions,
+  ) {}
+
+  /** Messages accepted but not yet written. */
+  get backlog(): number {
+    return this.buffer.length + this.inFlight;
+  }
+
+  get isFull(): boolean {
+    return this.backlog >= this.options.maxBacklog;
+  }
+
+  /** Resolves once the backlog has room again (immediately when it has). */
+  waitForRoom(): Promise<void> {
+    if (!this.isFull) return Promise.resolve();
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  /** Queues a message; resolves when it is written (or failed alone). maxWaitMs bounds how long it lingers. */
+  add(message: AcceptedMessage, maxWaitMs = this.options.flushIntervalMs): Promise<WriteOutcome> {
+    return new Promise((settle) => {
+      this.buffer.push({ message, deadline: Date.now() + maxWaitMs, settle });
+      this.schedule();
+    });
+  }
+
+  /** Writes everything queued so far. */
+  async flush(): Promise<void> {
+    while (this.buffer.length > 0 || this.flushing) {
+      if (this.flushing) await this.flushing;
+      else this.startFlush();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.stopped) return;
+    if (this.buffer.length >= this.options.batchSize) {
+      this.startFlush();
+      return;
+    }
+    const earliest = this.buffer.reduce((min, p) => Math.min(min, p.deadline), Number.POSITIVE_INFINITY);
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.startFlush(), Math.max(0, earliest - Date.now()));
+  }
+
+  private startFlush(): void {
+    if (this.flushing || this.buffer.length === 0) return;
+    clearTimeout(this.timer);
+    const batch = this.buffer.splice(0, this.options.batchSize);
+    this.inFlight = batch.length;
+    this.flushing = this.writeBatch(batch).finally(() => {
+      this.inFlight = 0;
+      this.flushing = undefined;
+      if (!this.isFull) for (const wake of this.roomWaiters.splice(0)) wake();
+      this.schedule();
+    });
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    let delay = 100;
+    for (;;) {
+      try {
+        await this.writeSplitting(batch);
+        break;
+      } catch (error) {
+        // Only errors that are not about the rows reach here: the database is away. Keep the batch.
+        this.stats.retries += 1;
+        this.options.onRetry(error as Error, delay);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
+      }
+    }
+    const latency = performance.now() - started;
+    this.stats.batches += 1;
+    this.stats.lastFlushLatencyMs = Math.round(latency * 10) / 10;
+    this.stats.lastFlushAt = new Date();
+  }
+
+  /** Inserts rows; on a data error, halves the batch until each bad row is alone and fails it. */
+  private async writeSplitting(batch: Pending[]): Promise<void> {
+    try {
+      await this.insert(batch.map((p) => p.message));
+      this.stats.written += batch.length;
+      this.options.onWritten(batch.map((p) => p.message));
+      for (const pending of batch) pending.settle('written');
+    } catch (error) {
+      if (!isRowError(error)) throw error;
+      if (batch.length === 1) {
+        this.stats.failed += 1;
+        this.options.onRowFailed(batch[0]!.message, error as Error);
+        batch[0]!.settle('failed');
+        return;
+      }
+      const middle = Math.ceil(batch.length / 2);
+      await this.writeSplitting(batch.slice(0, middle));
+      await this.writeSplitting(batch.slice(middle));
+    }
+  }
+}
+
+/**
+ * Whether PostgreSQL refused the rows themselves (data exceptions, constraint violations, bad text) as
+ * opposed to being unreachable or shutting down, in which case retrying the same rows later succeeds.
+ */
+export function isRowError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
+  return code.startsWith('22') || code.startsWith('23');
+}
