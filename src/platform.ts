@@ -105,7 +105,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (!mqttUrl && options.roles.includes('ingest')) {
       log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
     }
-    const deps: RoleDeps = { config, db, http, log, adminKey: adminKey.key, bus: createInProcessBus(log), mqttUrl };
+    const deps: RoleDeps = {
+      config,
+      db,
+      http,
+      log,
+      adminKey: adminKey.key,
+      bus: createInProcessBus(log),
+      embeddedBroker: broker?.broker,
+    };
     const roles: RunningRole[] = [];
     for (const name of options.roles) {
       const role = await roleStarters[name](deps);

@@ -1,5 +1,6 @@
 // What every role receives and returns. The CLI builds the adapters (database, HTTP server, broker) and
 // starts the chosen roles with them; roles never import each other.
+import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
@@ -15,8 +16,8 @@ export interface RoleDeps {
   /** The admin key in force (ADMIN_KEY, or the generated DEV key). */
   adminKey: string;
   bus: Bus;
-  /** The broker devices publish to (MQTT_URL or the embedded one); undefined when there is none. */
-  mqttUrl: string | undefined;
+  /** The embedded broker, when this process runs it (MQTT_URL unset). */
+  embeddedBroker: Aedes | undefined;
 }
 
 export interface RunningRole {

@@ -18,7 +18,8 @@ export async function startEmbeddedBroker(options: {
   port: number;
   log: Logger;
 }): Promise<EmbeddedBroker> {
-  const broker = await Aedes.createBroker();
+  // Deliveries in flight at once; ingest holds a QoS 1 delivery until its row is written.
+  const broker = await Aedes.createBroker({ concurrency: 1000 });
   const server: Server = createServer(broker.handle);
   const port = await listenWithFallback(server, options.host, options.port, (taken) =>
     options.log.warn(

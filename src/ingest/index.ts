@@ -1,7 +1,7 @@
 // The ingest role: device messages from MQTT and HTTP into telemetry, or counted into quarantine.
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
-import { startMqttSource, type MqttSource } from './mqtt-source.js';
+import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
 import { defaultIngestSettings, watchSettings } from './settings.js';
 
@@ -30,15 +30,16 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   });
 
   let mqttSource: MqttSource | undefined;
-  if (deps.mqttUrl) {
+  if (config.MQTT_URL) {
     mqttSource = await startMqttSource({
-      url: deps.mqttUrl,
-      // aedes (the embedded broker) has no shared subscriptions; external brokers get one.
-      sharedGroup: config.MQTT_URL ? config.MQTT_SHARED_GROUP : undefined,
+      url: config.MQTT_URL,
+      sharedGroup: config.MQTT_SHARED_GROUP,
       clientId: config.MQTT_CLIENT_ID,
       pipeline,
       log,
     });
+  } else if (deps.embeddedBroker) {
+    mqttSource = await startEmbeddedSource(deps.embeddedBroker, pipeline, log);
   }
 
   return {

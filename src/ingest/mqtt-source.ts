@@ -1,5 +1,6 @@
-// MQTT source: one persistent-session subscription to tenant/+/device/+/+ (shared as
-// $share/<group>/… on an external broker, so N ingest instances split the load).
+// MQTT sources. On an external broker: one persistent-session subscription to tenant/+/device/+/+,
+// shared as $share/<group>/… so N ingest instances split the load. On the embedded broker: an in-process
+// subscription (no socket, and aedes delays the device's own PUBACK until our callback).
 //
 // QoS 1 is acknowledged only after the message is stored or quarantined. MQTT.js sends a PUBACK as soon
 // as handleMessage calls back, and reads the next packet only after that, so waiting there would take one
@@ -7,6 +8,7 @@
 // arrival order (as MQTT 3.1.1 requires), each once its message is done. A full backlog holds the
 // callback, which stops reading from the socket: backpressure to the broker instead of dropped messages.
 import { hostname } from 'node:os';
+import type { Aedes, AedesPublishPacket } from 'aedes';
 import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from 'pino';
 import type { IngestPipeline } from './pipeline.js';
@@ -95,4 +97,33 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
       await client.endAsync();
     },
   };
+}
+
+/**
+ * The embedded broker's in-process subscription. aedes sends a QoS 1 device its PUBACK once every
+ * subscriber has called back, so calling back after storage gives the device the same guarantee.
+ */
+export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log: Logger): Promise<MqttSource> {
+  const deliver = (packet: AedesPublishPacket, callback: () => void) => {
+    const qos = packet.qos;
+    const handled = pipeline
+      .handle({
+        source: 'mqtt',
+        topic: packet.topic,
+        body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        wait: qos > 0 ? 'stored' : 'queued',
+      })
+      .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));
+    if (qos > 0 || pipeline.writer.isFull) void handled.then(() => callback());
+    else callback();
+  };
+  return new Promise((resolve) => {
+    broker.subscribe(DEVICE_TOPIC_FILTER, deliver, () =>
+      resolve({
+        subscription: DEVICE_TOPIC_FILTER,
+        isConnected: () => !broker.closed,
+        stop: () => new Promise<void>((done) => broker.unsubscribe(DEVICE_TOPIC_FILTER, deliver, () => done())),
+      }),
+    );
+  });
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { clearMqttSession } from '../helpers/platform.js';
 
 const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
 const BASE_ENV = {
@@ -134,6 +135,8 @@ describe('pulse CLI', () => {
   });
 
   describe('`pulse up` against PostgreSQL and the machine’s Mosquitto', () => {
+    const mqttClientId = uniqueName('pulse_test_cli');
+    afterAll(() => clearMqttSession('mqtt://127.0.0.1:1883', mqttClientId));
     let url: string;
     let up: Awaited<ReturnType<typeof startUp>>;
     beforeAll(async () => {
@@ -141,6 +144,8 @@ describe('pulse CLI', () => {
       up = await startUp({
         DATABASE_URL: databaseUrl,
         MQTT_URL: 'mqtt://127.0.0.1:1883',
+        MQTT_CLIENT_ID: mqttClientId,
+        MQTT_SHARED_GROUP: mqttClientId,
         ADMIN_KEY: 'cli-test-admin-key-000',
       });
       url = up.url;

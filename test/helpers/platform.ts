@@ -1,4 +1,5 @@
 // Starts Pulse in-process on free ports against a fresh test database of either engine.
+import mqtt from 'mqtt';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/connection.js';
 import { createLogger } from '../../src/log.js';
@@ -77,4 +78,10 @@ export async function startTestPlatform(
       if (databaseName) await dropDatabase(databaseName);
     },
   };
+}
+
+/** Ends a persistent MQTT session a test left on a shared broker, so it queues nothing for it later. */
+export async function clearMqttSession(url: string, clientId: string): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId, clean: true });
+  await client.endAsync();
 }

@@ -1,0 +1,322 @@
+// The ingest role end to end, on both engines: devices provisioned through the API publish over the
+// broker or POST over HTTP; rows land in telemetry, rejects are counted and (in DEV) stored redacted.
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniqueName } from '../helpers/databases.js';
+import { clearMqttSession, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const METRICS = { battery_pct: 87.1, temp_c: 24.5, rssi_dbm: -90, snr_db: 5.1, uplink_ok: true };
+
+const SETUPS = [
+  { name: 'PGlite and the embedded broker', engine: 'pglite' as const, external: false },
+  { name: 'PostgreSQL and Mosquitto', engine: 'postgres' as const, external: true },
+];
+
+describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
+  const clientId = uniqueName('pulse_test_ingest');
+  let pulse: TestPlatform;
+  let publisher: MqttClient;
+  const tokens: Record<string, string> = {};
+
+  const provision = async (device: string, site = 'lab-1', activate = true) => {
+    const created = await pulse.call('/api/admin/devices', {
+      json: { tenant_id: 'acme', device_id: device, site_id: site },
+    });
+    if (!activate) return;
+    const activated = await pulse.call('/api/device/activate', {
+      admin: false,
+      json: { tenant_id: 'acme', device_id: device, activation_code: created.body.activation_code },
+    });
+    tokens[device] = activated.body.provision_token;
+  };
+  const setting = (key: string, value: string) =>
+    pulse.db.withOperator((tx) =>
+      tx.query(
+        `INSERT INTO app_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [key, value],
+      ),
+    );
+  const rows = async (device: string) =>
+    (
+      await pulse.db.withTenant('acme', (tx) =>
+        tx.query<{ msg_type: string; seq: number; metrics: unknown; site_id: string }>(
+          `SELECT msg_type, seq, metrics, site_id FROM telemetry WHERE device_id = $1 ORDER BY seq`,
+          [device],
+        ),
+      )
+    ).rows;
+  const counted = async (reason: string) =>
+    (
+      await pulse.db.withOperator((tx) =>
+        tx.query<{ n: number }>(
+          `SELECT coalesce(sum(cnt), 0)::int AS n FROM quarantine_counters_minute WHERE reason = $1`,
+          [reason],
+        ),
+      )
+    ).rows[0]!.n;
+  const storedEvents = async (reason: string) =>
+    (
+      await pulse.db.withOperator((tx) =>
+        tx.query<{ payload: any; tenant_id: string | null; device_id: string | null; topic: string }>(
+          `SELECT payload, tenant_id, device_id, topic FROM quarantine_events WHERE reason = $1`,
+          [reason],
+        ),
+      )
+    ).rows;
+  const publish = (topic: string, payload: unknown, qos: 0 | 1 = 1) =>
+    publisher.publishAsync(topic, typeof payload === 'string' ? payload : JSON.stringify(payload), { qos });
+
+  beforeAll(async () => {
+    pulse = await startTestPlatform(
+      engine,
+      {
+        SETTINGS_POLL_SECONDS: '1',
+        ...(external && { MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_CLIENT_ID: clientId, MQTT_SHARED_GROUP: clientId }),
+      },
+      undefined,
+      { embeddedBroker: !external },
+    );
+    await setting('RATE_LIMIT_BURST', '1000');
+    await setting('RATE_LIMIT_RPS', '1000');
+    await provision('d1');
+    await provision('d2');
+    await provision('revoked');
+    await provision('no-token', 'lab-1', false);
+    await pulse.call('/api/admin/devices/acme/revoked/revoke', { method: 'POST' });
+    publisher = await mqtt.connectAsync(pulse.mqttUrl!);
+    await waitFor(
+      async () =>
+        (await pulse.call('/health', { admin: false })).body.components.ingest.settings.rateLimitBurst === 1000,
+    );
+  });
+  afterAll(async () => {
+    await publisher?.endAsync();
+    await pulse?.close();
+    if (external) await clearMqttSession('mqtt://127.0.0.1:1883', clientId);
+  });
+
+  describe('MQTT', () => {
+    it('stores reference telemetry and heartbeats, metrics as objects', async () => {
+      await publish('tenant/acme/device/d1/telemetry', {
+        ts: new Date().toISOString(),
+        tenant_id: 'acme',
+        site_id: 'lab-1',
+        device_id: 'd1',
+        msg_type: 'telemetry',
+        seq: 1,
+        provision_token: tokens.d1,
+        metrics: METRICS,
+      });
+      await publish('tenant/acme/device/d1/heartbeat', { site_id: 'lab-1', seq: 2, provision_token: tokens.d1 }, 0);
+      await expect
+        .poll(() => rows('d1'), { timeout: 5000 })
+        .toEqual([
+          { msg_type: 'telemetry', seq: 1, metrics: METRICS, site_id: 'lab-1' },
+          { msg_type: 'heartbeat', seq: 2, metrics: {}, site_id: 'lab-1' },
+        ]);
+    });
+
+    it('produces, counts and (in DEV) stores every reject reason, never with a token in it', async () => {
+      const d1 = tokens.d1!;
+      const good = { site_id: 'lab-1', provision_token: d1, seq: 3, metrics: { temp_c: 1 } };
+      const cases: [string, string, unknown][] = [
+        ['PAYLOAD_TOO_LARGE', 'tenant/acme/device/d1/telemetry', { ...good, pad: 'x'.repeat(9000) }],
+        ['BAD_TOPIC_FORMAT', 'tenant/acme/device/d1/', good],
+        ['INVALID_JSON', 'tenant/acme/device/d1/telemetry', `not json ${d1}`],
+        ['TENANT_MISMATCH_TOPIC_VS_PAYLOAD', 'tenant/acme/device/d1/telemetry', { ...good, tenant_id: 'other' }],
+        ['MISSING_SITE_ID', 'tenant/acme/device/d1/telemetry', { provision_token: d1 }],
+        ['UNREGISTERED_DEVICE', 'tenant/acme/device/ghost/telemetry', good],
+        ['DEVICE_REVOKED', 'tenant/acme/device/revoked/telemetry', good],
+        ['SITE_MISMATCH_REGISTRY_VS_PAYLOAD', 'tenant/acme/device/d1/telemetry', { ...good, site_id: 'lab-9' }],
+        ['TOKEN_NOT_SET_IN_REGISTRY', 'tenant/acme/device/no-token/telemetry', good],
+        ['TOKEN_MISSING', 'tenant/acme/device/d1/telemetry', { site_id: 'lab-1' }],
+        ['TOKEN_INVALID', 'tenant/acme/device/d2/telemetry', good],
+        ['INVALID_METRICS', 'tenant/acme/device/d1/telemetry', { ...good, metrics: { temp_c: 'hot' } }],
+        ['INVALID_SEQ', 'tenant/acme/device/d1/telemetry', { ...good, seq: 'three' }],
+        [
+          'TS_IN_FUTURE',
+          'tenant/acme/device/d1/telemetry',
+          { ...good, ts: new Date(Date.now() + 3_600_000).toISOString() },
+        ],
+      ];
+      for (const [, topic, payload] of cases) await publish(topic, payload);
+      for (const [reason] of cases) {
+        await expect.poll(() => counted(reason), { timeout: 5000, message: reason }).toBe(1);
+        const events = await storedEvents(reason);
+        expect(events, reason).toHaveLength(1);
+        expect(JSON.stringify(events[0]!.payload), reason).not.toContain(d1.slice(4));
+      }
+      expect((await storedEvents('MISSING_SITE_ID'))[0]!.payload).toEqual({ provision_token: '[REDACTED]' });
+      expect((await storedEvents('INVALID_JSON'))[0]!.payload).toEqual({ raw: 'not json [REDACTED]' });
+      expect(await storedEvents('UNREGISTERED_DEVICE')).toMatchObject([{ tenant_id: 'acme', device_id: 'ghost' }]);
+      expect(await rows('d1')).toHaveLength(2); // none of them was stored
+    });
+
+    it('a poisoned message among good ones loses none of the good ones', async () => {
+      for (let seq = 100; seq < 150; seq++) {
+        await publish(
+          'tenant/acme/device/d2/telemetry',
+          { site_id: 'lab-1', provision_token: tokens.d2, seq, metrics: { v: seq } },
+          seq % 2 === 0 ? 1 : 0,
+        );
+        if (seq === 120)
+          await publish('tenant/acme/device/d2/telemetry', {
+            site_id: 'lab-1',
+            provision_token: tokens.d2,
+            seq: 'x',
+            metrics: [],
+          });
+      }
+      await expect.poll(async () => (await rows('d2')).length, { timeout: 5000 }).toBe(50);
+    });
+
+    it('applies a revoke through the API at once in this process', async () => {
+      await provision('soon-revoked');
+      const message = { site_id: 'lab-1', provision_token: tokens['soon-revoked'], seq: 1 };
+      await publish('tenant/acme/device/soon-revoked/heartbeat', message);
+      await expect.poll(async () => (await rows('soon-revoked')).length).toBe(1);
+      const before = await counted('DEVICE_REVOKED');
+      await pulse.call('/api/admin/devices/acme/soon-revoked/revoke', { method: 'POST' });
+      await publish('tenant/acme/device/soon-revoked/heartbeat', { ...message, seq: 2 });
+      await expect.poll(() => counted('DEVICE_REVOKED'), { timeout: 3000 }).toBe(before + 1);
+      expect(await rows('soon-revoked')).toHaveLength(1);
+    });
+  });
+
+  describe('HTTP', () => {
+    const post = (device: string, type: string, body: unknown, token?: string) =>
+      pulse.call(`/ingest/v1/tenant/acme/device/${device}/${type}`, {
+        admin: false,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token !== undefined && { 'x-provision-token': token }) },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+
+    it('answers 202 as the reference once the row is stored', async () => {
+      const response = await post(
+        'd1',
+        'telemetry',
+        { site_id: 'lab-1', seq: 500, metrics: { temp_c: 20 } },
+        tokens.d1,
+      );
+      expect(response).toMatchObject({ status: 202, body: { status: 'accepted', device_id: 'd1', seq: 500 } });
+      expect((await rows('d1')).find((r) => r.seq === 500)).toMatchObject({ metrics: { temp_c: 20 } });
+    });
+
+    it.each([
+      ['wrong token', 'd1', 'telemetry', { site_id: 'lab-1' }, 'tok-wrong', 401, 'TOKEN_INVALID'],
+      ['unknown device', 'nobody', 'telemetry', { site_id: 'lab-1' }, 'tok-x', 403, 'UNREGISTERED_DEVICE'],
+      ['revoked device', 'revoked', 'telemetry', { site_id: 'lab-1' }, 'tok-x', 403, 'DEVICE_REVOKED'],
+      ['wrong site', 'd1', 'telemetry', { site_id: 'lab-2' }, 'TOKEN', 400, 'SITE_MISMATCH'],
+      ['string metric', 'd1', 'telemetry', { site_id: 'lab-1', metrics: { t: 'x' } }, 'TOKEN', 400, 'INVALID_METRICS'],
+      ['non-integer seq', 'd1', 'telemetry', { site_id: 'lab-1', seq: 1.5 }, 'TOKEN', 400, 'INVALID_SEQ'],
+      ['not JSON', 'd1', 'telemetry', '{nope', 'TOKEN', 400, 'INVALID_JSON'],
+    ])('rejects %s with the reference status and reason', async (_name, device, type, body, token, status, detail) => {
+      const response = await post(device, type, body, token === 'TOKEN' ? tokens.d1 : token);
+      expect(response).toMatchObject({ status, body: { detail } });
+    });
+
+    it('answers 400 for a message type other than telemetry or heartbeat', async () => {
+      expect(await post('d1', 'config', { site_id: 'lab-1' }, tokens.d1)).toMatchObject({
+        status: 400,
+        body: { detail: "Invalid msg_type. Must be 'telemetry' or 'heartbeat'" },
+      });
+    });
+
+    it('answers 422 in FastAPI shape without X-Provision-Token or site_id', async () => {
+      const noToken = await post('d1', 'telemetry', { site_id: 'lab-1' });
+      expect(noToken.status).toBe(422);
+      const noSite = await post('d1', 'telemetry', { seq: 1 }, tokens.d1);
+      expect(noSite).toMatchObject({ status: 422, body: { detail: [{ loc: ['body', 'site_id'], type: 'missing' }] } });
+    });
+
+    it('answers 413 for a body over the limit', async () => {
+      const response = await post('d1', 'telemetry', { site_id: 'lab-1', pad: 'x'.repeat(70_000) }, tokens.d1);
+      expect(response.status).toBe(413);
+    });
+
+    it('takes a batch, judging each message on its own', async () => {
+      const response = await pulse.call('/ingest/v1/batch', {
+        admin: false,
+        json: {
+          messages: [
+            {
+              tenant_id: 'acme',
+              device_id: 'd1',
+              msg_type: 'telemetry',
+              provision_token: tokens.d1,
+              site_id: 'lab-1',
+              seq: 600,
+            },
+            { tenant_id: 'acme', device_id: 'd1', msg_type: 'status', provision_token: tokens.d1, site_id: 'lab-1' },
+            { tenant_id: 'acme', device_id: 'd2', msg_type: 'heartbeat', provision_token: 'tok-bad', site_id: 'lab-1' },
+          ],
+        },
+      });
+      expect(response.status).toBe(202);
+      expect(response.body).toEqual({
+        accepted: 1,
+        rejected: 2,
+        results: [
+          { index: 0, status: 'accepted', reason: null, device_id: 'd1' },
+          { index: 1, status: 'rejected', reason: 'INVALID_MSG_TYPE', device_id: 'd1' },
+          { index: 2, status: 'rejected', reason: 'TOKEN_INVALID', device_id: 'd2' },
+        ],
+      });
+      const allBad = await pulse.call('/ingest/v1/batch', {
+        admin: false,
+        json: {
+          messages: [
+            { tenant_id: 'acme', device_id: 'd1', msg_type: 'telemetry', provision_token: 'tok-no', site_id: 'lab-1' },
+          ],
+        },
+      });
+      expect(allBad.status).toBe(400);
+      expect(await pulse.call('/ingest/v1/batch', { admin: false, json: { messages: [] } })).toMatchObject({
+        status: 400,
+        body: { detail: 'Batch is empty' },
+      });
+      const tooMany = Array.from({ length: 101 }, () => ({
+        tenant_id: 'acme',
+        device_id: 'd1',
+        msg_type: 'heartbeat',
+        site_id: 'lab-1',
+      }));
+      expect(await pulse.call('/ingest/v1/batch', { admin: false, json: { messages: tooMany } })).toMatchObject({
+        status: 400,
+        body: { detail: 'Batch exceeds 100 message limit' },
+      });
+    });
+  });
+
+  describe('runtime settings', () => {
+    it('applies app_settings changes without a restart, and PROD stores no payloads', async () => {
+      await setting('MAX_PAYLOAD_BYTES', '120');
+      await setting('MODE', 'PROD');
+      await expect
+        .poll(async () => (await pulse.call('/health', { admin: false })).body.components.ingest.settings, {
+          timeout: 5000,
+        })
+        .toMatchObject({ maxPayloadBytes: 120, mode: 'PROD' });
+      const before = await counted('PAYLOAD_TOO_LARGE');
+      const eventsBefore = (await storedEvents('PAYLOAD_TOO_LARGE')).length;
+      await publish('tenant/acme/device/d1/telemetry', {
+        site_id: 'lab-1',
+        provision_token: tokens.d1,
+        metrics: { a_long_metric_name: 1 },
+        pad: 'x'.repeat(100),
+      });
+      await expect.poll(() => counted('PAYLOAD_TOO_LARGE'), { timeout: 5000 }).toBe(before + 1);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect((await storedEvents('PAYLOAD_TOO_LARGE')).length).toBe(eventsBefore);
+    });
+  });
+});
