@@ -25,14 +25,20 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function bulk(pulse: TestPlatform, tenant: string, count: number) {
-  const devices = Array.from({ length: count }, (_, i) => ({ tenant_id: tenant, device_id: `d-${i}`, site_id: `s-${i % 10}` }));
+  const devices = Array.from({ length: count }, (_, i) => ({
+    tenant_id: tenant,
+    device_id: `d-${i}`,
+    site_id: `s-${i % 10}`,
+  }));
   const [response, ms] = await timed(() => pulse.call('/api/admin/devices/bulk', { json: devices }));
   if (response.status !== 200) throw new Error(`bulk answered ${response.status}`);
   return { codes: response.body.devices as { device_id: string; activation_code: string }[], ms };
 }
 
 for (const engine of ENGINES) {
-  const [pulse, startMs] = await timed(() => startTestPlatform(engine, { ACTIVATION_FAILURE_LIMIT: '100000' }, ['provision']));
+  const [pulse, startMs] = await timed(() =>
+    startTestPlatform(engine, { ACTIVATION_FAILURE_LIMIT: '100000' }, ['provision']),
+  );
   record(engine, 'start: connect + migrate from empty + listen', startMs, 'ms');
   try {
     const first = await bulk(pulse, 'bench-a', 10_000);

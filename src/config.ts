@@ -104,6 +104,10 @@ export const variables = {
     schema: positiveInt.default(500),
     doc: 'Telemetry rows written per batch.',
   },
+  INGEST_WRITERS: {
+    schema: positiveInt.max(32).default(4),
+    doc: 'Telemetry batches written at once, each on its own connection (PostgreSQL; PGlite writes one at a time).',
+  },
   FLUSH_INTERVAL_MS: {
     schema: positiveInt.default(1000),
     doc: 'Longest time an accepted QoS 0 message waits before its batch is written (QoS 1 and HTTP flush within 20 ms).',

@@ -10,6 +10,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   const defaults = defaultIngestSettings(config.MODE);
   const pipeline = new IngestPipeline(db, bus, log, defaults, {
     batchSize: config.BATCH_SIZE,
+    writerConcurrency: db.engine === 'pglite' ? 1 : config.INGEST_WRITERS,
     flushIntervalMs: config.FLUSH_INTERVAL_MS,
     maxBacklog: config.INGEST_QUEUE_SIZE,
     authCacheTtlMs: config.AUTH_CACHE_TTL_SECONDS * 1000,
@@ -57,6 +58,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       rejected_by_reason: Object.fromEntries(pipeline.quarantine.countsByReason),
       last_write_at: pipeline.lastWriteAt?.toISOString() ?? null,
       last_flush_latency_ms: pipeline.writer.stats.lastFlushLatencyMs,
+      write_retries: pipeline.writer.stats.retries,
       mqtt: mqttSource ? { subscription: mqttSource.subscription, connected: mqttSource.isConnected() } : null,
       settings: settings.current(),
     }),

@@ -15,6 +15,7 @@ import { TelemetryWriter } from './writer.js';
 
 export interface IngestOptions {
   batchSize: number;
+  writerConcurrency: number;
   flushIntervalMs: number;
   maxBacklog: number;
   authCacheTtlMs: number;
@@ -75,6 +76,7 @@ export class IngestPipeline {
     );
     this.writer = new TelemetryWriter((messages) => insertTelemetry(db, messages), {
       batchSize: options.batchSize,
+      concurrency: options.writerConcurrency,
       flushIntervalMs: options.flushIntervalMs,
       maxBacklog: options.maxBacklog,
       onWritten: (messages) => {

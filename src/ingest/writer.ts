@@ -10,6 +10,8 @@ export type InsertBatch = (messages: AcceptedMessage[]) => Promise<void>;
 
 export interface WriterOptions {
   batchSize: number;
+  /** Batches written at once (each on its own connection); 1 on PGlite, which has one. */
+  concurrency: number;
   flushIntervalMs: number;
   maxBacklog: number;
   /** Longest pause between retries while the database is unreachable. */
@@ -30,7 +32,7 @@ interface Pending {
 export class TelemetryWriter {
   private buffer: Pending[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly flushing = new Set<Promise<void>>();
   private roomWaiters: (() => void)[] = [];
   private stopped = false;
   private inFlight = 0;
@@ -73,9 +75,9 @@ export class TelemetryWriter {
 
   /** Writes everything queued so far. */
   async flush(): Promise<void> {
-    while (this.buffer.length > 0 || this.flushing) {
-      if (this.flushing) await this.flushing;
-      else this.startFlush();
+    while (this.buffer.length > 0 || this.flushing.size > 0) {
+      this.startFlush();
+      if (this.flushing.size > 0) await Promise.race(this.flushing);
     }
   }
 
@@ -86,7 +88,7 @@ export class TelemetryWriter {
   }
 
   private schedule(): void {
-    if (this.flushing || this.stopped) return;
+    if (this.stopped || this.flushing.size >= this.options.concurrency) return;
     if (this.buffer.length >= this.options.batchSize) {
       this.startFlush();
       return;
@@ -98,16 +100,19 @@ export class TelemetryWriter {
   }
 
   private startFlush(): void {
-    if (this.flushing || this.buffer.length === 0) return;
+    if (this.flushing.size >= this.options.concurrency || this.buffer.length === 0) return;
     clearTimeout(this.timer);
     const batch = this.buffer.splice(0, this.options.batchSize);
-    this.inFlight = batch.length;
-    this.flushing = this.writeBatch(batch).finally(() => {
-      this.inFlight = 0;
-      this.flushing = undefined;
+    this.inFlight += batch.length;
+    const flushing: Promise<void> = this.writeBatch(batch).finally(() => {
+      this.inFlight -= batch.length;
+      this.flushing.delete(flushing);
       if (!this.isFull) for (const wake of this.roomWaiters.splice(0)) wake();
       this.schedule();
     });
+    this.flushing.add(flushing);
+    // More full batches may go out on other connections while this one is written.
+    if (this.buffer.length >= this.options.batchSize) this.startFlush();
   }
 
   private async writeBatch(batch: Pending[]): Promise<void> {

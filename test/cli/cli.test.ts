@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadMigrations } from '../../src/db/migrate.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { clearMqttSession } from '../helpers/platform.js';
 
@@ -86,10 +87,13 @@ describe('pulse CLI', () => {
     const url = await newDatabase();
     const first = await run(['migrate'], { DATABASE_URL: url });
     expect(first.code, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/applied 9 migration\(s\) to .*: 001_roles, 002_tenants_and_devices/);
+    const count = loadMigrations().length;
+    expect(first.stdout).toMatch(
+      new RegExp(`applied ${count} migration\\(s\\) to .*: 001_roles, 002_tenants_and_devices`),
+    );
     const second = await run(['migrate'], { DATABASE_URL: url });
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/is up to date \(9 migrations applied earlier\)/);
+    expect(second.stdout).toContain(`is up to date (${count} migrations applied earlier)`);
   });
 
   it('`pulse device create|list|revoke` work over the same code as the API', async () => {

@@ -18,6 +18,7 @@ function writer(insert: InsertBatch, options: Partial<ConstructorParameters<type
   const retries: string[] = [];
   const instance = new TelemetryWriter(insert, {
     batchSize: 10,
+    concurrency: 1,
     flushIntervalMs: 50,
     maxBacklog: 100,
     maxRetryDelayMs: 20,

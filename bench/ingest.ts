@@ -1,0 +1,254 @@
+// Ingest benchmark: `npm run bench:ingest -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1]`.
+// Starts its own Mosquitto (deploy/mosquitto.conf on a free port), a fresh PostgreSQL database and Pulse
+// (`pulse run ingest provision` in a child process), provisions N devices through the API, publishes M
+// messages with the simulator's metrics from a separate connection pool, then reports sent / stored /
+// rejected / lost, sustained msg/s and p50/p99 publish→row latency. Writes bench/results/ingest-*.json.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import {
+  initialReadings,
+  nextReadings,
+  seededRandom,
+  telemetryMetrics,
+  defaultDeviceModelSettings,
+} from '../src/simulator/device-model.js';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const DEVICES = Number(args.get('devices') ?? 1000);
+const MESSAGES = Number(args.get('messages') ?? 300_000);
+const RATE = args.get('rate') === undefined || args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
+const QOS = Number(args.get('qos') ?? 0) as 0 | 1;
+const PUBLISHERS = Number(args.get('publishers') ?? 4);
+// --drain: publish everything while Pulse is stopped (the broker queues it for Pulse's persistent
+// session), then start Pulse and time how fast it drains: ingest capacity without the load generator.
+const DRAIN = args.has('drain');
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const children: ChildProcess[] = [];
+const stopChildren = () => children.forEach((child) => child.kill('SIGTERM'));
+process.on('exit', stopChildren);
+
+// 1. Mosquitto with our shipped configuration on a port of its own.
+const mqttPort = await freePort();
+const mosquittoDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-mosquitto-'));
+const conf = readFileSync('deploy/mosquitto.conf', 'utf8')
+  .replace(/^listener 1883$/m, `listener ${mqttPort} 127.0.0.1`)
+  .replace(/^persistence true$/m, `persistence true\npersistence_location ${mosquittoDir}/`);
+writeFileSync(path.join(mosquittoDir, 'mosquitto.conf'), conf);
+children.push(spawn('mosquitto', ['-c', path.join(mosquittoDir, 'mosquitto.conf')], { stdio: 'ignore' }));
+const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
+await waitUntil(
+  async () => (await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0 }).then((c) => c.endAsync())) === undefined,
+  10_000,
+  'mosquitto',
+);
+
+// 2. A fresh database and Pulse in its own process.
+const database = uniqueName('pulse_bench');
+await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const httpPort = await freePort();
+const env = {
+  ...process.env,
+  DATABASE_URL: urlFor(database),
+  MQTT_URL: mqttUrl,
+  MQTT_CLIENT_ID: `pulse-bench-${process.pid}`,
+  PORT: String(httpPort),
+  HOST: '127.0.0.1',
+  ADMIN_KEY,
+  LOG_LEVEL: 'warn',
+  PULSE_DATA_DIR: mosquittoDir,
+};
+const cli = ['--import', 'tsx', 'src/cli.ts'];
+await new Promise<void>((resolve, reject) =>
+  spawn(process.execPath, [...cli, 'migrate'], { env, stdio: 'ignore' }).on('exit', (code) =>
+    code === 0 ? resolve() : reject(new Error('migrate failed')),
+  ),
+);
+const api = `http://127.0.0.1:${httpPort}`;
+const startPulse = async () => {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+      ...cli,
+      'run',
+      'ingest',
+      'provision',
+    ],
+    {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  children.push(child);
+  await waitUntil(async () => (await fetch(`${api}/health`)).ok, 30_000, 'pulse');
+  return child;
+};
+const stopPulse = async (child: ChildProcess) => {
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+};
+let pulse = await startPulse();
+
+const rows = new pg.Pool({ connectionString: urlFor(database) });
+const result: Record<string, unknown> = {};
+try {
+  await rows.query(
+    `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '100000'), ('RATE_LIMIT_BURST', '100000')`,
+  );
+
+  // 3. Devices, provisioned and activated through the API.
+  const plan = Array.from({ length: DEVICES }, (_, i) => ({
+    tenant_id: 'bench',
+    device_id: `dev-${i}`,
+    site_id: 'lab-1',
+  }));
+  const registered = (await (
+    await fetch(`${api}/api/admin/devices/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+      body: JSON.stringify(plan),
+    })
+  ).json()) as { devices: { device_id: string; activation_code: string }[] };
+  const tokens: string[] = [];
+  const codes = registered.devices;
+  for (let i = 0; i < codes.length; i += 50) {
+    const chunk = await Promise.all(
+      codes.slice(i, i + 50).map(async (device) => {
+        const response = await fetch(`${api}/api/device/activate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            tenant_id: 'bench',
+            device_id: device.device_id,
+            activation_code: device.activation_code,
+          }),
+        });
+        return ((await response.json()) as { provision_token: string }).provision_token;
+      }),
+    );
+    tokens.push(...chunk);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings poll
+  if (DRAIN) await stopPulse(pulse);
+
+  // 4. Publish: messages spread round-robin over devices and over PUBLISHERS connections.
+  const random = seededRandom(42);
+  const readings = plan.map(() => initialReadings(random));
+  const publishers: MqttClient[] = await Promise.all(
+    Array.from({ length: PUBLISHERS }, (_, i) =>
+      mqtt.connectAsync(mqttUrl, { clientId: `bench-pub-${i}-${process.pid}` }),
+    ),
+  );
+  const started = performance.now();
+  let sent = 0;
+  let publishErrors = 0;
+  const inFlight = new Set<Promise<unknown>>();
+  while (sent < MESSAGES) {
+    const due =
+      RATE === Infinity ? MESSAGES : Math.min(MESSAGES, Math.floor(((performance.now() - started) / 1000) * RATE));
+    while (sent < due) {
+      const index = sent % DEVICES;
+      readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
+      const payload = JSON.stringify({
+        ts: new Date().toISOString(),
+        site_id: 'lab-1',
+        seq: sent,
+        provision_token: tokens[index],
+        metrics: telemetryMetrics(readings[index]!, true),
+      });
+      const publishing = publishers[sent % PUBLISHERS]!.publishAsync(
+        `tenant/bench/device/dev-${index}/telemetry`,
+        payload,
+        { qos: QOS },
+      ).catch(() => {
+        publishErrors += 1;
+      });
+      inFlight.add(publishing);
+      void publishing.finally(() => inFlight.delete(publishing));
+      sent += 1;
+      if (inFlight.size >= 5000) await Promise.race(inFlight);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await Promise.all(inFlight);
+  const publishSeconds = (performance.now() - started) / 1000;
+  if (DRAIN) pulse = await startPulse();
+
+  // 5. Wait until the rows stop coming.
+  const count = async () => Number((await rows.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
+  let stored = await count();
+  for (let still = 0; still < 5 && stored < MESSAGES;) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await count();
+    still = next === stored ? still + 1 : 0;
+    stored = next;
+  }
+  const stats = (
+    await rows.query(`
+      SELECT extract(epoch FROM max(ingested_at) - ${DRAIN ? 'min(ingested_at)' : 'min(time)'}) AS span_s,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS p50,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS p99
+      FROM telemetry`)
+  ).rows[0];
+  const rejected = Number(
+    (await rows.query(`SELECT coalesce(sum(cnt), 0) AS n FROM quarantine_counters_minute`)).rows[0].n,
+  );
+  Object.assign(result, {
+    devices: DEVICES,
+    messages: MESSAGES,
+    mode: DRAIN ? 'drain' : 'live',
+    offered_rate: RATE === Infinity ? 'max' : RATE,
+    qos: QOS,
+    publishers: PUBLISHERS,
+    sent,
+    publish_errors: publishErrors,
+    stored,
+    rejected,
+    lost: sent - stored - rejected,
+    publish_seconds: Math.round(publishSeconds * 100) / 100,
+    offered_msg_per_s: Math.round(sent / publishSeconds),
+    sustained_msg_per_s: Math.round(stored / Number(stats.span_s)),
+    latency_p50_ms: Math.round(Number(stats.p50) * 1000),
+    latency_p99_ms: Math.round(Number(stats.p99) * 1000),
+  });
+  await Promise.all(publishers.map((publisher) => publisher.endAsync()));
+} finally {
+  await rows.end();
+  await stopPulse(pulse);
+  stopChildren();
+  await dropDatabase(database);
+}
+
+console.table(result);
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/ingest-${new Date().toISOString().replaceAll(':', '-')}.json`;
+writeFileSync(
+  file,
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, ...result }, null, 2),
+);
+console.log(`wrote ${file}`);
