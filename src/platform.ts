@@ -2,6 +2,7 @@
 // schema, starts the embedded broker when asked, starts the chosen roles on one HTTP server and listens.
 // `pulse up`, `pulse run` and the integration tests all start Pulse through here.
 import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from './api/index.js';
 import { resolveAdminKey } from './data-dir.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
@@ -89,7 +90,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       cleanup.push(() => broker!.stop());
     }
 
-    const http = createHttpServer({ log });
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics, prefix: 'pulse_' });
+    const http = createHttpServer({ log, metrics });
     cleanup.push(() => http.app.close());
     http.addHealthCheck('database', async () => ({
       status: 'ok',
@@ -112,6 +115,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       log,
       adminKey: adminKey.key,
       bus: createInProcessBus(log),
+      metrics,
       embeddedBroker: broker?.broker,
     };
     const roles: RunningRole[] = [];

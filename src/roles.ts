@@ -2,6 +2,7 @@
 // starts the chosen roles with them; roles never import each other.
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -16,6 +17,8 @@ export interface RoleDeps {
   /** The admin key in force (ADMIN_KEY, or the generated DEV key). */
   adminKey: string;
   bus: Bus;
+  /** Prometheus registry served at GET /metrics. */
+  metrics: Registry;
   /** The embedded broker, when this process runs it (MQTT_URL unset). */
   embeddedBroker: Aedes | undefined;
 }

@@ -3,6 +3,7 @@
 // FastAPI's shape, the 404 body, and GET /health.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { AppError } from '../errors.js';
 
 export type ComponentStatus = 'ok' | 'degraded' | 'down';
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   bodyLimit?: number;
   /** Peers whose X-Forwarded-For is believed (fastify's trustProxy). */
   trustProxy?: boolean | string | string[];
+  /** Served at GET /metrics in Prometheus text format. */
+  metrics: Registry;
 }
 
 const startedAt = Date.now();
@@ -77,6 +80,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       components,
     });
   });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
+  );
 
   return { app, addHealthCheck: (name, check) => void checks.set(name, check) };
 }

@@ -8,16 +8,23 @@ import { defaultIngestSettings, watchSettings } from './settings.js';
 export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { config, db, log, bus } = deps;
   const defaults = defaultIngestSettings(config.MODE);
-  const pipeline = new IngestPipeline(db, bus, log, defaults, {
-    batchSize: config.BATCH_SIZE,
-    writerConcurrency: db.engine === 'pglite' ? 1 : config.INGEST_WRITERS,
-    flushIntervalMs: config.FLUSH_INTERVAL_MS,
-    maxBacklog: config.INGEST_QUEUE_SIZE,
-    authCacheTtlMs: config.AUTH_CACHE_TTL_SECONDS * 1000,
-    authCacheNegativeTtlMs: config.AUTH_CACHE_NEGATIVE_TTL_SECONDS * 1000,
-    authCacheMaxSize: config.AUTH_CACHE_MAX_SIZE,
-    maxClockSkewSeconds: config.MAX_CLOCK_SKEW_SECONDS,
-  });
+  const pipeline = new IngestPipeline(
+    db,
+    bus,
+    log,
+    defaults,
+    {
+      batchSize: config.BATCH_SIZE,
+      writerConcurrency: db.engine === 'pglite' ? 1 : config.INGEST_WRITERS,
+      flushIntervalMs: config.FLUSH_INTERVAL_MS,
+      maxBacklog: config.INGEST_QUEUE_SIZE,
+      authCacheTtlMs: config.AUTH_CACHE_TTL_SECONDS * 1000,
+      authCacheNegativeTtlMs: config.AUTH_CACHE_NEGATIVE_TTL_SECONDS * 1000,
+      authCacheMaxSize: config.AUTH_CACHE_MAX_SIZE,
+      maxClockSkewSeconds: config.MAX_CLOCK_SKEW_SECONDS,
+    },
+    deps.metrics,
+  );
   const settings = await watchSettings(db, defaults, config.SETTINGS_POLL_SECONDS * 1000, log, (next) =>
     pipeline.applySettings(next),
   );

@@ -1,10 +1,12 @@
 // One message from either source to a stored row or a counted reject:
 //   parse → registry (auth cache) → validate() → rate limit → writer (→ bus) | quarantine
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { AcceptedMessage, Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { TokenBuckets } from '../lib/token-bucket.js';
 import { DeviceAuthCache } from './auth-cache.js';
+import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
 import type { Reason } from './reasons.js';
 import { findDevice, insertTelemetry, saveQuarantine } from './repository.js';
@@ -49,6 +51,7 @@ export class IngestPipeline {
   readonly quarantine: Quarantine;
   private readonly buckets: TokenBuckets;
   private settings: IngestSettings;
+  private readonly metrics: IngestMetrics;
   readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
   lastWriteAt: Date | null = null;
 
@@ -58,8 +61,10 @@ export class IngestPipeline {
     private readonly log: Logger,
     initialSettings: IngestSettings,
     private readonly options: IngestOptions,
+    registry: Registry,
   ) {
     this.settings = initialSettings;
+    this.metrics = createIngestMetrics(registry, () => this.writer.backlog);
     this.cache = new DeviceAuthCache((tenant, device) => findDevice(db, tenant, device), {
       ttlMs: options.authCacheTtlMs,
       negativeTtlMs: options.authCacheNegativeTtlMs,
@@ -79,8 +84,10 @@ export class IngestPipeline {
       concurrency: options.writerConcurrency,
       flushIntervalMs: options.flushIntervalMs,
       maxBacklog: options.maxBacklog,
+      onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
       onWritten: (messages) => {
         this.counters.written += messages.length;
+        this.metrics.written.inc(messages.length);
         this.lastWriteAt = new Date();
         this.bus.publish('telemetry.stored', messages);
       },
@@ -89,7 +96,7 @@ export class IngestPipeline {
           { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
           'row refused by the database',
         );
-        this.quarantine.record({
+        this.reject({
           reason: 'WRITE_FAILED',
           topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
           tenantId: message.tenant_id,
@@ -120,6 +127,7 @@ export class IngestPipeline {
 
   async handle(incoming: IncomingMessage): Promise<Outcome> {
     this.counters.received += 1;
+    this.metrics.received.inc({ source: incoming.source });
     const text = typeof incoming.body === 'string' ? incoming.body : incoming.body.toString('utf8');
     const sizeBytes = typeof incoming.body === 'string' ? Buffer.byteLength(incoming.body) : incoming.body.length;
     let payload: unknown;
@@ -163,6 +171,7 @@ export class IngestPipeline {
       await this.writer.waitForRoom();
     }
     this.counters.accepted += 1;
+    this.metrics.accepted.inc({ source: incoming.source });
     const written = this.writer.add(result.message, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
     if (incoming.wait === 'stored' && (await written) === 'failed') return { accepted: false, reason: 'WRITE_FAILED' };
     return { accepted: true, message: result.message };
@@ -175,6 +184,7 @@ export class IngestPipeline {
 
   private reject(reject: Parameters<Quarantine['record']>[0]): Outcome {
     this.counters.rejected += 1;
+    this.metrics.rejected.inc({ reason: reject.reason });
     this.quarantine.record(reject);
     return { accepted: false, reason: reject.reason };
   }

@@ -17,6 +17,8 @@ export interface WriterOptions {
   /** Longest pause between retries while the database is unreachable. */
   maxRetryDelayMs?: number;
   onWritten: (messages: AcceptedMessage[]) => void;
+  /** Called once per batch with the time it took, retries included. */
+  onBatch?: (seconds: number) => void;
   onRowFailed: (message: AcceptedMessage, error: Error) => void;
   onRetry: (error: Error, delayMs: number) => void;
 }
@@ -131,6 +133,7 @@ export class TelemetryWriter {
       }
     }
     const latency = performance.now() - started;
+    this.options.onBatch?.(latency / 1000);
     this.stats.batches += 1;
     this.stats.lastFlushLatencyMs = Math.round(latency * 10) / 10;
     this.stats.lastFlushAt = new Date();

@@ -160,6 +160,19 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       expect(await rows('d1')).toHaveLength(2); // none of them was stored
     });
 
+    it('exposes Prometheus counters by reason and the batch latency histogram at /metrics', async () => {
+      const response = await fetch(`${pulse.base}/metrics`);
+      expect(response.headers.get('content-type')).toContain('text/plain');
+      const text = await response.text();
+      expect(text).toContain('pulse_ingest_messages_rejected_total{reason="INVALID_JSON"} 1');
+      expect(text).toContain('pulse_ingest_messages_rejected_total{reason="TOKEN_INVALID"} 1');
+      expect(text).toMatch(/pulse_ingest_messages_received_total\{source="mqtt"\} (\d+)/);
+      expect(Number(/pulse_ingest_rows_written_total (\d+)/.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+      expect(text).toMatch(/pulse_ingest_batch_write_seconds_bucket\{le="0.1"\} \d+/);
+      expect(text).toContain('pulse_ingest_queue_depth 0');
+      expect(text).toContain('pulse_process_cpu_seconds_total');
+    });
+
     it('a poisoned message among good ones loses none of the good ones', async () => {
       for (let seq = 100; seq < 150; seq++) {
         await publish(
