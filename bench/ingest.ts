@@ -27,6 +27,8 @@ const MESSAGES = Number(args.get('messages') ?? 300_000);
 const RATE = args.get('rate') === undefined || args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
 const QOS = Number(args.get('qos') ?? 0) as 0 | 1;
 const PUBLISHERS = Number(args.get('publishers') ?? 4);
+// Ingest processes sharing the subscription, as a scaled-out deployment would run them.
+const INSTANCES = Number(args.get('instances') ?? 1);
 // --drain: publish everything while Pulse is stopped (the broker queues it for Pulse's persistent
 // session), then start Pulse and time how fast it drains: ingest capacity without the load generator.
 const DRAIN = args.has('drain');
@@ -82,7 +84,8 @@ const env = {
   LOG_LEVEL: 'warn',
   PULSE_DATA_DIR: mosquittoDir,
 };
-const cli = ['--import', 'tsx', 'src/cli.ts'];
+// The compiled program, as users run it (`npm run bench:ingest` builds it first).
+const cli = ['dist/cli.js'];
 await new Promise<void>((resolve, reject) =>
   spawn(process.execPath, [...cli, 'migrate'], { env, stdio: 'ignore' }).on('exit', (code) =>
     code === 0 ? resolve() : reject(new Error('migrate failed')),
@@ -90,27 +93,32 @@ await new Promise<void>((resolve, reject) =>
 );
 const api = `http://127.0.0.1:${httpPort}`;
 const startPulse = async () => {
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
-      ...cli,
-      'run',
-      'ingest',
-      'provision',
-    ],
-    {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
-  children.push(child);
-  await waitUntil(async () => (await fetch(`${api}/health`)).ok, 30_000, 'pulse');
-  return child;
+  const started: ChildProcess[] = [];
+  for (let instance = 0; instance < INSTANCES; instance++) {
+    const port = instance === 0 ? httpPort : await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+        ...cli,
+        'run',
+        'ingest',
+        ...(instance === 0 ? ['provision'] : []),
+      ],
+      {
+        env: { ...env, PORT: String(port), MQTT_CLIENT_ID: `${env.MQTT_CLIENT_ID}-${instance}` },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
+    children.push(child);
+    started.push(child);
+    await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, 30_000, 'pulse');
+  }
+  return started;
 };
-const stopPulse = async (child: ChildProcess) => {
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.once('exit', resolve));
+const stopPulse = async (processes: ChildProcess[]) => {
+  for (const child of processes) child.kill('SIGTERM');
+  await Promise.all(processes.map((child) => new Promise((resolve) => child.once('exit', resolve))));
 };
 let pulse = await startPulse();
 
@@ -225,6 +233,7 @@ try {
     offered_rate: RATE === Infinity ? 'max' : RATE,
     qos: QOS,
     publishers: PUBLISHERS,
+    ingest_instances: INSTANCES,
     sent,
     publish_errors: publishErrors,
     stored,

@@ -4,7 +4,8 @@
 //   withService(fn)           the pipeline; pulse_service (BYPASSRLS, explicit grants)
 // Repository functions take the transaction type they are for, so a customer-facing query cannot be
 // written without a TenantTx — and a TenantTx cannot exist without naming its tenant.
-import type { QueryResult, QueryResultRow } from 'pg';
+import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Connection, Engine } from './connection.js';
 
 declare const scope: unique symbol;
@@ -22,6 +23,11 @@ export interface OperatorTx extends Queryable {
 }
 export interface ServiceTx extends Queryable {
   readonly [scope]: 'service';
+  /**
+   * Streams COPY … FROM STDIN text on PostgreSQL (the pipeline's bulk path). Not on PGlite, whose COPY
+   * FROM STDIN hangs: callers check `db.engine` first.
+   */
+  copyFrom(sql: string, text: string): Promise<void>;
 }
 
 export interface Database {
@@ -48,6 +54,9 @@ export function createDatabase(connection: Connection): Database {
       const queryable = {
         query: (sql: string, params?: readonly unknown[]) => client.query(sql, params as unknown[] | undefined),
         ...(tenantId !== null && { tenantId }),
+        ...(role === 'pulse_service' && {
+          copyFrom: (sql: string, text: string) => copyText(client, engine, sql, text),
+        }),
       } as Queryable;
       const result = await fn(queryable);
       await client.query('COMMIT');
@@ -87,4 +96,14 @@ export function createDatabase(connection: Connection): Database {
       return performance.now() - started;
     },
   };
+}
+
+async function copyText(client: PoolClient, engine: Engine, sql: string, text: string): Promise<void> {
+  if (engine !== 'postgres') throw new Error('COPY FROM STDIN is only used on PostgreSQL');
+  const stream = client.query(copyFrom(sql));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('error', reject);
+    stream.on('finish', resolve);
+    stream.end(text);
+  });
 }

@@ -26,13 +26,18 @@ export class DeviceAuthCache {
     this.now = options.now ?? Date.now;
   }
 
+  /** The cached entry (null: known not to be registered), or undefined when it must be loaded. */
+  peek(tenantId: string, deviceId: string): RegistryEntry | null | undefined {
+    const cached = this.entries.get(`${tenantId}\u0000${deviceId}`);
+    if (!cached || cached.expiresAt <= this.now()) return undefined;
+    this.stats.hits += 1;
+    return cached.entry;
+  }
+
   async get(tenantId: string, deviceId: string): Promise<RegistryEntry | null> {
+    const cached = this.peek(tenantId, deviceId);
+    if (cached !== undefined) return cached;
     const key = `${tenantId}\u0000${deviceId}`;
-    const cached = this.entries.get(key);
-    if (cached && cached.expiresAt > this.now()) {
-      this.stats.hits += 1;
-      return cached.entry;
-    }
     this.stats.misses += 1;
     const pending = this.loading.get(key);
     if (pending) return pending;

@@ -5,8 +5,9 @@
 // QoS 1 is acknowledged only after the message is stored or quarantined. MQTT.js sends a PUBACK as soon
 // as handleMessage calls back, and reads the next packet only after that, so waiting there would take one
 // message per flush. Instead handleMessage calls back at once and the PUBACK itself is held: acks leave in
-// arrival order (as MQTT 3.1.1 requires), each once its message is done. A full backlog holds the
-// callback, which stops reading from the socket: backpressure to the broker instead of dropped messages.
+// arrival order (as MQTT 3.1.1 requires), each once its message is done, a burst of them in one write.
+// A full backlog holds the callback, which stops reading from the socket: backpressure to the broker
+// instead of dropped messages.
 import { hostname } from 'node:os';
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
@@ -44,18 +45,40 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     connectTimeout: 10_000,
   });
 
-  const work = new Map<number, Promise<unknown>>();
-  let ackChain: Promise<unknown> = Promise.resolve();
-  const internals = client as unknown as { _sendPacket: SendPacket };
+  // Acks in arrival order; each is sent once its message is done, in one write per burst.
+  interface HeldAck {
+    done: boolean;
+    packet?: Packet;
+  }
+  const held = new Map<number, HeldAck>();
+  // A queue with a moving head: Array.shift() is O(n), and thousands of acks are held at once.
+  let ackQueue: HeldAck[] = [];
+  let ackHead = 0;
+  const inProgress = new Set<Promise<unknown>>();
+  const internals = client as unknown as { _sendPacket: SendPacket; stream?: { cork(): void; uncork(): void } };
   const sendPacket = internals._sendPacket.bind(client);
+  const releaseAcks = () => {
+    const first = ackQueue[ackHead];
+    if (!first?.done || !first.packet) return;
+    internals.stream?.cork();
+    for (let next: HeldAck | undefined = first; next?.done && next.packet; next = ackQueue[ackHead]) {
+      sendPacket(next.packet);
+      ackHead += 1;
+    }
+    process.nextTick(() => internals.stream?.uncork());
+    if (ackHead > 4096 && ackHead * 2 > ackQueue.length) {
+      ackQueue = ackQueue.slice(ackHead);
+      ackHead = 0;
+    }
+  };
   internals._sendPacket = (packet, callback, publishOptions) => {
-    if (packet.cmd !== 'puback') return sendPacket(packet, callback, publishOptions);
-    const done = work.get(packet.messageId ?? -1) ?? Promise.resolve();
-    work.delete(packet.messageId ?? -1);
-    ackChain = ackChain
-      .then(() => done)
-      .then(() => new Promise<void>((resolve) => sendPacket(packet, () => resolve())));
+    const ack = packet.cmd === 'puback' ? held.get(packet.messageId ?? -1) : undefined;
+    if (!ack) return sendPacket(packet, callback, publishOptions);
+    held.delete(packet.messageId!);
+    ack.packet = packet;
+    ackQueue.push(ack);
     callback?.(); // let MQTT.js read the next packet now
+    releaseAcks();
   };
 
   client.handleMessage = (packet, callback) => {
@@ -69,8 +92,17 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         wait: qos > 0 ? 'stored' : 'queued',
       })
       .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));
-    if (qos > 0 && packet.messageId !== undefined) work.set(packet.messageId, handled);
-    if (pipeline.writer.isFull) pipeline.writer.waitForRoom().then(() => callback());
+    if (qos > 0 && packet.messageId !== undefined) {
+      const ack: HeldAck = { done: false };
+      held.set(packet.messageId, ack);
+      inProgress.add(handled);
+      void handled.then(() => {
+        inProgress.delete(handled);
+        ack.done = true;
+        releaseAcks();
+      });
+    }
+    if (pipeline.writer.isFull) void pipeline.writer.waitForRoom().then(() => callback());
     else callback();
   };
 
@@ -92,8 +124,8 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     subscription,
     isConnected: () => client.connected,
     async stop() {
-      await Promise.allSettled(work.values());
-      await ackChain;
+      await Promise.allSettled(inProgress);
+      releaseAcks();
       await client.endAsync();
     },
   };

@@ -140,7 +140,10 @@ export class IngestPipeline {
     const topic = parseTopic(incoming.topic);
     let device: RegistryEntry | null = null;
     if (topic && sizeBytes <= this.settings.maxPayloadBytes) {
-      device = await this.lookup(topic.tenantId, topic.deviceId, incoming.source === 'mqtt');
+      // Most messages come from a device the cache knows: no promise, no wait.
+      const cached = this.cache.peek(topic.tenantId, topic.deviceId);
+      device =
+        cached !== undefined ? cached : await this.lookup(topic.tenantId, topic.deviceId, incoming.source === 'mqtt');
     }
     const now = Date.now();
     const result = validate({

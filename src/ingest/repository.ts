@@ -13,8 +13,20 @@ export async function findDevice(db: Database, tenantId: string, deviceId: strin
   return rows[0] ?? null;
 }
 
-/** One multi-row insert: seven parallel arrays unnested into rows. */
+/**
+ * Writes a batch: COPY on PostgreSQL (the pipeline role bypasses RLS, which COPY requires), one multi-row
+ * INSERT from seven unnested arrays on PGlite.
+ */
 export async function insertTelemetry(db: Database, messages: AcceptedMessage[]): Promise<void> {
+  if (db.engine === 'postgres') {
+    await db.withService((tx) =>
+      tx.copyFrom(
+        'COPY telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics) FROM STDIN',
+        messages.map(copyRow).join(''),
+      ),
+    );
+    return;
+  }
   await db.withService((tx) =>
     tx.query(
       `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
@@ -86,4 +98,16 @@ export async function saveQuarantine(db: Database, counters: CounterIncrement[],
       );
     }
   });
+}
+
+/** One row of COPY's text format: tab-separated, backslash escapes for the separators themselves. */
+function copyRow(m: AcceptedMessage): string {
+  return `${m.time.toISOString()}\t${escapeCopy(m.tenant_id)}\t${escapeCopy(m.device_id)}\t${escapeCopy(m.site_id)}\t${escapeCopy(m.msg_type)}\t${m.seq}\t${escapeCopy(JSON.stringify(m.metrics))}\n`;
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function escapeCopy(value: string): string {
+  return value.replace(COPY_SPECIAL, (char) => COPY_ESCAPES[char]!);
 }

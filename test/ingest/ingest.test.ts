@@ -237,6 +237,14 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       expect(response).toMatchObject({ status, body: { detail } });
     });
 
+    it('stores ids and sites with tabs, newlines and backslashes exactly (the COPY path escapes them)', async () => {
+      const site = 'hall\\2\tnorth\nwing';
+      await provision('odd', site);
+      const response = await post('odd', 'telemetry', { site_id: site, seq: 1, metrics: { x: 1 } }, tokens.odd);
+      expect(response.status).toBe(202);
+      expect(await rows('odd')).toEqual([{ msg_type: 'telemetry', seq: 1, metrics: { x: 1 }, site_id: site }]);
+    });
+
     it('answers 400 for a message type other than telemetry or heartbeat', async () => {
       expect(await post('d1', 'config', { site_id: 'lab-1' }, tokens.d1)).toMatchObject({
         status: 400,
