@@ -66,3 +66,26 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     },
   };
 }
+
+/**
+ * Runs fn on one pooled client. A connection that dies while the client is checked out emits 'error' on
+ * it, which would crash the process unheard: it is heard here, fn's query fails, and the client is
+ * discarded on release (never on PGlite, whose one connection is the whole database).
+ */
+export async function withClient<T>(
+  connection: Connection,
+  fn: (client: pg.PoolClient, discard: (error: Error) => void) => Promise<T>,
+): Promise<T> {
+  const client = await connection.pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on('error', onError);
+  try {
+    return await fn(client, onError);
+  } finally {
+    client.off('error', onError);
+    client.release(connection.engine === 'postgres' && broken ? broken : undefined);
+  }
+}

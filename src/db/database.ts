@@ -6,7 +6,7 @@
 // written without a TenantTx — and a TenantTx cannot exist without naming its tenant.
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Connection, Engine } from './connection.js';
+import { withClient, type Connection, type Engine } from './connection.js';
 
 declare const scope: unique symbol;
 
@@ -43,35 +43,29 @@ export interface Database {
 type DbRole = 'pulse_app' | 'pulse_operator' | 'pulse_service';
 
 export function createDatabase(connection: Connection): Database {
-  const { pool, engine } = connection;
+  const { engine } = connection;
 
   async function transaction<T>(role: DbRole, tenantId: string | null, fn: (client: Queryable) => Promise<T>) {
-    const client = await pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query(`BEGIN; SET LOCAL ROLE ${role}`);
-      if (tenantId !== null) await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
-      const queryable = {
-        query: (sql: string, params?: readonly unknown[]) => client.query(sql, params as unknown[] | undefined),
-        ...(tenantId !== null && { tenantId }),
-        ...(role === 'pulse_service' && {
-          copyFrom: (sql: string, text: string) => copyText(client, engine, sql, text),
-        }),
-      } as Queryable;
-      const result = await fn(queryable);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
+    return withClient(connection, async (client, discard) => {
       try {
-        await client.query('ROLLBACK');
-      } catch (rollbackError) {
-        broken = rollbackError as Error;
+        await client.query(`BEGIN; SET LOCAL ROLE ${role}`);
+        if (tenantId !== null) await client.query(`SELECT set_config('app.tenant_id', $1, true)`, [tenantId]);
+        const queryable = {
+          query: (sql: string, params?: readonly unknown[]) => client.query(sql, params as unknown[] | undefined),
+          ...(tenantId !== null && { tenantId }),
+          ...(role === 'pulse_service' && {
+            copyFrom: (sql: string, text: string) => copyText(client, engine, sql, text),
+          }),
+        } as Queryable;
+        const result = await fn(queryable);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection that cannot even roll back is not given back to the pool.
+        await client.query('ROLLBACK').catch((rollbackError: Error) => discard(rollbackError));
+        throw error;
       }
-      throw error;
-    } finally {
-      // A real server connection that failed to roll back is discarded; PGlite's single connection never is.
-      client.release(engine === 'postgres' && broken ? broken : undefined);
-    }
+    });
   }
 
   return {
@@ -87,12 +81,7 @@ export function createDatabase(connection: Connection): Database {
     withService: (fn) => transaction('pulse_service', null, (q) => fn(q as ServiceTx)),
     async ping() {
       const started = performance.now();
-      const client = await pool.connect();
-      try {
-        await client.query('SELECT 1');
-      } finally {
-        client.release();
-      }
+      await transaction('pulse_service', null, (q) => q.query('SELECT 1'));
       return performance.now() - started;
     },
   };

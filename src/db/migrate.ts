@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Connection } from './connection.js';
+import { withClient, type Connection } from './connection.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 const MIGRATION_FILE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
@@ -44,59 +44,58 @@ export class MigrationError extends Error {
 }
 
 export async function migrate(connection: Connection, migrations = loadMigrations()): Promise<MigrationResult> {
-  const client = await connection.pool.connect();
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
-    await client.query(`
+  return withClient(connection, async (client) => {
+    try {
+      await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+      await client.query(`
       CREATE TABLE IF NOT EXISTS schema_migrations (
         version    INTEGER PRIMARY KEY,
         name       TEXT NOT NULL,
         checksum   TEXT NOT NULL,
         applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
       )`);
-    const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
-      'SELECT version, name, checksum FROM schema_migrations',
-    );
-    const done = new Map(rows.map((row) => [row.version, row]));
-    const applied: Migration[] = [];
-    for (const migration of migrations) {
-      const previous = done.get(migration.version);
-      if (previous) {
-        if (previous.checksum !== migration.checksum) {
+      const { rows } = await client.query<{ version: number; name: string; checksum: string }>(
+        'SELECT version, name, checksum FROM schema_migrations',
+      );
+      const done = new Map(rows.map((row) => [row.version, row]));
+      const applied: Migration[] = [];
+      for (const migration of migrations) {
+        const previous = done.get(migration.version);
+        if (previous) {
+          if (previous.checksum !== migration.checksum) {
+            throw new MigrationError(
+              `migration ${String(migration.version).padStart(3, '0')}_${migration.name} was changed after it was applied; add a new migration instead`,
+            );
+          }
+          continue;
+        }
+        try {
+          await client.query('BEGIN');
+          await client.query(migration.sql);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            migration.version,
+            migration.name,
+            migration.checksum,
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
           throw new MigrationError(
-            `migration ${String(migration.version).padStart(3, '0')}_${migration.name} was changed after it was applied; add a new migration instead`,
+            `migration ${String(migration.version).padStart(3, '0')}_${migration.name} failed: ${(error as Error).message}`,
           );
         }
-        continue;
+        applied.push(migration);
       }
-      try {
-        await client.query('BEGIN');
-        await client.query(migration.sql);
-        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-          migration.version,
-          migration.name,
-          migration.checksum,
-        ]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw new MigrationError(
-          `migration ${String(migration.version).padStart(3, '0')}_${migration.name} failed: ${(error as Error).message}`,
-        );
-      }
-      applied.push(migration);
+      return { applied, alreadyApplied: done.size };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
     }
-    return { applied, alreadyApplied: done.size };
-  } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
-    client.release();
-  }
+  });
 }
 
 /** Migrations not yet applied (all of them on an empty database). */
 export async function pendingMigrations(connection: Connection, migrations = loadMigrations()): Promise<Migration[]> {
-  const client = await connection.pool.connect();
-  try {
+  return withClient(connection, async (client) => {
     const { rows } = await client.query<{ exists: boolean }>(
       `SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`,
     );
@@ -104,7 +103,5 @@ export async function pendingMigrations(connection: Connection, migrations = loa
     const applied = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
     const versions = new Set(applied.rows.map((row) => row.version));
     return migrations.filter((migration) => !versions.has(migration.version));
-  } finally {
-    client.release();
-  }
+  });
 }

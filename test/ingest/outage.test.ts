@@ -80,3 +80,87 @@ describe('a database outage during ingest', () => {
     expect(health.body.components.ingest.write_retries).toBeGreaterThan(0); // the outage really hit the writer
   });
 });
+
+describe('a full backlog', () => {
+  const clientId = uniqueName('pulse_test_full');
+  const tenant = uniqueName('full');
+  const database = uniqueName('pulse_test_full');
+  let proxy: TcpProxy;
+  let pulse: TestPlatform;
+  let token: string;
+
+  beforeAll(async () => {
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    proxy = await startTcpProxy('127.0.0.1', 5432);
+    pulse = await startTestPlatform('pglite', {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
+      MQTT_URL: BROKER,
+      MQTT_CLIENT_ID: clientId,
+      MQTT_SHARED_GROUP: clientId,
+      INGEST_QUEUE_SIZE: '5',
+      FLUSH_INTERVAL_MS: '100',
+    });
+    const created = await pulse.call('/api/admin/devices', {
+      json: { tenant_id: tenant, device_id: 'd1', site_id: 's' },
+    });
+    token = (
+      await pulse.call('/api/device/activate', {
+        admin: false,
+        json: { tenant_id: tenant, device_id: 'd1', activation_code: created.body.activation_code },
+      })
+    ).body.provision_token;
+    await pulse.db.withOperator((tx) =>
+      tx.query(
+        `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '10000'), ('RATE_LIMIT_BURST', '10000')`,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5500));
+  });
+
+  afterAll(async () => {
+    await pulse?.close();
+    await proxy?.close();
+    await dropDatabase(database);
+    await clearMqttSession(BROKER, clientId);
+  });
+
+  it('rejects QoS 0 messages it cannot hold as OVERLOADED, counted, never silently', async () => {
+    const device = await mqtt.connectAsync(BROKER);
+    proxy.cut();
+    for (let seq = 0; seq < 100; seq++) {
+      await device.publishAsync(
+        `tenant/${tenant}/device/d1/telemetry`,
+        JSON.stringify({ site_id: 's', provision_token: token, seq }),
+        { qos: 0 },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    proxy.restore();
+    await device.endAsync();
+
+    const tally = async () => {
+      const stored = await pulse.db.withTenant(tenant, (tx) =>
+        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry`),
+      );
+      const overloaded = await pulse.db.withOperator((tx) =>
+        tx.query<{ n: number }>(
+          `SELECT coalesce(sum(cnt), 0)::int AS n FROM quarantine_counters_minute WHERE reason = 'OVERLOADED' AND tenant_id = $1`,
+          [tenant],
+        ),
+      );
+      return { stored: stored.rows[0]!.n, overloaded: overloaded.rows[0]!.n };
+    };
+    await expect
+      .poll(
+        async () => {
+          const { stored, overloaded } = await tally();
+          return stored + overloaded;
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(100);
+    const { stored, overloaded } = await tally();
+    expect(overloaded).toBeGreaterThan(0);
+    expect(stored).toBeGreaterThanOrEqual(5);
+  });
+});
