@@ -56,6 +56,13 @@ export class DeviceAuthCache {
     return loading;
   }
 
+  /** Fills the cache ahead of traffic (a restarted ingest meets a whole fleet at once). */
+  preload(entries: { tenant_id: string; device_id: string; entry: RegistryEntry }[]): void {
+    for (const { tenant_id, device_id, entry } of entries.slice(0, this.options.maxSize)) {
+      this.store(`${tenant_id}\u0000${device_id}`, entry);
+    }
+  }
+
   invalidate(tenantId: string, deviceId: string): void {
     this.entries.delete(`${tenantId}\u0000${deviceId}`);
   }

@@ -3,6 +3,7 @@ import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
+import { recentDevices } from './repository.js';
 import { defaultIngestSettings, watchSettings } from './settings.js';
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
@@ -25,6 +26,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     },
     deps.metrics,
   );
+  pipeline.cache.preload(await recentDevices(db, config.AUTH_CACHE_MAX_SIZE));
   const settings = await watchSettings(db, defaults, config.SETTINGS_POLL_SECONDS * 1000, log, (next) =>
     pipeline.applySettings(next),
   );

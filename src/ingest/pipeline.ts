@@ -54,6 +54,7 @@ export class IngestPipeline {
   private readonly metrics: IngestMetrics;
   readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
   lastWriteAt: Date | null = null;
+  private stopping = false;
 
   constructor(
     db: Database,
@@ -128,18 +129,21 @@ export class IngestPipeline {
   async handle(incoming: IncomingMessage): Promise<Outcome> {
     this.counters.received += 1;
     this.metrics.received.inc({ source: incoming.source });
-    const text = typeof incoming.body === 'string' ? incoming.body : incoming.body.toString('utf8');
     const sizeBytes = typeof incoming.body === 'string' ? Buffer.byteLength(incoming.body) : incoming.body.length;
+    const tooLarge = sizeBytes > this.settings.maxPayloadBytes;
+    // An oversized payload is never decoded whole; its first bytes are enough for the quarantine.
+    const body = tooLarge ? incoming.body.slice(0, 4096) : incoming.body;
+    const text = typeof body === 'string' ? body : body.toString('utf8');
     let payload: unknown;
     try {
-      payload = sizeBytes <= this.settings.maxPayloadBytes ? JSON.parse(text) : undefined;
+      payload = tooLarge ? undefined : JSON.parse(text);
     } catch {
       payload = undefined;
     }
 
     const topic = parseTopic(incoming.topic);
     let device: RegistryEntry | null = null;
-    if (topic && sizeBytes <= this.settings.maxPayloadBytes) {
+    if (topic && !tooLarge) {
       // Most messages come from a device the cache knows: no promise, no wait.
       const cached = this.cache.peek(topic.tenantId, topic.deviceId);
       device =
@@ -181,6 +185,7 @@ export class IngestPipeline {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.writer.stop();
     await this.quarantine.stop();
   }
@@ -199,7 +204,8 @@ export class IngestPipeline {
       try {
         return await this.cache.get(tenantId, deviceId);
       } catch (error) {
-        if (!persist) throw error;
+        // Stopping: leave the message unacknowledged; the broker delivers it again later.
+        if (!persist || this.stopping) throw error;
         this.log.warn({ err: error, retry_in_ms: delay }, 'registry lookup failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, 5000);

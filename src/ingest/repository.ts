@@ -13,6 +13,18 @@ export async function findDevice(db: Database, tenantId: string, deviceId: strin
   return rows[0] ?? null;
 }
 
+/** The most recently changed registry entries, to warm the auth cache at start. */
+export async function recentDevices(db: Database, limit: number) {
+  const { rows } = await db.withService((tx) =>
+    tx.query<RegistryEntry & { tenant_id: string; device_id: string }>(
+      `SELECT tenant_id, device_id, site_id, status, provision_token_hash FROM device_registry
+       ORDER BY updated_at DESC LIMIT $1`,
+      [limit],
+    ),
+  );
+  return rows.map(({ tenant_id, device_id, ...entry }) => ({ tenant_id, device_id, entry }));
+}
+
 /**
  * Writes a batch: COPY on PostgreSQL (the pipeline role bypasses RLS, which COPY requires), one multi-row
  * INSERT from seven unnested arrays on PGlite.

@@ -83,7 +83,7 @@ export function validate(input: ValidationInput): Validation {
   if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
   const token = input.headerToken ?? payload.provision_token;
   if (token === undefined || token === null || token === '') return reject('TOKEN_MISSING');
-  if (typeof token !== 'string' || sha256Hex(token) !== device.provision_token_hash) return reject('TOKEN_INVALID');
+  if (typeof token !== 'string' || tokenHash(token) !== device.provision_token_hash) return reject('TOKEN_INVALID');
 
   // Only an authenticated message may spend the device's rate budget.
   if (!input.takeRateToken()) return reject('RATE_LIMITED');
@@ -131,6 +131,21 @@ export function parseTimestamp(value: unknown): Date | null {
   const text = value.trim();
   const date = new Date(HAS_OFFSET.test(text) ? text : `${text}Z`);
   return Number.isNaN(date.getTime()) ? null : date;
+}
+
+// Devices send the same token with every message: remembering its hash saves a SHA-256 per message.
+// Bounded, and a pure memo: the same token always has the same hash.
+const tokenHashes = new Map<string, string>();
+const MAX_REMEMBERED_TOKENS = 100_000;
+
+function tokenHash(token: string): string {
+  let hash = tokenHashes.get(token);
+  if (hash === undefined) {
+    hash = sha256Hex(token);
+    if (tokenHashes.size >= MAX_REMEMBERED_TOKENS) tokenHashes.clear();
+    tokenHashes.set(token, hash);
+  }
+  return hash;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

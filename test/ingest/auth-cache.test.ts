@@ -53,6 +53,15 @@ describe('device auth cache', () => {
     expect(loads).toHaveLength(2);
   });
 
+  it('answers preloaded devices without loading them', async () => {
+    const { instance, loads } = cache();
+    instance.preload([{ tenant_id: 't', device_id: 'warm', entry: ENTRY }]);
+    expect(await instance.get('t', 'warm')).toEqual(ENTRY);
+    expect(instance.peek('t', 'warm')).toEqual(ENTRY);
+    expect(instance.peek('t', 'cold')).toBeUndefined();
+    expect(loads).toEqual([]);
+  });
+
   it('never holds more than maxSize entries, whatever ids arrive', async () => {
     const { instance } = cache({ maxSize: 50 });
     for (let i = 0; i < 1000; i++) await instance.get('t', `random-${i}`);
