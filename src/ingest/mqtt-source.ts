@@ -84,14 +84,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   client.handleMessage = (packet, callback) => {
     if (packet.cmd !== 'publish') return callback();
     const qos = packet.qos;
-    const handled = pipeline
-      .handle({
-        source: 'mqtt',
-        topic: packet.topic,
-        body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        wait: qos > 0 ? 'stored' : 'queued',
-      })
-      .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));
+    const handled = handlePublish(pipeline, log, packet);
     if (qos > 0 && packet.messageId !== undefined) {
       const ack: HeldAck = { done: false };
       held.set(packet.messageId, ack);
@@ -138,14 +131,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
 export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log: Logger): Promise<MqttSource> {
   const deliver = (packet: AedesPublishPacket, callback: () => void) => {
     const qos = packet.qos;
-    const handled = pipeline
-      .handle({
-        source: 'mqtt',
-        topic: packet.topic,
-        body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        wait: qos > 0 ? 'stored' : 'queued',
-      })
-      .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));
+    const handled = handlePublish(pipeline, log, packet);
     if (qos > 0 || pipeline.writer.isFull) void handled.then(() => callback());
     else callback();
   };
@@ -158,4 +144,20 @@ export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log
       }),
     );
   });
+}
+
+/** One MQTT message through the pipeline; QoS 1 waits until it is stored or quarantined. */
+function handlePublish(
+  pipeline: IngestPipeline,
+  log: Logger,
+  packet: { topic: string; payload: Buffer | string; qos: number },
+): Promise<unknown> {
+  return pipeline
+    .handle({
+      source: 'mqtt',
+      topic: packet.topic,
+      body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      wait: packet.qos > 0 ? 'stored' : 'queued',
+    })
+    .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));
 }

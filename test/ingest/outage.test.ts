@@ -8,49 +8,63 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const BROKER = 'mqtt://127.0.0.1:1883';
 
+interface Setup {
+  pulse: TestPlatform;
+  proxy: TcpProxy;
+  tenant: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+/** Pulse on PostgreSQL through a cuttable proxy and on the machine's Mosquitto, one device activated. */
+async function startBehindProxy(name: string, env: Record<string, string>): Promise<Setup> {
+  const clientId = uniqueName(`pulse_test_${name}`);
+  const tenant = uniqueName(name);
+  const database = uniqueName(`pulse_test_${name}`);
+  await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+  const proxy = await startTcpProxy('127.0.0.1', 5432);
+  // The engine argument only matters without DATABASE_URL; here PostgreSQL is reached through the proxy.
+  const pulse = await startTestPlatform('pglite', {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
+    MQTT_URL: BROKER,
+    MQTT_CLIENT_ID: clientId,
+    MQTT_SHARED_GROUP: clientId,
+    ...env,
+  });
+  const created = await pulse.call('/api/admin/devices', {
+    json: { tenant_id: tenant, device_id: 'd1', site_id: 's' },
+  });
+  const activated = await pulse.call('/api/device/activate', {
+    admin: false,
+    json: { tenant_id: tenant, device_id: 'd1', activation_code: created.body.activation_code },
+  });
+  await pulse.db.withOperator((tx) =>
+    tx.query(`INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '10000'), ('RATE_LIMIT_BURST', '10000')`),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 5500)); // the settings poll
+  return {
+    pulse,
+    proxy,
+    tenant,
+    token: activated.body.provision_token,
+    async close() {
+      await pulse.close();
+      await proxy.close();
+      await dropDatabase(database);
+      await clearMqttSession(BROKER, clientId);
+    },
+  };
+}
+
 describe('a database outage during ingest', () => {
-  const clientId = uniqueName('pulse_test_outage');
-  const tenant = uniqueName('outage');
-  const database = uniqueName('pulse_test_outage');
-  let proxy: TcpProxy;
-  let pulse: TestPlatform;
-  let token: string;
-
+  let setup: Setup;
   beforeAll(async () => {
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
-    proxy = await startTcpProxy('127.0.0.1', 5432);
-    // The engine argument only matters without DATABASE_URL; here PostgreSQL is reached through the proxy.
-    pulse = await startTestPlatform('pglite', {
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
-      MQTT_URL: BROKER,
-      MQTT_CLIENT_ID: clientId,
-      MQTT_SHARED_GROUP: clientId,
-      FLUSH_INTERVAL_MS: '200',
-    });
-    const created = await pulse.call('/api/admin/devices', {
-      json: { tenant_id: tenant, device_id: 'd1', site_id: 's' },
-    });
-    const activated = await pulse.call('/api/device/activate', {
-      admin: false,
-      json: { tenant_id: tenant, device_id: 'd1', activation_code: created.body.activation_code },
-    });
-    token = activated.body.provision_token;
-    await pulse.db.withOperator((tx) =>
-      tx.query(
-        `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '10000'), ('RATE_LIMIT_BURST', '10000')`,
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5500)); // settings poll
+    setup = await startBehindProxy('outage', { FLUSH_INTERVAL_MS: '200' });
   });
-
-  afterAll(async () => {
-    await pulse?.close();
-    await proxy?.close();
-    await dropDatabase(database);
-    await clearMqttSession(BROKER, clientId);
-  });
+  afterAll(() => setup?.close());
 
   it('stores every QoS 1 message published before, during and after the outage', async () => {
+    const { pulse, proxy, tenant, token } = setup;
     const device = await mqtt.connectAsync(BROKER);
     const total = 300;
     for (let seq = 0; seq < total; seq++) {
@@ -82,49 +96,14 @@ describe('a database outage during ingest', () => {
 });
 
 describe('a full backlog', () => {
-  const clientId = uniqueName('pulse_test_full');
-  const tenant = uniqueName('full');
-  const database = uniqueName('pulse_test_full');
-  let proxy: TcpProxy;
-  let pulse: TestPlatform;
-  let token: string;
-
+  let setup: Setup;
   beforeAll(async () => {
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
-    proxy = await startTcpProxy('127.0.0.1', 5432);
-    pulse = await startTestPlatform('pglite', {
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
-      MQTT_URL: BROKER,
-      MQTT_CLIENT_ID: clientId,
-      MQTT_SHARED_GROUP: clientId,
-      INGEST_QUEUE_SIZE: '5',
-      FLUSH_INTERVAL_MS: '100',
-    });
-    const created = await pulse.call('/api/admin/devices', {
-      json: { tenant_id: tenant, device_id: 'd1', site_id: 's' },
-    });
-    token = (
-      await pulse.call('/api/device/activate', {
-        admin: false,
-        json: { tenant_id: tenant, device_id: 'd1', activation_code: created.body.activation_code },
-      })
-    ).body.provision_token;
-    await pulse.db.withOperator((tx) =>
-      tx.query(
-        `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '10000'), ('RATE_LIMIT_BURST', '10000')`,
-      ),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5500));
+    setup = await startBehindProxy('full', { INGEST_QUEUE_SIZE: '5', FLUSH_INTERVAL_MS: '100' });
   });
-
-  afterAll(async () => {
-    await pulse?.close();
-    await proxy?.close();
-    await dropDatabase(database);
-    await clearMqttSession(BROKER, clientId);
-  });
+  afterAll(() => setup?.close());
 
   it('rejects QoS 0 messages it cannot hold as OVERLOADED, counted, never silently', async () => {
+    const { pulse, proxy, tenant, token } = setup;
     const device = await mqtt.connectAsync(BROKER);
     proxy.cut();
     for (let seq = 0; seq < 100; seq++) {
