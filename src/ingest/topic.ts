@@ -6,11 +6,16 @@ export interface DeviceTopic {
 
 /** `tenant/{tenant_id}/device/{device_id}/{msg_type}`; anything else is not a device topic. */
 export function parseTopic(topic: string): DeviceTopic | null {
-  const parts = topic.split('/');
-  if (parts.length !== 5 || parts[0] !== 'tenant' || parts[2] !== 'device') return null;
-  const [, tenantId, , deviceId, msgType] = parts as [string, string, string, string, string];
-  if (!tenantId || !deviceId || !msgType) return null;
-  return { tenantId, deviceId, msgType };
+  // Runs for every message: index arithmetic instead of split() keeps it allocation-light.
+  if (!topic.startsWith('tenant/')) return null;
+  const tenantEnd = topic.indexOf('/', 7);
+  if (tenantEnd <= 7 || !topic.startsWith('/device/', tenantEnd)) return null;
+  const deviceStart = tenantEnd + 8;
+  const deviceEnd = topic.indexOf('/', deviceStart);
+  if (deviceEnd <= deviceStart) return null;
+  const msgType = topic.slice(deviceEnd + 1);
+  if (msgType === '' || msgType.includes('/')) return null;
+  return { tenantId: topic.slice(7, tenantEnd), deviceId: topic.slice(deviceStart, deviceEnd), msgType };
 }
 
 export function deviceTopic(tenantId: string, deviceId: string, msgType: string): string {

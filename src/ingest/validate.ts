@@ -112,10 +112,11 @@ export function validate(input: ValidationInput): Validation {
 export function checkMetrics(value: unknown): Record<string, number | boolean> | null {
   if (value === undefined || value === null) return {};
   if (!isPlainObject(value)) return null;
-  const entries = Object.entries(value);
-  if (entries.length > MAX_METRICS) return null;
-  for (const [key, metric] of entries) {
+  let count = 0;
+  for (const key in value) {
+    if (++count > MAX_METRICS) return null;
     if (key.length > MAX_METRIC_KEY_LENGTH || !METRIC_KEY.test(key)) return null;
+    const metric = value[key];
     if (typeof metric === 'boolean') continue;
     if (typeof metric !== 'number' || !Number.isFinite(metric)) return null;
   }

@@ -51,10 +51,16 @@ export class TokenBuckets {
   }
 
   private store(key: string, bucket: Bucket): void {
-    // Re-inserting keeps Map order = least recently used first, so eviction drops the stalest key.
-    this.buckets.delete(key);
+    const existing = this.buckets.get(key);
+    if (existing) {
+      // Updated in place: re-inserting on every message would cost a Map delete per message.
+      existing.tokens = bucket.tokens;
+      existing.updatedAt = bucket.updatedAt;
+      return;
+    }
     this.buckets.set(key, bucket);
     if (this.buckets.size > this.maxKeys) {
+      // The earliest-created key goes; a forgotten key only means a full bucket for that device.
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }

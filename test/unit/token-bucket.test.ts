@@ -30,13 +30,13 @@ describe('token buckets', () => {
     expect(buckets.secondsUntilToken('ip', 60_000)).toBe(0);
   });
 
-  it('holds at most maxKeys keys, evicting the least recently used', () => {
+  it('holds at most maxKeys keys, forgetting the earliest-created first', () => {
     const buckets = new TokenBuckets({ ratePerSecond: 1, burst: 1 }, 3);
     for (const key of ['a', 'b', 'c']) buckets.tryTake(key, 0);
-    buckets.tryTake('a', 0); // a is now the most recent
-    buckets.tryTake('d', 0); // evicts b
+    buckets.tryTake('d', 0); // forgets a
     expect(buckets.size).toBe(3);
-    expect(buckets.available('b', 0)).toBe(1); // forgotten: full again
-    expect(buckets.available('a', 0)).toBe(0);
+    expect(buckets.available('a', 0)).toBe(1); // forgotten: full again
+    expect(buckets.available('b', 0)).toBe(0);
+    expect(buckets.available('d', 0)).toBe(0);
   });
 });
