@@ -1,0 +1,292 @@
+// The evaluator's state machine, in memory and free of I/O: devices' last signs of life and latest
+// metrics, stale deadlines, rule states and which alerts are open. It decides; the store writes.
+import type { AcceptedMessage } from '../bus/index.js';
+import {
+  appliesToSite,
+  evaluateReading,
+  metricValue,
+  ruleFingerprint,
+  staleFingerprint,
+  thresholdDetails,
+  thresholdSummary,
+  type Rule,
+  type RuleState,
+} from './rules.js';
+import { StaleTimers } from './stale-timers.js';
+
+export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
+
+export interface DeviceState {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  status: DeviceStatus;
+  last_heartbeat_at: Date | null;
+  last_telemetry_at: Date | null;
+  last_seen_at: Date | null;
+  last_state_change_at: Date;
+  state: Record<string, number | boolean>;
+}
+
+export interface AlertOpen {
+  tenant_id: string;
+  site_id: string;
+  device_id: string;
+  alert_type: 'NO_HEARTBEAT' | 'THRESHOLD';
+  fingerprint: string;
+  severity: number;
+  confidence: number;
+  summary: string;
+  details: Record<string, unknown>;
+}
+
+/** What the engine decided; the store applies it to the database in batches. */
+export interface Effects {
+  deviceChanged(device: DeviceState): void;
+  openAlert(alert: AlertOpen): void;
+  closeAlert(tenantId: string, fingerprint: string): void;
+  ruleStateChanged(tenantId: string, ruleId: string, deviceId: string, violatingSince: Date | null): void;
+}
+
+export interface EngineCounters {
+  rules_evaluated: number;
+  alerts_opened: number;
+  alerts_closed: number;
+  evaluation_errors: number;
+}
+
+const key = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId}`;
+
+export class EvaluatorEngine {
+  private readonly devices = new Map<string, DeviceState>();
+  private readonly rulesByTenant = new Map<string, Rule[]>();
+  private readonly ruleStates = new Map<string, RuleState>();
+  private readonly openFingerprints = new Set<string>();
+  readonly timers: StaleTimers;
+  readonly counters: EngineCounters = { rules_evaluated: 0, alerts_opened: 0, alerts_closed: 0, evaluation_errors: 0 };
+
+  constructor(
+    private readonly effects: Effects,
+    private readonly staleMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly onError: (error: unknown, context: Record<string, unknown>) => void = () => undefined,
+  ) {
+    this.timers = new StaleTimers((deviceKey) => this.expire(deviceKey), now);
+  }
+
+  /** Restores what the database knows (at start): devices, open alerts, rules and their states. */
+  restore(input: {
+    devices: DeviceState[];
+    openAlerts: { tenant_id: string; fingerprint: string }[];
+    rules: Rule[];
+    ruleStates: { tenant_id: string; rule_id: string; device_id: string; violating_since: Date | null }[];
+  }): void {
+    for (const alert of input.openAlerts) this.openFingerprints.add(key(alert.tenant_id, alert.fingerprint));
+    for (const rule of input.rules) this.rulesFor(rule.tenant_id).push(rule);
+    for (const row of input.ruleStates) {
+      this.ruleStates.set(`${row.rule_id}\u0000${key(row.tenant_id, row.device_id)}`, {
+        violatingSince: row.violating_since?.getTime() ?? null,
+        alertOpen: this.openFingerprints.has(key(row.tenant_id, ruleFingerprint(row.rule_id, row.device_id))),
+      });
+    }
+    for (const device of input.devices) {
+      this.devices.set(key(device.tenant_id, device.device_id), device);
+      if (device.status !== 'REVOKED' && device.last_seen_at) {
+        // Deadlines already past fire on the next tick: a device that went silent while Pulse was down
+        // is marked STALE (its alert opens once, thanks to the open-alert index).
+        this.timers.arm(key(device.tenant_id, device.device_id), device.last_seen_at.getTime() + this.staleMs);
+      }
+    }
+  }
+
+  get deviceCount(): number {
+    return this.devices.size;
+  }
+
+  device(tenantId: string, deviceId: string): DeviceState | undefined {
+    return this.devices.get(key(tenantId, deviceId));
+  }
+
+  isAlertOpen(tenantId: string, fingerprint: string): boolean {
+    return this.openFingerprints.has(key(tenantId, fingerprint));
+  }
+
+  onMessages(messages: AcceptedMessage[]): void {
+    for (const message of messages) {
+      try {
+        this.onMessage(message);
+      } catch (error) {
+        this.counters.evaluation_errors += 1;
+        this.onError(error, { tenant_id: message.tenant_id, device_id: message.device_id });
+      }
+    }
+  }
+
+  /** Replaces a tenant's enabled rules; alerts of rules that are gone or disabled close. */
+  setRules(tenantId: string, rules: Rule[]): void {
+    const kept = new Set(rules.map((rule) => rule.rule_id));
+    for (const previous of this.rulesFor(tenantId)) {
+      if (kept.has(previous.rule_id)) continue;
+      for (const [stateKey, state] of this.ruleStates) {
+        if (!stateKey.startsWith(`${previous.rule_id}\u0000${tenantId}\u0000`)) continue;
+        const deviceId = stateKey.slice(previous.rule_id.length + tenantId.length + 2);
+        if (state.alertOpen) this.close(tenantId, ruleFingerprint(previous.rule_id, deviceId));
+        this.ruleStates.delete(stateKey);
+        this.effects.ruleStateChanged(tenantId, previous.rule_id, deviceId, null);
+      }
+    }
+    this.rulesByTenant.set(tenantId, rules);
+  }
+
+  tenantsWithRules(): string[] {
+    return [...this.rulesByTenant.keys()];
+  }
+
+  /** The registry says the device is revoked (or active again). */
+  setRevoked(tenantId: string, deviceId: string, revoked: boolean): void {
+    const device = this.devices.get(key(tenantId, deviceId));
+    if (!device) return;
+    if (revoked) {
+      this.timers.cancel(key(tenantId, deviceId));
+      this.close(tenantId, staleFingerprint(deviceId));
+      this.setStatus(device, 'REVOKED');
+    } else if (device.status === 'REVOKED') {
+      this.setStatus(device, 'STALE');
+    }
+  }
+
+  stop(): void {
+    this.timers.stop();
+  }
+
+  private onMessage(message: AcceptedMessage): void {
+    const nowMs = this.now();
+    const deviceKey = key(message.tenant_id, message.device_id);
+    // A device clock ahead of ours (within the allowed skew) must not push its deadline out.
+    const seenAt = new Date(Math.min(message.time.getTime(), nowMs));
+    let device = this.devices.get(deviceKey);
+    if (!device) {
+      device = {
+        tenant_id: message.tenant_id,
+        device_id: message.device_id,
+        site_id: message.site_id,
+        status: 'STALE',
+        last_heartbeat_at: null,
+        last_telemetry_at: null,
+        last_seen_at: null,
+        last_state_change_at: new Date(nowMs),
+        state: {},
+      };
+      this.devices.set(deviceKey, device);
+    }
+    device.site_id = message.site_id;
+    if (message.msg_type === 'heartbeat') device.last_heartbeat_at = maxDate(device.last_heartbeat_at, seenAt);
+    else device.last_telemetry_at = maxDate(device.last_telemetry_at, seenAt);
+    device.last_seen_at = maxDate(device.last_seen_at, seenAt);
+    // Heartbeats carry no metrics; "latest metrics" are the latest telemetry's.
+    if (message.msg_type !== 'heartbeat' && Object.keys(message.metrics).length > 0) device.state = message.metrics;
+
+    const deadline = device.last_seen_at!.getTime() + this.staleMs;
+    if (device.status !== 'REVOKED') {
+      if (deadline > nowMs) {
+        this.timers.arm(deviceKey, deadline);
+        this.setStatus(device, 'ONLINE');
+        this.close(device.tenant_id, staleFingerprint(device.device_id));
+      } else {
+        this.timers.arm(deviceKey, nowMs); // an old message: the device is still silent
+      }
+    }
+    this.effects.deviceChanged(device);
+    if (device.status !== 'REVOKED' && message.msg_type !== 'heartbeat')
+      this.evaluateRules(device, message.metrics, nowMs);
+  }
+
+  private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
+    for (const rule of this.rulesByTenant.get(device.tenant_id) ?? []) {
+      if (!appliesToSite(rule, device.site_id)) continue;
+      const value = metricValue(metrics, rule.metric_name);
+      if (value === null) continue; // no reading: the rule's state stays as it is
+      try {
+        this.counters.rules_evaluated += 1;
+        const stateKey = `${rule.rule_id}\u0000${key(device.tenant_id, device.device_id)}`;
+        const before = this.ruleStates.get(stateKey) ?? { violatingSince: null, alertOpen: false };
+        const { state, action } = evaluateReading(rule, before, value, nowMs);
+        this.ruleStates.set(stateKey, state);
+        if (state.violatingSince !== before.violatingSince) {
+          const since = state.violatingSince === null ? null : new Date(state.violatingSince);
+          this.effects.ruleStateChanged(device.tenant_id, rule.rule_id, device.device_id, since);
+        }
+        const fingerprint = ruleFingerprint(rule.rule_id, device.device_id);
+        if (action === 'open' || action === 'update') {
+          this.open({
+            tenant_id: device.tenant_id,
+            site_id: device.site_id,
+            device_id: device.device_id,
+            alert_type: 'THRESHOLD',
+            fingerprint,
+            severity: rule.severity,
+            confidence: 1.0,
+            summary: thresholdSummary(rule, device.site_id, device.device_id, value),
+            details: thresholdDetails(rule, value),
+          });
+        } else if (action === 'close') {
+          this.close(device.tenant_id, fingerprint);
+        }
+      } catch (error) {
+        this.counters.evaluation_errors += 1;
+        this.onError(error, { tenant_id: device.tenant_id, device_id: device.device_id, rule_id: rule.rule_id });
+      }
+    }
+  }
+
+  private expire(deviceKey: string): void {
+    const device = this.devices.get(deviceKey);
+    if (!device || device.status === 'REVOKED' || !device.last_seen_at) return;
+    if (device.last_seen_at.getTime() + this.staleMs > this.now()) return; // re-armed meanwhile
+    this.setStatus(device, 'STALE');
+    this.effects.deviceChanged(device);
+    this.open({
+      tenant_id: device.tenant_id,
+      site_id: device.site_id,
+      device_id: device.device_id,
+      alert_type: 'NO_HEARTBEAT',
+      fingerprint: staleFingerprint(device.device_id),
+      severity: 4,
+      confidence: 0.9,
+      summary: `${device.site_id}: ${device.device_id} heartbeat missing/stale`,
+      details: {
+        last_heartbeat_at: device.last_heartbeat_at?.toISOString() ?? null,
+        last_seen_at: device.last_seen_at.toISOString(),
+      },
+    });
+  }
+
+  private open(alert: AlertOpen): void {
+    const alertKey = key(alert.tenant_id, alert.fingerprint);
+    if (!this.openFingerprints.has(alertKey)) this.counters.alerts_opened += 1;
+    this.openFingerprints.add(alertKey);
+    this.effects.openAlert(alert);
+  }
+
+  private close(tenantId: string, fingerprint: string): void {
+    if (!this.openFingerprints.delete(key(tenantId, fingerprint))) return;
+    this.counters.alerts_closed += 1;
+    this.effects.closeAlert(tenantId, fingerprint);
+  }
+
+  private setStatus(device: DeviceState, status: DeviceStatus): void {
+    if (device.status === status) return;
+    device.status = status;
+    device.last_state_change_at = new Date(this.now());
+  }
+
+  private rulesFor(tenantId: string): Rule[] {
+    let rules = this.rulesByTenant.get(tenantId);
+    if (!rules) this.rulesByTenant.set(tenantId, (rules = []));
+    return rules;
+  }
+}
+
+function maxDate(a: Date | null, b: Date): Date {
+  return a && a.getTime() > b.getTime() ? a : b;
+}
