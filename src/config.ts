@@ -144,6 +144,10 @@ export const variables = {
     schema: positiveInt.default(1_048_576),
     doc: 'Largest body of POST /ingest/v1/batch; larger answers 413.',
   },
+  HEARTBEAT_STALE_SECONDS: {
+    schema: positiveInt.default(30),
+    doc: 'A device is ONLINE while its last heartbeat or telemetry is at most this old, then STALE with a NO_HEARTBEAT alert.',
+  },
   TELEMETRY_PARTITION_DAYS_AHEAD: {
     schema: nonNegativeInt.max(60).default(3),
     doc: 'Daily telemetry partitions kept created ahead of today (UTC).',

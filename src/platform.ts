@@ -13,6 +13,7 @@ import { migrate, pendingMigrations } from './db/migrate.js';
 import { startMaintenance } from './db/maintenance.js';
 import { createHttpServer } from './http/server.js';
 import { listenWithFallback } from './lib/listen.js';
+import * as evaluator from './evaluator/index.js';
 import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
 import type { RoleDeps, RoleName, RoleStarter, RunningRole } from './roles.js';
@@ -22,6 +23,7 @@ const roleStarters: Record<RoleName, RoleStarter> = {
   api: api.start,
   provision: provision.start,
   ingest: ingest.start,
+  evaluator: evaluator.start,
 };
 
 export interface PlatformOptions {

@@ -31,5 +31,6 @@ export interface RunningRole {
 
 export type RoleStarter = (deps: RoleDeps) => RunningRole | Promise<RunningRole>;
 
-export type RoleName = 'api' | 'provision' | 'ingest';
-export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'ingest'];
+export type RoleName = 'api' | 'provision' | 'ingest' | 'evaluator';
+// The evaluator starts before ingest so it hears the first stored message.
+export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'evaluator', 'ingest'];

@@ -13,11 +13,20 @@ export interface AcceptedMessage {
   metrics: Record<string, number | boolean>;
 }
 
+export interface AlertEvent {
+  event: 'OPENED' | 'UPDATED' | 'CLOSED';
+  alert_id: number;
+  tenant_id: string;
+  fingerprint: string;
+}
+
 export interface BusEvents {
   /** Messages stored in telemetry, in batches as written. */
   'telemetry.stored': AcceptedMessage[];
   /** A device's registration, token or status changed (caches must forget it). */
   'device.changed': { tenant_id: string; device_id: string };
+  /** An alert opened, changed or closed (after the change is committed). */
+  'alert.changed': AlertEvent;
 }
 
 export type BusTopic = keyof BusEvents;

@@ -152,7 +152,10 @@ export class EvaluatorEngine {
       this.setStatus(device, 'REVOKED');
     } else if (device.status === 'REVOKED') {
       this.setStatus(device, 'STALE');
+    } else {
+      return;
     }
+    this.effects.deviceChanged(device);
   }
 
   stop(): void {

@@ -135,7 +135,7 @@ describe('pulse CLI', () => {
   it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
     const result = await run(['run', 'provision', 'teleport'], {});
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('pulse: unknown role teleport (available: api, provision, ingest)');
+    expect(result.stderr.trim()).toBe('pulse: unknown role teleport (available: api, provision, evaluator, ingest)');
   });
 
   describe('`pulse up` against PostgreSQL and the machine’s Mosquitto', () => {
@@ -194,7 +194,14 @@ describe('pulse CLI', () => {
       expect(first.output()).toContain('embedded PGlite');
       expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
       const health: any = await (await fetch(`${first.url}/health`)).json();
-      expect(Object.keys(health.components).sort()).toEqual(['api', 'broker', 'database', 'ingest', 'provision']);
+      expect(Object.keys(health.components).sort()).toEqual([
+        'api',
+        'broker',
+        'database',
+        'evaluator',
+        'ingest',
+        'provision',
+      ]);
 
       // `pulse simulate` in another process finds the running platform through the data dir.
       const simulator = spawn(process.execPath, [...CLI, 'simulate', '--devices', '3'], {

@@ -43,7 +43,14 @@ describe('a running platform', () => {
     const response = await pulse.call('/health', { admin: false });
     expect(response.status).toBe(200);
     expect(response.body.status).toBe('ok');
-    expect(Object.keys(response.body.components).sort()).toEqual(['api', 'broker', 'database', 'ingest', 'provision']);
+    expect(Object.keys(response.body.components).sort()).toEqual([
+      'api',
+      'broker',
+      'database',
+      'evaluator',
+      'ingest',
+      'provision',
+    ]);
     expect(response.body.components.database).toMatchObject({ status: 'ok', engine: 'pglite' });
     expect(response.body.components.database.latency_ms).toBeGreaterThanOrEqual(0);
     for (const component of Object.values(response.body.components)) expect(component).toMatchObject({ status: 'ok' });

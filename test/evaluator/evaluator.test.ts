@@ -1,0 +1,158 @@
+// The evaluator end to end on PostgreSQL: devices send over HTTP ingest, rules are written in SQL while
+// Pulse runs, alerts and device states are read back from the database.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+describe('evaluator on PostgreSQL', () => {
+  const database = uniqueName('pulse_test_eval');
+  const env = { DATABASE_URL: urlFor(database), HEARTBEAT_STALE_SECONDS: '2', SETTINGS_POLL_SECONDS: '1' };
+  let pulse: TestPlatform;
+  const tokens: Record<string, string> = {};
+
+  const provision = async (device: string) => {
+    const created = await pulse.call('/api/admin/devices', {
+      json: { tenant_id: 'acme', device_id: device, site_id: 'lab-1' },
+    });
+    tokens[device] = (
+      await pulse.call('/api/device/activate', {
+        admin: false,
+        json: { tenant_id: 'acme', device_id: device, activation_code: created.body.activation_code },
+      })
+    ).body.provision_token;
+  };
+  const send = async (device: string, type: 'telemetry' | 'heartbeat', metrics?: Record<string, number>) => {
+    const response = await pulse.call(`/ingest/v1/tenant/acme/device/${device}/${type}`, {
+      admin: false,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-provision-token': tokens[device]! },
+      body: JSON.stringify({ site_id: 'lab-1', ...(metrics && { metrics }) }),
+    });
+    expect(response.status).toBe(202);
+  };
+  const alerts = async (device: string) =>
+    (
+      await pulse.db.withTenant('acme', (tx) =>
+        tx.query<{
+          id: number;
+          fingerprint: string;
+          status: string;
+          alert_type: string;
+          summary: string;
+          details: any;
+          severity: number;
+        }>(
+          `SELECT id, fingerprint, status, alert_type, summary, details, severity FROM fleet_alert WHERE device_id = $1 ORDER BY id`,
+          [device],
+        ),
+      )
+    ).rows;
+  const deviceState = async (device: string) =>
+    (
+      await pulse.db.withTenant('acme', (tx) =>
+        tx.query<{ status: string; state: unknown }>(`SELECT status, state FROM device_state WHERE device_id = $1`, [
+          device,
+        ]),
+      )
+    ).rows[0];
+
+  beforeAll(async () => {
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    pulse = await startTestPlatform('pglite', env);
+    await pulse.db.withOperator((tx) =>
+      tx.query(`INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '1000'), ('RATE_LIMIT_BURST', '1000')`),
+    );
+    await provision('d1');
+    await provision('d2');
+    await provision('quiet');
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+  });
+  afterAll(async () => {
+    await pulse?.close();
+    await dropDatabase(database);
+  });
+
+  it('a heartbeat makes the device ONLINE', async () => {
+    await send('d1', 'heartbeat');
+    await expect.poll(async () => (await deviceState('d1'))?.status, { timeout: 1500 }).toBe('ONLINE');
+  });
+
+  it('a rule inserted with SQL fires on the next violating message; heartbeats and repeats change nothing; a normal value closes it', async () => {
+    await pulse.db.withTenant('acme', (tx) =>
+      tx.query(
+        `INSERT INTO alert_rules (tenant_id, rule_id, name, metric_name, operator, threshold, severity)
+         VALUES ('acme', 'hot', 'High temperature', 'temp_c', 'GT', 30, 2)`,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the rules poll
+    await send('d1', 'telemetry', { temp_c: 35 });
+    await expect
+      .poll(() => alerts('d1'), { timeout: 1500 })
+      .toMatchObject([
+        {
+          fingerprint: 'RULE:hot:d1',
+          status: 'OPEN',
+          alert_type: 'THRESHOLD',
+          severity: 2,
+          summary: 'lab-1: d1 temp_c (35) > 30.0',
+          details: {
+            rule_id: 'hot',
+            rule_name: 'High temperature',
+            metric_name: 'temp_c',
+            metric_value: 35,
+            operator: 'GT',
+            threshold: 30,
+          },
+        },
+      ]);
+    await send('d1', 'heartbeat');
+    await send('d1', 'telemetry', { temp_c: 36 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await alerts('d1')).map((a) => a.status)).toEqual(['OPEN']);
+    expect((await deviceState('d1'))?.state).toEqual({ temp_c: 36 });
+    await send('d1', 'telemetry', { temp_c: 20 });
+    await expect.poll(async () => (await alerts('d1')).map((a) => a.status), { timeout: 1500 }).toEqual(['CLOSED']);
+  });
+
+  it('silence makes a device STALE with a NO_HEARTBEAT alert; the next sign of life closes it', async () => {
+    await send('quiet', 'heartbeat');
+    await expect
+      .poll(async () => (await alerts('quiet')).map((a) => `${a.fingerprint} ${a.status}`), {
+        timeout: 2000 + 1500 + 500,
+      })
+      .toEqual(['NO_HEARTBEAT:quiet OPEN']);
+    expect(await deviceState('quiet')).toMatchObject({ status: 'STALE' });
+    const [alert] = await alerts('quiet');
+    expect(alert).toMatchObject({ severity: 4, summary: 'lab-1: quiet heartbeat missing/stale' });
+    expect(Date.parse(alert!.details.last_heartbeat_at)).not.toBeNaN();
+    await send('quiet', 'heartbeat');
+    await expect.poll(async () => (await alerts('quiet')).map((a) => a.status), { timeout: 1500 }).toEqual(['CLOSED']);
+  });
+
+  it('a revoked device is never alerted', async () => {
+    await send('d2', 'heartbeat');
+    await pulse.call('/api/admin/devices/acme/d2/revoke', { method: 'POST' });
+    await expect.poll(async () => (await deviceState('d2'))?.status, { timeout: 1500 }).toBe('REVOKED');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await alerts('d2')).toEqual([]);
+  });
+
+  it('a restart neither duplicates nor loses alerts', async () => {
+    await send('d1', 'telemetry', { temp_c: 40 });
+    await expect
+      .poll(async () => (await alerts('d1')).filter((a) => a.status === 'OPEN').length, { timeout: 1500 })
+      .toBe(1);
+    await pulse.stop();
+    pulse = await startTestPlatform('pglite', env);
+    await send('d1', 'telemetry', { temp_c: 41 });
+    await new Promise((resolve) => setTimeout(resolve, 3500)); // d1 also goes stale meanwhile
+    const all = await alerts('d1');
+    expect(
+      all
+        .filter((a) => a.status === 'OPEN')
+        .map((a) => a.fingerprint)
+        .sort(),
+    ).toEqual(['NO_HEARTBEAT:d1', 'RULE:hot:d1']);
+    expect(all.filter((a) => a.fingerprint === 'RULE:hot:d1' && a.status === 'OPEN')).toHaveLength(1);
+  });
+});
