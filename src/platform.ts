@@ -47,6 +47,8 @@ export interface Platform {
   readonly engine: Connection['engine'];
   readonly databaseLocation: string;
   readonly roles: readonly RunningRole[];
+  /** The in-process bus the roles talk over (benchmarks feed it directly). */
+  readonly bus: RoleDeps['bus'];
   stop(): Promise<void>;
 }
 
@@ -110,13 +112,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (!mqttUrl && options.roles.includes('ingest')) {
       log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
     }
+    const bus = createInProcessBus(log);
     const deps: RoleDeps = {
       config,
       db,
       http,
       log,
       adminKey: adminKey.key,
-      bus: createInProcessBus(log),
+      bus,
       metrics,
       embeddedBroker: broker?.broker,
     };
@@ -144,6 +147,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       engine: connection.engine,
       databaseLocation: connection.location,
       roles,
+      bus,
       stop,
     };
   } catch (error) {

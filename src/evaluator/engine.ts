@@ -60,6 +60,8 @@ const key = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId
 export class EvaluatorEngine {
   private readonly devices = new Map<string, DeviceState>();
   private readonly rulesByTenant = new Map<string, Rule[]>();
+  /** Rules by tenant and site (site-filtered rules under each of their sites, the others under ''). */
+  private readonly ruleIndex = new Map<string, Map<string, Rule[]>>();
   private readonly ruleStates = new Map<string, RuleState>();
   private readonly openFingerprints = new Set<string>();
   readonly timers: StaleTimers;
@@ -82,7 +84,9 @@ export class EvaluatorEngine {
     ruleStates: { tenant_id: string; rule_id: string; device_id: string; violating_since: Date | null }[];
   }): void {
     for (const alert of input.openAlerts) this.openFingerprints.add(key(alert.tenant_id, alert.fingerprint));
-    for (const rule of input.rules) this.rulesFor(rule.tenant_id).push(rule);
+    const byTenant = new Map<string, Rule[]>();
+    for (const rule of input.rules) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
+    for (const [tenantId, rules] of byTenant) this.indexRules(tenantId, rules);
     for (const row of input.ruleStates) {
       this.ruleStates.set(`${row.rule_id}\u0000${key(row.tenant_id, row.device_id)}`, {
         violatingSince: row.violating_since?.getTime() ?? null,
@@ -135,7 +139,7 @@ export class EvaluatorEngine {
         this.effects.ruleStateChanged(tenantId, previous.rule_id, deviceId, null);
       }
     }
-    this.rulesByTenant.set(tenantId, rules);
+    this.indexRules(tenantId, rules);
   }
 
   tenantsWithRules(): string[] {
@@ -205,7 +209,9 @@ export class EvaluatorEngine {
   }
 
   private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
-    for (const rule of this.rulesByTenant.get(device.tenant_id) ?? []) {
+    const index = this.ruleIndex.get(device.tenant_id);
+    if (!index) return;
+    for (const rule of [...(index.get('') ?? []), ...(index.get(device.site_id) ?? [])]) {
       if (!appliesToSite(rule, device.site_id)) continue;
       const value = metricValue(metrics, rule.metric_name);
       if (value === null) continue; // no reading: the rule's state stays as it is
@@ -284,9 +290,19 @@ export class EvaluatorEngine {
   }
 
   private rulesFor(tenantId: string): Rule[] {
-    let rules = this.rulesByTenant.get(tenantId);
-    if (!rules) this.rulesByTenant.set(tenantId, (rules = []));
-    return rules;
+    return this.rulesByTenant.get(tenantId) ?? [];
+  }
+
+  /** A message only looks at the rules that can apply to its site: thousands of per-site rules stay cheap. */
+  private indexRules(tenantId: string, rules: Rule[]): void {
+    this.rulesByTenant.set(tenantId, rules);
+    const index = new Map<string, Rule[]>();
+    for (const rule of rules) {
+      for (const site of rule.site_ids && rule.site_ids.length > 0 ? rule.site_ids : ['']) {
+        index.set(site, [...(index.get(site) ?? []), rule]);
+      }
+    }
+    this.ruleIndex.set(tenantId, index);
   }
 }
 

@@ -1,4 +1,5 @@
 // The evaluator role: device health and alerts, as messages are stored (bus `telemetry.stored`).
+import { Gauge } from 'prom-client';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { EvaluatorEngine } from './engine.js';
 import {
@@ -20,6 +21,35 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   const engine = new EvaluatorEngine(store, config.HEARTBEAT_STALE_SECONDS * 1000, Date.now, (error, context) =>
     log.error({ err: error, ...context }, 'evaluation failed'),
   );
+
+  // Counters are read from the engine when Prometheus scrapes: one source of truth for /health and /metrics.
+  const counterGauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [deps.metrics],
+      collect() {
+        this.set(read());
+      },
+    });
+  counterGauge(
+    'pulse_evaluator_rules_evaluated',
+    'Rule evaluations since start',
+    () => engine.counters.rules_evaluated,
+  );
+  counterGauge(
+    'pulse_evaluator_alerts_opened',
+    'Alerts opened since start (updates not counted)',
+    () => engine.counters.alerts_opened,
+  );
+  counterGauge('pulse_evaluator_alerts_closed', 'Alerts closed since start', () => engine.counters.alerts_closed);
+  counterGauge('pulse_evaluator_errors', 'Evaluations that threw', () => engine.counters.evaluation_errors);
+  counterGauge(
+    'pulse_evaluator_timer_lateness_ms',
+    'How late the last stale deadline fired',
+    () => engine.timers.lastLatenessMs,
+  );
+  counterGauge('pulse_evaluator_devices', 'Devices held in memory', () => engine.deviceCount);
 
   const initial = await loadEnabledRules(db);
   engine.restore({

@@ -78,10 +78,8 @@ export class EvaluatorStore implements Effects {
         await upsertDeviceStates(tx, devices);
         await saveRuleStates(tx, ruleStates);
         const events: AlertEvent[] = [];
-        for (const op of ops) {
-          const event =
-            op.kind === 'open' ? await upsertAlert(tx, op.alert) : await closeAlert(tx, op.tenant_id, op.fingerprint);
-          if (event) events.push(event);
+        for (const layer of layers(ops)) {
+          events.push(...(await upsertAlerts(tx, layer.opens)), ...(await closeAlerts(tx, layer.closes)));
         }
         return events;
       })
@@ -148,42 +146,61 @@ async function saveRuleStates(tx: ServiceTx, rows: RuleStateRow[]): Promise<void
   );
 }
 
+/**
+ * Splits alert operations into layers in which each fingerprint occurs once, keeping the order of the
+ * operations on any one fingerprint: each layer is then two multi-row statements.
+ */
+function layers(ops: AlertOp[]): { opens: AlertOpen[]; closes: { tenant_id: string; fingerprint: string }[] }[] {
+  const result: { opens: AlertOpen[]; closes: { tenant_id: string; fingerprint: string }[] }[] = [];
+  const depth = new Map<string, number>();
+  for (const op of ops) {
+    const tenantId = op.kind === 'open' ? op.alert.tenant_id : op.tenant_id;
+    const fingerprint = op.kind === 'open' ? op.alert.fingerprint : op.fingerprint;
+    const opKey = `${tenantId}\u0000${fingerprint}`;
+    const level = depth.get(opKey) ?? 0;
+    depth.set(opKey, level + 1);
+    const layer = (result[level] ??= { opens: [], closes: [] });
+    if (op.kind === 'open') layer.opens.push(op.alert);
+    else layer.closes.push({ tenant_id: tenantId, fingerprint });
+  }
+  return result;
+}
+
 /** At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). */
-async function upsertAlert(tx: ServiceTx, alert: AlertOpen): Promise<AlertEvent> {
-  const { rows } = await tx.query<{ id: number; inserted: boolean }>(
+async function upsertAlerts(tx: ServiceTx, alerts: AlertOpen[]): Promise<AlertEvent[]> {
+  if (alerts.length === 0) return [];
+  const { rows } = await tx.query<{ id: number; inserted: boolean; tenant_id: string; fingerprint: string }>(
     `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, details)
-     VALUES ($1, $2, $3, $4, $5, 'OPEN', $6, $7, $8, $9)
+     SELECT a.tenant_id, a.site_id, a.device_id, a.alert_type, a.fingerprint, 'OPEN', a.severity, a.confidence, a.summary, a.details
+     FROM jsonb_to_recordset($1::jsonb) AS a(tenant_id text, site_id text, device_id text, alert_type text, fingerprint text,
+       severity integer, confidence double precision, summary text, details jsonb)
      ON CONFLICT (tenant_id, fingerprint) WHERE status <> 'CLOSED' DO UPDATE SET
        severity = EXCLUDED.severity, confidence = EXCLUDED.confidence, summary = EXCLUDED.summary,
        details = EXCLUDED.details, updated_at = now()
-     RETURNING id, (xmax = 0) AS inserted`,
-    [
-      alert.tenant_id,
-      alert.site_id,
-      alert.device_id,
-      alert.alert_type,
-      alert.fingerprint,
-      alert.severity,
-      alert.confidence,
-      alert.summary,
-      JSON.stringify(alert.details),
-    ],
+     RETURNING id, (xmax = 0) AS inserted, tenant_id, fingerprint`,
+    [JSON.stringify(alerts)],
   );
-  const row = rows[0]!;
-  return {
+  return rows.map((row) => ({
     event: row.inserted ? 'OPENED' : 'UPDATED',
     alert_id: row.id,
-    tenant_id: alert.tenant_id,
-    fingerprint: alert.fingerprint,
-  };
+    tenant_id: row.tenant_id,
+    fingerprint: row.fingerprint,
+  }));
 }
 
-async function closeAlert(tx: ServiceTx, tenantId: string, fingerprint: string): Promise<AlertEvent | undefined> {
-  const { rows } = await tx.query<{ id: number }>(
-    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
-     WHERE tenant_id = $1 AND fingerprint = $2 AND status <> 'CLOSED' RETURNING id`,
-    [tenantId, fingerprint],
+async function closeAlerts(tx: ServiceTx, closes: { tenant_id: string; fingerprint: string }[]): Promise<AlertEvent[]> {
+  if (closes.length === 0) return [];
+  const { rows } = await tx.query<{ id: number; tenant_id: string; fingerprint: string }>(
+    `UPDATE fleet_alert a SET status = 'CLOSED', closed_at = now(), updated_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS c(tenant_id text, fingerprint text)
+     WHERE a.tenant_id = c.tenant_id AND a.fingerprint = c.fingerprint AND a.status <> 'CLOSED'
+     RETURNING a.id, a.tenant_id, a.fingerprint`,
+    [JSON.stringify(closes)],
   );
-  const row = rows[0];
-  return row ? { event: 'CLOSED', alert_id: row.id, tenant_id: tenantId, fingerprint } : undefined;
+  return rows.map((row) => ({
+    event: 'CLOSED',
+    alert_id: row.id,
+    tenant_id: row.tenant_id,
+    fingerprint: row.fingerprint,
+  }));
 }

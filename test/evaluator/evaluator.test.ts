@@ -114,6 +114,32 @@ describe('evaluator on PostgreSQL', () => {
     await expect.poll(async () => (await alerts('d1')).map((a) => a.status), { timeout: 1500 }).toEqual(['CLOSED']);
   });
 
+  it('disabling a rule in SQL closes its open alerts', async () => {
+    await pulse.db.withTenant('acme', (tx) =>
+      tx.query(
+        `INSERT INTO alert_rules (tenant_id, rule_id, name, metric_name, operator, threshold, severity)
+         VALUES ('acme', 'cold', 'Cold', 'temp_c', 'LT', 10, 3)`,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await send('d1', 'telemetry', { temp_c: 5 });
+    await expect
+      .poll(async () => (await alerts('d1')).filter((a) => a.fingerprint === 'RULE:cold:d1').map((a) => a.status), {
+        timeout: 1500,
+      })
+      .toEqual(['OPEN']);
+    await pulse.db.withTenant('acme', (tx) =>
+      tx.query(`UPDATE alert_rules SET enabled = false WHERE rule_id = 'cold'`),
+    );
+    await expect
+      .poll(async () => (await alerts('d1')).filter((a) => a.fingerprint === 'RULE:cold:d1').map((a) => a.status), {
+        timeout: 1500,
+      })
+      .toEqual(['CLOSED']);
+    const metrics = await (await fetch(`${pulse.base}/metrics`)).text();
+    expect(metrics).toMatch(/pulse_evaluator_alerts_closed [1-9]/);
+  });
+
   it('silence makes a device STALE with a NO_HEARTBEAT alert; the next sign of life closes it', async () => {
     await send('quiet', 'heartbeat');
     await expect
