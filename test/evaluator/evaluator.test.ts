@@ -163,6 +163,33 @@ describe('evaluator on PostgreSQL', () => {
     expect(await alerts('d2')).toEqual([]);
   });
 
+  it('duration holds an alert back until the condition lasted, hysteresis holds it open in the band; both survive a restart', async () => {
+    await provision('slow');
+    await pulse.db.withTenant('acme', (tx) =>
+      tx.query(
+        `INSERT INTO alert_rules (tenant_id, rule_id, name, metric_name, operator, threshold, severity, duration_seconds, hysteresis, site_ids)
+         VALUES ('acme', 'sustained', 'Sustained heat', 'heat', 'GT', 30, 3, 1, 5, ARRAY['lab-1'])`,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const sustained = async () =>
+      (await alerts('slow')).filter((a) => a.fingerprint === 'RULE:sustained:slow').map((a) => a.status);
+    await send('slow', 'telemetry', { heat: 35 });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await sustained()).toEqual([]); // not yet: the condition must hold for 1 s
+
+    await pulse.stop(); // the duration state must survive this
+    pulse = await startTestPlatform('pglite', env);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await send('slow', 'telemetry', { heat: 36 });
+    await expect.poll(sustained, { timeout: 1500 }).toEqual(['OPEN']);
+    await send('slow', 'telemetry', { heat: 27 }); // below 30 but above 30 - 5: stays open
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await sustained()).toEqual(['OPEN']);
+    await send('slow', 'telemetry', { heat: 24 });
+    await expect.poll(sustained, { timeout: 1500 }).toEqual(['CLOSED']);
+  });
+
   it('a restart neither duplicates nor loses alerts', async () => {
     await send('d1', 'telemetry', { temp_c: 40 });
     await expect
