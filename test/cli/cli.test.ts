@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { clearMqttSession } from '../helpers/platform.js';
+import { UP_COMPONENTS } from '../helpers/fixtures.js';
 
 const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
 const BASE_ENV = {
@@ -194,14 +195,7 @@ describe('pulse CLI', () => {
       expect(first.output()).toContain('embedded PGlite');
       expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
       const health: any = await (await fetch(`${first.url}/health`)).json();
-      expect(Object.keys(health.components).sort()).toEqual([
-        'api',
-        'broker',
-        'database',
-        'evaluator',
-        'ingest',
-        'provision',
-      ]);
+      expect(Object.keys(health.components).sort()).toEqual(UP_COMPONENTS);
 
       // `pulse simulate` in another process finds the running platform through the data dir.
       const simulator = spawn(process.execPath, [...CLI, 'simulate', '--devices', '3'], {

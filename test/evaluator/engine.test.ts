@@ -2,19 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AcceptedMessage } from '../../src/bus/index.js';
 import { EvaluatorEngine, type AlertOpen, type DeviceState } from '../../src/evaluator/engine.js';
 import type { Rule } from '../../src/evaluator/rules.js';
+import { thresholdRule } from '../helpers/fixtures.js';
 
-const RULE: Rule = {
-  rule_id: 'r1',
-  tenant_id: 't',
-  name: 'High temp',
-  metric_name: 'temp_c',
-  operator: 'GT',
-  threshold: 30,
-  severity: 3,
-  site_ids: null,
-  duration_seconds: 0,
-  hysteresis: 0,
-};
+const RULE = thresholdRule();
 
 function setup() {
   let now = 1_000_000;

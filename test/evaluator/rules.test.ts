@@ -6,20 +6,9 @@ import {
   type Rule,
   type RuleState,
 } from '../../src/evaluator/rules.js';
+import { thresholdRule } from '../helpers/fixtures.js';
 
-const rule = (overrides: Partial<Rule> = {}): Rule => ({
-  rule_id: 'r1',
-  tenant_id: 't',
-  name: 'High temp',
-  metric_name: 'temp_c',
-  operator: 'GT',
-  threshold: 30,
-  severity: 3,
-  site_ids: null,
-  duration_seconds: 0,
-  hysteresis: 0,
-  ...overrides,
-});
+const rule = thresholdRule;
 const idle: RuleState = { violatingSince: null, alertOpen: false };
 
 /** Feeds readings (value, at seconds) and returns the actions. */

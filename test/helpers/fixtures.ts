@@ -1,3 +1,5 @@
+import type { Rule } from '../../src/evaluator/rules.js';
+
 /** The metrics of a simulated telemetry message, sorted: the reference simulator's seven plus uplink_ok. */
 export const SIMULATED_METRIC_NAMES = [
   'battery_pct',
@@ -9,3 +11,23 @@ export const SIMULATED_METRIC_NAMES = [
   'uplink_ok',
   'vibration_g',
 ];
+
+/** What /health lists for `pulse up` (every role, the database and the embedded broker), sorted. */
+export const UP_COMPONENTS = ['api', 'broker', 'database', 'evaluator', 'ingest', 'provision'];
+
+/** A threshold rule "temp_c > 30", severity 3, no duration or hysteresis, with overrides. */
+export function thresholdRule(overrides: Partial<Rule> = {}): Rule {
+  return {
+    rule_id: 'r1',
+    tenant_id: 't',
+    name: 'High temp',
+    metric_name: 'temp_c',
+    operator: 'GT',
+    threshold: 30,
+    severity: 3,
+    site_ids: null,
+    duration_seconds: 0,
+    hysteresis: 0,
+    ...overrides,
+  };
+}

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { UP_COMPONENTS } from '../helpers/fixtures.js';
 
 function occupyPort(): Promise<{ server: Server; port: number }> {
   return new Promise((resolve) => {
@@ -43,14 +44,7 @@ describe('a running platform', () => {
     const response = await pulse.call('/health', { admin: false });
     expect(response.status).toBe(200);
     expect(response.body.status).toBe('ok');
-    expect(Object.keys(response.body.components).sort()).toEqual([
-      'api',
-      'broker',
-      'database',
-      'evaluator',
-      'ingest',
-      'provision',
-    ]);
+    expect(Object.keys(response.body.components).sort()).toEqual(UP_COMPONENTS);
     expect(response.body.components.database).toMatchObject({ status: 'ok', engine: 'pglite' });
     expect(response.body.components.database.latency_ms).toBeGreaterThanOrEqual(0);
     for (const component of Object.values(response.body.components)) expect(component).toMatchObject({ status: 'ok' });
