@@ -8,6 +8,7 @@ import { connect } from './db/connection.js';
 import { createDatabase } from './db/database.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { AppError } from './errors.js';
+import { seedDemoRules } from './demo.js';
 import { createLogger } from './log.js';
 import { startPlatform, type Platform } from './platform.js';
 import { checkDeviceSpec } from './provision/device-spec.js';
@@ -72,6 +73,12 @@ program
         log.error({ err: error }, 'the simulator could not start; Pulse keeps running without it');
         return undefined;
       });
+      if (simulator) {
+        await seedDemoRules(
+          platform.db,
+          DEMO_TENANTS.map((tenant) => tenant.tenantId),
+        ).catch((error: unknown) => log.warn({ err: error }, 'could not add the demo alert rules'));
+      }
     }
     const statusLine = simulator ? showSimulatorStatus(simulator) : undefined;
     writeRuntimeInfo(cfg.PULSE_DATA_DIR, {
@@ -298,7 +305,11 @@ function printBanner(platform: Platform, simulator: RunningSimulator | undefined
     `  MQTT broker   ${platform.mqttUrl ?? 'none'}`,
     `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
     `  admin key     ${platform.adminKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
-    ...(simulator ? [`  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b, over MQTT`] : []),
+    ...(simulator
+      ? [
+          `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules`,
+        ]
+      : []),
     '',
     `  try: curl -H 'X-Admin-Key: ${platform.adminKey}' ${platform.httpUrl}/api/admin/devices`,
     '',

@@ -78,6 +78,22 @@ describe('a running platform', () => {
     if (app.status === 200) expect(await app.text()).toContain('<title>Pulse</title>');
   });
 
+  it('adds the five demo alert rules to a demo tenant once', async () => {
+    const { seedDemoRules } = await import('../../src/demo.js');
+    expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(5);
+    expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(0);
+    const { rows } = await pulse.db.withTenant('demo-x', (tx) =>
+      tx.query<{ name: string }>(`SELECT name FROM alert_rules ORDER BY id`),
+    );
+    expect(rows.map((r) => r.name)).toEqual([
+      'Low Battery Warning',
+      'Critical Battery',
+      'High Temperature',
+      'Freezing Alert',
+      'Weak Signal',
+    ]);
+  });
+
   it('answers unknown paths with a FastAPI-style 404', async () => {
     expect(await pulse.call('/nope', { admin: false })).toMatchObject({ status: 404, body: { detail: 'Not Found' } });
   });

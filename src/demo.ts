@@ -1,0 +1,29 @@
+// Demo data for `pulse up --simulate`: the reference seed's five alert rules in each demo tenant (added
+// once; a tenant that already has rules is left alone), so a first run shows alerts opening and closing.
+import type { Database } from './db/database.js';
+
+const DEMO_RULES = [
+  { name: 'Low Battery Warning', metric_name: 'battery_pct', operator: 'LT', threshold: 25, severity: 2 },
+  { name: 'Critical Battery', metric_name: 'battery_pct', operator: 'LT', threshold: 10, severity: 1 },
+  { name: 'High Temperature', metric_name: 'temp_c', operator: 'GT', threshold: 35, severity: 3 },
+  { name: 'Freezing Alert', metric_name: 'temp_c', operator: 'LT', threshold: 2, severity: 2 },
+  { name: 'Weak Signal', metric_name: 'rssi_dbm', operator: 'LT', threshold: -85, severity: 4 },
+];
+
+export async function seedDemoRules(db: Database, tenantIds: string[]): Promise<number> {
+  let added = 0;
+  for (const tenantId of tenantIds) {
+    added += await db.withTenant(tenantId, async (tx) => {
+      const existing = await tx.query(`SELECT 1 FROM alert_rules WHERE tenant_id = $1 LIMIT 1`, [tx.tenantId]);
+      if (existing.rows.length > 0) return 0;
+      const { rowCount } = await tx.query(
+        `INSERT INTO alert_rules (tenant_id, name, metric_name, operator, threshold, severity, hysteresis)
+         SELECT $1, r.name, r.metric_name, r.operator, r.threshold, r.severity, 1
+         FROM jsonb_to_recordset($2::jsonb) AS r(name text, metric_name text, operator text, threshold float8, severity int)`,
+        [tx.tenantId, JSON.stringify(DEMO_RULES)],
+      );
+      return rowCount ?? 0;
+    });
+  }
+  return added;
+}
