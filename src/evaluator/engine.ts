@@ -2,7 +2,6 @@
 // metrics, stale deadlines, rule states and which alerts are open. It decides; the store writes.
 import type { AcceptedMessage } from '../bus/index.js';
 import {
-  appliesToSite,
   evaluateReading,
   metricValue,
   ruleFingerprint,
@@ -111,10 +110,6 @@ export class EvaluatorEngine {
     return this.devices.get(key(tenantId, deviceId));
   }
 
-  isAlertOpen(tenantId: string, fingerprint: string): boolean {
-    return this.openFingerprints.has(key(tenantId, fingerprint));
-  }
-
   onMessages(messages: AcceptedMessage[]): void {
     for (const message of messages) {
       try {
@@ -211,40 +206,48 @@ export class EvaluatorEngine {
   private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
     const index = this.ruleIndex.get(device.tenant_id);
     if (!index) return;
-    for (const rule of [...(index.get('') ?? []), ...(index.get(device.site_id) ?? [])]) {
-      if (!appliesToSite(rule, device.site_id)) continue;
-      const value = metricValue(metrics, rule.metric_name);
-      if (value === null) continue; // no reading: the rule's state stays as it is
-      try {
-        this.counters.rules_evaluated += 1;
-        const stateKey = `${rule.rule_id}\u0000${key(device.tenant_id, device.device_id)}`;
-        const before = this.ruleStates.get(stateKey) ?? { violatingSince: null, alertOpen: false };
-        const { state, action } = evaluateReading(rule, before, value, nowMs);
-        this.ruleStates.set(stateKey, state);
-        if (state.violatingSince !== before.violatingSince) {
-          const since = state.violatingSince === null ? null : new Date(state.violatingSince);
-          this.effects.ruleStateChanged(device.tenant_id, rule.rule_id, device.device_id, since);
-        }
-        const fingerprint = ruleFingerprint(rule.rule_id, device.device_id);
-        if (action === 'open' || action === 'update') {
-          this.open({
-            tenant_id: device.tenant_id,
-            site_id: device.site_id,
-            device_id: device.device_id,
-            alert_type: 'THRESHOLD',
-            fingerprint,
-            severity: rule.severity,
-            confidence: 1.0,
-            summary: thresholdSummary(rule, device.site_id, device.device_id, value),
-            details: thresholdDetails(rule, value),
-          });
-        } else if (action === 'close') {
-          this.close(device.tenant_id, fingerprint);
-        }
-      } catch (error) {
-        this.counters.evaluation_errors += 1;
-        this.onError(error, { tenant_id: device.tenant_id, device_id: device.device_id, rule_id: rule.rule_id });
+    for (const rules of [index.get(''), index.get(device.site_id)]) {
+      for (const rule of rules ?? []) this.evaluateRule(rule, device, metrics, nowMs);
+    }
+  }
+
+  private evaluateRule(
+    rule: Rule,
+    device: DeviceState,
+    metrics: Record<string, number | boolean>,
+    nowMs: number,
+  ): void {
+    const value = metricValue(metrics, rule.metric_name);
+    if (value === null) return; // no reading: the rule's state stays as it is
+    try {
+      this.counters.rules_evaluated += 1;
+      const stateKey = `${rule.rule_id}\u0000${key(device.tenant_id, device.device_id)}`;
+      const before = this.ruleStates.get(stateKey) ?? { violatingSince: null, alertOpen: false };
+      const { state, action } = evaluateReading(rule, before, value, nowMs);
+      this.ruleStates.set(stateKey, state);
+      if (state.violatingSince !== before.violatingSince) {
+        const since = state.violatingSince === null ? null : new Date(state.violatingSince);
+        this.effects.ruleStateChanged(device.tenant_id, rule.rule_id, device.device_id, since);
       }
+      const fingerprint = ruleFingerprint(rule.rule_id, device.device_id);
+      if (action === 'open' || action === 'update') {
+        this.open({
+          tenant_id: device.tenant_id,
+          site_id: device.site_id,
+          device_id: device.device_id,
+          alert_type: 'THRESHOLD',
+          fingerprint,
+          severity: rule.severity,
+          confidence: 1.0,
+          summary: thresholdSummary(rule, device.site_id, device.device_id, value),
+          details: thresholdDetails(rule, value),
+        });
+      } else if (action === 'close') {
+        this.close(device.tenant_id, fingerprint);
+      }
+    } catch (error) {
+      this.counters.evaluation_errors += 1;
+      this.onError(error, { tenant_id: device.tenant_id, device_id: device.device_id, rule_id: rule.rule_id });
     }
   }
 

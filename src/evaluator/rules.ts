@@ -46,10 +46,6 @@ export function metricValue(metrics: Record<string, unknown>, name: string): num
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-export function appliesToSite(rule: Rule, siteId: string): boolean {
-  return !rule.site_ids || rule.site_ids.length === 0 || rule.site_ids.includes(siteId);
-}
-
 /** The next state of one (rule, device) pair for a reading at nowMs. */
 export function evaluateReading(
   rule: Rule,

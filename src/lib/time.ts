@@ -2,7 +2,3 @@
 export function isoUtc(date: Date): string {
   return date.toISOString().replace('Z', '+00:00');
 }
-
-export function isoUtcOrNull(date: Date | null | undefined): string | null {
-  return date ? isoUtc(date) : null;
-}
