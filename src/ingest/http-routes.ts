@@ -1,6 +1,6 @@
 // HTTP ingest, as the reference's (§1.6): one message per request, or up to 100 in a batch. A 202 is
 // sent only after the row is written (see ADR 008), so an accepted message survives a crash right after.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { IngestPipeline, Outcome } from './pipeline.js';
 import { httpReason, httpStatusFor } from './reasons.js';
@@ -41,7 +41,7 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
         }
         const body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null);
         requireSiteId(body);
-        const outcome = await handleOrUnavailable(() =>
+        const outcome = await handleOrUnavailable(request.log, () =>
           pipeline.handle({
             source: 'http',
             topic: deviceTopic(tenant_id, device_id, msg_type),
@@ -65,7 +65,7 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
           if (typeof tenant_id !== 'string' || typeof device_id !== 'string' || typeof msg_type !== 'string') {
             return { outcome: { accepted: false, reason: 'BAD_TOPIC_FORMAT' } as Outcome, device_id };
           }
-          const outcome = await handleOrUnavailable(() =>
+          const outcome = await handleOrUnavailable(request.log, () =>
             pipeline.handle({
               source: 'http',
               topic: deviceTopic(tenant_id, device_id, msg_type),
@@ -133,10 +133,11 @@ function parseBatch(body: unknown): Record<string, unknown>[] {
 }
 
 /** A database that cannot be reached answers 503, so the device retries instead of giving up. */
-async function handleOrUnavailable(handle: () => Promise<Outcome>): Promise<Outcome> {
+async function handleOrUnavailable(log: FastifyBaseLogger, handle: () => Promise<Outcome>): Promise<Outcome> {
   try {
     return await handle();
-  } catch {
+  } catch (error) {
+    log.warn({ err: error }, 'HTTP ingest could not process a message');
     throw new AppError('UNAVAILABLE', 'Ingest is temporarily unavailable; retry shortly', {}, 5);
   }
 }
