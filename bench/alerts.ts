@@ -3,11 +3,10 @@
 // (the bus is what ingest would drive), with one rule per device and 1 % of readings violating it. Reports
 // p50/p99 from a violating message to its OPEN row, from a stale deadline to its NO_HEARTBEAT row, and the
 // evaluator's memory with M silent devices. Writes bench/results/alerts-*.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import type { AcceptedMessage } from '../src/bus/index.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startTestPlatform } from '../test/helpers/platform.js';
+import { saveResult } from './results.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -121,10 +120,4 @@ try {
   await dropDatabase(database);
 }
 console.table(result);
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/alerts-${new Date().toISOString().replaceAll(':', '-')}.json`;
-writeFileSync(
-  file,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, ...result }, null, 2),
-);
-console.log(`wrote ${file}`);
+saveResult('alerts', result);

@@ -4,7 +4,7 @@
 // messages with the simulator's metrics from a separate connection pool, then reports sent / stored /
 // rejected / lost, sustained msg/s and p50/p99 publish→row latency. Writes bench/results/ingest-*.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import {
   defaultDeviceModelSettings,
 } from '../src/simulator/device-model.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+import { saveResult } from './results.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -266,10 +267,4 @@ try {
 }
 
 console.table(result);
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/ingest-${new Date().toISOString().replaceAll(':', '-')}.json`;
-writeFileSync(
-  file,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, ...result }, null, 2),
-);
-console.log(`wrote ${file}`);
+saveResult('ingest', result);

@@ -2,9 +2,9 @@
 // `npm run fault:pg-restart`. Pulse ingests QoS 1 messages from the machine's Mosquitto while
 // `pg_ctlcluster … restart` runs mid-stream; prints how many of them were stored, and writes JSON.
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { clearMqttSession, startTestPlatform } from '../test/helpers/platform.js';
+import { saveResult } from './results.js';
 
 const BROKER = 'mqtt://127.0.0.1:1883';
 const TOTAL = 2000;
@@ -55,11 +55,7 @@ try {
     write_retries: health.body.components.ingest.write_retries,
   };
   console.table(result);
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync(
-    `bench/results/pg-restart-${new Date().toISOString().replaceAll(':', '-')}.json`,
-    JSON.stringify(result, null, 2),
-  );
+  saveResult('pg-restart', result);
 } finally {
   await pulse.close();
   await clearMqttSession(BROKER, clientId);

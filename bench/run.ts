@@ -1,9 +1,8 @@
 // Provisioning and database benchmarks on both engines: `npm run bench`. Prints a table and writes
 // bench/results/provisioning-<timestamp>.json. Numbers, not assertions: nothing here fails a build.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { ENGINES } from '../test/helpers/databases.js';
 import { startTestPlatform, type TestPlatform } from '../test/helpers/platform.js';
+import { saveResult } from './results.js';
 
 interface Measurement {
   engine: string;
@@ -74,10 +73,4 @@ for (const engine of ENGINES) {
   }
 }
 
-mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/provisioning-${new Date().toISOString().replaceAll(':', '-')}.json`;
-writeFileSync(
-  file,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, results }, null, 2),
-);
-console.log(`\nwrote ${file}`);
+saveResult('provisioning', { results });
