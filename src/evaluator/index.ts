@@ -82,6 +82,8 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   const unsubscribers = [
     bus.subscribe('telemetry.stored', (messages) => engine.onMessages(messages)),
     bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
+      // A bulk registration announces thousands of devices the evaluator has never seen: no query for those.
+      if (!engine.device(tenant_id, device_id)) return;
       const status = await registryStatus(db, tenant_id, device_id);
       engine.setRevoked(tenant_id, device_id, status === 'REVOKED');
     }),
