@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import { readRuntimeInfo, removeRuntimeInfo, resolveAdminKey, writeRuntimeInfo } from './data-dir.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { connect } from './db/connection.js';
-import { createDatabase } from './db/database.js';
+import { createDatabase, type Database } from './db/database.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { AppError } from './errors.js';
-import { seedDemoRules } from './demo.js';
+import { DEMO_PASSWORD, seedDemoRules, seedDemoUsers } from './demo.js';
+import { ensureIssuerState, loadIssuerState, signAccessToken } from './identity/issuer-state.js';
+import { createUsers, ROLES, type NewUser, type Role, type Users } from './identity/users.js';
 import { createLogger } from './log.js';
 import { startPlatform, type Platform } from './platform.js';
 import { checkDeviceSpec } from './provision/device-spec.js';
@@ -59,6 +61,16 @@ program
     const platform = await startOrExit(log, () =>
       startPlatform({ config: cfg, roles: ROLE_NAMES, log, migrate: true, embeddedBroker: true }),
     );
+    const demoLogins =
+      cfg.MODE === 'DEV' && !cfg.OIDC_ISSUER
+        ? await seedDemoUsers(
+            createUsers(platform.db),
+            DEMO_TENANTS.map((tenant) => tenant.tenantId),
+          ).catch((error: unknown) => {
+            log.warn({ err: error }, 'could not add the demo users');
+            return [];
+          })
+        : [];
     let simulator: RunningSimulator | undefined;
     if (options.simulate > 0) {
       simulator = await startSimulator({
@@ -91,7 +103,7 @@ program
       await platform.stop();
       removeRuntimeInfo(cfg.PULSE_DATA_DIR);
     });
-    printBanner(platform, simulator);
+    printBanner(platform, simulator, demoLogins);
   });
 
 program
@@ -213,6 +225,97 @@ device
     });
   });
 
+const user = program
+  .command('user')
+  .description("manage the built-in issuer's users (logins of the web app and the API)");
+
+user
+  .command('create')
+  .description('create a user; customers belong to one tenant, operators to none')
+  .requiredOption('--username <name>')
+  .addOption(new Option('--role <role>').choices([...ROLES]).makeOptionMandatory())
+  .option('--tenant <tenant_id>', 'required for customer_viewer and customer_admin')
+  .requiredOption('--password <password>', 'at least 8 characters')
+  .option('--email <email>')
+  .action(async (options: { username: string; role: Role; tenant?: string; password: string; email?: string }) => {
+    await withUsers(async (users) => {
+      const created = await users.create({ ...options, tenantId: options.tenant });
+      console.log(
+        `created ${created.username} (${created.role}${created.tenant_id ? ` of ${created.tenant_id}` : ''})`,
+      );
+    });
+  });
+
+user
+  .command('list')
+  .description('list users')
+  .action(async () => {
+    await withUsers(async (users) => {
+      const rows = await users.list();
+      if (rows.length === 0) return console.log('no users');
+      console.table(
+        rows.map((row) => ({
+          ...row,
+          tenant_id: row.tenant_id ?? '',
+          email: row.email ?? '',
+          created_at: row.created_at.toISOString(),
+        })),
+      );
+    });
+  });
+
+user
+  .command('delete')
+  .description('delete a user; their sessions stop working')
+  .argument('<username>')
+  .action(async (username: string) => {
+    await withUsers(async (users) => {
+      await users.delete(username);
+      console.log(`deleted ${username}`);
+    });
+  });
+
+user
+  .command('passwd')
+  .description("set a user's password")
+  .argument('<username>')
+  .requiredOption('--password <password>', 'at least 8 characters')
+  .action(async (username: string, options: { password: string }) => {
+    await withUsers(async (users) => {
+      await users.setPassword(username, options.password);
+      console.log(`password of ${username} changed`);
+    });
+  });
+
+program
+  .command('token')
+  .description('print an access token of a user of the built-in issuer (for scripts and tests)')
+  .argument('<username>')
+  .option('--ttl <seconds>', 'lifetime of the token', positiveInt)
+  .action(async (username: string, options: { ttl?: number }) => {
+    await withUsers(async (users, cfg, db) => {
+      if (cfg.OIDC_ISSUER) {
+        throw new AppError(
+          'INVALID_REQUEST',
+          `OIDC_ISSUER is set: get tokens from ${cfg.OIDC_ISSUER}, not from pulse token`,
+        );
+      }
+      const found = await users.findByUsername(username);
+      if (!found) throw new AppError('NOT_FOUND', `User ${username} not found`);
+      // The issuer URL the server last served; before the server ever ran, the one it will serve.
+      const state =
+        (await loadIssuerState(db)) ??
+        (await ensureIssuerState(db, `${cfg.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${cfg.PORT}`}/oidc`));
+      const token = await signAccessToken(state, found, {
+        issuer: state.issuer!,
+        audience: cfg.JWT_AUDIENCE,
+        clientId: cfg.OIDC_CLIENT_ID,
+        ttlSeconds: options.ttl ?? cfg.OIDC_ACCESS_TOKEN_TTL_SECONDS,
+      });
+      process.stdout.write(`${token}\n`);
+    });
+  });
+
 const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,
@@ -276,11 +379,20 @@ program
   });
 
 async function withProvisioning(fn: (provisioning: ReturnType<typeof createProvisioning>) => Promise<void>) {
+  await withDatabase((db, cfg) => fn(createProvisioning(db, { activationTtlMinutes: cfg.ACTIVATION_TTL_MINUTES })));
+}
+
+async function withUsers(fn: (users: Users, cfg: Config, db: Database) => Promise<void>) {
+  await withDatabase((db, cfg) => fn(createUsers(db), cfg, db));
+}
+
+/** Opens the configured database (migrating it first when needed) for one command. */
+async function withDatabase(fn: (db: Database, cfg: Config) => Promise<void>) {
   const cfg = loadConfigOrExit();
   const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
   try {
     if ((await pendingMigrations(connection)).length > 0) await migrate(connection);
-    await fn(createProvisioning(createDatabase(connection), { activationTtlMinutes: cfg.ACTIVATION_TTL_MINUTES }));
+    await fn(createDatabase(connection), cfg);
   } finally {
     await connection.close();
   }
@@ -296,7 +408,7 @@ async function startOrExit(log: Logger, start: () => Promise<Platform>): Promise
   }
 }
 
-function printBanner(platform: Platform, simulator: RunningSimulator | undefined) {
+function printBanner(platform: Platform, simulator: RunningSimulator | undefined, logins: NewUser[]) {
   const lines = [
     '',
     `  Pulse is running at ${platform.httpUrl}/app/`,
@@ -308,6 +420,15 @@ function printBanner(platform: Platform, simulator: RunningSimulator | undefined
     ...(simulator
       ? [
           `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules`,
+        ]
+      : []),
+    ...(logins.length > 0
+      ? [
+          '',
+          `  logins (password ${DEMO_PASSWORD}):`,
+          ...logins.map(
+            (user) => `    ${user.username.padEnd(18)} ${user.role}${user.tenantId ? ` of ${user.tenantId}` : ''}`,
+          ),
         ]
       : []),
     '',

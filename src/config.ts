@@ -156,6 +156,35 @@ export const variables = {
     schema: nonNegativeInt.default(30),
     doc: 'Telemetry partitions older than this many days are dropped; 0 keeps everything.',
   },
+  OIDC_ISSUER: {
+    schema: url(['http:', 'https:']).optional(),
+    doc: 'External OpenID Connect issuer (e.g. https://sso.example.com/realms/pulse). Tokens are verified against its JWKS. Unset: the built-in issuer at PUBLIC_URL/oidc with users in the database.',
+    defaultDoc: 'built-in issuer',
+  },
+  OIDC_CLIENT_ID: {
+    schema: z.string().min(1).default('pulse-ui'),
+    doc: 'Client id the web app logs in with (a public client using PKCE).',
+  },
+  JWT_AUDIENCE: {
+    schema: z.string().min(1).default('pulse-ui'),
+    doc: "Audience an access token's `aud` must contain.",
+  },
+  OIDC_ACCESS_TOKEN_TTL_SECONDS: {
+    schema: positiveInt.default(900),
+    doc: 'Lifetime of access tokens from the built-in issuer (the web app refreshes them).',
+  },
+  OIDC_REFRESH_TOKEN_TTL_SECONDS: {
+    schema: positiveInt.default(14 * 24 * 3600),
+    doc: 'Lifetime of refresh tokens from the built-in issuer.',
+  },
+  API_RATE_LIMIT: {
+    schema: positiveInt.default(100),
+    doc: 'Requests one tenant may make to /api/v2 per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
+  },
+  API_RATE_WINDOW_SECONDS: {
+    schema: positiveInt.default(60),
+    doc: 'Sliding window of API_RATE_LIMIT, in seconds.',
+  },
 } satisfies Record<string, Variable>;
 
 type Variables = typeof variables;

@@ -1,6 +1,8 @@
-// Demo data for `pulse up --simulate`: the reference seed's five alert rules in each demo tenant (added
-// once; a tenant that already has rules is left alone), so a first run shows alerts opening and closing.
+// Demo data for `pulse up`: a login per role in the two demo tenants, and with --simulate the reference
+// seed's five alert rules in each demo tenant (added once; a tenant that already has rules is left alone),
+// so a first run shows alerts opening and closing.
 import type { Database } from './db/database.js';
+import type { NewUser, Users } from './identity/users.js';
 
 const DEMO_RULES = [
   { name: 'Low Battery Warning', metric_name: 'battery_pct', operator: 'LT', threshold: 25, severity: 2 },
@@ -26,4 +28,25 @@ export async function seedDemoRules(db: Database, tenantIds: string[]): Promise<
     });
   }
   return added;
+}
+
+export const DEMO_PASSWORD = 'pulse-demo';
+
+/** A user per role: an admin and a viewer in each demo tenant, and the two operator roles. */
+export function demoUsers(tenantIds: string[]): NewUser[] {
+  return [
+    ...tenantIds.flatMap((tenantId) => [
+      { username: `${tenantId}-admin`, role: 'customer_admin' as const, tenantId },
+      { username: `${tenantId}-viewer`, role: 'customer_viewer' as const, tenantId },
+    ]),
+    { username: 'operator', role: 'operator' as const },
+    { username: 'operator-admin', role: 'operator_admin' as const },
+  ].map((user) => ({ ...user, password: DEMO_PASSWORD, email: `${user.username}@demo.pulse.local` }));
+}
+
+/** Creates the demo users that do not exist yet (a changed password is left alone). */
+export async function seedDemoUsers(users: Users, tenantIds: string[]): Promise<NewUser[]> {
+  const all = demoUsers(tenantIds);
+  for (const user of all) await users.ensure(user);
+  return all;
 }

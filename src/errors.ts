@@ -3,6 +3,8 @@
 export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
   | 'INVALID_REQUEST'
   | 'INVALID_ACTIVATION_CODE'
   | 'ACTIVATION_CODE_USED'
@@ -14,6 +16,8 @@ export type ErrorCode =
 const statusByCode: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
+  FORBIDDEN: 403,
+  CONFLICT: 409,
   INVALID_REQUEST: 400,
   INVALID_ACTIVATION_CODE: 400,
   ACTIVATION_CODE_USED: 400,

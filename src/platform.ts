@@ -96,7 +96,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics, prefix: 'pulse_' });
-    const http = createHttpServer({ log, metrics });
+    const http = await createHttpServer({ log, metrics });
     cleanup.push(() => http.app.close());
     http.addHealthCheck('database', async () => ({
       status: 'ok',
@@ -136,6 +136,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
     );
     const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${httpPort}`;
+    const localUrls = [`http://localhost:${httpPort}`, `http://127.0.0.1:${httpPort}`];
+    for (const role of roles) await role.listening?.(publicUrl, localUrls);
 
     return {
       httpUrl: publicUrl,

@@ -26,6 +26,8 @@ export interface RoleDeps {
 export interface RunningRole {
   readonly name: string;
   health(): ComponentHealth | Promise<ComponentHealth>;
+  /** Called once the HTTP server listens: the URL users reach it at, and its loopback URLs. */
+  listening?(publicUrl: string, localUrls: string[]): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -1,26 +1,120 @@
-// The api role. For now it serves the web app at /app/ (and / redirects there); the REST API, WebSocket
-// and HTTP ingest join it in later issues.
+// The api role: the web app at /app/, identity (the built-in OIDC issuer unless OIDC_ISSUER names one),
+// the public auth config the web app reads, /api/v2 REST for customers with its per-tenant rate limit,
+// and the live WebSocket. Every data route verifies a bearer JWT (./auth.ts) and runs in withTenant().
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import fastifyWebsocket from '@fastify/websocket';
+import type Provider from 'oidc-provider';
+import { AppError } from '../errors.js';
+import { ensureIssuerState, publicJwk } from '../identity/issuer-state.js';
+import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity/provider.js';
+import { createUsers } from '../identity/users.js';
+import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
+import { createTokenVerifier, localKeySource, remoteKeySource, type KeySource } from './auth.js';
+import { guard, tenantOf } from './guard.js';
+import { registerLiveRoutes } from './live.js';
+import { registerV2Routes } from './v2/routes.js';
 
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+const LOGIN_SCOPE = 'openid profile email offline_access';
 
 export function start(deps: RoleDeps): RunningRole {
   const { app } = deps.http;
-  const webBuilt = existsSync(`${WEB_DIST}index.html`);
-  app.get('/', (_request, reply) => reply.redirect('/app/'));
-  if (webBuilt) {
-    app.register(fastifyStatic, { root: WEB_DIST, prefix: '/app/', redirect: true });
+  const { config } = deps;
+  serveWebApp(deps);
+
+  // The built-in issuer's URL holds the port, known once the server listens (see `listening` below).
+  let issuerReady!: (value: { provider: Provider; keys: KeySource }) => void;
+  const builtIn = new Promise<{ provider: Provider; keys: KeySource }>((resolve) => (issuerReady = resolve));
+  const keySource = config.OIDC_ISSUER ? remoteKeySource(config.OIDC_ISSUER) : async () => (await builtIn).keys;
+  const verify = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
+  const users = createUsers(deps.db);
+  let issuerUrl = config.OIDC_ISSUER;
+  if (!config.OIDC_ISSUER) mountBuiltInIssuer(app, async () => (await builtIn).provider, users);
+
+  app.get('/api/auth/config', { schema: { tags: ['auth'], summary: 'How the web app signs in (public)' } }, () => ({
+    authority: issuerUrl,
+    client_id: config.OIDC_CLIENT_ID,
+    scope: LOGIN_SCOPE,
+    audience: config.JWT_AUDIENCE,
+    built_in_issuer: !config.OIDC_ISSUER,
+  }));
+  app.get('/api/v2/health', { schema: { tags: ['api/v2'], summary: 'Liveness (no token needed)' } }, () => ({
+    status: 'ok',
+    service: 'pulse-ui',
+    api_version: 'v2',
+  }));
+
+  const limiter = new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000);
+  app.register(async (v2) => {
+    guard(v2, verify, 'customer');
+    v2.addHook('onRequest', async (request) => {
+      const decision = limiter.take(tenantOf(request));
+      if (!decision.allowed) {
+        throw new AppError(
+          'RATE_LIMITED',
+          `Rate limit exceeded (${config.API_RATE_LIMIT} requests per ${config.API_RATE_WINDOW_SECONDS}s)`,
+          {},
+          Math.ceil(decision.retryAfterMs / 1000),
+        );
+      }
+    });
+    registerV2Routes(v2, deps.db);
+  });
+
+  let live: ReturnType<typeof registerLiveRoutes> | undefined;
+  app.register(async (ws) => {
+    await ws.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+    // @fastify/websocket hides its routes from the API docs; this one is part of the documented API.
+    ws.addHook('onRoute', (route) => {
+      if (route.websocket && route.schema) route.schema.hide = false;
+    });
+    live = registerLiveRoutes(ws, { verify, db: deps.db, bus: deps.bus, log: deps.log });
+  });
+
+  return {
+    name: 'api',
+    async listening(publicUrl, localUrls) {
+      if (config.OIDC_ISSUER) return;
+      issuerUrl = `${publicUrl}${OIDC_MOUNT}`;
+      const state = await ensureIssuerState(deps.db, issuerUrl);
+      const provider = createBuiltInIssuer({
+        issuer: issuerUrl,
+        appOrigins: [...new Set([publicUrl, ...localUrls])],
+        clientId: config.OIDC_CLIENT_ID,
+        audience: config.JWT_AUDIENCE,
+        accessTokenTtlSeconds: config.OIDC_ACCESS_TOKEN_TTL_SECONDS,
+        refreshTokenTtlSeconds: config.OIDC_REFRESH_TOKEN_TTL_SECONDS,
+        state,
+        db: deps.db,
+        users,
+        log: deps.log,
+      });
+      issuerReady({ provider, keys: localKeySource(issuerUrl, [publicJwk(state.signingKey)]) });
+    },
+    health: () => ({
+      status: 'ok',
+      web_app: existsSync(`${WEB_DIST}index.html`) ? 'built' : 'missing',
+      issuer: issuerUrl ?? 'starting',
+      websocket_connections: live?.connections() ?? 0,
+    }),
+    stop: async () => live?.stop(),
+  };
+}
+
+function serveWebApp({ http: { app } }: RoleDeps): void {
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/app/'));
+  if (existsSync(`${WEB_DIST}index.html`)) {
+    app.register(async (web) => {
+      await web.register(fastifyStatic, { root: WEB_DIST, prefix: '/app/', redirect: true, wildcard: false });
+      // Client-side routes (/app/devices/…, /app/callback) get the app itself.
+      web.get('/app/*', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
+    });
   } else {
-    app.get('/app/', (_request, reply) =>
+    app.get('/app/', { schema: { hide: true } }, (_request, reply) =>
       reply.status(503).send({ detail: 'The web app is not built; run `npm run build` in the checkout' }),
     );
   }
-  return {
-    name: 'api',
-    health: () => ({ status: 'ok', web_app: webBuilt ? 'built' : 'missing' }),
-    stop: async () => undefined,
-  };
 }

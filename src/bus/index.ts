@@ -21,6 +21,8 @@ export interface AlertEvent {
 }
 
 export interface BusEvents {
+  /** Messages accepted by ingest, before they are stored (live views); gathered per event-loop turn. */
+  'telemetry.accepted': AcceptedMessage[];
   /** Messages stored in telemetry, in batches as written. */
   'telemetry.stored': AcceptedMessage[];
   /** A device's registration, token or status changed (caches must forget it). */

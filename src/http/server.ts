@@ -1,10 +1,13 @@
 // The one HTTP server on PORT. Roles register their routes on it before it listens; this module owns what
 // every route shares: error mapping to the reference's `{"detail": …}` bodies, 422 validation errors in
 // FastAPI's shape, the 404 body, and GET /health.
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppError } from '../errors.js';
+import { isoUtc } from '../lib/time.js';
 
 export type ComponentStatus = 'ok' | 'degraded' | 'down';
 
@@ -33,7 +36,7 @@ export interface HttpServerOptions {
 
 const startedAt = Date.now();
 
-export function createHttpServer(options: HttpServerOptions): HttpServer {
+export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = Fastify({
     loggerInstance: options.log as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -42,6 +45,35 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
   });
+
+  // Timestamps leave as ISO-8601 with an explicit +00:00 offset, as the reference's services print them.
+  app.setReplySerializer((payload) =>
+    JSON.stringify(payload, function (this: Record<string, unknown>, key, value: unknown) {
+      const raw = this[key];
+      return raw instanceof Date ? isoUtc(raw) : value;
+    }),
+  );
+
+  // Every route registered after this is described at /api/docs/json from the schemas that validate it.
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Pulse API',
+        version: '2',
+        description:
+          'Device ingest, provisioning, the customer API (/api/v2, /customer) and the operator API (/operator). ' +
+          'Data routes take `Authorization: Bearer <JWT>`; provisioning takes `X-Admin-Key`; ingest takes `X-Provision-Token`.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          provisionToken: { type: 'apiKey', in: 'header', name: 'X-Provision-Token' },
+        },
+      },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
@@ -62,26 +94,30 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
 
   const checks = new Map<string, HealthCheck>();
-  app.get('/health', async (_request, reply) => {
-    const components: Record<string, ComponentHealth> = {};
-    await Promise.all(
-      [...checks].map(async ([name, check]) => {
-        try {
-          components[name] = await check();
-        } catch (error) {
-          components[name] = { status: 'down', error: (error as Error).message };
-        }
-      }),
-    );
-    const healthy = Object.values(components).every((c) => c.status === 'ok');
-    return reply.status(healthy ? 200 : 503).send({
-      status: healthy ? 'ok' : 'degraded',
-      uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
-      components,
-    });
-  });
+  app.get(
+    '/health',
+    { schema: { tags: ['system'], summary: 'Health of every component in this process' } },
+    async (_request, reply) => {
+      const components: Record<string, ComponentHealth> = {};
+      await Promise.all(
+        [...checks].map(async ([name, check]) => {
+          try {
+            components[name] = await check();
+          } catch (error) {
+            components[name] = { status: 'down', error: (error as Error).message };
+          }
+        }),
+      );
+      const healthy = Object.values(components).every((c) => c.status === 'ok');
+      return reply.status(healthy ? 200 : 503).send({
+        status: healthy ? 'ok' : 'degraded',
+        uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
+        components,
+      });
+    },
+  );
 
-  app.get('/metrics', async (_request, reply) =>
+  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
     reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
   );
 

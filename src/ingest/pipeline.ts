@@ -55,6 +55,8 @@ export class IngestPipeline {
   readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
   lastWriteAt: Date | null = null;
   private stopping = false;
+  /** Accepted in this event-loop turn, announced together on the bus. */
+  private acceptedThisTurn: AcceptedMessage[] = [];
 
   constructor(
     db: Database,
@@ -179,6 +181,7 @@ export class IngestPipeline {
     }
     this.counters.accepted += 1;
     this.metrics.accepted.inc({ source: incoming.source });
+    this.announce(result.message);
     const written = this.writer.add(result.message, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
     if (incoming.wait === 'stored' && (await written) === 'failed') return { accepted: false, reason: 'WRITE_FAILED' };
     return { accepted: true, message: result.message };
@@ -188,6 +191,15 @@ export class IngestPipeline {
     this.stopping = true;
     await this.writer.stop();
     await this.quarantine.stop();
+  }
+
+  private announce(message: AcceptedMessage): void {
+    if (this.acceptedThisTurn.push(message) > 1) return;
+    setImmediate(() => {
+      const batch = this.acceptedThisTurn;
+      this.acceptedThisTurn = [];
+      this.bus.publish('telemetry.accepted', batch);
+    });
   }
 
   private reject(reject: Parameters<Quarantine['record']>[0]): Outcome {

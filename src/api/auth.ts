@@ -1,0 +1,139 @@
+// Who is calling: verifies the bearer JWT (RS256/ES256) against the issuer's keys — the built-in issuer's
+// key, or an external issuer's JWKS fetched from its discovery document, cached and refetched when a
+// token names an unknown `kid` — and turns it into a Principal. Messages and statuses as the reference.
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  jwtVerify,
+  type JWK,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { AppError } from '../errors.js';
+import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, type Role } from '../identity/users.js';
+
+export interface Principal {
+  sub: string;
+  role: Role;
+  /** Set for customer roles (checked at verification); operators have none. */
+  tenantId: string | undefined;
+  email: string | undefined;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+export type VerifyToken = (token: string) => Promise<Principal>;
+
+export interface KeySource {
+  issuer: string;
+  keys: JWTVerifyGetKey;
+}
+
+const ALGORITHMS = ['RS256', 'ES256'];
+
+/** Keys of an external issuer: JWKS from its discovery document (looked up once, retried on failure). */
+export function remoteKeySource(issuer: string): () => Promise<KeySource> {
+  let source: Promise<KeySource> | undefined;
+  const discover = async (): Promise<KeySource> => {
+    const response = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!response.ok) throw new Error(`discovery answered ${response.status}`);
+    const { jwks_uri: jwksUri, issuer: advertised } = (await response.json()) as { jwks_uri?: string; issuer?: string };
+    if (!jwksUri) throw new Error('discovery document has no jwks_uri');
+    return {
+      issuer: advertised ?? issuer,
+      keys: createRemoteJWKSet(new URL(jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 }),
+    };
+  };
+  return () => {
+    source ??= discover().catch((error: unknown) => {
+      source = undefined;
+      throw error;
+    });
+    return source;
+  };
+}
+
+export const localKeySource = (issuer: string, keys: JWK[]): KeySource => ({
+  issuer,
+  keys: createLocalJWKSet({ keys }),
+});
+
+export function createTokenVerifier(options: { keySource: () => Promise<KeySource>; audience: string }): VerifyToken {
+  return async (token) => {
+    let source: KeySource;
+    try {
+      source = await options.keySource();
+    } catch {
+      throw new AppError('UNAVAILABLE', 'Auth service unavailable');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, source.keys, {
+        issuer: source.issuer,
+        audience: options.audience,
+        algorithms: ALGORITHMS,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (error) {
+      throw verificationError(error);
+    }
+    if (!isRole(payload.role)) {
+      throw new AppError(
+        'FORBIDDEN',
+        `Token has no Pulse role; the role claim must be one of customer_viewer, customer_admin, operator, operator_admin`,
+      );
+    }
+    const tenantId = typeof payload.tenant_id === 'string' && payload.tenant_id ? payload.tenant_id : undefined;
+    if (CUSTOMER_ROLES.includes(payload.role) && !tenantId) {
+      throw new AppError(
+        'FORBIDDEN',
+        'Token has no tenant_id claim; a customer role needs one (map tenant_id into the access token)',
+      );
+    }
+    return {
+      sub: payload.sub!,
+      role: payload.role,
+      tenantId: CUSTOMER_ROLES.includes(payload.role) ? tenantId : undefined,
+      email: typeof payload.email === 'string' ? payload.email : undefined,
+      exp: payload.exp!,
+    };
+  };
+}
+
+function verificationError(error: unknown): AppError {
+  if (error instanceof errors.JWTExpired) return new AppError('UNAUTHORIZED', 'Token expired');
+  if (error instanceof errors.JWTClaimValidationFailed) return new AppError('UNAUTHORIZED', 'Invalid token claims');
+  if (error instanceof errors.JWKSNoMatchingKey) return new AppError('UNAUTHORIZED', 'Unknown signing key');
+  if (
+    error instanceof errors.JWKSTimeout ||
+    (error instanceof Error && /fetch|ECONNREFUSED|network/i.test(error.message))
+  ) {
+    return new AppError('UNAVAILABLE', 'Auth service unavailable');
+  }
+  return new AppError('UNAUTHORIZED', 'Invalid token');
+}
+
+/** The token of an `Authorization: Bearer <jwt>` header, if any. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
+}
+
+export type Audience = 'customer' | 'customer_admin' | 'operator' | 'operator_admin';
+
+const ALLOWED: Record<Audience, { roles: readonly Role[]; message: string }> = {
+  customer: { roles: CUSTOMER_ROLES, message: 'Customer access required' },
+  customer_admin: { roles: ['customer_admin'], message: 'Customer admin role required' },
+  operator: { roles: OPERATOR_ROLES, message: 'Operator access required' },
+  operator_admin: { roles: ['operator_admin'], message: 'Operator admin access required' },
+};
+
+/** Throws the reference's 403 when the principal's role is not for this audience. */
+export function requireRole(principal: Principal, audience: Audience): void {
+  const rule = ALLOWED[audience];
+  if (!rule.roles.includes(principal.role)) throw new AppError('FORBIDDEN', rule.message);
+}
+
+export const isOperator = (principal: Principal) => OPERATOR_ROLES.includes(principal.role);

@@ -1,0 +1,33 @@
+// Authentication and role checks for a scope of routes: every request of the scope must carry a valid
+// bearer token whose role belongs to the scope's audience; the principal is then on the request.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { bearerToken, requireRole, type Audience, type Principal, type VerifyToken } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+export function guard(scope: FastifyInstance, verify: VerifyToken, audience: Audience): void {
+  scope.addHook('onRequest', async (request) => {
+    const token = bearerToken(request.headers.authorization);
+    if (!token) throw new AppError('UNAUTHORIZED', 'Missing authorization');
+    const principal = await verify(token);
+    requireRole(principal, audience);
+    request.principal = principal;
+  });
+}
+
+export function principalOf(request: Pick<FastifyRequest, 'principal'>): Principal {
+  if (!request.principal) throw new Error('route is not behind guard()');
+  return request.principal;
+}
+
+/** The caller's tenant; only for routes guarded for customer roles (whose tokens always name one). */
+export function tenantOf(request: Pick<FastifyRequest, 'principal'>): string {
+  const { tenantId } = principalOf(request);
+  if (!tenantId) throw new AppError('FORBIDDEN', 'Customer access required');
+  return tenantId;
+}

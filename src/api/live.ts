@@ -1,0 +1,309 @@
+// WebSocket /api/v2/ws (reference §3.3 messages), event-driven: telemetry is pushed as ingest accepts it
+// and alerts as the evaluator changes them, only to clients subscribed to them and allowed to see them.
+// The token comes as ?token= or in a first {"action":"auth","token"} message; a bad one closes the socket
+// with 4001 (4003 for a role without access) after the handshake, so clients can read the code, and the
+// socket closes when the token expires unless the client sends a fresh one.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Logger } from 'pino';
+import type { AcceptedMessage, AlertEvent, Bus } from '../bus/index.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../identity/users.js';
+import { isOperator, type Principal, type VerifyToken } from './auth.js';
+import * as repo from './v2/repository.js';
+
+const AUTH_TIMEOUT_MS = 10_000;
+const PING_INTERVAL_MS = 30_000;
+/** A client this far behind loses telemetry frames rather than growing the server's memory. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+const SNAPSHOT_ALERTS = 100;
+
+export const CLOSE_UNAUTHENTICATED = 4001;
+export const CLOSE_FORBIDDEN = 4003;
+
+interface Client {
+  socket: WebSocket;
+  principal: Principal | undefined;
+  expiry: NodeJS.Timeout | undefined;
+  devices: Set<string>;
+  /** Tenants whose alerts this client receives; '*' is every tenant (operators only). */
+  alertTenants: Set<string>;
+  alive: boolean;
+}
+
+type ClientMessage = {
+  action?: unknown;
+  type?: unknown;
+  token?: unknown;
+  device_id?: unknown;
+  tenant_id?: unknown;
+};
+
+const deviceKey = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId}`;
+
+export interface LiveHub {
+  connections(): number;
+  stop(): void;
+}
+
+export function registerLiveRoutes(
+  app: FastifyInstance,
+  deps: { verify: VerifyToken; db: Database; bus: Bus; log: Logger },
+): LiveHub {
+  const { verify, db, log } = deps;
+  const clients = new Set<Client>();
+  const byDevice = new Map<string, Set<Client>>();
+  let framesDropped = 0;
+
+  const send = (client: Client, frame: unknown, droppable = false) => {
+    if (client.socket.readyState !== client.socket.OPEN) return;
+    if (droppable && client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      framesDropped += 1;
+      return;
+    }
+    client.socket.send(JSON.stringify(frame));
+  };
+
+  const unsubscribeDevice = (client: Client, key: string) => {
+    client.devices.delete(key);
+    const set = byDevice.get(key);
+    set?.delete(client);
+    if (set?.size === 0) byDevice.delete(key);
+  };
+
+  const forget = (client: Client) => {
+    clearTimeout(client.expiry);
+    for (const key of client.devices) unsubscribeDevice(client, key);
+    clients.delete(client);
+  };
+
+  async function authenticate(client: Client, token: unknown): Promise<boolean> {
+    if (typeof token !== 'string' || token === '') {
+      client.socket.close(CLOSE_UNAUTHENTICATED, 'Missing token parameter');
+      return false;
+    }
+    let principal: Principal;
+    try {
+      principal = await verify(token);
+    } catch (error) {
+      const forbidden = error instanceof AppError && error.code === 'FORBIDDEN';
+      client.socket.close(
+        forbidden ? CLOSE_FORBIDDEN : CLOSE_UNAUTHENTICATED,
+        forbidden ? 'Unauthorized' : 'Invalid or expired token',
+      );
+      return false;
+    }
+    if (![...CUSTOMER_ROLES, ...OPERATOR_ROLES].includes(principal.role)) {
+      client.socket.close(CLOSE_FORBIDDEN, 'Unauthorized');
+      return false;
+    }
+    // A refreshed token must be the same user's; anything else starts a new connection.
+    if (
+      client.principal &&
+      (client.principal.sub !== principal.sub || client.principal.tenantId !== principal.tenantId)
+    ) {
+      client.socket.close(CLOSE_FORBIDDEN, 'Token belongs to another user');
+      return false;
+    }
+    client.principal = principal;
+    clearTimeout(client.expiry);
+    client.expiry = setTimeout(
+      () => client.socket.close(CLOSE_UNAUTHENTICATED, 'Token expired'),
+      Math.max(0, principal.exp * 1000 - Date.now()),
+    );
+    send(client, {
+      type: 'authenticated',
+      role: principal.role,
+      tenant_id: principal.tenantId ?? null,
+      expires_at: new Date(principal.exp * 1000).toISOString(),
+    });
+    return true;
+  }
+
+  /** The tenant a subscription is for: the customer's own, or the one an operator names. */
+  function subscriptionTenant(client: Client, message: ClientMessage): string | undefined {
+    const principal = client.principal!;
+    const named = typeof message.tenant_id === 'string' && message.tenant_id ? message.tenant_id : undefined;
+    if (!isOperator(principal)) {
+      if (named && named !== principal.tenantId) {
+        send(client, { type: 'error', message: 'You can only subscribe to your own tenant' });
+        return undefined;
+      }
+      return principal.tenantId;
+    }
+    return named;
+  }
+
+  async function handle(client: Client, message: ClientMessage): Promise<void> {
+    if (message.action === 'auth') {
+      await authenticate(client, message.token);
+      return;
+    }
+    if (!client.principal) return;
+    const subscribe = message.action === 'subscribe';
+    if (!subscribe && message.action !== 'unsubscribe') return;
+
+    if (message.type === 'device') {
+      const deviceId = typeof message.device_id === 'string' && message.device_id ? message.device_id : undefined;
+      if (!deviceId) {
+        send(client, { type: 'error', message: 'device_id required for device subscription' });
+        return;
+      }
+      const tenantId = subscriptionTenant(client, message);
+      if (!tenantId) {
+        if (isOperator(client.principal)) {
+          send(client, { type: 'error', message: 'tenant_id required for an operator device subscription' });
+        }
+        return;
+      }
+      const key = deviceKey(tenantId, deviceId);
+      if (subscribe) {
+        const exists = await db.withTenant(tenantId, (tx) => repo.deviceExists(tx, deviceId));
+        if (!exists) {
+          send(client, { type: 'error', message: 'Device not found', device_id: deviceId });
+          return;
+        }
+        client.devices.add(key);
+        const set = byDevice.get(key) ?? new Set();
+        set.add(client);
+        byDevice.set(key, set);
+        send(client, { type: 'subscribed', channel: 'device', device_id: deviceId });
+      } else {
+        unsubscribeDevice(client, key);
+        send(client, { type: 'unsubscribed', channel: 'device', device_id: deviceId });
+      }
+      return;
+    }
+
+    if (message.type === 'alerts') {
+      const tenantId = subscriptionTenant(client, message);
+      const operatorAll = isOperator(client.principal) && tenantId === undefined;
+      if (!tenantId && !operatorAll) return;
+      const scope = tenantId ?? '*';
+      if (!subscribe) {
+        client.alertTenants.delete(scope);
+        send(client, { type: 'unsubscribed', channel: 'alerts' });
+        return;
+      }
+      client.alertTenants.add(scope);
+      send(client, {
+        type: 'subscribed',
+        channel: 'alerts',
+        ...(tenantId && isOperator(client.principal) && { tenant_id: tenantId }),
+      });
+      const alerts = tenantId
+        ? await db.withTenant(tenantId, (tx) =>
+            repo.listAlerts(tx, { status: undefined, activeOnly: true, limit: SNAPSHOT_ALERTS, offset: 0 }),
+          )
+        : [];
+      send(client, { type: 'alerts', alerts });
+    }
+  }
+
+  const onTelemetry = (messages: AcceptedMessage[]) => {
+    if (byDevice.size === 0) return;
+    for (const message of messages) {
+      if (message.msg_type !== 'telemetry') continue;
+      const subscribers = byDevice.get(deviceKey(message.tenant_id, message.device_id));
+      if (!subscribers) continue;
+      const frame = {
+        type: 'telemetry',
+        device_id: message.device_id,
+        data: { timestamp: message.time.toISOString(), metrics: message.metrics, seq: message.seq },
+      };
+      for (const client of subscribers) send(client, frame, true);
+    }
+  };
+
+  const onAlert = async (event: AlertEvent) => {
+    const subscribers = [...clients].filter((c) => c.alertTenants.has(event.tenant_id) || c.alertTenants.has('*'));
+    if (subscribers.length === 0) return;
+    const alert = await db.withTenant(event.tenant_id, (tx) => repo.findAlert(tx, event.alert_id));
+    if (!alert) return;
+    for (const client of subscribers) send(client, { type: 'alert', event: event.event, alert });
+  };
+
+  const unsubscribers = [
+    deps.bus.subscribe('telemetry.accepted', onTelemetry),
+    deps.bus.subscribe('alert.changed', onAlert),
+  ];
+
+  const ping = setInterval(() => {
+    for (const client of clients) {
+      if (!client.alive) {
+        client.socket.terminate();
+        continue;
+      }
+      client.alive = false;
+      client.socket.ping();
+    }
+  }, PING_INTERVAL_MS);
+  ping.unref();
+
+  app.get(
+    '/api/v2/ws',
+    {
+      websocket: true,
+      schema: {
+        tags: ['api/v2'],
+        summary: 'Live telemetry and alert changes (WebSocket)',
+        description:
+          'Authenticate with ?token=<JWT> or a first message {"action":"auth","token":"<JWT>"}; then send ' +
+          '{"action":"subscribe","type":"device","device_id":"…"} or {"action":"subscribe","type":"alerts"}.',
+      },
+    },
+    (socket: WebSocket, request: FastifyRequest) => {
+      const client: Client = {
+        socket,
+        principal: undefined,
+        expiry: undefined,
+        devices: new Set(),
+        alertTenants: new Set(),
+        alive: true,
+      };
+      clients.add(client);
+      // Messages wait for authentication to finish so a subscribe right after the token is not lost.
+      let queue = Promise.resolve();
+      socket.on('pong', () => (client.alive = true));
+      socket.on('close', () => forget(client));
+      socket.on('error', (error) => log.debug({ err: error }, 'websocket error'));
+      socket.on('message', (data, isBinary) => {
+        let message: ClientMessage;
+        try {
+          message = JSON.parse(isBinary ? '' : data.toString()) as ClientMessage;
+        } catch {
+          socket.close(1003, 'Messages must be JSON');
+          return;
+        }
+        if (typeof message !== 'object' || message === null) return;
+        queue = queue
+          .then(() => handle(client, message))
+          .catch((error: unknown) => {
+            log.warn({ err: error }, 'websocket message failed');
+            send(client, { type: 'error', message: 'Request failed; try again' });
+          });
+      });
+
+      const token = (request.query as { token?: string }).token;
+      if (token !== undefined) {
+        queue = authenticate(client, token).then(() => undefined);
+      } else {
+        const timer = setTimeout(() => {
+          if (!client.principal) socket.close(CLOSE_UNAUTHENTICATED, 'Missing token parameter');
+        }, AUTH_TIMEOUT_MS);
+        socket.once('close', () => clearTimeout(timer));
+      }
+    },
+  );
+
+  return {
+    connections: () => clients.size,
+    stop() {
+      clearInterval(ping);
+      for (const unsubscribe of unsubscribers) unsubscribe();
+      for (const client of clients) client.socket.close(1001, 'Server stopping');
+      log.debug({ frames_dropped: framesDropped }, 'live hub stopped');
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// The time window of a telemetry query: `start`..`end` (ISO-8601; `end` defaults to now) when `start` is
+// given, otherwise the last `hours`. Bad input is a 422 in FastAPI's shape naming the parameter.
+import { AppError } from '../errors.js';
+
+/** Longest window one query may cover. */
+export const MAX_WINDOW_DAYS = 31;
+
+export interface TimeWindow {
+  start: Date;
+  end: Date;
+  hours: number;
+}
+
+function invalid(parameter: string, msg: string): AppError {
+  return new AppError('VALIDATION_FAILED', msg, { detail: [{ loc: ['query', parameter], msg, type: 'value_error' }] });
+}
+
+function parseInstant(parameter: string, value: string): Date {
+  // Date.parse reads an ISO string without an offset as local time; the API means UTC.
+  const text = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) ? `${value}Z` : value;
+  const date = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) {
+    throw invalid(parameter, `${parameter} must be an ISO-8601 instant such as 2026-11-28T10:00:00Z (got "${value}")`);
+  }
+  return date;
+}
+
+export function timeWindow(
+  query: { hours: number; start?: string | undefined; end?: string | undefined },
+  now = new Date(),
+): TimeWindow {
+  const end = query.end === undefined ? now : parseInstant('end', query.end);
+  if (query.start === undefined) {
+    return { start: new Date(end.getTime() - query.hours * 3600_000), end, hours: query.hours };
+  }
+  const start = parseInstant('start', query.start);
+  if (start >= end) throw invalid('start', 'start must be before end');
+  if (end.getTime() - start.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
+    throw invalid('start', `the window may span at most ${MAX_WINDOW_DAYS} days`);
+  }
+  return { start, end, hours: Math.round(((end.getTime() - start.getTime()) / 3600_000) * 1000) / 1000 };
+}

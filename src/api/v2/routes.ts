@@ -1,0 +1,252 @@
+// /api/v2 (reference §3.2) for customer roles, with the fixed telemetry contract: items carry `timestamp`
+// and object metrics, windows are `start`/`end` or `hours`, and every count is the caller's tenant's only.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
+import type { Database, TenantTx } from '../../db/database.js';
+import { tenantOf } from '../guard.js';
+import { timeWindow } from '../time-window.js';
+import * as repo from './repository.js';
+
+const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
+const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
+const Offset = Type.Integer({ minimum: 0, default: 0 });
+const Instant = Type.String({ description: 'ISO-8601 instant, e.g. 2026-11-28T10:00:00Z' });
+
+const DevicesQuery = Type.Object({
+  limit: Limit(500, 100),
+  offset: Offset,
+  status: Type.Optional(Type.String({ description: 'ONLINE, STALE, OFFLINE or REVOKED' })),
+  site_id: Type.Optional(Type.String()),
+  q: Type.Optional(Type.String({ description: 'part of the device id' })),
+  sort: Type.Union(
+    [Type.Literal('site_id'), Type.Literal('device_id'), Type.Literal('status'), Type.Literal('last_seen_at')],
+    {
+      default: 'site_id',
+    },
+  ),
+  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
+});
+const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
+const TelemetryQuery = Type.Object({
+  hours: Hours(168, 6),
+  start: Type.Optional(Instant),
+  end: Type.Optional(Instant),
+  limit: Limit(2000, 500),
+});
+const LatestQuery = Type.Object({ count: Type.Integer({ minimum: 1, maximum: 10, default: 1 }) });
+const AlertsQuery = Type.Object({
+  status: Type.String({ default: 'OPEN', description: 'OPEN, ACKNOWLEDGED, CLOSED or ALL' }),
+  alert_type: Type.Optional(Type.String()),
+  limit: Limit(500, 100),
+  offset: Offset,
+});
+const TrendQuery = Type.Object({ hours: Hours(168, 24) });
+const AlertParams = Type.Object({ alert_id: Type.Integer() });
+const RulesQuery = Type.Object({ limit: Limit(500, 100) });
+const RuleParams = Type.Object({ rule_id: Type.String({ minLength: 1 }) });
+const SummaryQuery = Type.Object({ hours: Hours(24, 1) });
+const ChartQuery = Type.Object({
+  metric: Type.String({ minLength: 1 }),
+  device_id: Type.Optional(Type.String()),
+  hours: Hours(168, 6),
+  start: Type.Optional(Instant),
+  end: Type.Optional(Instant),
+  bucket_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 5 }),
+});
+
+const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
+
+/** ALL (any case) means every status; the reference matched it literally and returned nothing. */
+export function alertStatusFilter(status: string): string | undefined {
+  const upper = status.toUpperCase();
+  if (upper === 'ALL') return undefined;
+  if (!ALERT_STATUSES.includes(upper)) {
+    throw new AppError('INVALID_REQUEST', `status must be one of ${[...ALERT_STATUSES, 'ALL'].join(', ')}`);
+  }
+  return upper;
+}
+
+const tags = ['api/v2'];
+
+export function registerV2Routes(app: FastifyInstance, db: Database): void {
+  const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
+    db.withTenant(tenantOf(request), fn);
+  const requireDevice = async (tx: TenantTx, deviceId: string) => {
+    if (!(await repo.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
+  };
+
+  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+    '/api/v2/devices',
+    { schema: { tags, summary: "The tenant's devices with their health", querystring: DevicesQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { limit, offset, status, site_id, q, sort, order } = request.query;
+        const filter = { limit, offset, status, siteId: site_id, search: q, sort, order };
+        const { devices, total } = await repo.listDevices(tx, filter);
+        return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof DeviceParams> }>(
+    '/api/v2/devices/:device_id',
+    { schema: { tags, summary: 'One device', params: DeviceParams } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const device = await repo.findDevice(tx, request.params.device_id);
+        if (!device) throw new AppError('NOT_FOUND', 'Device not found');
+        return { tenant_id: tx.tenantId, device };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof DeviceParams>; Querystring: Static<typeof TelemetryQuery> }>(
+    '/api/v2/devices/:device_id/telemetry',
+    {
+      schema: {
+        tags,
+        summary: "A device's telemetry and heartbeats, newest first",
+        description: 'The window is `start`..`end` (end defaults to now) when `start` is given, else the last `hours`.',
+        params: DeviceParams,
+        querystring: TelemetryQuery,
+      },
+    },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { device_id } = request.params;
+        const window = timeWindow(request.query);
+        await requireDevice(tx, device_id);
+        const telemetry = await repo.telemetryRange(tx, device_id, window.start, window.end, request.query.limit);
+        return {
+          tenant_id: tx.tenantId,
+          device_id,
+          telemetry,
+          count: telemetry.length,
+          start: window.start,
+          end: window.end,
+          hours: window.hours,
+        };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof DeviceParams>; Querystring: Static<typeof LatestQuery> }>(
+    '/api/v2/devices/:device_id/telemetry/latest',
+    {
+      schema: {
+        tags,
+        summary: "A device's newest telemetry (never heartbeats)",
+        params: DeviceParams,
+        querystring: LatestQuery,
+      },
+    },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { device_id } = request.params;
+        await requireDevice(tx, device_id);
+        const telemetry = await repo.latestTelemetry(tx, device_id, request.query.count);
+        return { device_id, telemetry, count: telemetry.length };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+    '/api/v2/alerts',
+    { schema: { tags, summary: "The tenant's alerts, newest first", querystring: AlertsQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { status, alert_type, limit, offset } = request.query;
+        const alerts = await repo.listAlerts(tx, {
+          status: alertStatusFilter(status),
+          alertType: alert_type,
+          limit,
+          offset,
+        });
+        return {
+          tenant_id: tx.tenantId,
+          alerts,
+          count: alerts.length,
+          status,
+          alert_type: alert_type ?? null,
+          limit,
+          offset,
+        };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof TrendQuery> }>(
+    '/api/v2/alerts/trend',
+    { schema: { tags, summary: 'Alerts opened and closed per hour (this tenant only)', querystring: TrendQuery } },
+    (request) => inTenant(request, async (tx) => ({ trend: await repo.alertTrend(tx, request.query.hours) })),
+  );
+
+  app.get<{ Params: Static<typeof AlertParams> }>(
+    '/api/v2/alerts/:alert_id',
+    { schema: { tags, summary: 'One alert', params: AlertParams } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const alert = await repo.findAlert(tx, request.params.alert_id);
+        if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
+        return { tenant_id: tx.tenantId, alert };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof RulesQuery> }>(
+    '/api/v2/alert-rules',
+    { schema: { tags, summary: "The tenant's alert rules", querystring: RulesQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const rules = await repo.listRules(tx, request.query.limit);
+        return { tenant_id: tx.tenantId, rules, count: rules.length };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof RuleParams> }>(
+    '/api/v2/alert-rules/:rule_id',
+    { schema: { tags, summary: 'One alert rule', params: RuleParams } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const rule = await repo.findRule(tx, request.params.rule_id);
+        if (!rule) throw new AppError('NOT_FOUND', 'Alert rule not found');
+        return { tenant_id: tx.tenantId, rule };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof SummaryQuery> }>(
+    '/api/v2/telemetry/summary',
+    { schema: { tags, summary: 'avg/min/max of every numeric metric over the last hours', querystring: SummaryQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const since = new Date(Date.now() - request.query.hours * 3600_000);
+        const { sample_count, device_count, metrics } = await repo.telemetrySummary(tx, since);
+        return {
+          sample_count,
+          device_count,
+          hours: request.query.hours,
+          metrics: Object.fromEntries(metrics.map(({ metric, ...stats }) => [metric, stats])),
+        };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof ChartQuery> }>(
+    '/api/v2/telemetry/chart',
+    { schema: { tags, summary: 'One metric in time buckets: avg/min/max/samples', querystring: ChartQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { metric, device_id, bucket_minutes } = request.query;
+        const window = timeWindow(request.query);
+        const series = await repo.telemetryChart(tx, {
+          metric,
+          deviceId: device_id,
+          start: window.start,
+          end: window.end,
+          bucketSeconds: bucket_minutes * 60,
+        });
+        return {
+          metric,
+          device_id: device_id ?? null,
+          series,
+          hours: window.hours,
+          start: window.start,
+          end: window.end,
+        };
+      }),
+  );
+}

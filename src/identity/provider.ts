@@ -1,0 +1,204 @@
+// The built-in OpenID Connect issuer (oidc-provider), mounted at /oidc on the API's own origin, with a
+// plain login page at /identity/login/:uid. One public client (the web app) using the authorization code
+// flow with PKCE S256; access tokens are RS256 JWTs carrying tenant_id, role and email, so the API
+// verifies them exactly as it verifies an external issuer's.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.js';
+import type { IssuerState } from './issuer-state.js';
+import { oidcStorage } from './oidc-storage.js';
+import { loginPage, logoutPage, messagePage } from './pages.js';
+import type { User, Users } from './users.js';
+
+export const OIDC_MOUNT = '/oidc';
+export const LOGIN_PATH = '/identity/login';
+/** The resource the web app's access tokens are for (RFC 8707); its audience is JWT_AUDIENCE. */
+const API_RESOURCE = 'urn:pulse:api';
+const SCOPES = 'openid profile email offline_access';
+
+export interface BuiltInIssuerOptions {
+  issuer: string;
+  /** Origins the web app may be served from (redirect URIs are <origin>/app/callback). */
+  appOrigins: string[];
+  clientId: string;
+  audience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  state: IssuerState;
+  db: Database;
+  users: Users;
+  log: Logger;
+}
+
+function userClaims(user: User) {
+  return {
+    sub: user.user_id,
+    preferred_username: user.username,
+    email: user.email ?? undefined,
+    tenant_id: user.tenant_id ?? undefined,
+    role: user.role,
+  };
+}
+
+export function createBuiltInIssuer(options: BuiltInIssuerOptions): Provider {
+  const { users } = options;
+  const configuration: Configuration = {
+    adapter: oidcStorage(options.db),
+    clients: [
+      {
+        client_id: options.clientId,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        redirect_uris: options.appOrigins.map((origin) => `${origin}/app/callback`),
+        post_logout_redirect_uris: options.appOrigins.map((origin) => `${origin}/app/`),
+      },
+    ],
+    pkce: { required: () => true },
+    async findAccount(_ctx, sub) {
+      const user = await users.find(sub);
+      return user && { accountId: sub, claims: () => userClaims(user) };
+    },
+    claims: { openid: ['sub'], profile: ['preferred_username', 'tenant_id', 'role'], email: ['email'] },
+    conformIdTokenClaims: false,
+    async extraTokenClaims(_ctx, token) {
+      if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+      const user = await users.find(token.accountId);
+      if (!user) return undefined;
+      const { sub: _sub, ...claims } = userClaims(user);
+      return claims;
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx, form) => void (ctx.body = logoutPage(form)),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => API_RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: 'api',
+          audience: options.audience,
+          accessTokenTTL: options.accessTokenTtlSeconds,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      },
+    },
+    // First-party app: the user is never asked to consent to Pulse using Pulse.
+    async loadExistingGrant(ctx: KoaContextWithOIDC) {
+      const { client, session } = ctx.oidc;
+      if (!client || !session?.accountId) return undefined;
+      const grantId = ctx.oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      if (grantId) {
+        const existing = await ctx.oidc.provider.Grant.find(grantId);
+        if (existing) return existing;
+      }
+      const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId });
+      grant.addOIDCScope(SCOPES);
+      grant.addOIDCClaims(['tenant_id', 'role', 'email', 'preferred_username']);
+      grant.addResourceScope(API_RESOURCE, 'api');
+      await grant.save();
+      return grant;
+    },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    interactions: { url: (_ctx, interaction) => `${LOGIN_PATH}/${interaction.uid}` },
+    ttl: {
+      AccessToken: options.accessTokenTtlSeconds,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: options.refreshTokenTtlSeconds,
+      Session: options.refreshTokenTtlSeconds,
+      RefreshToken: options.refreshTokenTtlSeconds,
+    },
+    jwks: { keys: [options.state.signingKey] },
+    cookies: { keys: options.state.cookieKeys },
+    renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = messagePage('Sign-in problem', `${out.error}: ${out.error_description ?? ''}`);
+    },
+  };
+  const provider = new Provider(options.issuer, configuration);
+  // Behind a TLS-terminating proxy the issuer is https while the request is http.
+  provider.proxy = options.issuer.startsWith('https:');
+  provider.on('server_error', (_ctx, error) => options.log.error({ err: error }, 'OIDC issuer error'));
+  return provider;
+}
+
+/**
+ * Mounts the issuer on the Fastify app. `provider` resolves once the server listens (the issuer URL
+ * contains the port). Requests under /oidc go to oidc-provider untouched: its body parsing is its own.
+ */
+export function mountBuiltInIssuer(app: FastifyInstance, provider: () => Promise<Provider>, users: Users): void {
+  app.register(async (oidc) => {
+    oidc.removeAllContentTypeParsers();
+    oidc.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    const pass = async (
+      request: { raw: IncomingMessage & { originalUrl?: string } },
+      reply: { hijack(): void; raw: import('node:http').ServerResponse },
+    ) => {
+      const issuer = await provider();
+      reply.hijack();
+      const raw = request.raw;
+      raw.originalUrl = raw.url;
+      raw.url = raw.url!.slice(OIDC_MOUNT.length) || '/';
+      issuer.callback()(raw, reply.raw);
+    };
+    oidc.all(OIDC_MOUNT, { schema: { hide: true } }, pass);
+    oidc.all(`${OIDC_MOUNT}/*`, { schema: { hide: true } }, pass);
+  });
+
+  app.register(async (pages) => {
+    pages.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+
+    pages.get<{ Params: { uid: string } }>(`${LOGIN_PATH}/:uid`, { schema: { hide: true } }, async (request, reply) => {
+      const issuer = await provider();
+      try {
+        const details = await issuer.interactionDetails(request.raw, reply.raw);
+        return reply.type('text/html').send(loginPage({ action: `${LOGIN_PATH}/${details.uid}` }));
+      } catch {
+        return reply.status(400).type('text/html').send(expiredPage());
+      }
+    });
+
+    pages.post<{ Params: { uid: string }; Body: { username?: string; password?: string } }>(
+      `${LOGIN_PATH}/:uid`,
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const issuer = await provider();
+        let uid: string;
+        try {
+          uid = (await issuer.interactionDetails(request.raw, reply.raw)).uid;
+        } catch {
+          return reply.status(400).type('text/html').send(expiredPage());
+        }
+        const username = String(request.body?.username ?? '').trim();
+        const user = await users.authenticate(username, String(request.body?.password ?? ''));
+        if (!user) {
+          return reply
+            .status(401)
+            .type('text/html')
+            .send(loginPage({ action: `${LOGIN_PATH}/${uid}`, username, error: 'Wrong username or password.' }));
+        }
+        reply.hijack();
+        await issuer.interactionFinished(
+          request.raw,
+          reply.raw,
+          { login: { accountId: user.user_id } },
+          { mergeWithLastSubmission: false },
+        );
+      },
+    );
+  });
+}
+
+const expiredPage = () =>
+  messagePage('Sign-in expired', `This sign-in page has expired. <a href="/app/">Start again</a>.`, true);

@@ -1,0 +1,39 @@
+// Users and tokens of the built-in issuer for tests: the same signing path `pulse token` uses.
+import { SignJWT, importJWK } from 'jose';
+import { loadIssuerState, signAccessToken } from '../../src/identity/issuer-state.js';
+import { createUsers, type Role } from '../../src/identity/users.js';
+import type { Platform } from '../../src/platform.js';
+
+export const TEST_PASSWORD = 'test-password-1';
+
+/** Creates the user (if new) and returns an access token for it. */
+export async function tokenFor(
+  platform: Platform,
+  user: { username: string; role: Role; tenantId?: string },
+  ttlSeconds = 600,
+): Promise<string> {
+  const users = createUsers(platform.db);
+  await users.ensure({ ...user, password: TEST_PASSWORD });
+  const found = (await users.findByUsername(user.username))!;
+  const state = (await loadIssuerState(platform.db))!;
+  return signAccessToken(state, found, {
+    issuer: state.issuer!,
+    audience: 'pulse-ui',
+    clientId: 'pulse-ui',
+    ttlSeconds,
+  });
+}
+
+/** A token signed with the issuer's key but with claims of the test's choosing. */
+export async function customToken(platform: Platform, claims: Record<string, unknown>, expiresAt?: number) {
+  const state = (await loadIssuerState(platform.db))!;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'RS256', kid: state.signingKey.kid })
+    .setIssuer(state.issuer!)
+    .setAudience('pulse-ui')
+    .setSubject('custom-user')
+    .setExpirationTime(expiresAt ?? Math.floor(Date.now() / 1000) + 600)
+    .sign(await importJWK(state.signingKey, 'RS256'));
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
