@@ -80,7 +80,7 @@ export function start(deps: RoleDeps): RunningRole {
       if (config.OIDC_ISSUER) return;
       issuerUrl = `${publicUrl}${OIDC_MOUNT}`;
       const state = await ensureIssuerState(deps.db, issuerUrl);
-      const provider = createBuiltInIssuer({
+      const provider = await createBuiltInIssuer({
         issuer: issuerUrl,
         appOrigins: [...new Set([publicUrl, ...localUrls])],
         clientId: config.OIDC_CLIENT_ID,

@@ -143,9 +143,10 @@ describe('pulse CLI', () => {
     const mqttClientId = uniqueName('pulse_test_cli');
     afterAll(() => clearMqttSession('mqtt://127.0.0.1:1883', mqttClientId));
     let url: string;
+    let databaseUrl: string;
     let up: Awaited<ReturnType<typeof startUp>>;
     beforeAll(async () => {
-      const databaseUrl = await newDatabase();
+      databaseUrl = await newDatabase();
       up = await startUp({
         DATABASE_URL: databaseUrl,
         MQTT_URL: 'mqtt://127.0.0.1:1883',
@@ -174,6 +175,64 @@ describe('pulse CLI', () => {
         headers: { 'x-admin-key': 'cli-test-admin-key-000' },
       });
       expect(response.status).toBe(200);
+    });
+
+    it('creates and prints a demo login per role in both demo tenants', () => {
+      for (const login of [
+        'tenant-a-admin',
+        'tenant-a-viewer',
+        'tenant-b-admin',
+        'tenant-b-viewer',
+        'operator-admin',
+      ]) {
+        expect(up.output()).toContain(login);
+      }
+      expect(up.output()).toContain('password pulse-demo');
+    });
+
+    it('`pulse user` and `pulse token` give a script a token the running API accepts', async () => {
+      const env = { DATABASE_URL: databaseUrl };
+      const created = await run(
+        [
+          'user',
+          'create',
+          '--username',
+          'script-bot',
+          '--role',
+          'customer_viewer',
+          '--tenant',
+          'acme',
+          '--password',
+          'long-enough-1',
+        ],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stdout.trim()).toBe('created script-bot (customer_viewer of acme)');
+      const duplicate = await run(
+        ['user', 'create', '--username', 'script-bot', '--role', 'operator', '--password', 'long-enough-1'],
+        env,
+      );
+      expect(duplicate).toMatchObject({ code: 2, stderr: 'pulse: User script-bot already exists\n' });
+      const noTenant = await run(
+        ['user', 'create', '--username', 'x', '--role', 'customer_admin', '--password', 'long-enough-1'],
+        env,
+      );
+      expect(noTenant.stderr.trim()).toBe('pulse: role customer_admin needs a tenant');
+
+      const token = await run(['token', 'script-bot'], env);
+      expect(token.code, token.stderr).toBe(0);
+      expect(token.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+      const devices = await fetch(`${url}/api/v2/devices`, {
+        headers: { authorization: `Bearer ${token.stdout.trim()}` },
+      });
+      expect(devices.status).toBe(200);
+      expect(((await devices.json()) as { tenant_id: string }).tenant_id).toBe('acme');
+
+      expect((await run(['user', 'passwd', 'script-bot', '--password', 'another-one-2'], env)).code).toBe(0);
+      expect((await run(['user', 'list'], env)).stdout).toContain('script-bot');
+      expect((await run(['user', 'delete', 'script-bot'], env)).stdout.trim()).toBe('deleted script-bot');
+      expect((await run(['token', 'script-bot'], env)).stderr.trim()).toBe('pulse: User script-bot not found');
     });
 
     it('stops cleanly on SIGTERM within 10 s', async () => {

@@ -1,0 +1,188 @@
+// The built-in OpenID Connect issuer as the web app uses it, on PostgreSQL: authorization code + PKCE
+// through the login page, tokens the API accepts, refresh, logout — driven with fetch and a cookie jar.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createUsers } from '../../src/identity/users.js';
+import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const response = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: {
+        ...(init.headers as Record<string, string>),
+        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
+      },
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const [name, value] = pair!.split('=');
+      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name!);
+      else this.cookies.set(name!, value!);
+    }
+    return response;
+  }
+
+  /** Follows redirects while they stay on `origin`; returns the first response that is not one, or leaves. */
+  async follow(url: string, origin: string, init?: RequestInit): Promise<{ response: Response; url: string }> {
+    let response = await this.fetch(url, init);
+    let current = url;
+    while (response.status >= 300 && response.status < 400) {
+      current = new URL(response.headers.get('location')!, current).href;
+      if (!current.startsWith(origin) || current.startsWith(`${origin}/app/`)) break;
+      response = await this.fetch(current);
+    }
+    return { response, url: current };
+  }
+}
+
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+describe('built-in OIDC issuer', () => {
+  let pulse: TestPlatform;
+  let redirectUri: string;
+  beforeAll(async () => {
+    pulse = await startTestPlatform('postgres', {}, ['api']);
+    redirectUri = `${pulse.base}/app/callback`;
+    await tokenFor(pulse, { username: 'carol', role: 'customer_admin', tenantId: 'tenant-c' });
+  }, 60_000);
+  afterAll(() => pulse?.close());
+
+  function authorizeUrl(challenge?: string) {
+    const params = new URLSearchParams({
+      client_id: 'pulse-ui',
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'openid profile email offline_access',
+      state: 'state-1',
+      nonce: 'nonce-1',
+      ...(challenge && { code_challenge: challenge, code_challenge_method: 'S256' }),
+    });
+    return `${pulse.base}/oidc/auth?${params}`;
+  }
+
+  async function login(browser: Browser, password = TEST_PASSWORD) {
+    const verifier = randomBytes(32).toString('base64url');
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const start = await browser.follow(authorizeUrl(challenge), pulse.base);
+    expect(start.url).toMatch(/\/identity\/login\/[\w-]+$/);
+    const page = await start.response.text();
+    expect(page).toContain('<form method="post"');
+    const submitted = await browser.follow(start.url, pulse.base, form({ username: 'carol', password }));
+    return { verifier, submitted };
+  }
+
+  it('discovers PKCE S256 only and a JWKS with the signing key', async () => {
+    const discovery = (await pulse.call('/oidc/.well-known/openid-configuration', { admin: false })).body;
+    expect(discovery.issuer).toBe(`http://localhost:${pulse.httpPort}/oidc`);
+    expect(discovery.code_challenge_methods_supported).toEqual(['S256']);
+    const jwks = (await pulse.call('/oidc/jwks', { admin: false })).body;
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    expect((await pulse.call('/api/auth/config', { admin: false })).body).toMatchObject({
+      authority: discovery.issuer,
+      client_id: 'pulse-ui',
+      built_in_issuer: true,
+    });
+  });
+
+  it('refuses an authorization request without PKCE', async () => {
+    const response = await new Browser().fetch(authorizeUrl());
+    const location = response.headers.get('location') ?? '';
+    expect(location).toContain('error=invalid_request');
+    expect(decodeURIComponent(location)).toMatch(/PKCE/);
+  });
+
+  it('shows the login page again on a wrong password', async () => {
+    const { submitted } = await login(new Browser(), 'wrong-password');
+    expect(submitted.response.status).toBe(401);
+    expect(await submitted.response.text()).toContain('Wrong username or password.');
+  });
+
+  it('logs in with code + PKCE, gives tokens the API accepts, refreshes them and logs out', async () => {
+    const browser = new Browser();
+    const { submitted } = await login(browser);
+    const callback = new URL(submitted.url);
+    expect(callback.origin + callback.pathname).toBe(redirectUri);
+    expect(callback.searchParams.get('state')).toBe('state-1');
+    const code = callback.searchParams.get('code')!;
+
+    const exchange = async (fields: Record<string, string>) => {
+      const response = await fetch(`${pulse.base}/oidc/token`, form({ client_id: 'pulse-ui', ...fields }));
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    const stolen = await exchange({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: 'x'.repeat(43),
+    });
+    expect(stolen.body.error).toBe('invalid_grant');
+
+    // Log in afresh elsewhere for a code that was never offered with a wrong verifier.
+    const browser2 = new Browser();
+    const again = await login(browser2);
+    const freshCode = new URL(again.submitted.url).searchParams.get('code')!;
+    const tokens = await exchange({
+      grant_type: 'authorization_code',
+      code: freshCode,
+      redirect_uri: redirectUri,
+      code_verifier: again.verifier,
+    });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body).toMatchObject({ token_type: 'Bearer', expires_in: 900 });
+    expect(tokens.body.refresh_token).toBeTruthy();
+    const [, payload] = tokens.body.access_token.split('.');
+    expect(JSON.parse(Buffer.from(payload, 'base64url').toString())).toMatchObject({
+      aud: 'pulse-ui',
+      tenant_id: 'tenant-c',
+      role: 'customer_admin',
+      iss: `http://localhost:${pulse.httpPort}/oidc`,
+    });
+    const api = await pulse.call('/api/v2/devices', { admin: false, headers: bearer(tokens.body.access_token) });
+    expect(api).toMatchObject({ status: 200, body: { tenant_id: 'tenant-c' } });
+    // Signed in: the next authorization request in that browser goes straight back with a code.
+    const sso = await browser2.follow(
+      authorizeUrl(createHash('sha256').update('v'.repeat(43)).digest('base64url')),
+      pulse.base,
+    );
+    expect(new URL(sso.url).searchParams.get('code')).toBeTruthy();
+
+    const refreshed = await exchange({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
+    expect(refreshed.status).toBe(200);
+    expect(
+      (await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(refreshed.body.access_token) })).status,
+    ).toBe(200);
+
+    const logout = await browser2.fetch(
+      `${pulse.base}/oidc/session/end?${new URLSearchParams({
+        id_token_hint: refreshed.body.id_token ?? tokens.body.id_token,
+        post_logout_redirect_uri: `${pulse.base}/app/`,
+      })}`,
+    );
+    const page = await logout.text();
+    expect(page).toContain('op.logoutForm');
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
+    const confirmed = await browser2.fetch(`${pulse.base}/oidc/session/end/confirm`, form({ xsrf, logout: 'yes' }));
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.headers.get('location')).toBe(`${pulse.base}/app/`);
+    const afterLogout = await browser2.follow(
+      authorizeUrl(createHash('sha256').update('v'.repeat(43)).digest('base64url')),
+      pulse.base,
+    );
+    expect(afterLogout.url).toMatch(/\/identity\/login\//);
+
+    // A deleted user's refresh token stops working.
+    await createUsers(pulse.db).delete('carol');
+    const afterDelete = await exchange({ grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token });
+    expect(afterDelete.body.error).toBe('invalid_grant');
+  });
+});
