@@ -31,6 +31,7 @@ export interface KeySource {
 }
 
 const ALGORITHMS = ['RS256', 'ES256'];
+export const JWKS_REFETCH_COOLDOWN_MS = 2000;
 
 /** Keys of an external issuer: JWKS from its discovery document (looked up once, retried on failure). */
 export function remoteKeySource(issuer: string): () => Promise<KeySource> {
@@ -44,7 +45,12 @@ export function remoteKeySource(issuer: string): () => Promise<KeySource> {
     if (!jwksUri) throw new Error('discovery document has no jwks_uri');
     return {
       issuer: advertised ?? issuer,
-      keys: createRemoteJWKSet(new URL(jwksUri), { cacheMaxAge: 10 * 60_000, cooldownDuration: 30_000 }),
+      // A token naming an unknown kid refetches the keys (an issuer rotated them), at most every
+      // JWKS_REFETCH_COOLDOWN_MS so forged kids cannot hammer the issuer.
+      keys: createRemoteJWKSet(new URL(jwksUri), {
+        cacheMaxAge: 10 * 60_000,
+        cooldownDuration: JWKS_REFETCH_COOLDOWN_MS,
+      }),
     };
   };
   return () => {

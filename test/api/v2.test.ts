@@ -19,7 +19,7 @@ describe('/api/v2 on PostgreSQL', () => {
   const get = (path: string, token?: string) => pulse.call(path, { admin: false, headers: token ? bearer(token) : {} });
 
   beforeAll(async () => {
-    pulse = await startTestPlatform('postgres', { API_RATE_LIMIT: '100000' }, ['api', 'provision']);
+    pulse = await startTestPlatform('postgres', { API_RATE_LIMIT: '100000' }, ['api', 'provision', 'ingest']);
     const { db } = pulse;
     await seedDevice(db, 'tenant-a', 'a-1', 'site-1');
     await seedDevice(db, 'tenant-a', 'a-2', 'site-2', 'STALE');
@@ -267,6 +267,8 @@ describe('/api/v2 on PostgreSQL', () => {
       '/api/admin/devices',
       '/api/admin/devices/bulk',
       '/api/device/activate',
+      '/ingest/v1/tenant/{tenant_id}/device/{device_id}/{msg_type}',
+      '/ingest/v1/batch',
       '/api/auth/config',
       '/health',
     ]) {
