@@ -181,6 +181,28 @@ export const variables = {
     schema: positiveInt.default(100),
     doc: 'Requests one tenant may make to /api/v2 per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
   },
+  TRUST_PROXY: {
+    schema: z
+      .string()
+      .trim()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean),
+      )
+      .optional(),
+    doc: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IPs in the audit log). Unset: the peer address is the client.',
+    defaultDoc: 'none',
+  },
+  METRICS_COLLECTION_INTERVAL: {
+    schema: positiveInt.default(5),
+    doc: 'Seconds between samples of the platform metrics shown on the operator System page.',
+  },
+  METRICS_RETENTION_DAYS: {
+    schema: positiveInt.default(7),
+    doc: 'Days of system metrics history kept.',
+  },
   API_RATE_WINDOW_SECONDS: {
     schema: positiveInt.default(60),
     doc: 'Sliding window of API_RATE_LIMIT, in seconds.',

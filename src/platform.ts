@@ -96,7 +96,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics, prefix: 'pulse_' });
-    const http = await createHttpServer({ log, metrics });
+    const http = await createHttpServer({ log, metrics, trustProxy: config.TRUST_PROXY ?? false });
     cleanup.push(() => http.app.close());
     http.addHealthCheck('database', async () => ({
       status: 'ok',

@@ -16,6 +16,12 @@ import { createTokenVerifier, localKeySource, remoteKeySource, type KeySource } 
 import { guard, tenantOf } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
+import { registerCustomerRoutes } from './customer/routes.js';
+import { createAudited } from './operator/audit.js';
+import { registerOperatorRoutes } from './operator/routes.js';
+import { MetricsCollector } from './system/collector.js';
+import { registerSystemRoutes } from './system/routes.js';
+import { tcpProbe } from '../lib/tcp-probe.js';
 
 const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const LOGIN_SCOPE = 'openid profile email offline_access';
@@ -64,6 +70,41 @@ export function start(deps: RoleDeps): RunningRole {
     registerV2Routes(v2, deps.db);
   });
 
+  app.register(async (customer) => {
+    guard(customer, verify, 'customer');
+    registerCustomerRoutes(customer, { db: deps.db, bus: deps.bus });
+  });
+
+  const collector = new MetricsCollector({
+    db: deps.db,
+    checkComponents: deps.http.checkComponents,
+    intervalMs: config.METRICS_COLLECTION_INTERVAL * 1000,
+    retentionDays: config.METRICS_RETENTION_DAYS,
+    log: deps.log,
+  });
+  collector.start();
+  app.register(async (operator) => {
+    guard(operator, verify, 'operator');
+    registerOperatorRoutes(operator, { db: deps.db, config });
+    registerSystemRoutes(operator, {
+      audited: createAudited(deps.db),
+      collector,
+      checkComponents: deps.http.checkComponents,
+      probes: {
+        identity: async () => {
+          if (!config.OIDC_ISSUER)
+            return { status: issuerUrl ? 'ok' : 'degraded', issuer: issuerUrl ?? 'starting', built_in: true };
+          await keySource();
+          return { status: 'ok', issuer: config.OIDC_ISSUER, built_in: false };
+        },
+        // The embedded broker reports itself; an external one is checked by connecting to it.
+        ...(config.MQTT_URL && { broker: () => tcpProbe(config.MQTT_URL!) }),
+      },
+      dataDir: config.PULSE_DATA_DIR,
+      metricsIntervalSeconds: config.METRICS_COLLECTION_INTERVAL,
+    });
+  });
+
   let live: ReturnType<typeof registerLiveRoutes> | undefined;
   app.register(async (ws) => {
     await ws.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
@@ -100,7 +141,10 @@ export function start(deps: RoleDeps): RunningRole {
       issuer: issuerUrl ?? 'starting',
       websocket_connections: live?.connections() ?? 0,
     }),
-    stop: async () => live?.stop(),
+    stop: async () => {
+      collector.stop();
+      live?.stop();
+    },
   };
 }
 

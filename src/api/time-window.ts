@@ -40,3 +40,15 @@ export function timeWindow(
   }
   return { start, end, hours: Math.round(((end.getTime() - start.getTime()) / 3600_000) * 1000) / 1000 };
 }
+
+/** A window only when `start` or `end` is given (filters that are open-ended otherwise). */
+export function timeWindowIfAny(query: {
+  start?: string | undefined;
+  end?: string | undefined;
+}): { start?: Date; end?: Date } | undefined {
+  if (query.start === undefined && query.end === undefined) return undefined;
+  return {
+    ...(query.start !== undefined && { start: parseInstant('start', query.start) }),
+    ...(query.end !== undefined && { end: parseInstant('end', query.end) }),
+  };
+}

@@ -14,7 +14,7 @@ export interface AcceptedMessage {
 }
 
 export interface AlertEvent {
-  event: 'OPENED' | 'UPDATED' | 'CLOSED';
+  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
   alert_id: number;
   tenant_id: string;
   fingerprint: string;

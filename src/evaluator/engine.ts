@@ -157,6 +157,19 @@ export class EvaluatorEngine {
     this.effects.deviceChanged(device);
   }
 
+  /**
+   * An alert was closed outside the engine (by hand, through the API). If its condition still holds, the
+   * next evaluation opens a new one: a rule's next violating reading does, and a silent device's deadline
+   * is re-armed to fire at once.
+   */
+  alertClosed(tenantId: string, fingerprint: string): void {
+    this.openFingerprints.delete(key(tenantId, fingerprint));
+    const staleDeviceId = fingerprint.startsWith(STALE_PREFIX) ? fingerprint.slice(STALE_PREFIX.length) : undefined;
+    if (staleDeviceId === undefined) return;
+    const device = this.devices.get(key(tenantId, staleDeviceId));
+    if (device?.status === 'STALE') this.timers.arm(key(tenantId, staleDeviceId), this.now());
+  }
+
   stop(): void {
     this.timers.stop();
   }
@@ -308,6 +321,8 @@ export class EvaluatorEngine {
     this.ruleIndex.set(tenantId, index);
   }
 }
+
+const STALE_PREFIX = staleFingerprint('');
 
 function maxDate(a: Date | null, b: Date): Date {
   return a && a.getTime() > b.getTime() ? a : b;

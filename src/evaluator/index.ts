@@ -87,6 +87,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const status = await registryStatus(db, tenant_id, device_id);
       engine.setRevoked(tenant_id, device_id, status === 'REVOKED');
     }),
+    bus.subscribe('alert.changed', ({ event, tenant_id, fingerprint }) => {
+      if (event === 'CLOSED') engine.alertClosed(tenant_id, fingerprint);
+    }),
   ];
 
   return {

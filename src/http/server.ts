@@ -22,6 +22,8 @@ export interface HttpServer {
   app: FastifyInstance;
   /** Adds a component (a role, the database, the broker) to GET /health. */
   addHealthCheck(name: string, check: HealthCheck): void;
+  /** Runs every health check (a failing check reports `down` with its error). */
+  checkComponents(): Promise<Record<string, ComponentHealth>>;
 }
 
 export interface HttpServerOptions {
@@ -94,20 +96,24 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
 
   const checks = new Map<string, HealthCheck>();
+  const checkComponents = async () => {
+    const components: Record<string, ComponentHealth> = {};
+    await Promise.all(
+      [...checks].map(async ([name, check]) => {
+        try {
+          components[name] = await check();
+        } catch (error) {
+          components[name] = { status: 'down', error: (error as Error).message };
+        }
+      }),
+    );
+    return components;
+  };
   app.get(
     '/health',
     { schema: { tags: ['system'], summary: 'Health of every component in this process' } },
     async (_request, reply) => {
-      const components: Record<string, ComponentHealth> = {};
-      await Promise.all(
-        [...checks].map(async ([name, check]) => {
-          try {
-            components[name] = await check();
-          } catch (error) {
-            components[name] = { status: 'down', error: (error as Error).message };
-          }
-        }),
-      );
+      const components = await checkComponents();
       const healthy = Object.values(components).every((c) => c.status === 'ok');
       return reply.status(healthy ? 200 : 503).send({
         status: healthy ? 'ok' : 'degraded',
@@ -121,7 +127,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
   );
 
-  return { app, addHealthCheck: (name, check) => void checks.set(name, check) };
+  return { app, addHealthCheck: (name, check) => void checks.set(name, check), checkComponents };
 }
 
 function clientErrorMessage(error: FastifyError): string {

@@ -1,0 +1,283 @@
+// /customer (reference §3.4, without integrations and routes, which come with alert delivery): the
+// tenant's devices, alerts with acknowledge and close, delivery status and alert rules. Customer roles
+// read; writes need customer_admin. Everything runs in withTenant() for the caller's tenant.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Bus } from '../../bus/index.js';
+import type { Database, TenantTx } from '../../db/database.js';
+import { AppError } from '../../errors.js';
+import { requireRole } from '../auth.js';
+import { principalOf, tenantOf } from '../guard.js';
+import { timeWindowIfAny } from '../time-window.js';
+import * as v2 from '../v2/repository.js';
+import { alertStatusFilter } from '../v2/routes.js';
+import * as repo from './repository.js';
+import { checkRuleFields, checkRuleId, type RuleFields } from './rule-input.js';
+
+const tags = ['customer'];
+const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
+const Offset = Type.Integer({ minimum: 0, default: 0 });
+
+const DevicesQuery = Type.Object({
+  limit: Limit(500, 100),
+  offset: Offset,
+  status: Type.Optional(Type.String()),
+  site_id: Type.Optional(Type.String()),
+  q: Type.Optional(Type.String()),
+  sort: Type.Union(
+    [Type.Literal('site_id'), Type.Literal('device_id'), Type.Literal('status'), Type.Literal('last_seen_at')],
+    {
+      default: 'site_id',
+    },
+  ),
+  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
+});
+const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
+const AlertsQuery = Type.Object({
+  status: Type.String({ default: 'OPEN', description: 'OPEN, ACKNOWLEDGED, CLOSED or ALL' }),
+  severity: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
+  device_id: Type.Optional(Type.String()),
+  site_id: Type.Optional(Type.String()),
+  alert_type: Type.Optional(Type.String()),
+  start: Type.Optional(Type.String({ description: 'created at or after (ISO-8601)' })),
+  end: Type.Optional(Type.String({ description: 'created at or before (ISO-8601)' })),
+  limit: Limit(500, 100),
+  offset: Offset,
+});
+const AlertParams = Type.Object({ alert_id: Type.Integer() });
+const DeliveryQuery = Type.Object({ limit: Limit(100, 20) });
+const RuleParams = Type.Object({ rule_id: Type.String() });
+const ruleFields = {
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  metric_name: Type.String({ minLength: 1, maxLength: 100 }),
+  operator: Type.String({ description: 'GT, LT, GTE or LTE' }),
+  threshold: Type.Number(),
+  severity: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: '1 info … 5 critical' }),
+  description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+  site_ids: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 500 }), Type.Null()])),
+  enabled: Type.Boolean({ default: true }),
+  duration_seconds: Type.Integer({
+    minimum: 0,
+    maximum: 7 * 86_400,
+    default: 0,
+    description: 'violation must last this long',
+  }),
+  hysteresis: Type.Number({
+    minimum: 0,
+    default: 0,
+    description: 'the value must recover past threshold ± this to close',
+  }),
+};
+const CreateRuleBody = Type.Object(ruleFields, { additionalProperties: false });
+const PatchRuleBody = Type.Partial(
+  Type.Object({
+    ...ruleFields,
+    severity: Type.Integer({ minimum: 1, maximum: 5 }),
+    enabled: Type.Boolean(),
+    duration_seconds: Type.Integer({ minimum: 0, maximum: 7 * 86_400 }),
+    hysteresis: Type.Number({ minimum: 0 }),
+  }),
+  { additionalProperties: false },
+);
+
+const adminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');
+
+export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Database; bus: Bus }): void {
+  const { db, bus } = deps;
+  const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
+    db.withTenant(tenantOf(request), fn);
+
+  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+    '/customer/devices',
+    { schema: { tags, summary: "The tenant's devices", querystring: DevicesQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { limit, offset, status, site_id, q, sort, order } = request.query;
+        const { devices, total } = await v2.listDevices(tx, {
+          limit,
+          offset,
+          status,
+          siteId: site_id,
+          search: q,
+          sort,
+          order,
+        });
+        return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof DeviceParams> }>(
+    '/customer/devices/:device_id',
+    {
+      schema: {
+        tags,
+        summary: 'A device with its latest values, recent events (24 h) and telemetry (6 h)',
+        params: DeviceParams,
+      },
+    },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const detail = await repo.deviceDetail(tx, tx.tenantId, request.params.device_id);
+        if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
+        return { tenant_id: tx.tenantId, ...detail };
+      }),
+  );
+
+  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+    '/customer/alerts',
+    { schema: { tags, summary: "The tenant's alerts, filtered and paged, newest first", querystring: AlertsQuery } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { status, severity, device_id, site_id, alert_type, limit, offset } = request.query;
+        const window = timeWindowIfAny(request.query);
+        const { alerts, total } = await repo.listAlerts(tx, {
+          status: alertStatusFilter(status),
+          severity,
+          deviceId: device_id,
+          siteId: site_id,
+          alertType: alert_type,
+          start: window?.start,
+          end: window?.end,
+          limit,
+          offset,
+        });
+        return { tenant_id: tx.tenantId, alerts, count: alerts.length, total, status, limit, offset };
+      }),
+  );
+
+  app.get<{ Params: Static<typeof AlertParams> }>(
+    '/customer/alerts/:alert_id',
+    { schema: { tags, summary: 'One alert', params: AlertParams } },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const alert = await v2.findAlert(tx, request.params.alert_id);
+        if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
+        return { tenant_id: tx.tenantId, alert };
+      }),
+  );
+
+  const changeAlert = (
+    request: FastifyRequest<{ Params: Static<typeof AlertParams> }>,
+    change: (tx: TenantTx) => Promise<{ id: number; fingerprint: string } | undefined>,
+    event: 'ACKNOWLEDGED' | 'CLOSED',
+  ) =>
+    inTenant(request, async (tx) => {
+      const alertId = request.params.alert_id;
+      const changed = await change(tx);
+      const alert = await v2.findAlert(tx, alertId);
+      if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
+      if (!changed && alert.status === 'CLOSED' && event === 'ACKNOWLEDGED') {
+        throw new AppError('CONFLICT', 'Alert is closed; only open alerts can be acknowledged');
+      }
+      if (changed) {
+        // After commit: subscribers then read the alert as it now is.
+        setImmediate(() =>
+          bus.publish('alert.changed', {
+            event,
+            alert_id: alertId,
+            tenant_id: tx.tenantId,
+            fingerprint: changed.fingerprint,
+          }),
+        );
+      }
+      return { tenant_id: tx.tenantId, alert };
+    });
+
+  app.post<{ Params: Static<typeof AlertParams> }>(
+    '/customer/alerts/:alert_id/acknowledge',
+    {
+      preHandler: adminOnly,
+      schema: { tags, summary: 'Acknowledge an open alert (who and when are stored)', params: AlertParams },
+    },
+    (request) => {
+      const principal = principalOf(request);
+      return changeAlert(
+        request,
+        (tx) => repo.acknowledgeAlert(tx, request.params.alert_id, principal.email ?? principal.sub),
+        'ACKNOWLEDGED',
+      );
+    },
+  );
+
+  app.post<{ Params: Static<typeof AlertParams> }>(
+    '/customer/alerts/:alert_id/close',
+    {
+      preHandler: adminOnly,
+      schema: {
+        tags,
+        summary: 'Close an alert by hand',
+        description: 'If its condition still holds, the next evaluation opens a new alert.',
+        params: AlertParams,
+      },
+    },
+    (request) => changeAlert(request, (tx) => repo.closeAlert(tx, request.params.alert_id), 'CLOSED'),
+  );
+
+  app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
+    '/customer/delivery-status',
+    { schema: { tags, summary: 'Latest delivery attempts of the tenant', querystring: DeliveryQuery } },
+    (request) =>
+      inTenant(request, async (tx) => ({
+        tenant_id: tx.tenantId,
+        attempts: await repo.deliveryStatus(tx, request.query.limit),
+      })),
+  );
+
+  app.get('/customer/alert-rules', { schema: { tags, summary: "The tenant's alert rules" } }, (request) =>
+    inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, rules: await v2.listRules(tx, 100) })),
+  );
+
+  const findRuleOr404 = async (tx: TenantTx, ruleId: string) => {
+    checkRuleId(ruleId);
+    const rule = await v2.findRule(tx, ruleId);
+    if (!rule) throw new AppError('NOT_FOUND', 'Alert rule not found');
+    return rule;
+  };
+
+  app.get<{ Params: Static<typeof RuleParams> }>(
+    '/customer/alert-rules/:rule_id',
+    { schema: { tags, summary: 'One alert rule', params: RuleParams } },
+    (request) => inTenant(request, (tx) => findRuleOr404(tx, request.params.rule_id)),
+  );
+
+  app.post<{ Body: Static<typeof CreateRuleBody> }>(
+    '/customer/alert-rules',
+    { preHandler: adminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
+    async (request, reply) => {
+      const rule = checkRuleFields(request.body);
+      const created = await inTenant(request, (tx) => repo.createRule(tx, rule));
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.patch<{ Params: Static<typeof RuleParams>; Body: Static<typeof PatchRuleBody> }>(
+    '/customer/alert-rules/:rule_id',
+    {
+      preHandler: adminOnly,
+      schema: { tags, summary: 'Change an alert rule', params: RuleParams, body: PatchRuleBody },
+    },
+    (request) => {
+      checkRuleId(request.params.rule_id);
+      const fields: RuleFields = checkRuleFields(request.body ?? {});
+      if (Object.values(fields).every((value) => value === undefined)) {
+        throw new AppError('INVALID_REQUEST', 'No fields to update');
+      }
+      return inTenant(request, async (tx) => {
+        const updated = await repo.updateRule(tx, request.params.rule_id, fields);
+        if (!updated) throw new AppError('NOT_FOUND', 'Alert rule not found');
+        return updated;
+      });
+    },
+  );
+
+  app.delete<{ Params: Static<typeof RuleParams> }>(
+    '/customer/alert-rules/:rule_id',
+    { preHandler: adminOnly, schema: { tags, summary: 'Delete an alert rule', params: RuleParams } },
+    async (request, reply) => {
+      checkRuleId(request.params.rule_id);
+      const deleted = await inTenant(request, (tx) => repo.deleteRule(tx, request.params.rule_id));
+      if (!deleted) throw new AppError('NOT_FOUND', 'Alert rule not found');
+      return reply.status(204).send();
+    },
+  );
+}

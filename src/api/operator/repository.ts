@@ -1,0 +1,233 @@
+// Cross-tenant reads and tenant administration for /operator, as pulse_operator (BYPASSRLS). Every
+// function takes an OperatorTx: they are only reachable through the audited operator routes.
+import type { OperatorTx } from '../../db/database.js';
+import { ALERT_COLUMNS } from '../v2/repository.js';
+
+const TENANT_COLUMNS =
+  'tenant_id, name, status, contact_email, contact_name, metadata, created_at, updated_at, deleted_at';
+
+export async function listTenants(
+  tx: OperatorTx,
+  filter: { status: string | undefined; limit: number; offset: number },
+) {
+  const [tenants, total] = await Promise.all([
+    tx.query(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::text IS NULL OR status = $1) ORDER BY tenant_id LIMIT $2 OFFSET $3`,
+      [filter.status ?? null, filter.limit, filter.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM tenants WHERE ($1::text IS NULL OR status = $1)`, [
+      filter.status ?? null,
+    ]),
+  ]);
+  return { tenants: tenants.rows, total: total.rows[0]!.total };
+}
+
+export async function tenantsSummary(tx: OperatorTx) {
+  const { rows } = await tx.query(
+    `SELECT t.tenant_id, t.name, t.status, t.created_at,
+            (SELECT count(*)::int FROM device_registry d WHERE d.tenant_id = t.tenant_id) AS device_count,
+            (SELECT count(*)::int FROM device_state s WHERE s.tenant_id = t.tenant_id AND s.status = 'ONLINE') AS online_count,
+            (SELECT count(*)::int FROM fleet_alert a WHERE a.tenant_id = t.tenant_id AND a.status <> 'CLOSED') AS open_alerts,
+            (SELECT max(s.last_seen_at) FROM device_state s WHERE s.tenant_id = t.tenant_id) AS last_activity
+     FROM tenants t WHERE t.status <> 'DELETED' ORDER BY t.tenant_id`,
+  );
+  return rows;
+}
+
+export async function findTenant(tx: OperatorTx, tenantId: string) {
+  const { rows } = await tx.query(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [tenantId]);
+  return rows[0];
+}
+
+export interface TenantFields {
+  name?: string | undefined;
+  contact_email?: string | null | undefined;
+  contact_name?: string | null | undefined;
+  status?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+/** False when the tenant exists already (even deleted: ids are never reused). */
+export async function createTenant(tx: OperatorTx, tenantId: string, fields: TenantFields): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `INSERT INTO tenants (tenant_id, name, contact_email, contact_name, metadata) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (tenant_id) DO NOTHING`,
+    [
+      tenantId,
+      fields.name,
+      fields.contact_email ?? null,
+      fields.contact_name ?? null,
+      JSON.stringify(fields.metadata ?? {}),
+    ],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+const TENANT_UPDATABLE = ['name', 'contact_email', 'contact_name', 'status', 'metadata'] as const;
+
+export async function updateTenant(tx: OperatorTx, tenantId: string, fields: TenantFields): Promise<boolean> {
+  const present = TENANT_UPDATABLE.filter((field) => fields[field] !== undefined);
+  const values = present.map((field) => (field === 'metadata' ? JSON.stringify(fields.metadata) : fields[field]));
+  const { rowCount } = await tx.query(
+    `UPDATE tenants SET ${[...present.map((field, i) => `${field} = $${i + 2}`), 'updated_at = now()'].join(', ')}
+     WHERE tenant_id = $1 AND status <> 'DELETED'`,
+    [tenantId, ...values],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function deleteTenant(tx: OperatorTx, tenantId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE tenants SET status = 'DELETED', deleted_at = now(), updated_at = now() WHERE tenant_id = $1 AND status <> 'DELETED'`,
+    [tenantId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function tenantStats(tx: OperatorTx, tenantId: string) {
+  const { rows } = await tx.query(
+    `SELECT
+       (SELECT count(*)::int FROM device_registry WHERE tenant_id = $1) AS devices_total,
+       (SELECT count(*)::int FROM device_registry WHERE tenant_id = $1 AND status = 'ACTIVE') AS devices_active,
+       (SELECT count(*)::int FROM device_state WHERE tenant_id = $1 AND status = 'ONLINE') AS devices_online,
+       (SELECT count(*)::int FROM device_state WHERE tenant_id = $1 AND status = 'STALE') AS devices_stale,
+       (SELECT count(*)::int FROM fleet_alert WHERE tenant_id = $1 AND status <> 'CLOSED') AS alerts_open,
+       (SELECT count(*)::int FROM fleet_alert WHERE tenant_id = $1 AND status = 'CLOSED') AS alerts_closed,
+       (SELECT count(*)::int FROM fleet_alert WHERE tenant_id = $1 AND created_at > now() - interval '24 hours') AS alerts_24h,
+       (SELECT count(*)::int FROM integrations WHERE tenant_id = $1) AS integrations_total,
+       (SELECT count(*)::int FROM integrations WHERE tenant_id = $1 AND enabled) AS integrations_active,
+       (SELECT count(*)::int FROM alert_rules WHERE tenant_id = $1) AS rules_total,
+       (SELECT count(*)::int FROM alert_rules WHERE tenant_id = $1 AND enabled) AS rules_active,
+       (SELECT count(DISTINCT site_id)::int FROM device_registry WHERE tenant_id = $1) AS sites,
+       (SELECT max(last_seen_at) FROM device_state WHERE tenant_id = $1) AS last_device_activity,
+       (SELECT max(created_at) FROM fleet_alert WHERE tenant_id = $1) AS last_alert`,
+    [tenantId],
+  );
+  const r = rows[0]!;
+  return {
+    devices: { total: r.devices_total, active: r.devices_active, online: r.devices_online, stale: r.devices_stale },
+    alerts: { open: r.alerts_open, closed: r.alerts_closed, last_24h: r.alerts_24h },
+    integrations: { total: r.integrations_total, active: r.integrations_active },
+    rules: { total: r.rules_total, active: r.rules_active },
+    sites: r.sites,
+    last_device_activity: r.last_device_activity,
+    last_alert: r.last_alert,
+  };
+}
+
+export interface DeviceFilter {
+  tenantId: string | undefined;
+  status?: string | undefined;
+  search?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+export async function listDevices(tx: OperatorTx, filter: DeviceFilter) {
+  const where = `($1::text IS NULL OR dr.tenant_id = $1)
+    AND ($2::text IS NULL OR (CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END) = $2)
+    AND ($3::text IS NULL OR dr.device_id ILIKE '%' || $3 || '%')`;
+  const from = `device_registry dr LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
+  const params = [
+    filter.tenantId ?? null,
+    filter.status ?? null,
+    filter.search?.replace(/[\\%_]/g, (c) => `\\${c}`) ?? null,
+  ];
+  const [devices, total] = await Promise.all([
+    tx.query(
+      `SELECT dr.tenant_id, dr.device_id, COALESCE(ds.site_id, dr.site_id) AS site_id,
+              CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END AS status,
+              ds.last_seen_at, (ds.state ->> 'battery_pct')::float8 AS battery_pct, (ds.state ->> 'temp_c')::float8 AS temp_c,
+              (ds.state ->> 'rssi_dbm')::float8 AS rssi_dbm, (ds.state ->> 'snr_db')::float8 AS snr_db
+       FROM ${from} WHERE ${where}
+       ORDER BY dr.tenant_id, dr.site_id, dr.device_id LIMIT $4 OFFSET $5`,
+      [...params, filter.limit, filter.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${from} WHERE ${where}`, params),
+  ]);
+  return { devices: devices.rows, total: total.rows[0]!.total };
+}
+
+export async function listAlerts(
+  tx: OperatorTx,
+  filter: { tenantId: string | undefined; status: string | undefined; limit: number; offset: number },
+) {
+  const where = `($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)`;
+  const params = [filter.tenantId ?? null, filter.status ?? null];
+  const [alerts, total] = await Promise.all([
+    tx.query(
+      `SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4`,
+      [...params, filter.limit, filter.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM fleet_alert WHERE ${where}`, params),
+  ]);
+  return { alerts: alerts.rows, total: total.rows[0]!.total };
+}
+
+export async function quarantine(
+  tx: OperatorTx,
+  filter: { tenantId: string | undefined; minutes: number; limit: number },
+) {
+  const [events, counts] = await Promise.all([
+    tx.query(
+      `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic FROM quarantine_events
+       WHERE ingested_at > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
+       ORDER BY ingested_at DESC, id DESC LIMIT $3`,
+      [filter.minutes, filter.tenantId ?? null, filter.limit],
+    ),
+    // Counted for every reject, whether or not its event row was stored (PROD stores none).
+    tx.query(
+      `SELECT bucket_minute AS minute, reason, sum(cnt)::int AS count FROM quarantine_counters_minute
+       WHERE bucket_minute > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
+       GROUP BY bucket_minute, reason ORDER BY bucket_minute, reason`,
+      [filter.minutes, filter.tenantId ?? null],
+    ),
+  ]);
+  return { events: events.rows, counts: counts.rows };
+}
+
+export async function listIntegrations(tx: OperatorTx, tenantId: string | undefined) {
+  const { rows } = await tx.query(
+    `SELECT tenant_id, integration_id, name, type, enabled, config_json ->> 'url' AS url, snmp_host, mqtt_topic,
+            created_at, updated_at
+     FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC LIMIT 500`,
+    [tenantId ?? null],
+  );
+  return rows;
+}
+
+export async function auditLog(
+  tx: OperatorTx,
+  filter: {
+    userId?: string | undefined;
+    action?: string | undefined;
+    tenantId?: string | undefined;
+    since?: Date | undefined;
+    limit: number;
+  },
+) {
+  const { rows } = await tx.query(
+    `SELECT l.id, l.user_id, u.username, l.action, l.tenant_filter, l.resource_type, l.resource_id,
+            host(l.ip_address) AS ip_address, l.user_agent, l.rls_bypassed, l.created_at
+     FROM operator_audit_log l LEFT JOIN users u ON u.user_id = l.user_id
+     WHERE ($1::text IS NULL OR l.user_id = $1 OR u.username = $1) AND ($2::text IS NULL OR l.action = $2)
+       AND ($3::text IS NULL OR l.tenant_filter = $3) AND ($4::timestamptz IS NULL OR l.created_at >= $4)
+     ORDER BY l.created_at DESC, l.id DESC LIMIT $5`,
+    [filter.userId ?? null, filter.action ?? null, filter.tenantId ?? null, filter.since ?? null, filter.limit],
+  );
+  return rows;
+}
+
+export async function settingRows(tx: OperatorTx) {
+  return (
+    await tx.query<{ key: string; value: string; updated_at: Date }>(`SELECT key, value, updated_at FROM app_settings`)
+  ).rows;
+}
+
+export async function saveSettings(tx: OperatorTx, values: Record<string, string>) {
+  await tx.query(
+    `INSERT INTO app_settings (key, value) SELECT key, value FROM jsonb_each_text($1::jsonb)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [JSON.stringify(values)],
+  );
+}

@@ -1,0 +1,399 @@
+// /operator (reference §3.5): tenants, every tenant's devices, alerts, quarantine and integrations, the
+// audit log and the runtime settings. Operator roles read; tenant writes, the audit log and settings
+// writes need operator_admin. Every request is audited (./audit.ts) and runs as pulse_operator.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../../config.js';
+import type { Database } from '../../db/database.js';
+import { AppError } from '../../errors.js';
+import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../ingest/settings.js';
+import { deviceDetail } from '../customer/repository.js';
+import { alertStatusFilter } from '../v2/routes.js';
+import { createAudited } from './audit.js';
+import * as repo from './repository.js';
+
+const tags = ['operator'];
+const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
+const Offset = Type.Integer({ minimum: 0, default: 0 });
+const TenantParams = Type.Object({ tenant_id: Type.String({ minLength: 1 }) });
+const TENANT_ID = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const TENANT_STATUSES = ['ACTIVE', 'SUSPENDED'];
+
+const TenantsQuery = Type.Object({
+  status: Type.String({ default: 'ACTIVE', description: 'ACTIVE, SUSPENDED, DELETED or ALL' }),
+  limit: Limit(500, 100),
+  offset: Offset,
+});
+const tenantFields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  contact_email: Type.Optional(Type.Union([Type.String({ maxLength: 254 }), Type.Null()])),
+  contact_name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+};
+const CreateTenantBody = Type.Object({ tenant_id: Type.String({ minLength: 1, maxLength: 64 }), ...tenantFields });
+const PatchTenantBody = Type.Partial(Type.Object({ ...tenantFields, status: Type.String() }));
+const DevicesQuery = Type.Object({
+  tenant_filter: Type.Optional(Type.String()),
+  status: Type.Optional(Type.String()),
+  q: Type.Optional(Type.String()),
+  limit: Limit(500, 100),
+  offset: Offset,
+});
+const AlertsQuery = Type.Object({
+  tenant_filter: Type.Optional(Type.String()),
+  status: Type.String({ default: 'OPEN', description: 'OPEN, ACKNOWLEDGED, CLOSED or ALL' }),
+  limit: Limit(500, 100),
+  offset: Offset,
+});
+const QuarantineQuery = Type.Object({
+  minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 60 }),
+  tenant_filter: Type.Optional(Type.String()),
+  limit: Limit(500, 100),
+});
+const TenantFilterQuery = Type.Object({ tenant_filter: Type.Optional(Type.String()) });
+const AuditQuery = Type.Object({
+  user_id: Type.Optional(Type.String({ description: 'user id or username' })),
+  action: Type.Optional(Type.String()),
+  tenant_filter: Type.Optional(Type.String()),
+  since: Type.Optional(Type.String({ description: 'ISO-8601' })),
+  limit: Limit(1000, 100),
+});
+const Flag = Type.Union([Type.Boolean(), Type.String()]);
+const SettingsBody = Type.Object(
+  {
+    mode: Type.Optional(Type.Union([Type.Literal('DEV'), Type.Literal('PROD')])),
+    store_rejects: Type.Optional(Flag),
+    mirror_rejects: Type.Optional(Flag),
+    max_payload_bytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 1_048_576 })),
+    rate_limit_rps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100_000 })),
+    rate_limit_burst: Type.Optional(Type.Number({ minimum: 1, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+
+const flag = (value: boolean | string) =>
+  typeof value === 'boolean' ? value : ['1', 'true', 'on', 'yes'].includes(value.toLowerCase());
+
+const settingsJson = (settings: IngestSettings) => ({
+  mode: settings.mode,
+  store_rejects: settings.storeRejects,
+  max_payload_bytes: settings.maxPayloadBytes,
+  rate_limit_rps: settings.rateLimitRps,
+  rate_limit_burst: settings.rateLimitBurst,
+});
+
+function parseSince(since: string | undefined): Date | undefined {
+  if (since === undefined) return undefined;
+  const date = new Date(since);
+  if (Number.isNaN(date.getTime())) throw new AppError('INVALID_REQUEST', 'Invalid since value; use ISO 8601');
+  return date;
+}
+
+const statusFilter = (status: string) => (status.toUpperCase() === 'ALL' ? undefined : status.toUpperCase());
+
+export function registerOperatorRoutes(app: FastifyInstance, deps: { db: Database; config: Config }): void {
+  const audited = createAudited(deps.db);
+  // The reference's settings form posts form fields; JSON is the main format.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
+    done(null, Object.fromEntries(new URLSearchParams(body as string))),
+  );
+
+  app.get<{ Querystring: Static<typeof TenantsQuery> }>(
+    '/operator/tenants',
+    { schema: { tags, summary: 'Tenants', querystring: TenantsQuery } },
+    (request) =>
+      audited(request, { action: 'list_tenants' }, async (tx) => {
+        const { limit, offset } = request.query;
+        return {
+          ...(await repo.listTenants(tx, { status: statusFilter(request.query.status), limit, offset })),
+          limit,
+          offset,
+        };
+      }),
+  );
+
+  app.get(
+    '/operator/tenants/stats/summary',
+    { schema: { tags, summary: 'Every tenant with device, online and open-alert counts' } },
+    (request) =>
+      audited(request, { action: 'get_all_tenants_stats' }, async (tx) => ({ tenants: await repo.tenantsSummary(tx) })),
+  );
+
+  app.get<{ Params: Static<typeof TenantParams> }>(
+    '/operator/tenants/:tenant_id',
+    { schema: { tags, summary: 'One tenant', params: TenantParams } },
+    (request) => {
+      const { tenant_id } = request.params;
+      return audited(
+        request,
+        { action: 'get_tenant', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
+        async (tx) => {
+          const tenant = await repo.findTenant(tx, tenant_id);
+          if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
+          return tenant;
+        },
+      );
+    },
+  );
+
+  app.post<{ Body: Static<typeof CreateTenantBody> }>(
+    '/operator/tenants',
+    { schema: { tags, summary: 'Create a tenant (operator_admin)', body: CreateTenantBody } },
+    async (request, reply) => {
+      const { tenant_id, ...fields } = request.body;
+      const created = await audited(
+        request,
+        {
+          action: 'create_tenant',
+          admin: true,
+          tenantFilter: tenant_id,
+          resourceType: 'tenant',
+          resourceId: tenant_id,
+        },
+        async (tx) => {
+          if (!TENANT_ID.test(tenant_id)) {
+            throw new AppError(
+              'INVALID_REQUEST',
+              'Invalid tenant_id: lowercase letters, digits and inner hyphens, at most 64',
+            );
+          }
+          checkContactEmail(fields.contact_email);
+          if (!(await repo.createTenant(tx, tenant_id, { ...fields, name: fields.name.trim() }))) {
+            throw new AppError('CONFLICT', 'Tenant already exists');
+          }
+          return { tenant_id, status: 'created' };
+        },
+      );
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.patch<{ Params: Static<typeof TenantParams>; Body: Static<typeof PatchTenantBody> }>(
+    '/operator/tenants/:tenant_id',
+    { schema: { tags, summary: 'Change a tenant (operator_admin)', params: TenantParams, body: PatchTenantBody } },
+    (request) => {
+      const { tenant_id } = request.params;
+      return audited(
+        request,
+        {
+          action: 'update_tenant',
+          admin: true,
+          tenantFilter: tenant_id,
+          resourceType: 'tenant',
+          resourceId: tenant_id,
+        },
+        async (tx) => {
+          const fields = request.body ?? {};
+          if (Object.values(fields).every((value) => value === undefined))
+            throw new AppError('INVALID_REQUEST', 'No fields to update');
+          if (fields.status !== undefined && !TENANT_STATUSES.includes(fields.status)) {
+            throw new AppError(
+              'INVALID_REQUEST',
+              `status must be one of ${TENANT_STATUSES.join(', ')} (delete a tenant with DELETE)`,
+            );
+          }
+          checkContactEmail(fields.contact_email);
+          if (!(await repo.updateTenant(tx, tenant_id, fields))) throw new AppError('NOT_FOUND', 'Tenant not found');
+          return { tenant_id, status: 'updated' };
+        },
+      );
+    },
+  );
+
+  app.delete<{ Params: Static<typeof TenantParams> }>(
+    '/operator/tenants/:tenant_id',
+    { schema: { tags, summary: 'Delete a tenant (soft; operator_admin)', params: TenantParams } },
+    (request) => {
+      const { tenant_id } = request.params;
+      return audited(
+        request,
+        {
+          action: 'delete_tenant',
+          admin: true,
+          tenantFilter: tenant_id,
+          resourceType: 'tenant',
+          resourceId: tenant_id,
+        },
+        async (tx) => {
+          if (!(await repo.deleteTenant(tx, tenant_id)))
+            throw new AppError('NOT_FOUND', 'Tenant not found or already deleted');
+          return { tenant_id, status: 'deleted' };
+        },
+      );
+    },
+  );
+
+  app.get<{ Params: Static<typeof TenantParams> }>(
+    '/operator/tenants/:tenant_id/stats',
+    {
+      schema: { tags, summary: "A tenant's devices, alerts, integrations and rules in numbers", params: TenantParams },
+    },
+    (request) => {
+      const { tenant_id } = request.params;
+      return audited(
+        request,
+        { action: 'get_tenant_stats', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
+        async (tx) => {
+          const tenant = await repo.findTenant(tx, tenant_id);
+          if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
+          return { tenant_id, name: tenant.name, status: tenant.status, stats: await repo.tenantStats(tx, tenant_id) };
+        },
+      );
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+    '/operator/devices',
+    { schema: { tags, summary: "Every tenant's devices", querystring: DevicesQuery } },
+    (request) => {
+      const { tenant_filter, status, q, limit, offset } = request.query;
+      return audited(request, { action: 'list_all_devices', tenantFilter: tenant_filter }, async (tx) => {
+        const result = await repo.listDevices(tx, { tenantId: tenant_filter, status, search: q, limit, offset });
+        return { ...result, tenant_filter: tenant_filter ?? null, limit, offset };
+      });
+    },
+  );
+
+  app.get<{ Params: Static<typeof TenantParams> }>(
+    '/operator/tenants/:tenant_id/devices',
+    { schema: { tags, summary: "A tenant's devices", params: TenantParams } },
+    (request) => {
+      const { tenant_id } = request.params;
+      return audited(request, { action: 'list_tenant_devices', tenantFilter: tenant_id }, async (tx) => {
+        const { devices, total } = await repo.listDevices(tx, { tenantId: tenant_id, limit: 500, offset: 0 });
+        return { tenant_id, devices, total };
+      });
+    },
+  );
+
+  const DeviceParams = Type.Object({
+    tenant_id: Type.String({ minLength: 1 }),
+    device_id: Type.String({ minLength: 1 }),
+  });
+  app.get<{ Params: Static<typeof DeviceParams> }>(
+    '/operator/tenants/:tenant_id/devices/:device_id',
+    { schema: { tags, summary: 'A device as its tenant sees it', params: DeviceParams } },
+    (request) => {
+      const { tenant_id, device_id } = request.params;
+      return audited(
+        request,
+        { action: 'view_device', tenantFilter: tenant_id, resourceType: 'device', resourceId: device_id },
+        async (tx) => {
+          const detail = await deviceDetail(tx, tenant_id, device_id);
+          if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
+          return { tenant_id, ...detail };
+        },
+      );
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+    '/operator/alerts',
+    { schema: { tags, summary: "Every tenant's alerts", querystring: AlertsQuery } },
+    (request) => {
+      const { tenant_filter, status, limit, offset } = request.query;
+      return audited(request, { action: 'list_all_alerts', tenantFilter: tenant_filter }, async (tx) => {
+        const result = await repo.listAlerts(tx, {
+          tenantId: tenant_filter,
+          status: alertStatusFilter(status),
+          limit,
+          offset,
+        });
+        return { ...result, tenant_filter: tenant_filter ?? null, status, limit, offset };
+      });
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof QuarantineQuery> }>(
+    '/operator/quarantine',
+    {
+      schema: {
+        tags,
+        summary: 'Rejected messages and reject counts per minute and reason',
+        querystring: QuarantineQuery,
+      },
+    },
+    (request) => {
+      const { minutes, tenant_filter, limit } = request.query;
+      return audited(request, { action: 'view_quarantine', tenantFilter: tenant_filter }, async (tx) => ({
+        minutes,
+        limit,
+        ...(await repo.quarantine(tx, { tenantId: tenant_filter, minutes, limit })),
+      }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof TenantFilterQuery> }>(
+    '/operator/integrations',
+    { schema: { tags, summary: "Every tenant's integrations (no secrets)", querystring: TenantFilterQuery } },
+    (request) => {
+      const { tenant_filter } = request.query;
+      return audited(request, { action: 'list_all_integrations', tenantFilter: tenant_filter }, async (tx) => ({
+        integrations: await repo.listIntegrations(tx, tenant_filter),
+        tenant_filter: tenant_filter ?? null,
+      }));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof AuditQuery> }>(
+    '/operator/audit-log',
+    { schema: { tags, summary: 'The operator audit log (operator_admin)', querystring: AuditQuery } },
+    (request) => {
+      const { user_id, action, tenant_filter, since, limit } = request.query;
+      return audited(request, { action: 'view_audit_log', admin: true }, async (tx) => ({
+        entries: await repo.auditLog(tx, {
+          userId: user_id,
+          action,
+          tenantId: tenant_filter,
+          since: parseSince(since),
+          limit,
+        }),
+        limit,
+        user_id: user_id ?? null,
+        action: action ?? null,
+        since: since ?? null,
+      }));
+    },
+  );
+
+  const defaults = defaultIngestSettings(deps.config.MODE);
+  app.get(
+    '/operator/settings',
+    { schema: { tags, summary: 'Runtime ingest settings in force, and their defaults' } },
+    (request) =>
+      audited(request, { action: 'view_settings' }, async (tx) => {
+        const rows = await repo.settingRows(tx);
+        return { settings: settingsJson(applySettingRows(defaults, rows)), defaults: settingsJson(defaults), rows };
+      }),
+  );
+
+  app.post<{ Body: Static<typeof SettingsBody> }>(
+    '/operator/settings',
+    {
+      schema: {
+        tags,
+        summary: 'Change runtime ingest settings (operator_admin); ingest applies them within SETTINGS_POLL_SECONDS',
+        body: SettingsBody,
+      },
+    },
+    (request) =>
+      audited(request, { action: 'update_settings', admin: true }, async (tx) => {
+        const body = request.body ?? {};
+        const values: Record<string, string> = {};
+        if (body.mode !== undefined) values.MODE = body.mode;
+        if (body.store_rejects !== undefined) values.STORE_REJECTS = flag(body.store_rejects) ? '1' : '0';
+        if (body.mirror_rejects !== undefined) values.MIRROR_REJECTS_TO_RAW = flag(body.mirror_rejects) ? '1' : '0';
+        if (body.max_payload_bytes !== undefined) values.MAX_PAYLOAD_BYTES = String(body.max_payload_bytes);
+        if (body.rate_limit_rps !== undefined) values.RATE_LIMIT_RPS = String(body.rate_limit_rps);
+        if (body.rate_limit_burst !== undefined) values.RATE_LIMIT_BURST = String(body.rate_limit_burst);
+        if (Object.keys(values).length === 0) throw new AppError('INVALID_REQUEST', 'No settings to update');
+        await repo.saveSettings(tx, values);
+        return { status: 'ok', settings: settingsJson(applySettingRows(defaults, await repo.settingRows(tx))) };
+      }),
+  );
+}
+
+function checkContactEmail(email: string | null | undefined): void {
+  if (email && !EMAIL.test(email)) throw new AppError('INVALID_REQUEST', 'Invalid contact_email');
+}
