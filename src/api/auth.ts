@@ -19,6 +19,8 @@ export interface Principal {
   /** Set for customer roles (checked at verification); operators have none. */
   tenantId: string | undefined;
   email: string | undefined;
+  /** preferred_username, when the issuer sends it. */
+  username: string | undefined;
   /** Expiry, seconds since the epoch. */
   exp: number;
 }
@@ -104,6 +106,7 @@ export function createTokenVerifier(options: { keySource: () => Promise<KeySourc
       role: payload.role,
       tenantId: CUSTOMER_ROLES.includes(payload.role) ? tenantId : undefined,
       email: typeof payload.email === 'string' ? payload.email : undefined,
+      username: typeof payload.preferred_username === 'string' ? payload.preferred_username : undefined,
       exp: payload.exp!,
     };
   };
@@ -141,5 +144,8 @@ export function requireRole(principal: Principal, audience: Audience): void {
   const rule = ALLOWED[audience];
   if (!rule.roles.includes(principal.role)) throw new AppError('FORBIDDEN', rule.message);
 }
+
+/** How a person is named on what they did (an acknowledgement): email, else username, else subject. */
+export const displayName = (principal: Principal) => principal.email ?? principal.username ?? principal.sub;
 
 export const isOperator = (principal: Principal) => OPERATOR_ROLES.includes(principal.role);

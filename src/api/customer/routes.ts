@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '../../bus/index.js';
 import type { Database, TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import { requireRole } from '../auth.js';
+import { displayName, requireRole } from '../auth.js';
 import { principalOf, tenantOf } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import * as v2 from '../v2/repository.js';
@@ -193,7 +193,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
       const principal = principalOf(request);
       return changeAlert(
         request,
-        (tx) => repo.acknowledgeAlert(tx, request.params.alert_id, principal.email ?? principal.sub),
+        (tx) => repo.acknowledgeAlert(tx, request.params.alert_id, displayName(principal)),
         'ACKNOWLEDGED',
       );
     },
