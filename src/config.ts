@@ -1,6 +1,7 @@
 // The only module that reads process.env. Every variable is declared once here with its type, default
 // and documentation; `docs/configuration.md` is generated from this table (`npm run config-docs`).
 import { z } from 'zod';
+import { parseSecretsKey } from './delivery/secrets.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -203,6 +204,61 @@ export const variables = {
     schema: positiveInt.default(7),
     doc: 'Days of system metrics history kept.',
   },
+  SECRETS_KEY: {
+    schema: z.string().min(1).optional(),
+    doc: 'Key that seals integration secrets in the database: 64 hex characters or base64 of 32 bytes (`openssl rand -hex 32`). Required in PROD; in DEV one is generated in PULSE_DATA_DIR/secrets-key.',
+    defaultDoc: 'generated (DEV)',
+  },
+  SSRF_ALLOWLIST: {
+    schema: z
+      .string()
+      .trim()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean),
+      )
+      .default([]),
+    doc: 'Comma-separated CIDRs, addresses or host names that notifications may reach although private (on-prem receivers, tests). Everything else private, loopback, link-local or cloud-metadata is refused.',
+    defaultDoc: 'empty',
+  },
+  ALERT_LOOKBACK_MINUTES: {
+    schema: positiveInt.default(30),
+    doc: 'At start the dispatcher queues deliveries for alert events of this many past minutes that have none (idempotent).',
+  },
+  WORKER_CONCURRENCY: {
+    schema: positiveInt.max(1000).default(16),
+    doc: 'Deliveries one worker sends at once.',
+  },
+  WORKER_TENANT_CONCURRENCY: {
+    schema: positiveInt.max(1000).default(4),
+    doc: 'Of those, at most this many for one tenant, so a noisy tenant cannot starve the others.',
+  },
+  WORKER_POLL_SECONDS: {
+    schema: positiveInt.default(2),
+    doc: 'How often a worker looks for due jobs (retries, jobs of other instances); new jobs of this process start at once.',
+  },
+  WORKER_TIMEOUT_SECONDS: {
+    schema: positiveInt.max(300).default(15),
+    doc: 'Time limit of one delivery attempt (connect, send, answer).',
+  },
+  WORKER_MAX_ATTEMPTS: {
+    schema: positiveInt.max(50).default(5),
+    doc: 'Attempts before a job is FAILED.',
+  },
+  WORKER_BACKOFF_BASE_SECONDS: {
+    schema: positiveInt.default(30),
+    doc: 'Delay before the first retry; doubles each time (±20 % jitter).',
+  },
+  WORKER_BACKOFF_MAX_SECONDS: {
+    schema: positiveInt.default(7200),
+    doc: 'Longest delay between retries.',
+  },
+  STUCK_JOB_MINUTES: {
+    schema: positiveInt.default(5),
+    doc: 'A job PROCESSING this long (its worker died) is queued again.',
+  },
   API_RATE_WINDOW_SECONDS: {
     schema: positiveInt.default(60),
     doc: 'Sliding window of API_RATE_LIMIT, in seconds.',
@@ -231,7 +287,20 @@ const schema = z
     if (config.MODE === 'PROD' && !config.ADMIN_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_KEY'], message: 'is required when MODE=PROD' });
     }
+    if (config.MODE === 'PROD' && !config.SECRETS_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SECRETS_KEY'], message: 'is required when MODE=PROD' });
+    }
+    if (config.SECRETS_KEY && !parseSecretsKey(config.SECRETS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SECRETS_KEY'],
+        message: 'must be 64 hex characters or base64 of 32 bytes',
+      });
+    }
   });
+
+/** Never repeated in error messages (they end up in logs). */
+const SECRET_VARIABLES = new Set(['ADMIN_KEY', 'SECRETS_KEY']);
 
 /** Parses the environment; throws ConfigError with one line per bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Parsed {
@@ -244,7 +313,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? 'config');
     const raw = relevant[name];
-    const got = raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`;
+    const got = raw === undefined || SECRET_VARIABLES.has(name) ? '' : ` (got ${JSON.stringify(raw)})`;
     return `${name} ${describeIssue(issue)}${got}`;
   });
   throw new ConfigError(problems);

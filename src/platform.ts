@@ -4,7 +4,10 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from './api/index.js';
-import { resolveAdminKey } from './data-dir.js';
+import { resolveAdminKey, resolveSecretsKey } from './data-dir.js';
+import * as dispatcher from './delivery/dispatcher.js';
+import { createSecretBox } from './delivery/secrets.js';
+import * as deliveryWorker from './delivery/worker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import type { Config } from './config.js';
 import { connect, type Connection } from './db/connection.js';
@@ -24,6 +27,8 @@ const roleStarters: Record<RoleName, RoleStarter> = {
   provision: provision.start,
   ingest: ingest.start,
   evaluator: evaluator.start,
+  dispatcher: dispatcher.start,
+  delivery: deliveryWorker.start,
 };
 
 export interface PlatformOptions {
@@ -55,6 +60,7 @@ export interface Platform {
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   const { config, log } = options;
   const adminKey = resolveAdminKey(config);
+  const secrets = createSecretBox(resolveSecretsKey(config));
   const cleanup: (() => Promise<void>)[] = [];
   const stop = async () => {
     for (const step of cleanup.reverse()) {
@@ -122,6 +128,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       bus,
       metrics,
       embeddedBroker: broker?.broker,
+      mqttUrl,
+      secrets,
     };
     const roles: RunningRole[] = [];
     for (const name of options.roles) {

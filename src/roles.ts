@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import type { SecretBox } from './delivery/secrets.js';
 import type { ComponentHealth, HttpServer } from './http/server.js';
 
 export interface RoleDeps {
@@ -21,6 +22,10 @@ export interface RoleDeps {
   metrics: Registry;
   /** The embedded broker, when this process runs it (MQTT_URL unset). */
   embeddedBroker: Aedes | undefined;
+  /** The broker devices use (MQTT_URL or the embedded one): MQTT integrations publish there by default. */
+  mqttUrl: string | undefined;
+  /** Seals and opens integration secrets (SECRETS_KEY). */
+  secrets: SecretBox;
 }
 
 export interface RunningRole {
@@ -33,6 +38,7 @@ export interface RunningRole {
 
 export type RoleStarter = (deps: RoleDeps) => RunningRole | Promise<RunningRole>;
 
-export type RoleName = 'api' | 'provision' | 'ingest' | 'evaluator';
-// The evaluator starts before ingest so it hears the first stored message.
-export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'evaluator', 'ingest'];
+export type RoleName = 'api' | 'provision' | 'ingest' | 'evaluator' | 'dispatcher' | 'delivery';
+// Consumers start before producers: the delivery worker and dispatcher hear the first alert, the
+// evaluator the first stored message.
+export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'delivery', 'dispatcher', 'evaluator', 'ingest'];

@@ -17,6 +17,8 @@ import { guard, tenantOf } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
+import { registerIntegrationRoutes } from './customer/integrations.js';
+import { sendContext } from '../delivery/channels/index.js';
 import { createAudited } from './operator/audit.js';
 import { registerOperatorRoutes } from './operator/routes.js';
 import { MetricsCollector } from './system/collector.js';
@@ -73,6 +75,12 @@ export function start(deps: RoleDeps): RunningRole {
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
     registerCustomerRoutes(customer, { db: deps.db, bus: deps.bus });
+    registerIntegrationRoutes(customer, {
+      db: deps.db,
+      config,
+      secrets: deps.secrets,
+      sendContext: sendContext(config, deps.mqttUrl),
+    });
   });
 
   const collector = new MetricsCollector({

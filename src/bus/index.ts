@@ -29,6 +29,8 @@ export interface BusEvents {
   'device.changed': { tenant_id: string; device_id: string };
   /** An alert opened, changed or closed (after the change is committed). */
   'alert.changed': AlertEvent;
+  /** Delivery jobs were queued (workers in this process start on them without waiting for their poll). */
+  'delivery.queued': { jobs: number };
 }
 
 export type BusTopic = keyof BusEvents;

@@ -1,5 +1,7 @@
 // The provision role: the X-Admin-Key device API and device activation, on the shared HTTP server.
 import type { RoleDeps, RunningRole } from '../roles.js';
+import { Allowlist } from '../delivery/ssrf.js';
+import { registerDeliveryAdminRoutes } from './delivery-admin.js';
 import { registerProvisioningRoutes } from './routes.js';
 import { createProvisioning } from './service.js';
 
@@ -13,6 +15,12 @@ export function start(deps: RoleDeps): RunningRole {
     adminKey: deps.adminKey,
     activationFailureLimit: deps.config.ACTIVATION_FAILURE_LIMIT,
     activationFailureWindowSeconds: deps.config.ACTIVATION_FAILURE_WINDOW_SECONDS,
+    registerMore: (admin) =>
+      registerDeliveryAdminRoutes(admin, {
+        db: deps.db,
+        secrets: deps.secrets,
+        rules: { allowlist: new Allowlist(deps.config.SSRF_ALLOWLIST), requireHttps: deps.config.MODE === 'PROD' },
+      }),
   });
   return {
     name: 'provision',

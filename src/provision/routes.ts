@@ -38,6 +38,8 @@ export interface ProvisioningRouteOptions {
   adminKey: string;
   activationFailureLimit: number;
   activationFailureWindowSeconds: number;
+  /** More X-Admin-Key routes (alert delivery's admin endpoints). */
+  registerMore?: (admin: FastifyInstance) => void;
 }
 
 export interface ProvisioningCounters {
@@ -145,6 +147,8 @@ export function registerProvisioningRoutes(
         return { tenant_id, device_id, new_provision_token: token };
       },
     );
+
+    options.registerMore?.(admin);
   });
 
   // Codes are 144 random bits, so guessing is hopeless; the limit is about hammering the endpoint. Only

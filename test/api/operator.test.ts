@@ -302,7 +302,16 @@ describe('/operator on PostgreSQL', () => {
   it('reports every running role, rates rather than counters, history (single and batch) and capacity', async () => {
     const health = (await call(tokens.operator, '/operator/system/health')).body;
     expect(Object.keys(health.components)).toEqual(
-      expect.arrayContaining(['api', 'provision', 'evaluator', 'ingest', 'database', 'identity']),
+      expect.arrayContaining([
+        'api',
+        'provision',
+        'delivery',
+        'dispatcher',
+        'evaluator',
+        'ingest',
+        'database',
+        'identity',
+      ]),
     );
     expect(health.components.database).toMatchObject({
       status: 'healthy',

@@ -136,7 +136,9 @@ describe('pulse CLI', () => {
   it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
     const result = await run(['run', 'provision', 'teleport'], {});
     expect(result.code).toBe(2);
-    expect(result.stderr.trim()).toBe('pulse: unknown role teleport (available: api, provision, evaluator, ingest)');
+    expect(result.stderr.trim()).toBe(
+      'pulse: unknown role teleport (available: api, provision, delivery, dispatcher, evaluator, ingest)',
+    );
   });
 
   describe('`pulse up` against PostgreSQL and the machine’s Mosquitto', () => {
@@ -279,7 +281,9 @@ describe('pulse CLI', () => {
     it('refuses to start in PROD without ADMIN_KEY', async () => {
       const result = await run(['up'], { MODE: 'PROD', PULSE_DATA_DIR: dataDir });
       expect(result.code).toBe(2);
-      expect(result.stderr.trim()).toBe('pulse: invalid configuration: ADMIN_KEY is required when MODE=PROD');
+      expect(result.stderr.trim()).toBe(
+        'pulse: invalid configuration: ADMIN_KEY is required when MODE=PROD\npulse: invalid configuration: SECRETS_KEY is required when MODE=PROD',
+      );
     });
   });
 });

@@ -13,7 +13,16 @@ export const SIMULATED_METRIC_NAMES = [
 ];
 
 /** What /health lists for `pulse up` (every role, the database and the embedded broker), sorted. */
-export const UP_COMPONENTS = ['api', 'broker', 'database', 'evaluator', 'ingest', 'provision'];
+export const UP_COMPONENTS = [
+  'api',
+  'broker',
+  'database',
+  'delivery',
+  'dispatcher',
+  'evaluator',
+  'ingest',
+  'provision',
+];
 
 /** A threshold rule "temp_c > 30", severity 3, no duration or hysteresis, with overrides. */
 export function thresholdRule(overrides: Partial<Rule> = {}): Rule {

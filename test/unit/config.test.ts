@@ -32,6 +32,7 @@ describe('configuration', () => {
       PORT: '9090',
       MODE: 'PROD',
       ADMIN_KEY: 'a-long-enough-admin-key',
+      SECRETS_KEY: 'ab'.repeat(32),
       MQTT_URL: 'mqtt://127.0.0.1:1883',
     });
     expect(config.PORT).toBe(9090);
@@ -48,9 +49,15 @@ describe('configuration', () => {
     expect(problemsOf({ MQTT_PORT: 'abc' })[0]).toMatch(/^MQTT_PORT must be a number/);
   });
 
-  it('requires ADMIN_KEY in PROD and never supplies a default one', () => {
-    expect(problemsOf({ MODE: 'PROD' })).toEqual(['ADMIN_KEY is required when MODE=PROD']);
-    expect(problemsOf({ ADMIN_KEY: 'short' })).toEqual(['ADMIN_KEY must be at least 16 characters (got "short")']);
+  it('requires ADMIN_KEY and SECRETS_KEY in PROD and never supplies a default one', () => {
+    expect(problemsOf({ MODE: 'PROD' })).toEqual([
+      'ADMIN_KEY is required when MODE=PROD',
+      'SECRETS_KEY is required when MODE=PROD',
+    ]);
+    expect(problemsOf({ SECRETS_KEY: 'too-short' })).toEqual([
+      'SECRETS_KEY must be 64 hex characters or base64 of 32 bytes',
+    ]);
+    expect(problemsOf({ ADMIN_KEY: 'short' })).toEqual(['ADMIN_KEY must be at least 16 characters']);
   });
 
   it('checks URL schemes', () => {

@@ -1,0 +1,114 @@
+// The dispatcher role: every alert event on the bus (OPENED → OPEN, CLOSED → CLOSED) becomes one
+// delivery job per matching route, idempotently (unique alert × route × event). Events are gathered per
+// event-loop turn so a burst of thousands of alerts costs a few queries; at start, alert events of the
+// last ALERT_LOOKBACK_MINUTES are dispatched again (existing jobs are kept), so a restart loses none.
+import type { RoleDeps, RunningRole } from '../roles.js';
+import { buildPayload, type DeliveryEvent } from './payload.js';
+import { activeRoutes, alertsByIds, insertJobs, recentAlertEvents, type NewJob } from './repository.js';
+import { routeMatches } from './routing.js';
+
+const RETRY_MS = 2000;
+
+export function start(deps: RoleDeps): RunningRole {
+  const { db, bus, log } = deps;
+  const counters = { events_received: 0, alerts_processed: 0, routes_matched: 0, jobs_queued: 0, dispatch_failures: 0 };
+  let lastDispatchAt: Date | null = null;
+  let queued: { alert_id: number; event: DeliveryEvent }[] = [];
+  let flushing: Promise<void> | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retrying = false;
+  let stopped = false;
+
+  async function dispatch(events: { alert_id: number; event: DeliveryEvent }[]): Promise<void> {
+    const jobs = await db.withService(async (tx) => {
+      const alerts = new Map(
+        (await alertsByIds(tx, [...new Set(events.map((e) => e.alert_id))])).map((a) => [a.alert_id, a]),
+      );
+      const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
+      const routes = tenants.length > 0 ? await activeRoutes(tx, tenants) : [];
+      const planned: NewJob[] = [];
+      for (const { alert_id, event } of events) {
+        const alert = alerts.get(alert_id);
+        if (!alert) continue;
+        counters.alerts_processed += 1;
+        const payload = buildPayload(alert, event);
+        for (const route of routes) {
+          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
+          counters.routes_matched += 1;
+          planned.push({
+            tenant_id: alert.tenant_id,
+            alert_id,
+            integration_id: route.integration_id,
+            route_id: route.route_id,
+            deliver_on_event: event,
+            payload_json: payload,
+          });
+        }
+      }
+      return insertJobs(tx, planned);
+    });
+    counters.jobs_queued += jobs;
+    lastDispatchAt = new Date();
+    if (jobs > 0) bus.publish('delivery.queued', { jobs });
+  }
+
+  /** Dispatches what is queued; on a database error keeps it and tries again shortly. */
+  function flush(): Promise<void> {
+    if (flushing || stopped) return flushing ?? Promise.resolve();
+    const events = queued;
+    queued = [];
+    if (events.length === 0) return Promise.resolve();
+    flushing = dispatch(events)
+      .catch((error: unknown) => {
+        counters.dispatch_failures += 1;
+        log.warn({ err: error, events: events.length }, 'could not queue deliveries; retrying');
+        queued = [...events, ...queued];
+        retrying = true;
+        retryTimer = setTimeout(() => {
+          retrying = false;
+          void flush();
+        }, RETRY_MS);
+      })
+      .finally(() => {
+        flushing = undefined;
+        if (queued.length > 0 && !retrying) setImmediate(() => void flush());
+      });
+    return flushing;
+  }
+
+  const enqueue = (alert_id: number, event: DeliveryEvent) => {
+    counters.events_received += 1;
+    if (queued.push({ alert_id, event }) === 1) setImmediate(() => void flush());
+  };
+
+  const unsubscribe = bus.subscribe('alert.changed', ({ event, alert_id }) => {
+    if (event === 'OPENED') enqueue(alert_id, 'OPEN');
+    else if (event === 'CLOSED') enqueue(alert_id, 'CLOSED');
+  });
+
+  const catchUp = db
+    .withService((tx) => recentAlertEvents(tx, deps.config.ALERT_LOOKBACK_MINUTES))
+    .then((events) => {
+      for (const { alert_id, event } of events) enqueue(alert_id, event);
+    })
+    .catch((error: unknown) =>
+      log.warn({ err: error }, 'dispatcher catch-up failed; new alert events are still dispatched'),
+    );
+
+  return {
+    name: 'dispatcher',
+    health: () => ({
+      status: counters.dispatch_failures > 0 && lastDispatchAt === null ? 'degraded' : 'ok',
+      service: 'dispatcher',
+      counters: { ...counters, queue_depth: queued.length },
+      last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
+    }),
+    async stop() {
+      unsubscribe();
+      await catchUp;
+      await flush();
+      stopped = true;
+      clearTimeout(retryTimer);
+    },
+  };
+}

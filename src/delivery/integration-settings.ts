@@ -1,0 +1,331 @@
+// Integration settings as clients send them, turned into stored columns (secrets sealed) after every
+// check, and stored rows turned back into what clients may see — never a secret. Create and update use
+// the same path: an update is the stored settings with the changes applied, checked again in full.
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors.js';
+import type { EmailTarget } from './integration.js';
+import {
+  checkBrokerUrl,
+  checkEmailAddresses,
+  checkEmailTemplates,
+  checkMqttTopic,
+  checkSmtpHost,
+  checkSnmpConfig,
+  checkSnmpHost,
+  checkWebhookUrl,
+  type DestinationRules,
+  type SnmpConfigInput,
+} from './integration-input.js';
+import { DEFAULT_SUBJECT } from './channels/email.js';
+import { toTarget, type IntegrationColumns, type IntegrationRow } from './repository.js';
+import type { SecretBox } from './secrets.js';
+
+const REDACTED = '[redacted]';
+/** Header names whose values are credentials: stored sealed, never shown. */
+const SECRET_HEADER = /authorization|token|secret|key|password|cookie|signature|credential/i;
+
+export interface WebhookSettings {
+  name: string;
+  webhook_url: string;
+  enabled: boolean;
+  headers: Record<string, string>;
+}
+
+export interface SnmpSettings {
+  name: string;
+  snmp_host: string;
+  snmp_port: number;
+  snmp_config: SnmpConfigInput;
+  snmp_oid_prefix: string;
+  enabled: boolean;
+}
+
+export interface EmailSettings {
+  name: string;
+  smtp_config: {
+    smtp_host: string;
+    smtp_port: number;
+    smtp_user?: string | null | undefined;
+    smtp_password?: string | null | undefined;
+    smtp_tls: boolean;
+    smtp_tls_mode?: EmailTarget['smtp_tls'] | undefined;
+    tls_verify?: boolean | undefined;
+    from_address: string;
+    from_name: string;
+  };
+  recipients: { to: string[]; cc: string[]; bcc: string[] };
+  template: { subject_template: string; body_template?: string | null | undefined; format: 'html' | 'text' };
+  enabled: boolean;
+}
+
+export interface MqttSettings {
+  name: string;
+  mqtt_topic: string;
+  mqtt_qos: number;
+  mqtt_retain: boolean;
+  enabled: boolean;
+  mqtt_config?:
+    | {
+        broker_url?: string | null | undefined;
+        username?: string | null | undefined;
+        password?: string | null | undefined;
+      }
+    | undefined;
+}
+
+export interface Built {
+  columns: IntegrationColumns;
+  /** A new webhook's signing secret, shown once. */
+  signingSecret?: string;
+}
+
+/** `signingSecret`: the one an existing webhook keeps; a new webhook gets a new one, returned once. */
+export async function buildWebhook(
+  settings: WebhookSettings,
+  rules: DestinationRules,
+  box: SecretBox,
+  signingSecret?: string,
+): Promise<Built> {
+  const url = await checkWebhookUrl(settings.webhook_url, rules);
+  const publicHeaders: Record<string, string> = {};
+  const secretHeaders: Record<string, string> = {};
+  for (const [name, value] of Object.entries(settings.headers)) {
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name) || /[\r\n]/.test(value)) {
+      throw new AppError('INVALID_REQUEST', `Invalid header: ${name}`);
+    }
+    (SECRET_HEADER.test(name) ? secretHeaders : publicHeaders)[name] = value;
+  }
+  const secret = signingSecret ?? randomBytes(24).toString('base64url');
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'webhook',
+      enabled: settings.enabled,
+      config_json: { url, headers: publicHeaders, secret_headers: Object.keys(secretHeaders) },
+      secrets: box.seal({ headers: secretHeaders, signing_secret: secret }),
+    },
+    ...(signingSecret === undefined && { signingSecret: secret }),
+  };
+}
+
+export async function buildSnmp(settings: SnmpSettings, rules: DestinationRules, box: SecretBox): Promise<Built> {
+  await checkSnmpHost(settings.snmp_host, settings.snmp_port, rules);
+  const config = checkSnmpConfig(settings.snmp_config);
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'snmp',
+      enabled: settings.enabled,
+      snmp_host: settings.snmp_host,
+      snmp_port: settings.snmp_port,
+      snmp_oid_prefix: settings.snmp_oid_prefix,
+      snmp_config: {
+        version: config.version,
+        ...(config.version === '3' && {
+          username: config.username!,
+          auth_protocol: config.auth_protocol!,
+          priv_protocol: config.priv_protocol ?? null,
+        }),
+      },
+      secrets: box.seal({
+        community: config.community,
+        auth_password: config.auth_password,
+        priv_password: config.priv_password,
+      }),
+    },
+  };
+}
+
+export async function buildEmail(settings: EmailSettings, rules: DestinationRules, box: SecretBox): Promise<Built> {
+  const smtp = settings.smtp_config;
+  await checkSmtpHost(smtp.smtp_host, rules);
+  checkEmailAddresses(smtp.from_address, settings.recipients);
+  checkEmailTemplates(settings.template.subject_template, settings.template.body_template ?? undefined);
+  const mode = smtp.smtp_tls_mode ?? (!smtp.smtp_tls ? 'none' : smtp.smtp_port === 465 ? 'implicit' : 'starttls');
+  if (rules.requireHttps && mode === 'none') {
+    throw new AppError('INVALID_REQUEST', 'Invalid email configuration: TLS is required in PROD');
+  }
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'email',
+      enabled: settings.enabled,
+      email_config: {
+        smtp_host: smtp.smtp_host,
+        smtp_port: smtp.smtp_port,
+        smtp_user: smtp.smtp_user ?? null,
+        smtp_tls: mode,
+        tls_verify: smtp.tls_verify ?? true,
+        from_address: smtp.from_address,
+        from_name: smtp.from_name,
+      },
+      email_recipients: settings.recipients,
+      email_template: {
+        subject_template: settings.template.subject_template,
+        body_template: settings.template.body_template ?? null,
+        format: settings.template.format,
+      },
+      secrets: box.seal({ smtp_password: smtp.smtp_password ?? undefined }),
+    },
+  };
+}
+
+export async function buildMqtt(
+  settings: MqttSettings,
+  tenantId: string,
+  rules: DestinationRules,
+  box: SecretBox,
+): Promise<Built> {
+  checkMqttTopic(settings.mqtt_topic, tenantId);
+  const brokerUrl = settings.mqtt_config?.broker_url
+    ? await checkBrokerUrl(settings.mqtt_config.broker_url, rules)
+    : null;
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'mqtt',
+      enabled: settings.enabled,
+      mqtt_topic: settings.mqtt_topic,
+      mqtt_qos: settings.mqtt_qos,
+      mqtt_retain: settings.mqtt_retain,
+      mqtt_config: { broker_url: brokerUrl, username: settings.mqtt_config?.username ?? null },
+      secrets: box.seal({ password: settings.mqtt_config?.password ?? undefined }),
+    },
+  };
+}
+
+/** The stored settings in the shape clients send, secrets included: the base an update applies to. */
+export function currentSettings(
+  row: IntegrationRow,
+  box: SecretBox,
+): WebhookSettings | SnmpSettings | EmailSettings | MqttSettings {
+  const target = toTarget(row, box);
+  switch (target.type) {
+    case 'webhook':
+      return { name: row.name, webhook_url: target.url, enabled: row.enabled, headers: target.headers };
+    case 'snmp':
+      return {
+        name: row.name,
+        snmp_host: target.host,
+        snmp_port: target.port,
+        snmp_oid_prefix: target.oid_prefix,
+        enabled: row.enabled,
+        snmp_config: {
+          version: target.version,
+          community: target.community,
+          username: target.username,
+          auth_protocol: target.auth_protocol,
+          auth_password: target.auth_password,
+          priv_protocol: target.priv_protocol ?? null,
+          priv_password: target.priv_password,
+        },
+      };
+    case 'email':
+      return {
+        name: row.name,
+        enabled: row.enabled,
+        smtp_config: {
+          smtp_host: target.smtp_host,
+          smtp_port: target.smtp_port,
+          smtp_user: target.smtp_user,
+          smtp_password: target.smtp_password,
+          smtp_tls: target.smtp_tls !== 'none',
+          smtp_tls_mode: target.smtp_tls,
+          tls_verify: target.tls_verify,
+          from_address: target.from_address,
+          from_name: target.from_name,
+        },
+        recipients: { to: target.to, cc: target.cc, bcc: target.bcc },
+        template: {
+          subject_template: target.subject_template,
+          body_template: target.body_template,
+          format: target.format,
+        },
+      };
+    case 'mqtt':
+      return {
+        name: row.name,
+        enabled: row.enabled,
+        mqtt_topic: target.topic,
+        mqtt_qos: target.qos,
+        mqtt_retain: target.retain,
+        mqtt_config: { broker_url: target.broker_url, username: target.username, password: target.password },
+      };
+  }
+}
+
+/** What an API client sees of an integration: every setting but its secrets. */
+export function publicView(row: IntegrationRow) {
+  const base = {
+    tenant_id: row.tenant_id,
+    integration_id: row.integration_id,
+    id: row.integration_id,
+    name: row.name,
+    type: row.type,
+    enabled: row.enabled,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+  switch (row.type) {
+    case 'webhook':
+      return {
+        ...base,
+        url: row.config_json.url ?? null,
+        headers: {
+          ...row.config_json.headers,
+          ...Object.fromEntries((row.config_json.secret_headers ?? []).map((name) => [name, REDACTED])),
+        },
+        signed: true,
+      };
+    case 'snmp':
+      return {
+        ...base,
+        snmp_host: row.snmp_host,
+        snmp_port: row.snmp_port,
+        snmp_version: row.snmp_config?.version ?? null,
+        snmp_oid_prefix: row.snmp_oid_prefix,
+        snmp_username: row.snmp_config?.username ?? null,
+        snmp_auth_protocol: row.snmp_config?.auth_protocol ?? null,
+        snmp_priv_protocol: row.snmp_config?.priv_protocol ?? null,
+      };
+    case 'email': {
+      const config = row.email_config!;
+      return {
+        ...base,
+        smtp_host: config.smtp_host,
+        smtp_port: config.smtp_port,
+        smtp_user: config.smtp_user ?? null,
+        smtp_tls: config.smtp_tls !== 'none',
+        smtp_tls_mode: config.smtp_tls,
+        tls_verify: config.tls_verify,
+        from_address: config.from_address,
+        from_name: config.from_name,
+        recipients: row.email_recipients,
+        recipient_count: row.email_recipients?.to.length ?? 0,
+        template_format: row.email_template?.format ?? 'html',
+        subject_template: row.email_template?.subject_template ?? DEFAULT_SUBJECT,
+        body_template: row.email_template?.body_template ?? null,
+      };
+    }
+    case 'mqtt':
+      return {
+        ...base,
+        mqtt_topic: row.mqtt_topic,
+        mqtt_qos: row.mqtt_qos,
+        mqtt_retain: row.mqtt_retain,
+        broker_url: row.mqtt_config?.broker_url ?? null,
+        mqtt_username: row.mqtt_config?.username ?? null,
+      };
+  }
+}
+
+/** One line per integration in the generic list (its real type; `url` for webhooks). */
+export const listItem = (row: IntegrationRow) => ({
+  tenant_id: row.tenant_id,
+  integration_id: row.integration_id,
+  name: row.name,
+  type: row.type,
+  enabled: row.enabled,
+  url: row.type === 'webhook' ? (row.config_json.url ?? null) : null,
+  created_at: row.created_at,
+});

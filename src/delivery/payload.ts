@@ -1,0 +1,86 @@
+// What every channel sends for an alert event: the alert with its tenant, details as an object, the
+// numeric severity and a label, and ISO timestamps (the reference sent details as a JSON string, no
+// tenant, and float32-widened confidence).
+
+export type DeliveryEvent = 'OPEN' | 'CLOSED';
+
+export const SEVERITY_LABELS: Record<number, string> = { 1: 'INFO', 2: 'LOW', 3: 'WARNING', 4: 'HIGH', 5: 'CRITICAL' };
+
+export const severityLabel = (severity: number) =>
+  SEVERITY_LABELS[Math.min(5, Math.max(1, Math.round(severity)))] ?? 'INFO';
+
+export interface AlertRow {
+  alert_id: number;
+  tenant_id: string;
+  site_id: string;
+  device_id: string;
+  alert_type: string;
+  fingerprint: string;
+  severity: number;
+  confidence: number;
+  summary: string;
+  details: Record<string, unknown>;
+  status: string;
+  created_at: Date;
+  closed_at: Date | null;
+}
+
+export interface AlertPayload {
+  alert_id: number;
+  tenant_id: string;
+  site_id: string;
+  device_id: string;
+  alert_type: string;
+  fingerprint: string;
+  severity: number;
+  severity_label: string;
+  confidence: number;
+  summary: string;
+  status: string;
+  event: DeliveryEvent;
+  created_at: string;
+  closed_at: string | null;
+  details: Record<string, unknown>;
+}
+
+export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {
+  return {
+    alert_id: alert.alert_id,
+    tenant_id: alert.tenant_id,
+    site_id: alert.site_id,
+    device_id: alert.device_id,
+    alert_type: alert.alert_type,
+    fingerprint: alert.fingerprint,
+    severity: alert.severity,
+    severity_label: severityLabel(alert.severity),
+    confidence: alert.confidence,
+    summary: alert.summary,
+    // The state the event announces (the alert may have moved on since).
+    status: event,
+    event,
+    created_at: alert.created_at.toISOString(),
+    closed_at: alert.closed_at?.toISOString() ?? null,
+    details: alert.details ?? {},
+  };
+}
+
+/** A payload for test deliveries, recognisable as such. */
+export function testPayload(tenantId: string, now = new Date()): AlertPayload {
+  return {
+    alert_id: 0,
+    tenant_id: tenantId,
+    site_id: 'test-site',
+    device_id: 'test-device',
+    alert_type: 'TEST_ALERT',
+    fingerprint: 'TEST',
+    severity: 1,
+    severity_label: 'INFO',
+    confidence: 1,
+    summary: 'Test delivery from Pulse',
+    status: 'OPEN',
+    event: 'OPEN',
+    created_at: now.toISOString(),
+    closed_at: null,
+    details: { test: true },
+  };
+}

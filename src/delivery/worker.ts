@@ -1,0 +1,190 @@
+// The delivery role: claims due jobs (FOR UPDATE SKIP LOCKED, so any number of workers never share one),
+// sends up to WORKER_CONCURRENCY at once with at most WORKER_TENANT_CONCURRENCY per tenant, records every
+// attempt, and retries with exponential backoff and jitter until WORKER_MAX_ATTEMPTS, then FAILED. Jobs a
+// dead worker left PROCESSING are queued again after STUCK_JOB_MINUTES.
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { RoleDeps, RunningRole } from '../roles.js';
+import { send, sendContext } from './channels/index.js';
+import type { AlertPayload } from './payload.js';
+import {
+  claimJobs,
+  dueTenants,
+  finishAttempt,
+  jobCounts,
+  loadIntegrationRow,
+  requeueStuckJobs,
+  toTarget,
+  type ClaimedJob,
+} from './repository.js';
+import { backoffSeconds } from './routing.js';
+
+const STOP_GRACE_MS = 8000;
+const STUCK_CHECK_EVERY_MS = 30_000;
+
+export function start(deps: RoleDeps): RunningRole {
+  const { db, config, log } = deps;
+  const ctx = sendContext(deps.config, deps.mqttUrl);
+  const counters = { jobs_processed: 0, jobs_succeeded: 0, jobs_failed: 0, retries_scheduled: 0, in_flight: 0 };
+  const perTenant = new Map<string, number>();
+  const running = new Set<Promise<void>>();
+  let lastDeliveryAt: Date | null = null;
+  let lastStuckCheck = 0;
+  let pumping = false;
+  let again = false;
+  let stopped = false;
+
+  const attempts = new Counter({
+    name: 'pulse_delivery_attempts_total',
+    help: 'Delivery attempts by channel and outcome',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [deps.metrics],
+  });
+  const latency = new Histogram({
+    name: 'pulse_delivery_latency_seconds',
+    help: 'Time of one delivery attempt, by channel',
+    labelNames: ['channel'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [deps.metrics],
+  });
+  new Gauge({
+    name: 'pulse_delivery_in_flight',
+    help: 'Deliveries being sent by this worker',
+    registers: [deps.metrics],
+    collect() {
+      this.set(counters.in_flight);
+    },
+  });
+
+  async function deliver(job: ClaimedJob): Promise<void> {
+    const startedAt = new Date();
+    const started = performance.now();
+    let channel = 'unknown';
+    let result: { ok: boolean; http_status?: number | undefined; error?: string | undefined };
+    try {
+      const row = await db.withService((tx) => loadIntegrationRow(tx, job.tenant_id, job.integration_id));
+      if (!row) result = { ok: false, error: 'integration_not_found' };
+      else if (!row.enabled) result = { ok: false, error: 'integration_disabled' };
+      else {
+        channel = row.type;
+        result = await send(toTarget(row, deps.secrets), job.payload_json as AlertPayload, ctx);
+      }
+    } catch (error) {
+      result = { ok: false, error: (error as Error).message };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    latency.observe({ channel }, seconds);
+    attempts.inc({ channel, outcome: result.ok ? 'ok' : 'failed' });
+    const attemptNo = job.attempts + 1;
+    const retryInSeconds =
+      result.ok || attemptNo >= config.WORKER_MAX_ATTEMPTS
+        ? undefined
+        : backoffSeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
+    // The attempt is recorded even while the database is briefly away: it is retried until it is.
+    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        await db.withService((tx) =>
+          finishAttempt(tx, {
+            job,
+            ok: result.ok,
+            httpStatus: result.http_status,
+            error: result.error,
+            startedAt,
+            latencyMs: Math.round(seconds * 1000),
+            retryInSeconds,
+          }),
+        );
+        break;
+      } catch (error) {
+        if (stopped) throw error;
+        log.warn({ err: error, job_id: job.job_id }, 'could not record a delivery attempt; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    counters.jobs_processed += 1;
+    lastDeliveryAt = new Date();
+    if (result.ok) counters.jobs_succeeded += 1;
+    else if (retryInSeconds === undefined) counters.jobs_failed += 1;
+    else counters.retries_scheduled += 1;
+    if (!result.ok) log.debug({ job_id: job.job_id, attempt: attemptNo, error: result.error }, 'delivery failed');
+  }
+
+  function launch(job: ClaimedJob): void {
+    counters.in_flight += 1;
+    perTenant.set(job.tenant_id, (perTenant.get(job.tenant_id) ?? 0) + 1);
+    const task = deliver(job)
+      .catch((error: unknown) => log.error({ err: error, job_id: job.job_id }, 'delivery bookkeeping failed'))
+      .finally(() => {
+        counters.in_flight -= 1;
+        const left = (perTenant.get(job.tenant_id) ?? 1) - 1;
+        if (left === 0) perTenant.delete(job.tenant_id);
+        else perTenant.set(job.tenant_id, left);
+        running.delete(task);
+        void pump();
+      });
+    running.add(task);
+  }
+
+  /** Claims what fits in the free slots, tenants taking turns. One pump at a time; a call during one repeats it. */
+  async function pump(): Promise<void> {
+    if (stopped) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        if (Date.now() - lastStuckCheck > STUCK_CHECK_EVERY_MS) {
+          lastStuckCheck = Date.now();
+          const requeued = await db.withService((tx) => requeueStuckJobs(tx, config.STUCK_JOB_MINUTES * 60));
+          if (requeued > 0) log.warn({ jobs: requeued }, 'requeued deliveries a stopped worker left unfinished');
+        }
+        let free = config.WORKER_CONCURRENCY - counters.in_flight;
+        if (free <= 0) break;
+        const tenants = await db.withService((tx) => dueTenants(tx, 100));
+        for (const tenant of tenants) {
+          const slots = Math.min(free, config.WORKER_TENANT_CONCURRENCY - (perTenant.get(tenant) ?? 0));
+          if (slots <= 0) continue;
+          const jobs = await db.withService((tx) => claimJobs(tx, tenant, slots));
+          for (const job of jobs) launch(job);
+          free -= jobs.length;
+          if (free <= 0) break;
+        }
+      } while (again && !stopped);
+    } catch (error) {
+      log.warn({ err: error }, 'could not claim deliveries; trying again at the next poll');
+    } finally {
+      pumping = false;
+    }
+  }
+
+  const poll = setInterval(() => void pump(), config.WORKER_POLL_SECONDS * 1000);
+  poll.unref();
+  const unsubscribe = deps.bus.subscribe('delivery.queued', () => pump());
+  void pump();
+
+  return {
+    name: 'delivery',
+    async health() {
+      const jobs = await db.withService((tx) => jobCounts(tx));
+      return {
+        status: 'ok',
+        service: 'delivery',
+        counters: { ...counters, jobs_pending: jobs.pending },
+        jobs,
+        last_delivery_at: lastDeliveryAt?.toISOString() ?? null,
+      };
+    },
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      unsubscribe();
+      // Deliveries under way finish (and are recorded); one that does not is requeued as stuck later.
+      await Promise.race([
+        Promise.allSettled([...running]),
+        new Promise((resolve) => setTimeout(resolve, STOP_GRACE_MS)),
+      ]);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// The reference's admin delivery endpoints (§2) behind X-Admin-Key: webhook integrations and routes for
+// any tenant. Unlike the reference, destinations are checked against the SSRF rules here too.
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.js';
+import type { DestinationRules } from '../delivery/integration-input.js';
+import { buildWebhook, listItem } from '../delivery/integration-settings.js';
+import * as repo from '../delivery/repository.js';
+import type { SecretBox } from '../delivery/secrets.js';
+import { AppError } from '../errors.js';
+
+const CreateIntegration = Type.Object({
+  tenant_id: Type.String({ minLength: 1 }),
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  url: Type.String({ minLength: 1 }),
+  headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+  enabled: Type.Boolean({ default: true }),
+});
+const ListIntegrations = Type.Object({
+  tenant_id: Type.Optional(Type.String()),
+  enabled: Type.Optional(Type.Boolean()),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+});
+const CreateRoute = Type.Object({
+  tenant_id: Type.String({ minLength: 1 }),
+  integration_id: Type.String({ format: 'uuid' }),
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  enabled: Type.Boolean({ default: true }),
+  min_severity: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 5 }), Type.Null()])),
+  alert_types: Type.Optional(Type.Array(Type.String())),
+  severities: Type.Optional(Type.Array(Type.String())),
+  site_ids: Type.Optional(Type.Array(Type.String())),
+  device_prefixes: Type.Optional(Type.Array(Type.String())),
+  deliver_on: Type.Optional(Type.Array(Type.String())),
+  priority: Type.Integer({ default: 100 }),
+});
+const ListRoutes = Type.Object({
+  tenant_id: Type.Optional(Type.String()),
+  integration_id: Type.Optional(Type.String()),
+  enabled: Type.Optional(Type.Boolean()),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 200 }),
+});
+
+const tags = ['admin'];
+
+export function registerDeliveryAdminRoutes(
+  admin: FastifyInstance,
+  deps: { db: Database; secrets: SecretBox; rules: DestinationRules },
+): void {
+  const { db } = deps;
+
+  admin.post<{ Body: Static<typeof CreateIntegration> }>(
+    '/api/admin/integrations',
+    { schema: { tags, summary: 'Create a webhook integration for a tenant', body: CreateIntegration } },
+    async (request) => {
+      const { tenant_id, ...settings } = request.body;
+      const built = await buildWebhook({ ...settings, webhook_url: settings.url }, deps.rules, deps.secrets);
+      const row = await db.withService(async (tx) => {
+        await tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING`, [tenant_id]);
+        return repo.insertIntegration(tx, tenant_id, built.columns);
+      });
+      return { ...listItem(row), signing_secret: built.signingSecret };
+    },
+  );
+
+  admin.get<{ Querystring: Static<typeof ListIntegrations> }>(
+    '/api/admin/integrations',
+    { schema: { tags, summary: 'Integrations of every tenant', querystring: ListIntegrations } },
+    async (request) => {
+      const { tenant_id, enabled, limit } = request.query;
+      const rows = await db.withService(
+        async (tx) =>
+          (
+            await tx.query<repo.IntegrationRow>(
+              `SELECT * FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::boolean IS NULL OR enabled = $2)
+               ORDER BY created_at DESC LIMIT $3`,
+              [tenant_id ?? null, enabled ?? null, limit],
+            )
+          ).rows,
+      );
+      return rows.map(listItem);
+    },
+  );
+
+  admin.post<{ Body: Static<typeof CreateRoute> }>(
+    '/api/admin/integration-routes',
+    { schema: { tags, summary: "Route a tenant's alerts to one of its integrations", body: CreateRoute } },
+    async (request) => {
+      const { tenant_id, deliver_on, ...fields } = request.body;
+      const events = [...new Set((deliver_on ?? ['OPEN']).map((event) => event.trim().toUpperCase()))];
+      const bad = events.find((event) => !['OPEN', 'CLOSED'].includes(event));
+      if (bad) throw new AppError('INVALID_REQUEST', `Invalid deliver_on value: ${bad} (OPEN or CLOSED)`);
+      return db.withService(async (tx) => {
+        const { rowCount } = await tx.query(`SELECT 1 FROM integrations WHERE tenant_id = $1 AND integration_id = $2`, [
+          tenant_id,
+          fields.integration_id,
+        ]);
+        if (!rowCount) throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
+        const routeId = await repo.insertRoute(tx, tenant_id, { ...fields, deliver_on: events });
+        return (await repo.listRoutes(tx, tenant_id, 1000)).find((route) => route.route_id === routeId);
+      });
+    },
+  );
+
+  admin.get<{ Querystring: Static<typeof ListRoutes> }>(
+    '/api/admin/integration-routes',
+    { schema: { tags, summary: 'Routes of every tenant', querystring: ListRoutes } },
+    async (request) => {
+      const { tenant_id, integration_id, enabled, limit } = request.query;
+      const routes = await db.withService((tx) => repo.listRoutes(tx, tenant_id, 1000));
+      return routes
+        .filter(
+          (route) =>
+            (integration_id === undefined || route.integration_id === integration_id) &&
+            (enabled === undefined || route.enabled === enabled),
+        )
+        .slice(0, limit);
+    },
+  );
+}
