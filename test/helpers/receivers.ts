@@ -12,7 +12,7 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export async function startWebhookReceiver(answer: (request: ReceivedRequest, index: number) => number = () => 200) {
+export async function startWebhookReceiver(answer: (request: ReceivedRequest, index: number) => number = () => 200, delayMs = 0) {
   const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -21,7 +21,7 @@ export async function startWebhookReceiver(answer: (request: ReceivedRequest, in
       const request = { headers: req.headers, body, json: safeJson(body), at: Date.now() };
       received.push(request);
       res.statusCode = answer(request, received.length - 1);
-      res.end('{}');
+      setTimeout(() => res.end('{}'), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
