@@ -375,6 +375,8 @@ export interface ClaimedJob {
   integration_id: string;
   attempts: number;
   payload_json: unknown;
+  /** The job's integration as it is now (jobs go with their integration: ON DELETE CASCADE). */
+  integration: IntegrationRow;
 }
 
 /** Tenants with jobs due, the longest-waiting first. */
@@ -389,23 +391,25 @@ export async function dueTenants(tx: ServiceTx, limit: number): Promise<string[]
 
 /** Claims up to `count` due jobs of one tenant; SKIP LOCKED keeps two workers off the same job. */
 export async function claimJobs(tx: ServiceTx, tenantId: string, count: number): Promise<ClaimedJob[]> {
-  const { rows } = await tx.query<ClaimedJob>(
-    `UPDATE delivery_jobs SET status = 'PROCESSING', updated_at = now()
-     WHERE job_id IN (
+  const { rows } = await tx.query<
+    ClaimedJob & { integration: IntegrationRow & { created_at: string; updated_at: string } }
+  >(
+    `UPDATE delivery_jobs j SET status = 'PROCESSING', updated_at = now()
+     FROM integrations i
+     WHERE i.tenant_id = j.tenant_id AND i.integration_id = j.integration_id AND j.job_id IN (
        SELECT job_id FROM delivery_jobs WHERE tenant_id = $1 AND status = 'PENDING' AND next_run_at <= now()
        ORDER BY next_run_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING job_id, tenant_id, integration_id, attempts, payload_json`,
+     RETURNING j.job_id, j.tenant_id, j.integration_id, j.attempts, j.payload_json, to_jsonb(i) AS integration`,
     [tenantId, count],
   );
-  return rows;
-}
-
-export async function loadIntegrationRow(tx: ServiceTx, tenantId: string, integrationId: string) {
-  const { rows } = await tx.query<IntegrationRow>(
-    `SELECT * FROM integrations WHERE tenant_id = $1 AND integration_id = $2`,
-    [tenantId, integrationId],
-  );
-  return rows[0];
+  return rows.map((row) => ({
+    ...row,
+    integration: {
+      ...row.integration,
+      created_at: new Date(row.integration.created_at),
+      updated_at: new Date(row.integration.updated_at),
+    },
+  }));
 }
 
 export interface AttemptOutcome {

@@ -11,7 +11,6 @@ import {
   dueTenants,
   finishAttempt,
   jobCounts,
-  loadIntegrationRow,
   requeueStuckJobs,
   toTarget,
   type ClaimedJob,
@@ -61,9 +60,8 @@ export function start(deps: RoleDeps): RunningRole {
     let channel = 'unknown';
     let result: { ok: boolean; http_status?: number | undefined; error?: string | undefined };
     try {
-      const row = await db.withService((tx) => loadIntegrationRow(tx, job.tenant_id, job.integration_id));
-      if (!row) result = { ok: false, error: 'integration_not_found' };
-      else if (!row.enabled) result = { ok: false, error: 'integration_disabled' };
+      const row = job.integration;
+      if (!row.enabled) result = { ok: false, error: 'integration_disabled' };
       else {
         channel = row.type;
         result = await send(toTarget(row, deps.secrets), job.payload_json as AlertPayload, ctx);

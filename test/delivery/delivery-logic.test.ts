@@ -15,7 +15,21 @@ const none = new Allowlist([]);
 
 describe('SSRF rules', () => {
   it('blocks private, loopback, link-local, CGNAT, multicast, reserved and metadata addresses', () => {
-    for (const address of ['10.0.0.1', '172.16.5.4', '192.168.1.1', '127.0.0.1', '169.254.1.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '240.0.0.1', '::1', 'fd12::1', 'fe80::1', '::ffff:10.0.0.1']) {
+    for (const address of [
+      '10.0.0.1',
+      '172.16.5.4',
+      '192.168.1.1',
+      '127.0.0.1',
+      '169.254.1.1',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '240.0.0.1',
+      '::1',
+      'fd12::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ]) {
       expect(addressProblem(address, none), address).toBe('private_address');
     }
     expect(addressProblem('169.254.169.254', none)).toBe('metadata_endpoint');
@@ -38,12 +52,20 @@ describe('SSRF rules', () => {
   });
 
   it('resolves once, refuses if any answer is blocked, and returns the address to connect to', async () => {
-    const answers = (...addresses: string[]) => async () => addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-    expect(await resolveDestination('hooks.example.com', none, answers('93.184.216.34'))).toEqual({ address: '93.184.216.34', family: 4 });
+    const answers =
+      (...addresses: string[]) =>
+      async () =>
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    expect(await resolveDestination('hooks.example.com', none, answers('93.184.216.34'))).toEqual({
+      address: '93.184.216.34',
+      family: 4,
+    });
     await expect(resolveDestination('evil.example.com', none, answers('93.184.216.34', '10.0.0.5'))).rejects.toThrow(
       'Hostname resolves to blocked IP address',
     );
-    await expect(resolveDestination('gone.example.com', none, async () => [])).rejects.toThrow('Hostname does not resolve');
+    await expect(resolveDestination('gone.example.com', none, async () => [])).rejects.toThrow(
+      'Hostname does not resolve',
+    );
     await expect(resolveDestination('[::1]', none)).rejects.toThrow('Private IP addresses are not allowed');
     // A name on the allowlist may resolve to a private address.
     expect(await resolveDestination('receiver.lan', new Allowlist(['receiver.lan']), answers('192.168.7.7'))).toEqual({
@@ -120,7 +142,11 @@ describe('payloads, templates and channel formats', () => {
   it('renders {variables}, leaves unknown ones, escapes HTML values', () => {
     expect(render('alerts/{tenant_id}/{nope}', { tenant_id: 'acme' })).toBe('alerts/acme/{nope}');
     expect(unknownVariables('{device_id} {bogus} {}')).toEqual(['bogus', '']);
-    const target = { format: 'html', subject_template: '[{severity_label}] {summary}', body_template: undefined } as unknown as EmailTarget;
+    const target = {
+      format: 'html',
+      subject_template: '[{severity_label}] {summary}',
+      body_template: undefined,
+    } as unknown as EmailTarget;
     const mail = composeEmail(target, buildPayload(alertRow, 'OPEN'));
     expect(mail.subject).toBe('[CRITICAL] temp <b>hot</b> & rising');
     expect(mail.html).toContain('temp &lt;b&gt;hot&lt;/b&gt; &amp; rising');
@@ -160,14 +186,24 @@ describe('integration settings checks', () => {
   it('SNMP: v2c needs a community, v3 a user and passwords; AES192 is refused', () => {
     expect(checkSnmpConfig({ version: '2c', community: 'c' })).toEqual({ version: '2c', community: 'c' });
     expect(() => checkSnmpConfig({ version: '2c' })).toThrow('community must be 1-64 characters');
-    expect(checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_password: 'password2' })).toMatchObject({
+    expect(
+      checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_password: 'password2' }),
+    ).toMatchObject({
       auth_protocol: 'SHA',
       priv_protocol: 'AES',
     });
-    expect(checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_protocol: null })).toMatchObject({ priv_protocol: null });
-    expect(() => checkSnmpConfig({ version: '3', username: 'u', auth_password: 'short' })).toThrow('auth_password must be 8-64 characters');
-    expect(() => checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_protocol: 'AES' })).toThrow(/priv_password/);
-    expect(() => checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', auth_protocol: 'SHA1024' })).toThrow(/auth_protocol/);
+    expect(
+      checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_protocol: null }),
+    ).toMatchObject({ priv_protocol: null });
+    expect(() => checkSnmpConfig({ version: '3', username: 'u', auth_password: 'short' })).toThrow(
+      'auth_password must be 8-64 characters',
+    );
+    expect(() =>
+      checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', priv_protocol: 'AES' }),
+    ).toThrow(/priv_password/);
+    expect(() =>
+      checkSnmpConfig({ version: '3', username: 'u', auth_password: 'password1', auth_protocol: 'SHA1024' }),
+    ).toThrow(/auth_protocol/);
   });
 
   it('MQTT topics stay under the tenant’s alerts/ namespace', () => {
@@ -175,7 +211,9 @@ describe('integration settings checks', () => {
     expect(() => checkMqttTopic('alerts/{tenant_id}/{device_id}', 'acme')).not.toThrow();
     expect(() => checkMqttTopic('', 'acme')).toThrow('Topic is empty');
     expect(() => checkMqttTopic('devices/acme', 'acme')).toThrow('Topic must start with alerts/');
-    expect(() => checkMqttTopic('alerts/other/x', 'acme')).toThrow('Topic must start with alerts/acme/ or alerts/{tenant_id}/');
+    expect(() => checkMqttTopic('alerts/other/x', 'acme')).toThrow(
+      'Topic must start with alerts/acme/ or alerts/{tenant_id}/',
+    );
     expect(() => checkMqttTopic('alerts/acme/+', 'acme')).toThrow('MQTT wildcards are not allowed');
     expect(() => checkMqttTopic('alerts/acme/{a}/{b}', 'acme')).toThrow('Unknown template variables: a, b');
     expect(() => checkMqttTopic('alerts/acme/{site_id', 'acme')).toThrow('Invalid template variables');

@@ -22,7 +22,13 @@ async function webhookRoute(db: Database, tenantId: string, url: string) {
   });
 }
 
-async function queueJobs(db: Database, tenantId: string, target: { integrationId: string; routeId: string }, count: number, firstAlertId: number) {
+async function queueJobs(
+  db: Database,
+  tenantId: string,
+  target: { integrationId: string; routeId: string },
+  count: number,
+  firstAlertId: number,
+) {
   await db.withService((tx) =>
     tx.query(
       `INSERT INTO delivery_jobs (tenant_id, alert_id, integration_id, route_id, deliver_on_event, payload_json)
@@ -36,14 +42,22 @@ async function queueJobs(db: Database, tenantId: string, target: { integrationId
 const statusCounts = async (db: Database, tenantId: string) =>
   (
     await db.withService((tx) =>
-      tx.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM delivery_jobs WHERE tenant_id = $1 GROUP BY status`, [tenantId]),
+      tx.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM delivery_jobs WHERE tenant_id = $1 GROUP BY status`,
+        [tenantId],
+      ),
     )
   ).rows.reduce<Record<string, number>>((all, row) => ({ ...all, [row.status]: row.n }), {});
 
 describe('delivery workers', () => {
   let first: TestPlatform;
   let second: TestPlatform;
-  const env = { SSRF_ALLOWLIST: '127.0.0.1', WORKER_POLL_SECONDS: '1', WORKER_CONCURRENCY: '8', WORKER_TENANT_CONCURRENCY: '8' };
+  const env = {
+    SSRF_ALLOWLIST: '127.0.0.1',
+    WORKER_POLL_SECONDS: '1',
+    WORKER_CONCURRENCY: '8',
+    WORKER_TENANT_CONCURRENCY: '8',
+  };
 
   beforeAll(async () => {
     first = await startTestPlatform('postgres', env, ['delivery']);
@@ -73,7 +87,7 @@ describe('delivery workers', () => {
       );
       expect(rows[0]).toEqual({ attempts: 300, max_no: 1 });
       // Both workers took part.
-      const [a, b] = [first, second].map((p) => (p.roles.find((r) => r.name === 'delivery')!.health() as Promise<any>));
+      const [a, b] = [first, second].map((p) => p.roles.find((r) => r.name === 'delivery')!.health() as Promise<any>);
       const processed = (await Promise.all([a, b])).map((h) => h.counters.jobs_processed as number);
       expect(processed[0]! + processed[1]!).toBe(300);
       expect(Math.min(...processed)).toBeGreaterThan(0);
@@ -85,7 +99,11 @@ describe('delivery workers', () => {
   it("keeps one tenant's backlog from starving another", async () => {
     const slow = await startWebhookReceiver(() => 200, 150);
     const quick = await startWebhookReceiver();
-    const platform = await startTestPlatform('postgres', { ...env, WORKER_CONCURRENCY: '4', WORKER_TENANT_CONCURRENCY: '2' }, ['delivery']);
+    const platform = await startTestPlatform(
+      'postgres',
+      { ...env, WORKER_CONCURRENCY: '4', WORKER_TENANT_CONCURRENCY: '2' },
+      ['delivery'],
+    );
     try {
       // The noisy tenant's receiver is slow and its 120 jobs are queued first.
       const noisy = await webhookRoute(platform.db, 'noisy', `${slow.url}/slow`);
@@ -108,10 +126,16 @@ describe('delivery workers', () => {
       const target = await webhookRoute(first.db, 'stuck', `${receiver.url}/hook`);
       await queueJobs(first.db, 'stuck', target, 1, 9000);
       await first.db.withService((tx) =>
-        tx.query(`UPDATE delivery_jobs SET status = 'PROCESSING', updated_at = now() - interval '10 minutes' WHERE tenant_id = 'stuck'`),
+        tx.query(
+          `UPDATE delivery_jobs SET status = 'PROCESSING', updated_at = now() - interval '10 minutes' WHERE tenant_id = 'stuck'`,
+        ),
       );
       // A worker that starts now looks for stuck jobs first.
-      const fresh = await startTestPlatform('postgres', { ...env, DATABASE_URL: urlFor(first.databaseLocation.split('/').pop()!) }, ['delivery']);
+      const fresh = await startTestPlatform(
+        'postgres',
+        { ...env, DATABASE_URL: urlFor(first.databaseLocation.split('/').pop()!) },
+        ['delivery'],
+      );
       try {
         await waitFor(async () => (await statusCounts(first.db, 'stuck')).COMPLETED === 1, 10_000);
         expect(receiver.received.map((r) => r.json.alert_id)).toEqual([9000]);

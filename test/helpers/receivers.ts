@@ -12,7 +12,10 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export async function startWebhookReceiver(answer: (request: ReceivedRequest, index: number) => number = () => 200, delayMs = 0) {
+export async function startWebhookReceiver(
+  answer: (request: ReceivedRequest, index: number) => number = () => 200,
+  delayMs = 0,
+) {
   const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
     let body = '';
