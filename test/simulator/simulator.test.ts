@@ -100,9 +100,11 @@ describe('device simulator', () => {
           response.writeHead(request.url!.includes('dev-0002') ? 403 : 202).end('{}');
           return;
         }
+        // Hop-by-hop and length headers are the proxy's own business (fetch sets them for the new body).
+        const { host: _host, connection: _connection, 'content-length': _length, ...headers } = request.headers;
         const upstream = await fetch(`${pulse.base}${request.url}`, {
           method: request.method,
-          headers: request.headers as Record<string, string>,
+          headers: headers as Record<string, string>,
           body: body || undefined,
         });
         response.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text());
