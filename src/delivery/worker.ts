@@ -26,6 +26,7 @@ export function start(deps: RoleDeps): RunningRole {
   const counters = { jobs_processed: 0, jobs_succeeded: 0, jobs_failed: 0, retries_scheduled: 0, in_flight: 0 };
   const perTenant = new Map<string, number>();
   const running = new Set<Promise<void>>();
+  const retryTimers = new Set<NodeJS.Timeout>();
   let lastDeliveryAt: Date | null = null;
   let lastStuckCheck = 0;
   let pumping = false;
@@ -102,7 +103,15 @@ export function start(deps: RoleDeps): RunningRole {
     lastDeliveryAt = new Date();
     if (result.ok) counters.jobs_succeeded += 1;
     else if (retryInSeconds === undefined) counters.jobs_failed += 1;
-    else counters.retries_scheduled += 1;
+    else {
+      counters.retries_scheduled += 1;
+      // Wake up when the retry is due rather than at the next poll after it.
+      const timer = setTimeout(() => {
+        retryTimers.delete(timer);
+        void pump();
+      }, retryInSeconds * 1000 + 20);
+      retryTimers.add(timer);
+    }
     if (!result.ok) log.debug({ job_id: job.job_id, attempt: attemptNo, error: result.error }, 'delivery failed');
   }
 
@@ -177,6 +186,7 @@ export function start(deps: RoleDeps): RunningRole {
     async stop() {
       stopped = true;
       clearInterval(poll);
+      for (const timer of retryTimers) clearTimeout(timer);
       unsubscribe();
       // Deliveries under way finish (and are recorded); one that does not is requeued as stuck later.
       await Promise.race([
