@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'web/test/**/*.test.{ts,tsx}'],
     pool: 'forks',
     // Two cores: more workers only make each embedded database boot slower.
     maxWorkers: 2,

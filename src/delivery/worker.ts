@@ -106,10 +106,13 @@ export function start(deps: RoleDeps): RunningRole {
     else {
       counters.retries_scheduled += 1;
       // Wake up when the retry is due rather than at the next poll after it.
-      const timer = setTimeout(() => {
-        retryTimers.delete(timer);
-        void pump();
-      }, retryInSeconds * 1000 + 20);
+      const timer = setTimeout(
+        () => {
+          retryTimers.delete(timer);
+          void pump();
+        },
+        retryInSeconds * 1000 + 20,
+      );
       retryTimers.add(timer);
     }
     if (!result.ok) log.debug({ job_id: job.job_id, attempt: attemptNo, error: result.error }, 'delivery failed');

@@ -1,0 +1,237 @@
+// The web app in Debian's Chromium (playwright-core) against a real Pulse: PostgreSQL, the built-in
+// issuer, the embedded broker and the simulator. A customer admin signs in, sees live devices, watches a
+// chart gain points, creates a rule, sees its alert appear and acknowledges it, creates each integration
+// type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
+// operator cannot open the audit log. Every page is saved under test-results/screenshots/.
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { startWebhookReceiver } from '../helpers/receivers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = 'test-results/screenshots';
+describe('web app in Chromium', () => {
+  let pulse: TestPlatform;
+  let simulator: RunningSimulator;
+  let browser: Browser;
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let origin: string;
+
+  beforeAll(async () => {
+    // Missing tools fail the suite with what to do; they never skip it.
+    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
+    if (!existsSync('web/dist/index.html')) throw new Error('the web app is not built: npm run build');
+    mkdirSync(SHOTS, { recursive: true });
+    webhook = await startWebhookReceiver();
+    pulse = await startTestPlatform('postgres', { SSRF_ALLOWLIST: '127.0.0.1', API_RATE_LIMIT: '100000' }, undefined, {
+      embeddedBroker: true,
+    });
+    origin = `http://localhost:${pulse.httpPort}`;
+    simulator = await startSimulator({
+      apiUrl: pulse.base,
+      adminKey: TEST_ADMIN_KEY,
+      transport: 'mqtt',
+      mqttUrl: pulse.mqttUrl,
+      deviceCount: 6,
+      tenants: [
+        { tenantId: 'tenant-a', sites: ['plant-1'] },
+        { tenantId: 'tenant-b', sites: ['plant-2'] },
+      ],
+      heartbeatSeconds: 1,
+      telemetrySeconds: 1,
+      uplinkDrops: { periodSeconds: 0, durationSeconds: 0 },
+    });
+    for (const [username, role, tenantId] of [
+      ['web-admin', 'customer_admin', 'tenant-a'],
+      ['web-viewer', 'customer_viewer', 'tenant-a'],
+      ['web-operator', 'operator', undefined],
+      ['web-op-admin', 'operator_admin', undefined],
+    ] as const) {
+      await tokenFor(pulse, { username, role, ...(tenantId && { tenantId }) });
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await simulator?.stop();
+    await pulse?.close();
+    await webhook?.close();
+  });
+
+  async function signIn(username: string): Promise<Page> {
+    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    page.on('pageerror', (error) => console.error(`page error (${username}):`, error.message));
+    await page.goto(`${origin}/app/`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(TEST_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('whoami').waitFor();
+    expect(await page.getByTestId('whoami').textContent()).toContain(username);
+    return page;
+  }
+  const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+  const nav = async (page: Page, label: string) => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
+    await page.getByRole('heading', { level: 1 }).waitFor();
+  };
+
+  it(
+    'a customer admin sees live devices, charts that grow, rules, alerts to acknowledge and integrations',
+    { timeout: 120_000 },
+    async () => {
+      const page = await signIn('web-admin');
+      await page.getByTestId('live-status').and(page.locator('[data-status="live"]')).waitFor({ timeout: 10_000 });
+      await page.getByText('Fleet health').waitFor();
+      await shot(page, 'customer-dashboard');
+
+      await nav(page, 'Devices');
+      const rows = page.getByTestId('devices-table').locator('tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.count()).toBe(3);
+      await shot(page, 'customer-devices');
+
+      await rows.first().getByRole('link').click();
+      const chart = page.locator('[data-testid="chart-temp_c"]');
+      await chart.waitFor({ timeout: 15_000 });
+      const before = Number(await chart.getAttribute('data-points'));
+      await page.waitForFunction(
+        `Number(document.querySelector('[data-testid="chart-temp_c"]')?.getAttribute('data-points')) > ${before}`,
+        undefined,
+        {
+          timeout: 15_000,
+        },
+      );
+      await shot(page, 'customer-device-detail');
+
+      await nav(page, 'Alert rules');
+      await page.getByRole('button', { name: 'New rule' }).click();
+      const form = page.getByRole('form', { name: 'Alert rule' });
+      await form.getByLabel('Name').fill('Too hot');
+      await form.getByLabel('Metric').fill('temp-c');
+      await form.getByLabel('Threshold', { exact: true }).fill('-100');
+      await form.getByRole('button', { name: 'Save rule' }).click();
+      await form.getByRole('alert').getByText('Invalid metric_name format').waitFor();
+      await form.getByLabel('Metric').fill('temp_c');
+      await form.getByRole('button', { name: 'Save rule' }).click();
+      await page.getByRole('cell', { name: 'Too hot', exact: true }).waitFor();
+      await shot(page, 'customer-rules');
+
+      // Every simulated device is above -100 °C: alerts open within seconds and show up without a reload.
+      await nav(page, 'Alerts');
+      const alertRows = page.getByTestId('alerts-table').locator('tbody tr');
+      await alertRows.filter({ hasText: 'THRESHOLD' }).first().waitFor({ timeout: 20_000 });
+      await shot(page, 'customer-alerts');
+      await alertRows.filter({ hasText: 'THRESHOLD' }).first().getByRole('button', { name: 'Acknowledge' }).click();
+      await page.getByRole('tab', { name: 'ACKNOWLEDGED' }).click();
+      await page.getByTestId('alerts-table').getByText('by web-admin').first().waitFor();
+
+      await nav(page, 'Integrations');
+      const create = async (tab: string, fill: (form: ReturnType<Page['getByRole']>) => Promise<void>) => {
+        await page.getByRole('button', { name: 'New integration' }).click();
+        const dialog = page.getByRole('form', { name: 'New integration' });
+        await dialog.getByRole('tab', { name: tab }).click();
+        await fill(dialog);
+        await dialog.getByRole('button', { name: /^Create/ }).click();
+        await dialog.waitFor({ state: 'detached' });
+      };
+      await create('WEBHOOK', async (f) => {
+        await f.getByLabel('Name').fill('ops hook');
+        await f.getByLabel('URL').fill(`${webhook.url}/pulse`);
+      });
+      await page.getByRole('status').getByText('signing secret').waitFor();
+      await create('SNMP', async (f) => {
+        await f.getByLabel('Name').fill('nms');
+        await f.getByLabel('Host').fill('127.0.0.1');
+        await f.getByLabel('Community').fill('public');
+      });
+      await create('EMAIL', async (f) => {
+        await f.getByLabel('Name').fill('on call');
+        await f.getByLabel('SMTP host').fill('127.0.0.1');
+        await f.getByLabel('From').fill('pulse@example.com');
+        await f.getByLabel('To').fill('oncall@example.com');
+      });
+      await create('MQTT', async (f) => {
+        await f.getByLabel('Name').fill('bus');
+      });
+      const integrationRows = page.getByTestId('integrations-table').locator('tbody tr');
+      expect(await integrationRows.count()).toBe(4);
+      await integrationRows.filter({ hasText: 'ops hook' }).getByRole('button', { name: 'Test' }).click();
+      await page
+        .getByRole('status')
+        .getByText(/sent in \d+ ms/)
+        .waitFor();
+      expect(webhook.received.some((r) => r.json.alert_type === 'TEST_ALERT')).toBe(true);
+      await shot(page, 'customer-integrations');
+
+      await nav(page, 'Routes');
+      await page.getByRole('button', { name: 'New route' }).click();
+      const routeForm = page.getByRole('form', { name: 'New route' });
+      await routeForm.getByLabel('Name').fill('everything');
+      await routeForm.getByRole('button', { name: 'Create route' }).click();
+      await page.getByRole('cell', { name: 'everything', exact: true }).waitFor();
+      await shot(page, 'customer-routes');
+
+      // Operator pages are not for customers.
+      await page.goto(`${origin}/app/operator/tenants`);
+      await page.getByText('Not available for your role').waitFor();
+    },
+  );
+
+  it('a customer viewer reads but gets no write controls', { timeout: 60_000 }, async () => {
+    const page = await signIn('web-viewer');
+    await nav(page, 'Alert rules');
+    await page.getByRole('cell', { name: 'Too hot', exact: true }).waitFor();
+    expect(await page.getByRole('button', { name: 'New rule' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+    await shot(page, 'viewer-rules');
+  });
+
+  it(
+    'an operator admin sees both tenants, the system and the audit log; an operator cannot open the audit log',
+    { timeout: 90_000 },
+    async () => {
+      const page = await signIn('web-op-admin');
+      await page.getByRole('heading', { name: 'Operator overview' }).waitFor();
+      await shot(page, 'operator-overview');
+      await nav(page, 'Tenants');
+      const tenants = page.getByTestId('tenants-table');
+      await tenants.getByRole('link', { name: 'tenant-a' }).waitFor();
+      await tenants.getByRole('link', { name: 'tenant-b' }).waitFor();
+      await shot(page, 'operator-tenants');
+      await tenants.getByRole('link', { name: 'tenant-b' }).click();
+      await page.getByRole('heading', { name: 'Tenant tenant-b' }).waitFor();
+      await shot(page, 'operator-tenant-detail');
+      for (const [label, name] of [
+        ['All devices', 'operator-devices'],
+        ['Quarantine', 'operator-quarantine'],
+        ['System', 'operator-system'],
+        ['Settings', 'operator-settings'],
+      ] as const) {
+        await nav(page, label);
+        await page.waitForLoadState('networkidle');
+        await shot(page, name);
+      }
+      await nav(page, 'Audit log');
+      await page.getByTestId('audit-table').getByText('list_all_devices').first().waitFor();
+      await shot(page, 'operator-audit');
+
+      const operator = await signIn('web-operator');
+      expect(await operator.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
+      await operator.goto(`${origin}/app/operator/audit`);
+      await operator.getByText('Not available for your role').waitFor();
+    },
+  );
+});

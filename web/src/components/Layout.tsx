@@ -1,0 +1,120 @@
+// The frame of every page: navigation for the signed-in role, the live-connection indicator, theme and
+// sign-out. Role guards live here too: a page for another role says so instead of rendering blank.
+import { useState, type ReactNode } from 'react';
+import { NavLink, Outlet } from 'react-router';
+import { isCustomer, isOperator, signOut, useAuth, type Role } from '../lib/auth';
+import { useLive } from '../lib/live';
+
+const CUSTOMER_NAV = [
+  ['/', 'Dashboard'],
+  ['/devices', 'Devices'],
+  ['/alerts', 'Alerts'],
+  ['/rules', 'Alert rules'],
+  ['/integrations', 'Integrations'],
+  ['/routes', 'Routes'],
+] as const;
+const OPERATOR_NAV = [
+  ['/operator', 'Overview'],
+  ['/operator/devices', 'All devices'],
+  ['/operator/tenants', 'Tenants'],
+  ['/operator/quarantine', 'Quarantine'],
+  ['/operator/system', 'System'],
+] as const;
+const OPERATOR_ADMIN_NAV = [
+  ['/operator/audit', 'Audit log'],
+  ['/operator/settings', 'Settings'],
+] as const;
+
+function ThemeToggle() {
+  const [darkMode, setDark] = useState(document.documentElement.classList.contains('dark'));
+  return (
+    <button
+      className="btn-ghost"
+      aria-label={darkMode ? 'Switch to light theme' : 'Switch to dark theme'}
+      onClick={() => {
+        document.documentElement.classList.toggle('dark', !darkMode);
+        localStorage.setItem('pulse-theme', darkMode ? 'light' : 'dark');
+        setDark(!darkMode);
+        // Charts pick their theme when drawn.
+        window.location.reload();
+      }}
+    >
+      {darkMode ? '☀' : '☾'}
+    </button>
+  );
+}
+
+function LiveIndicator() {
+  const status = useLive((s) => s.status);
+  const tone = status === 'live' ? 'bg-emerald-500' : status === 'connecting' ? 'bg-amber-500' : 'bg-rose-500';
+  return (
+    <span className="flex items-center gap-1.5 text-xs text-slate-500" data-testid="live-status" data-status={status}>
+      <span className={`h-2 w-2 rounded-full ${tone}`} aria-hidden />
+      {status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline'}
+    </span>
+  );
+}
+
+export function Layout() {
+  const session = useAuth((s) => s.session)!;
+  const items = isCustomer(session.role)
+    ? CUSTOMER_NAV
+    : [...OPERATOR_NAV, ...(session.role === 'operator_admin' ? OPERATOR_ADMIN_NAV : [])];
+  return (
+    <div className="flex min-h-screen">
+      <nav
+        aria-label="Main"
+        className="w-52 shrink-0 border-r border-slate-200 bg-white p-3 dark:border-slate-800 dark:bg-slate-900"
+      >
+        <div className="mb-4 px-2 text-lg font-bold text-indigo-600">◉ Pulse</div>
+        <ul className="space-y-1">
+          {items.map(([to, label]) => (
+            <li key={to}>
+              <NavLink
+                to={to}
+                end={to === '/' || to === '/operator'}
+                className={({ isActive }) =>
+                  `block rounded-md px-2 py-1.5 text-sm ${isActive ? 'bg-indigo-50 font-medium text-indigo-700 dark:bg-indigo-950 dark:text-indigo-300' : 'hover:bg-slate-100 dark:hover:bg-slate-800'}`
+                }
+              >
+                {label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <div className="flex min-w-0 flex-1 flex-col">
+        <header className="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-2 dark:border-slate-800 dark:bg-slate-900">
+          <LiveIndicator />
+          <span className="text-sm" data-testid="whoami">
+            {session.name} · {session.role}
+            {session.tenantId ? ` · ${session.tenantId}` : ''}
+          </span>
+          <ThemeToggle />
+          <button className="btn-ghost" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </header>
+        <main className="flex-1 p-4">
+          <Outlet />
+        </main>
+      </div>
+    </div>
+  );
+}
+
+/** Renders the page only for the given roles; others read why. */
+export function RequireRole({ roles, children }: { roles: (role: Role) => boolean; children: ReactNode }) {
+  const role = useAuth((s) => s.session?.role);
+  if (!role || !roles(role)) {
+    return (
+      <div role="alert" className="card max-w-xl">
+        <h1 className="font-semibold">Not available for your role</h1>
+        <p className="mt-1 text-sm text-slate-500">
+          This page is for {isOperator(role) ? 'customers' : 'operators'}; your role is {role}.
+        </p>
+      </div>
+    );
+  }
+  return <>{children}</>;
+}

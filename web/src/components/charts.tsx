@@ -1,0 +1,205 @@
+// Charts, loaded only by the pages that show them: ECharts (gauges, pies, bars) and uPlot (time series).
+import { BarChart, GaugeChart, LineChart, PieChart } from 'echarts/charts';
+import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
+import * as echarts from 'echarts/core';
+import { CanvasRenderer } from 'echarts/renderers';
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { unitOf } from '../lib/format';
+
+echarts.use([
+  GaugeChart,
+  PieChart,
+  BarChart,
+  LineChart,
+  GridComponent,
+  TooltipComponent,
+  LegendComponent,
+  CanvasRenderer,
+]);
+
+const dark = () => document.documentElement.classList.contains('dark');
+
+function useECharts(option: echarts.EChartsCoreOption, height: number) {
+  const ref = useRef<HTMLDivElement>(null);
+  const chart = useRef<echarts.ECharts | null>(null);
+  useEffect(() => {
+    chart.current = echarts.init(ref.current!, dark() ? 'dark' : undefined, { renderer: 'canvas' });
+    const resize = () => chart.current?.resize();
+    window.addEventListener('resize', resize);
+    return () => {
+      window.removeEventListener('resize', resize);
+      chart.current?.dispose();
+    };
+  }, []);
+  useEffect(() => {
+    chart.current?.setOption({ backgroundColor: 'transparent', ...option }, { notMerge: false });
+  }, [option]);
+  return <div ref={ref} style={{ height }} />;
+}
+
+/** Sensible zones from the metric's name: batteries low is bad, temperatures high is bad. */
+function gaugeRange(metric: string, value: number): { min: number; max: number; colors: [number, string][] } {
+  const green = '#10b981';
+  const amber = '#f59e0b';
+  const red = '#ef4444';
+  if (metric.endsWith('_pct'))
+    return {
+      min: 0,
+      max: 100,
+      colors: [
+        [0.2, red],
+        [0.4, amber],
+        [1, green],
+      ],
+    };
+  if (metric.endsWith('_dbm'))
+    return {
+      min: -120,
+      max: -30,
+      colors: [
+        [0.3, red],
+        [0.55, amber],
+        [1, green],
+      ],
+    };
+  if (metric.endsWith('_c'))
+    return {
+      min: -20,
+      max: 60,
+      colors: [
+        [0.3, '#38bdf8'],
+        [0.65, green],
+        [0.8, amber],
+        [1, red],
+      ],
+    };
+  const max = Math.max(1, Math.ceil(Math.abs(value) * 2));
+  return { min: Math.min(0, -max), max, colors: [[1, '#6366f1']] };
+}
+
+export function Gauge({ metric, value }: { metric: string; value: number | undefined }) {
+  const range = gaugeRange(metric, value ?? 0);
+  return useECharts(
+    {
+      series: [
+        {
+          type: 'gauge',
+          min: range.min,
+          max: range.max,
+          progress: { show: false },
+          axisLine: { lineStyle: { width: 10, color: range.colors } },
+          axisLabel: { distance: 14, fontSize: 9, formatter: (v: number) => String(Math.round(v)) },
+          splitNumber: 4,
+          splitLine: { length: 8 },
+          pointer: { width: 4 },
+          detail: {
+            valueAnimation: false,
+            fontSize: 15,
+            offsetCenter: [0, '55%'],
+            formatter: (v: number) => (value === undefined ? '—' : `${Number(v.toFixed(2))} ${unitOf(metric)}`),
+          },
+          title: { fontSize: 11, offsetCenter: [0, '85%'] },
+          data: [{ value: value ?? range.min, name: metric }],
+        },
+      ],
+    },
+    170,
+  );
+}
+
+export function Pie({ data }: { data: { name: string; value: number }[] }) {
+  return useECharts(
+    {
+      tooltip: { trigger: 'item' },
+      legend: { bottom: 0 },
+      series: [{ type: 'pie', radius: ['45%', '70%'], data, label: { show: false }, animation: false }],
+    },
+    220,
+  );
+}
+
+export function TrendBars({ points }: { points: { hour: string; opened: number; closed: number }[] }) {
+  return useECharts(
+    {
+      tooltip: { trigger: 'axis' },
+      legend: { bottom: 0 },
+      grid: { left: 30, right: 10, top: 10, bottom: 40 },
+      xAxis: {
+        type: 'category',
+        data: points.map((p) => new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+      },
+      yAxis: { type: 'value', minInterval: 1 },
+      series: [
+        { name: 'opened', type: 'bar', data: points.map((p) => p.opened), color: '#f43f5e' },
+        { name: 'closed', type: 'bar', data: points.map((p) => p.closed), color: '#10b981' },
+      ],
+    },
+    220,
+  );
+}
+
+export function Lines({
+  series,
+  unit = '',
+}: {
+  series: { name: string; points: { time: string; value: number }[] }[];
+  unit?: string;
+}) {
+  return useECharts(
+    {
+      tooltip: { trigger: 'axis' },
+      legend: { bottom: 0 },
+      grid: { left: 50, right: 10, top: 10, bottom: 40 },
+      xAxis: { type: 'time' },
+      yAxis: { type: 'value', name: unit },
+      series: series.map((s) => ({
+        name: s.name,
+        type: 'line',
+        showSymbol: false,
+        data: s.points.map((p) => [p.time, p.value]),
+      })),
+    },
+    220,
+  );
+}
+
+/** A uPlot time series of one metric; the newest point is on the right. */
+export function TimeSeries({ metric, points }: { metric: string; points: { t: number; v: number | null }[] }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  useEffect(() => {
+    const el = ref.current!;
+    plot.current = new uPlot(
+      {
+        width: el.clientWidth || 400,
+        height: 180,
+        scales: { x: { time: true } },
+        series: [
+          {},
+          {
+            label: metric,
+            stroke: '#6366f1',
+            width: 2,
+            value: (_u, v) => (v === null ? '—' : `${v} ${unitOf(metric)}`),
+          },
+        ],
+        axes: [{ stroke: dark() ? '#94a3b8' : '#475569' }, { stroke: dark() ? '#94a3b8' : '#475569' }],
+        legend: { show: true },
+      },
+      [[], []],
+      el,
+    );
+    const observer = new ResizeObserver(() => plot.current?.setSize({ width: el.clientWidth, height: 180 }));
+    observer.observe(el);
+    return () => {
+      observer.disconnect();
+      plot.current?.destroy();
+    };
+  }, [metric]);
+  useEffect(() => {
+    plot.current?.setData([points.map((p) => p.t / 1000), points.map((p) => p.v)]);
+  }, [points]);
+  return <div ref={ref} data-testid={`chart-${metric}`} data-points={points.length} />;
+}

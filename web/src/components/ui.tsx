@@ -1,0 +1,147 @@
+// Small building blocks every page uses: page frame, cards, badges, skeletons, errors with a retry,
+// empty states and a modal dialog.
+import { useEffect, useRef, type ReactNode } from 'react';
+import { SEVERITY } from '../lib/format';
+
+export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · Pulse`;
+  }, [title]);
+  return (
+    <section className="space-y-4">
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <h1 className="text-xl font-semibold">{title}</h1>
+        <div className="flex gap-2">{actions}</div>
+      </div>
+      {children}
+    </section>
+  );
+}
+
+export function StatCard({ label, value, hint }: { label: string; value: ReactNode; hint?: ReactNode }) {
+  return (
+    <div className="card">
+      <div className="text-xs font-medium tracking-wide text-slate-500 uppercase">{label}</div>
+      <div className="mt-1 text-2xl font-semibold tabular-nums">{value}</div>
+      {hint && <div className="mt-1 text-xs text-slate-500">{hint}</div>}
+    </div>
+  );
+}
+
+export function SeverityBadge({ severity }: { severity: number }) {
+  const info = SEVERITY[severity] ?? SEVERITY[1]!;
+  return <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${info.tone}`}>{info.label}</span>;
+}
+
+const STATUS_TONE: Record<string, string> = {
+  ONLINE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+  OPEN: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',
+  STALE: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
+  ACKNOWLEDGED: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
+  ACTIVE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+};
+
+export function StatusBadge({ status }: { status: string }) {
+  return (
+    <span
+      className={`rounded-full px-2 py-0.5 text-xs font-medium ${STATUS_TONE[status] ?? 'bg-slate-200 text-slate-700 dark:bg-slate-800 dark:text-slate-300'}`}
+    >
+      {status}
+    </span>
+  );
+}
+
+export function Skeleton({ rows = 3 }: { rows?: number }) {
+  return (
+    <div className="space-y-2" aria-busy="true" aria-label="Loading">
+      {Array.from({ length: rows }, (_, i) => (
+        <div key={i} className="h-6 animate-pulse rounded bg-slate-200 dark:bg-slate-800" />
+      ))}
+    </div>
+  );
+}
+
+export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void }) {
+  return (
+    <div
+      role="alert"
+      className="rounded-lg border border-rose-300 bg-rose-50 p-3 text-sm text-rose-900 dark:border-rose-800 dark:bg-rose-950 dark:text-rose-200"
+    >
+      {(error as Error)?.message ?? 'Something went wrong'}
+      {retry && (
+        <button className="btn-ghost ml-3" onClick={retry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ReactNode }) {
+  return (
+    <div className="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-500 dark:border-slate-700">
+      {children}
+    </div>
+  );
+}
+
+/** Loading / error / content for a TanStack query. */
+export function Loaded<T>({
+  query,
+  children,
+  rows,
+}: {
+  query: { data: T | undefined; error: unknown; isPending: boolean; refetch: () => unknown };
+  children: (data: T) => ReactNode;
+  rows?: number;
+}) {
+  if (query.isPending) return <Skeleton rows={rows} />;
+  if (query.error) return <ErrorBox error={query.error} retry={() => void query.refetch()} />;
+  return <>{children(query.data as T)}</>;
+}
+
+export function Modal({
+  open,
+  title,
+  onClose,
+  children,
+}: {
+  open: boolean;
+  title: string;
+  onClose: () => void;
+  children: ReactNode;
+}) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const dialog = ref.current;
+    if (!dialog) return;
+    if (open && !dialog.open) dialog.showModal();
+    if (!open && dialog.open) dialog.close();
+  }, [open]);
+  return (
+    <dialog
+      ref={ref}
+      onClose={onClose}
+      aria-label={title}
+      className="m-auto w-[min(40rem,95vw)] rounded-xl border border-slate-200 bg-white p-0 text-slate-900 shadow-xl backdrop:bg-slate-950/50 dark:border-slate-800 dark:bg-slate-900 dark:text-slate-100"
+    >
+      <div className="flex items-center justify-between border-b border-slate-200 px-4 py-3 dark:border-slate-800">
+        <h2 className="font-semibold">{title}</h2>
+        <button className="btn-ghost" onClick={onClose} aria-label="Close">
+          ✕
+        </button>
+      </div>
+      <div className="max-h-[75vh] overflow-y-auto p-4">{open && children}</div>
+    </dialog>
+  );
+}
+
+export function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: string }) {
+  return (
+    <label className="block">
+      <span className="label">{label}</span>
+      {children}
+      {hint && <span className="mt-1 block text-xs text-slate-500">{hint}</span>}
+    </label>
+  );
+}

@@ -1,0 +1,35 @@
+// Live points merged into REST history: one rolling buffer per series, at most `limit` points, unique by
+// timestamp (a later copy replaces an earlier one), always in time order, oldest first.
+
+export interface Point {
+  /** Milliseconds since the epoch. */
+  t: number;
+  metrics: Record<string, number | boolean>;
+}
+
+export const BUFFER_POINTS = 500;
+
+export function mergePoints(history: readonly Point[], incoming: readonly Point[], limit = BUFFER_POINTS): Point[] {
+  const byTime = new Map<number, Point>();
+  for (const point of history) byTime.set(point.t, point);
+  for (const point of incoming) byTime.set(point.t, point);
+  const merged = [...byTime.values()].sort((a, b) => a.t - b.t);
+  return merged.length > limit ? merged.slice(merged.length - limit) : merged;
+}
+
+/** The newest value of a metric in a time-ordered buffer (gauges show this). */
+export function latestValue(points: readonly Point[], metric: string): number | undefined {
+  for (let i = points.length - 1; i >= 0; i -= 1) {
+    const value = points[i]!.metrics[metric];
+    if (typeof value === 'number') return value;
+  }
+  return undefined;
+}
+
+/** Numeric metric names present in the buffer, sorted. */
+export function numericMetrics(points: readonly Point[]): string[] {
+  const names = new Set<string>();
+  for (const point of points)
+    for (const [name, value] of Object.entries(point.metrics)) if (typeof value === 'number') names.add(name);
+  return [...names].sort();
+}

@@ -1,0 +1,105 @@
+// One WebSocket per tab to /api/v2/ws: authenticates with the current token (and sends a fresh one before
+// it expires), reconnects with exponential backoff, and re-subscribes whatever is wanted. Components ask
+// for channels with `subscribeDevice` / `subscribeAlerts` and get events through callbacks.
+import { create } from 'zustand';
+import { accessToken, useAuth } from './auth';
+
+export type LiveStatus = 'connecting' | 'live' | 'offline';
+export const useLive = create<{ status: LiveStatus }>(() => ({ status: 'offline' }));
+
+type TelemetryFrame = {
+  type: 'telemetry';
+  device_id: string;
+  data: { timestamp: string; metrics: Record<string, number | boolean>; seq: number };
+};
+type AlertFrame = { type: 'alert'; event: string; alert: Record<string, unknown> };
+
+const deviceListeners = new Map<string, Set<(frame: TelemetryFrame) => void>>();
+const alertListeners = new Set<(frame: AlertFrame) => void>();
+let socket: WebSocket | undefined;
+let attempt = 0;
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+const send = (message: unknown) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(message));
+
+function resubscribe() {
+  for (const deviceId of deviceListeners.keys()) send({ action: 'subscribe', type: 'device', device_id: deviceId });
+  if (alertListeners.size > 0) send({ action: 'subscribe', type: 'alerts' });
+}
+
+async function connect() {
+  if (socket || !useAuth.getState().session) return;
+  useLive.setState({ status: 'connecting' });
+  const token = await accessToken();
+  if (!token) return;
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v2/ws`);
+  socket = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ action: 'auth', token }));
+  ws.onmessage = (event) => {
+    const frame = JSON.parse(event.data as string) as { type: string };
+    if (frame.type === 'authenticated') {
+      attempt = 0;
+      useLive.setState({ status: 'live' });
+      resubscribe();
+      scheduleTokenRefresh();
+    } else if (frame.type === 'telemetry') {
+      const telemetry = frame as TelemetryFrame;
+      for (const listener of deviceListeners.get(telemetry.device_id) ?? []) listener(telemetry);
+    } else if (frame.type === 'alert') {
+      for (const listener of alertListeners) listener(frame as AlertFrame);
+    }
+  };
+  ws.onclose = () => {
+    socket = undefined;
+    clearTimeout(refreshTimer);
+    useLive.setState({ status: 'offline' });
+    if (!useAuth.getState().session) return;
+    const delay = Math.min(30_000, 500 * 2 ** attempt) * (0.8 + Math.random() * 0.4);
+    attempt += 1;
+    setTimeout(() => void connect(), delay);
+  };
+}
+
+/** A fresh token is sent before the current one expires, so the server keeps the socket open. */
+function scheduleTokenRefresh() {
+  clearTimeout(refreshTimer);
+  const session = useAuth.getState().session;
+  if (!session) return;
+  refreshTimer = setTimeout(
+    async () => {
+      const token = await accessToken();
+      if (token) send({ action: 'auth', token });
+      scheduleTokenRefresh();
+    },
+    Math.max(5_000, session.expiresAt - Date.now() - 60_000),
+  );
+}
+
+export function startLive() {
+  void connect();
+}
+
+export function subscribeDevice(deviceId: string, listener: (frame: TelemetryFrame) => void): () => void {
+  const set = deviceListeners.get(deviceId) ?? new Set();
+  const first = set.size === 0;
+  set.add(listener);
+  deviceListeners.set(deviceId, set);
+  if (first) send({ action: 'subscribe', type: 'device', device_id: deviceId });
+  return () => {
+    set.delete(listener);
+    if (set.size === 0) {
+      deviceListeners.delete(deviceId);
+      send({ action: 'unsubscribe', type: 'device', device_id: deviceId });
+    }
+  };
+}
+
+export function subscribeAlerts(listener: (frame: AlertFrame) => void): () => void {
+  const first = alertListeners.size === 0;
+  alertListeners.add(listener);
+  if (first) send({ action: 'subscribe', type: 'alerts' });
+  return () => {
+    alertListeners.delete(listener);
+    if (alertListeners.size === 0) send({ action: 'unsubscribe', type: 'alerts' });
+  };
+}

@@ -1,0 +1,108 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { StrictMode, Suspense, lazy, useEffect } from 'react';
+import { createRoot } from 'react-dom/client';
+import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import { Layout, RequireRole } from './components/Layout';
+import { Skeleton } from './components/ui';
+import { initAuth, isCustomer, isOperator, signIn, useAuth } from './lib/auth';
+import { startLive } from './lib/live';
+import './index.css';
+
+const page = (load: () => Promise<{ default: React.ComponentType }>) => {
+  const Component = lazy(load);
+  return (
+    <Suspense fallback={<Skeleton rows={6} />}>
+      <Component />
+    </Suspense>
+  );
+};
+const customer = (load: () => Promise<{ default: React.ComponentType }>) => (
+  <RequireRole roles={isCustomer}>{page(load)}</RequireRole>
+);
+const operator = (load: () => Promise<{ default: React.ComponentType }>) => (
+  <RequireRole roles={isOperator}>{page(load)}</RequireRole>
+);
+const operatorAdmin = (load: () => Promise<{ default: React.ComponentType }>) => (
+  <RequireRole roles={(role) => role === 'operator_admin'}>{page(load)}</RequireRole>
+);
+
+function Home() {
+  const role = useAuth((s) => s.session?.role);
+  return isOperator(role) ? <Navigate to="/operator" replace /> : customer(() => import('./pages/customer/Dashboard'));
+}
+
+const router = createBrowserRouter(
+  [
+    {
+      element: <Layout />,
+      children: [
+        { path: '/', element: <Home /> },
+        { path: '/callback', element: <Navigate to="/" replace /> },
+        { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
+        { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
+        { path: '/alerts', element: customer(() => import('./pages/customer/Alerts')) },
+        { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
+        { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
+        { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },
+        { path: '/operator', element: operator(() => import('./pages/operator/Overview')) },
+        { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
+        { path: '/operator/tenants', element: operator(() => import('./pages/operator/Tenants')) },
+        { path: '/operator/tenants/:tenantId', element: operator(() => import('./pages/operator/TenantDetail')) },
+        { path: '/operator/quarantine', element: operator(() => import('./pages/operator/Quarantine')) },
+        { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
+        { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },
+        { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
+        { path: '*', element: <p className="text-sm">Page not found.</p> },
+      ],
+    },
+  ],
+  { basename: '/app' },
+);
+
+const queryClient = new QueryClient({
+  defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
+});
+
+function App() {
+  const { session, ready, error } = useAuth();
+  useEffect(() => {
+    if (session) startLive();
+  }, [session]);
+  if (!ready)
+    return (
+      <div className="p-8">
+        <Skeleton rows={4} />
+      </div>
+    );
+  if (error)
+    return (
+      <div className="p-8 text-rose-600" role="alert">
+        {error}
+      </div>
+    );
+  if (!session) {
+    return (
+      <div className="grid min-h-screen place-items-center">
+        <div className="card w-80 text-center">
+          <div className="mb-2 text-2xl font-bold text-indigo-600">◉ Pulse</div>
+          <p className="mb-4 text-sm text-slate-500">IoT fleet monitoring</p>
+          <button className="btn-primary w-full justify-center" onClick={() => void signIn()}>
+            Sign in
+          </button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <QueryClientProvider client={queryClient}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>
+  );
+}
+
+void initAuth();
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

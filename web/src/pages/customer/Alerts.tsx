@@ -1,0 +1,159 @@
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { Empty, ErrorBox, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
+import { dateTime, timeAgo } from '../../lib/format';
+import { subscribeAlerts } from '../../lib/live';
+import type { Alert } from '../../lib/types';
+
+const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED', 'ALL'];
+const PAGE = 50;
+
+export default function Alerts() {
+  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const [status, setStatus] = useState('OPEN');
+  const [severity, setSeverity] = useState('');
+  const [device, setDevice] = useState('');
+  const [page, setPage] = useState(0);
+  const params = new URLSearchParams({
+    status,
+    limit: String(PAGE),
+    offset: String(page * PAGE),
+    ...(severity && { severity }),
+    ...(device && { device_id: device }),
+  });
+  const alerts = useQuery({
+    queryKey: ['alerts', params.toString()],
+    queryFn: () => api<{ alerts: Alert[]; total: number }>(`/customer/alerts?${params}`),
+    placeholderData: keepPreviousData,
+  });
+  useEffect(() => subscribeAlerts(() => void client.invalidateQueries({ queryKey: ['alerts'] })), [client]);
+  const change = useMutation({
+    mutationFn: ({ id, action }: { id: number; action: 'acknowledge' | 'close' }) =>
+      api(`/customer/alerts/${id}/${action}`, { method: 'POST' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['alerts'] }),
+  });
+  return (
+    <Page title="Alerts">
+      <div className="card flex flex-wrap items-center gap-2">
+        <div role="tablist" aria-label="Status" className="flex gap-1">
+          {STATUSES.map((s) => (
+            <button
+              key={s}
+              role="tab"
+              aria-selected={status === s}
+              className={status === s ? 'btn-primary' : 'btn-ghost'}
+              onClick={() => {
+                setStatus(s);
+                setPage(0);
+              }}
+            >
+              {s}
+            </button>
+          ))}
+        </div>
+        <select
+          className="input max-w-40"
+          aria-label="Severity"
+          value={severity}
+          onChange={(e) => setSeverity(e.target.value)}
+        >
+          <option value="">All severities</option>
+          {[5, 4, 3, 2, 1].map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+        <input
+          className="input max-w-48"
+          placeholder="Device"
+          aria-label="Device"
+          value={device}
+          onChange={(e) => setDevice(e.target.value)}
+        />
+      </div>
+      {change.error && <ErrorBox error={change.error} />}
+      <div className="card overflow-x-auto">
+        <Loaded query={alerts} rows={6}>
+          {(data) =>
+            data.alerts.length === 0 ? (
+              <Empty>No {status === 'ALL' ? '' : status.toLowerCase()} alerts.</Empty>
+            ) : (
+              <table className="table" data-testid="alerts-table">
+                <thead>
+                  <tr>
+                    <th>Severity</th>
+                    <th>Status</th>
+                    <th>Alert</th>
+                    <th>Device</th>
+                    <th>Opened</th>
+                    {admin && <th />}
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.alerts.map((alert) => (
+                    <tr key={alert.alert_id}>
+                      <td>
+                        <SeverityBadge severity={alert.severity} />
+                      </td>
+                      <td>
+                        <StatusBadge status={alert.status} />
+                        {alert.acknowledged_by && (
+                          <div className="text-xs text-slate-500">by {alert.acknowledged_by}</div>
+                        )}
+                      </td>
+                      <td>
+                        <div className="font-medium">{alert.alert_type}</div>
+                        <div className="text-xs text-slate-500">{alert.summary}</div>
+                      </td>
+                      <td>{alert.device_id}</td>
+                      <td title={dateTime(alert.created_at)}>{timeAgo(alert.created_at)}</td>
+                      {admin && (
+                        <td className="space-x-1 whitespace-nowrap">
+                          {alert.status === 'OPEN' && (
+                            <button
+                              className="btn-ghost"
+                              onClick={() => change.mutate({ id: alert.alert_id, action: 'acknowledge' })}
+                            >
+                              Acknowledge
+                            </button>
+                          )}
+                          {alert.status !== 'CLOSED' && (
+                            <button
+                              className="btn-ghost"
+                              onClick={() => change.mutate({ id: alert.alert_id, action: 'close' })}
+                            >
+                              Close
+                            </button>
+                          )}
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+        <div className="mt-3 flex items-center justify-between text-sm">
+          <span>{alerts.data?.total ?? 0} alerts</span>
+          <div className="flex gap-2">
+            <button className="btn-ghost" disabled={page === 0} onClick={() => setPage(page - 1)}>
+              Previous
+            </button>
+            <button
+              className="btn-ghost"
+              disabled={(page + 1) * PAGE >= (alerts.data?.total ?? 0)}
+              onClick={() => setPage(page + 1)}
+            >
+              Next
+            </button>
+          </div>
+        </div>
+      </div>
+    </Page>
+  );
+}

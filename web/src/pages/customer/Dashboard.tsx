@@ -1,0 +1,140 @@
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { Link } from 'react-router';
+import { Gauge, Pie, TrendBars } from '../../components/charts';
+import { Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
+import { api } from '../../lib/api';
+import { formatValue, timeAgo } from '../../lib/format';
+import { subscribeAlerts } from '../../lib/live';
+import type { Alert, DeviceList, Summary } from '../../lib/types';
+
+export default function Dashboard() {
+  const devices = useQuery({
+    queryKey: ['devices', 'dashboard'],
+    queryFn: () => api<DeviceList>('/api/v2/devices?limit=500'),
+    refetchInterval: 10_000,
+  });
+  const alerts = useQuery({
+    queryKey: ['alerts', 'open'],
+    queryFn: () => api<{ alerts: Alert[] }>('/api/v2/alerts?status=OPEN&limit=50'),
+  });
+  const trend = useQuery({
+    queryKey: ['trend'],
+    queryFn: () => api<{ trend: { hour: string; opened: number; closed: number }[] }>('/api/v2/alerts/trend?hours=24'),
+    refetchInterval: 60_000,
+  });
+  const summary = useQuery({
+    queryKey: ['summary'],
+    queryFn: () => api<Summary>('/api/v2/telemetry/summary?hours=1'),
+    refetchInterval: 30_000,
+  });
+  const [stream, setStream] = useState<{ event: string; alert: Alert; at: number }[]>([]);
+  const { refetch } = alerts;
+  useEffect(
+    () =>
+      subscribeAlerts((frame) => {
+        setStream((items) =>
+          [{ event: frame.event, alert: frame.alert as unknown as Alert, at: Date.now() }, ...items].slice(0, 20),
+        );
+        void refetch();
+      }),
+    [refetch],
+  );
+
+  const list = devices.data?.devices ?? [];
+  const count = (status: string) => list.filter((d) => d.status === status).length;
+  const online = count('ONLINE');
+  const total = devices.data?.total ?? 0;
+  return (
+    <Page title="Dashboard">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+        <StatCard label="Devices" value={total} />
+        <StatCard
+          label="Online"
+          value={online}
+          hint={total ? `${Math.round((online / total) * 100)} % of the fleet` : undefined}
+        />
+        <StatCard label="Stale" value={count('STALE')} />
+        <StatCard label="Open alerts" value={alerts.data?.alerts.length ?? '…'} />
+      </div>
+      <div className="grid gap-3 lg:grid-cols-3">
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Fleet health</h2>
+          <div className="grid grid-cols-2">
+            <Gauge metric="online_pct" value={total ? (online / total) * 100 : undefined} />
+            <Gauge metric="battery_pct" value={summary.data?.metrics.battery_pct?.avg} />
+          </div>
+        </div>
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Alerts, last 24 h</h2>
+          <Loaded query={trend}>{(data) => <TrendBars points={data.trend} />}</Loaded>
+        </div>
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Device status</h2>
+          <Pie
+            data={['ONLINE', 'STALE', 'OFFLINE', 'REVOKED']
+              .map((name) => ({ name, value: count(name) }))
+              .filter((d) => d.value > 0)}
+          />
+        </div>
+      </div>
+      <div className="grid gap-3 lg:grid-cols-2">
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Live alert stream</h2>
+          {stream.length === 0 ? (
+            <Empty>Alert changes appear here as they happen.</Empty>
+          ) : (
+            <ul className="space-y-1 text-sm" data-testid="alert-stream">
+              {stream.map((item, i) => (
+                <li key={i} className="flex items-center gap-2">
+                  <SeverityBadge severity={item.alert.severity} />
+                  <span className="font-medium">{item.event}</span>
+                  <span className="truncate">{item.alert.summary}</span>
+                  <span className="ml-auto text-xs text-slate-500">{timeAgo(item.at)}</span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Devices</h2>
+          <Loaded query={devices}>
+            {() => (
+              <table className="table">
+                <thead>
+                  <tr>
+                    <th>Device</th>
+                    <th>Status</th>
+                    <th>Battery</th>
+                    <th>Last seen</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.slice(0, 8).map((device) => (
+                    <tr key={device.device_id}>
+                      <td>
+                        <Link
+                          className="text-indigo-600 hover:underline"
+                          to={`/devices/${encodeURIComponent(device.device_id)}`}
+                        >
+                          {device.device_id}
+                        </Link>
+                      </td>
+                      <td>
+                        <StatusBadge status={device.status} />
+                      </td>
+                      <td className="tabular-nums">
+                        {formatValue(device.state.battery_pct as number | undefined, 'battery_pct')}
+                      </td>
+                      <td>{timeAgo(device.last_seen_at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Loaded>
+        </div>
+      </div>
+    </Page>
+  );
+}

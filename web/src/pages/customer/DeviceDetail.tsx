@@ -1,0 +1,177 @@
+import { useQuery } from '@tanstack/react-query';
+import { useEffect, useMemo, useState } from 'react';
+import { useParams } from 'react-router';
+import { Gauge, TimeSeries } from '../../components/charts';
+import { Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { api } from '../../lib/api';
+import { dateTime, timeAgo } from '../../lib/format';
+import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
+import { subscribeDevice } from '../../lib/live';
+import type { Alert, Device } from '../../lib/types';
+
+const RANGES = [
+  ['1 h', 1],
+  ['6 h', 6],
+  ['24 h', 24],
+  ['7 d', 168],
+] as const;
+
+export default function DeviceDetail() {
+  const deviceId = decodeURIComponent(useParams().deviceId!);
+  // The window is fixed when chosen (a key that moved with the clock would refetch forever).
+  const [range, setRange] = useState({ hours: 1, chosenAt: Date.now() });
+  const [custom, setCustom] = useState<{ start: string; end: string } | null>(null);
+  const [points, setPoints] = useState<Point[]>([]);
+  const hours = range.hours;
+  const setHours = (value: number) => setRange({ hours: value, chosenAt: Date.now() });
+  const span = custom
+    ? `start=${new Date(custom.start).toISOString()}&end=${new Date(custom.end).toISOString()}`
+    : `start=${new Date(range.chosenAt - hours * 3600_000).toISOString()}`;
+  const device = useQuery({
+    queryKey: ['device', deviceId],
+    queryFn: () => api<{ device: Device }>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
+    refetchInterval: 10_000,
+  });
+  const history = useQuery({
+    queryKey: ['telemetry', deviceId, span],
+    queryFn: () =>
+      api<{ telemetry: { timestamp: string; metrics: Record<string, number | boolean>; msg_type: string }[] }>(
+        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry?${span}&limit=2000`,
+      ),
+  });
+  const alerts = useQuery({
+    queryKey: ['device-alerts', deviceId],
+    queryFn: () =>
+      api<{ alerts: Alert[] }>(`/customer/alerts?status=ALL&device_id=${encodeURIComponent(deviceId)}&limit=20`),
+  });
+
+  // REST history, oldest first, then live points merged in as they come.
+  useEffect(() => {
+    if (!history.data) return;
+    const rows = history.data.telemetry.filter((row) => row.msg_type === 'telemetry');
+    setPoints(
+      mergePoints(
+        [],
+        rows.map((row) => ({ t: Date.parse(row.timestamp), metrics: row.metrics })),
+      ),
+    );
+  }, [history.data]);
+  useEffect(() => {
+    if (custom) return undefined;
+    return subscribeDevice(deviceId, (frame) =>
+      setPoints((current) =>
+        mergePoints(current, [{ t: Date.parse(frame.data.timestamp), metrics: frame.data.metrics }]),
+      ),
+    );
+  }, [deviceId, custom]);
+
+  const metrics = useMemo(() => numericMetrics(points), [points]);
+  return (
+    <Page title={`Device ${deviceId}`}>
+      <Loaded query={device}>
+        {({ device: d }) => (
+          <div className="card grid grid-cols-2 gap-2 text-sm md:grid-cols-4">
+            <div>
+              <div className="label">Status</div>
+              <StatusBadge status={d.status} />
+            </div>
+            <div>
+              <div className="label">Site</div>
+              {d.site_id}
+            </div>
+            <div>
+              <div className="label">Last seen</div>
+              <span title={dateTime(d.last_seen_at)}>{timeAgo(d.last_seen_at)}</span>
+            </div>
+            <div>
+              <div className="label">Last heartbeat</div>
+              <span title={dateTime(d.last_heartbeat_at)}>{timeAgo(d.last_heartbeat_at)}</span>
+            </div>
+          </div>
+        )}
+      </Loaded>
+      <div className="card flex flex-wrap items-end gap-2">
+        {RANGES.map(([label, value]) => (
+          <button
+            key={label}
+            className={!custom && hours === value ? 'btn-primary' : 'btn-ghost'}
+            onClick={() => {
+              setCustom(null);
+              setHours(value);
+            }}
+          >
+            {label}
+          </button>
+        ))}
+        <form
+          className="flex items-end gap-2"
+          onSubmit={(e) => {
+            e.preventDefault();
+            const form = new FormData(e.currentTarget);
+            setCustom({ start: String(form.get('start')), end: String(form.get('end')) });
+          }}
+        >
+          <label>
+            <span className="label">From</span>
+            <input className="input" type="datetime-local" name="start" required />
+          </label>
+          <label>
+            <span className="label">To</span>
+            <input className="input" type="datetime-local" name="end" required />
+          </label>
+          <button className="btn-ghost">Show</button>
+        </form>
+      </div>
+      <Loaded query={history} rows={6}>
+        {() =>
+          metrics.length === 0 ? (
+            <Empty>No telemetry in this range.</Empty>
+          ) : (
+            <>
+              <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+                {metrics.map((metric) => (
+                  <div key={metric} className="card p-2" data-testid={`gauge-${metric}`}>
+                    <Gauge metric={metric} value={latestValue(points, metric)} />
+                  </div>
+                ))}
+              </div>
+              <div className="grid gap-3 lg:grid-cols-2">
+                {metrics.map((metric) => (
+                  <div key={metric} className="card">
+                    <h2 className="mb-1 text-sm font-semibold">{metric}</h2>
+                    <TimeSeries
+                      metric={metric}
+                      points={points.map((p) => ({
+                        t: p.t,
+                        v: typeof p.metrics[metric] === 'number' ? (p.metrics[metric] as number) : null,
+                      }))}
+                    />
+                  </div>
+                ))}
+              </div>
+            </>
+          )
+        }
+      </Loaded>
+      <div className="card">
+        <h2 className="mb-2 text-sm font-semibold">Alerts of this device</h2>
+        <Loaded query={alerts}>
+          {(data) =>
+            data.alerts.length === 0 ? (
+              <Empty>No alerts.</Empty>
+            ) : (
+              <ul className="space-y-1 text-sm">
+                {data.alerts.map((alert) => (
+                  <li key={alert.alert_id} className="flex gap-2">
+                    <SeverityBadge severity={alert.severity} /> <StatusBadge status={alert.status} /> {alert.summary}
+                    <span className="ml-auto text-xs text-slate-500">{timeAgo(alert.created_at)}</span>
+                  </li>
+                ))}
+              </ul>
+            )
+          }
+        </Loaded>
+      </div>
+    </Page>
+  );
+}

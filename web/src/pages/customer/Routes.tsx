@@ -1,0 +1,175 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { Empty, ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
+import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
+
+interface Route {
+  route_id: string;
+  name: string;
+  integration_name: string;
+  integration_type: string;
+  alert_types: string[] | null;
+  severities: string[] | null;
+  min_severity: number | null;
+  site_ids: string[] | null;
+  device_prefixes: string[] | null;
+  deliver_on: string[];
+  enabled: boolean;
+}
+
+const list = (value: FormDataEntryValue | null) => {
+  const items = String(value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.length ? items : null;
+};
+
+export default function Routes() {
+  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const [creating, setCreating] = useState(false);
+  const routes = useQuery({
+    queryKey: ['routes'],
+    queryFn: () => api<{ routes: Route[] }>('/customer/integration-routes'),
+  });
+  const integrations = useQuery({
+    queryKey: ['integrations'],
+    queryFn: () =>
+      api<{ integrations: { integration_id: string; name: string; type: string }[] }>('/customer/integrations'),
+  });
+  const create = useMutation({
+    mutationFn: (body: Record<string, unknown>) => api('/customer/integration-routes', { method: 'POST', body }),
+    onSuccess: async () => {
+      await client.invalidateQueries({ queryKey: ['routes'] });
+      setCreating(false);
+    },
+  });
+  const remove = useMutation({
+    mutationFn: (id: string) => api(`/customer/integration-routes/${id}`, { method: 'DELETE' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['routes'] }),
+  });
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    create.mutate({
+      integration_id: form.get('integration_id'),
+      name: form.get('name'),
+      alert_types: form.getAll('alert_types').length ? form.getAll('alert_types') : null,
+      min_severity: form.get('min_severity') ? Number(form.get('min_severity')) : null,
+      site_ids: list(form.get('site_ids')),
+      device_prefixes: list(form.get('device_prefixes')),
+      deliver_on: form.getAll('deliver_on'),
+    });
+  };
+  return (
+    <Page
+      title="Routes"
+      actions={
+        admin && (
+          <button className="btn-primary" onClick={() => setCreating(true)}>
+            New route
+          </button>
+        )
+      }
+    >
+      {remove.error && <ErrorBox error={remove.error} />}
+      <div className="card overflow-x-auto">
+        <Loaded query={routes}>
+          {(data) =>
+            data.routes.length === 0 ? (
+              <Empty>No routes: add one to send alerts to an integration.</Empty>
+            ) : (
+              <table className="table">
+                <thead>
+                  <tr>
+                    <th>Name</th>
+                    <th>To</th>
+                    <th>Which alerts</th>
+                    <th>On</th>
+                    {admin && <th />}
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.routes.map((route) => (
+                    <tr key={route.route_id}>
+                      <td className="font-medium">{route.name}</td>
+                      <td>
+                        {route.integration_name}{' '}
+                        <span className="text-xs text-slate-500">({route.integration_type})</span>
+                      </td>
+                      <td className="text-xs">
+                        {[
+                          route.alert_types?.join(', '),
+                          route.min_severity !== null && `severity ≥ ${route.min_severity}`,
+                          route.site_ids && `sites ${route.site_ids.join(', ')}`,
+                          route.device_prefixes && `devices ${route.device_prefixes.join(', ')}*`,
+                        ]
+                          .filter(Boolean)
+                          .join(' · ') || 'all'}
+                      </td>
+                      <td>{route.deliver_on.join(', ')}</td>
+                      {admin && (
+                        <td>
+                          <button className="btn-ghost" onClick={() => remove.mutate(route.route_id)}>
+                            Delete
+                          </button>
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+      </div>
+      <Modal open={creating} title="New route" onClose={() => setCreating(false)}>
+        <form onSubmit={submit} className="grid grid-cols-2 gap-3" aria-label="New route">
+          <Field label="Name">
+            <input className="input" name="name" required />
+          </Field>
+          <Field label="Integration">
+            <select className="input" name="integration_id" required>
+              {integrations.data?.integrations.map((i) => (
+                <option key={i.integration_id} value={i.integration_id}>
+                  {i.name} ({i.type})
+                </option>
+              ))}
+            </select>
+          </Field>
+          <fieldset className="text-sm">
+            <legend className="label">Alert types (none = all)</legend>
+            {['NO_HEARTBEAT', 'THRESHOLD'].map((t) => (
+              <label key={t} className="mr-3">
+                <input type="checkbox" name="alert_types" value={t} /> {t}
+              </label>
+            ))}
+          </fieldset>
+          <fieldset className="text-sm">
+            <legend className="label">Deliver on</legend>
+            {['OPEN', 'CLOSED'].map((e) => (
+              <label key={e} className="mr-3">
+                <input type="checkbox" name="deliver_on" value={e} defaultChecked={e === 'OPEN'} /> {e}
+              </label>
+            ))}
+          </fieldset>
+          <Field label="Minimum severity">
+            <input className="input" name="min_severity" type="number" min={0} max={5} />
+          </Field>
+          <Field label="Sites" hint="comma-separated">
+            <input className="input" name="site_ids" />
+          </Field>
+          <Field label="Device id prefixes" hint="comma-separated">
+            <input className="input" name="device_prefixes" />
+          </Field>
+          <div className="col-span-2">{create.error && <ErrorBox error={create.error} />}</div>
+          <div className="col-span-2 flex justify-end">
+            <button className="btn-primary">Create route</button>
+          </div>
+        </form>
+      </Modal>
+    </Page>
+  );
+}

@@ -1,0 +1,202 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { Empty, ErrorBox, Field, Loaded, Modal, Page, SeverityBadge } from '../../components/ui';
+import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
+import type { Rule } from '../../lib/types';
+
+type Draft = Partial<Rule> & { site_ids_text?: string };
+
+export function RuleForm({ rule, onDone }: { rule: Draft; onDone: () => void }) {
+  const client = useQueryClient();
+  const save = useMutation({
+    mutationFn: (body: Record<string, unknown>) =>
+      rule.rule_id
+        ? api(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body })
+        : api('/customer/alert-rules', { method: 'POST', body }),
+    onSuccess: async () => {
+      await client.invalidateQueries({ queryKey: ['rules'] });
+      onDone();
+    },
+  });
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const sites = String(form.get('site_ids') ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    save.mutate({
+      name: form.get('name'),
+      metric_name: form.get('metric_name'),
+      operator: form.get('operator'),
+      threshold: Number(form.get('threshold')),
+      severity: Number(form.get('severity')),
+      duration_seconds: Number(form.get('duration_seconds') || 0),
+      hysteresis: Number(form.get('hysteresis') || 0),
+      description: form.get('description') || null,
+      site_ids: sites.length ? sites : null,
+      enabled: form.get('enabled') === 'on',
+    });
+  };
+  return (
+    <form onSubmit={submit} className="grid grid-cols-2 gap-3" aria-label="Alert rule">
+      <Field label="Name">
+        <input className="input" name="name" required defaultValue={rule.name} />
+      </Field>
+      <Field label="Metric" hint="e.g. temp_c, battery_pct">
+        <input className="input" name="metric_name" required defaultValue={rule.metric_name} />
+      </Field>
+      <Field label="Operator">
+        <select className="input" name="operator" defaultValue={rule.operator ?? 'GT'}>
+          {['GT', 'GTE', 'LT', 'LTE'].map((op) => (
+            <option key={op}>{op}</option>
+          ))}
+        </select>
+      </Field>
+      <Field label="Threshold">
+        <input className="input" name="threshold" type="number" step="any" required defaultValue={rule.threshold} />
+      </Field>
+      <Field label="Severity (1 info … 5 critical)">
+        <input className="input" name="severity" type="number" min={1} max={5} defaultValue={rule.severity ?? 3} />
+      </Field>
+      <Field label="Sites" hint="comma-separated; empty = all">
+        <input className="input" name="site_ids" defaultValue={rule.site_ids?.join(', ')} />
+      </Field>
+      <Field label="Duration (s)" hint="violation must last this long">
+        <input
+          className="input"
+          name="duration_seconds"
+          type="number"
+          min={0}
+          defaultValue={rule.duration_seconds ?? 0}
+        />
+      </Field>
+      <Field label="Hysteresis" hint="recover past threshold ± this to close">
+        <input
+          className="input"
+          name="hysteresis"
+          type="number"
+          min={0}
+          step="any"
+          defaultValue={rule.hysteresis ?? 0}
+        />
+      </Field>
+      <div className="col-span-2">
+        <Field label="Description">
+          <input className="input" name="description" defaultValue={rule.description ?? ''} />
+        </Field>
+      </div>
+      <label className="flex items-center gap-2 text-sm">
+        <input type="checkbox" name="enabled" defaultChecked={rule.enabled ?? true} /> Enabled
+      </label>
+      <div className="col-span-2">{save.error && <ErrorBox error={save.error} />}</div>
+      <div className="col-span-2 flex justify-end gap-2">
+        <button type="button" className="btn-ghost" onClick={onDone}>
+          Cancel
+        </button>
+        <button className="btn-primary" disabled={save.isPending}>
+          Save rule
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export default function Rules() {
+  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const rules = useQuery({ queryKey: ['rules'], queryFn: () => api<{ rules: Rule[] }>('/customer/alert-rules') });
+  const [editing, setEditing] = useState<Draft | null>(null);
+  const remove = useMutation({
+    mutationFn: (id: string) => api(`/customer/alert-rules/${id}`, { method: 'DELETE' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['rules'] }),
+  });
+  const toggle = useMutation({
+    mutationFn: (rule: Rule) =>
+      api(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body: { enabled: !rule.enabled } }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['rules'] }),
+  });
+  return (
+    <Page
+      title="Alert rules"
+      actions={
+        admin && (
+          <button className="btn-primary" onClick={() => setEditing({})}>
+            New rule
+          </button>
+        )
+      }
+    >
+      {(remove.error || toggle.error) && <ErrorBox error={remove.error ?? toggle.error} />}
+      <div className="card overflow-x-auto">
+        <Loaded query={rules}>
+          {(data) =>
+            data.rules.length === 0 ? (
+              <Empty>No rules yet.</Empty>
+            ) : (
+              <table className="table">
+                <thead>
+                  <tr>
+                    <th>Name</th>
+                    <th>Condition</th>
+                    <th>Severity</th>
+                    <th>Duration / hysteresis</th>
+                    <th>Enabled</th>
+                    {admin && <th />}
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.rules.map((rule) => (
+                    <tr key={rule.rule_id}>
+                      <td className="font-medium">{rule.name}</td>
+                      <td className="font-mono text-xs">
+                        {rule.metric_name} {rule.operator} {rule.threshold}
+                        {rule.site_ids && <div className="text-slate-500">sites: {rule.site_ids.join(', ')}</div>}
+                      </td>
+                      <td>
+                        <SeverityBadge severity={rule.severity} />
+                      </td>
+                      <td>
+                        {rule.duration_seconds} s / {rule.hysteresis}
+                      </td>
+                      <td>
+                        <input
+                          type="checkbox"
+                          aria-label={`Enable ${rule.name}`}
+                          checked={rule.enabled}
+                          disabled={!admin}
+                          onChange={() => toggle.mutate(rule)}
+                        />
+                      </td>
+                      {admin && (
+                        <td className="space-x-1 whitespace-nowrap">
+                          <button className="btn-ghost" onClick={() => setEditing(rule)}>
+                            Edit
+                          </button>
+                          <button
+                            className="btn-ghost"
+                            onClick={() => confirm(`Delete rule ${rule.name}?`) && remove.mutate(rule.rule_id)}
+                          >
+                            Delete
+                          </button>
+                        </td>
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+      </div>
+      <Modal
+        open={editing !== null}
+        title={editing?.rule_id ? 'Edit rule' : 'New rule'}
+        onClose={() => setEditing(null)}
+      >
+        {editing && <RuleForm rule={editing} onDone={() => setEditing(null)} />}
+      </Modal>
+    </Page>
+  );
+}

@@ -1,0 +1,110 @@
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Link } from 'react-router';
+import { Empty, Loaded, Page, StatusBadge } from '../../components/ui';
+import { api } from '../../lib/api';
+import { formatValue, timeAgo } from '../../lib/format';
+
+interface OperatorDevice {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  status: string;
+  last_seen_at: string | null;
+  battery_pct: number | null;
+  temp_c: number | null;
+}
+
+export default function AllDevices() {
+  const [tenant, setTenant] = useState('');
+  const [page, setPage] = useState(0);
+  const params = new URLSearchParams({
+    limit: '100',
+    offset: String(page * 100),
+    ...(tenant && { tenant_filter: tenant }),
+  });
+  const devices = useQuery({
+    queryKey: ['op-devices', params.toString()],
+    queryFn: () => api<{ devices: OperatorDevice[]; total: number }>(`/operator/devices?${params}`),
+    placeholderData: keepPreviousData,
+  });
+  const tenants = useQuery({
+    queryKey: ['tenant-ids'],
+    queryFn: () => api<{ tenants: { tenant_id: string }[] }>('/operator/tenants?status=ALL&limit=500'),
+  });
+  return (
+    <Page title="All devices">
+      <div className="card">
+        <select
+          className="input max-w-60"
+          aria-label="Tenant"
+          value={tenant}
+          onChange={(e) => {
+            setTenant(e.target.value);
+            setPage(0);
+          }}
+        >
+          <option value="">All tenants</option>
+          {tenants.data?.tenants.map((t) => (
+            <option key={t.tenant_id}>{t.tenant_id}</option>
+          ))}
+        </select>
+      </div>
+      <div className="card overflow-x-auto">
+        <Loaded query={devices}>
+          {(data) =>
+            data.devices.length === 0 ? (
+              <Empty>No devices.</Empty>
+            ) : (
+              <table className="table" data-testid="operator-devices">
+                <thead>
+                  <tr>
+                    <th>Tenant</th>
+                    <th>Device</th>
+                    <th>Site</th>
+                    <th>Status</th>
+                    <th>Battery</th>
+                    <th>Last seen</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {data.devices.map((d) => (
+                    <tr key={`${d.tenant_id}/${d.device_id}`}>
+                      <td>
+                        <Link className="text-indigo-600" to={`/operator/tenants/${d.tenant_id}`}>
+                          {d.tenant_id}
+                        </Link>
+                      </td>
+                      <td>{d.device_id}</td>
+                      <td>{d.site_id}</td>
+                      <td>
+                        <StatusBadge status={d.status} />
+                      </td>
+                      <td>{formatValue(d.battery_pct, 'battery_pct')}</td>
+                      <td>{timeAgo(d.last_seen_at)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )
+          }
+        </Loaded>
+        <div className="mt-3 flex justify-between text-sm">
+          <span>{devices.data?.total ?? 0} devices</span>
+          <div className="flex gap-2">
+            <button className="btn-ghost" disabled={page === 0} onClick={() => setPage(page - 1)}>
+              Previous
+            </button>
+            <button
+              className="btn-ghost"
+              disabled={(page + 1) * 100 >= (devices.data?.total ?? 0)}
+              onClick={() => setPage(page + 1)}
+            >
+              Next
+            </button>
+          </div>
+        </div>
+      </div>
+    </Page>
+  );
+}

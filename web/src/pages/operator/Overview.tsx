@@ -1,0 +1,103 @@
+import { useQuery } from '@tanstack/react-query';
+import { Link } from 'react-router';
+import { Empty, Loaded, Page, SeverityBadge, StatCard } from '../../components/ui';
+import { api } from '../../lib/api';
+import { timeAgo } from '../../lib/format';
+import type { Alert } from '../../lib/types';
+
+interface Aggregates {
+  tenants: { active: number; total: number };
+  devices: { registered: number; online: number; stale: number };
+  alerts: { open: number; triggered_24h: number };
+  deliveries: { pending: number; failed: number };
+}
+
+export default function Overview() {
+  const aggregates = useQuery({
+    queryKey: ['aggregates'],
+    queryFn: () => api<Aggregates>('/operator/system/aggregates'),
+    refetchInterval: 15_000,
+  });
+  const alerts = useQuery({
+    queryKey: ['op-alerts'],
+    queryFn: () => api<{ alerts: Alert[] }>('/operator/alerts?status=OPEN&limit=10'),
+    refetchInterval: 15_000,
+  });
+  const quarantine = useQuery({
+    queryKey: ['op-quarantine-recent'],
+    queryFn: () =>
+      api<{
+        events: {
+          id: number;
+          ingested_at: string;
+          tenant_id: string | null;
+          device_id: string | null;
+          reason: string;
+        }[];
+      }>('/operator/quarantine?minutes=60&limit=10'),
+    refetchInterval: 15_000,
+  });
+  const a = aggregates.data;
+  return (
+    <Page title="Operator overview">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+        <StatCard label="Tenants" value={a?.tenants.active ?? '…'} hint={a && `${a.tenants.total} in all`} />
+        <StatCard
+          label="Devices online"
+          value={a ? `${a.devices.online} / ${a.devices.registered}` : '…'}
+          hint={a && `${a.devices.stale} stale`}
+        />
+        <StatCard label="Open alerts" value={a?.alerts.open ?? '…'} hint={a && `${a.alerts.triggered_24h} in 24 h`} />
+        <StatCard
+          label="Deliveries pending"
+          value={a?.deliveries.pending ?? '…'}
+          hint={a && `${a.deliveries.failed} failed in 24 h`}
+        />
+      </div>
+      <div className="grid gap-3 lg:grid-cols-2">
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Recent alerts, all tenants</h2>
+          <Loaded query={alerts}>
+            {(data) =>
+              data.alerts.length === 0 ? (
+                <Empty>No open alerts.</Empty>
+              ) : (
+                <ul className="space-y-1 text-sm">
+                  {data.alerts.map((alert) => (
+                    <li key={alert.alert_id} className="flex gap-2">
+                      <SeverityBadge severity={alert.severity} />
+                      <Link className="text-indigo-600" to={`/operator/tenants/${alert.tenant_id}`}>
+                        {alert.tenant_id}
+                      </Link>
+                      <span className="truncate">{alert.summary}</span>
+                      <span className="ml-auto text-xs text-slate-500">{timeAgo(alert.created_at)}</span>
+                    </li>
+                  ))}
+                </ul>
+              )
+            }
+          </Loaded>
+        </div>
+        <div className="card">
+          <h2 className="mb-2 text-sm font-semibold">Recent quarantine</h2>
+          <Loaded query={quarantine}>
+            {(data) =>
+              data.events.length === 0 ? (
+                <Empty>No rejected messages in the last hour.</Empty>
+              ) : (
+                <ul className="space-y-1 text-sm">
+                  {data.events.map((event) => (
+                    <li key={event.id} className="flex gap-2">
+                      <span className="font-mono text-xs">{event.reason}</span> {event.tenant_id}/{event.device_id}
+                      <span className="ml-auto text-xs text-slate-500">{timeAgo(event.ingested_at)}</span>
+                    </li>
+                  ))}
+                </ul>
+              )
+            }
+          </Loaded>
+        </div>
+      </div>
+    </Page>
+  );
+}

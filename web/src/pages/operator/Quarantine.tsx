@@ -1,0 +1,98 @@
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { Lines } from '../../components/charts';
+import { Empty, Loaded, Page } from '../../components/ui';
+import { api } from '../../lib/api';
+import { dateTime } from '../../lib/format';
+
+interface Quarantine {
+  events: {
+    id: number;
+    ingested_at: string;
+    tenant_id: string | null;
+    device_id: string | null;
+    msg_type: string | null;
+    reason: string;
+    topic: string;
+  }[];
+  counts: { minute: string; reason: string; count: number }[];
+}
+
+export default function QuarantinePage() {
+  const [minutes, setMinutes] = useState(60);
+  const data = useQuery({
+    queryKey: ['quarantine', minutes],
+    queryFn: () => api<Quarantine>(`/operator/quarantine?minutes=${minutes}&limit=200`),
+    refetchInterval: 15_000,
+  });
+  return (
+    <Page
+      title="Quarantine"
+      actions={
+        <select
+          className="input"
+          aria-label="Window"
+          value={minutes}
+          onChange={(e) => setMinutes(Number(e.target.value))}
+        >
+          <option value={60}>Last hour</option>
+          <option value={360}>Last 6 hours</option>
+          <option value={1440}>Last 24 hours</option>
+        </select>
+      }
+    >
+      <Loaded query={data}>
+        {({ events, counts }) => {
+          const reasons = [...new Set(counts.map((c) => c.reason))];
+          return (
+            <>
+              <div className="card">
+                <h2 className="mb-2 text-sm font-semibold">Rejects per minute by reason</h2>
+                {counts.length === 0 ? (
+                  <Empty>No rejects in this window.</Empty>
+                ) : (
+                  <Lines
+                    series={reasons.map((reason) => ({
+                      name: reason,
+                      points: counts
+                        .filter((c) => c.reason === reason)
+                        .map((c) => ({ time: c.minute, value: c.count })),
+                    }))}
+                  />
+                )}
+              </div>
+              <div className="card overflow-x-auto">
+                {events.length === 0 ? (
+                  <Empty>No stored events (PROD stores none unless STORE_REJECTS is on).</Empty>
+                ) : (
+                  <table className="table">
+                    <thead>
+                      <tr>
+                        <th>When</th>
+                        <th>Reason</th>
+                        <th>Tenant / device</th>
+                        <th>Topic</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {events.map((e) => (
+                        <tr key={e.id}>
+                          <td>{dateTime(e.ingested_at)}</td>
+                          <td className="font-mono text-xs">{e.reason}</td>
+                          <td>
+                            {e.tenant_id ?? '—'} / {e.device_id ?? '—'}
+                          </td>
+                          <td className="max-w-80 truncate font-mono text-xs">{e.topic}</td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                )}
+              </div>
+            </>
+          );
+        }}
+      </Loaded>
+    </Page>
+  );
+}
