@@ -82,7 +82,13 @@ describe('web app in Chromium', () => {
     expect(await page.getByTestId('whoami').textContent()).toContain(username);
     return page;
   }
-  const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+  /** Saves the page once nothing on it is loading any more. */
+  const shot = async (page: Page, name: string) => {
+    await page.waitForFunction("document.querySelectorAll('[aria-busy=true]').length === 0", undefined, {
+      timeout: 15_000,
+    });
+    await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+  };
   const nav = async (page: Page, label: string) => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
     await page.getByRole('heading', { level: 1 }).waitFor();
