@@ -6,6 +6,16 @@ import { parseSecretsKey } from './delivery/secrets.js';
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().min(0);
+/** "a, b,,c" → ["a", "b", "c"] */
+const commaList = z
+  .string()
+  .trim()
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean),
+  );
 const url = (protocols: string[]) =>
   z
     .string()
@@ -183,16 +193,7 @@ export const variables = {
     doc: 'Requests one tenant may make to /api/v2 per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
   },
   TRUST_PROXY: {
-    schema: z
-      .string()
-      .trim()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((entry) => entry.trim())
-          .filter(Boolean),
-      )
-      .optional(),
+    schema: commaList.optional(),
     doc: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IPs in the audit log). Unset: the peer address is the client.',
     defaultDoc: 'none',
   },
@@ -210,16 +211,7 @@ export const variables = {
     defaultDoc: 'generated (DEV)',
   },
   SSRF_ALLOWLIST: {
-    schema: z
-      .string()
-      .trim()
-      .transform((value) =>
-        value
-          .split(',')
-          .map((entry) => entry.trim())
-          .filter(Boolean),
-      )
-      .default([]),
+    schema: commaList.default([]),
     doc: 'Comma-separated CIDRs, addresses or host names that notifications may reach although private (on-prem receivers, tests). Everything else private, loopback, link-local or cloud-metadata is refused.',
     defaultDoc: 'empty',
   },

@@ -10,7 +10,7 @@ import { displayName, requireRole } from '../auth.js';
 import { principalOf, tenantOf } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import * as v2 from '../v2/repository.js';
-import { alertStatusFilter } from '../v2/routes.js';
+import { alertStatusFilter, devicesPage, DevicesQuery } from '../v2/routes.js';
 import * as repo from './repository.js';
 import { checkRuleFields, checkRuleId, type RuleFields } from './rule-input.js';
 
@@ -18,20 +18,6 @@ const tags = ['customer'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Offset = Type.Integer({ minimum: 0, default: 0 });
 
-const DevicesQuery = Type.Object({
-  limit: Limit(500, 100),
-  offset: Offset,
-  status: Type.Optional(Type.String()),
-  site_id: Type.Optional(Type.String()),
-  q: Type.Optional(Type.String()),
-  sort: Type.Union(
-    [Type.Literal('site_id'), Type.Literal('device_id'), Type.Literal('status'), Type.Literal('last_seen_at')],
-    {
-      default: 'site_id',
-    },
-  ),
-  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
-});
 const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
 const AlertsQuery = Type.Object({
   status: Type.String({ default: 'OPEN', description: 'OPEN, ACKNOWLEDGED, CLOSED or ALL' }),
@@ -90,20 +76,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
   app.get<{ Querystring: Static<typeof DevicesQuery> }>(
     '/customer/devices',
     { schema: { tags, summary: "The tenant's devices", querystring: DevicesQuery } },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const { limit, offset, status, site_id, q, sort, order } = request.query;
-        const { devices, total } = await v2.listDevices(tx, {
-          limit,
-          offset,
-          status,
-          siteId: site_id,
-          search: q,
-          sort,
-          order,
-        });
-        return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
-      }),
+    (request) => inTenant(request, (tx) => devicesPage(tx, request.query)),
   );
 
   app.get<{ Params: Static<typeof DeviceParams> }>(

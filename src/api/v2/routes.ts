@@ -13,7 +13,7 @@ const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maxi
 const Offset = Type.Integer({ minimum: 0, default: 0 });
 const Instant = Type.String({ description: 'ISO-8601 instant, e.g. 2026-11-28T10:00:00Z' });
 
-const DevicesQuery = Type.Object({
+export const DevicesQuery = Type.Object({
   limit: Limit(500, 100),
   offset: Offset,
   status: Type.Optional(Type.String({ description: 'ONLINE, STALE, OFFLINE or REVOKED' })),
@@ -55,6 +55,21 @@ const ChartQuery = Type.Object({
   bucket_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 5 }),
 });
 
+/** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
+export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
+  const { limit, offset, status, site_id, q, sort, order } = query;
+  const { devices, total } = await repo.listDevices(tx, {
+    limit,
+    offset,
+    status,
+    siteId: site_id,
+    search: q,
+    sort,
+    order,
+  });
+  return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
+}
+
 const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
 
 /** ALL (any case) means every status; the reference matched it literally and returned nothing. */
@@ -79,13 +94,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
   app.get<{ Querystring: Static<typeof DevicesQuery> }>(
     '/api/v2/devices',
     { schema: { tags, summary: "The tenant's devices with their health", querystring: DevicesQuery } },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const { limit, offset, status, site_id, q, sort, order } = request.query;
-        const filter = { limit, offset, status, siteId: site_id, search: q, sort, order };
-        const { devices, total } = await repo.listDevices(tx, filter);
-        return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
-      }),
+    (request) => inTenant(request, (tx) => devicesPage(tx, request.query)),
   );
 
   app.get<{ Params: Static<typeof DeviceParams> }>(

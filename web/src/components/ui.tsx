@@ -145,3 +145,34 @@ export function Field({ label, children, hint }: { label: string; children: Reac
     </label>
   );
 }
+
+/** "1–50 of 812" with Previous / Next for server-side paging. */
+export function Pager({
+  page,
+  size,
+  total,
+  onPage,
+  noun,
+}: {
+  page: number;
+  size: number;
+  total: number;
+  onPage: (page: number) => void;
+  noun: string;
+}) {
+  return (
+    <div className="mt-3 flex items-center justify-between text-sm">
+      <span>
+        {total === 0 ? 0 : page * size + 1}–{Math.min(total, (page + 1) * size)} of {total} {noun}
+      </span>
+      <div className="flex gap-2">
+        <button className="btn-ghost" disabled={page === 0} onClick={() => onPage(page - 1)}>
+          Previous
+        </button>
+        <button className="btn-ghost" disabled={(page + 1) * size >= total} onClick={() => onPage(page + 1)}>
+          Next
+        </button>
+      </div>
+    </div>
+  );
+}

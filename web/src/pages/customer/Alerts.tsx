@@ -1,6 +1,6 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Empty, ErrorBox, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { Empty, ErrorBox, Loaded, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
@@ -138,21 +138,7 @@ export default function Alerts() {
             )
           }
         </Loaded>
-        <div className="mt-3 flex items-center justify-between text-sm">
-          <span>{alerts.data?.total ?? 0} alerts</span>
-          <div className="flex gap-2">
-            <button className="btn-ghost" disabled={page === 0} onClick={() => setPage(page - 1)}>
-              Previous
-            </button>
-            <button
-              className="btn-ghost"
-              disabled={(page + 1) * PAGE >= (alerts.data?.total ?? 0)}
-              onClick={() => setPage(page + 1)}
-            >
-              Next
-            </button>
-          </div>
-        </div>
+        <Pager page={page} size={PAGE} total={alerts.data?.total ?? 0} onPage={setPage} noun="alerts" />
       </div>
     </Page>
   );

@@ -1,7 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { Empty, Loaded, Page, StatusBadge } from '../../components/ui';
+import { Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
@@ -128,19 +128,7 @@ export default function Devices() {
             )
           }
         </Loaded>
-        <div className="mt-3 flex items-center justify-between text-sm">
-          <span>
-            {total === 0 ? 0 : page * PAGE + 1}–{Math.min(total, (page + 1) * PAGE)} of {total}
-          </span>
-          <div className="flex gap-2">
-            <button className="btn-ghost" disabled={page === 0} onClick={() => setPage(page - 1)}>
-              Previous
-            </button>
-            <button className="btn-ghost" disabled={(page + 1) * PAGE >= total} onClick={() => setPage(page + 1)}>
-              Next
-            </button>
-          </div>
-        </div>
+        <Pager page={page} size={PAGE} total={total} onPage={setPage} noun="devices" />
       </div>
     </Page>
   );

@@ -1,7 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { Empty, Loaded, Page, StatusBadge } from '../../components/ui';
+import { Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 
@@ -89,21 +89,7 @@ export default function AllDevices() {
             )
           }
         </Loaded>
-        <div className="mt-3 flex justify-between text-sm">
-          <span>{devices.data?.total ?? 0} devices</span>
-          <div className="flex gap-2">
-            <button className="btn-ghost" disabled={page === 0} onClick={() => setPage(page - 1)}>
-              Previous
-            </button>
-            <button
-              className="btn-ghost"
-              disabled={(page + 1) * 100 >= (devices.data?.total ?? 0)}
-              onClick={() => setPage(page + 1)}
-            >
-              Next
-            </button>
-          </div>
-        </div>
+        <Pager page={page} size={100} total={devices.data?.total ?? 0} onPage={setPage} noun="devices" />
       </div>
     </Page>
   );
