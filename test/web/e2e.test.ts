@@ -3,7 +3,7 @@
 // chart gain points, creates a rule, sees its alert appear and acknowledges it, creates each integration
 // type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
 // operator cannot open the audit log. Every page is saved under test-results/screenshots/.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
@@ -89,9 +89,10 @@ describe('web app in Chromium', () => {
     });
     await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
   };
-  const nav = async (page: Page, label: string) => {
+  /** Follows a navigation link and waits for that page's heading (the label unless given). */
+  const nav = async (page: Page, label: string, heading = label) => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
-    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor();
   };
 
   it(

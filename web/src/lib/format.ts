@@ -38,7 +38,7 @@ export function formatValue(value: number | boolean | null | undefined, metric =
 export const SEVERITY: Record<number, { label: string; tone: string }> = {
   1: { label: 'Info', tone: 'bg-sky-100 text-sky-800 dark:bg-sky-900/50 dark:text-sky-200' },
   2: { label: 'Low', tone: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200' },
-  3: { label: 'Medium', tone: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200' },
+  3: { label: 'Warning', tone: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200' },
   4: { label: 'High', tone: 'bg-orange-100 text-orange-800 dark:bg-orange-900/50 dark:text-orange-200' },
   5: { label: 'Critical', tone: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200' },
 };
