@@ -47,6 +47,29 @@ export function start(deps: RoleDeps): RunningRole {
     registers: [deps.metrics],
   });
   new Gauge({
+    name: 'pulse_delivery_jobs',
+    help: 'Delivery jobs waiting (pending) and being sent (processing), across workers',
+    labelNames: ['status'] as const,
+    registers: [deps.metrics],
+    async collect() {
+      const jobs = await db.withService((tx) => jobCounts(tx));
+      this.set({ status: 'pending' }, jobs.pending);
+      this.set({ status: 'processing' }, jobs.processing);
+    },
+  });
+  new Counter({
+    name: 'pulse_delivery_jobs_finished_total',
+    help: 'Delivery jobs finished by this worker: succeeded, failed for good, or scheduled for retry',
+    labelNames: ['outcome'] as const,
+    registers: [deps.metrics],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'succeeded' }, counters.jobs_succeeded);
+      this.inc({ outcome: 'failed' }, counters.jobs_failed);
+      this.inc({ outcome: 'retry' }, counters.retries_scheduled);
+    },
+  });
+  new Gauge({
     name: 'pulse_delivery_in_flight',
     help: 'Deliveries being sent by this worker',
     registers: [deps.metrics],

@@ -482,6 +482,37 @@ describe('alert delivery', () => {
     });
   });
 
+  it('sends email over implicit TLS too, and exposes delivery metrics', async () => {
+    const tlsServer = await startSmtpReceiver({ user: 'mailer', pass: 'smtp-pass-789' }, true);
+    try {
+      const created = await admin('/customer/integrations/email', 'POST', {
+        name: 'implicit tls',
+        smtp_config: {
+          smtp_host: '127.0.0.1',
+          smtp_port: tlsServer.port,
+          smtp_tls_mode: 'implicit',
+          tls_verify: false,
+          smtp_user: 'mailer',
+          smtp_password: 'smtp-pass-789',
+          from_address: 'pulse@example.com',
+        },
+        recipients: { to: ['tls@example.com'] },
+      });
+      expect(created.body).toMatchObject({ smtp_tls_mode: 'implicit' });
+      const result = await admin(`/customer/integrations/email/${created.body.id}/test`, 'POST');
+      expect(result.body).toMatchObject({ success: true, error: null });
+      expect(tlsServer.received).toHaveLength(1);
+      expect(tlsServer.received[0]).toMatchObject({ secure: true, user: 'mailer', to: ['tls@example.com'] });
+    } finally {
+      await tlsServer.close();
+    }
+    const metrics = (await pulse.call('/metrics', { admin: false })).body as string;
+    expect(metrics).toMatch(/pulse_delivery_attempts_total\{channel="webhook",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(/pulse_delivery_jobs\{status="pending"\} \d+/);
+    expect(metrics).toMatch(/pulse_delivery_jobs_finished_total\{outcome="failed"\} [1-9]/);
+    expect(metrics).toContain('pulse_delivery_latency_seconds_bucket');
+  });
+
   it('changes and deletes integrations and routes', async () => {
     const patched = await admin(`/customer/integrations/snmp/${ids.snmp2}`, 'PATCH', {
       snmp_port: 1162,

@@ -51,9 +51,11 @@ export interface ReceivedMail {
   secure: boolean;
 }
 
-export async function startSmtpReceiver(credentials: { user: string; pass: string }) {
+/** `secure`: implicit TLS from the first byte (port 465 style) instead of STARTTLS. */
+export async function startSmtpReceiver(credentials: { user: string; pass: string }, secure = false) {
   const received: ReceivedMail[] = [];
   const server = new SMTPServer({
+    secure,
     authOptional: false,
     // smtp-server's built-in self-signed certificate serves STARTTLS.
     onAuth(auth, _session, callback) {
