@@ -1,6 +1,8 @@
 // The api role: the web app at /app/, identity (the built-in OIDC issuer unless OIDC_ISSUER names one),
-// the public auth config the web app reads, /api/v2 REST for customers with its per-tenant rate limit,
-// and the live WebSocket. Every data route verifies a bearer JWT (./auth.ts) and runs in withTenant().
+// the public auth config the web app reads, /api/v2 (customers, per-tenant rate limit), /customer
+// (devices, alerts, rules, integrations, routes), /operator (audited, incl. /operator/system with its
+// metrics collector) and the live WebSocket. Every data route verifies a bearer JWT (./auth.ts); customer
+// routes run in withTenant(), operator routes in withOperator().
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';

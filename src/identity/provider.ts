@@ -3,7 +3,7 @@
 // flow with PKCE S256; access tokens are RS256 JWTs carrying tenant_id, role and email, so the API
 // verifies them exactly as it verifies an external issuer's.
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Configuration, KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
@@ -157,16 +157,15 @@ export function mountBuiltInIssuer(app: FastifyInstance, provider: () => Promise
   app.register(async (oidc) => {
     oidc.removeAllContentTypeParsers();
     oidc.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    const pass = async (
-      request: { raw: IncomingMessage & { originalUrl?: string } },
-      reply: { hijack(): void; raw: import('node:http').ServerResponse },
-    ) => {
-      const issuer = await provider();
+    let handler: ReturnType<Provider['callback']> | undefined;
+    const pass = async (request: FastifyRequest, reply: FastifyReply) => {
+      handler ??= (await provider()).callback();
       reply.hijack();
-      const raw = request.raw;
+      // oidc-provider builds its URLs from originalUrl, as it would under an Express mount.
+      const raw = request.raw as IncomingMessage & { originalUrl?: string };
       raw.originalUrl = raw.url;
       raw.url = raw.url!.slice(OIDC_MOUNT.length) || '/';
-      issuer.callback()(raw, reply.raw);
+      handler(raw, reply.raw);
     };
     oidc.all(OIDC_MOUNT, { schema: { hide: true } }, pass);
     oidc.all(`${OIDC_MOUNT}/*`, { schema: { hide: true } }, pass);
