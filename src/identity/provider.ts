@@ -57,6 +57,8 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
       },
     ],
     pkce: { required: () => true },
+    // Browsers may call the token endpoint cross-origin only from where the web app is served.
+    clientBasedCORS: (_ctx, origin) => options.appOrigins.includes(origin),
     async findAccount(_ctx, sub) {
       const user = await users.find(sub);
       return user && { accountId: sub, claims: () => userClaims(user) };
