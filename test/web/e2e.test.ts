@@ -236,6 +236,12 @@ describe('web app in Chromium', () => {
         await page.waitForLoadState('networkidle');
         await shot(page, name);
       }
+      // The dark theme, kept across the reload it triggers.
+      await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+      await page.getByRole('button', { name: 'Switch to light theme' }).waitFor();
+      expect(await page.evaluate('document.documentElement.classList.contains("dark")')).toBe(true);
+      await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
+      await shot(page, 'operator-settings-dark');
       await nav(page, 'Audit log');
       await page.getByTestId('audit-table').getByText('list_all_devices').first().waitFor();
       await shot(page, 'operator-audit');
