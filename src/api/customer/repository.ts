@@ -1,30 +1,19 @@
 // Reads and writes behind /customer, each in the caller's tenant transaction (row-level security) and
 // filtered by tenant as well.
 import type { OperatorTx, TenantTx } from '../../db/database.js';
-import { ALERT_COLUMNS, RULE_COLUMNS } from '../v2/repository.js';
+import { ALERT_COLUMNS, DEVICE_COLUMNS, DEVICE_FROM, RULE_COLUMNS, withHeadlineMetrics } from '../v2/repository.js';
 import type { RuleFields } from './rule-input.js';
-
-/** The latest values of the reference's four headline metrics, as numbers (the reference sent text). */
-const HEADLINE_METRICS = ['battery_pct', 'temp_c', 'rssi_dbm', 'snr_db'];
 
 /** A device with its latest values and recent rows; operators read any tenant's, customers their own (RLS). */
 export async function deviceDetail(tx: TenantTx | OperatorTx, tenantId: string, deviceId: string) {
-  const { rows } = await tx.query(
-    `SELECT dr.tenant_id, dr.device_id, COALESCE(ds.site_id, dr.site_id) AS site_id,
-            CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END AS status,
-            ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, ds.last_state_change_at,
-            COALESCE(ds.state, '{}'::jsonb) AS state, dr.fw_version, dr.metadata, dr.provisioned_at
-     FROM device_registry dr
-     LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id
-     WHERE dr.tenant_id = $1 AND dr.device_id = $2`,
+  const { rows } = await tx.query<{ state: Record<string, unknown> }>(
+    `SELECT ${DEVICE_COLUMNS}, ds.last_state_change_at, dr.fw_version, dr.metadata, dr.provisioned_at
+     FROM ${DEVICE_FROM} WHERE dr.tenant_id = $1 AND dr.device_id = $2`,
     [tenantId, deviceId],
   );
-  const device = rows[0] as (Record<string, unknown> & { state: Record<string, unknown> }) | undefined;
-  if (!device) return undefined;
-  for (const metric of HEADLINE_METRICS) {
-    const value = device.state[metric];
-    device[metric] = typeof value === 'number' ? value : null;
-  }
+  if (!rows[0]) return undefined;
+  // Headline metric values as numbers (the reference sent them as text).
+  const device = withHeadlineMetrics(rows[0]);
   const [events, telemetry] = await Promise.all([
     tx.query(
       `SELECT time, msg_type, metrics, seq FROM telemetry

@@ -1,7 +1,14 @@
 // Cross-tenant reads and tenant administration for /operator, as pulse_operator (BYPASSRLS). Every
 // function takes an OperatorTx: they are only reachable through the audited operator routes.
 import type { OperatorTx } from '../../db/database.js';
-import { ALERT_COLUMNS } from '../v2/repository.js';
+import {
+  ALERT_COLUMNS,
+  DEVICE_COLUMNS,
+  DEVICE_FROM,
+  DEVICE_STATUS,
+  escapeLike,
+  withHeadlineMetrics,
+} from '../v2/repository.js';
 
 const TENANT_COLUMNS =
   'tenant_id, name, status, contact_email, contact_name, metadata, created_at, updated_at, deleted_at';
@@ -124,28 +131,18 @@ export interface DeviceFilter {
 }
 
 export async function listDevices(tx: OperatorTx, filter: DeviceFilter) {
-  const where = `($1::text IS NULL OR dr.tenant_id = $1)
-    AND ($2::text IS NULL OR (CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END) = $2)
+  const where = `($1::text IS NULL OR dr.tenant_id = $1) AND ($2::text IS NULL OR ${DEVICE_STATUS} = $2)
     AND ($3::text IS NULL OR dr.device_id ILIKE '%' || $3 || '%')`;
-  const from = `device_registry dr LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
-  const params = [
-    filter.tenantId ?? null,
-    filter.status ?? null,
-    filter.search?.replace(/[\\%_]/g, (c) => `\\${c}`) ?? null,
-  ];
+  const params = [filter.tenantId ?? null, filter.status ?? null, escapeLike(filter.search)];
   const [devices, total] = await Promise.all([
-    tx.query(
-      `SELECT dr.tenant_id, dr.device_id, COALESCE(ds.site_id, dr.site_id) AS site_id,
-              CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END AS status,
-              ds.last_seen_at, (ds.state ->> 'battery_pct')::float8 AS battery_pct, (ds.state ->> 'temp_c')::float8 AS temp_c,
-              (ds.state ->> 'rssi_dbm')::float8 AS rssi_dbm, (ds.state ->> 'snr_db')::float8 AS snr_db
-       FROM ${from} WHERE ${where}
+    tx.query<{ state: Record<string, unknown> }>(
+      `SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE ${where}
        ORDER BY dr.tenant_id, dr.site_id, dr.device_id LIMIT $4 OFFSET $5`,
       [...params, filter.limit, filter.offset],
     ),
-    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${from} WHERE ${where}`, params),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${DEVICE_FROM} WHERE ${where}`, params),
   ]);
-  return { devices: devices.rows, total: total.rows[0]!.total };
+  return { devices: devices.rows.map(withHeadlineMetrics), total: total.rows[0]!.total };
 }
 
 export async function listAlerts(

@@ -13,24 +13,39 @@ export interface DeviceFilter {
   order: 'asc' | 'desc';
 }
 
-// A registered device the evaluator has not seen yet is OFFLINE; a revoked one is REVOKED whatever it last did.
-const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, COALESCE(ds.site_id, dr.site_id) AS site_id,
-  CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END AS status,
+// A device as every API shows it: the registry joined with what the evaluator knows. A registered device
+// the evaluator has not seen yet is OFFLINE; a revoked one is REVOKED whatever it last did.
+export const DEVICE_STATUS = `(CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END)`;
+const DEVICE_SITE = 'COALESCE(ds.site_id, dr.site_id)';
+export const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, ${DEVICE_SITE} AS site_id, ${DEVICE_STATUS} AS status,
   ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, COALESCE(ds.state, '{}'::jsonb) AS state`;
-const DEVICE_FROM = `device_registry dr
+export const DEVICE_FROM = `device_registry dr
   LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
+
+/** The reference's four headline metrics as numbers (null when missing or not a number). */
+const HEADLINE_METRICS = ['battery_pct', 'temp_c', 'rssi_dbm', 'snr_db'];
+export function withHeadlineMetrics<T extends { state: Record<string, unknown> }>(
+  device: T,
+): T & Record<string, number | null> {
+  const headline: Record<string, number | null> = {};
+  for (const metric of HEADLINE_METRICS) {
+    const value = device.state[metric];
+    headline[metric] = typeof value === 'number' ? value : null;
+  }
+  return { ...device, ...headline };
+}
 
 const SORT_SQL: Record<DeviceFilter['sort'], string> = {
   device_id: 'dr.device_id',
-  site_id: 'COALESCE(ds.site_id, dr.site_id)',
+  site_id: DEVICE_SITE,
   status: 'status',
   last_seen_at: 'ds.last_seen_at',
 };
 
 export async function listDevices(tx: TenantTx, filter: DeviceFilter) {
   const where = `dr.tenant_id = $1
-    AND ($2::text IS NULL OR (CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END) = $2)
-    AND ($3::text IS NULL OR COALESCE(ds.site_id, dr.site_id) = $3)
+    AND ($2::text IS NULL OR ${DEVICE_STATUS} = $2)
+    AND ($3::text IS NULL OR ${DEVICE_SITE} = $3)
     AND ($4::text IS NULL OR dr.device_id ILIKE '%' || $4 || '%')`;
   const params = [tx.tenantId, filter.status ?? null, filter.siteId ?? null, escapeLike(filter.search)];
   const direction = filter.order === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
@@ -45,7 +60,8 @@ export async function listDevices(tx: TenantTx, filter: DeviceFilter) {
   return { devices: rows.rows, total: total.rows[0]!.total };
 }
 
-function escapeLike(search: string | undefined): string | null {
+/** A search term for `ILIKE '%' || $n || '%'` with its wildcards taken literally. */
+export function escapeLike(search: string | undefined): string | null {
   return search ? search.replace(/[\\%_]/g, (c) => `\\${c}`) : null;
 }
 
