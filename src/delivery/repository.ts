@@ -99,6 +99,21 @@ export async function listIntegrations(tx: TenantTx, type?: IntegrationType): Pr
   return rows;
 }
 
+/** Integrations of every tenant, or of one (the admin API). */
+export async function integrationsOfAnyTenant(
+  tx: ServiceTx,
+  filter: { tenantId?: string | undefined; integrationId?: string | undefined; enabled?: boolean | undefined },
+  limit: number,
+): Promise<IntegrationRow[]> {
+  const { rows } = await tx.query<IntegrationRow>(
+    `SELECT * FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR integration_id::text = $2)
+       AND ($3::boolean IS NULL OR enabled = $3)
+     ORDER BY created_at DESC LIMIT $4`,
+    [filter.tenantId ?? null, filter.integrationId ?? null, filter.enabled ?? null, limit],
+  );
+  return rows;
+}
+
 export async function findIntegration(
   tx: TenantTx,
   integrationId: string,
@@ -245,20 +260,27 @@ const ROUTE_SELECT = `SELECT r.tenant_id, r.route_id, r.integration_id, i.name A
   r.created_at, r.updated_at
   FROM integration_routes r JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id`;
 
-export async function listRoutes(tx: TenantTx | ServiceTx, tenantId: string | undefined, limit: number) {
+export interface RouteQuery {
+  tenantId?: string | undefined;
+  routeId?: string | undefined;
+  integrationId?: string | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** Routes with their integration's name and type, cheapest priority first. */
+export async function listRoutes(tx: TenantTx | ServiceTx, filter: RouteQuery, limit: number) {
   const { rows } = await tx.query(
-    `${ROUTE_SELECT} WHERE ($1::text IS NULL OR r.tenant_id = $1) ORDER BY r.priority, r.created_at DESC LIMIT $2`,
-    [tenantId ?? null, limit],
+    `${ROUTE_SELECT}
+     WHERE ($1::text IS NULL OR r.tenant_id = $1) AND ($2::text IS NULL OR r.route_id::text = $2)
+       AND ($3::text IS NULL OR r.integration_id::text = $3) AND ($4::boolean IS NULL OR r.enabled = $4)
+     ORDER BY r.priority, r.created_at DESC LIMIT $5`,
+    [filter.tenantId ?? null, filter.routeId ?? null, filter.integrationId ?? null, filter.enabled ?? null, limit],
   );
   return rows;
 }
 
 export async function findRoute(tx: TenantTx, routeId: string) {
-  const { rows } = await tx.query(`${ROUTE_SELECT} WHERE r.tenant_id = $1 AND r.route_id::text = $2`, [
-    tx.tenantId,
-    routeId,
-  ]);
-  return rows[0];
+  return (await listRoutes(tx, { tenantId: tx.tenantId, routeId }, 1))[0];
 }
 
 export async function insertRoute(tx: TenantTx | ServiceTx, tenantId: string, columns: RouteColumns): Promise<string> {

@@ -68,15 +68,8 @@ export function registerDeliveryAdminRoutes(
     { schema: { tags, summary: 'Integrations of every tenant', querystring: ListIntegrations } },
     async (request) => {
       const { tenant_id, enabled, limit } = request.query;
-      const rows = await db.withService(
-        async (tx) =>
-          (
-            await tx.query<repo.IntegrationRow>(
-              `SELECT * FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) AND ($2::boolean IS NULL OR enabled = $2)
-               ORDER BY created_at DESC LIMIT $3`,
-              [tenant_id ?? null, enabled ?? null, limit],
-            )
-          ).rows,
+      const rows = await db.withService((tx) =>
+        repo.integrationsOfAnyTenant(tx, { tenantId: tenant_id, enabled }, limit),
       );
       return rows.map(listItem);
     },
@@ -91,13 +84,14 @@ export function registerDeliveryAdminRoutes(
       const bad = events.find((event) => !['OPEN', 'CLOSED'].includes(event));
       if (bad) throw new AppError('INVALID_REQUEST', `Invalid deliver_on value: ${bad} (OPEN or CLOSED)`);
       return db.withService(async (tx) => {
-        const { rowCount } = await tx.query(`SELECT 1 FROM integrations WHERE tenant_id = $1 AND integration_id = $2`, [
-          tenant_id,
-          fields.integration_id,
-        ]);
-        if (!rowCount) throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
+        const [integration] = await repo.integrationsOfAnyTenant(
+          tx,
+          { tenantId: tenant_id, integrationId: fields.integration_id },
+          1,
+        );
+        if (!integration) throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
         const routeId = await repo.insertRoute(tx, tenant_id, { ...fields, deliver_on: events });
-        return (await repo.listRoutes(tx, tenant_id, 1000)).find((route) => route.route_id === routeId);
+        return (await repo.listRoutes(tx, { tenantId: tenant_id, routeId }, 1))[0];
       });
     },
   );
@@ -107,14 +101,9 @@ export function registerDeliveryAdminRoutes(
     { schema: { tags, summary: 'Routes of every tenant', querystring: ListRoutes } },
     async (request) => {
       const { tenant_id, integration_id, enabled, limit } = request.query;
-      const routes = await db.withService((tx) => repo.listRoutes(tx, tenant_id, 1000));
-      return routes
-        .filter(
-          (route) =>
-            (integration_id === undefined || route.integration_id === integration_id) &&
-            (enabled === undefined || route.enabled === enabled),
-        )
-        .slice(0, limit);
+      return db.withService((tx) =>
+        repo.listRoutes(tx, { tenantId: tenant_id, integrationId: integration_id, enabled }, limit),
+      );
     },
   );
 }

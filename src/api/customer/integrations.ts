@@ -452,7 +452,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
-        routes: await repo.listRoutes(tx, tx.tenantId, request.query.limit),
+        routes: await repo.listRoutes(tx, { tenantId: tx.tenantId }, request.query.limit),
       })),
   );
   app.get<{ Params: Static<typeof RouteParams> }>(
