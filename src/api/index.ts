@@ -95,9 +95,10 @@ export function start(deps: RoleDeps): RunningRole {
   collector.start();
   app.register(async (operator) => {
     guard(operator, verify, 'operator');
-    registerOperatorRoutes(operator, { db: deps.db, config });
+    const audited = createAudited(deps.db);
+    registerOperatorRoutes(operator, { audited, config });
     registerSystemRoutes(operator, {
-      audited: createAudited(deps.db),
+      audited,
       collector,
       checkComponents: deps.http.checkComponents,
       probes: {

@@ -23,7 +23,7 @@ const STUCK_CHECK_EVERY_MS = 30_000;
 export function start(deps: RoleDeps): RunningRole {
   const { db, config, log } = deps;
   const ctx = sendContext(deps.config, deps.mqttUrl);
-  const counters = { jobs_processed: 0, jobs_succeeded: 0, jobs_failed: 0, retries_scheduled: 0, in_flight: 0 };
+  const counters = { jobs_processed: 0, jobs_succeeded: 0, jobs_failed: 0, retries_scheduled: 0 };
   const perTenant = new Map<string, number>();
   const running = new Set<Promise<void>>();
   const retryTimers = new Set<NodeJS.Timeout>();
@@ -74,7 +74,7 @@ export function start(deps: RoleDeps): RunningRole {
     help: 'Deliveries being sent by this worker',
     registers: [deps.metrics],
     collect() {
-      this.set(counters.in_flight);
+      this.set(running.size);
     },
   });
 
@@ -142,12 +142,10 @@ export function start(deps: RoleDeps): RunningRole {
   }
 
   function launch(job: ClaimedJob): void {
-    counters.in_flight += 1;
     perTenant.set(job.tenant_id, (perTenant.get(job.tenant_id) ?? 0) + 1);
     const task = deliver(job)
       .catch((error: unknown) => log.error({ err: error, job_id: job.job_id }, 'delivery bookkeeping failed'))
       .finally(() => {
-        counters.in_flight -= 1;
         const left = (perTenant.get(job.tenant_id) ?? 1) - 1;
         if (left === 0) perTenant.delete(job.tenant_id);
         else perTenant.set(job.tenant_id, left);
@@ -173,7 +171,7 @@ export function start(deps: RoleDeps): RunningRole {
           const requeued = await db.withService((tx) => requeueStuckJobs(tx, config.STUCK_JOB_MINUTES * 60));
           if (requeued > 0) log.warn({ jobs: requeued }, 'requeued deliveries a stopped worker left unfinished');
         }
-        let free = config.WORKER_CONCURRENCY - counters.in_flight;
+        let free = config.WORKER_CONCURRENCY - running.size;
         if (free <= 0) break;
         const tenants = await db.withService((tx) => dueTenants(tx, 100));
         for (const tenant of tenants) {
@@ -204,7 +202,7 @@ export function start(deps: RoleDeps): RunningRole {
       return {
         status: 'ok',
         service: 'delivery',
-        counters: { ...counters, jobs_pending: jobs.pending },
+        counters: { ...counters, in_flight: running.size, jobs_pending: jobs.pending },
         jobs,
         last_delivery_at: lastDeliveryAt?.toISOString() ?? null,
       };

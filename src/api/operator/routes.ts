@@ -4,12 +4,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
-import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../ingest/settings.js';
 import { deviceDetail } from '../customer/repository.js';
 import { alertStatusFilter } from '../v2/routes.js';
-import { createAudited } from './audit.js';
+import type { Audited } from './audit.js';
 import * as repo from './repository.js';
 
 const tags = ['operator'];
@@ -92,8 +91,8 @@ function parseSince(since: string | undefined): Date | undefined {
 
 const statusFilter = (status: string) => (status.toUpperCase() === 'ALL' ? undefined : status.toUpperCase());
 
-export function registerOperatorRoutes(app: FastifyInstance, deps: { db: Database; config: Config }): void {
-  const audited = createAudited(deps.db);
+export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Audited; config: Config }): void {
+  const { audited } = deps;
   // The reference's settings form posts form fields; JSON is the main format.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
