@@ -4,14 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../helpers/databases.js';
 import { clearMqttSession, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { waitFor } from '../helpers/wait.js';
 
 const METRICS = { battery_pct: 87.1, temp_c: 24.5, rssi_dbm: -90, snr_db: 5.1, uplink_ok: true };
 
