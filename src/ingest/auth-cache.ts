@@ -1,6 +1,9 @@
 // Registry entries by (tenant, device), so a message costs no database query: positive entries live
 // AUTH_CACHE_TTL_SECONDS, "not registered" answers a shorter negative TTL. At most maxSize entries; when
-// full, the oldest tenth is evicted (as the reference). Concurrent misses for one device share one query.
+// full, the oldest tenth is evicted (as the reference). Misses are loaded in batches: every device missed
+// in one event-loop turn in one query (a restarted ingest, or a fleet provisioned after it started, meets
+// thousands of unknown devices at once; one transaction each would queue the telemetry writes behind
+// them), and concurrent misses for one device share its load.
 // Provisioning changes in this process invalidate at once (bus `device.changed`); elsewhere within the TTL.
 import type { RegistryEntry } from './validate.js';
 
@@ -11,16 +14,32 @@ export interface AuthCacheOptions {
   now?: () => number;
 }
 
-type Loader = (tenantId: string, deviceId: string) => Promise<RegistryEntry | null>;
+export interface DeviceKey {
+  tenantId: string;
+  deviceId: string;
+}
+
+/** Loads registry entries for `keys`, in the same order (null: not registered). */
+export type BatchLoader = (keys: DeviceKey[]) => Promise<(RegistryEntry | null)[]>;
+
+/** Most devices loaded by one query. */
+const MAX_BATCH = 1000;
+
+interface QueuedLoad extends DeviceKey {
+  key: string;
+  resolve: (entry: RegistryEntry | null) => void;
+  reject: (error: unknown) => void;
+}
 
 export class DeviceAuthCache {
   private readonly entries = new Map<string, { entry: RegistryEntry | null; expiresAt: number }>();
   private readonly loading = new Map<string, Promise<RegistryEntry | null>>();
+  private queued: QueuedLoad[] = [];
   private readonly now: () => number;
-  readonly stats = { hits: 0, misses: 0 };
+  readonly stats = { hits: 0, misses: 0, loads: 0 };
 
   constructor(
-    private readonly load: Loader,
+    private readonly load: BatchLoader,
     private readonly options: AuthCacheOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -41,19 +60,33 @@ export class DeviceAuthCache {
     this.stats.misses += 1;
     const pending = this.loading.get(key);
     if (pending) return pending;
-    const loading = this.load(tenantId, deviceId).then(
-      (entry) => {
-        this.loading.delete(key);
-        this.store(key, entry);
-        return entry;
-      },
-      (error: unknown) => {
-        this.loading.delete(key);
-        throw error;
-      },
-    );
+    const loading = new Promise<RegistryEntry | null>((resolve, reject) => {
+      if (this.queued.push({ tenantId, deviceId, key, resolve, reject }) === 1) setImmediate(() => this.loadQueued());
+    });
     this.loading.set(key, loading);
     return loading;
+  }
+
+  private loadQueued(): void {
+    const queued = this.queued;
+    this.queued = [];
+    for (let start = 0; start < queued.length; start += MAX_BATCH) {
+      const batch = queued.slice(start, start + MAX_BATCH);
+      this.stats.loads += 1;
+      this.load(batch).then(
+        (entries) =>
+          batch.forEach((load, i) => {
+            this.loading.delete(load.key);
+            this.store(load.key, entries[i] ?? null);
+            load.resolve(entries[i] ?? null);
+          }),
+        (error: unknown) =>
+          batch.forEach((load) => {
+            this.loading.delete(load.key);
+            load.reject(error);
+          }),
+      );
+    }
   }
 
   /** Fills the cache ahead of traffic (a restarted ingest meets a whole fleet at once). */

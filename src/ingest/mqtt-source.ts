@@ -6,8 +6,8 @@
 // as handleMessage calls back, and reads the next packet only after that, so waiting there would take one
 // message per flush. Instead handleMessage calls back at once and the PUBACK itself is held: acks leave in
 // arrival order (as MQTT 3.1.1 requires), each once its message is done, a burst of them in one write.
-// A full backlog holds the callback, which stops reading from the socket: backpressure to the broker
-// instead of dropped messages.
+// A full backlog (written or still being looked up) holds the callback, which stops reading from the
+// socket: backpressure to the broker instead of dropped messages.
 import { hostname } from 'node:os';
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import mqtt, { type IClientPublishOptions, type MqttClient, type Packet } from 'mqtt';
@@ -95,7 +95,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         releaseAcks();
       });
     }
-    if (pipeline.writer.isFull) void pipeline.writer.waitForRoom().then(() => callback());
+    if (pipeline.isFull) void pipeline.waitForRoom().then(() => callback());
     else callback();
   };
 
@@ -132,7 +132,7 @@ export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log
   const deliver = (packet: AedesPublishPacket, callback: () => void) => {
     const qos = packet.qos;
     const handled = handlePublish(pipeline, log, packet);
-    if (qos > 0 || pipeline.writer.isFull) void handled.then(() => callback());
+    if (qos > 0 || pipeline.isFull) void handled.then(() => callback());
     else callback();
   };
   return new Promise((resolve) => {

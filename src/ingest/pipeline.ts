@@ -9,7 +9,8 @@ import { DeviceAuthCache } from './auth-cache.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
 import type { Reason } from './reasons.js';
-import { findDevice, insertTelemetry, saveQuarantine } from './repository.js';
+import { memberText } from './json-member.js';
+import { findDevices, insertTelemetry, saveQuarantine, type TelemetryRow } from './repository.js';
 import { rejectStorage, type IngestSettings } from './settings.js';
 import { parseTopic } from './topic.js';
 import { validate, type RegistryEntry } from './validate.js';
@@ -47,7 +48,7 @@ const WAITED_LINGER_MS = 20;
 
 export class IngestPipeline {
   readonly cache: DeviceAuthCache;
-  readonly writer: TelemetryWriter;
+  readonly writer: TelemetryWriter<TelemetryRow>;
   readonly quarantine: Quarantine;
   private readonly buckets: TokenBuckets;
   private settings: IngestSettings;
@@ -55,6 +56,9 @@ export class IngestPipeline {
   readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
   lastWriteAt: Date | null = null;
   private stopping = false;
+  /** Messages waiting for their device's registry entry; they count against the backlog too. */
+  private lookingUp = 0;
+  private lookupWaiters: (() => void)[] = [];
   /** Accepted in this event-loop turn, announced together on the bus. */
   private acceptedThisTurn: AcceptedMessage[] = [];
 
@@ -68,7 +72,7 @@ export class IngestPipeline {
   ) {
     this.settings = initialSettings;
     this.metrics = createIngestMetrics(registry, () => this.writer.backlog);
-    this.cache = new DeviceAuthCache((tenant, device) => findDevice(db, tenant, device), {
+    this.cache = new DeviceAuthCache((keys) => findDevices(db, keys), {
       ttlMs: options.authCacheTtlMs,
       negativeTtlMs: options.authCacheNegativeTtlMs,
       maxSize: options.authCacheMaxSize,
@@ -82,19 +86,20 @@ export class IngestPipeline {
       () => rejectStorage(this.settings),
       log,
     );
-    this.writer = new TelemetryWriter((messages) => insertTelemetry(db, messages), {
+    this.writer = new TelemetryWriter<TelemetryRow>((rows) => insertTelemetry(db, rows), {
       batchSize: options.batchSize,
       concurrency: options.writerConcurrency,
       flushIntervalMs: options.flushIntervalMs,
       maxBacklog: options.maxBacklog,
       onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
-      onWritten: (messages) => {
+      onWritten: (rows) => {
+        const messages = rows.map((row) => row.message);
         this.counters.written += messages.length;
         this.metrics.written.inc(messages.length);
         this.lastWriteAt = new Date();
         this.bus.publish('telemetry.stored', messages);
       },
-      onRowFailed: (message, error) => {
+      onRowFailed: ({ message }, error) => {
         this.log.error(
           { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
           'row refused by the database',
@@ -123,6 +128,21 @@ export class IngestPipeline {
     this.buckets.setLimits({ ratePerSecond: settings.rateLimitRps, burst: settings.rateLimitBurst });
   }
 
+  /**
+   * Whether sources should stop reading: accepted messages not yet written plus messages still waiting
+   * for a registry lookup (a cold cache or an unreachable database must not buffer without bound).
+   */
+  get isFull(): boolean {
+    return this.writer.backlog + this.lookingUp >= this.options.maxBacklog;
+  }
+
+  async waitForRoom(): Promise<void> {
+    while (this.isFull) {
+      if (this.writer.isFull) await this.writer.waitForRoom();
+      else await new Promise<void>((wake) => this.lookupWaiters.push(wake)); // lookups are pending
+    }
+  }
+
   /** A device's registration changed in this process: forget what the cache knows. */
   forgetDevice(tenantId: string, deviceId: string): void {
     this.cache.invalidate(tenantId, deviceId);
@@ -148,8 +168,7 @@ export class IngestPipeline {
     if (topic && !tooLarge) {
       // Most messages come from a device the cache knows: no promise, no wait.
       const cached = this.cache.peek(topic.tenantId, topic.deviceId);
-      device =
-        cached !== undefined ? cached : await this.lookup(topic.tenantId, topic.deviceId, incoming.source === 'mqtt');
+      device = cached !== undefined ? cached : await this.lookup(topic.tenantId, topic.deviceId, incoming.source);
     }
     const now = Date.now();
     const result = validate({
@@ -182,7 +201,8 @@ export class IngestPipeline {
     this.counters.accepted += 1;
     this.metrics.accepted.inc({ source: incoming.source });
     this.announce(result.message);
-    const written = this.writer.add(result.message, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
+    const row = { message: result.message, metricsJson: metricsText(text, result.message.metrics) };
+    const written = this.writer.add(row, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
     if (incoming.wait === 'stored' && (await written) === 'failed') return { accepted: false, reason: 'WRITE_FAILED' };
     return { accepted: true, message: result.message };
   }
@@ -210,20 +230,32 @@ export class IngestPipeline {
   }
 
   /** MQTT waits out a database outage (the broker holds what it has not been acked); HTTP fails fast. */
-  private async lookup(tenantId: string, deviceId: string, persist: boolean): Promise<RegistryEntry | null> {
-    let delay = 100;
-    for (;;) {
-      try {
-        return await this.cache.get(tenantId, deviceId);
-      } catch (error) {
-        // Stopping: leave the message unacknowledged; the broker delivers it again later.
-        if (!persist || this.stopping) throw error;
-        this.log.warn({ err: error, retry_in_ms: delay }, 'registry lookup failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, 5000);
+  private async lookup(tenantId: string, deviceId: string, source: IncomingMessage['source']) {
+    this.lookingUp += 1;
+    try {
+      let delay = 100;
+      for (;;) {
+        try {
+          return await this.cache.get(tenantId, deviceId);
+        } catch (error) {
+          // Stopping: leave the message unacknowledged; the broker delivers it again later.
+          if (source !== 'mqtt' || this.stopping) throw error;
+          this.log.warn({ err: error, retry_in_ms: delay }, 'registry lookup failed; retrying');
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, 5000);
+        }
       }
+    } finally {
+      this.lookingUp -= 1;
+      for (const wake of this.lookupWaiters.splice(0)) wake();
     }
   }
+}
+
+/** The metrics as the device wrote them, or serialised when they cannot be cut out of the payload. */
+function metricsText(payloadText: string, metrics: AcceptedMessage['metrics']): string {
+  for (const _ in metrics) return memberText(payloadText, 'metrics') ?? JSON.stringify(metrics);
+  return '{}'; // absent, null or empty
 }
 
 function rejectFields(message: AcceptedMessage) {

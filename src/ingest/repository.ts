@@ -1,16 +1,22 @@
 // SQL of the ingest role. It serves every tenant, so it runs as the pipeline role (withService).
 import type { AcceptedMessage } from '../bus/index.js';
 import type { Database } from '../db/database.js';
+import type { DeviceKey } from './auth-cache.js';
 import type { RegistryEntry } from './validate.js';
 
-export async function findDevice(db: Database, tenantId: string, deviceId: string): Promise<RegistryEntry | null> {
+/** Registry entries for `keys`, in their order; null where a device is not registered. */
+export async function findDevices(db: Database, keys: DeviceKey[]): Promise<(RegistryEntry | null)[]> {
   const { rows } = await db.withService((tx) =>
-    tx.query<RegistryEntry>(
-      `SELECT site_id, status, provision_token_hash FROM device_registry WHERE tenant_id = $1 AND device_id = $2`,
-      [tenantId, deviceId],
+    tx.query<RegistryEntry & { position: string }>(
+      `SELECT k.position, r.site_id, r.status, r.provision_token_hash
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k (tenant_id, device_id, position)
+       JOIN device_registry r ON r.tenant_id = k.tenant_id AND r.device_id = k.device_id`,
+      [keys.map((key) => key.tenantId), keys.map((key) => key.deviceId)],
     ),
   );
-  return rows[0] ?? null;
+  const entries: (RegistryEntry | null)[] = keys.map(() => null);
+  for (const { position, ...entry } of rows) entries[Number(position) - 1] = entry;
+  return entries;
 }
 
 /** The most recently changed registry entries, to warm the auth cache at start. */
@@ -25,20 +31,26 @@ export async function recentDevices(db: Database, limit: number) {
   return rows.map(({ tenant_id, device_id, ...entry }) => ({ tenant_id, device_id, entry }));
 }
 
+/** An accepted message and its metrics as JSON text (as the device sent them, when they could be cut out). */
+export interface TelemetryRow {
+  message: AcceptedMessage;
+  metricsJson: string;
+}
+
 /**
  * Writes a batch: COPY on PostgreSQL (the pipeline role bypasses RLS, which COPY requires), one multi-row
  * INSERT from seven unnested arrays on PGlite.
  */
-export async function insertTelemetry(db: Database, messages: AcceptedMessage[]): Promise<void> {
+export async function insertTelemetry(db: Database, rows: TelemetryRow[]): Promise<void> {
   if (db.engine === 'postgres') {
+    let text = '';
+    for (const row of rows) text += copyRow(row);
     await db.withService((tx) =>
-      tx.copyFrom(
-        'COPY telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics) FROM STDIN',
-        messages.map(copyRow).join(''),
-      ),
+      tx.copyFrom('COPY telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics) FROM STDIN', text),
     );
     return;
   }
+  const messages = rows.map((row) => row.message);
   await db.withService((tx) =>
     tx.query(
       `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
@@ -50,7 +62,7 @@ export async function insertTelemetry(db: Database, messages: AcceptedMessage[])
         messages.map((m) => m.site_id),
         messages.map((m) => m.msg_type),
         messages.map((m) => m.seq),
-        messages.map((m) => JSON.stringify(m.metrics)),
+        rows.map((row) => row.metricsJson),
       ],
     ),
   );
@@ -113,13 +125,15 @@ export async function saveQuarantine(db: Database, counters: CounterIncrement[],
 }
 
 /** One row of COPY's text format: tab-separated, backslash escapes for the separators themselves. */
-function copyRow(m: AcceptedMessage): string {
-  return `${m.time.toISOString()}\t${escapeCopy(m.tenant_id)}\t${escapeCopy(m.device_id)}\t${escapeCopy(m.site_id)}\t${escapeCopy(m.msg_type)}\t${m.seq}\t${escapeCopy(JSON.stringify(m.metrics))}\n`;
+function copyRow({ message: m, metricsJson }: TelemetryRow): string {
+  return `${m.time.toISOString()}\t${escapeCopy(m.tenant_id)}\t${escapeCopy(m.device_id)}\t${escapeCopy(m.site_id)}\t${escapeCopy(m.msg_type)}\t${m.seq}\t${escapeCopy(metricsJson)}\n`;
 }
 
 const COPY_SPECIAL = /[\\\t\n\r]/g;
+const HAS_COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 function escapeCopy(value: string): string {
+  if (!HAS_COPY_SPECIAL.test(value)) return value;
   return value.replace(COPY_SPECIAL, (char) => COPY_ESCAPES[char]!);
 }

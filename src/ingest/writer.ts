@@ -4,11 +4,9 @@
 //     (quarantined WRITE_FAILED by the caller), the others are written;
 //   - when the database is unreachable the batch is retried with backoff until it is back, while the
 //     backlog (bounded by maxBacklog) tells sources to stop taking more.
-import type { AcceptedMessage } from '../bus/index.js';
+export type InsertBatch<Row> = (rows: Row[]) => Promise<void>;
 
-export type InsertBatch = (messages: AcceptedMessage[]) => Promise<void>;
-
-export interface WriterOptions {
+export interface WriterOptions<Row> {
   batchSize: number;
   /** Batches written at once (each on its own connection); 1 on PGlite, which has one. */
   concurrency: number;
@@ -16,24 +14,27 @@ export interface WriterOptions {
   maxBacklog: number;
   /** Longest pause between retries while the database is unreachable. */
   maxRetryDelayMs?: number;
-  onWritten: (messages: AcceptedMessage[]) => void;
+  onWritten: (rows: Row[]) => void;
   /** Called once per batch with the time it took, retries included. */
   onBatch?: (seconds: number) => void;
-  onRowFailed: (message: AcceptedMessage, error: Error) => void;
+  onRowFailed: (row: Row, error: Error) => void;
   onRetry: (error: Error, delayMs: number) => void;
 }
 
 export type WriteOutcome = 'written' | 'failed';
 
-interface Pending {
-  message: AcceptedMessage;
+interface Pending<Row> {
+  row: Row;
   deadline: number;
   settle: (outcome: WriteOutcome) => void;
 }
 
-export class TelemetryWriter {
-  private buffer: Pending[] = [];
+export class TelemetryWriter<Row> {
+  private buffer: Pending<Row>[] = [];
+  /** The earliest deadline in the buffer, and the one the timer is set for. */
+  private earliest = Number.POSITIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = Number.POSITIVE_INFINITY;
   private readonly flushing = new Set<Promise<void>>();
   private roomWaiters: (() => void)[] = [];
   private stopped = false;
@@ -48,8 +49,8 @@ export class TelemetryWriter {
   };
 
   constructor(
-    private readonly insert: InsertBatch,
-    private readonly options: WriterOptions,
+    private readonly insert: InsertBatch<Row>,
+    private readonly options: WriterOptions<Row>,
   ) {}
 
   /** Messages accepted but not yet written. */
@@ -67,10 +68,12 @@ export class TelemetryWriter {
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-  /** Queues a message; resolves when it is written (or failed alone). maxWaitMs bounds how long it lingers. */
-  add(message: AcceptedMessage, maxWaitMs = this.options.flushIntervalMs): Promise<WriteOutcome> {
+  /** Queues a row; resolves when it is written (or failed alone). maxWaitMs bounds how long it lingers. */
+  add(row: Row, maxWaitMs = this.options.flushIntervalMs): Promise<WriteOutcome> {
     return new Promise((settle) => {
-      this.buffer.push({ message, deadline: Date.now() + maxWaitMs, settle });
+      const deadline = Date.now() + maxWaitMs;
+      this.buffer.push({ row, deadline, settle });
+      if (deadline < this.earliest) this.earliest = deadline;
       this.schedule();
     });
   }
@@ -86,25 +89,38 @@ export class TelemetryWriter {
   async stop(): Promise<void> {
     await this.flush();
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clearTimer();
   }
 
+  // Called per message: O(1), and the timer is only moved when a deadline comes earlier.
   private schedule(): void {
     if (this.stopped || this.flushing.size >= this.options.concurrency) return;
     if (this.buffer.length >= this.options.batchSize) {
       this.startFlush();
       return;
     }
-    const earliest = this.buffer.reduce((min, p) => Math.min(min, p.deadline), Number.POSITIVE_INFINITY);
-    if (earliest === Number.POSITIVE_INFINITY) return;
+    if (this.earliest >= this.timerAt || this.earliest === Number.POSITIVE_INFINITY) return;
+    this.clearTimer();
+    this.timerAt = this.earliest;
+    this.timer = setTimeout(
+      () => {
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.startFlush();
+      },
+      Math.max(0, this.earliest - Date.now()),
+    );
+  }
+
+  private clearTimer(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.startFlush(), Math.max(0, earliest - Date.now()));
+    this.timerAt = Number.POSITIVE_INFINITY;
   }
 
   private startFlush(): void {
     if (this.flushing.size >= this.options.concurrency || this.buffer.length === 0) return;
-    clearTimeout(this.timer);
+    this.clearTimer();
     const batch = this.buffer.splice(0, this.options.batchSize);
+    this.earliest = this.buffer.reduce((min, p) => Math.min(min, p.deadline), Number.POSITIVE_INFINITY);
     this.inFlight += batch.length;
     const flushing: Promise<void> = this.writeBatch(batch).finally(() => {
       this.inFlight -= batch.length;
@@ -117,7 +133,7 @@ export class TelemetryWriter {
     if (this.buffer.length >= this.options.batchSize) this.startFlush();
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  private async writeBatch(batch: Pending<Row>[]): Promise<void> {
     const started = performance.now();
     let delay = 100;
     for (;;) {
@@ -140,17 +156,18 @@ export class TelemetryWriter {
   }
 
   /** Inserts rows; on a data error, halves the batch until each bad row is alone and fails it. */
-  private async writeSplitting(batch: Pending[]): Promise<void> {
+  private async writeSplitting(batch: Pending<Row>[]): Promise<void> {
     try {
-      await this.insert(batch.map((p) => p.message));
+      const rows = batch.map((p) => p.row);
+      await this.insert(rows);
       this.stats.written += batch.length;
-      this.options.onWritten(batch.map((p) => p.message));
+      this.options.onWritten(rows);
       for (const pending of batch) pending.settle('written');
     } catch (error) {
       if (!isRowError(error)) throw error;
       if (batch.length === 1) {
         this.stats.failed += 1;
-        this.options.onRowFailed(batch[0]!.message, error as Error);
+        this.options.onRowFailed(batch[0]!.row, error as Error);
         batch[0]!.settle('failed');
         return;
       }

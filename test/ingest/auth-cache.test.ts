@@ -8,14 +8,18 @@ function cache(options: Partial<{ ttlMs: number; negativeTtlMs: number; maxSize:
   let now = 0;
   const loads: string[] = [];
   const registry = new Map([['t/known', ENTRY]]);
+  const queries: number[] = [];
   const instance = new DeviceAuthCache(
-    async (tenant, device) => {
-      loads.push(`${tenant}/${device}`);
-      return registry.get(`${tenant}/${device}`) ?? null;
+    async (keys) => {
+      queries.push(keys.length);
+      return keys.map(({ tenantId, deviceId }) => {
+        loads.push(`${tenantId}/${deviceId}`);
+        return registry.get(`${tenantId}/${deviceId}`) ?? null;
+      });
     },
     { ttlMs: 60_000, negativeTtlMs: 10_000, maxSize: 100, now: () => now, ...options },
   );
-  return { instance, loads, registry, advance: (ms: number) => (now += ms) };
+  return { instance, loads, queries, registry, advance: (ms: number) => (now += ms) };
 }
 
 describe('device auth cache', () => {
@@ -42,6 +46,30 @@ describe('device auth cache', () => {
     const { instance, loads } = cache();
     await Promise.all(Array.from({ length: 20 }, () => instance.get('t', 'known')));
     expect(loads).toHaveLength(1);
+  });
+
+  it('loads the devices missed in one turn with one query, at most 1,000 a query', async () => {
+    const { instance, queries, registry } = cache({ maxSize: 5000 });
+    registry.set('t/d-7', ENTRY);
+    const entries = await Promise.all(Array.from({ length: 2500 }, (_, i) => instance.get('t', `d-${i}`)));
+    expect(queries).toEqual([1000, 1000, 500]);
+    expect(entries[7]).toEqual(ENTRY);
+    expect(entries.filter((entry) => entry !== null)).toHaveLength(1);
+  });
+
+  it('lets every waiting message see a failed load, and loads again next time', async () => {
+    let fail = true;
+    const instance = new DeviceAuthCache(
+      async (keys) => {
+        if (fail) throw new Error('database away');
+        return keys.map(() => ENTRY);
+      },
+      { ttlMs: 60_000, negativeTtlMs: 10_000, maxSize: 100 },
+    );
+    const attempts = await Promise.allSettled([instance.get('t', 'a'), instance.get('t', 'a'), instance.get('t', 'b')]);
+    expect(attempts.map((attempt) => attempt.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    fail = false;
+    expect(await instance.get('t', 'a')).toEqual(ENTRY);
   });
 
   it('forgets a device when told it changed', async () => {

@@ -142,4 +142,52 @@ describe('a full backlog', () => {
     expect(overloaded).toBeGreaterThan(0);
     expect(stored).toBeGreaterThanOrEqual(5);
   });
+
+  it('stops reading while messages wait for registry lookups the database cannot answer', async () => {
+    const { pulse, proxy, tenant } = setup;
+    // Registered after ingest started: not in its cache, so each first message needs a lookup.
+    const tokens: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const created = await pulse.call('/api/admin/devices', {
+        json: { tenant_id: tenant, device_id: `cold-${i}`, site_id: 's' },
+      });
+      const activated = await pulse.call('/api/device/activate', {
+        admin: false,
+        json: { tenant_id: tenant, device_id: `cold-${i}`, activation_code: created.body.activation_code },
+      });
+      tokens.push(activated.body.provision_token);
+    }
+    const ingest = pulse.roles.find((role) => role.name === 'ingest')!;
+    const received = async () =>
+      ((await ingest.health()) as unknown as { counters: { messages_received: number } }).counters.messages_received;
+    const before = await received();
+    const device = await mqtt.connectAsync(BROKER);
+    proxy.cut();
+    for (let seq = 0; seq < 40; seq++) {
+      await device.publishAsync(
+        `tenant/${tenant}/device/cold-${seq % 8}/telemetry`,
+        JSON.stringify({ site_id: 's', provision_token: tokens[seq % 8], seq }),
+        { qos: 1 },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // INGEST_QUEUE_SIZE is 5: the rest waits at the broker, not in Pulse's memory.
+    expect((await received()) - before).toBeLessThanOrEqual(6);
+    proxy.restore();
+    await device.endAsync();
+
+    await expect
+      .poll(
+        async () =>
+          (
+            await pulse.db.withTenant(tenant, (tx) =>
+              tx.query<{ n: number }>(
+                `SELECT count(DISTINCT seq)::int AS n FROM telemetry WHERE device_id LIKE 'cold-%'`,
+              ),
+            )
+          ).rows[0]!.n,
+        { timeout: 30_000, interval: 500 },
+      )
+      .toBe(40);
+  });
 });

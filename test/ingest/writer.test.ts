@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AcceptedMessage } from '../../src/bus/index.js';
-import { isRowError, TelemetryWriter, type InsertBatch } from '../../src/ingest/writer.js';
+import { isRowError, TelemetryWriter, type InsertBatch, type WriterOptions } from '../../src/ingest/writer.js';
 
 const message = (seq: number): AcceptedMessage => ({
   time: new Date(0),
@@ -12,11 +12,11 @@ const message = (seq: number): AcceptedMessage => ({
   metrics: {},
 });
 
-function writer(insert: InsertBatch, options: Partial<ConstructorParameters<typeof TelemetryWriter>[1]> = {}) {
+function writer(insert: InsertBatch<AcceptedMessage>, options: Partial<WriterOptions<AcceptedMessage>> = {}) {
   const written: number[] = [];
   const failed: number[] = [];
   const retries: string[] = [];
-  const instance = new TelemetryWriter(insert, {
+  const instance = new TelemetryWriter<AcceptedMessage>(insert, {
     batchSize: 10,
     concurrency: 1,
     flushIntervalMs: 50,
