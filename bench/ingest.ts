@@ -213,11 +213,18 @@ try {
              max(extract(epoch FROM ingested_at - time)) AS max
       FROM telemetry`)
   ).rows[0];
-  // Steady state: the first two seconds hold JIT warm-up and connection set-up.
+  // Steady state: the first two seconds hold JIT warm-up and connection set-up. The write rate while
+  // publishing is what was stored between then and the last publish: it equals the offered rate when
+  // Pulse keeps up and falls below it when it does not (the span to the last row would also count the
+  // final partial batch's FLUSH_INTERVAL_MS linger).
   const steady = (
     await rows.query(`
-      SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS p99
-      FROM telemetry WHERE time >= (SELECT min(time) + interval '2 seconds' FROM telemetry)`)
+      WITH bounds AS (SELECT min(time) + interval '2 seconds' AS lo, max(time) AS hi FROM telemetry)
+      SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time))
+               FILTER (WHERE time >= lo) AS p99,
+             count(*) FILTER (WHERE ingested_at BETWEEN lo AND hi) / nullif(extract(epoch FROM hi - lo), 0) AS rate,
+             extract(epoch FROM max(ingested_at) - hi) AS tail_s
+      FROM telemetry, bounds GROUP BY lo, hi`)
   ).rows[0];
   const rejected = Number(
     (await rows.query(`SELECT coalesce(sum(cnt), 0) AS n FROM quarantine_counters_minute`)).rows[0].n,
@@ -236,7 +243,8 @@ try {
     lost: sent - stored - rejected,
     publish_seconds: Math.round(publishSeconds * 100) / 100,
     offered_msg_per_s: Math.round(sent / publishSeconds),
-    sustained_msg_per_s: Math.round(stored / Number(stats.span_s)),
+    sustained_msg_per_s: Math.round(DRAIN ? stored / Number(stats.span_s) : Number(steady.rate)),
+    ...(!DRAIN && { stored_within_s_of_last_publish: Math.round(Number(steady.tail_s) * 100) / 100 }),
     latency_p50_ms: Math.round(Number(stats.p50) * 1000),
     latency_p99_ms: Math.round(Number(stats.p99) * 1000),
     latency_p999_ms: Math.round(Number(stats.p999) * 1000),

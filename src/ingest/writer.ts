@@ -1,5 +1,6 @@
 // Batches accepted messages into telemetry: a flush at BATCH_SIZE or FLUSH_INTERVAL_MS, sooner for a
-// message somebody waits on (HTTP 202, MQTT QoS 1 ack). Nothing accepted is dropped:
+// message somebody waits on (HTTP 202, MQTT QoS 1 ack); under load, larger batches. Nothing accepted is
+// dropped:
 //   - a batch PostgreSQL refuses is split in halves until the bad row is alone; only that row fails
 //     (quarantined WRITE_FAILED by the caller), the others are written;
 //   - when the database is unreachable the batch is retried with backoff until it is back, while the
@@ -22,6 +23,8 @@ export interface WriterOptions<Row> {
 }
 
 export type WriteOutcome = 'written' | 'failed';
+
+const BATCH_GROWTH = 8;
 
 interface Pending<Row> {
   row: Row;
@@ -119,8 +122,15 @@ export class TelemetryWriter<Row> {
   private startFlush(): void {
     if (this.flushing.size >= this.options.concurrency || this.buffer.length === 0) return;
     this.clearTimer();
-    const batch = this.buffer.splice(0, this.options.batchSize);
-    this.earliest = this.buffer.reduce((min, p) => Math.min(min, p.deadline), Number.POSITIVE_INFINITY);
+    // A writer that finds more than a batch waiting (every writer was busy) takes up to BATCH_GROWTH
+    // batches at once: each COPY transaction costs round trips and a commit, so under load fewer,
+    // larger ones keep up where 500-row ones fall behind.
+    const batch = this.buffer.splice(0, this.options.batchSize * BATCH_GROWTH);
+    // Only a buffer below batchSize needs a timer; larger ones flush when a writer is free.
+    this.earliest =
+      this.buffer.length < this.options.batchSize
+        ? this.buffer.reduce((min, p) => Math.min(min, p.deadline), Number.POSITIVE_INFINITY)
+        : Number.POSITIVE_INFINITY;
     this.inFlight += batch.length;
     const flushing: Promise<void> = this.writeBatch(batch).finally(() => {
       this.inFlight -= batch.length;

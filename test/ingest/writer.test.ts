@@ -44,6 +44,22 @@ describe('telemetry writer', () => {
     expect(written).toEqual([...Array(13).keys()]);
   });
 
+  it('takes up to eight batches at once when every writer was busy', async () => {
+    const batches: number[] = [];
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { instance, written } = writer(async (messages) => {
+      batches.push(messages.length);
+      await gate;
+    });
+    const outcomes = Array.from({ length: 100 }, (_, i) => instance.add(message(i)));
+    expect(batches).toEqual([10]); // the one writer is busy; 90 wait
+    open();
+    expect(await Promise.all(outcomes)).toEqual(Array(100).fill('written'));
+    expect(batches).toEqual([10, 80, 10]);
+    expect(written).toEqual([...Array(100).keys()]);
+  });
+
   it('flushes sooner for a message someone waits on', async () => {
     const { instance } = writer(async () => undefined, { flushIntervalMs: 10_000 });
     const started = Date.now();
