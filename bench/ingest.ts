@@ -4,11 +4,9 @@
 // messages with the simulator's metrics from a cheap raw-socket generator (bench/mqtt-load.ts), then reports sent / stored /
 // rejected / lost, sustained msg/s and p50/p99 publish→row latency. Writes bench/results/ingest-*.json.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import pg from 'pg';
 import {
   initialReadings,
@@ -18,6 +16,7 @@ import {
   defaultDeviceModelSettings,
 } from '../src/simulator/device-model.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+import { freePort, startMosquitto } from '../test/helpers/mosquitto.js';
 import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
 import { saveResult } from './results.js';
 
@@ -36,14 +35,6 @@ const INSTANCES = Number(args.get('instances') ?? 1);
 const DRAIN = args.has('drain');
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-  });
-
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -57,19 +48,10 @@ const stopChildren = () => children.forEach((child) => child.kill('SIGTERM'));
 process.on('exit', stopChildren);
 
 // 1. Mosquitto with our shipped configuration on a port of its own.
-const mqttPort = await freePort();
-const mosquittoDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-mosquitto-'));
-const conf = readFileSync('deploy/mosquitto.conf', 'utf8')
-  .replace(/^listener 1883$/m, `listener ${mqttPort} 127.0.0.1`)
-  .replace(/^persistence true$/m, `persistence true\npersistence_location ${mosquittoDir}/`);
-writeFileSync(path.join(mosquittoDir, 'mosquitto.conf'), conf);
-children.push(spawn('mosquitto', ['-c', path.join(mosquittoDir, 'mosquitto.conf')], { stdio: 'ignore' }));
-const mqttUrl = `mqtt://127.0.0.1:${mqttPort}`;
-await waitUntil(
-  async () => (await mqtt.connectAsync(mqttUrl, { reconnectPeriod: 0 }).then((c) => c.endAsync())) === undefined,
-  10_000,
-  'mosquitto',
-);
+const mosquitto = await startMosquitto();
+const mqttPort = mosquitto.port;
+const mqttUrl = mosquitto.url;
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-'));
 
 // 2. A fresh database and Pulse in its own process.
 const database = uniqueName('pulse_bench');
@@ -84,7 +66,7 @@ const env = {
   HOST: '127.0.0.1',
   ADMIN_KEY,
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
-  PULSE_DATA_DIR: mosquittoDir,
+  PULSE_DATA_DIR: dataDir,
 };
 // The compiled program, as users run it (`npm run bench:ingest` builds it first).
 const cli = ['--max-semi-space-size=64', 'dist/cli.js']; // the flags bin/pulse.js runs with
@@ -265,6 +247,7 @@ try {
   await rows.end();
   await stopPulse(pulse);
   stopChildren();
+  await mosquitto.close();
   await dropDatabase(database);
 }
 

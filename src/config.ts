@@ -65,6 +65,11 @@ export const variables = {
     doc: 'External MQTT broker. Unset: an embedded broker listens on MQTT_PORT.',
     defaultDoc: 'embedded broker',
   },
+  MQTT_CA_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: "PEM file of the certificate authority that signed an mqtts:// or wss:// MQTT_URL broker's certificate (a private CA). Unset: the system's CAs.",
+    defaultDoc: 'system CAs',
+  },
   MQTT_PORT: {
     schema: port.default(1883),
     doc: 'Port of the embedded broker; when it is taken, a free port is used and printed.',

@@ -1,4 +1,5 @@
 // The ingest role: device messages from MQTT and HTTP into telemetry, or counted into quarantine.
+import { readFile } from 'node:fs/promises';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
@@ -45,6 +46,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       url: config.MQTT_URL,
       sharedGroup: config.MQTT_SHARED_GROUP,
       clientId: config.MQTT_CLIENT_ID,
+      ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
       pipeline,
       log,
     });
@@ -78,4 +80,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       await pipeline.stop();
     },
   };
+}
+
+async function readCa(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new Error(`MQTT_CA_FILE: cannot read ${file} (${(error as Error).message})`);
+  }
 }

@@ -18,6 +18,7 @@ export interface MqttSourceOptions {
   /** Set for external brokers: subscribe through $share/<group>/. aedes has no shared subscriptions. */
   sharedGroup?: string | undefined;
   clientId?: string | undefined;
+  ca?: Buffer | undefined;
   pipeline: IngestPipeline;
   log: Logger;
 }
@@ -48,6 +49,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   const subscriber: MqttSubscriber = new MqttSubscriber({
     url: options.url,
     clientId: options.clientId ?? `pulse-ingest-${hostname()}`,
+    ca: options.ca,
     subscription,
     clean: false, // persistent session: QoS 1 messages sent while we were away are delivered on reconnect
     onMessage: (message, done) => {

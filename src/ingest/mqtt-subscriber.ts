@@ -7,7 +7,7 @@
 // bytes, acknowledgements are written in arrival order (as MQTT 3.1.1 requires) once their messages are
 // done, a burst of them in one write, and pause() stops reading at the packet boundary: backpressure to
 // the broker.
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import WebSocket, { createWebSocketStream } from 'ws';
@@ -22,6 +22,8 @@ export interface SubscriberOptions {
   /** mqtt://, mqtts://, ws:// or wss://, with user:password@ when the broker wants them. */
   url: string;
   clientId: string;
+  /** Certificate authority of a TLS broker (PEM), when the system's CAs do not know it. */
+  ca?: Buffer | undefined;
   /** The topic filter, subscribed at QoS 1. */
   subscription: string;
   /** false: a persistent session, so QoS 1 messages sent while away arrive on reconnect. */
@@ -101,19 +103,24 @@ export function subscribePacket(packetId: number, filter: string): Buffer {
 }
 
 /** Opens the transport the URL names. */
-function openStream(url: URL): Duplex {
+function openStream(url: URL, ca: Buffer | undefined): Duplex {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   switch (url.protocol) {
     case 'mqtt:':
       return tcpConnect({ host, port: Number(url.port || 1883), noDelay: true });
     case 'mqtts:':
-      return tlsConnect({ host, port: Number(url.port || 8883), servername: host });
+      return tlsConnect({
+        host,
+        port: Number(url.port || 8883),
+        ...(isIP(host) === 0 && { servername: host }),
+        ...(ca && { ca }),
+      });
     case 'ws:':
     case 'wss:': {
       const target = new URL(url.href);
       target.username = '';
       target.password = '';
-      return createWebSocketStream(new WebSocket(target, 'mqtt'));
+      return createWebSocketStream(new WebSocket(target, 'mqtt', ca ? { ca } : {}));
     }
     default:
       throw new Error(`unsupported MQTT URL scheme ${url.protocol}`);
@@ -197,7 +204,7 @@ export class MqttSubscriber {
     this.pending = undefined;
     let stream: Duplex;
     try {
-      stream = openStream(this.url);
+      stream = openStream(this.url, this.options.ca);
     } catch (error) {
       first?.reject(error as Error);
       return;

@@ -1,0 +1,250 @@
+// Ingest's own MQTT client against real brokers on 127.0.0.1: a private Mosquitto (plain, with a
+// password, with TLS from a private CA, stopped and started again) and aedes over a WebSocket.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import { MqttSubscriber, type InboundPublish } from '../../src/ingest/mqtt-subscriber.js';
+import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
+
+interface Received extends InboundPublish {
+  done: (() => void) | undefined;
+}
+
+function subscriber(url: string, clientId: string, options: { ca?: Buffer; hold?: boolean } = {}) {
+  const received: Received[] = [];
+  const events: string[] = [];
+  const instance = new MqttSubscriber({
+    url,
+    clientId,
+    subscription: 'tenant/+/device/+/+',
+    clean: false,
+    ca: options.ca,
+    reconnectMs: 100,
+    onMessage: (message, done) => {
+      // Copy: the payload is a view of the socket's chunk.
+      received.push({ ...message, payload: Buffer.from(message.payload), done });
+      if (!options.hold) done?.();
+    },
+    onEvent: (event, detail) => events.push(detail.error ? `${event}: ${detail.error.message}` : event),
+  });
+  return { instance, received, events };
+}
+
+const seqs = (received: Received[]) => received.map((m) => JSON.parse(m.payload.toString()).seq as number);
+
+describe('ingest MQTT subscriber on Mosquitto', () => {
+  let broker: Mosquitto;
+  let device: MqttClient;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    device = await mqtt.connectAsync(broker.url);
+  });
+  afterAll(async () => {
+    await device?.endAsync();
+    await broker?.close();
+  });
+
+  it('receives QoS 0 and QoS 1 messages with their topics and payloads, a large one across chunks', async () => {
+    const { instance, received } = subscriber(broker.url, 'sub-basic');
+    await instance.start();
+    const large = JSON.stringify({ seq: 2, pad: 'x'.repeat(300_000) }); // a 3-byte remaining length
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 0 }), { qos: 0 });
+    await device.publishAsync('tenant/t/device/é/heartbeat', JSON.stringify({ seq: 1 }), { qos: 1 });
+    await device.publishAsync('tenant/t/device/d/telemetry', large, { qos: 1 });
+    await waitFor(() => received.length === 3);
+    expect(received.map((m) => [m.topic, m.qos])).toEqual([
+      ['tenant/t/device/d/telemetry', 0],
+      ['tenant/t/device/é/heartbeat', 1],
+      ['tenant/t/device/d/telemetry', 1],
+    ]);
+    expect(received[2]!.payload.toString()).toBe(large);
+    expect(instance.connected).toBe(true);
+    await instance.stop();
+  });
+
+  it('acknowledges in arrival order, each only once its message is done', async () => {
+    const first = subscriber(broker.url, 'sub-acks', { hold: true });
+    await first.instance.start();
+    for (let seq = 0; seq < 4; seq++) {
+      await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq }), { qos: 1 });
+    }
+    await waitFor(() => first.received.length === 4);
+    // 0 and 2 are done; 1 is not, so only 0 may be acknowledged (2 waits behind 1).
+    first.received[0]!.done!();
+    first.received[2]!.done!();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await first.instance.stop();
+
+    // The persistent session gets every unacknowledged message again.
+    const second = subscriber(broker.url, 'sub-acks');
+    await second.instance.start();
+    await waitFor(() => second.received.length >= 3);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seqs(second.received)).toEqual([1, 2, 3]);
+    await second.instance.stop();
+  });
+
+  it('stops reading while paused and loses nothing', async () => {
+    const { instance, received } = subscriber(broker.url, 'sub-pause');
+    await instance.start();
+    instance.pause();
+    for (let seq = 0; seq < 200; seq++) {
+      await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq }), { qos: 1 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received.length).toBeLessThan(200);
+    const whilePaused = received.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(received.length).toBe(whilePaused);
+    instance.resume();
+    await waitFor(() => received.length === 200);
+    expect(seqs(received)).toEqual([...Array(200).keys()]);
+    await instance.stop();
+  });
+
+  it('reconnects and resubscribes after the broker restarts', async () => {
+    const { instance, received, events } = subscriber(broker.url, 'sub-restart');
+    await instance.start();
+    await device.endAsync();
+    await broker.stop();
+    await waitFor(() => !instance.connected);
+    await broker.start();
+    await waitFor(() => instance.connected, 10_000);
+    device = await mqtt.connectAsync(broker.url);
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 7 }), { qos: 1 });
+    await waitFor(() => received.length === 1);
+    expect(seqs(received)).toEqual([7]);
+    expect(events.filter((event) => event === 'connected').length).toBeGreaterThanOrEqual(2);
+    await instance.stop();
+  });
+});
+
+describe('ingest MQTT subscriber: credentials and TLS', () => {
+  let broker: Mosquitto;
+  let dir: string;
+  let tlsPort: number;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'pulse-mqtt-tls-'));
+    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    run(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=pulse-test-ca',
+    );
+    run(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
+    writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    run(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '1',
+      '-extfile',
+      'san.ext',
+    );
+    execFileSync('mosquitto_passwd', ['-c', '-b', path.join(dir, 'passwords'), 'ingest', 'p@ss:word']);
+    // Readable by the mosquitto user (a throwaway CA and key).
+    chmodSync(dir, 0o755);
+    for (const file of readdirSync(dir)) chmodSync(path.join(dir, file), 0o644);
+    tlsPort = await freePort();
+    broker = await startMosquitto(
+      [
+        'allow_anonymous false',
+        `password_file ${dir}/passwords`,
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${dir}/ca.pem`,
+        `certfile ${dir}/server.pem`,
+        `keyfile ${dir}/server.key`,
+      ].join('\n'),
+    );
+  });
+  afterAll(async () => {
+    await broker?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('fails to start with the broker’s reason when it refuses the credentials', async () => {
+    const { instance } = subscriber(broker.url.replace('mqtt://', 'mqtt://ingest:wrong@'), 'sub-denied');
+    await expect(instance.start()).rejects.toThrow('the MQTT broker refused the connection: not authorized');
+  });
+
+  it('logs in with URL credentials over TLS signed by a private CA', async () => {
+    const url = `mqtts://ingest:${encodeURIComponent('p@ss:word')}@127.0.0.1:${tlsPort}`;
+    const { instance, received } = subscriber(url, 'sub-tls', { ca: readFileSync(path.join(dir, 'ca.pem')) });
+    await instance.start();
+    const device = await mqtt.connectAsync(broker.url, { username: 'ingest', password: 'p@ss:word' });
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 1 }), { qos: 1 });
+    await waitFor(() => received.length === 1);
+    expect(seqs(received)).toEqual([1]);
+    await device.endAsync();
+    await instance.stop();
+  });
+
+  it('refuses a TLS broker whose CA it does not know', async () => {
+    const url = `mqtts://ingest:${encodeURIComponent('p@ss:word')}@127.0.0.1:${tlsPort}`;
+    const { instance, events } = subscriber(url, 'sub-untrusted');
+    void instance.start().catch(() => undefined);
+    await waitFor(() => events.length > 0);
+    expect(events[0]).toMatch(/closed: .*(self[- ]signed|unable to verify)/i);
+    expect(instance.connected).toBe(false);
+    await instance.stop();
+  });
+});
+
+describe('ingest MQTT subscriber over a WebSocket', () => {
+  it('receives through aedes behind ws://', async () => {
+    const aedes = await Aedes.createBroker();
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    wss.on('connection', (socket) => aedes.handle(createWebSocketStream(socket) as never));
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const { instance, received } = subscriber(`ws://127.0.0.1:${port}/mqtt`, 'sub-ws');
+    await instance.start();
+    const device = await mqtt.connectAsync(`ws://127.0.0.1:${port}/mqtt`);
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 3 }), { qos: 1 });
+    await waitFor(() => received.length === 1);
+    expect(seqs(received)).toEqual([3]);
+    await device.endAsync();
+    await instance.stop();
+    wss.close();
+    await new Promise((resolve) => server.close(resolve));
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  });
+});
