@@ -4,6 +4,7 @@
 // Here every message is encoded into its MQTT PUBLISH packet before the clock starts; sending only
 // stamps the packet's `ts` (and QoS 1 packet id) in place and writes a tick's packets in one syscall.
 import { connect, type Socket } from 'node:net';
+import { connectPacket, remainingLength } from '../src/ingest/mqtt-subscriber.js';
 
 /** An encoded PUBLISH whose payload begins `{"ts":"<24-character ISO time>"`. */
 export interface PreparedPublish {
@@ -14,17 +15,6 @@ export interface PreparedPublish {
 }
 
 const TS_PLACEHOLDER = '0000-00-00T00:00:00.000Z';
-
-function remainingLength(length: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return bytes;
-}
 
 /** `fields` is the payload's JSON after `ts` (without the leading comma), e.g. `"seq":1,"metrics":{…}`. */
 export function preparePublish(topic: string, fields: string, qos: 0 | 1): PreparedPublish {
@@ -40,16 +30,6 @@ export function preparePublish(topic: string, fields: string, qos: 0 | 1): Prepa
   if (qos > 0) offset += 2;
   payload.copy(packet, offset);
   return { packet, idOffset, tsOffset: offset + '{"ts":"'.length };
-}
-
-function connectPacket(clientId: string): Buffer {
-  const id = Buffer.from(clientId, 'utf8');
-  const body = Buffer.concat([
-    Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 60]), // MQTT 3.1.1, clean session, 60 s
-    Buffer.from([id.length >> 8, id.length & 0xff]),
-    id,
-  ]);
-  return Buffer.concat([Buffer.from([0x10, ...remainingLength(body.length)]), body]);
 }
 
 /** One MQTT connection that writes prepared packets and counts the broker's PUBACKs. */
@@ -70,7 +50,7 @@ export class RawPublisher {
     socket.on('data', (chunk) => publisher.read(chunk));
     socket.on('error', (error) => publisher.fail(error));
     socket.on('close', () => publisher.fail(new Error('the broker closed the connection')));
-    socket.once('connect', () => socket.write(connectPacket(clientId)));
+    socket.once('connect', () => socket.write(connectPacket({ clientId, clean: true, keepaliveSeconds: 60 })));
     await new Promise<void>((resolve) => publisher.waiters.push(resolve)); // CONNACK, or a failure
     if (publisher.failure) throw publisher.failure;
     return publisher;

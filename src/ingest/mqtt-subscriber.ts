@@ -51,7 +51,8 @@ const CONNACK_ERRORS = [
   'not authorized',
 ];
 
-function remainingLength(length: number): number[] {
+/** MQTT's variable-length "remaining length" field. */
+export function remainingLength(length: number): number[] {
   const bytes: number[] = [];
   do {
     let byte = length % 128;
