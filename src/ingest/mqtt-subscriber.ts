@@ -176,6 +176,7 @@ export class MqttSubscriber {
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.lastReceivedAt = Date.now();
     const stream = this.stream;
     setImmediate(() => {
       if (this.paused || stream !== this.stream) return;
@@ -266,7 +267,8 @@ export class MqttSubscriber {
       // Ping at half the keepalive; a broker silent for a whole keepalive is gone.
       this.keepaliveTimer = setInterval(
         () => {
-          if (Date.now() - this.lastReceivedAt > this.keepaliveSeconds * 1000) {
+          // While paused nothing is read, PINGRESPs included: silence then says nothing about the broker.
+          if (!this.paused && Date.now() - this.lastReceivedAt > this.keepaliveSeconds * 1000) {
             closeError = new Error('the MQTT broker stopped answering');
             stream.destroy();
           } else if (subscribed) stream.write(PINGREQ);

@@ -17,7 +17,11 @@ interface Received extends InboundPublish {
   done: (() => void) | undefined;
 }
 
-function subscriber(url: string, clientId: string, options: { ca?: Buffer; hold?: boolean } = {}) {
+function subscriber(
+  url: string,
+  clientId: string,
+  options: { ca?: Buffer; hold?: boolean; keepaliveSeconds?: number } = {},
+) {
   const received: Received[] = [];
   const events: string[] = [];
   const instance = new MqttSubscriber({
@@ -26,6 +30,7 @@ function subscriber(url: string, clientId: string, options: { ca?: Buffer; hold?
     subscription: 'tenant/+/device/+/+',
     clean: false,
     ca: options.ca,
+    keepaliveSeconds: options.keepaliveSeconds,
     reconnectMs: 100,
     onMessage: (message, done) => {
       // Copy: the payload is a view of the socket's chunk.
@@ -106,6 +111,19 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
     instance.resume();
     await waitFor(() => received.length === 200);
     expect(seqs(received)).toEqual([...Array(200).keys()]);
+    await instance.stop();
+  });
+
+  it('keeps the connection through a pause longer than the keepalive', async () => {
+    const { instance, received, events } = subscriber(broker.url, 'sub-long-pause', { keepaliveSeconds: 1 });
+    await instance.start();
+    instance.pause();
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 5 }), { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    instance.resume();
+    await waitFor(() => received.length === 1);
+    expect(seqs(received)).toEqual([5]);
+    expect(events).toEqual(['connected']);
     await instance.stop();
   });
 
