@@ -301,6 +301,10 @@ export class MqttSubscriber {
         multiplier *= 128;
       }
       if (index >= buffer.length) break; // the length itself is incomplete
+      if (index === offset + 5) {
+        this.stream?.destroy(new Error('malformed MQTT packet length from the broker')); // reconnects
+        return;
+      }
       const end = index + 1 + length;
       if (end > buffer.length) break;
       const header = buffer[offset]!;

@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
@@ -242,6 +243,32 @@ describe('ingest MQTT subscriber: credentials and TLS', () => {
     expect(events[0]).toMatch(/closed: .*(self[- ]signed|unable to verify)/i);
     expect(instance.connected).toBe(false);
     await instance.stop();
+  });
+});
+
+describe('ingest MQTT subscriber and a broker that misbehaves', () => {
+  it('drops a connection that sends a malformed packet length, and connects again', async () => {
+    let connections = 0;
+    const server = createNetServer((socket) => {
+      connections += 1;
+      let subscribed = false;
+      socket.on('data', () => {
+        if (subscribed) return;
+        subscribed = true;
+        socket.write(Buffer.from([0x20, 0x02, 0x00, 0x00])); // CONNACK accepted
+        socket.write(Buffer.from([0x90, 0x03, 0x00, 0x01, 0x01])); // SUBACK QoS 1
+        socket.write(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])); // a fifth length byte
+      });
+      socket.on('error', () => undefined);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const { instance, events } = subscriber(`mqtt://127.0.0.1:${port}`, 'sub-malformed');
+    await instance.start();
+    await waitFor(() => connections >= 2);
+    expect(events).toContain('closed: malformed MQTT packet length from the broker');
+    await instance.stop();
+    await new Promise((resolve) => server.close(resolve));
   });
 });
 
