@@ -25,23 +25,13 @@ export interface AlertRow {
   closed_at: Date | null;
 }
 
-export interface AlertPayload {
-  alert_id: number;
-  tenant_id: string;
-  site_id: string;
-  device_id: string;
-  alert_type: string;
-  fingerprint: string;
-  severity: number;
+/** The alert as channels send it: dates as ISO strings, plus its severity label and the event. */
+export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at'> & {
   severity_label: string;
-  confidence: number;
-  summary: string;
-  status: string;
   event: DeliveryEvent;
   created_at: string;
   closed_at: string | null;
-  details: Record<string, unknown>;
-}
+};
 
 export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {
   return {
@@ -66,21 +56,22 @@ export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayloa
 
 /** A payload for test deliveries, recognisable as such. */
 export function testPayload(tenantId: string, now = new Date()): AlertPayload {
-  return {
-    alert_id: 0,
-    tenant_id: tenantId,
-    site_id: 'test-site',
-    device_id: 'test-device',
-    alert_type: 'TEST_ALERT',
-    fingerprint: 'TEST',
-    severity: 1,
-    severity_label: 'INFO',
-    confidence: 1,
-    summary: 'Test delivery from Pulse',
-    status: 'OPEN',
-    event: 'OPEN',
-    created_at: now.toISOString(),
-    closed_at: null,
-    details: { test: true },
-  };
+  return buildPayload(
+    {
+      alert_id: 0,
+      tenant_id: tenantId,
+      site_id: 'test-site',
+      device_id: 'test-device',
+      alert_type: 'TEST_ALERT',
+      fingerprint: 'TEST',
+      severity: 1,
+      confidence: 1,
+      summary: 'Test delivery from Pulse',
+      details: { test: true },
+      status: 'OPEN',
+      created_at: now,
+      closed_at: null,
+    },
+    'OPEN',
+  );
 }
