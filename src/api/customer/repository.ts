@@ -1,7 +1,7 @@
 // Reads and writes behind /customer, each in the caller's tenant transaction (row-level security) and
 // filtered by tenant as well.
 import type { OperatorTx, TenantTx } from '../../db/database.js';
-import { ALERT_COLUMNS, DEVICE_COLUMNS, DEVICE_FROM, RULE_COLUMNS, withHeadlineMetrics } from '../v2/repository.js';
+import { alertPage, DEVICE_COLUMNS, DEVICE_FROM, RULE_COLUMNS, withHeadlineMetrics } from '../v2/repository.js';
 import type { RuleFields } from './rule-input.js';
 
 /** A device with its latest values and recent rows; operators read any tenant's, customers their own (RLS). */
@@ -58,14 +58,7 @@ export async function listAlerts(tx: TenantTx, query: AlertQuery) {
     query.start ?? null,
     query.end ?? null,
   ];
-  const [alerts, total] = await Promise.all([
-    tx.query(
-      `SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $9 OFFSET $10`,
-      [...params, query.limit, query.offset],
-    ),
-    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM fleet_alert WHERE ${where}`, params),
-  ]);
-  return { alerts: alerts.rows, total: total.rows[0]!.total };
+  return alertPage(tx, where, params, query);
 }
 
 type AlertChange = { id: number; fingerprint: string; status: string };

@@ -2,7 +2,7 @@
 // function takes an OperatorTx: they are only reachable through the audited operator routes.
 import type { OperatorTx } from '../../db/database.js';
 import {
-  ALERT_COLUMNS,
+  alertPage,
   DEVICE_COLUMNS,
   DEVICE_FROM,
   DEVICE_STATUS,
@@ -151,14 +151,7 @@ export async function listAlerts(
 ) {
   const where = `($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)`;
   const params = [filter.tenantId ?? null, filter.status ?? null];
-  const [alerts, total] = await Promise.all([
-    tx.query(
-      `SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4`,
-      [...params, filter.limit, filter.offset],
-    ),
-    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM fleet_alert WHERE ${where}`, params),
-  ]);
-  return { alerts: alerts.rows, total: total.rows[0]!.total };
+  return alertPage(tx, where, params, filter);
 }
 
 export async function quarantine(

@@ -1,6 +1,6 @@
 // Reads behind /api/v2, each in the caller's tenant transaction (row-level security) and filtered by
 // tenant as well. Timestamps leave as Date and are serialised to ISO-8601 by the HTTP layer.
-import type { TenantTx } from '../../db/database.js';
+import type { OperatorTx, TenantTx } from '../../db/database.js';
 
 export interface DeviceFilter {
   limit: number;
@@ -112,6 +112,28 @@ export async function latestTelemetry(tx: TenantTx, deviceId: string, count: num
 
 export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, fingerprint, severity,
   confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by`;
+
+/**
+ * One page of the alerts matching `where` (its placeholders are `params`), newest first, and how many
+ * match in all. `where` is this module's callers' own SQL, never input.
+ */
+export async function alertPage(
+  tx: TenantTx | OperatorTx,
+  where: string,
+  params: unknown[],
+  page: { limit: number; offset: number },
+) {
+  const limit = `$${params.length + 1}`;
+  const offset = `$${params.length + 2}`;
+  const [alerts, total] = await Promise.all([
+    tx.query(
+      `SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+      [...params, page.limit, page.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM fleet_alert WHERE ${where}`, params),
+  ]);
+  return { alerts: alerts.rows, total: total.rows[0]!.total };
+}
 
 export interface AlertFilter {
   /** OPEN, ACKNOWLEDGED, CLOSED, or undefined for all. */
