@@ -136,6 +136,28 @@ export function Modal({
   );
 }
 
+/** The Edit and Delete buttons of an administrator's table row; Delete asks first. */
+export function EditDeleteCell({
+  onEdit,
+  onDelete,
+  confirmText,
+}: {
+  onEdit: () => void;
+  onDelete: () => void;
+  confirmText: string;
+}) {
+  return (
+    <td className="space-x-1 whitespace-nowrap">
+      <button className="btn-ghost" onClick={onEdit}>
+        Edit
+      </button>
+      <button className="btn-ghost" onClick={() => confirm(confirmText) && onDelete()}>
+        Delete
+      </button>
+    </td>
+  );
+}
+
 export function Field({ label, children, hint }: { label: string; children: ReactNode; hint?: string }) {
   return (
     <label className="block">

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { Empty, ErrorBox, Field, Loaded, Modal, Page, SeverityBadge } from '../../components/ui';
+import { EditDeleteCell, Empty, ErrorBox, Field, Loaded, Modal, Page, SeverityBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import type { Rule } from '../../lib/types';
@@ -170,17 +170,11 @@ export default function Rules() {
                         />
                       </td>
                       {admin && (
-                        <td className="space-x-1 whitespace-nowrap">
-                          <button className="btn-ghost" onClick={() => setEditing(rule)}>
-                            Edit
-                          </button>
-                          <button
-                            className="btn-ghost"
-                            onClick={() => confirm(`Delete rule ${rule.name}?`) && remove.mutate(rule.rule_id)}
-                          >
-                            Delete
-                          </button>
-                        </td>
+                        <EditDeleteCell
+                          onEdit={() => setEditing(rule)}
+                          onDelete={() => remove.mutate(rule.rule_id)}
+                          confirmText={`Delete rule ${rule.name}?`}
+                        />
                       )}
                     </tr>
                   ))}

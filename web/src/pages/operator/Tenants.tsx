@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
-import { Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
+import { EditDeleteCell, Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
@@ -95,17 +95,11 @@ export default function Tenants() {
                       <td>{t.open_alerts}</td>
                       <td>{timeAgo(t.last_activity)}</td>
                       {admin && (
-                        <td className="space-x-1 whitespace-nowrap">
-                          <button className="btn-ghost" onClick={() => setEditing(t)}>
-                            Edit
-                          </button>
-                          <button
-                            className="btn-ghost"
-                            onClick={() => confirm(`Delete tenant ${t.tenant_id}?`) && remove.mutate(t.tenant_id)}
-                          >
-                            Delete
-                          </button>
-                        </td>
+                        <EditDeleteCell
+                          onEdit={() => setEditing(t)}
+                          onDelete={() => remove.mutate(t.tenant_id)}
+                          confirmText={`Delete tenant ${t.tenant_id}?`}
+                        />
                       )}
                     </tr>
                   ))}
