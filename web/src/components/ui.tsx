@@ -1,6 +1,7 @@
 // Small building blocks every page uses: page frame, cards, badges, skeletons, errors with a retry,
 // empty states and a modal dialog.
 import { useEffect, useRef, type ReactNode } from 'react';
+import { Link } from 'react-router';
 import { SEVERITY } from '../lib/format';
 
 export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
@@ -133,6 +134,15 @@ export function Modal({
       </div>
       <div className="max-h-[75vh] overflow-y-auto p-4">{open && children}</div>
     </dialog>
+  );
+}
+
+/** A device id linking to the device's page. */
+export function DeviceLink({ deviceId }: { deviceId: string }) {
+  return (
+    <Link className="text-indigo-600 hover:underline" to={`/devices/${encodeURIComponent(deviceId)}`}>
+      {deviceId}
+    </Link>
   );
 }
 

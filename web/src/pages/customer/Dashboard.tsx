@@ -1,8 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Link } from 'react-router';
 import { Gauge, Pie, TrendBars } from '../../components/charts';
-import { Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
+import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
@@ -113,12 +112,7 @@ export default function Dashboard() {
                   {list.slice(0, 8).map((device) => (
                     <tr key={device.device_id}>
                       <td>
-                        <Link
-                          className="text-indigo-600 hover:underline"
-                          to={`/devices/${encodeURIComponent(device.device_id)}`}
-                        >
-                          {device.device_id}
-                        </Link>
+                        <DeviceLink deviceId={device.device_id} />
                       </td>
                       <td>
                         <StatusBadge status={device.status} />

@@ -1,7 +1,6 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Link } from 'react-router';
-import { Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
+import { DeviceLink, Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
@@ -103,12 +102,7 @@ export default function Devices() {
                   {data.devices.map((device) => (
                     <tr key={device.device_id}>
                       <td>
-                        <Link
-                          className="text-indigo-600 hover:underline"
-                          to={`/devices/${encodeURIComponent(device.device_id)}`}
-                        >
-                          {device.device_id}
-                        </Link>
+                        <DeviceLink deviceId={device.device_id} />
                       </td>
                       <td>{device.site_id}</td>
                       <td>
