@@ -172,7 +172,7 @@ export class IngestPipeline {
     }
     const now = Date.now();
     const result = validate({
-      topic: incoming.topic,
+      topic,
       payload,
       sizeBytes,
       headerToken: incoming.headerToken,

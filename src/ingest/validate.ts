@@ -5,7 +5,7 @@
 import { sha256Hex } from '../provision/credentials.js';
 import type { AcceptedMessage } from '../bus/index.js';
 import type { Reason } from './reasons.js';
-import { parseTopic } from './topic.js';
+import type { DeviceTopic } from './topic.js';
 
 export interface RegistryEntry {
   site_id: string;
@@ -14,7 +14,8 @@ export interface RegistryEntry {
 }
 
 export interface ValidationInput {
-  topic: string;
+  /** The message's topic parsed by the caller (parseTopic); null when it is not a device topic. */
+  topic: DeviceTopic | null;
   /** The payload parsed as JSON; `undefined` when the bytes were not JSON. */
   payload: unknown;
   sizeBytes: number;
@@ -47,7 +48,7 @@ export const MAX_METRIC_KEY_LENGTH = 128;
 const METRIC_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 export function validate(input: ValidationInput): Validation {
-  const topic = parseTopic(input.topic);
+  const topic = input.topic;
   const payload = isPlainObject(input.payload) ? input.payload : null;
   const siteId = payload && typeof payload.site_id === 'string' ? payload.site_id : null;
   const eventTs = payload ? parseTimestamp(payload.ts) : null;

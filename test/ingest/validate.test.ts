@@ -20,10 +20,13 @@ const DEVICE: RegistryEntry = {
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const GOOD = { site_id: 'lab-1', provision_token: TOKEN, seq: 7, metrics: { temp_c: 21.5, uplink_ok: true } };
 
-function input(overrides: Partial<ValidationInput> = {}): ValidationInput {
+/** Overrides name the topic as a device sends it; it is parsed as the pipeline does. */
+type Overrides = Partial<Omit<ValidationInput, 'topic'>> & { topic?: string };
+
+function input({ topic = 'tenant/acme/device/d1/telemetry', ...overrides }: Overrides = {}): ValidationInput {
   const payload = overrides.payload ?? GOOD;
   return {
-    topic: 'tenant/acme/device/d1/telemetry',
+    topic: parseTopic(topic),
     payload,
     sizeBytes: JSON.stringify(payload ?? '').length,
     device: DEVICE,
@@ -35,7 +38,7 @@ function input(overrides: Partial<ValidationInput> = {}): ValidationInput {
   };
 }
 
-const reasonOf = (overrides: Partial<ValidationInput>) => {
+const reasonOf = (overrides: Overrides) => {
   const result = validate(input(overrides));
   return result.ok ? 'ACCEPTED' : result.reason;
 };
@@ -97,7 +100,7 @@ describe('validate', () => {
     ['INVALID_SEQ', { payload: { ...GOOD, seq: 1.5 } }],
     ['TS_IN_FUTURE', { payload: { ...GOOD, ts: '2026-11-28T12:05:01Z' } }],
   ] as const)('rejects with %s', (reason, overrides) => {
-    expect(reasonOf(overrides as Partial<ValidationInput>)).toBe(reason);
+    expect(reasonOf(overrides as Overrides)).toBe(reason);
   });
 
   it('authenticates before rate limiting: spoofed messages never spend the device’s budget', () => {
