@@ -26,7 +26,7 @@ export interface Mosquitto {
   close(): Promise<void>;
 }
 
-async function listening(port: number, timeoutMs: number): Promise<void> {
+export async function listening(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open = await new Promise<boolean>((resolve) => {
@@ -37,7 +37,7 @@ async function listening(port: number, timeoutMs: number): Promise<void> {
       socket.on('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on ${port}`);
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -1,0 +1,566 @@
+// The bus over NATS (NATS_URL), for roles in separate processes and several instances of each (ADR 015).
+//   durable (JetStream, acked, replicated on a cluster of ≥ 3):
+//     pulse.stored.<partition>  stream PULSE_STORED: stored messages for the evaluator, by device partition
+//     pulse.alerts              stream PULSE_ALERTS: alert changes for the dispatcher
+//   live (plain subjects, only for whoever listens now):
+//     pulse.live.telemetry, pulse.device.changed, pulse.delivery.queued — and the durable subjects above,
+//     which plain subscribers (the api's WebSocket, the evaluator's closes) hear too.
+// Durable events wait in an outbox until JetStream has stored them, so a NATS outage or a node failover
+// delays them instead of losing them; a message id makes a retried publish a no-op.
+import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, credsAuthenticator, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { ComponentHealth } from '../http/server.js';
+import type { AcceptedMessage, Bus, BusEvents, BusTopic, Consumption, DurableTopic, Ownership, PartitionOwner } from './index.js';
+import { assignPartitions, partitionOf } from './partitions.js';
+
+export interface NatsBusOptions {
+  servers: string[];
+  /** PEM of a private CA for tls:// servers. */
+  caFile?: string | undefined;
+  /** A NATS .creds file (JWT + nkey seed). User and password may also sit in the URL. */
+  credsFile?: string | undefined;
+  partitions: number;
+  /** A dead instance's partitions move within this time. */
+  failoverSeconds: number;
+  /** Stream replicas; undefined: 3 when the cluster has ≥ 3 servers, else 1. */
+  replicas?: number | undefined;
+  /** How long events wait in a stream for a consumer before they are dropped. */
+  streamMaxAgeHours: number;
+  /** Durable events held in memory while NATS cannot take them, in bytes; beyond, the oldest go. */
+  outboxMaxBytes: number;
+  /** Names this process's connection (shown by the server's monitoring). */
+  name: string;
+  log: Logger;
+}
+
+const STORED_STREAM = 'PULSE_STORED';
+const ALERTS_STREAM = 'PULSE_ALERTS';
+const LEASES_BUCKET = 'pulse_leases';
+const CONFIG_BUCKET = 'pulse_config';
+/** Stored messages per NATS message: keeps each well under the server's 1 MB default payload limit. */
+const CHUNK = 500;
+/** Durable publishes in flight at once (each waits for the stream's acknowledgement). */
+const PUBLISH_WINDOW = 64;
+
+const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
+  'telemetry.accepted': 'pulse.live.telemetry',
+  'device.changed': 'pulse.device.changed',
+  'delivery.queued': 'pulse.delivery.queued',
+};
+const storedSubject = (partition: number | '*') => `pulse.stored.${partition}`;
+const ALERTS_SUBJECT = 'pulse.alerts';
+
+function subjectOf(topic: BusTopic): string {
+  if (topic === 'telemetry.stored') return storedSubject('*');
+  if (topic === 'alert.changed') return ALERTS_SUBJECT;
+  return LIVE_SUBJECTS[topic];
+}
+
+// Messages travel as JSON with the time in epoch milliseconds.
+type WireMessage = Omit<AcceptedMessage, 'time'> & { time: number };
+const encodeMessages = (messages: AcceptedMessage[]) =>
+  JSON.stringify(messages.map((m) => ({ ...m, time: m.time.getTime() })));
+
+function decode<T extends BusTopic>(topic: T, data: Uint8Array): BusEvents[T] {
+  const value: unknown = JSON.parse(new TextDecoder().decode(data));
+  if (topic === 'telemetry.stored' || topic === 'telemetry.accepted') {
+    return (value as WireMessage[]).map((m) => ({ ...m, time: new Date(m.time) })) as BusEvents[T];
+  }
+  return value as BusEvents[T];
+}
+
+const encode = <T extends BusTopic>(topic: T, event: BusEvents[T]) =>
+  topic === 'telemetry.stored' || topic === 'telemetry.accepted'
+    ? encodeMessages(event as AcceptedMessage[])
+    : JSON.stringify(event);
+
+interface OutboxEntry {
+  subject: string;
+  data: string;
+  msgId: string;
+  sending: boolean;
+}
+
+export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
+  const { log } = options;
+  const instanceId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      pingInterval: 5000,
+      ...(options.caFile ? { tls: { ca: await readFile(options.caFile, 'utf8') } } : {}),
+      ...(options.credsFile ? { authenticator: credsAuthenticator(await readFile(options.credsFile)) } : {}),
+    });
+  } catch (error) {
+    throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${(error as Error).message}`);
+  }
+  const js = jetstream(nc);
+  const counters = {
+    published: 0,
+    publish_retries: 0,
+    outbox_dropped: 0,
+    live_dropped: 0,
+    consumed: 0,
+    redelivered: 0,
+    handler_failures: 0,
+  };
+  let connected = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        connected = false;
+        log.warn({ server: 'server' in status ? status.server : undefined }, 'NATS connection lost; reconnecting');
+      } else if (status.type === 'reconnect') {
+        connected = true;
+        log.info({ server: 'server' in status ? status.server : undefined }, 'NATS connection back');
+        pump();
+      }
+    }
+  })();
+
+  let jsm: JetStreamManager;
+  let replicas: number;
+  try {
+    jsm = await jetstreamManager(nc);
+    const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
+    replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
+    await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
+    await checkPartitions(new Kvm(js), replicas, options.partitions);
+  } catch (error) {
+    await nc.close();
+    throw error instanceof PartitionMismatch
+      ? error
+      : new Error(`NATS at ${options.servers.join(', ')} has no usable JetStream: ${(error as Error).message}`);
+  }
+
+  // The outbox: durable events in publish order, at most PUBLISH_WINDOW waiting for their ack.
+  const outbox: OutboxEntry[] = [];
+  let outboxBytes = 0;
+  let inFlight = 0;
+  let sequence = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryDelay = 100;
+  let closing = false;
+
+  function enqueue(subject: string, data: string): void {
+    outbox.push({ subject, data, msgId: `${instanceId}-${++sequence}`, sending: false });
+    outboxBytes += data.length;
+    for (let i = 0; outboxBytes > options.outboxMaxBytes && i < outbox.length - 1; ) {
+      if (outbox[i]!.sending) {
+        i += 1;
+        continue;
+      }
+      outboxBytes -= outbox.splice(i, 1)[0]!.data.length;
+      counters.outbox_dropped += 1;
+      if (counters.outbox_dropped === 1 || counters.outbox_dropped % 1000 === 0) {
+        log.error({ dropped: counters.outbox_dropped }, 'NATS outbox full: oldest events dropped (NATS unreachable)');
+      }
+    }
+    pump();
+  }
+
+  // Entries being sent are at the front, so the scan for the next ones to send stays short.
+  function pump(): void {
+    if (retryTimer || closing) return;
+    for (let i = 0; i < outbox.length && inFlight < PUBLISH_WINDOW; i++) {
+      const entry = outbox[i]!;
+      if (entry.sending) continue;
+      entry.sending = true;
+      inFlight += 1;
+      js.publish(entry.subject, entry.data, { msgID: entry.msgId, timeout: 5000 }).then(
+        () => settle(entry, true),
+        (error: unknown) => settle(entry, false, error),
+      );
+    }
+  }
+
+  function settle(entry: OutboxEntry, stored: boolean, error?: unknown): void {
+    inFlight -= 1;
+    entry.sending = false;
+    if (stored) {
+      outbox.splice(outbox.indexOf(entry), 1);
+      outboxBytes -= entry.data.length;
+      counters.published += 1;
+      retryDelay = 100;
+      pump();
+      return;
+    }
+    counters.publish_retries += 1;
+    if (retryTimer) return;
+    log.warn({ err: error, outbox: outbox.length, retry_in_ms: retryDelay }, 'NATS did not store an event; retrying');
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      pump();
+    }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 5000);
+  }
+
+  function publishLive(subject: string, data: string): void {
+    try {
+      nc.publish(subject, data);
+    } catch {
+      counters.live_dropped += 1; // closed or its reconnect buffer is full: live events are not kept
+    }
+  }
+
+  const consumptions = new Set<{ stream: string; durable: string }>();
+  const leases = new Kvm(js).create(LEASES_BUCKET, {
+    history: 1,
+    ttl: leaseTtlMs(options.failoverSeconds),
+    replicas,
+  });
+  const ownerships = new Set<Ownership>();
+
+  const bus: Bus = {
+    kind: 'nats',
+    partitions: options.partitions,
+    publish(topic, event) {
+      if (topic === 'telemetry.stored') {
+        const byPartition = new Map<number, AcceptedMessage[]>();
+        for (const message of event as AcceptedMessage[]) {
+          const partition = partitionOf(message.tenant_id, message.device_id, options.partitions);
+          const list = byPartition.get(partition);
+          if (list) list.push(message);
+          else byPartition.set(partition, [message]);
+        }
+        for (const [partition, messages] of byPartition) {
+          for (let i = 0; i < messages.length; i += CHUNK) {
+            enqueue(storedSubject(partition), encodeMessages(messages.slice(i, i + CHUNK)));
+          }
+        }
+      } else if (topic === 'alert.changed') {
+        enqueue(ALERTS_SUBJECT, encode(topic, event));
+      } else {
+        publishLive(subjectOf(topic), encode(topic, event));
+      }
+    },
+
+    subscribe(topic, handler) {
+      const subscription = nc.subscribe(subjectOf(topic), {
+        callback: (error, msg) => {
+          if (error) return;
+          let event;
+          try {
+            event = decode(topic, msg.data);
+          } catch (decodeError) {
+            log.error({ err: decodeError, subject: msg.subject }, 'undecodable bus event ignored');
+            return;
+          }
+          Promise.resolve()
+            .then(() => handler(event))
+            .catch((handlerError: unknown) => log.error({ err: handlerError, topic }, 'bus handler failed'));
+        },
+      });
+      return () => subscription.unsubscribe();
+    },
+
+    async consume(topic, group, handler, partition) {
+      const stream = topic === 'telemetry.stored' ? STORED_STREAM : ALERTS_STREAM;
+      const durable = partition === undefined ? group : `${group}-p${partition}`;
+      const filter = topic === 'telemetry.stored' ? storedSubject(partition ?? 0) : ALERTS_SUBJECT;
+      await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds);
+      const consumer = await js.consumers.get(stream, durable);
+      const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
+      const record = { stream, durable };
+      consumptions.add(record);
+      let handling = 0;
+      let drained: (() => void) | undefined;
+      const done = (async () => {
+        for await (const msg of messages) {
+          counters.consumed += 1;
+          if (msg.redelivered) counters.redelivered += 1;
+          let event: BusEvents[typeof topic];
+          try {
+            event = decode(topic, msg.data);
+          } catch (error) {
+            log.error({ err: error, subject: msg.subject }, 'undecodable bus event dropped');
+            msg.term();
+            continue;
+          }
+          handling += 1;
+          // Not awaited: the next event is taken while this one's effects are being committed.
+          handler(event).then(
+            () => msg.ack(),
+            (error: unknown) => {
+              counters.handler_failures += 1;
+              log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
+              msg.nak(1000);
+            },
+          ).finally(() => {
+            handling -= 1;
+            if (handling === 0) drained?.();
+          });
+        }
+      })().catch((error: unknown) => log.error({ err: error, consumer: durable }, 'bus consumer stopped'));
+      const consumption: Consumption = {
+        async stop() {
+          consumptions.delete(record);
+          await messages.close();
+          await done;
+          if (handling > 0) await new Promise<void>((resolve) => (drained = resolve));
+        },
+      };
+      return consumption;
+    },
+
+    async own(group, owner) {
+      const ownership = await startOwnership(await leases, group, instanceId, owner, options, log);
+      ownerships.add(ownership);
+      return {
+        owned: ownership.owned,
+        async stop() {
+          ownerships.delete(ownership);
+          await ownership.stop();
+        },
+      };
+    },
+
+    async health(): Promise<ComponentHealth> {
+      const consumers: Record<string, { pending: number; ack_pending: number; redelivered: number }> = {};
+      const streams: Record<string, { messages: number; bytes: number; replicas: number }> = {};
+      if (connected) {
+        for (const name of [STORED_STREAM, ALERTS_STREAM]) {
+          const info = await jsm.streams.info(name).catch(() => undefined);
+          if (info) {
+            streams[name] = { messages: info.state.messages, bytes: info.state.bytes, replicas: info.config.num_replicas };
+          }
+        }
+        for (const { stream, durable } of consumptions) {
+          const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
+          if (info) {
+            consumers[durable] = {
+              pending: info.num_pending,
+              ack_pending: info.num_ack_pending,
+              redelivered: info.num_redelivered,
+            };
+          }
+        }
+      }
+      return {
+        status: connected && counters.outbox_dropped === 0 ? 'ok' : 'degraded',
+        kind: 'nats',
+        connected,
+        server: connected ? nc.getServer() : null,
+        instance: instanceId,
+        outbox: { events: outbox.length, bytes: outboxBytes },
+        counters: { ...counters },
+        streams,
+        consumers,
+      };
+    },
+
+    async close() {
+      for (const ownership of [...ownerships]) {
+        ownerships.delete(ownership);
+        await ownership.stop();
+      }
+      // Give the outbox a moment to reach the stream; whatever is left is logged as lost.
+      const deadline = Date.now() + 5000;
+      while (outbox.length > 0 && connected && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      closing = true;
+      clearTimeout(retryTimer);
+      if (outbox.length > 0) log.error({ events: outbox.length }, 'stopping with events NATS has not stored');
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+  return bus;
+}
+
+/** A lease outlives this many missed renewals; renewals come five times per failover period. */
+function leaseTtlMs(failoverSeconds: number): number {
+  return Math.round(failoverSeconds * 800);
+}
+
+async function ensureStreams(jsm: JetStreamManager, replicas: number, maxAgeHours: number): Promise<void> {
+  const common: Partial<StreamConfig> = {
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+    max_age: nanos(maxAgeHours * 3600 * 1000),
+    duplicate_window: nanos(120_000),
+  };
+  await ensureStream(jsm, { ...common, name: STORED_STREAM, subjects: [storedSubject('*')] });
+  await ensureStream(jsm, { ...common, name: ALERTS_STREAM, subjects: [ALERTS_SUBJECT] });
+}
+
+/** Creates a stream, or brings an existing one to this configuration (several processes may race here). */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const existing = await jsm.streams.info(config.name).catch(() => undefined);
+  if (!existing) {
+    try {
+      await jsm.streams.add(config);
+      return;
+    } catch (error) {
+      if (!(await jsm.streams.info(config.name).catch(() => undefined))) throw error;
+    }
+  }
+  const current = existing?.config ?? (await jsm.streams.info(config.name)).config;
+  if (current.num_replicas !== config.num_replicas || current.max_age !== config.max_age) {
+    await jsm.streams.update(config.name, { ...current, num_replicas: config.num_replicas, max_age: config.max_age });
+  }
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  durable: string,
+  filter: string,
+  failoverSeconds: number,
+): Promise<void> {
+  const config = {
+    durable_name: durable,
+    filter_subject: filter,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // An event a dead instance held is delivered again before its partition's new owner starts.
+    ack_wait: nanos(Math.max(1000, leaseTtlMs(failoverSeconds) / 2)),
+    max_ack_pending: 1000,
+    max_deliver: -1,
+  };
+  if (await jsm.consumers.info(stream, durable).catch(() => undefined)) return;
+  try {
+    await jsm.consumers.add(stream, config);
+  } catch (error) {
+    if (!(await jsm.consumers.info(stream, durable).catch(() => undefined))) throw error;
+  }
+}
+
+class PartitionMismatch extends Error {}
+
+/** Every instance must cut devices into the same partitions: the first one to start records the count. */
+async function checkPartitions(kvm: Kvm, replicas: number, partitions: number): Promise<void> {
+  const config: KV = await kvm.create(CONFIG_BUCKET, { history: 1, replicas });
+  try {
+    await config.create('evaluator.partitions', String(partitions));
+  } catch {
+    const recorded = Number((await config.get('evaluator.partitions'))?.string());
+    if (recorded !== partitions) {
+      throw new PartitionMismatch(
+        `EVALUATOR_PARTITIONS is ${partitions} here but ${recorded} in the running cluster; every process must use the same value`,
+      );
+    }
+  }
+}
+
+/**
+ * Membership and partition leases in a KV bucket whose entries expire: every instance renews its
+ * member key and its leases each tick; all compute the same assignment over the live members; an
+ * instance gives up what is no longer its own and takes what is free and assigned to it.
+ */
+async function startOwnership(
+  kv: KV,
+  group: string,
+  instanceId: string,
+  owner: PartitionOwner,
+  options: NatsBusOptions,
+  log: Logger,
+): Promise<Ownership & { stop(): Promise<void> }> {
+  const memberKey = (id: string) => `${group}.members.${id}`;
+  const leaseKey = (partition: number) => `${group}.partitions.${partition}`;
+  /** partition → lease revision */
+  const owned = new Map<number, number>();
+  const tickMs = Math.max(200, Math.round((options.failoverSeconds * 1000) / 5));
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+
+  const release = async (partitions: number[], deleteLeases: boolean) => {
+    if (partitions.length === 0) return;
+    await owner.release(partitions).catch((error: unknown) => log.error({ err: error, partitions }, 'release failed'));
+    for (const partition of partitions) {
+      const revision = owned.get(partition);
+      owned.delete(partition);
+      if (deleteLeases && revision !== undefined) {
+        await kv.delete(leaseKey(partition), { previousSeq: revision }).catch(() => undefined);
+      }
+    }
+    log.info({ group, partitions }, 'partitions released');
+  };
+
+  const tick = async () => {
+    await kv.put(memberKey(instanceId), String(Date.now()));
+    const members: string[] = [];
+    for await (const key of await kv.keys(`${group}.members.*`)) members.push(key.slice(memberKey('').length));
+    if (!members.includes(instanceId)) members.push(instanceId);
+    const mine = new Set(assignPartitions(options.partitions, members).get(instanceId) ?? []);
+
+    const lost: number[] = [];
+    for (const [partition, revision] of owned) {
+      if (!mine.has(partition)) continue;
+      try {
+        owned.set(partition, await kv.update(leaseKey(partition), instanceId, revision));
+      } catch {
+        lost.push(partition); // expired and taken meanwhile: somebody else owns it now
+      }
+    }
+    if (lost.length > 0) log.warn({ group, partitions: lost }, 'partition leases lost');
+    await release(lost, false);
+    await release(
+      [...owned.keys()].filter((partition) => !mine.has(partition)),
+      true,
+    );
+
+    const gained: { partition: number; revision: number }[] = [];
+    for (const partition of mine) {
+      if (owned.has(partition)) continue;
+      try {
+        gained.push({ partition, revision: await kv.create(leaseKey(partition), instanceId) });
+      } catch {
+        // still leased by an instance that is leaving or has died: taken once its lease is released or expires
+      }
+    }
+    if (gained.length > 0) {
+      for (const { partition, revision } of gained) owned.set(partition, revision);
+      const partitions = gained.map((g) => g.partition);
+      log.info({ group, partitions }, 'partitions acquired');
+      await owner.acquire(partitions);
+    }
+  };
+
+  const check = () =>
+    (running = tick().catch((error: unknown) => log.warn({ err: error, group }, 'partition ownership check failed')));
+  await check();
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    timer = setTimeout(() => {
+      void check().then(() => {
+        if (!stopped) schedule();
+      });
+    }, tickMs);
+  };
+  schedule();
+
+  return {
+    owned: () => [...owned.keys()].sort((a, b) => a - b),
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      await release([...owned.keys()], true);
+      await kv.delete(memberKey(instanceId)).catch(() => undefined);
+    },
+  };
+}
+

@@ -1,0 +1,154 @@
+// The NATS bus against real nats-server processes of the test's own: durable partitions, shared
+// consumers, redelivery, live subjects, partition ownership and failover, the outbox across an outage.
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AcceptedMessage, AlertEvent, Bus } from '../../src/bus/index.js';
+import { createNatsBus, type NatsBusOptions } from '../../src/bus/nats.js';
+import { partitionOf } from '../../src/bus/partitions.js';
+import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { waitFor } from '../helpers/wait.js';
+
+const log = pino({ level: 'silent' });
+let nats: NatsCluster;
+const buses: Bus[] = [];
+
+const open = async (overrides: Partial<NatsBusOptions> = {}) => {
+  const bus = await createNatsBus({
+    servers: [nats.nodes[0]!.url],
+    partitions: 4,
+    failoverSeconds: 2,
+    streamMaxAgeHours: 1,
+    outboxMaxBytes: 1 << 20,
+    name: 'test',
+    log,
+    ...overrides,
+  });
+  buses.push(bus);
+  return bus;
+};
+
+const message = (device: string, seq = 1): AcceptedMessage => ({
+  time: new Date(1_700_000_000_000 + seq),
+  tenant_id: 't1',
+  device_id: device,
+  site_id: 's1',
+  msg_type: 'telemetry',
+  seq,
+  metrics: { temp: seq },
+});
+
+beforeAll(async () => {
+  nats = await startNatsCluster(1);
+});
+
+afterAll(async () => {
+  for (const bus of buses) await bus.close().catch(() => undefined);
+  await nats.close();
+});
+
+describe('NATS bus', () => {
+  it('delivers stored messages to the consumer of their device partition, with their time', async () => {
+    const bus = await open();
+    const devices = Array.from({ length: 20 }, (_, i) => `d${i}`);
+    const received = new Map<number, AcceptedMessage[]>();
+    const consumptions = await Promise.all(
+      [0, 1, 2, 3].map((partition) =>
+        bus.consume(
+          'telemetry.stored',
+          'stored-test',
+          async (messages) => {
+            received.set(partition, [...(received.get(partition) ?? []), ...messages]);
+          },
+          partition,
+        ),
+      ),
+    );
+    bus.publish('telemetry.stored', devices.map((d, i) => message(d, i)));
+    await waitFor(() => [...received.values()].flat().length === 20);
+    for (const [partition, messages] of received) {
+      for (const m of messages) expect(partitionOf(m.tenant_id, m.device_id, 4)).toBe(partition);
+    }
+    const first = [...received.values()].flat().find((m) => m.device_id === 'd3')!;
+    expect(first.time).toBeInstanceOf(Date);
+    expect(first.time.getTime()).toBe(1_700_000_000_003);
+    expect(first.metrics).toEqual({ temp: 3 });
+    for (const c of consumptions) await c.stop();
+  });
+
+  it('gives each alert event to one consumer of a group and delivers a failed one again', async () => {
+    const [a, b] = [await open(), await open()];
+    const seen: number[] = [];
+    let failOnce = true;
+    const handler = async (event: AlertEvent) => {
+      if (event.alert_id === 7 && failOnce) {
+        failOnce = false;
+        throw new Error('database away');
+      }
+      seen.push(event.alert_id);
+    };
+    const consumers = [await a.consume('alert.changed', 'dispatch-test', handler), await b.consume('alert.changed', 'dispatch-test', handler)];
+    for (let id = 1; id <= 30; id++) a.publish('alert.changed', { event: 'OPENED', alert_id: id, tenant_id: 't1', fingerprint: `f${id}` });
+    await waitFor(() => seen.length === 30, 10_000);
+    expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    for (const c of consumers) await c.stop();
+  });
+
+  it('carries live events to every subscriber of every instance', async () => {
+    const [a, b] = [await open(), await open()];
+    const got: string[] = [];
+    const offs = [
+      a.subscribe('device.changed', (e) => void got.push(`a:${e.device_id}`)),
+      b.subscribe('device.changed', (e) => void got.push(`b:${e.device_id}`)),
+      b.subscribe('telemetry.accepted', (messages) => void got.push(`b:live:${messages[0]!.time.getTime()}`)),
+    ];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    a.publish('device.changed', { tenant_id: 't1', device_id: 'd1' });
+    a.publish('telemetry.accepted', [message('d1', 5)]);
+    await waitFor(() => got.length === 3);
+    expect(got.sort()).toEqual(['a:d1', 'b:d1', `b:live:${1_700_000_000_005}`]);
+    offs.forEach((off) => off());
+  });
+
+  it('splits partitions between live instances and moves a dead one’s within the failover time', async () => {
+    const owners = new Map<string, Set<number>>();
+    const ownerOf = (name: string) => ({
+      acquire: async (partitions: number[]) => partitions.forEach((p) => owners.get(name)!.add(p)),
+      release: async (partitions: number[]) => partitions.forEach((p) => owners.get(name)!.delete(p)),
+    });
+    owners.set('a', new Set());
+    owners.set('b', new Set());
+    const a = await open({ partitions: 4 });
+    const b = await open({ partitions: 4 });
+    const ownA = await a.own('own-test', ownerOf('a'));
+    const ownB = await b.own('own-test', ownerOf('b'));
+    // Together they own every partition, never one twice.
+    await waitFor(() => owners.get('a')!.size + owners.get('b')!.size === 4 && owners.get('b')!.size > 0, 10_000);
+    expect([...owners.get('a')!].filter((p) => owners.get('b')!.has(p))).toEqual([]);
+    expect(ownA.owned().length + ownB.owned().length).toBe(4);
+    // b leaves cleanly: a takes everything.
+    await ownB.stop();
+    await waitFor(() => owners.get('a')!.size === 4, 10_000);
+    await ownA.stop();
+    expect(owners.get('a')!.size).toBe(0);
+  });
+
+  it('refuses to start when the cluster cuts devices into another number of partitions', async () => {
+    await open({ partitions: 4 });
+    await expect(open({ partitions: 8 })).rejects.toThrow(/EVALUATOR_PARTITIONS is 8 here but 4/);
+  });
+
+  it('keeps durable events while NATS is away and stores them when it is back', async () => {
+    const bus = await open({ failoverSeconds: 2 });
+    const seen: number[] = [];
+    const consumer = await bus.consume('alert.changed', 'dispatch-test', async (e) => void seen.push(e.alert_id));
+    await nats.nodes[0]!.kill();
+    for (let id = 1; id <= 10; id++) bus.publish('alert.changed', { event: 'OPENED', alert_id: 1000 + id, tenant_id: 't1', fingerprint: 'f' });
+    const health = await bus.health();
+    expect(health.status).toBe('degraded');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nats.nodes[0]!.start();
+    await waitFor(() => seen.filter((id) => id > 1000).length === 10, 20_000);
+    expect(new Set(seen.filter((id) => id > 1000)).size).toBe(10);
+    await consumer.stop();
+  });
+});
