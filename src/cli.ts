@@ -15,7 +15,7 @@ import { createLogger } from './log.js';
 import { startPlatform, type Platform } from './platform.js';
 import { checkDeviceSpec } from './provision/device-spec.js';
 import { createProvisioning } from './provision/service.js';
-import { ROLE_NAMES, type RoleName } from './roles.js';
+import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator/index.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -117,6 +117,11 @@ program
       process.exit(2);
     }
     const cfg = loadConfigOrExit();
+    const unheard = cfg.NATS_URL ? undefined : missingInputs(roles as RoleName[]);
+    if (unheard) {
+      console.error(`pulse: ${unheard}`);
+      process.exit(2);
+    }
     const log = createLogger(cfg.LOG_LEVEL);
     const signals = handleStopSignals(log);
     const platform = await startOrExit(log, () =>

@@ -116,6 +116,55 @@ export const variables = {
     doc: 'Client id of the ingest subscription (a persistent session). Give each ingest instance its own.',
     defaultDoc: 'pulse-ingest-<hostname>',
   },
+  NATS_URL: {
+    schema: commaList
+      .refine(
+        (servers) =>
+          servers.length > 0 &&
+          servers.every((server) => {
+            try {
+              return ['nats:', 'tls:'].includes(new URL(server).protocol);
+            } catch {
+              return false;
+            }
+          }),
+        'must be one or more comma-separated nats:// or tls:// URLs (user:password@ in a URL for credentials)',
+      )
+      .optional(),
+    doc: 'NATS servers with JetStream (comma-separated; user:password@ or NATS_CREDS_FILE for credentials). Set: roles talk over NATS and may run as separate processes, several instances each. Unset: an in-process bus, and `pulse run` accepts only role sets that need no other process.',
+    defaultDoc: 'in-process bus',
+  },
+  NATS_CREDS_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'A NATS .creds file (user JWT and nkey seed) for decentralised NATS authentication.',
+    defaultDoc: 'none',
+  },
+  NATS_CA_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'PEM file of the certificate authority of tls:// NATS servers (a private CA). Unset: the system CAs.',
+    defaultDoc: 'system CAs',
+  },
+  NATS_STREAM_REPLICAS: {
+    schema: z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').optional(),
+    doc: 'Replicas of the JetStream streams Pulse creates. Unset: 3 when the cluster has at least 3 servers, else 1.',
+    defaultDoc: 'auto',
+  },
+  NATS_STREAM_MAX_AGE_HOURS: {
+    schema: positiveInt.default(24),
+    doc: 'How long stored-message and alert events wait in their streams for an evaluator or dispatcher before they are dropped.',
+  },
+  NATS_OUTBOX_MAX_BYTES: {
+    schema: positiveInt.default(256 * 1024 * 1024),
+    doc: 'Durable events a process holds in memory while NATS cannot store them (ingest keeps storing telemetry meanwhile); beyond this the oldest are dropped, counted and /health says degraded.',
+  },
+  EVALUATOR_PARTITIONS: {
+    schema: positiveInt.max(1024).default(32),
+    doc: 'Devices are cut into this many partitions by a hash of tenant and device; each is evaluated by one evaluator instance at a time. The same value in every process of a cluster.',
+  },
+  EVALUATOR_FAILOVER_SECONDS: {
+    schema: positiveInt.max(300).default(10),
+    doc: "Within this time a dead evaluator instance's partitions are taken over by the live ones.",
+  },
   BATCH_SIZE: {
     schema: positiveInt.default(500),
     doc: 'Telemetry rows written per batch.',

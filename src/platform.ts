@@ -19,8 +19,9 @@ import { listenWithFallback } from './lib/listen.js';
 import * as evaluator from './evaluator/index.js';
 import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
-import type { RoleDeps, RoleName, RoleStarter, RunningRole } from './roles.js';
-import { createInProcessBus } from './bus/index.js';
+import { type RoleDeps, type RoleName, type RoleStarter, type RunningRole } from './roles.js';
+import { createInProcessBus, type Bus } from './bus/index.js';
+import { createNatsBus } from './bus/nats.js';
 
 const roleStarters: Record<RoleName, RoleStarter> = {
   api: api.start,
@@ -53,7 +54,7 @@ export interface Platform {
   readonly databaseLocation: string;
   readonly roles: readonly RunningRole[];
   /** The in-process bus the roles talk over (benchmarks feed it directly). */
-  readonly bus: RoleDeps['bus'];
+  readonly bus: Bus;
   stop(): Promise<void>;
 }
 
@@ -118,7 +119,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (!mqttUrl && options.roles.includes('ingest')) {
       log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
     }
-    const bus = createInProcessBus(log);
+    const bus = await openBus(config, options.roles, log);
+    cleanup.push(() => bus.close());
+    http.addHealthCheck('bus', () => bus.health());
     const deps: RoleDeps = {
       config,
       db,
@@ -164,4 +167,20 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+function openBus(config: Config, roles: readonly RoleName[], log: Logger): Promise<Bus> | Bus {
+  if (!config.NATS_URL) return createInProcessBus(log);
+  return createNatsBus({
+    servers: config.NATS_URL,
+    caFile: config.NATS_CA_FILE,
+    credsFile: config.NATS_CREDS_FILE,
+    replicas: config.NATS_STREAM_REPLICAS,
+    streamMaxAgeHours: config.NATS_STREAM_MAX_AGE_HOURS,
+    outboxMaxBytes: config.NATS_OUTBOX_MAX_BYTES,
+    partitions: config.EVALUATOR_PARTITIONS,
+    failoverSeconds: config.EVALUATOR_FAILOVER_SECONDS,
+    name: `pulse ${roles.join(',')}`,
+    log: log.child({ component: 'bus' }),
+  });
 }

@@ -39,6 +39,40 @@ export interface RunningRole {
 export type RoleStarter = (deps: RoleDeps) => RunningRole | Promise<RunningRole>;
 
 export type RoleName = 'api' | 'provision' | 'ingest' | 'evaluator' | 'dispatcher' | 'delivery';
+
+/**
+ * What each role hears from other roles over the bus. Without NATS the bus reaches only this process,
+ * so a role whose sources run elsewhere would wait forever without a word (ADR 015).
+ */
+const INPUTS: Record<RoleName, { from: RoleName; what: string }[]> = {
+  ingest: [{ from: 'provision', what: 'device revocations and token rotations' }],
+  evaluator: [
+    { from: 'ingest', what: 'stored messages' },
+    { from: 'provision', what: 'device revocations' },
+    { from: 'api', what: 'alerts closed by hand' },
+  ],
+  dispatcher: [
+    { from: 'evaluator', what: 'alert changes' },
+    { from: 'api', what: 'alerts closed by hand' },
+  ],
+  api: [
+    { from: 'ingest', what: 'live telemetry' },
+    { from: 'evaluator', what: 'live alert changes' },
+  ],
+  // Delivery also polls the database for due jobs; the dispatcher's wake-up only saves the wait.
+  delivery: [],
+  provision: [],
+};
+
+/** Why these roles cannot run together in one process on the in-process bus, or undefined when they can. */
+export function missingInputs(roles: readonly RoleName[]): string | undefined {
+  const present = new Set(roles);
+  const missing = roles.flatMap((role) =>
+    INPUTS[role].filter((input) => !present.has(input.from)).map((input) => `${role} needs ${input.what} from ${input.from}`),
+  );
+  if (missing.length === 0) return undefined;
+  return `without NATS_URL the roles of one process hear only each other: ${missing.join('; ')}. Run those roles here too, or set NATS_URL`;
+}
 // Consumers start before producers: the delivery worker and dispatcher hear the first alert, the
 // evaluator the first stored message.
 export const ROLE_NAMES: readonly RoleName[] = ['api', 'provision', 'delivery', 'dispatcher', 'evaluator', 'ingest'];

@@ -234,6 +234,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   const bus: Bus = {
     kind: 'nats',
     partitions: options.partitions,
+    catchUpMs: ackWaitMs(options.failoverSeconds),
     publish(topic, event) {
       if (topic === 'telemetry.stored') {
         const byPartition = new Map<number, AcceptedMessage[]>();
@@ -393,6 +394,10 @@ function leaseTtlMs(failoverSeconds: number): number {
   return Math.round(failoverSeconds * 800);
 }
 
+function ackWaitMs(failoverSeconds: number): number {
+  return Math.max(1000, leaseTtlMs(failoverSeconds) / 2);
+}
+
 async function ensureStreams(jsm: JetStreamManager, replicas: number, maxAgeHours: number): Promise<void> {
   const common: Partial<StreamConfig> = {
     retention: RetentionPolicy.Workqueue,
@@ -436,7 +441,7 @@ async function ensureConsumer(
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     // An event a dead instance held is delivered again before its partition's new owner starts.
-    ack_wait: nanos(Math.max(1000, leaseTtlMs(failoverSeconds) / 2)),
+    ack_wait: nanos(ackWaitMs(failoverSeconds)),
     max_ack_pending: 1000,
     max_deliver: -1,
   };

@@ -2,6 +2,8 @@
 // delivery job per matching route, idempotently (unique alert × route × event). Events are gathered per
 // event-loop turn so a burst of thousands of alerts costs a few queries; at start, alert events of the
 // last ALERT_LOOKBACK_MINUTES are dispatched again (existing jobs are kept), so a restart loses none.
+// Over NATS, instances share one durable consumer: each event reaches one of them and is acknowledged
+// once its jobs are committed.
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { buildPayload, type DeliveryEvent } from './payload.js';
 import { activeRoutes, alertsByIds, insertJobs, recentAlertEvents, type NewJob } from './repository.js';
@@ -9,17 +11,18 @@ import { routeMatches } from './routing.js';
 
 const RETRY_MS = 2000;
 
-export function start(deps: RoleDeps): RunningRole {
+export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { db, bus, log } = deps;
   const counters = { events_received: 0, alerts_processed: 0, routes_matched: 0, jobs_queued: 0, dispatch_failures: 0 };
   let lastDispatchAt: Date | null = null;
-  let queued: { alert_id: number; event: DeliveryEvent }[] = [];
+  type Queued = { alert_id: number; event: DeliveryEvent; dispatched?: () => void };
+  let queued: Queued[] = [];
   let flushing: Promise<void> | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let retrying = false;
   let stopped = false;
 
-  async function dispatch(events: { alert_id: number; event: DeliveryEvent }[]): Promise<void> {
+  async function dispatch(events: Queued[]): Promise<void> {
     const jobs = await db.withService(async (tx) => {
       const alerts = new Map(
         (await alertsByIds(tx, [...new Set(events.map((e) => e.alert_id))])).map((a) => [a.alert_id, a]),
@@ -49,6 +52,7 @@ export function start(deps: RoleDeps): RunningRole {
     });
     counters.jobs_queued += jobs;
     lastDispatchAt = new Date();
+    for (const queuedEvent of events) queuedEvent.dispatched?.();
     if (jobs > 0) bus.publish('delivery.queued', { jobs });
   }
 
@@ -76,20 +80,22 @@ export function start(deps: RoleDeps): RunningRole {
     return flushing;
   }
 
-  const enqueue = (alert_id: number, event: DeliveryEvent) => {
-    counters.events_received += 1;
-    if (queued.push({ alert_id, event }) === 1) setImmediate(() => void flush());
-  };
+  /** Resolves when the event's jobs are committed. */
+  const enqueue = (alert_id: number, event: DeliveryEvent) =>
+    new Promise<void>((dispatched) => {
+      counters.events_received += 1;
+      if (queued.push({ alert_id, event, dispatched }) === 1) setImmediate(() => void flush());
+    });
 
-  const unsubscribe = bus.subscribe('alert.changed', ({ event, alert_id }) => {
-    if (event === 'OPENED') enqueue(alert_id, 'OPEN');
-    else if (event === 'CLOSED') enqueue(alert_id, 'CLOSED');
+  const consumption = await bus.consume('alert.changed', 'dispatcher', async ({ event, alert_id }) => {
+    if (event === 'OPENED') await enqueue(alert_id, 'OPEN');
+    else if (event === 'CLOSED') await enqueue(alert_id, 'CLOSED');
   });
 
   const catchUp = db
     .withService((tx) => recentAlertEvents(tx, deps.config.ALERT_LOOKBACK_MINUTES))
     .then((events) => {
-      for (const { alert_id, event } of events) enqueue(alert_id, event);
+      for (const { alert_id, event } of events) void enqueue(alert_id, event);
     })
     .catch((error: unknown) =>
       log.warn({ err: error }, 'dispatcher catch-up failed; new alert events are still dispatched'),
@@ -104,7 +110,7 @@ export function start(deps: RoleDeps): RunningRole {
       last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
     }),
     async stop() {
-      unsubscribe();
+      await consumption.stop();
       await catchUp;
       await flush();
       stopped = true;

@@ -37,6 +37,8 @@ export interface AlertOpen {
   confidence: number;
   summary: string;
   details: Record<string, unknown>;
+  /** The engine did not hold this alert open: the store counts it when the database already did. */
+  isNew: boolean;
 }
 
 /** What the engine decided; the store applies it to the database in batches. */
@@ -62,7 +64,8 @@ export class EvaluatorEngine {
   /** Rules by tenant and site (site-filtered rules under each of their sites, the others under ''). */
   private readonly ruleIndex = new Map<string, Map<string, Rule[]>>();
   private readonly ruleStates = new Map<string, RuleState>();
-  private readonly openFingerprints = new Set<string>();
+  /** Open alerts: key(tenant, fingerprint) → the device they are about. */
+  private readonly openFingerprints = new Map<string, string>();
   readonly timers: StaleTimers;
   readonly counters: EngineCounters = { rules_evaluated: 0, alerts_opened: 0, alerts_closed: 0, evaluation_errors: 0 };
 
@@ -75,16 +78,25 @@ export class EvaluatorEngine {
     this.timers = new StaleTimers((deviceKey) => this.expire(deviceKey), now);
   }
 
-  /** Restores what the database knows (at start): devices, open alerts, rules and their states. */
-  restore(input: {
-    devices: DeviceState[];
-    openAlerts: { tenant_id: string; fingerprint: string }[];
-    rules: Rule[];
-    ruleStates: { tenant_id: string; rule_id: string; device_id: string; violating_since: Date | null }[];
-  }): void {
-    for (const alert of input.openAlerts) this.openFingerprints.add(key(alert.tenant_id, alert.fingerprint));
+  /**
+   * Restores what the database knows (at start, or for partitions taken over from another instance):
+   * devices, open alerts, rules and their states. Deadlines that passed meanwhile fire at `notBeforeMs`
+   * at the earliest: until then, messages of those devices may still be on their way.
+   */
+  restore(
+    input: {
+      devices: DeviceState[];
+      openAlerts: { tenant_id: string; device_id: string; fingerprint: string }[];
+      rules?: Rule[];
+      ruleStates: { tenant_id: string; rule_id: string; device_id: string; violating_since: Date | null }[];
+    },
+    notBeforeMs = 0,
+  ): void {
+    for (const alert of input.openAlerts) {
+      this.openFingerprints.set(key(alert.tenant_id, alert.fingerprint), alert.device_id);
+    }
     const byTenant = new Map<string, Rule[]>();
-    for (const rule of input.rules) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
+    for (const rule of input.rules ?? []) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
     for (const [tenantId, rules] of byTenant) this.indexRules(tenantId, rules);
     for (const row of input.ruleStates) {
       this.ruleStates.set(`${row.rule_id}\u0000${key(row.tenant_id, row.device_id)}`, {
@@ -97,8 +109,25 @@ export class EvaluatorEngine {
       if (device.status !== 'REVOKED' && device.last_seen_at) {
         // Deadlines already past fire on the next tick: a device that went silent while Pulse was down
         // is marked STALE (its alert opens once, thanks to the open-alert index).
-        this.timers.arm(key(device.tenant_id, device.device_id), device.last_seen_at.getTime() + this.staleMs);
+        const deadline = device.last_seen_at.getTime() + this.staleMs;
+        this.timers.arm(key(device.tenant_id, device.device_id), Math.max(deadline, notBeforeMs));
       }
+    }
+  }
+
+  /** Drops the devices another instance now evaluates: their timers, rule states and open alerts. */
+  forget(isGone: (tenantId: string, deviceId: string) => boolean): void {
+    for (const [deviceKey, device] of this.devices) {
+      if (!isGone(device.tenant_id, device.device_id)) continue;
+      this.devices.delete(deviceKey);
+      this.timers.cancel(deviceKey);
+    }
+    for (const [alertKey, deviceId] of this.openFingerprints) {
+      if (isGone(alertKey.slice(0, alertKey.indexOf('\u0000')), deviceId)) this.openFingerprints.delete(alertKey);
+    }
+    for (const stateKey of this.ruleStates.keys()) {
+      const [, tenantId, deviceId] = stateKey.split('\u0000');
+      if (isGone(tenantId!, deviceId!)) this.ruleStates.delete(stateKey);
     }
   }
 
@@ -286,11 +315,12 @@ export class EvaluatorEngine {
     });
   }
 
-  private open(alert: AlertOpen): void {
+  private open(alert: Omit<AlertOpen, 'isNew'>): void {
     const alertKey = key(alert.tenant_id, alert.fingerprint);
-    if (!this.openFingerprints.has(alertKey)) this.counters.alerts_opened += 1;
-    this.openFingerprints.add(alertKey);
-    this.effects.openAlert(alert);
+    const isNew = !this.openFingerprints.has(alertKey);
+    if (isNew) this.counters.alerts_opened += 1;
+    this.openFingerprints.set(alertKey, alert.device_id);
+    this.effects.openAlert({ ...alert, isNew });
   }
 
   private close(tenantId: string, fingerprint: string): void {

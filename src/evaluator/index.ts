@@ -1,5 +1,10 @@
 // The evaluator role: device health and alerts, as messages are stored (bus `telemetry.stored`).
+// Devices are cut into partitions; each instance evaluates the partitions it owns (all of them in one
+// process), restores their state from the database when it takes them, and acknowledges a stored-message
+// event once what it decided from it is committed (ADR 015).
 import { Gauge } from 'prom-client';
+import type { Consumption } from '../bus/index.js';
+import { partitionOf } from '../bus/partitions.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { EvaluatorEngine } from './engine.js';
 import {
@@ -50,14 +55,14 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     () => engine.timers.lastLatenessMs,
   );
   counterGauge('pulse_evaluator_devices', 'Devices held in memory', () => engine.deviceCount);
+  counterGauge(
+    'pulse_evaluator_duplicate_opens',
+    'Alerts this instance opened that were already open (a partition handover); the unique index made them updates',
+    () => store.stats.duplicateOpens,
+  );
 
   const initial = await loadEnabledRules(db);
-  engine.restore({
-    devices: await loadDeviceStates(db),
-    openAlerts: await loadOpenAlerts(db),
-    rules: initial.rules,
-    ruleStates: await loadRuleStates(db),
-  });
+  engine.restore({ devices: [], openAlerts: [], rules: initial.rules, ruleStates: [] });
   let version = initial.version;
 
   const applyRules = (rules: Rule[]) => {
@@ -79,8 +84,48 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   }, RULES_POLL_MS);
   rulesTimer.unref();
 
+  const consumptions = new Map<number, Consumption>();
+  const inPartitions = (partitions: number[]) => {
+    const set = new Set(partitions);
+    return (tenantId: string, deviceId: string) => set.has(partitionOf(tenantId, deviceId, bus.partitions));
+  };
+  const ownership = await bus.own('evaluator', {
+    async acquire(partitions) {
+      const owns = inPartitions(partitions);
+      const mine = <T extends { tenant_id: string; device_id: string }>(rows: T[]) =>
+        rows.filter((row) => owns(row.tenant_id, row.device_id));
+      engine.restore(
+        {
+          devices: mine(await loadDeviceStates(db)),
+          openAlerts: mine(await loadOpenAlerts(db)),
+          ruleStates: mine(await loadRuleStates(db)),
+        },
+        Date.now() + bus.catchUpMs,
+      );
+      for (const partition of partitions) {
+        const consumption = await bus.consume(
+          'telemetry.stored',
+          'evaluator',
+          (messages) => {
+            engine.onMessages(messages);
+            return store.committed();
+          },
+          partition,
+        );
+        consumptions.set(partition, consumption);
+      }
+    },
+    async release(partitions) {
+      for (const partition of partitions) {
+        await consumptions.get(partition)?.stop();
+        consumptions.delete(partition);
+      }
+      await store.flush();
+      engine.forget(inPartitions(partitions));
+    },
+  });
+
   const unsubscribers = [
-    bus.subscribe('telemetry.stored', (messages) => engine.onMessages(messages)),
     bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
       // A bulk registration announces thousands of devices the evaluator has never seen: no query for those.
       if (!engine.device(tenant_id, device_id)) return;
@@ -102,9 +147,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       stale_timers: engine.timers.size,
       timer_lateness_ms: engine.timers.lastLatenessMs,
       last_flush_ms: store.stats.lastFlushMs,
+      duplicate_opens: store.stats.duplicateOpens,
+      partitions: { total: bus.partitions, owned: ownership.owned() },
     }),
     async stop() {
       for (const unsubscribe of unsubscribers) unsubscribe();
+      await ownership.stop();
       clearInterval(rulesTimer);
       engine.stop();
       await store.stop();

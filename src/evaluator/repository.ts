@@ -23,8 +23,8 @@ export async function loadDeviceStates(db: Database): Promise<DeviceState[]> {
 
 export async function loadOpenAlerts(db: Database) {
   const { rows } = await db.withService((tx) =>
-    tx.query<{ tenant_id: string; fingerprint: string }>(
-      `SELECT tenant_id, fingerprint FROM fleet_alert WHERE status <> 'CLOSED'`,
+    tx.query<{ tenant_id: string; device_id: string; fingerprint: string }>(
+      `SELECT tenant_id, device_id, fingerprint FROM fleet_alert WHERE status <> 'CLOSED'`,
     ),
   );
   return rows;

@@ -1,5 +1,7 @@
 // Applies the engine's decisions to the database in batches (every flushMs), in one transaction per
 // batch, and announces committed alert changes on the bus. A failed batch is kept and retried.
+// `committed()` tells a caller when what the engine decided so far is in the database (the bus
+// acknowledges a stored-message event only then, so a crash before it delivers the event again).
 import type { Logger } from 'pino';
 import type { AlertEvent, Bus } from '../bus/index.js';
 import type { Database, ServiceTx } from '../db/database.js';
@@ -20,7 +22,9 @@ export class EvaluatorStore implements Effects {
   private ruleStates = new Map<string, RuleStateRow>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
-  readonly stats = { flushes: 0, failures: 0, lastFlushMs: 0 };
+  private waiters: (() => void)[] = [];
+  /** duplicateOpens: alerts the engine opened that the database already held open (another instance did). */
+  readonly stats = { flushes: 0, failures: 0, lastFlushMs: 0, duplicateOpens: 0 };
 
   constructor(
     private readonly db: Database,
@@ -44,7 +48,7 @@ export class EvaluatorStore implements Effects {
       last.alert.tenant_id === alert.tenant_id &&
       last.alert.fingerprint === alert.fingerprint
     ) {
-      last.alert = alert;
+      last.alert = { ...alert, isNew: last.alert.isNew || alert.isNew };
       return;
     }
     this.alertOps.push({ kind: 'open', alert });
@@ -63,9 +67,19 @@ export class EvaluatorStore implements Effects {
     });
   }
 
+  /** Resolves once everything decided until now is committed (by a flush that starts after this call). */
+  committed(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (this.devices.size === 0 && this.alertOps.length === 0 && this.ruleStates.size === 0) return Promise.resolve();
+    const waiters = this.waiters;
+    this.waiters = [];
+    if (this.devices.size === 0 && this.alertOps.length === 0 && this.ruleStates.size === 0) {
+      for (const resolve of waiters) resolve();
+      return Promise.resolve();
+    }
     const devices = [...this.devices.values()];
     const ops = this.alertOps;
     const ruleStates = [...this.ruleStates.values()];
@@ -78,16 +92,21 @@ export class EvaluatorStore implements Effects {
         await upsertDeviceStates(tx, devices);
         await saveRuleStates(tx, ruleStates);
         const events: AlertEvent[] = [];
+        let duplicateOpens = 0;
         for (const layer of layers(ops)) {
-          events.push(...(await upsertAlerts(tx, layer.opens)), ...(await closeAlerts(tx, layer.closes)));
+          const opened = await upsertAlerts(tx, layer.opens);
+          duplicateOpens += opened.duplicates;
+          events.push(...opened.events, ...(await closeAlerts(tx, layer.closes)));
         }
-        return events;
+        return { events, duplicateOpens };
       })
       .then(
-        (events) => {
+        ({ events, duplicateOpens }) => {
           this.stats.flushes += 1;
+          this.stats.duplicateOpens += duplicateOpens;
           this.stats.lastFlushMs = Math.round(performance.now() - started);
           for (const event of events) this.bus.publish('alert.changed', event);
+          for (const resolve of waiters) resolve();
         },
         (error: unknown) => {
           this.stats.failures += 1;
@@ -98,6 +117,7 @@ export class EvaluatorStore implements Effects {
             if (!this.devices.has(deviceKey)) this.devices.set(deviceKey, device);
           }
           this.alertOps = [...ops, ...this.alertOps];
+          this.waiters = [...waiters, ...this.waiters];
           for (const row of ruleStates) {
             const stateKey = `${row.tenant_id}\u0000${row.rule_id}\u0000${row.device_id}`;
             if (!this.ruleStates.has(stateKey)) this.ruleStates.set(stateKey, row);
@@ -166,9 +186,16 @@ function layers(ops: AlertOp[]): { opens: AlertOpen[]; closes: { tenant_id: stri
   return result;
 }
 
-/** At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). */
-async function upsertAlerts(tx: ServiceTx, alerts: AlertOpen[]): Promise<AlertEvent[]> {
-  if (alerts.length === 0) return [];
+/**
+ * At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). An alert
+ * the engine took for new that was already open is a duplicate attempt (two owners of one device during
+ * a partition handover); the unique index turns it into an update, and it is counted.
+ */
+async function upsertAlerts(
+  tx: ServiceTx,
+  alerts: AlertOpen[],
+): Promise<{ events: AlertEvent[]; duplicates: number }> {
+  if (alerts.length === 0) return { events: [], duplicates: 0 };
   const { rows } = await tx.query<{ id: number; inserted: boolean; tenant_id: string; fingerprint: string }>(
     `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, details)
      SELECT a.tenant_id, a.site_id, a.device_id, a.alert_type, a.fingerprint, 'OPEN', a.severity, a.confidence, a.summary, a.details
@@ -180,12 +207,16 @@ async function upsertAlerts(tx: ServiceTx, alerts: AlertOpen[]): Promise<AlertEv
      RETURNING id, (xmax = 0) AS inserted, tenant_id, fingerprint`,
     [JSON.stringify(alerts)],
   );
-  return rows.map((row) => ({
-    event: row.inserted ? 'OPENED' : 'UPDATED',
-    alert_id: row.id,
-    tenant_id: row.tenant_id,
-    fingerprint: row.fingerprint,
-  }));
+  const isNew = new Set(alerts.filter((a) => a.isNew).map((a) => `${a.tenant_id}\u0000${a.fingerprint}`));
+  return {
+    events: rows.map((row) => ({
+      event: row.inserted ? 'OPENED' : 'UPDATED',
+      alert_id: row.id,
+      tenant_id: row.tenant_id,
+      fingerprint: row.fingerprint,
+    })),
+    duplicates: rows.filter((row) => !row.inserted && isNew.has(`${row.tenant_id}\u0000${row.fingerprint}`)).length,
+  };
 }
 
 async function closeAlerts(tx: ServiceTx, closes: { tenant_id: string; fingerprint: string }[]): Promise<AlertEvent[]> {

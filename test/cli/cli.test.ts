@@ -141,6 +141,13 @@ describe('pulse CLI', () => {
     );
   });
 
+  it('`pulse run` without NATS_URL refuses, in one line, roles whose sources would run in another process', async () => {
+    const result = await run(['run', 'evaluator'], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^pulse: without NATS_URL .*evaluator needs stored messages from ingest/);
+  });
+
   describe('`pulse up` against PostgreSQL and the machine’s Mosquitto', () => {
     const mqttClientId = uniqueName('pulse_test_cli');
     afterAll(() => clearMqttSession('mqtt://127.0.0.1:1883', mqttClientId));

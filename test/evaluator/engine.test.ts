@@ -138,7 +138,7 @@ describe('evaluator engine', () => {
           state: {},
         },
       ],
-      openAlerts: [{ tenant_id: 't', fingerprint: 'RULE:r1:d1' }],
+      openAlerts: [{ tenant_id: 't', device_id: 'd1', fingerprint: 'RULE:r1:d1' }],
       rules: [RULE],
       ruleStates: [{ tenant_id: 't', rule_id: 'r1', device_id: 'd1', violating_since: new Date(1_000_000 - 50_000) }],
     });
@@ -146,5 +146,50 @@ describe('evaluator engine', () => {
     expect(t.opened.map((a) => a.fingerprint)).toEqual(['NO_HEARTBEAT:d1']);
     t.engine.onMessages([t.message('telemetry', { temp_c: 40 })]);
     expect(t.engine.counters.alerts_opened).toBe(1); // RULE:r1:d1 was already open: updated, not re-opened
+  });
+
+  it('a device restored with its deadline long past goes stale only after notBefore (its messages may be in flight)', () => {
+    const t = (current = setup());
+    const silentSince = new Date(1_000_000 - 60_000);
+    t.engine.restore(
+      {
+        devices: [
+          {
+            tenant_id: 't',
+            device_id: 'd1',
+            site_id: 's',
+            status: 'ONLINE',
+            last_heartbeat_at: silentSince,
+            last_telemetry_at: null,
+            last_seen_at: silentSince,
+            last_state_change_at: new Date(0),
+            state: {},
+          },
+        ],
+        openAlerts: [],
+        ruleStates: [],
+      },
+      1_000_000 + 5_000,
+    );
+    t.advance(4_000);
+    expect(t.opened).toEqual([]);
+    t.advance(1_200);
+    expect(t.opened.map((a) => a.fingerprint)).toEqual(['NO_HEARTBEAT:d1']);
+  });
+
+  it('forgets the devices another instance took over: no timers, no rule state, no open alert of theirs', () => {
+    const t = (current = setup());
+    t.engine.setRules('t', [RULE]);
+    t.engine.onMessages([t.message('telemetry', { temp_c: 40 }, 'd1'), t.message('telemetry', { temp_c: 40 }, 'd2')]);
+    expect(t.opened.map((a) => a.fingerprint).sort()).toEqual(['RULE:r1:d1', 'RULE:r1:d2']);
+    expect(t.opened.every((a) => a.isNew)).toBe(true);
+    t.engine.forget((_tenant, device) => device === 'd2');
+    expect(t.engine.device('t', 'd2')).toBeUndefined();
+    expect(t.engine.timers.size).toBe(1);
+    t.advance(31_000);
+    expect(t.opened.filter((a) => a.alert_type === 'NO_HEARTBEAT').map((a) => a.device_id)).toEqual(['d1']);
+    // Taken back later, d2's next violating reading is a new open as far as this engine knows.
+    t.engine.onMessages([t.message('telemetry', { temp_c: 40 }, 'd2')]);
+    expect(t.opened.at(-1)).toMatchObject({ fingerprint: 'RULE:r1:d2', isNew: true });
   });
 });

@@ -16,6 +16,7 @@ export const SIMULATED_METRIC_NAMES = [
 export const UP_COMPONENTS = [
   'api',
   'broker',
+  'bus',
   'database',
   'delivery',
   'dispatcher',

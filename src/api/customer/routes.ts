@@ -129,32 +129,27 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
       }),
   );
 
-  const changeAlert = (
+  const changeAlert = async (
     request: FastifyRequest<{ Params: Static<typeof AlertParams> }>,
     change: (tx: TenantTx) => Promise<{ id: number; fingerprint: string } | undefined>,
     event: 'ACKNOWLEDGED' | 'CLOSED',
-  ) =>
-    inTenant(request, async (tx) => {
-      const alertId = request.params.alert_id;
+  ) => {
+    const alertId = request.params.alert_id;
+    const { changed, ...body } = await inTenant(request, async (tx) => {
       const changed = await change(tx);
       const alert = await v2.findAlert(tx, alertId);
       if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
       if (!changed && alert.status === 'CLOSED' && event === 'ACKNOWLEDGED') {
         throw new AppError('CONFLICT', 'Alert is closed; only open alerts can be acknowledged');
       }
-      if (changed) {
-        // After commit: subscribers then read the alert as it now is.
-        setImmediate(() =>
-          bus.publish('alert.changed', {
-            event,
-            alert_id: alertId,
-            tenant_id: tx.tenantId,
-            fingerprint: changed.fingerprint,
-          }),
-        );
-      }
-      return { tenant_id: tx.tenantId, alert };
+      return { changed, tenant_id: tx.tenantId, alert };
     });
+    // inTenant has committed: whoever hears the event reads the alert as it now is.
+    if (changed) {
+      bus.publish('alert.changed', { event, alert_id: alertId, tenant_id: body.tenant_id, fingerprint: changed.fingerprint });
+    }
+    return body;
+  };
 
   app.post<{ Params: Static<typeof AlertParams> }>(
     '/customer/alerts/:alert_id/acknowledge',
