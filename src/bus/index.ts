@@ -64,11 +64,6 @@ export interface Bus {
   readonly kind: 'in-process' | 'nats';
   /** How many partitions device-keyed durable topics have (1 in-process). */
   readonly partitions: number;
-  /**
-   * After a partition is taken, how long events an earlier owner held may still arrive (they are
-   * delivered again once unacknowledged that long); 0 in-process.
-   */
-  readonly catchUpMs: number;
   /** Publishes an event; durable topics are kept (and retried while the bus is away) until stored. */
   publish<T extends BusTopic>(topic: T, event: BusEvents[T]): void;
   /** Every subscriber of every instance gets every event while it is connected. Returns an unsubscribe. */
@@ -101,7 +96,6 @@ export function createInProcessBus(log: Logger): Bus {
   return {
     kind: 'in-process',
     partitions: 1,
-    catchUpMs: 0,
     publish(topic, event) {
       for (const handler of handlers.get(topic) ?? []) {
         queueMicrotask(() => {

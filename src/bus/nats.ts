@@ -234,7 +234,6 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   const bus: Bus = {
     kind: 'nats',
     partitions: options.partitions,
-    catchUpMs: ackWaitMs(options.failoverSeconds),
     publish(topic, event) {
       if (topic === 'telemetry.stored') {
         const byPartition = new Map<number, AcceptedMessage[]>();
@@ -389,9 +388,13 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   return bus;
 }
 
-/** A lease outlives this many missed renewals; renewals come five times per failover period. */
+/**
+ * A lease (and a member key) lives 0.6 of the failover time and is renewed every sixth of it: a dead
+ * instance's partitions are free after at most 0.6, taken at the next check after that, and a live one
+ * may miss two renewals (a NATS leader election) without losing them.
+ */
 function leaseTtlMs(failoverSeconds: number): number {
-  return Math.round(failoverSeconds * 800);
+  return Math.round(failoverSeconds * 600);
 }
 
 function ackWaitMs(failoverSeconds: number): number {
@@ -455,6 +458,11 @@ async function ensureConsumer(
 
 class PartitionMismatch extends Error {}
 
+/** JetStream refused a write because the key has another revision than the one we hold. */
+function isWrongRevision(error: unknown): boolean {
+  return /wrong last sequence/i.test((error as Error).message ?? '');
+}
+
 /** Every instance must cut devices into the same partitions: the first one to start records the count. */
 async function checkPartitions(kvm: Kvm, replicas: number, partitions: number): Promise<void> {
   const config: KV = await kvm.create(CONFIG_BUCKET, { history: 1, replicas });
@@ -485,9 +493,9 @@ async function startOwnership(
 ): Promise<Ownership & { stop(): Promise<void> }> {
   const memberKey = (id: string) => `${group}.members.${id}`;
   const leaseKey = (partition: number) => `${group}.partitions.${partition}`;
-  /** partition → lease revision */
-  const owned = new Map<number, number>();
-  const tickMs = Math.max(200, Math.round((options.failoverSeconds * 1000) / 5));
+  /** partition → its lease's revision, and when it was last renewed */
+  const owned = new Map<number, { revision: number; renewedAt: number }>();
+  const tickMs = Math.max(200, Math.round((options.failoverSeconds * 1000) / 6));
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
 
@@ -495,33 +503,37 @@ async function startOwnership(
     if (partitions.length === 0) return;
     await owner.release(partitions).catch((error: unknown) => log.error({ err: error, partitions }, 'release failed'));
     for (const partition of partitions) {
-      const revision = owned.get(partition);
+      const lease = owned.get(partition);
       owned.delete(partition);
-      if (deleteLeases && revision !== undefined) {
-        await kv.delete(leaseKey(partition), { previousSeq: revision }).catch(() => undefined);
+      if (deleteLeases && lease) {
+        await kv.delete(leaseKey(partition), { previousSeq: lease.revision }).catch(() => undefined);
       }
     }
     log.info({ group, partitions }, 'partitions released');
   };
 
   const tick = async () => {
+    // Leases first: a slow membership listing must not cost the partitions we hold.
+    const lost: number[] = [];
+    for (const [partition, lease] of owned) {
+      try {
+        owned.set(partition, { revision: await kv.update(leaseKey(partition), instanceId, lease.revision), renewedAt: Date.now() });
+      } catch (error) {
+        // Another revision: the lease expired and was taken meanwhile. A timeout (NATS electing a new
+        // leader) is no proof: the lease stays ours until it has gone unrenewed for its whole lifetime.
+        if (isWrongRevision(error) || Date.now() - lease.renewedAt >= leaseTtlMs(options.failoverSeconds)) {
+          lost.push(partition);
+        }
+      }
+    }
+    if (lost.length > 0) log.warn({ group, partitions: lost }, 'partition leases lost');
+    await release(lost, false);
+
     await kv.put(memberKey(instanceId), String(Date.now()));
     const members: string[] = [];
     for await (const key of await kv.keys(`${group}.members.*`)) members.push(key.slice(memberKey('').length));
     if (!members.includes(instanceId)) members.push(instanceId);
     const mine = new Set(assignPartitions(options.partitions, members).get(instanceId) ?? []);
-
-    const lost: number[] = [];
-    for (const [partition, revision] of owned) {
-      if (!mine.has(partition)) continue;
-      try {
-        owned.set(partition, await kv.update(leaseKey(partition), instanceId, revision));
-      } catch {
-        lost.push(partition); // expired and taken meanwhile: somebody else owns it now
-      }
-    }
-    if (lost.length > 0) log.warn({ group, partitions: lost }, 'partition leases lost');
-    await release(lost, false);
     await release(
       [...owned.keys()].filter((partition) => !mine.has(partition)),
       true,
@@ -537,7 +549,7 @@ async function startOwnership(
       }
     }
     if (gained.length > 0) {
-      for (const { partition, revision } of gained) owned.set(partition, revision);
+      for (const { partition, revision } of gained) owned.set(partition, { revision, renewedAt: Date.now() });
       const partitions = gained.map((g) => g.partition);
       log.info({ group, partitions }, 'partitions acquired');
       await owner.acquire(partitions);

@@ -100,7 +100,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
           openAlerts: mine(await loadOpenAlerts(db)),
           ruleStates: mine(await loadRuleStates(db)),
         },
-        Date.now() + bus.catchUpMs,
+        // Our downtime (or a handover) is not the devices' fault: a device whose deadline passed while
+        // nobody evaluated it gets one full period from now for its messages to arrive.
+        Date.now() + config.HEARTBEAT_STALE_SECONDS * 1000,
       );
       for (const partition of partitions) {
         const consumption = await bus.consume(

@@ -1,0 +1,338 @@
+// Pulse as a cluster, the way an operator runs it: a private 3-node NATS cluster on loopback, a private
+// Mosquitto, PostgreSQL, and every role in its own `pulse run` process — api+provision, two ingest, two
+// evaluators, dispatcher+delivery. Devices are provisioned through the API, a rule is created through
+// /customer, a webhook route goes to a local receiver. Then one evaluator and one NATS node are killed
+// (SIGKILL) while QoS 1 telemetry continues, and nothing may be lost or doubled.
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { partitionOf } from '../../src/bus/partitions.js';
+import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
+import { createDatabase } from '../../src/db/database.js';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { bearer, tokenFor } from '../helpers/identity.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
+import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { startWebhookReceiver } from '../helpers/receivers.js';
+import { waitFor } from '../helpers/wait.js';
+import { spawnSync } from 'node:child_process';
+
+const ADMIN_KEY = 'cluster-test-admin-key-0001';
+const PARTITIONS = 8;
+const TENANTS = ['tenant-a', 'tenant-b'];
+const DEVICES_PER_TENANT = 12;
+const STALE_SECONDS = 8;
+
+interface Device {
+  tenantId: string;
+  deviceId: string;
+  token: string;
+  client?: MqttClient;
+  seq: number;
+  acked: number[];
+  silent: boolean;
+}
+
+describe('Pulse as separate processes over a 3-node NATS cluster', () => {
+  let nats: NatsCluster;
+  let mosquitto: Mosquitto;
+  let databaseName: string;
+  let connection: Connection;
+  let sql: pg.Client;
+  let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  const processes: PulseProcess[] = [];
+  let api: PulseProcess;
+  let evaluators: PulseProcess[];
+  const devices: Device[] = [];
+  let temperature = 80;
+  let publishing = false;
+  let publisher: Promise<void> | undefined;
+
+  const env = () => ({
+    DATABASE_URL: urlFor(databaseName),
+    NATS_URL: nats.urls,
+    MQTT_URL: mosquitto.url,
+    MQTT_SHARED_GROUP: 'pulse-cluster-test',
+    ADMIN_KEY,
+    HEARTBEAT_STALE_SECONDS: String(STALE_SECONDS),
+    EVALUATOR_PARTITIONS: String(PARTITIONS),
+    EVALUATOR_FAILOVER_SECONDS: '5',
+    SSRF_ALLOWLIST: '127.0.0.1',
+    WORKER_POLL_SECONDS: '1',
+    API_RATE_LIMIT: '100000',
+  });
+
+  const admin = async (path: string, body: unknown) => {
+    const response = await fetch(`${api.base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+      body: JSON.stringify(body),
+    });
+    expect(response.status, path).toBeLessThan(300);
+    return response.json() as Promise<any>;
+  };
+  const customer = async (token: string, path: string, body: unknown) => {
+    const response = await fetch(`${api.base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...bearer(token) },
+      body: JSON.stringify(body),
+    });
+    const json: any = await response.json();
+    expect(response.status, `${path}: ${JSON.stringify(json)}`).toBeLessThan(300);
+    return json;
+  };
+
+  beforeAll(async () => {
+    [nats, mosquitto, webhook] = await Promise.all([startNatsCluster(3), startMosquitto(), startWebhookReceiver()]);
+    databaseName = uniqueName('pulse_test_cluster');
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
+    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName), LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
+    expect(migrated.status, migrated.stderr).toBe(0);
+    connection = await connectDatabase({ databaseUrl: urlFor(databaseName), dataDir: 'memory://' });
+    sql = new pg.Client({ connectionString: urlFor(databaseName) });
+    await sql.connect();
+
+    const start = (name: string, roles: string[], extra: Record<string, string> = {}) =>
+      startPulse(name, ['run', ...roles], { ...env(), ...extra }).then((p) => {
+        processes.push(p);
+        return p;
+      });
+    // Two cores: start them a few at a time.
+    [api, ...evaluators] = await Promise.all([
+      start('api', ['api', 'provision']),
+      start('evaluator-1', ['evaluator']),
+      start('evaluator-2', ['evaluator']),
+    ]);
+    await Promise.all([
+      start('ingest-1', ['ingest'], { MQTT_CLIENT_ID: 'pulse-cluster-test-ingest-1' }),
+      start('ingest-2', ['ingest'], { MQTT_CLIENT_ID: 'pulse-cluster-test-ingest-2' }),
+      start('delivery', ['dispatcher', 'delivery']),
+    ]);
+
+    // Devices through the provisioning API, activated as a device would.
+    const plan = TENANTS.flatMap((tenantId) =>
+      Array.from({ length: DEVICES_PER_TENANT }, (_, i) => ({
+        tenant_id: tenantId,
+        device_id: `dev-${String(i).padStart(2, '0')}`,
+        site_id: 'site-1',
+      })),
+    );
+    const registered = await admin('/api/admin/devices/bulk', plan);
+    for (const entry of registered.devices) {
+      const activated = await fetch(`${api.base}/api/device/activate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          tenant_id: entry.tenant_id,
+          device_id: entry.device_id,
+          activation_code: entry.activation_code,
+        }),
+      }).then((r) => r.json() as Promise<any>);
+      devices.push({
+        tenantId: entry.tenant_id,
+        deviceId: entry.device_id,
+        token: activated.provision_token,
+        seq: 0,
+        acked: [],
+        silent: false,
+      });
+    }
+
+    // A rule and a webhook route per tenant, through /customer.
+    const db = createDatabase(connection);
+    for (const tenantId of TENANTS) {
+      const token = await tokenFor({ db } as never, {
+        username: `admin-${tenantId}`,
+        role: 'customer_admin',
+        tenantId,
+      });
+      await customer(token, '/customer/alert-rules', {
+        name: 'Too hot',
+        metric_name: 'temp_c',
+        operator: 'GT',
+        threshold: 50,
+      });
+      const hook = await customer(token, '/customer/integrations', {
+        name: 'on-call',
+        webhook_url: `${webhook.url}/${tenantId}`,
+      });
+      await customer(token, '/customer/integration-routes', {
+        integration_id: hook.integration_id,
+        name: 'everything',
+      });
+    }
+    await Promise.all(
+      devices.map(async (device) => {
+        device.client = await mqtt.connectAsync(mosquitto.url, {
+          clientId: `cluster-${device.tenantId}-${device.deviceId}`,
+          reconnectPeriod: 200,
+        });
+      }),
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    publishing = false;
+    await publisher;
+    await Promise.all(devices.map((device) => device.client?.endAsync()));
+    await Promise.all(processes.map((p) => p.kill('SIGKILL')));
+    await sql?.end();
+    await connection?.close();
+    if (databaseName) await dropDatabase(databaseName);
+    await Promise.all([nats?.close(), mosquitto?.close(), webhook?.close()]);
+  });
+
+  /** Every device that is not silent publishes a QoS 1 telemetry message every 250 ms. */
+  const startPublishing = () => {
+    publishing = true;
+    publisher = (async () => {
+      while (publishing) {
+        for (const device of devices) {
+          if (device.silent) continue;
+          const seq = ++device.seq;
+          const payload = JSON.stringify({
+            ts: new Date().toISOString(),
+            site_id: 'site-1',
+            provision_token: device.token,
+            seq,
+            metrics: { temp_c: temperature, battery_pct: 90 },
+          });
+          device
+            .client!.publishAsync(`tenant/${device.tenantId}/device/${device.deviceId}/telemetry`, payload, { qos: 1 })
+            .then(
+              () => device.acked.push(seq),
+              () => undefined, // not acknowledged: the device would send it again; nothing is promised
+            );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+  };
+
+  const count = async (query: string, params: unknown[] = []) =>
+    Number((await sql.query<{ n: string }>(query, params)).rows[0]!.n);
+
+  it('splits the partitions between the two evaluators', async () => {
+    await waitFor(async () => {
+      const owned = await Promise.all(evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned));
+      return owned[0].length > 0 && owned[1].length > 0 && owned[0].length + owned[1].length === PARTITIONS;
+    }, 30_000);
+    const health = await api.health();
+    expect(health.components.bus).toMatchObject({ kind: 'nats', connected: true });
+    expect(health.components.bus.streams.PULSE_STORED.replicas).toBe(3);
+  });
+
+  it('opens exactly one alert per violating device, with one webhook each, and pushes live telemetry across processes', async () => {
+    const token = await tokenFor({ db: createDatabase(connection) } as never, {
+      username: 'viewer-a',
+      role: 'customer_viewer',
+      tenantId: 'tenant-a',
+    });
+    const socket = new WebSocket(`ws://127.0.0.1:${api.port}/api/v2/ws?token=${token}`);
+    const frames: any[] = [];
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString())));
+    await new Promise((resolve) => socket.once('open', resolve));
+    socket.send(JSON.stringify({ action: 'subscribe', type: 'device', device_id: 'dev-03' }));
+    await waitFor(() => frames.some((f) => f.type === 'subscribed'));
+
+    startPublishing();
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'THRESHOLD' AND status = 'OPEN'`)) ===
+        devices.length,
+      30_000,
+    );
+    // The api process never ingested anything: this frame came from an ingest process over NATS.
+    await waitFor(() => frames.some((f) => f.type === 'telemetry' && f.device_id === 'dev-03'), 10_000);
+    expect(frames.find((f) => f.type === 'telemetry').data.metrics).toMatchObject({ temp_c: 80 });
+    socket.close();
+    await waitFor(() => webhook.received.filter((r) => r.json?.event === 'OPEN').length >= devices.length, 30_000);
+  }, 90_000);
+
+  it('loses and doubles nothing when an evaluator and a NATS node are killed mid-load', async () => {
+    const before = await Promise.all(evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned));
+    const deadPartitions = new Set<number>(before[1]);
+    let silent: Device[] = [];
+    const diagnose = async (error: unknown) => {
+      const rows = await sql.query(`SELECT tenant_id, device_id, alert_type, status, created_at, closed_at FROM fleet_alert ORDER BY 1, 2`);
+      const states = await sql.query(`SELECT tenant_id, device_id, status, last_seen_at FROM device_state ORDER BY 1, 2`);
+      console.log(JSON.stringify({ deadPartitions: [...deadPartitions], silent: silent.map((d) => `${d.tenantId}/${d.deviceId}`), alerts: rows.rows, states: states.rows, now: new Date(), health: await evaluators[0]!.health() }, null, 1));
+      console.log(evaluators[0]!.output());
+      throw error;
+    };
+    const ofDead = devices.filter((d) => deadPartitions.has(partitionOf(d.tenantId, d.deviceId, PARTITIONS)));
+    expect(ofDead.length).toBeGreaterThan(0);
+    // Some devices of each evaluator fall silent: they must get NO_HEARTBEAT, the others must not.
+    silent = [...ofDead.slice(0, 2), ...devices.filter((d) => !ofDead.includes(d)).slice(0, 2)];
+    for (const device of silent) device.silent = true;
+
+    await evaluators[1]!.kill('SIGKILL');
+    await nats.nodes[1]!.kill();
+    const killedAt = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    temperature = 20; // back to normal: every threshold alert of a device still sending closes, the dead evaluator's too
+
+    // The survivor takes every partition.
+    await waitFor(
+      async () => (await evaluators[0]!.health()).components.evaluator.partitions.owned.length === PARTITIONS,
+      30_000,
+    );
+    const failoverMs = Date.now() - killedAt;
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'THRESHOLD' AND status = 'OPEN'`)) ===
+        silent.length,
+      40_000,
+    ).catch(diagnose);
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'NO_HEARTBEAT' AND status = 'OPEN'`)) ===
+        silent.length,
+      40_000,
+    ).catch(diagnose);
+
+    publishing = false;
+    await publisher;
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the last acks
+
+    // Every acknowledged message is stored.
+    for (const device of devices) {
+      const { rows } = await sql.query<{ seq: number }>(
+        `SELECT DISTINCT seq FROM telemetry WHERE tenant_id = $1 AND device_id = $2`,
+        [device.tenantId, device.deviceId],
+      );
+      const stored = new Set(rows.map((r) => Number(r.seq)));
+      const missing = device.acked.filter((seq) => !stored.has(seq));
+      expect(missing, `${device.tenantId}/${device.deviceId}`).toEqual([]);
+    }
+    // One threshold alert per device ever (none opened twice), still open only for the silent ones; the
+    // silent ones stale, nobody else.
+    expect(await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'THRESHOLD'`)).toBe(devices.length);
+    const stillHot = await sql.query<{ tenant_id: string; device_id: string }>(
+      `SELECT tenant_id, device_id FROM fleet_alert WHERE alert_type = 'THRESHOLD' AND status = 'OPEN'`,
+    );
+    expect(stillHot.rows.map((r) => `${r.tenant_id}/${r.device_id}`).sort()).toEqual(
+      silent.map((d) => `${d.tenantId}/${d.deviceId}`).sort(),
+    );
+    const stale = await sql.query<{ tenant_id: string; device_id: string }>(
+      `SELECT tenant_id, device_id FROM fleet_alert WHERE alert_type = 'NO_HEARTBEAT'`,
+    );
+    expect(stale.rows.map((r) => `${r.tenant_id}/${r.device_id}`).sort()).toEqual(
+      silent.map((d) => `${d.tenantId}/${d.deviceId}`).sort(),
+    );
+    // Exactly one OPEN webhook per alert opened.
+    await waitFor(() => webhook.received.filter((r) => r.json?.event === 'OPEN').length >= devices.length + silent.length, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const opens = webhook.received.filter((r) => r.json?.event === 'OPEN').map((r) => r.json.alert_id);
+    expect(opens.length).toBe(devices.length + silent.length);
+    expect(new Set(opens).size).toBe(opens.length);
+    console.log(
+      `cluster: failover ${failoverMs} ms; ${devices.reduce((n, d) => n + d.acked.length, 0)} acknowledged messages stored`,
+    );
+  }, 180_000);
+});
