@@ -12,6 +12,7 @@ import { DEMO_PASSWORD, seedDemoRules, seedDemoUsers } from './demo.js';
 import { ensureIssuerState, loadIssuerState, signAccessToken } from './identity/issuer-state.js';
 import { createUsers, ROLES, type NewUser, type Role, type Users } from './identity/users.js';
 import { createLogger } from './log.js';
+import { defaultClientId, drain as drainIngest } from './ingest/index.js';
 import { startPlatform, type Platform } from './platform.js';
 import { checkDeviceSpec } from './provision/device-spec.js';
 import { createProvisioning } from './provision/service.js';
@@ -135,6 +136,36 @@ program
     );
     signals.setStop(() => platform.stop());
     log.info({ roles, url: platform.httpUrl, database: platform.engine }, 'pulse is running');
+  });
+
+program
+  .command('ingest')
+  .description('ingest instances on an external broker')
+  .command('drain')
+  .description(
+    'remove an ingest instance for good (run it after stopping the instance): its broker session leaves the shared group, what the session still holds is stored, then the session ends',
+  )
+  .option('--client-id <id>', "the instance's MQTT_CLIENT_ID (default: MQTT_CLIENT_ID, else pulse-ingest-<hostname>)")
+  .option('--quiet-seconds <s>', 'done once no message came for this long', positiveInt, 2)
+  .action(async (options: { clientId?: string; quietSeconds: number }) => {
+    const cfg = loadConfigOrExit();
+    if (!cfg.MQTT_URL) {
+      console.error('pulse: ingest drain works on an external broker: set MQTT_URL');
+      process.exit(2);
+    }
+    const log = createLogger(cfg.LOG_LEVEL);
+    if (!cfg.NATS_URL)
+      log.warn('NATS_URL is unset: drained messages are stored, but evaluators elsewhere will not hear of them');
+    const clientId = options.clientId ?? cfg.MQTT_CLIENT_ID ?? defaultClientId();
+    const platform = await startOrExit(log, () =>
+      startPlatform({ config: { ...cfg, PORT: 0 }, roles: [], log, migrate: false, embeddedBroker: false }),
+    );
+    try {
+      const taken = await drainIngest(platform.deps, clientId, options.quietSeconds * 1000);
+      console.log(`drained ${clientId}: ${taken} message(s) taken from its session; the session is gone`);
+    } finally {
+      await platform.stop();
+    }
   });
 
 program

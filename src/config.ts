@@ -145,7 +145,11 @@ export const variables = {
     defaultDoc: 'system CAs',
   },
   NATS_STREAM_REPLICAS: {
-    schema: z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5').optional(),
+    schema: z.coerce
+      .number()
+      .int()
+      .refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5')
+      .optional(),
     doc: 'Replicas of the JetStream streams Pulse creates. Unset: 3 when the cluster has at least 3 servers, else 1.',
     defaultDoc: 'auto',
   },

@@ -53,8 +53,10 @@ export interface Platform {
   readonly engine: Connection['engine'];
   readonly databaseLocation: string;
   readonly roles: readonly RunningRole[];
-  /** The in-process bus the roles talk over (benchmarks feed it directly). */
+  /** The bus the roles talk over (benchmarks feed it directly). */
   readonly bus: Bus;
+  /** What roles started here received (a one-off task such as `pulse ingest drain` runs on them too). */
+  readonly deps: RoleDeps;
   stop(): Promise<void>;
 }
 
@@ -161,6 +163,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       databaseLocation: connection.location,
       roles,
       bus,
+      deps,
       stop,
     };
   } catch (error) {

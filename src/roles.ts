@@ -68,7 +68,9 @@ const INPUTS: Record<RoleName, { from: RoleName; what: string }[]> = {
 export function missingInputs(roles: readonly RoleName[]): string | undefined {
   const present = new Set(roles);
   const missing = roles.flatMap((role) =>
-    INPUTS[role].filter((input) => !present.has(input.from)).map((input) => `${role} needs ${input.what} from ${input.from}`),
+    INPUTS[role]
+      .filter((input) => !present.has(input.from))
+      .map((input) => `${role} needs ${input.what} from ${input.from}`),
   );
   if (missing.length === 0) return undefined;
   return `without NATS_URL the roles of one process hear only each other: ${missing.join('; ')}. Run those roles here too, or set NATS_URL`;

@@ -26,7 +26,16 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
-import type { AcceptedMessage, Bus, BusEvents, BusTopic, Consumption, DurableTopic, Ownership, PartitionOwner } from './index.js';
+import type {
+  AcceptedMessage,
+  Bus,
+  BusEvents,
+  BusTopic,
+  Consumption,
+  DurableTopic,
+  Ownership,
+  PartitionOwner,
+} from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
 
 export interface NatsBusOptions {
@@ -165,7 +174,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   function enqueue(subject: string, data: string): void {
     outbox.push({ subject, data, msgId: `${instanceId}-${++sequence}`, sending: false });
     outboxBytes += data.length;
-    for (let i = 0; outboxBytes > options.outboxMaxBytes && i < outbox.length - 1; ) {
+    for (let i = 0; outboxBytes > options.outboxMaxBytes && i < outbox.length - 1;) {
       if (outbox[i]!.sending) {
         i += 1;
         continue;
@@ -299,17 +308,19 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
           }
           handling += 1;
           // Not awaited: the next event is taken while this one's effects are being committed.
-          handler(event).then(
-            () => msg.ack(),
-            (error: unknown) => {
-              counters.handler_failures += 1;
-              log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
-              msg.nak(1000);
-            },
-          ).finally(() => {
-            handling -= 1;
-            if (handling === 0) drained?.();
-          });
+          handler(event)
+            .then(
+              () => msg.ack(),
+              (error: unknown) => {
+                counters.handler_failures += 1;
+                log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
+                msg.nak(1000);
+              },
+            )
+            .finally(() => {
+              handling -= 1;
+              if (handling === 0) drained?.();
+            });
         }
       })().catch((error: unknown) => log.error({ err: error, consumer: durable }, 'bus consumer stopped'));
       const consumption: Consumption = {
@@ -342,7 +353,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         for (const name of [STORED_STREAM, ALERTS_STREAM]) {
           const info = await jsm.streams.info(name).catch(() => undefined);
           if (info) {
-            streams[name] = { messages: info.state.messages, bytes: info.state.bytes, replicas: info.config.num_replicas };
+            streams[name] = {
+              messages: info.state.messages,
+              bytes: info.state.bytes,
+              replicas: info.config.num_replicas,
+            };
           }
         }
         for (const { stream, durable } of consumptions) {
@@ -517,7 +532,10 @@ async function startOwnership(
     const lost: number[] = [];
     for (const [partition, lease] of owned) {
       try {
-        owned.set(partition, { revision: await kv.update(leaseKey(partition), instanceId, lease.revision), renewedAt: Date.now() });
+        owned.set(partition, {
+          revision: await kv.update(leaseKey(partition), instanceId, lease.revision),
+          renewedAt: Date.now(),
+        });
       } catch (error) {
         // Another revision: the lease expired and was taken meanwhile. A timeout (NATS electing a new
         // leader) is no proof: the lease stays ours until it has gone unrenewed for its whole lifetime.
@@ -580,4 +598,3 @@ async function startOwnership(
     },
   };
 }
-

@@ -191,10 +191,7 @@ function layers(ops: AlertOp[]): { opens: AlertOpen[]; closes: { tenant_id: stri
  * the engine took for new that was already open is a duplicate attempt (two owners of one device during
  * a partition handover); the unique index turns it into an update, and it is counted.
  */
-async function upsertAlerts(
-  tx: ServiceTx,
-  alerts: AlertOpen[],
-): Promise<{ events: AlertEvent[]; duplicates: number }> {
+async function upsertAlerts(tx: ServiceTx, alerts: AlertOpen[]): Promise<{ events: AlertEvent[]; duplicates: number }> {
   if (alerts.length === 0) return { events: [], duplicates: 0 };
   const { rows } = await tx.query<{ id: number; inserted: boolean; tenant_id: string; fingerprint: string }>(
     `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, details)

@@ -1,5 +1,7 @@
 // The ingest role: device messages from MQTT and HTTP into telemetry, or counted into quarantine.
+// `drain` is an ingest instance's last visit to the broker when it is removed for good (ADR 015).
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
@@ -7,14 +9,13 @@ import { IngestPipeline } from './pipeline.js';
 import { recentDevices } from './repository.js';
 import { defaultIngestSettings, watchSettings } from './settings.js';
 
-export async function start(deps: RoleDeps): Promise<RunningRole> {
+function createPipeline(deps: RoleDeps): IngestPipeline {
   const { config, db, log, bus } = deps;
-  const defaults = defaultIngestSettings(config.MODE);
-  const pipeline = new IngestPipeline(
+  return new IngestPipeline(
     db,
     bus,
     log,
-    defaults,
+    defaultIngestSettings(config.MODE),
     {
       batchSize: config.BATCH_SIZE,
       writerConcurrency: db.engine === 'pglite' ? 1 : config.INGEST_WRITERS,
@@ -27,6 +28,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     },
     deps.metrics,
   );
+}
+
+export async function start(deps: RoleDeps): Promise<RunningRole> {
+  const { config, db, log, bus } = deps;
+  const defaults = defaultIngestSettings(config.MODE);
+  const pipeline = createPipeline(deps);
   pipeline.cache.preload(await recentDevices(db, config.AUTH_CACHE_MAX_SIZE));
   const settings = await watchSettings(db, defaults, config.SETTINGS_POLL_SECONDS * 1000, log, (next) =>
     pipeline.applySettings(next),
@@ -45,7 +52,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     mqttSource = await startMqttSource({
       url: config.MQTT_URL,
       sharedGroup: config.MQTT_SHARED_GROUP,
-      clientId: config.MQTT_CLIENT_ID,
+      clientId: config.MQTT_CLIENT_ID ?? defaultClientId(),
       ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
       pipeline,
       log,
@@ -80,6 +87,48 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       await pipeline.stop();
     },
   };
+}
+
+export const defaultClientId = () => `pulse-ingest-${hostname()}`;
+
+/**
+ * Empties the persistent session `clientId` left on the broker (a stopped or dead ingest instance) and
+ * takes it out of the shared group: unsubscribes, so the broker routes nothing new to it, stores what the
+ * session still held, and when nothing has come for `quietMs`, ends the session. Returns how many
+ * messages it took.
+ */
+export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): Promise<number> {
+  const { config, log } = deps;
+  if (!config.MQTT_URL) throw new Error('pulse ingest drain works on an external broker: set MQTT_URL');
+  const pipeline = createPipeline(deps);
+  const source = await startMqttSource({
+    url: config.MQTT_URL,
+    sharedGroup: config.MQTT_SHARED_GROUP,
+    clientId,
+    ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
+    leave: true,
+    pipeline,
+    log,
+  });
+  for (;;) {
+    const idle = source.idle!();
+    if (idle.inProgress === 0 && idle.sinceLastMs >= quietMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await source.stop();
+  await pipeline.stop();
+  // A clean session replaces the persistent one: the broker forgets the client id altogether.
+  const forget = await startMqttSource({
+    url: config.MQTT_URL,
+    clientId,
+    ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
+    leave: true,
+    clean: true,
+    pipeline,
+    log,
+  });
+  await forget.stop();
+  return pipeline.counters.received;
 }
 
 async function readCa(file: string): Promise<Buffer> {

@@ -5,7 +5,6 @@
 //
 // QoS 1 is acknowledged only after the message is stored or quarantined. A full backlog (written or still
 // being looked up) pauses reading: backpressure to the broker instead of dropped messages.
-import { hostname } from 'node:os';
 import type { Aedes, AedesPublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { MqttSubscriber } from './mqtt-subscriber.js';
@@ -17,8 +16,12 @@ export interface MqttSourceOptions {
   url: string;
   /** Set for external brokers: subscribe through $share/<group>/. aedes has no shared subscriptions. */
   sharedGroup?: string | undefined;
-  clientId?: string | undefined;
+  clientId: string;
   ca?: Buffer | undefined;
+  /** The session's last visit: unsubscribe from the group and take what the session holds (`pulse ingest drain`). */
+  leave?: boolean;
+  /** A clean session (ends a persistent one); persistent by default. */
+  clean?: boolean;
   pipeline: IngestPipeline;
   log: Logger;
 }
@@ -26,6 +29,8 @@ export interface MqttSourceOptions {
 export interface MqttSource {
   readonly subscription: string;
   isConnected(): boolean;
+  /** Milliseconds since a message last arrived, and whether any is still being stored. */
+  idle?(): { sinceLastMs: number; inProgress: number };
   stop(): Promise<void>;
 }
 
@@ -48,10 +53,12 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
   let attempts = 0;
   const subscriber: MqttSubscriber = new MqttSubscriber({
     url: options.url,
-    clientId: options.clientId ?? `pulse-ingest-${hostname()}`,
+    clientId: options.clientId,
     ca: options.ca,
     subscription,
-    clean: false, // persistent session: QoS 1 messages sent while we were away are delivered on reconnect
+    mode: options.leave ? 'leave' : 'subscribe',
+    // A persistent session: QoS 1 messages sent while we were away are delivered on reconnect.
+    clean: options.clean ?? false,
     onMessage: (message, done) => {
       const handled = handlePublish(pipeline, log, message);
       if (done) {
@@ -68,7 +75,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
         attempts = 0;
         log.info(
           { url: redact(options.url), subscription, session_present: detail.sessionPresent },
-          'ingest subscribed',
+          options.leave ? 'ingest session leaving its group' : 'ingest subscribed',
         );
       } else if (attempts++ % 30 === 0) {
         // Once, then every 30th attempt: a broker away for long does not flood the log.
@@ -77,10 +84,15 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     },
   });
   await subscriber.start();
+  const startedAt = Date.now();
 
   return {
     subscription,
     isConnected: () => subscriber.connected,
+    idle: () => ({
+      sinceLastMs: Date.now() - Math.max(subscriber.lastPublishAt, startedAt),
+      inProgress: inProgress.size + subscriber.unacknowledged,
+    }),
     async stop() {
       await Promise.allSettled(inProgress);
       await subscriber.stop();

@@ -26,6 +26,11 @@ export interface SubscriberOptions {
   ca?: Buffer | undefined;
   /** The topic filter, subscribed at QoS 1. */
   subscription: string;
+  /**
+   * 'leave': the session's last visit (an instance being removed): unsubscribe instead of subscribing,
+   * so the broker routes nothing new to it, and take what its session still holds.
+   */
+  mode?: 'subscribe' | 'leave';
   /** false: a persistent session, so QoS 1 messages sent while away arrive on reconnect. */
   clean: boolean;
   keepaliveSeconds?: number;
@@ -39,7 +44,17 @@ export interface SubscriberOptions {
   onEvent?: (event: 'connected' | 'closed', detail: { sessionPresent?: boolean; error?: Error }) => void;
 }
 
-const PACKET = { CONNECT: 1, CONNACK: 2, PUBLISH: 3, PUBACK: 4, SUBSCRIBE: 8, SUBACK: 9, PINGRESP: 13 } as const;
+const PACKET = {
+  CONNECT: 1,
+  CONNACK: 2,
+  PUBLISH: 3,
+  PUBACK: 4,
+  SUBSCRIBE: 8,
+  SUBACK: 9,
+  UNSUBSCRIBE: 10,
+  UNSUBACK: 11,
+  PINGRESP: 13,
+} as const;
 const PINGREQ = Buffer.from([0xc0, 0x00]);
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
 const CONNACK_ERRORS = [
@@ -103,6 +118,14 @@ export function subscribePacket(packetId: number, filter: string): Buffer {
   );
 }
 
+export function unsubscribePacket(packetId: number, filter: string): Buffer {
+  return packet(
+    PACKET.UNSUBSCRIBE,
+    0x02,
+    Buffer.concat([Buffer.from([packetId >> 8, packetId & 0xff]), field(filter)]),
+  );
+}
+
 /** Opens the transport the URL names. */
 function openStream(url: URL, ca: Buffer | undefined): Duplex {
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -145,6 +168,8 @@ export class MqttSubscriber {
   private ackHead = 0;
   private releaseScheduled = false;
   private lastReceivedAt = 0;
+  /** When the last PUBLISH arrived (a leaving session is drained once they stop). */
+  lastPublishAt = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly url: URL;
@@ -165,6 +190,11 @@ export class MqttSubscriber {
 
   get connected(): boolean {
     return this.connectedNow;
+  }
+
+  /** QoS 1 messages received on this connection whose PUBACK has not been written yet. */
+  get unacknowledged(): number {
+    return this.acks.length - this.ackHead;
   }
 
   /** Stops reading after the current packet; the broker holds the rest. */
@@ -231,8 +261,16 @@ export class MqttSubscriber {
         const code = body[1] ?? 0;
         if (code !== 0)
           return refuse(new Error(`the MQTT broker refused the connection: ${CONNACK_ERRORS[code] ?? code}`));
-        stream.write(subscribePacket(1, this.options.subscription));
+        stream.write(
+          this.options.mode === 'leave'
+            ? unsubscribePacket(1, this.options.subscription)
+            : subscribePacket(1, this.options.subscription),
+        );
         this.options.onEvent?.('connected', { sessionPresent: (body[0]! & 1) === 1 });
+      } else if (type === PACKET.UNSUBACK) {
+        this.connectedNow = true;
+        first?.resolve();
+        first = undefined;
       } else if (type === PACKET.SUBACK) {
         if (body[2] === 0x80)
           return refuse(new Error(`the MQTT broker refused the subscription ${this.options.subscription}`));
@@ -315,6 +353,7 @@ export class MqttSubscriber {
   }
 
   private publish(flags: number, body: Buffer, generation: number): void {
+    this.lastPublishAt = Date.now();
     const qos = (flags >> 1) & 0x03;
     const topicLength = body.readUInt16BE(0);
     const topic = body.toString('utf8', 2, 2 + topicLength);

@@ -63,7 +63,10 @@ describe('NATS bus', () => {
         ),
       ),
     );
-    bus.publish('telemetry.stored', devices.map((d, i) => message(d, i)));
+    bus.publish(
+      'telemetry.stored',
+      devices.map((d, i) => message(d, i)),
+    );
     await waitFor(() => [...received.values()].flat().length === 20);
     for (const [partition, messages] of received) {
       for (const m of messages) expect(partitionOf(m.tenant_id, m.device_id, 4)).toBe(partition);
@@ -86,8 +89,12 @@ describe('NATS bus', () => {
       }
       seen.push(event.alert_id);
     };
-    const consumers = [await a.consume('alert.changed', 'dispatch-test', handler), await b.consume('alert.changed', 'dispatch-test', handler)];
-    for (let id = 1; id <= 30; id++) a.publish('alert.changed', { event: 'OPENED', alert_id: id, tenant_id: 't1', fingerprint: `f${id}` });
+    const consumers = [
+      await a.consume('alert.changed', 'dispatch-test', handler),
+      await b.consume('alert.changed', 'dispatch-test', handler),
+    ];
+    for (let id = 1; id <= 30; id++)
+      a.publish('alert.changed', { event: 'OPENED', alert_id: id, tenant_id: 't1', fingerprint: `f${id}` });
     await waitFor(() => seen.length === 30, 10_000);
     expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     for (const c of consumers) await c.stop();
@@ -142,7 +149,8 @@ describe('NATS bus', () => {
     const seen: number[] = [];
     const consumer = await bus.consume('alert.changed', 'dispatch-test', async (e) => void seen.push(e.alert_id));
     await nats.nodes[0]!.kill();
-    for (let id = 1; id <= 10; id++) bus.publish('alert.changed', { event: 'OPENED', alert_id: 1000 + id, tenant_id: 't1', fingerprint: 'f' });
+    for (let id = 1; id <= 10; id++)
+      bus.publish('alert.changed', { event: 'OPENED', alert_id: 1000 + id, tenant_id: 't1', fingerprint: 'f' });
     const health = await bus.health();
     expect(health.status).toBe('degraded');
     await new Promise((resolve) => setTimeout(resolve, 500));

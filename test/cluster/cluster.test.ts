@@ -219,7 +219,9 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
 
   it('splits the partitions between the two evaluators', async () => {
     await waitFor(async () => {
-      const owned = await Promise.all(evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned));
+      const owned = await Promise.all(
+        evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned),
+      );
       return owned[0].length > 0 && owned[1].length > 0 && owned[0].length + owned[1].length === PARTITIONS;
     }, 30_000);
     const health = await api.health();
@@ -255,13 +257,32 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
   }, 90_000);
 
   it('loses and doubles nothing when an evaluator and a NATS node are killed mid-load', async () => {
-    const before = await Promise.all(evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned));
+    const before = await Promise.all(
+      evaluators.map(async (e) => (await e.health()).components.evaluator.partitions.owned),
+    );
     const deadPartitions = new Set<number>(before[1]);
     let silent: Device[] = [];
     const diagnose = async (error: unknown) => {
-      const rows = await sql.query(`SELECT tenant_id, device_id, alert_type, status, created_at, closed_at FROM fleet_alert ORDER BY 1, 2`);
-      const states = await sql.query(`SELECT tenant_id, device_id, status, last_seen_at FROM device_state ORDER BY 1, 2`);
-      console.log(JSON.stringify({ deadPartitions: [...deadPartitions], silent: silent.map((d) => `${d.tenantId}/${d.deviceId}`), alerts: rows.rows, states: states.rows, now: new Date(), health: await evaluators[0]!.health() }, null, 1));
+      const rows = await sql.query(
+        `SELECT tenant_id, device_id, alert_type, status, created_at, closed_at FROM fleet_alert ORDER BY 1, 2`,
+      );
+      const states = await sql.query(
+        `SELECT tenant_id, device_id, status, last_seen_at FROM device_state ORDER BY 1, 2`,
+      );
+      console.log(
+        JSON.stringify(
+          {
+            deadPartitions: [...deadPartitions],
+            silent: silent.map((d) => `${d.tenantId}/${d.deviceId}`),
+            alerts: rows.rows,
+            states: states.rows,
+            now: new Date(),
+            health: await evaluators[0]!.health(),
+          },
+          null,
+          1,
+        ),
+      );
       console.log(evaluators[0]!.output());
       throw error;
     };
@@ -326,7 +347,10 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
       silent.map((d) => `${d.tenantId}/${d.deviceId}`).sort(),
     );
     // Exactly one OPEN webhook per alert opened.
-    await waitFor(() => webhook.received.filter((r) => r.json?.event === 'OPEN').length >= devices.length + silent.length, 30_000);
+    await waitFor(
+      () => webhook.received.filter((r) => r.json?.event === 'OPEN').length >= devices.length + silent.length,
+      30_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const opens = webhook.received.filter((r) => r.json?.event === 'OPEN').map((r) => r.json.alert_id);
     expect(opens.length).toBe(devices.length + silent.length);

@@ -31,7 +31,14 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     let child: ChildProcess | undefined;
     const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, `n${index}`), '-n', `n${index}`];
     if (size > 1) {
-      args.push('--cluster_name', 'pulse-test', '--cluster', `nats://127.0.0.1:${clusterPorts[index]}`, '--routes', routes);
+      args.push(
+        '--cluster_name',
+        'pulse-test',
+        '--cluster',
+        `nats://127.0.0.1:${clusterPorts[index]}`,
+        '--routes',
+        routes,
+      );
     }
     return {
       port,

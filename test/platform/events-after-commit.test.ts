@@ -20,8 +20,10 @@ describe('events after commit (PostgreSQL)', () => {
 
   /** On each event, reads the database at once from another connection; keeps what it saw. */
   const observe = <T extends BusTopic>(topic: T, read: (event: BusEvents[T]) => Promise<unknown>) =>
-    pulse.bus.subscribe(topic, async (event) => {
-      (seen[topic] ??= []).push(await read(event));
+    pulse.bus.subscribe(topic, async (event: BusEvents[T]) => {
+      const row = await read(event);
+      const rows: unknown[] = (seen[topic as BusTopic] ??= []);
+      rows.push(row);
     });
 
   beforeAll(async () => {
@@ -53,15 +55,18 @@ describe('events after commit (PostgreSQL)', () => {
     observe('alert.changed', ({ alert_id }) => one(`SELECT status FROM fleet_alert WHERE id = $1`, [alert_id]));
     observe('delivery.queued', () => one(`SELECT count(*)::int AS n FROM delivery_jobs`, []));
 
-    const created = await pulse.call('/api/admin/devices', { json: { tenant_id: 'acme', device_id: 'd1', site_id: 's' } });
+    const created = await pulse.call('/api/admin/devices', {
+      json: { tenant_id: 'acme', device_id: 'd1', site_id: 's' },
+    });
     const activated = await pulse.call('/api/device/activate', {
       admin: false,
       json: { tenant_id: 'acme', device_id: 'd1', activation_code: created.body.activation_code },
     });
     const deviceToken = activated.body.provision_token as string;
-    const customer = (path: string, json: unknown) =>
-      pulse.call(path, { admin: false, headers: bearer(token), json });
-    expect((await customer('/customer/alert-rules', { name: 'hot', metric_name: 't', operator: 'GT', threshold: 5 })).status).toBe(201);
+    const customer = (path: string, json: unknown) => pulse.call(path, { admin: false, headers: bearer(token), json });
+    expect(
+      (await customer('/customer/alert-rules', { name: 'hot', metric_name: 't', operator: 'GT', threshold: 5 })).status,
+    ).toBe(201);
     const hook = await customer('/customer/integrations', { name: 'hook', webhook_url: `${webhook.url}/x` });
     await customer('/customer/integration-routes', { integration_id: hook.body.integration_id, name: 'all' });
     await new Promise((resolve) => setTimeout(resolve, 700)); // the evaluator's rule poll
@@ -77,7 +82,10 @@ describe('events after commit (PostgreSQL)', () => {
     const opened = (await reader.query<{ id: number }>(`SELECT id FROM fleet_alert WHERE status = 'OPEN'`)).rows[0]!;
     expect((await customer(`/customer/alerts/${opened.id}/close`, {})).status).toBe(200);
     await pulse.call('/api/admin/devices/acme/d1/revoke', { method: 'POST' });
-    await waitFor(() => (seen['alert.changed']?.length ?? 0) >= 2 && (seen['device.changed']?.length ?? 0) >= 3, 10_000);
+    await waitFor(
+      () => (seen['alert.changed']?.length ?? 0) >= 2 && (seen['device.changed']?.length ?? 0) >= 3,
+      10_000,
+    );
 
     expect(seen['telemetry.stored']).toContainEqual({ n: 1 });
     expect(seen['telemetry.stored']).not.toContainEqual({ n: 0 });

@@ -146,7 +146,12 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     });
     // inTenant has committed: whoever hears the event reads the alert as it now is.
     if (changed) {
-      bus.publish('alert.changed', { event, alert_id: alertId, tenant_id: body.tenant_id, fingerprint: changed.fingerprint });
+      bus.publish('alert.changed', {
+        event,
+        alert_id: alertId,
+        tenant_id: body.tenant_id,
+        fingerprint: changed.fingerprint,
+      });
     }
     return body;
   };

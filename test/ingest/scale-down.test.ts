@@ -1,0 +1,117 @@
+// Removing an ingest instance strands nothing: on Mosquitto a stopped instance's persistent session stays
+// a member of the $share group and keeps its round-robin share of QoS 1 messages; `pulse ingest drain`
+// stores what the session holds, takes it out of the group and ends it.
+import { spawnSync } from 'node:child_process';
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ADMIN_KEY = 'scale-down-admin-key-0001';
+
+describe('scaling ingest down on Mosquitto', () => {
+  let mosquitto: Mosquitto;
+  let databaseName: string;
+  let sql: pg.Client;
+  let kept: PulseProcess;
+  let removed: PulseProcess;
+  const tokens = new Map<string, string>();
+
+  const env = () => ({
+    DATABASE_URL: urlFor(databaseName),
+    MQTT_URL: mosquitto.url,
+    MQTT_SHARED_GROUP: 'scale-down',
+    ADMIN_KEY,
+  });
+  const stored = async () => Number((await sql.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
+
+  beforeAll(async () => {
+    mosquitto = await startMosquitto();
+    databaseName = uniqueName('pulse_test_scale');
+    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
+    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName) },
+      encoding: 'utf8',
+    });
+    expect(migrated.status, migrated.stderr).toBe(0);
+    sql = new pg.Client({ connectionString: urlFor(databaseName) });
+    await sql.connect();
+    [kept, removed] = await Promise.all([
+      startPulse('ingest-kept', ['run', 'ingest', 'provision'], { ...env(), MQTT_CLIENT_ID: 'scale-kept' }),
+      startPulse('ingest-removed', ['run', 'ingest', 'provision'], { ...env(), MQTT_CLIENT_ID: 'scale-removed' }),
+    ]);
+    // 20 devices: each sends at most 15 messages here, within the default per-device burst of 20.
+    for (const device of Array.from({ length: 20 }, (_, i) => `d${i + 1}`)) {
+      const created: any = await (
+        await fetch(`${kept.base}/api/admin/devices`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+          body: JSON.stringify({ tenant_id: 'acme', device_id: device, site_id: 's' }),
+        })
+      ).json();
+      const activated: any = await (
+        await fetch(`${kept.base}/api/device/activate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ tenant_id: 'acme', device_id: device, activation_code: created.activation_code }),
+        })
+      ).json();
+      tokens.set(device, activated.provision_token);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([kept?.kill('SIGKILL'), removed?.kill('SIGKILL')]);
+    await sql?.end();
+    if (databaseName) await dropDatabase(databaseName);
+    await mosquitto?.close();
+  });
+
+  const publish = async (count: number, firstSeq: number) => {
+    const client = await mqtt.connectAsync(mosquitto.url, { clientId: `scale-pub-${firstSeq}` });
+    for (let i = 0; i < count; i++) {
+      const device = `d${(i % 20) + 1}`;
+      await client.publishAsync(
+        `tenant/acme/device/${device}/telemetry`,
+        JSON.stringify({ site_id: 's', provision_token: tokens.get(device), seq: firstSeq + i, metrics: { v: i } }),
+        { qos: 1 },
+      );
+    }
+    await client.endAsync();
+  };
+
+  it('stores what a removed instance’s session held, and routes nothing to it afterwards', async () => {
+    await removed.kill('SIGTERM');
+    await publish(200, 1);
+    // The live instance gets its share; the rest waits in the stopped instance's session.
+    let before = -1;
+    await waitFor(async () => {
+      const now = await stored();
+      const settled = now === before && now > 0;
+      before = now;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      return settled;
+    }, 20_000);
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(200);
+
+    const drained = spawnSync(
+      process.execPath,
+      [...pulseCommand(), 'ingest', 'drain', '--client-id', 'scale-removed'],
+      {
+        env: { PATH: process.env.PATH ?? '', ...env(), LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+        encoding: 'utf8',
+      },
+    );
+    expect(drained.status, drained.stderr).toBe(0);
+    expect(drained.stdout).toMatch(new RegExp(`drained scale-removed: ${200 - before} message\\(s\\)`));
+    expect(await stored()).toBe(200);
+
+    // The group now has one member: everything goes to the instance that is left, at once.
+    await publish(100, 1000);
+    await waitFor(async () => (await stored()) === 300, 5000);
+  }, 60_000);
+});
