@@ -2,7 +2,8 @@
 // Mosquitto, PostgreSQL, and every role in its own `pulse run` process — api+provision, two ingest, two
 // evaluators, dispatcher+delivery. Devices are provisioned through the API, a rule is created through
 // /customer, a webhook route goes to a local receiver. Then one evaluator and one NATS node are killed
-// (SIGKILL) while QoS 1 telemetry continues, and nothing may be lost or doubled.
+// (SIGKILL) while QoS 1 telemetry continues, and nothing may be lost or doubled; two dispatchers send one
+// webhook per alert; a device revoked through the api process is refused by both ingest processes at once.
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,7 +112,8 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     await Promise.all([
       start('ingest-1', ['ingest'], { MQTT_CLIENT_ID: 'pulse-cluster-test-ingest-1' }),
       start('ingest-2', ['ingest'], { MQTT_CLIENT_ID: 'pulse-cluster-test-ingest-2' }),
-      start('delivery', ['dispatcher', 'delivery']),
+      start('delivery-1', ['dispatcher', 'delivery']),
+      start('delivery-2', ['dispatcher', 'delivery']),
     ]);
 
     // Devices through the provisioning API, activated as a device would.
@@ -356,7 +358,41 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     expect(opens.length).toBe(devices.length + silent.length);
     expect(new Set(opens).size).toBe(opens.length);
     console.log(
-      `cluster: failover ${failoverMs} ms; ${devices.reduce((n, d) => n + d.acked.length, 0)} acknowledged messages stored`,
+      `cluster: partitions owned by the survivor ${failoverMs} ms after the kill; ${devices.reduce((n, d) => n + d.acked.length, 0)} acknowledged messages stored`,
     );
   }, 180_000);
+
+  it('a device revoked through the api process is refused by every ingest process at once', async () => {
+    const device = devices.find((d) => !d.silent && d.tenantId === 'tenant-b')!;
+    const revoked = await fetch(`${api.base}/api/admin/devices/${device.tenantId}/${device.deviceId}/revoke`, {
+      method: 'POST',
+      headers: { 'x-admin-key': ADMIN_KEY },
+    });
+    expect(revoked.status).toBe(200);
+    const firstSeq = device.seq + 1;
+    // Both ingest processes have this device in their auth caches (AUTH_CACHE_TTL_SECONDS is 60 s):
+    // only device.changed over NATS makes them forget it.
+    for (let i = 0; i < 6; i++) {
+      await device.client!.publishAsync(
+        `tenant/${device.tenantId}/device/${device.deviceId}/telemetry`,
+        JSON.stringify({ site_id: 'site-1', provision_token: device.token, seq: firstSeq + i, metrics: { temp_c: 20 } }),
+        { qos: 1 },
+      );
+    }
+    await waitFor(
+      async () =>
+        (await count(
+          `SELECT coalesce(sum(cnt), 0) AS n FROM quarantine_counters_minute WHERE tenant_id = $1 AND reason = 'DEVICE_REVOKED'`,
+          [device.tenantId],
+        )) === 6,
+      10_000,
+    );
+    expect(
+      await count(`SELECT count(*) AS n FROM telemetry WHERE tenant_id = $1 AND device_id = $2 AND seq >= $3`, [
+        device.tenantId,
+        device.deviceId,
+        firstSeq,
+      ]),
+    ).toBe(0);
+  });
 });

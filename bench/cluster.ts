@@ -1,0 +1,215 @@
+// Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1]`.
+// On this one machine: a 3-node NATS cluster, a private Mosquitto, a fresh PostgreSQL database, and Pulse
+// as 2 ingest + 2 evaluator + 1 api/provision processes (the built CLI). N devices of one tenant with one
+// rule (temp_c > 1000). The load carries the simulator's metrics; every 500th message is a probe that
+// violates the rule for a device not probed before, so message→alert latency is measured on a loaded
+// pipeline. Then an evaluator is killed (SIGKILL) and probes continue for devices it owned: failover is
+// the time from the kill to the first alert the survivor opens for one of them.
+// Reports stored msg/s, lost, message→alert p50/p99 and failover; writes bench/results/cluster-*.json.
+import mqtt from 'mqtt';
+import pg from 'pg';
+import { partitionOf } from '../src/bus/partitions.js';
+import {
+  defaultDeviceModelSettings,
+  initialReadings,
+  nextReadings,
+  seededRandom,
+  telemetryMetrics,
+} from '../src/simulator/device-model.js';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+import { startMosquitto } from '../test/helpers/mosquitto.js';
+import { startNatsCluster } from '../test/helpers/nats.js';
+import { startPulse, type PulseProcess } from '../test/helpers/processes.js';
+import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
+import { saveResult } from './results.js';
+import { spawnSync } from 'node:child_process';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const DEVICES = Number(args.get('devices') ?? 1000);
+const MESSAGES = Number(args.get('messages') ?? 200_000);
+const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
+const QOS = Number(args.get('qos') ?? 1) as 0 | 1;
+const PARTITIONS = 32;
+const PROBE_EVERY = 500;
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+
+const nats = await startNatsCluster(3);
+const mosquitto = await startMosquitto();
+const database = uniqueName('pulse_bench_cluster');
+await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const env = {
+  DATABASE_URL: urlFor(database),
+  NATS_URL: nats.urls,
+  MQTT_URL: mosquitto.url,
+  MQTT_SHARED_GROUP: 'bench-cluster',
+  ADMIN_KEY,
+  EVALUATOR_PARTITIONS: String(PARTITIONS),
+  HEARTBEAT_STALE_SECONDS: '300',
+  LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+};
+const migrated = spawnSync(process.execPath, ['dist/cli.js', 'migrate'], { env: { ...process.env, ...env } });
+if (migrated.status !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
+
+const processes: PulseProcess[] = [];
+const start = async (name: string, roles: string[], extra: Record<string, string> = {}) => {
+  const started = await startPulse(name, ['run', ...roles], { ...env, ...extra }, { built: true });
+  processes.push(started);
+  return started;
+};
+const sql = new pg.Pool({ connectionString: urlFor(database) });
+const result: Record<string, unknown> = {};
+try {
+  const api = await start('api', ['api', 'provision']);
+  const evaluators = [await start('evaluator-1', ['evaluator']), await start('evaluator-2', ['evaluator'])];
+  await start('ingest-1', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-1-${process.pid}` });
+  await start('ingest-2', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-2-${process.pid}` });
+  await sql.query(
+    `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '100000'), ('RATE_LIMIT_BURST', '100000')`,
+  );
+  await sql.query(`INSERT INTO tenants (tenant_id, name) VALUES ('bench', 'bench') ON CONFLICT DO NOTHING`);
+  await sql.query(
+    `INSERT INTO alert_rules (tenant_id, name, metric_name, operator, threshold, severity)
+     VALUES ('bench', 'Overheat', 'temp_c', 'GT', 1000, 4)`,
+  );
+
+  // Devices through the provisioning API.
+  const plan = Array.from({ length: DEVICES }, (_, i) => ({ tenant_id: 'bench', device_id: `dev-${i}`, site_id: 'lab' }));
+  const registered = (await (
+    await fetch(`${api.base}/api/admin/devices/bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
+      body: JSON.stringify(plan),
+    })
+  ).json()) as { devices: { device_id: string; activation_code: string }[] };
+  const tokens = new Map<string, string>();
+  for (let i = 0; i < registered.devices.length; i += 50) {
+    await Promise.all(
+      registered.devices.slice(i, i + 50).map(async (device) => {
+        const response = await fetch(`${api.base}/api/device/activate`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ tenant_id: 'bench', device_id: device.device_id, activation_code: device.activation_code }),
+        });
+        tokens.set(device.device_id, ((await response.json()) as { provision_token: string }).provision_token);
+      }),
+    );
+  }
+  await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings and rules polls
+
+  // The load, encoded before the clock starts; probes violate the rule once per device.
+  const random = seededRandom(7);
+  const readings = plan.map(() => initialReadings(random));
+  const messages = Array.from({ length: MESSAGES }, (_, sent) => {
+    const index = sent % DEVICES;
+    readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
+    const metrics = telemetryMetrics(readings[index]!, true);
+    const probe = sent % PROBE_EVERY === 0 && sent / PROBE_EVERY < DEVICES;
+    const fields = JSON.stringify({
+      site_id: 'lab',
+      seq: sent,
+      provision_token: tokens.get(`dev-${index}`),
+      metrics: probe ? { ...metrics, temp_c: 2000 } : metrics,
+    }).slice(1, -1);
+    return preparePublish(`tenant/bench/device/dev-${index}/telemetry`, fields, QOS);
+  });
+  const publishers = await Promise.all(
+    Array.from({ length: 4 }, (_, i) => RawPublisher.connect('127.0.0.1', mosquitto.port, `bench-cluster-pub-${i}`)),
+  );
+  const publishSeconds = await sendAll(publishers, messages, { rate: RATE });
+  await Promise.all(publishers.map((publisher) => publisher.close()));
+
+  const count = async () => Number((await sql.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
+  let stored = await count();
+  for (let still = 0; still < 5 && stored < MESSAGES; ) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await count();
+    still = next === stored ? still + 1 : 0;
+    stored = next;
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000)); // the evaluators' last flushes
+  const steady = (
+    await sql.query(`
+      WITH bounds AS (SELECT min(time) + interval '2 seconds' AS lo, max(time) AS hi FROM telemetry)
+      SELECT count(*) FILTER (WHERE ingested_at BETWEEN lo AND hi) / nullif(extract(epoch FROM hi - lo), 0) AS rate,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS store_p99
+      FROM telemetry, bounds GROUP BY lo, hi`)
+  ).rows[0];
+  // Message→alert: from a probe's time (stamped when sent) to its alert's creation.
+  const alerts = (
+    await sql.query(`
+      SELECT count(*) AS probes, count(a.created_at) AS alerted,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM a.created_at - t.time)) AS p50,
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM a.created_at - t.time)) AS p99,
+             max(extract(epoch FROM a.created_at - t.time)) AS max
+      FROM telemetry t
+      LEFT JOIN LATERAL (
+        SELECT created_at FROM fleet_alert a
+        WHERE a.tenant_id = t.tenant_id AND a.device_id = t.device_id AND a.alert_type = 'THRESHOLD'
+        ORDER BY created_at LIMIT 1) a ON true
+      WHERE (t.metrics->>'temp_c')::float = 2000`)
+  ).rows[0];
+  const duplicates = Number(
+    (
+      await sql.query(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM fleet_alert GROUP BY tenant_id, fingerprint HAVING count(*) > 1) d`,
+      )
+    ).rows[0].n,
+  );
+
+  // Failover: kill the evaluator that owns partitions, keep probing its devices over MQTT.
+  const owned: number[] = (await evaluators[1]!.health()).components.evaluator.partitions.owned;
+  const ofDead = plan
+    .map((d) => d.device_id)
+    .filter((id) => owned.includes(partitionOf('bench', id, PARTITIONS)))
+    .filter((id) => Number(id.slice(4)) >= MESSAGES / PROBE_EVERY); // not probed yet: no alert open
+  const prober = await mqtt.connectAsync(mosquitto.url, { clientId: `bench-cluster-prober-${process.pid}` });
+  const killedAt = new Date();
+  await evaluators[1]!.kill('SIGKILL');
+  let failoverMs: number | undefined;
+  for (let i = 0; i < ofDead.length && failoverMs === undefined && Date.now() - killedAt.getTime() < 60_000; i++) {
+    const device = ofDead[i]!;
+    await prober.publishAsync(
+      `tenant/bench/device/${device}/telemetry`,
+      JSON.stringify({ site_id: 'lab', provision_token: tokens.get(device), seq: 1e9 + i, metrics: { temp_c: 2000 } }),
+      { qos: 1 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const first = await sql.query(
+      `SELECT min(created_at) AS at FROM fleet_alert WHERE device_id = ANY($1) AND created_at > $2`,
+      [ofDead, killedAt],
+    );
+    if (first.rows[0].at) failoverMs = (first.rows[0].at as Date).getTime() - killedAt.getTime();
+  }
+  await prober.endAsync();
+
+  Object.assign(result, {
+    devices: DEVICES,
+    messages: MESSAGES,
+    qos: QOS,
+    offered_rate: RATE === Infinity ? 'max' : RATE,
+    processes: '2 ingest + 2 evaluator + api/provision; NATS ×3, Mosquitto, PostgreSQL',
+    offered_msg_per_s: Math.round(MESSAGES / publishSeconds),
+    stored,
+    lost: MESSAGES - stored,
+    stored_msg_per_s: Math.round(Number(steady.rate)),
+    store_latency_p99_ms: Math.round(Number(steady.store_p99) * 1000),
+    probes: Number(alerts.probes),
+    probes_alerted: Number(alerts.alerted),
+    message_to_alert_p50_ms: Math.round(Number(alerts.p50) * 1000),
+    message_to_alert_p99_ms: Math.round(Number(alerts.p99) * 1000),
+    message_to_alert_max_ms: Math.round(Number(alerts.max) * 1000),
+    alerts_opened_twice: duplicates,
+    failover_ms: failoverMs ?? 'no alert within 60 s',
+  });
+} finally {
+  await sql.end();
+  await Promise.all(processes.map((p) => p.kill('SIGTERM')));
+  await mosquitto.close();
+  await nats.close();
+  await dropDatabase(database);
+}
+console.table(result);
+saveResult('cluster', result);
+process.exit(0);
