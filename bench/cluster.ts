@@ -1,9 +1,9 @@
 // Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1]`.
 // On this one machine: a 3-node NATS cluster, a private Mosquitto, a fresh PostgreSQL database, and Pulse
 // as 2 ingest + 2 evaluator + 1 api/provision processes (the built CLI). N devices of one tenant with one
-// rule (temp_c > 1000). The load carries the simulator's metrics; every 500th message is a probe that
-// violates the rule for a device not probed before, so message→alert latency is measured on a loaded
-// pipeline. Then an evaluator is killed (SIGKILL) and probes continue for devices it owned: failover is
+// rule (temp_c > 1000). The load carries the simulator's metrics, round-robin over the devices; in round
+// r device r sends one probe that violates the rule (each device at most once), so message→alert
+// latency is measured on a loaded pipeline. Then an evaluator is killed (SIGKILL) and probes continue for devices it owned: failover is
 // the time from the kill to the first alert the survivor opens for one of them.
 // Reports stored msg/s, lost, message→alert p50/p99 and failover; writes bench/results/cluster-*.json.
 import mqtt from 'mqtt';
@@ -23,6 +23,7 @@ import { startPulse, type PulseProcess } from '../test/helpers/processes.js';
 import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
 import { saveResult } from './results.js';
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -32,8 +33,36 @@ const MESSAGES = Number(args.get('messages') ?? 200_000);
 const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
 const QOS = Number(args.get('qos') ?? 1) as 0 | 1;
 const PARTITIONS = 32;
-const PROBE_EVERY = 500;
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+
+/** CPU seconds used so far by each kind of process on the machine (from /proc). */
+function cpuSeconds(): Record<string, number> {
+  const ticks = 100; // USER_HZ
+  const byKind: Record<string, number> = {};
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let command: string;
+    let stat: string[];
+    try {
+      command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const kind =
+      Number(pid) === process.pid
+        ? 'generator'
+        : command.includes('nats-server')
+          ? 'nats'
+          : command.includes('mosquitto')
+            ? 'mosquitto'
+            : command.startsWith('postgres')
+              ? 'postgres'
+              : (/dist\/cli\.js run (.+)$/.exec(command.trim())?.[1]?.replaceAll(' ', '+') ?? undefined);
+    if (!kind) continue;
+    byKind[kind] = (byKind[kind] ?? 0) + (Number(stat[11]) + Number(stat[12])) / ticks;
+  }
+  return byKind;
+}
 
 const nats = await startNatsCluster(3);
 const mosquitto = await startMosquitto();
@@ -48,6 +77,8 @@ const env = {
   EVALUATOR_PARTITIONS: String(PARTITIONS),
   HEARTBEAT_STALE_SECONDS: '300',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+  // NATS_STREAM_REPLICAS=1 shows what replicating every event on three nodes of one 2-core machine costs.
+  NATS_STREAM_REPLICAS: process.env.NATS_STREAM_REPLICAS ?? '',
 };
 const migrated = spawnSync(process.execPath, ['dist/cli.js', 'migrate'], { env: { ...process.env, ...env } });
 if (migrated.status !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
@@ -63,8 +94,10 @@ const result: Record<string, unknown> = {};
 try {
   const api = await start('api', ['api', 'provision']);
   const evaluators = [await start('evaluator-1', ['evaluator']), await start('evaluator-2', ['evaluator'])];
-  await start('ingest-1', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-1-${process.pid}` });
-  await start('ingest-2', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-2-${process.pid}` });
+  const ingests = [
+    await start('ingest-1', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-1-${process.pid}` }),
+    await start('ingest-2', ['ingest'], { MQTT_CLIENT_ID: `bench-cluster-ingest-2-${process.pid}` }),
+  ];
   await sql.query(
     `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '100000'), ('RATE_LIMIT_BURST', '100000')`,
   );
@@ -75,7 +108,11 @@ try {
   );
 
   // Devices through the provisioning API.
-  const plan = Array.from({ length: DEVICES }, (_, i) => ({ tenant_id: 'bench', device_id: `dev-${i}`, site_id: 'lab' }));
+  const plan = Array.from({ length: DEVICES }, (_, i) => ({
+    tenant_id: 'bench',
+    device_id: `dev-${i}`,
+    site_id: 'lab',
+  }));
   const registered = (await (
     await fetch(`${api.base}/api/admin/devices/bulk`, {
       method: 'POST',
@@ -90,7 +127,11 @@ try {
         const response = await fetch(`${api.base}/api/device/activate`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ tenant_id: 'bench', device_id: device.device_id, activation_code: device.activation_code }),
+          body: JSON.stringify({
+            tenant_id: 'bench',
+            device_id: device.device_id,
+            activation_code: device.activation_code,
+          }),
         });
         tokens.set(device.device_id, ((await response.json()) as { provision_token: string }).provision_token);
       }),
@@ -105,7 +146,8 @@ try {
     const index = sent % DEVICES;
     readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
     const metrics = telemetryMetrics(readings[index]!, true);
-    const probe = sent % PROBE_EVERY === 0 && sent / PROBE_EVERY < DEVICES;
+    const round = Math.floor(sent / DEVICES);
+    const probe = round < DEVICES && index === round;
     const fields = JSON.stringify({
       site_id: 'lab',
       seq: sent,
@@ -117,22 +159,45 @@ try {
   const publishers = await Promise.all(
     Array.from({ length: 4 }, (_, i) => RawPublisher.connect('127.0.0.1', mosquitto.port, `bench-cluster-pub-${i}`)),
   );
+  const cpuBefore = cpuSeconds();
   const publishSeconds = await sendAll(publishers, messages, { rate: RATE });
+  const cpuDuring = cpuSeconds();
+  // JetStream messages the ingest processes stored, against telemetry rows: how well events are batched.
+  let jetstreamMessages = 0;
+  for (const ingest of ingests) jetstreamMessages += (await ingest.health()).components.bus.counters.published;
   await Promise.all(publishers.map((publisher) => publisher.close()));
 
   const count = async () => Number((await sql.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
   let stored = await count();
-  for (let still = 0; still < 5 && stored < MESSAGES; ) {
+  for (let still = 0; still < 5 && stored < MESSAGES;) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const next = await count();
     still = next === stored ? still + 1 : 0;
     stored = next;
   }
-  await new Promise((resolve) => setTimeout(resolve, 2000)); // the evaluators' last flushes
+  // The evaluators may still be behind: wait until their partitions' consumers hold nothing.
+  const evaluatorBacklog = async () => {
+    let backlog = 0;
+    for (const evaluator of evaluators) {
+      const consumers = (await evaluator.health()).components.bus.consumers as Record<
+        string,
+        { pending: number; ack_pending: number }
+      >;
+      for (const consumer of Object.values(consumers)) backlog += consumer.pending + consumer.ack_pending;
+    }
+    return backlog;
+  };
+  const caughtUpAfter = Date.now();
+  while ((await evaluatorBacklog()) > 0 && Date.now() - caughtUpAfter < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const evaluatorsCaughtUpSeconds = (Date.now() - caughtUpAfter) / 1000;
+  await new Promise((resolve) => setTimeout(resolve, 1000)); // their last flushes
   const steady = (
     await sql.query(`
       WITH bounds AS (SELECT min(time) + interval '2 seconds' AS lo, max(time) AS hi FROM telemetry)
       SELECT count(*) FILTER (WHERE ingested_at BETWEEN lo AND hi) / nullif(extract(epoch FROM hi - lo), 0) AS rate,
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS store_p50,
              percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - time)) AS store_p99
       FROM telemetry, bounds GROUP BY lo, hi`)
   ).rows[0];
@@ -163,7 +228,7 @@ try {
   const ofDead = plan
     .map((d) => d.device_id)
     .filter((id) => owned.includes(partitionOf('bench', id, PARTITIONS)))
-    .filter((id) => Number(id.slice(4)) >= MESSAGES / PROBE_EVERY); // not probed yet: no alert open
+    .filter((id) => Number(id.slice(4)) >= Math.ceil(MESSAGES / DEVICES)); // not probed yet: no alert open
   const prober = await mqtt.connectAsync(mosquitto.url, { clientId: `bench-cluster-prober-${process.pid}` });
   const killedAt = new Date();
   await evaluators[1]!.kill('SIGKILL');
@@ -194,6 +259,8 @@ try {
     stored,
     lost: MESSAGES - stored,
     stored_msg_per_s: Math.round(Number(steady.rate)),
+    evaluators_caught_up_s_after_last_row: Math.round(evaluatorsCaughtUpSeconds * 10) / 10,
+    store_latency_p50_ms: Math.round(Number(steady.store_p50) * 1000),
     store_latency_p99_ms: Math.round(Number(steady.store_p99) * 1000),
     probes: Number(alerts.probes),
     probes_alerted: Number(alerts.alerted),
@@ -201,7 +268,15 @@ try {
     message_to_alert_p99_ms: Math.round(Number(alerts.p99) * 1000),
     message_to_alert_max_ms: Math.round(Number(alerts.max) * 1000),
     alerts_opened_twice: duplicates,
+    stored_events_per_jetstream_message: Math.round(stored / Math.max(1, jetstreamMessages)),
     failover_ms: failoverMs ?? 'no alert within 60 s',
+    // Share of one core each kind of process used while publishing (2 cores = 200 %).
+    ...Object.fromEntries(
+      Object.entries(cpuDuring).map(([name, seconds]) => [
+        `cpu_pct_${name}`,
+        Math.round(((seconds - (cpuBefore[name] ?? 0)) / publishSeconds) * 100),
+      ]),
+    ),
   });
 } finally {
   await sql.end();

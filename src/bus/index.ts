@@ -40,6 +40,9 @@ export type BusTopic = keyof BusEvents;
 /** Topics kept in a stream until a consumer has handled them. */
 export type DurableTopic = 'telemetry.stored' | 'alert.changed';
 
+/** The group that consumes stored messages, partition by partition (the evaluator role). */
+export const STORED_CONSUMER_GROUP = 'evaluator';
+
 export type Handler<T extends BusTopic> = (event: BusEvents[T]) => void | Promise<void>;
 
 export interface Consumption {

@@ -19,6 +19,7 @@ import {
   RetentionPolicy,
   StorageType,
   type ConsumerMessages,
+  type JsMsg,
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
@@ -36,6 +37,7 @@ import type {
   Ownership,
   PartitionOwner,
 } from './index.js';
+import { STORED_CONSUMER_GROUP } from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
 
 export interface NatsBusOptions {
@@ -59,11 +61,18 @@ export interface NatsBusOptions {
 }
 
 const STORED_STREAM = 'PULSE_STORED';
+
 const ALERTS_STREAM = 'PULSE_ALERTS';
 const LEASES_BUCKET = 'pulse_leases';
 const CONFIG_BUCKET = 'pulse_config';
 /** Stored messages per NATS message: keeps each well under the server's 1 MB default payload limit. */
 const CHUNK = 500;
+/**
+ * Stored messages of a partition are gathered this long before they go out as one event: ingest writes
+ * small batches when devices wait for their PUBACK, and one replicated JetStream message per partition
+ * per batch cost NATS more CPU than the evaluators (measured: alerts 0.9 s later at 10,000 QoS 1 msg/s).
+ */
+const STORED_LINGER_MS = 25;
 /** Durable publishes in flight at once (each waits for the stream's acknowledgement). */
 const PUBLISH_WINDOW = 64;
 
@@ -154,6 +163,18 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
     replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
     await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
+    // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
+    // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
+    for (let partition = 0; partition < options.partitions; partition++) {
+      await ensureConsumer(
+        jsm,
+        STORED_STREAM,
+        `${STORED_CONSUMER_GROUP}-p${partition}`,
+        storedSubject(partition),
+        options.failoverSeconds,
+        true,
+      );
+    }
     await checkPartitions(new Kvm(js), replicas, options.partitions);
   } catch (error) {
     await nc.close();
@@ -224,6 +245,18 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     retryDelay = Math.min(retryDelay * 2, 5000);
   }
 
+  const gathering = new Map<number, AcceptedMessage[]>();
+  let gatherTimer: NodeJS.Timeout | undefined;
+  function sendGathered(partition: number): void {
+    const messages = gathering.get(partition);
+    gathering.delete(partition);
+    if (messages && messages.length > 0) enqueue(storedSubject(partition), encodeMessages(messages));
+  }
+  function sendAllGathered(): void {
+    gatherTimer = undefined;
+    for (const partition of [...gathering.keys()]) sendGathered(partition);
+  }
+
   function publishLive(subject: string, data: string): void {
     try {
       nc.publish(subject, data);
@@ -245,18 +278,13 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     partitions: options.partitions,
     publish(topic, event) {
       if (topic === 'telemetry.stored') {
-        const byPartition = new Map<number, AcceptedMessage[]>();
         for (const message of event as AcceptedMessage[]) {
           const partition = partitionOf(message.tenant_id, message.device_id, options.partitions);
-          const list = byPartition.get(partition);
-          if (list) list.push(message);
-          else byPartition.set(partition, [message]);
+          const list = gathering.get(partition);
+          if (!list) gathering.set(partition, [message]);
+          else if (list.push(message) >= CHUNK) sendGathered(partition);
         }
-        for (const [partition, messages] of byPartition) {
-          for (let i = 0; i < messages.length; i += CHUNK) {
-            enqueue(storedSubject(partition), encodeMessages(messages.slice(i, i + CHUNK)));
-          }
-        }
+        gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
       } else if (topic === 'alert.changed') {
         enqueue(ALERTS_SUBJECT, encode(topic, event));
       } else {
@@ -287,7 +315,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       const stream = topic === 'telemetry.stored' ? STORED_STREAM : ALERTS_STREAM;
       const durable = partition === undefined ? group : `${group}-p${partition}`;
       const filter = topic === 'telemetry.stored' ? storedSubject(partition ?? 0) : ALERTS_SUBJECT;
-      await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds);
+      // A partition is consumed by one instance, in order: acknowledging the latest finished event
+      // acknowledges every earlier one (AckPolicy.All), one ack per evaluator flush instead of one per event.
+      const inOrder = partition !== undefined;
+      const outstanding: { msg: JsMsg; done: boolean }[] = [];
+      await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds, inOrder);
       const consumer = await js.consumers.get(stream, durable);
       const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
       const record = { stream, durable };
@@ -307,14 +339,25 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
             continue;
           }
           handling += 1;
+          const entry = { msg, done: false };
+          if (inOrder) outstanding.push(entry);
           // Not awaited: the next event is taken while this one's effects are being committed.
           handler(event)
             .then(
-              () => msg.ack(),
+              () => {
+                entry.done = true;
+                if (!inOrder) return msg.ack();
+                // One ack for the longest finished run from the oldest: it acknowledges them all.
+                let last: typeof entry | undefined;
+                while (outstanding[0]?.done) last = outstanding.shift();
+                last?.msg.ack();
+              },
               (error: unknown) => {
                 counters.handler_failures += 1;
                 log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
-                msg.nak(1000);
+                // In order, a failed event stays not done and holds back the acknowledgement of every
+                // later one: they all come again after the ack wait.
+                if (!inOrder) msg.nak(1000);
               },
             )
             .finally(() => {
@@ -389,6 +432,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         ownerships.delete(ownership);
         await ownership.stop();
       }
+      clearTimeout(gatherTimer);
+      sendAllGathered();
       // Give the outbox a moment to reach the stream; whatever is left is logged as lost.
       const deadline = Date.now() + 5000;
       while (outbox.length > 0 && connected && Date.now() < deadline) {
@@ -418,15 +463,26 @@ function ackWaitMs(failoverSeconds: number): number {
 
 async function ensureStreams(jsm: JetStreamManager, replicas: number, maxAgeHours: number): Promise<void> {
   const common: Partial<StreamConfig> = {
-    retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     num_replicas: replicas,
     max_age: nanos(maxAgeHours * 3600 * 1000),
     duplicate_window: nanos(120_000),
   };
-  await ensureStream(jsm, { ...common, name: STORED_STREAM, subjects: [storedSubject('*')] });
-  await ensureStream(jsm, { ...common, name: ALERTS_STREAM, subjects: [ALERTS_SUBJECT] });
+  // Interest, not work queue: a work queue insists on one ack per event, and partition consumers
+  // acknowledge a whole run at once (AckPolicy.All).
+  await ensureStream(jsm, {
+    ...common,
+    retention: RetentionPolicy.Interest,
+    name: STORED_STREAM,
+    subjects: [storedSubject('*')],
+  });
+  await ensureStream(jsm, {
+    ...common,
+    retention: RetentionPolicy.Workqueue,
+    name: ALERTS_STREAM,
+    subjects: [ALERTS_SUBJECT],
+  });
 }
 
 /** Creates a stream, or brings an existing one to this configuration (several processes may race here). */
@@ -452,11 +508,12 @@ async function ensureConsumer(
   durable: string,
   filter: string,
   failoverSeconds: number,
+  inOrder: boolean,
 ): Promise<void> {
   const config = {
     durable_name: durable,
     filter_subject: filter,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: inOrder ? AckPolicy.All : AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     // An event a dead instance held is delivered again before its partition's new owner starts.
     ack_wait: nanos(ackWaitMs(failoverSeconds)),

@@ -3,7 +3,7 @@
 // process), restores their state from the database when it takes them, and acknowledges a stored-message
 // event once what it decided from it is committed (ADR 015).
 import { Gauge } from 'prom-client';
-import type { Consumption } from '../bus/index.js';
+import { STORED_CONSUMER_GROUP, type Consumption } from '../bus/index.js';
 import { partitionOf } from '../bus/partitions.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { EvaluatorEngine } from './engine.js';
@@ -89,7 +89,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     const set = new Set(partitions);
     return (tenantId: string, deviceId: string) => set.has(partitionOf(tenantId, deviceId, bus.partitions));
   };
-  const ownership = await bus.own('evaluator', {
+  const ownership = await bus.own(STORED_CONSUMER_GROUP, {
     async acquire(partitions) {
       const owns = inPartitions(partitions);
       const mine = <T extends { tenant_id: string; device_id: string }>(rows: T[]) =>
@@ -107,7 +107,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       for (const partition of partitions) {
         const consumption = await bus.consume(
           'telemetry.stored',
-          'evaluator',
+          STORED_CONSUMER_GROUP,
           (messages) => {
             engine.onMessages(messages);
             return store.committed();

@@ -23,6 +23,7 @@ export class EvaluatorStore implements Effects {
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
   private waiters: (() => void)[] = [];
+  private flushScheduled = false;
   /** duplicateOpens: alerts the engine opened that the database already held open (another instance did). */
   readonly stats = { flushes: 0, failures: 0, lastFlushMs: 0, duplicateOpens: 0 };
 
@@ -52,10 +53,25 @@ export class EvaluatorStore implements Effects {
       return;
     }
     this.alertOps.push({ kind: 'open', alert });
+    this.flushSoon();
   }
 
   closeAlert(tenantId: string, fingerprint: string): void {
     this.alertOps.push({ kind: 'close', tenant_id: tenantId, fingerprint });
+    this.flushSoon();
+  }
+
+  /**
+   * Alert changes are rare and someone waits for them: they go out on the next turn (or right after the
+   * flush in progress) instead of waiting for the timer that batches device states.
+   */
+  private flushSoon(): void {
+    if (this.flushScheduled || this.flushing) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
   }
 
   ruleStateChanged(tenantId: string, ruleId: string, deviceId: string, violatingSince: Date | null): void {
@@ -107,6 +123,7 @@ export class EvaluatorStore implements Effects {
           this.stats.lastFlushMs = Math.round(performance.now() - started);
           for (const event of events) this.bus.publish('alert.changed', event);
           for (const resolve of waiters) resolve();
+          if (this.alertOps.length > 0) setImmediate(() => void this.flush()); // decided during this flush
         },
         (error: unknown) => {
           this.stats.failures += 1;
