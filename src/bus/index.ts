@@ -82,6 +82,11 @@ export interface Bus {
     handler: (event: BusEvents[T]) => Promise<void>,
     partition?: number,
   ): Promise<Consumption>;
+  /**
+   * Calls `handler` when live events may have been missed (the connection to NATS was lost and is back):
+   * whatever was kept up to date by them (a cache) should be dropped. Returns an unsubscribe.
+   */
+  onLiveGap(handler: () => void): () => void;
   /** Joins the instances of `group` sharing the topic's partitions; calls owner as partitions move. */
   own(group: string, owner: PartitionOwner): Promise<Ownership>;
   health(): ComponentHealth | Promise<ComponentHealth>;
@@ -114,6 +119,7 @@ export function createInProcessBus(log: Logger): Bus {
       const unsubscribe = subscribe(topic, handler as Handler<typeof topic>);
       return Promise.resolve({ stop: () => Promise.resolve(unsubscribe()) });
     },
+    onLiveGap: () => () => undefined, // nothing travels between processes: nothing is missed
     async own(_group, owner) {
       await owner.acquire([0]);
       return { owned: () => [0], stop: () => owner.release([0]) };

@@ -143,6 +143,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     handler_failures: 0,
   };
   let connected = true;
+  const gapHandlers = new Set<() => void>();
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
@@ -151,6 +152,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       } else if (status.type === 'reconnect') {
         connected = true;
         log.info({ server: 'server' in status ? status.server : undefined }, 'NATS connection back');
+        for (const handler of gapHandlers) handler();
         pump();
       }
     }
@@ -266,11 +268,16 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   }
 
   const consumptions = new Set<{ stream: string; durable: string }>();
-  const leases = new Kvm(js).create(LEASES_BUCKET, {
-    history: 1,
-    ttl: leaseTtlMs(options.failoverSeconds),
-    replicas,
-  });
+  // Lease calls give up after one ownership tick: a NATS leader election must not stall a tick for the
+  // client's default 5 s per call. The bucket is opened by the first instance that takes partitions.
+  let leases: Promise<KV> | undefined;
+  const leaseBucket = () =>
+    (leases ??= new Kvm(jetstream(nc, { timeout: ownershipTickMs(options.failoverSeconds) }))
+      .create(LEASES_BUCKET, { history: 1, ttl: leaseTtlMs(options.failoverSeconds), replicas })
+      .catch((error: unknown) => {
+        leases = undefined;
+        throw error;
+      }));
   const ownerships = new Set<Ownership>();
 
   const bus: Bus = {
@@ -311,74 +318,94 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       return () => subscription.unsubscribe();
     },
 
-    async consume(topic, group, handler, partition) {
+    consume(topic, group, handler, partition) {
       const stream = topic === 'telemetry.stored' ? STORED_STREAM : ALERTS_STREAM;
       const durable = partition === undefined ? group : `${group}-p${partition}`;
       const filter = topic === 'telemetry.stored' ? storedSubject(partition ?? 0) : ALERTS_SUBJECT;
       // A partition is consumed by one instance, in order: acknowledging the latest finished event
       // acknowledges every earlier one (AckPolicy.All), one ack per evaluator flush instead of one per event.
       const inOrder = partition !== undefined;
-      const outstanding: { msg: JsMsg; done: boolean }[] = [];
-      await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds, inOrder);
-      const consumer = await js.consumers.get(stream, durable);
-      const messages: ConsumerMessages = await consumer.consume({ max_messages: 256 });
       const record = { stream, durable };
       consumptions.add(record);
+      let stopped = false;
+      let messages: ConsumerMessages | undefined;
       let handling = 0;
       let drained: (() => void) | undefined;
-      const done = (async () => {
-        for await (const msg of messages) {
-          counters.consumed += 1;
-          if (msg.redelivered) counters.redelivered += 1;
-          let event: BusEvents[typeof topic];
-          try {
-            event = decode(topic, msg.data);
-          } catch (error) {
-            log.error({ err: error, subject: msg.subject }, 'undecodable bus event dropped');
-            msg.term();
-            continue;
-          }
-          handling += 1;
-          const entry = { msg, done: false };
-          if (inOrder) outstanding.push(entry);
-          // Not awaited: the next event is taken while this one's effects are being committed.
-          handler(event)
-            .then(
-              () => {
-                entry.done = true;
-                if (!inOrder) return msg.ack();
-                // One ack for the longest finished run from the oldest: it acknowledges them all.
-                let last: typeof entry | undefined;
-                while (outstanding[0]?.done) last = outstanding.shift();
-                last?.msg.ack();
-              },
-              (error: unknown) => {
-                counters.handler_failures += 1;
-                log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
-                // In order, a failed event stays not done and holds back the acknowledgement of every
-                // later one: they all come again after the ack wait.
-                if (!inOrder) msg.nak(1000);
-              },
-            )
-            .finally(() => {
-              handling -= 1;
-              if (handling === 0) drained?.();
-            });
+
+      const take = (msg: JsMsg, outstanding: { msg: JsMsg; done: boolean }[]) => {
+        counters.consumed += 1;
+        if (msg.redelivered) counters.redelivered += 1;
+        let event: BusEvents[typeof topic];
+        try {
+          event = decode(topic, msg.data);
+        } catch (error) {
+          log.error({ err: error, subject: msg.subject }, 'undecodable bus event dropped');
+          msg.term();
+          return;
         }
-      })().catch((error: unknown) => log.error({ err: error, consumer: durable }, 'bus consumer stopped'));
-      const consumption: Consumption = {
+        handling += 1;
+        const entry = { msg, done: false };
+        if (inOrder) outstanding.push(entry);
+        // Not awaited: the next event is taken while this one's effects are being committed.
+        handler(event)
+          .then(
+            () => {
+              entry.done = true;
+              if (!inOrder) return msg.ack();
+              // One ack for the longest finished run from the oldest: it acknowledges them all.
+              let last: typeof entry | undefined;
+              while (outstanding[0]?.done) last = outstanding.shift();
+              last?.msg.ack();
+            },
+            (error: unknown) => {
+              counters.handler_failures += 1;
+              log.warn({ err: error, topic, consumer: durable }, 'bus event not handled; it comes again');
+              // In order, a failed event stays not done and holds back the acknowledgement of every
+              // later one: they all come again after the ack wait.
+              if (!inOrder) msg.nak(1000);
+            },
+          )
+          .finally(() => {
+            handling -= 1;
+            if (handling === 0) drained?.();
+          });
+      };
+
+      // NATS may be away, electing a leader or have lost the consumer: keep (re)attaching until stopped.
+      const running = (async () => {
+        while (!stopped) {
+          try {
+            await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds, inOrder);
+            const consumer = await js.consumers.get(stream, durable);
+            messages = await consumer.consume({ max_messages: 256 });
+            if (stopped) await messages.close();
+            const outstanding: { msg: JsMsg; done: boolean }[] = [];
+            for await (const msg of messages) take(msg, outstanding);
+          } catch (error) {
+            if (!stopped) log.warn({ err: error, consumer: durable }, 'bus consumer interrupted; attaching again');
+          }
+          if (!stopped) await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      })();
+
+      return Promise.resolve({
         async stop() {
+          stopped = true;
           consumptions.delete(record);
-          await messages.close();
-          await done;
+          await messages?.close();
+          await running;
           if (handling > 0) await new Promise<void>((resolve) => (drained = resolve));
         },
-      };
-      return consumption;
+      });
+    },
+
+    onLiveGap(handler) {
+      gapHandlers.add(handler);
+      return () => void gapHandlers.delete(handler);
     },
 
     async own(group, owner) {
-      const ownership = await startOwnership(await leases, group, instanceId, owner, options, log);
+      const ownership = await startOwnership(nc, await leaseBucket(), group, instanceId, owner, options, log);
       ownerships.add(ownership);
       return {
         owned: ownership.owned,
@@ -455,6 +482,10 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
  */
 function leaseTtlMs(failoverSeconds: number): number {
   return Math.round(failoverSeconds * 600);
+}
+
+function ownershipTickMs(failoverSeconds: number): number {
+  return Math.max(200, Math.round((failoverSeconds * 1000) / 6));
 }
 
 function ackWaitMs(failoverSeconds: number): number {
@@ -556,6 +587,7 @@ async function checkPartitions(kvm: Kvm, replicas: number, partitions: number): 
  * instance gives up what is no longer its own and takes what is free and assigned to it.
  */
 async function startOwnership(
+  nc: NatsConnection,
   kv: KV,
   group: string,
   instanceId: string,
@@ -563,13 +595,36 @@ async function startOwnership(
   options: NatsBusOptions,
   log: Logger,
 ): Promise<Ownership & { stop(): Promise<void> }> {
-  const memberKey = (id: string) => `${group}.members.${id}`;
   const leaseKey = (partition: number) => `${group}.partitions.${partition}`;
   /** partition → its lease's revision, and when it was last renewed */
   const owned = new Map<number, { revision: number; renewedAt: number }>();
-  const tickMs = Math.max(200, Math.round((options.failoverSeconds * 1000) / 6));
+  const tickMs = ownershipTickMs(options.failoverSeconds);
   let stopped = false;
   let running: Promise<void> = Promise.resolve();
+
+  // Membership is live, on a plain subject: every instance says it is here each tick, and whoever was
+  // heard within a lease lifetime is a member. (Listing KV keys would create a consumer every tick.)
+  const membersSubject = `pulse.members.${group}`;
+  const heard = new Map<string, number>();
+  const membership = nc.subscribe(membersSubject, {
+    callback: (error, msg) => {
+      if (error) return;
+      try {
+        const said = JSON.parse(new TextDecoder().decode(msg.data)) as { id: string; leaving?: boolean };
+        if (said.leaving) heard.delete(said.id);
+        else heard.set(said.id, Date.now());
+      } catch {
+        // not ours
+      }
+    },
+  });
+  const announce = (leaving = false) => {
+    try {
+      nc.publish(membersSubject, JSON.stringify({ id: instanceId, leaving }));
+    } catch {
+      // disconnected: the leases say the rest
+    }
+  };
 
   const release = async (partitions: number[], deleteLeases: boolean) => {
     if (partitions.length === 0) return;
@@ -587,26 +642,26 @@ async function startOwnership(
   const tick = async () => {
     // Leases first: a slow membership listing must not cost the partitions we hold.
     const lost: number[] = [];
-    for (const [partition, lease] of owned) {
-      try {
-        owned.set(partition, {
-          revision: await kv.update(leaseKey(partition), instanceId, lease.revision),
-          renewedAt: Date.now(),
-        });
-      } catch (error) {
-        // Another revision: the lease expired and was taken meanwhile. A timeout (NATS electing a new
-        // leader) is no proof: the lease stays ours until it has gone unrenewed for its whole lifetime.
-        if (isWrongRevision(error) || Date.now() - lease.renewedAt >= leaseTtlMs(options.failoverSeconds)) {
-          lost.push(partition);
+    await Promise.all(
+      [...owned].map(async ([partition, lease]) => {
+        try {
+          const revision = await kv.update(leaseKey(partition), instanceId, lease.revision);
+          owned.set(partition, { revision, renewedAt: Date.now() });
+        } catch (error) {
+          // Another revision: the lease expired and was taken meanwhile. A timeout (NATS electing a new
+          // leader) is no proof: the lease stays ours until it has gone unrenewed for its whole lifetime.
+          if (isWrongRevision(error) || Date.now() - lease.renewedAt >= leaseTtlMs(options.failoverSeconds)) {
+            lost.push(partition);
+          }
         }
-      }
-    }
+      }),
+    );
     if (lost.length > 0) log.warn({ group, partitions: lost }, 'partition leases lost');
     await release(lost, false);
 
-    await kv.put(memberKey(instanceId), String(Date.now()));
-    const members: string[] = [];
-    for await (const key of await kv.keys(`${group}.members.*`)) members.push(key.slice(memberKey('').length));
+    announce();
+    const lifetime = leaseTtlMs(options.failoverSeconds);
+    const members = [...heard].filter(([, at]) => Date.now() - at < lifetime).map(([id]) => id);
     if (!members.includes(instanceId)) members.push(instanceId);
     const mine = new Set(assignPartitions(options.partitions, members).get(instanceId) ?? []);
     await release(
@@ -615,24 +670,38 @@ async function startOwnership(
     );
 
     const gained: { partition: number; revision: number }[] = [];
-    for (const partition of mine) {
-      if (owned.has(partition)) continue;
-      try {
-        gained.push({ partition, revision: await kv.create(leaseKey(partition), instanceId) });
-      } catch {
-        // still leased by an instance that is leaving or has died: taken once its lease is released or expires
-      }
-    }
+    await Promise.all(
+      [...mine]
+        .filter((partition) => !owned.has(partition))
+        .map(async (partition) => {
+          try {
+            gained.push({ partition, revision: await kv.create(leaseKey(partition), instanceId) });
+          } catch {
+            // still leased by an instance that is leaving or has died: taken once its lease is released or expires
+          }
+        }),
+    );
+    gained.sort((a, b) => a.partition - b.partition);
     if (gained.length > 0) {
       for (const { partition, revision } of gained) owned.set(partition, { revision, renewedAt: Date.now() });
       const partitions = gained.map((g) => g.partition);
-      log.info({ group, partitions }, 'partitions acquired');
-      await owner.acquire(partitions);
+      try {
+        await owner.acquire(partitions);
+        log.info({ group, partitions }, 'partitions acquired');
+      } catch (error) {
+        // Could not take them (the database is away): give the leases back and try again next tick.
+        log.warn({ err: error, group, partitions }, 'could not take partitions');
+        await release(partitions, true);
+      }
     }
   };
 
   const check = () =>
     (running = tick().catch((error: unknown) => log.warn({ err: error, group }, 'partition ownership check failed')));
+  // Hear the others before the first assignment, so that instances starting together do not all
+  // claim every partition at once.
+  announce();
+  await new Promise((resolve) => setTimeout(resolve, tickMs));
   await check();
   let timer: NodeJS.Timeout | undefined;
   const schedule = () => {
@@ -651,7 +720,8 @@ async function startOwnership(
       clearTimeout(timer);
       await running;
       await release([...owned.keys()], true);
-      await kv.delete(memberKey(instanceId)).catch(() => undefined);
+      announce(true);
+      membership.unsubscribe();
     },
   };
 }

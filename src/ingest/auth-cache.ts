@@ -4,7 +4,8 @@
 // in one event-loop turn in one query (a restarted ingest, or a fleet provisioned after it started, meets
 // thousands of unknown devices at once; one transaction each would queue the telemetry writes behind
 // them), and concurrent misses for one device share its load.
-// Provisioning changes in this process invalidate at once (bus `device.changed`); elsewhere within the TTL.
+// Provisioning changes invalidate at once (bus `device.changed`, from any process over NATS); when the
+// bus connection was lost and such events may have been missed, the whole cache goes.
 import type { RegistryEntry } from './validate.js';
 
 export interface AuthCacheOptions {
@@ -98,6 +99,10 @@ export class DeviceAuthCache {
 
   invalidate(tenantId: string, deviceId: string): void {
     this.entries.delete(`${tenantId}\u0000${deviceId}`);
+  }
+
+  clear(): void {
+    this.entries.clear();
   }
 
   get size(): number {

@@ -38,9 +38,11 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   const settings = await watchSettings(db, defaults, config.SETTINGS_POLL_SECONDS * 1000, log, (next) =>
     pipeline.applySettings(next),
   );
-  const unsubscribe = bus.subscribe('device.changed', ({ tenant_id, device_id }) =>
-    pipeline.forgetDevice(tenant_id, device_id),
-  );
+  const unsubscribers = [
+    bus.subscribe('device.changed', ({ tenant_id, device_id }) => pipeline.forgetDevice(tenant_id, device_id)),
+    // A revocation may have gone by while the bus was away: the next message of every device asks again.
+    bus.onLiveGap(() => pipeline.cache.clear()),
+  ];
   registerHttpIngest(deps.http.app, {
     pipeline,
     singleBodyLimit: config.HTTP_INGEST_MAX_BODY_BYTES,
@@ -81,7 +83,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       settings: settings.current(),
     }),
     async stop() {
-      unsubscribe();
+      for (const unsubscribe of unsubscribers) unsubscribe();
       settings.stop();
       await mqttSource?.stop();
       await pipeline.stop();
