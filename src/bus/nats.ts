@@ -27,17 +27,16 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
-import type {
-  AcceptedMessage,
-  Bus,
-  BusEvents,
-  BusTopic,
-  Consumption,
-  DurableTopic,
-  Ownership,
-  PartitionOwner,
+import {
+  STORED_CONSUMER_GROUP,
+  type AcceptedMessage,
+  type Bus,
+  type BusEvents,
+  type BusTopic,
+  type DurableTopic,
+  type Ownership,
+  type PartitionOwner,
 } from './index.js';
-import { STORED_CONSUMER_GROUP } from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
 
 export interface NatsBusOptions {
