@@ -364,7 +364,13 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
       const jobs = await sql.query(
         `SELECT j.alert_id, j.deliver_on_event, j.status, count(a.*) AS attempts FROM delivery_jobs j LEFT JOIN delivery_attempts a USING (job_id) GROUP BY 1, 2, 3 ORDER BY 1`,
       );
-      console.log(JSON.stringify({ opens: opens.sort(), jobs: jobs.rows, sample: webhook.received.slice(0, 3).map((r) => r.json) }));
+      console.log(
+        JSON.stringify({
+          opens: opens.sort(),
+          jobs: jobs.rows,
+          sample: webhook.received.slice(0, 3).map((r) => r.json),
+        }),
+      );
     }
     expect(opens.length).toBe(devices.length + silent.length);
     expect(new Set(opens).size).toBe(opens.length);
@@ -386,7 +392,12 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     for (let i = 0; i < 6; i++) {
       await device.client!.publishAsync(
         `tenant/${device.tenantId}/device/${device.deviceId}/telemetry`,
-        JSON.stringify({ site_id: 'site-1', provision_token: device.token, seq: firstSeq + i, metrics: { temp_c: 20 } }),
+        JSON.stringify({
+          site_id: 'site-1',
+          provision_token: device.token,
+          seq: firstSeq + i,
+          metrics: { temp_c: 20 },
+        }),
         { qos: 1 },
       );
     }
@@ -399,7 +410,8 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
       10_000,
     ).catch(async (error: unknown) => {
       const ingests = processes.filter((p) => p.name.startsWith('ingest'));
-      for (const p of ingests) console.log(p.name, JSON.stringify((await p.health()).components), p.output().slice(-3000));
+      for (const p of ingests)
+        console.log(p.name, JSON.stringify((await p.health()).components), p.output().slice(-3000));
       console.log(api.output().slice(-3000));
       throw error;
     });
