@@ -1,13 +1,36 @@
 import { defineConfig } from 'vitest/config';
 
+// Tests that start a fleet of processes of their own (a NATS cluster, several `pulse run` processes)
+// measure nothing but still need the machine's two cores: they run after everything else, one at a time.
+const MULTI_PROCESS = ['test/cluster/**/*.test.ts', 'test/ingest/scale-down.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'web/test/**/*.test.{ts,tsx}'],
     pool: 'forks',
-    // Two cores: more workers only make each embedded database boot slower.
-    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 90_000,
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'pulse',
+          include: ['test/**/*.test.ts', 'web/test/**/*.test.{ts,tsx}'],
+          exclude: MULTI_PROCESS,
+          // Two cores: more workers only make each embedded database boot slower.
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'processes',
+          include: MULTI_PROCESS,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

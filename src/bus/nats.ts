@@ -129,7 +129,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       ...(options.credsFile ? { authenticator: credsAuthenticator(await readFile(options.credsFile)) } : {}),
     });
   } catch (error) {
-    throw new Error(`cannot connect to NATS at ${options.servers.join(', ')}: ${(error as Error).message}`);
+    throw new Error(`cannot connect to NATS at ${shown(options.servers)}: ${(error as Error).message}`);
   }
   const js = jetstream(nc);
   const counters = {
@@ -181,7 +181,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     await nc.close();
     throw error instanceof PartitionMismatch
       ? error
-      : new Error(`NATS at ${options.servers.join(', ')} has no usable JetStream: ${(error as Error).message}`);
+      : new Error(`NATS at ${shown(options.servers)} has no usable JetStream: ${(error as Error).message}`);
   }
 
   // The outbox: durable events in publish order, at most PUBLISH_WINDOW waiting for their ack.
@@ -559,6 +559,21 @@ async function ensureConsumer(
 }
 
 class PartitionMismatch extends Error {}
+
+/** The servers for messages and logs, without passwords. */
+function shown(servers: string[]): string {
+  return servers
+    .map((server) => {
+      try {
+        const url = new URL(server);
+        if (url.password) url.password = '***';
+        return url.href.replace(/\/$/, '');
+      } catch {
+        return server;
+      }
+    })
+    .join(', ');
+}
 
 /** JetStream refused a write because the key has another revision than the one we hold. */
 function isWrongRevision(error: unknown): boolean {

@@ -160,3 +160,37 @@ describe('NATS bus', () => {
     await consumer.stop();
   });
 });
+
+describe('NATS credentials', () => {
+  let secured: NatsCluster;
+  beforeAll(async () => {
+    secured = await startNatsCluster(1, ['--user', 'pulse', '--pass', 's3cret']);
+  });
+  afterAll(() => secured.close());
+
+  const options = (server: string): NatsBusOptions => ({
+    servers: [server],
+    partitions: 4,
+    failoverSeconds: 2,
+    streamMaxAgeHours: 1,
+    outboxMaxBytes: 1 << 20,
+    name: 'test',
+    log,
+  });
+
+  it('connects with the user and password of the URL', async () => {
+    const port = secured.nodes[0]!.port;
+    const bus = await createNatsBus(options(`nats://pulse:s3cret@127.0.0.1:${port}`));
+    expect(await bus.health()).toMatchObject({ status: 'ok', connected: true });
+    await bus.close();
+  });
+
+  it('refuses to start with a wrong password, saying where it could not connect', async () => {
+    const port = secured.nodes[0]!.port;
+    const refused = await createNatsBus(options(`nats://pulse:wrong@127.0.0.1:${port}`)).catch((e: Error) => e);
+    expect(String(refused)).toMatch(
+      /cannot connect to NATS at nats:\/\/pulse:\*\*\*@127\.0\.0\.1:\d+: .*authorization/i,
+    );
+    expect(String(refused)).not.toContain('wrong');
+  });
+});

@@ -388,7 +388,9 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     expect(revoked.status).toBe(200);
     const firstSeq = device.seq + 1;
     // Both ingest processes have this device in their auth caches (AUTH_CACHE_TTL_SECONDS is 60 s):
-    // only device.changed over NATS makes them forget it.
+    // only device.changed over NATS makes them forget it. It travels in milliseconds, but not before
+    // the HTTP answer: a device publishing in the same instant could race it, so allow it 300 ms.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     for (let i = 0; i < 6; i++) {
       await device.client!.publishAsync(
         `tenant/${device.tenantId}/device/${device.deviceId}/telemetry`,

@@ -22,14 +22,18 @@ export interface NatsCluster {
 
 const SERVER = '/usr/sbin/nats-server';
 
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/** `extraArgs` go to every node (e.g. --user/--pass). */
+export async function startNatsCluster(size = 3, extraArgs: string[] = []): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pulse-nats-'));
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
   const clusterPorts = size > 1 ? await Promise.all(Array.from({ length: size }, () => freePort())) : [];
   const routes = clusterPorts.map((port) => `nats-route://127.0.0.1:${port}`).join(',');
   const nodes = ports.map((port, index): NatsNode => {
     let child: ChildProcess | undefined;
-    const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, `n${index}`), '-n', `n${index}`];
+    const args = [
+      ...['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, `n${index}`), '-n', `n${index}`],
+      ...extraArgs,
+    ];
     if (size > 1) {
       args.push(
         '--cluster_name',
