@@ -20,14 +20,13 @@ import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/d
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
 import { startPulse, type PulseProcess } from '../test/helpers/processes.js';
+import { provisionDevices } from '../test/helpers/provision.js';
 import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
-import { saveResult } from './results.js';
+import { benchArgs, saveResult } from './results.js';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2)
-  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const args = benchArgs();
 const DEVICES = Number(args.get('devices') ?? 1000);
 const MESSAGES = Number(args.get('messages') ?? 200_000);
 const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
@@ -113,30 +112,8 @@ try {
     device_id: `dev-${i}`,
     site_id: 'lab',
   }));
-  const registered = (await (
-    await fetch(`${api.base}/api/admin/devices/bulk`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-      body: JSON.stringify(plan),
-    })
-  ).json()) as { devices: { device_id: string; activation_code: string }[] };
-  const tokens = new Map<string, string>();
-  for (let i = 0; i < registered.devices.length; i += 50) {
-    await Promise.all(
-      registered.devices.slice(i, i + 50).map(async (device) => {
-        const response = await fetch(`${api.base}/api/device/activate`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            tenant_id: 'bench',
-            device_id: device.device_id,
-            activation_code: device.activation_code,
-          }),
-        });
-        tokens.set(device.device_id, ((await response.json()) as { provision_token: string }).provision_token);
-      }),
-    );
-  }
+  const byKey = await provisionDevices(api.base, ADMIN_KEY, plan);
+  const tokens = new Map([...byKey].map(([key, token]) => [key.slice('bench/'.length), token]));
   await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings and rules polls
 
   // The load, encoded before the clock starts; probes violate the rule once per device.

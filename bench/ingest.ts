@@ -17,12 +17,11 @@ import {
 } from '../src/simulator/device-model.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { freePort, startMosquitto } from '../test/helpers/mosquitto.js';
+import { provisionDevices } from '../test/helpers/provision.js';
 import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
-import { saveResult } from './results.js';
+import { benchArgs, saveResult } from './results.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2)
-  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const args = benchArgs();
 const DEVICES = Number(args.get('devices') ?? 1000);
 const MESSAGES = Number(args.get('messages') ?? 300_000);
 const RATE = args.get('rate') === undefined || args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
@@ -120,32 +119,8 @@ try {
     device_id: `dev-${i}`,
     site_id: 'lab-1',
   }));
-  const registered = (await (
-    await fetch(`${api}/api/admin/devices/bulk`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-      body: JSON.stringify(plan),
-    })
-  ).json()) as { devices: { device_id: string; activation_code: string }[] };
-  const tokens: string[] = [];
-  const codes = registered.devices;
-  for (let i = 0; i < codes.length; i += 50) {
-    const chunk = await Promise.all(
-      codes.slice(i, i + 50).map(async (device) => {
-        const response = await fetch(`${api}/api/device/activate`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            tenant_id: 'bench',
-            device_id: device.device_id,
-            activation_code: device.activation_code,
-          }),
-        });
-        return ((await response.json()) as { provision_token: string }).provision_token;
-      }),
-    );
-    tokens.push(...chunk);
-  }
+  const byKey = await provisionDevices(api, ADMIN_KEY, plan);
+  const tokens = plan.map((device) => byKey.get(`bench/${device.device_id}`)!);
   await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings poll
   if (DRAIN) await stopPulse(pulse);
 

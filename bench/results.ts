@@ -10,3 +10,11 @@ export function saveResult(name: string, result: Record<string, unknown>): strin
   console.log(`wrote ${file}`);
   return file;
 }
+
+/** `--name value` pairs of the command line. */
+export function benchArgs(): Map<string, string> {
+  const args = new Map<string, string>();
+  for (let i = 2; i < process.argv.length; i += 2)
+    args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+  return args;
+}

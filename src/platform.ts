@@ -21,7 +21,6 @@ import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
 import { type RoleDeps, type RoleName, type RoleStarter, type RunningRole } from './roles.js';
 import { createInProcessBus, type Bus } from './bus/index.js';
-import { createNatsBus } from './bus/nats.js';
 
 const roleStarters: Record<RoleName, RoleStarter> = {
   api: api.start,
@@ -172,8 +171,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   }
 }
 
-function openBus(config: Config, roles: readonly RoleName[], log: Logger): Promise<Bus> | Bus {
+async function openBus(config: Config, roles: readonly RoleName[], log: Logger): Promise<Bus> {
   if (!config.NATS_URL) return createInProcessBus(log);
+  // Loaded only when asked for: every `pulse` command starts faster without the NATS client.
+  const { createNatsBus } = await import('./bus/nats.js');
   return createNatsBus({
     servers: config.NATS_URL,
     caFile: config.NATS_CA_FILE,

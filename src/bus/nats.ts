@@ -120,7 +120,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: options.servers,
+      ...serversAndCredentials(options.servers),
       name: options.name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
@@ -560,6 +560,24 @@ async function ensureConsumer(
 
 class PartitionMismatch extends Error {}
 
+/**
+ * The client takes credentials as options, not from URLs: `nats://user:password@host` gives user and
+ * password, `nats://token@host` a token (as the NATS CLI reads them).
+ */
+function serversAndCredentials(servers: string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+  let credentials: { user?: string; pass?: string; token?: string } = {};
+  const bare = servers.map((server) => {
+    const url = new URL(server);
+    if (url.username && url.password) {
+      credentials = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
+    } else if (url.username) {
+      credentials = { token: decodeURIComponent(url.username) };
+    }
+    return `${url.protocol}//${url.host}`;
+  });
+  return { servers: bare, ...credentials };
+}
+
 /** The servers for messages and logs, without passwords. */
 function shown(servers: string[]): string {
   return servers
@@ -567,6 +585,7 @@ function shown(servers: string[]): string {
       try {
         const url = new URL(server);
         if (url.password) url.password = '***';
+        else if (url.username) url.username = '***'; // a token
         return url.href.replace(/\/$/, '');
       } catch {
         return server;

@@ -12,17 +12,18 @@ const log = pino({ level: 'silent' });
 let nats: NatsCluster;
 const buses: Bus[] = [];
 
+const options = (server: string): NatsBusOptions => ({
+  servers: [server],
+  partitions: 4,
+  failoverSeconds: 2,
+  streamMaxAgeHours: 1,
+  outboxMaxBytes: 1 << 20,
+  name: 'test',
+  log,
+});
+
 const open = async (overrides: Partial<NatsBusOptions> = {}) => {
-  const bus = await createNatsBus({
-    servers: [nats.nodes[0]!.url],
-    partitions: 4,
-    failoverSeconds: 2,
-    streamMaxAgeHours: 1,
-    outboxMaxBytes: 1 << 20,
-    name: 'test',
-    log,
-    ...overrides,
-  });
+  const bus = await createNatsBus({ ...options(nats.nodes[0]!.url), ...overrides });
   buses.push(bus);
   return bus;
 };
@@ -167,16 +168,6 @@ describe('NATS credentials', () => {
     secured = await startNatsCluster(1, ['--user', 'pulse', '--pass', 's3cret']);
   });
   afterAll(() => secured.close());
-
-  const options = (server: string): NatsBusOptions => ({
-    servers: [server],
-    partitions: 4,
-    failoverSeconds: 2,
-    streamMaxAgeHours: 1,
-    outboxMaxBytes: 1 << 20,
-    name: 'test',
-    log,
-  });
 
   it('connects with the user and password of the URL', async () => {
     const port = secured.nodes[0]!.port;

@@ -16,6 +16,7 @@ import { bearer, tokenFor } from '../helpers/identity.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { provisionDevices } from '../helpers/provision.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 import { spawnSync } from 'node:child_process';
@@ -66,15 +67,6 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     API_RATE_LIMIT: '100000',
   });
 
-  const admin = async (path: string, body: unknown) => {
-    const response = await fetch(`${api.base}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-      body: JSON.stringify(body),
-    });
-    expect(response.status, path).toBeLessThan(300);
-    return response.json() as Promise<any>;
-  };
   const customer = async (token: string, path: string, body: unknown) => {
     const response = await fetch(`${api.base}${path}`, {
       method: 'POST',
@@ -125,21 +117,12 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
         site_id: 'site-1',
       })),
     );
-    const registered = await admin('/api/admin/devices/bulk', plan);
-    for (const entry of registered.devices) {
-      const activated = await fetch(`${api.base}/api/device/activate`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          tenant_id: entry.tenant_id,
-          device_id: entry.device_id,
-          activation_code: entry.activation_code,
-        }),
-      }).then((r) => r.json() as Promise<any>);
+    const tokens = await provisionDevices(api.base, ADMIN_KEY, plan);
+    for (const entry of plan) {
       devices.push({
         tenantId: entry.tenant_id,
         deviceId: entry.device_id,
-        token: activated.provision_token,
+        token: tokens.get(`${entry.tenant_id}/${entry.device_id}`)!,
         seq: 0,
         acked: [],
         silent: false,

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ADMIN_KEY = 'scale-down-admin-key-0001';
@@ -44,23 +45,9 @@ describe('scaling ingest down on Mosquitto', () => {
       startPulse('ingest-removed', ['run', 'ingest', 'provision'], { ...env(), MQTT_CLIENT_ID: 'scale-removed' }),
     ]);
     // 20 devices: each sends at most 15 messages here, within the default per-device burst of 20.
-    for (const device of Array.from({ length: 20 }, (_, i) => `d${i + 1}`)) {
-      const created: any = await (
-        await fetch(`${kept.base}/api/admin/devices`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-admin-key': ADMIN_KEY },
-          body: JSON.stringify({ tenant_id: 'acme', device_id: device, site_id: 's' }),
-        })
-      ).json();
-      const activated: any = await (
-        await fetch(`${kept.base}/api/device/activate`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ tenant_id: 'acme', device_id: device, activation_code: created.activation_code }),
-        })
-      ).json();
-      tokens.set(device, activated.provision_token);
-    }
+    const plan = Array.from({ length: 20 }, (_, i) => ({ tenant_id: 'acme', device_id: `d${i + 1}`, site_id: 's' }));
+    for (const [key, token] of await provisionDevices(kept.base, ADMIN_KEY, plan))
+      tokens.set(key.slice('acme/'.length), token);
   }, 120_000);
 
   afterAll(async () => {

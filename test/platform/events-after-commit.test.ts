@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusEvents, BusTopic } from '../../src/bus/index.js';
 import { urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { provisionDevices } from '../helpers/provision.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -55,14 +56,9 @@ describe('events after commit (PostgreSQL)', () => {
     observe('alert.changed', ({ alert_id }) => one(`SELECT status FROM fleet_alert WHERE id = $1`, [alert_id]));
     observe('delivery.queued', () => one(`SELECT count(*)::int AS n FROM delivery_jobs`, []));
 
-    const created = await pulse.call('/api/admin/devices', {
-      json: { tenant_id: 'acme', device_id: 'd1', site_id: 's' },
-    });
-    const activated = await pulse.call('/api/device/activate', {
-      admin: false,
-      json: { tenant_id: 'acme', device_id: 'd1', activation_code: created.body.activation_code },
-    });
-    const deviceToken = activated.body.provision_token as string;
+    const deviceToken = (
+      await provisionDevices(pulse.base, TEST_ADMIN_KEY, [{ tenant_id: 'acme', device_id: 'd1', site_id: 's' }])
+    ).get('acme/d1')!;
     const customer = (path: string, json: unknown) => pulse.call(path, { admin: false, headers: bearer(token), json });
     expect(
       (await customer('/customer/alert-rules', { name: 'hot', metric_name: 't', operator: 'GT', threshold: 5 })).status,

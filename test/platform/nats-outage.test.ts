@@ -2,7 +2,8 @@
 // NATS is back, the stored messages' events (kept in the outbox) reach the evaluator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe('NATS outage (PostgreSQL, every role in one process over NATS)', () => {
@@ -13,15 +14,10 @@ describe('NATS outage (PostgreSQL, every role in one process over NATS)', () => 
   beforeAll(async () => {
     nats = await startNatsCluster(1);
     pulse = await startTestPlatform('postgres', { NATS_URL: nats.urls, EVALUATOR_PARTITIONS: '4' });
-    const created = await pulse.call('/api/admin/devices', {
-      json: { tenant_id: 'acme', device_id: 'd1', site_id: 's' },
-    });
-    token = (
-      await pulse.call('/api/device/activate', {
-        admin: false,
-        json: { tenant_id: 'acme', device_id: 'd1', activation_code: created.body.activation_code },
-      })
-    ).body.provision_token;
+    const tokens = await provisionDevices(pulse.base, TEST_ADMIN_KEY, [
+      { tenant_id: 'acme', device_id: 'd1', site_id: 's' },
+    ]);
+    token = tokens.get('acme/d1')!;
   });
   afterAll(async () => {
     await pulse?.close();
