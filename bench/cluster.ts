@@ -169,6 +169,8 @@ try {
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const evaluatorsCaughtUpSeconds = (Date.now() - caughtUpAfter) / 1000;
+  let redelivered = 0;
+  for (const evaluator of evaluators) redelivered += (await evaluator.health()).components.bus.counters.redelivered;
   await new Promise((resolve) => setTimeout(resolve, 1000)); // their last flushes
   const steady = (
     await sql.query(`
@@ -245,6 +247,7 @@ try {
     message_to_alert_p99_ms: Math.round(Number(alerts.p99) * 1000),
     message_to_alert_max_ms: Math.round(Number(alerts.max) * 1000),
     alerts_opened_twice: duplicates,
+    evaluator_events_redelivered: redelivered,
     stored_events_per_jetstream_message: Math.round(stored / Math.max(1, jetstreamMessages)),
     failover_ms: failoverMs ?? 'no alert within 60 s',
     // Share of one core each kind of process used while publishing (2 cores = 200 %).

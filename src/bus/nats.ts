@@ -67,9 +67,9 @@ const CONFIG_BUCKET = 'pulse_config';
 /** Stored messages per NATS message: keeps each well under the server's 1 MB default payload limit. */
 const CHUNK = 500;
 /**
- * Stored messages of a partition are gathered this long before they go out as one event: ingest writes
- * small batches when devices wait for their PUBACK, and one replicated JetStream message per partition
- * per batch cost NATS more CPU than the evaluators (measured: alerts 0.9 s later at 10,000 QoS 1 msg/s).
+ * Stored messages of a partition (and live telemetry) are gathered this long before they go out as one
+ * event: ingest writes small batches when devices wait for their PUBACK, and one replicated JetStream
+ * message per partition per batch cost NATS more CPU than the evaluators.
  */
 const STORED_LINGER_MS = 25;
 /** Durable publishes in flight at once (each waits for the stream's acknowledgement). */
@@ -253,9 +253,14 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     gathering.delete(partition);
     if (messages && messages.length > 0) enqueue(storedSubject(partition), encodeMessages(messages));
   }
+  // Live telemetry is gathered over the same window: ingest announces it per event-loop turn, which
+  // under load is thousands of small NATS messages a second for the api instances to decode.
+  let liveGathering: AcceptedMessage[] = [];
   function sendAllGathered(): void {
     gatherTimer = undefined;
     for (const partition of [...gathering.keys()]) sendGathered(partition);
+    if (liveGathering.length > 0) publishLive(LIVE_SUBJECTS['telemetry.accepted'], encodeMessages(liveGathering));
+    liveGathering = [];
   }
 
   function publishLive(subject: string, data: string): void {
@@ -290,6 +295,9 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
           if (!list) gathering.set(partition, [message]);
           else if (list.push(message) >= CHUNK) sendGathered(partition);
         }
+        gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
+      } else if (topic === 'telemetry.accepted') {
+        liveGathering.push(...(event as AcceptedMessage[]));
         gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
       } else if (topic === 'alert.changed') {
         enqueue(ALERTS_SUBJECT, encode(topic, event));
@@ -376,7 +384,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
           try {
             await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds, inOrder);
             const consumer = await js.consumers.get(stream, durable);
-            messages = await consumer.consume({ max_messages: 256 });
+            // A few batches in hand (each up to CHUNK messages): what is not yet taken stays in the stream.
+            messages = await consumer.consume({ max_messages: 32 });
             if (stopped) await messages.close();
             const outstanding: { msg: JsMsg; done: boolean }[] = [];
             for await (const msg of messages) take(msg, outstanding);
@@ -487,8 +496,9 @@ function ownershipTickMs(failoverSeconds: number): number {
   return Math.max(200, Math.round((failoverSeconds * 1000) / 6));
 }
 
+/** Long enough for a busy evaluator's flush, short enough to come again before a lease expires. */
 function ackWaitMs(failoverSeconds: number): number {
-  return Math.max(1000, leaseTtlMs(failoverSeconds) / 2);
+  return Math.max(1000, leaseTtlMs(failoverSeconds) * 0.9);
 }
 
 async function ensureStreams(jsm: JetStreamManager, replicas: number, maxAgeHours: number): Promise<void> {
@@ -547,7 +557,7 @@ async function ensureConsumer(
     deliver_policy: DeliverPolicy.All,
     // An event a dead instance held is delivered again before its partition's new owner starts.
     ack_wait: nanos(ackWaitMs(failoverSeconds)),
-    max_ack_pending: 1000,
+    max_ack_pending: 256,
     max_deliver: -1,
   };
   if (await jsm.consumers.info(stream, durable).catch(() => undefined)) return;
