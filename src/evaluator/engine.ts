@@ -224,11 +224,15 @@ export class EvaluatorEngine {
       this.devices.set(deviceKey, device);
     }
     device.site_id = message.site_id;
-    if (message.msg_type === 'heartbeat') device.last_heartbeat_at = maxDate(device.last_heartbeat_at, seenAt);
-    else device.last_telemetry_at = maxDate(device.last_telemetry_at, seenAt);
+    // A reading older than one already evaluated (delivered again after a handover, or late) changes
+    // neither the latest metrics nor any rule: it must not re-open an alert a newer reading closed.
+    const isTelemetry = message.msg_type !== 'heartbeat';
+    const isOutdated = isTelemetry && device.last_telemetry_at !== null && seenAt < device.last_telemetry_at;
+    if (isTelemetry) device.last_telemetry_at = maxDate(device.last_telemetry_at, seenAt);
+    else device.last_heartbeat_at = maxDate(device.last_heartbeat_at, seenAt);
     device.last_seen_at = maxDate(device.last_seen_at, seenAt);
     // Heartbeats carry no metrics; "latest metrics" are the latest telemetry's.
-    if (message.msg_type !== 'heartbeat' && Object.keys(message.metrics).length > 0) device.state = message.metrics;
+    if (isTelemetry && !isOutdated && Object.keys(message.metrics).length > 0) device.state = message.metrics;
 
     const deadline = device.last_seen_at!.getTime() + this.staleMs;
     if (device.status !== 'REVOKED') {
@@ -241,8 +245,7 @@ export class EvaluatorEngine {
       }
     }
     this.effects.deviceChanged(device);
-    if (device.status !== 'REVOKED' && message.msg_type !== 'heartbeat')
-      this.evaluateRules(device, message.metrics, nowMs);
+    if (device.status !== 'REVOKED' && isTelemetry && !isOutdated) this.evaluateRules(device, message.metrics, nowMs);
   }
 
   private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
