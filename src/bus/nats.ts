@@ -74,6 +74,11 @@ const CHUNK = 500;
 const STORED_LINGER_MS = 25;
 /** Durable publishes in flight at once (each waits for the stream's acknowledgement). */
 const PUBLISH_WINDOW = 64;
+/**
+ * A stream without a leader (a node died) answers nothing: give up on an attempt soon and try again at
+ * most a second later, so events flow as soon as a new leader is elected (the message id dedupes).
+ */
+const PUBLISH_TIMEOUT_MS = 3000;
 
 const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
   'telemetry.accepted': 'pulse.live.telemetry',
@@ -218,7 +223,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       if (entry.sending) continue;
       entry.sending = true;
       inFlight += 1;
-      js.publish(entry.subject, entry.data, { msgID: entry.msgId, timeout: 5000 }).then(
+      js.publish(entry.subject, entry.data, { msgID: entry.msgId, timeout: PUBLISH_TIMEOUT_MS }).then(
         () => settle(entry, true),
         (error: unknown) => settle(entry, false, error),
       );
@@ -243,7 +248,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       retryTimer = undefined;
       pump();
     }, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 5000);
+    retryDelay = Math.min(retryDelay * 2, 1000);
   }
 
   const gathering = new Map<number, AcceptedMessage[]>();
@@ -385,7 +390,12 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
             await ensureConsumer(jsm, stream, durable, filter, options.failoverSeconds, inOrder);
             const consumer = await js.consumers.get(stream, durable);
             // A few batches in hand (each up to CHUNK messages): what is not yet taken stays in the stream.
-            messages = await consumer.consume({ max_messages: 32 });
+            // Pull requests live no longer than a lease: the server keeps sending to a dead instance's
+            // open requests until they expire (30 s by default), which starved its partitions' new owner.
+            messages = await consumer.consume({
+              max_messages: 32,
+              expires: Math.max(1000, leaseTtlMs(options.failoverSeconds)),
+            });
             if (stopped) await messages.close();
             const outstanding: { msg: JsMsg; done: boolean }[] = [];
             for await (const msg of messages) take(msg, outstanding);
