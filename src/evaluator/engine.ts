@@ -224,8 +224,8 @@ export class EvaluatorEngine {
       this.devices.set(deviceKey, device);
     }
     device.site_id = message.site_id;
-    // A reading older than one already evaluated (delivered again after a handover, or late) changes
-    // neither the latest metrics nor any rule: it must not re-open an alert a newer reading closed.
+    // A reading older than the latest (two ingest instances raced, or it came again after a handover)
+    // is still evaluated — the violation happened — but it does not replace the latest metrics.
     const isTelemetry = message.msg_type !== 'heartbeat';
     const isOutdated = isTelemetry && device.last_telemetry_at !== null && seenAt < device.last_telemetry_at;
     if (isTelemetry) device.last_telemetry_at = maxDate(device.last_telemetry_at, seenAt);
@@ -245,7 +245,7 @@ export class EvaluatorEngine {
       }
     }
     this.effects.deviceChanged(device);
-    if (device.status !== 'REVOKED' && isTelemetry && !isOutdated) this.evaluateRules(device, message.metrics, nowMs);
+    if (device.status !== 'REVOKED' && isTelemetry) this.evaluateRules(device, message.metrics, nowMs);
   }
 
   private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
