@@ -168,6 +168,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     jsm = await jetstreamManager(nc);
     const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
     replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
+    await checkPartitions(new Kvm(js), replicas, options.partitions);
     await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
     // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
     // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
@@ -181,7 +182,6 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         true,
       );
     }
-    await checkPartitions(new Kvm(js), replicas, options.partitions);
   } catch (error) {
     await nc.close();
     throw error instanceof PartitionMismatch
