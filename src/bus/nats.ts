@@ -302,7 +302,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         }
         gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
       } else if (topic === 'telemetry.accepted') {
-        liveGathering.push(...(event as AcceptedMessage[]));
+        for (const message of event as AcceptedMessage[]) liveGathering.push(message);
         gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
       } else if (topic === 'alert.changed') {
         enqueue(ALERTS_SUBJECT, encode(topic, event));
