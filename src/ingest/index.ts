@@ -103,6 +103,14 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
   const { config, log } = deps;
   if (!config.MQTT_URL) throw new Error('pulse ingest drain works on an external broker: set MQTT_URL');
   const pipeline = createPipeline(deps);
+  // The runtime settings in force (rate limits above all), as a running instance would apply them.
+  const settings = await watchSettings(
+    deps.db,
+    defaultIngestSettings(config.MODE),
+    config.SETTINGS_POLL_SECONDS * 1000,
+    log,
+    (next) => pipeline.applySettings(next),
+  );
   const source = await startMqttSource({
     url: config.MQTT_URL,
     sharedGroup: config.MQTT_SHARED_GROUP,
@@ -118,6 +126,7 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   await source.stop();
+  settings.stop();
   await pipeline.stop();
   // A clean session replaces the persistent one: the broker forgets the client id altogether.
   const forget = await startMqttSource({
