@@ -107,11 +107,6 @@ function decode<T extends BusTopic>(topic: T, data: Uint8Array): BusEvents[T] {
   return value as BusEvents[T];
 }
 
-const encode = <T extends BusTopic>(topic: T, event: BusEvents[T]) =>
-  topic === 'telemetry.stored' || topic === 'telemetry.accepted'
-    ? encodeMessages(event as AcceptedMessage[])
-    : JSON.stringify(event);
-
 interface OutboxEntry {
   subject: string;
   data: string;
@@ -305,9 +300,9 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         for (const message of event as AcceptedMessage[]) liveGathering.push(message);
         gatherTimer ??= setTimeout(sendAllGathered, STORED_LINGER_MS);
       } else if (topic === 'alert.changed') {
-        enqueue(ALERTS_SUBJECT, encode(topic, event));
+        enqueue(ALERTS_SUBJECT, JSON.stringify(event));
       } else {
-        publishLive(subjectOf(topic), encode(topic, event));
+        publishLive(subjectOf(topic), JSON.stringify(event));
       }
     },
 
@@ -494,9 +489,9 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
 }
 
 /**
- * A lease (and a member key) lives 0.6 of the failover time and is renewed every sixth of it: a dead
- * instance's partitions are free after at most 0.6, taken at the next check after that, and a live one
- * may miss two renewals (a NATS leader election) without losing them.
+ * A lease (and a member's last announcement) lives 0.6 of the failover time and is renewed every sixth
+ * of it: a dead instance's partitions are free after at most 0.6, taken at the next check after that,
+ * and a live one may miss two renewals (a NATS leader election) without losing them.
  */
 function leaseTtlMs(failoverSeconds: number): number {
   return Math.round(failoverSeconds * 600);
@@ -535,18 +530,28 @@ async function ensureStreams(jsm: JetStreamManager, replicas: number, maxAgeHour
   });
 }
 
-/** Creates a stream, or brings an existing one to this configuration (several processes may race here). */
-async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
-  const existing = await jsm.streams.info(config.name).catch(() => undefined);
-  if (!existing) {
-    try {
-      await jsm.streams.add(config);
-      return;
-    } catch (error) {
-      if (!(await jsm.streams.info(config.name).catch(() => undefined))) throw error;
-    }
+/**
+ * What `find` finds, else what `create` made. Several processes start at once: when another one created
+ * it first, `create` fails and `find` then finds it.
+ */
+async function findOrCreate<T>(find: () => Promise<T>, create: () => Promise<T>): Promise<T> {
+  const found = await find().catch(() => undefined);
+  if (found) return found;
+  try {
+    return await create();
+  } catch (error) {
+    const createdElsewhere = await find().catch(() => undefined);
+    if (!createdElsewhere) throw error;
+    return createdElsewhere;
   }
-  const current = existing?.config ?? (await jsm.streams.info(config.name)).config;
+}
+
+/** Creates a stream, or brings an existing one to this configuration. */
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }): Promise<void> {
+  const { config: current } = await findOrCreate(
+    () => jsm.streams.info(config.name),
+    () => jsm.streams.add(config),
+  );
   if (current.num_replicas !== config.num_replicas || current.max_age !== config.max_age) {
     await jsm.streams.update(config.name, { ...current, num_replicas: config.num_replicas, max_age: config.max_age });
   }
@@ -570,12 +575,10 @@ async function ensureConsumer(
     max_ack_pending: 256,
     max_deliver: -1,
   };
-  if (await jsm.consumers.info(stream, durable).catch(() => undefined)) return;
-  try {
-    await jsm.consumers.add(stream, config);
-  } catch (error) {
-    if (!(await jsm.consumers.info(stream, durable).catch(() => undefined))) throw error;
-  }
+  await findOrCreate(
+    () => jsm.consumers.info(stream, durable),
+    () => jsm.consumers.add(stream, config),
+  );
 }
 
 class PartitionMismatch extends Error {}
@@ -635,9 +638,10 @@ async function checkPartitions(kvm: Kvm, replicas: number, partitions: number): 
 }
 
 /**
- * Membership and partition leases in a KV bucket whose entries expire: every instance renews its
- * member key and its leases each tick; all compute the same assignment over the live members; an
- * instance gives up what is no longer its own and takes what is free and assigned to it.
+ * Partition leases in a KV bucket whose entries expire, membership announced on a plain subject: every
+ * instance renews its leases and says it is alive each tick; all compute the same assignment over the
+ * members heard lately; an instance gives up what is no longer its own and takes what is free and
+ * assigned to it.
  */
 async function startOwnership(
   nc: NatsConnection,
