@@ -62,11 +62,11 @@ export class EvaluatorStore implements Effects {
   }
 
   /**
-   * Alert changes are rare and someone waits for them: they go out on the next turn (or right after the
-   * flush in progress) instead of waiting for the timer that batches device states.
+   * Alert changes are rare and someone waits for them: they go out on the next turn instead of waiting
+   * for the timer that batches device states (during a flush, right after it, see flush()).
    */
   private flushSoon(): void {
-    if (this.flushScheduled || this.flushing) return;
+    if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
@@ -123,7 +123,7 @@ export class EvaluatorStore implements Effects {
           this.stats.lastFlushMs = Math.round(performance.now() - started);
           for (const event of events) this.bus.publish('alert.changed', event);
           for (const resolve of waiters) resolve();
-          if (this.alertOps.length > 0) setImmediate(() => void this.flush()); // decided during this flush
+          if (this.alertOps.length > 0) this.flushSoon(); // decided during this flush
         },
         (error: unknown) => {
           this.stats.failures += 1;
