@@ -9,20 +9,13 @@
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { partitionOf } from '../src/bus/partitions.js';
-import {
-  defaultDeviceModelSettings,
-  initialReadings,
-  nextReadings,
-  seededRandom,
-  telemetryMetrics,
-} from '../src/simulator/device-model.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startMosquitto } from '../test/helpers/mosquitto.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
 import { startPulse, type PulseProcess } from '../test/helpers/processes.js';
 import { provisionDevices } from '../test/helpers/provision.js';
-import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
-import { benchArgs, saveResult } from './results.js';
+import { RawPublisher, sendAll, simulatedTelemetry } from './mqtt-load.js';
+import { benchArgs, saveResult, storedWhenSettled } from './results.js';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -117,21 +110,16 @@ try {
   await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings and rules polls
 
   // The load, encoded before the clock starts; probes violate the rule once per device.
-  const random = seededRandom(7);
-  const readings = plan.map(() => initialReadings(random));
-  const messages = Array.from({ length: MESSAGES }, (_, sent) => {
-    const index = sent % DEVICES;
-    readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
-    const metrics = telemetryMetrics(readings[index]!, true);
-    const round = Math.floor(sent / DEVICES);
-    const probe = round < DEVICES && index === round;
-    const fields = JSON.stringify({
-      site_id: 'lab',
-      seq: sent,
-      provision_token: tokens.get(`dev-${index}`),
-      metrics: probe ? { ...metrics, temp_c: 2000 } : metrics,
-    }).slice(1, -1);
-    return preparePublish(`tenant/bench/device/dev-${index}/telemetry`, fields, QOS);
+  const messages = simulatedTelemetry({
+    tokens: plan.map((device) => tokens.get(device.device_id)!),
+    count: MESSAGES,
+    qos: QOS,
+    siteId: 'lab',
+    seed: 7,
+    adjust: (metrics, sent, device) => {
+      const round = Math.floor(sent / DEVICES);
+      return round < DEVICES && device === round ? { ...metrics, temp_c: 2000 } : metrics;
+    },
   });
   const publishers = await Promise.all(
     Array.from({ length: 4 }, (_, i) => RawPublisher.connect('127.0.0.1', mosquitto.port, `bench-cluster-pub-${i}`)),
@@ -144,14 +132,7 @@ try {
   for (const ingest of ingests) jetstreamMessages += (await ingest.health()).components.bus.counters.published;
   await Promise.all(publishers.map((publisher) => publisher.close()));
 
-  const count = async () => Number((await sql.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
-  let stored = await count();
-  for (let still = 0; still < 5 && stored < MESSAGES;) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const next = await count();
-    still = next === stored ? still + 1 : 0;
-    stored = next;
-  }
+  const stored = await storedWhenSettled(sql, MESSAGES);
   // The evaluators may still be behind: wait until their partitions' consumers hold nothing.
   const evaluatorBacklog = async () => {
     let backlog = 0;

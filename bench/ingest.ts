@@ -8,18 +8,11 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import {
-  initialReadings,
-  nextReadings,
-  seededRandom,
-  telemetryMetrics,
-  defaultDeviceModelSettings,
-} from '../src/simulator/device-model.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { freePort, startMosquitto } from '../test/helpers/mosquitto.js';
 import { provisionDevices } from '../test/helpers/provision.js';
-import { preparePublish, RawPublisher, sendAll } from './mqtt-load.js';
-import { benchArgs, saveResult } from './results.js';
+import { RawPublisher, sendAll, simulatedTelemetry } from './mqtt-load.js';
+import { benchArgs, saveResult, storedWhenSettled } from './results.js';
 
 const args = benchArgs();
 const DEVICES = Number(args.get('devices') ?? 1000);
@@ -126,19 +119,7 @@ try {
 
   // 4. Publish: every message encoded before the clock starts (bench/mqtt-load.ts), spread round-robin
   // over devices, sent in ticks over PUBLISHERS connections.
-  const random = seededRandom(42);
-  const readings = plan.map(() => initialReadings(random));
-  const messages = Array.from({ length: MESSAGES }, (_, sent) => {
-    const index = sent % DEVICES;
-    readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
-    const fields = JSON.stringify({
-      site_id: 'lab-1',
-      seq: sent,
-      provision_token: tokens[index],
-      metrics: telemetryMetrics(readings[index]!, true),
-    }).slice(1, -1);
-    return preparePublish(`tenant/bench/device/dev-${index}/telemetry`, fields, QOS);
-  });
+  const messages = simulatedTelemetry({ tokens, count: MESSAGES, qos: QOS, siteId: 'lab-1', seed: 42 });
   const publishers = await Promise.all(
     Array.from({ length: PUBLISHERS }, (_, i) =>
       RawPublisher.connect('127.0.0.1', mqttPort, `bench-pub-${i}-${process.pid}`),
@@ -149,14 +130,7 @@ try {
   if (DRAIN) pulse = await startPulse();
 
   // 5. Wait until the rows stop coming.
-  const count = async () => Number((await rows.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n);
-  let stored = await count();
-  for (let still = 0; still < 5 && stored < MESSAGES;) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const next = await count();
-    still = next === stored ? still + 1 : 0;
-    stored = next;
-  }
+  const stored = await storedWhenSettled(rows, MESSAGES);
   // What Pulse itself counted, next to what the database holds.
   const health = (await (await fetch(`${api}/health`)).json()) as {
     components: { ingest?: { counters?: Record<string, number>; rejected_by_reason?: Record<string, number> } };

@@ -5,6 +5,13 @@
 // stamps the packet's `ts` (and QoS 1 packet id) in place and writes a tick's packets in one syscall.
 import { connect, type Socket } from 'node:net';
 import { connectPacket, remainingLength } from '../src/ingest/mqtt-subscriber.js';
+import {
+  defaultDeviceModelSettings,
+  initialReadings,
+  nextReadings,
+  seededRandom,
+  telemetryMetrics,
+} from '../src/simulator/device-model.js';
 
 /** An encoded PUBLISH whose payload begins `{"ts":"<24-character ISO time>"`. */
 export interface PreparedPublish {
@@ -151,4 +158,38 @@ export async function sendAll(
   }
   await Promise.all(publishers.map((publisher) => publisher.settle(0)));
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * `count` telemetry PUBLISHes with the simulator's metrics, round-robin over devices dev-0 … dev-(n-1)
+ * of tenant `bench` (`tokens[i]` is dev-i's provision token), encoded before the clock starts. `adjust`
+ * may change one message's metrics (a probe).
+ */
+export function simulatedTelemetry(options: {
+  tokens: string[];
+  count: number;
+  qos: 0 | 1;
+  siteId: string;
+  seed: number;
+  adjust?: (
+    metrics: Record<string, number | boolean>,
+    sent: number,
+    device: number,
+  ) => Record<string, number | boolean>;
+}): PreparedPublish[] {
+  const devices = options.tokens.length;
+  const random = seededRandom(options.seed);
+  const readings = options.tokens.map(() => initialReadings(random));
+  return Array.from({ length: options.count }, (_, sent) => {
+    const index = sent % devices;
+    readings[index] = nextReadings(readings[index]!, random, defaultDeviceModelSettings);
+    const metrics = telemetryMetrics(readings[index]!, true);
+    const fields = JSON.stringify({
+      site_id: options.siteId,
+      seq: sent,
+      provision_token: options.tokens[index],
+      metrics: options.adjust ? options.adjust(metrics, sent, index) : metrics,
+    }).slice(1, -1);
+    return preparePublish(`tenant/bench/device/dev-${index}/telemetry`, fields, options.qos);
+  });
 }
