@@ -203,6 +203,8 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
 
   const count = async (query: string, params: unknown[] = []) =>
     Number((await sql.query<{ n: string }>(query, params)).rows[0]!.n);
+  const openAlerts = (type: 'THRESHOLD' | 'NO_HEARTBEAT') =>
+    count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = $1 AND status = 'OPEN'`, [type]);
 
   it('splits the partitions between the two evaluators', async () => {
     await waitFor(async () => {
@@ -230,12 +232,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     await waitFor(() => frames.some((f) => f.type === 'subscribed'));
 
     startPublishing();
-    await waitFor(
-      async () =>
-        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'THRESHOLD' AND status = 'OPEN'`)) ===
-        devices.length,
-      30_000,
-    );
+    await waitFor(async () => (await openAlerts('THRESHOLD')) === devices.length, 30_000);
     // The api process never ingested anything: this frame came from an ingest process over NATS.
     await waitFor(() => frames.some((f) => f.type === 'telemetry' && f.device_id === 'dev-03'), 10_000);
     expect(frames.find((f) => f.type === 'telemetry').data.metrics).toMatchObject({ temp_c: 80 });
@@ -291,18 +288,8 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
       30_000,
     );
     const failoverMs = Date.now() - killedAt;
-    await waitFor(
-      async () =>
-        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'THRESHOLD' AND status = 'OPEN'`)) ===
-        silent.length,
-      40_000,
-    ).catch(diagnose);
-    await waitFor(
-      async () =>
-        (await count(`SELECT count(*) AS n FROM fleet_alert WHERE alert_type = 'NO_HEARTBEAT' AND status = 'OPEN'`)) ===
-        silent.length,
-      40_000,
-    ).catch(diagnose);
+    await waitFor(async () => (await openAlerts('THRESHOLD')) === silent.length, 40_000).catch(diagnose);
+    await waitFor(async () => (await openAlerts('NO_HEARTBEAT')) === silent.length, 40_000).catch(diagnose);
 
     publishing = false;
     await publisher;
