@@ -16,18 +16,19 @@ const commaList = z
       .map((entry) => entry.trim())
       .filter(Boolean),
   );
+function isUrl(value: string, protocols: string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
 const url = (protocols: string[]) =>
   z
     .string()
     .trim()
     .refine(
-      (value) => {
-        try {
-          return protocols.includes(new URL(value).protocol);
-        } catch {
-          return false;
-        }
-      },
+      (value) => isUrl(value, protocols),
       `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
     );
 
@@ -119,15 +120,7 @@ export const variables = {
   NATS_URL: {
     schema: commaList
       .refine(
-        (servers) =>
-          servers.length > 0 &&
-          servers.every((server) => {
-            try {
-              return ['nats:', 'tls:'].includes(new URL(server).protocol);
-            } catch {
-              return false;
-            }
-          }),
+        (servers) => servers.length > 0 && servers.every((server) => isUrl(server, ['nats:', 'tls:'])),
         'must be one or more comma-separated nats:// or tls:// URLs (user:password@ in a URL for credentials)',
       )
       .optional(),
