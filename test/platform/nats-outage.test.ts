@@ -1,19 +1,20 @@
 // NATS wholly unreachable: ingest keeps storing, /health says the bus is degraded, nothing crashes; when
 // NATS is back, the stored messages' events (kept in the outbox) reach the evaluator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES } from '../helpers/databases.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 
-describe('NATS outage (PostgreSQL, every role in one process over NATS)', () => {
+describe.each(ENGINES)('NATS outage (%s, every role in one process over NATS)', (engine) => {
   let nats: NatsCluster;
   let pulse: TestPlatform;
   let token: string;
 
   beforeAll(async () => {
     nats = await startNatsCluster(1);
-    pulse = await startTestPlatform('postgres', { NATS_URL: nats.urls, EVALUATOR_PARTITIONS: '4' });
+    pulse = await startTestPlatform(engine, { NATS_URL: nats.urls, EVALUATOR_PARTITIONS: '4' });
     const tokens = await provisionDevices(pulse.base, TEST_ADMIN_KEY, [
       { tenant_id: 'acme', device_id: 'd1', site_id: 's' },
     ]);
