@@ -4,7 +4,7 @@
 // Here every message is encoded into its MQTT PUBLISH packet before the clock starts; sending only
 // stamps the packet's `ts` (and QoS 1 packet id) in place and writes a tick's packets in one syscall.
 import { connect, type Socket } from 'node:net';
-import { connectPacket, remainingLength } from '../src/ingest/mqtt-subscriber.js';
+import { connectPacket, remainingLength } from '../src/ingest/mqtt-packets.js';
 import {
   defaultDeviceModelSettings,
   initialReadings,

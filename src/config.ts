@@ -71,6 +71,15 @@ export const variables = {
     doc: "PEM file of the certificate authority that signed an mqtts:// or wss:// MQTT_URL broker's certificate (a private CA). Unset: the system's CAs.",
     defaultDoc: 'system CAs',
   },
+  MQTT_MAX_PACKET_BYTES: {
+    schema: z.coerce
+      .number()
+      .int()
+      .min(8192)
+      .max(268_435_455)
+      .default(256 * 1024),
+    doc: 'Largest MQTT packet ingest holds in memory when reading from an external broker. A larger message is not buffered: it is quarantined as PAYLOAD_TOO_LARGE from its first bytes, and acknowledged.',
+  },
   MQTT_PORT: {
     schema: port.default(1883),
     doc: 'Port of the embedded broker; when it is taken, a free port is used and printed.',

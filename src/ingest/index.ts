@@ -2,6 +2,7 @@
 // `drain` is an ingest instance's last visit to the broker when it is removed for good (ADR 015).
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import type { Config } from '../config.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
@@ -52,10 +53,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   let mqttSource: MqttSource | undefined;
   if (config.MQTT_URL) {
     mqttSource = await startMqttSource({
-      url: config.MQTT_URL,
+      ...(await externalBroker(config)),
       sharedGroup: config.MQTT_SHARED_GROUP,
       clientId: config.MQTT_CLIENT_ID ?? defaultClientId(),
-      ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
       pipeline,
       log,
     });
@@ -111,11 +111,11 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
     log,
     (next) => pipeline.applySettings(next),
   );
+  const broker = await externalBroker(config);
   const source = await startMqttSource({
-    url: config.MQTT_URL,
+    ...broker,
     sharedGroup: config.MQTT_SHARED_GROUP,
     clientId,
-    ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
     leave: true,
     pipeline,
     log,
@@ -130,9 +130,8 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
   await pipeline.stop();
   // A clean session replaces the persistent one: the broker forgets the client id altogether.
   const forget = await startMqttSource({
-    url: config.MQTT_URL,
+    ...broker,
     clientId,
-    ca: config.MQTT_CA_FILE ? await readCa(config.MQTT_CA_FILE) : undefined,
     leave: true,
     clean: true,
     pipeline,
@@ -142,10 +141,14 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
   return pipeline.counters.received;
 }
 
-async function readCa(file: string): Promise<Buffer> {
+/** How to reach the external broker MQTT_URL names. */
+async function externalBroker(config: Config) {
+  const file = config.MQTT_CA_FILE;
+  let ca: Buffer | undefined;
   try {
-    return await readFile(file);
+    ca = file ? await readFile(file) : undefined;
   } catch (error) {
     throw new Error(`MQTT_CA_FILE: cannot read ${file} (${(error as Error).message})`);
   }
+  return { url: config.MQTT_URL!, ca, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES };
 }

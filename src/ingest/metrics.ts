@@ -8,6 +8,7 @@ export interface IngestMetrics {
   written: Counter;
   batchSeconds: Histogram;
   queueDepth: Gauge;
+  mqttProtocolErrors: Counter;
 }
 
 export function createIngestMetrics(registry: Registry, queueDepth: () => number): IngestMetrics {
@@ -39,6 +40,11 @@ export function createIngestMetrics(registry: Registry, queueDepth: () => number
       name: 'pulse_ingest_batch_write_seconds',
       help: 'Time to write one telemetry batch, retries included',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    mqttProtocolErrors: new Counter({
+      name: 'pulse_ingest_mqtt_protocol_errors_total',
+      help: 'Connections to the external MQTT broker closed (and made again) because it broke the protocol',
       registers: [registry],
     }),
     queueDepth: new Gauge({

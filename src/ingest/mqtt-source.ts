@@ -18,6 +18,7 @@ export interface MqttSourceOptions {
   sharedGroup?: string | undefined;
   clientId: string;
   ca?: Buffer | undefined;
+  maxPacketBytes: number;
   /** The session's last visit: unsubscribe from the group and take what the session holds (`pulse ingest drain`). */
   leave?: boolean;
   /** A clean session (ends a persistent one); persistent by default. */
@@ -56,6 +57,11 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     clientId: options.clientId,
     ca: options.ca,
     subscription,
+    maxPacketBytes: options.maxPacketBytes,
+    onProtocolError: (reason) => {
+      pipeline.metrics.mqttProtocolErrors.inc();
+      log.warn({ url: redact(options.url), reason }, 'MQTT broker broke the protocol; reconnecting');
+    },
     mode: options.leave ? 'leave' : 'subscribe',
     // A persistent session: QoS 1 messages sent while we were away are delivered on reconnect.
     clean: options.clean ?? false,
@@ -133,13 +139,14 @@ export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log
 function handlePublish(
   pipeline: IngestPipeline,
   log: Logger,
-  packet: { topic: string; payload: Buffer | string; qos: number },
+  packet: { topic: string; payload: Buffer | string; sizeBytes?: number; qos: number },
 ): Promise<unknown> {
   return pipeline
     .handle({
       source: 'mqtt',
       topic: packet.topic,
       body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      sizeBytes: packet.sizeBytes,
       wait: packet.qos > 0 ? 'stored' : 'queued',
     })
     .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'could not process an MQTT message'));

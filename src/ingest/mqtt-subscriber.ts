@@ -11,10 +11,22 @@ import { isIP, connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import WebSocket, { createWebSocketStream } from 'ws';
+import {
+  PacketReader,
+  PACKET,
+  connectPacket,
+  pubackPackets,
+  subscribePacket,
+  unsubscribePacket,
+  type ServerPacket,
+} from './mqtt-packets.js';
 
 export interface InboundPublish {
   topic: string;
+  /** A view of the received bytes (copy it to keep it); of an oversized message, only its first bytes. */
   payload: Buffer;
+  /** The payload's size as sent, beyond payload.length when it was larger than maxPacketBytes. */
+  sizeBytes: number;
   qos: 0 | 1;
 }
 
@@ -35,6 +47,8 @@ export interface SubscriberOptions {
   clean: boolean;
   keepaliveSeconds?: number;
   reconnectMs?: number;
+  /** A larger PUBLISH is not held in memory: its first bytes are delivered with its true sizeBytes. */
+  maxPacketBytes?: number;
   /**
    * One message. For QoS 1, `done` releases its PUBACK (call it once the message is stored or
    * quarantined); a message of a connection that has since dropped is delivered again by the broker.
@@ -42,21 +56,12 @@ export interface SubscriberOptions {
   onMessage: (message: InboundPublish, done: (() => void) | undefined) => void;
   /** Connection changes, for logs: `error` says why a connection closed or could not be made. */
   onEvent?: (event: 'connected' | 'closed', detail: { sessionPresent?: boolean; error?: Error }) => void;
+  /** The broker broke the protocol (the connection is closed and made again): for a counter. */
+  onProtocolError?: (reason: string) => void;
 }
 
-const PACKET = {
-  CONNECT: 1,
-  CONNACK: 2,
-  PUBLISH: 3,
-  PUBACK: 4,
-  SUBSCRIBE: 8,
-  SUBACK: 9,
-  UNSUBSCRIBE: 10,
-  UNSUBACK: 11,
-  PINGRESP: 13,
-} as const;
-const PINGREQ = Buffer.from([0xc0, 0x00]);
-const DISCONNECT = Buffer.from([0xe0, 0x00]);
+const PINGREQ = Buffer.from([PACKET.PINGREQ << 4, 0x00]);
+const DISCONNECT = Buffer.from([PACKET.DISCONNECT << 4, 0x00]);
 const CONNACK_ERRORS = [
   '',
   'unacceptable protocol version',
@@ -65,66 +70,9 @@ const CONNACK_ERRORS = [
   'bad user name or password',
   'not authorized',
 ];
-
-/** MQTT's variable-length "remaining length" field. */
-export function remainingLength(length: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return bytes;
-}
-
-function packet(type: number, flags: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([(type << 4) | flags, ...remainingLength(body.length)]), body]);
-}
-
-const field = (value: string | Buffer) => {
-  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
-  return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes]);
-};
-
-export function connectPacket(options: {
-  clientId: string;
-  clean: boolean;
-  keepaliveSeconds: number;
-  username?: string | undefined;
-  password?: string | undefined;
-}): Buffer {
-  const flags = (options.clean ? 0x02 : 0) | (options.username ? 0x80 : 0) | (options.password ? 0x40 : 0);
-  const keepalive = Buffer.from([options.keepaliveSeconds >> 8, options.keepaliveSeconds & 0xff]);
-  return packet(
-    PACKET.CONNECT,
-    0,
-    Buffer.concat([
-      field('MQTT'),
-      Buffer.from([4, flags]),
-      keepalive,
-      field(options.clientId),
-      ...(options.username ? [field(options.username)] : []),
-      ...(options.password ? [field(options.password)] : []),
-    ]),
-  );
-}
-
-export function subscribePacket(packetId: number, filter: string): Buffer {
-  return packet(
-    PACKET.SUBSCRIBE,
-    0x02,
-    Buffer.concat([Buffer.from([packetId >> 8, packetId & 0xff]), field(filter), Buffer.from([1])]),
-  );
-}
-
-export function unsubscribePacket(packetId: number, filter: string): Buffer {
-  return packet(
-    PACKET.UNSUBSCRIBE,
-    0x02,
-    Buffer.concat([Buffer.from([packetId >> 8, packetId & 0xff]), field(filter)]),
-  );
-}
+/** The one packet id of our SUBSCRIBE or UNSUBSCRIBE. */
+const SUBSCRIPTION_PACKET_ID = 1;
+export const DEFAULT_MAX_PACKET_BYTES = 256 * 1024;
 
 /** Opens the transport the URL names. */
 function openStream(url: URL, ca: Buffer | undefined): Duplex {
@@ -158,10 +106,10 @@ interface HeldAck {
 
 export class MqttSubscriber {
   private stream: Duplex | undefined;
+  private reader: PacketReader | undefined;
   private connectedNow = false;
   private stopping = false;
   private paused = false;
-  private pending: Buffer | undefined;
   /** Bumped per connection: acknowledgements of an older one are dropped. */
   private generation = 0;
   private acks: HeldAck[] = [];
@@ -174,10 +122,14 @@ export class MqttSubscriber {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly url: URL;
   private readonly keepaliveSeconds: number;
+  private readonly maxPacketBytes: number;
 
   constructor(private readonly options: SubscriberOptions) {
     this.url = new URL(options.url);
+    if (this.url.password && !this.url.username)
+      throw new Error('an MQTT password needs a user name: write the broker URL as mqtt://user:password@host');
     this.keepaliveSeconds = options.keepaliveSeconds ?? 60;
+    this.maxPacketBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
   }
 
   /**
@@ -210,7 +162,7 @@ export class MqttSubscriber {
     const stream = this.stream;
     setImmediate(() => {
       if (this.paused || stream !== this.stream) return;
-      if (this.pending) this.read(Buffer.alloc(0));
+      this.readPackets();
       if (!this.paused) stream?.resume();
     });
   }
@@ -233,7 +185,7 @@ export class MqttSubscriber {
     const generation = ++this.generation;
     this.acks = [];
     this.ackHead = 0;
-    this.pending = undefined;
+    this.reader = new PacketReader(this.maxPacketBytes);
     let stream: Duplex;
     try {
       stream = openStream(this.url, this.options.ca);
@@ -242,6 +194,7 @@ export class MqttSubscriber {
       return;
     }
     this.stream = stream;
+    let acknowledged = false; // CONNACK received
     let subscribed = false;
     let closeError: Error | undefined;
     // A refusal at start is a configuration error: fail it. Later, keep trying (the broker may come back).
@@ -254,33 +207,54 @@ export class MqttSubscriber {
       }
       stream.destroy();
     };
-    this.onPacket = (type, flags, body) => {
-      if (type === PACKET.PUBLISH) {
-        this.publish(flags, body, generation);
-      } else if (type === PACKET.CONNACK) {
-        const code = body[1] ?? 0;
-        if (code !== 0)
-          return refuse(new Error(`the MQTT broker refused the connection: ${CONNACK_ERRORS[code] ?? code}`));
-        stream.write(
-          this.options.mode === 'leave'
-            ? unsubscribePacket(1, this.options.subscription)
-            : subscribePacket(1, this.options.subscription),
-        );
-        this.options.onEvent?.('connected', { sessionPresent: (body[0]! & 1) === 1 });
-      } else if (type === PACKET.UNSUBACK) {
-        this.connectedNow = true;
-        first?.resolve();
-        first = undefined;
-      } else if (type === PACKET.SUBACK) {
-        if (body[2] === 0x80)
-          return refuse(new Error(`the MQTT broker refused the subscription ${this.options.subscription}`));
-        subscribed = true;
-        this.connectedNow = true;
-        first?.resolve();
-        first = undefined;
+    const granted = () => {
+      subscribed = true;
+      this.connectedNow = true;
+      first?.resolve();
+      first = undefined;
+    };
+    this.onProtocolError = (reason) => {
+      closeError = new Error(`the MQTT broker broke the protocol: ${reason}`);
+      this.options.onProtocolError?.(reason);
+      stream.destroy(); // and reconnect
+    };
+    this.onPacket = (packet) => {
+      if (!acknowledged && packet.type !== 'connack') return this.onProtocolError(`${packet.type} before CONNACK`);
+      switch (packet.type) {
+        case 'publish':
+          return this.publish(packet, generation);
+        case 'connack':
+          if (acknowledged) return this.onProtocolError('a second CONNACK');
+          acknowledged = true;
+          if (packet.returnCode !== 0)
+            return refuse(
+              new Error(
+                `the MQTT broker refused the connection: ${CONNACK_ERRORS[packet.returnCode] ?? packet.returnCode}`,
+              ),
+            );
+          stream.write(
+            this.options.mode === 'leave'
+              ? unsubscribePacket(SUBSCRIPTION_PACKET_ID, this.options.subscription)
+              : subscribePacket(SUBSCRIPTION_PACKET_ID, this.options.subscription),
+          );
+          this.options.onEvent?.('connected', { sessionPresent: packet.sessionPresent });
+          return;
+        case 'suback':
+        case 'unsuback':
+          if (packet.packetId !== SUBSCRIPTION_PACKET_ID || subscribed)
+            return this.onProtocolError(`${packet.type.toUpperCase()} for packet id ${packet.packetId}`);
+          if (packet.type === 'suback' && packet.returnCodes[0] === 0x80)
+            return refuse(new Error(`the MQTT broker refused the subscription ${this.options.subscription}`));
+          return granted();
+        case 'pingresp':
+          return;
       }
     };
-    stream.on('data', (chunk: Buffer) => this.read(chunk));
+    stream.on('data', (chunk: Buffer) => {
+      this.lastReceivedAt = Date.now();
+      this.reader?.push(chunk);
+      this.readPackets();
+    });
     stream.on('error', (error: Error) => (closeError ??= error)); // 'close' follows
     stream.once('close', () => {
       if (this.stream !== stream) return;
@@ -322,50 +296,36 @@ export class MqttSubscriber {
     if (this.paused) stream.pause();
   }
 
-  private onPacket: (type: number, flags: number, body: Buffer) => void = () => undefined;
+  private onPacket: (packet: ServerPacket) => void = () => undefined;
+  private onProtocolError: (reason: string) => void = () => undefined;
 
-  /** Splits the byte stream into packets; stops at a packet boundary while paused. */
-  private read(chunk: Buffer): void {
-    this.lastReceivedAt = Date.now();
-    const buffer = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    let offset = 0;
-    while (!this.paused && buffer.length - offset >= 2) {
-      let length = 0;
-      let multiplier = 1;
-      let index = offset + 1;
-      for (; index < buffer.length && index < offset + 5; index += 1) {
-        length += (buffer[index]! & 0x7f) * multiplier;
-        if ((buffer[index]! & 0x80) === 0) break;
-        multiplier *= 128;
+  /** Handles the packets received so far; stops at a packet boundary while paused. */
+  private readPackets(): void {
+    const { reader, stream } = this;
+    while (!this.paused && reader === this.reader && stream === this.stream && !stream?.destroyed) {
+      let packet;
+      try {
+        packet = reader?.next();
+        if (!packet) return;
+        if (packet.type === 'violation') return this.onProtocolError(packet.reason);
+        this.onPacket(packet);
+      } catch (error) {
+        // A bug of ours, not the broker's; still, nothing may escape a socket's data handler.
+        return this.onProtocolError(`could not handle a packet (${(error as Error).message})`);
       }
-      if (index >= buffer.length) break; // the length itself is incomplete
-      if (index === offset + 5) {
-        this.stream?.destroy(new Error('malformed MQTT packet length from the broker')); // reconnects
-        return;
-      }
-      const end = index + 1 + length;
-      if (end > buffer.length) break;
-      const header = buffer[offset]!;
-      this.onPacket(header >> 4, header & 0x0f, buffer.subarray(index + 1, end));
-      offset = end;
     }
-    this.pending = offset < buffer.length ? Buffer.from(buffer.subarray(offset)) : undefined;
   }
 
-  private publish(flags: number, body: Buffer, generation: number): void {
+  private publish(packet: Extract<ServerPacket, { type: 'publish' }>, generation: number): void {
     this.lastPublishAt = Date.now();
-    const qos = (flags >> 1) & 0x03;
-    const topicLength = body.readUInt16BE(0);
-    const topic = body.toString('utf8', 2, 2 + topicLength);
+    const { topic, payload, sizeBytes, qos } = packet;
     if (qos === 0) {
-      this.options.onMessage({ topic, payload: body.subarray(2 + topicLength), qos: 0 }, undefined);
+      this.options.onMessage({ topic, payload, sizeBytes, qos }, undefined);
       return;
     }
-    // The subscription is granted at QoS 1, so the broker downgrades QoS 2 to 1: a packet id follows.
-    const packetId = body.readUInt16BE(2 + topicLength);
-    const held: HeldAck = { packetId, done: false };
+    const held: HeldAck = { packetId: packet.packetId, done: false };
     this.acks.push(held);
-    this.options.onMessage({ topic, payload: body.subarray(4 + topicLength), qos: 1 }, () => {
+    this.options.onMessage({ topic, payload, sizeBytes, qos }, () => {
       if (generation !== this.generation || held.done) return;
       held.done = true;
       if (!this.releaseScheduled) {
@@ -381,14 +341,9 @@ export class MqttSubscriber {
     let count = 0;
     while (this.acks[this.ackHead + count]?.done) count += 1;
     if (count === 0 || !this.stream || this.stream.destroyed) return;
-    const bytes = Buffer.allocUnsafe(count * 4);
-    for (let i = 0; i < count; i += 1) {
-      const at = i * 4;
-      bytes[at] = PACKET.PUBACK << 4;
-      bytes[at + 1] = 2;
-      bytes.writeUInt16BE(this.acks[this.ackHead + i]!.packetId, at + 2);
-    }
-    this.stream.write(bytes);
+    const packetIds: number[] = [];
+    for (let i = 0; i < count; i += 1) packetIds.push(this.acks[this.ackHead + i]!.packetId);
+    this.stream.write(pubackPackets(packetIds));
     this.ackHead += count;
     if (this.ackHead > 4096 && this.ackHead * 2 > this.acks.length) {
       this.acks = this.acks.slice(this.ackHead);

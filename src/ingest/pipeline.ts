@@ -32,6 +32,8 @@ export interface IncomingMessage {
   topic: string;
   /** Raw bytes (MQTT) or the body text (HTTP); parsed here. */
   body: Buffer | string;
+  /** The size as sent, when body holds only the first bytes of a message too large to keep. */
+  sizeBytes?: number;
   headerToken?: string | undefined;
   allowedMsgTypes?: readonly string[] | undefined;
   /**
@@ -52,7 +54,7 @@ export class IngestPipeline {
   readonly quarantine: Quarantine;
   private readonly buckets: TokenBuckets;
   private settings: IngestSettings;
-  private readonly metrics: IngestMetrics;
+  readonly metrics: IngestMetrics;
   readonly counters = { received: 0, accepted: 0, written: 0, rejected: 0 };
   lastWriteAt: Date | null = null;
   private stopping = false;
@@ -151,8 +153,10 @@ export class IngestPipeline {
   async handle(incoming: IncomingMessage): Promise<Outcome> {
     this.counters.received += 1;
     this.metrics.received.inc({ source: incoming.source });
-    const sizeBytes = typeof incoming.body === 'string' ? Buffer.byteLength(incoming.body) : incoming.body.length;
-    const tooLarge = sizeBytes > this.settings.maxPayloadBytes;
+    const received = typeof incoming.body === 'string' ? Buffer.byteLength(incoming.body) : incoming.body.length;
+    const sizeBytes = incoming.sizeBytes ?? received;
+    // Cut short by the MQTT reader (MQTT_MAX_PACKET_BYTES) even when MAX_PAYLOAD_BYTES is larger.
+    const tooLarge = sizeBytes > this.settings.maxPayloadBytes || sizeBytes > received;
     // An oversized payload is never decoded whole; its first bytes are enough for the quarantine.
     const body = tooLarge ? incoming.body.slice(0, 4096) : incoming.body;
     const text = typeof body === 'string' ? body : body.toString('utf8');
@@ -179,7 +183,8 @@ export class IngestPipeline {
       allowedMsgTypes: incoming.allowedMsgTypes,
       device,
       takeRateToken: () => this.buckets.tryTake(`${topic?.tenantId}\u0000${topic?.deviceId}`, now),
-      maxPayloadBytes: this.settings.maxPayloadBytes,
+      // A message cut short is too large whatever MAX_PAYLOAD_BYTES says.
+      maxPayloadBytes: Math.min(this.settings.maxPayloadBytes, received),
       maxClockSkewSeconds: this.options.maxClockSkewSeconds,
       nowMs: now,
     });

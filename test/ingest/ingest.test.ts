@@ -72,7 +72,12 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       engine,
       {
         SETTINGS_POLL_SECONDS: '1',
-        ...(external && { MQTT_URL: 'mqtt://127.0.0.1:1883', MQTT_CLIENT_ID: clientId, MQTT_SHARED_GROUP: clientId }),
+        ...(external && {
+          MQTT_URL: 'mqtt://127.0.0.1:1883',
+          MQTT_CLIENT_ID: clientId,
+          MQTT_SHARED_GROUP: clientId,
+          MQTT_MAX_PACKET_BYTES: '16384',
+        }),
       },
       undefined,
       { embeddedBroker: !external },
@@ -312,6 +317,26 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
   });
 
   describe('runtime settings', () => {
+    // Only ingest's own MQTT client reads an external broker's packets.
+    if (external)
+      it('quarantines a message beyond MQTT_MAX_PACKET_BYTES as too large, even when MAX_PAYLOAD_BYTES allows it', async () => {
+        await setting('MAX_PAYLOAD_BYTES', '1000000');
+        await expect
+          .poll(async () => (await pulse.call('/health', { admin: false })).body.components.ingest.settings, {
+            timeout: 5000,
+          })
+          .toMatchObject({ maxPayloadBytes: 1_000_000 });
+        const before = await counted('PAYLOAD_TOO_LARGE');
+        // QoS 1: resolves once Pulse has acknowledged it, which it does once it is counted.
+        await publish('tenant/acme/device/d1/telemetry', {
+          site_id: 'lab-1',
+          provision_token: tokens.d1,
+          pad: 'x'.repeat(40_000),
+        });
+        await expect.poll(() => counted('PAYLOAD_TOO_LARGE'), { timeout: 5000 }).toBe(before + 1);
+        await setting('MAX_PAYLOAD_BYTES', '8192');
+      });
+
     it('applies app_settings changes without a restart, and PROD stores no payloads', async () => {
       await setting('MAX_PAYLOAD_BYTES', '120');
       await setting('MODE', 'PROD');

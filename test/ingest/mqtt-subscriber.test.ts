@@ -10,7 +10,10 @@ import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { MqttSubscriber, type InboundPublish } from '../../src/ingest/mqtt-subscriber.js';
+import * as fc from 'fast-check';
+import { OVERSIZED_PREVIEW_BYTES, PacketReader, type ReadResult } from '../../src/ingest/mqtt-packets.js';
+import { DEFAULT_MAX_PACKET_BYTES, MqttSubscriber, type InboundPublish } from '../../src/ingest/mqtt-subscriber.js';
+import { mutate, mutation, split, validStream } from '../helpers/mqtt-fuzz.js';
 import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -21,7 +24,7 @@ interface Received extends InboundPublish {
 function subscriber(
   url: string,
   clientId: string,
-  options: { ca?: Buffer; hold?: boolean; keepaliveSeconds?: number } = {},
+  options: { ca?: Buffer; hold?: boolean; keepaliveSeconds?: number; maxPacketBytes?: number } = {},
 ) {
   const received: Received[] = [];
   const events: string[] = [];
@@ -32,6 +35,7 @@ function subscriber(
     clean: false,
     ca: options.ca,
     keepaliveSeconds: options.keepaliveSeconds,
+    maxPacketBytes: options.maxPacketBytes,
     reconnectMs: 100,
     onMessage: (message, done) => {
       // Copy: the payload is a view of the socket's chunk.
@@ -60,7 +64,7 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
   it('receives QoS 0 and QoS 1 messages with their topics and payloads, a large one across chunks', async () => {
     const { instance, received } = subscriber(broker.url, 'sub-basic');
     await instance.start();
-    const large = JSON.stringify({ seq: 2, pad: 'x'.repeat(300_000) }); // a 3-byte remaining length
+    const large = JSON.stringify({ seq: 2, pad: 'x'.repeat(200_000) }); // a 3-byte remaining length
     await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 0 }), { qos: 0 });
     await device.publishAsync('tenant/t/device/é/heartbeat', JSON.stringify({ seq: 1 }), { qos: 1 });
     await device.publishAsync('tenant/t/device/d/telemetry', large, { qos: 1 });
@@ -73,6 +77,25 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
     expect(received[2]!.payload.toString()).toBe(large);
     expect(instance.connected).toBe(true);
     await instance.stop();
+  });
+
+  it('delivers a message larger than maxPacketBytes as its first bytes and true size, and reads on', async () => {
+    const { instance, received } = subscriber(broker.url, 'sub-oversized', { maxPacketBytes: 10_000 });
+    await instance.start();
+    const big = JSON.stringify({ seq: 0, pad: 'x'.repeat(50_000) });
+    await device.publishAsync('tenant/t/device/d/telemetry', big, { qos: 1 });
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 1 }), { qos: 1 });
+    await waitFor(() => received.length === 2);
+    expect(received[0]!.sizeBytes).toBe(big.length);
+    expect(received[0]!.payload.toString()).toBe(big.slice(0, OVERSIZED_PREVIEW_BYTES));
+    expect(seqs(received.slice(1))).toEqual([1]);
+    await instance.stop();
+    // Both were acknowledged: the persistent session holds nothing more.
+    const again = subscriber(broker.url, 'sub-oversized');
+    await again.instance.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(again.received).toEqual([]);
+    await again.instance.stop();
   });
 
   it('acknowledges in arrival order, each only once its message is done', async () => {
@@ -266,8 +289,109 @@ describe('ingest MQTT subscriber and a broker that misbehaves', () => {
     const { instance, events } = subscriber(`mqtt://127.0.0.1:${port}`, 'sub-malformed');
     await instance.start();
     await waitFor(() => connections >= 2);
-    expect(events).toContain('closed: malformed MQTT packet length from the broker');
+    expect(events).toContain('closed: the MQTT broker broke the protocol: remaining length longer than four bytes');
     await instance.stop();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe('ingest MQTT subscriber against a fuzzing broker', () => {
+  // A broker on 127.0.0.1 that answers CONNECT and SUBSCRIBE, then sends valid and mutated packets in
+  // random chunks and records every PUBACK. The reader (already fuzzed on its own) is the oracle of what
+  // should be delivered; under test is what the subscriber acknowledges and how it survives.
+  it('acknowledges only messages it delivered, in order, and closes on a violation without throwing', async () => {
+    let script: Buffer[] = [];
+    let pubacks: number[] = [];
+    let closed = false;
+    const server = createNetServer((socket) => {
+      socket.setNoDelay(true);
+      let inbound = Buffer.alloc(0);
+      socket.on('data', async (chunk: Buffer) => {
+        inbound = Buffer.concat([inbound, chunk]);
+        // The subscriber's packets are short: one length byte.
+        while (inbound.length >= 2 && inbound.length >= 2 + inbound[1]!) {
+          const type = inbound[0]! >> 4;
+          const body = inbound.subarray(2, 2 + inbound[1]!);
+          inbound = inbound.subarray(2 + inbound[1]!);
+          if (type === 1) socket.write(Buffer.from([0x20, 2, 0, 0]));
+          else if (type === 4) pubacks.push(body.readUInt16BE(0));
+          else if (type === 8) {
+            socket.write(Buffer.from([0x90, 3, body[0]!, body[1]!, 1]));
+            for (const part of script) {
+              await new Promise((resolve) => setImmediate(resolve));
+              if (!socket.destroyed) socket.write(part);
+            }
+          }
+        }
+      });
+      socket.on('close', () => (closed = true));
+      socket.on('error', () => undefined);
+    });
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+
+    let packets = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        validStream,
+        fc.array(mutation, { maxLength: 2 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        async (stream, mutations, cuts) => {
+          packets += stream.length;
+          const bytes = mutations.length
+            ? mutate(
+                stream.map((p) => p.bytes),
+                mutations,
+              )
+            : Buffer.concat(stream.map((p) => p.bytes));
+          // What the reader yields for these bytes after CONNACK and SUBACK, up to a violation.
+          const reader = new PacketReader(DEFAULT_MAX_PACKET_BYTES);
+          reader.push(bytes);
+          const expected: ReadResult[] = [];
+          for (let r = reader.next(); r; r = reader.next()) expected.push(r);
+          const violation = expected.find(
+            (r) => r.type === 'violation' || r.type === 'connack' || r.type === 'suback' || r.type === 'unsuback',
+          );
+          const deliverable = expected
+            .slice(0, violation ? expected.indexOf(violation) : undefined)
+            .filter((r) => r.type === 'publish');
+
+          script = split(bytes, cuts);
+          pubacks = [];
+          closed = false;
+          const delivered: InboundPublish[] = [];
+          const protocolErrors: string[] = [];
+          const instance = new MqttSubscriber({
+            url: `mqtt://127.0.0.1:${port}`,
+            clientId: 'sub-fuzzed',
+            subscription: 'tenant/+/device/+/+',
+            clean: true,
+            reconnectMs: 60_000,
+            onMessage: (message, done) => {
+              delivered.push({ ...message, payload: Buffer.from(message.payload) });
+              done?.();
+            },
+            onProtocolError: (reason) => protocolErrors.push(reason),
+          });
+          await instance.start();
+          const qos1Ids = deliverable.flatMap((r) => (r.type === 'publish' && r.qos === 1 ? [r.packetId] : []));
+          await waitFor(
+            () => (violation ? closed : pubacks.length === qos1Ids.length && delivered.length === deliverable.length),
+            5000,
+          );
+          await instance.stop();
+          expect(delivered.map((m) => [m.topic, m.qos, m.payload.toString('hex')])).toEqual(
+            deliverable.map((r) => r.type === 'publish' && [r.topic, r.qos, r.payload.toString('hex')]),
+          );
+          // Every PUBACK is of a delivered QoS 1 message, in arrival order; all of them without a violation.
+          expect(qos1Ids.slice(0, pubacks.length)).toEqual(pubacks);
+          if (!violation) expect(pubacks).toEqual(qos1Ids);
+          expect(protocolErrors).toHaveLength(violation ? 1 : 0);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(packets).toBeGreaterThan(500);
     await new Promise((resolve) => server.close(resolve));
   });
 });
