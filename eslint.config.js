@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint/layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'web/dist/', 'node_modules/', '.pulse/', 'coverage/', 'scratch/', 'test-results/'] },
@@ -13,6 +14,11 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
       'no-console': 'off',
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { pulse: layersPlugin },
+    rules: { 'pulse/layers': 'error' },
   },
   {
     // Tests read untyped JSON responses.

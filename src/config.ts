@@ -1,7 +1,7 @@
 // The only module that reads process.env. Every variable is declared once here with its type, default
 // and documentation; `docs/configuration.md` is generated from this table (`npm run config-docs`).
 import { z } from 'zod';
-import { parseSecretsKey } from './delivery/secrets.js';
+import { parseSecretsKey } from './lib/secrets.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

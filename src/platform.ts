@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from './api/index.js';
 import { resolveAdminKey, resolveSecretsKey } from './data-dir.js';
 import * as dispatcher from './delivery/dispatcher.js';
-import { createSecretBox } from './delivery/secrets.js';
+import { createSecretBox } from './lib/secrets.js';
 import * as deliveryWorker from './delivery/worker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import type { Config } from './config.js';

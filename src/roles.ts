@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import type { SecretBox } from './delivery/secrets.js';
+import type { SecretBox } from './lib/secrets.js';
 import type { ComponentHealth, HttpServer } from './http/server.js';
 
 export interface RoleDeps {

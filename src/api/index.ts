@@ -20,7 +20,7 @@ import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
-import { sendContext } from '../delivery/channels/index.js';
+import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
 import { registerOperatorRoutes } from './operator/routes.js';
 import { MetricsCollector } from './system/collector.js';

@@ -5,9 +5,10 @@
 // Over NATS, instances share one durable consumer: each event reaches one of them and is acknowledged
 // once its jobs are committed.
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { buildPayload, type DeliveryEvent } from './payload.js';
-import { activeRoutes, alertsByIds, insertJobs, recentAlertEvents, type NewJob } from './repository.js';
-import { routeMatches } from './routing.js';
+import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
+import { alertsByIds, recentAlertEvents } from '../model/alerts.js';
+import { insertJobs, type NewJob } from '../model/deliveries.js';
+import { activeRoutes, routeMatches } from '../model/routes.js';
 
 const RETRY_MS = 2000;
 

@@ -4,18 +4,18 @@
 // dead worker left PROCESSING are queued again after STUCK_JOB_MINUTES.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { send, sendContext } from './channels/index.js';
-import type { AlertPayload } from './payload.js';
+import { send, sendContext } from '../channels/index.js';
+import type { AlertPayload } from '../channels/payload.js';
 import {
   claimJobs,
   dueTenants,
   finishAttempt,
   jobCounts,
   requeueStuckJobs,
-  toTarget,
   type ClaimedJob,
-} from './repository.js';
-import { backoffSeconds } from './routing.js';
+} from '../model/deliveries.js';
+import { toTarget } from '../model/integrations.js';
+import { backoffSeconds } from './backoff.js';
 
 const STOP_GRACE_MS = 8000;
 const STUCK_CHECK_EVERY_MS = 30_000;

@@ -8,7 +8,7 @@ import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
 import { recentDevices } from './repository.js';
-import { defaultIngestSettings, watchSettings } from './settings.js';
+import { defaultIngestSettings, watchSettings } from '../model/settings.js';
 
 function createPipeline(deps: RoleDeps): IngestPipeline {
   const { config, db, log, bus } = deps;

@@ -11,7 +11,7 @@ import { Quarantine } from './quarantine.js';
 import type { Reason } from './reasons.js';
 import { memberText } from './json-member.js';
 import { findDevices, insertTelemetry, saveQuarantine, type TelemetryRow } from './repository.js';
-import { rejectStorage, type IngestSettings } from './settings.js';
+import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
 import { validate, type RegistryEntry } from './validate.js';
 import { TelemetryWriter } from './writer.js';

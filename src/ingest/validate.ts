@@ -2,7 +2,7 @@
 // project's fixes: authentication before rate limiting, INVALID_JSON for what is not a JSON object,
 // typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
 // by the caller and the rate limiter is passed in as a function.
-import { sha256Hex } from '../provision/credentials.js';
+import { sha256Hex } from '../lib/credentials.js';
 import type { AcceptedMessage } from '../bus/index.js';
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';

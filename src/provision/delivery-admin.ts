@@ -3,10 +3,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
-import type { DestinationRules } from '../delivery/integration-input.js';
-import { buildWebhook, listItem } from '../delivery/integration-settings.js';
-import * as repo from '../delivery/repository.js';
-import type { SecretBox } from '../delivery/secrets.js';
+import type { DestinationRules } from '../model/integration-input.js';
+import { buildWebhook, listItem } from '../model/integration-settings.js';
+import * as repo from '../model/integrations.js';
+import * as routes from '../model/routes.js';
+import type { SecretBox } from '../lib/secrets.js';
 import { AppError } from '../errors.js';
 
 const CreateIntegration = Type.Object({
@@ -90,8 +91,8 @@ export function registerDeliveryAdminRoutes(
           1,
         );
         if (!integration) throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
-        const routeId = await repo.insertRoute(tx, tenant_id, { ...fields, deliver_on: events });
-        return (await repo.listRoutes(tx, { tenantId: tenant_id, routeId }, 1))[0];
+        const routeId = await routes.insertRoute(tx, tenant_id, { ...fields, deliver_on: events });
+        return (await routes.listRoutes(tx, { tenantId: tenant_id, routeId }, 1))[0];
       });
     },
   );
@@ -102,7 +103,7 @@ export function registerDeliveryAdminRoutes(
     async (request) => {
       const { tenant_id, integration_id, enabled, limit } = request.query;
       return db.withService((tx) =>
-        repo.listRoutes(tx, { tenantId: tenant_id, integrationId: integration_id, enabled }, limit),
+        routes.listRoutes(tx, { tenantId: tenant_id, integrationId: integration_id, enabled }, limit),
       );
     },
   );

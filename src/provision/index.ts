@@ -1,6 +1,6 @@
 // The provision role: the X-Admin-Key device API and device activation, on the shared HTTP server.
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { Allowlist } from '../delivery/ssrf.js';
+import { Allowlist } from '../lib/ssrf.js';
 import { registerDeliveryAdminRoutes } from './delivery-admin.js';
 import { registerProvisioningRoutes } from './routes.js';
 import { createProvisioning } from './service.js';

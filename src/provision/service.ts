@@ -2,7 +2,7 @@
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { isoUtc } from '../lib/time.js';
-import { newActivationCode, newProvisionToken, sha256Hex } from './credentials.js';
+import { newActivationCode, newProvisionToken, sha256Hex } from '../lib/credentials.js';
 import { type DeviceSpec, type RowError } from './device-spec.js';
 import * as registry from './repository.js';
 

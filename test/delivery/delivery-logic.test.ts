@@ -1,15 +1,16 @@
 // Pure parts of alert delivery: SSRF rules, route matching, backoff, templates, payloads, sealed
 // secrets, setting checks and the SNMP varbinds.
 import { describe, expect, it } from 'vitest';
-import { composeEmail } from '../../src/delivery/channels/email.js';
-import { snmpSeverity, trapVarbinds } from '../../src/delivery/channels/snmp.js';
-import { checkMqttTopic, checkSnmpConfig } from '../../src/delivery/integration-input.js';
-import type { EmailTarget } from '../../src/delivery/integration.js';
-import { buildPayload, type AlertRow } from '../../src/delivery/payload.js';
-import { backoffSeconds, routeMatches, type RouteFilter } from '../../src/delivery/routing.js';
-import { createSecretBox, parseSecretsKey } from '../../src/delivery/secrets.js';
-import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/delivery/ssrf.js';
-import { render, unknownVariables } from '../../src/delivery/template.js';
+import { composeEmail } from '../../src/channels/email.js';
+import { snmpSeverity, trapVarbinds } from '../../src/channels/snmp.js';
+import { checkMqttTopic, checkSnmpConfig } from '../../src/model/integration-input.js';
+import type { EmailTarget } from '../../src/channels/target.js';
+import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
+import { backoffSeconds } from '../../src/delivery/backoff.js';
+import { routeMatches, type RouteFilter } from '../../src/model/routes.js';
+import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
+import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/lib/ssrf.js';
+import { render, unknownVariables } from '../../src/channels/template.js';
 
 const none = new Allowlist([]);
 

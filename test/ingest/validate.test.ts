@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { httpReason, httpStatusFor } from '../../src/ingest/reasons.js';
-import { applySettingRows, defaultIngestSettings, rejectStorage } from '../../src/ingest/settings.js';
+import { applySettingRows, defaultIngestSettings, rejectStorage } from '../../src/model/settings.js';
 import { parseTopic } from '../../src/ingest/topic.js';
 import {
   checkMetrics,

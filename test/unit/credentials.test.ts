@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { keysMatch, newActivationCode, newProvisionToken, sha256Hex } from '../../src/provision/credentials.js';
+import { keysMatch, newActivationCode, newProvisionToken, sha256Hex } from '../../src/lib/credentials.js';
 
 describe('device credentials', () => {
   it('provision tokens are tok- plus 32 URL-safe characters, never repeated', () => {

@@ -5,8 +5,8 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Database, TenantTx } from '../../db/database.js';
-import { send, type SendContext } from '../../delivery/channels/index.js';
-import type { DestinationRules } from '../../delivery/integration-input.js';
+import { send, type SendContext } from '../../channels/index.js';
+import type { DestinationRules } from '../../model/integration-input.js';
 import {
   buildEmail,
   buildMqtt,
@@ -16,11 +16,12 @@ import {
   listItem,
   publicView,
   type Built,
-} from '../../delivery/integration-settings.js';
-import { testPayload } from '../../delivery/payload.js';
-import * as repo from '../../delivery/repository.js';
-import { ALERT_TYPES, SEVERITY_NAMES } from '../../delivery/routing.js';
-import type { SecretBox } from '../../delivery/secrets.js';
+} from '../../model/integration-settings.js';
+import { testPayload } from '../../channels/payload.js';
+import * as repo from '../../model/integrations.js';
+import * as routes from '../../model/routes.js';
+import { ALERT_TYPES, SEVERITY_NAMES } from '../../model/routes.js';
+import type { SecretBox } from '../../lib/secrets.js';
 import { AppError } from '../../errors.js';
 import { requireRole } from '../auth.js';
 import { principalOf, tenantOf } from '../guard.js';
@@ -420,7 +421,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   const checkRouteId = (id: string) => {
     if (!UUID.test(id)) throw new AppError('INVALID_REQUEST', 'Invalid route_id format: must be a valid UUID');
   };
-  const routeColumns = (body: Partial<Static<typeof RouteCreate>>): repo.RouteColumns => ({
+  const routeColumns = (body: Partial<Static<typeof RouteCreate>>): routes.RouteColumns => ({
     ...(body.integration_id !== undefined && { integration_id: body.integration_id }),
     ...(body.name !== undefined && { name: body.name.trim() }),
     ...(body.enabled !== undefined && { enabled: body.enabled }),
@@ -452,7 +453,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
-        routes: await repo.listRoutes(tx, { tenantId: tx.tenantId }, request.query.limit),
+        routes: await routes.listRoutes(tx, { tenantId: tx.tenantId }, request.query.limit),
       })),
   );
   app.get<{ Params: Static<typeof RouteParams> }>(
@@ -461,7 +462,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     (request) => {
       checkRouteId(request.params.route_id);
       return inTenant(request, async (tx) => {
-        const route = await repo.findRoute(tx, request.params.route_id);
+        const route = await routes.findRoute(tx, request.params.route_id);
         if (!route) throw new AppError('NOT_FOUND', 'Integration route not found');
         return route;
       });
@@ -477,8 +478,8 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       const columns = routeColumns(request.body);
       return inTenant(request, async (tx) => {
         await requireIntegration(tx, request.body.integration_id);
-        const routeId = await repo.insertRoute(tx, tx.tenantId, { name: 'route', deliver_on: ['OPEN'], ...columns });
-        return repo.findRoute(tx, routeId);
+        const routeId = await routes.insertRoute(tx, tx.tenantId, { name: 'route', deliver_on: ['OPEN'], ...columns });
+        return routes.findRoute(tx, routeId);
       });
     },
   );
@@ -494,9 +495,9 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       if (Object.keys(columns).length === 0) throw new AppError('INVALID_REQUEST', 'No fields to update');
       return inTenant(request, async (tx) => {
         if (columns.integration_id) await requireIntegration(tx, columns.integration_id);
-        if (!(await repo.updateRoute(tx, request.params.route_id, columns)))
+        if (!(await routes.updateRoute(tx, request.params.route_id, columns)))
           throw new AppError('NOT_FOUND', 'Integration route not found');
-        return repo.findRoute(tx, request.params.route_id);
+        return routes.findRoute(tx, request.params.route_id);
       });
     },
   );
@@ -505,7 +506,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     { preHandler: adminOnly, schema: { tags: routeTags, summary: 'Delete a route', params: RouteParams } },
     async (request, reply) => {
       checkRouteId(request.params.route_id);
-      if (!(await inTenant(request, (tx) => repo.deleteRoute(tx, request.params.route_id)))) {
+      if (!(await inTenant(request, (tx) => routes.deleteRoute(tx, request.params.route_id)))) {
         throw new AppError('NOT_FOUND', 'Integration route not found');
       }
       return reply.status(204).send();

@@ -5,7 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
-import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../ingest/settings.js';
+import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../model/settings.js';
 import { deviceDetail } from '../customer/repository.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import type { Audited } from './audit.js';

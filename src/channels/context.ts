@@ -1,6 +1,6 @@
 // What every channel needs besides the target and the payload.
-import type { Config } from '../../config.js';
-import { Allowlist, type Resolver } from '../ssrf.js';
+import type { Config } from '../config.js';
+import { Allowlist, type Resolver } from '../lib/ssrf.js';
 
 export interface SendContext {
   allowlist: Allowlist;

@@ -1,5 +1,5 @@
-import type { SendResult, Target } from '../integration.js';
-import type { AlertPayload } from '../payload.js';
+import type { SendResult, Target } from './target.js';
+import type { AlertPayload } from './payload.js';
 import type { SendContext } from './context.js';
 import { sendEmail } from './email.js';
 import { publishMqtt } from './mqtt.js';

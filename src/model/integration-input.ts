@@ -2,9 +2,9 @@
 // (SSRF rules, DNS resolved now; the worker checks again at send time), SNMP credentials, email addresses
 // and MQTT topics.
 import { AppError } from '../errors.js';
-import type { SnmpTarget } from './integration.js';
-import { resolveDestination, SsrfError, type Allowlist, type Resolver } from './ssrf.js';
-import { unknownVariables } from './template.js';
+import type { SnmpTarget } from '../channels/target.js';
+import { resolveDestination, SsrfError, type Allowlist, type Resolver } from '../lib/ssrf.js';
+import { unknownVariables } from '../channels/template.js';
 
 export interface DestinationRules {
   allowlist: Allowlist;

@@ -1,9 +1,9 @@
 // SNMP trap (v2c or v3) with the reference worker's varbinds under the integration's OID prefix; the
 // severity varbind follows the alert's numeric severity (1 critical, 2 warning, 3 info).
 import snmp from 'net-snmp';
-import type { SendResult, SnmpTarget } from '../integration.js';
-import type { AlertPayload } from '../payload.js';
-import { resolveDestination, SsrfError } from '../ssrf.js';
+import type { SendResult, SnmpTarget } from './target.js';
+import type { AlertPayload } from './payload.js';
+import { resolveDestination, SsrfError } from '../lib/ssrf.js';
 import { errorText, type SendContext } from './context.js';
 
 const AUTH: Record<string, snmp.AuthProtocols> = {

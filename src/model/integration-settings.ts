@@ -3,7 +3,7 @@
 // the same path: an update is the stored settings with the changes applied, checked again in full.
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
-import type { EmailTarget } from './integration.js';
+import type { EmailTarget } from '../channels/target.js';
 import {
   checkBrokerUrl,
   checkEmailAddresses,
@@ -16,9 +16,9 @@ import {
   type DestinationRules,
   type SnmpConfigInput,
 } from './integration-input.js';
-import { DEFAULT_SUBJECT } from './channels/email.js';
-import { toTarget, type IntegrationColumns, type IntegrationRow } from './repository.js';
-import type { SecretBox } from './secrets.js';
+import { DEFAULT_SUBJECT } from '../channels/email.js';
+import { toTarget, type IntegrationColumns, type IntegrationRow } from './integrations.js';
+import type { SecretBox } from '../lib/secrets.js';
 
 const REDACTED = '[redacted]';
 /** Header names whose values are credentials: stored sealed, never shown. */

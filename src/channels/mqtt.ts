@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import mqtt from 'mqtt';
-import type { MqttTarget, SendResult } from '../integration.js';
-import type { AlertPayload } from '../payload.js';
-import { resolveDestination, SsrfError } from '../ssrf.js';
-import { render, templateValues } from '../template.js';
+import type { MqttTarget, SendResult } from './target.js';
+import type { AlertPayload } from './payload.js';
+import { resolveDestination, SsrfError } from '../lib/ssrf.js';
+import { render, templateValues } from './template.js';
 import { errorText, type SendContext } from './context.js';
 
 export function alertTopic(target: MqttTarget, payload: AlertPayload): string {

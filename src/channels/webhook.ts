@@ -3,9 +3,9 @@
 import { createHmac } from 'node:crypto';
 import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
-import type { SendResult, WebhookTarget } from '../integration.js';
-import type { AlertPayload } from '../payload.js';
-import { resolveDestination, SsrfError, type PinnedAddress } from '../ssrf.js';
+import type { SendResult, WebhookTarget } from './target.js';
+import type { AlertPayload } from './payload.js';
+import { resolveDestination, SsrfError, type PinnedAddress } from '../lib/ssrf.js';
 import { errorText, type SendContext } from './context.js';
 
 export const signBody = (secret: string, body: string) =>

@@ -3,10 +3,10 @@
 // templates with {variables}; in HTML every value is escaped.
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
-import type { EmailTarget, SendResult } from '../integration.js';
-import type { AlertPayload } from '../payload.js';
-import { resolveDestination, SsrfError } from '../ssrf.js';
-import { escapeHtml, render, templateValues } from '../template.js';
+import type { EmailTarget, SendResult } from './target.js';
+import type { AlertPayload } from './payload.js';
+import { resolveDestination, SsrfError } from '../lib/ssrf.js';
+import { escapeHtml, render, templateValues } from './template.js';
 import { errorText, type SendContext } from './context.js';
 
 export const DEFAULT_SUBJECT = '[{severity_label}] {alert_type}: {device_id}';

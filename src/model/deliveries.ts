@@ -1,0 +1,130 @@
+// Delivery jobs: one per alert event × route, queued by the dispatcher, claimed and attempted by the
+// delivery workers (service transactions: they work for every tenant).
+import type { DeliveryEvent } from '../channels/payload.js';
+import type { ServiceTx } from '../db/database.js';
+import type { IntegrationRow } from './integrations.js';
+
+export interface NewJob {
+  tenant_id: string;
+  alert_id: number;
+  integration_id: string;
+  route_id: string;
+  deliver_on_event: DeliveryEvent;
+  payload_json: unknown;
+}
+
+/** Inserts the jobs that do not exist yet (one per alert × route × event); returns how many were new. */
+export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number> {
+  if (jobs.length === 0) return 0;
+  const { rowCount } = await tx.query(
+    `INSERT INTO delivery_jobs (tenant_id, alert_id, integration_id, route_id, deliver_on_event, payload_json)
+     SELECT j.tenant_id, j.alert_id, j.integration_id, j.route_id, j.deliver_on_event, j.payload_json
+     FROM jsonb_to_recordset($1::jsonb) AS j(tenant_id text, alert_id bigint, integration_id uuid, route_id uuid,
+                                            deliver_on_event text, payload_json jsonb)
+     ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event) DO NOTHING`,
+    [JSON.stringify(jobs)],
+  );
+  return rowCount ?? 0;
+}
+
+/** Alert events of the last minutes, for the dispatcher's catch-up after a restart. */
+
+export interface ClaimedJob {
+  job_id: number;
+  tenant_id: string;
+  integration_id: string;
+  attempts: number;
+  payload_json: unknown;
+  /** The job's integration as it is now (jobs go with their integration: ON DELETE CASCADE). */
+  integration: IntegrationRow;
+}
+
+/** Tenants with jobs due, the longest-waiting first. */
+export async function dueTenants(tx: ServiceTx, limit: number): Promise<string[]> {
+  const { rows } = await tx.query<{ tenant_id: string }>(
+    `SELECT tenant_id FROM delivery_jobs WHERE status = 'PENDING' AND next_run_at <= now()
+     GROUP BY tenant_id ORDER BY min(next_run_at) LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => row.tenant_id);
+}
+
+/** Claims up to `count` due jobs of one tenant; SKIP LOCKED keeps two workers off the same job. */
+export async function claimJobs(tx: ServiceTx, tenantId: string, count: number): Promise<ClaimedJob[]> {
+  const { rows } = await tx.query<
+    ClaimedJob & { integration: IntegrationRow & { created_at: string; updated_at: string } }
+  >(
+    `UPDATE delivery_jobs j SET status = 'PROCESSING', updated_at = now()
+     FROM integrations i
+     WHERE i.tenant_id = j.tenant_id AND i.integration_id = j.integration_id AND j.job_id IN (
+       SELECT job_id FROM delivery_jobs WHERE tenant_id = $1 AND status = 'PENDING' AND next_run_at <= now()
+       ORDER BY next_run_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING j.job_id, j.tenant_id, j.integration_id, j.attempts, j.payload_json, to_jsonb(i) AS integration`,
+    [tenantId, count],
+  );
+  return rows.map((row) => ({
+    ...row,
+    integration: {
+      ...row.integration,
+      created_at: new Date(row.integration.created_at),
+      updated_at: new Date(row.integration.updated_at),
+    },
+  }));
+}
+
+export interface AttemptOutcome {
+  job: ClaimedJob;
+  ok: boolean;
+  httpStatus: number | undefined;
+  error: string | undefined;
+  startedAt: Date;
+  latencyMs: number;
+  /** Retry in this many seconds; undefined when the job is finished (sent, or out of attempts). */
+  retryInSeconds: number | undefined;
+}
+
+/** Records the attempt and moves the job on: COMPLETED, PENDING for a retry, or FAILED. */
+export async function finishAttempt(tx: ServiceTx, outcome: AttemptOutcome): Promise<void> {
+  const { job } = outcome;
+  const attemptNo = job.attempts + 1;
+  await tx.query(
+    `INSERT INTO delivery_attempts (tenant_id, job_id, attempt_no, ok, http_status, latency_ms, error, started_at, finished_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
+    [
+      job.tenant_id,
+      job.job_id,
+      attemptNo,
+      outcome.ok,
+      outcome.httpStatus ?? null,
+      outcome.latencyMs,
+      outcome.error ?? null,
+      outcome.startedAt,
+    ],
+  );
+  const status = outcome.ok ? 'COMPLETED' : outcome.retryInSeconds === undefined ? 'FAILED' : 'PENDING';
+  await tx.query(
+    `UPDATE delivery_jobs SET status = $2, attempts = $3, last_error = $4, updated_at = now(),
+       next_run_at = CASE WHEN $2 = 'PENDING' THEN now() + make_interval(secs => $5::int) ELSE next_run_at END
+     WHERE job_id = $1`,
+    [job.job_id, status, attemptNo, outcome.ok ? null : (outcome.error ?? 'failed'), outcome.retryInSeconds ?? 0],
+  );
+}
+
+/** Jobs a dead worker left PROCESSING go back to the queue (the attempt it never finished is not counted). */
+export async function requeueStuckJobs(tx: ServiceTx, stuckSeconds: number): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE delivery_jobs SET status = 'PENDING', next_run_at = now(), last_error = 'stuck_requeued', updated_at = now()
+     WHERE status = 'PROCESSING' AND updated_at < now() - make_interval(secs => $1::int)`,
+    [stuckSeconds],
+  );
+  return rowCount ?? 0;
+}
+
+/** Jobs waiting and being sent, across workers (both counts use partial indexes). */
+export async function jobCounts(tx: ServiceTx) {
+  const { rows } = await tx.query<{ pending: number; processing: number }>(
+    `SELECT (SELECT count(*)::int FROM delivery_jobs WHERE status = 'PENDING') AS pending,
+            (SELECT count(*)::int FROM delivery_jobs WHERE status = 'PROCESSING') AS processing`,
+  );
+  return rows[0]!;
+}

@@ -1,0 +1,149 @@
+// Routes: which alert events go to which integration. The vocabulary of a route's filter, the rule that
+// matches an alert against it (every matching route gets its own job; priority only orders them), and
+// the routes' SQL.
+import type { DeliveryEvent } from '../channels/payload.js';
+import type { ServiceTx, TenantTx } from '../db/database.js';
+
+export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD'] as const;
+/** Route severity names and the numeric severities they stand for. */
+export const SEVERITY_NAMES: Record<string, number[]> = {
+  CRITICAL: [5],
+  HIGH: [4],
+  WARNING: [3],
+  MEDIUM: [3],
+  LOW: [2],
+  INFO: [1],
+};
+
+export interface RouteFilter {
+  deliver_on: string[];
+  min_severity: number | null;
+  severities: string[] | null;
+  alert_types: string[] | null;
+  site_ids: string[] | null;
+  device_prefixes: string[] | null;
+}
+
+export interface RoutedAlert {
+  alert_type: string;
+  severity: number;
+  site_id: string;
+  device_id: string;
+}
+
+const empty = (list: unknown[] | null) => !list || list.length === 0;
+
+export function routeMatches(route: RouteFilter, alert: RoutedAlert, event: DeliveryEvent): boolean {
+  if (!route.deliver_on.includes(event)) return false;
+  if (route.min_severity !== null && alert.severity < route.min_severity) return false;
+  if (!empty(route.severities) && !route.severities!.some((name) => SEVERITY_NAMES[name]?.includes(alert.severity)))
+    return false;
+  if (!empty(route.alert_types) && !route.alert_types!.includes(alert.alert_type)) return false;
+  if (!empty(route.site_ids) && !route.site_ids!.includes(alert.site_id)) return false;
+  if (!empty(route.device_prefixes) && !route.device_prefixes!.some((prefix) => alert.device_id.startsWith(prefix)))
+    return false;
+  return true;
+}
+
+export interface RouteColumns {
+  integration_id?: string;
+  name?: string;
+  enabled?: boolean;
+  min_severity?: number | null;
+  alert_types?: string[] | null;
+  severities?: string[] | null;
+  site_ids?: string[] | null;
+  device_prefixes?: string[] | null;
+  deliver_on?: string[];
+  priority?: number;
+}
+
+const ROUTE_WRITABLE = [
+  'integration_id',
+  'name',
+  'enabled',
+  'min_severity',
+  'alert_types',
+  'severities',
+  'site_ids',
+  'device_prefixes',
+  'deliver_on',
+  'priority',
+] as const;
+
+const ROUTE_SELECT = `SELECT r.tenant_id, r.route_id, r.integration_id, i.name AS integration_name, i.type AS integration_type,
+  r.name, r.enabled, r.min_severity, r.alert_types, r.severities, r.site_ids, r.device_prefixes, r.deliver_on, r.priority,
+  r.created_at, r.updated_at
+  FROM integration_routes r JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id`;
+
+export interface RouteQuery {
+  tenantId?: string | undefined;
+  routeId?: string | undefined;
+  integrationId?: string | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** Routes with their integration's name and type, cheapest priority first. */
+export async function listRoutes(tx: TenantTx | ServiceTx, filter: RouteQuery, limit: number) {
+  const { rows } = await tx.query(
+    `${ROUTE_SELECT}
+     WHERE ($1::text IS NULL OR r.tenant_id = $1) AND ($2::text IS NULL OR r.route_id::text = $2)
+       AND ($3::text IS NULL OR r.integration_id::text = $3) AND ($4::boolean IS NULL OR r.enabled = $4)
+     ORDER BY r.priority, r.created_at DESC LIMIT $5`,
+    [filter.tenantId ?? null, filter.routeId ?? null, filter.integrationId ?? null, filter.enabled ?? null, limit],
+  );
+  return rows;
+}
+
+export async function findRoute(tx: TenantTx, routeId: string) {
+  return (await listRoutes(tx, { tenantId: tx.tenantId, routeId }, 1))[0];
+}
+
+export async function insertRoute(tx: TenantTx | ServiceTx, tenantId: string, columns: RouteColumns): Promise<string> {
+  const names = ROUTE_WRITABLE.filter((name) => columns[name] !== undefined);
+  const { rows } = await tx.query<{ route_id: string }>(
+    `INSERT INTO integration_routes (tenant_id, ${names.join(', ')}) VALUES ($1, ${names.map((_, i) => `$${i + 2}`).join(', ')})
+     RETURNING route_id`,
+    [tenantId, ...names.map((name) => columns[name])],
+  );
+  return rows[0]!.route_id;
+}
+
+export async function updateRoute(tx: TenantTx, routeId: string, columns: RouteColumns): Promise<boolean> {
+  const names = ROUTE_WRITABLE.filter((name) => columns[name] !== undefined);
+  const { rowCount } = await tx.query(
+    `UPDATE integration_routes SET ${[...names.map((name, i) => `${name} = $${i + 3}`), 'updated_at = now()'].join(', ')}
+     WHERE tenant_id = $1 AND route_id::text = $2`,
+    [tx.tenantId, routeId, ...names.map((name) => columns[name])],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function deleteRoute(tx: TenantTx, routeId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(`DELETE FROM integration_routes WHERE tenant_id = $1 AND route_id::text = $2`, [
+    tx.tenantId,
+    routeId,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Counts a test delivery; false when the integration had `limit` in the last minute already. */
+export interface DispatchRoute extends RouteFilter {
+  tenant_id: string;
+  route_id: string;
+  integration_id: string;
+}
+
+/** Enabled routes of these tenants whose integration is enabled, in priority order. */
+export async function activeRoutes(tx: ServiceTx, tenantIds: string[]): Promise<DispatchRoute[]> {
+  const { rows } = await tx.query<DispatchRoute>(
+    `SELECT r.tenant_id, r.route_id, r.integration_id, r.min_severity, r.alert_types, r.severities, r.site_ids,
+            r.device_prefixes, r.deliver_on
+     FROM integration_routes r
+     JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id
+     WHERE r.tenant_id = ANY($1::text[]) AND r.enabled AND i.enabled
+     ORDER BY r.priority, r.created_at`,
+    [tenantIds],
+  );
+  return rows;
+}
