@@ -14,6 +14,7 @@ import { connect, type Connection } from './db/connection.js';
 import { createDatabase, type Database } from './db/database.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { startMaintenance } from './db/maintenance.js';
+import { pruneOidcStorage } from './identity/oidc-storage.js';
 import { createHttpServer } from './http/server.js';
 import { listenWithFallback } from './lib/listen.js';
 import * as evaluator from './evaluator/index.js';
@@ -93,6 +94,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
       retentionDays: config.TELEMETRY_RETENTION_DAYS,
       analyze: connection.engine === 'pglite',
+      prune: [pruneOidcStorage],
     });
     cleanup.push(() => maintenance.stop());
 

@@ -1,5 +1,5 @@
-// Hourly housekeeping: daily telemetry partitions created ahead and dropped past retention, and — on
-// PGlite, which has no autovacuum — fresh planner statistics. Safe to run in several instances at once:
+// Hourly housekeeping: daily telemetry partitions created ahead and dropped past retention, expired rows
+// pruned by the modules that own them, and — on PGlite, which has no autovacuum — fresh planner statistics. Safe to run in several instances at once:
 // the SQL functions take the locks they need.
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
@@ -10,6 +10,8 @@ export interface MaintenanceOptions {
   retentionDays: number;
   /** Refresh planner statistics of every table (needed where nothing else does it: PGlite). */
   analyze: boolean;
+  /** Deletes of expired rows, each kept beside its table's other SQL; each returns how many went. */
+  prune?: ((db: Database) => Promise<number>)[];
   intervalMs?: number;
 }
 
@@ -28,22 +30,25 @@ const GROWING_TABLES = [
 ];
 
 export async function runMaintenance(db: Database, options: MaintenanceOptions) {
-  return db.withService(async (tx) => {
+  const partitions = await db.withService(async (tx) => {
     const created = await tx.query<{ n: number }>('SELECT telemetry_ensure_partitions($1) AS n', [options.daysAhead]);
     const dropped =
       options.retentionDays > 0
         ? await tx.query<{ n: number }>('SELECT telemetry_drop_partitions_older_than($1) AS n', [options.retentionDays])
         : { rows: [{ n: 0 }] };
-    if (options.analyze) await tx.query('SELECT pulse_analyze($1::text[])', [GROWING_TABLES]);
     return { created: created.rows[0]?.n ?? 0, dropped: dropped.rows[0]?.n ?? 0 };
   });
+  let pruned = 0;
+  for (const prune of options.prune ?? []) pruned += await prune(db);
+  if (options.analyze) await db.withService((tx) => tx.query('SELECT pulse_analyze($1::text[])', [GROWING_TABLES]));
+  return { ...partitions, pruned };
 }
 
 export function startMaintenance(db: Database, log: Logger, options: MaintenanceOptions) {
   const run = () =>
     runMaintenance(db, options).then(
       (result) => {
-        if (result.created || result.dropped) log.info(result, 'telemetry partitions maintained');
+        if (result.created || result.dropped || result.pruned) log.info(result, 'database maintained');
       },
       (error: unknown) => log.error({ err: error }, 'database maintenance failed; retrying next hour'),
     );
