@@ -1,23 +1,18 @@
 // `pulse` — the one program. Parses arguments and configuration, then wires roles to adapters through
 // startPlatform(); it holds no logic of its own beyond printing.
+//
+// Only what every command needs is imported up front; each command imports the rest when it runs, so
+// `pulse --help` and the short commands do not pay for the whole server (`npm run bench:cli`).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
-import { readRuntimeInfo, removeRuntimeInfo, resolveAdminKey, writeRuntimeInfo } from './data-dir.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { connect } from './db/connection.js';
-import { createDatabase, type Database } from './db/database.js';
-import { migrate, pendingMigrations } from './db/migrate.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
 import { AppError } from './errors.js';
-import { DEMO_PASSWORD, seedDemoRules, seedDemoUsers } from './demo.js';
-import { ensureIssuerState, loadIssuerState, signAccessToken } from './identity/issuer-state.js';
 import { createUsers, ROLES, type NewUser, type Role, type Users } from './identity/users.js';
-import { createLogger } from './log.js';
-import { defaultClientId, drain as drainIngest } from './ingest/index.js';
-import { startPlatform, type Platform } from './platform.js';
-import { checkDeviceSpec } from './provision/device-spec.js';
-import { createProvisioning } from './provision/service.js';
+import type { Platform } from './platform.js';
+import type { Provisioning } from './provision/service.js';
 import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from './simulator/index.js';
+import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [
@@ -25,7 +20,9 @@ const DEMO_TENANTS = [
   { tenantId: 'tenant-b', sites: ['factory-floor', 'loading-dock', 'office-hvac'] },
 ];
 
-function loadConfigOrExit(): Config {
+/** The configuration, or an exit that says what is wrong with it. */
+async function loadConfigOrExit(): Promise<Config> {
+  const { ConfigError, loadConfig } = await import('./config.js');
   try {
     return loadConfig();
   } catch (error) {
@@ -56,9 +53,13 @@ program
   )
   .option('--simulate <devices>', 'also run the device simulator with this many devices', positiveInt, 0)
   .action(async (options: { simulate: number }) => {
-    const cfg = loadConfigOrExit();
-    const log = createLogger(cfg.LOG_LEVEL);
+    const cfg = await loadConfigOrExit();
+    const log = await createLogger(cfg);
     const signals = handleStopSignals(log);
+    const { startPlatform } = await import('./platform.js');
+    const { removeRuntimeInfo, writeRuntimeInfo } = await import('./data-dir.js');
+    const { DEMO_PASSWORD, seedDemoRules, seedDemoUsers } = await import('./demo.js');
+    const { startSimulator } = await import('./simulator/index.js');
     const platform = await startOrExit(log, () =>
       startPlatform({ config: cfg, roles: ROLE_NAMES, log, migrate: true, embeddedBroker: true }),
     );
@@ -104,7 +105,7 @@ program
       await platform.stop();
       removeRuntimeInfo(cfg.PULSE_DATA_DIR);
     });
-    printBanner(platform, simulator, demoLogins);
+    printBanner(platform, simulator, demoLogins, DEMO_PASSWORD);
   });
 
 program
@@ -117,14 +118,15 @@ program
       console.error(`pulse: unknown role ${unknown.join(', ')} (available: ${ROLE_NAMES.join(', ')})`);
       process.exit(2);
     }
-    const cfg = loadConfigOrExit();
+    const cfg = await loadConfigOrExit();
     const unheard = cfg.NATS_URL ? undefined : missingInputs(roles as RoleName[]);
     if (unheard) {
       console.error(`pulse: ${unheard}`);
       process.exit(2);
     }
-    const log = createLogger(cfg.LOG_LEVEL);
+    const log = await createLogger(cfg);
     const signals = handleStopSignals(log);
+    const { startPlatform } = await import('./platform.js');
     const platform = await startOrExit(log, () =>
       startPlatform({
         config: cfg,
@@ -148,20 +150,22 @@ program
   .option('--client-id <id>', "the instance's MQTT_CLIENT_ID (default: MQTT_CLIENT_ID, else pulse-ingest-<hostname>)")
   .option('--quiet-seconds <s>', 'done once no message came for this long', positiveInt, 2)
   .action(async (options: { clientId?: string; quietSeconds: number }) => {
-    const cfg = loadConfigOrExit();
+    const cfg = await loadConfigOrExit();
     if (!cfg.MQTT_URL) {
       console.error('pulse: ingest drain works on an external broker: set MQTT_URL');
       process.exit(2);
     }
-    const log = createLogger(cfg.LOG_LEVEL);
+    const log = await createLogger(cfg);
     if (!cfg.NATS_URL)
       log.warn('NATS_URL is unset: drained messages are stored, but evaluators elsewhere will not hear of them');
+    const { defaultClientId, drain } = await import('./ingest/index.js');
+    const { startPlatform } = await import('./platform.js');
     const clientId = options.clientId ?? cfg.MQTT_CLIENT_ID ?? defaultClientId();
     const platform = await startOrExit(log, () =>
       startPlatform({ config: { ...cfg, PORT: 0 }, roles: [], log, migrate: false, embeddedBroker: false }),
     );
     try {
-      const taken = await drainIngest(platform.deps, clientId, options.quietSeconds * 1000);
+      const taken = await drain(platform.deps, clientId, options.quietSeconds * 1000);
       console.log(`drained ${clientId}: ${taken} message(s) taken from its session; the session is gone`);
     } finally {
       await platform.stop();
@@ -172,7 +176,9 @@ program
   .command('migrate')
   .description('create or update the database schema (idempotent)')
   .action(async () => {
-    const cfg = loadConfigOrExit();
+    const cfg = await loadConfigOrExit();
+    const { connect } = await import('./db/connection.js');
+    const { migrate, pendingMigrations } = await import('./db/migrate.js');
     const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
     try {
       const { applied, alreadyApplied } = await migrate(connection);
@@ -207,6 +213,7 @@ device
     } catch {
       throw new AppError('INVALID_REQUEST', '--metadata must be a JSON object');
     }
+    const { checkDeviceSpec } = await import('./provision/device-spec.js');
     const checked = checkDeviceSpec({
       tenant_id: options.tenant,
       device_id: options.device,
@@ -338,6 +345,7 @@ program
       }
       const found = await users.findByUsername(username);
       if (!found) throw new AppError('NOT_FOUND', `User ${username} not found`);
+      const { ensureIssuerState, loadIssuerState, signAccessToken } = await import('./identity/issuer-state.js');
       // The issuer URL the server last served; before the server ever ran, the one it will serve.
       const state =
         (await loadIssuerState(db)) ??
@@ -376,8 +384,10 @@ program
   .option('--uplink-drop-period <s>', 'every this many seconds a device loses its uplink (0: never)', positiveInt, 60)
   .option('--uplink-drop-duration <s>', 'for this many seconds', positiveInt, 20)
   .action(async (options: Record<string, string | number>) => {
-    const cfg = loadConfigOrExit();
-    const signals = handleStopSignals(createLogger(cfg.LOG_LEVEL));
+    const cfg = await loadConfigOrExit();
+    const signals = handleStopSignals(await createLogger(cfg));
+    const { readRuntimeInfo, resolveAdminKey } = await import('./data-dir.js');
+    const { startSimulator } = await import('./simulator/index.js');
     const adminKey = resolveAdminKey(cfg).key;
     const running = readRuntimeInfo(cfg.PULSE_DATA_DIR);
     const simulator = await startSimulator({
@@ -414,7 +424,8 @@ program
     console.log(`simulating ${simulator.stats().devices} devices over ${String(options.transport)}; Ctrl-C stops`);
   });
 
-async function withProvisioning(fn: (provisioning: ReturnType<typeof createProvisioning>) => Promise<void>) {
+async function withProvisioning(fn: (provisioning: Provisioning) => Promise<void>) {
+  const { createProvisioning } = await import('./provision/service.js');
   await withDatabase((db, cfg) => fn(createProvisioning(db, { activationTtlMinutes: cfg.ACTIVATION_TTL_MINUTES })));
 }
 
@@ -424,7 +435,10 @@ async function withUsers(fn: (users: Users, cfg: Config, db: Database) => Promis
 
 /** Opens the configured database (migrating it first when needed) for one command. */
 async function withDatabase(fn: (db: Database, cfg: Config) => Promise<void>) {
-  const cfg = loadConfigOrExit();
+  const cfg = await loadConfigOrExit();
+  const { connect } = await import('./db/connection.js');
+  const { migrate, pendingMigrations } = await import('./db/migrate.js');
+  const { createDatabase } = await import('./db/database.js');
   const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
   try {
     if ((await pendingMigrations(connection)).length > 0) await migrate(connection);
@@ -432,6 +446,10 @@ async function withDatabase(fn: (db: Database, cfg: Config) => Promise<void>) {
   } finally {
     await connection.close();
   }
+}
+
+async function createLogger(cfg: Config): Promise<Logger> {
+  return (await import('./log.js')).createLogger(cfg.LOG_LEVEL);
 }
 
 async function startOrExit(log: Logger, start: () => Promise<Platform>): Promise<Platform> {
@@ -444,7 +462,12 @@ async function startOrExit(log: Logger, start: () => Promise<Platform>): Promise
   }
 }
 
-function printBanner(platform: Platform, simulator: RunningSimulator | undefined, logins: NewUser[]) {
+function printBanner(
+  platform: Platform,
+  simulator: RunningSimulator | undefined,
+  logins: NewUser[],
+  demoPassword: string,
+) {
   const lines = [
     '',
     `  Pulse is running at ${platform.httpUrl}/app/`,
@@ -461,7 +484,7 @@ function printBanner(platform: Platform, simulator: RunningSimulator | undefined
     ...(logins.length > 0
       ? [
           '',
-          `  logins (password ${DEMO_PASSWORD}):`,
+          `  logins (password ${demoPassword}):`,
           ...logins.map(
             (user) => `    ${user.username.padEnd(18)} ${user.role}${user.tenantId ? ` of ${user.tenantId}` : ''}`,
           ),

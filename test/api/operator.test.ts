@@ -354,20 +354,22 @@ describe('/operator on PostgreSQL', () => {
 });
 
 describe('/operator behind a trusted proxy', () => {
+  // Started in a hook: booting an embedded database is what takes time, and hooks get a boot's deadline.
+  let pulse: TestPlatform;
+  beforeAll(async () => {
+    pulse = await startTestPlatform('pglite', { TRUST_PROXY: '127.0.0.1' }, ['api']);
+  });
+  afterAll(() => pulse?.close());
+
   it('takes the client address from X-Forwarded-For only when the peer is a trusted proxy', async () => {
-    const pulse = await startTestPlatform('pglite', { TRUST_PROXY: '127.0.0.1' }, ['api']);
-    try {
-      const token = await tokenFor(pulse, { username: 'proxied-op', role: 'operator' });
-      await pulse.call('/operator/tenants', {
-        admin: false,
-        headers: { ...bearer(token), 'x-forwarded-for': '203.0.113.9' },
-      });
-      const { rows } = await pulse.db.withOperator((tx) =>
-        tx.query<{ ip: string }>(`SELECT host(ip_address) AS ip FROM operator_audit_log WHERE action = 'list_tenants'`),
-      );
-      expect(rows).toEqual([{ ip: '203.0.113.9' }]);
-    } finally {
-      await pulse.close();
-    }
+    const token = await tokenFor(pulse, { username: 'proxied-op', role: 'operator' });
+    await pulse.call('/operator/tenants', {
+      admin: false,
+      headers: { ...bearer(token), 'x-forwarded-for': '203.0.113.9' },
+    });
+    const { rows } = await pulse.db.withOperator((tx) =>
+      tx.query<{ ip: string }>(`SELECT host(ip_address) AS ip FROM operator_audit_log WHERE action = 'list_tenants'`),
+    );
+    expect(rows).toEqual([{ ip: '203.0.113.9' }]);
   });
 });

@@ -17,6 +17,13 @@ const BASE_ENV = {
   HOST: '127.0.0.1',
 };
 
+/**
+ * A test's deadline from the CLI calls it makes: each starts Node, tsx and a database connection, which
+ * on a busy machine takes seconds, so a fixed 30 s failed a test of eight calls under load.
+ */
+const CLI_CALL_BUDGET_MS = 15_000;
+const forCalls = (calls: number) => calls * CLI_CALL_BUDGET_MS;
+
 interface Result {
   code: number | null;
   stdout: string;
@@ -97,41 +104,45 @@ describe('pulse CLI', () => {
     expect(second.stdout).toContain(`is up to date (${count} migrations applied earlier)`);
   });
 
-  it('`pulse device create|list|revoke` work over the same code as the API', async () => {
-    const url = await newDatabase();
-    const created = await run(
-      ['device', 'create', '--tenant', 'acme', '--device', 'cli-1', '--site', 'lab', '--metadata', '{"k":1}'],
-      {
+  it(
+    '`pulse device create|list|revoke` work over the same code as the API',
+    async () => {
+      const url = await newDatabase();
+      const created = await run(
+        ['device', 'create', '--tenant', 'acme', '--device', 'cli-1', '--site', 'lab', '--metadata', '{"k":1}'],
+        {
+          DATABASE_URL: url,
+        },
+      );
+      expect(created.code, created.stderr).toBe(0);
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        tenant_id: 'acme',
+        device_id: 'cli-1',
+        site_id: 'lab',
+        created: true,
+      });
+      expect(JSON.parse(created.stdout).activation_code).toMatch(/^[A-Za-z0-9_-]{24}$/);
+
+      const listed = await run(['device', 'list', '--tenant', 'acme'], { DATABASE_URL: url });
+      expect(listed.stdout).toContain('cli-1');
+      expect(listed.stdout).toContain('ACTIVE');
+
+      const revoked = await run(['device', 'revoke', 'acme', 'cli-1'], { DATABASE_URL: url });
+      expect(revoked.stdout.trim()).toBe('revoked acme/cli-1');
+      expect((await run(['device', 'list', '--status', 'REVOKED'], { DATABASE_URL: url })).stdout).toContain('cli-1');
+
+      const missing = await run(['device', 'revoke', 'acme', 'ghost'], { DATABASE_URL: url });
+      expect(missing.code).toBe(2);
+      expect(missing.stderr.trim()).toBe('pulse: Device not found: acme/ghost');
+
+      const bad = await run(['device', 'create', '--tenant', 'a/b', '--device', 'd', '--site', 's'], {
         DATABASE_URL: url,
-      },
-    );
-    expect(created.code, created.stderr).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({
-      tenant_id: 'acme',
-      device_id: 'cli-1',
-      site_id: 'lab',
-      created: true,
-    });
-    expect(JSON.parse(created.stdout).activation_code).toMatch(/^[A-Za-z0-9_-]{24}$/);
-
-    const listed = await run(['device', 'list', '--tenant', 'acme'], { DATABASE_URL: url });
-    expect(listed.stdout).toContain('cli-1');
-    expect(listed.stdout).toContain('ACTIVE');
-
-    const revoked = await run(['device', 'revoke', 'acme', 'cli-1'], { DATABASE_URL: url });
-    expect(revoked.stdout.trim()).toBe('revoked acme/cli-1');
-    expect((await run(['device', 'list', '--status', 'REVOKED'], { DATABASE_URL: url })).stdout).toContain('cli-1');
-
-    const missing = await run(['device', 'revoke', 'acme', 'ghost'], { DATABASE_URL: url });
-    expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toBe('pulse: Device not found: acme/ghost');
-
-    const bad = await run(['device', 'create', '--tenant', 'a/b', '--device', 'd', '--site', 's'], {
-      DATABASE_URL: url,
-    });
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/tenant_id must be 1-128 characters/);
-  });
+      });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/tenant_id must be 1-128 characters/);
+    },
+    forCalls(6),
+  );
 
   it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
     const result = await run(['run', 'provision', 'teleport'], {});
@@ -199,50 +210,54 @@ describe('pulse CLI', () => {
       expect(up.output()).toContain('password pulse-demo');
     });
 
-    it('`pulse user` and `pulse token` give a script a token the running API accepts', async () => {
-      const env = { DATABASE_URL: databaseUrl };
-      const created = await run(
-        [
-          'user',
-          'create',
-          '--username',
-          'script-bot',
-          '--role',
-          'customer_viewer',
-          '--tenant',
-          'acme',
-          '--password',
-          'long-enough-1',
-        ],
-        env,
-      );
-      expect(created.code, created.stderr).toBe(0);
-      expect(created.stdout.trim()).toBe('created script-bot (customer_viewer of acme)');
-      const duplicate = await run(
-        ['user', 'create', '--username', 'script-bot', '--role', 'operator', '--password', 'long-enough-1'],
-        env,
-      );
-      expect(duplicate).toMatchObject({ code: 2, stderr: 'pulse: User script-bot already exists\n' });
-      const noTenant = await run(
-        ['user', 'create', '--username', 'x', '--role', 'customer_admin', '--password', 'long-enough-1'],
-        env,
-      );
-      expect(noTenant.stderr.trim()).toBe('pulse: role customer_admin needs a tenant');
+    it(
+      '`pulse user` and `pulse token` give a script a token the running API accepts',
+      async () => {
+        const env = { DATABASE_URL: databaseUrl };
+        const created = await run(
+          [
+            'user',
+            'create',
+            '--username',
+            'script-bot',
+            '--role',
+            'customer_viewer',
+            '--tenant',
+            'acme',
+            '--password',
+            'long-enough-1',
+          ],
+          env,
+        );
+        expect(created.code, created.stderr).toBe(0);
+        expect(created.stdout.trim()).toBe('created script-bot (customer_viewer of acme)');
+        const duplicate = await run(
+          ['user', 'create', '--username', 'script-bot', '--role', 'operator', '--password', 'long-enough-1'],
+          env,
+        );
+        expect(duplicate).toMatchObject({ code: 2, stderr: 'pulse: User script-bot already exists\n' });
+        const noTenant = await run(
+          ['user', 'create', '--username', 'x', '--role', 'customer_admin', '--password', 'long-enough-1'],
+          env,
+        );
+        expect(noTenant.stderr.trim()).toBe('pulse: role customer_admin needs a tenant');
 
-      const token = await run(['token', 'script-bot'], env);
-      expect(token.code, token.stderr).toBe(0);
-      expect(token.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
-      const devices = await fetch(`${url}/api/v2/devices`, {
-        headers: { authorization: `Bearer ${token.stdout.trim()}` },
-      });
-      expect(devices.status).toBe(200);
-      expect(((await devices.json()) as { tenant_id: string }).tenant_id).toBe('acme');
+        const token = await run(['token', 'script-bot'], env);
+        expect(token.code, token.stderr).toBe(0);
+        expect(token.stdout.trim()).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+        const devices = await fetch(`${url}/api/v2/devices`, {
+          headers: { authorization: `Bearer ${token.stdout.trim()}` },
+        });
+        expect(devices.status).toBe(200);
+        expect(((await devices.json()) as { tenant_id: string }).tenant_id).toBe('acme');
 
-      expect((await run(['user', 'passwd', 'script-bot', '--password', 'another-one-2'], env)).code).toBe(0);
-      expect((await run(['user', 'list'], env)).stdout).toContain('script-bot');
-      expect((await run(['user', 'delete', 'script-bot'], env)).stdout.trim()).toBe('deleted script-bot');
-      expect((await run(['token', 'script-bot'], env)).stderr.trim()).toBe('pulse: User script-bot not found');
-    });
+        expect((await run(['user', 'passwd', 'script-bot', '--password', 'another-one-2'], env)).code).toBe(0);
+        expect((await run(['user', 'list'], env)).stdout).toContain('script-bot');
+        expect((await run(['user', 'delete', 'script-bot'], env)).stdout.trim()).toBe('deleted script-bot');
+        expect((await run(['token', 'script-bot'], env)).stderr.trim()).toBe('pulse: User script-bot not found');
+      },
+      forCalls(8),
+    );
 
     it('stops cleanly on SIGTERM within 10 s', async () => {
       const { code, ms } = await stopWithin(up.child, 'SIGTERM');
