@@ -2,6 +2,7 @@
 // pipeline role; the API never returns password hashes.
 import type { Database, ServiceTx } from '../db/database.js';
 import { AppError } from '../errors.js';
+import { ensureTenants } from '../model/tenants.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 
 export const ROLES = ['customer_viewer', 'customer_admin', 'operator', 'operator_admin'] as const;
@@ -72,7 +73,7 @@ export function createUsers(db: Database): Users {
   async function insert(tx: ServiceTx, user: NewUser, onConflict: string) {
     checkNewUser(user);
     if (user.tenantId) {
-      await tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING`, [user.tenantId]);
+      await ensureTenants(tx, [user.tenantId]);
     }
     return tx.query<User>(
       `INSERT INTO users (username, email, tenant_id, role, password_hash) VALUES ($1, $2, $3, $4, $5)

@@ -7,6 +7,7 @@ import type { DestinationRules } from '../model/integration-input.js';
 import { buildWebhook, listItem } from '../model/integration-settings.js';
 import * as repo from '../model/integrations.js';
 import * as routes from '../model/routes.js';
+import { ensureTenants } from '../model/tenants.js';
 import type { SecretBox } from '../lib/secrets.js';
 import { AppError } from '../errors.js';
 
@@ -57,7 +58,7 @@ export function registerDeliveryAdminRoutes(
       const { tenant_id, ...settings } = request.body;
       const built = await buildWebhook({ ...settings, webhook_url: settings.url }, deps.rules, deps.secrets);
       const row = await db.withService(async (tx) => {
-        await tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING`, [tenant_id]);
+        await ensureTenants(tx, [tenant_id]);
         return repo.insertIntegration(tx, tenant_id, built.columns);
       });
       return { ...listItem(row), signing_secret: built.signingSecret };

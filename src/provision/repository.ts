@@ -17,21 +17,6 @@ export interface UpsertedDevice {
   created: boolean;
 }
 
-/** Creates missing tenants (name = id) and returns the status of each requested tenant. */
-export async function ensureTenants(tx: ServiceTx, tenantIds: string[]): Promise<Map<string, string>> {
-  await tx.query(
-    `INSERT INTO tenants (tenant_id, name)
-     SELECT id, id FROM unnest($1::text[]) AS id
-     ON CONFLICT (tenant_id) DO NOTHING`,
-    [tenantIds],
-  );
-  const { rows } = await tx.query<{ tenant_id: string; status: string }>(
-    'SELECT tenant_id, status FROM tenants WHERE tenant_id = ANY($1::text[])',
-    [tenantIds],
-  );
-  return new Map(rows.map((row) => [row.tenant_id, row.status]));
-}
-
 /**
  * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
  * current token working until the new code is activated, and retires the device's older unused codes.

@@ -5,6 +5,7 @@ import { isoUtc } from '../lib/time.js';
 import { newActivationCode, newProvisionToken, sha256Hex } from '../lib/credentials.js';
 import { type DeviceSpec, type RowError } from './device-spec.js';
 import * as registry from './repository.js';
+import * as tenants from '../model/tenants.js';
 
 export interface IssuedDevice {
   row: number;
@@ -37,7 +38,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
     async registerDevices(devices) {
       const tenantIds = [...new Set(devices.map((d) => d.tenant_id))];
       const result = await db.withService(async (tx) => {
-        const tenantStatus = await registry.ensureTenants(tx, tenantIds);
+        const tenantStatus = await tenants.ensureTenants(tx, tenantIds);
         const errors: RowError[] = [];
         const accepted = devices.filter((device) => {
           const status = tenantStatus.get(device.tenant_id);

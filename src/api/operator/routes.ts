@@ -10,6 +10,7 @@ import { deviceDetail } from '../customer/repository.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import type { Audited } from './audit.js';
 import * as repo from './repository.js';
+import * as tenants from '../../model/tenants.js';
 
 const tags = ['operator'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -105,7 +106,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
       audited(request, { action: 'list_tenants' }, async (tx) => {
         const { limit, offset } = request.query;
         return {
-          ...(await repo.listTenants(tx, { status: statusFilter(request.query.status), limit, offset })),
+          ...(await tenants.listTenants(tx, { status: statusFilter(request.query.status), limit, offset })),
           limit,
           offset,
         };
@@ -116,7 +117,9 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     '/operator/tenants/stats/summary',
     { schema: { tags, summary: 'Every tenant with device, online and open-alert counts' } },
     (request) =>
-      audited(request, { action: 'get_all_tenants_stats' }, async (tx) => ({ tenants: await repo.tenantsSummary(tx) })),
+      audited(request, { action: 'get_all_tenants_stats' }, async (tx) => ({
+        tenants: await tenants.tenantsSummary(tx),
+      })),
   );
 
   app.get<{ Params: Static<typeof TenantParams> }>(
@@ -128,7 +131,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
         request,
         { action: 'get_tenant', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
         async (tx) => {
-          const tenant = await repo.findTenant(tx, tenant_id);
+          const tenant = await tenants.findTenant(tx, tenant_id);
           if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
           return tenant;
         },
@@ -158,7 +161,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
             );
           }
           checkContactEmail(fields.contact_email);
-          if (!(await repo.createTenant(tx, tenant_id, { ...fields, name: fields.name.trim() }))) {
+          if (!(await tenants.createTenant(tx, tenant_id, { ...fields, name: fields.name.trim() }))) {
             throw new AppError('CONFLICT', 'Tenant already exists');
           }
           return { tenant_id, status: 'created' };
@@ -193,7 +196,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
             );
           }
           checkContactEmail(fields.contact_email);
-          if (!(await repo.updateTenant(tx, tenant_id, fields))) throw new AppError('NOT_FOUND', 'Tenant not found');
+          if (!(await tenants.updateTenant(tx, tenant_id, fields))) throw new AppError('NOT_FOUND', 'Tenant not found');
           return { tenant_id, status: 'updated' };
         },
       );
@@ -215,7 +218,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
           resourceId: tenant_id,
         },
         async (tx) => {
-          if (!(await repo.deleteTenant(tx, tenant_id)))
+          if (!(await tenants.deleteTenant(tx, tenant_id)))
             throw new AppError('NOT_FOUND', 'Tenant not found or already deleted');
           return { tenant_id, status: 'deleted' };
         },
@@ -234,9 +237,14 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
         request,
         { action: 'get_tenant_stats', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
         async (tx) => {
-          const tenant = await repo.findTenant(tx, tenant_id);
+          const tenant = await tenants.findTenant(tx, tenant_id);
           if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
-          return { tenant_id, name: tenant.name, status: tenant.status, stats: await repo.tenantStats(tx, tenant_id) };
+          return {
+            tenant_id,
+            name: tenant.name,
+            status: tenant.status,
+            stats: await tenants.tenantStats(tx, tenant_id),
+          };
         },
       );
     },
