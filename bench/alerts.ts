@@ -3,10 +3,11 @@
 // (the bus is what ingest would drive), with one rule per device and 1 % of readings violating it. Reports
 // p50/p99 from a violating message to its OPEN row, from a stale deadline to its NO_HEARTBEAT row, and the
 // evaluator's memory with M silent devices. Writes bench/results/alerts-*.json.
-import type { AcceptedMessage } from '../src/bus/index.js';
+
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startTestPlatform } from '../test/helpers/platform.js';
 import { saveResult } from './results.js';
+import type { AcceptedMessage } from '../src/model/telemetry.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)

@@ -6,12 +6,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { AcceptedMessage, AlertEvent, Bus } from '../bus/index.js';
+import type { AlertEvent, Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../identity/users.js';
 import { isOperator, type Principal, type VerifyToken } from './auth.js';
-import * as repo from './v2/repository.js';
+import * as deviceModel from '../model/devices.js';
+import * as alertModel from '../model/alerts.js';
+import type { AcceptedMessage } from '../model/telemetry.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 30_000;
@@ -159,7 +161,7 @@ export function registerLiveRoutes(
       }
       const key = deviceKey(tenantId, deviceId);
       if (subscribe) {
-        const exists = await db.withTenant(tenantId, (tx) => repo.deviceExists(tx, deviceId));
+        const exists = await db.withTenant(tenantId, (tx) => deviceModel.deviceExists(tx, deviceId));
         if (!exists) {
           send(client, { type: 'error', message: 'Device not found', device_id: deviceId });
           return;
@@ -194,7 +196,7 @@ export function registerLiveRoutes(
       });
       const alerts = tenantId
         ? await db.withTenant(tenantId, (tx) =>
-            repo.listAlerts(tx, { status: undefined, activeOnly: true, limit: SNAPSHOT_ALERTS, offset: 0 }),
+            alertModel.listAlerts(tx, { status: undefined, activeOnly: true, limit: SNAPSHOT_ALERTS, offset: 0 }),
           )
         : [];
       send(client, { type: 'alerts', alerts });
@@ -219,7 +221,7 @@ export function registerLiveRoutes(
   const onAlert = async (event: AlertEvent) => {
     const subscribers = [...clients].filter((c) => c.alertTenants.has(event.tenant_id) || c.alertTenants.has('*'));
     if (subscribers.length === 0) return;
-    const alert = await db.withTenant(event.tenant_id, (tx) => repo.findAlert(tx, event.alert_id));
+    const alert = await db.withTenant(event.tenant_id, (tx) => alertModel.findAlert(tx, event.alert_id));
     if (!alert) return;
     for (const client of subscribers) send(client, { type: 'alert', event: event.event, alert });
   };

@@ -5,16 +5,7 @@
 // A throwing handler never affects the publisher or other handlers.
 import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
-
-export interface AcceptedMessage {
-  time: Date;
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  msg_type: string;
-  seq: number;
-  metrics: Record<string, number | boolean>;
-}
+import type { AcceptedMessage } from '../model/telemetry.js';
 
 export interface AlertEvent {
   event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';

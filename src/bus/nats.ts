@@ -29,7 +29,6 @@ import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
 import {
   STORED_CONSUMER_GROUP,
-  type AcceptedMessage,
   type Bus,
   type BusEvents,
   type BusTopic,
@@ -38,6 +37,7 @@ import {
   type PartitionOwner,
 } from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
+import type { AcceptedMessage } from '../model/telemetry.js';
 
 export interface NatsBusOptions {
   servers: string[];

@@ -30,6 +30,18 @@ export interface ServiceTx extends Queryable {
   copyFrom(sql: string, text: string): Promise<void>;
 }
 
+/**
+ * An operator's or the pipeline's transaction narrowed to one tenant (`narrow(tx, tenantId)`), so model
+ * functions customers use too can serve them: they read the tenant from the transaction, never beside it.
+ */
+export type Narrowed<T extends OperatorTx | ServiceTx> = T & { readonly tenantId: string };
+/** A transaction that names the tenant whose rows it touches. */
+export type TenantScope = TenantTx | Narrowed<OperatorTx> | Narrowed<ServiceTx>;
+
+export function narrow<T extends OperatorTx | ServiceTx>(tx: T, tenantId: string): Narrowed<T> {
+  return { ...tx, tenantId };
+}
+
 export interface Database {
   readonly engine: Engine;
   readonly location: string;

@@ -1,6 +1,6 @@
 // The evaluator's state machine, in memory and free of I/O: devices' last signs of life and latest
 // metrics, stale deadlines, rule states and which alerts are open. It decides; the store writes.
-import type { AcceptedMessage } from '../bus/index.js';
+
 import {
   evaluateReading,
   metricValue,
@@ -12,6 +12,7 @@ import {
   type RuleState,
 } from './rules.js';
 import { StaleTimers } from './stale-timers.js';
+import type { AcceptedMessage } from '../model/telemetry.js';
 
 export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
 

@@ -6,18 +6,13 @@
 // them), and concurrent misses for one device share its load.
 // Provisioning changes invalidate at once (bus `device.changed`, from any process over NATS); when the
 // bus connection was lost and such events may have been missed, the whole cache goes.
-import type { RegistryEntry } from './validate.js';
+import type { DeviceKey, RegistryEntry } from '../model/device-registry.js';
 
 export interface AuthCacheOptions {
   ttlMs: number;
   negativeTtlMs: number;
   maxSize: number;
   now?: () => number;
-}
-
-export interface DeviceKey {
-  tenantId: string;
-  deviceId: string;
 }
 
 /** Loads registry entries for `keys`, in the same order (null: not registered). */

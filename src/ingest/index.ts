@@ -7,8 +7,9 @@ import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
-import { recentDevices } from './repository.js';
+
 import { defaultIngestSettings, watchSettings } from '../model/settings.js';
+import { recentRegistryEntries } from '../model/device-registry.js';
 
 function createPipeline(deps: RoleDeps): IngestPipeline {
   const { config, db, log, bus } = deps;
@@ -35,7 +36,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { config, db, log, bus } = deps;
   const defaults = defaultIngestSettings(config.MODE);
   const pipeline = createPipeline(deps);
-  pipeline.cache.preload(await recentDevices(db, config.AUTH_CACHE_MAX_SIZE));
+  pipeline.cache.preload(await db.withService((tx) => recentRegistryEntries(tx, config.AUTH_CACHE_MAX_SIZE)));
   const settings = await watchSettings(db, defaults, config.SETTINGS_POLL_SECONDS * 1000, log, (next) =>
     pipeline.applySettings(next),
   );

@@ -2,7 +2,7 @@
 //   parse → registry (auth cache) → validate() → rate limit → writer (→ bus) | quarantine
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AcceptedMessage, Bus } from '../bus/index.js';
+import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { TokenBuckets } from '../lib/token-bucket.js';
 import { DeviceAuthCache } from './auth-cache.js';
@@ -10,11 +10,14 @@ import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
 import type { Reason } from './reasons.js';
 import { memberText } from './json-member.js';
-import { findDevices, insertTelemetry, saveQuarantine, type TelemetryRow } from './repository.js';
+
 import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
-import { validate, type RegistryEntry } from './validate.js';
+import { validate } from './validate.js';
 import { TelemetryWriter } from './writer.js';
+import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../model/telemetry.js';
+import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
+import { saveQuarantine } from '../model/quarantine.js';
 
 export interface IngestOptions {
   batchSize: number;
@@ -50,7 +53,7 @@ const WAITED_LINGER_MS = 20;
 
 export class IngestPipeline {
   readonly cache: DeviceAuthCache;
-  readonly writer: TelemetryWriter<TelemetryRow>;
+  readonly writer: TelemetryWriter<TelemetryInsert>;
   readonly quarantine: Quarantine;
   private readonly buckets: TokenBuckets;
   private settings: IngestSettings;
@@ -74,7 +77,7 @@ export class IngestPipeline {
   ) {
     this.settings = initialSettings;
     this.metrics = createIngestMetrics(registry, () => this.writer.backlog);
-    this.cache = new DeviceAuthCache((keys) => findDevices(db, keys), {
+    this.cache = new DeviceAuthCache((keys) => db.withService((tx) => registryEntries(tx, keys)), {
       ttlMs: options.authCacheTtlMs,
       negativeTtlMs: options.authCacheNegativeTtlMs,
       maxSize: options.authCacheMaxSize,
@@ -84,45 +87,48 @@ export class IngestPipeline {
       burst: initialSettings.rateLimitBurst,
     });
     this.quarantine = new Quarantine(
-      (counters, events) => saveQuarantine(db, counters, events),
+      (counters, events) => db.withService((tx) => saveQuarantine(tx, counters, events)),
       () => rejectStorage(this.settings),
       log,
     );
-    this.writer = new TelemetryWriter<TelemetryRow>((rows) => insertTelemetry(db, rows), {
-      batchSize: options.batchSize,
-      concurrency: options.writerConcurrency,
-      flushIntervalMs: options.flushIntervalMs,
-      maxBacklog: options.maxBacklog,
-      onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
-      onWritten: (rows) => {
-        const messages = rows.map((row) => row.message);
-        this.counters.written += messages.length;
-        this.metrics.written.inc(messages.length);
-        this.lastWriteAt = new Date();
-        this.bus.publish('telemetry.stored', messages);
+    this.writer = new TelemetryWriter<TelemetryInsert>(
+      (rows) => db.withService((tx) => insertTelemetry(tx, db.engine, rows)),
+      {
+        batchSize: options.batchSize,
+        concurrency: options.writerConcurrency,
+        flushIntervalMs: options.flushIntervalMs,
+        maxBacklog: options.maxBacklog,
+        onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
+        onWritten: (rows) => {
+          const messages = rows.map((row) => row.message);
+          this.counters.written += messages.length;
+          this.metrics.written.inc(messages.length);
+          this.lastWriteAt = new Date();
+          this.bus.publish('telemetry.stored', messages);
+        },
+        onRowFailed: ({ message }, error) => {
+          this.log.error(
+            { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
+            'row refused by the database',
+          );
+          this.reject({
+            reason: 'WRITE_FAILED',
+            topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
+            tenantId: message.tenant_id,
+            deviceId: message.device_id,
+            siteId: message.site_id,
+            msgType: message.msg_type,
+            eventTs: message.time,
+            payload: { site_id: message.site_id, seq: message.seq, metrics: message.metrics, error: error.message },
+          });
+        },
+        onRetry: (error, delayMs) =>
+          this.log.warn(
+            { err: error, retry_in_ms: delayMs, backlog: this.writer.backlog },
+            'database unavailable; holding telemetry',
+          ),
       },
-      onRowFailed: ({ message }, error) => {
-        this.log.error(
-          { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
-          'row refused by the database',
-        );
-        this.reject({
-          reason: 'WRITE_FAILED',
-          topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
-          tenantId: message.tenant_id,
-          deviceId: message.device_id,
-          siteId: message.site_id,
-          msgType: message.msg_type,
-          eventTs: message.time,
-          payload: { site_id: message.site_id, seq: message.seq, metrics: message.metrics, error: error.message },
-        });
-      },
-      onRetry: (error, delayMs) =>
-        this.log.warn(
-          { err: error, retry_in_ms: delayMs, backlog: this.writer.backlog },
-          'database unavailable; holding telemetry',
-        ),
-    });
+    );
   }
 
   applySettings(settings: IngestSettings): void {

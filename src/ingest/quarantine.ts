@@ -3,9 +3,10 @@
 // STORE_REJECTS, or not at all. A stored payload never holds a provision token. Writes are batched every
 // second and survive a database outage in memory (events up to a bound; counters always).
 import type { Logger } from 'pino';
-import type { CounterIncrement, QuarantineEventRow } from './repository.js';
+
 import type { Reason } from './reasons.js';
 import type { RejectDetails } from './validate.js';
+import type { CounterIncrement, QuarantineEventRow } from '../model/quarantine.js';
 
 export const REDACTED = '[REDACTED]';
 const MAX_BUFFERED_EVENTS = 10_000;

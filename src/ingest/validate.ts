@@ -3,15 +3,11 @@
 // typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
 // by the caller and the rate limiter is passed in as a function.
 import { sha256Hex } from '../lib/credentials.js';
-import type { AcceptedMessage } from '../bus/index.js';
+
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';
-
-export interface RegistryEntry {
-  site_id: string;
-  status: string;
-  provision_token_hash: string | null;
-}
+import type { RegistryEntry } from '../model/device-registry.js';
+import type { AcceptedMessage } from '../model/telemetry.js';
 
 export interface ValidationInput {
   /** The message's topic parsed by the caller (parseTopic); null when it is not a device topic. */

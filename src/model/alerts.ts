@@ -1,6 +1,29 @@
-// Alerts (fleet_alert): what the dispatcher reads of them.
+// Alerts (fleet_alert): opened and closed by the evaluator, listed, acknowledged and closed by customers
+// (TenantTx), listed across tenants by operators (OperatorTx), read by the dispatcher (ServiceTx).
 import type { AlertRow, DeliveryEvent } from '../channels/payload.js';
-import type { ServiceTx } from '../db/database.js';
+import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
+
+export type AlertStatus = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+
+/** An alert as the APIs show it. */
+export interface Alert {
+  alert_id: number;
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  alert_type: string;
+  fingerprint: string;
+  severity: number;
+  confidence: number;
+  summary: string;
+  details: Record<string, unknown>;
+  status: AlertStatus;
+  created_at: Date;
+  updated_at: Date;
+  closed_at: Date | null;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+}
 
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
@@ -20,4 +43,145 @@ export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
     [minutes],
   );
   return rows;
+}
+
+export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, fingerprint, severity,
+  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by`;
+
+/**
+ * One page of the alerts matching `where` (its placeholders are `params`), newest first, and how many
+ * match in all. `where` is this module's callers' own SQL, never input.
+ */
+export async function alertPage(
+  tx: TenantTx | OperatorTx,
+  where: string,
+  params: unknown[],
+  page: { limit: number; offset: number },
+) {
+  const limit = `$${params.length + 1}`;
+  const offset = `$${params.length + 2}`;
+  const [alerts, total] = await Promise.all([
+    tx.query<Alert>(
+      `SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${limit} OFFSET ${offset}`,
+      [...params, page.limit, page.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM fleet_alert WHERE ${where}`, params),
+  ]);
+  return { alerts: alerts.rows, total: total.rows[0]!.total };
+}
+
+export interface AlertFilter {
+  /** OPEN, ACKNOWLEDGED, CLOSED, or undefined for all. */
+  status: string | undefined;
+  /** Only alerts not yet closed (OPEN and ACKNOWLEDGED). */
+  activeOnly?: boolean;
+  alertType?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+export async function listAlerts(tx: TenantTx, filter: AlertFilter) {
+  const { rows } = await tx.query<Alert>(
+    `SELECT ${ALERT_COLUMNS} FROM fleet_alert
+     WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR alert_type = $3)
+       AND (NOT $6 OR status <> 'CLOSED')
+     ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5`,
+    [
+      tx.tenantId,
+      filter.status ?? null,
+      filter.alertType ?? null,
+      filter.limit,
+      filter.offset,
+      filter.activeOnly ?? false,
+    ],
+  );
+  return rows;
+}
+
+export async function findAlert(tx: TenantTx, alertId: number) {
+  const { rows } = await tx.query<Alert>(`SELECT ${ALERT_COLUMNS} FROM fleet_alert WHERE tenant_id = $1 AND id = $2`, [
+    tx.tenantId,
+    alertId,
+  ]);
+  return rows[0];
+}
+
+/** Alerts opened and closed per hour over the last `hours` hours, this tenant only. */
+export async function alertTrend(tx: TenantTx, hours: number) {
+  const { rows } = await tx.query<{ hour: Date; opened: number; closed: number }>(
+    `WITH hours AS (
+       SELECT generate_series(date_trunc('hour', now() - make_interval(hours => $2::int)), date_trunc('hour', now()),
+                              interval '1 hour') AS hour),
+     opened AS (
+       SELECT date_trunc('hour', created_at) AS hour, count(*)::int AS n FROM fleet_alert
+       WHERE tenant_id = $1 AND created_at >= date_trunc('hour', now() - make_interval(hours => $2::int)) GROUP BY 1),
+     closed AS (
+       SELECT date_trunc('hour', closed_at) AS hour, count(*)::int AS n FROM fleet_alert
+       WHERE tenant_id = $1 AND closed_at >= date_trunc('hour', now() - make_interval(hours => $2::int)) GROUP BY 1)
+     SELECT h.hour, COALESCE(o.n, 0) AS opened, COALESCE(c.n, 0) AS closed
+     FROM hours h LEFT JOIN opened o ON o.hour = h.hour LEFT JOIN closed c ON c.hour = h.hour
+     ORDER BY h.hour`,
+    [tx.tenantId, hours],
+  );
+  return rows;
+}
+
+export interface AlertQuery {
+  status: string | undefined;
+  severity?: number | undefined;
+  deviceId?: string | undefined;
+  siteId?: string | undefined;
+  alertType?: string | undefined;
+  start?: Date | undefined;
+  end?: Date | undefined;
+  limit: number;
+  offset: number;
+}
+
+export async function searchAlerts(tx: TenantTx, query: AlertQuery) {
+  const where = `tenant_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::int IS NULL OR severity = $3)
+    AND ($4::text IS NULL OR device_id = $4) AND ($5::text IS NULL OR site_id = $5)
+    AND ($6::text IS NULL OR alert_type = $6)
+    AND ($7::timestamptz IS NULL OR created_at >= $7) AND ($8::timestamptz IS NULL OR created_at <= $8)`;
+  const params = [
+    tx.tenantId,
+    query.status ?? null,
+    query.severity ?? null,
+    query.deviceId ?? null,
+    query.siteId ?? null,
+    query.alertType ?? null,
+    query.start ?? null,
+    query.end ?? null,
+  ];
+  return alertPage(tx, where, params, query);
+}
+
+type AlertChange = { id: number; fingerprint: string; status: string };
+
+/** OPEN → ACKNOWLEDGED with who and when; an acknowledged alert stays as it was. */
+export async function acknowledgeAlert(tx: TenantTx, alertId: number, by: string) {
+  const { rows } = await tx.query<AlertChange>(
+    `UPDATE fleet_alert SET status = 'ACKNOWLEDGED', acknowledged_at = now(), acknowledged_by = $3, updated_at = now()
+     WHERE tenant_id = $1 AND id = $2 AND status = 'OPEN' RETURNING id, fingerprint, status`,
+    [tx.tenantId, alertId, by],
+  );
+  return rows[0];
+}
+
+export async function closeAlert(tx: TenantTx, alertId: number) {
+  const { rows } = await tx.query<AlertChange>(
+    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
+     WHERE tenant_id = $1 AND id = $2 AND status <> 'CLOSED' RETURNING id, fingerprint, status`,
+    [tx.tenantId, alertId],
+  );
+  return rows[0];
+}
+
+export async function listFleetAlerts(
+  tx: OperatorTx,
+  filter: { tenantId: string | undefined; status: string | undefined; limit: number; offset: number },
+) {
+  const where = `($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)`;
+  const params = [filter.tenantId ?? null, filter.status ?? null];
+  return alertPage(tx, where, params, filter);
 }

@@ -1,7 +1,7 @@
 // Delivery jobs: one per alert event × route, queued by the dispatcher, claimed and attempted by the
 // delivery workers (service transactions: they work for every tenant).
 import type { DeliveryEvent } from '../channels/payload.js';
-import type { ServiceTx } from '../db/database.js';
+import type { ServiceTx, TenantTx } from '../db/database.js';
 import type { IntegrationRow } from './integrations.js';
 
 export interface NewJob {
@@ -127,4 +127,13 @@ export async function jobCounts(tx: ServiceTx) {
             (SELECT count(*)::int FROM delivery_jobs WHERE status = 'PROCESSING') AS processing`,
   );
   return rows[0]!;
+}
+
+export async function deliveryStatus(tx: TenantTx, limit: number) {
+  const { rows } = await tx.query(
+    `SELECT tenant_id, job_id, attempt_no, ok, http_status, latency_ms, error, started_at, finished_at
+     FROM delivery_attempts WHERE tenant_id = $1 ORDER BY finished_at DESC NULLS LAST, attempt_id DESC LIMIT $2`,
+    [tx.tenantId, limit],
+  );
+  return rows;
 }

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AcceptedMessage } from '../../src/bus/index.js';
+
 import { EvaluatorEngine, type AlertOpen, type DeviceState } from '../../src/evaluator/engine.js';
 import type { Rule } from '../../src/evaluator/rules.js';
 import { thresholdRule } from '../helpers/fixtures.js';
+import type { AcceptedMessage } from '../../src/model/telemetry.js';
 
 const RULE = thresholdRule();
 

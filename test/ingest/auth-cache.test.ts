@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceAuthCache } from '../../src/ingest/auth-cache.js';
-import type { RegistryEntry } from '../../src/ingest/validate.js';
+import type { RegistryEntry } from '../../src/model/device-registry.js';
 
 const ENTRY: RegistryEntry = { site_id: 's', status: 'ACTIVE', provision_token_hash: 'h' };
 

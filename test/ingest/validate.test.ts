@@ -3,13 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { httpReason, httpStatusFor } from '../../src/ingest/reasons.js';
 import { applySettingRows, defaultIngestSettings, rejectStorage } from '../../src/model/settings.js';
 import { parseTopic } from '../../src/ingest/topic.js';
-import {
-  checkMetrics,
-  parseTimestamp,
-  validate,
-  type RegistryEntry,
-  type ValidationInput,
-} from '../../src/ingest/validate.js';
+import { checkMetrics, parseTimestamp, validate, type ValidationInput } from '../../src/ingest/validate.js';
+import type { RegistryEntry } from '../../src/model/device-registry.js';
 
 const TOKEN = 'tok-abcdefghijklmnopqrstuvwxyz012345';
 const DEVICE: RegistryEntry = {

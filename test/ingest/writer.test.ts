@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AcceptedMessage } from '../../src/bus/index.js';
+
 import { isRowError, TelemetryWriter, type InsertBatch, type WriterOptions } from '../../src/ingest/writer.js';
+import type { AcceptedMessage } from '../../src/model/telemetry.js';
 
 const message = (seq: number): AcceptedMessage => ({
   time: new Date(0),

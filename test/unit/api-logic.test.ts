@@ -1,6 +1,6 @@
 // Pure pieces of the API: the rate limiter, time windows, rule checks, counter rates and password hashes.
 import { describe, expect, it } from 'vitest';
-import { checkRuleFields, checkRuleId } from '../../src/api/customer/rule-input.js';
+import { checkRuleFields, checkRuleId } from '../../src/model/rule-input.js';
 import { ratesBetween } from '../../src/api/system/rates.js';
 import { timeWindow, timeWindowIfAny } from '../../src/api/time-window.js';
 import { hashPassword, verifyPassword } from '../../src/identity/passwords.js';

@@ -9,10 +9,12 @@ import { AppError } from '../../errors.js';
 import { displayName, requireRole } from '../auth.js';
 import { principalOf, tenantOf } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
-import * as v2 from '../v2/repository.js';
 import { alertStatusFilter, devicesPage, DevicesQuery } from '../v2/routes.js';
-import * as repo from './repository.js';
-import { checkRuleFields, checkRuleId, type RuleFields } from './rule-input.js';
+import { checkRuleFields, checkRuleId, type RuleFields } from '../../model/rule-input.js';
+import * as deviceModel from '../../model/devices.js';
+import * as alertModel from '../../model/alerts.js';
+import * as ruleModel from '../../model/rules.js';
+import * as deliveryModel from '../../model/deliveries.js';
 
 const tags = ['customer'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -90,7 +92,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     },
     (request) =>
       inTenant(request, async (tx) => {
-        const detail = await repo.deviceDetail(tx, tx.tenantId, request.params.device_id);
+        const detail = await deviceModel.deviceDetail(tx, request.params.device_id);
         if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
         return { tenant_id: tx.tenantId, ...detail };
       }),
@@ -103,7 +105,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
       inTenant(request, async (tx) => {
         const { status, severity, device_id, site_id, alert_type, limit, offset } = request.query;
         const window = timeWindowIfAny(request.query);
-        const { alerts, total } = await repo.listAlerts(tx, {
+        const { alerts, total } = await alertModel.searchAlerts(tx, {
           status: alertStatusFilter(status),
           severity,
           deviceId: device_id,
@@ -123,7 +125,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     { schema: { tags, summary: 'One alert', params: AlertParams } },
     (request) =>
       inTenant(request, async (tx) => {
-        const alert = await v2.findAlert(tx, request.params.alert_id);
+        const alert = await alertModel.findAlert(tx, request.params.alert_id);
         if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
         return { tenant_id: tx.tenantId, alert };
       }),
@@ -137,7 +139,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     const alertId = request.params.alert_id;
     const { changed, ...body } = await inTenant(request, async (tx) => {
       const changed = await change(tx);
-      const alert = await v2.findAlert(tx, alertId);
+      const alert = await alertModel.findAlert(tx, alertId);
       if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
       if (!changed && alert.status === 'CLOSED' && event === 'ACKNOWLEDGED') {
         throw new AppError('CONFLICT', 'Alert is closed; only open alerts can be acknowledged');
@@ -166,7 +168,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
       const principal = principalOf(request);
       return changeAlert(
         request,
-        (tx) => repo.acknowledgeAlert(tx, request.params.alert_id, displayName(principal)),
+        (tx) => alertModel.acknowledgeAlert(tx, request.params.alert_id, displayName(principal)),
         'ACKNOWLEDGED',
       );
     },
@@ -183,7 +185,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
         params: AlertParams,
       },
     },
-    (request) => changeAlert(request, (tx) => repo.closeAlert(tx, request.params.alert_id), 'CLOSED'),
+    (request) => changeAlert(request, (tx) => alertModel.closeAlert(tx, request.params.alert_id), 'CLOSED'),
   );
 
   app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
@@ -192,17 +194,17 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
-        attempts: await repo.deliveryStatus(tx, request.query.limit),
+        attempts: await deliveryModel.deliveryStatus(tx, request.query.limit),
       })),
   );
 
   app.get('/customer/alert-rules', { schema: { tags, summary: "The tenant's alert rules" } }, (request) =>
-    inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, rules: await v2.listRules(tx, 100) })),
+    inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, rules: await ruleModel.listRules(tx, 100) })),
   );
 
   const findRuleOr404 = async (tx: TenantTx, ruleId: string) => {
     checkRuleId(ruleId);
-    const rule = await v2.findRule(tx, ruleId);
+    const rule = await ruleModel.findRule(tx, ruleId);
     if (!rule) throw new AppError('NOT_FOUND', 'Alert rule not found');
     return rule;
   };
@@ -218,7 +220,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     { preHandler: adminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
-      const created = await inTenant(request, (tx) => repo.createRule(tx, rule));
+      const created = await inTenant(request, (tx) => ruleModel.createRule(tx, rule));
       return reply.status(201).send(created);
     },
   );
@@ -236,7 +238,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
         throw new AppError('INVALID_REQUEST', 'No fields to update');
       }
       return inTenant(request, async (tx) => {
-        const updated = await repo.updateRule(tx, request.params.rule_id, fields);
+        const updated = await ruleModel.updateRule(tx, request.params.rule_id, fields);
         if (!updated) throw new AppError('NOT_FOUND', 'Alert rule not found');
         return updated;
       });
@@ -248,7 +250,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
     { preHandler: adminOnly, schema: { tags, summary: 'Delete an alert rule', params: RuleParams } },
     async (request, reply) => {
       checkRuleId(request.params.rule_id);
-      const deleted = await inTenant(request, (tx) => repo.deleteRule(tx, request.params.rule_id));
+      const deleted = await inTenant(request, (tx) => ruleModel.deleteRule(tx, request.params.rule_id));
       if (!deleted) throw new AppError('NOT_FOUND', 'Alert rule not found');
       return reply.status(204).send();
     },

@@ -1,46 +1,6 @@
 // Cross-tenant reads and tenant administration for /operator, as pulse_operator (BYPASSRLS). Every
 // function takes an OperatorTx: they are only reachable through the audited operator routes.
 import type { OperatorTx } from '../../db/database.js';
-import {
-  alertPage,
-  DEVICE_COLUMNS,
-  DEVICE_FROM,
-  DEVICE_STATUS,
-  escapeLike,
-  withHeadlineMetrics,
-} from '../v2/repository.js';
-
-export interface DeviceFilter {
-  tenantId: string | undefined;
-  status?: string | undefined;
-  search?: string | undefined;
-  limit: number;
-  offset: number;
-}
-
-export async function listDevices(tx: OperatorTx, filter: DeviceFilter) {
-  const where = `($1::text IS NULL OR dr.tenant_id = $1) AND ($2::text IS NULL OR ${DEVICE_STATUS} = $2)
-    AND ($3::text IS NULL OR dr.device_id ILIKE '%' || $3 || '%')`;
-  const params = [filter.tenantId ?? null, filter.status ?? null, escapeLike(filter.search)];
-  const [devices, total] = await Promise.all([
-    tx.query<{ state: Record<string, unknown> }>(
-      `SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE ${where}
-       ORDER BY dr.tenant_id, dr.site_id, dr.device_id LIMIT $4 OFFSET $5`,
-      [...params, filter.limit, filter.offset],
-    ),
-    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${DEVICE_FROM} WHERE ${where}`, params),
-  ]);
-  return { devices: devices.rows.map(withHeadlineMetrics), total: total.rows[0]!.total };
-}
-
-export async function listAlerts(
-  tx: OperatorTx,
-  filter: { tenantId: string | undefined; status: string | undefined; limit: number; offset: number },
-) {
-  const where = `($1::text IS NULL OR tenant_id = $1) AND ($2::text IS NULL OR status = $2)`;
-  const params = [filter.tenantId ?? null, filter.status ?? null];
-  return alertPage(tx, where, params, filter);
-}
 
 export async function quarantine(
   tx: OperatorTx,

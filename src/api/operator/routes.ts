@@ -6,11 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../model/settings.js';
-import { deviceDetail } from '../customer/repository.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import type { Audited } from './audit.js';
 import * as repo from './repository.js';
 import * as tenants from '../../model/tenants.js';
+import { narrow } from '../../db/database.js';
+import * as deviceModel from '../../model/devices.js';
+import * as alertModel from '../../model/alerts.js';
 
 const tags = ['operator'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -256,7 +258,13 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     (request) => {
       const { tenant_filter, status, q, limit, offset } = request.query;
       return audited(request, { action: 'list_all_devices', tenantFilter: tenant_filter }, async (tx) => {
-        const result = await repo.listDevices(tx, { tenantId: tenant_filter, status, search: q, limit, offset });
+        const result = await deviceModel.listFleetDevices(tx, {
+          tenantId: tenant_filter,
+          status,
+          search: q,
+          limit,
+          offset,
+        });
         return { ...result, tenant_filter: tenant_filter ?? null, limit, offset };
       });
     },
@@ -268,7 +276,11 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     (request) => {
       const { tenant_id } = request.params;
       return audited(request, { action: 'list_tenant_devices', tenantFilter: tenant_id }, async (tx) => {
-        const { devices, total } = await repo.listDevices(tx, { tenantId: tenant_id, limit: 500, offset: 0 });
+        const { devices, total } = await deviceModel.listFleetDevices(tx, {
+          tenantId: tenant_id,
+          limit: 500,
+          offset: 0,
+        });
         return { tenant_id, devices, total };
       });
     },
@@ -287,7 +299,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
         request,
         { action: 'view_device', tenantFilter: tenant_id, resourceType: 'device', resourceId: device_id },
         async (tx) => {
-          const detail = await deviceDetail(tx, tenant_id, device_id);
+          const detail = await deviceModel.deviceDetail(narrow(tx, tenant_id), device_id);
           if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
           return { tenant_id, ...detail };
         },
@@ -301,7 +313,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     (request) => {
       const { tenant_filter, status, limit, offset } = request.query;
       return audited(request, { action: 'list_all_alerts', tenantFilter: tenant_filter }, async (tx) => {
-        const result = await repo.listAlerts(tx, {
+        const result = await alertModel.listFleetAlerts(tx, {
           tenantId: tenant_filter,
           status: alertStatusFilter(status),
           limit,

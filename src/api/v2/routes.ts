@@ -6,7 +6,10 @@ import { AppError } from '../../errors.js';
 import type { Database, TenantTx } from '../../db/database.js';
 import { tenantOf } from '../guard.js';
 import { timeWindow } from '../time-window.js';
-import * as repo from './repository.js';
+import * as deviceModel from '../../model/devices.js';
+import * as alertModel from '../../model/alerts.js';
+import * as ruleModel from '../../model/rules.js';
+import * as telemetryModel from '../../model/telemetry.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -58,7 +61,7 @@ const ChartQuery = Type.Object({
 /** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
 export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
   const { limit, offset, status, site_id, q, sort, order } = query;
-  const { devices, total } = await repo.listDevices(tx, {
+  const { devices, total } = await deviceModel.listDevices(tx, {
     limit,
     offset,
     status,
@@ -88,7 +91,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
   const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
     db.withTenant(tenantOf(request), fn);
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
-    if (!(await repo.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
+    if (!(await deviceModel.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
   };
 
   app.get<{ Querystring: Static<typeof DevicesQuery> }>(
@@ -102,7 +105,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     { schema: { tags, summary: 'One device', params: DeviceParams } },
     (request) =>
       inTenant(request, async (tx) => {
-        const device = await repo.findDevice(tx, request.params.device_id);
+        const device = await deviceModel.findDevice(tx, request.params.device_id);
         if (!device) throw new AppError('NOT_FOUND', 'Device not found');
         return { tenant_id: tx.tenantId, device };
       }),
@@ -124,7 +127,13 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
         const { device_id } = request.params;
         const window = timeWindow(request.query);
         await requireDevice(tx, device_id);
-        const telemetry = await repo.telemetryRange(tx, device_id, window.start, window.end, request.query.limit);
+        const telemetry = await telemetryModel.telemetryRange(
+          tx,
+          device_id,
+          window.start,
+          window.end,
+          request.query.limit,
+        );
         return {
           tenant_id: tx.tenantId,
           device_id,
@@ -151,7 +160,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
       inTenant(request, async (tx) => {
         const { device_id } = request.params;
         await requireDevice(tx, device_id);
-        const telemetry = await repo.latestTelemetry(tx, device_id, request.query.count);
+        const telemetry = await telemetryModel.latestTelemetry(tx, device_id, request.query.count);
         return { device_id, telemetry, count: telemetry.length };
       }),
   );
@@ -162,7 +171,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     (request) =>
       inTenant(request, async (tx) => {
         const { status, alert_type, limit, offset } = request.query;
-        const alerts = await repo.listAlerts(tx, {
+        const alerts = await alertModel.listAlerts(tx, {
           status: alertStatusFilter(status),
           alertType: alert_type,
           limit,
@@ -183,7 +192,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
   app.get<{ Querystring: Static<typeof TrendQuery> }>(
     '/api/v2/alerts/trend',
     { schema: { tags, summary: 'Alerts opened and closed per hour (this tenant only)', querystring: TrendQuery } },
-    (request) => inTenant(request, async (tx) => ({ trend: await repo.alertTrend(tx, request.query.hours) })),
+    (request) => inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, request.query.hours) })),
   );
 
   app.get<{ Params: Static<typeof AlertParams> }>(
@@ -191,7 +200,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     { schema: { tags, summary: 'One alert', params: AlertParams } },
     (request) =>
       inTenant(request, async (tx) => {
-        const alert = await repo.findAlert(tx, request.params.alert_id);
+        const alert = await alertModel.findAlert(tx, request.params.alert_id);
         if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
         return { tenant_id: tx.tenantId, alert };
       }),
@@ -202,7 +211,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     { schema: { tags, summary: "The tenant's alert rules", querystring: RulesQuery } },
     (request) =>
       inTenant(request, async (tx) => {
-        const rules = await repo.listRules(tx, request.query.limit);
+        const rules = await ruleModel.listRules(tx, request.query.limit);
         return { tenant_id: tx.tenantId, rules, count: rules.length };
       }),
   );
@@ -212,7 +221,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     { schema: { tags, summary: 'One alert rule', params: RuleParams } },
     (request) =>
       inTenant(request, async (tx) => {
-        const rule = await repo.findRule(tx, request.params.rule_id);
+        const rule = await ruleModel.findRule(tx, request.params.rule_id);
         if (!rule) throw new AppError('NOT_FOUND', 'Alert rule not found');
         return { tenant_id: tx.tenantId, rule };
       }),
@@ -224,7 +233,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
     (request) =>
       inTenant(request, async (tx) => {
         const since = new Date(Date.now() - request.query.hours * 3600_000);
-        const { sample_count, device_count, metrics } = await repo.telemetrySummary(tx, since);
+        const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, since);
         return {
           sample_count,
           device_count,
@@ -241,7 +250,7 @@ export function registerV2Routes(app: FastifyInstance, db: Database): void {
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;
         const window = timeWindow(request.query);
-        const series = await repo.telemetryChart(tx, {
+        const series = await telemetryModel.telemetryChart(tx, {
           metric,
           deviceId: device_id,
           start: window.start,

@@ -1,5 +1,5 @@
 // Checks of an alert rule body beyond its JSON schema, with the reference's 400 messages (§3.4).
-import { AppError } from '../../errors.js';
+import { AppError } from '../errors.js';
 
 export const RULE_OPERATORS = ['GT', 'LT', 'GTE', 'LTE'] as const;
 const METRIC_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,0 +1,58 @@
+// Quarantine: what ingest rejected, counted per minute and reason and (DEV, or STORE_REJECTS) kept as
+// events; read by operators.
+import type { ServiceTx } from '../db/database.js';
+
+export interface CounterIncrement {
+  bucketMinute: Date;
+  tenantId: string;
+  reason: string;
+  count: number;
+}
+
+export interface QuarantineEventRow {
+  eventTs: Date | null;
+  topic: string;
+  tenantId: string | null;
+  siteId: string | null;
+  deviceId: string | null;
+  msgType: string | null;
+  reason: string;
+  payload: unknown;
+}
+
+// PostgreSQL text and jsonb cannot hold U+0000, which rejected input may well contain.
+const text = (value: string | null) => (value === null ? null : value.replaceAll('\u0000', '\ufffd'));
+
+const json = (value: unknown) => (JSON.stringify(value) ?? 'null').replaceAll('\\u0000', '\\ufffd');
+
+export async function saveQuarantine(tx: ServiceTx, counters: CounterIncrement[], events: QuarantineEventRow[]) {
+  if (counters.length > 0) {
+    await tx.query(
+      `INSERT INTO quarantine_counters_minute (bucket_minute, tenant_id, reason, cnt)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[])
+       ON CONFLICT (bucket_minute, tenant_id, reason) DO UPDATE SET cnt = quarantine_counters_minute.cnt + EXCLUDED.cnt`,
+      [
+        counters.map((c) => c.bucketMinute),
+        counters.map((c) => text(c.tenantId)),
+        counters.map((c) => c.reason),
+        counters.map((c) => c.count),
+      ],
+    );
+  }
+  if (events.length > 0) {
+    await tx.query(
+      `INSERT INTO quarantine_events (event_ts, topic, tenant_id, site_id, device_id, msg_type, reason, payload)
+       SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])`,
+      [
+        events.map((e) => e.eventTs),
+        events.map((e) => text(e.topic)),
+        events.map((e) => text(e.tenantId)),
+        events.map((e) => text(e.siteId)),
+        events.map((e) => text(e.deviceId)),
+        events.map((e) => text(e.msgType)),
+        events.map((e) => e.reason),
+        events.map((e) => json(e.payload)),
+      ],
+    );
+  }
+}

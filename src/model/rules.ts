@@ -1,0 +1,99 @@
+// Alert rules: written by customers (TenantTx), loaded by the evaluator (ServiceTx). What a rule body
+// may hold is checked in rule-input.ts.
+import type { TenantTx } from '../db/database.js';
+import type { RuleFields } from './rule-input.js';
+
+/** A rule as the APIs show it. */
+export interface AlertRule {
+  tenant_id: string;
+  rule_id: string;
+  name: string;
+  enabled: boolean;
+  metric_name: string;
+  operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+  threshold: number;
+  severity: number;
+  description: string | null;
+  site_ids: string[] | null;
+  duration_seconds: number;
+  hysteresis: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const RULE_COLUMNS = `tenant_id, rule_id, name, enabled, metric_name, operator, threshold, severity,
+  description, site_ids, duration_seconds, hysteresis, created_at, updated_at`;
+
+export async function listRules(tx: TenantTx, limit: number) {
+  const { rows } = await tx.query<AlertRule>(
+    `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE tenant_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+    [tx.tenantId, limit],
+  );
+  return rows;
+}
+
+export async function findRule(tx: TenantTx, ruleId: string) {
+  const { rows } = await tx.query<AlertRule>(
+    `SELECT ${RULE_COLUMNS} FROM alert_rules WHERE tenant_id = $1 AND rule_id = $2`,
+    [tx.tenantId, ruleId],
+  );
+  return rows[0];
+}
+
+export async function createRule(
+  tx: TenantTx,
+  rule: Required<Pick<RuleFields, 'name' | 'metric_name' | 'operator' | 'threshold'>> & RuleFields,
+) {
+  const { rows } = await tx.query<AlertRule>(
+    `INSERT INTO alert_rules (tenant_id, name, description, enabled, metric_name, operator, threshold, severity, site_ids,
+                              duration_seconds, hysteresis)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${RULE_COLUMNS}`,
+    [
+      tx.tenantId,
+      rule.name,
+      rule.description ?? null,
+      rule.enabled ?? true,
+      rule.metric_name,
+      rule.operator,
+      rule.threshold,
+      rule.severity ?? 3,
+      rule.site_ids ?? null,
+      rule.duration_seconds ?? 0,
+      rule.hysteresis ?? 0,
+    ],
+  );
+  return rows[0];
+}
+
+const UPDATABLE_RULE_FIELDS = [
+  'name',
+  'description',
+  'enabled',
+  'metric_name',
+  'operator',
+  'threshold',
+  'severity',
+  'site_ids',
+  'duration_seconds',
+  'hysteresis',
+] as const;
+
+/** Sets the given fields (column names come from the fixed list above, values are parameters). */
+export async function updateRule(tx: TenantTx, ruleId: string, fields: RuleFields) {
+  const present = UPDATABLE_RULE_FIELDS.filter((field) => fields[field] !== undefined);
+  const assignments = present.map((field, i) => `${field} = $${i + 3}`);
+  const { rows } = await tx.query<AlertRule>(
+    `UPDATE alert_rules SET ${[...assignments, 'updated_at = now()'].join(', ')}
+     WHERE tenant_id = $1 AND rule_id = $2 RETURNING ${RULE_COLUMNS}`,
+    [tx.tenantId, ruleId, ...present.map((field) => fields[field])],
+  );
+  return rows[0];
+}
+
+export async function deleteRule(tx: TenantTx, ruleId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(`DELETE FROM alert_rules WHERE tenant_id = $1 AND rule_id = $2`, [
+    tx.tenantId,
+    ruleId,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
