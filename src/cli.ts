@@ -213,7 +213,7 @@ device
     } catch {
       throw new AppError('INVALID_REQUEST', '--metadata must be a JSON object');
     }
-    const { checkDeviceSpec } = await import('./provision/device-spec.js');
+    const { checkDeviceSpec } = await import('./model/device-spec.js');
     const checked = checkDeviceSpec({
       tenant_id: options.tenant,
       device_id: options.device,

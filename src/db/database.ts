@@ -42,6 +42,19 @@ export function narrow<T extends OperatorTx | ServiceTx>(tx: T, tenantId: string
   return { ...tx, tenantId };
 }
 
+/** Runs `fn` in a savepoint of `tx`: its changes roll back if it throws, the transaction goes on. */
+export async function inSavepoint<T>(tx: Queryable, fn: () => Promise<T>): Promise<T> {
+  await tx.query('SAVEPOINT pulse_work');
+  try {
+    const value = await fn();
+    await tx.query('RELEASE SAVEPOINT pulse_work');
+    return value;
+  } catch (error) {
+    await tx.query('ROLLBACK TO SAVEPOINT pulse_work');
+    throw error;
+  }
+}
+
 export interface Database {
   readonly engine: Engine;
   readonly location: string;

@@ -1,6 +1,8 @@
-// The device registry: registration, credentials and activation codes (provisioning), and the lookups
-// ingest authenticates messages with.
-import type { ServiceTx } from '../db/database.js';
+// The device registry: registration, credentials and activation codes, and the lookups ingest
+// authenticates messages with. Admin operations run in a service transaction (they span tenants);
+// activation runs inside the device's own tenant, under row-level security.
+import { narrow, type ServiceTx, type TenantScope, type TenantTx } from '../db/database.js';
+import type { DeviceSpec } from './device-spec.js';
 
 /** What ingest needs of a registered device to accept its messages. */
 export interface RegistryEntry {
@@ -35,4 +37,168 @@ export async function recentRegistryEntries(tx: ServiceTx, limit: number) {
     [limit],
   );
   return rows.map(({ tenant_id, device_id, ...entry }) => ({ tenant_id, device_id, entry }));
+}
+
+/** Batches at least this large refresh planner statistics first (see migration 009). */
+const LARGE_WRITE = 1000;
+
+export interface NewDeviceRow extends DeviceSpec {
+  activation_code_hash: string;
+}
+
+export interface UpsertedDevice {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  created: boolean;
+}
+
+/**
+ * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
+ * current token working until the new code is activated, and retires the device's older unused codes.
+ */
+export async function upsertDevices(
+  tx: ServiceTx,
+  devices: NewDeviceRow[],
+  expiresAt: Date,
+): Promise<UpsertedDevice[]> {
+  const payload = JSON.stringify(devices);
+  const { rows } = await tx.query<UpsertedDevice>(
+    `INSERT INTO device_registry (tenant_id, device_id, site_id, status, fw_version, metadata)
+     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, '{}')
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, site_id text, fw_version text, metadata jsonb)
+     ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+       site_id = EXCLUDED.site_id,
+       status = 'ACTIVE',
+       fw_version = COALESCE(EXCLUDED.fw_version, device_registry.fw_version),
+       metadata = EXCLUDED.metadata,
+       updated_at = now()
+     RETURNING tenant_id, device_id, site_id, (xmax = 0) AS created`,
+    [payload],
+  );
+  // Foreign-key checks below would otherwise reuse a plan made while the registry was small.
+  if (devices.length >= LARGE_WRITE)
+    await tx.query(`SELECT pulse_analyze(ARRAY['device_registry', 'device_activation'])`);
+  await tx.query(
+    `UPDATE device_activation a SET expires_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text)
+     WHERE a.tenant_id = d.tenant_id AND a.device_id = d.device_id AND a.used_at IS NULL AND a.expires_at > now()`,
+    [payload],
+  );
+  await tx.query(
+    `INSERT INTO device_activation (tenant_id, device_id, activation_code_hash, site_id, expires_at)
+     SELECT d.tenant_id, d.device_id, d.activation_code_hash, d.site_id, $2
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, activation_code_hash text, site_id text)`,
+    [payload, expiresAt],
+  );
+  return rows;
+}
+
+export interface RegistryFilter {
+  tenant_id?: string | undefined;
+  site_id?: string | undefined;
+  status?: string | undefined;
+  limit: number;
+}
+
+export interface RegistryListRow {
+  tenant_id: string;
+  device_id: string;
+  site_id: string;
+  status: string;
+  provisioned_at: Date;
+  fw_version: string | null;
+  token_set: boolean;
+}
+
+export async function listRegistered(tx: ServiceTx, filter: RegistryFilter): Promise<RegistryListRow[]> {
+  const { rows } = await tx.query<RegistryListRow>(
+    `SELECT tenant_id, device_id, site_id, status, provisioned_at, fw_version,
+            provision_token_hash IS NOT NULL AS token_set
+     FROM device_registry
+     WHERE ($1::text IS NULL OR tenant_id = $1)
+       AND ($2::text IS NULL OR site_id = $2)
+       AND ($3::text IS NULL OR status = $3)
+     ORDER BY tenant_id, site_id, device_id
+     LIMIT $4`,
+    [filter.tenant_id ?? null, filter.site_id ?? null, filter.status ?? null, filter.limit],
+  );
+  return rows;
+}
+
+/** Revokes a device: status REVOKED, token cleared and closed in the history, unused codes retired. */
+export async function revokeDevice(tx: ServiceTx, tenantId: string, deviceId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET status = 'REVOKED', provision_token_hash = NULL, updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2`,
+    [tenantId, deviceId],
+  );
+  if (rowCount === 0) return false;
+  await closeTokenHistory(narrow(tx, tenantId), deviceId, 'REVOKED');
+  await tx.query(
+    `UPDATE device_activation SET expires_at = now()
+     WHERE tenant_id = $1 AND device_id = $2 AND used_at IS NULL AND expires_at > now()`,
+    [tenantId, deviceId],
+  );
+  return true;
+}
+
+/** Replaces the device's token; returns false when the device does not exist. */
+export async function replaceToken(
+  tx: TenantScope,
+  deviceId: string,
+  tokenHash: string,
+  reason: 'ROTATED' | 'REACTIVATED',
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET provision_token_hash = $3, updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2`,
+    [tx.tenantId, deviceId, tokenHash],
+  );
+  if (rowCount === 0) return false;
+  await closeTokenHistory(tx, deviceId, reason);
+  await tx.query('INSERT INTO device_token_history (tenant_id, device_id, token_hash) VALUES ($1, $2, $3)', [
+    tx.tenantId,
+    deviceId,
+    tokenHash,
+  ]);
+  return true;
+}
+
+async function closeTokenHistory(tx: TenantScope, deviceId: string, reason: string) {
+  await tx.query(
+    `UPDATE device_token_history SET revoked_at = now(), reason = $3
+     WHERE tenant_id = $1 AND device_id = $2 AND revoked_at IS NULL`,
+    [tx.tenantId, deviceId, reason],
+  );
+}
+
+/**
+ * Marks an activation code used if it is unused and unexpired, in one statement: of any number of
+ * concurrent attempts with the same code, exactly one gets a row back.
+ */
+export async function consumeActivationCode(tx: TenantTx, deviceId: string, codeHash: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_activation SET used_at = now()
+     WHERE tenant_id = $1 AND device_id = $2 AND activation_code_hash = $3
+       AND used_at IS NULL AND expires_at > now()`,
+    [tx.tenantId, deviceId, codeHash],
+  );
+  return rowCount === 1;
+}
+
+/** Why a code could not be consumed: unknown, already used, or expired. */
+export async function activationCodeProblem(
+  tx: TenantTx,
+  deviceId: string,
+  codeHash: string,
+): Promise<'invalid' | 'used' | 'expired'> {
+  const { rows } = await tx.query<{ used: boolean }>(
+    `SELECT used_at IS NOT NULL AS used FROM device_activation
+     WHERE tenant_id = $1 AND device_id = $2 AND activation_code_hash = $3`,
+    [tx.tenantId, deviceId, codeHash],
+  );
+  const row = rows[0];
+  if (!row) return 'invalid';
+  return row.used ? 'used' : 'expired';
 }

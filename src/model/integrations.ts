@@ -1,7 +1,7 @@
 // Integrations: where a tenant's alert notifications go (webhook, SNMP, email, MQTT), in the tenant's
 // transaction. Secrets are sealed before they reach a query and opened only to build a channel target.
 import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
-import type { ServiceTx, TenantTx } from '../db/database.js';
+import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
 
 export type IntegrationType = Target['type'];
@@ -233,4 +233,14 @@ export async function takeTestDelivery(tx: TenantTx, integrationId: string, limi
   if (rows[0]!.n >= limit) return false;
   await tx.query(`INSERT INTO rate_limits (tenant_id, action) VALUES ($1, $2)`, [tx.tenantId, action]);
   return true;
+}
+
+export async function listFleetIntegrations(tx: OperatorTx, tenantId: string | undefined) {
+  const { rows } = await tx.query(
+    `SELECT tenant_id, integration_id, name, type, enabled, config_json ->> 'url' AS url, snmp_host, mqtt_topic,
+            created_at, updated_at
+     FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC LIMIT 500`,
+    [tenantId ?? null],
+  );
+  return rows;
 }

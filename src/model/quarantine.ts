@@ -1,6 +1,6 @@
 // Quarantine: what ingest rejected, counted per minute and reason and (DEV, or STORE_REJECTS) kept as
 // events; read by operators.
-import type { ServiceTx } from '../db/database.js';
+import type { OperatorTx, ServiceTx } from '../db/database.js';
 
 export interface CounterIncrement {
   bucketMinute: Date;
@@ -55,4 +55,26 @@ export async function saveQuarantine(tx: ServiceTx, counters: CounterIncrement[]
       ],
     );
   }
+}
+
+export async function recentQuarantine(
+  tx: OperatorTx,
+  filter: { tenantId: string | undefined; minutes: number; limit: number },
+) {
+  const [events, counts] = await Promise.all([
+    tx.query(
+      `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic FROM quarantine_events
+       WHERE ingested_at > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
+       ORDER BY ingested_at DESC, id DESC LIMIT $3`,
+      [filter.minutes, filter.tenantId ?? null, filter.limit],
+    ),
+    // Counted for every reject, whether or not its event row was stored (PROD stores none).
+    tx.query(
+      `SELECT bucket_minute AS minute, reason, sum(cnt)::int AS count FROM quarantine_counters_minute
+       WHERE bucket_minute > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
+       GROUP BY bucket_minute, reason ORDER BY bucket_minute, reason`,
+      [filter.minutes, filter.tenantId ?? null],
+    ),
+  ]);
+  return { events: events.rows, counts: counts.rows };
 }

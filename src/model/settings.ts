@@ -1,7 +1,7 @@
 // Runtime ingest settings: one set of defaults, here; a row in app_settings overrides its key. Read
 // every SETTINGS_POLL_SECONDS by each ingest process, so a change applies without a restart.
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.js';
+import type { Database, OperatorTx } from '../db/database.js';
 
 export interface IngestSettings {
   mode: 'DEV' | 'PROD';
@@ -97,4 +97,18 @@ export async function watchSettings(
   }, pollMs);
   timer.unref();
   return { current: () => settings, stop: () => clearInterval(timer) };
+}
+
+export async function settingRows(tx: OperatorTx) {
+  return (
+    await tx.query<{ key: string; value: string; updated_at: Date }>(`SELECT key, value, updated_at FROM app_settings`)
+  ).rows;
+}
+
+export async function saveSettings(tx: OperatorTx, values: Record<string, string>) {
+  await tx.query(
+    `INSERT INTO app_settings (key, value) SELECT key, value FROM jsonb_each_text($1::jsonb)
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [JSON.stringify(values)],
+  );
 }

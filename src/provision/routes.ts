@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import { TokenBuckets } from '../lib/token-bucket.js';
 import { isoUtc } from '../lib/time.js';
 import { keysMatch } from '../lib/credentials.js';
-import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from './device-spec.js';
+import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from '../model/device-spec.js';
 import type { Provisioning } from './service.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });

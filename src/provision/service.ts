@@ -1,10 +1,10 @@
 // Provisioning operations, shared by the HTTP API (routes.ts) and the CLI (`pulse device …`).
-import type { Database } from '../db/database.js';
+import { narrow, type Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { isoUtc } from '../lib/time.js';
 import { newActivationCode, newProvisionToken, sha256Hex } from '../lib/credentials.js';
-import { type DeviceSpec, type RowError } from './device-spec.js';
-import * as registry from './repository.js';
+import { type DeviceSpec, type RowError } from '../model/device-spec.js';
+import * as registry from '../model/device-registry.js';
 import * as tenants from '../model/tenants.js';
 
 export interface IssuedDevice {
@@ -20,7 +20,7 @@ export interface IssuedDevice {
 export interface Provisioning {
   /** Registers (or re-registers) devices in one transaction and issues each a one-time activation code. */
   registerDevices(devices: (DeviceSpec & { row: number })[]): Promise<{ devices: IssuedDevice[]; errors: RowError[] }>;
-  listDevices(filter: registry.DeviceFilter): Promise<registry.RegistryListRow[]>;
+  listDevices(filter: registry.RegistryFilter): Promise<registry.RegistryListRow[]>;
   revokeDevice(tenantId: string, deviceId: string): Promise<void>;
   rotateToken(tenantId: string, deviceId: string): Promise<string>;
   activate(tenantId: string, deviceId: string, activationCode: string): Promise<string>;
@@ -73,7 +73,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
       return result;
     },
 
-    listDevices: (filter) => db.withService((tx) => registry.listDevices(tx, filter)),
+    listDevices: (filter) => db.withService((tx) => registry.listRegistered(tx, filter)),
 
     async revokeDevice(tenantId, deviceId) {
       const found = await db.withService((tx) => registry.revokeDevice(tx, tenantId, deviceId));
@@ -84,7 +84,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
     async rotateToken(tenantId, deviceId) {
       const token = newProvisionToken();
       const found = await db.withService((tx) =>
-        registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'ROTATED'),
+        registry.replaceToken(narrow(tx, tenantId), deviceId, sha256Hex(token), 'ROTATED'),
       );
       if (!found) throw deviceNotFound(tenantId, deviceId);
       changed(tenantId, deviceId);
@@ -101,7 +101,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
           if (problem === 'expired') throw new AppError('ACTIVATION_CODE_EXPIRED', 'Activation code expired');
           throw new AppError('INVALID_ACTIVATION_CODE', 'Invalid activation code');
         }
-        await registry.replaceToken(tx, tenantId, deviceId, sha256Hex(token), 'REACTIVATED');
+        await registry.replaceToken(tx, deviceId, sha256Hex(token), 'REACTIVATED');
         return token;
       });
       changed(tenantId, deviceId);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkBulk, checkDeviceSpec, parseDeviceCsv } from '../../src/provision/device-spec.js';
+import { checkBulk, checkDeviceSpec, parseDeviceCsv } from '../../src/model/device-spec.js';
 
 describe('device specs', () => {
   it('accepts the reference body and defaults metadata to {}', () => {

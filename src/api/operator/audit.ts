@@ -3,7 +3,8 @@
 // 409, a 403 for a non-admin) is still recorded. The work itself runs in a savepoint, so its changes
 // roll back on error while the audit row commits.
 import type { FastifyRequest } from 'fastify';
-import type { Database, OperatorTx } from '../../db/database.js';
+import { inSavepoint, type Database, type OperatorTx } from '../../db/database.js';
+import { recordAudit } from '../../model/audit.js';
 import { AppError } from '../../errors.js';
 import { principalOf } from '../guard.js';
 
@@ -27,28 +28,20 @@ export function createAudited(db: Database): Audited {
     const principal = principalOf(request);
     const denied = entry.admin === true && principal.role !== 'operator_admin';
     const outcome = await db.withOperator(async (tx) => {
-      await tx.query(
-        `INSERT INTO operator_audit_log (user_id, action, tenant_filter, resource_type, resource_id, ip_address, user_agent)
-         VALUES ($1, $2, $3, $4, $5, $6::inet, $7)`,
-        [
-          principal.sub,
-          denied ? `${entry.action}_denied` : entry.action,
-          entry.tenantFilter ?? null,
-          entry.resourceType ?? null,
-          entry.resourceId ?? null,
-          // request.ip is the peer, or X-Forwarded-For's client when the peer is a trusted proxy (TRUST_PROXY).
-          request.ip,
-          request.headers['user-agent'] ?? null,
-        ],
-      );
+      await recordAudit(tx, {
+        userId: principal.sub,
+        action: denied ? `${entry.action}_denied` : entry.action,
+        tenantFilter: entry.tenantFilter ?? null,
+        resourceType: entry.resourceType ?? null,
+        resourceId: entry.resourceId ?? null,
+        // request.ip is the peer, or X-Forwarded-For's client when the peer is a trusted proxy (TRUST_PROXY).
+        ipAddress: request.ip,
+        userAgent: request.headers['user-agent'] ?? null,
+      });
       if (denied) return { error: new AppError('FORBIDDEN', 'Operator admin access required') };
-      await tx.query('SAVEPOINT operator_work');
       try {
-        const value = await work(tx);
-        await tx.query('RELEASE SAVEPOINT operator_work');
-        return { value };
+        return { value: await inSavepoint(tx, () => work(tx)) };
       } catch (error) {
-        await tx.query('ROLLBACK TO SAVEPOINT operator_work');
         return { error };
       }
     });

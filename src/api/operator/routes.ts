@@ -5,10 +5,13 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
+import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import type { Audited } from './audit.js';
-import * as repo from './repository.js';
+import * as auditModel from '../../model/audit.js';
+import * as integrationModel from '../../model/integrations.js';
+import * as quarantineModel from '../../model/quarantine.js';
 import * as tenants from '../../model/tenants.js';
 import { narrow } from '../../db/database.js';
 import * as deviceModel from '../../model/devices.js';
@@ -338,7 +341,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
       return audited(request, { action: 'view_quarantine', tenantFilter: tenant_filter }, async (tx) => ({
         minutes,
         limit,
-        ...(await repo.quarantine(tx, { tenantId: tenant_filter, minutes, limit })),
+        ...(await quarantineModel.recentQuarantine(tx, { tenantId: tenant_filter, minutes, limit })),
       }));
     },
   );
@@ -349,7 +352,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     (request) => {
       const { tenant_filter } = request.query;
       return audited(request, { action: 'list_all_integrations', tenantFilter: tenant_filter }, async (tx) => ({
-        integrations: await repo.listIntegrations(tx, tenant_filter),
+        integrations: await integrationModel.listFleetIntegrations(tx, tenant_filter),
         tenant_filter: tenant_filter ?? null,
       }));
     },
@@ -361,7 +364,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     (request) => {
       const { user_id, action, tenant_filter, since, limit } = request.query;
       return audited(request, { action: 'view_audit_log', admin: true }, async (tx) => ({
-        entries: await repo.auditLog(tx, {
+        entries: await auditModel.auditLog(tx, {
           userId: user_id,
           action,
           tenantId: tenant_filter,
@@ -382,7 +385,7 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
     { schema: { tags, summary: 'Runtime ingest settings in force, and their defaults' } },
     (request) =>
       audited(request, { action: 'view_settings' }, async (tx) => {
-        const rows = await repo.settingRows(tx);
+        const rows = await settingsModel.settingRows(tx);
         return { settings: settingsJson(applySettingRows(defaults, rows)), defaults: settingsJson(defaults), rows };
       }),
   );
@@ -407,8 +410,11 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
         if (body.rate_limit_rps !== undefined) values.RATE_LIMIT_RPS = String(body.rate_limit_rps);
         if (body.rate_limit_burst !== undefined) values.RATE_LIMIT_BURST = String(body.rate_limit_burst);
         if (Object.keys(values).length === 0) throw new AppError('INVALID_REQUEST', 'No settings to update');
-        await repo.saveSettings(tx, values);
-        return { status: 'ok', settings: settingsJson(applySettingRows(defaults, await repo.settingRows(tx))) };
+        await settingsModel.saveSettings(tx, values);
+        return {
+          status: 'ok',
+          settings: settingsJson(applySettingRows(defaults, await settingsModel.settingRows(tx))),
+        };
       }),
   );
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
 import type { ComponentHealth } from '../../http/server.js';
 import { ratesBetween, type CounterSnapshot, type Rate } from './rates.js';
-import { insertSamples, platformGauges, pruneSamples } from './repository.js';
+import { insertSamples, platformGauges, pruneSamples } from '../../model/system.js';
 
 const PRUNE_EVERY_MS = 3600_000;
 

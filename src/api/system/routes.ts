@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ComponentHealth } from '../../http/server.js';
 import type { Audited } from '../operator/audit.js';
 import type { MetricsCollector } from './collector.js';
-import * as repo from './repository.js';
+import * as systemModel from '../../model/system.js';
 
 const tags = ['operator/system'];
 const Minutes = Type.Integer({ minimum: 1, maximum: 1440, default: 15 });
@@ -57,7 +57,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     service: string | undefined,
     minutes: number,
   ) => {
-    const rows = await repo.metricHistory(tx, metric, service, minutes);
+    const rows = await systemModel.metricHistory(tx, metric, service, minutes);
     return {
       metric,
       service: service ?? null,
@@ -74,12 +74,8 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
       Promise.all(Object.entries(deps.probes).map(async ([name, probe]) => [name, await timed(probe)] as const)),
     ]);
     return audited(request, { action: 'view_system_health' }, async (tx) => {
-      const database = await tx.query<{ connections: number; max_connections: number }>(
-        `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database()) AS connections,
-                current_setting('max_connections')::int AS max_connections`,
-      );
       const all: Record<string, ComponentHealth> = { ...components, ...Object.fromEntries(probes) };
-      all.database = { ...all.database!, ...database.rows[0] };
+      all.database = { ...all.database!, ...(await systemModel.databaseConnections(tx)) };
       const report = Object.fromEntries(
         Object.entries(all).map(([name, health]) => [name, { ...health, status: STATUS[health.status] ?? 'unknown' }]),
       );
@@ -162,7 +158,8 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     (request) =>
       audited(request, { action: 'view_system_metrics' }, async (tx) => {
         const latest: Record<string, Record<string, number>> = {};
-        for (const row of await repo.latestSamples(tx)) (latest[row.service] ??= {})[row.metric_name] = row.value;
+        for (const row of await systemModel.latestSamples(tx))
+          (latest[row.service] ??= {})[row.metric_name] = row.value;
         return latest;
       }),
   );
@@ -172,7 +169,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     { schema: { tags, summary: 'Database size, connections, largest tables, disk' } },
     (request) =>
       audited(request, { action: 'view_system_capacity' }, async (tx) => {
-        const database = await repo.databaseCapacity(tx);
+        const database = await systemModel.databaseCapacity(tx);
         const mb = (bytes: number) => Math.round((bytes / 1048576) * 100) / 100;
         return {
           postgres: {
@@ -196,7 +193,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
   app.get(
     '/operator/system/aggregates',
     { schema: { tags, summary: 'Tenants, devices, alerts, integrations, deliveries in numbers' } },
-    (request) => audited(request, { action: 'view_system_aggregates' }, (tx) => repo.aggregates(tx)),
+    (request) => audited(request, { action: 'view_system_aggregates' }, (tx) => systemModel.aggregates(tx)),
   );
 
   app.get<{ Querystring: Static<typeof ErrorsQuery> }>(
@@ -211,7 +208,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     (request) => {
       const { hours, limit } = request.query;
       return audited(request, { action: 'view_system_errors' }, async (tx) => ({
-        ...(await repo.recentErrors(tx, hours, limit)),
+        ...(await systemModel.recentErrors(tx, hours, limit)),
         period_hours: hours,
       }));
     },

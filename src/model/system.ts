@@ -1,6 +1,6 @@
 // Platform-wide numbers for /operator/system and the metrics collector: counts across tenants, database
 // capacity, recent errors, and the system_metrics history.
-import type { OperatorTx, ServiceTx } from '../../db/database.js';
+import type { OperatorTx, ServiceTx } from '../db/database.js';
 
 export async function platformGauges(tx: ServiceTx) {
   const { rows } = await tx.query<Record<string, number>>(
@@ -49,6 +49,15 @@ export async function latestSamples(tx: OperatorTx) {
      WHERE time > now() - interval '10 minutes' ORDER BY service, metric_name, time DESC`,
   );
   return rows;
+}
+
+/** Connections to this database in use, and the server's limit. */
+export async function databaseConnections(tx: OperatorTx) {
+  const { rows } = await tx.query<{ connections: number; max_connections: number }>(
+    `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database()) AS connections,
+            current_setting('max_connections')::int AS max_connections`,
+  );
+  return rows[0]!;
 }
 
 export async function databaseCapacity(tx: OperatorTx) {

@@ -1,0 +1,42 @@
+// The operator audit log: one row per operator request, written in the request's transaction (api/operator/audit.ts).
+import type { OperatorTx } from '../db/database.js';
+
+export interface AuditRow {
+  userId: string;
+  action: string;
+  tenantFilter: string | null;
+  resourceType: string | null;
+  resourceId: string | null;
+  ipAddress: string;
+  userAgent: string | null;
+}
+
+export async function recordAudit(tx: OperatorTx, row: AuditRow): Promise<void> {
+  await tx.query(
+    `INSERT INTO operator_audit_log (user_id, action, tenant_filter, resource_type, resource_id, ip_address, user_agent)
+     VALUES ($1, $2, $3, $4, $5, $6::inet, $7)`,
+    [row.userId, row.action, row.tenantFilter, row.resourceType, row.resourceId, row.ipAddress, row.userAgent],
+  );
+}
+
+export async function auditLog(
+  tx: OperatorTx,
+  filter: {
+    userId?: string | undefined;
+    action?: string | undefined;
+    tenantId?: string | undefined;
+    since?: Date | undefined;
+    limit: number;
+  },
+) {
+  const { rows } = await tx.query(
+    `SELECT l.id, l.user_id, u.username, l.action, l.tenant_filter, l.resource_type, l.resource_id,
+            host(l.ip_address) AS ip_address, l.user_agent, l.rls_bypassed, l.created_at
+     FROM operator_audit_log l LEFT JOIN users u ON u.user_id = l.user_id
+     WHERE ($1::text IS NULL OR l.user_id = $1 OR u.username = $1) AND ($2::text IS NULL OR l.action = $2)
+       AND ($3::text IS NULL OR l.tenant_filter = $3) AND ($4::timestamptz IS NULL OR l.created_at >= $4)
+     ORDER BY l.created_at DESC, l.id DESC LIMIT $5`,
+    [filter.userId ?? null, filter.action ?? null, filter.tenantId ?? null, filter.since ?? null, filter.limit],
+  );
+  return rows;
+}
