@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { AlertEvent, Bus } from '../bus/index.js';
+import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../identity/users.js';
@@ -14,6 +14,7 @@ import { isOperator, type Principal, type VerifyToken } from './auth.js';
 import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
+import type { AlertEvent } from '../model/alerts.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 30_000;

@@ -6,13 +6,7 @@
 import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
-
-export interface AlertEvent {
-  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
-  alert_id: number;
-  tenant_id: string;
-  fingerprint: string;
-}
+import type { AlertEvent } from '../model/alerts.js';
 
 export interface BusEvents {
   /** Messages accepted by ingest, before they are stored (live views); gathered per event-loop turn. Live. */

@@ -8,39 +8,13 @@ import {
   staleFingerprint,
   thresholdDetails,
   thresholdSummary,
-  type Rule,
   type RuleState,
 } from './rules.js';
 import { StaleTimers } from './stale-timers.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
-
-export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
-
-export interface DeviceState {
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  status: DeviceStatus;
-  last_heartbeat_at: Date | null;
-  last_telemetry_at: Date | null;
-  last_seen_at: Date | null;
-  last_state_change_at: Date;
-  state: Record<string, number | boolean>;
-}
-
-export interface AlertOpen {
-  tenant_id: string;
-  site_id: string;
-  device_id: string;
-  alert_type: 'NO_HEARTBEAT' | 'THRESHOLD';
-  fingerprint: string;
-  severity: number;
-  confidence: number;
-  summary: string;
-  details: Record<string, unknown>;
-  /** The engine did not hold this alert open: the store counts it when the database already did. */
-  isNew: boolean;
-}
+import type { Rule } from '../model/rules.js';
+import type { AlertOpen } from '../model/alerts.js';
+import type { DeviceState, DeviceStatus } from '../model/device-state.js';
 
 /** What the engine decided; the store applies it to the database in batches. */
 export interface Effects {

@@ -7,16 +7,12 @@ import { STORED_CONSUMER_GROUP, type Consumption } from '../bus/index.js';
 import { partitionOf } from '../bus/partitions.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { EvaluatorEngine } from './engine.js';
-import {
-  loadDeviceStates,
-  loadEnabledRules,
-  loadOpenAlerts,
-  loadRuleStates,
-  registryStatus,
-  rulesVersion,
-} from './repository.js';
-import type { Rule } from './rules.js';
+
 import { EvaluatorStore } from './store.js';
+import { loadDeviceStates } from '../model/device-state.js';
+import { loadEnabledRules, loadRuleStates, rulesVersion, type Rule } from '../model/rules.js';
+import { loadOpenAlerts } from '../model/alerts.js';
+import { registryStatus } from '../model/device-registry.js';
 
 const RULES_POLL_MS = 500;
 
@@ -61,7 +57,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     () => store.stats.duplicateOpens,
   );
 
-  const initial = await loadEnabledRules(db);
+  const initial = await db.withService(loadEnabledRules);
   engine.restore({ devices: [], openAlerts: [], rules: initial.rules, ruleStates: [] });
   let version = initial.version;
 
@@ -72,10 +68,10 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   };
   // Rules change through the API or by hand in SQL; a trigger bumps the version, watched here.
   const rulesTimer = setInterval(() => {
-    rulesVersion(db)
+    db.withService(rulesVersion)
       .then(async (current) => {
         if (current === version) return;
-        const loaded = await loadEnabledRules(db);
+        const loaded = await db.withService(loadEnabledRules);
         version = loaded.version;
         applyRules(loaded.rules);
         log.info({ rules: loaded.rules.length, version }, 'alert rules reloaded');
@@ -96,9 +92,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         rows.filter((row) => owns(row.tenant_id, row.device_id));
       engine.restore(
         {
-          devices: mine(await loadDeviceStates(db)),
-          openAlerts: mine(await loadOpenAlerts(db)),
-          ruleStates: mine(await loadRuleStates(db)),
+          devices: mine(await db.withService(loadDeviceStates)),
+          openAlerts: mine(await db.withService(loadOpenAlerts)),
+          ruleStates: mine(await db.withService(loadRuleStates)),
         },
         // Our downtime (or a handover) is not the devices' fault: a device whose deadline passed while
         // nobody evaluated it gets one full period from now for its messages to arrive.
@@ -131,7 +127,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
       // A bulk registration announces thousands of devices the evaluator has never seen: no query for those.
       if (!engine.device(tenant_id, device_id)) return;
-      const status = await registryStatus(db, tenant_id, device_id);
+      const status = await db.withService((tx) => registryStatus(tx, tenant_id, device_id));
       engine.setRevoked(tenant_id, device_id, status === 'REVOKED');
     }),
     bus.subscribe('alert.changed', ({ event, tenant_id, fingerprint }) => {

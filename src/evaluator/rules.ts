@@ -1,20 +1,7 @@
 // Threshold rules, pure. A rule opens its alert when the condition has held for duration_seconds, and
 // closes it only once the value is back past threshold ∓ hysteresis, so a value hovering at the
 // threshold does not flap. A message without the rule's metric (a heartbeat, say) changes nothing.
-export type Operator = 'GT' | 'LT' | 'GTE' | 'LTE';
-
-export interface Rule {
-  rule_id: string;
-  tenant_id: string;
-  name: string;
-  metric_name: string;
-  operator: Operator;
-  threshold: number;
-  severity: number;
-  site_ids: string[] | null;
-  duration_seconds: number;
-  hysteresis: number;
-}
+import type { Operator, Rule } from '../model/rules.js';
 
 export interface RuleState {
   /** When the condition started to hold without a break (ms), or null. */

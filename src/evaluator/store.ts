@@ -3,18 +3,14 @@
 // `committed()` tells a caller when what the engine decided so far is in the database (the bus
 // acknowledges a stored-message event only then, so a crash before it delivers the event again).
 import type { Logger } from 'pino';
-import type { AlertEvent, Bus } from '../bus/index.js';
-import type { Database, ServiceTx } from '../db/database.js';
-import type { AlertOpen, DeviceState, Effects } from './engine.js';
+import type { Bus } from '../bus/index.js';
+import type { Database } from '../db/database.js';
+import type { Effects } from './engine.js';
+import { closeAlerts, upsertAlerts, type AlertEvent, type AlertOpen } from '../model/alerts.js';
+import { saveRuleStates, type RuleStateRow } from '../model/rules.js';
+import { upsertDeviceStates, type DeviceState } from '../model/device-state.js';
 
 type AlertOp = { kind: 'open'; alert: AlertOpen } | { kind: 'close'; tenant_id: string; fingerprint: string };
-
-interface RuleStateRow {
-  tenant_id: string;
-  rule_id: string;
-  device_id: string;
-  violating_since: Date | null;
-}
 
 export class EvaluatorStore implements Effects {
   private devices = new Map<string, DeviceState>();
@@ -154,35 +150,6 @@ export class EvaluatorStore implements Effects {
   }
 }
 
-async function upsertDeviceStates(tx: ServiceTx, devices: DeviceState[]): Promise<void> {
-  if (devices.length === 0) return;
-  await tx.query(
-    `INSERT INTO device_state (tenant_id, site_id, device_id, status, last_heartbeat_at, last_telemetry_at,
-                               last_seen_at, last_state_change_at, state)
-     SELECT d.tenant_id, d.site_id, d.device_id, d.status, d.last_heartbeat_at, d.last_telemetry_at,
-            d.last_seen_at, d.last_state_change_at, d.state
-     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, site_id text, device_id text, status text,
-       last_heartbeat_at timestamptz, last_telemetry_at timestamptz, last_seen_at timestamptz,
-       last_state_change_at timestamptz, state jsonb)
-     ON CONFLICT (tenant_id, device_id) DO UPDATE SET
-       site_id = EXCLUDED.site_id, status = EXCLUDED.status, last_heartbeat_at = EXCLUDED.last_heartbeat_at,
-       last_telemetry_at = EXCLUDED.last_telemetry_at, last_seen_at = EXCLUDED.last_seen_at,
-       last_state_change_at = EXCLUDED.last_state_change_at, state = EXCLUDED.state`,
-    [JSON.stringify(devices)],
-  );
-}
-
-async function saveRuleStates(tx: ServiceTx, rows: RuleStateRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.query(
-    `INSERT INTO alert_rule_state (tenant_id, rule_id, device_id, violating_since)
-     SELECT r.tenant_id, r.rule_id, r.device_id, r.violating_since
-     FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, rule_id text, device_id text, violating_since timestamptz)
-     ON CONFLICT (tenant_id, rule_id, device_id) DO UPDATE SET violating_since = EXCLUDED.violating_since`,
-    [JSON.stringify(rows)],
-  );
-}
-
 /**
  * Splits alert operations into layers in which each fingerprint occurs once, keeping the order of the
  * operations on any one fingerprint: each layer is then two multi-row statements.
@@ -201,51 +168,4 @@ function layers(ops: AlertOp[]): { opens: AlertOpen[]; closes: { tenant_id: stri
     else layer.closes.push({ tenant_id: tenantId, fingerprint });
   }
   return result;
-}
-
-/**
- * At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). An alert
- * the engine took for new that was already open is a duplicate attempt (two owners of one device during
- * a partition handover); the unique index turns it into an update, and it is counted.
- */
-async function upsertAlerts(tx: ServiceTx, alerts: AlertOpen[]): Promise<{ events: AlertEvent[]; duplicates: number }> {
-  if (alerts.length === 0) return { events: [], duplicates: 0 };
-  const { rows } = await tx.query<{ id: number; inserted: boolean; tenant_id: string; fingerprint: string }>(
-    `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, details)
-     SELECT a.tenant_id, a.site_id, a.device_id, a.alert_type, a.fingerprint, 'OPEN', a.severity, a.confidence, a.summary, a.details
-     FROM jsonb_to_recordset($1::jsonb) AS a(tenant_id text, site_id text, device_id text, alert_type text, fingerprint text,
-       severity integer, confidence double precision, summary text, details jsonb)
-     ON CONFLICT (tenant_id, fingerprint) WHERE status <> 'CLOSED' DO UPDATE SET
-       severity = EXCLUDED.severity, confidence = EXCLUDED.confidence, summary = EXCLUDED.summary,
-       details = EXCLUDED.details, updated_at = now()
-     RETURNING id, (xmax = 0) AS inserted, tenant_id, fingerprint`,
-    [JSON.stringify(alerts)],
-  );
-  const isNew = new Set(alerts.filter((a) => a.isNew).map((a) => `${a.tenant_id}\u0000${a.fingerprint}`));
-  return {
-    events: rows.map((row) => ({
-      event: row.inserted ? 'OPENED' : 'UPDATED',
-      alert_id: row.id,
-      tenant_id: row.tenant_id,
-      fingerprint: row.fingerprint,
-    })),
-    duplicates: rows.filter((row) => !row.inserted && isNew.has(`${row.tenant_id}\u0000${row.fingerprint}`)).length,
-  };
-}
-
-async function closeAlerts(tx: ServiceTx, closes: { tenant_id: string; fingerprint: string }[]): Promise<AlertEvent[]> {
-  if (closes.length === 0) return [];
-  const { rows } = await tx.query<{ id: number; tenant_id: string; fingerprint: string }>(
-    `UPDATE fleet_alert a SET status = 'CLOSED', closed_at = now(), updated_at = now()
-     FROM jsonb_to_recordset($1::jsonb) AS c(tenant_id text, fingerprint text)
-     WHERE a.tenant_id = c.tenant_id AND a.fingerprint = c.fingerprint AND a.status <> 'CLOSED'
-     RETURNING a.id, a.tenant_id, a.fingerprint`,
-    [JSON.stringify(closes)],
-  );
-  return rows.map((row) => ({
-    event: 'CLOSED',
-    alert_id: row.id,
-    tenant_id: row.tenant_id,
-    fingerprint: row.fingerprint,
-  }));
 }

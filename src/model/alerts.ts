@@ -185,3 +185,84 @@ export async function listFleetAlerts(
   const params = [filter.tenantId ?? null, filter.status ?? null];
   return alertPage(tx, where, params, filter);
 }
+
+export interface AlertOpen {
+  tenant_id: string;
+  site_id: string;
+  device_id: string;
+  alert_type: 'NO_HEARTBEAT' | 'THRESHOLD';
+  fingerprint: string;
+  severity: number;
+  confidence: number;
+  summary: string;
+  details: Record<string, unknown>;
+  /** The engine did not hold this alert open: the store counts it when the database already did. */
+  isNew: boolean;
+}
+
+export interface AlertEvent {
+  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
+  alert_id: number;
+  tenant_id: string;
+  fingerprint: string;
+}
+
+export async function loadOpenAlerts(tx: ServiceTx) {
+  const { rows } = await tx.query<{ tenant_id: string; device_id: string; fingerprint: string }>(
+    `SELECT tenant_id, device_id, fingerprint FROM fleet_alert WHERE status <> 'CLOSED'`,
+  );
+  return rows;
+}
+
+/**
+ * At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). An alert
+ * the engine took for new that was already open is a duplicate attempt (two owners of one device during
+ * a partition handover); the unique index turns it into an update, and it is counted.
+ */
+export async function upsertAlerts(
+  tx: ServiceTx,
+  alerts: AlertOpen[],
+): Promise<{ events: AlertEvent[]; duplicates: number }> {
+  if (alerts.length === 0) return { events: [], duplicates: 0 };
+  const { rows } = await tx.query<{ id: number; inserted: boolean; tenant_id: string; fingerprint: string }>(
+    `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, details)
+     SELECT a.tenant_id, a.site_id, a.device_id, a.alert_type, a.fingerprint, 'OPEN', a.severity, a.confidence, a.summary, a.details
+     FROM jsonb_to_recordset($1::jsonb) AS a(tenant_id text, site_id text, device_id text, alert_type text, fingerprint text,
+       severity integer, confidence double precision, summary text, details jsonb)
+     ON CONFLICT (tenant_id, fingerprint) WHERE status <> 'CLOSED' DO UPDATE SET
+       severity = EXCLUDED.severity, confidence = EXCLUDED.confidence, summary = EXCLUDED.summary,
+       details = EXCLUDED.details, updated_at = now()
+     RETURNING id, (xmax = 0) AS inserted, tenant_id, fingerprint`,
+    [JSON.stringify(alerts)],
+  );
+  const isNew = new Set(alerts.filter((a) => a.isNew).map((a) => `${a.tenant_id}\u0000${a.fingerprint}`));
+  return {
+    events: rows.map((row) => ({
+      event: row.inserted ? 'OPENED' : 'UPDATED',
+      alert_id: row.id,
+      tenant_id: row.tenant_id,
+      fingerprint: row.fingerprint,
+    })),
+    duplicates: rows.filter((row) => !row.inserted && isNew.has(`${row.tenant_id}\u0000${row.fingerprint}`)).length,
+  };
+}
+
+export async function closeAlerts(
+  tx: ServiceTx,
+  closes: { tenant_id: string; fingerprint: string }[],
+): Promise<AlertEvent[]> {
+  if (closes.length === 0) return [];
+  const { rows } = await tx.query<{ id: number; tenant_id: string; fingerprint: string }>(
+    `UPDATE fleet_alert a SET status = 'CLOSED', closed_at = now(), updated_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS c(tenant_id text, fingerprint text)
+     WHERE a.tenant_id = c.tenant_id AND a.fingerprint = c.fingerprint AND a.status <> 'CLOSED'
+     RETURNING a.id, a.tenant_id, a.fingerprint`,
+    [JSON.stringify(closes)],
+  );
+  return rows.map((row) => ({
+    event: 'CLOSED',
+    alert_id: row.id,
+    tenant_id: row.tenant_id,
+    fingerprint: row.fingerprint,
+  }));
+}

@@ -202,3 +202,11 @@ export async function activationCodeProblem(
   if (!row) return 'invalid';
   return row.used ? 'used' : 'expired';
 }
+
+export async function registryStatus(tx: ServiceTx, tenantId: string, deviceId: string): Promise<string | null> {
+  const { rows } = await tx.query<{ status: string }>(
+    `SELECT status FROM device_registry WHERE tenant_id = $1 AND device_id = $2`,
+    [tenantId, deviceId],
+  );
+  return rows[0]?.status ?? null;
+}

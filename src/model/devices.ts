@@ -1,15 +1,16 @@
 // Devices as every API shows them: the registry joined with what the evaluator knows (device_state).
 // Customers read their own (TenantTx, row-level security), operators any tenant's (OperatorTx).
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
+import type { DeviceStatus } from './device-state.js';
 
-export type DeviceStatus = 'ONLINE' | 'STALE' | 'OFFLINE' | 'REVOKED';
 
 /** A device as the APIs list it. */
 export interface Device {
   tenant_id: string;
   device_id: string;
   site_id: string;
-  status: DeviceStatus;
+  /** OFFLINE: registered, never heard from. */
+  status: DeviceStatus | 'OFFLINE';
   last_seen_at: Date | null;
   last_heartbeat_at: Date | null;
   last_telemetry_at: Date | null;

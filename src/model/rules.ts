@@ -1,7 +1,7 @@
 // Alert rules: written by customers (TenantTx), loaded by the evaluator (ServiceTx). What a rule body
 // may hold is checked in rule-input.ts.
-import type { TenantTx } from '../db/database.js';
 import type { RuleFields } from './rule-input.js';
+import type { ServiceTx, TenantTx } from '../db/database.js';
 
 /** A rule as the APIs show it. */
 export interface AlertRule {
@@ -96,4 +96,58 @@ export async function deleteRule(tx: TenantTx, ruleId: string): Promise<boolean>
     ruleId,
   ]);
   return (rowCount ?? 0) > 0;
+}
+
+export interface RuleStateRow {
+  tenant_id: string;
+  rule_id: string;
+  device_id: string;
+  violating_since: Date | null;
+}
+
+export type Operator = 'GT' | 'LT' | 'GTE' | 'LTE';
+
+export interface Rule {
+  rule_id: string;
+  tenant_id: string;
+  name: string;
+  metric_name: string;
+  operator: Operator;
+  threshold: number;
+  severity: number;
+  site_ids: string[] | null;
+  duration_seconds: number;
+  hysteresis: number;
+}
+
+export async function loadRuleStates(tx: ServiceTx) {
+  const { rows } = await tx.query<RuleStateRow>(
+    `SELECT tenant_id, rule_id, device_id, violating_since FROM alert_rule_state`,
+  );
+  return rows;
+}
+
+export async function loadEnabledRules(tx: ServiceTx): Promise<{ version: number; rules: Rule[] }> {
+  const version = await tx.query<{ version: number }>(`SELECT version FROM alert_rules_version`);
+  const { rows } = await tx.query<Rule>(
+    `SELECT rule_id, tenant_id, name, metric_name, operator, threshold, severity, site_ids, duration_seconds, hysteresis
+     FROM alert_rules WHERE enabled`,
+  );
+  return { version: version.rows[0]?.version ?? 0, rules: rows };
+}
+
+export async function rulesVersion(tx: ServiceTx): Promise<number> {
+  const { rows } = await tx.query<{ version: number }>(`SELECT version FROM alert_rules_version`);
+  return rows[0]?.version ?? 0;
+}
+
+export async function saveRuleStates(tx: ServiceTx, rows: RuleStateRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO alert_rule_state (tenant_id, rule_id, device_id, violating_since)
+     SELECT r.tenant_id, r.rule_id, r.device_id, r.violating_since
+     FROM jsonb_to_recordset($1::jsonb) AS r(tenant_id text, rule_id text, device_id text, violating_since timestamptz)
+     ON CONFLICT (tenant_id, rule_id, device_id) DO UPDATE SET violating_since = EXCLUDED.violating_since`,
+    [JSON.stringify(rows)],
+  );
 }

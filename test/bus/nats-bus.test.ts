@@ -2,12 +2,13 @@
 // consumers, redelivery, live subjects, partition ownership and failover, the outbox across an outage.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AlertEvent, Bus } from '../../src/bus/index.js';
+import type { Bus } from '../../src/bus/index.js';
 import { createNatsBus, type NatsBusOptions } from '../../src/bus/nats.js';
 import { partitionOf } from '../../src/bus/partitions.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { waitFor } from '../helpers/wait.js';
 import type { AcceptedMessage } from '../../src/model/telemetry.js';
+import type { AlertEvent } from '../../src/model/alerts.js';
 
 const log = pino({ level: 'silent' });
 let nats: NatsCluster;

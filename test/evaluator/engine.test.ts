@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { EvaluatorEngine, type AlertOpen, type DeviceState } from '../../src/evaluator/engine.js';
-import type { Rule } from '../../src/evaluator/rules.js';
+import { EvaluatorEngine } from '../../src/evaluator/engine.js';
+
 import { thresholdRule } from '../helpers/fixtures.js';
 import type { AcceptedMessage } from '../../src/model/telemetry.js';
+import type { AlertOpen } from '../../src/model/alerts.js';
+import type { DeviceState } from '../../src/model/device-state.js';
+import type { Rule } from '../../src/model/rules.js';
 
 const RULE = thresholdRule();
 

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  evaluateReading,
-  metricValue,
-  thresholdSummary,
-  type Rule,
-  type RuleState,
-} from '../../src/evaluator/rules.js';
+import { evaluateReading, metricValue, thresholdSummary, type RuleState } from '../../src/evaluator/rules.js';
 import { thresholdRule } from '../helpers/fixtures.js';
+import type { Rule } from '../../src/model/rules.js';
 
 const rule = thresholdRule;
 const idle: RuleState = { violatingSince: null, alertOpen: false };

@@ -1,5 +1,3 @@
-import type { Rule } from '../../src/evaluator/rules.js';
-
 /** The metrics of a simulated telemetry message, sorted: the reference simulator's seven plus uplink_ok. */
 export const SIMULATED_METRIC_NAMES = [
   'battery_pct',
@@ -11,6 +9,7 @@ export const SIMULATED_METRIC_NAMES = [
   'uplink_ok',
   'vibration_g',
 ];
+import type { Rule } from '../../src/model/rules.js';
 
 /** What /health lists for `pulse up` (every role, the database and the embedded broker), sorted. */
 export const UP_COMPONENTS = [
