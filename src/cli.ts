@@ -8,11 +8,12 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { AppError } from './errors.js';
-import { createUsers, ROLES, type NewUser, type Role, type Users } from './identity/users.js';
+import { createUsers, type NewUser, type Users } from './identity/users.js';
 import type { Platform } from './platform.js';
 import type { Provisioning } from './provision/service.js';
 import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
+import { ROLES, type Role } from './model/users.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [

@@ -3,6 +3,7 @@
 // so a first run shows alerts opening and closing.
 import type { Database } from './db/database.js';
 import type { NewUser, Users } from './identity/users.js';
+import { createRule, listRules } from './model/rules.js';
 
 const DEMO_RULES = [
   { name: 'Low Battery Warning', metric_name: 'battery_pct', operator: 'LT', threshold: 25, severity: 2 },
@@ -16,15 +17,9 @@ export async function seedDemoRules(db: Database, tenantIds: string[]): Promise<
   let added = 0;
   for (const tenantId of tenantIds) {
     added += await db.withTenant(tenantId, async (tx) => {
-      const existing = await tx.query(`SELECT 1 FROM alert_rules WHERE tenant_id = $1 LIMIT 1`, [tx.tenantId]);
-      if (existing.rows.length > 0) return 0;
-      const { rowCount } = await tx.query(
-        `INSERT INTO alert_rules (tenant_id, name, metric_name, operator, threshold, severity, hysteresis)
-         SELECT $1, r.name, r.metric_name, r.operator, r.threshold, r.severity, 1
-         FROM jsonb_to_recordset($2::jsonb) AS r(name text, metric_name text, operator text, threshold float8, severity int)`,
-        [tx.tenantId, JSON.stringify(DEMO_RULES)],
-      );
-      return rowCount ?? 0;
+      if ((await listRules(tx, 1)).length > 0) return 0;
+      for (const rule of DEMO_RULES) await createRule(tx, { ...rule, hysteresis: 1 });
+      return DEMO_RULES.length;
     });
   }
   return added;

@@ -11,7 +11,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { AppError } from '../errors.js';
-import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, type Role } from '../identity/users.js';
+import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, type Role } from '../model/users.js';
 
 export interface Principal {
   sub: string;

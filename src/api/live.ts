@@ -9,12 +9,13 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../identity/users.js';
+
 import { isOperator, type Principal, type VerifyToken } from './auth.js';
 import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
 import type { AlertEvent } from '../model/alerts.js';
+import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../model/users.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 const PING_INTERVAL_MS = 30_000;

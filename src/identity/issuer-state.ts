@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import type { Database } from '../db/database.js';
-import type { User } from './users.js';
+import { issuerStateRow, saveIssuerState, type IssuerStateRow } from '../model/oidc.js';
+import type { User } from '../model/users.js';
 
 export interface IssuerState {
   /** Private RS256 key as a JWK with `kid`, `alg` and `use`. */
@@ -19,38 +20,29 @@ export function publicJwk(key: IssuerState['signingKey']): JWK {
 }
 
 export async function loadIssuerState(db: Database): Promise<IssuerState | undefined> {
-  return db.withService(async (tx) => {
-    const { rows } = await tx.query<{
-      signing_key: IssuerState['signingKey'];
-      cookie_keys: string[];
-      issuer: string | null;
-    }>(`SELECT signing_key, cookie_keys, issuer FROM oidc_issuer_state`);
-    const row = rows[0];
-    return row && { signingKey: row.signing_key, cookieKeys: row.cookie_keys, issuer: row.issuer };
-  });
+  const row = await db.withService(issuerStateRow);
+  return row && fromRow(row);
 }
 
 /** Loads the key material, creating it on first use (concurrent first starts agree on one row). */
 export async function ensureIssuerState(db: Database, issuer: string): Promise<IssuerState> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
-  const candidate = {
+  const signingKey = {
     ...(await exportJWK(privateKey)),
     kid: randomBytes(8).toString('hex'),
     alg: 'RS256',
     use: 'sig',
   };
-  return db.withService(async (tx) => {
-    await tx.query(
-      `INSERT INTO oidc_issuer_state (signing_key, cookie_keys, issuer) VALUES ($1, $2, $3)
-       ON CONFLICT (singleton) DO UPDATE SET issuer = EXCLUDED.issuer`,
-      [JSON.stringify(candidate), [randomBytes(32).toString('base64url')], issuer],
-    );
-    const { rows } = await tx.query<{ signing_key: IssuerState['signingKey']; cookie_keys: string[] }>(
-      `SELECT signing_key, cookie_keys FROM oidc_issuer_state`,
-    );
-    return { signingKey: rows[0]!.signing_key, cookieKeys: rows[0]!.cookie_keys, issuer };
-  });
+  const cookieKey = randomBytes(32).toString('base64url');
+  const row = await db.withService((tx) => saveIssuerState(tx, { signingKey, cookieKey }, issuer));
+  return fromRow(row);
 }
+
+const fromRow = (row: IssuerStateRow): IssuerState => ({
+  signingKey: row.signing_key,
+  cookieKeys: row.cookie_keys,
+  issuer: row.issuer,
+});
 
 export interface AccessTokenOptions {
   issuer: string;

@@ -10,7 +10,8 @@ import type { Database } from '../db/database.js';
 import type { IssuerState } from './issuer-state.js';
 import { oidcStorage } from './oidc-storage.js';
 import { loginPage, logoutPage, messagePage } from './pages.js';
-import type { User, Users } from './users.js';
+import type { Users } from './users.js';
+import type { User } from '../model/users.js';
 
 export const OIDC_MOUNT = '/oidc';
 export const LOGIN_PATH = '/identity/login';

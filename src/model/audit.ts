@@ -29,7 +29,19 @@ export async function auditLog(
     limit: number;
   },
 ) {
-  const { rows } = await tx.query(
+  const { rows } = await tx.query<{
+    id: number;
+    user_id: string;
+    username: string | null;
+    action: string;
+    tenant_filter: string | null;
+    resource_type: string | null;
+    resource_id: string | null;
+    ip_address: string | null;
+    user_agent: string | null;
+    rls_bypassed: boolean;
+    created_at: Date;
+  }>(
     `SELECT l.id, l.user_id, u.username, l.action, l.tenant_filter, l.resource_type, l.resource_id,
             host(l.ip_address) AS ip_address, l.user_agent, l.rls_bypassed, l.created_at
      FROM operator_audit_log l LEFT JOIN users u ON u.user_id = l.user_id

@@ -129,8 +129,21 @@ export async function jobCounts(tx: ServiceTx) {
   return rows[0]!;
 }
 
+/** One attempt to deliver a job, as customers see it. */
+export interface DeliveryAttempt {
+  tenant_id: string;
+  job_id: number;
+  attempt_no: number;
+  ok: boolean;
+  http_status: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
 export async function deliveryStatus(tx: TenantTx, limit: number) {
-  const { rows } = await tx.query(
+  const { rows } = await tx.query<DeliveryAttempt>(
     `SELECT tenant_id, job_id, attempt_no, ok, http_status, latency_ms, error, started_at, finished_at
      FROM delivery_attempts WHERE tenant_id = $1 ORDER BY finished_at DESC NULLS LAST, attempt_id DESC LIMIT $2`,
     [tx.tenantId, limit],

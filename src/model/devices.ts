@@ -3,7 +3,6 @@
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceStatus } from './device-state.js';
 
-
 /** A device as the APIs list it. */
 export interface Device {
   tenant_id: string;
@@ -143,14 +142,15 @@ export async function deviceDetail(tx: TenantScope, deviceId: string) {
   if (!rows[0]) return undefined;
   // Headline metric values as numbers (the reference sent them as text).
   const device = withHeadlineMetrics(rows[0]);
+  type Row = { time: Date; msg_type: string; metrics: Record<string, number | boolean>; seq: number };
   const [events, telemetry] = await Promise.all([
-    tx.query(
+    tx.query<Row>(
       `SELECT time, msg_type, metrics, seq FROM telemetry
        WHERE tenant_id = $1 AND device_id = $2 AND msg_type <> 'telemetry' AND time >= now() - interval '24 hours'
        ORDER BY time DESC LIMIT 50`,
       [tenantId, deviceId],
     ),
-    tx.query(
+    tx.query<Row>(
       `SELECT time, metrics, seq, msg_type FROM telemetry
        WHERE tenant_id = $1 AND device_id = $2 AND msg_type = 'telemetry' AND time >= now() - interval '6 hours'
        ORDER BY time DESC LIMIT 120`,

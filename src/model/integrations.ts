@@ -1,7 +1,7 @@
 // Integrations: where a tenant's alert notifications go (webhook, SNMP, email, MQTT), in the tenant's
 // transaction. Secrets are sealed before they reach a query and opened only to build a channel target.
 import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
-import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
+import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
 
 export type IntegrationType = Target['type'];
@@ -123,15 +123,11 @@ export async function findIntegration(
   return rows[0];
 }
 
-export async function insertIntegration(
-  tx: TenantTx | ServiceTx,
-  tenantId: string,
-  columns: IntegrationColumns,
-): Promise<IntegrationRow> {
+export async function insertIntegration(tx: TenantScope, columns: IntegrationColumns): Promise<IntegrationRow> {
   const names = present(columns);
   const { rows } = await tx.query<IntegrationRow>(
     `INSERT INTO integrations (tenant_id, ${names.join(', ')}) VALUES ($1, ${names.map((_, i) => `$${i + 2}`).join(', ')}) RETURNING *`,
-    [tenantId, ...names.map((name) => value(columns, name))],
+    [tx.tenantId, ...names.map((name) => value(columns, name))],
   );
   return rows[0]!;
 }
@@ -235,8 +231,15 @@ export async function takeTestDelivery(tx: TenantTx, integrationId: string, limi
   return true;
 }
 
+/** Every tenant's integrations, without settings beyond where they send to. */
 export async function listFleetIntegrations(tx: OperatorTx, tenantId: string | undefined) {
-  const { rows } = await tx.query(
+  const { rows } = await tx.query<
+    Pick<IntegrationRow, 'tenant_id' | 'integration_id' | 'name' | 'type' | 'enabled' | 'snmp_host' | 'mqtt_topic'> & {
+      url: string | null;
+      created_at: Date;
+      updated_at: Date;
+    }
+  >(
     `SELECT tenant_id, integration_id, name, type, enabled, config_json ->> 'url' AS url, snmp_host, mqtt_topic,
             created_at, updated_at
      FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC LIMIT 500`,

@@ -62,14 +62,23 @@ export async function recentQuarantine(
   filter: { tenantId: string | undefined; minutes: number; limit: number },
 ) {
   const [events, counts] = await Promise.all([
-    tx.query(
+    tx.query<{
+      id: number;
+      ingested_at: Date;
+      tenant_id: string | null;
+      site_id: string | null;
+      device_id: string | null;
+      msg_type: string | null;
+      reason: string;
+      topic: string;
+    }>(
       `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic FROM quarantine_events
        WHERE ingested_at > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
        ORDER BY ingested_at DESC, id DESC LIMIT $3`,
       [filter.minutes, filter.tenantId ?? null, filter.limit],
     ),
     // Counted for every reject, whether or not its event row was stored (PROD stores none).
-    tx.query(
+    tx.query<{ minute: Date; reason: string; count: number }>(
       `SELECT bucket_minute AS minute, reason, sum(cnt)::int AS count FROM quarantine_counters_minute
        WHERE bucket_minute > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
        GROUP BY bucket_minute, reason ORDER BY bucket_minute, reason`,

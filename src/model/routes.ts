@@ -2,7 +2,7 @@
 // matches an alert against it (every matching route gets its own job; priority only orders them), and
 // the routes' SQL.
 import type { DeliveryEvent } from '../channels/payload.js';
-import type { ServiceTx, TenantTx } from '../db/database.js';
+import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 
 export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD'] as const;
 /** Route severity names and the numeric severities they stand for. */
@@ -84,8 +84,22 @@ export interface RouteQuery {
 }
 
 /** Routes with their integration's name and type, cheapest priority first. */
+/** A route with its integration's name and type. */
+export interface Route extends RouteFilter {
+  tenant_id: string;
+  route_id: string;
+  integration_id: string;
+  integration_name: string;
+  integration_type: string;
+  name: string;
+  enabled: boolean;
+  priority: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
 export async function listRoutes(tx: TenantTx | ServiceTx, filter: RouteQuery, limit: number) {
-  const { rows } = await tx.query(
+  const { rows } = await tx.query<Route>(
     `${ROUTE_SELECT}
      WHERE ($1::text IS NULL OR r.tenant_id = $1) AND ($2::text IS NULL OR r.route_id::text = $2)
        AND ($3::text IS NULL OR r.integration_id::text = $3) AND ($4::boolean IS NULL OR r.enabled = $4)
@@ -99,12 +113,12 @@ export async function findRoute(tx: TenantTx, routeId: string) {
   return (await listRoutes(tx, { tenantId: tx.tenantId, routeId }, 1))[0];
 }
 
-export async function insertRoute(tx: TenantTx | ServiceTx, tenantId: string, columns: RouteColumns): Promise<string> {
+export async function insertRoute(tx: TenantScope, columns: RouteColumns): Promise<string> {
   const names = ROUTE_WRITABLE.filter((name) => columns[name] !== undefined);
   const { rows } = await tx.query<{ route_id: string }>(
     `INSERT INTO integration_routes (tenant_id, ${names.join(', ')}) VALUES ($1, ${names.map((_, i) => `$${i + 2}`).join(', ')})
      RETURNING route_id`,
-    [tenantId, ...names.map((name) => columns[name])],
+    [tx.tenantId, ...names.map((name) => columns[name])],
   );
   return rows[0]!.route_id;
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.js';
 import type { DestinationRules } from '../model/integration-input.js';
 import { buildWebhook, listItem } from '../model/integration-settings.js';
+import { narrow } from '../db/database.js';
 import * as repo from '../model/integrations.js';
 import * as routes from '../model/routes.js';
 import { ensureTenants } from '../model/tenants.js';
@@ -59,7 +60,7 @@ export function registerDeliveryAdminRoutes(
       const built = await buildWebhook({ ...settings, webhook_url: settings.url }, deps.rules, deps.secrets);
       const row = await db.withService(async (tx) => {
         await ensureTenants(tx, [tenant_id]);
-        return repo.insertIntegration(tx, tenant_id, built.columns);
+        return repo.insertIntegration(narrow(tx, tenant_id), built.columns);
       });
       return { ...listItem(row), signing_secret: built.signingSecret };
     },
@@ -92,7 +93,7 @@ export function registerDeliveryAdminRoutes(
           1,
         );
         if (!integration) throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
-        const routeId = await routes.insertRoute(tx, tenant_id, { ...fields, deliver_on: events });
+        const routeId = await routes.insertRoute(narrow(tx, tenant_id), { ...fields, deliver_on: events });
         return (await routes.listRoutes(tx, { tenantId: tenant_id, routeId }, 1))[0];
       });
     },

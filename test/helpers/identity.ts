@@ -1,8 +1,9 @@
 // Users and tokens of the built-in issuer for tests: the same signing path `pulse token` uses.
 import { SignJWT, importJWK } from 'jose';
 import { loadIssuerState, signAccessToken } from '../../src/identity/issuer-state.js';
-import { createUsers, type Role } from '../../src/identity/users.js';
+import { createUsers } from '../../src/identity/users.js';
 import type { Platform } from '../../src/platform.js';
+import type { Role } from '../../src/model/users.js';
 
 export const TEST_PASSWORD = 'test-password-1';
 

@@ -244,7 +244,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       async (request, reply) => {
         const tenantId = tenantOf(request);
         const built = await build(request.body, tenantId);
-        const row = await inTenant(request, (tx) => repo.insertIntegration(tx, tenantId, built.columns));
+        const row = await inTenant(request, (tx) => repo.insertIntegration(tx, built.columns));
         return reply.status(201).send(publicView(row));
       },
     );
@@ -335,9 +335,8 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       schema: { tags, summary: 'Create a webhook integration (the signing secret is shown once)', body: WebhookCreate },
     },
     async (request) => {
-      const tenantId = tenantOf(request);
       const built = await buildWebhook({ ...request.body, headers: request.body.headers ?? {} }, rules, secrets);
-      const row = await inTenant(request, (tx) => repo.insertIntegration(tx, tenantId, built.columns));
+      const row = await inTenant(request, (tx) => repo.insertIntegration(tx, built.columns));
       return { ...publicView(row), signing_secret: built.signingSecret };
     },
   );
@@ -478,7 +477,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       const columns = routeColumns(request.body);
       return inTenant(request, async (tx) => {
         await requireIntegration(tx, request.body.integration_id);
-        const routeId = await routes.insertRoute(tx, tx.tenantId, { name: 'route', deliver_on: ['OPEN'], ...columns });
+        const routeId = await routes.insertRoute(tx, { name: 'route', deliver_on: ['OPEN'], ...columns });
         return routes.findRoute(tx, routeId);
       });
     },

@@ -1,0 +1,81 @@
+// Users of the built-in issuer. Logins happen before a tenant is known, so these queries run as the
+// pipeline role (ServiceTx); a password hash leaves only through userWithPasswordHash.
+import type { ServiceTx } from '../db/database.js';
+
+export const ROLES = ['customer_viewer', 'customer_admin', 'operator', 'operator_admin'] as const;
+
+export type Role = (typeof ROLES)[number];
+
+export const CUSTOMER_ROLES: readonly Role[] = ['customer_viewer', 'customer_admin'];
+
+export const OPERATOR_ROLES: readonly Role[] = ['operator', 'operator_admin'];
+
+export const isRole = (value: unknown): value is Role => ROLES.includes(value as Role);
+
+export interface User {
+  user_id: string;
+  username: string;
+  email: string | null;
+  tenant_id: string | null;
+  role: Role;
+  created_at: Date;
+}
+
+const COLUMNS = 'user_id, username, email, tenant_id, role, created_at';
+
+export async function usernameTaken(tx: ServiceTx, username: string): Promise<boolean> {
+  const { rowCount } = await tx.query(`SELECT 1 FROM users WHERE username = $1`, [username]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** Inserts a user; with `skipExisting`, an existing username is left alone and undefined returned. */
+export async function insertUser(
+  tx: ServiceTx,
+  user: { username: string; email: string | null; tenantId: string | null; role: Role; passwordHash: string },
+  skipExisting: boolean,
+): Promise<User | undefined> {
+  const { rows } = await tx.query<User>(
+    `INSERT INTO users (username, email, tenant_id, role, password_hash) VALUES ($1, $2, $3, $4, $5)
+     ${skipExisting ? 'ON CONFLICT (username) DO NOTHING' : ''} RETURNING ${COLUMNS}`,
+    [user.username, user.email, user.tenantId, user.role, user.passwordHash],
+  );
+  return rows[0];
+}
+
+export async function listUsers(tx: ServiceTx): Promise<User[]> {
+  return (await tx.query<User>(`SELECT ${COLUMNS} FROM users ORDER BY username`)).rows;
+}
+
+export async function findUser(
+  tx: ServiceTx,
+  by: { userId: string } | { username: string },
+): Promise<User | undefined> {
+  const { rows } =
+    'userId' in by
+      ? await tx.query<User>(`SELECT ${COLUMNS} FROM users WHERE user_id = $1`, [by.userId])
+      : await tx.query<User>(`SELECT ${COLUMNS} FROM users WHERE username = $1`, [by.username]);
+  return rows[0];
+}
+
+export async function userWithPasswordHash(tx: ServiceTx, username: string) {
+  const { rows } = await tx.query<User & { password_hash: string }>(
+    `SELECT ${COLUMNS}, password_hash FROM users WHERE username = $1`,
+    [username],
+  );
+  return rows[0];
+}
+
+/** False when there is no such user. */
+export async function setPasswordHash(tx: ServiceTx, username: string, passwordHash: string): Promise<boolean> {
+  const { rowCount } = await tx.query(`UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1`, [
+    username,
+    passwordHash,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** False when there is no such user. */
+export async function deleteUser(tx: ServiceTx, username: string): Promise<boolean> {
+  const { rowCount } = await tx.query(`DELETE FROM users WHERE username = $1`, [username]);
+  return (rowCount ?? 0) > 0;
+}
