@@ -132,18 +132,30 @@ export async function insertIntegration(tx: TenantScope, columns: IntegrationCol
   return rows[0]!;
 }
 
+/**
+ * Writes changes that were built from `read`, the row as it was read earlier: destinations are checked
+ * (DNS, SSRF rules) between the read and this write, outside any transaction. 'changed' when another
+ * request changed the integration in between (its changes would otherwise be lost); undefined when it
+ * is gone.
+ */
 export async function updateIntegration(
   tx: TenantTx,
-  integrationId: string,
+  read: IntegrationRow,
   columns: IntegrationColumns,
-): Promise<IntegrationRow | undefined> {
+): Promise<IntegrationRow | 'changed' | undefined> {
   const names = present(columns);
   const { rows } = await tx.query<IntegrationRow>(
-    `UPDATE integrations SET ${[...names.map((name, i) => `${name} = $${i + 3}`), 'updated_at = now()'].join(', ')}
-     WHERE tenant_id = $1 AND integration_id::text = $2 RETURNING *`,
-    [tx.tenantId, integrationId, ...names.map((name) => value(columns, name))],
+    // updated_at moves forward by at least a millisecond, so a read (JavaScript keeps milliseconds) tells
+    // apart every version even when two writes fall in one millisecond.
+    `UPDATE integrations SET ${[
+      ...names.map((name, i) => `${name} = $${i + 4}`),
+      `updated_at = greatest(now(), updated_at + interval '1 millisecond')`,
+    ].join(', ')}
+     WHERE tenant_id = $1 AND integration_id = $2 AND date_trunc('milliseconds', updated_at) = $3 RETURNING *`,
+    [tx.tenantId, read.integration_id, read.updated_at, ...names.map((name) => value(columns, name))],
   );
-  return rows[0];
+  if (rows[0]) return rows[0];
+  return (await findIntegration(tx, read.integration_id)) ? 'changed' : undefined;
 }
 
 export async function deleteIntegration(tx: TenantTx, integrationId: string, type?: IntegrationType): Promise<boolean> {

@@ -155,6 +155,16 @@ function withoutDefaults<T extends TSchema>(schema: T): T {
   return strip(schema) as T;
 }
 
+const notFound = () => new AppError('NOT_FOUND', 'Integration not found');
+
+/** The outcome of updateIntegration as a row, or the error that says what happened instead. */
+async function saved(outcome: repo.IntegrationRow | 'changed' | undefined): Promise<repo.IntegrationRow> {
+  if (outcome === 'changed')
+    throw new AppError('CONFLICT', 'The integration was changed by another request meanwhile; read it again and retry');
+  if (!outcome) throw notFound();
+  return outcome;
+}
+
 const adminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');
 
 /** Upper-cased, trimmed, de-duplicated; each must be allowed. */
@@ -183,8 +193,6 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   const rules: DestinationRules = { allowlist: deps.sendContext.allowlist, requireHttps: deps.config.MODE === 'PROD' };
   const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
     db.withTenant(tenantOf(request), fn);
-  const notFound = () => new AppError('NOT_FOUND', 'Integration not found');
-
   const findOr404 = async (tx: TenantTx, id: string, type?: repo.IntegrationType) => {
     const row = UUID.test(id) ? await repo.findIntegration(tx, id, type) : undefined;
     if (!row) throw notFound();
@@ -271,11 +279,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
           changes,
         ) as Static<C>;
         const built = await build(merged, tenantId);
-        const updated = await inTenant(request, (tx) =>
-          repo.updateIntegration(tx, request.params.integration_id, built.columns),
-        );
-        if (!updated) throw notFound();
-        return publicView(updated);
+        return publicView(await saved(await inTenant(request, (tx) => repo.updateIntegration(tx, row, built.columns))));
       },
     );
     app.delete<{ Params: Static<typeof IdParams> }>(
@@ -385,11 +389,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
           ...(changes.enabled !== undefined && { enabled: changes.enabled }),
         };
       }
-      const updated = await inTenant(request, (tx) =>
-        repo.updateIntegration(tx, request.params.integration_id, columns),
-      );
-      if (!updated) throw notFound();
-      return publicView(updated);
+      return publicView(await saved(await inTenant(request, (tx) => repo.updateIntegration(tx, row, columns))));
     },
   );
   app.delete<{ Params: Static<typeof IdParams> }>(
