@@ -1,6 +1,7 @@
 // Authentication and role checks for a scope of routes: every request of the scope must carry a valid
 // bearer token whose role belongs to the scope's audience; the principal is then on the request.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Database, TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { bearerToken, requireRole, type Audience, type Principal, type VerifyToken } from './auth.js';
 
@@ -24,6 +25,20 @@ export function principalOf(request: Pick<FastifyRequest, 'principal'>): Princip
   if (!request.principal) throw new Error('route is not behind guard()');
   return request.principal;
 }
+
+/**
+ * All that customer routes get of the database: a transaction in the caller's tenant, under row-level
+ * security. They are given this instead of the Database, so nothing that bypasses RLS is in reach.
+ */
+export type InTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) => Promise<T>;
+
+export const tenantTransactions =
+  (db: Pick<Database, 'withTenant'>): InTenant =>
+  (request, fn) =>
+    db.withTenant(tenantOf(request), fn);
+
+/** preHandler of routes that change a tenant's data. */
+export const customerAdminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');
 
 /** The caller's tenant; only for routes guarded for customer roles (whose tokens always name one). */
 export function tenantOf(request: Pick<FastifyRequest, 'principal'>): string {

@@ -15,7 +15,7 @@ import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { createTokenVerifier, localKeySource, remoteKeySource, type KeySource } from './auth.js';
-import { guard, tenantOf } from './guard.js';
+import { guard, tenantOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
@@ -71,14 +71,14 @@ export function start(deps: RoleDeps): RunningRole {
         );
       }
     });
-    registerV2Routes(v2, deps.db);
+    registerV2Routes(v2, tenantTransactions(deps.db));
   });
 
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
-    registerCustomerRoutes(customer, { db: deps.db, bus: deps.bus });
+    registerCustomerRoutes(customer, { inTenant: tenantTransactions(deps.db), bus: deps.bus });
     registerIntegrationRoutes(customer, {
-      db: deps.db,
+      inTenant: tenantTransactions(deps.db),
       config,
       secrets: deps.secrets,
       sendContext: sendContext(config, deps.mqttUrl),

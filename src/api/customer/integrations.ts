@@ -4,7 +4,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
-import type { Database, TenantTx } from '../../db/database.js';
+import type { TenantTx } from '../../db/database.js';
 import { send, type SendContext } from '../../channels/index.js';
 import type { DestinationRules } from '../../model/integration-input.js';
 import {
@@ -23,8 +23,7 @@ import * as routes from '../../model/routes.js';
 import { ALERT_TYPES, SEVERITY_NAMES } from '../../model/routes.js';
 import type { SecretBox } from '../../lib/secrets.js';
 import { AppError } from '../../errors.js';
-import { requireRole } from '../auth.js';
-import { principalOf, tenantOf } from '../guard.js';
+import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
 
 const tags = ['customer/integrations'];
 const TEST_DELIVERIES_PER_MINUTE = 5;
@@ -165,8 +164,6 @@ async function saved(outcome: repo.IntegrationRow | 'changed' | undefined): Prom
   return outcome;
 }
 
-const adminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');
-
 /** Upper-cased, trimmed, de-duplicated; each must be allowed. */
 function checkList(
   field: string,
@@ -182,17 +179,15 @@ function checkList(
 }
 
 export interface IntegrationRouteDeps {
-  db: Database;
+  inTenant: InTenant;
   config: Config;
   secrets: SecretBox;
   sendContext: SendContext;
 }
 
 export function registerIntegrationRoutes(app: FastifyInstance, deps: IntegrationRouteDeps): void {
-  const { db, secrets } = deps;
+  const { inTenant, secrets } = deps;
   const rules: DestinationRules = { allowlist: deps.sendContext.allowlist, requireHttps: deps.config.MODE === 'PROD' };
-  const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
-    db.withTenant(tenantOf(request), fn);
   const findOr404 = async (tx: TenantTx, id: string, type?: repo.IntegrationType) => {
     const row = UUID.test(id) ? await repo.findIntegration(tx, id, type) : undefined;
     if (!row) throw notFound();
@@ -246,7 +241,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     app.post<{ Body: Static<C> }>(
       base,
       {
-        preHandler: adminOnly,
+        preHandler: customerAdminOnly,
         schema: { tags: typeTags, summary: `Create a ${type} integration`, body: schemas.create },
       },
       async (request, reply) => {
@@ -265,7 +260,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<P> }>(
       `${base}/:integration_id`,
       {
-        preHandler: adminOnly,
+        preHandler: customerAdminOnly,
         schema: { tags: typeTags, summary: `Change a ${type} integration`, params: IdParams, body: schemas.patch },
       },
       async (request) => {
@@ -284,7 +279,10 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     );
     app.delete<{ Params: Static<typeof IdParams> }>(
       `${base}/:integration_id`,
-      { preHandler: adminOnly, schema: { tags: typeTags, summary: `Delete a ${type} integration`, params: IdParams } },
+      {
+        preHandler: customerAdminOnly,
+        schema: { tags: typeTags, summary: `Delete a ${type} integration`, params: IdParams },
+      },
       async (request, reply) => {
         const deleted =
           UUID.test(request.params.integration_id) &&
@@ -296,7 +294,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     app.post<{ Params: Static<typeof IdParams> }>(
       `${base}/:integration_id/test`,
       {
-        preHandler: adminOnly,
+        preHandler: customerAdminOnly,
         schema: { tags: typeTags, summary: `Send a test ${type} notification`, params: IdParams },
       },
       (request) => testDelivery(request, type),
@@ -335,7 +333,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.post<{ Body: Static<typeof WebhookCreate> }>(
     '/customer/integrations',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags, summary: 'Create a webhook integration (the signing secret is shown once)', body: WebhookCreate },
     },
     async (request) => {
@@ -352,7 +350,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof WebhookPatch> }>(
     '/customer/integrations/:integration_id',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: {
         tags,
         summary: 'Change a webhook (other types: name and enabled)',
@@ -395,7 +393,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.delete<{ Params: Static<typeof IdParams> }>(
     '/customer/integrations/:integration_id',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags, summary: 'Delete an integration of any type (and its routes)', params: IdParams },
     },
     async (request, reply) => {
@@ -409,7 +407,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.post<{ Params: Static<typeof IdParams> }>(
     '/customer/integrations/:integration_id/test',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags, summary: 'Send a test notification through any integration', params: IdParams },
     },
     (request) => testDelivery(request),
@@ -470,7 +468,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.post<{ Body: Static<typeof RouteCreate> }>(
     '/customer/integration-routes',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags: routeTags, summary: 'Route alerts to an integration', body: RouteCreate },
     },
     (request) => {
@@ -485,7 +483,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.patch<{ Params: Static<typeof RouteParams>; Body: Static<typeof RoutePatch> }>(
     '/customer/integration-routes/:route_id',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags: routeTags, summary: 'Change a route', params: RouteParams, body: RoutePatch },
     },
     (request) => {
@@ -502,7 +500,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   );
   app.delete<{ Params: Static<typeof RouteParams> }>(
     '/customer/integration-routes/:route_id',
-    { preHandler: adminOnly, schema: { tags: routeTags, summary: 'Delete a route', params: RouteParams } },
+    { preHandler: customerAdminOnly, schema: { tags: routeTags, summary: 'Delete a route', params: RouteParams } },
     async (request, reply) => {
       checkRouteId(request.params.route_id);
       if (!(await inTenant(request, (tx) => routes.deleteRoute(tx, request.params.route_id)))) {

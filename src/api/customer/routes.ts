@@ -4,10 +4,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Bus } from '../../bus/index.js';
-import type { Database, TenantTx } from '../../db/database.js';
+import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import { displayName, requireRole } from '../auth.js';
-import { principalOf, tenantOf } from '../guard.js';
+import { displayName } from '../auth.js';
+import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import { alertStatusFilter, devicesPage, DevicesQuery } from '../v2/routes.js';
 import { checkRuleFields, checkRuleId, type RuleFields } from '../../model/rule-input.js';
@@ -68,12 +68,8 @@ const PatchRuleBody = Type.Partial(
   { additionalProperties: false },
 );
 
-const adminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');
-
-export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Database; bus: Bus }): void {
-  const { db, bus } = deps;
-  const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
-    db.withTenant(tenantOf(request), fn);
+export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: InTenant; bus: Bus }): void {
+  const { inTenant, bus } = deps;
 
   app.get<{ Querystring: Static<typeof DevicesQuery> }>(
     '/customer/devices',
@@ -161,7 +157,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
   app.post<{ Params: Static<typeof AlertParams> }>(
     '/customer/alerts/:alert_id/acknowledge',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags, summary: 'Acknowledge an open alert (who and when are stored)', params: AlertParams },
     },
     (request) => {
@@ -177,7 +173,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
   app.post<{ Params: Static<typeof AlertParams> }>(
     '/customer/alerts/:alert_id/close',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: {
         tags,
         summary: 'Close an alert by hand',
@@ -217,7 +213,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
 
   app.post<{ Body: Static<typeof CreateRuleBody> }>(
     '/customer/alert-rules',
-    { preHandler: adminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
+    { preHandler: customerAdminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
       const created = await inTenant(request, (tx) => ruleModel.createRule(tx, rule));
@@ -228,7 +224,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
   app.patch<{ Params: Static<typeof RuleParams>; Body: Static<typeof PatchRuleBody> }>(
     '/customer/alert-rules/:rule_id',
     {
-      preHandler: adminOnly,
+      preHandler: customerAdminOnly,
       schema: { tags, summary: 'Change an alert rule', params: RuleParams, body: PatchRuleBody },
     },
     (request) => {
@@ -247,7 +243,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { db: Databas
 
   app.delete<{ Params: Static<typeof RuleParams> }>(
     '/customer/alert-rules/:rule_id',
-    { preHandler: adminOnly, schema: { tags, summary: 'Delete an alert rule', params: RuleParams } },
+    { preHandler: customerAdminOnly, schema: { tags, summary: 'Delete an alert rule', params: RuleParams } },
     async (request, reply) => {
       checkRuleId(request.params.rule_id);
       const deleted = await inTenant(request, (tx) => ruleModel.deleteRule(tx, request.params.rule_id));

@@ -1,10 +1,10 @@
 // /api/v2 (reference §3.2) for customer roles, with the fixed telemetry contract: items carry `timestamp`
 // and object metrics, windows are `start`/`end` or `hours`, and every count is the caller's tenant's only.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
-import type { Database, TenantTx } from '../../db/database.js';
-import { tenantOf } from '../guard.js';
+import type { TenantTx } from '../../db/database.js';
+import type { InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
@@ -87,9 +87,7 @@ export function alertStatusFilter(status: string): string | undefined {
 
 const tags = ['api/v2'];
 
-export function registerV2Routes(app: FastifyInstance, db: Database): void {
-  const inTenant = <T>(request: FastifyRequest, fn: (tx: TenantTx) => Promise<T>) =>
-    db.withTenant(tenantOf(request), fn);
+export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
     if (!(await deviceModel.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
   };
