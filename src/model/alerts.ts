@@ -5,22 +5,10 @@ import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 
 export type AlertStatus = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
 
-/** An alert as the APIs show it. */
-export interface Alert {
-  alert_id: number;
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  alert_type: string;
-  fingerprint: string;
-  severity: number;
-  confidence: number;
-  summary: string;
-  details: Record<string, unknown>;
+/** An alert as the APIs show it: what notifications carry, and who acknowledged it when. */
+export interface Alert extends AlertRow {
   status: AlertStatus;
-  created_at: Date;
   updated_at: Date;
-  closed_at: Date | null;
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
 }
