@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 import type { IngestPipeline, Outcome } from './pipeline.js';
-import { httpReason, httpStatusFor } from './reasons.js';
+import { httpReason, httpStatusFor, type Reason } from './reasons.js';
 import { deviceTopic } from './topic.js';
 
 const HTTP_MSG_TYPES = ['telemetry', 'heartbeat'] as const;
@@ -19,6 +19,27 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
   const { pipeline } = options;
 
   app.register(async (ingest) => {
+    // A request refused before the pipeline read it is still a reject: counted by reason, quarantined.
+    const reached = new WeakSet<object>();
+    const refused = new WeakMap<object, Reason>();
+    ingest.addHook('onResponse', async (request, reply) => {
+      if (reply.statusCode < 400 || reached.has(request)) return;
+      const reason = refused.get(request) ?? 'INVALID_JSON';
+      const { tenant_id, device_id, msg_type } = (request.params ?? {}) as Record<string, string | undefined>;
+      pipeline.rejectUnread(
+        'http',
+        reason,
+        tenant_id ? deviceTopic(tenant_id, device_id ?? '', msg_type ?? '') : 'http/batch',
+      );
+    });
+    ingest.addHook('onError', async (request, _reply, error) => {
+      if (!refused.has(request)) refused.set(request, unreadReason(error));
+    });
+    const refuse = (request: object, reason: Reason, error: AppError) => {
+      refused.set(request, reason);
+      return error;
+    };
+
     // The raw text is what the size limit and the quarantine see, so JSON is parsed by the pipeline.
     ingest.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
@@ -37,10 +58,16 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
       async (request, reply) => {
         const { tenant_id, device_id, msg_type } = request.params;
         if (!(HTTP_MSG_TYPES as readonly string[]).includes(msg_type)) {
-          throw new AppError('INVALID_REQUEST', "Invalid msg_type. Must be 'telemetry' or 'heartbeat'");
+          throw refuse(
+            request,
+            'INVALID_MSG_TYPE',
+            new AppError('INVALID_REQUEST', "Invalid msg_type. Must be 'telemetry' or 'heartbeat'"),
+          );
         }
         const body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body ?? null);
-        requireSiteId(body);
+        const missingSite = siteIdProblem(body);
+        if (missingSite) throw refuse(request, 'MISSING_SITE_ID', missingSite);
+        reached.add(request);
         const outcome = await handleOrUnavailable(request.log, () =>
           pipeline.handle({
             source: 'http',
@@ -58,11 +85,18 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
     );
 
     ingest.post('/ingest/v1/batch', { bodyLimit: options.batchBodyLimit }, async (request, reply) => {
-      const messages = parseBatch(request.body);
+      let messages: Record<string, unknown>[];
+      try {
+        messages = parseBatch(request.body);
+      } catch (error) {
+        throw refuse(request, 'INVALID_JSON', error as AppError);
+      }
+      reached.add(request); // each message is counted by the pipeline (or below, without a topic)
       const outcomes = await Promise.all(
         messages.map(async (message) => {
           const { tenant_id, device_id, msg_type, provision_token, ...payload } = message;
           if (typeof tenant_id !== 'string' || typeof device_id !== 'string' || typeof msg_type !== 'string') {
+            pipeline.rejectUnread('http', 'BAD_TOPIC_FORMAT', 'http/batch');
             return { outcome: { accepted: false, reason: 'BAD_TOPIC_FORMAT' } as Outcome, device_id };
           }
           const outcome = await handleOrUnavailable(request.log, () =>
@@ -90,8 +124,16 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
   });
 }
 
+/** Why Fastify refused a request before our handler ran. */
+function unreadReason(error: { code?: string; statusCode?: number; validationContext?: string }): Reason {
+  if (error.statusCode === 413) return 'PAYLOAD_TOO_LARGE';
+  // The X-Provision-Token header is the one thing the schema requires.
+  if (error.code === 'FST_ERR_VALIDATION' && error.validationContext === 'headers') return 'TOKEN_MISSING';
+  return 'INVALID_JSON'; // wrong media type, empty body: it could not be read as a message
+}
+
 /** As the reference's pydantic model: site_id is a required string (422), the rest is ingest's to judge. */
-function requireSiteId(body: string): void {
+function siteIdProblem(body: string): AppError | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -105,9 +147,10 @@ function requireSiteId(body: string): void {
         site === undefined
           ? { loc: ['body', 'site_id'], msg: 'Field required', type: 'missing' }
           : { loc: ['body', 'site_id'], msg: 'Input should be a valid string', type: 'string_type' };
-      throw new AppError('VALIDATION_FAILED', 'validation failed', { detail: [item] });
+      return new AppError('VALIDATION_FAILED', 'validation failed', { detail: [item] });
     }
   }
+  return undefined;
 }
 
 function parseBatch(body: unknown): Record<string, unknown>[] {

@@ -233,6 +233,26 @@ export class IngestPipeline {
     });
   }
 
+  /**
+   * A message refused before it could be read (HTTP: too large, wrong media type, no token header…):
+   * counted and quarantined like any reject, with no payload.
+   */
+  rejectUnread(source: IncomingMessage['source'], reason: Reason, topic: string): void {
+    this.counters.received += 1;
+    this.metrics.received.inc({ source });
+    const parsed = parseTopic(topic);
+    this.reject({
+      reason,
+      topic,
+      payload: undefined,
+      tenantId: parsed?.tenantId ?? null,
+      deviceId: parsed?.deviceId ?? null,
+      siteId: null,
+      msgType: parsed?.msgType ?? null,
+      eventTs: null,
+    });
+  }
+
   private reject(reject: Parameters<Quarantine['record']>[0]): Outcome {
     this.counters.rejected += 1;
     this.metrics.rejected.inc({ reason: reject.reason });

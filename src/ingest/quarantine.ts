@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 
 import type { Reason } from './reasons.js';
+import { isRowError } from './writer.js';
 import type { RejectDetails } from './validate.js';
 import type { CounterIncrement, QuarantineEventRow } from '../model/quarantine.js';
 
@@ -29,6 +30,8 @@ export class Quarantine {
   private timer: NodeJS.Timeout;
   private saving: Promise<void> | undefined;
   eventsDropped = 0;
+  /** Events the database refused even alone (their rejects are still counted). */
+  eventsRefused = 0;
 
   constructor(
     private readonly save: SaveQuarantine,
@@ -82,6 +85,11 @@ export class Quarantine {
     this.counters = new Map();
     this.events = [];
     this.saving = this.save(counters, events)
+      .catch(async (error: unknown) => {
+        // One event PostgreSQL refuses must not hold back the others (nor the counters) forever.
+        if (isRowError(error)) return this.saveIsolating(counters, events);
+        throw error;
+      })
       .catch((error: unknown) => {
         this.log.warn({ err: error }, 'could not save quarantine; keeping it for the next attempt');
         for (const counter of counters) {
@@ -96,6 +104,27 @@ export class Quarantine {
         this.saving = undefined;
       });
     return this.saving;
+  }
+
+  /** Counters on their own, then events in halves until each refused one is alone, and dropped. */
+  private async saveIsolating(counters: CounterIncrement[], events: QuarantineEventRow[]): Promise<void> {
+    await this.save(counters, []);
+    const saveEvents = async (part: QuarantineEventRow[]): Promise<void> => {
+      try {
+        await this.save([], part);
+      } catch (error) {
+        if (!isRowError(error)) throw error;
+        if (part.length === 1) {
+          this.eventsRefused += 1;
+          this.log.warn({ err: error, reason: part[0]!.reason }, 'the database refused a quarantine event; dropped it');
+          return;
+        }
+        const middle = Math.ceil(part.length / 2);
+        await saveEvents(part.slice(0, middle));
+        await saveEvents(part.slice(middle));
+      }
+    };
+    if (events.length > 0) await saveEvents(events);
   }
 
   async stop(): Promise<void> {

@@ -20,10 +20,16 @@ export interface QuarantineEventRow {
   payload: unknown;
 }
 
-// PostgreSQL text and jsonb cannot hold U+0000, which rejected input may well contain.
+// PostgreSQL text and jsonb cannot hold U+0000, and jsonb no unpaired surrogate either: rejected input
+// may well contain both, so they become U+FFFD (text columns get surrogates replaced on encoding).
 const text = (value: string | null) => (value === null ? null : value.replaceAll('\u0000', '\ufffd'));
-
-const json = (value: unknown) => (JSON.stringify(value) ?? 'null').replaceAll('\\u0000', '\\ufffd');
+// JSON.stringify writes exactly these as \uXXXX escapes (paired surrogates stay characters); an escape is
+// one whose backslash is not itself escaped: the run of backslashes before the u is odd.
+const UNSTORABLE_ESCAPE = /(\\+)u(0000|d[89a-f][0-9a-f]{2})/gi;
+export const storableJson = (value: unknown) =>
+  (JSON.stringify(value) ?? 'null').replace(UNSTORABLE_ESCAPE, (match, slashes: string) =>
+    slashes.length % 2 === 1 ? `${slashes}ufffd` : match,
+  );
 
 export async function saveQuarantine(tx: ServiceTx, counters: CounterIncrement[], events: QuarantineEventRow[]) {
   if (counters.length > 0) {
@@ -51,7 +57,7 @@ export async function saveQuarantine(tx: ServiceTx, counters: CounterIncrement[]
         events.map((e) => text(e.deviceId)),
         events.map((e) => text(e.msgType)),
         events.map((e) => e.reason),
-        events.map((e) => json(e.payload)),
+        events.map((e) => storableJson(e.payload)),
       ],
     );
   }

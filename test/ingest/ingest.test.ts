@@ -257,6 +257,35 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       expect(noSite).toMatchObject({ status: 422, body: { detail: [{ loc: ['body', 'site_id'], type: 'missing' }] } });
     });
 
+    it('counts every refusal by reason, also those answered before the message is read', async () => {
+      const reasons = ['INVALID_MSG_TYPE', 'TOKEN_MISSING', 'MISSING_SITE_ID', 'PAYLOAD_TOO_LARGE', 'BAD_TOPIC_FORMAT'];
+      // Counted in memory at once (the database's per-minute counters follow within a second).
+      const counts = async () => {
+        const byReason = (await pulse.call('/health', { admin: false })).body.components.ingest.rejected_by_reason;
+        return reasons.map((reason) => byReason[reason] ?? 0);
+      };
+      const before = await counts();
+      expect((await post('d1', 'config', { site_id: 'lab-1' }, tokens.d1)).status).toBe(400);
+      expect((await post('d1', 'telemetry', { site_id: 'lab-1' })).status).toBe(422);
+      expect((await post('d1', 'telemetry', { seq: 1 }, tokens.d1)).status).toBe(422);
+      expect((await post('d1', 'telemetry', { site_id: 'lab-1', pad: 'x'.repeat(70_000) }, tokens.d1)).status).toBe(
+        413,
+      );
+      const batch = await pulse.call('/ingest/v1/batch', { admin: false, json: { messages: [{ site_id: 'lab-1' }] } });
+      expect(batch.body).toMatchObject({ accepted: 0, results: [{ reason: 'BAD_TOPIC_FORMAT' }] });
+      await expect.poll(() => Promise.all(reasons.map(counted)), { timeout: 5000 }).toEqual(before.map((n) => n + 1));
+    });
+
+    it('stores a reject whose payload PostgreSQL cannot hold (an unpaired surrogate), and the ones after it', async () => {
+      // The body is JSON text with the escape in it: parsed, the note holds a lone surrogate.
+      const raw = '{"site_id":"lab-1","note":"\\ud800 and \\u0000"}';
+      expect((await post('d1', 'telemetry', raw, 'tok-surrogate')).status).toBe(401);
+      expect((await post('d1', 'telemetry', { site_id: 'lab-1', note: 'after' }, 'tok-after')).status).toBe(401);
+      await expect
+        .poll(async () => (await storedEvents('TOKEN_INVALID')).map((e) => e.payload?.note), { timeout: 5000 })
+        .toEqual(expect.arrayContaining(['\ufffd and \ufffd', 'after']));
+    });
+
     it('answers 413 for a body over the limit', async () => {
       const response = await post('d1', 'telemetry', { site_id: 'lab-1', pad: 'x'.repeat(70_000) }, tokens.d1);
       expect(response.status).toBe(413);
