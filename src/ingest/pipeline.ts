@@ -50,6 +50,8 @@ export type Outcome = { accepted: true; message: AcceptedMessage } | { accepted:
 
 /** How long a message somebody waits on may linger before its batch is flushed. */
 const WAITED_LINGER_MS = 20;
+/** Longest tenant or device id the registry takes (model/device-spec.ts). */
+const MAX_ID_LENGTH = 128;
 
 export class IngestPipeline {
   readonly cache: DeviceAuthCache;
@@ -175,7 +177,9 @@ export class IngestPipeline {
 
     const topic = parseTopic(incoming.topic);
     let device: RegistryEntry | null = null;
-    if (topic && !tooLarge) {
+    // Ids longer than any registered one are unregistered without asking (nor caching the answer: a
+    // sender of ever-new long ids must not fill the cache).
+    if (topic && !tooLarge && topic.tenantId.length <= MAX_ID_LENGTH && topic.deviceId.length <= MAX_ID_LENGTH) {
       // Most messages come from a device the cache knows: no promise, no wait.
       const cached = this.cache.peek(topic.tenantId, topic.deviceId);
       device = cached !== undefined ? cached : await this.lookup(topic.tenantId, topic.deviceId, incoming.source);

@@ -80,7 +80,7 @@ export function validate(input: ValidationInput): Validation {
   if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
   const token = input.headerToken ?? payload.provision_token;
   if (token === undefined || token === null || token === '') return reject('TOKEN_MISSING');
-  if (typeof token !== 'string' || tokenHash(token) !== device.provision_token_hash) return reject('TOKEN_INVALID');
+  if (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)) return reject('TOKEN_INVALID');
 
   // Only an authenticated message may spend the device's rate budget.
   if (!input.takeRateToken()) return reject('RATE_LIMITED');
@@ -131,20 +131,32 @@ export function parseTimestamp(value: unknown): Date | null {
   return Number.isNaN(date.getTime()) ? null : date;
 }
 
-// Devices send the same token with every message: remembering its hash saves a SHA-256 per message.
-// Bounded, and a pure memo: the same token always has the same hash.
-const tokenHashes = new Map<string, string>();
-const MAX_REMEMBERED_TOKENS = 100_000;
+// Devices send the same token with every message: remembering the hash of a token that matched saves a
+// SHA-256 per message. Only matching tokens are remembered (a sender of made-up tokens adds nothing),
+// tokens far longer than ours are refused unhashed, and the memo is bounded in bytes.
+export const MAX_TOKEN_LENGTH = 256;
+const MAX_REMEMBERED_BYTES = 16 * 1024 * 1024;
+const ENTRY_OVERHEAD_BYTES = 200; // a Map entry, the 64-character hash
+const matchedTokens = new Map<string, string>();
+let rememberedBytes = 0;
 
-function tokenHash(token: string): string {
-  let hash = tokenHashes.get(token);
-  if (hash === undefined) {
-    hash = sha256Hex(token);
-    if (tokenHashes.size >= MAX_REMEMBERED_TOKENS) tokenHashes.clear();
-    tokenHashes.set(token, hash);
+function tokenMatches(token: string, expectedHash: string): boolean {
+  if (token.length > MAX_TOKEN_LENGTH) return false;
+  if (matchedTokens.get(token) === expectedHash) return true;
+  const hash = sha256Hex(token);
+  if (hash !== expectedHash) return false;
+  const bytes = token.length * 2 + ENTRY_OVERHEAD_BYTES;
+  if (rememberedBytes + bytes > MAX_REMEMBERED_BYTES) {
+    matchedTokens.clear();
+    rememberedBytes = 0;
   }
-  return hash;
+  matchedTokens.set(token, hash);
+  rememberedBytes += bytes;
+  return true;
 }
+
+/** Bytes the token memo holds (for tests). */
+export const rememberedTokenBytes = () => rememberedBytes;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

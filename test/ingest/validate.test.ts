@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { httpReason, httpStatusFor } from '../../src/ingest/reasons.js';
 import { applySettingRows, defaultIngestSettings, rejectStorage } from '../../src/model/settings.js';
 import { parseTopic } from '../../src/ingest/topic.js';
-import { checkMetrics, parseTimestamp, validate, type ValidationInput } from '../../src/ingest/validate.js';
+import {
+  checkMetrics,
+  parseTimestamp,
+  rememberedTokenBytes,
+  validate,
+  type ValidationInput,
+} from '../../src/ingest/validate.js';
 import type { RegistryEntry } from '../../src/model/device-registry.js';
 
 const TOKEN = 'tok-abcdefghijklmnopqrstuvwxyz012345';
@@ -39,6 +45,17 @@ const reasonOf = (overrides: Overrides) => {
 };
 
 describe('validate', () => {
+  it('remembers only tokens that matched, refuses overlong ones unhashed, and stays bounded in bytes', () => {
+    expect(reasonOf({})).toBe('ACCEPTED'); // TOKEN is remembered now
+    const before = rememberedTokenBytes();
+    for (let i = 0; i < 2000; i += 1) {
+      expect(reasonOf({ headerToken: `tok-guess-${i}-${'x'.repeat(15_000)}` })).toBe('TOKEN_INVALID'); // as X-Provision-Token
+      expect(reasonOf({ payload: { ...GOOD, provision_token: `tok-guess-${i}` } })).toBe('TOKEN_INVALID');
+    }
+    expect(reasonOf({})).toBe('ACCEPTED');
+    expect(rememberedTokenBytes()).toBe(before);
+  });
+
   it('accepts a reference telemetry message', () => {
     const result = validate(input({ payload: { ...GOOD, ts: '2026-11-28T11:59:00.123456+00:00', tenant_id: 'acme' } }));
     expect(result).toEqual({
