@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppError } from '../errors.js';
+import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
 
 export type ComponentStatus = 'ok' | 'degraded' | 'down';
@@ -47,6 +48,19 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
   });
+
+  // JSON bodies as Fastify parses them (prototype poisoning refused), then refused with a 400 when they
+  // nest absurdly deep or hold text the database cannot store, instead of a 500 from deeper down.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    parseJson(request, body as string, (error, value) => {
+      if (error) return done(error, undefined);
+      const problem = jsonProblem(value);
+      if (problem) return done(new AppError('INVALID_REQUEST', `The JSON body ${problem}`), undefined);
+      done(null, value);
+    }),
+  );
 
   // Timestamps leave as ISO-8601 with an explicit +00:00 offset, as the reference's services print them.
   app.setReplySerializer((payload) =>

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { IngestPipeline, Outcome } from './pipeline.js';
 import { httpReason, httpStatusFor, type Reason } from './reasons.js';
 import { deviceTopic } from './topic.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
 
 const HTTP_MSG_TYPES = ['telemetry', 'heartbeat'] as const;
 const MAX_BATCH = 100;
@@ -41,6 +42,7 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
     };
 
     // The raw text is what the size limit and the quarantine see, so JSON is parsed by the pipeline.
+    ingest.removeContentTypeParser('application/json');
     ingest.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
 
     ingest.post<{ Params: { tenant_id: string; device_id: string; msg_type: string } }>(
@@ -95,6 +97,10 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
       const outcomes = await Promise.all(
         messages.map(async (message) => {
           const { tenant_id, device_id, msg_type, provision_token, ...payload } = message;
+          if (nestsDeeperThan(payload, MAX_JSON_DEPTH)) {
+            pipeline.rejectUnread('http', 'INVALID_JSON', 'http/batch');
+            return { outcome: { accepted: false, reason: 'INVALID_JSON' } as Outcome, device_id };
+          }
           if (typeof tenant_id !== 'string' || typeof device_id !== 'string' || typeof msg_type !== 'string') {
             pipeline.rejectUnread('http', 'BAD_TOPIC_FORMAT', 'http/batch');
             return { outcome: { accepted: false, reason: 'BAD_TOPIC_FORMAT' } as Outcome, device_id };

@@ -13,6 +13,7 @@ import { memberText } from './json-member.js';
 
 import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
 import { validate } from './validate.js';
 import { TelemetryWriter } from './writer.js';
 import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../model/telemetry.js';
@@ -174,6 +175,8 @@ export class IngestPipeline {
     } catch {
       payload = undefined;
     }
+    // Absurd nesting is not a message (and would overflow the stack of whatever walks it next).
+    if (nestsDeeperThan(payload, MAX_JSON_DEPTH)) payload = undefined;
 
     const topic = parseTopic(incoming.topic);
     let device: RegistryEntry | null = null;

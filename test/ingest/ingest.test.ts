@@ -286,6 +286,35 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
         .toEqual(expect.arrayContaining(['\ufffd and \ufffd', 'after']));
     });
 
+    it('answers 400, not 500 or 503, for NUL, unpaired surrogates and absurd nesting', async () => {
+      const admin = (body: string) =>
+        pulse.call('/api/admin/devices', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const nul = await admin('{"tenant_id":"acme","device_id":"x\\u0000","site_id":"lab-1"}');
+      expect(nul).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/NUL character/) } });
+      const surrogate = await admin('{"tenant_id":"acme","device_id":"\\ud800","site_id":"lab-1"}');
+      expect(surrogate).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/unpaired surrogate/) } });
+      const deep = await admin(
+        `{"tenant_id":"acme","device_id":"d","site_id":"lab-1","metadata":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+      );
+      expect(deep).toMatchObject({ status: 400, body: { detail: 'The JSON body nests deeper than 64 levels' } });
+
+      const message = `{"tenant_id":"acme","device_id":"d1","msg_type":"telemetry","site_id":"lab-1","x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`;
+      const batch = await pulse.call('/ingest/v1/batch', {
+        admin: false,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"messages":[${message}]}`,
+      });
+      expect(batch).toMatchObject({ status: 400, body: { accepted: 0, results: [{ reason: 'INVALID_JSON' }] } });
+      const single = await post(
+        'd1',
+        'telemetry',
+        `{"site_id":"lab-1","x":${'['.repeat(3000)}${']'.repeat(3000)}}`, // under MAX_PAYLOAD_BYTES
+        tokens.d1,
+      );
+      expect(single).toMatchObject({ status: 400, body: { detail: 'INVALID_JSON' } });
+    });
+
     it('answers 413 for a body over the limit', async () => {
       const response = await post('d1', 'telemetry', { site_id: 'lab-1', pad: 'x'.repeat(70_000) }, tokens.d1);
       expect(response.status).toBe(413);
