@@ -5,7 +5,13 @@
 // stamps the packet's `ts` (and QoS 1 packet id) in place and writes a tick's packets in one syscall.
 import { connect, type Socket } from 'node:net';
 import { connectPacket, remainingLength } from '../src/ingest/mqtt-packets.js';
-import { defaultDeviceModelSettings, initialReadings, nextReadings, seededRandom, telemetryMetrics } from '../src/simulator/device-model.js';
+import {
+  defaultDeviceModelSettings,
+  initialReadings,
+  nextReadings,
+  seededRandom,
+  telemetryMetrics,
+} from '../src/simulator/device-model.js';
 
 /** An encoded PUBLISH whose payload begins `{"ts":"<24-character ISO time>"`. */
 export interface PreparedPublish {
