@@ -19,8 +19,11 @@ const BLOCKED_V4 = [
   ['240.0.0.0', 4],
 ] as const;
 const BLOCKED_V6 = [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
+  ['100::', 64], // discard
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2001::', 32], // Teredo: an IPv4 address in disguise
+  ['2002::', 16], // 6to4: likewise
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
@@ -69,10 +72,41 @@ export class Allowlist {
   }
 }
 
+/** The 16 bytes of an IPv6 address (any textual form, a trailing dotted quad included). */
+function ipv6Bytes(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':') : []);
+  const missing = 8 - groups(head).length - groups(tail).length;
+  const all = [...groups(head), ...(tail !== undefined ? Array(missing).fill('0') : []), ...groups(tail)];
+  return all.flatMap((group) => {
+    const value = parseInt(group, 16);
+    return [value >> 8, value & 0xff];
+  });
+}
+
+/**
+ * The IPv4 address an IPv6 one stands for, where it embeds one that reaches the same host: IPv4-mapped
+ * (::ffff:a.b.c.d, in any notation) and NAT64 (64:ff9b::a.b.c.d). Judged as that IPv4 address.
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const bytes = ipv6Bytes(address);
+  if (!bytes) return undefined;
+  const zeros = (from: number, to: number) => bytes.slice(from, to).every((byte) => byte === 0);
+  const mapped = zeros(0, 10) && bytes[10] === 0xff && bytes[11] === 0xff;
+  const nat64 = bytes[0] === 0 && bytes[1] === 0x64 && bytes[2] === 0xff && bytes[3] === 0x9b && zeros(4, 12);
+  return mapped || nat64 ? bytes.slice(12).join('.') : undefined;
+}
+
 /** Why an address may not be contacted, or undefined when it may. Pure. */
 export function addressProblem(address: string, allowlist: Allowlist): SsrfReason | undefined {
-  const unmapped =
-    address.toLowerCase().startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  const unmapped = embeddedIpv4(address) ?? address;
   if (allowlist.hasAddress(unmapped)) return undefined;
   if (METADATA_ADDRESSES.has(unmapped)) return 'metadata_endpoint';
   const family = isIP(unmapped);

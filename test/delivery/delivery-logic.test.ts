@@ -38,6 +38,25 @@ describe('SSRF rules', () => {
     expect(addressProblem('2606:4700::1111', none)).toBeUndefined();
   });
 
+  it('judges an IPv6 address that embeds an IPv4 one as that IPv4 address, in every notation', () => {
+    for (const address of [
+      '::127.0.0.1', // IPv4-compatible
+      '::ffff:7f00:1', // IPv4-mapped, hex
+      '::ffff:a00:1', // IPv4-mapped 10.0.0.1
+      '64:ff9b::7f00:1', // NAT64 well-known prefix
+      '64:ff9b::192.168.1.1',
+      '64:ff9b:1::1', // local-use NAT64
+      '2002:7f00:1::', // 6to4
+      '2001:0:4136:e378::1', // Teredo
+    ]) {
+      expect(addressProblem(address, none), address).toBe('private_address');
+    }
+    expect(addressProblem('64:ff9b::a9fe:a9fe', none)).toBe('metadata_endpoint');
+    // Public IPv4 behind NAT64 (what DNS64 answers on an IPv6-only network) stays reachable.
+    expect(addressProblem('64:ff9b::808:808', none)).toBeUndefined();
+    expect(addressProblem('::ffff:8.8.8.8', none)).toBeUndefined();
+  });
+
   it('refuses internal names before resolving them; the allowlist opens exactly what it names', () => {
     expect(hostnameProblem('localhost', none)).toBe('internal_hostname');
     expect(hostnameProblem('db.internal', none)).toBe('internal_hostname');
