@@ -106,7 +106,7 @@ program
       await platform.stop();
       removeRuntimeInfo(cfg.PULSE_DATA_DIR);
     });
-    printBanner(platform, simulator, demoLogins, DEMO_PASSWORD);
+    printBanner(platform, simulator, demoLogins, DEMO_PASSWORD, cfg.MODE);
   });
 
 program
@@ -468,7 +468,10 @@ function printBanner(
   simulator: RunningSimulator | undefined,
   logins: NewUser[],
   demoPassword: string,
+  mode: Config['MODE'],
 ) {
+  // A key the operator chose (PROD) is not printed whole: start banners end up in shared logs.
+  const shownKey = mode === 'PROD' ? `${platform.adminKey.slice(0, 4)}… (ADMIN_KEY)` : platform.adminKey;
   const lines = [
     '',
     `  Pulse is running at ${platform.httpUrl}/app/`,
@@ -476,7 +479,7 @@ function printBanner(
     `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
     `  MQTT broker   ${platform.mqttUrl ?? 'none'}`,
     `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
-    `  admin key     ${platform.adminKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
+    `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator
       ? [
           `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules`,
@@ -485,14 +488,14 @@ function printBanner(
     ...(logins.length > 0
       ? [
           '',
-          `  logins (password ${demoPassword}):`,
+          `  demo logins, for local use only (password ${demoPassword}; PROD creates none):`,
           ...logins.map(
             (user) => `    ${user.username.padEnd(18)} ${user.role}${user.tenantId ? ` of ${user.tenantId}` : ''}`,
           ),
         ]
       : []),
     '',
-    `  try: curl -H 'X-Admin-Key: ${platform.adminKey}' ${platform.httpUrl}/api/admin/devices`,
+    `  try: curl -H 'X-Admin-Key: ${mode === 'PROD' ? '$ADMIN_KEY' : platform.adminKey}' ${platform.httpUrl}/api/admin/devices`,
     '',
   ];
   console.log(lines.join('\n'));

@@ -101,7 +101,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     }
     const status = error.statusCode ?? 500;
     if (status >= 500) {
-      request.log.error({ err: error, url: request.url }, 'request failed');
+      // The path only: a query string may carry a token (?token= of the live WebSocket).
+      request.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
       return reply.status(500).send({ detail: 'Internal server error' });
     }
     return reply.status(status).send({ detail: clientErrorMessage(error) });

@@ -300,6 +300,24 @@ describe('pulse CLI', () => {
       expect((await stopWithin(second.child, 'SIGTERM')).code, second.output()).toBe(0);
     });
 
+    it('in PROD shows only the start of the admin key and creates no demo logins', async () => {
+      const prodDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-prod-'));
+      try {
+        const prod = await startUp({
+          MODE: 'PROD',
+          PULSE_DATA_DIR: prodDir,
+          ADMIN_KEY: 'prod-admin-key-which-is-secret',
+          SECRETS_KEY: 'a'.repeat(64),
+        });
+        expect(prod.output()).toContain('admin key     prod… (ADMIN_KEY)');
+        expect(prod.output()).not.toContain('prod-admin-key-which-is-secret');
+        expect(prod.output()).not.toContain('demo logins');
+        expect((await stopWithin(prod.child, 'SIGTERM')).code, prod.output()).toBe(0);
+      } finally {
+        rmSync(prodDir, { recursive: true, force: true });
+      }
+    });
+
     it('refuses to start in PROD without ADMIN_KEY', async () => {
       const result = await run(['up'], { MODE: 'PROD', PULSE_DATA_DIR: dataDir });
       expect(result.code).toBe(2);
