@@ -108,11 +108,19 @@ export const variables = {
   },
   ACTIVATION_FAILURE_LIMIT: {
     schema: positiveInt.default(10),
-    doc: 'Failed activation attempts one client address may make per ACTIVATION_FAILURE_WINDOW_SECONDS before it gets 429.',
+    doc: 'Failed activation attempts, and requests with a wrong X-Admin-Key, one client address may make per ACTIVATION_FAILURE_WINDOW_SECONDS before it gets 429.',
   },
   ACTIVATION_FAILURE_WINDOW_SECONDS: {
     schema: positiveInt.default(600),
-    doc: 'Window of the activation failure limit.',
+    doc: 'Window of the activation and admin-key failure limits.',
+  },
+  LOGIN_FAILURE_LIMIT: {
+    schema: positiveInt.default(10),
+    doc: "Failed sign-ins to the built-in issuer per account per LOGIN_FAILURE_WINDOW_SECONDS (a client address may fail five times as often); beyond, the login page answers 429 with Retry-After. A right password doesn't count.",
+  },
+  LOGIN_FAILURE_WINDOW_SECONDS: {
+    schema: positiveInt.default(900),
+    doc: 'Window of the sign-in failure limit.',
   },
   MQTT_SHARED_GROUP: {
     schema: z

@@ -42,7 +42,11 @@ export function start(deps: RoleDeps): RunningRole {
   const verify = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
   const users = createUsers(deps.db);
   let issuerUrl = config.OIDC_ISSUER;
-  if (!config.OIDC_ISSUER) mountBuiltInIssuer(app, async () => (await builtIn).provider, users);
+  if (!config.OIDC_ISSUER)
+    mountBuiltInIssuer(app, async () => (await builtIn).provider, users, {
+      failuresPerAccount: config.LOGIN_FAILURE_LIMIT,
+      windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    });
 
   app.get('/api/auth/config', { schema: { tags: ['auth'], summary: 'How the web app signs in (public)' } }, () => ({
     authority: issuerUrl,

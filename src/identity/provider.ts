@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { IssuerState } from './issuer-state.js';
 import { oidcStorage } from './oidc-storage.js';
+import { FailureLimit } from '../lib/failure-limit.js';
 import { loginPage, logoutPage, messagePage } from './pages.js';
 import type { Users } from './users.js';
 import type { User } from '../model/users.js';
@@ -156,7 +157,20 @@ async function importOidcProvider(): Promise<typeof Provider> {
  * Mounts the issuer on the Fastify app. `provider` resolves once the server listens (the issuer URL
  * contains the port). Requests under /oidc go to oidc-provider untouched: its body parsing is its own.
  */
-export function mountBuiltInIssuer(app: FastifyInstance, provider: () => Promise<Provider>, users: Users): void {
+/** Failed sign-ins allowed per account in a window; a client address may fail five times as often. */
+export interface LoginLimits {
+  failuresPerAccount: number;
+  windowSeconds: number;
+}
+
+export function mountBuiltInIssuer(
+  app: FastifyInstance,
+  provider: () => Promise<Provider>,
+  users: Users,
+  limits: LoginLimits,
+): void {
+  const accounts = new FailureLimit(limits.failuresPerAccount, limits.windowSeconds);
+  const addresses = new FailureLimit(limits.failuresPerAccount * 5, limits.windowSeconds);
   app.register(async (oidc) => {
     oidc.removeAllContentTypeParsers();
     oidc.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -201,6 +215,26 @@ export function mountBuiltInIssuer(app: FastifyInstance, provider: () => Promise
           return reply.status(400).type('text/html').send(expiredPage());
         }
         const username = String(request.body?.username ?? '').trim();
+        // Slots are taken before the password is checked, so parallel guesses cannot all slip through.
+        const account = [username.toLowerCase()];
+        const address = [request.ip];
+        const accountWait = accounts.reserve(account);
+        const addressWait = accountWait === undefined ? addresses.reserve(address) : undefined;
+        if (addressWait !== undefined) accounts.succeeded(account); // not this account's attempt after all
+        const wait = accountWait ?? addressWait;
+        if (wait !== undefined) {
+          return reply
+            .status(429)
+            .header('Retry-After', String(wait))
+            .type('text/html')
+            .send(
+              loginPage({
+                action: `${LOGIN_PATH}/${uid}`,
+                username,
+                error: `Too many failed sign-ins; try again in ${Math.ceil(wait / 60)} minute(s).`,
+              }),
+            );
+        }
         const user = await users.authenticate(username, String(request.body?.password ?? ''));
         if (!user) {
           return reply
@@ -208,6 +242,8 @@ export function mountBuiltInIssuer(app: FastifyInstance, provider: () => Promise
             .type('text/html')
             .send(loginPage({ action: `${LOGIN_PATH}/${uid}`, username, error: 'Wrong username or password.' }));
         }
+        accounts.succeeded(account);
+        addresses.succeeded(address);
         reply.hijack();
         await issuer.interactionFinished(
           request.raw,

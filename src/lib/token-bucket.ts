@@ -40,6 +40,11 @@ export class TokenBuckets {
     return allowed;
   }
 
+  /** Puts back a token taken for something that did not count after all (capped at burst). */
+  giveBack(key: string, nowMs: number): void {
+    this.store(key, { tokens: Math.min(this.limits.burst, this.available(key, nowMs) + 1), updatedAt: nowMs });
+  }
+
   /** Whole seconds until key has a token again (0 when it has one now). */
   secondsUntilToken(key: string, nowMs: number): number {
     const missing = 1 - this.available(key, nowMs);

@@ -3,7 +3,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
-import { TokenBuckets } from '../lib/token-bucket.js';
+import { FailureLimit } from '../lib/failure-limit.js';
 import { isoUtc } from '../lib/time.js';
 import { keysMatch } from '../lib/credentials.js';
 import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from '../model/device-spec.js';
@@ -54,13 +54,28 @@ export function registerProvisioningRoutes(
 ): ProvisioningCounters {
   const { provisioning } = options;
   const counters: ProvisioningCounters = { devices_registered: 0, activations: 0, activation_failures: 0 };
+  // Failed activations and wrong admin keys, per client address.
+  const failures = new FailureLimit(options.activationFailureLimit, options.activationFailureWindowSeconds);
 
   app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
       const provided = request.headers['x-admin-key'];
-      if (!keysMatch(typeof provided === 'string' ? provided : undefined, options.adminKey)) {
+      const key = typeof provided === 'string' ? provided : undefined;
+      // A request without a key is not a guess; one with a wrong key is.
+      if (key !== undefined) {
+        const wait = failures.reserve([`admin-key:${request.ip}`]);
+        if (wait !== undefined)
+          throw new AppError(
+            'RATE_LIMITED',
+            `Too many wrong admin keys from this address; retry in ${wait} s`,
+            {},
+            wait,
+          );
+      }
+      if (!keysMatch(key, options.adminKey)) {
         throw new AppError('UNAUTHORIZED', 'Unauthorized (missing/invalid X-Admin-Key)');
       }
+      failures.succeeded([`admin-key:${request.ip}`]);
     });
     // text/plain is parsed as a string by fastify already; CSV is added here.
     admin.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BULK_BODY_LIMIT }, (_req, body, done) =>
@@ -153,17 +168,12 @@ export function registerProvisioningRoutes(
 
   // Codes are 144 random bits, so guessing is hopeless; the limit is about hammering the endpoint. Only
   // failures count, so a fleet activating at once from one address is never throttled.
-  const failures = new TokenBuckets({
-    burst: options.activationFailureLimit,
-    ratePerSecond: options.activationFailureLimit / options.activationFailureWindowSeconds,
-  });
   app.post<{ Body: Static<typeof ActivateBody> }>(
     '/api/device/activate',
     { schema: { body: ActivateBody } },
     async (request) => {
-      const now = Date.now();
-      if (failures.available(request.ip, now) < 1) {
-        const wait = failures.secondsUntilToken(request.ip, now);
+      const wait = failures.reserve([request.ip]);
+      if (wait !== undefined) {
         throw new AppError(
           'RATE_LIMITED',
           `Too many failed activation attempts from this address; retry in ${wait} s`,
@@ -175,12 +185,11 @@ export function registerProvisioningRoutes(
       try {
         const token = await provisioning.activate(tenant_id, device_id, activation_code);
         counters.activations += 1;
+        failures.succeeded([request.ip]);
         return { tenant_id, device_id, provision_token: token };
       } catch (error) {
-        if (error instanceof AppError) {
-          counters.activation_failures += 1;
-          failures.tryTake(request.ip, now);
-        }
+        if (error instanceof AppError) counters.activation_failures += 1;
+        else failures.succeeded([request.ip]); // our failure, not the caller's
         throw error;
       }
     },

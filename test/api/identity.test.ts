@@ -50,9 +50,10 @@ describe('built-in OIDC issuer', () => {
   let pulse: TestPlatform;
   let redirectUri: string;
   beforeAll(async () => {
-    pulse = await startTestPlatform('postgres', {}, ['api']);
+    pulse = await startTestPlatform('postgres', { LOGIN_FAILURE_LIMIT: '3' }, ['api']);
     redirectUri = `${pulse.base}/app/callback`;
-    await tokenFor(pulse, { username: 'carol', role: 'customer_admin', tenantId: 'tenant-c' });
+    for (const username of ['carol', 'dave', 'erin'])
+      await tokenFor(pulse, { username, role: 'customer_admin', tenantId: 'tenant-c' });
   }, 60_000);
   afterAll(() => pulse?.close());
 
@@ -69,14 +70,14 @@ describe('built-in OIDC issuer', () => {
     return `${pulse.base}/oidc/auth?${params}`;
   }
 
-  async function login(browser: Browser, password = TEST_PASSWORD) {
+  async function login(browser: Browser, password = TEST_PASSWORD, username = 'carol') {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const start = await browser.follow(authorizeUrl(challenge), pulse.base);
     expect(start.url).toMatch(/\/identity\/login\/[\w-]+$/);
     const page = await start.response.text();
     expect(page).toContain('<form method="post"');
-    const submitted = await browser.follow(start.url, pulse.base, form({ username: 'carol', password }));
+    const submitted = await browser.follow(start.url, pulse.base, form({ username, password }));
     return { verifier, submitted };
   }
 
@@ -105,6 +106,29 @@ describe('built-in OIDC issuer', () => {
     const { submitted } = await login(new Browser(), 'wrong-password');
     expect(submitted.response.status).toBe(401);
     expect(await submitted.response.text()).toContain('Wrong username or password.');
+  });
+
+  it('locks an account out after LOGIN_FAILURE_LIMIT wrong passwords, with Retry-After, and no other', async () => {
+    for (let i = 0; i < 3; i += 1)
+      expect((await login(new Browser(), 'wrong-password', 'dave')).submitted.response.status).toBe(401);
+    const locked = (await login(new Browser(), TEST_PASSWORD, 'dave')).submitted.response;
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await locked.text()).toContain('Too many failed sign-ins');
+    // Another account signs in; a right password never counts against one.
+    expect((await login(new Browser())).submitted.url).toContain('/app/callback');
+    expect((await login(new Browser())).submitted.url).toContain('/app/callback');
+  });
+
+  it('counts parallel guesses before checking them: of ten at once, only the limit get an answer', async () => {
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 10 },
+        async () => (await login(new Browser(), 'wrong-password', 'erin')).submitted.response.status,
+      ),
+    );
+    expect(statuses.filter((status) => status === 401)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(7);
   });
 
   it('logs in with code + PKCE, gives tokens the API accepts, refreshes them and logs out', async () => {

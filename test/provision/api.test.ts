@@ -400,4 +400,39 @@ describe('activation rate limit', () => {
     // The admin API is not affected.
     expect((await pulse.call('/api/admin/devices')).status).toBe(200);
   });
+
+  it('limits wrong admin keys per address the same way, and a right key is never counted', async () => {
+    const wrong = () => pulse.call('/api/admin/devices', { headers: { 'x-admin-key': 'not-the-key-at-all' } });
+    for (let i = 0; i < 5; i++) expect((await pulse.call('/api/admin/devices')).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await wrong()).status).toBe(401);
+    const limited = await wrong();
+    expect(limited.status).toBe(429);
+    expect(limited.body.detail).toMatch(/^Too many wrong admin keys from this address; retry in \d+ s$/);
+  });
+});
+
+describe('activation failure limit under concurrency', () => {
+  let pulse: TestPlatform;
+  beforeAll(async () => {
+    pulse = await startTestPlatform('pglite', { ACTIVATION_FAILURE_LIMIT: '3' }, ['provision']);
+  });
+  afterAll(() => pulse?.close());
+
+  it('counts failures before checking them: of twenty wrong codes at once, three are answered and seventeen refused', async () => {
+    await pulse.call('/api/admin/devices', { json: { tenant_id: 't', device_id: 'd', site_id: 's' } });
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 20 },
+        async (_, i) =>
+          (
+            await pulse.call('/api/device/activate', {
+              admin: false,
+              json: { tenant_id: 't', device_id: 'd', activation_code: `parallel-${i}` },
+            })
+          ).status,
+      ),
+    );
+    expect(statuses.filter((status) => status === 400)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(17);
+  });
 });
