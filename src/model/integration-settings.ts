@@ -21,14 +21,17 @@ import { toTarget, type IntegrationColumns, type IntegrationRow } from './integr
 import type { SecretBox } from '../lib/secrets.js';
 
 const REDACTED = '[redacted]';
-/** Header names whose values are credentials: stored sealed, never shown. */
-const SECRET_HEADER = /authorization|token|secret|key|password|cookie|signature|credential/i;
 
 export interface WebhookSettings {
   name: string;
   webhook_url: string;
   enabled: boolean;
   headers: Record<string, string>;
+  /**
+   * Headers whose values may be shown and stored in clear. Every other header value is a secret until
+   * said otherwise: no name pattern can know that X-Auth or Api-Pass carry credentials.
+   */
+  public_headers?: string[] | undefined;
 }
 
 export interface SnmpSettings {
@@ -89,11 +92,12 @@ export async function buildWebhook(
   const url = await checkWebhookUrl(settings.webhook_url, rules);
   const publicHeaders: Record<string, string> = {};
   const secretHeaders: Record<string, string> = {};
+  const shown = new Set((settings.public_headers ?? []).map((name) => name.toLowerCase()));
   for (const [name, value] of Object.entries(settings.headers)) {
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name) || /[\r\n]/.test(value)) {
       throw new AppError('INVALID_REQUEST', `Invalid header: ${name}`);
     }
-    (SECRET_HEADER.test(name) ? secretHeaders : publicHeaders)[name] = value;
+    (shown.has(name.toLowerCase()) ? publicHeaders : secretHeaders)[name] = value;
   }
   const secret = signingSecret ?? randomBytes(24).toString('base64url');
   return {
@@ -195,14 +199,17 @@ export async function buildMqtt(
 }
 
 /** The stored settings in the shape clients send, secrets included: the base an update applies to. */
-export function currentSettings(
-  row: IntegrationRow,
-  box: SecretBox,
-): WebhookSettings | SnmpSettings | EmailSettings | MqttSettings {
+export function currentSettings(row: IntegrationRow, box: SecretBox): Settings {
   const target = toTarget(row, box);
   switch (target.type) {
     case 'webhook':
-      return { name: row.name, webhook_url: target.url, enabled: row.enabled, headers: target.headers };
+      return {
+        name: row.name,
+        webhook_url: target.url,
+        enabled: row.enabled,
+        headers: target.headers,
+        public_headers: Object.keys(row.config_json.headers ?? {}),
+      };
     case 'snmp':
       return {
         name: row.name,
@@ -252,6 +259,58 @@ export function currentSettings(
         mqtt_config: { broker_url: target.broker_url, username: target.username, password: target.password },
       };
   }
+}
+
+const changed = (next: unknown, before: unknown) => next !== undefined && next !== before;
+
+type Settings = WebhookSettings | SnmpSettings | EmailSettings | MqttSettings;
+
+/**
+ * The stored settings an update starts from. An update that moves the integration to another
+ * destination (URL, host, port, broker) leaves the old destination's secrets behind unless it gives
+ * them again: they were meant for that server, not for whichever one the update names. `dropped` names
+ * what was left behind, for the message when the update then lacks it.
+ */
+export function updateBase(current: Settings, changes: Record<string, unknown>): { base: Settings; dropped: string[] } {
+  const same = { base: current, dropped: [] };
+  if ('webhook_url' in current) {
+    if (!changed(changes.webhook_url, current.webhook_url) || changes.headers !== undefined) return same;
+    const kept = new Set((current.public_headers ?? []).map((name) => name.toLowerCase()));
+    const secret = Object.keys(current.headers).filter((name) => !kept.has(name.toLowerCase()));
+    const headers = Object.fromEntries(Object.entries(current.headers).filter(([name]) => !secret.includes(name)));
+    return { base: { ...current, headers }, dropped: secret.map((name) => `header ${name}`) };
+  }
+  if ('snmp_host' in current) {
+    if (!changed(changes.snmp_host, current.snmp_host) && !changed(changes.snmp_port, current.snmp_port)) return same;
+    const { community, auth_password, priv_password, ...rest } = current.snmp_config;
+    const dropped = Object.entries({ community, auth_password, priv_password }).filter(([, value]) => value);
+    return { base: { ...current, snmp_config: rest }, dropped: dropped.map(([name]) => `snmp_config.${name}`) };
+  }
+  if ('smtp_config' in current) {
+    const next = (changes.smtp_config ?? {}) as Partial<EmailSettings['smtp_config']>;
+    const smtp = current.smtp_config;
+    if (!changed(next.smtp_host, smtp.smtp_host) && !changed(next.smtp_port, smtp.smtp_port)) return same;
+    return {
+      base: { ...current, smtp_config: { ...smtp, smtp_password: undefined } },
+      dropped: smtp.smtp_password ? ['smtp_config.smtp_password'] : [],
+    };
+  }
+  const next = (changes.mqtt_config ?? {}) as NonNullable<MqttSettings['mqtt_config']>;
+  if (!changed(next.broker_url, current.mqtt_config?.broker_url)) return same;
+  return {
+    base: { ...current, mqtt_config: { ...current.mqtt_config, password: undefined } },
+    dropped: current.mqtt_config?.password ? ['mqtt_config.password'] : [],
+  };
+}
+
+/** An update's check failed after updateBase left secrets behind: say so, and which. */
+export function explainDropped(error: unknown, dropped: string[]): unknown {
+  if (!(error instanceof AppError) || dropped.length === 0) return error;
+  return new AppError(
+    error.code,
+    `${error.message} (the destination changed, so give its secrets again: ${dropped.join(', ')})`,
+    error.extra,
+  );
 }
 
 /** What an API client sees of an integration: every setting but its secrets. */

@@ -17,6 +17,8 @@ const CreateIntegration = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 100 }),
   url: Type.String({ minLength: 1 }),
   headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+  /** Header names whose values are not secret (every other value is stored sealed). */
+  public_headers: Type.Optional(Type.Array(Type.String(), { maxItems: 50 })),
   enabled: Type.Boolean({ default: true }),
 });
 const ListIntegrations = Type.Object({

@@ -97,14 +97,17 @@ describe('alert delivery', () => {
     const hook = await admin('/customer/integrations', 'POST', {
       name: 'ops hook',
       webhook_url: `${webhook.url}/alerts`,
-      headers: { Authorization: 'Bearer hook-token', 'X-Team': 'ops' },
+      // X-Auth is a credential no name pattern would know: header values are secret unless named public.
+      headers: { Authorization: 'Bearer hook-token', 'X-Auth': 'hunter2', 'X-Team': 'ops' },
+      public_headers: ['X-Team'],
     });
     expect(hook.status).toBe(200);
     expect(hook.body).toMatchObject({
       type: 'webhook',
       url: `${webhook.url}/alerts`,
-      headers: { Authorization: '[redacted]', 'X-Team': 'ops' },
+      headers: { Authorization: '[redacted]', 'X-Auth': '[redacted]', 'X-Team': 'ops' },
     });
+    expect(JSON.stringify(hook.body)).not.toContain('hunter2');
     signingSecret = hook.body.signing_secret;
     expect(signingSecret).toMatch(/^[\w-]{32}$/);
     ids.webhook = hook.body.integration_id;
@@ -514,14 +517,30 @@ describe('alert delivery', () => {
   });
 
   it('changes and deletes integrations and routes', async () => {
+    // A new destination does not inherit the old one's secrets: the community must be given again.
+    const withoutSecret = await admin(`/customer/integrations/snmp/${ids.snmp2}`, 'PATCH', { snmp_port: 1162 });
+    expect(withoutSecret).toMatchObject({
+      status: 400,
+      body: {
+        detail:
+          'Invalid SNMP configuration: community must be 1-64 characters (the destination changed, so give its secrets again: snmp_config.community)',
+      },
+    });
     const patched = await admin(`/customer/integrations/snmp/${ids.snmp2}`, 'PATCH', {
       snmp_port: 1162,
+      snmp_config: { version: '2c', community: 'new-community' },
       name: 'renamed',
     });
     expect(patched.body).toMatchObject({ snmp_port: 1162, name: 'renamed', snmp_version: '2c' });
     expect((await admin(`/customer/integrations/snmp/${ids.snmp2}`, 'PATCH', {})).body).toEqual({
       detail: 'No fields to update',
     });
+    // A webhook sent elsewhere keeps its public headers; its secret ones stayed with the old URL.
+    const moved = await admin(`/customer/integrations/${ids.webhook}`, 'PATCH', {
+      webhook_url: `${webhook.url}/moved`,
+    });
+    expect(moved.body).toMatchObject({ url: `${webhook.url}/moved`, headers: { 'X-Team': 'ops' } });
+    expect(Object.keys(moved.body.headers)).toEqual(['X-Team']);
     expect((await admin(`/customer/integrations/${ids.webhook}`, 'PATCH', { enabled: false })).body.enabled).toBe(
       false,
     );

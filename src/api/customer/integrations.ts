@@ -13,6 +13,8 @@ import {
   buildSnmp,
   buildWebhook,
   currentSettings,
+  explainDropped,
+  updateBase,
   listItem,
   publicView,
   type Built,
@@ -32,7 +34,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IdParams = Type.Object({ integration_id: Type.String() });
 const Name = (max: number) => Type.String({ minLength: 1, maxLength: max });
 const Headers = Type.Record(Type.String(), Type.String({ maxLength: 4096 }), {
-  description: 'sent with every POST; credential-like ones are stored sealed',
+  description: 'sent with every POST; values are stored sealed and shown redacted unless named in public_headers',
+});
+const PublicHeaders = Type.Array(Type.String({ maxLength: 200 }), {
+  maxItems: 50,
+  description: 'header names whose values are not secret: stored in clear and shown',
 });
 
 const WebhookCreate = Type.Object({
@@ -40,6 +46,7 @@ const WebhookCreate = Type.Object({
   webhook_url: Type.String({ minLength: 1 }),
   enabled: Type.Boolean({ default: true }),
   headers: Type.Optional(Headers),
+  public_headers: Type.Optional(PublicHeaders),
 });
 const WebhookPatch = withoutDefaults(Type.Partial(WebhookCreate));
 
@@ -269,11 +276,11 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
           throw new AppError('INVALID_REQUEST', 'No fields to update');
         const tenantId = tenantOf(request);
         const row = await inTenant(request, (tx) => findOr404(tx, request.params.integration_id, type));
-        const merged = mergeSettings(
-          currentSettings(row, secrets) as unknown as Record<string, unknown>,
-          changes,
-        ) as Static<C>;
-        const built = await build(merged, tenantId);
+        const { base, dropped } = updateBase(currentSettings(row, secrets), changes);
+        const merged = mergeSettings(base as unknown as Record<string, unknown>, changes) as Static<C>;
+        const built = await build(merged, tenantId).catch((error: unknown) => {
+          throw explainDropped(error, dropped);
+        });
         return publicView(await saved(await inTenant(request, (tx) => repo.updateIntegration(tx, row, built.columns))));
       },
     );
@@ -365,7 +372,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       const row = await inTenant(request, (tx) => findOr404(tx, request.params.integration_id));
       let columns: repo.IntegrationColumns;
       if (row.type === 'webhook') {
-        const current = currentSettings(row, secrets) as Parameters<typeof buildWebhook>[0];
+        const current = updateBase(currentSettings(row, secrets), changes).base as Parameters<typeof buildWebhook>[0];
         const signing = secrets.open(row.secrets).signing_secret as string | undefined;
         columns = (
           await buildWebhook(
