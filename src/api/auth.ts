@@ -112,6 +112,31 @@ export function createTokenVerifier(options: { keySource: () => Promise<KeySourc
   };
 }
 
+/**
+ * Tokens of the built-in issuer stop working with their user: a deleted user's access token is refused
+ * within `recheckMs` instead of living out its lifetime. Answers are remembered per user for that long,
+ * so the check costs a query per user every few seconds, not one per request.
+ */
+export function refusingDeletedUsers(
+  verify: VerifyToken,
+  userExists: (sub: string) => Promise<boolean>,
+  recheckMs = 5000,
+): VerifyToken {
+  const checked = new Map<string, { exists: boolean; at: number }>();
+  return async (token) => {
+    const principal = await verify(token);
+    const now = Date.now();
+    let known = checked.get(principal.sub);
+    if (!known || now - known.at > recheckMs) {
+      if (checked.size >= 10_000) checked.clear(); // bounded: at worst, everyone is asked again
+      known = { exists: await userExists(principal.sub), at: now };
+      checked.set(principal.sub, known);
+    }
+    if (!known.exists) throw new AppError('UNAUTHORIZED', 'This user no longer exists');
+    return principal;
+  };
+}
+
 function verificationError(error: unknown): AppError {
   if (error instanceof errors.JWTExpired) return new AppError('UNAUTHORIZED', 'Token expired');
   if (error instanceof errors.JWTClaimValidationFailed) return new AppError('UNAUTHORIZED', 'Invalid token claims');

@@ -14,7 +14,7 @@ import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity
 import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { createTokenVerifier, localKeySource, remoteKeySource, type KeySource } from './auth.js';
+import { createTokenVerifier, localKeySource, refusingDeletedUsers, remoteKeySource, type KeySource } from './auth.js';
 import { guard, tenantOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
@@ -39,8 +39,12 @@ export function start(deps: RoleDeps): RunningRole {
   let issuerReady!: (value: { provider: Provider; keys: KeySource }) => void;
   const builtIn = new Promise<{ provider: Provider; keys: KeySource }>((resolve) => (issuerReady = resolve));
   const keySource = config.OIDC_ISSUER ? remoteKeySource(config.OIDC_ISSUER) : async () => (await builtIn).keys;
-  const verify = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
   const users = createUsers(deps.db);
+  const verifyJwt = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
+  // Users of an external issuer live there; the built-in issuer's live here, and deleting one ends its tokens.
+  const verify = config.OIDC_ISSUER
+    ? verifyJwt
+    : refusingDeletedUsers(verifyJwt, async (sub) => (await users.find(sub)) !== undefined);
   let issuerUrl = config.OIDC_ISSUER;
   if (!config.OIDC_ISSUER)
     mountBuiltInIssuer(app, async () => (await builtIn).provider, users, {

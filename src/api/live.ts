@@ -18,6 +18,9 @@ import type { AlertEvent } from '../model/alerts.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../model/users.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
+/** Connections one address may hold open before authenticating (each waits up to AUTH_TIMEOUT_MS). */
+export const MAX_UNAUTHENTICATED_PER_ADDRESS = 10;
+export const CLOSE_POLICY = 1008;
 const PING_INTERVAL_MS = 30_000;
 /** A client this far behind loses telemetry frames rather than growing the server's memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -34,6 +37,8 @@ interface Client {
   /** Tenants whose alerts this client receives; '*' is every tenant (operators only). */
   alertTenants: Set<string>;
   alive: boolean;
+  /** Ends this connection's count among its address's unauthenticated ones (once). */
+  authenticated?: () => void;
 }
 
 type ClientMessage = {
@@ -111,6 +116,7 @@ export function registerLiveRoutes(
       return false;
     }
     client.principal = principal;
+    client.authenticated?.();
     clearTimeout(client.expiry);
     client.expiry = setTimeout(
       () => client.socket.close(CLOSE_UNAUTHENTICATED, 'Token expired'),
@@ -245,6 +251,7 @@ export function registerLiveRoutes(
   }, PING_INTERVAL_MS);
   ping.unref();
 
+  const unauthenticated = new Map<string, number>();
   app.get(
     '/api/v2/ws',
     {
@@ -266,6 +273,21 @@ export function registerLiveRoutes(
         alertTenants: new Set(),
         alive: true,
       };
+      // Unauthenticated connections cost a socket and a timer each: an address may hold only a few.
+      const address = request.ip;
+      const waiting = unauthenticated.get(address) ?? 0;
+      if (waiting >= MAX_UNAUTHENTICATED_PER_ADDRESS) {
+        socket.close(CLOSE_POLICY, 'Too many connections waiting to authenticate from this address');
+        return;
+      }
+      unauthenticated.set(address, waiting + 1);
+      client.authenticated = () => {
+        client.authenticated = undefined;
+        const left = (unauthenticated.get(address) ?? 1) - 1;
+        if (left > 0) unauthenticated.set(address, left);
+        else unauthenticated.delete(address);
+      };
+      socket.once('close', () => client.authenticated?.());
       clients.add(client);
       // Messages wait for authentication to finish so a subscribe right after the token is not lost.
       let queue = Promise.resolve();

@@ -218,8 +218,8 @@ export function mountBuiltInIssuer(
         // Slots are taken before the password is checked, so parallel guesses cannot all slip through.
         const account = [username.toLowerCase()];
         const address = [request.ip];
-        const accountWait = accounts.reserve(account);
-        const addressWait = accountWait === undefined ? addresses.reserve(address) : undefined;
+        const accountWait = await accounts.reserve(account);
+        const addressWait = accountWait === undefined ? await addresses.reserve(address) : undefined;
         if (addressWait !== undefined) accounts.succeeded(account); // not this account's attempt after all
         const wait = accountWait ?? addressWait;
         if (wait !== undefined) {
@@ -235,8 +235,17 @@ export function mountBuiltInIssuer(
               }),
             );
         }
-        const user = await users.authenticate(username, String(request.body?.password ?? ''));
+        let user: Awaited<ReturnType<Users['authenticate']>>;
+        try {
+          user = await users.authenticate(username, String(request.body?.password ?? ''));
+        } catch (error) {
+          accounts.succeeded(account); // the database failed, not the password
+          addresses.succeeded(address);
+          throw error;
+        }
         if (!user) {
+          accounts.failed(account);
+          addresses.failed(address);
           return reply
             .status(401)
             .type('text/html')

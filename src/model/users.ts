@@ -46,10 +46,13 @@ export async function listUsers(tx: ServiceTx): Promise<User[]> {
   return (await tx.query<User>(`SELECT ${COLUMNS} FROM users ORDER BY username`)).rows;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export async function findUser(
   tx: ServiceTx,
   by: { userId: string } | { username: string },
 ): Promise<User | undefined> {
+  if ('userId' in by && !UUID.test(by.userId)) return undefined; // not an id this issuer gave
   const { rows } =
     'userId' in by
       ? await tx.query<User>(`SELECT ${COLUMNS} FROM users WHERE user_id = $1`, [by.userId])

@@ -62,8 +62,9 @@ export function registerProvisioningRoutes(
       const provided = request.headers['x-admin-key'];
       const key = typeof provided === 'string' ? provided : undefined;
       // A request without a key is not a guess; one with a wrong key is.
+      const slot = [`admin-key:${request.ip}`];
       if (key !== undefined) {
-        const wait = failures.reserve([`admin-key:${request.ip}`]);
+        const wait = await failures.reserve(slot);
         if (wait !== undefined)
           throw new AppError(
             'RATE_LIMITED',
@@ -73,9 +74,10 @@ export function registerProvisioningRoutes(
           );
       }
       if (!keysMatch(key, options.adminKey)) {
+        if (key !== undefined) failures.failed(slot);
         throw new AppError('UNAUTHORIZED', 'Unauthorized (missing/invalid X-Admin-Key)');
       }
-      failures.succeeded([`admin-key:${request.ip}`]);
+      if (key !== undefined) failures.succeeded(slot);
     });
     // text/plain is parsed as a string by fastify already; CSV is added here.
     admin.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BULK_BODY_LIMIT }, (_req, body, done) =>
@@ -172,7 +174,7 @@ export function registerProvisioningRoutes(
     '/api/device/activate',
     { schema: { body: ActivateBody } },
     async (request) => {
-      const wait = failures.reserve([request.ip]);
+      const wait = await failures.reserve([request.ip]);
       if (wait !== undefined) {
         throw new AppError(
           'RATE_LIMITED',
@@ -188,8 +190,10 @@ export function registerProvisioningRoutes(
         failures.succeeded([request.ip]);
         return { tenant_id, device_id, provision_token: token };
       } catch (error) {
-        if (error instanceof AppError) counters.activation_failures += 1;
-        else failures.succeeded([request.ip]); // our failure, not the caller's
+        if (error instanceof AppError) {
+          counters.activation_failures += 1;
+          failures.failed([request.ip]);
+        } else failures.succeeded([request.ip]); // our failure, not the caller's
         throw error;
       }
     },

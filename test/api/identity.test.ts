@@ -131,6 +131,18 @@ describe('built-in OIDC issuer', () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(7);
   });
 
+  it("refuses a deleted user's access token within seconds, not at its expiry", async () => {
+    const token = await tokenFor(pulse, { username: 'frank', role: 'customer_admin', tenantId: 'tenant-c' });
+    const devices = () => pulse.call('/api/v2/devices', { admin: false, headers: bearer(token) });
+    expect((await devices()).status).toBe(200);
+    await createUsers(pulse.db).delete('frank');
+    await expect
+      .poll(async () => (await devices()).body, { timeout: 10_000, interval: 500 })
+      .toEqual({
+        detail: 'This user no longer exists',
+      });
+  });
+
   it('logs in with code + PKCE, gives tokens the API accepts, refreshes them and logs out', async () => {
     const browser = new Browser();
     const { submitted } = await login(browser);

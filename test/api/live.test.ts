@@ -184,4 +184,21 @@ describe('WebSocket /api/v2/ws', () => {
     client.socket.send('hello');
     expect((await client.closed).code).toBe(1003);
   });
+
+  it('holds at most ten unauthenticated connections per address; authenticating frees a place', async () => {
+    // Earlier tests' connections that never authenticated are closed first.
+    for (const client of clients.splice(0)) client.socket.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const waiting = await Promise.all(Array.from({ length: 10 }, () => open()));
+    const refused = await open();
+    expect(await refused.closed).toEqual({
+      code: 1008,
+      reason: 'Too many connections waiting to authenticate from this address',
+    });
+    waiting[0]!.send({ action: 'auth', token: tokens.a });
+    await waiting[0]!.next('authenticated');
+    const admitted = await open();
+    admitted.send({ action: 'auth', token: tokens.a });
+    expect(await admitted.next('authenticated')).toMatchObject({ tenant_id: 'tenant-a' });
+  });
 });

@@ -25,14 +25,20 @@ export async function tokenFor(
   });
 }
 
-/** A token signed with the issuer's key but with claims of the test's choosing. */
+/**
+ * A token signed with the issuer's key but with claims of the test's choosing. Its subject is a real
+ * user ('custom-user'): the API refuses tokens of users that do not exist.
+ */
 export async function customToken(platform: Platform, claims: Record<string, unknown>, expiresAt?: number) {
   const state = (await loadIssuerState(platform.db))!;
+  const users = createUsers(platform.db);
+  await users.ensure({ username: 'custom-user', role: 'operator', password: TEST_PASSWORD });
+  const subject = (await users.findByUsername('custom-user'))!.user_id;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: state.signingKey.kid })
     .setIssuer(state.issuer!)
     .setAudience('pulse-ui')
-    .setSubject('custom-user')
+    .setSubject(subject)
     .setExpirationTime(expiresAt ?? Math.floor(Date.now() / 1000) + 600)
     .sign(await importJWK(state.signingKey, 'RS256'));
 }

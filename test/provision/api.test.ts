@@ -418,6 +418,24 @@ describe('activation failure limit under concurrency', () => {
   });
   afterAll(() => pulse?.close());
 
+  it('activates a whole fleet at once from one address: attempts beyond the limit wait, none is refused', async () => {
+    const created = await pulse.call('/api/admin/devices/bulk', {
+      json: Array.from({ length: 20 }, (_, i) => ({ tenant_id: 'fleet', device_id: `f-${i}`, site_id: 's' })),
+    });
+    const statuses = await Promise.all(
+      created.body.devices.map(
+        async (device: { device_id: string; activation_code: string }) =>
+          (
+            await pulse.call('/api/device/activate', {
+              admin: false,
+              json: { tenant_id: 'fleet', device_id: device.device_id, activation_code: device.activation_code },
+            })
+          ).status,
+      ),
+    );
+    expect(statuses).toEqual(Array(20).fill(200));
+  });
+
   it('counts failures before checking them: of twenty wrong codes at once, three are answered and seventeen refused', async () => {
     await pulse.call('/api/admin/devices', { json: { tenant_id: 't', device_id: 'd', site_id: 's' } });
     const statuses = await Promise.all(
