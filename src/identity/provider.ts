@@ -216,7 +216,7 @@ export function mountBuiltInIssuer(
         }
         const username = String(request.body?.username ?? '').trim();
         // Slots are taken before the password is checked, so parallel guesses cannot all slip through.
-        const account = [username.toLowerCase()];
+        const account = [username.toLowerCase().slice(0, 200)]; // bounded: a key per made-up name
         const address = [request.ip];
         const accountWait = await accounts.reserve(account);
         const addressWait = accountWait === undefined ? await addresses.reserve(address) : undefined;
