@@ -22,7 +22,12 @@ const BASE_ENV = {
  * on a busy machine takes seconds, so a fixed 30 s failed a test of eight calls under load.
  */
 const CLI_CALL_BUDGET_MS = 15_000;
-const forCalls = (calls: number) => calls * CLI_CALL_BUDGET_MS;
+/** How long `pulse up` may take to print its URL (migrations, the embedded database) and then to stop. */
+const UP_START_BUDGET_MS = 60_000;
+const UP_STOP_BUDGET_MS = 12_000;
+const deadline = ({ calls = 0, ups = 0 }: { calls?: number; ups?: number }) =>
+  calls * CLI_CALL_BUDGET_MS + ups * (UP_START_BUDGET_MS + UP_STOP_BUDGET_MS);
+const forCalls = (calls: number) => deadline({ calls });
 
 interface Result {
   code: number | null;
@@ -46,7 +51,7 @@ function startUp(env: Record<string, string>): Promise<{ child: ChildProcess; ur
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...CLI, 'up'], { env: { ...BASE_ENV, PORT: '0', MQTT_PORT: '0', ...env } });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`pulse up did not start:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`pulse up did not start:\n${output}`)), UP_START_BUDGET_MS);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /Pulse is running at (http:\/\/localhost:\d+)\/app\//.exec(output);
@@ -270,53 +275,61 @@ describe('pulse CLI', () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-'));
     afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-    it('generates, stores, prints and reuses a DEV admin key; `pulse simulate` finds it; stops on SIGINT', async () => {
-      const first = await startUp({ PULSE_DATA_DIR: dataDir });
-      const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
-      expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
-      expect(first.output()).toContain(`admin key     ${key}`);
-      expect(first.output()).toContain('embedded PGlite');
-      expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
-      const health: any = await (await fetch(`${first.url}/health`)).json();
-      expect(Object.keys(health.components).sort()).toEqual(UP_COMPONENTS);
+    it(
+      'generates, stores, prints and reuses a DEV admin key; `pulse simulate` finds it; stops on SIGINT',
+      async () => {
+        const first = await startUp({ PULSE_DATA_DIR: dataDir });
+        const key = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
+        expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
+        expect(first.output()).toContain(`admin key     ${key}`);
+        expect(first.output()).toContain('embedded PGlite');
+        expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
+        const health: any = await (await fetch(`${first.url}/health`)).json();
+        expect(Object.keys(health.components).sort()).toEqual(UP_COMPONENTS);
 
-      // `pulse simulate` in another process finds the running platform through the data dir.
-      const simulator = spawn(process.execPath, [...CLI, 'simulate', '--devices', '3'], {
-        env: { ...BASE_ENV, PULSE_DATA_DIR: dataDir },
-      });
-      let simulatorOutput = '';
-      simulator.stdout.on('data', (chunk) => (simulatorOutput += chunk));
-      simulator.stderr.on('data', (chunk) => (simulatorOutput += chunk));
-      await expect.poll(() => simulatorOutput, { timeout: 20_000 }).toContain('simulating 3 devices over mqtt');
-      const during: any = await (await fetch(`${first.url}/health`)).json();
-      expect(during.components.provision).toMatchObject({ devices_registered: 3, activations: 3 });
-      expect(during.components.broker.clients).toBeGreaterThanOrEqual(1);
-      expect((await stopWithin(simulator, 'SIGINT')).code, simulatorOutput).toBe(0);
-      expect((await stopWithin(first.child, 'SIGINT')).code, first.output()).toBe(0);
-      expect(existsSync(path.join(dataDir, 'runtime.json'))).toBe(false);
-
-      const second = await startUp({ PULSE_DATA_DIR: dataDir });
-      expect(second.output()).toContain(`admin key     ${key}`);
-      expect((await stopWithin(second.child, 'SIGTERM')).code, second.output()).toBe(0);
-    });
-
-    it('in PROD shows only the start of the admin key and creates no demo logins', async () => {
-      const prodDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-prod-'));
-      try {
-        const prod = await startUp({
-          MODE: 'PROD',
-          PULSE_DATA_DIR: prodDir,
-          ADMIN_KEY: 'prod-admin-key-which-is-secret',
-          SECRETS_KEY: 'a'.repeat(64),
+        // `pulse simulate` in another process finds the running platform through the data dir.
+        const simulator = spawn(process.execPath, [...CLI, 'simulate', '--devices', '3'], {
+          env: { ...BASE_ENV, PULSE_DATA_DIR: dataDir },
         });
-        expect(prod.output()).toContain('admin key     prod… (ADMIN_KEY)');
-        expect(prod.output()).not.toContain('prod-admin-key-which-is-secret');
-        expect(prod.output()).not.toContain('demo logins');
-        expect((await stopWithin(prod.child, 'SIGTERM')).code, prod.output()).toBe(0);
-      } finally {
-        rmSync(prodDir, { recursive: true, force: true });
-      }
-    });
+        let simulatorOutput = '';
+        simulator.stdout.on('data', (chunk) => (simulatorOutput += chunk));
+        simulator.stderr.on('data', (chunk) => (simulatorOutput += chunk));
+        await expect.poll(() => simulatorOutput, { timeout: 20_000 }).toContain('simulating 3 devices over mqtt');
+        const during: any = await (await fetch(`${first.url}/health`)).json();
+        expect(during.components.provision).toMatchObject({ devices_registered: 3, activations: 3 });
+        expect(during.components.broker.clients).toBeGreaterThanOrEqual(1);
+        expect((await stopWithin(simulator, 'SIGINT')).code, simulatorOutput).toBe(0);
+        expect((await stopWithin(first.child, 'SIGINT')).code, first.output()).toBe(0);
+        expect(existsSync(path.join(dataDir, 'runtime.json'))).toBe(false);
+
+        const second = await startUp({ PULSE_DATA_DIR: dataDir });
+        expect(second.output()).toContain(`admin key     ${key}`);
+        expect((await stopWithin(second.child, 'SIGTERM')).code, second.output()).toBe(0);
+      },
+      deadline({ ups: 2, calls: 1 }),
+    );
+
+    it(
+      'in PROD shows only the start of the admin key and creates no demo logins',
+      async () => {
+        const prodDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-prod-'));
+        try {
+          const prod = await startUp({
+            MODE: 'PROD',
+            PULSE_DATA_DIR: prodDir,
+            ADMIN_KEY: 'prod-admin-key-which-is-secret',
+            SECRETS_KEY: 'a'.repeat(64),
+          });
+          expect(prod.output()).toContain('admin key     prod… (ADMIN_KEY)');
+          expect(prod.output()).not.toContain('prod-admin-key-which-is-secret');
+          expect(prod.output()).not.toContain('demo logins');
+          expect((await stopWithin(prod.child, 'SIGTERM')).code, prod.output()).toBe(0);
+        } finally {
+          rmSync(prodDir, { recursive: true, force: true });
+        }
+      },
+      deadline({ ups: 1 }),
+    );
 
     it('refuses to start in PROD without ADMIN_KEY', async () => {
       const result = await run(['up'], { MODE: 'PROD', PULSE_DATA_DIR: dataDir });
