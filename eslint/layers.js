@@ -13,7 +13,7 @@ const ROLES = new Set(['api', 'provision', 'ingest', 'evaluator', 'delivery', 's
 /** What a lower layer may import besides itself. */
 const BELOW = {
   lib: [],
-  db: [],
+  db: ['lib'],
   channels: ['lib', 'errors.ts', 'config.ts'],
   model: ['db', 'lib', 'channels', 'errors.ts'],
 };

@@ -50,7 +50,7 @@ export const variables = {
   },
   PULSE_DATA_DIR: {
     schema: z.string().min(1).default('./.pulse'),
-    doc: 'Where the embedded database and the generated DEV admin key live.',
+    doc: "Where the embedded database and the generated DEV keys live. Made 0700 at start, and the database files in it 0600: they hold the built-in issuer's signing key.",
   },
   DATABASE_URL: {
     schema: url(['postgres:', 'postgresql:']).optional(),

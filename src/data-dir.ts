@@ -71,7 +71,7 @@ const runtimeFile = (dataDir: string) => path.resolve(dataDir, 'runtime.json');
 
 export function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): void {
   mkdirSync(path.resolve(dataDir), { recursive: true });
-  writeFileSync(runtimeFile(dataDir), `${JSON.stringify(info)}\n`);
+  writeFileSync(runtimeFile(dataDir), `${JSON.stringify(info)}\n`, { mode: 0o600 });
 }
 
 export function readRuntimeInfo(dataDir: string): RuntimeInfo | undefined {

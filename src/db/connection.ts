@@ -1,10 +1,11 @@
 // One data-access path for both engines: a `pg` Pool, either on a real PostgreSQL server or on an
 // in-process PGlite through its node-postgres adapter. Nothing outside src/db/ touches the pool.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { keepPrivate } from '../lib/private-dir.js';
 
 export type Engine = 'postgres' | 'pglite';
 
@@ -50,8 +51,14 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   }
 
   const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : path.resolve(options.dataDir, 'pgdata');
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
+  if (!dataDir.startsWith('memory://')) {
+    mkdirSync(dataDir, { recursive: true });
+    // The data dir itself, and all of the database's own directory (not other files a user keeps there).
+    chmodSync(path.resolve(options.dataDir), 0o700);
+    keepPrivate(dataDir);
+  }
   const pglite = await PGlite.create(dataDir);
+  if (!dataDir.startsWith('memory://')) keepPrivate(dataDir); // what PGlite just created, 0666
   // PGlite is one backend: a pool of one, and a client is never destroyed on a query error (that would end
   // the shared instance); see Database.transaction.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, types });
