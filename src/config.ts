@@ -258,7 +258,7 @@ export const variables = {
   },
   API_RATE_LIMIT: {
     schema: positiveInt.default(100),
-    doc: 'Requests one tenant may make to /api/v2 per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
+    doc: 'Requests one user may make to /api/v2 and /customer together per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
   },
   TRUST_PROXY: {
     schema: commaList.optional(),

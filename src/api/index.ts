@@ -1,8 +1,9 @@
 // The api role: the web app at /app/, identity (the built-in OIDC issuer unless OIDC_ISSUER names one),
-// the public auth config the web app reads, /api/v2 (customers, per-tenant rate limit), /customer
-// (devices, alerts, rules, integrations, routes), /operator (audited, incl. /operator/system with its
+// the public auth config the web app reads, /api/v2 and /customer (customers, a rate limit per user;
+// devices, alerts, rules, integrations, routes), /operator (audited, incl. /operator/system with its
 // metrics collector) and the live WebSocket. Every data route verifies a bearer JWT (./auth.ts); customer
 // routes run in withTenant(), operator routes in withOperator().
+import type { FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -15,7 +16,7 @@ import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { createTokenVerifier, localKeySource, refusingDeletedUsers, remoteKeySource, type KeySource } from './auth.js';
-import { guard, tenantOf, tenantTransactions } from './guard.js';
+import { guard, principalOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
@@ -65,25 +66,30 @@ export function start(deps: RoleDeps): RunningRole {
     api_version: 'v2',
   }));
 
+  // One budget per user across /api/v2 and /customer (the reference's was per tenant on /api/v2 only, so
+  // one viewer could spend a whole tenant's, admin included, and /customer had none).
   const limiter = new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000);
+  const rateLimited = async (request: FastifyRequest) => {
+    const { sub, tenantId } = principalOf(request);
+    const decision = limiter.take(`${tenantId}\u0000${sub}`);
+    if (!decision.allowed) {
+      throw new AppError(
+        'RATE_LIMITED',
+        `Rate limit exceeded (${config.API_RATE_LIMIT} requests per ${config.API_RATE_WINDOW_SECONDS}s)`,
+        {},
+        Math.ceil(decision.retryAfterMs / 1000),
+      );
+    }
+  };
   app.register(async (v2) => {
     guard(v2, verify, 'customer');
-    v2.addHook('onRequest', async (request) => {
-      const decision = limiter.take(tenantOf(request));
-      if (!decision.allowed) {
-        throw new AppError(
-          'RATE_LIMITED',
-          `Rate limit exceeded (${config.API_RATE_LIMIT} requests per ${config.API_RATE_WINDOW_SECONDS}s)`,
-          {},
-          Math.ceil(decision.retryAfterMs / 1000),
-        );
-      }
-    });
+    v2.addHook('onRequest', rateLimited);
     registerV2Routes(v2, tenantTransactions(deps.db));
   });
 
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
+    customer.addHook('onRequest', rateLimited);
     registerCustomerRoutes(customer, { inTenant: tenantTransactions(deps.db), bus: deps.bus });
     registerIntegrationRoutes(customer, {
       inTenant: tenantTransactions(deps.db),

@@ -301,4 +301,16 @@ describe('/api/v2 rate limit', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(b) })).status).toBe(200);
   });
+
+  it('keeps a budget per user across /api/v2 and /customer: one viewer cannot spend the admin’s', async () => {
+    const viewer = await tokenFor(pulse, { username: 'rl-c-viewer', role: 'customer_viewer', tenantId: 'rl-c' });
+    const admin = await tokenFor(pulse, { username: 'rl-c-admin', role: 'customer_admin', tenantId: 'rl-c' });
+    for (let i = 0; i < 10; i += 1) {
+      expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(viewer) })).status).toBe(200);
+      expect((await pulse.call('/customer/alert-rules', { admin: false, headers: bearer(viewer) })).status).toBe(200);
+    }
+    expect((await pulse.call('/customer/alert-rules', { admin: false, headers: bearer(viewer) })).status).toBe(429);
+    expect((await pulse.call('/customer/alert-rules', { admin: false, headers: bearer(admin) })).status).toBe(200);
+    expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(admin) })).status).toBe(200);
+  });
 });

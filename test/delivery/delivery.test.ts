@@ -60,6 +60,7 @@ describe('alert delivery', () => {
       'postgres',
       {
         SSRF_ALLOWLIST: '127.0.0.1',
+        API_RATE_LIMIT: '100000', // one admin token makes every call here
         WORKER_BACKOFF_BASE_SECONDS: '1',
         WORKER_BACKOFF_MAX_SECONDS: '4',
         WORKER_MAX_ATTEMPTS: '3',
