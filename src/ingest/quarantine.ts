@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 
 import type { Reason } from './reasons.js';
-import { isRowError } from './writer.js';
+import { isRowError, saveIsolatingRowErrors } from './writer.js';
 import type { RejectDetails } from './validate.js';
 import type { CounterIncrement, QuarantineEventRow } from '../model/quarantine.js';
 
@@ -109,22 +109,15 @@ export class Quarantine {
   /** Counters on their own, then events in halves until each refused one is alone, and dropped. */
   private async saveIsolating(counters: CounterIncrement[], events: QuarantineEventRow[]): Promise<void> {
     await this.save(counters, []);
-    const saveEvents = async (part: QuarantineEventRow[]): Promise<void> => {
-      try {
-        await this.save([], part);
-      } catch (error) {
-        if (!isRowError(error)) throw error;
-        if (part.length === 1) {
-          this.eventsRefused += 1;
-          this.log.warn({ err: error, reason: part[0]!.reason }, 'the database refused a quarantine event; dropped it');
-          return;
-        }
-        const middle = Math.ceil(part.length / 2);
-        await saveEvents(part.slice(0, middle));
-        await saveEvents(part.slice(middle));
-      }
-    };
-    if (events.length > 0) await saveEvents(events);
+    if (events.length === 0) return;
+    await saveIsolatingRowErrors(
+      events,
+      (part) => this.save([], part),
+      (event, error) => {
+        this.eventsRefused += 1;
+        this.log.warn({ err: error, reason: event.reason }, 'the database refused a quarantine event; dropped it');
+      },
+    );
   }
 
   async stop(): Promise<void> {

@@ -166,25 +166,43 @@ export class TelemetryWriter<Row> {
   }
 
   /** Inserts rows; on a data error, halves the batch until each bad row is alone and fails it. */
-  private async writeSplitting(batch: Pending<Row>[]): Promise<void> {
-    try {
-      const rows = batch.map((p) => p.row);
-      await this.insert(rows);
-      this.stats.written += batch.length;
-      this.options.onWritten(rows);
-      for (const pending of batch) pending.settle('written');
-    } catch (error) {
-      if (!isRowError(error)) throw error;
-      if (batch.length === 1) {
+  private writeSplitting(batch: Pending<Row>[]): Promise<void> {
+    return saveIsolatingRowErrors(
+      batch,
+      async (part) => {
+        const rows = part.map((p) => p.row);
+        await this.insert(rows);
+        this.stats.written += part.length;
+        this.options.onWritten(rows);
+        for (const pending of part) pending.settle('written');
+      },
+      (pending, error) => {
         this.stats.failed += 1;
-        this.options.onRowFailed(batch[0]!.row, error as Error);
-        batch[0]!.settle('failed');
-        return;
-      }
-      const middle = Math.ceil(batch.length / 2);
-      await this.writeSplitting(batch.slice(0, middle));
-      await this.writeSplitting(batch.slice(middle));
-    }
+        this.options.onRowFailed(pending.row, error);
+        pending.settle('failed');
+      },
+    );
+  }
+}
+
+/**
+ * Saves items with `save`; when the database refuses some of them (a row error), halves the batch until
+ * each refused item is alone and hands it to `refused`, so one bad item never holds back the others.
+ * Any other error (the database is away) is thrown: the caller retries the whole batch.
+ */
+export async function saveIsolatingRowErrors<T>(
+  items: T[],
+  save: (items: T[]) => Promise<void>,
+  refused: (item: T, error: Error) => void,
+): Promise<void> {
+  try {
+    await save(items);
+  } catch (error) {
+    if (!isRowError(error)) throw error;
+    if (items.length === 1) return refused(items[0]!, error as Error);
+    const middle = Math.ceil(items.length / 2);
+    await saveIsolatingRowErrors(items.slice(0, middle), save, refused);
+    await saveIsolatingRowErrors(items.slice(middle), save, refused);
   }
 }
 
