@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-
 import { isOperator, type Principal, type VerifyToken } from './auth.js';
 import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';

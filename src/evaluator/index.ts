@@ -7,7 +7,6 @@ import { STORED_CONSUMER_GROUP, type Consumption } from '../bus/index.js';
 import { partitionOf } from '../bus/partitions.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { EvaluatorEngine } from './engine.js';
-
 import { EvaluatorStore } from './store.js';
 import { loadDeviceStates } from '../model/device-state.js';
 import { loadEnabledRules, loadRuleStates, rulesVersion, type Rule } from '../model/rules.js';

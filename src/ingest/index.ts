@@ -7,7 +7,6 @@ import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
-
 import { defaultIngestSettings, watchSettings } from '../model/settings.js';
 import { recentRegistryEntries } from '../model/device-registry.js';
 

@@ -10,7 +10,6 @@ import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
 import type { Reason } from './reasons.js';
 import { memberText } from './json-member.js';
-
 import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';

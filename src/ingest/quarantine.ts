@@ -3,7 +3,6 @@
 // STORE_REJECTS, or not at all. A stored payload never holds a provision token. Writes are batched every
 // second and survive a database outage in memory (events up to a bound; counters always).
 import type { Logger } from 'pino';
-
 import type { Reason } from './reasons.js';
 import { isRowError, saveIsolatingRowErrors } from './writer.js';
 import type { RejectDetails } from './validate.js';

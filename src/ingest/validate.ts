@@ -3,7 +3,6 @@
 // typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
 // by the caller and the rate limiter is passed in as a function.
 import { sha256Hex } from '../lib/credentials.js';
-
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';
 import type { RegistryEntry } from '../model/device-registry.js';

@@ -1,7 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-
 import { EvaluatorEngine } from '../../src/evaluator/engine.js';
-
 import { thresholdRule } from '../helpers/fixtures.js';
 import type { AcceptedMessage } from '../../src/model/telemetry.js';
 import type { AlertOpen } from '../../src/model/alerts.js';

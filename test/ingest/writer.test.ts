@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-
 import { isRowError, TelemetryWriter, type InsertBatch, type WriterOptions } from '../../src/ingest/writer.js';
 import type { AcceptedMessage } from '../../src/model/telemetry.js';
 
