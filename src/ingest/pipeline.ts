@@ -18,6 +18,7 @@ import { TelemetryWriter } from './writer.js';
 import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
 import { saveQuarantine } from '../model/quarantine.js';
+import { MAX_ID_LENGTH } from '../model/device-spec.js';
 
 export interface IngestOptions {
   batchSize: number;
@@ -50,8 +51,6 @@ export type Outcome = { accepted: true; message: AcceptedMessage } | { accepted:
 
 /** How long a message somebody waits on may linger before its batch is flushed. */
 const WAITED_LINGER_MS = 20;
-/** Longest tenant or device id the registry takes (model/device-spec.ts). */
-const MAX_ID_LENGTH = 128;
 
 export class IngestPipeline {
   readonly cache: DeviceAuthCache;

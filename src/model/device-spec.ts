@@ -2,9 +2,10 @@
 // CSV file. Pure functions; the HTTP routes and the CLI call them.
 
 /** Ids end up in MQTT topics (tenant/{t}/device/{d}/…), so topic separators and wildcards are refused. */
-export const ID_PATTERN = '^[^/+#\\s\\u0000-\\u001f]{1,128}$';
+export const MAX_ID_LENGTH = 128;
+export const ID_PATTERN = `^[^/+#\\s\\u0000-\\u001f]{1,${MAX_ID_LENGTH}}$`;
 const idPattern = new RegExp(ID_PATTERN, 'u');
-export const ID_RULE = "1-128 characters, none of '/', '+', '#' or whitespace";
+export const ID_RULE = `1-${MAX_ID_LENGTH} characters, none of '/', '+', '#' or whitespace`;
 
 export const MAX_BULK_DEVICES = 10_000;
 

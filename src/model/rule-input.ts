@@ -1,9 +1,9 @@
 // Checks of an alert rule body beyond its JSON schema, with the reference's 400 messages (§3.4).
 import { AppError } from '../errors.js';
+import { isUuid } from '../lib/uuid.js';
 
 export const RULE_OPERATORS = ['GT', 'LT', 'GTE', 'LTE'] as const;
 const METRIC_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface RuleFields {
   name?: string | undefined;
@@ -43,5 +43,5 @@ export function checkRuleFields<T extends RuleFields>(fields: T): T {
 }
 
 export function checkRuleId(ruleId: string): void {
-  if (!UUID_PATTERN.test(ruleId)) throw new AppError('INVALID_REQUEST', 'Invalid rule_id format: must be a valid UUID');
+  if (!isUuid(ruleId)) throw new AppError('INVALID_REQUEST', 'Invalid rule_id format: must be a valid UUID');
 }

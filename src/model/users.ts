@@ -1,6 +1,7 @@
 // Users of the built-in issuer. Logins happen before a tenant is known, so these queries run as the
 // pipeline role (ServiceTx); a password hash leaves only through userWithPasswordHash.
 import type { ServiceTx } from '../db/database.js';
+import { isUuid } from '../lib/uuid.js';
 
 export const ROLES = ['customer_viewer', 'customer_admin', 'operator', 'operator_admin'] as const;
 
@@ -46,13 +47,11 @@ export async function listUsers(tx: ServiceTx): Promise<User[]> {
   return (await tx.query<User>(`SELECT ${COLUMNS} FROM users ORDER BY username`)).rows;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 export async function findUser(
   tx: ServiceTx,
   by: { userId: string } | { username: string },
 ): Promise<User | undefined> {
-  if ('userId' in by && !UUID.test(by.userId)) return undefined; // not an id this issuer gave
+  if ('userId' in by && !isUuid(by.userId)) return undefined; // not an id this issuer gave
   const { rows } =
     'userId' in by
       ? await tx.query<User>(`SELECT ${COLUMNS} FROM users WHERE user_id = $1`, [by.userId])

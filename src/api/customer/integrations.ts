@@ -26,10 +26,10 @@ import { ALERT_TYPES, SEVERITY_NAMES } from '../../model/routes.js';
 import type { SecretBox } from '../../lib/secrets.js';
 import { AppError } from '../../errors.js';
 import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
+import { isUuid } from '../../lib/uuid.js';
 
 const tags = ['customer/integrations'];
 const TEST_DELIVERIES_PER_MINUTE = 5;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const IdParams = Type.Object({ integration_id: Type.String() });
 const Name = (max: number) => Type.String({ minLength: 1, maxLength: max });
@@ -196,7 +196,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   const { inTenant, secrets } = deps;
   const rules: DestinationRules = { allowlist: deps.sendContext.allowlist, requireHttps: deps.config.MODE === 'PROD' };
   const findOr404 = async (tx: TenantTx, id: string, type?: repo.IntegrationType) => {
-    const row = UUID.test(id) ? await repo.findIntegration(tx, id, type) : undefined;
+    const row = isUuid(id) ? await repo.findIntegration(tx, id, type) : undefined;
     if (!row) throw notFound();
     return row;
   };
@@ -292,7 +292,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       },
       async (request, reply) => {
         const deleted =
-          UUID.test(request.params.integration_id) &&
+          isUuid(request.params.integration_id) &&
           (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id, type)));
         if (!deleted) throw notFound();
         return reply.status(204).send();
@@ -405,7 +405,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     },
     async (request, reply) => {
       const deleted =
-        UUID.test(request.params.integration_id) &&
+        isUuid(request.params.integration_id) &&
         (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id)));
       if (!deleted) throw notFound();
       return reply.status(204).send();
@@ -423,7 +423,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   // Routes -------------------------------------------------------------------------------------------
   const routeTags = ['customer/integration-routes'];
   const checkRouteId = (id: string) => {
-    if (!UUID.test(id)) throw new AppError('INVALID_REQUEST', 'Invalid route_id format: must be a valid UUID');
+    if (!isUuid(id)) throw new AppError('INVALID_REQUEST', 'Invalid route_id format: must be a valid UUID');
   };
   const routeColumns = (body: Partial<Static<typeof RouteCreate>>): routes.RouteColumns => ({
     ...(body.integration_id !== undefined && { integration_id: body.integration_id }),
@@ -440,7 +440,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     ...(body.priority !== undefined && { priority: body.priority }),
   });
   const requireIntegration = async (tx: TenantTx, integrationId: string) => {
-    if (!UUID.test(integrationId) || !(await repo.findIntegration(tx, integrationId))) {
+    if (!isUuid(integrationId) || !(await repo.findIntegration(tx, integrationId))) {
       throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
     }
   };
