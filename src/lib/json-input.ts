@@ -21,15 +21,16 @@ const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF
 
 /** What is wrong with a request body for the database, in words for a 400; undefined when nothing. */
 export function jsonProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): string | undefined {
-  if (nestsDeeperThan(value, maxDepth)) return `nests deeper than ${maxDepth} levels`;
-  const stack: unknown[] = [value];
+  // One walk for both checks: this runs on every JSON request body.
+  const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
-    const item = stack.pop();
+    const [item, depth] = stack.pop()!;
     if (typeof item === 'string') {
       if (UNSTORABLE.test(item)) return 'holds a NUL character or an unpaired surrogate (\\u0000, \\ud800…)';
     } else if (typeof item === 'object' && item !== null) {
-      if (!Array.isArray(item)) for (const key of Object.keys(item)) stack.push(key);
-      for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push(child);
+      if (depth > maxDepth) return `nests deeper than ${maxDepth} levels`;
+      if (!Array.isArray(item)) for (const key of Object.keys(item)) stack.push([key, depth]);
+      for (const child of Array.isArray(item) ? item : Object.values(item)) stack.push([child, depth + 1]);
     }
   }
   return undefined;
