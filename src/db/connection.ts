@@ -53,12 +53,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : path.resolve(options.dataDir, 'pgdata');
   if (!dataDir.startsWith('memory://')) {
     mkdirSync(dataDir, { recursive: true });
-    // The data dir itself, and all of the database's own directory (not other files a user keeps there).
+    // Closed before PGlite opens anything; other files a user keeps in it are left as they are.
     chmodSync(path.resolve(options.dataDir), 0o700);
-    keepPrivate(dataDir);
   }
   const pglite = await PGlite.create(dataDir);
-  if (!dataDir.startsWith('memory://')) keepPrivate(dataDir); // what PGlite just created, 0666
+  // All of the database's own files, those from earlier runs and those PGlite just created (0666), once.
+  if (!dataDir.startsWith('memory://')) keepPrivate(dataDir);
   // PGlite is one backend: a pool of one, and a client is never destroyed on a query error (that would end
   // the shared instance); see Database.transaction.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, types });
