@@ -133,7 +133,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       adminKey: adminKey.key,
       bus,
       metrics,
-      embeddedBroker: broker?.broker,
+      embeddedBroker: broker,
       mqttUrl,
       secrets,
     };

@@ -1,8 +1,8 @@
 // What every role receives and returns. The CLI builds the adapters (database, HTTP server, broker) and
 // starts the chosen roles with them; roles never import each other.
-import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { EmbeddedBroker } from './broker/embedded.js';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -21,7 +21,7 @@ export interface RoleDeps {
   /** Prometheus registry served at GET /metrics. */
   metrics: Registry;
   /** The embedded broker, when this process runs it (MQTT_URL unset). */
-  embeddedBroker: Aedes | undefined;
+  embeddedBroker: EmbeddedBroker | undefined;
   /** The broker devices use (MQTT_URL or the embedded one): MQTT integrations publish there by default. */
   mqttUrl: string | undefined;
   /** Seals and opens integration secrets (SECRETS_KEY). */

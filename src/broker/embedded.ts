@@ -1,15 +1,26 @@
 // The embedded MQTT broker (aedes, MQTT 3.1.1) used when MQTT_URL is unset. If the wanted port is taken —
 // say by a Mosquitto already running — it says so once and listens on a free port instead.
+//
+// A client's PUBLISH on a gated topic filter goes through the gate before aedes answers it: aedes 1.x
+// writes a QoS 1 PUBACK first and delivers to subscribers after (lib/handlers/publish.js), but runs
+// `authorizePublish` before either, so a gate that calls back once the message is stored makes the PUBACK
+// mean "stored" (ADR 008). aedes reads no more of that client's socket until every PUBLISH of the chunk
+// it read has called back, so a slow gate is backpressure on the publisher, not a growing queue.
 import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { listenWithFallback } from '../lib/listen.js';
+
+/** Calls back once the message is handled; an error closes the client's connection unanswered. */
+export type PublishGate = (packet: PublishPacket, callback: (error?: Error) => void) => void;
 
 export interface EmbeddedBroker {
   readonly port: number;
   readonly url: string;
   readonly broker: Aedes;
   clientCount(): number;
+  /** Routes client PUBLISHes whose topic `matches` through `gate`; returns the function that removes it. */
+  gatePublishes(matches: (topic: string) => boolean, gate: PublishGate): () => void;
   stop(): Promise<void>;
 }
 
@@ -18,8 +29,16 @@ export async function startEmbeddedBroker(options: {
   port: number;
   log: Logger;
 }): Promise<EmbeddedBroker> {
-  // Deliveries in flight at once; ingest holds a QoS 1 delivery until its row is written.
-  const broker = await Aedes.createBroker({ concurrency: 1000 });
+  const gates = new Set<{ matches: (topic: string) => boolean; gate: PublishGate }>();
+  const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
+    // aedes' own default: $SYS topics are the broker's.
+    if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS/ topic is reserved'));
+    for (const { matches, gate } of gates) {
+      if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null));
+    }
+    callback(null);
+  };
+  const broker = await Aedes.createBroker({ concurrency: 1000, authorizePublish });
   const server: Server = createServer(broker.handle);
   const port = await listenWithFallback(server, options.host, options.port, (taken) =>
     options.log.warn(
@@ -32,6 +51,11 @@ export async function startEmbeddedBroker(options: {
     url: `mqtt://${host}:${port}`,
     broker,
     clientCount: () => broker.connectedClients,
+    gatePublishes(matches, gate) {
+      const entry = { matches, gate };
+      gates.add(entry);
+      return () => gates.delete(entry);
+    },
     stop: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

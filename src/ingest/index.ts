@@ -60,7 +60,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       log,
     });
   } else if (deps.embeddedBroker) {
-    mqttSource = await startEmbeddedSource(deps.embeddedBroker, pipeline, log);
+    mqttSource = startEmbeddedSource(deps.embeddedBroker, pipeline, log);
   }
 
   return {

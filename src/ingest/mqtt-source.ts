@@ -5,10 +5,11 @@
 //
 // QoS 1 is acknowledged only after the message is stored or quarantined. A full backlog (written or still
 // being looked up) pauses reading: backpressure to the broker instead of dropped messages.
-import type { Aedes, AedesPublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import type { EmbeddedBroker } from '../broker/embedded.js';
 import { MqttSubscriber } from './mqtt-subscriber.js';
 import type { IngestPipeline } from './pipeline.js';
+import { matchesDeviceFilter } from './topic.js';
 
 export const DEVICE_TOPIC_FILTER = 'tenant/+/device/+/+';
 
@@ -114,25 +115,33 @@ function redact(url: string): string {
 }
 
 /**
- * The embedded broker's in-process subscription. aedes sends a QoS 1 device its PUBACK once every
- * subscriber has called back, so calling back after storage gives the device the same guarantee.
+ * The embedded broker: device PUBLISHes are handled in the broker's gate, before it answers them, so a
+ * QoS 1 PUBACK is sent only once the message is stored or quarantined (see broker/embedded.ts). A QoS 0
+ * message is let through at once unless the backlog is full. Once stopping, device publishes are refused
+ * (the connection closes unanswered and the device sends again later).
  */
-export function startEmbeddedSource(broker: Aedes, pipeline: IngestPipeline, log: Logger): Promise<MqttSource> {
-  const deliver = (packet: AedesPublishPacket, callback: () => void) => {
-    const qos = packet.qos;
+export function startEmbeddedSource(broker: EmbeddedBroker, pipeline: IngestPipeline, log: Logger): MqttSource {
+  const inProgress = new Set<Promise<unknown>>();
+  let stopping = false;
+  const ungate = broker.gatePublishes(matchesDeviceFilter, (packet, callback) => {
+    if (stopping) return callback(new Error('ingest is stopping'));
     const handled = handlePublish(pipeline, log, packet);
-    if (qos > 0 || pipeline.isFull) void handled.then(() => callback());
-    else callback();
-  };
-  return new Promise((resolve) => {
-    broker.subscribe(DEVICE_TOPIC_FILTER, deliver, () =>
-      resolve({
-        subscription: DEVICE_TOPIC_FILTER,
-        isConnected: () => !broker.closed,
-        stop: () => new Promise<void>((done) => broker.unsubscribe(DEVICE_TOPIC_FILTER, deliver, () => done())),
-      }),
-    );
+    if (packet.qos === 0 && !pipeline.isFull) return callback();
+    inProgress.add(handled);
+    void handled.then(() => {
+      inProgress.delete(handled);
+      callback();
+    });
   });
+  return {
+    subscription: DEVICE_TOPIC_FILTER,
+    isConnected: () => !broker.broker.closed,
+    async stop() {
+      stopping = true;
+      await Promise.allSettled(inProgress);
+      ungate();
+    },
+  };
 }
 
 /** One MQTT message through the pipeline; QoS 1 waits until it is stored or quarantined. */

@@ -18,6 +18,12 @@ export function parseTopic(topic: string): DeviceTopic | null {
   return { tenantId: topic.slice(7, tenantEnd), deviceId: topic.slice(deviceStart, deviceEnd), msgType };
 }
 
+/** Whether a topic matches the filter `tenant/+/device/+/+` (levels may be empty, as in MQTT). */
+export function matchesDeviceFilter(topic: string): boolean {
+  const levels = topic.split('/');
+  return levels.length === 5 && levels[0] === 'tenant' && levels[2] === 'device';
+}
+
 export function deviceTopic(tenantId: string, deviceId: string, msgType: string): string {
   return `tenant/${tenantId}/device/${deviceId}/${msgType}`;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { httpReason, httpStatusFor } from '../../src/ingest/reasons.js';
 import { applySettingRows, defaultIngestSettings, rejectStorage } from '../../src/model/settings.js';
-import { parseTopic } from '../../src/ingest/topic.js';
+import { matchesDeviceFilter, parseTopic } from '../../src/ingest/topic.js';
 import {
   checkMetrics,
   parseTimestamp,
@@ -196,6 +196,15 @@ describe('topics', () => {
     expect(parseTopic('tenant/t/device/d/telemetry')).toEqual({ tenantId: 't', deviceId: 'd', msgType: 'telemetry' });
     expect(parseTopic('tenant/t/device/d/telemetry/extra')).toBeNull();
     expect(parseTopic('tenants/t/device/d/telemetry')).toBeNull();
+  });
+
+  it('matches tenant/+/device/+/+ as a broker would, empty levels included', () => {
+    expect(matchesDeviceFilter('tenant/t/device/d/telemetry')).toBe(true);
+    expect(matchesDeviceFilter('tenant//device//')).toBe(true);
+    expect(matchesDeviceFilter('tenant/t/device/d')).toBe(false);
+    expect(matchesDeviceFilter('tenant/t/device/d/telemetry/x')).toBe(false);
+    expect(matchesDeviceFilter('tenant/t/devices/d/telemetry')).toBe(false);
+    expect(matchesDeviceFilter('site/t/device/d/telemetry')).toBe(false);
   });
 });
 
