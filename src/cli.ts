@@ -477,7 +477,7 @@ function printBanner(
     `  Pulse is running at ${platform.httpUrl}/app/`,
     `  health        ${platform.httpUrl}/health`,
     `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
-    `  MQTT broker   ${platform.mqttUrl ?? 'none'}`,
+    `  MQTT broker   ${platform.mqttUrl ?? 'none'}${brokerReach(platform.deps.config)}`,
     `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
     `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator
@@ -499,6 +499,12 @@ function printBanner(
     '',
   ];
   console.log(lines.join('\n'));
+}
+
+/** Who can reach the embedded broker, when that is only this machine. */
+function brokerReach(config: Config): string {
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(config.MQTT_HOST);
+  return !config.MQTT_URL && loopback ? '   (this machine only; MQTT_HOST=0.0.0.0 takes devices from the network)' : '';
 }
 
 /** A live status line on a terminal; a log line every 30 s otherwise. */

@@ -84,9 +84,13 @@ export const variables = {
     schema: port.default(1883),
     doc: 'Port of the embedded broker; when it is taken, a free port is used and printed.',
   },
+  MQTT_HOST: {
+    schema: z.string().min(1).default('127.0.0.1'),
+    doc: "Interface the embedded broker listens on. Loopback by default: the embedded broker takes anonymous clients, and any client may subscribe to other devices' messages and the tokens in them. Set 0.0.0.0 to take devices from the network on a trusted one; use an external broker with authentication otherwise.",
+  },
   HOST: {
     schema: z.string().min(1).default('0.0.0.0'),
-    doc: 'Interface the HTTP server and the embedded broker listen on.',
+    doc: 'Interface the HTTP server listens on.',
   },
   PORT: {
     schema: port.default(8080),

@@ -283,7 +283,9 @@ describe('pulse CLI', () => {
         expect(key).toMatch(/^[A-Za-z0-9_-]{32}$/);
         expect(first.output()).toContain(`admin key     ${key}`);
         expect(first.output()).toContain('embedded PGlite');
-        expect(first.output()).toMatch(/MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+/);
+        expect(first.output()).toMatch(
+          /MQTT broker {3}mqtt:\/\/127\.0\.0\.1:\d+ {3}\(this machine only; MQTT_HOST=0\.0\.0\.0/,
+        );
         const health: any = await (await fetch(`${first.url}/health`)).json();
         expect(Object.keys(health.components).sort()).toEqual(UP_COMPONENTS);
 

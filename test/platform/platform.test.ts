@@ -1,5 +1,6 @@
 // Starting and stopping Pulse: /health, ports already taken, the embedded broker.
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -23,7 +24,8 @@ describe('a running platform', () => {
     taken = [await occupyPort(), await occupyPort()];
     pulse = await startTestPlatform(
       'pglite',
-      { PORT: String(taken[0]!.port), MQTT_PORT: String(taken[1]!.port) },
+      // HTTP on every interface, as by default: the broker stays on loopback all the same.
+      { PORT: String(taken[0]!.port), MQTT_PORT: String(taken[1]!.port), HOST: '0.0.0.0' },
       undefined,
       { embeddedBroker: true },
     );
@@ -66,6 +68,25 @@ describe('a running platform', () => {
       await subscriber.endAsync();
       await publisher.endAsync();
     }
+  });
+
+  it('keeps the embedded broker on loopback unless MQTT_HOST opens it (it takes anonymous clients)', async () => {
+    const port = Number(new URL(pulse.mqttUrl!).port);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && address.family === 'IPv4' && !address.internal)?.address;
+    // A machine without a network address has nothing to prove here beyond the URL.
+    expect(new URL(pulse.mqttUrl!).hostname).toBe('127.0.0.1');
+    if (!external) return;
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = connect(port, external);
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    expect(outcome).toBe('ECONNREFUSED');
   });
 
   it('redirects / to the web app and serves it at /app/', async () => {
