@@ -347,10 +347,17 @@ program
       const found = await users.findByUsername(username);
       if (!found) throw new AppError('NOT_FOUND', `User ${username} not found`);
       const { ensureIssuerState, loadIssuerState, signAccessToken } = await import('./identity/issuer-state.js');
+      const { resolveSecretsKey } = await import('./data-dir.js');
+      const { createSecretBox } = await import('./lib/secrets.js');
+      const secrets = createSecretBox(resolveSecretsKey(cfg));
       // The issuer URL the server last served; before the server ever ran, the one it will serve.
       const state =
-        (await loadIssuerState(db)) ??
-        (await ensureIssuerState(db, `${cfg.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${cfg.PORT}`}/oidc`));
+        (await loadIssuerState(db, secrets)) ??
+        (await ensureIssuerState(
+          db,
+          secrets,
+          `${cfg.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${cfg.PORT}`}/oidc`,
+        ));
       const token = await signAccessToken(state, found, {
         issuer: state.issuer!,
         audience: cfg.JWT_AUDIENCE,

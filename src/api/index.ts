@@ -145,7 +145,7 @@ export function start(deps: RoleDeps): RunningRole {
     async listening(publicUrl, localUrls) {
       if (config.OIDC_ISSUER) return;
       issuerUrl = `${publicUrl}${OIDC_MOUNT}`;
-      const state = await ensureIssuerState(deps.db, issuerUrl);
+      const state = await ensureIssuerState(deps.db, deps.secrets, issuerUrl);
       const provider = await createBuiltInIssuer({
         issuer: issuerUrl,
         appOrigins: [...new Set([publicUrl, ...localUrls])],

@@ -1,9 +1,11 @@
 // The built-in issuer's key material, created once and kept in the database so every instance — and
-// `pulse token` — signs and verifies with the same key, and a restart does not log anybody out.
+// `pulse token` — signs and verifies with the same key, and a restart does not log anybody out. It is
+// sealed with SECRETS_KEY: whoever reads the database files cannot sign a token with it.
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
 import type { Database } from '../db/database.js';
-import { issuerStateRow, saveIssuerState, type IssuerStateRow } from '../model/oidc.js';
+import type { SecretBox } from '../lib/secrets.js';
+import { issuerStateRow, saveIssuerState, sealIssuerKeys, setIssuerUrl, type IssuerStateRow } from '../model/oidc.js';
 import type { User } from '../model/users.js';
 
 export interface IssuerState {
@@ -19,13 +21,27 @@ export function publicJwk(key: IssuerState['signingKey']): JWK {
   return { kid, kty, n, e, alg, use } as JWK;
 }
 
-export async function loadIssuerState(db: Database): Promise<IssuerState | undefined> {
+type Keys = Pick<IssuerState, 'signingKey' | 'cookieKeys'>;
+
+/** Loads the key material; a row from before the keys were sealed is sealed now. */
+export async function loadIssuerState(db: Database, secrets: SecretBox): Promise<IssuerState | undefined> {
   const row = await db.withService(issuerStateRow);
-  return row && fromRow(row);
+  if (row && row.sealed_keys === null) {
+    await db.withService((tx) =>
+      sealIssuerKeys(tx, secrets.seal({ signingKey: row.signing_key, cookieKeys: row.cookie_keys })),
+    );
+    return loadIssuerState(db, secrets);
+  }
+  return row && fromRow(row, secrets);
 }
 
 /** Loads the key material, creating it on first use (concurrent first starts agree on one row). */
-export async function ensureIssuerState(db: Database, issuer: string): Promise<IssuerState> {
+export async function ensureIssuerState(db: Database, secrets: SecretBox, issuer: string): Promise<IssuerState> {
+  const existing = await loadIssuerState(db, secrets);
+  if (existing) {
+    await db.withService((tx) => setIssuerUrl(tx, issuer));
+    return { ...existing, issuer };
+  }
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
   const signingKey = {
     ...(await exportJWK(privateKey)),
@@ -33,16 +49,22 @@ export async function ensureIssuerState(db: Database, issuer: string): Promise<I
     alg: 'RS256',
     use: 'sig',
   };
-  const cookieKey = randomBytes(32).toString('base64url');
-  const row = await db.withService((tx) => saveIssuerState(tx, { signingKey, cookieKey }, issuer));
-  return fromRow(row);
+  const keys: Keys = { signingKey, cookieKeys: [randomBytes(32).toString('base64url')] };
+  return fromRow(await db.withService((tx) => saveIssuerState(tx, secrets.seal(keys), issuer)), secrets);
 }
 
-const fromRow = (row: IssuerStateRow): IssuerState => ({
-  signingKey: row.signing_key,
-  cookieKeys: row.cookie_keys,
-  issuer: row.issuer,
-});
+function fromRow(row: IssuerStateRow, secrets: SecretBox): IssuerState {
+  let keys: Keys | undefined;
+  try {
+    if (row.sealed_keys) keys = secrets.open(row.sealed_keys) as unknown as Keys;
+  } catch {
+    throw new Error(
+      "the built-in issuer's keys were sealed with another SECRETS_KEY: start with the key they were sealed with",
+    );
+  }
+  if (!keys?.signingKey) throw new Error("the built-in issuer's keys are missing from the database");
+  return { ...keys, issuer: row.issuer };
+}
 
 export interface AccessTokenOptions {
   issuer: string;

@@ -69,29 +69,42 @@ export async function pruneOidcModels(tx: ServiceTx): Promise<number> {
 }
 
 export interface IssuerStateRow {
-  signing_key: JWK & { kid: string };
-  cookie_keys: string[];
+  /** The keys sealed with SECRETS_KEY; null only in a row from before they were sealed. */
+  sealed_keys: string | null;
+  /** Set only in a row from before the keys were sealed. */
+  signing_key: (JWK & { kid: string }) | null;
+  cookie_keys: string[] | null;
   issuer: string | null;
 }
 
 export async function issuerStateRow(tx: ServiceTx): Promise<IssuerStateRow | undefined> {
-  const { rows } = await tx.query<IssuerStateRow>(`SELECT signing_key, cookie_keys, issuer FROM oidc_issuer_state`);
+  const { rows } = await tx.query<IssuerStateRow>(
+    `SELECT sealed_keys, signing_key, cookie_keys, issuer FROM oidc_issuer_state`,
+  );
   return rows[0];
 }
 
 /**
- * Stores the candidate key material unless some instance stored its own first (the issuer URL is updated
+ * Stores the candidate sealed keys unless some instance stored its own first (the issuer URL is updated
  * either way), and returns what is stored.
  */
-export async function saveIssuerState(
-  tx: ServiceTx,
-  candidate: { signingKey: JWK & { kid: string }; cookieKey: string },
-  issuer: string,
-): Promise<IssuerStateRow> {
+export async function saveIssuerState(tx: ServiceTx, sealedKeys: string, issuer: string): Promise<IssuerStateRow> {
   await tx.query(
-    `INSERT INTO oidc_issuer_state (signing_key, cookie_keys, issuer) VALUES ($1, $2, $3)
+    `INSERT INTO oidc_issuer_state (sealed_keys, issuer) VALUES ($1, $2)
      ON CONFLICT (singleton) DO UPDATE SET issuer = EXCLUDED.issuer`,
-    [JSON.stringify(candidate.signingKey), [candidate.cookieKey], issuer],
+    [sealedKeys, issuer],
   );
   return (await issuerStateRow(tx))!;
+}
+
+export async function setIssuerUrl(tx: ServiceTx, issuer: string): Promise<void> {
+  await tx.query(`UPDATE oidc_issuer_state SET issuer = $1`, [issuer]);
+}
+
+/** Replaces the keys kept in clear (a row from before they were sealed) by their sealed form. */
+export async function sealIssuerKeys(tx: ServiceTx, sealedKeys: string): Promise<void> {
+  await tx.query(
+    `UPDATE oidc_issuer_state SET sealed_keys = $1, signing_key = NULL, cookie_keys = NULL WHERE sealed_keys IS NULL`,
+    [sealedKeys],
+  );
 }

@@ -16,7 +16,7 @@ export async function tokenFor(
   const users = createUsers(platform.db);
   await users.ensure({ ...user, password: TEST_PASSWORD });
   const found = (await users.findByUsername(user.username))!;
-  const state = (await loadIssuerState(platform.db))!;
+  const state = (await loadIssuerState(platform.db, platform.deps.secrets))!;
   return signAccessToken(state, found, {
     issuer: state.issuer!,
     audience: 'pulse-ui',
@@ -30,7 +30,7 @@ export async function tokenFor(
  * user ('custom-user'): the API refuses tokens of users that do not exist.
  */
 export async function customToken(platform: Platform, claims: Record<string, unknown>, expiresAt?: number) {
-  const state = (await loadIssuerState(platform.db))!;
+  const state = (await loadIssuerState(platform.db, platform.deps.secrets))!;
   const users = createUsers(platform.db);
   await users.ensure({ username: 'custom-user', role: 'operator', password: TEST_PASSWORD });
   const subject = (await users.findByUsername('custom-user'))!.user_id;
