@@ -1,14 +1,15 @@
 // The layers of src/ (docs/adr/001): cli → roles → model → adapters and lib. A local ESLint rule, so
 // that it reads our `.js` import specifiers of `.ts` files without a resolver plugin.
 //
-//   wiring   cli.ts, platform.ts, demo.ts, config-doc.ts   may import anything
+//   wiring   cli.ts, platform.ts, demo.ts, config-doc.ts,  may import anything
+//            commands.ts, control.ts
 //   roles    api, provision, ingest, evaluator, delivery,   may import shared layers, never another role
 //            simulator
 //   shared   model, identity, channels, bus, db, http,      never a role or the wiring; model, channels
 //            broker, lib, and the root modules              and lib only what is below them
 import path from 'node:path';
 
-const WIRING = new Set(['cli.ts', 'platform.ts', 'demo.ts', 'config-doc.ts']);
+const WIRING = new Set(['cli.ts', 'platform.ts', 'demo.ts', 'config-doc.ts', 'commands.ts', 'control.ts']);
 const ROLES = new Set(['api', 'provision', 'ingest', 'evaluator', 'delivery', 'simulator']);
 /** What a lower layer may import besides itself. */
 const BELOW = {

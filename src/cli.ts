@@ -5,12 +5,12 @@
 // `pulse --help` and the short commands do not pay for the whole server (`npm run bench:cli`).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
+import type { CommandName, CommandOutput } from './commands.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { AppError } from './errors.js';
-import { createUsers, type NewUser, type Users } from './identity/users.js';
+import { createUsers, type NewUser } from './identity/users.js';
 import type { Platform } from './platform.js';
-import type { Provisioning } from './provision/service.js';
 import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 import { ROLES, type Role } from './model/users.js';
@@ -207,29 +207,9 @@ device
   .requiredOption('--site <site_id>')
   .option('--fw-version <version>')
   .option('--metadata <json>', 'JSON object stored with the device', '{}')
-  .action(async (options: { tenant: string; device: string; site: string; fwVersion?: string; metadata: string }) => {
-    let metadata: unknown;
-    try {
-      metadata = JSON.parse(options.metadata);
-    } catch {
-      throw new AppError('INVALID_REQUEST', '--metadata must be a JSON object');
-    }
-    const { checkDeviceSpec } = await import('./model/device-spec.js');
-    const checked = checkDeviceSpec({
-      tenant_id: options.tenant,
-      device_id: options.device,
-      site_id: options.site,
-      fw_version: options.fwVersion,
-      metadata,
-    });
-    if ('error' in checked) throw new AppError('INVALID_REQUEST', checked.error);
-    await withProvisioning(async (provisioning) => {
-      const { devices, errors } = await provisioning.registerDevices([{ ...checked.spec, row: 1 }]);
-      const issued = devices[0];
-      if (!issued) throw new AppError('INVALID_REQUEST', errors[0]?.error ?? 'device was not registered');
-      console.log(JSON.stringify(issued, null, 2));
-    });
-  });
+  .action((options: { tenant: string; device: string; site: string; fwVersion?: string; metadata: string }) =>
+    runCommand('device create', options),
+  );
 
 device
   .command('list')
@@ -238,36 +218,16 @@ device
   .option('--site <site_id>')
   .addOption(new Option('--status <status>').choices(['ACTIVE', 'REVOKED', 'PENDING']))
   .option('--limit <n>', 'at most this many', positiveInt, 200)
-  .action(async (options: { tenant?: string; site?: string; status?: string; limit: number }) => {
-    await withProvisioning(async (provisioning) => {
-      const rows = await provisioning.listDevices({
-        tenant_id: options.tenant,
-        site_id: options.site,
-        status: options.status,
-        limit: options.limit,
-      });
-      if (rows.length === 0) return console.log('no devices');
-      console.table(
-        rows.map((row) => ({
-          ...row,
-          provisioned_at: row.provisioned_at.toISOString(),
-          fw_version: row.fw_version ?? '',
-        })),
-      );
-    });
-  });
+  .action((options: { tenant?: string; site?: string; status?: string; limit: number }) =>
+    runCommand('device list', options),
+  );
 
 device
   .command('revoke')
   .description('revoke a device: its token stops working and its unused activation codes are retired')
   .argument('<tenant_id>')
   .argument('<device_id>')
-  .action(async (tenantId: string, deviceId: string) => {
-    await withProvisioning(async (provisioning) => {
-      await provisioning.revokeDevice(tenantId, deviceId);
-      console.log(`revoked ${tenantId}/${deviceId}`);
-    });
-  });
+  .action((tenant: string, device: string) => runCommand('device revoke', { tenant, device }));
 
 const user = program
   .command('user')
@@ -281,92 +241,36 @@ user
   .option('--tenant <tenant_id>', 'required for customer_viewer and customer_admin')
   .requiredOption('--password <password>', 'at least 8 characters')
   .option('--email <email>')
-  .action(async (options: { username: string; role: Role; tenant?: string; password: string; email?: string }) => {
-    await withUsers(async (users) => {
-      const created = await users.create({ ...options, tenantId: options.tenant });
-      console.log(
-        `created ${created.username} (${created.role}${created.tenant_id ? ` of ${created.tenant_id}` : ''})`,
-      );
-    });
-  });
+  .action((options: { username: string; role: Role; tenant?: string; password: string; email?: string }) =>
+    runCommand('user create', options),
+  );
 
 user
   .command('list')
   .description('list users')
-  .action(async () => {
-    await withUsers(async (users) => {
-      const rows = await users.list();
-      if (rows.length === 0) return console.log('no users');
-      console.table(
-        rows.map((row) => ({
-          ...row,
-          tenant_id: row.tenant_id ?? '',
-          email: row.email ?? '',
-          created_at: row.created_at.toISOString(),
-        })),
-      );
-    });
-  });
+  .action(() => runCommand('user list', {}));
 
 user
   .command('delete')
   .description('delete a user; their sessions stop working')
   .argument('<username>')
-  .action(async (username: string) => {
-    await withUsers(async (users) => {
-      await users.delete(username);
-      console.log(`deleted ${username}`);
-    });
-  });
+  .action((username: string) => runCommand('user delete', { username }));
 
 user
   .command('passwd')
   .description("set a user's password")
   .argument('<username>')
   .requiredOption('--password <password>', 'at least 8 characters')
-  .action(async (username: string, options: { password: string }) => {
-    await withUsers(async (users) => {
-      await users.setPassword(username, options.password);
-      console.log(`password of ${username} changed`);
-    });
-  });
+  .action((username: string, options: { password: string }) =>
+    runCommand('user passwd', { username, password: options.password }),
+  );
 
 program
   .command('token')
   .description('print an access token of a user of the built-in issuer (for scripts and tests)')
   .argument('<username>')
   .option('--ttl <seconds>', 'lifetime of the token', positiveInt)
-  .action(async (username: string, options: { ttl?: number }) => {
-    await withUsers(async (users, cfg, db) => {
-      if (cfg.OIDC_ISSUER) {
-        throw new AppError(
-          'INVALID_REQUEST',
-          `OIDC_ISSUER is set: get tokens from ${cfg.OIDC_ISSUER}, not from pulse token`,
-        );
-      }
-      const found = await users.findByUsername(username);
-      if (!found) throw new AppError('NOT_FOUND', `User ${username} not found`);
-      const { ensureIssuerState, loadIssuerState, signAccessToken } = await import('./identity/issuer-state.js');
-      const { resolveSecretsKey } = await import('./data-dir.js');
-      const { createSecretBox } = await import('./lib/secrets.js');
-      const secrets = createSecretBox(resolveSecretsKey(cfg));
-      // The issuer URL the server last served; before the server ever ran, the one it will serve.
-      const state =
-        (await loadIssuerState(db, secrets)) ??
-        (await ensureIssuerState(
-          db,
-          secrets,
-          `${cfg.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${cfg.PORT}`}/oidc`,
-        ));
-      const token = await signAccessToken(state, found, {
-        issuer: state.issuer!,
-        audience: cfg.JWT_AUDIENCE,
-        clientId: cfg.OIDC_CLIENT_ID,
-        ttlSeconds: options.ttl ?? cfg.OIDC_ACCESS_TOKEN_TTL_SECONDS,
-      });
-      process.stdout.write(`${token}\n`);
-    });
-  });
+  .action((username: string, options: { ttl?: number }) => runCommand('token', { username, ttl: options.ttl }));
 
 const simulatorDefaults = {
   heartbeatSeconds: 5,
@@ -432,25 +336,52 @@ program
     console.log(`simulating ${simulator.stats().devices} devices over ${String(options.transport)}; Ctrl-C stops`);
   });
 
-async function withProvisioning(fn: (provisioning: Provisioning) => Promise<void>) {
-  const { createProvisioning } = await import('./provision/service.js');
-  await withDatabase((db, cfg) => fn(createProvisioning(db, { activationTtlMinutes: cfg.ACTIVATION_TTL_MINUTES })));
+/**
+ * Runs one of the CLI's database commands and prints what it returns: on the configured database, or,
+ * when a running Pulse owns the embedded database, inside that process (ADR 017).
+ */
+async function runCommand(name: CommandName, args: Record<string, unknown>) {
+  const cfg = await loadConfigOrExit();
+  const owner = await embeddedDatabaseOwner(cfg);
+  let output: CommandOutput | undefined;
+  if (owner !== undefined) {
+    const { runThroughOwner } = await import('./control.js');
+    output = await runThroughOwner(cfg.PULSE_DATA_DIR, name, args);
+    if (!output) {
+      throw new AppError(
+        'CONFLICT',
+        `the embedded database in ${cfg.PULSE_DATA_DIR} is in use by Pulse (pid ${owner}), which is still starting: try again in a moment`,
+      );
+    }
+  } else {
+    const { run } = await import('./control.js');
+    const { resolveSecretsKey } = await import('./data-dir.js');
+    const { createSecretBox } = await import('./lib/secrets.js');
+    output = await withDatabase(cfg, (db) =>
+      run(name, { db, config: cfg, secrets: createSecretBox(resolveSecretsKey(cfg)) }, args),
+    );
+  }
+  if ('lines' in output) for (const line of output.lines) console.log(line);
+  else if (output.rows.length === 0) console.log(output.none);
+  else console.table(output.rows);
 }
 
-async function withUsers(fn: (users: Users, cfg: Config, db: Database) => Promise<void>) {
-  await withDatabase((db, cfg) => fn(createUsers(db), cfg, db));
+/** The pid of the running Pulse that holds the embedded database, if one does. */
+async function embeddedDatabaseOwner(cfg: Config): Promise<number | undefined> {
+  if (cfg.DATABASE_URL || cfg.PULSE_DATA_DIR.startsWith('memory://')) return undefined;
+  const { dataDirOwner } = await import('./lib/data-dir-lock.js');
+  return dataDirOwner(cfg.PULSE_DATA_DIR);
 }
 
 /** Opens the configured database (migrating it first when needed) for one command. */
-async function withDatabase(fn: (db: Database, cfg: Config) => Promise<void>) {
-  const cfg = await loadConfigOrExit();
+async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): Promise<T> {
   const { connect } = await import('./db/connection.js');
   const { migrate, pendingMigrations } = await import('./db/migrate.js');
   const { createDatabase } = await import('./db/database.js');
   const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
   try {
     if ((await pendingMigrations(connection)).length > 0) await migrate(connection);
-    await fn(createDatabase(connection), cfg);
+    return await fn(createDatabase(connection));
   } finally {
     await connection.close();
   }

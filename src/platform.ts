@@ -22,6 +22,7 @@ import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
 import { type RoleDeps, type RoleName, type RoleStarter, type RunningRole } from './roles.js';
 import { createInProcessBus, type Bus } from './bus/index.js';
+import { registerControlRoute, removeControlInfo, writeControlInfo } from './control.js';
 
 const roleStarters: Record<RoleName, RoleStarter> = {
   api: api.start,
@@ -145,10 +146,20 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       http.addHealthCheck(name, () => role.health());
     }
 
+    // This process owns the embedded database: the CLI's commands come through here (ADR 017).
+    const ownsDataDir = connection.engine === 'pglite' && !config.PULSE_DATA_DIR.startsWith('memory://');
+    const controlKey = ownsDataDir ? registerControlRoute(http.app, { db, config, secrets, bus }) : undefined;
+
     await http.app.ready();
     const httpPort = await listenWithFallback(http.app.server, config.HOST, config.PORT, (taken) =>
       log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
     );
+    if (controlKey) {
+      const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+      writeControlInfo(config.PULSE_DATA_DIR, { url, key: controlKey, pid: process.pid });
+      cleanup.push(async () => removeControlInfo(config.PULSE_DATA_DIR));
+    }
     const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${httpPort}`;
     const localUrls = [`http://localhost:${httpPort}`, `http://127.0.0.1:${httpPort}`];
     for (const role of roles) await role.listening?.(publicUrl, localUrls);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { claimDataDir } from '../lib/data-dir-lock.js';
 import { keepPrivate } from '../lib/private-dir.js';
 
 export type Engine = 'postgres' | 'pglite';
@@ -56,7 +57,15 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     // Closed before PGlite opens anything; other files a user keeps in it are left as they are.
     chmodSync(path.resolve(options.dataDir), 0o700);
   }
-  const pglite = await PGlite.create(dataDir);
+  // One process per data dir (lib/data-dir-lock.ts); throws DataDirInUse while another holds it.
+  const lock = dataDir.startsWith('memory://') ? undefined : claimDataDir(path.resolve(options.dataDir));
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   // All of the database's own files, those from earlier runs and those PGlite just created (0666), once.
   if (!dataDir.startsWith('memory://')) keepPrivate(dataDir);
   // PGlite is one backend: a pool of one, and a client is never destroyed on a query error (that would end
@@ -70,6 +79,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     close: async () => {
       await pool.end();
       await pglite.close();
+      lock?.release();
     },
   };
 }

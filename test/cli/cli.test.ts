@@ -312,6 +312,67 @@ describe('pulse CLI', () => {
     );
 
     it(
+      'has one owner: the CLI goes through the running Pulse, and CLI and API agree across a restart and kill -9',
+      async () => {
+        const env = { PULSE_DATA_DIR: dataDir };
+        const pulse = (args: string[]) => run(args, env);
+        let up = await startUp(env);
+        const adminKey = readFileSync(path.join(dataDir, 'admin-key'), 'utf8').trim();
+        const api = async (url: string, route: string) =>
+          (await fetch(`${url}${route}`, { headers: { 'x-admin-key': adminKey } })).json() as Promise<any>;
+
+        // A second owner is refused in one line; the CLI's commands run inside the running one.
+        const second = await run(['up'], { ...env, PORT: '0', MQTT_PORT: '0' });
+        expect(second.code).toBe(1);
+        expect(second.stdout + second.stderr).toMatch(/is in use by Pulse \(pid \d+\): stop that process first/);
+        const created = await pulse(['device', 'create', '--tenant', 'own', '--device', 'd1', '--site', 's']);
+        expect(created.code, created.stderr).toBe(0);
+        expect(JSON.parse(created.stdout).activation_code).toBeTruthy();
+        expect((await api(up.url, '/api/admin/devices?tenant_id=own')).map((d: any) => d.device_id)).toEqual(['d1']);
+        const users = [
+          'user',
+          'create',
+          '--username',
+          'own-op',
+          '--role',
+          'operator_admin',
+          '--password',
+          'secret-pw-1',
+        ];
+        expect((await pulse(users)).code).toBe(0);
+        const token = (await pulse(['token', 'own-op'])).stdout.trim();
+        const audit = await fetch(`${up.url}/operator/audit-log`, { headers: { authorization: `Bearer ${token}` } });
+        expect(audit.status).toBe(200);
+        expect((await pulse(['user', 'delete', 'own-op'])).code).toBe(0);
+        // The running server took the delete: the token of a deleted user is refused at once.
+        await expect
+          .poll(
+            async () =>
+              (await fetch(`${up.url}/operator/audit-log`, { headers: { authorization: `Bearer ${token}` } })).status,
+            { timeout: 10_000 },
+          )
+          .toBe(401);
+
+        // kill -9, then a restart on the same data: the stale lock is taken over, and nothing came back.
+        await stopWithin(up.child, 'SIGKILL');
+        const revoked = await pulse(['device', 'revoke', 'own', 'd1']); // straight to the database: no owner now
+        expect(revoked.code, revoked.stderr).toBe(0);
+        up = await startUp(env);
+        const devices = await api(up.url, '/api/admin/devices?tenant_id=own');
+        expect(devices.map((d: any) => [d.device_id, d.status])).toEqual([['d1', 'REVOKED']]);
+        const listed = await pulse(['user', 'list']);
+        expect(listed.code, listed.stderr).toBe(0);
+        expect(listed.stdout).not.toContain('own-op');
+        expect((await pulse(['token', 'own-op'])).stderr.trim()).toBe(
+          'pulse: the running Pulse says: User own-op not found',
+        );
+        expect((await stopWithin(up.child, 'SIGTERM')).code, up.output()).toBe(0);
+        expect(existsSync(path.join(dataDir, 'pulse.lock'))).toBe(false);
+      },
+      deadline({ ups: 3, calls: 10 }),
+    );
+
+    it(
       'in PROD shows only the start of the admin key and creates no demo logins',
       async () => {
         const prodDir = mkdtempSync(path.join(tmpdir(), 'pulse-up-prod-'));
