@@ -107,7 +107,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics, prefix: 'pulse_' });
-    const http = await createHttpServer({ log, metrics, trustProxy: config.TRUST_PROXY ?? false });
+    const http = await createHttpServer({
+      log,
+      metrics,
+      trustProxy: config.TRUST_PROXY ?? false,
+      connectOrigins: config.OIDC_ISSUER ? [new URL(config.OIDC_ISSUER).origin] : [],
+    });
     cleanup.push(() => http.app.close());
     http.addHealthCheck('database', async () => ({
       status: 'ok',

@@ -35,6 +35,34 @@ export interface HttpServerOptions {
   trustProxy?: boolean | string | string[];
   /** Served at GET /metrics in Prometheus text format. */
   metrics: Registry;
+  /** Origins pages may fetch from besides their own (an external OIDC issuer's token endpoint). */
+  connectOrigins?: string[];
+}
+
+/**
+ * Headers every response carries (ADR 013). The CSP allows no inline script: the web app, the login page
+ * and the logout page load their scripts as files. Inline styles stay allowed (charts set them). Framing
+ * only by the same origin, which the OIDC silent renew may need.
+ */
+export function securityHeaders(connectOrigins: string[] = []): Record<string, string> {
+  const connect = ["'self'", ...connectOrigins].join(' ');
+  return {
+    'content-security-policy': [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self' 'unsafe-inline'",
+      "img-src 'self' data: blob:",
+      "font-src 'self' data:",
+      `connect-src ${connect}`,
+      "frame-ancestors 'self'",
+      "form-action 'self'",
+      "base-uri 'none'",
+      "object-src 'none'",
+    ].join('; '),
+    'x-frame-options': 'SAMEORIGIN',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'same-origin',
+  };
 }
 
 const startedAt = Date.now();
@@ -47,6 +75,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Per-request lines would drown the log under device traffic; errors are still logged below.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
+  });
+
+  // Set on the raw response, so that routes which hijack it (the OIDC issuer) carry them too; a route's
+  // own header of the same name (Swagger UI's CSP) wins.
+  const headers = Object.entries(securityHeaders(options.connectOrigins));
+  app.addHook('onRequest', async (request, reply) => {
+    for (const [name, value] of headers) reply.raw.setHeader(name, value);
+    if (request.protocol === 'https') reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
   });
 
   // JSON bodies as Fastify parses them (prototype poisoning refused), then refused with a 400 when they
@@ -89,7 +125,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       },
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', staticCSP: true });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {

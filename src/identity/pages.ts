@@ -1,4 +1,5 @@
-// The built-in issuer's few HTML pages: plain, self-contained, no scripts but the logout auto-submit.
+// The built-in issuer's few HTML pages: plain, self-contained, no scripts but the logout auto-submit,
+// which is a file (LOGOUT_SCRIPT): the CSP allows no inline script.
 const STYLE = `body{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:grid;place-items:center;min-height:100vh;margin:0}
 main{background:#1e293b;padding:2rem;border-radius:12px;width:min(22rem,90vw);box-shadow:0 10px 30px #0006}
 h1{font-size:1.25rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem;font-size:.875rem}
@@ -27,12 +28,16 @@ export function loginPage(options: { action: string; username?: string; error?: 
   );
 }
 
+export const LOGOUT_SCRIPT_PATH = '/identity/logout.js';
+/** Submits the logout form with logout=yes as soon as the page loads. */
+export const LOGOUT_SCRIPT = `var f=document.getElementById('op.logoutForm');var i=document.createElement('input');i.type='hidden';i.name='logout';i.value='yes';f.appendChild(i);f.submit();`;
+
 /** `form` is oidc-provider's hidden logout form; submitting it with logout=yes ends the session. */
 export function logoutPage(form: string): string {
   return page(
     'Sign out',
     `<h1>Signing out…</h1>${form}<button form="op.logoutForm" name="logout" value="yes">Sign out</button>
-<script>var f=document.getElementById('op.logoutForm');var i=document.createElement('input');i.type='hidden';i.name='logout';i.value='yes';f.appendChild(i);f.submit();</script>`,
+<script src="${LOGOUT_SCRIPT_PATH}"></script>`,
   );
 }
 

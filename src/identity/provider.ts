@@ -10,7 +10,7 @@ import type { Database } from '../db/database.js';
 import type { IssuerState } from './issuer-state.js';
 import { oidcStorage } from './oidc-storage.js';
 import { FailureLimit } from '../lib/failure-limit.js';
-import { loginPage, logoutPage, messagePage } from './pages.js';
+import { LOGOUT_SCRIPT, LOGOUT_SCRIPT_PATH, loginPage, logoutPage, messagePage } from './pages.js';
 import type { Users } from './users.js';
 import type { User } from '../model/users.js';
 
@@ -191,6 +191,10 @@ export function mountBuiltInIssuer(
   app.register(async (pages) => {
     pages.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
       done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+
+    pages.get(LOGOUT_SCRIPT_PATH, { schema: { hide: true } }, (_request, reply) =>
+      reply.type('text/javascript; charset=utf-8').send(LOGOUT_SCRIPT),
     );
 
     pages.get<{ Params: { uid: string } }>(`${LOGIN_PATH}/:uid`, { schema: { hide: true } }, async (request, reply) => {

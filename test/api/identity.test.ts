@@ -52,7 +52,7 @@ describe('built-in OIDC issuer', () => {
   beforeAll(async () => {
     pulse = await startTestPlatform('postgres', { LOGIN_FAILURE_LIMIT: '3' }, ['api']);
     redirectUri = `${pulse.base}/app/callback`;
-    for (const username of ['carol', 'dave', 'erin'])
+    for (const username of ['carol', 'dave', 'erin', 'grace'])
       await tokenFor(pulse, { username, role: 'customer_admin', tenantId: 'tenant-c' });
   }, 60_000);
   afterAll(() => pulse?.close());
@@ -220,5 +220,48 @@ describe('built-in OIDC issuer', () => {
     await createUsers(pulse.db).delete('carol');
     const afterDelete = await exchange({ grant_type: 'refresh_token', refresh_token: refreshed.body.refresh_token });
     expect(afterDelete.body.error).toBe('invalid_grant');
+  });
+
+  it('rotates refresh tokens: each is good for one refresh, and a replayed one ends the grant', async () => {
+    const { verifier, submitted } = await login(new Browser(), TEST_PASSWORD, 'grace');
+    const exchange = async (fields: Record<string, string>) =>
+      (await fetch(`${pulse.base}/oidc/token`, form({ client_id: 'pulse-ui', ...fields }))).json() as Promise<
+        Record<string, any>
+      >;
+    const first = await exchange({
+      grant_type: 'authorization_code',
+      code: new URL(submitted.url).searchParams.get('code')!,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    });
+    const second = await exchange({ grant_type: 'refresh_token', refresh_token: first.refresh_token });
+    expect(second.refresh_token).toBeTruthy();
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    // Someone replays the first (stolen) one: refused, and the rotated one dies with the grant.
+    expect((await exchange({ grant_type: 'refresh_token', refresh_token: first.refresh_token })).error).toBe(
+      'invalid_grant',
+    );
+    expect((await exchange({ grant_type: 'refresh_token', refresh_token: second.refresh_token })).error).toBe(
+      'invalid_grant',
+    );
+  });
+
+  it('serves its pages and the web app with a CSP without inline script, no framing by others, nosniff', async () => {
+    const browser = new Browser();
+    const start = await browser.follow(authorizeUrl('c'.repeat(43)), pulse.base);
+    const pages = [start.response, await fetch(`${pulse.base}/app/`), await fetch(`${pulse.base}/oidc/jwks`)];
+    for (const response of pages) {
+      const csp = response.headers.get('content-security-policy') ?? '';
+      expect(csp).toContain("script-src 'self';");
+      expect(csp).toContain("frame-ancestors 'self'");
+      expect(csp).toContain("object-src 'none'");
+      expect(response.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('referrer-policy')).toBe('same-origin');
+    }
+    expect(await start.response.text()).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    const logoutScript = await fetch(`${pulse.base}/identity/logout.js`);
+    expect(logoutScript.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await logoutScript.text()).toContain("i.name='logout'");
   });
 });

@@ -31,33 +31,37 @@ function Home() {
   return isOperator(role) ? <Navigate to="/operator" replace /> : customer(() => import('./pages/customer/Dashboard'));
 }
 
-const router = createBrowserRouter(
-  [
-    {
-      element: <Layout />,
-      children: [
-        { path: '/', element: <Home /> },
-        { path: '/callback', element: <Navigate to="/" replace /> },
-        { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
-        { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
-        { path: '/alerts', element: customer(() => import('./pages/customer/Alerts')) },
-        { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
-        { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
-        { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },
-        { path: '/operator', element: operator(() => import('./pages/operator/Overview')) },
-        { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
-        { path: '/operator/tenants', element: operator(() => import('./pages/operator/Tenants')) },
-        { path: '/operator/tenants/:tenantId', element: operator(() => import('./pages/operator/TenantDetail')) },
-        { path: '/operator/quarantine', element: operator(() => import('./pages/operator/Quarantine')) },
-        { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
-        { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },
-        { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
-        { path: '*', element: <p className="text-sm">Page not found.</p> },
-      ],
-    },
-  ],
-  { basename: '/app' },
-);
+// Created on first use, once sign-in is done: a router made at load time would keep the location it saw
+// then (/app/callback) and send every deep link to the home page.
+let router: ReturnType<typeof createBrowserRouter> | undefined;
+const appRouter = () =>
+  (router ??= createBrowserRouter(
+    [
+      {
+        element: <Layout />,
+        children: [
+          { path: '/', element: <Home /> },
+          { path: '/callback', element: <Navigate to="/" replace /> },
+          { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
+          { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
+          { path: '/alerts', element: customer(() => import('./pages/customer/Alerts')) },
+          { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
+          { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
+          { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },
+          { path: '/operator', element: operator(() => import('./pages/operator/Overview')) },
+          { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
+          { path: '/operator/tenants', element: operator(() => import('./pages/operator/Tenants')) },
+          { path: '/operator/tenants/:tenantId', element: operator(() => import('./pages/operator/TenantDetail')) },
+          { path: '/operator/quarantine', element: operator(() => import('./pages/operator/Quarantine')) },
+          { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
+          { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },
+          { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
+          { path: '*', element: <p className="text-sm">Page not found.</p> },
+        ],
+      },
+    ],
+    { basename: '/app' },
+  ));
 
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
@@ -95,7 +99,7 @@ function App() {
   }
   return (
     <QueryClientProvider client={queryClient}>
-      <RouterProvider router={router} />
+      <RouterProvider router={appRouter()} />
     </QueryClientProvider>
   );
 }

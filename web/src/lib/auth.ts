@@ -1,6 +1,11 @@
 // Sign-in with whatever OIDC issuer the server uses (built-in or external), read from /api/auth/config at
-// run time: authorization code + PKCE through oidc-client-ts, tokens refreshed before they expire.
-import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
+// run time: authorization code + PKCE through oidc-client-ts, tokens refreshed before they expire (the
+// issuer rotates refresh tokens: each is good for one refresh).
+//
+// Tokens live in memory only, out of reach of anything that reads storage. A reload loses them, so a tab
+// that was signed in goes back through the issuer, whose session cookie signs it in again without a
+// password, and lands on the page it was on.
+import { InMemoryWebStorage, UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import { create } from 'zustand';
 
 export type Role = 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
@@ -22,6 +27,9 @@ interface AuthState {
 export const useAuth = create<AuthState>(() => ({ session: null, ready: false, error: null }));
 
 let manager: UserManager | undefined;
+
+/** Set while this tab is signed in: not a credential, only a reason to ask the issuer again after a reload. */
+const SIGNED_IN = 'pulse-signed-in';
 
 function claims(token: string): Record<string, unknown> {
   const part = token.split('.')[1] ?? '';
@@ -56,7 +64,7 @@ export async function initAuth(): Promise<void> {
       redirect_uri: `${origin}/app/callback`,
       post_logout_redirect_uri: `${origin}/app/`,
       automaticSilentRenew: true,
-      userStore: new WebStorageStateStore({ store: window.sessionStorage }),
+      userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
       // The access token is for the API: the id token alone decides nothing here.
       loadUserInfo: false,
     });
@@ -64,14 +72,22 @@ export async function initAuth(): Promise<void> {
     manager.events.addUserUnloaded(() => useAuth.setState({ session: null }));
     manager.events.addSilentRenewError(() => useAuth.setState({ session: null }));
     if (window.location.pathname === '/app/callback') {
-      const user = await manager.signinRedirectCallback();
+      const user = await manager.signinRedirectCallback().catch((error: unknown) => {
+        sessionStorage.removeItem(SIGNED_IN);
+        throw error;
+      });
       const target = (user.state as string | undefined) ?? '/app/';
       window.history.replaceState(null, '', target);
+      sessionStorage.setItem(SIGNED_IN, '1');
       useAuth.setState({ session: toSession(user), ready: true });
       return;
     }
-    const user = await manager.getUser();
-    useAuth.setState({ session: user ? toSession(user) : null, ready: true });
+    if (sessionStorage.getItem(SIGNED_IN)) {
+      sessionStorage.removeItem(SIGNED_IN); // once: a failed round trip ends on the sign-in button
+      await signIn();
+      return;
+    }
+    useAuth.setState({ session: null, ready: true });
   } catch (error) {
     useAuth.setState({ ready: true, error: `Sign-in is not available: ${(error as Error).message}` });
   }
@@ -79,6 +95,7 @@ export async function initAuth(): Promise<void> {
 
 export const signIn = () => manager?.signinRedirect({ state: window.location.pathname + window.location.search });
 export const signOut = async () => {
+  sessionStorage.removeItem(SIGNED_IN);
   const user = await manager?.getUser();
   await manager?.removeUser();
   await manager?.signoutRedirect({ id_token_hint: user?.id_token });
