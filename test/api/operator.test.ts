@@ -372,4 +372,11 @@ describe('/operator behind a trusted proxy', () => {
     );
     expect(rows).toEqual([{ ip: '203.0.113.9' }]);
   });
+
+  it('sends HSTS when the request reached the proxy over HTTPS, and not over plain HTTP', async () => {
+    const https = await fetch(`${pulse.base}/health`, { headers: { 'x-forwarded-proto': 'https' } });
+    expect(https.headers.get('strict-transport-security')).toBe('max-age=31536000');
+    const plain = await fetch(`${pulse.base}/health`);
+    expect(plain.headers.get('strict-transport-security')).toBeNull();
+  });
 });
