@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import { partitionOf } from '../../src/bus/partitions.js';
 import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
 import { createDatabase } from '../../src/db/database.js';
+import { createSecretBox } from '../../src/lib/secrets.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
@@ -22,6 +23,8 @@ import { waitFor } from '../helpers/wait.js';
 import { spawnSync } from 'node:child_process';
 
 const ADMIN_KEY = 'cluster-test-admin-key-0001';
+/** One key for every process (and the test's own tokens): the issuer's keys are sealed with it. */
+const SECRETS_KEY = 'c'.repeat(64);
 const PARTITIONS = 8;
 const TENANTS = ['tenant-a', 'tenant-b'];
 const DEVICES_PER_TENANT = 12;
@@ -60,6 +63,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     MQTT_URL: mosquitto.url,
     MQTT_SHARED_GROUP: 'pulse-cluster-test',
     ADMIN_KEY,
+    SECRETS_KEY,
     HEARTBEAT_STALE_SECONDS: String(STALE_SECONDS),
     EVALUATOR_PARTITIONS: String(PARTITIONS),
     EVALUATOR_FAILOVER_SECONDS: '5',
@@ -131,9 +135,12 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     }
 
     // A rule and a webhook route per tenant, through /customer.
-    const db = createDatabase(connection);
+    const issuing = {
+      db: createDatabase(connection),
+      deps: { secrets: createSecretBox(Buffer.from(SECRETS_KEY, 'hex')) },
+    };
     for (const tenantId of TENANTS) {
-      const token = await tokenFor({ db } as never, {
+      const token = await tokenFor(issuing, {
         username: `admin-${tenantId}`,
         role: 'customer_admin',
         tenantId,
@@ -219,11 +226,14 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
   });
 
   it('opens exactly one alert per violating device, with one webhook each, and pushes live telemetry across processes', async () => {
-    const token = await tokenFor({ db: createDatabase(connection) } as never, {
-      username: 'viewer-a',
-      role: 'customer_viewer',
-      tenantId: 'tenant-a',
-    });
+    const token = await tokenFor(
+      { db: createDatabase(connection), deps: { secrets: createSecretBox(Buffer.from(SECRETS_KEY, 'hex')) } },
+      {
+        username: 'viewer-a',
+        role: 'customer_viewer',
+        tenantId: 'tenant-a',
+      },
+    );
     const socket = new WebSocket(`ws://127.0.0.1:${api.port}/api/v2/ws?token=${token}`);
     const frames: any[] = [];
     socket.on('message', (data) => frames.push(JSON.parse(data.toString())));

@@ -2,14 +2,21 @@
 import { SignJWT, importJWK } from 'jose';
 import { loadIssuerState, signAccessToken } from '../../src/identity/issuer-state.js';
 import { createUsers } from '../../src/identity/users.js';
-import type { Platform } from '../../src/platform.js';
+import type { Database } from '../../src/db/database.js';
+import type { SecretBox } from '../../src/lib/secrets.js';
 import type { Role } from '../../src/model/users.js';
 
 export const TEST_PASSWORD = 'test-password-1';
 
+/** What signing needs: the database and the key its issuer keys are sealed with (a Platform has both). */
+export interface Issuing {
+  db: Database;
+  deps: { secrets: SecretBox };
+}
+
 /** Creates the user (if new) and returns an access token for it. */
 export async function tokenFor(
-  platform: Platform,
+  platform: Issuing,
   user: { username: string; role: Role; tenantId?: string },
   ttlSeconds = 600,
 ): Promise<string> {
@@ -29,7 +36,7 @@ export async function tokenFor(
  * A token signed with the issuer's key but with claims of the test's choosing. Its subject is a real
  * user ('custom-user'): the API refuses tokens of users that do not exist.
  */
-export async function customToken(platform: Platform, claims: Record<string, unknown>, expiresAt?: number) {
+export async function customToken(platform: Issuing, claims: Record<string, unknown>, expiresAt?: number) {
   const state = (await loadIssuerState(platform.db, platform.deps.secrets))!;
   const users = createUsers(platform.db);
   await users.ensure({ username: 'custom-user', role: 'operator', password: TEST_PASSWORD });
