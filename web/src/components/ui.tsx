@@ -147,7 +147,7 @@ export function DeviceLink({ deviceId }: { deviceId: string }) {
 }
 
 /** The Edit and Delete buttons of an administrator's table row; Delete asks first. */
-export function EditDeleteCell({
+export function EditDeleteButtons({
   onEdit,
   onDelete,
   confirmText,
@@ -157,14 +157,14 @@ export function EditDeleteCell({
   confirmText: string;
 }) {
   return (
-    <td className="space-x-1 whitespace-nowrap">
+    <>
       <button className="btn-ghost" onClick={onEdit}>
         Edit
       </button>
       <button className="btn-ghost" onClick={() => confirm(confirmText) && onDelete()}>
         Delete
       </button>
-    </td>
+    </>
   );
 }
 

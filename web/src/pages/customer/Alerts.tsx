@@ -1,6 +1,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Empty, ErrorBox, Loaded, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
@@ -76,70 +77,64 @@ export default function Alerts() {
         />
       </div>
       {change.error && <ErrorBox error={change.error} />}
-      <div className="card overflow-x-auto">
-        <Loaded query={alerts} rows={6}>
-          {(data) =>
-            data.alerts.length === 0 ? (
-              <Empty>No {status === 'ALL' ? '' : status.toLowerCase()} alerts.</Empty>
-            ) : (
-              <table className="table" data-testid="alerts-table">
-                <thead>
-                  <tr>
-                    <th>Severity</th>
-                    <th>Status</th>
-                    <th>Alert</th>
-                    <th>Device</th>
-                    <th>Opened</th>
-                    {admin && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.alerts.map((alert) => (
-                    <tr key={alert.alert_id}>
-                      <td>
-                        <SeverityBadge severity={alert.severity} />
-                      </td>
-                      <td>
-                        <StatusBadge status={alert.status} />
-                        {alert.acknowledged_by && (
-                          <div className="text-xs text-slate-500">by {alert.acknowledged_by}</div>
-                        )}
-                      </td>
-                      <td>
-                        <div className="font-medium">{alert.alert_type}</div>
-                        <div className="text-xs text-slate-500">{alert.summary}</div>
-                      </td>
-                      <td>{alert.device_id}</td>
-                      <td title={dateTime(alert.created_at)}>{timeAgo(alert.created_at)}</td>
-                      {admin && (
-                        <td className="space-x-1 whitespace-nowrap">
-                          {alert.status === 'OPEN' && (
-                            <button
-                              className="btn-ghost"
-                              onClick={() => change.mutate({ id: alert.alert_id, action: 'acknowledge' })}
-                            >
-                              Acknowledge
-                            </button>
-                          )}
-                          {alert.status !== 'CLOSED' && (
-                            <button
-                              className="btn-ghost"
-                              onClick={() => change.mutate({ id: alert.alert_id, action: 'close' })}
-                            >
-                              Close
-                            </button>
-                          )}
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
+      <QueryTable
+        query={alerts}
+        rows={(data) => data.alerts}
+        rowKey={(alert) => alert.alert_id}
+        empty={`No ${status === 'ALL' ? '' : status.toLowerCase()} alerts.`}
+        skeletonRows={6}
+        testId="alerts-table"
+        columns={[
+          { header: 'Severity', cell: (alert) => <SeverityBadge severity={alert.severity} /> },
+          {
+            header: 'Status',
+            cell: (alert) => (
+              <>
+                <StatusBadge status={alert.status} />
+                {alert.acknowledged_by && <div className="text-xs text-slate-500">by {alert.acknowledged_by}</div>}
+              </>
+            ),
+          },
+          {
+            header: 'Alert',
+            cell: (alert) => (
+              <>
+                <div className="font-medium">{alert.alert_type}</div>
+                <div className="text-xs text-slate-500">{alert.summary}</div>
+              </>
+            ),
+          },
+          { header: 'Device', cell: (alert) => alert.device_id },
+          {
+            header: 'Opened',
+            title: (alert) => dateTime(alert.created_at),
+            cell: (alert) => timeAgo(alert.created_at),
+          },
+          admin && {
+            header: '',
+            className: 'space-x-1 whitespace-nowrap',
+            cell: (alert) => (
+              <>
+                {alert.status === 'OPEN' && (
+                  <button
+                    className="btn-ghost"
+                    onClick={() => change.mutate({ id: alert.alert_id, action: 'acknowledge' })}
+                  >
+                    Acknowledge
+                  </button>
+                )}
+                {alert.status !== 'CLOSED' && (
+                  <button className="btn-ghost" onClick={() => change.mutate({ id: alert.alert_id, action: 'close' })}>
+                    Close
+                  </button>
+                )}
+              </>
+            ),
+          },
+        ]}
+      >
         <Pager page={page} size={PAGE} total={alerts.data?.total ?? 0} onPage={setPage} noun="alerts" />
-      </div>
+      </QueryTable>
     </Page>
   );
 }

@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Gauge, Pie, TrendBars } from '../../components/charts';
+import { Table } from '../../components/table';
 import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
@@ -99,32 +100,20 @@ export default function Dashboard() {
           <h2 className="mb-2 text-sm font-semibold">Devices</h2>
           <Loaded query={devices}>
             {() => (
-              <table className="table">
-                <thead>
-                  <tr>
-                    <th>Device</th>
-                    <th>Status</th>
-                    <th>Battery</th>
-                    <th>Last seen</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.slice(0, 8).map((device) => (
-                    <tr key={device.device_id}>
-                      <td>
-                        <DeviceLink deviceId={device.device_id} />
-                      </td>
-                      <td>
-                        <StatusBadge status={device.status} />
-                      </td>
-                      <td className="tabular-nums">
-                        {formatValue(device.state.battery_pct as number | undefined, 'battery_pct')}
-                      </td>
-                      <td>{timeAgo(device.last_seen_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <Table
+                rows={list.slice(0, 8)}
+                rowKey={(device) => device.device_id}
+                columns={[
+                  { header: 'Device', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
+                  { header: 'Status', cell: (device) => <StatusBadge status={device.status} /> },
+                  {
+                    header: 'Battery',
+                    className: 'tabular-nums',
+                    cell: (device) => formatValue(device.state.battery_pct as number | undefined, 'battery_pct'),
+                  },
+                  { header: 'Last seen', cell: (device) => timeAgo(device.last_seen_at) },
+                ]}
+              />
             )}
           </Loaded>
         </div>

@@ -1,6 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { DeviceLink, Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { DeviceLink, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
@@ -29,19 +30,6 @@ export default function Devices() {
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,
   });
-  const header = (key: string, label: string) => (
-    <th>
-      <button
-        className="uppercase"
-        onClick={() => {
-          setOrder(sort === key && order === 'asc' ? 'desc' : 'asc');
-          setSort(key);
-        }}
-      >
-        {label} {sort === key ? (order === 'asc' ? '▲' : '▼') : ''}
-      </button>
-    </th>
-  );
   const total = devices.data?.total ?? 0;
   return (
     <Page title="Devices">
@@ -81,49 +69,45 @@ export default function Devices() {
           }}
         />
       </div>
-      <div className="card overflow-x-auto">
-        <Loaded query={devices} rows={8}>
-          {(data) =>
-            data.devices.length === 0 ? (
-              <Empty>No devices match.</Empty>
-            ) : (
-              <table className="table" data-testid="devices-table">
-                <thead>
-                  <tr>
-                    {header('device_id', 'Device')}
-                    {header('site_id', 'Site')}
-                    {header('status', 'Status')}
-                    <th>Battery</th>
-                    <th>Temperature</th>
-                    {header('last_seen_at', 'Last seen')}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.devices.map((device) => (
-                    <tr key={device.device_id}>
-                      <td>
-                        <DeviceLink deviceId={device.device_id} />
-                      </td>
-                      <td>{device.site_id}</td>
-                      <td>
-                        <StatusBadge status={device.status} />
-                      </td>
-                      <td className="tabular-nums">
-                        {formatValue(device.state.battery_pct as number | undefined, 'battery_pct')}
-                      </td>
-                      <td className="tabular-nums">
-                        {formatValue(device.state.temp_c as number | undefined, 'temp_c')}
-                      </td>
-                      <td title={device.last_seen_at ?? ''}>{timeAgo(device.last_seen_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
+      <QueryTable
+        query={devices}
+        rows={(data) => data.devices}
+        rowKey={(device) => device.device_id}
+        empty="No devices match."
+        skeletonRows={8}
+        testId="devices-table"
+        sorting={{
+          key: sort,
+          order,
+          onSort: (key) => {
+            setOrder(sort === key && order === 'asc' ? 'desc' : 'asc');
+            setSort(key);
+          },
+        }}
+        columns={[
+          { header: 'Device', sortKey: 'device_id', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
+          { header: 'Site', sortKey: 'site_id', cell: (device) => device.site_id },
+          { header: 'Status', sortKey: 'status', cell: (device) => <StatusBadge status={device.status} /> },
+          {
+            header: 'Battery',
+            className: 'tabular-nums',
+            cell: (device) => formatValue(device.state.battery_pct as number | undefined, 'battery_pct'),
+          },
+          {
+            header: 'Temperature',
+            className: 'tabular-nums',
+            cell: (device) => formatValue(device.state.temp_c as number | undefined, 'temp_c'),
+          },
+          {
+            header: 'Last seen',
+            sortKey: 'last_seen_at',
+            title: (device) => device.last_seen_at ?? '',
+            cell: (device) => timeAgo(device.last_seen_at),
+          },
+        ]}
+      >
         <Pager page={page} size={PAGE} total={total} onPage={setPage} noun="devices" />
-      </div>
+      </QueryTable>
     </Page>
   );
 }

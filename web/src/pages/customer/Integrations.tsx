@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { Empty, ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
@@ -283,72 +284,58 @@ export default function Integrations() {
         </div>
       )}
       {(toggle.error || remove.error || test.error) && <ErrorBox error={toggle.error ?? remove.error ?? test.error} />}
-      <div className="card overflow-x-auto">
-        <Loaded query={integrations}>
-          {(data) =>
-            data.integrations.length === 0 ? (
-              <Empty>No integrations: alerts are only shown here until you add one.</Empty>
-            ) : (
-              <table className="table" data-testid="integrations-table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Type</th>
-                    <th>Destination</th>
-                    <th>Enabled</th>
-                    <th>Created</th>
-                    {admin && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.integrations.map((i) => (
-                    <tr key={i.integration_id}>
-                      <td className="font-medium">{i.name}</td>
-                      <td>{i.type}</td>
-                      <td className="max-w-64 truncate text-xs">{i.url ?? '—'}</td>
-                      <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Enable ${i.name}`}
-                          checked={i.enabled}
-                          disabled={!admin}
-                          onChange={() => toggle.mutate(i)}
-                        />
-                      </td>
-                      <td>{timeAgo(i.created_at)}</td>
-                      {admin && (
-                        <td className="space-x-1 whitespace-nowrap">
-                          <button className="btn-ghost" onClick={() => test.mutate(i.integration_id)}>
-                            Test
-                          </button>
-                          {tested[i.integration_id] && (
-                            <span
-                              className={`text-xs ${tested[i.integration_id]!.success ? 'text-emerald-600' : 'text-rose-600'}`}
-                              role="status"
-                            >
-                              {tested[i.integration_id]!.success
-                                ? `sent in ${tested[i.integration_id]!.duration_ms} ms`
-                                : tested[i.integration_id]!.error}
-                            </span>
-                          )}
-                          <button
-                            className="btn-ghost"
-                            onClick={() =>
-                              confirm(`Delete ${i.name} and its routes?`) && remove.mutate(i.integration_id)
-                            }
-                          >
-                            Delete
-                          </button>
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
-      </div>
+      <QueryTable
+        query={integrations}
+        rows={(data) => data.integrations}
+        rowKey={(i) => i.integration_id}
+        empty="No integrations: alerts are only shown here until you add one."
+        testId="integrations-table"
+        columns={[
+          { header: 'Name', className: 'font-medium', cell: (i) => i.name },
+          { header: 'Type', cell: (i) => i.type },
+          { header: 'Destination', className: 'max-w-64 truncate text-xs', cell: (i) => i.url ?? '—' },
+          {
+            header: 'Enabled',
+            cell: (i) => (
+              <input
+                type="checkbox"
+                aria-label={`Enable ${i.name}`}
+                checked={i.enabled}
+                disabled={!admin}
+                onChange={() => toggle.mutate(i)}
+              />
+            ),
+          },
+          { header: 'Created', cell: (i) => timeAgo(i.created_at) },
+          admin && {
+            header: '',
+            className: 'space-x-1 whitespace-nowrap',
+            cell: (i) => (
+              <>
+                <button className="btn-ghost" onClick={() => test.mutate(i.integration_id)}>
+                  Test
+                </button>
+                {tested[i.integration_id] && (
+                  <span
+                    className={`text-xs ${tested[i.integration_id]!.success ? 'text-emerald-600' : 'text-rose-600'}`}
+                    role="status"
+                  >
+                    {tested[i.integration_id]!.success
+                      ? `sent in ${tested[i.integration_id]!.duration_ms} ms`
+                      : tested[i.integration_id]!.error}
+                  </span>
+                )}
+                <button
+                  className="btn-ghost"
+                  onClick={() => confirm(`Delete ${i.name} and its routes?`) && remove.mutate(i.integration_id)}
+                >
+                  Delete
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
       <Modal open={creating} title="New integration" onClose={() => setCreating(false)}>
         <CreateForm
           onDone={(signing) => {

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { Empty, ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 
@@ -75,56 +76,45 @@ export default function Routes() {
       }
     >
       {remove.error && <ErrorBox error={remove.error} />}
-      <div className="card overflow-x-auto">
-        <Loaded query={routes}>
-          {(data) =>
-            data.routes.length === 0 ? (
-              <Empty>No routes: add one to send alerts to an integration.</Empty>
-            ) : (
-              <table className="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>To</th>
-                    <th>Which alerts</th>
-                    <th>On</th>
-                    {admin && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.routes.map((route) => (
-                    <tr key={route.route_id}>
-                      <td className="font-medium">{route.name}</td>
-                      <td>
-                        {route.integration_name}{' '}
-                        <span className="text-xs text-slate-500">({route.integration_type})</span>
-                      </td>
-                      <td className="text-xs">
-                        {[
-                          route.alert_types?.join(', '),
-                          route.min_severity !== null && `severity ≥ ${route.min_severity}`,
-                          route.site_ids && `sites ${route.site_ids.join(', ')}`,
-                          route.device_prefixes && `devices ${route.device_prefixes.join(', ')}*`,
-                        ]
-                          .filter(Boolean)
-                          .join(' · ') || 'all'}
-                      </td>
-                      <td>{route.deliver_on.join(', ')}</td>
-                      {admin && (
-                        <td>
-                          <button className="btn-ghost" onClick={() => remove.mutate(route.route_id)}>
-                            Delete
-                          </button>
-                        </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
-      </div>
+      <QueryTable
+        query={routes}
+        rows={(data) => data.routes}
+        rowKey={(route) => route.route_id}
+        empty="No routes: add one to send alerts to an integration."
+        columns={[
+          { header: 'Name', className: 'font-medium', cell: (route) => route.name },
+          {
+            header: 'To',
+            cell: (route) => (
+              <>
+                {route.integration_name} <span className="text-xs text-slate-500">({route.integration_type})</span>
+              </>
+            ),
+          },
+          {
+            header: 'Which alerts',
+            className: 'text-xs',
+            cell: (route) =>
+              [
+                route.alert_types?.join(', '),
+                route.min_severity !== null && `severity ≥ ${route.min_severity}`,
+                route.site_ids && `sites ${route.site_ids.join(', ')}`,
+                route.device_prefixes && `devices ${route.device_prefixes.join(', ')}*`,
+              ]
+                .filter(Boolean)
+                .join(' · ') || 'all',
+          },
+          { header: 'On', cell: (route) => route.deliver_on.join(', ') },
+          admin && {
+            header: '',
+            cell: (route) => (
+              <button className="btn-ghost" onClick={() => remove.mutate(route.route_id)}>
+                Delete
+              </button>
+            ),
+          },
+        ]}
+      />
       <Modal open={creating} title="New route" onClose={() => setCreating(false)}>
         <form onSubmit={submit} className="grid grid-cols-2 gap-3" aria-label="New route">
           <Field label="Name">

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { EditDeleteCell, Empty, ErrorBox, Field, Loaded, Modal, Page, SeverityBadge } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { EditDeleteButtons, ErrorBox, Field, Modal, Page, SeverityBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import type { Rule } from '../../lib/types';
@@ -129,61 +130,50 @@ export default function Rules() {
       }
     >
       {(remove.error || toggle.error) && <ErrorBox error={remove.error ?? toggle.error} />}
-      <div className="card overflow-x-auto">
-        <Loaded query={rules}>
-          {(data) =>
-            data.rules.length === 0 ? (
-              <Empty>No rules yet.</Empty>
-            ) : (
-              <table className="table">
-                <thead>
-                  <tr>
-                    <th>Name</th>
-                    <th>Condition</th>
-                    <th>Severity</th>
-                    <th>Duration / hysteresis</th>
-                    <th>Enabled</th>
-                    {admin && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.rules.map((rule) => (
-                    <tr key={rule.rule_id}>
-                      <td className="font-medium">{rule.name}</td>
-                      <td className="font-mono text-xs">
-                        {rule.metric_name} {rule.operator} {rule.threshold}
-                        {rule.site_ids && <div className="text-slate-500">sites: {rule.site_ids.join(', ')}</div>}
-                      </td>
-                      <td>
-                        <SeverityBadge severity={rule.severity} />
-                      </td>
-                      <td>
-                        {rule.duration_seconds} s / {rule.hysteresis}
-                      </td>
-                      <td>
-                        <input
-                          type="checkbox"
-                          aria-label={`Enable ${rule.name}`}
-                          checked={rule.enabled}
-                          disabled={!admin}
-                          onChange={() => toggle.mutate(rule)}
-                        />
-                      </td>
-                      {admin && (
-                        <EditDeleteCell
-                          onEdit={() => setEditing(rule)}
-                          onDelete={() => remove.mutate(rule.rule_id)}
-                          confirmText={`Delete rule ${rule.name}?`}
-                        />
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
-      </div>
+      <QueryTable
+        query={rules}
+        rows={(data) => data.rules}
+        rowKey={(rule) => rule.rule_id}
+        empty="No rules yet."
+        columns={[
+          { header: 'Name', className: 'font-medium', cell: (rule) => rule.name },
+          {
+            header: 'Condition',
+            className: 'font-mono text-xs',
+            cell: (rule) => (
+              <>
+                {rule.metric_name} {rule.operator} {rule.threshold}
+                {rule.site_ids && <div className="text-slate-500">sites: {rule.site_ids.join(', ')}</div>}
+              </>
+            ),
+          },
+          { header: 'Severity', cell: (rule) => <SeverityBadge severity={rule.severity} /> },
+          { header: 'Duration / hysteresis', cell: (rule) => `${rule.duration_seconds} s / ${rule.hysteresis}` },
+          {
+            header: 'Enabled',
+            cell: (rule) => (
+              <input
+                type="checkbox"
+                aria-label={`Enable ${rule.name}`}
+                checked={rule.enabled}
+                disabled={!admin}
+                onChange={() => toggle.mutate(rule)}
+              />
+            ),
+          },
+          admin && {
+            header: '',
+            className: 'space-x-1 whitespace-nowrap',
+            cell: (rule) => (
+              <EditDeleteButtons
+                onEdit={() => setEditing(rule)}
+                onDelete={() => remove.mutate(rule.rule_id)}
+                confirmText={`Delete rule ${rule.name}?`}
+              />
+            ),
+          },
+        ]}
+      />
       <Modal
         open={editing !== null}
         title={editing?.rule_id ? 'Edit rule' : 'New rule'}

@@ -1,7 +1,8 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
-import { Empty, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 
@@ -50,47 +51,30 @@ export default function AllDevices() {
           ))}
         </select>
       </div>
-      <div className="card overflow-x-auto">
-        <Loaded query={devices}>
-          {(data) =>
-            data.devices.length === 0 ? (
-              <Empty>No devices.</Empty>
-            ) : (
-              <table className="table" data-testid="operator-devices">
-                <thead>
-                  <tr>
-                    <th>Tenant</th>
-                    <th>Device</th>
-                    <th>Site</th>
-                    <th>Status</th>
-                    <th>Battery</th>
-                    <th>Last seen</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.devices.map((d) => (
-                    <tr key={`${d.tenant_id}/${d.device_id}`}>
-                      <td>
-                        <Link className="text-indigo-600" to={`/operator/tenants/${d.tenant_id}`}>
-                          {d.tenant_id}
-                        </Link>
-                      </td>
-                      <td>{d.device_id}</td>
-                      <td>{d.site_id}</td>
-                      <td>
-                        <StatusBadge status={d.status} />
-                      </td>
-                      <td>{formatValue(d.battery_pct, 'battery_pct')}</td>
-                      <td>{timeAgo(d.last_seen_at)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
+      <QueryTable
+        query={devices}
+        rows={(data) => data.devices}
+        rowKey={(d) => `${d.tenant_id}/${d.device_id}`}
+        empty="No devices."
+        testId="operator-devices"
+        columns={[
+          {
+            header: 'Tenant',
+            cell: (d) => (
+              <Link className="text-indigo-600" to={`/operator/tenants/${d.tenant_id}`}>
+                {d.tenant_id}
+              </Link>
+            ),
+          },
+          { header: 'Device', cell: (d) => d.device_id },
+          { header: 'Site', cell: (d) => d.site_id },
+          { header: 'Status', cell: (d) => <StatusBadge status={d.status} /> },
+          { header: 'Battery', cell: (d) => formatValue(d.battery_pct, 'battery_pct') },
+          { header: 'Last seen', cell: (d) => timeAgo(d.last_seen_at) },
+        ]}
+      >
         <Pager page={page} size={100} total={devices.data?.total ?? 0} onPage={setPage} noun="devices" />
-      </div>
+      </QueryTable>
     </Page>
   );
 }

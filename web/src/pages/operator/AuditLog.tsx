@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Empty, Loaded, Page } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { dateTime } from '../../lib/format';
 
@@ -56,42 +57,21 @@ export default function AuditLog() {
           onChange={(e) => setSince(e.target.value)}
         />
       </div>
-      <div className="card overflow-x-auto">
-        <Loaded query={log}>
-          {(data) =>
-            data.entries.length === 0 ? (
-              <Empty>No entries.</Empty>
-            ) : (
-              <table className="table" data-testid="audit-table">
-                <thead>
-                  <tr>
-                    <th>When</th>
-                    <th>Who</th>
-                    <th>Action</th>
-                    <th>Tenant</th>
-                    <th>Resource</th>
-                    <th>From</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.entries.map((e) => (
-                    <tr key={e.id}>
-                      <td>{dateTime(e.created_at)}</td>
-                      <td>{e.username ?? e.user_id}</td>
-                      <td className="font-mono text-xs">{e.action}</td>
-                      <td>{e.tenant_filter ?? '—'}</td>
-                      <td>{e.resource_id ? `${e.resource_type}: ${e.resource_id}` : '—'}</td>
-                      <td className="text-xs" title={e.user_agent ?? ''}>
-                        {e.ip_address}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
-      </div>
+      <QueryTable
+        query={log}
+        rows={(data) => data.entries}
+        rowKey={(e) => e.id}
+        empty="No entries."
+        testId="audit-table"
+        columns={[
+          { header: 'When', cell: (e) => dateTime(e.created_at) },
+          { header: 'Who', cell: (e) => e.username ?? e.user_id },
+          { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
+          { header: 'Tenant', cell: (e) => e.tenant_filter ?? '—' },
+          { header: 'Resource', cell: (e) => (e.resource_id ? `${e.resource_type}: ${e.resource_id}` : '—') },
+          { header: 'From', className: 'text-xs', title: (e) => e.user_agent ?? '', cell: (e) => e.ip_address },
+        ]}
+      />
     </Page>
   );
 }

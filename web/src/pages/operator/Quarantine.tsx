@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Lines } from '../../components/charts';
+import { Table } from '../../components/table';
 import { Empty, Loaded, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { dateTime } from '../../lib/format';
@@ -65,28 +66,16 @@ export default function QuarantinePage() {
                 {events.length === 0 ? (
                   <Empty>No stored events (PROD stores none unless STORE_REJECTS is on).</Empty>
                 ) : (
-                  <table className="table">
-                    <thead>
-                      <tr>
-                        <th>When</th>
-                        <th>Reason</th>
-                        <th>Tenant / device</th>
-                        <th>Topic</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      {events.map((e) => (
-                        <tr key={e.id}>
-                          <td>{dateTime(e.ingested_at)}</td>
-                          <td className="font-mono text-xs">{e.reason}</td>
-                          <td>
-                            {e.tenant_id ?? '—'} / {e.device_id ?? '—'}
-                          </td>
-                          <td className="max-w-80 truncate font-mono text-xs">{e.topic}</td>
-                        </tr>
-                      ))}
-                    </tbody>
-                  </table>
+                  <Table
+                    rows={events}
+                    rowKey={(e) => e.id}
+                    columns={[
+                      { header: 'When', cell: (e) => dateTime(e.ingested_at) },
+                      { header: 'Reason', className: 'font-mono text-xs', cell: (e) => e.reason },
+                      { header: 'Tenant / device', cell: (e) => `${e.tenant_id ?? '—'} / ${e.device_id ?? '—'}` },
+                      { header: 'Topic', className: 'max-w-80 truncate font-mono text-xs', cell: (e) => e.topic },
+                    ]}
+                  />
                 )}
               </div>
             </>

@@ -1,5 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useParams } from 'react-router';
+import { QueryTable } from '../../components/table';
 import { Loaded, Page, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
@@ -56,34 +57,18 @@ export default function TenantDetail() {
           </>
         )}
       </Loaded>
-      <div className="card overflow-x-auto">
-        <Loaded query={devices}>
-          {(data) => (
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Device</th>
-                  <th>Site</th>
-                  <th>Status</th>
-                  <th>Last seen</th>
-                </tr>
-              </thead>
-              <tbody>
-                {data.devices.map((d) => (
-                  <tr key={d.device_id}>
-                    <td>{d.device_id}</td>
-                    <td>{d.site_id}</td>
-                    <td>
-                      <StatusBadge status={d.status} />
-                    </td>
-                    <td>{timeAgo(d.last_seen_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </Loaded>
-      </div>
+      <QueryTable
+        query={devices}
+        rows={(data) => data.devices}
+        rowKey={(d) => d.device_id}
+        empty="No devices."
+        columns={[
+          { header: 'Device', cell: (d) => d.device_id },
+          { header: 'Site', cell: (d) => d.site_id },
+          { header: 'Status', cell: (d) => <StatusBadge status={d.status} /> },
+          { header: 'Last seen', cell: (d) => timeAgo(d.last_seen_at) },
+        ]}
+      />
     </Page>
   );
 }

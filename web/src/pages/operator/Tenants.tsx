@@ -1,7 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
-import { EditDeleteCell, Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
+import { QueryTable } from '../../components/table';
+import { EditDeleteButtons, ErrorBox, Field, Modal, Page, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
@@ -60,55 +61,42 @@ export default function Tenants() {
       }
     >
       {remove.error && <ErrorBox error={remove.error} />}
-      <div className="card overflow-x-auto">
-        <Loaded query={tenants}>
-          {(data) =>
-            data.tenants.length === 0 ? (
-              <Empty>No tenants.</Empty>
-            ) : (
-              <table className="table" data-testid="tenants-table">
-                <thead>
-                  <tr>
-                    <th>Tenant</th>
-                    <th>Status</th>
-                    <th>Devices</th>
-                    <th>Online</th>
-                    <th>Open alerts</th>
-                    <th>Last activity</th>
-                    {admin && <th />}
-                  </tr>
-                </thead>
-                <tbody>
-                  {data.tenants.map((t) => (
-                    <tr key={t.tenant_id}>
-                      <td>
-                        <Link className="text-indigo-600" to={`/operator/tenants/${t.tenant_id}`}>
-                          {t.tenant_id}
-                        </Link>
-                        <div className="text-xs text-slate-500">{t.name}</div>
-                      </td>
-                      <td>
-                        <StatusBadge status={t.status} />
-                      </td>
-                      <td>{t.device_count}</td>
-                      <td>{t.online_count}</td>
-                      <td>{t.open_alerts}</td>
-                      <td>{timeAgo(t.last_activity)}</td>
-                      {admin && (
-                        <EditDeleteCell
-                          onEdit={() => setEditing(t)}
-                          onDelete={() => remove.mutate(t.tenant_id)}
-                          confirmText={`Delete tenant ${t.tenant_id}?`}
-                        />
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            )
-          }
-        </Loaded>
-      </div>
+      <QueryTable
+        query={tenants}
+        rows={(data) => data.tenants}
+        rowKey={(t) => t.tenant_id}
+        empty="No tenants."
+        testId="tenants-table"
+        columns={[
+          {
+            header: 'Tenant',
+            cell: (t) => (
+              <>
+                <Link className="text-indigo-600" to={`/operator/tenants/${t.tenant_id}`}>
+                  {t.tenant_id}
+                </Link>
+                <div className="text-xs text-slate-500">{t.name}</div>
+              </>
+            ),
+          },
+          { header: 'Status', cell: (t) => <StatusBadge status={t.status} /> },
+          { header: 'Devices', cell: (t) => t.device_count },
+          { header: 'Online', cell: (t) => t.online_count },
+          { header: 'Open alerts', cell: (t) => t.open_alerts },
+          { header: 'Last activity', cell: (t) => timeAgo(t.last_activity) },
+          admin && {
+            header: '',
+            className: 'space-x-1 whitespace-nowrap',
+            cell: (t) => (
+              <EditDeleteButtons
+                onEdit={() => setEditing(t)}
+                onDelete={() => remove.mutate(t.tenant_id)}
+                confirmText={`Delete tenant ${t.tenant_id}?`}
+              />
+            ),
+          },
+        ]}
+      />
       <Modal
         open={editing !== null}
         title={editing?.tenant_id ? `Edit ${editing.tenant_id}` : 'New tenant'}
