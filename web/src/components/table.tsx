@@ -62,6 +62,25 @@ export function Table<R>({ rows, columns, rowKey, testId, sorting }: TableProps<
   );
 }
 
+/** The "Enabled" column of rules and integrations: a checkbox administrators flip, others only see. */
+export function enabledColumn<R extends { name: string; enabled: boolean }>(
+  canChange: boolean,
+  toggle: (row: R) => void,
+): Column<R> {
+  return {
+    header: 'Enabled',
+    cell: (row) => (
+      <input
+        type="checkbox"
+        aria-label={`Enable ${row.name}`}
+        checked={row.enabled}
+        disabled={!canChange}
+        onChange={() => toggle(row)}
+      />
+    ),
+  };
+}
+
 /** A card listing what a query returned; `children` go below the table (a pager). */
 export function QueryTable<D, R>({
   query,

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { QueryTable } from '../../components/table';
+import { enabledColumn, QueryTable } from '../../components/table';
 import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
@@ -294,18 +294,7 @@ export default function Integrations() {
           { header: 'Name', className: 'font-medium', cell: (i) => i.name },
           { header: 'Type', cell: (i) => i.type },
           { header: 'Destination', className: 'max-w-64 truncate text-xs', cell: (i) => i.url ?? '—' },
-          {
-            header: 'Enabled',
-            cell: (i) => (
-              <input
-                type="checkbox"
-                aria-label={`Enable ${i.name}`}
-                checked={i.enabled}
-                disabled={!admin}
-                onChange={() => toggle.mutate(i)}
-              />
-            ),
-          },
+          enabledColumn<Integration>(admin, (row) => toggle.mutate(row)),
           { header: 'Created', cell: (i) => timeAgo(i.created_at) },
           admin && {
             header: '',

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { QueryTable } from '../../components/table';
+import { enabledColumn, QueryTable } from '../../components/table';
 import { EditDeleteButtons, ErrorBox, Field, Modal, Page, SeverityBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
@@ -149,18 +149,7 @@ export default function Rules() {
           },
           { header: 'Severity', cell: (rule) => <SeverityBadge severity={rule.severity} /> },
           { header: 'Duration / hysteresis', cell: (rule) => `${rule.duration_seconds} s / ${rule.hysteresis}` },
-          {
-            header: 'Enabled',
-            cell: (rule) => (
-              <input
-                type="checkbox"
-                aria-label={`Enable ${rule.name}`}
-                checked={rule.enabled}
-                disabled={!admin}
-                onChange={() => toggle.mutate(rule)}
-              />
-            ),
-          },
+          enabledColumn<Rule>(admin, (row) => toggle.mutate(row)),
           admin && {
             header: '',
             className: 'space-x-1 whitespace-nowrap',
