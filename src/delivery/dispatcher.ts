@@ -2,13 +2,15 @@
 // delivery job per matching route, idempotently (unique alert × route × event). Events are gathered per
 // event-loop turn so a burst of thousands of alerts costs a few queries; at start, alert events of the
 // last ALERT_LOOKBACK_MINUTES are dispatched again (existing jobs are kept), so a restart loses none.
+// Only events still due are sent (eventStillDue): never an OPEN for an alert closed since, never an event
+// older than its route.
 // Over NATS, instances share one durable consumer: each event reaches one of them and is acknowledged
 // once its jobs are committed.
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
 import { alertsByIds, recentAlertEvents } from '../model/alerts.js';
 import { insertJobs, type NewJob } from '../model/deliveries.js';
-import { activeRoutes, routeMatches } from '../model/routes.js';
+import { activeRoutes, eventStillDue, routeMatches } from '../model/routes.js';
 
 const RETRY_MS = 2000;
 
@@ -38,6 +40,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         const payload = buildPayload(alert, event);
         for (const route of routes) {
           if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
+          if (!eventStillDue(route, alert, event)) continue;
           counters.routes_matched += 1;
           planned.push({
             tenant_id: alert.tenant_id,

@@ -146,13 +146,29 @@ export interface DispatchRoute extends RouteFilter {
   tenant_id: string;
   route_id: string;
   integration_id: string;
+  created_at: Date;
+}
+
+/**
+ * Whether an alert event is still worth a notification on this route (ADR 012): it is still true — an OPEN
+ * whose alert has closed since is not — and it happened once the route existed: a new route does not page
+ * for the past, and a restart's catch-up never sends what happened before a route was made.
+ */
+export function eventStillDue(
+  route: { created_at: Date },
+  alert: { status: string; created_at: Date; closed_at: Date | null },
+  event: DeliveryEvent,
+): boolean {
+  if (event === 'OPEN' && alert.status === 'CLOSED') return false;
+  const happenedAt = event === 'OPEN' ? alert.created_at : alert.closed_at;
+  return happenedAt !== null && happenedAt.getTime() >= route.created_at.getTime();
 }
 
 /** Enabled routes of these tenants whose integration is enabled, in priority order. */
 export async function activeRoutes(tx: ServiceTx, tenantIds: string[]): Promise<DispatchRoute[]> {
   const { rows } = await tx.query<DispatchRoute>(
     `SELECT r.tenant_id, r.route_id, r.integration_id, r.min_severity, r.alert_types, r.severities, r.site_ids,
-            r.device_prefixes, r.deliver_on
+            r.device_prefixes, r.deliver_on, r.created_at
      FROM integration_routes r
      JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id
      WHERE r.tenant_id = ANY($1::text[]) AND r.enabled AND i.enabled

@@ -7,7 +7,7 @@ import { checkMqttTopic, checkSnmpConfig } from '../../src/model/integration-inp
 import type { EmailTarget } from '../../src/channels/target.js';
 import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
 import { backoffSeconds } from '../../src/delivery/backoff.js';
-import { routeMatches, type RouteFilter } from '../../src/model/routes.js';
+import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/routes.js';
 import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
 import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/lib/ssrf.js';
 import { render, unknownVariables } from '../../src/channels/template.js';
@@ -238,5 +238,21 @@ describe('integration settings checks', () => {
     expect(() => checkMqttTopic('alerts/acme/{a}/{b}', 'acme')).toThrow('Unknown template variables: a, b');
     expect(() => checkMqttTopic('alerts/acme/{site_id', 'acme')).toThrow('Invalid template variables');
     expect(() => checkMqttTopic(`alerts/acme/${'x'.repeat(520)}`, 'acme')).toThrow('Topic is too long');
+  });
+});
+
+describe('events still due', () => {
+  const route = { created_at: new Date('2026-11-30T12:00:00Z') };
+  const at = (iso: string) => new Date(iso);
+  it('sends an OPEN only while the alert is open, and nothing that happened before the route', () => {
+    const open = { status: 'OPEN', created_at: at('2026-11-30T12:05:00Z'), closed_at: null };
+    expect(eventStillDue(route, open, 'OPEN')).toBe(true);
+    expect(eventStillDue(route, { ...open, status: 'ACKNOWLEDGED' }, 'OPEN')).toBe(true);
+    expect(eventStillDue(route, { ...open, created_at: at('2026-11-30T11:59:59Z') }, 'OPEN')).toBe(false);
+    const closed = { status: 'CLOSED', created_at: at('2026-11-30T11:00:00Z'), closed_at: at('2026-11-30T12:10:00Z') };
+    expect(eventStillDue(route, closed, 'OPEN')).toBe(false);
+    expect(eventStillDue(route, closed, 'CLOSED')).toBe(true);
+    expect(eventStillDue(route, { ...closed, closed_at: at('2026-11-30T11:30:00Z') }, 'CLOSED')).toBe(false);
+    expect(eventStillDue(route, { ...open, closed_at: null }, 'CLOSED')).toBe(false);
   });
 });
