@@ -110,7 +110,7 @@ export function start(deps: RoleDeps): RunningRole {
   app.register(async (operator) => {
     guard(operator, verify, 'operator');
     const audited = createAudited(deps.db);
-    registerOperatorRoutes(operator, { audited, config });
+    registerOperatorRoutes(operator, { audited, config, bus: deps.bus });
     registerSystemRoutes(operator, {
       audited,
       collector,

@@ -165,6 +165,28 @@ export async function replaceToken(
   return true;
 }
 
+/**
+ * Revokes every device of a tenant (its deletion): tokens stop working, unused activation codes are
+ * retired. Returns the ids of the devices it revoked.
+ */
+export async function revokeTenantDevices(tx: TenantScope): Promise<string[]> {
+  const { rows } = await tx.query<{ device_id: string }>(
+    `UPDATE device_registry SET status = 'REVOKED', provision_token_hash = NULL, updated_at = now()
+     WHERE tenant_id = $1 AND status <> 'REVOKED' RETURNING device_id`,
+    [tx.tenantId],
+  );
+  await tx.query(
+    `UPDATE device_token_history SET revoked_at = now(), reason = 'REVOKED'
+     WHERE tenant_id = $1 AND revoked_at IS NULL`,
+    [tx.tenantId],
+  );
+  await tx.query(
+    `UPDATE device_activation SET expires_at = now() WHERE tenant_id = $1 AND used_at IS NULL AND expires_at > now()`,
+    [tx.tenantId],
+  );
+  return rows.map((row) => row.device_id);
+}
+
 async function closeTokenHistory(tx: TenantScope, deviceId: string, reason: string) {
   await tx.query(
     `UPDATE device_token_history SET revoked_at = now(), reason = $3

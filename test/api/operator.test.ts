@@ -225,6 +225,7 @@ describe('/operator on PostgreSQL', () => {
     expect((await call(tokens.operatorAdmin, '/operator/tenants/acme-corp', { method: 'DELETE' })).body).toEqual({
       tenant_id: 'acme-corp',
       status: 'deleted',
+      devices_revoked: 0,
     });
     expect(await call(tokens.operatorAdmin, '/operator/tenants/acme-corp', { method: 'DELETE' })).toMatchObject({
       status: 404,
@@ -378,5 +379,47 @@ describe('/operator behind a trusted proxy', () => {
     expect(https.headers.get('strict-transport-security')).toBe('max-age=31536000');
     const plain = await fetch(`${pulse.base}/health`);
     expect(plain.headers.get('strict-transport-security')).toBeNull();
+  });
+});
+
+describe('deleting a tenant', () => {
+  let pulse: TestPlatform;
+  beforeAll(async () => {
+    pulse = await startTestPlatform('pglite');
+  });
+  afterAll(() => pulse?.close());
+
+  it('revokes its devices, at once for ingest', async () => {
+    const admin = await tokenFor(pulse, { username: 'deleting-admin', role: 'operator_admin' });
+    await pulse.call('/operator/tenants', {
+      admin: false,
+      headers: bearer(admin),
+      json: { tenant_id: 'gone-corp', name: 'Gone' },
+    });
+    const registered = await pulse.call('/api/admin/devices', {
+      json: { tenant_id: 'gone-corp', device_id: 'g-1', site_id: 's' },
+    });
+    const activated = await pulse.call('/api/device/activate', {
+      admin: false,
+      json: { tenant_id: 'gone-corp', device_id: 'g-1', activation_code: registered.body.activation_code },
+    });
+    const send = async () =>
+      (
+        await fetch(`${pulse.base}/ingest/v1/tenant/gone-corp/device/g-1/heartbeat`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-provision-token': activated.body.provision_token },
+          body: JSON.stringify({ site_id: 's' }),
+        })
+      ).status;
+    expect(await send()).toBe(202);
+    const deleted = await pulse.call('/operator/tenants/gone-corp', {
+      method: 'DELETE',
+      admin: false,
+      headers: bearer(admin),
+    });
+    expect(deleted.body).toEqual({ tenant_id: 'gone-corp', status: 'deleted', devices_revoked: 1 });
+    expect(await send()).toBe(403);
+    const listed = await pulse.call('/api/admin/devices?tenant_id=gone-corp');
+    expect(listed.body.map((d: { status: string }) => d.status)).toEqual(['REVOKED']);
   });
 });

@@ -3,6 +3,7 @@
 // writes need operator_admin. Every request is audited (./audit.ts) and runs as pulse_operator.
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { Bus } from '../../bus/index.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import * as settingsModel from '../../model/settings.js';
@@ -13,6 +14,7 @@ import * as auditModel from '../../model/audit.js';
 import * as integrationModel from '../../model/integrations.js';
 import * as quarantineModel from '../../model/quarantine.js';
 import * as tenants from '../../model/tenants.js';
+import * as registry from '../../model/device-registry.js';
 import { narrow } from '../../db/database.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
@@ -97,7 +99,10 @@ function parseSince(since: string | undefined): Date | undefined {
 
 const statusFilter = (status: string) => (status.toUpperCase() === 'ALL' ? undefined : status.toUpperCase());
 
-export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Audited; config: Config }): void {
+export function registerOperatorRoutes(
+  app: FastifyInstance,
+  deps: { audited: Audited; config: Config; bus: Bus },
+): void {
   const { audited } = deps;
   // The reference's settings form posts form fields; JSON is the main format.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
@@ -211,9 +216,10 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
   app.delete<{ Params: Static<typeof TenantParams> }>(
     '/operator/tenants/:tenant_id',
     { schema: { tags, summary: 'Delete a tenant (soft; operator_admin)', params: TenantParams } },
-    (request) => {
+    async (request) => {
       const { tenant_id } = request.params;
-      return audited(
+      const revoked: string[] = [];
+      const deleted = await audited(
         request,
         {
           action: 'delete_tenant',
@@ -225,9 +231,14 @@ export function registerOperatorRoutes(app: FastifyInstance, deps: { audited: Au
         async (tx) => {
           if (!(await tenants.deleteTenant(tx, tenant_id)))
             throw new AppError('NOT_FOUND', 'Tenant not found or already deleted');
-          return { tenant_id, status: 'deleted' };
+          // A deleted tenant's devices stop sending: their tokens go with it.
+          revoked.push(...(await registry.revokeTenantDevices(narrow(tx, tenant_id))));
+          return { tenant_id, status: 'deleted', devices_revoked: revoked.length };
         },
       );
+      // After commit: every ingest instance forgets those devices at once.
+      for (const device_id of revoked) deps.bus.publish('device.changed', { tenant_id, device_id });
+      return deleted;
     },
   );
 
