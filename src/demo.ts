@@ -7,7 +7,7 @@ import { createRule, listRules } from './model/rules.js';
 
 const DEMO_RULES = [
   { name: 'Low Battery Warning', metric_name: 'battery_pct', operator: 'LT', threshold: 25, severity: 2 },
-  { name: 'Critical Battery', metric_name: 'battery_pct', operator: 'LT', threshold: 10, severity: 1 },
+  { name: 'Critical Battery', metric_name: 'battery_pct', operator: 'LT', threshold: 10, severity: 5 },
   { name: 'High Temperature', metric_name: 'temp_c', operator: 'GT', threshold: 35, severity: 3 },
   { name: 'Freezing Alert', metric_name: 'temp_c', operator: 'LT', threshold: 2, severity: 2 },
   { name: 'Weak Signal', metric_name: 'rssi_dbm', operator: 'LT', threshold: -85, severity: 4 },

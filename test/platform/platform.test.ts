@@ -104,14 +104,14 @@ describe('a running platform', () => {
     expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(5);
     expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(0);
     const { rows } = await pulse.db.withTenant('demo-x', (tx) =>
-      tx.query<{ name: string }>(`SELECT name FROM alert_rules ORDER BY id`),
+      tx.query<{ name: string; severity: number }>(`SELECT name, severity FROM alert_rules ORDER BY id`),
     );
-    expect(rows.map((r) => r.name)).toEqual([
-      'Low Battery Warning',
-      'Critical Battery',
-      'High Temperature',
-      'Freezing Alert',
-      'Weak Signal',
+    expect(rows.map((r) => [r.name, r.severity])).toEqual([
+      ['Low Battery Warning', 2],
+      ['Critical Battery', 5],
+      ['High Temperature', 3],
+      ['Freezing Alert', 2],
+      ['Weak Signal', 4],
     ]);
   });
 

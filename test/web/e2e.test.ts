@@ -233,6 +233,24 @@ describe('web app in Chromium', () => {
       await tenants.getByRole('link', { name: 'tenant-a' }).waitFor();
       await tenants.getByRole('link', { name: 'tenant-b' }).waitFor();
       await shot(page, 'operator-tenants');
+      // Editing a tenant's name keeps the contact email the list does not show.
+      await pulse.db.withOperator((tx) =>
+        tx.query(`UPDATE tenants SET contact_email = 'ops@a.example' WHERE tenant_id = 'tenant-a'`),
+      );
+      await tenants
+        .getByRole('row', { name: /tenant-a/ })
+        .getByRole('button', { name: 'Edit' })
+        .click();
+      const form = page.getByRole('form', { name: 'Tenant' });
+      await form.getByLabel('Name').fill('Tenant A renamed');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.waitFor({ state: 'detached' });
+      const { rows: edited } = await pulse.db.withOperator((tx) =>
+        tx.query<{ name: string; contact_email: string | null }>(
+          `SELECT name, contact_email FROM tenants WHERE tenant_id = 'tenant-a'`,
+        ),
+      );
+      expect(edited).toEqual([{ name: 'Tenant A renamed', contact_email: 'ops@a.example' }]);
       await tenants.getByRole('link', { name: 'tenant-b' }).click();
       await page.getByRole('heading', { name: 'Tenant tenant-b' }).waitFor();
       await shot(page, 'operator-tenant-detail');

@@ -26,6 +26,13 @@ export default function Tenants() {
     queryFn: () => api<{ tenants: TenantStats[] }>('/operator/tenants/stats/summary'),
     refetchInterval: 15_000,
   });
+  // The list does not carry contact details: an edit starts from the tenant itself, or it would blank them.
+  const detail = useQuery({
+    queryKey: ['tenant', editing?.tenant_id],
+    queryFn: () => api<{ contact_email: string | null }>(`/operator/tenants/${editing!.tenant_id}`),
+    enabled: Boolean(editing?.tenant_id),
+  });
+  const loadingDetail = Boolean(editing?.tenant_id) && !detail.data;
   const refresh = () => client.invalidateQueries({ queryKey: ['tenants'] });
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
@@ -105,14 +112,20 @@ export default function Tenants() {
         <form onSubmit={submit} className="space-y-3" aria-label="Tenant">
           {!editing?.tenant_id && (
             <Field label="Tenant id" hint="lowercase letters, digits and hyphens">
-              <input className="input" name="tenant_id" required pattern="[a-z0-9]([a-z0-9-]*[a-z0-9])?" />
+              <input className="input" name="tenant_id" required pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?" />
             </Field>
           )}
           <Field label="Name">
             <input className="input" name="name" required defaultValue={editing?.name} />
           </Field>
           <Field label="Contact email">
-            <input className="input" name="contact_email" type="email" />
+            <input
+              className="input"
+              name="contact_email"
+              type="email"
+              key={detail.data ? 'loaded' : 'empty'}
+              defaultValue={editing?.tenant_id ? (detail.data?.contact_email ?? '') : ''}
+            />
           </Field>
           {editing?.tenant_id && (
             <Field label="Status">
@@ -124,7 +137,9 @@ export default function Tenants() {
           )}
           {save.error && <ErrorBox error={save.error} />}
           <div className="flex justify-end">
-            <button className="btn-primary">Save</button>
+            <button className="btn-primary" disabled={loadingDetail}>
+              Save
+            </button>
           </div>
         </form>
       </Modal>
