@@ -1,6 +1,7 @@
-// What Pulse keeps in PULSE_DATA_DIR besides the embedded database: the generated DEV admin and secrets keys, and
-// while `pulse up` runs, the addresses it actually listens on (ports move when the defaults are taken),
-// so that `pulse simulate` in another terminal finds it.
+// What Pulse keeps in PULSE_DATA_DIR besides the embedded database: the generated DEV admin and secrets keys,
+// the embedded broker's fallback port (so it stays the same across restarts), and while `pulse up` runs,
+// the addresses it actually listens on (ports move when the defaults are taken), so that `pulse simulate`
+// in another terminal finds it.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -84,4 +85,23 @@ export function readRuntimeInfo(dataDir: string): RuntimeInfo | undefined {
 
 export function removeRuntimeInfo(dataDir: string): void {
   rmSync(runtimeFile(dataDir), { force: true });
+}
+
+const portFile = (dataDir: string, name: string) => path.resolve(dataDir, `${name}-port`);
+
+/** The port a listener fell back to last time, if it had to. */
+export function rememberedPort(dataDir: string, name: string): number | undefined {
+  if (dataDir.startsWith('memory://')) return undefined;
+  try {
+    const port = Number(readFileSync(portFile(dataDir, name), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function rememberPort(dataDir: string, name: string, port: number): void {
+  if (dataDir.startsWith('memory://')) return;
+  mkdirSync(path.resolve(dataDir), { recursive: true });
+  writeFileSync(portFile(dataDir, name), `${port}\n`, { mode: 0o600 });
 }

@@ -101,7 +101,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     let broker: EmbeddedBroker | undefined;
     if (options.embeddedBroker && !config.MQTT_URL) {
-      broker = await startEmbeddedBroker({ host: config.MQTT_HOST, port: config.MQTT_PORT, log });
+      broker = await startEmbeddedBroker({
+        host: config.MQTT_HOST,
+        port: config.MQTT_PORT,
+        log,
+        dataDir: config.PULSE_DATA_DIR,
+      });
       cleanup.push(() => broker!.stop());
     }
 

@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesOptions, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
+import { rememberedPort, rememberPort } from '../data-dir.js';
 import { listenWithFallback } from '../lib/listen.js';
 
 /** Calls back once the message is handled; an error closes the client's connection unanswered. */
@@ -28,6 +29,8 @@ export async function startEmbeddedBroker(options: {
   host: string;
   port: number;
   log: Logger;
+  /** Where to remember a fallback port (PULSE_DATA_DIR), unless the data lives in memory. */
+  dataDir?: string | undefined;
 }): Promise<EmbeddedBroker> {
   const gates = new Set<{ matches: (topic: string) => boolean; gate: PublishGate }>();
   const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
@@ -40,11 +43,18 @@ export async function startEmbeddedBroker(options: {
   };
   const broker = await Aedes.createBroker({ concurrency: 1000, authorizePublish });
   const server: Server = createServer(broker.handle);
-  const port = await listenWithFallback(server, options.host, options.port, (taken) =>
-    options.log.warn(
-      `MQTT port ${taken} is in use; the embedded broker listens on a free port instead (set MQTT_PORT, or MQTT_URL to use the broker that is there)`,
-    ),
+  // The fallback port is kept in the data dir: device scripts written against it keep working after a restart.
+  const port = await listenWithFallback(
+    server,
+    options.host,
+    options.port,
+    (taken) =>
+      options.log.warn(
+        `MQTT port ${taken} is in use; the embedded broker listens on another port instead (set MQTT_PORT, or MQTT_URL to use the broker that is there)`,
+      ),
+    options.dataDir ? rememberedPort(options.dataDir, 'mqtt') : undefined,
   );
+  if (options.dataDir && port !== options.port && options.port !== 0) rememberPort(options.dataDir, 'mqtt', port);
   const host = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   return {
     port,

@@ -1,22 +1,33 @@
 import type { Server } from 'node:net';
 
+const taken = (error: unknown) => (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+
 /**
- * Listens on host:port; when the port is taken, calls onTaken once and listens on a free port instead.
- * Port 0 means "any free port". Resolves to the port actually bound.
+ * Listens on host:port; when the port is taken, calls onTaken once and listens instead on `fallback` (the
+ * port used last time, so that clients configured then still connect) or, when that is taken too, on any
+ * free port. Port 0 means "any free port". Resolves to the port actually bound.
  */
 export async function listenWithFallback(
   server: Server,
   host: string,
   port: number,
   onTaken: (port: number) => void,
+  fallback?: number,
 ): Promise<number> {
   try {
     return await listen(server, host, port);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw error;
+    if (!taken(error) || port === 0) throw error;
     onTaken(port);
-    return listen(server, host, 0);
   }
+  if (fallback && fallback !== port) {
+    try {
+      return await listen(server, host, fallback);
+    } catch (error) {
+      if (!taken(error)) throw error;
+    }
+  }
+  return listen(server, host, 0);
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {

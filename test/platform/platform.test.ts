@@ -1,6 +1,8 @@
 // Starting and stopping Pulse: /health, ports already taken, the embedded broker.
 import { connect, createServer, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -135,5 +137,28 @@ describe('startup failures', () => {
         embeddedBroker: false,
       }),
     ).rejects.toThrow(/the database schema is missing \d+ migration\(s\); run `pulse migrate` first/);
+  });
+});
+
+describe('the embedded broker on a taken port', () => {
+  it('falls back to the same port at every restart on one data dir', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'pulse-port-'));
+    const taken = await occupyPort();
+    try {
+      const start = () =>
+        startTestPlatform('pglite', { PULSE_DATA_DIR: dataDir, MQTT_PORT: String(taken.port) }, [], {
+          embeddedBroker: true,
+        });
+      const first = await start();
+      const url = first.mqttUrl;
+      await first.close();
+      expect(url).not.toContain(`:${taken.port}`);
+      const second = await start();
+      expect(second.mqttUrl).toBe(url);
+      await second.close();
+    } finally {
+      taken.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
