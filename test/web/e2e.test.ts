@@ -111,6 +111,10 @@ describe('web app in Chromium', () => {
       const page = await signIn('web-admin');
       await page.getByTestId('live-status').and(page.locator('[data-status="live"]')).waitFor({ timeout: 10_000 });
       await page.getByText('Fleet health').waitFor();
+      // The fleet is counted on the server by status, every status with its card.
+      const counts = page.getByTestId('fleet-counts');
+      for (const label of ['Devices', 'Online', 'Stale', 'Offline', 'Open alerts'])
+        await counts.getByText(label).waitFor();
       // Tokens are kept in memory only: nothing a script could read from storage carries one.
       const stored = String(await page.evaluate('JSON.stringify([{ ...sessionStorage }, { ...localStorage }])'));
       expect(stored).not.toMatch(/eyJ|refresh_token|access_token/);

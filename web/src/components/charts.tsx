@@ -93,7 +93,12 @@ export function Gauge({ metric, value }: { metric: string; value: number | undef
           max: range.max,
           progress: { show: false },
           axisLine: { lineStyle: { width: 10, color: range.colors } },
-          axisLabel: { distance: 14, fontSize: 9, formatter: (v: number) => String(Math.round(v)) },
+          // The end labels would sit under the value: the arc's colours say where the ends are.
+          axisLabel: {
+            distance: 14,
+            fontSize: 9,
+            formatter: (v: number) => (v === range.min || v === range.max ? '' : String(Math.round(v))),
+          },
           splitNumber: 4,
           splitLine: { length: 8 },
           pointer: { width: 4 },

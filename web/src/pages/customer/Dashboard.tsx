@@ -8,15 +8,31 @@ import { formatValue, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
 import type { Alert, DeviceList, Summary } from '../../lib/types';
 
+const STATUSES = ['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'] as const;
+
 export default function Dashboard() {
+  // The eight devices seen last, and the fleet counted by status on the server (not from a page of it).
   const devices = useQuery({
     queryKey: ['devices', 'dashboard'],
-    queryFn: () => api<DeviceList>('/api/v2/devices?limit=500'),
+    queryFn: () => api<DeviceList>('/api/v2/devices?limit=8&sort=last_seen_at&order=desc'),
+    refetchInterval: 10_000,
+  });
+  const counts = useQuery({
+    queryKey: ['devices', 'counts'],
+    queryFn: async () =>
+      Object.fromEntries(
+        await Promise.all(
+          STATUSES.map(
+            async (status) =>
+              [status, (await api<DeviceList>(`/api/v2/devices?status=${status}&limit=1`)).total] as const,
+          ),
+        ),
+      ) as Record<(typeof STATUSES)[number], number>,
     refetchInterval: 10_000,
   });
   const alerts = useQuery({
     queryKey: ['alerts', 'open'],
-    queryFn: () => api<{ alerts: Alert[] }>('/api/v2/alerts?status=OPEN&limit=50'),
+    queryFn: () => api<{ alerts: Alert[]; total: number }>('/customer/alerts?status=OPEN&limit=50'),
   });
   const trend = useQuery({
     queryKey: ['trend'],
@@ -42,26 +58,28 @@ export default function Dashboard() {
   );
 
   const list = devices.data?.devices ?? [];
-  const count = (status: string) => list.filter((d) => d.status === status).length;
-  const online = count('ONLINE');
+  const count = (status: (typeof STATUSES)[number]) => counts.data?.[status] ?? 0;
   const total = devices.data?.total ?? 0;
+  // One rounding for the card and the gauge, so they say the same.
+  const onlinePct = total ? Math.round((count('ONLINE') / total) * 1000) / 10 : undefined;
   return (
     <Page title="Dashboard">
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-5" data-testid="fleet-counts">
         <StatCard label="Devices" value={total} />
         <StatCard
           label="Online"
-          value={online}
-          hint={total ? `${Math.round((online / total) * 100)} % of the fleet` : undefined}
+          value={count('ONLINE')}
+          hint={onlinePct === undefined ? undefined : `${onlinePct} % of the fleet`}
         />
         <StatCard label="Stale" value={count('STALE')} />
-        <StatCard label="Open alerts" value={alerts.data?.alerts.length ?? '…'} />
+        <StatCard label="Offline" value={count('OFFLINE')} hint="silent, or never seen" />
+        <StatCard label="Open alerts" value={alerts.data?.total ?? '…'} />
       </div>
       <div className="grid gap-3 lg:grid-cols-3">
         <div className="card">
           <h2 className="mb-2 text-sm font-semibold">Fleet health</h2>
           <div className="grid grid-cols-2">
-            <Gauge metric="online_pct" value={total ? (online / total) * 100 : undefined} />
+            <Gauge metric="online_pct" value={onlinePct} />
             <Gauge metric="battery_pct" value={summary.data?.metrics.battery_pct?.avg} />
           </div>
         </div>
@@ -71,11 +89,7 @@ export default function Dashboard() {
         </div>
         <div className="card">
           <h2 className="mb-2 text-sm font-semibold">Device status</h2>
-          <Pie
-            data={['ONLINE', 'STALE', 'OFFLINE', 'REVOKED']
-              .map((name) => ({ name, value: count(name) }))
-              .filter((d) => d.value > 0)}
-          />
+          <Pie data={STATUSES.map((name) => ({ name, value: count(name) })).filter((d) => d.value > 0)} />
         </div>
       </div>
       <div className="grid gap-3 lg:grid-cols-2">
@@ -101,7 +115,7 @@ export default function Dashboard() {
           <Loaded query={devices}>
             {() => (
               <Table
-                rows={list.slice(0, 8)}
+                rows={list}
                 rowKey={(device) => device.device_id}
                 columns={[
                   { header: 'Device', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
