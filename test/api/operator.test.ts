@@ -34,9 +34,10 @@ describe('/operator on PostgreSQL', () => {
           ip: string;
           user_agent: string;
           resource_id: string | null;
+          status_code: number | null;
         }>(
-          `SELECT user_id, action, tenant_filter, host(ip_address) AS ip, user_agent, resource_id FROM operator_audit_log
-           WHERE action = $1 ORDER BY id`,
+          `SELECT user_id, action, tenant_filter, host(ip_address) AS ip, user_agent, resource_id, status_code
+           FROM operator_audit_log WHERE action = $1 ORDER BY id`,
           [action],
         ),
       )
@@ -188,14 +189,23 @@ describe('/operator on PostgreSQL', () => {
         })
       ).status,
     ).toBe(400);
-    // The refused create left no tenant behind, but its audit row stayed.
+    // The refused create left no tenant behind, but its audit row stayed, saying how it ended.
     expect((await call(tokens.operatorAdmin, '/operator/tenants/x-1')).status).toBe(404);
-    expect((await auditRows('create_tenant')).map((r) => r.resource_id)).toEqual([
-      'acme-corp',
-      'acme-corp',
-      'Bad_Id',
-      'x-1',
+    expect((await auditRows('create_tenant')).map((r) => [r.resource_id, r.status_code])).toEqual([
+      ['acme-corp', 200],
+      ['acme-corp', 409],
+      ['Bad_Id', 400],
+      ['x-1', 400],
     ]);
+    // The log's "changes only" view leaves out reads, not refusals.
+    const changes = (await call(tokens.operatorAdmin, '/operator/audit-log?changes_only=true&limit=1000')).body
+      .entries as { action: string; status_code: number }[];
+    expect(changes.some((e) => /^(list|get|view)_/.test(e.action) && !e.action.endsWith('_denied'))).toBe(false);
+    expect(changes.filter((e) => e.action === 'create_tenant').map((e) => e.status_code)).toEqual([400, 400, 409, 200]);
+    const everything = (await call(tokens.operatorAdmin, '/operator/audit-log?limit=1000')).body.entries as {
+      action: string;
+    }[];
+    expect(everything.some((e) => e.action === 'get_tenant')).toBe(true);
 
     const tenant = (await call(tokens.operator, '/operator/tenants/acme-corp')).body;
     expect(tenant).toMatchObject({ name: 'Acme', metadata: { tier: 'gold' }, status: 'ACTIVE' });

@@ -275,7 +275,16 @@ describe('web app in Chromium', () => {
       await page.getByRole('heading', { name: 'Settings', exact: true }).waitFor();
       await shot(page, 'operator-settings-dark');
       await nav(page, 'Audit log');
-      await page.getByTestId('audit-table').getByText('list_all_devices').first().waitFor();
+      // Changes first (the tenant edit above), with how they ended; every read one click away.
+      const audit = page.getByTestId('audit-table');
+      await audit
+        .getByRole('row', { name: /update_tenant/ })
+        .getByText('ok')
+        .first()
+        .waitFor();
+      expect(await audit.getByText('list_all_devices').count()).toBe(0);
+      await page.getByLabel('Changes only').uncheck();
+      await audit.getByText('list_all_devices').first().waitFor();
       await shot(page, 'operator-audit');
 
       const operator = await signIn('web-operator');

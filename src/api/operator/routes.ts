@@ -64,6 +64,9 @@ const AuditQuery = Type.Object({
   action: Type.Optional(Type.String()),
   tenant_filter: Type.Optional(Type.String()),
   since: Type.Optional(Type.String({ description: 'ISO-8601' })),
+  changes_only: Type.Optional(
+    Type.Boolean({ description: 'leave out requests that only read (list_*, get_*, view_*); denials stay' }),
+  ),
   limit: Limit(1000, 100),
 });
 const Flag = Type.Union([Type.Boolean(), Type.String()]);
@@ -373,13 +376,14 @@ export function registerOperatorRoutes(
     '/operator/audit-log',
     { schema: { tags, summary: 'The operator audit log (operator_admin)', querystring: AuditQuery } },
     (request) => {
-      const { user_id, action, tenant_filter, since, limit } = request.query;
+      const { user_id, action, tenant_filter, since, changes_only, limit } = request.query;
       return audited(request, { action: 'view_audit_log', admin: true }, async (tx) => ({
         entries: await auditModel.auditLog(tx, {
           userId: user_id,
           action,
           tenantId: tenant_filter,
           since: parseSince(since),
+          changesOnly: changes_only,
           limit,
         }),
         limit,

@@ -15,6 +15,8 @@ interface Entry {
   resource_id: string | null;
   ip_address: string | null;
   user_agent: string | null;
+  /** The request's HTTP status; null in rows from before it was kept. */
+  status_code: number | null;
   created_at: string;
 }
 
@@ -22,8 +24,11 @@ export default function AuditLog() {
   const [user, setUser] = useState('');
   const [action, setAction] = useState('');
   const [since, setSince] = useState('');
+  // Every page an operator opens is audited too; what changed is what people look for first.
+  const [changesOnly, setChangesOnly] = useState(true);
   const params = new URLSearchParams({
     limit: '200',
+    ...(changesOnly && { changes_only: 'true' }),
     ...(user && { user_id: user }),
     ...(action && { action }),
     ...(since && { since: new Date(since).toISOString() }),
@@ -56,6 +61,10 @@ export default function AuditLog() {
           value={since}
           onChange={(e) => setSince(e.target.value)}
         />
+        <label className="flex items-center gap-1 text-sm">
+          <input type="checkbox" checked={changesOnly} onChange={(e) => setChangesOnly(e.target.checked)} />
+          Changes only
+        </label>
       </div>
       <QueryTable
         query={log}
@@ -67,6 +76,17 @@ export default function AuditLog() {
           { header: 'When', cell: (e) => dateTime(e.created_at) },
           { header: 'Who', cell: (e) => e.username ?? e.user_id },
           { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
+          {
+            header: 'Outcome',
+            cell: (e) =>
+              e.status_code === null ? (
+                '—'
+              ) : e.status_code < 400 ? (
+                <span className="text-emerald-600">ok</span>
+              ) : (
+                <span className="text-rose-600">refused ({e.status_code})</span>
+              ),
+          },
           { header: 'Tenant', cell: (e) => e.tenant_filter ?? '—' },
           { header: 'Resource', cell: (e) => (e.resource_id ? `${e.resource_type}: ${e.resource_id}` : '—') },
           { header: 'From', className: 'text-xs', title: (e) => e.user_agent ?? '', cell: (e) => e.ip_address },
