@@ -1,6 +1,6 @@
 // Device state: what the evaluator knows of each device (status, when it was last heard, its latest
 // metrics), kept in device_state and loaded back when an evaluator takes a device over.
-import type { ServiceTx } from '../db/database.js';
+import type { ServiceTx, TenantTx } from '../db/database.js';
 
 export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
 
@@ -48,4 +48,13 @@ export async function upsertDeviceStates(tx: ServiceTx, devices: DeviceState[]):
        last_state_change_at = EXCLUDED.last_state_change_at, state = EXCLUDED.state`,
     [JSON.stringify(devices)],
   );
+}
+
+/** The metrics the tenant's devices have reported (their latest values' names), in order. */
+export async function reportedMetrics(tx: TenantTx): Promise<string[]> {
+  const { rows } = await tx.query<{ metric: string }>(
+    `SELECT DISTINCT jsonb_object_keys(state) AS metric FROM device_state WHERE tenant_id = $1 ORDER BY 1`,
+    [tx.tenantId],
+  );
+  return rows.map((row) => row.metric);
 }

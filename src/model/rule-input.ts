@@ -45,3 +45,12 @@ export function checkRuleFields<T extends RuleFields>(fields: T): T {
 export function checkRuleId(ruleId: string): void {
   if (!isUuid(ruleId)) throw new AppError('INVALID_REQUEST', 'Invalid rule_id format: must be a valid UUID');
 }
+
+/**
+ * A warning for a rule on a metric none of the tenant's devices has reported — most often a typo
+ * ("temprature") that would never fire. Saved all the same: devices may report it later.
+ */
+export function unknownMetricWarning(metric: string, reported: string[]): string | undefined {
+  if (reported.length === 0 || reported.includes(metric)) return undefined;
+  return `No device has reported ${metric} yet, so this rule cannot fire until one does. Reported metrics: ${reported.join(', ')}`;
+}

@@ -62,7 +62,7 @@ export async function createRule(
       rule.hysteresis ?? 0,
     ],
   );
-  return rows[0];
+  return rows[0]!;
 }
 
 const UPDATABLE_RULE_FIELDS = [

@@ -206,6 +206,18 @@ describe('/customer on PostgreSQL', () => {
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ threshold: 35, enabled: false, site_ids: null, duration_seconds: 60 });
     expect(Date.parse(patched.body.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.body.updated_at));
+    expect(created.body).not.toHaveProperty('warning');
+    // A metric no device has reported (a typo, most often) is saved, with a warning that says so.
+    const misspelt = await call(tokens.adminA, `/customer/alert-rules/${ruleId}`, 'PATCH', {
+      metric_name: 'temprature',
+    });
+    expect(misspelt.status).toBe(200);
+    expect(misspelt.body.warning).toBe(
+      'No device has reported temprature yet, so this rule cannot fire until one does. Reported metrics: battery_pct, rssi_dbm, temp_c',
+    );
+    expect(
+      (await call(tokens.adminA, `/customer/alert-rules/${ruleId}`, 'PATCH', { metric_name: 'temp_c' })).body,
+    ).not.toHaveProperty('warning');
 
     const problems: [unknown, number, unknown][] = [
       [{ ...newRule, operator: 'EQ' }, 400, 'Invalid operator value'],

@@ -71,4 +71,14 @@ describe('RuleForm', () => {
     );
     expect(done).not.toHaveBeenCalled();
   });
+
+  it("passes on the API's warning about a metric no device has reported", async () => {
+    const warning = 'No device has reported temprature yet, so this rule cannot fire until one does.';
+    const { done } = renderForm({ status: 201, body: { rule_id: 'r', warning } });
+    fill('Name', 'Typo');
+    fill(/^Metric/, 'temprature');
+    fill('Threshold', '30');
+    fireEvent.click(screen.getByRole('button', { name: 'Save rule' }));
+    await waitFor(() => expect(done).toHaveBeenCalledWith(warning));
+  });
 });

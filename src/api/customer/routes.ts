@@ -10,7 +10,8 @@ import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import { alertStatusFilter, devicesPage, DevicesQuery } from '../v2/routes.js';
-import { checkRuleFields, checkRuleId, type RuleFields } from '../../model/rule-input.js';
+import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
+import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
 import * as ruleModel from '../../model/rules.js';
@@ -205,6 +206,12 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     return rule;
   };
 
+  /** The saved rule, with a `warning` when no device has reported its metric. */
+  const withMetricWarning = async <R extends { metric_name: string }>(tx: TenantTx, rule: R) => {
+    const warning = unknownMetricWarning(rule.metric_name, await reportedMetrics(tx));
+    return warning ? { ...rule, warning } : rule;
+  };
+
   app.get<{ Params: Static<typeof RuleParams> }>(
     '/customer/alert-rules/:rule_id',
     { schema: { tags, summary: 'One alert rule', params: RuleParams } },
@@ -216,7 +223,9 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     { preHandler: customerAdminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
-      const created = await inTenant(request, (tx) => ruleModel.createRule(tx, rule));
+      const created = await inTenant(request, async (tx) =>
+        withMetricWarning(tx, await ruleModel.createRule(tx, rule)),
+      );
       return reply.status(201).send(created);
     },
   );
@@ -236,7 +245,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
       return inTenant(request, async (tx) => {
         const updated = await ruleModel.updateRule(tx, request.params.rule_id, fields);
         if (!updated) throw new AppError('NOT_FOUND', 'Alert rule not found');
-        return updated;
+        return fields.metric_name === undefined ? updated : withMetricWarning(tx, updated);
       });
     },
   );

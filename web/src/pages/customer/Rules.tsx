@@ -8,16 +8,17 @@ import type { Rule } from '../../lib/types';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
 
-export function RuleForm({ rule, onDone }: { rule: Draft; onDone: () => void }) {
+/** `onDone` gets the API's warning about the saved rule, if it has one (a metric no device reported). */
+export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: string) => void }) {
   const client = useQueryClient();
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
       rule.rule_id
-        ? api(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body })
-        : api('/customer/alert-rules', { method: 'POST', body }),
-    onSuccess: async () => {
+        ? api<{ warning?: string }>(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body })
+        : api<{ warning?: string }>('/customer/alert-rules', { method: 'POST', body }),
+    onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: ['rules'] });
-      onDone();
+      onDone(saved?.warning);
     },
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
@@ -93,7 +94,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: () => void }) 
       </label>
       <div className="col-span-2">{save.error && <ErrorBox error={save.error} />}</div>
       <div className="col-span-2 flex justify-end gap-2">
-        <button type="button" className="btn-ghost" onClick={onDone}>
+        <button type="button" className="btn-ghost" onClick={() => onDone()}>
           Cancel
         </button>
         <button className="btn-primary" disabled={save.isPending}>
@@ -109,6 +110,7 @@ export default function Rules() {
   const client = useQueryClient();
   const rules = useQuery({ queryKey: ['rules'], queryFn: () => api<{ rules: Rule[] }>('/customer/alert-rules') });
   const [editing, setEditing] = useState<Draft | null>(null);
+  const [warning, setWarning] = useState<string>();
   const remove = useMutation({
     mutationFn: (id: string) => api(`/customer/alert-rules/${id}`, { method: 'DELETE' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['rules'] }),
@@ -130,6 +132,14 @@ export default function Rules() {
       }
     >
       {(remove.error || toggle.error) && <ErrorBox error={remove.error ?? toggle.error} />}
+      {warning && (
+        <div role="status" className="card flex items-start justify-between gap-2 border-amber-300 text-sm">
+          <span>{warning}</span>
+          <button className="btn-ghost" onClick={() => setWarning(undefined)}>
+            Dismiss
+          </button>
+        </div>
+      )}
       <QueryTable
         query={rules}
         rows={(data) => data.rules}
@@ -168,7 +178,15 @@ export default function Rules() {
         title={editing?.rule_id ? 'Edit rule' : 'New rule'}
         onClose={() => setEditing(null)}
       >
-        {editing && <RuleForm rule={editing} onDone={() => setEditing(null)} />}
+        {editing && (
+          <RuleForm
+            rule={editing}
+            onDone={(saved) => {
+              setWarning(saved);
+              setEditing(null);
+            }}
+          />
+        )}
       </Modal>
     </Page>
   );
