@@ -130,6 +130,16 @@ describe('web app in Chromium', () => {
       await rows.first().waitFor();
       expect(await rows.count()).toBe(3);
       await shot(page, 'customer-devices');
+      // A filter lands in the URL: a reload (through the issuer: tokens are in memory) shows the same view.
+      await page.getByLabel('Search device id').fill('0003');
+      await page.waitForURL(/\/app\/devices\?q=0003$/);
+      await page.reload();
+      await page.getByTestId('devices-table').getByRole('link', { name: 'dev-0003' }).waitFor();
+      expect(await rows.count()).toBe(1);
+      expect(await page.getByLabel('Search device id').inputValue()).toBe('0003');
+      await page.getByLabel('Search device id').fill('');
+      await page.waitForURL(/\/app\/devices$/);
+      await rows.nth(2).waitFor();
 
       await rows.first().getByRole('link').click();
       const chart = page.locator('[data-testid="chart-temp_c"]');

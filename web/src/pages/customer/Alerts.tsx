@@ -1,8 +1,9 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect } from 'react';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import { useUrlParams } from '../../lib/url-params';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
@@ -14,10 +15,9 @@ const PAGE = 50;
 export default function Alerts() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
-  const [status, setStatus] = useState('OPEN');
-  const [severity, setSeverity] = useState('');
-  const [device, setDevice] = useState('');
-  const [page, setPage] = useState(0);
+  const [filters, setFilters] = useUrlParams({ status: 'OPEN', severity: '', device: '', page: '0' });
+  const { status, severity, device } = filters;
+  const page = Number(filters.page) || 0;
   const params = new URLSearchParams({
     status,
     limit: String(PAGE),
@@ -46,10 +46,7 @@ export default function Alerts() {
               role="tab"
               aria-selected={status === s}
               className={status === s ? 'btn-primary' : 'btn-ghost'}
-              onClick={() => {
-                setStatus(s);
-                setPage(0);
-              }}
+              onClick={() => setFilters({ status: s, page: '0' })}
             >
               {s}
             </button>
@@ -59,7 +56,7 @@ export default function Alerts() {
           className="input max-w-40"
           aria-label="Severity"
           value={severity}
-          onChange={(e) => setSeverity(e.target.value)}
+          onChange={(e) => setFilters({ severity: e.target.value, page: '0' })}
         >
           <option value="">All severities</option>
           {[5, 4, 3, 2, 1].map((s) => (
@@ -73,7 +70,7 @@ export default function Alerts() {
           placeholder="Device"
           aria-label="Device"
           value={device}
-          onChange={(e) => setDevice(e.target.value)}
+          onChange={(e) => setFilters({ device: e.target.value, page: '0' })}
         />
       </div>
       {change.error && <ErrorBox error={change.error} />}
@@ -133,7 +130,13 @@ export default function Alerts() {
           },
         ]}
       >
-        <Pager page={page} size={PAGE} total={alerts.data?.total ?? 0} onPage={setPage} noun="alerts" />
+        <Pager
+          page={page}
+          size={PAGE}
+          total={alerts.data?.total ?? 0}
+          onPage={(next) => setFilters({ page: String(next) })}
+          noun="alerts"
+        />
       </QueryTable>
     </Page>
   );

@@ -1,20 +1,17 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import { useUrlParams } from '../../lib/url-params';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
 
 const PAGE = 50;
 
 export default function Devices() {
-  const [q, setQ] = useState('');
-  const [status, setStatus] = useState('');
-  const [site, setSite] = useState('');
-  const [sort, setSort] = useState('site_id');
-  const [order, setOrder] = useState<'asc' | 'desc'>('asc');
-  const [page, setPage] = useState(0);
+  const [filters, setFilters] = useUrlParams({ q: '', status: '', site: '', sort: 'site_id', order: 'asc', page: '0' });
+  const { q, status, site, sort, order } = filters;
+  const page = Number(filters.page) || 0;
   const params = new URLSearchParams({
     limit: String(PAGE),
     offset: String(page * PAGE),
@@ -39,19 +36,13 @@ export default function Devices() {
           placeholder="Search device id"
           aria-label="Search device id"
           value={q}
-          onChange={(e) => {
-            setQ(e.target.value);
-            setPage(0);
-          }}
+          onChange={(e) => setFilters({ q: e.target.value, page: '0' })}
         />
         <select
           className="input max-w-40"
           aria-label="Status"
           value={status}
-          onChange={(e) => {
-            setStatus(e.target.value);
-            setPage(0);
-          }}
+          onChange={(e) => setFilters({ status: e.target.value, page: '0' })}
         >
           <option value="">All statuses</option>
           {['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'].map((s) => (
@@ -63,10 +54,7 @@ export default function Devices() {
           placeholder="Site"
           aria-label="Site"
           value={site}
-          onChange={(e) => {
-            setSite(e.target.value);
-            setPage(0);
-          }}
+          onChange={(e) => setFilters({ site: e.target.value, page: '0' })}
         />
       </div>
       <QueryTable
@@ -78,11 +66,8 @@ export default function Devices() {
         testId="devices-table"
         sorting={{
           key: sort,
-          order,
-          onSort: (key) => {
-            setOrder(sort === key && order === 'asc' ? 'desc' : 'asc');
-            setSort(key);
-          },
+          order: order === 'desc' ? 'desc' : 'asc',
+          onSort: (key) => setFilters({ sort: key, order: sort === key && order === 'asc' ? 'desc' : 'asc' }),
         }}
         columns={[
           { header: 'Device', sortKey: 'device_id', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
@@ -106,7 +91,13 @@ export default function Devices() {
           },
         ]}
       >
-        <Pager page={page} size={PAGE} total={total} onPage={setPage} noun="devices" />
+        <Pager
+          page={page}
+          size={PAGE}
+          total={total}
+          onPage={(next) => setFilters({ page: String(next) })}
+          noun="devices"
+        />
       </QueryTable>
     </Page>
   );
