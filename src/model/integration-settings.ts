@@ -378,6 +378,25 @@ export function publicView(row: IntegrationRow) {
   }
 }
 
+/**
+ * A webhook URL as a viewer sees it: its origin only. The path and query of Slack-, Teams- or
+ * PagerDuty-style URLs are the credential; anyone who reads them can post as the integration.
+ */
+export function maskedUrl(url: string | null): string | null {
+  if (!url) return url;
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname === '/' && !parsed.search ? `${parsed.origin}/` : `${parsed.origin}/…`;
+  } catch {
+    return '…';
+  }
+}
+
+/** A view of an integration for a caller who may not see its secrets: the webhook URL masked. */
+export function viewerView<V extends object>(view: V): V {
+  return 'url' in view && typeof view.url === 'string' ? { ...view, url: maskedUrl(view.url) } : view;
+}
+
 /** One line per integration in the generic list (its real type; `url` for webhooks). */
 export const listItem = (row: IntegrationRow) => ({
   tenant_id: row.tenant_id,

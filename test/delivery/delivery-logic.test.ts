@@ -8,6 +8,7 @@ import type { EmailTarget } from '../../src/channels/target.js';
 import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
 import { backoffSeconds } from '../../src/delivery/backoff.js';
 import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/routes.js';
+import { maskedUrl } from '../../src/model/integration-settings.js';
 import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
 import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/lib/ssrf.js';
 import { render, unknownVariables } from '../../src/channels/template.js';
@@ -254,5 +255,15 @@ describe('events still due', () => {
     expect(eventStillDue(route, closed, 'CLOSED')).toBe(true);
     expect(eventStillDue(route, { ...closed, closed_at: at('2026-11-30T11:30:00Z') }, 'CLOSED')).toBe(false);
     expect(eventStillDue(route, { ...open, closed_at: null }, 'CLOSED')).toBe(false);
+  });
+});
+
+describe('webhook URLs for viewers', () => {
+  it('keep the origin and hide the path and query, where such URLs carry their secret', () => {
+    expect(maskedUrl('https://hooks.slack.com/services/T000/B000/XXXX')).toBe('https://hooks.slack.com/…');
+    expect(maskedUrl('https://ops.example:8443/hook?token=abc')).toBe('https://ops.example:8443/…');
+    expect(maskedUrl('https://ops.example/')).toBe('https://ops.example/');
+    expect(maskedUrl('not a url')).toBe('…');
+    expect(maskedUrl(null)).toBeNull();
   });
 });

@@ -194,6 +194,14 @@ describe('alert delivery', () => {
       'webhook',
       'webhook',
     ]);
+    // A viewer sees where a webhook goes, not its path: Slack-style URLs carry their credential there.
+    const origin = new URL(webhook.url).origin;
+    for (const path of ['/customer/integrations', `/customer/integrations/${ids.webhook}`]) {
+      const text = JSON.stringify((await call(tokens.viewer!, path)).body);
+      expect(text, path).not.toContain('/alerts');
+      expect(text, path).toContain(`${origin}/…`);
+    }
+    expect((await admin(`/customer/integrations/${ids.webhook}`)).body.url).toBe(`${webhook.url}/alerts`);
     // The database holds them sealed, too.
     const stored = JSON.stringify((await pulse.db.withService((tx) => tx.query('SELECT * FROM integrations'))).rows);
     for (const secret of SECRETS) expect(stored).not.toContain(secret);

@@ -17,6 +17,7 @@ import {
   updateBase,
   listItem,
   publicView,
+  viewerView,
   type Built,
 } from '../../model/integration-settings.js';
 import { testPayload } from '../../channels/payload.js';
@@ -25,8 +26,12 @@ import * as routes from '../../model/routes.js';
 import { ALERT_TYPES, SEVERITY_NAMES } from '../../model/routes.js';
 import type { SecretBox } from '../../lib/secrets.js';
 import { AppError } from '../../errors.js';
-import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
+import { customerAdminOnly, principalOf, tenantOf, type InTenant } from '../guard.js';
 import { isUuid } from '../../lib/uuid.js';
+
+/** What a caller may see of an integration: administrators all but secrets, viewers no webhook path. */
+const shownTo = <V extends object>(request: FastifyRequest, view: V): V =>
+  principalOf(request).role === 'customer_admin' ? view : viewerView(view);
 
 const tags = ['customer/integrations'];
 const TEST_DELIVERIES_PER_MINUTE = 5;
@@ -243,7 +248,9 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     const base = `/customer/integrations/${type}`;
     const typeTags = [`customer/integrations/${type}`];
     app.get(base, { schema: { tags: typeTags, summary: `The tenant's ${type} integrations` } }, (request) =>
-      inTenant(request, async (tx) => (await repo.listIntegrations(tx, type)).map(publicView)),
+      inTenant(request, async (tx) =>
+        (await repo.listIntegrations(tx, type)).map((row) => shownTo(request, publicView(row))),
+      ),
     );
     app.post<{ Body: Static<C> }>(
       base,
@@ -262,7 +269,9 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       `${base}/:integration_id`,
       { schema: { tags: typeTags, summary: `One ${type} integration`, params: IdParams } },
       (request) =>
-        inTenant(request, async (tx) => publicView(await findOr404(tx, request.params.integration_id, type))),
+        inTenant(request, async (tx) =>
+          shownTo(request, publicView(await findOr404(tx, request.params.integration_id, type))),
+        ),
     );
     app.patch<{ Params: Static<typeof IdParams>; Body: Static<P> }>(
       `${base}/:integration_id`,
@@ -334,7 +343,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
-        integrations: (await repo.listIntegrations(tx)).map(listItem),
+        integrations: (await repo.listIntegrations(tx)).map((row) => shownTo(request, listItem(row))),
       })),
   );
   app.post<{ Body: Static<typeof WebhookCreate> }>(
@@ -352,7 +361,8 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   app.get<{ Params: Static<typeof IdParams> }>(
     '/customer/integrations/:integration_id',
     { schema: { tags, summary: 'One integration', params: IdParams } },
-    (request) => inTenant(request, async (tx) => publicView(await findOr404(tx, request.params.integration_id))),
+    (request) =>
+      inTenant(request, async (tx) => shownTo(request, publicView(await findOr404(tx, request.params.integration_id)))),
   );
   app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof WebhookPatch> }>(
     '/customer/integrations/:integration_id',
