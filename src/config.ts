@@ -86,7 +86,7 @@ export const variables = {
   },
   MQTT_HOST: {
     schema: z.string().min(1).default('127.0.0.1'),
-    doc: "Interface the embedded broker listens on. Loopback by default: the embedded broker takes anonymous clients, and any client may subscribe to other devices' messages and the tokens in them. Set 0.0.0.0 to take devices from the network on a trusted one; use an external broker with authentication otherwise.",
+    doc: 'Interface the embedded broker listens on. Loopback by default: the embedded broker takes anonymous clients (it refuses them device topics, whose payloads hold tokens, but authenticates nobody). Set 0.0.0.0 to take devices from the network on a trusted one; use an external broker with authentication otherwise.',
   },
   HOST: {
     schema: z.string().min(1).default('0.0.0.0'),

@@ -6,6 +6,7 @@
 // `authorizePublish` before either, so a gate that calls back once the message is stored makes the PUBACK
 // mean "stored" (ADR 008). aedes reads no more of that client's socket until every PUBLISH of the chunk
 // it read has called back, so a slow gate is backpressure on the publisher, not a growing queue.
+// Subscriptions that could match device topics are refused (SUBACK 0x80): their payloads hold tokens.
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesOptions, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
@@ -25,6 +26,21 @@ export interface EmbeddedBroker {
   stop(): Promise<void>;
 }
 
+/**
+ * Whether a subscription filter could match a device topic, `tenant/<tenant>/device/<device>/<type>`
+ * (`#`, `+/+/+/+/+`, `tenant/#` and the like all could).
+ */
+export function mayMatchDeviceTopic(filter: string): boolean {
+  const pattern = ['tenant', undefined, 'device', undefined, undefined];
+  const levels = filter.split('/');
+  for (const [index, level] of levels.entries()) {
+    if (level === '#') return true;
+    if (index >= pattern.length) return false;
+    if (level !== '+' && pattern[index] !== undefined && level !== pattern[index]) return false;
+  }
+  return levels.length === pattern.length;
+}
+
 export async function startEmbeddedBroker(options: {
   host: string;
   port: number;
@@ -41,7 +57,11 @@ export async function startEmbeddedBroker(options: {
     }
     callback(null);
   };
-  const broker = await Aedes.createBroker({ concurrency: 1000, authorizePublish });
+  // Device messages carry their provision token: no client of ours may read another device's (#16 adds
+  // authenticated device clients and their own subtrees).
+  const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (_client, subscription, callback) =>
+    callback(null, mayMatchDeviceTopic(subscription.topic) ? null : subscription);
+  const broker = await Aedes.createBroker({ concurrency: 1000, authorizePublish, authorizeSubscribe });
   const server: Server = createServer(broker.handle);
   // The fallback port is kept in the data dir: device scripts written against it keep working after a restart.
   const port = await listenWithFallback(

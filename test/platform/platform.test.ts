@@ -54,16 +54,22 @@ describe('a running platform', () => {
     for (const component of Object.values(response.body.components)) expect(component).toMatchObject({ status: 'ok' });
   });
 
-  it('runs an MQTT broker devices can publish to and subscribe on', async () => {
+  it('runs an MQTT broker: devices publish, clients subscribe, but never to device topics (they hold tokens)', async () => {
     const subscriber = await mqtt.connectAsync(pulse.mqttUrl!);
     const publisher = await mqtt.connectAsync(pulse.mqttUrl!);
     try {
-      await subscriber.subscribeAsync('tenant/+/device/+/+', { qos: 1 });
-      const received = new Promise<{ topic: string; payload: string }>((resolve) =>
-        subscriber.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
+      // mqtt.js rejects a SUBACK with a refusal (0x80) in it; the packet says which were refused.
+      const refused = await subscriber.subscribeAsync(['tenant/+/device/+/+', '#', 'tenant/acme/#'], { qos: 1 }).then(
+        () => 'granted',
+        (error: { packet?: { granted?: number[] } }) => error.packet?.granted,
       );
+      expect(refused).toEqual([128, 128, 128]);
+      expect((await subscriber.subscribeAsync('site/+/status', { qos: 1 })).map((g) => g.qos)).toEqual([1]);
+      const received: string[] = [];
+      subscriber.on('message', (topic) => received.push(topic));
       await publisher.publishAsync('tenant/t1/device/d1/heartbeat', '{"site_id":"s"}', { qos: 1 });
-      expect(await received).toEqual({ topic: 'tenant/t1/device/d1/heartbeat', payload: '{"site_id":"s"}' });
+      await publisher.publishAsync('site/s1/status', 'up', { qos: 1 });
+      await expect.poll(() => received).toEqual(['site/s1/status']);
       const health = await pulse.call('/health', { admin: false });
       expect(health.body.components.broker.clients).toBeGreaterThanOrEqual(2);
     } finally {

@@ -6,7 +6,8 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/simulator/device-model.js';
 import { startSimulator } from '../../src/simulator/index.js';
-import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { uniqueName } from '../helpers/databases.js';
+import { clearMqttSession, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { SIMULATED_METRIC_NAMES } from '../helpers/fixtures.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -16,18 +17,30 @@ const TENANTS = [
 ];
 const FAST = { heartbeatSeconds: 1, telemetrySeconds: 1, uplinkDrops: { periodSeconds: 0, durationSeconds: 0 } };
 
+const BROKER = 'mqtt://127.0.0.1:1883';
+
 describe('device simulator', () => {
+  const clientId = uniqueName('pulse_test_simulator');
   let pulse: TestPlatform;
   beforeAll(async () => {
-    pulse = await startTestPlatform('pglite', {}, undefined, { embeddedBroker: true });
+    // On Mosquitto, where a test may listen to device topics (the embedded broker refuses that: their
+    // payloads carry tokens).
+    pulse = await startTestPlatform('pglite', {
+      MQTT_URL: BROKER,
+      MQTT_CLIENT_ID: clientId,
+      MQTT_SHARED_GROUP: clientId,
+    });
   });
-  afterAll(() => pulse?.close());
+  afterAll(async () => {
+    await pulse?.close();
+    await clearMqttSession(BROKER, clientId);
+  });
 
   it('provisions its devices through the API and publishes reference-shaped messages over MQTT', async () => {
     const listener = await mqtt.connectAsync(pulse.mqttUrl!);
     const messages: { topic: string; payload: any }[] = [];
     listener.on('message', (topic, payload) => messages.push({ topic, payload: JSON.parse(payload.toString()) }));
-    await listener.subscribeAsync('tenant/+/device/+/+');
+    await listener.subscribeAsync(TENANTS.map((tenant) => `tenant/${tenant.tenantId}/device/+/+`));
 
     const simulator = await startSimulator({
       ...FAST,
