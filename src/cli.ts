@@ -106,7 +106,7 @@ program
       await platform.stop();
       removeRuntimeInfo(cfg.PULSE_DATA_DIR);
     });
-    printBanner(platform, simulator, demoLogins, DEMO_PASSWORD, cfg.MODE);
+    printBanner(platform, simulator, demoLogins, DEMO_PASSWORD);
   });
 
 program
@@ -406,8 +406,9 @@ function printBanner(
   simulator: RunningSimulator | undefined,
   logins: NewUser[],
   demoPassword: string,
-  mode: Config['MODE'],
 ) {
+  const { config } = platform.deps;
+  const mode = config.MODE;
   // A key the operator chose (PROD) is not printed whole: start banners end up in shared logs.
   const shownKey = mode === 'PROD' ? `${platform.adminKey.slice(0, 4)}… (ADMIN_KEY)` : platform.adminKey;
   const lines = [
@@ -415,7 +416,7 @@ function printBanner(
     `  Pulse is running at ${platform.httpUrl}/app/`,
     `  health        ${platform.httpUrl}/health`,
     `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
-    `  MQTT broker   ${platform.mqttUrl ?? 'none'}${brokerReach(platform.deps.config)}`,
+    `  MQTT broker   ${platform.mqttUrl ?? 'none'}${brokerReach(config)}`,
     `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
     `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator

@@ -51,14 +51,16 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     };
   }
 
-  const dataDir = options.dataDir.startsWith('memory://') ? options.dataDir : path.resolve(options.dataDir, 'pgdata');
-  if (!dataDir.startsWith('memory://')) {
+  const inMemory = options.dataDir.startsWith('memory://');
+  const home = path.resolve(options.dataDir);
+  const dataDir = inMemory ? options.dataDir : path.join(home, 'pgdata');
+  if (!inMemory) {
     mkdirSync(dataDir, { recursive: true });
     // Closed before PGlite opens anything; other files a user keeps in it are left as they are.
-    chmodSync(path.resolve(options.dataDir), 0o700);
+    chmodSync(home, 0o700);
   }
   // One process per data dir (lib/data-dir-lock.ts); throws DataDirInUse while another holds it.
-  const lock = dataDir.startsWith('memory://') ? undefined : claimDataDir(path.resolve(options.dataDir));
+  const lock = inMemory ? undefined : claimDataDir(home);
   let pglite: PGlite;
   try {
     pglite = await PGlite.create(dataDir);
@@ -67,7 +69,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     throw error;
   }
   // All of the database's own files, those from earlier runs and those PGlite just created (0666), once.
-  if (!dataDir.startsWith('memory://')) keepPrivate(dataDir);
+  if (!inMemory) keepPrivate(dataDir);
   // PGlite is one backend: a pool of one, and a client is never destroyed on a query error (that would end
   // the shared instance); see Database.transaction.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, types });
