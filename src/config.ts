@@ -264,6 +264,10 @@ export const variables = {
     schema: positiveInt.default(100),
     doc: 'Requests one user may make to /api/v2 and /customer together per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
   },
+  API_CHECK_RESPONSES: {
+    schema: z.enum(['off', 'on']).default('off'),
+    doc: "on: every JSON answer is checked against its route's response schema and a mismatch answers 500 naming the field (the test suite runs with it on, so /api/docs and the web app's generated types cannot drift from what the API sends).",
+  },
   TRUST_PROXY: {
     schema: commaList.optional(),
     doc: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IPs in the audit log). Unset: the peer address is the client.',

@@ -5,7 +5,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { App } from './http/server.js';
 import { commands, isCommandName, type CommandContext, type CommandName, type CommandOutput } from './commands.js';
 import { AppError } from './errors.js';
 
@@ -18,12 +19,19 @@ export interface ControlInfo {
 const controlFile = (dataDir: string) => path.resolve(dataDir, 'control.json');
 
 /** Serves the commands at POST /control/<command>; returns the key callers must send. */
-export function registerControlRoute(app: FastifyInstance, context: CommandContext): string {
+export function registerControlRoute(app: App, context: CommandContext): string {
   const key = randomBytes(24).toString('base64url');
   const expected = Buffer.from(key);
-  app.post<{ Params: { command: string }; Body: Record<string, unknown> | undefined }>(
+  app.post(
     '/control/:command',
-    { schema: { hide: true } },
+    {
+      schema: {
+        hide: true,
+        params: Type.Object({ command: Type.String() }),
+        body: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+        response: { 200: Type.Unknown() },
+      },
+    },
     async (request) => {
       const given = Buffer.from(String(request.headers['x-control-key'] ?? ''));
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

@@ -116,6 +116,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       log,
       metrics,
       trustProxy: config.TRUST_PROXY ?? false,
+      checkResponses: config.API_CHECK_RESPONSES === 'on',
       connectOrigins: config.OIDC_ISSUER ? [new URL(config.OIDC_ISSUER).origin] : [],
     });
     cleanup.push(() => http.app.close());

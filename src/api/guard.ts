@@ -1,17 +1,24 @@
 // Authentication and role checks for a scope of routes: every request of the scope must carry a valid
 // bearer token whose role belongs to the scope's audience; the principal is then on the request.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/server.js';
 import type { Database, TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { bearerToken, requireRole, type Audience, type Principal, type VerifyToken } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    principal?: Principal;
+    /** Who is calling; null outside guard()ed scopes. */
+    principal: Principal | null;
   }
 }
 
-export function guard(scope: FastifyInstance, verify: VerifyToken, audience: Audience): void {
+/** Declares request.principal once, before any guard(): every request then has the same shape. */
+export function decoratePrincipal(app: App): void {
+  app.decorateRequest('principal', null);
+}
+
+export function guard(scope: App, verify: VerifyToken, audience: Audience): void {
   scope.addHook('onRequest', async (request) => {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new AppError('UNAUTHORIZED', 'Missing authorization');

@@ -9,14 +9,16 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import type Provider from 'oidc-provider';
+import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors.js';
+import { Obj } from '../lib/schema.js';
 import { ensureIssuerState, publicJwk } from '../identity/issuer-state.js';
 import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity/provider.js';
 import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { createTokenVerifier, localKeySource, refusingDeletedUsers, remoteKeySource, type KeySource } from './auth.js';
-import { guard, principalOf, tenantTransactions } from './guard.js';
+import { decoratePrincipal, guard, principalOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
@@ -35,6 +37,7 @@ export function start(deps: RoleDeps): RunningRole {
   const { app } = deps.http;
   const { config } = deps;
   serveWebApp(deps);
+  decoratePrincipal(app);
 
   // The built-in issuer's URL holds the port, known once the server listens (see `listening` below).
   let issuerReady!: (value: { provider: Provider; keys: KeySource }) => void;
@@ -53,18 +56,46 @@ export function start(deps: RoleDeps): RunningRole {
       windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     });
 
-  app.get('/api/auth/config', { schema: { tags: ['auth'], summary: 'How the web app signs in (public)' } }, () => ({
-    authority: issuerUrl,
-    client_id: config.OIDC_CLIENT_ID,
-    scope: LOGIN_SCOPE,
-    audience: config.JWT_AUDIENCE,
-    built_in_issuer: !config.OIDC_ISSUER,
-  }));
-  app.get('/api/v2/health', { schema: { tags: ['api/v2'], summary: 'Liveness (no token needed)' } }, () => ({
-    status: 'ok',
-    service: 'pulse-ui',
-    api_version: 'v2',
-  }));
+  app.get(
+    '/api/auth/config',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'How the web app signs in (public)',
+        response: {
+          200: Obj({
+            authority: Type.Optional(
+              Type.String({ description: 'the OIDC issuer; absent while the built-in one starts' }),
+            ),
+            client_id: Type.String(),
+            scope: Type.String(),
+            audience: Type.String(),
+            built_in_issuer: Type.Boolean(),
+          }),
+        },
+      },
+    },
+    () => ({
+      authority: issuerUrl,
+      client_id: config.OIDC_CLIENT_ID,
+      scope: LOGIN_SCOPE,
+      audience: config.JWT_AUDIENCE,
+      built_in_issuer: !config.OIDC_ISSUER,
+    }),
+  );
+  app.get(
+    '/api/v2/health',
+    {
+      schema: {
+        tags: ['api/v2'],
+        summary: 'Liveness (no token needed)',
+        response: {
+          200: Obj({ status: Type.Literal('ok'), service: Type.Literal('pulse-ui'), api_version: Type.Literal('v2') }),
+        },
+      },
+    },
+    () => ({ status: 'ok' as const, service: 'pulse-ui' as const, api_version: 'v2' as const }),
+  );
 
   // One budget per user across /api/v2 and /customer (the reference's was per tenant on /api/v2 only, so
   // one viewer could spend a whole tenant's, admin included, and /customer had none).

@@ -3,7 +3,8 @@
 // The token comes as ?token= or in a first {"action":"auth","token"} message; a bad one closes the socket
 // with 4001 (4003 for a role without access) after the handshake, so clients can read the code, and the
 // socket closes when the token expires unless the client sends a fresh one.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../http/server.js';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
@@ -56,7 +57,7 @@ export interface LiveHub {
 }
 
 export function registerLiveRoutes(
-  app: FastifyInstance,
+  app: App,
   deps: { verify: VerifyToken; db: Database; bus: Bus; log: Logger },
 ): LiveHub {
   const { verify, db, log } = deps;

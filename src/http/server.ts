@@ -3,12 +3,50 @@
 // FastAPI's shape, the 404 body, and GET /health.
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+  type RouteOptions,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppError } from '../errors.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
+import { compileResponseCheck, ResponseSchemaError } from './response-check.js';
+
+/** The server every role registers on: request and reply types come from the routes' TypeBox schemas. */
+export type App = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/** The body of every 4xx and 5xx: a message, or FastAPI's list for a request that fails its schema. */
+export const Problem = Type.Object(
+  {
+    detail: Type.Union([
+      Type.String(),
+      Type.Array(
+        Type.Object({
+          loc: Type.Array(Type.Union([Type.String(), Type.Number()])),
+          msg: Type.String(),
+          type: Type.String(),
+        }),
+      ),
+    ]),
+  },
+  { description: 'What went wrong and what to change' },
+);
 
 export type ComponentStatus = 'ok' | 'degraded' | 'down';
 
@@ -20,7 +58,7 @@ export interface ComponentHealth {
 export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>;
 
 export interface HttpServer {
-  app: FastifyInstance;
+  app: App;
   /** Adds a component (a role, the database, the broker) to GET /health. */
   addHealthCheck(name: string, check: HealthCheck): void;
   /** Runs every health check (a failing check reports `down` with its error). */
@@ -37,6 +75,8 @@ export interface HttpServerOptions {
   metrics: Registry;
   /** Origins pages may fetch from besides their own (an external OIDC issuer's token endpoint). */
   connectOrigins?: string[];
+  /** Check every JSON answer against its route's response schema (API_CHECK_RESPONSES). */
+  checkResponses?: boolean;
 }
 
 /**
@@ -67,6 +107,18 @@ export function securityHeaders(connectOrigins: string[] = []): Record<string, s
 
 const startedAt = Date.now();
 
+const ProcessHealth = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  uptime_seconds: Type.Integer(),
+  components: Type.Record(
+    Type.String(),
+    Type.Object(
+      { status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('down')]) },
+      { additionalProperties: true, description: 'a component: its status and what it reports of itself' },
+    ),
+  ),
+});
+
 export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = Fastify({
     loggerInstance: options.log as FastifyBaseLogger,
@@ -75,7 +127,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // Per-request lines would drown the log under device traffic; errors are still logged below.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
-  });
+  }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Set on the raw response, so that routes which hijack it (the OIDC issuer) carry them too; a route's
   // own header of the same name (Swagger UI's CSP) wins.
@@ -99,12 +151,43 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   );
 
   // Timestamps leave as ISO-8601 with an explicit +00:00 offset, as the reference's services print them.
-  app.setReplySerializer((payload) =>
+  const toJson = (payload: unknown) =>
     JSON.stringify(payload, function (this: Record<string, unknown>, key, value: unknown) {
       const raw = this[key];
       return raw instanceof Date ? isoUtc(raw) : value;
-    }),
-  );
+    });
+  // Answers are serialised per status from the route's response schema, by this compiler; a route without
+  // one (static files, the issuer's pages) gets Fastify's JSON.stringify.
+  app.setSerializerCompiler(({ schema, method, url, httpStatus }) => {
+    if (!options.checkResponses) return toJson;
+    const check = compileResponseCheck(schema);
+    return (payload) => {
+      const json = toJson(payload);
+      const problem = check(JSON.parse(json));
+      if (problem) throw new ResponseSchemaError(`${method} ${url} answered ${httpStatus} off its schema: ${problem}`);
+      return json;
+    };
+  });
+  // Every error answer is a Problem; routes declare their successful answers. Hidden routes (the docs'
+  // own pages) are no part of the API.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.schema || route.schema.hide) return;
+    route.schema.response = { '4xx': Problem, '5xx': Problem, ...(route.schema.response as object) };
+  });
+  if (options.checkResponses) {
+    // A status the route does not declare would leave unchecked (and undocumented).
+    app.addHook('onSend', async (request, reply, payload) => {
+      const declared = request.routeOptions.schema?.response as Record<string, unknown> | undefined;
+      if (!declared || reply.statusCode === 204) return payload;
+      const status = String(reply.statusCode);
+      if (!(status in declared) && !(`${status[0]}xx` in declared)) {
+        throw new ResponseSchemaError(
+          `${request.method} ${request.routeOptions.url} answered ${status}, which it does not declare`,
+        );
+      }
+      return payload;
+    });
+  }
 
   // Every route registered after this is described at /api/docs/json from the schemas that validate it.
   await app.register(fastifySwagger, {
@@ -132,6 +215,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
       return reply.status(error.status).send({ detail: error.message, ...error.extra });
     }
+    // Only with API_CHECK_RESPONSES=on: say what is off, so the failing test names it.
+    if (error instanceof ResponseSchemaError) return reply.status(500).send({ detail: error.message });
     if (error.validation) {
       return reply.status(422).send({ detail: toFastApiDetail(error) });
     }
@@ -162,20 +247,37 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   };
   app.get(
     '/health',
-    { schema: { tags: ['system'], summary: 'Health of every component in this process' } },
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Health of every component in this process',
+        response: { '2xx': ProcessHealth, 503: ProcessHealth },
+      },
+    },
     async (_request, reply) => {
       const components = await checkComponents();
       const healthy = Object.values(components).every((c) => c.status === 'ok');
       return reply.status(healthy ? 200 : 503).send({
-        status: healthy ? 'ok' : 'degraded',
+        status: healthy ? ('ok' as const) : ('degraded' as const),
         uptime_seconds: Math.round((Date.now() - startedAt) / 1000),
         components,
       });
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_request, reply) =>
-    reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Prometheus metrics',
+        response: {
+          200: { description: 'Prometheus text format', content: { 'text/plain': { schema: Type.String() } } },
+        },
+      },
+    },
+    async (_request, reply) =>
+      reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
   );
 
   return { app, addHealthCheck: (name, check) => void checks.set(name, check), checkComponents };

@@ -1,6 +1,9 @@
 // HTTP ingest, as the reference's (§1.6): one message per request, or up to 100 in a batch. A 202 is
 // sent only after the row is written (see ADR 008), so an accepted message survives a crash right after.
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { Problem, type App } from '../http/server.js';
+import { Nullable, Obj } from '../lib/schema.js';
 import { AppError } from '../errors.js';
 import type { IngestPipeline, Outcome } from './pipeline.js';
 import { httpReason, httpStatusFor, type Reason } from './reasons.js';
@@ -16,7 +19,7 @@ export interface HttpIngestOptions {
   batchBodyLimit: number;
 }
 
-export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOptions): void {
+export function registerHttpIngest(app: App, options: HttpIngestOptions): void {
   const { pipeline } = options;
 
   app.register(async (ingest) => {
@@ -55,6 +58,7 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
             properties: { 'x-provision-token': { type: 'string' } },
             required: ['x-provision-token'],
           },
+          response: { 202: Obj({ status: Type.Literal('accepted'), device_id: Type.String(), seq: Type.Integer() }) },
         },
       },
       async (request, reply) => {
@@ -86,49 +90,75 @@ export function registerHttpIngest(app: FastifyInstance, options: HttpIngestOpti
       },
     );
 
-    ingest.post('/ingest/v1/batch', { bodyLimit: options.batchBodyLimit }, async (request, reply) => {
-      let messages: Record<string, unknown>[];
-      try {
-        messages = parseBatch(request.body);
-      } catch (error) {
-        throw refuse(request, 'INVALID_JSON', error as AppError);
-      }
-      reached.add(request); // each message is counted by the pipeline (or below, without a topic)
-      const outcomes = await Promise.all(
-        messages.map(async (message) => {
-          const { tenant_id, device_id, msg_type, provision_token, ...payload } = message;
-          if (nestsDeeperThan(payload, MAX_JSON_DEPTH)) {
-            pipeline.rejectUnread('http', 'INVALID_JSON', 'http/batch');
-            return { outcome: { accepted: false, reason: 'INVALID_JSON' } as Outcome, device_id };
-          }
-          if (typeof tenant_id !== 'string' || typeof device_id !== 'string' || typeof msg_type !== 'string') {
-            pipeline.rejectUnread('http', 'BAD_TOPIC_FORMAT', 'http/batch');
-            return { outcome: { accepted: false, reason: 'BAD_TOPIC_FORMAT' } as Outcome, device_id };
-          }
-          const outcome = await handleOrUnavailable(request.log, () =>
-            pipeline.handle({
-              source: 'http',
-              topic: deviceTopic(tenant_id, device_id, msg_type),
-              body: JSON.stringify(payload),
-              headerToken: typeof provision_token === 'string' ? provision_token : undefined,
-              allowedMsgTypes: HTTP_MSG_TYPES,
-              wait: 'stored',
-            }),
-          );
-          return { outcome, device_id };
-        }),
-      );
-      const results = outcomes.map(({ outcome, device_id }, index) => ({
-        index,
-        status: outcome.accepted ? 'accepted' : 'rejected',
-        reason: outcome.accepted ? null : httpReason(outcome.reason),
-        device_id: typeof device_id === 'string' ? device_id : null,
-      }));
-      const accepted = results.filter((r) => r.status === 'accepted').length;
-      return reply.status(accepted > 0 ? 202 : 400).send({ accepted, rejected: results.length - accepted, results });
-    });
+    ingest.post(
+      '/ingest/v1/batch',
+      {
+        bodyLimit: options.batchBodyLimit,
+        schema: {
+          summary: 'Up to 100 messages, each with tenant_id, device_id, msg_type and provision_token',
+          response: {
+            202: BatchResult,
+            400: Type.Union([BatchResult, Problem], { description: 'nothing accepted, or a body that is no batch' }),
+          },
+        },
+      },
+      async (request, reply) => {
+        let messages: Record<string, unknown>[];
+        try {
+          messages = parseBatch(request.body);
+        } catch (error) {
+          throw refuse(request, 'INVALID_JSON', error as AppError);
+        }
+        reached.add(request); // each message is counted by the pipeline (or below, without a topic)
+        const outcomes = await Promise.all(
+          messages.map(async (message) => {
+            const { tenant_id, device_id, msg_type, provision_token, ...payload } = message;
+            if (nestsDeeperThan(payload, MAX_JSON_DEPTH)) {
+              pipeline.rejectUnread('http', 'INVALID_JSON', 'http/batch');
+              return { outcome: { accepted: false, reason: 'INVALID_JSON' } as Outcome, device_id };
+            }
+            if (typeof tenant_id !== 'string' || typeof device_id !== 'string' || typeof msg_type !== 'string') {
+              pipeline.rejectUnread('http', 'BAD_TOPIC_FORMAT', 'http/batch');
+              return { outcome: { accepted: false, reason: 'BAD_TOPIC_FORMAT' } as Outcome, device_id };
+            }
+            const outcome = await handleOrUnavailable(request.log, () =>
+              pipeline.handle({
+                source: 'http',
+                topic: deviceTopic(tenant_id, device_id, msg_type),
+                body: JSON.stringify(payload),
+                headerToken: typeof provision_token === 'string' ? provision_token : undefined,
+                allowedMsgTypes: HTTP_MSG_TYPES,
+                wait: 'stored',
+              }),
+            );
+            return { outcome, device_id };
+          }),
+        );
+        const results = outcomes.map(({ outcome, device_id }, index) => ({
+          index,
+          status: outcome.accepted ? ('accepted' as const) : ('rejected' as const),
+          reason: outcome.accepted ? null : httpReason(outcome.reason),
+          device_id: typeof device_id === 'string' ? device_id : null,
+        }));
+        const accepted = results.filter((r) => r.status === 'accepted').length;
+        return reply.status(accepted > 0 ? 202 : 400).send({ accepted, rejected: results.length - accepted, results });
+      },
+    );
   });
 }
+
+const BatchResult = Obj({
+  accepted: Type.Integer(),
+  rejected: Type.Integer(),
+  results: Type.Array(
+    Obj({
+      index: Type.Integer(),
+      status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
+      reason: Nullable(Type.String({ description: 'the reference reason string' })),
+      device_id: Nullable(Type.String()),
+    }),
+  ),
+});
 
 /** Why Fastify refused a request before our handler ran. */
 function unreadReason(error: { code?: string; statusCode?: number; validationContext?: string }): Reason {

@@ -41,12 +41,12 @@ export const DEVICE_FROM = `device_registry dr
   LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
 
 /** The reference's four headline metrics as numbers (null when missing or not a number). */
-const HEADLINE_METRICS = ['battery_pct', 'temp_c', 'rssi_dbm', 'snr_db'];
+const HEADLINE_METRICS = ['battery_pct', 'temp_c', 'rssi_dbm', 'snr_db'] as const;
 
 export function withHeadlineMetrics<T extends { state: Record<string, unknown> }>(
   device: T,
-): T & Record<string, number | null> {
-  const headline: Record<string, number | null> = {};
+): T & Record<(typeof HEADLINE_METRICS)[number], number | null> {
+  const headline = {} as Record<(typeof HEADLINE_METRICS)[number], number | null>;
   for (const metric of HEADLINE_METRICS) {
     const value = device.state[metric];
     headline[metric] = typeof value === 'number' ? value : null;

@@ -320,7 +320,6 @@ export function publicView(row: IntegrationRow) {
     integration_id: row.integration_id,
     id: row.integration_id,
     name: row.name,
-    type: row.type,
     enabled: row.enabled,
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -329,6 +328,7 @@ export function publicView(row: IntegrationRow) {
     case 'webhook':
       return {
         ...base,
+        type: 'webhook' as const,
         url: row.config_json.url ?? null,
         headers: {
           ...row.config_json.headers,
@@ -339,6 +339,7 @@ export function publicView(row: IntegrationRow) {
     case 'snmp':
       return {
         ...base,
+        type: 'snmp' as const,
         snmp_host: row.snmp_host,
         snmp_port: row.snmp_port,
         snmp_version: row.snmp_config?.version ?? null,
@@ -351,6 +352,7 @@ export function publicView(row: IntegrationRow) {
       const config = row.email_config!;
       return {
         ...base,
+        type: 'email' as const,
         smtp_host: config.smtp_host,
         smtp_port: config.smtp_port,
         smtp_user: config.smtp_user ?? null,
@@ -369,6 +371,7 @@ export function publicView(row: IntegrationRow) {
     case 'mqtt':
       return {
         ...base,
+        type: 'mqtt' as const,
         mqtt_topic: row.mqtt_topic,
         mqtt_qos: row.mqtt_qos,
         mqtt_retain: row.mqtt_retain,

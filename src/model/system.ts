@@ -84,7 +84,20 @@ export async function databaseCapacity(tx: OperatorTx) {
 }
 
 export async function aggregates(tx: OperatorTx) {
-  const { rows } = await tx.query<Record<string, number | Date | null>>(
+  type Count =
+    | `tenants_${'active' | 'suspended' | 'deleted'}`
+    | `devices_${'registered' | 'active' | 'revoked' | 'online' | 'stale' | 'never_seen'}`
+    | `alerts_${'open' | 'acknowledged' | 'closed' | '1h' | '24h'}`
+    | `integrations_${'total' | 'active' | 'webhook' | 'snmp' | 'email' | 'mqtt'}`
+    | `rules_${'total' | 'active'}`
+    | `deliveries_${'pending' | 'succeeded' | 'failed' | '24h'}`
+    | 'sites';
+  type Counts = Record<Count, number> & {
+    last_alert: Date | null;
+    last_device: Date | null;
+    last_delivery: Date | null;
+  };
+  const { rows } = await tx.query<Counts>(
     `SELECT
        (SELECT count(*)::int FROM tenants WHERE status = 'ACTIVE') AS tenants_active,
        (SELECT count(*)::int FROM tenants WHERE status = 'SUSPENDED') AS tenants_suspended,
@@ -119,9 +132,9 @@ export async function aggregates(tx: OperatorTx) {
        (SELECT max(finished_at) FROM delivery_attempts) AS last_delivery`,
   );
   const r = rows[0]!;
-  const active = r.tenants_active as number;
-  const suspended = r.tenants_suspended as number;
-  const deleted = r.tenants_deleted as number;
+  const active = r.tenants_active;
+  const suspended = r.tenants_suspended;
+  const deleted = r.tenants_deleted;
   return {
     tenants: { active, suspended, deleted, total: active + suspended + deleted },
     devices: {
@@ -163,7 +176,13 @@ export async function aggregates(tx: OperatorTx) {
 
 export async function recentErrors(tx: OperatorTx, hours: number, limit: number) {
   const [errors, counts] = await Promise.all([
-    tx.query(
+    tx.query<{
+      source: string;
+      error_type: string;
+      timestamp: Date;
+      tenant_id: string | null;
+      details: Record<string, unknown>;
+    }>(
       `(SELECT 'delivery' AS source, 'delivery_failed' AS error_type, updated_at AS timestamp, tenant_id,
                jsonb_build_object('job_id', job_id, 'alert_id', alert_id, 'error', last_error, 'attempts', attempts) AS details
         FROM delivery_jobs WHERE status = 'FAILED' AND updated_at > now() - make_interval(hours => $1::int))

@@ -1,7 +1,7 @@
 // The reference's admin delivery endpoints (§2) behind X-Admin-Key: webhook integrations and routes for
 // any tenant. Unlike the reference, destinations are checked against the SSRF rules here too.
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { App } from '../http/server.js';
 import type { Database } from '../db/database.js';
 import type { DestinationRules } from '../model/integration-input.js';
 import { buildWebhook, listItem } from '../model/integration-settings.js';
@@ -10,6 +10,8 @@ import * as repo from '../model/integrations.js';
 import * as routes from '../model/routes.js';
 import { ensureTenants } from '../model/tenants.js';
 import type { SecretBox } from '../lib/secrets.js';
+import { Obj } from '../lib/schema.js';
+import { IntegrationListItem, IntegrationRoute } from '../model/views.js';
 import { AppError } from '../errors.js';
 
 const CreateIntegration = Type.Object({
@@ -49,14 +51,21 @@ const ListRoutes = Type.Object({
 const tags = ['admin'];
 
 export function registerDeliveryAdminRoutes(
-  admin: FastifyInstance,
+  admin: App,
   deps: { db: Database; secrets: SecretBox; rules: DestinationRules },
 ): void {
   const { db } = deps;
 
-  admin.post<{ Body: Static<typeof CreateIntegration> }>(
+  admin.post(
     '/api/admin/integrations',
-    { schema: { tags, summary: 'Create a webhook integration for a tenant', body: CreateIntegration } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a webhook integration for a tenant',
+        body: CreateIntegration,
+        response: { 200: Obj({ ...IntegrationListItem.properties, signing_secret: Type.String() }) },
+      },
+    },
     async (request) => {
       const { tenant_id, ...settings } = request.body;
       const built = await buildWebhook({ ...settings, webhook_url: settings.url }, deps.rules, deps.secrets);
@@ -64,13 +73,21 @@ export function registerDeliveryAdminRoutes(
         await ensureTenants(tx, [tenant_id]);
         return repo.insertIntegration(narrow(tx, tenant_id), built.columns);
       });
+      if (!built.signingSecret) throw new Error('a webhook was built without its secret');
       return { ...listItem(row), signing_secret: built.signingSecret };
     },
   );
 
-  admin.get<{ Querystring: Static<typeof ListIntegrations> }>(
+  admin.get(
     '/api/admin/integrations',
-    { schema: { tags, summary: 'Integrations of every tenant', querystring: ListIntegrations } },
+    {
+      schema: {
+        tags,
+        summary: 'Integrations of every tenant',
+        querystring: ListIntegrations,
+        response: { 200: Type.Array(IntegrationListItem) },
+      },
+    },
     async (request) => {
       const { tenant_id, enabled, limit } = request.query;
       const rows = await db.withService((tx) =>
@@ -80,9 +97,16 @@ export function registerDeliveryAdminRoutes(
     },
   );
 
-  admin.post<{ Body: Static<typeof CreateRoute> }>(
+  admin.post(
     '/api/admin/integration-routes',
-    { schema: { tags, summary: "Route a tenant's alerts to one of its integrations", body: CreateRoute } },
+    {
+      schema: {
+        tags,
+        summary: "Route a tenant's alerts to one of its integrations",
+        body: CreateRoute,
+        response: { 200: IntegrationRoute },
+      },
+    },
     async (request) => {
       const { tenant_id, deliver_on, ...fields } = request.body;
       const events = [...new Set((deliver_on ?? ['OPEN']).map((event) => event.trim().toUpperCase()))];
@@ -101,9 +125,16 @@ export function registerDeliveryAdminRoutes(
     },
   );
 
-  admin.get<{ Querystring: Static<typeof ListRoutes> }>(
+  admin.get(
     '/api/admin/integration-routes',
-    { schema: { tags, summary: 'Routes of every tenant', querystring: ListRoutes } },
+    {
+      schema: {
+        tags,
+        summary: 'Routes of every tenant',
+        querystring: ListRoutes,
+        response: { 200: Type.Array(IntegrationRoute) },
+      },
+    },
     async (request) => {
       const { tenant_id, integration_id, enabled, limit } = request.query;
       return db.withService((tx) =>

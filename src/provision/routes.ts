@@ -1,10 +1,11 @@
 // HTTP surface of provisioning (reference §2): /api/admin/devices* behind X-Admin-Key, and the
 // unauthenticated /api/device/activate, limited per client address on failed attempts.
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
+import { Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { FailureLimit } from '../lib/failure-limit.js';
-import { isoUtc } from '../lib/time.js';
 import { keysMatch } from '../lib/credentials.js';
 import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from '../model/device-spec.js';
 import type { Provisioning } from './service.js';
@@ -31,6 +32,15 @@ const DevicePath = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty });
 
 const ActivateBody = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty, activation_code: NonEmpty });
 
+const Registered = Obj({
+  tenant_id: Type.String(),
+  device_id: Type.String(),
+  site_id: Type.String(),
+  activation_code: Type.String({ description: 'shown once' }),
+  expires_at: Timestamp,
+});
+const RowError = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });
+
 const BULK_BODY_LIMIT = 16 * 1024 * 1024;
 
 export interface ProvisioningRouteOptions {
@@ -39,7 +49,7 @@ export interface ProvisioningRouteOptions {
   activationFailureLimit: number;
   activationFailureWindowSeconds: number;
   /** More X-Admin-Key routes (alert delivery's admin endpoints). */
-  registerMore?: (admin: FastifyInstance) => void;
+  registerMore?: (admin: App) => void;
 }
 
 export interface ProvisioningCounters {
@@ -48,16 +58,14 @@ export interface ProvisioningCounters {
   activation_failures: number;
 }
 
-export function registerProvisioningRoutes(
-  app: FastifyInstance,
-  options: ProvisioningRouteOptions,
-): ProvisioningCounters {
+export function registerProvisioningRoutes(app: App, options: ProvisioningRouteOptions): ProvisioningCounters {
   const { provisioning } = options;
   const counters: ProvisioningCounters = { devices_registered: 0, activations: 0, activation_failures: 0 };
   // Failed activations and wrong admin keys, per client address.
   const failures = new FailureLimit(options.activationFailureLimit, options.activationFailureWindowSeconds);
 
-  app.register(async (admin) => {
+  app.register(async (scope) => {
+    const admin = scope.withTypeProvider<TypeBoxTypeProvider>();
     admin.addHook('onRequest', async (request) => {
       const provided = request.headers['x-admin-key'];
       const key = typeof provided === 'string' ? provided : undefined;
@@ -84,9 +92,15 @@ export function registerProvisioningRoutes(
       done(null, body),
     );
 
-    admin.post<{ Body: Static<typeof CreateDeviceBody> }>(
+    admin.post(
       '/api/admin/devices',
-      { schema: { body: CreateDeviceBody } },
+      {
+        schema: {
+          summary: 'Register a device; its one-time activation code is in the answer',
+          body: CreateDeviceBody,
+          response: { 200: Registered },
+        },
+      },
       async (request) => {
         const { tenant_id, device_id, site_id, fw_version, metadata } = request.body;
         const spec: DeviceSpec & { row: number } = {
@@ -111,53 +125,109 @@ export function registerProvisioningRoutes(
       },
     );
 
-    admin.post('/api/admin/devices/bulk', { bodyLimit: BULK_BODY_LIMIT }, async (request) => {
-      const records = bulkRecords(request.body);
-      if (records.length === 0) throw new AppError('INVALID_REQUEST', 'Bulk request has no devices');
-      if (records.length > MAX_BULK_DEVICES) {
-        throw new AppError(
-          'INVALID_REQUEST',
-          `Bulk request has ${records.length} devices; the limit is ${MAX_BULK_DEVICES} per request`,
-        );
-      }
-      const checked = checkBulk(records);
-      const registered =
-        checked.devices.length > 0 ? await provisioning.registerDevices(checked.devices) : { devices: [], errors: [] };
-      const errors = [...checked.errors, ...registered.errors].sort((a, b) => a.row - b.row);
-      if (registered.devices.length === 0) {
-        throw new AppError('INVALID_REQUEST', 'No device was registered; see errors', { errors });
-      }
-      counters.devices_registered += registered.devices.length;
-      return {
-        created: registered.devices.filter((d) => d.created).length,
-        updated: registered.devices.filter((d) => !d.created).length,
-        failed: errors.length,
-        devices: registered.devices,
-        errors,
-      };
-    });
+    admin.post(
+      '/api/admin/devices/bulk',
+      {
+        bodyLimit: BULK_BODY_LIMIT,
+        schema: {
+          summary: 'Register many devices: a JSON array, {"devices": [...]}, or text/csv',
+          response: {
+            200: Obj({
+              created: Type.Integer(),
+              updated: Type.Integer(),
+              failed: Type.Integer(),
+              devices: Type.Array(Obj({ ...Registered.properties, row: Type.Integer(), created: Type.Boolean() })),
+              errors: Type.Array(RowError),
+            }),
+            400: Type.Object(
+              { detail: Type.String(), errors: Type.Optional(Type.Array(RowError)) },
+              { description: 'nothing registered: every row error' },
+            ),
+          },
+        },
+      },
+      async (request) => {
+        const records = bulkRecords(request.body);
+        if (records.length === 0) throw new AppError('INVALID_REQUEST', 'Bulk request has no devices');
+        if (records.length > MAX_BULK_DEVICES) {
+          throw new AppError(
+            'INVALID_REQUEST',
+            `Bulk request has ${records.length} devices; the limit is ${MAX_BULK_DEVICES} per request`,
+          );
+        }
+        const checked = checkBulk(records);
+        const registered =
+          checked.devices.length > 0
+            ? await provisioning.registerDevices(checked.devices)
+            : { devices: [], errors: [] };
+        const errors = [...checked.errors, ...registered.errors].sort((a, b) => a.row - b.row);
+        if (registered.devices.length === 0) {
+          throw new AppError('INVALID_REQUEST', 'No device was registered; see errors', { errors });
+        }
+        counters.devices_registered += registered.devices.length;
+        return {
+          created: registered.devices.filter((d) => d.created).length,
+          updated: registered.devices.filter((d) => !d.created).length,
+          failed: errors.length,
+          devices: registered.devices,
+          errors,
+        };
+      },
+    );
 
-    admin.get<{ Querystring: Static<typeof ListDevicesQuery> }>(
+    admin.get(
       '/api/admin/devices',
-      { schema: { querystring: ListDevicesQuery } },
+      {
+        schema: {
+          summary: 'Registered devices of every tenant',
+          querystring: ListDevicesQuery,
+          response: {
+            200: Type.Array(
+              Obj({
+                tenant_id: Type.String(),
+                device_id: Type.String(),
+                site_id: Type.String(),
+                status: Type.String(),
+                provisioned_at: Timestamp,
+                fw_version: Nullable(Type.String()),
+                token_set: Type.Boolean(),
+              }),
+            ),
+          },
+        },
+      },
       async (request) => {
         const rows = await provisioning.listDevices(request.query);
-        return rows.map((row) => ({ ...row, provisioned_at: isoUtc(row.provisioned_at) }));
+        return rows;
       },
     );
 
-    admin.post<{ Params: Static<typeof DevicePath> }>(
+    admin.post(
       '/api/admin/devices/:tenant_id/:device_id/revoke',
-      { schema: { params: DevicePath } },
+      {
+        schema: {
+          summary: 'Revoke a device: its token is refused from now on',
+          params: DevicePath,
+          response: { 200: Obj({ ok: Type.Literal(true) }) },
+        },
+      },
       async (request) => {
         await provisioning.revokeDevice(request.params.tenant_id, request.params.device_id);
-        return { ok: true };
+        return { ok: true as const };
       },
     );
 
-    admin.post<{ Params: Static<typeof DevicePath> }>(
+    admin.post(
       '/api/admin/devices/:tenant_id/:device_id/rotate-token',
-      { schema: { params: DevicePath } },
+      {
+        schema: {
+          summary: "Replace a device's provision token (the old one is refused at once)",
+          params: DevicePath,
+          response: {
+            200: Obj({ tenant_id: Type.String(), device_id: Type.String(), new_provision_token: Type.String() }),
+          },
+        },
+      },
       async (request) => {
         const { tenant_id, device_id } = request.params;
         const token = await provisioning.rotateToken(tenant_id, device_id);
@@ -170,9 +240,17 @@ export function registerProvisioningRoutes(
 
   // Codes are 144 random bits, so guessing is hopeless; the limit is about hammering the endpoint. Only
   // failures count, so a fleet activating at once from one address is never throttled.
-  app.post<{ Body: Static<typeof ActivateBody> }>(
+  app.post(
     '/api/device/activate',
-    { schema: { body: ActivateBody } },
+    {
+      schema: {
+        summary: 'Trade an activation code for the provision token (once)',
+        body: ActivateBody,
+        response: {
+          200: Obj({ tenant_id: Type.String(), device_id: Type.String(), provision_token: Type.String() }),
+        },
+      },
+    },
     async (request) => {
       const wait = await failures.reserve([request.ip]);
       if (wait !== undefined) {

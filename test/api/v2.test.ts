@@ -279,6 +279,27 @@ describe('/api/v2 on PostgreSQL', () => {
     ).toEqual(expect.arrayContaining(['device_id', 'start', 'end', 'hours', 'limit']));
     expect((await pulse.call('/api/docs', { admin: false, redirect: 'follow' })).status).toBe(200);
   });
+
+  it('documents a successful answer of every route, and its error answers', async () => {
+    const docs = (await pulse.call('/api/docs/json', { admin: false })).body;
+    const undocumented: string[] = [];
+    for (const [path, operations] of Object.entries<Record<string, { responses?: Record<string, any> }>>(docs.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const statuses = Object.keys(operation.responses ?? {});
+        const success = statuses.find((status) => /^2/.test(status));
+        // The WebSocket's answer is the upgrade, and /metrics is Prometheus text.
+        if (path === '/api/v2/ws' || path === '/metrics') continue;
+        if (!success || !operation.responses![success].content?.['application/json']?.schema) {
+          if (success !== '204') undocumented.push(`${method.toUpperCase()} ${path}`);
+        }
+        if (!statuses.includes('4XX') && !statuses.includes('4xx'))
+          undocumented.push(`${method.toUpperCase()} ${path} 4xx`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+    const device = docs.paths['/api/v2/devices'].get.responses['200'].content['application/json'].schema;
+    expect(Object.keys(device.properties)).toEqual(['tenant_id', 'devices', 'count', 'total', 'limit', 'offset']);
+  });
 });
 
 describe('/api/v2 rate limit', () => {

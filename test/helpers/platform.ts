@@ -38,6 +38,7 @@ export async function startTestPlatform(
     ADMIN_KEY: TEST_ADMIN_KEY,
     PULSE_DATA_DIR: 'memory://',
     LOG_LEVEL: 'silent',
+    API_CHECK_RESPONSES: 'on',
     ...(databaseName && { DATABASE_URL: urlFor(databaseName) }),
     ...env,
   });

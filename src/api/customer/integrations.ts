@@ -2,7 +2,8 @@
 // the reference's fields, messages and status codes, destinations checked against the SSRF rules, secrets
 // sealed and never returned, and a test delivery per integration (5 per minute).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../../http/server.js';
 import type { Config } from '../../config.js';
 import type { TenantTx } from '../../db/database.js';
 import { send, type SendContext } from '../../channels/index.js';
@@ -28,6 +29,8 @@ import type { SecretBox } from '../../lib/secrets.js';
 import { AppError } from '../../errors.js';
 import { customerAdminOnly, principalOf, tenantOf, type InTenant } from '../guard.js';
 import { isUuid } from '../../lib/uuid.js';
+import { NoContent, Obj } from '../../lib/schema.js';
+import { CreatedWebhook, Integration, IntegrationListItem, IntegrationRoute, TestDelivery } from '../../model/views.js';
 
 /** What a caller may see of an integration: administrators all but secrets, viewers no webhook path. */
 const shownTo = <V extends object>(request: FastifyRequest, view: V): V =>
@@ -197,7 +200,7 @@ export interface IntegrationRouteDeps {
   sendContext: SendContext;
 }
 
-export function registerIntegrationRoutes(app: FastifyInstance, deps: IntegrationRouteDeps): void {
+export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps): void {
   const { inTenant, secrets } = deps;
   const rules: DestinationRules = { allowlist: deps.sendContext.allowlist, requireHttps: deps.config.MODE === 'PROD' };
   const findOr404 = async (tx: TenantTx, id: string, type?: repo.IntegrationType) => {
@@ -247,16 +250,30 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   ) {
     const base = `/customer/integrations/${type}`;
     const typeTags = [`customer/integrations/${type}`];
-    app.get(base, { schema: { tags: typeTags, summary: `The tenant's ${type} integrations` } }, (request) =>
-      inTenant(request, async (tx) =>
-        (await repo.listIntegrations(tx, type)).map((row) => shownTo(request, publicView(row))),
-      ),
+    app.get(
+      base,
+      {
+        schema: {
+          tags: typeTags,
+          summary: `The tenant's ${type} integrations`,
+          response: { 200: Type.Array(Integration) },
+        },
+      },
+      (request) =>
+        inTenant(request, async (tx) =>
+          (await repo.listIntegrations(tx, type)).map((row) => shownTo(request, publicView(row))),
+        ),
     );
-    app.post<{ Body: Static<C> }>(
+    app.post(
       base,
       {
         preHandler: customerAdminOnly,
-        schema: { tags: typeTags, summary: `Create a ${type} integration`, body: schemas.create },
+        schema: {
+          tags: typeTags,
+          summary: `Create a ${type} integration`,
+          body: schemas.create,
+          response: { 201: Integration },
+        },
       },
       async (request, reply) => {
         const tenantId = tenantOf(request);
@@ -265,19 +282,32 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
         return reply.status(201).send(publicView(row));
       },
     );
-    app.get<{ Params: Static<typeof IdParams> }>(
+    app.get(
       `${base}/:integration_id`,
-      { schema: { tags: typeTags, summary: `One ${type} integration`, params: IdParams } },
+      {
+        schema: {
+          tags: typeTags,
+          summary: `One ${type} integration`,
+          params: IdParams,
+          response: { 200: Integration },
+        },
+      },
       (request) =>
         inTenant(request, async (tx) =>
           shownTo(request, publicView(await findOr404(tx, request.params.integration_id, type))),
         ),
     );
-    app.patch<{ Params: Static<typeof IdParams>; Body: Static<P> }>(
+    app.patch(
       `${base}/:integration_id`,
       {
         preHandler: customerAdminOnly,
-        schema: { tags: typeTags, summary: `Change a ${type} integration`, params: IdParams, body: schemas.patch },
+        schema: {
+          tags: typeTags,
+          summary: `Change a ${type} integration`,
+          params: IdParams,
+          body: schemas.patch,
+          response: { 200: Integration },
+        },
       },
       async (request) => {
         const changes = (request.body ?? {}) as Record<string, unknown>;
@@ -293,25 +323,35 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
         return publicView(await saved(await inTenant(request, (tx) => repo.updateIntegration(tx, row, built.columns))));
       },
     );
-    app.delete<{ Params: Static<typeof IdParams> }>(
+    app.delete(
       `${base}/:integration_id`,
       {
         preHandler: customerAdminOnly,
-        schema: { tags: typeTags, summary: `Delete a ${type} integration`, params: IdParams },
+        schema: {
+          tags: typeTags,
+          summary: `Delete a ${type} integration`,
+          params: IdParams,
+          response: { 204: NoContent },
+        },
       },
       async (request, reply) => {
         const deleted =
           isUuid(request.params.integration_id) &&
           (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id, type)));
         if (!deleted) throw notFound();
-        return reply.status(204).send();
+        return reply.status(204).send(null);
       },
     );
-    app.post<{ Params: Static<typeof IdParams> }>(
+    app.post(
       `${base}/:integration_id/test`,
       {
         preHandler: customerAdminOnly,
-        schema: { tags: typeTags, summary: `Send a test ${type} notification`, params: IdParams },
+        schema: {
+          tags: typeTags,
+          summary: `Send a test ${type} notification`,
+          params: IdParams,
+          response: { 200: TestDelivery },
+        },
       },
       (request) => testDelivery(request, type),
     );
@@ -339,32 +379,45 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
   // Generic endpoints: every type in the list; create/patch are for webhooks (reference).
   app.get(
     '/customer/integrations',
-    { schema: { tags, summary: "The tenant's integrations of every type" } },
+    {
+      schema: {
+        tags,
+        summary: "The tenant's integrations of every type",
+        response: { 200: Obj({ tenant_id: Type.String(), integrations: Type.Array(IntegrationListItem) }) },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
         integrations: (await repo.listIntegrations(tx)).map((row) => shownTo(request, listItem(row))),
       })),
   );
-  app.post<{ Body: Static<typeof WebhookCreate> }>(
+  app.post(
     '/customer/integrations',
     {
       preHandler: customerAdminOnly,
-      schema: { tags, summary: 'Create a webhook integration (the signing secret is shown once)', body: WebhookCreate },
+      schema: {
+        tags,
+        summary: 'Create a webhook integration (the signing secret is shown once)',
+        body: WebhookCreate,
+        response: { 200: CreatedWebhook },
+      },
     },
     async (request) => {
       const built = await buildWebhook({ ...request.body, headers: request.body.headers ?? {} }, rules, secrets);
       const row = await inTenant(request, (tx) => repo.insertIntegration(tx, built.columns));
-      return { ...publicView(row), signing_secret: built.signingSecret };
+      const view = publicView(row);
+      if (view.type !== 'webhook' || !built.signingSecret) throw new Error('a webhook was saved without its secret');
+      return { ...view, signing_secret: built.signingSecret };
     },
   );
-  app.get<{ Params: Static<typeof IdParams> }>(
+  app.get(
     '/customer/integrations/:integration_id',
-    { schema: { tags, summary: 'One integration', params: IdParams } },
+    { schema: { tags, summary: 'One integration', params: IdParams, response: { 200: Integration } } },
     (request) =>
       inTenant(request, async (tx) => shownTo(request, publicView(await findOr404(tx, request.params.integration_id)))),
   );
-  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof WebhookPatch> }>(
+  app.patch(
     '/customer/integrations/:integration_id',
     {
       preHandler: customerAdminOnly,
@@ -373,6 +426,7 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
         summary: 'Change a webhook (other types: name and enabled)',
         params: IdParams,
         body: WebhookPatch,
+        response: { 200: Integration },
       },
     },
     async (request) => {
@@ -407,25 +461,35 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       return publicView(await saved(await inTenant(request, (tx) => repo.updateIntegration(tx, row, columns))));
     },
   );
-  app.delete<{ Params: Static<typeof IdParams> }>(
+  app.delete(
     '/customer/integrations/:integration_id',
     {
       preHandler: customerAdminOnly,
-      schema: { tags, summary: 'Delete an integration of any type (and its routes)', params: IdParams },
+      schema: {
+        tags,
+        summary: 'Delete an integration of any type (and its routes)',
+        params: IdParams,
+        response: { 204: NoContent },
+      },
     },
     async (request, reply) => {
       const deleted =
         isUuid(request.params.integration_id) &&
         (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id)));
       if (!deleted) throw notFound();
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
-  app.post<{ Params: Static<typeof IdParams> }>(
+  app.post(
     '/customer/integrations/:integration_id/test',
     {
       preHandler: customerAdminOnly,
-      schema: { tags, summary: 'Send a test notification through any integration', params: IdParams },
+      schema: {
+        tags,
+        summary: 'Send a test notification through any integration',
+        params: IdParams,
+        response: { 200: TestDelivery },
+      },
     },
     (request) => testDelivery(request),
   );
@@ -455,13 +519,14 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
     }
   };
 
-  app.get<{ Querystring: Static<typeof RoutesQuery> }>(
+  app.get(
     '/customer/integration-routes',
     {
       schema: {
         tags: routeTags,
         summary: "The tenant's routes: which alerts go to which integration",
         querystring: RoutesQuery,
+        response: { 200: Obj({ tenant_id: Type.String(), routes: Type.Array(IntegrationRoute) }) },
       },
     },
     (request) =>
@@ -470,9 +535,9 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
         routes: await routes.listRoutes(tx, { tenantId: tx.tenantId }, request.query.limit),
       })),
   );
-  app.get<{ Params: Static<typeof RouteParams> }>(
+  app.get(
     '/customer/integration-routes/:route_id',
-    { schema: { tags: routeTags, summary: 'One route', params: RouteParams } },
+    { schema: { tags: routeTags, summary: 'One route', params: RouteParams, response: { 200: IntegrationRoute } } },
     (request) => {
       checkRouteId(request.params.route_id);
       return inTenant(request, async (tx) => {
@@ -482,11 +547,16 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       });
     },
   );
-  app.post<{ Body: Static<typeof RouteCreate> }>(
+  app.post(
     '/customer/integration-routes',
     {
       preHandler: customerAdminOnly,
-      schema: { tags: routeTags, summary: 'Route alerts to an integration', body: RouteCreate },
+      schema: {
+        tags: routeTags,
+        summary: 'Route alerts to an integration',
+        body: RouteCreate,
+        response: { 200: IntegrationRoute },
+      },
     },
     (request) => {
       const columns = routeColumns(request.body);
@@ -497,11 +567,17 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       });
     },
   );
-  app.patch<{ Params: Static<typeof RouteParams>; Body: Static<typeof RoutePatch> }>(
+  app.patch(
     '/customer/integration-routes/:route_id',
     {
       preHandler: customerAdminOnly,
-      schema: { tags: routeTags, summary: 'Change a route', params: RouteParams, body: RoutePatch },
+      schema: {
+        tags: routeTags,
+        summary: 'Change a route',
+        params: RouteParams,
+        body: RoutePatch,
+        response: { 200: IntegrationRoute },
+      },
     },
     (request) => {
       checkRouteId(request.params.route_id);
@@ -515,15 +591,18 @@ export function registerIntegrationRoutes(app: FastifyInstance, deps: Integratio
       });
     },
   );
-  app.delete<{ Params: Static<typeof RouteParams> }>(
+  app.delete(
     '/customer/integration-routes/:route_id',
-    { preHandler: customerAdminOnly, schema: { tags: routeTags, summary: 'Delete a route', params: RouteParams } },
+    {
+      preHandler: customerAdminOnly,
+      schema: { tags: routeTags, summary: 'Delete a route', params: RouteParams, response: { 204: NoContent } },
+    },
     async (request, reply) => {
       checkRouteId(request.params.route_id);
       if (!(await inTenant(request, (tx) => routes.deleteRoute(tx, request.params.route_id)))) {
         throw new AppError('NOT_FOUND', 'Integration route not found');
       }
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 }

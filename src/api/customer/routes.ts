@@ -2,14 +2,25 @@
 // tenant's devices, alerts with acknowledge and close, delivery status and alert rules. Customer roles
 // read; writes need customer_admin. Everything runs in withTenant() for the caller's tenant.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { App } from '../../http/server.js';
 import type { Bus } from '../../bus/index.js';
 import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
-import { alertStatusFilter, devicesPage, DevicesQuery } from '../v2/routes.js';
+import { alertStatusFilter, devicesPage, DevicesQuery, OneAlert } from '../v2/routes.js';
+import { NoContent, Obj } from '../../lib/schema.js';
+import {
+  Alert,
+  AlertRule,
+  DeliveryAttempt,
+  DeviceDetail,
+  DevicePage,
+  SavedRule,
+  StoredRow,
+} from '../../model/views.js';
 import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
@@ -69,22 +80,30 @@ const PatchRuleBody = Type.Partial(
   { additionalProperties: false },
 );
 
-export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: InTenant; bus: Bus }): void {
+export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus: Bus }): void {
   const { inTenant, bus } = deps;
 
-  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+  app.get(
     '/customer/devices',
-    { schema: { tags, summary: "The tenant's devices", querystring: DevicesQuery } },
+    { schema: { tags, summary: "The tenant's devices", querystring: DevicesQuery, response: { 200: DevicePage } } },
     (request) => inTenant(request, (tx) => devicesPage(tx, request.query)),
   );
 
-  app.get<{ Params: Static<typeof DeviceParams> }>(
+  app.get(
     '/customer/devices/:device_id',
     {
       schema: {
         tags,
         summary: 'A device with its latest values, recent events (24 h) and telemetry (6 h)',
         params: DeviceParams,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            device: DeviceDetail,
+            events: Type.Array(StoredRow),
+            telemetry: Type.Array(StoredRow),
+          }),
+        },
       },
     },
     (request) =>
@@ -95,9 +114,26 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
       }),
   );
 
-  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+  app.get(
     '/customer/alerts',
-    { schema: { tags, summary: "The tenant's alerts, filtered and paged, newest first", querystring: AlertsQuery } },
+    {
+      schema: {
+        tags,
+        summary: "The tenant's alerts, filtered and paged, newest first",
+        querystring: AlertsQuery,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            alerts: Type.Array(Alert),
+            count: Type.Integer(),
+            total: Type.Integer(),
+            status: Type.String(),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+          }),
+        },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const { status, severity, device_id, site_id, alert_type, limit, offset } = request.query;
@@ -117,9 +153,9 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
       }),
   );
 
-  app.get<{ Params: Static<typeof AlertParams> }>(
+  app.get(
     '/customer/alerts/:alert_id',
-    { schema: { tags, summary: 'One alert', params: AlertParams } },
+    { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
     (request) =>
       inTenant(request, async (tx) => {
         const alert = await alertModel.findAlert(tx, request.params.alert_id);
@@ -155,11 +191,16 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     return body;
   };
 
-  app.post<{ Params: Static<typeof AlertParams> }>(
+  app.post(
     '/customer/alerts/:alert_id/acknowledge',
     {
       preHandler: customerAdminOnly,
-      schema: { tags, summary: 'Acknowledge an open alert (who and when are stored)', params: AlertParams },
+      schema: {
+        tags,
+        summary: 'Acknowledge an open alert (who and when are stored)',
+        params: AlertParams,
+        response: { 200: OneAlert },
+      },
     },
     (request) => {
       const principal = principalOf(request);
@@ -171,7 +212,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     },
   );
 
-  app.post<{ Params: Static<typeof AlertParams> }>(
+  app.post(
     '/customer/alerts/:alert_id/close',
     {
       preHandler: customerAdminOnly,
@@ -180,14 +221,22 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
         summary: 'Close an alert by hand',
         description: 'If its condition still holds, the next evaluation opens a new alert.',
         params: AlertParams,
+        response: { 200: OneAlert },
       },
     },
     (request) => changeAlert(request, (tx) => alertModel.closeAlert(tx, request.params.alert_id), 'CLOSED'),
   );
 
-  app.get<{ Querystring: Static<typeof DeliveryQuery> }>(
+  app.get(
     '/customer/delivery-status',
-    { schema: { tags, summary: 'Latest delivery attempts of the tenant', querystring: DeliveryQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'Latest delivery attempts of the tenant',
+        querystring: DeliveryQuery,
+        response: { 200: Obj({ tenant_id: Type.String(), attempts: Type.Array(DeliveryAttempt) }) },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => ({
         tenant_id: tx.tenantId,
@@ -195,8 +244,17 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
       })),
   );
 
-  app.get('/customer/alert-rules', { schema: { tags, summary: "The tenant's alert rules" } }, (request) =>
-    inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, rules: await ruleModel.listRules(tx, 100) })),
+  app.get(
+    '/customer/alert-rules',
+    {
+      schema: {
+        tags,
+        summary: "The tenant's alert rules",
+        response: { 200: Obj({ tenant_id: Type.String(), rules: Type.Array(AlertRule) }) },
+      },
+    },
+    (request) =>
+      inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, rules: await ruleModel.listRules(tx, 100) })),
   );
 
   const findRuleOr404 = async (tx: TenantTx, ruleId: string) => {
@@ -212,15 +270,18 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     return warning ? { ...rule, warning } : rule;
   };
 
-  app.get<{ Params: Static<typeof RuleParams> }>(
+  app.get(
     '/customer/alert-rules/:rule_id',
-    { schema: { tags, summary: 'One alert rule', params: RuleParams } },
+    { schema: { tags, summary: 'One alert rule', params: RuleParams, response: { 200: AlertRule } } },
     (request) => inTenant(request, (tx) => findRuleOr404(tx, request.params.rule_id)),
   );
 
-  app.post<{ Body: Static<typeof CreateRuleBody> }>(
+  app.post(
     '/customer/alert-rules',
-    { preHandler: customerAdminOnly, schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody } },
+    {
+      preHandler: customerAdminOnly,
+      schema: { tags, summary: 'Create an alert rule', body: CreateRuleBody, response: { 201: SavedRule } },
+    },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
       const created = await inTenant(request, async (tx) =>
@@ -230,11 +291,17 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     },
   );
 
-  app.patch<{ Params: Static<typeof RuleParams>; Body: Static<typeof PatchRuleBody> }>(
+  app.patch(
     '/customer/alert-rules/:rule_id',
     {
       preHandler: customerAdminOnly,
-      schema: { tags, summary: 'Change an alert rule', params: RuleParams, body: PatchRuleBody },
+      schema: {
+        tags,
+        summary: 'Change an alert rule',
+        params: RuleParams,
+        body: PatchRuleBody,
+        response: { 200: SavedRule },
+      },
     },
     (request) => {
       checkRuleId(request.params.rule_id);
@@ -250,14 +317,17 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { inTenant: I
     },
   );
 
-  app.delete<{ Params: Static<typeof RuleParams> }>(
+  app.delete(
     '/customer/alert-rules/:rule_id',
-    { preHandler: customerAdminOnly, schema: { tags, summary: 'Delete an alert rule', params: RuleParams } },
+    {
+      preHandler: customerAdminOnly,
+      schema: { tags, summary: 'Delete an alert rule', params: RuleParams, response: { 204: NoContent } },
+    },
     async (request, reply) => {
       checkRuleId(request.params.rule_id);
       const deleted = await inTenant(request, (tx) => ruleModel.deleteRule(tx, request.params.rule_id));
       if (!deleted) throw new AppError('NOT_FOUND', 'Alert rule not found');
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 }

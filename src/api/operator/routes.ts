@@ -1,14 +1,16 @@
 // /operator (reference §3.5): tenants, every tenant's devices, alerts, quarantine and integrations, the
 // audit log and the runtime settings. Operator roles read; tenant writes, the audit log and settings
 // writes need operator_admin. Every request is audited (./audit.ts) and runs as pulse_operator.
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { App } from '../../http/server.js';
 import type { Bus } from '../../bus/index.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { Alert, DeviceDetail, FleetDevice, StoredRow, Tenant, TenantStatus } from '../../model/views.js';
 import type { Audited } from './audit.js';
 import * as auditModel from '../../model/audit.js';
 import * as integrationModel from '../../model/integrations.js';
@@ -82,6 +84,38 @@ const SettingsBody = Type.Object(
   { additionalProperties: false },
 );
 
+const TenantChanged = Obj({
+  tenant_id: Type.String(),
+  status: Type.String({ description: 'created, updated, deleted' }),
+});
+const TenantSummary = Obj({
+  tenant_id: Type.String(),
+  name: Type.String(),
+  status: TenantStatus,
+  created_at: Timestamp,
+  device_count: Type.Integer(),
+  online_count: Type.Integer(),
+  open_alerts: Type.Integer(),
+  last_activity: Nullable(Timestamp),
+});
+const Count = Type.Integer();
+const TenantStats = Obj({
+  devices: Obj({ total: Count, active: Count, online: Count, stale: Count }),
+  alerts: Obj({ open: Count, closed: Count, last_24h: Count }),
+  integrations: Obj({ total: Count, active: Count }),
+  rules: Obj({ total: Count, active: Count }),
+  sites: Count,
+  last_device_activity: Nullable(Timestamp),
+  last_alert: Nullable(Timestamp),
+});
+const IngestSettingsJson = Obj({
+  mode: Type.Union([Type.Literal('DEV'), Type.Literal('PROD')]),
+  store_rejects: Type.Boolean(),
+  max_payload_bytes: Type.Integer(),
+  rate_limit_rps: Type.Number(),
+  rate_limit_burst: Type.Number(),
+});
+
 const flag = (value: boolean | string) =>
   typeof value === 'boolean' ? value : ['1', 'true', 'on', 'yes'].includes(value.toLowerCase());
 
@@ -102,19 +136,30 @@ function parseSince(since: string | undefined): Date | undefined {
 
 const statusFilter = (status: string) => (status.toUpperCase() === 'ALL' ? undefined : status.toUpperCase());
 
-export function registerOperatorRoutes(
-  app: FastifyInstance,
-  deps: { audited: Audited; config: Config; bus: Bus },
-): void {
+export function registerOperatorRoutes(app: App, deps: { audited: Audited; config: Config; bus: Bus }): void {
   const { audited } = deps;
   // The reference's settings form posts form fields; JSON is the main format.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );
 
-  app.get<{ Querystring: Static<typeof TenantsQuery> }>(
+  app.get(
     '/operator/tenants',
-    { schema: { tags, summary: 'Tenants', querystring: TenantsQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'Tenants',
+        querystring: TenantsQuery,
+        response: {
+          200: Obj({
+            tenants: Type.Array(Tenant),
+            total: Type.Integer(),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+          }),
+        },
+      },
+    },
     (request) =>
       audited(request, { action: 'list_tenants' }, async (tx) => {
         const { limit, offset } = request.query;
@@ -128,16 +173,22 @@ export function registerOperatorRoutes(
 
   app.get(
     '/operator/tenants/stats/summary',
-    { schema: { tags, summary: 'Every tenant with device, online and open-alert counts' } },
+    {
+      schema: {
+        tags,
+        summary: 'Every tenant with device, online and open-alert counts',
+        response: { 200: Obj({ tenants: Type.Array(TenantSummary) }) },
+      },
+    },
     (request) =>
       audited(request, { action: 'get_all_tenants_stats' }, async (tx) => ({
         tenants: await tenants.tenantsSummary(tx),
       })),
   );
 
-  app.get<{ Params: Static<typeof TenantParams> }>(
+  app.get(
     '/operator/tenants/:tenant_id',
-    { schema: { tags, summary: 'One tenant', params: TenantParams } },
+    { schema: { tags, summary: 'One tenant', params: TenantParams, response: { 200: Tenant } } },
     (request) => {
       const { tenant_id } = request.params;
       return audited(
@@ -152,9 +203,16 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.post<{ Body: Static<typeof CreateTenantBody> }>(
+  app.post(
     '/operator/tenants',
-    { schema: { tags, summary: 'Create a tenant (operator_admin)', body: CreateTenantBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a tenant (operator_admin)',
+        body: CreateTenantBody,
+        response: { 201: TenantChanged },
+      },
+    },
     async (request, reply) => {
       const { tenant_id, ...fields } = request.body;
       const created = await audited(
@@ -184,9 +242,17 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.patch<{ Params: Static<typeof TenantParams>; Body: Static<typeof PatchTenantBody> }>(
+  app.patch(
     '/operator/tenants/:tenant_id',
-    { schema: { tags, summary: 'Change a tenant (operator_admin)', params: TenantParams, body: PatchTenantBody } },
+    {
+      schema: {
+        tags,
+        summary: 'Change a tenant (operator_admin)',
+        params: TenantParams,
+        body: PatchTenantBody,
+        response: { 200: TenantChanged },
+      },
+    },
     (request) => {
       const { tenant_id } = request.params;
       return audited(
@@ -216,9 +282,16 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.delete<{ Params: Static<typeof TenantParams> }>(
+  app.delete(
     '/operator/tenants/:tenant_id',
-    { schema: { tags, summary: 'Delete a tenant (soft; operator_admin)', params: TenantParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete a tenant (soft; operator_admin); its devices are revoked',
+        params: TenantParams,
+        response: { 200: Obj({ ...TenantChanged.properties, devices_revoked: Type.Integer() }) },
+      },
+    },
     async (request) => {
       const { tenant_id } = request.params;
       const revoked: string[] = [];
@@ -245,10 +318,17 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Params: Static<typeof TenantParams> }>(
+  app.get(
     '/operator/tenants/:tenant_id/stats',
     {
-      schema: { tags, summary: "A tenant's devices, alerts, integrations and rules in numbers", params: TenantParams },
+      schema: {
+        tags,
+        summary: "A tenant's devices, alerts, integrations and rules in numbers",
+        params: TenantParams,
+        response: {
+          200: Obj({ tenant_id: Type.String(), name: Type.String(), status: TenantStatus, stats: TenantStats }),
+        },
+      },
     },
     (request) => {
       const { tenant_id } = request.params;
@@ -269,9 +349,24 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+  app.get(
     '/operator/devices',
-    { schema: { tags, summary: "Every tenant's devices", querystring: DevicesQuery } },
+    {
+      schema: {
+        tags,
+        summary: "Every tenant's devices",
+        querystring: DevicesQuery,
+        response: {
+          200: Obj({
+            devices: Type.Array(FleetDevice),
+            total: Type.Integer(),
+            tenant_filter: Nullable(Type.String()),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+          }),
+        },
+      },
+    },
     (request) => {
       const { tenant_filter, status, q, limit, offset } = request.query;
       return audited(request, { action: 'list_all_devices', tenantFilter: tenant_filter }, async (tx) => {
@@ -287,9 +382,18 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Params: Static<typeof TenantParams> }>(
+  app.get(
     '/operator/tenants/:tenant_id/devices',
-    { schema: { tags, summary: "A tenant's devices", params: TenantParams } },
+    {
+      schema: {
+        tags,
+        summary: "A tenant's devices",
+        params: TenantParams,
+        response: {
+          200: Obj({ tenant_id: Type.String(), devices: Type.Array(FleetDevice), total: Type.Integer() }),
+        },
+      },
+    },
     (request) => {
       const { tenant_id } = request.params;
       return audited(request, { action: 'list_tenant_devices', tenantFilter: tenant_id }, async (tx) => {
@@ -307,9 +411,23 @@ export function registerOperatorRoutes(
     tenant_id: Type.String({ minLength: 1 }),
     device_id: Type.String({ minLength: 1 }),
   });
-  app.get<{ Params: Static<typeof DeviceParams> }>(
+  app.get(
     '/operator/tenants/:tenant_id/devices/:device_id',
-    { schema: { tags, summary: 'A device as its tenant sees it', params: DeviceParams } },
+    {
+      schema: {
+        tags,
+        summary: 'A device as its tenant sees it',
+        params: DeviceParams,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            device: DeviceDetail,
+            events: Type.Array(StoredRow),
+            telemetry: Type.Array(StoredRow),
+          }),
+        },
+      },
+    },
     (request) => {
       const { tenant_id, device_id } = request.params;
       return audited(
@@ -324,9 +442,25 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+  app.get(
     '/operator/alerts',
-    { schema: { tags, summary: "Every tenant's alerts", querystring: AlertsQuery } },
+    {
+      schema: {
+        tags,
+        summary: "Every tenant's alerts",
+        querystring: AlertsQuery,
+        response: {
+          200: Obj({
+            alerts: Type.Array(Alert),
+            total: Type.Integer(),
+            tenant_filter: Nullable(Type.String()),
+            status: Type.String(),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+          }),
+        },
+      },
+    },
     (request) => {
       const { tenant_filter, status, limit, offset } = request.query;
       return audited(request, { action: 'list_all_alerts', tenantFilter: tenant_filter }, async (tx) => {
@@ -341,13 +475,32 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Querystring: Static<typeof QuarantineQuery> }>(
+  app.get(
     '/operator/quarantine',
     {
       schema: {
         tags,
         summary: 'Rejected messages and reject counts per minute and reason',
         querystring: QuarantineQuery,
+        response: {
+          200: Obj({
+            minutes: Type.Integer(),
+            limit: Type.Integer(),
+            events: Type.Array(
+              Obj({
+                id: Type.Integer(),
+                ingested_at: Timestamp,
+                tenant_id: Nullable(Type.String()),
+                site_id: Nullable(Type.String()),
+                device_id: Nullable(Type.String()),
+                msg_type: Nullable(Type.String()),
+                reason: Type.String(),
+                topic: Type.String(),
+              }),
+            ),
+            counts: Type.Array(Obj({ minute: Timestamp, reason: Type.String(), count: Type.Integer() })),
+          }),
+        },
       },
     },
     (request) => {
@@ -360,9 +513,34 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Querystring: Static<typeof TenantFilterQuery> }>(
+  app.get(
     '/operator/integrations',
-    { schema: { tags, summary: "Every tenant's integrations (no secrets)", querystring: TenantFilterQuery } },
+    {
+      schema: {
+        tags,
+        summary: "Every tenant's integrations (no secrets)",
+        querystring: TenantFilterQuery,
+        response: {
+          200: Obj({
+            integrations: Type.Array(
+              Obj({
+                tenant_id: Type.String(),
+                integration_id: Type.String(),
+                name: Type.String(),
+                type: Type.String(),
+                enabled: Type.Boolean(),
+                url: Nullable(Type.String()),
+                snmp_host: Nullable(Type.String()),
+                mqtt_topic: Nullable(Type.String()),
+                created_at: Timestamp,
+                updated_at: Timestamp,
+              }),
+            ),
+            tenant_filter: Nullable(Type.String()),
+          }),
+        },
+      },
+    },
     (request) => {
       const { tenant_filter } = request.query;
       return audited(request, { action: 'list_all_integrations', tenantFilter: tenant_filter }, async (tx) => ({
@@ -372,9 +550,39 @@ export function registerOperatorRoutes(
     },
   );
 
-  app.get<{ Querystring: Static<typeof AuditQuery> }>(
+  app.get(
     '/operator/audit-log',
-    { schema: { tags, summary: 'The operator audit log (operator_admin)', querystring: AuditQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'The operator audit log (operator_admin)',
+        querystring: AuditQuery,
+        response: {
+          200: Obj({
+            entries: Type.Array(
+              Obj({
+                id: Type.Integer(),
+                user_id: Type.String(),
+                username: Nullable(Type.String()),
+                action: Type.String(),
+                tenant_filter: Nullable(Type.String()),
+                resource_type: Nullable(Type.String()),
+                resource_id: Nullable(Type.String()),
+                ip_address: Nullable(Type.String()),
+                user_agent: Nullable(Type.String()),
+                rls_bypassed: Type.Boolean(),
+                status_code: Nullable(Type.Integer({ description: "the request's HTTP status" })),
+                created_at: Timestamp,
+              }),
+            ),
+            limit: Type.Integer(),
+            user_id: Nullable(Type.String()),
+            action: Nullable(Type.String()),
+            since: Nullable(Type.String()),
+          }),
+        },
+      },
+    },
     (request) => {
       const { user_id, action, tenant_filter, since, changes_only, limit } = request.query;
       return audited(request, { action: 'view_audit_log', admin: true }, async (tx) => ({
@@ -397,7 +605,19 @@ export function registerOperatorRoutes(
   const defaults = defaultIngestSettings(deps.config.MODE);
   app.get(
     '/operator/settings',
-    { schema: { tags, summary: 'Runtime ingest settings in force, and their defaults' } },
+    {
+      schema: {
+        tags,
+        summary: 'Runtime ingest settings in force, and their defaults',
+        response: {
+          200: Obj({
+            settings: IngestSettingsJson,
+            defaults: IngestSettingsJson,
+            rows: Type.Array(Obj({ key: Type.String(), value: Type.String(), updated_at: Timestamp })),
+          }),
+        },
+      },
+    },
     (request) =>
       audited(request, { action: 'view_settings' }, async (tx) => {
         const rows = await settingsModel.settingRows(tx);
@@ -405,13 +625,14 @@ export function registerOperatorRoutes(
       }),
   );
 
-  app.post<{ Body: Static<typeof SettingsBody> }>(
+  app.post(
     '/operator/settings',
     {
       schema: {
         tags,
         summary: 'Change runtime ingest settings (operator_admin); ingest applies them within SETTINGS_POLL_SECONDS',
         body: SettingsBody,
+        response: { 200: Obj({ status: Type.Literal('ok'), settings: IngestSettingsJson }) },
       },
     },
     (request) =>

@@ -2,8 +2,9 @@
 // health, throughput as rates, metric history (single and batch), capacity, platform aggregates and
 // recent errors. Timestamps are plain ISO-8601 (the reference printed "+00:00Z").
 import { statfs } from 'node:fs/promises';
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import { Type, type Static, type TInteger } from '@sinclair/typebox';
+import type { App } from '../../http/server.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import type { ComponentHealth } from '../../http/server.js';
 import type { Audited } from '../operator/audit.js';
 import type { MetricsCollector } from './collector.js';
@@ -24,6 +25,37 @@ const BatchQuery = Type.Object({
 const ErrorsQuery = Type.Object({
   hours: Type.Integer({ minimum: 1, maximum: 24, default: 1 }),
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+});
+
+/** A component's health: its status and what it reports of itself (latency, connections, …). */
+const SystemComponent = Type.Object(
+  {
+    status: Type.Union(['healthy', 'degraded', 'down', 'unknown'].map((s) => Type.Literal(s))),
+    latency_ms: Type.Optional(Type.Number()),
+  },
+  { additionalProperties: true },
+);
+const MetricHistory = Obj({
+  metric: Type.String(),
+  service: Nullable(Type.String()),
+  minutes: Type.Integer(),
+  points: Type.Array(Obj({ time: Timestamp, value: Type.Number(), service: Type.String() })),
+});
+const Counts = <K extends string>(...names: K[]) =>
+  Obj(Object.fromEntries(names.map((name) => [name, Type.Integer()])) as Record<K, TInteger>);
+const Aggregates = Obj({
+  tenants: Counts('active', 'suspended', 'deleted', 'total'),
+  devices: Counts('registered', 'active', 'revoked', 'online', 'stale', 'offline'),
+  alerts: Counts('open', 'acknowledged', 'closed', 'triggered_1h', 'triggered_24h'),
+  integrations: Obj({
+    total: Type.Integer(),
+    active: Type.Integer(),
+    by_type: Counts('webhook', 'snmp', 'email', 'mqtt'),
+  }),
+  rules: Counts('total', 'active'),
+  deliveries: Counts('pending', 'succeeded', 'failed', 'total_24h'),
+  sites: Counts('total'),
+  last_activity: Obj({ alert: Nullable(Timestamp), device: Nullable(Timestamp), delivery: Nullable(Timestamp) }),
 });
 
 type SystemStatus = 'healthy' | 'degraded' | 'down' | 'unknown';
@@ -49,7 +81,7 @@ async function timed(check: () => Promise<ComponentHealth>): Promise<ComponentHe
   }
 }
 
-export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): void {
+export function registerSystemRoutes(app: App, deps: SystemDeps): void {
   const { audited, collector } = deps;
   const history = async (
     tx: Parameters<Parameters<Audited>[2]>[0],
@@ -68,25 +100,62 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
 
   // Checks that use the database of their own run before the audited transaction takes a connection
   // (the embedded database has exactly one).
-  app.get('/operator/system/health', { schema: { tags, summary: 'Health of every component' } }, async (request) => {
-    const [components, probes] = await Promise.all([
-      deps.checkComponents(),
-      Promise.all(Object.entries(deps.probes).map(async ([name, probe]) => [name, await timed(probe)] as const)),
-    ]);
-    return audited(request, { action: 'view_system_health' }, async (tx) => {
-      const all: Record<string, ComponentHealth> = { ...components, ...Object.fromEntries(probes) };
-      all.database = { ...all.database!, ...(await systemModel.databaseConnections(tx)) };
-      const report = Object.fromEntries(
-        Object.entries(all).map(([name, health]) => [name, { ...health, status: STATUS[health.status] ?? 'unknown' }]),
-      );
-      const healthy = Object.values(report).every((health) => health.status === 'healthy');
-      return { status: healthy ? 'healthy' : 'degraded', components: report, checked_at: new Date() };
-    });
-  });
+  app.get(
+    '/operator/system/health',
+    {
+      schema: {
+        tags,
+        summary: 'Health of every component',
+        response: {
+          200: Obj({
+            status: Type.Union([Type.Literal('healthy'), Type.Literal('degraded')]),
+            components: Type.Record(Type.String(), SystemComponent),
+            checked_at: Timestamp,
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const [components, probes] = await Promise.all([
+        deps.checkComponents(),
+        Promise.all(Object.entries(deps.probes).map(async ([name, probe]) => [name, await timed(probe)] as const)),
+      ]);
+      return audited(request, { action: 'view_system_health' }, async (tx) => {
+        const all: Record<string, ComponentHealth> = { ...components, ...Object.fromEntries(probes) };
+        all.database = { ...all.database!, ...(await systemModel.databaseConnections(tx)) };
+        const report = Object.fromEntries(
+          Object.entries(all).map(([name, health]) => [
+            name,
+            { ...health, status: STATUS[health.status] ?? 'unknown' },
+          ]),
+        );
+        const healthy = Object.values(report).every((health) => health.status === 'healthy');
+        return {
+          status: healthy ? ('healthy' as const) : ('degraded' as const),
+          components: report,
+          checked_at: new Date(),
+        };
+      });
+    },
+  );
 
   app.get(
     '/operator/system/metrics',
-    { schema: { tags, summary: 'Throughput (per second), totals and queues' } },
+    {
+      schema: {
+        tags,
+        summary: 'Throughput (per second), totals and queues',
+        response: {
+          200: Obj({
+            throughput: Type.Record(Type.String(), Nullable(Type.Number())),
+            queues: Type.Record(Type.String(), Nullable(Type.Number())),
+            last_activity: Obj({ last_ingest: Nullable(Timestamp), last_sample: Timestamp }),
+            period: Type.String(),
+            sampled_at: Timestamp,
+          }),
+        },
+      },
+    },
     (request) =>
       audited(request, { action: 'view_system_metrics' }, async () => {
         const sample = collector.latest ?? (await collector.sample());
@@ -113,7 +182,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
             delivery_pending: sample.platform.deliveries_pending ?? null,
           },
           last_activity: {
-            last_ingest: sample.components.ingest?.last_write_at ?? null,
+            last_ingest: (sample.components.ingest?.last_write_at as string | null | undefined) ?? null,
             last_sample: sample.time,
           },
           period: `rates over the last ${deps.metricsIntervalSeconds} s; totals since each role started`,
@@ -122,18 +191,32 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
       }),
   );
 
-  app.get<{ Querystring: Static<typeof HistoryQuery> }>(
+  app.get(
     '/operator/system/metrics/history',
-    { schema: { tags, summary: 'One metric over the last minutes', querystring: HistoryQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'One metric over the last minutes',
+        querystring: HistoryQuery,
+        response: { 200: MetricHistory },
+      },
+    },
     (request) => {
       const { metric, service, minutes } = request.query;
       return audited(request, { action: 'view_system_metrics' }, (tx) => history(tx, metric, service, minutes));
     },
   );
 
-  app.get<{ Querystring: Static<typeof BatchQuery> }>(
+  app.get(
     '/operator/system/metrics/history/batch',
-    { schema: { tags, summary: 'Several metrics over the last minutes', querystring: BatchQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'Several metrics over the last minutes',
+        querystring: BatchQuery,
+        response: { 200: Type.Record(Type.String(), MetricHistory, { description: 'metric name → its history' }) },
+      },
+    },
     (request) => {
       const { metrics, service, minutes } = request.query;
       const names = [
@@ -145,7 +228,7 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
         ),
       ].slice(0, 20);
       return audited(request, { action: 'view_system_metrics' }, async (tx) => {
-        const result: Record<string, unknown> = {};
+        const result: Record<string, Static<typeof MetricHistory>> = {};
         for (const name of names) result[name] = await history(tx, name, service, minutes);
         return result;
       });
@@ -154,7 +237,13 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
 
   app.get(
     '/operator/system/metrics/latest',
-    { schema: { tags, summary: 'The latest sample of every metric by service' } },
+    {
+      schema: {
+        tags,
+        summary: 'The latest sample of every metric by service',
+        response: { 200: Type.Record(Type.String(), Type.Record(Type.String(), Type.Number())) },
+      },
+    },
     (request) =>
       audited(request, { action: 'view_system_metrics' }, async (tx) => {
         const latest: Record<string, Record<string, number>> = {};
@@ -166,7 +255,38 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
 
   app.get(
     '/operator/system/capacity',
-    { schema: { tags, summary: 'Database size, connections, largest tables, disk' } },
+    {
+      schema: {
+        tags,
+        summary: 'Database size, connections, largest tables, disk',
+        response: {
+          200: Obj({
+            postgres: Obj({
+              db_size_bytes: Type.Number(),
+              db_size_mb: Type.Number(),
+              connections_used: Type.Integer(),
+              connections_max: Type.Integer(),
+              connections_pct: Type.Number(),
+              top_tables: Type.Array(
+                Obj({ name: Type.String(), total_mb: Type.Number(), data_mb: Type.Number(), index_mb: Type.Number() }),
+              ),
+            }),
+            disk: Obj({
+              volumes: Obj({
+                data: Obj({
+                  path: Type.String(),
+                  total_gb: Type.Optional(Type.Number()),
+                  used_gb: Type.Optional(Type.Number()),
+                  free_gb: Type.Optional(Type.Number()),
+                  used_pct: Type.Optional(Type.Number()),
+                  error: Type.Optional(Type.String()),
+                }),
+              }),
+            }),
+          }),
+        },
+      },
+    },
     (request) =>
       audited(request, { action: 'view_system_capacity' }, async (tx) => {
         const database = await systemModel.databaseCapacity(tx);
@@ -192,17 +312,42 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
 
   app.get(
     '/operator/system/aggregates',
-    { schema: { tags, summary: 'Tenants, devices, alerts, integrations, deliveries in numbers' } },
+    {
+      schema: {
+        tags,
+        summary: 'Tenants, devices, alerts, integrations, deliveries in numbers',
+        response: { 200: Aggregates },
+      },
+    },
     (request) => audited(request, { action: 'view_system_aggregates' }, (tx) => systemModel.aggregates(tx)),
   );
 
-  app.get<{ Querystring: Static<typeof ErrorsQuery> }>(
+  app.get(
     '/operator/system/errors',
     {
       schema: {
         tags,
         summary: 'Recent delivery failures, rejects and denied operator requests',
         querystring: ErrorsQuery,
+        response: {
+          200: Obj({
+            errors: Type.Array(
+              Obj({
+                source: Type.String({ description: 'delivery, ingest or auth' }),
+                error_type: Type.String(),
+                timestamp: Timestamp,
+                tenant_id: Nullable(Type.String()),
+                details: Type.Record(Type.String(), Type.Unknown()),
+              }),
+            ),
+            counts: Obj({
+              delivery_failures: Type.Integer(),
+              quarantined: Type.Integer(),
+              stuck_deliveries: Type.Integer(),
+            }),
+            period_hours: Type.Integer(),
+          }),
+        },
       },
     },
     (request) => {

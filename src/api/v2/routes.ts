@@ -1,11 +1,13 @@
 // /api/v2 (reference §3.2) for customer roles, with the fixed telemetry contract: items carry `timestamp`
 // and object metrics, windows are `start`/`end` or `hours`, and every count is the caller's tenant's only.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { App } from '../../http/server.js';
 import { AppError } from '../../errors.js';
 import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { Alert, AlertRule, DeviceDetail, DevicePage, LatestReading, Reading } from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
 import * as ruleModel from '../../model/rules.js';
@@ -86,21 +88,39 @@ export function alertStatusFilter(status: string): string | undefined {
 }
 
 const tags = ['api/v2'];
+export const AlertTrend = Obj({
+  trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
+});
+export const OneAlert = Obj({ tenant_id: Type.String(), alert: Alert });
 
-export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void {
+export function registerV2Routes(app: App, inTenant: InTenant): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
     if (!(await deviceModel.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
   };
 
-  app.get<{ Querystring: Static<typeof DevicesQuery> }>(
+  app.get(
     '/api/v2/devices',
-    { schema: { tags, summary: "The tenant's devices with their health", querystring: DevicesQuery } },
+    {
+      schema: {
+        tags,
+        summary: "The tenant's devices with their health",
+        querystring: DevicesQuery,
+        response: { 200: DevicePage },
+      },
+    },
     (request) => inTenant(request, (tx) => devicesPage(tx, request.query)),
   );
 
-  app.get<{ Params: Static<typeof DeviceParams> }>(
+  app.get(
     '/api/v2/devices/:device_id',
-    { schema: { tags, summary: 'One device', params: DeviceParams } },
+    {
+      schema: {
+        tags,
+        summary: 'One device',
+        params: DeviceParams,
+        response: { 200: Obj({ tenant_id: Type.String(), device: DeviceDetail }) },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const device = await deviceModel.findDevice(tx, request.params.device_id);
@@ -109,7 +129,7 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Params: Static<typeof DeviceParams>; Querystring: Static<typeof TelemetryQuery> }>(
+  app.get(
     '/api/v2/devices/:device_id/telemetry',
     {
       schema: {
@@ -118,6 +138,17 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
         description: 'The window is `start`..`end` (end defaults to now) when `start` is given, else the last `hours`.',
         params: DeviceParams,
         querystring: TelemetryQuery,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            device_id: Type.String(),
+            telemetry: Type.Array(Reading),
+            count: Type.Integer(),
+            start: Timestamp,
+            end: Timestamp,
+            hours: Type.Number(),
+          }),
+        },
       },
     },
     (request) =>
@@ -144,7 +175,7 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Params: Static<typeof DeviceParams>; Querystring: Static<typeof LatestQuery> }>(
+  app.get(
     '/api/v2/devices/:device_id/telemetry/latest',
     {
       schema: {
@@ -152,6 +183,9 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
         summary: "A device's newest telemetry (never heartbeats)",
         params: DeviceParams,
         querystring: LatestQuery,
+        response: {
+          200: Obj({ device_id: Type.String(), telemetry: Type.Array(LatestReading), count: Type.Integer() }),
+        },
       },
     },
     (request) =>
@@ -163,9 +197,26 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Querystring: Static<typeof AlertsQuery> }>(
+  app.get(
     '/api/v2/alerts',
-    { schema: { tags, summary: "The tenant's alerts, newest first", querystring: AlertsQuery } },
+    {
+      schema: {
+        tags,
+        summary: "The tenant's alerts, newest first",
+        querystring: AlertsQuery,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            alerts: Type.Array(Alert),
+            count: Type.Integer(),
+            status: Type.String(),
+            alert_type: Nullable(Type.String()),
+            limit: Type.Integer(),
+            offset: Type.Integer(),
+          }),
+        },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const { status, alert_type, limit, offset } = request.query;
@@ -187,15 +238,22 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Querystring: Static<typeof TrendQuery> }>(
+  app.get(
     '/api/v2/alerts/trend',
-    { schema: { tags, summary: 'Alerts opened and closed per hour (this tenant only)', querystring: TrendQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'Alerts opened and closed per hour (this tenant only)',
+        querystring: TrendQuery,
+        response: { 200: AlertTrend },
+      },
+    },
     (request) => inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, request.query.hours) })),
   );
 
-  app.get<{ Params: Static<typeof AlertParams> }>(
+  app.get(
     '/api/v2/alerts/:alert_id',
-    { schema: { tags, summary: 'One alert', params: AlertParams } },
+    { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
     (request) =>
       inTenant(request, async (tx) => {
         const alert = await alertModel.findAlert(tx, request.params.alert_id);
@@ -204,9 +262,16 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Querystring: Static<typeof RulesQuery> }>(
+  app.get(
     '/api/v2/alert-rules',
-    { schema: { tags, summary: "The tenant's alert rules", querystring: RulesQuery } },
+    {
+      schema: {
+        tags,
+        summary: "The tenant's alert rules",
+        querystring: RulesQuery,
+        response: { 200: Obj({ tenant_id: Type.String(), rules: Type.Array(AlertRule), count: Type.Integer() }) },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const rules = await ruleModel.listRules(tx, request.query.limit);
@@ -214,9 +279,16 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Params: Static<typeof RuleParams> }>(
+  app.get(
     '/api/v2/alert-rules/:rule_id',
-    { schema: { tags, summary: 'One alert rule', params: RuleParams } },
+    {
+      schema: {
+        tags,
+        summary: 'One alert rule',
+        params: RuleParams,
+        response: { 200: Obj({ tenant_id: Type.String(), rule: AlertRule }) },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const rule = await ruleModel.findRule(tx, request.params.rule_id);
@@ -225,9 +297,26 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Querystring: Static<typeof SummaryQuery> }>(
+  app.get(
     '/api/v2/telemetry/summary',
-    { schema: { tags, summary: 'avg/min/max of every numeric metric over the last hours', querystring: SummaryQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'avg/min/max of every numeric metric over the last hours',
+        querystring: SummaryQuery,
+        response: {
+          200: Obj({
+            sample_count: Type.Integer(),
+            device_count: Type.Integer(),
+            hours: Type.Integer(),
+            metrics: Type.Record(
+              Type.String(),
+              Obj({ avg: Type.Number(), min: Type.Number(), max: Type.Number(), samples: Type.Integer() }),
+            ),
+          }),
+        },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const since = new Date(Date.now() - request.query.hours * 3600_000);
@@ -241,9 +330,33 @@ export function registerV2Routes(app: FastifyInstance, inTenant: InTenant): void
       }),
   );
 
-  app.get<{ Querystring: Static<typeof ChartQuery> }>(
+  app.get(
     '/api/v2/telemetry/chart',
-    { schema: { tags, summary: 'One metric in time buckets: avg/min/max/samples', querystring: ChartQuery } },
+    {
+      schema: {
+        tags,
+        summary: 'One metric in time buckets: avg/min/max/samples',
+        querystring: ChartQuery,
+        response: {
+          200: Obj({
+            metric: Type.String(),
+            device_id: Nullable(Type.String()),
+            series: Type.Array(
+              Obj({
+                time: Timestamp,
+                avg: Type.Number(),
+                min: Type.Number(),
+                max: Type.Number(),
+                samples: Type.Integer(),
+              }),
+            ),
+            hours: Type.Number(),
+            start: Timestamp,
+            end: Timestamp,
+          }),
+        },
+      },
+    },
     (request) =>
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;

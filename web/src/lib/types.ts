@@ -1,48 +1,23 @@
-// Shapes of the API answers the pages use.
-export interface Device {
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  status: string;
-  last_seen_at: string | null;
-  last_heartbeat_at: string | null;
-  last_telemetry_at: string | null;
-  state: Record<string, number | boolean>;
+// The API's answers as the pages use them, all taken from the types generated from /api/docs/json
+// (./api.gen.ts, `npm run api:types`): none is written by hand, so a changed API fails the type check.
+import type { paths } from './api.gen';
+
+type Method = 'get' | 'post' | 'patch' | 'delete';
+type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+
+/** The JSON a successful call of `route` (as documented, e.g. '/api/v2/devices/{device_id}') answers. */
+export type Answer<Route extends keyof paths, M extends Method = 'get'> = paths[Route][M] extends {
+  responses: infer R;
 }
-export interface DeviceList {
-  devices: Device[];
-  total: number;
-  count: number;
-}
-export interface Alert {
-  alert_id: number;
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  alert_type: string;
-  severity: number;
-  summary: string;
-  status: string;
-  created_at: string;
-  closed_at: string | null;
-  acknowledged_by: string | null;
-  details: Record<string, unknown>;
-}
-export interface Rule {
-  rule_id: string;
-  name: string;
-  enabled: boolean;
-  metric_name: string;
-  operator: string;
-  threshold: number;
-  severity: number;
-  description: string | null;
-  site_ids: string[] | null;
-  duration_seconds: number;
-  hysteresis: number;
-}
-export interface Summary {
-  sample_count: number;
-  device_count: number;
-  metrics: Record<string, { avg: number; min: number; max: number }>;
-}
+  ? R extends { 200: infer Ok }
+    ? Json<Ok>
+    : R extends { 201: infer Created }
+      ? Json<Created>
+      : never
+  : never;
+
+export type DeviceList = Answer<'/api/v2/devices'>;
+export type Alert = Answer<'/customer/alerts'>['alerts'][number];
+export type Rule = Answer<'/customer/alert-rules'>['rules'][number];
+export type Summary = Answer<'/api/v2/telemetry/summary'>;
+export type Integration = Answer<'/customer/integrations'>['integrations'][number];

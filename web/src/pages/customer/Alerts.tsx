@@ -7,7 +7,7 @@ import { useUrlParams } from '../../lib/url-params';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
-import type { Alert } from '../../lib/types';
+import type { Answer } from '../../lib/types';
 
 const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED', 'ALL'];
 const PAGE = 50;
@@ -27,7 +27,7 @@ export default function Alerts() {
   });
   const alerts = useQuery({
     queryKey: ['alerts', params.toString()],
-    queryFn: () => api<{ alerts: Alert[]; total: number }>(`/customer/alerts?${params}`),
+    queryFn: () => api<Answer<'/customer/alerts'>>(`/customer/alerts?${params}`),
     placeholderData: keepPreviousData,
   });
   useEffect(() => subscribeAlerts(() => void client.invalidateQueries({ queryKey: ['alerts'] })), [client]);

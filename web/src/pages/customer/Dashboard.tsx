@@ -6,7 +6,7 @@ import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge }
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
-import type { Alert, DeviceList, Summary } from '../../lib/types';
+import type { Alert, Answer, DeviceList, Summary } from '../../lib/types';
 
 const STATUSES = ['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'] as const;
 
@@ -32,11 +32,11 @@ export default function Dashboard() {
   });
   const alerts = useQuery({
     queryKey: ['alerts', 'open'],
-    queryFn: () => api<{ alerts: Alert[]; total: number }>('/customer/alerts?status=OPEN&limit=50'),
+    queryFn: () => api<Answer<'/customer/alerts'>>('/customer/alerts?status=OPEN&limit=50'),
   });
   const trend = useQuery({
     queryKey: ['trend'],
-    queryFn: () => api<{ trend: { hour: string; opened: number; closed: number }[] }>('/api/v2/alerts/trend?hours=24'),
+    queryFn: () => api<Answer<'/api/v2/alerts/trend'>>('/api/v2/alerts/trend?hours=24'),
     refetchInterval: 60_000,
   });
   const summary = useQuery({

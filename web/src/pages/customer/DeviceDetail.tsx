@@ -7,7 +7,7 @@ import { api } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
 import { subscribeDevice } from '../../lib/live';
-import type { Alert, Device } from '../../lib/types';
+import type { Answer } from '../../lib/types';
 
 const RANGES = [
   ['1 h', 1],
@@ -29,20 +29,20 @@ export default function DeviceDetail() {
     : `start=${new Date(range.chosenAt - hours * 3600_000).toISOString()}`;
   const device = useQuery({
     queryKey: ['device', deviceId],
-    queryFn: () => api<{ device: Device }>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
+    queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
     refetchInterval: 10_000,
   });
   const history = useQuery({
     queryKey: ['telemetry', deviceId, span],
     queryFn: () =>
-      api<{ telemetry: { timestamp: string; metrics: Record<string, number | boolean>; msg_type: string }[] }>(
+      api<Answer<'/api/v2/devices/{device_id}/telemetry'>>(
         `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry?${span}&limit=2000`,
       ),
   });
   const alerts = useQuery({
     queryKey: ['device-alerts', deviceId],
     queryFn: () =>
-      api<{ alerts: Alert[] }>(`/customer/alerts?status=ALL&device_id=${encodeURIComponent(deviceId)}&limit=20`),
+      api<Answer<'/customer/alerts'>>(`/customer/alerts?status=ALL&device_id=${encodeURIComponent(deviceId)}&limit=20`),
   });
 
   // REST history, oldest first, then live points merged in as they come.

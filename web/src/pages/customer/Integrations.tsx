@@ -5,15 +5,9 @@ import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
+import type { Answer, Integration } from '../../lib/types';
 
-interface Integration {
-  integration_id: string;
-  name: string;
-  type: 'webhook' | 'snmp' | 'email' | 'mqtt';
-  enabled: boolean;
-  url: string | null;
-  created_at: string;
-}
+type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>;
 type Kind = Integration['type'];
 
 const list = (value: FormDataEntryValue | null) =>
@@ -84,7 +78,8 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
   const [version, setVersion] = useState('2c');
   const create = useMutation({
     mutationFn: ([path, body]: [string, Record<string, unknown>]) =>
-      api<{ signing_secret?: string }>(path, { method: 'POST', body }),
+      // Only a webhook's answer has a signing secret.
+      api<Partial<Answer<'/customer/integrations', 'post'>>>(path, { method: 'POST', body }),
     onSuccess: async (created) => {
       await client.invalidateQueries({ queryKey: ['integrations'] });
       onDone(created.signing_secret);
@@ -242,12 +237,10 @@ export default function Integrations() {
   const client = useQueryClient();
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<string | undefined>();
-  const [tested, setTested] = useState<Record<string, { success: boolean; error: string | null; duration_ms: number }>>(
-    {},
-  );
+  const [tested, setTested] = useState<Record<string, TestResult>>({});
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () => api<{ integrations: Integration[] }>('/customer/integrations'),
+    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['integrations'] });
   const toggle = useMutation({
@@ -260,10 +253,7 @@ export default function Integrations() {
     onSuccess: refresh,
   });
   const test = useMutation({
-    mutationFn: (id: string) =>
-      api<{ success: boolean; error: string | null; duration_ms: number }>(`/customer/integrations/${id}/test`, {
-        method: 'POST',
-      }),
+    mutationFn: (id: string) => api<TestResult>(`/customer/integrations/${id}/test`, { method: 'POST' }),
     onSuccess: (result, id) => setTested((all) => ({ ...all, [id]: result })),
   });
   return (

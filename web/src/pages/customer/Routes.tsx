@@ -4,20 +4,7 @@ import { QueryTable } from '../../components/table';
 import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-
-interface Route {
-  route_id: string;
-  name: string;
-  integration_name: string;
-  integration_type: string;
-  alert_types: string[] | null;
-  severities: string[] | null;
-  min_severity: number | null;
-  site_ids: string[] | null;
-  device_prefixes: string[] | null;
-  deliver_on: string[];
-  enabled: boolean;
-}
+import type { Answer } from '../../lib/types';
 
 const list = (value: FormDataEntryValue | null) => {
   const items = String(value ?? '')
@@ -33,12 +20,11 @@ export default function Routes() {
   const [creating, setCreating] = useState(false);
   const routes = useQuery({
     queryKey: ['routes'],
-    queryFn: () => api<{ routes: Route[] }>('/customer/integration-routes'),
+    queryFn: () => api<Answer<'/customer/integration-routes'>>('/customer/integration-routes'),
   });
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () =>
-      api<{ integrations: { integration_id: string; name: string; type: string }[] }>('/customer/integrations'),
+    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
   });
   const create = useMutation({
     mutationFn: (body: Record<string, unknown>) => api('/customer/integration-routes', { method: 'POST', body }),

@@ -4,7 +4,7 @@ import { enabledColumn, QueryTable } from '../../components/table';
 import { EditDeleteButtons, ErrorBox, Field, Modal, Page, SeverityBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import type { Rule } from '../../lib/types';
+import type { Answer, Rule } from '../../lib/types';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
 
@@ -14,8 +14,11 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
       rule.rule_id
-        ? api<{ warning?: string }>(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body })
-        : api<{ warning?: string }>('/customer/alert-rules', { method: 'POST', body }),
+        ? api<Answer<'/customer/alert-rules/{rule_id}', 'patch'>>(`/customer/alert-rules/${rule.rule_id}`, {
+            method: 'PATCH',
+            body,
+          })
+        : api<Answer<'/customer/alert-rules', 'post'>>('/customer/alert-rules', { method: 'POST', body }),
     onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: ['rules'] });
       onDone(saved?.warning);
@@ -108,7 +111,10 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
 export default function Rules() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
-  const rules = useQuery({ queryKey: ['rules'], queryFn: () => api<{ rules: Rule[] }>('/customer/alert-rules') });
+  const rules = useQuery({
+    queryKey: ['rules'],
+    queryFn: () => api<Answer<'/customer/alert-rules'>>('/customer/alert-rules'),
+  });
   const [editing, setEditing] = useState<Draft | null>(null);
   const [warning, setWarning] = useState<string>();
   const remove = useMutation({

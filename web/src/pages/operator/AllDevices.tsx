@@ -4,17 +4,8 @@ import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { formatValue, timeAgo } from '../../lib/format';
-
-interface OperatorDevice {
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  status: string;
-  last_seen_at: string | null;
-  battery_pct: number | null;
-  temp_c: number | null;
-}
 
 export default function AllDevices() {
   const [tenant, setTenant] = useState('');
@@ -26,12 +17,12 @@ export default function AllDevices() {
   });
   const devices = useQuery({
     queryKey: ['op-devices', params.toString()],
-    queryFn: () => api<{ devices: OperatorDevice[]; total: number }>(`/operator/devices?${params}`),
+    queryFn: () => api<Answer<'/operator/devices'>>(`/operator/devices?${params}`),
     placeholderData: keepPreviousData,
   });
   const tenants = useQuery({
     queryKey: ['tenant-ids'],
-    queryFn: () => api<{ tenants: { tenant_id: string }[] }>('/operator/tenants?status=ALL&limit=500'),
+    queryFn: () => api<Answer<'/operator/tenants'>>('/operator/tenants?status=ALL&limit=500'),
   });
   return (
     <Page title="All devices">

@@ -3,22 +3,8 @@ import { useState } from 'react';
 import { QueryTable } from '../../components/table';
 import { Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { dateTime } from '../../lib/format';
-
-interface Entry {
-  id: number;
-  user_id: string;
-  username: string | null;
-  action: string;
-  tenant_filter: string | null;
-  resource_type: string | null;
-  resource_id: string | null;
-  ip_address: string | null;
-  user_agent: string | null;
-  /** The request's HTTP status; null in rows from before it was kept. */
-  status_code: number | null;
-  created_at: string;
-}
 
 export default function AuditLog() {
   const [user, setUser] = useState('');
@@ -35,7 +21,7 @@ export default function AuditLog() {
   });
   const log = useQuery({
     queryKey: ['audit', params.toString()],
-    queryFn: () => api<{ entries: Entry[] }>(`/operator/audit-log?${params}`),
+    queryFn: () => api<Answer<'/operator/audit-log'>>(`/operator/audit-log?${params}`),
   });
   return (
     <Page title="Audit log">

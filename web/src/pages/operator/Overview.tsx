@@ -3,38 +3,22 @@ import { Link } from 'react-router';
 import { Empty, Loaded, Page, SeverityBadge, StatCard } from '../../components/ui';
 import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
-import type { Alert } from '../../lib/types';
-
-interface Aggregates {
-  tenants: { active: number; total: number };
-  devices: { registered: number; online: number; stale: number };
-  alerts: { open: number; triggered_24h: number };
-  deliveries: { pending: number; failed: number };
-}
+import type { Answer } from '../../lib/types';
 
 export default function Overview() {
   const aggregates = useQuery({
     queryKey: ['aggregates'],
-    queryFn: () => api<Aggregates>('/operator/system/aggregates'),
+    queryFn: () => api<Answer<'/operator/system/aggregates'>>('/operator/system/aggregates'),
     refetchInterval: 15_000,
   });
   const alerts = useQuery({
     queryKey: ['op-alerts'],
-    queryFn: () => api<{ alerts: Alert[] }>('/operator/alerts?status=OPEN&limit=10'),
+    queryFn: () => api<Answer<'/operator/alerts'>>('/operator/alerts?status=OPEN&limit=10'),
     refetchInterval: 15_000,
   });
   const quarantine = useQuery({
     queryKey: ['op-quarantine-recent'],
-    queryFn: () =>
-      api<{
-        events: {
-          id: number;
-          ingested_at: string;
-          tenant_id: string | null;
-          device_id: string | null;
-          reason: string;
-        }[];
-      }>('/operator/quarantine?minutes=60&limit=10'),
+    queryFn: () => api<Answer<'/operator/quarantine'>>('/operator/quarantine?minutes=60&limit=10'),
     refetchInterval: 15_000,
   });
   const a = aggregates.data;

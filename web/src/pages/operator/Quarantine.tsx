@@ -4,26 +4,14 @@ import { Lines } from '../../components/charts';
 import { Table } from '../../components/table';
 import { Empty, Loaded, Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { dateTime } from '../../lib/format';
-
-interface Quarantine {
-  events: {
-    id: number;
-    ingested_at: string;
-    tenant_id: string | null;
-    device_id: string | null;
-    msg_type: string | null;
-    reason: string;
-    topic: string;
-  }[];
-  counts: { minute: string; reason: string; count: number }[];
-}
 
 export default function QuarantinePage() {
   const [minutes, setMinutes] = useState(60);
   const data = useQuery({
     queryKey: ['quarantine', minutes],
-    queryFn: () => api<Quarantine>(`/operator/quarantine?minutes=${minutes}&limit=200`),
+    queryFn: () => api<Answer<'/operator/quarantine'>>(`/operator/quarantine?minutes=${minutes}&limit=200`),
     refetchInterval: 15_000,
   });
   return (

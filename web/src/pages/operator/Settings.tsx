@@ -2,20 +2,15 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { FormEvent } from 'react';
 import { ErrorBox, Field, Loaded, Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 
-interface Settings {
-  mode: 'DEV' | 'PROD';
-  store_rejects: boolean;
-  max_payload_bytes: number;
-  rate_limit_rps: number;
-  rate_limit_burst: number;
-}
+type Settings = Answer<'/operator/settings'>['settings'];
 
 export default function SettingsPage() {
   const client = useQueryClient();
   const settings = useQuery({
     queryKey: ['settings'],
-    queryFn: () => api<{ settings: Settings; defaults: Settings }>('/operator/settings'),
+    queryFn: () => api<Answer<'/operator/settings'>>('/operator/settings'),
   });
   const save = useMutation({
     mutationFn: (body: Partial<Settings>) => api('/operator/settings', { method: 'POST', body }),

@@ -3,48 +3,33 @@ import { useState } from 'react';
 import { Lines } from '../../components/charts';
 import { Loaded, Page, StatCard } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { formatValue } from '../../lib/format';
-
-type History = Record<string, { points: { time: string; value: number; service: string }[] }>;
 
 export default function System() {
   const [interval, setInterval] = useState(10_000);
   const refetchInterval = interval || false;
   const health = useQuery({
     queryKey: ['system-health'],
-    queryFn: () =>
-      api<{ status: string; components: Record<string, { status: string; latency_ms?: number }> }>(
-        '/operator/system/health',
-      ),
+    queryFn: () => api<Answer<'/operator/system/health'>>('/operator/system/health'),
     refetchInterval,
   });
   const metrics = useQuery({
     queryKey: ['system-metrics'],
-    queryFn: () =>
-      api<{ throughput: Record<string, number | null>; queues: Record<string, number | null> }>(
-        '/operator/system/metrics',
-      ),
+    queryFn: () => api<Answer<'/operator/system/metrics'>>('/operator/system/metrics'),
     refetchInterval,
   });
   const history = useQuery({
     queryKey: ['system-history'],
     queryFn: () =>
-      api<History>(
+      api<Answer<'/operator/system/metrics/history/batch'>>(
         '/operator/system/metrics/history/batch?metrics=messages_received_per_sec,messages_written_per_sec,messages_rejected_per_sec,queue_depth&minutes=30',
       ),
     refetchInterval,
   });
   const capacity = useQuery({
     queryKey: ['capacity'],
-    queryFn: () =>
-      api<{
-        postgres: {
-          db_size_mb: number;
-          connections_used: number;
-          connections_max: number;
-          top_tables: { name: string; total_mb: number }[];
-        };
-      }>('/operator/system/capacity'),
+    queryFn: () => api<Answer<'/operator/system/capacity'>>('/operator/system/capacity'),
   });
   const series = (names: string[]) => names.map((name) => ({ name, points: history.data?.[name]?.points ?? [] }));
   return (

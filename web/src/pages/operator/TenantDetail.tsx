@@ -3,34 +3,18 @@ import { useParams } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { Loaded, Page, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { timeAgo } from '../../lib/format';
-
-interface Stats {
-  name: string;
-  status: string;
-  stats: {
-    devices: { total: number; online: number; stale: number };
-    alerts: { open: number; closed: number; last_24h: number };
-    integrations: { total: number; active: number };
-    rules: { total: number; active: number };
-    sites: number;
-    last_device_activity: string | null;
-    last_alert: string | null;
-  };
-}
 
 export default function TenantDetail() {
   const tenantId = useParams().tenantId!;
   const stats = useQuery({
     queryKey: ['tenant', tenantId],
-    queryFn: () => api<Stats>(`/operator/tenants/${tenantId}/stats`),
+    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}/stats'>>(`/operator/tenants/${tenantId}/stats`),
   });
   const devices = useQuery({
     queryKey: ['tenant-devices', tenantId],
-    queryFn: () =>
-      api<{ devices: { device_id: string; site_id: string; status: string; last_seen_at: string | null }[] }>(
-        `/operator/tenants/${tenantId}/devices`,
-      ),
+    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}/devices'>>(`/operator/tenants/${tenantId}/devices`),
   });
   return (
     <Page title={`Tenant ${tenantId}`}>

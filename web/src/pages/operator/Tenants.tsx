@@ -4,18 +4,11 @@ import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { EditDeleteButtons, ErrorBox, Field, Modal, Page, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import type { Answer } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
 
-interface TenantStats {
-  tenant_id: string;
-  name: string;
-  status: string;
-  device_count: number;
-  online_count: number;
-  open_alerts: number;
-  last_activity: string | null;
-}
+type TenantStats = Answer<'/operator/tenants/stats/summary'>['tenants'][number];
 
 export default function Tenants() {
   const admin = useAuth((s) => s.session?.role === 'operator_admin');
@@ -23,13 +16,13 @@ export default function Tenants() {
   const [editing, setEditing] = useState<Partial<TenantStats> | null>(null);
   const tenants = useQuery({
     queryKey: ['tenants'],
-    queryFn: () => api<{ tenants: TenantStats[] }>('/operator/tenants/stats/summary'),
+    queryFn: () => api<Answer<'/operator/tenants/stats/summary'>>('/operator/tenants/stats/summary'),
     refetchInterval: 15_000,
   });
   // The list does not carry contact details: an edit starts from the tenant itself, or it would blank them.
   const detail = useQuery({
     queryKey: ['tenant', editing?.tenant_id],
-    queryFn: () => api<{ contact_email: string | null }>(`/operator/tenants/${editing!.tenant_id}`),
+    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}'>>(`/operator/tenants/${editing!.tenant_id}`),
     enabled: Boolean(editing?.tenant_id),
   });
   const loadingDetail = Boolean(editing?.tenant_id) && !detail.data;

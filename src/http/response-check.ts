@@ -1,0 +1,30 @@
+// Checks an answer against its route's response schema (API_CHECK_RESPONSES=on, as in the test suite).
+// Answers are still serialised by JSON.stringify, never by the schema: fast-json-stringify would drop
+// fields the schema lacks and print dates its own way, so a wrong schema would silently change the wire
+// format. Checking instead makes a wrong schema fail loudly, in the tests, with the field it is about.
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+// ajv-formats is CommonJS: its function is also its `default`.
+addFormats.default(ajv);
+
+/** An answer that breaks its route's response schema: a bug in the route or in the schema. */
+export class ResponseSchemaError extends Error {}
+
+/** A function that names what in a (JSON-parsed) answer breaks the schema, or returns undefined. */
+export function compileResponseCheck(schema: object): (value: unknown) => string | undefined {
+  const validate = ajv.compile(schema);
+  return (value) => (validate(value) ? undefined : describe(validate.errors ?? []));
+}
+
+function describe(errors: ErrorObject[]): string {
+  return errors
+    .slice(0, 5)
+    .map((error) => {
+      const where = error.instancePath || '(the answer)';
+      const extra = (error.params as { additionalProperty?: string }).additionalProperty;
+      return `${where} ${error.message ?? error.keyword}${extra ? ` (${extra})` : ''}`;
+    })
+    .join('; ');
+}

@@ -1,0 +1,245 @@
+// What the APIs show of each entity, as TypeBox schemas (see lib/schema.ts for why schemas): devices,
+// readings, alerts, rules, deliveries, integrations and their routes, tenants.
+import { Type } from '@sinclair/typebox';
+import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+
+export const Metrics = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), {
+  description: 'metric name → number or boolean',
+});
+
+const DeviceStatus = Type.Union(['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'].map((s) => Type.Literal(s)));
+const headline = {
+  battery_pct: Nullable(Type.Number()),
+  temp_c: Nullable(Type.Number()),
+  rssi_dbm: Nullable(Type.Number()),
+  snr_db: Nullable(Type.Number()),
+};
+
+const deviceFields = {
+  tenant_id: Type.String(),
+  device_id: Type.String(),
+  site_id: Type.String(),
+  status: DeviceStatus,
+  last_seen_at: Nullable(Timestamp),
+  last_heartbeat_at: Nullable(Timestamp),
+  last_telemetry_at: Nullable(Timestamp),
+  state: JsonObject,
+};
+
+/** A device with its health and latest values. */
+export const Device = Obj(deviceFields);
+
+/** A device of the fleet list, with the reference's four headline metrics as numbers. */
+export const FleetDevice = Obj({ ...deviceFields, ...headline });
+
+/** One device as the registry and the evaluator know it. */
+export const DeviceDetail = Obj({
+  ...deviceFields,
+  ...Type.Partial(Type.Object(headline)).properties,
+  last_state_change_at: Nullable(Timestamp),
+  fw_version: Nullable(Type.String()),
+  metadata: JsonObject,
+  registry_status: Type.Optional(Type.String()),
+  provisioned_at: Type.Optional(Timestamp),
+});
+
+export const DevicePage = Obj({
+  tenant_id: Type.String(),
+  devices: Type.Array(Device),
+  count: Type.Integer(),
+  total: Type.Integer(),
+  limit: Type.Integer(),
+  offset: Type.Integer(),
+});
+
+/** A stored message: telemetry, or a heartbeat / status event. */
+export const Reading = Obj({
+  timestamp: Timestamp,
+  metrics: Metrics,
+  seq: Type.Integer(),
+  msg_type: Type.String(),
+});
+
+/** A device's newest telemetry. */
+export const LatestReading = Type.Omit(Reading, ['msg_type']);
+
+/** A stored row as the device page lists it. */
+export const StoredRow = Obj({ time: Timestamp, msg_type: Type.String(), metrics: Metrics, seq: Type.Integer() });
+
+const AlertStatus = Type.Union(['OPEN', 'ACKNOWLEDGED', 'CLOSED'].map((s) => Type.Literal(s)));
+
+export const Alert = Obj({
+  alert_id: Type.Integer(),
+  tenant_id: Type.String(),
+  device_id: Type.String(),
+  site_id: Type.String(),
+  alert_type: Type.String({ description: 'NO_HEARTBEAT or THRESHOLD' }),
+  fingerprint: Type.String(),
+  severity: Type.Integer({ description: '1 info … 5 critical' }),
+  confidence: Type.Number(),
+  summary: Type.String(),
+  details: JsonObject,
+  status: AlertStatus,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  closed_at: Nullable(Timestamp),
+  acknowledged_at: Nullable(Timestamp),
+  acknowledged_by: Nullable(Type.String()),
+});
+
+export const AlertRule = Obj({
+  tenant_id: Type.String(),
+  rule_id: Type.String(),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  metric_name: Type.String(),
+  operator: Type.Union(['GT', 'LT', 'GTE', 'LTE'].map((s) => Type.Literal(s))),
+  threshold: Type.Number(),
+  severity: Type.Integer(),
+  description: Nullable(Type.String()),
+  site_ids: Nullable(Type.Array(Type.String())),
+  duration_seconds: Type.Integer(),
+  hysteresis: Type.Number(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+/** A rule as saved, with a warning when no device of the tenant has reported its metric. */
+export const SavedRule = Obj({ ...AlertRule.properties, warning: Type.Optional(Type.String()) });
+
+export const DeliveryAttempt = Obj({
+  tenant_id: Type.String(),
+  job_id: Type.Integer(),
+  attempt_no: Type.Integer(),
+  ok: Type.Boolean(),
+  http_status: Nullable(Type.Integer()),
+  latency_ms: Nullable(Type.Number()),
+  error: Nullable(Type.String()),
+  started_at: Timestamp,
+  finished_at: Nullable(Timestamp),
+});
+
+const routeFilter = {
+  deliver_on: Type.Array(Type.String()),
+  min_severity: Nullable(Type.Integer()),
+  severities: Nullable(Type.Array(Type.String())),
+  alert_types: Nullable(Type.Array(Type.String())),
+  site_ids: Nullable(Type.Array(Type.String())),
+  device_prefixes: Nullable(Type.Array(Type.String())),
+};
+
+/** Which alerts go to which integration. */
+export const IntegrationRoute = Obj({
+  ...routeFilter,
+  tenant_id: Type.String(),
+  route_id: Type.String(),
+  integration_id: Type.String(),
+  integration_name: Type.String(),
+  integration_type: Type.String(),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  priority: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const TenantStatus = Type.Union(['ACTIVE', 'SUSPENDED', 'DELETED'].map((s) => Type.Literal(s)));
+
+export const Tenant = Obj({
+  tenant_id: Type.String(),
+  name: Type.String(),
+  status: TenantStatus,
+  contact_email: Nullable(Type.String()),
+  contact_name: Nullable(Type.String()),
+  metadata: JsonObject,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  deleted_at: Nullable(Timestamp),
+});
+
+/** The result of a test notification. */
+export const TestDelivery = Obj({
+  success: Type.Boolean(),
+  integration_id: Type.String(),
+  integration_name: Type.String(),
+  integration_type: Type.String(),
+  destination: Type.String(),
+  error: Nullable(Type.String()),
+  http_status: Nullable(Type.Integer()),
+  duration_ms: Type.Number(),
+  latency_ms: Type.Number(),
+});
+
+const integrationBase = {
+  tenant_id: Type.String(),
+  integration_id: Type.String(),
+  id: Type.String({ description: 'the same as integration_id (reference)' }),
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+};
+const webhookFields = {
+  ...integrationBase,
+  type: Type.Literal('webhook'),
+  url: Nullable(Type.String({ description: 'for customer_viewer only its origin: the path can be a credential' })),
+  headers: Type.Record(Type.String(), Type.String(), { description: 'secret values shown as [redacted]' }),
+  signed: Type.Boolean(),
+};
+const Webhook = Obj(webhookFields);
+const Snmp = Obj({
+  ...integrationBase,
+  type: Type.Literal('snmp'),
+  snmp_host: Nullable(Type.String()),
+  snmp_port: Nullable(Type.Integer()),
+  snmp_version: Nullable(Type.String()),
+  snmp_oid_prefix: Nullable(Type.String()),
+  snmp_username: Nullable(Type.String()),
+  snmp_auth_protocol: Nullable(Type.String()),
+  snmp_priv_protocol: Nullable(Type.String()),
+});
+const Email = Obj({
+  ...integrationBase,
+  type: Type.Literal('email'),
+  smtp_host: Type.String(),
+  smtp_port: Type.Integer(),
+  smtp_user: Nullable(Type.String()),
+  smtp_tls: Type.Boolean(),
+  smtp_tls_mode: Type.String(),
+  tls_verify: Type.Boolean(),
+  from_address: Type.String(),
+  from_name: Type.String(),
+  recipients: Nullable(
+    Obj({ to: Type.Array(Type.String()), cc: Type.Array(Type.String()), bcc: Type.Array(Type.String()) }),
+  ),
+  recipient_count: Type.Integer(),
+  template_format: Type.String(),
+  subject_template: Type.String(),
+  body_template: Nullable(Type.String()),
+});
+const Mqtt = Obj({
+  ...integrationBase,
+  type: Type.Literal('mqtt'),
+  mqtt_topic: Nullable(Type.String()),
+  mqtt_qos: Nullable(Type.Integer()),
+  mqtt_retain: Nullable(Type.Boolean()),
+  broker_url: Nullable(Type.String()),
+  mqtt_username: Nullable(Type.String()),
+});
+
+/** An integration with every setting but its secrets. */
+export const Integration = Type.Union([Webhook, Snmp, Email, Mqtt]);
+
+/** A webhook just created: its signing secret is shown this once. */
+export const CreatedWebhook = Obj({ ...webhookFields, signing_secret: Type.String() });
+
+/** One line of the list of every type. */
+export const IntegrationListItem = Obj({
+  tenant_id: Type.String(),
+  integration_id: Type.String(),
+  name: Type.String(),
+  type: Type.Union(['webhook', 'snmp', 'email', 'mqtt'].map((t) => Type.Literal(t))),
+  enabled: Type.Boolean(),
+  url: Nullable(Type.String()),
+  created_at: Timestamp,
+});
