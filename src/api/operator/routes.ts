@@ -7,16 +7,17 @@ import type { Bus } from '../../bus/index.js';
 import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import * as settingsModel from '../../model/settings.js';
-import { applySettingRows, defaultIngestSettings, type IngestSettings } from '../../model/settings.js';
+import { applySettingRows, defaultIngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import { Alert, DeviceDetail, FleetDevice, StoredRow, Tenant, TenantStatus } from '../../model/views.js';
 import type { Audited } from './audit.js';
+import * as useCases from './use-cases.js';
+import { settingsJson } from './use-cases.js';
 import * as auditModel from '../../model/audit.js';
 import * as integrationModel from '../../model/integrations.js';
 import * as quarantineModel from '../../model/quarantine.js';
 import * as tenants from '../../model/tenants.js';
-import * as registry from '../../model/device-registry.js';
 import { narrow } from '../../db/database.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
@@ -25,9 +26,6 @@ const tags = ['operator'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Offset = Type.Integer({ minimum: 0, default: 0 });
 const TenantParams = Type.Object({ tenant_id: Type.String({ minLength: 1 }) });
-const TENANT_ID = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const TENANT_STATUSES = ['ACTIVE', 'SUSPENDED'];
 
 const TenantsQuery = Type.Object({
   status: Type.String({ default: 'ACTIVE', description: 'ACTIVE, SUSPENDED, DELETED or ALL' }),
@@ -116,17 +114,6 @@ const IngestSettingsJson = Obj({
   rate_limit_burst: Type.Number(),
 });
 
-const flag = (value: boolean | string) =>
-  typeof value === 'boolean' ? value : ['1', 'true', 'on', 'yes'].includes(value.toLowerCase());
-
-const settingsJson = (settings: IngestSettings) => ({
-  mode: settings.mode,
-  store_rejects: settings.storeRejects,
-  max_payload_bytes: settings.maxPayloadBytes,
-  rate_limit_rps: settings.rateLimitRps,
-  rate_limit_burst: settings.rateLimitBurst,
-});
-
 function parseSince(since: string | undefined): Date | undefined {
   if (since === undefined) return undefined;
   const date = new Date(since);
@@ -189,18 +176,10 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
   app.get(
     '/operator/tenants/:tenant_id',
     { schema: { tags, summary: 'One tenant', params: TenantParams, response: { 200: Tenant } } },
-    (request) => {
-      const { tenant_id } = request.params;
-      return audited(
-        request,
-        { action: 'get_tenant', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
-        async (tx) => {
-          const tenant = await tenants.findTenant(tx, tenant_id);
-          if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
-          return tenant;
-        },
-      );
-    },
+    (request) =>
+      audited(request, tenantAudit('get_tenant', request.params.tenant_id), (tx) =>
+        useCases.tenant(tx, request.params.tenant_id),
+      ),
   );
 
   app.post(
@@ -215,28 +194,8 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
     },
     async (request, reply) => {
       const { tenant_id, ...fields } = request.body;
-      const created = await audited(
-        request,
-        {
-          action: 'create_tenant',
-          admin: true,
-          tenantFilter: tenant_id,
-          resourceType: 'tenant',
-          resourceId: tenant_id,
-        },
-        async (tx) => {
-          if (!TENANT_ID.test(tenant_id)) {
-            throw new AppError(
-              'INVALID_REQUEST',
-              'Invalid tenant_id: lowercase letters, digits and inner hyphens, at most 64',
-            );
-          }
-          checkContactEmail(fields.contact_email);
-          if (!(await tenants.createTenant(tx, tenant_id, { ...fields, name: fields.name.trim() }))) {
-            throw new AppError('CONFLICT', 'Tenant already exists');
-          }
-          return { tenant_id, status: 'created' };
-        },
+      const created = await audited(request, tenantAudit('create_tenant', tenant_id, true), (tx) =>
+        useCases.createTenant(tx, tenant_id, fields),
       );
       return reply.status(201).send(created);
     },
@@ -253,33 +212,10 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
         response: { 200: TenantChanged },
       },
     },
-    (request) => {
-      const { tenant_id } = request.params;
-      return audited(
-        request,
-        {
-          action: 'update_tenant',
-          admin: true,
-          tenantFilter: tenant_id,
-          resourceType: 'tenant',
-          resourceId: tenant_id,
-        },
-        async (tx) => {
-          const fields = request.body ?? {};
-          if (Object.values(fields).every((value) => value === undefined))
-            throw new AppError('INVALID_REQUEST', 'No fields to update');
-          if (fields.status !== undefined && !TENANT_STATUSES.includes(fields.status)) {
-            throw new AppError(
-              'INVALID_REQUEST',
-              `status must be one of ${TENANT_STATUSES.join(', ')} (delete a tenant with DELETE)`,
-            );
-          }
-          checkContactEmail(fields.contact_email);
-          if (!(await tenants.updateTenant(tx, tenant_id, fields))) throw new AppError('NOT_FOUND', 'Tenant not found');
-          return { tenant_id, status: 'updated' };
-        },
-      );
-    },
+    (request) =>
+      audited(request, tenantAudit('update_tenant', request.params.tenant_id, true), (tx) =>
+        useCases.changeTenant(tx, request.params.tenant_id, request.body ?? {}),
+      ),
   );
 
   app.delete(
@@ -294,27 +230,12 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
     },
     async (request) => {
       const { tenant_id } = request.params;
-      const revoked: string[] = [];
-      const deleted = await audited(
-        request,
-        {
-          action: 'delete_tenant',
-          admin: true,
-          tenantFilter: tenant_id,
-          resourceType: 'tenant',
-          resourceId: tenant_id,
-        },
-        async (tx) => {
-          if (!(await tenants.deleteTenant(tx, tenant_id)))
-            throw new AppError('NOT_FOUND', 'Tenant not found or already deleted');
-          // A deleted tenant's devices stop sending: their tokens go with it.
-          revoked.push(...(await registry.revokeTenantDevices(narrow(tx, tenant_id))));
-          return { tenant_id, status: 'deleted', devices_revoked: revoked.length };
-        },
+      const { answer, revoked } = await audited(request, tenantAudit('delete_tenant', tenant_id, true), (tx) =>
+        useCases.deleteTenant(tx, tenant_id),
       );
       // After commit: every ingest instance forgets those devices at once.
       for (const device_id of revoked) deps.bus.publish('device.changed', { tenant_id, device_id });
-      return deleted;
+      return answer;
     },
   );
 
@@ -330,23 +251,10 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
         },
       },
     },
-    (request) => {
-      const { tenant_id } = request.params;
-      return audited(
-        request,
-        { action: 'get_tenant_stats', tenantFilter: tenant_id, resourceType: 'tenant', resourceId: tenant_id },
-        async (tx) => {
-          const tenant = await tenants.findTenant(tx, tenant_id);
-          if (!tenant) throw new AppError('NOT_FOUND', 'Tenant not found');
-          return {
-            tenant_id,
-            name: tenant.name,
-            status: tenant.status,
-            stats: await tenants.tenantStats(tx, tenant_id),
-          };
-        },
-      );
-    },
+    (request) =>
+      audited(request, tenantAudit('get_tenant_stats', request.params.tenant_id), (tx) =>
+        useCases.tenantStats(tx, request.params.tenant_id),
+      ),
   );
 
   app.get(
@@ -636,25 +544,17 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
       },
     },
     (request) =>
-      audited(request, { action: 'update_settings', admin: true }, async (tx) => {
-        const body = request.body ?? {};
-        const values: Record<string, string> = {};
-        if (body.mode !== undefined) values.MODE = body.mode;
-        if (body.store_rejects !== undefined) values.STORE_REJECTS = flag(body.store_rejects) ? '1' : '0';
-        if (body.mirror_rejects !== undefined) values.MIRROR_REJECTS_TO_RAW = flag(body.mirror_rejects) ? '1' : '0';
-        if (body.max_payload_bytes !== undefined) values.MAX_PAYLOAD_BYTES = String(body.max_payload_bytes);
-        if (body.rate_limit_rps !== undefined) values.RATE_LIMIT_RPS = String(body.rate_limit_rps);
-        if (body.rate_limit_burst !== undefined) values.RATE_LIMIT_BURST = String(body.rate_limit_burst);
-        if (Object.keys(values).length === 0) throw new AppError('INVALID_REQUEST', 'No settings to update');
-        await settingsModel.saveSettings(tx, values);
-        return {
-          status: 'ok',
-          settings: settingsJson(applySettingRows(defaults, await settingsModel.settingRows(tx))),
-        };
-      }),
+      audited(request, { action: 'update_settings', admin: true }, (tx) =>
+        useCases.changeSettings(tx, request.body ?? {}, defaults),
+      ),
   );
 }
 
-function checkContactEmail(email: string | null | undefined): void {
-  if (email && !EMAIL.test(email)) throw new AppError('INVALID_REQUEST', 'Invalid contact_email');
-}
+/** The audit entry of a request about one tenant. */
+const tenantAudit = (action: string, tenantId: string, admin = false) => ({
+  action,
+  admin,
+  tenantFilter: tenantId,
+  resourceType: 'tenant',
+  resourceId: tenantId,
+});
