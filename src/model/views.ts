@@ -1,6 +1,6 @@
 // What the APIs show of each entity, as TypeBox schemas (see lib/schema.ts for why schemas): devices,
 // readings, alerts, rules, deliveries, integrations and their routes, tenants.
-import { Type } from '@sinclair/typebox';
+import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 
 export const Metrics = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), {
@@ -64,7 +64,15 @@ export const Reading = Obj({
 export const LatestReading = Type.Omit(Reading, ['msg_type']);
 
 /** A stored row as the device page lists it. */
-export const StoredRow = Obj({ time: Timestamp, msg_type: Type.String(), metrics: Metrics, seq: Type.Integer() });
+const StoredRow = Obj({ time: Timestamp, msg_type: Type.String(), metrics: Metrics, seq: Type.Integer() });
+
+/** A device with its latest values, recent events (24 h) and telemetry (6 h), as its tenant sees it. */
+export const DeviceWithHistory = Obj({
+  tenant_id: Type.String(),
+  device: DeviceDetail,
+  events: Type.Array(StoredRow),
+  telemetry: Type.Array(StoredRow),
+});
 
 const AlertStatus = Type.Union(['OPEN', 'ACKNOWLEDGED', 'CLOSED'].map((s) => Type.Literal(s)));
 
@@ -86,6 +94,18 @@ export const Alert = Obj({
   acknowledged_at: Nullable(Timestamp),
   acknowledged_by: Nullable(Type.String()),
 });
+
+/** A page of alerts with the filter it answers; `extra` holds what one endpoint adds. */
+export const AlertPage = <T extends TProperties>(extra: T) =>
+  Obj({
+    tenant_id: Type.String(),
+    alerts: Type.Array(Alert),
+    count: Type.Integer(),
+    status: Type.String(),
+    limit: Type.Integer(),
+    offset: Type.Integer(),
+    ...extra,
+  });
 
 export const AlertRule = Obj({
   tenant_id: Type.String(),

@@ -12,15 +12,7 @@ import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import { alertStatusFilter, devicesPage, DevicesQuery, OneAlert } from '../v2/routes.js';
 import { NoContent, Obj } from '../../lib/schema.js';
-import {
-  Alert,
-  AlertRule,
-  DeliveryAttempt,
-  DeviceDetail,
-  DevicePage,
-  SavedRule,
-  StoredRow,
-} from '../../model/views.js';
+import { AlertPage, AlertRule, DeliveryAttempt, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
 import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
@@ -97,12 +89,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
         summary: 'A device with its latest values, recent events (24 h) and telemetry (6 h)',
         params: DeviceParams,
         response: {
-          200: Obj({
-            tenant_id: Type.String(),
-            device: DeviceDetail,
-            events: Type.Array(StoredRow),
-            telemetry: Type.Array(StoredRow),
-          }),
+          200: DeviceWithHistory,
         },
       },
     },
@@ -122,15 +109,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
         summary: "The tenant's alerts, filtered and paged, newest first",
         querystring: AlertsQuery,
         response: {
-          200: Obj({
-            tenant_id: Type.String(),
-            alerts: Type.Array(Alert),
-            count: Type.Integer(),
-            total: Type.Integer(),
-            status: Type.String(),
-            limit: Type.Integer(),
-            offset: Type.Integer(),
-          }),
+          200: AlertPage({ total: Type.Integer() }),
         },
       },
     },

@@ -10,7 +10,7 @@ import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { Alert, DeviceDetail, FleetDevice, StoredRow, Tenant, TenantStatus } from '../../model/views.js';
+import { Alert, DeviceWithHistory, FleetDevice, Tenant, TenantStatus } from '../../model/views.js';
 import type { Audited } from './audit.js';
 import * as useCases from './use-cases.js';
 import { settingsJson } from './use-cases.js';
@@ -327,12 +327,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
         summary: 'A device as its tenant sees it',
         params: DeviceParams,
         response: {
-          200: Obj({
-            tenant_id: Type.String(),
-            device: DeviceDetail,
-            events: Type.Array(StoredRow),
-            telemetry: Type.Array(StoredRow),
-          }),
+          200: DeviceWithHistory,
         },
       },
     },

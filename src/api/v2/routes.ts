@@ -7,7 +7,7 @@ import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { Alert, AlertRule, DeviceDetail, DevicePage, LatestReading, Reading } from '../../model/views.js';
+import { Alert, AlertPage, AlertRule, DeviceDetail, DevicePage, LatestReading, Reading } from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
 import * as ruleModel from '../../model/rules.js';
@@ -205,15 +205,7 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
         summary: "The tenant's alerts, newest first",
         querystring: AlertsQuery,
         response: {
-          200: Obj({
-            tenant_id: Type.String(),
-            alerts: Type.Array(Alert),
-            count: Type.Integer(),
-            status: Type.String(),
-            alert_type: Nullable(Type.String()),
-            limit: Type.Integer(),
-            offset: Type.Integer(),
-          }),
+          200: AlertPage({ alert_type: Nullable(Type.String()) }),
         },
       },
     },

@@ -854,9 +854,9 @@ export interface paths {
               }[];
               count: number;
               status: string;
-              alert_type: string | null;
               limit: number;
               offset: number;
+              alert_type: string | null;
             };
           };
         };
@@ -1735,10 +1735,10 @@ export interface paths {
                 acknowledged_by: string | null;
               }[];
               count: number;
-              total: number;
               status: string;
               limit: number;
               offset: number;
+              total: number;
             };
           };
         };
