@@ -10,7 +10,7 @@ import { AppError } from '../../errors.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
-import { alertStatusFilter, devicesPage, DevicesQuery, OneAlert } from '../v2/routes.js';
+import { alertStatusFilter, devicesPage, DevicesQuery, OneAlert, oneAlert } from '../v2/routes.js';
 import { NoContent, Obj } from '../../lib/schema.js';
 import { AlertPage, AlertRule, DeliveryAttempt, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
 import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
@@ -135,12 +135,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
   app.get(
     '/customer/alerts/:alert_id',
     { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const alert = await alertModel.findAlert(tx, request.params.alert_id);
-        if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-        return { tenant_id: tx.tenantId, alert };
-      }),
+    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id)),
   );
 
   const changeAlert = async (

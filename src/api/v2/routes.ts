@@ -75,6 +75,13 @@ export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuer
   return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
 }
 
+/** One alert of the tenant, as /api/v2 and /customer answer it. */
+export async function oneAlert(tx: TenantTx, alertId: number) {
+  const alert = await alertModel.findAlert(tx, alertId);
+  if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
+  return { tenant_id: tx.tenantId, alert };
+}
+
 const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
 
 /** ALL (any case) means every status; the reference matched it literally and returned nothing. */
@@ -246,12 +253,7 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
   app.get(
     '/api/v2/alerts/:alert_id',
     { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const alert = await alertModel.findAlert(tx, request.params.alert_id);
-        if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-        return { tenant_id: tx.tenantId, alert };
-      }),
+    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id)),
   );
 
   app.get(
