@@ -78,7 +78,7 @@ export const variables = {
       .min(8192)
       .max(268_435_455)
       .default(256 * 1024),
-    doc: 'Largest MQTT packet ingest holds in memory when reading from an external broker. A larger message is not buffered: it is quarantined as PAYLOAD_TOO_LARGE from its first bytes, and acknowledged.',
+    doc: 'Largest MQTT packet. Ingest reading an external broker does not buffer a larger message: it is quarantined as PAYLOAD_TOO_LARGE from its first bytes, and acknowledged. The embedded broker closes a connection that declares a larger packet before reading it.',
   },
   MQTT_PORT: {
     schema: port.default(1883),
@@ -86,7 +86,7 @@ export const variables = {
   },
   MQTT_HOST: {
     schema: z.string().min(1).default('127.0.0.1'),
-    doc: 'Interface the embedded broker listens on. Loopback by default: the embedded broker takes anonymous clients (it refuses them device topics, whose payloads hold tokens, but authenticates nobody). Set 0.0.0.0 to take devices from the network on a trusted one; use an external broker with authentication otherwise.',
+    doc: 'Interface the embedded broker listens on. Loopback by default. Devices log in as <tenant_id>/<device_id> with their provision token; in PROD nobody else gets in, in DEV anonymous clients may still publish with the token in the payload (never subscribe to device topics). Set 0.0.0.0 to take devices from the network (in PROD, or on a trusted network in DEV).',
   },
   HOST: {
     schema: z.string().min(1).default('0.0.0.0'),

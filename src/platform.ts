@@ -106,6 +106,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         port: config.MQTT_PORT,
         log,
         dataDir: config.PULSE_DATA_DIR,
+        requireAuth: config.MODE === 'PROD',
+        maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
       });
       cleanup.push(() => broker!.stop());
     }
@@ -146,7 +148,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       bus,
       metrics,
       embeddedBroker: broker,
-      mqttUrl,
+      // Pulse's own clients (the MQTT integration) log in to the embedded broker.
+      mqttUrl: config.MQTT_URL ?? broker?.serviceUrl,
       secrets,
     };
     const roles: RunningRole[] = [];

@@ -6,23 +6,47 @@
 // `authorizePublish` before either, so a gate that calls back once the message is stored makes the PUBACK
 // mean "stored" (ADR 008). aedes reads no more of that client's socket until every PUBLISH of the chunk
 // it read has called back, so a slow gate is backpressure on the publisher, not a growing queue.
-// Subscriptions that could match device topics are refused (SUBACK 0x80): their payloads hold tokens.
-import { createServer, type Server } from 'node:net';
-import { Aedes, type AedesOptions, type PublishPacket } from 'aedes';
+//
+// Who may do what (ADR 019): a device logs in with user name `<tenant_id>/<device_id>` and its provision
+// token as password, and may publish to its own topics only and subscribe to its own commands subtree.
+// Pulse's own clients log in as `pulse` with a password made at each start. Anonymous clients are refused
+// when `requireAuth` (PROD); in DEV they may publish with the token in the payload, as the reference's
+// devices do. Nobody may subscribe to other devices' topics: their payloads hold tokens.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { rememberedPort, rememberPort } from '../data-dir.js';
 import { listenWithFallback } from '../lib/listen.js';
 
-/** Calls back once the message is handled; an error closes the client's connection unanswered. */
-export type PublishGate = (packet: PublishPacket, callback: (error?: Error) => void) => void;
+/**
+ * Calls back once the message is handled; an error closes the client's connection unanswered. `token`
+ * is the provision token the connection logged in with, when a device did.
+ */
+export type PublishGate = (packet: PublishPacket, callback: (error?: Error) => void, token?: string) => void;
+
+/** Whether `token` is the provision token of an active device. */
+export type DeviceCheck = (tenantId: string, deviceId: string, token: string) => Promise<boolean>;
+
+/** The user name Pulse's own clients (the MQTT integration) log in with. */
+export const SERVICE_USER = 'pulse';
+
+type Identity = { kind: 'service' } | { kind: 'device'; tenantId: string; deviceId: string; token: string };
 
 export interface EmbeddedBroker {
   readonly port: number;
+  /** What devices connect to. */
   readonly url: string;
+  /** The same with Pulse's own credentials, for its clients (never printed). */
+  readonly serviceUrl: string;
   readonly broker: Aedes;
   clientCount(): number;
   /** Routes client PUBLISHes whose topic `matches` through `gate`; returns the function that removes it. */
   gatePublishes(matches: (topic: string) => boolean, gate: PublishGate): () => void;
+  /** How device logins are checked (ingest's registry cache); until set, device logins are refused. */
+  checkDevicesWith(check: DeviceCheck): void;
+  /** Closes the connections logged in as this device (its token was rotated, or it was revoked). */
+  disconnectDevice(tenantId: string, deviceId: string): number;
   stop(): Promise<void>;
 }
 
@@ -47,22 +71,74 @@ export async function startEmbeddedBroker(options: {
   log: Logger;
   /** Where to remember a fallback port (PULSE_DATA_DIR), unless the data lives in memory. */
   dataDir?: string | undefined;
+  /** Refuse clients that do not log in (PROD). */
+  requireAuth: boolean;
+  /** Connections sending a larger packet are closed before it is read (MQTT_MAX_PACKET_BYTES). */
+  maxPacketBytes: number;
 }): Promise<EmbeddedBroker> {
   const gates = new Set<{ matches: (topic: string) => boolean; gate: PublishGate }>();
+  const identities = new WeakMap<Client, Identity>();
+  const deviceClients = new Set<Client>();
+  const servicePassword = randomBytes(24).toString('base64url');
+  let checkDevice: DeviceCheck | undefined;
+
+  const authenticate: NonNullable<AedesOptions['authenticate']> = (client, username, password, done) => {
+    const refuse = (returnCode: 4 | 5, message: string) =>
+      done(Object.assign(new Error(message), { returnCode }), false);
+    if (username === undefined || username === '') {
+      return options.requireAuth ? refuse(5, 'log in as <tenant_id>/<device_id>') : done(null, true);
+    }
+    const secret = password?.toString('utf8') ?? '';
+    if (username === SERVICE_USER) {
+      if (!keysEqual(secret, servicePassword)) return refuse(4, 'wrong password');
+      identities.set(client, { kind: 'service' });
+      return done(null, true);
+    }
+    const login = deviceLogin(username);
+    if (!login || !secret || !checkDevice) return refuse(4, 'unknown user');
+    checkDevice(login.tenantId, login.deviceId, secret).then(
+      (valid) => {
+        if (!valid) return refuse(4, 'wrong token, or a revoked or unknown device');
+        identities.set(client, { kind: 'device', ...login, token: secret });
+        deviceClients.add(client);
+        done(null, true);
+      },
+      (error: unknown) => {
+        options.log.warn({ err: error }, 'device login could not be checked');
+        refuse(5, 'login could not be checked; retry');
+      },
+    );
+  };
+
   const authorizePublish: NonNullable<AedesOptions['authorizePublish']> = (client, packet, callback) => {
     // aedes' own default: $SYS topics are the broker's.
     if (packet.topic.startsWith('$SYS/')) return callback(new Error('$SYS/ topic is reserved'));
+    const identity = client ? identities.get(client) : undefined;
+    if (identity?.kind === 'device' && !isOwnTopic(packet.topic, identity)) {
+      return callback(new Error('a device publishes to its own topics only'));
+    }
+    const token = identity?.kind === 'device' ? identity.token : undefined;
     for (const { matches, gate } of gates) {
-      if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null));
+      if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null), token);
     }
     callback(null);
   };
-  // Device messages carry their provision token: no client of ours may read another device's (#16 adds
-  // authenticated device clients and their own subtrees).
-  const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (_client, subscription, callback) =>
-    callback(null, mayMatchDeviceTopic(subscription.topic) ? null : subscription);
-  const broker = await Aedes.createBroker({ concurrency: 1000, authorizePublish, authorizeSubscribe });
-  const server: Server = createServer(broker.handle);
+  const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (client, subscription, callback) => {
+    const identity = client ? identities.get(client) : undefined;
+    const own = identity?.kind === 'device' && isOwnCommandFilter(subscription.topic, identity);
+    callback(null, own || !mayMatchDeviceTopic(subscription.topic) ? subscription : null);
+  };
+  const broker = await Aedes.createBroker({ concurrency: 1000, authenticate, authorizePublish, authorizeSubscribe });
+  broker.on('clientDisconnect', (client) => deviceClients.delete(client));
+  const server: Server = createServer((socket) => {
+    guardPacketSize(socket, options.maxPacketBytes, () =>
+      options.log.warn(
+        { remote: socket.remoteAddress, max_bytes: options.maxPacketBytes },
+        'MQTT client sent a packet over MQTT_MAX_PACKET_BYTES; connection closed',
+      ),
+    );
+    broker.handle(socket);
+  });
   // The fallback port is kept in the data dir: device scripts written against it keep working after a restart.
   const port = await listenWithFallback(
     server,
@@ -79,6 +155,7 @@ export async function startEmbeddedBroker(options: {
   return {
     port,
     url: `mqtt://${host}:${port}`,
+    serviceUrl: `mqtt://${SERVICE_USER}:${servicePassword}@${host}:${port}`,
     broker,
     clientCount: () => broker.connectedClients,
     gatePublishes(matches, gate) {
@@ -86,9 +163,116 @@ export async function startEmbeddedBroker(options: {
       gates.add(entry);
       return () => gates.delete(entry);
     },
+    checkDevicesWith(check) {
+      checkDevice = check;
+    },
+    disconnectDevice(tenantId, deviceId) {
+      let closed = 0;
+      for (const client of deviceClients) {
+        const identity = identities.get(client);
+        if (identity?.kind === 'device' && identity.tenantId === tenantId && identity.deviceId === deviceId) {
+          client.close();
+          closed += 1;
+        }
+      }
+      return closed;
+    },
     stop: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** `<tenant_id>/<device_id>` (neither empty, no further slash), or undefined. */
+export function deviceLogin(username: string): { tenantId: string; deviceId: string } | undefined {
+  const parts = username.split('/');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined;
+  return { tenantId: parts[0], deviceId: parts[1] };
+}
+
+/** `tenant/<its tenant>/device/<its id>/<msg_type>`: the only topics a device may publish to. */
+export function isOwnTopic(topic: string, device: { tenantId: string; deviceId: string }): boolean {
+  const levels = topic.split('/');
+  return (
+    levels.length === 5 &&
+    levels[0] === 'tenant' &&
+    levels[1] === device.tenantId &&
+    levels[2] === 'device' &&
+    levels[3] === device.deviceId &&
+    levels[4] !== ''
+  );
+}
+
+/** A filter inside the device's own `…/commands/` subtree (kept for commands to devices later). */
+export function isOwnCommandFilter(filter: string, device: { tenantId: string; deviceId: string }): boolean {
+  const prefix = `tenant/${device.tenantId}/device/${device.deviceId}/commands`;
+  return filter === prefix || filter === `${prefix}/#` || (filter.startsWith(`${prefix}/`) && !filter.includes('#/'));
+}
+
+function keysEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Closes a connection whose next MQTT packet declares more than `maxBytes`, before aedes buffers it: the
+ * fixed header's remaining length is read as the bytes arrive (aedes reads with `read()`, so this
+ * 'data' listener sees each chunk as aedes takes it, and never more than one chunk is held).
+ */
+export function guardPacketSize(socket: Socket, maxBytes: number, onOversize: () => void): void {
+  const scanner = packetSizeScanner(maxBytes);
+  socket.on('data', (chunk: Buffer) => {
+    if (scanner(chunk)) return;
+    onOversize();
+    socket.destroy();
+  });
+}
+
+/**
+ * An incremental reader of MQTT packet boundaries: fed the bytes of a connection in any chunks, it answers
+ * false once a packet declares a size over `maxBytes` or a malformed length, true while all is well.
+ * It never throws and holds four numbers, whatever it is fed.
+ */
+export function packetSizeScanner(maxBytes: number): (chunk: Uint8Array) => boolean {
+  let state: 'type' | 'length' | 'body' | 'failed' = 'type';
+  let length = 0;
+  let multiplier = 1;
+  let lengthBytes = 0;
+  let bodyLeft = 0;
+  return (chunk) => {
+    let offset = 0;
+    while (offset < chunk.length && state !== 'failed') {
+      if (state === 'type') {
+        offset += 1;
+        state = 'length';
+        length = 0;
+        multiplier = 1;
+        lengthBytes = 0;
+      } else if (state === 'length') {
+        const byte = chunk[offset]!;
+        offset += 1;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        lengthBytes += 1;
+        if (byte & 0x80) {
+          if (lengthBytes === 4) state = 'failed'; // a fifth length byte: not MQTT
+          continue;
+        }
+        if (1 + lengthBytes + length > maxBytes) state = 'failed';
+        else if (length === 0) state = 'type';
+        else {
+          bodyLeft = length;
+          state = 'body';
+        }
+      } else {
+        const take = Math.min(bodyLeft, chunk.length - offset);
+        offset += take;
+        bodyLeft -= take;
+        if (bodyLeft === 0) state = 'type';
+      }
+    }
+    return state !== 'failed';
   };
 }

@@ -123,9 +123,13 @@ function redact(url: string): string {
 export function startEmbeddedSource(broker: EmbeddedBroker, pipeline: IngestPipeline, log: Logger): MqttSource {
   const inProgress = new Set<Promise<unknown>>();
   let stopping = false;
-  const ungate = broker.gatePublishes(matchesDeviceFilter, (packet, callback) => {
+  // Device logins are checked against the registry cache, like the tokens in payloads.
+  broker.checkDevicesWith((tenantId, deviceId, token) => pipeline.credentialsValid(tenantId, deviceId, token));
+  const ungate = broker.gatePublishes(matchesDeviceFilter, (packet, callback, token) => {
     if (stopping) return callback(new Error('ingest is stopping'));
-    const handled = handlePublish(pipeline, log, packet);
+    // A device that logged in may leave the token out of its payload: the broker let it publish to its
+    // own topics only, and the token it logged in with is checked again here, as HTTP's header is.
+    const handled = handlePublish(pipeline, log, packet, token);
     if (packet.qos === 0 && !pipeline.isFull) return callback();
     inProgress.add(handled);
     void handled.then(() => {
@@ -149,11 +153,13 @@ function handlePublish(
   pipeline: IngestPipeline,
   log: Logger,
   packet: { topic: string; payload: Buffer | string; sizeBytes?: number; qos: number },
+  loginToken?: string,
 ): Promise<unknown> {
   return pipeline
     .handle({
       source: 'mqtt',
       topic: packet.topic,
+      headerToken: loginToken,
       body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
       sizeBytes: packet.sizeBytes,
       wait: packet.qos > 0 ? 'stored' : 'queued',

@@ -13,7 +13,7 @@ import { memberText } from './json-member.js';
 import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
-import { validate } from './validate.js';
+import { credentialsMatch, validate } from './validate.js';
 import { TelemetryWriter } from './writer.js';
 import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
@@ -150,6 +150,12 @@ export class IngestPipeline {
       if (this.writer.isFull) await this.writer.waitForRoom();
       else await new Promise<void>((wake) => this.lookupWaiters.push(wake)); // lookups are pending
     }
+  }
+
+  /** Whether a broker login as this device with this token is valid (the same cache as messages use). */
+  async credentialsValid(tenantId: string, deviceId: string, token: string): Promise<boolean> {
+    if (tenantId.length > MAX_ID_LENGTH || deviceId.length > MAX_ID_LENGTH) return false;
+    return credentialsMatch(await this.cache.get(tenantId, deviceId), token);
   }
 
   /** A device's registration changed in this process: forget what the cache knows. */

@@ -139,6 +139,13 @@ const ENTRY_OVERHEAD_BYTES = 200; // a Map entry, the 64-character hash
 const matchedTokens = new Map<string, string>();
 let rememberedBytes = 0;
 
+/** Whether `token` logs in as this registered device: it is active and the token is its current one. */
+export function credentialsMatch(device: RegistryEntry | null, token: string): boolean {
+  return (
+    device?.status === 'ACTIVE' && !!device.provision_token_hash && tokenMatches(token, device.provision_token_hash)
+  );
+}
+
 function tokenMatches(token: string, expectedHash: string): boolean {
   if (token.length > MAX_TOKEN_LENGTH) return false;
   if (matchedTokens.get(token) === expectedHash) return true;
