@@ -148,8 +148,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       bus,
       metrics,
       embeddedBroker: broker,
+      mqttUrl,
       // Pulse's own clients (the MQTT integration) log in to the embedded broker.
-      mqttUrl: config.MQTT_URL ?? broker?.serviceUrl,
+      serviceMqttUrl: config.MQTT_URL ?? broker?.serviceUrl,
       secrets,
     };
     const roles: RunningRole[] = [];

@@ -22,8 +22,10 @@ export interface RoleDeps {
   metrics: Registry;
   /** The embedded broker, when this process runs it (MQTT_URL unset). */
   embeddedBroker: EmbeddedBroker | undefined;
-  /** The broker devices use (MQTT_URL or the embedded one): MQTT integrations publish there by default. */
+  /** The broker devices use (MQTT_URL or the embedded one). */
   mqttUrl: string | undefined;
+  /** The same broker as Pulse's own clients reach it (the embedded one's with service credentials): MQTT integrations publish there by default. */
+  serviceMqttUrl: string | undefined;
   /** Seals and opens integration secrets (SECRETS_KEY). */
   secrets: SecretBox;
 }

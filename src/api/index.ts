@@ -23,6 +23,7 @@ import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
+import { registerDeviceRoutes } from './customer/devices.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
 import { registerOperatorRoutes } from './operator/routes.js';
@@ -126,7 +127,18 @@ export function start(deps: RoleDeps): RunningRole {
       inTenant: tenantTransactions(deps.db),
       config,
       secrets: deps.secrets,
-      sendContext: sendContext(config, deps.mqttUrl),
+      sendContext: sendContext(config, deps.serviceMqttUrl),
+    });
+    // A CSV of devices arrives as text.
+    customer.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_r, body, done) =>
+      done(null, body),
+    );
+    registerDeviceRoutes(customer, {
+      inTenant: tenantTransactions(deps.db),
+      bus: deps.bus,
+      activationTtlMinutes: config.ACTIVATION_TTL_MINUTES,
+      mqttUrl: deps.mqttUrl,
+      publicUrl: config.PUBLIC_URL,
     });
   });
 

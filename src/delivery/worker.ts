@@ -22,7 +22,7 @@ const STUCK_CHECK_EVERY_MS = 30_000;
 
 export function start(deps: RoleDeps): RunningRole {
   const { db, config, log } = deps;
-  const ctx = sendContext(deps.config, deps.mqttUrl);
+  const ctx = sendContext(deps.config, deps.serviceMqttUrl);
   const counters = { jobs_processed: 0, jobs_succeeded: 0, jobs_failed: 0, retries_scheduled: 0 };
   const perTenant = new Map<string, number>();
   const running = new Set<Promise<void>>();

@@ -1,7 +1,7 @@
 // The device registry: registration, credentials and activation codes, and the lookups ingest
 // authenticates messages with. Admin operations run in a service transaction (they span tenants);
 // activation runs inside the device's own tenant, under row-level security.
-import { narrow, type ServiceTx, type TenantScope, type TenantTx } from '../db/database.js';
+import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceSpec } from './device-spec.js';
 
 /** What ingest needs of a registered device to accept its messages. */
@@ -58,7 +58,7 @@ export interface UpsertedDevice {
  * current token working until the new code is activated, and retires the device's older unused codes.
  */
 export async function upsertDevices(
-  tx: ServiceTx,
+  tx: ServiceTx | TenantScope,
   devices: NewDeviceRow[],
   expiresAt: Date,
 ): Promise<UpsertedDevice[]> {
@@ -127,20 +127,48 @@ export async function listRegistered(tx: ServiceTx, filter: RegistryFilter): Pro
 }
 
 /** Revokes a device: status REVOKED, token cleared and closed in the history, unused codes retired. */
-export async function revokeDevice(tx: ServiceTx, tenantId: string, deviceId: string): Promise<boolean> {
+export async function revokeDevice(tx: TenantScope, deviceId: string): Promise<boolean> {
   const { rowCount } = await tx.query(
     `UPDATE device_registry SET status = 'REVOKED', provision_token_hash = NULL, updated_at = now()
      WHERE tenant_id = $1 AND device_id = $2`,
-    [tenantId, deviceId],
+    [tx.tenantId, deviceId],
   );
   if (rowCount === 0) return false;
-  await closeTokenHistory(narrow(tx, tenantId), deviceId, 'REVOKED');
+  await closeTokenHistory(tx, deviceId, 'REVOKED');
   await tx.query(
     `UPDATE device_activation SET expires_at = now()
      WHERE tenant_id = $1 AND device_id = $2 AND used_at IS NULL AND expires_at > now()`,
-    [tenantId, deviceId],
+    [tx.tenantId, deviceId],
   );
   return true;
+}
+
+/** What a device's owner may change of its registration; undefined fields stay. */
+export interface DeviceChanges {
+  site_id?: string | undefined;
+  fw_version?: string | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+/** Changes a registered device's site, firmware or metadata; false when there is no such device. */
+export async function updateDevice(tx: TenantScope, deviceId: string, changes: DeviceChanges): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET
+       site_id = COALESCE($3, site_id),
+       fw_version = CASE WHEN $4::boolean THEN $5 ELSE fw_version END,
+       metadata = COALESCE($6::jsonb, metadata),
+       updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2`,
+    [
+      tx.tenantId,
+      deviceId,
+      changes.site_id ?? null,
+      changes.fw_version !== undefined,
+      changes.fw_version ?? null,
+      changes.metadata === undefined ? null : JSON.stringify(changes.metadata),
+    ],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /** Replaces the device's token; returns false when the device does not exist. */

@@ -1,5 +1,6 @@
 // What an admin sends to register a device, validated the same way for one device, a JSON array and a
 // CSV file. Pure functions; the HTTP routes and the CLI call them.
+import { AppError } from '../errors.js';
 
 /** Ids end up in MQTT topics (tenant/{t}/device/{d}/…), so topic separators and wildcards are refused. */
 export const MAX_ID_LENGTH = 128;
@@ -97,18 +98,20 @@ export function checkBulk(records: unknown[]): ParsedBulk {
  * tenant_id, device_id, site_id and optionally fw_version and metadata (a JSON object). Returns one record
  * per data row for checkBulk, or throws a message about the file as a whole.
  */
-export function parseDeviceCsv(text: string): unknown[] {
+export function parseDeviceCsv(text: string, defaults: BulkDefaults = {}): unknown[] {
   const rows = parseCsv(text).filter((cells) => cells.some((cell) => cell.trim() !== ''));
   const header = rows.shift()?.map((name) => name.trim());
   if (!header) throw new Error('CSV is empty; the first line must name the columns tenant_id,device_id,site_id');
   const unknown = header.filter((name) => !(FIELDS as readonly string[]).includes(name));
   if (unknown.length > 0)
     throw new Error(`CSV has unknown column ${unknown.join(', ')} (allowed: ${FIELDS.join(', ')})`);
-  const missing = REQUIRED.filter((name) => !header.includes(name));
+  const missing = REQUIRED.filter(
+    (name) => !header.includes(name) && defaults[name as keyof BulkDefaults] === undefined,
+  );
   if (missing.length > 0) throw new Error(`CSV header is missing column ${missing.join(', ')}`);
 
   return rows.map((cells) => {
-    const record: Record<string, unknown> = {};
+    const record: Record<string, unknown> = { ...defaults };
     header.forEach((name, i) => {
       const cell = cells[i] ?? '';
       if (name === 'metadata') {
@@ -169,4 +172,46 @@ function parseCsv(text: string): string[][] {
     rows.push(row);
   }
   return rows;
+}
+
+/** A bulk body is a JSON array, `{"devices": [...]}`, or CSV text. */
+/** Values rows may leave out (a customer's CSV names no tenant: it is the caller's). */
+export interface BulkDefaults {
+  tenant_id?: string;
+}
+
+export function bulkRecords(body: unknown, defaults: BulkDefaults = {}): unknown[] {
+  const records = bulkBody(body, defaults);
+  if (records.length === 0) throw new AppError('INVALID_REQUEST', 'Bulk request has no devices');
+  if (records.length > MAX_BULK_DEVICES) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      `Bulk request has ${records.length} devices; the limit is ${MAX_BULK_DEVICES} per request`,
+    );
+  }
+  return records;
+}
+
+function bulkBody(body: unknown, defaults: BulkDefaults): unknown[] {
+  if (typeof body === 'string') {
+    try {
+      return parseDeviceCsv(body, defaults);
+    } catch (error) {
+      throw new AppError('INVALID_REQUEST', (error as Error).message);
+    }
+  }
+  const records = Array.isArray(body)
+    ? body
+    : typeof body === 'object' && body !== null && Array.isArray((body as { devices?: unknown }).devices)
+      ? (body as { devices: unknown[] }).devices
+      : undefined;
+  if (!records) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      'Send a JSON array of devices, {"devices": [...]}, or text/csv with a tenant_id,device_id,site_id header',
+    );
+  }
+  return records.map((record) =>
+    record && typeof record === 'object' && !Array.isArray(record) ? { ...defaults, ...record } : record,
+  );
 }

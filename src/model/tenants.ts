@@ -1,6 +1,6 @@
 // Tenants: the customers sharing this Pulse. Operators administer them (OperatorTx, through the audited
 // routes); provisioning, the admin API and the built-in issuer create the ones they name (ensureTenants).
-import type { OperatorTx, ServiceTx } from '../db/database.js';
+import type { OperatorTx, ServiceTx, TenantScope } from '../db/database.js';
 
 export type TenantStatus = 'ACTIVE' | 'SUSPENDED' | 'DELETED';
 
@@ -57,6 +57,14 @@ export async function tenantsSummary(tx: OperatorTx) {
 export async function findTenant(tx: OperatorTx, tenantId: string) {
   const { rows } = await tx.query<Tenant>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE tenant_id = $1`, [tenantId]);
   return rows[0];
+}
+
+/** The status of the transaction's tenant (undefined: no such tenant). */
+export async function ownStatus(tx: TenantScope): Promise<TenantStatus | undefined> {
+  const { rows } = await tx.query<{ status: TenantStatus }>(`SELECT status FROM tenants WHERE tenant_id = $1`, [
+    tx.tenantId,
+  ]);
+  return rows[0]?.status;
 }
 
 export interface TenantFields {

@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { FailureLimit } from '../lib/failure-limit.js';
 import { keysMatch } from '../lib/credentials.js';
-import { checkBulk, ID_PATTERN, MAX_BULK_DEVICES, parseDeviceCsv, type DeviceSpec } from '../model/device-spec.js';
+import { bulkRecords, checkBulk, ID_PATTERN, type DeviceSpec } from '../model/device-spec.js';
 import type { Provisioning } from './service.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
@@ -148,13 +148,6 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
       },
       async (request) => {
         const records = bulkRecords(request.body);
-        if (records.length === 0) throw new AppError('INVALID_REQUEST', 'Bulk request has no devices');
-        if (records.length > MAX_BULK_DEVICES) {
-          throw new AppError(
-            'INVALID_REQUEST',
-            `Bulk request has ${records.length} devices; the limit is ${MAX_BULK_DEVICES} per request`,
-          );
-        }
         const checked = checkBulk(records);
         const registered =
           checked.devices.length > 0
@@ -278,23 +271,4 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
   );
 
   return counters;
-}
-
-/** A bulk body is a JSON array, `{"devices": [...]}`, or CSV text. */
-function bulkRecords(body: unknown): unknown[] {
-  if (typeof body === 'string') {
-    try {
-      return parseDeviceCsv(body);
-    } catch (error) {
-      throw new AppError('INVALID_REQUEST', (error as Error).message);
-    }
-  }
-  if (Array.isArray(body)) return body;
-  if (typeof body === 'object' && body !== null && Array.isArray((body as { devices?: unknown }).devices)) {
-    return (body as { devices: unknown[] }).devices;
-  }
-  throw new AppError(
-    'INVALID_REQUEST',
-    'Send a JSON array of devices, {"devices": [...]}, or text/csv with a tenant_id,device_id,site_id header',
-  );
 }

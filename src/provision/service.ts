@@ -1,21 +1,11 @@
 // Provisioning operations, shared by the HTTP API (routes.ts) and the CLI (`pulse device …`).
 import { narrow, type Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { isoUtc } from '../lib/time.js';
-import { newActivationCode, newProvisionToken, sha256Hex } from '../lib/credentials.js';
+import { newProvisionToken, sha256Hex } from '../lib/credentials.js';
 import { type DeviceSpec, type RowError } from '../model/device-spec.js';
 import * as registry from '../model/device-registry.js';
+import { issueDevices, rotateToken, type IssuedDevice } from '../model/provisioning.js';
 import * as tenants from '../model/tenants.js';
-
-export interface IssuedDevice {
-  row: number;
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  activation_code: string;
-  expires_at: string;
-  created: boolean;
-}
 
 export interface Provisioning {
   /** Registers (or re-registers) devices in one transaction and issues each a one-time activation code. */
@@ -50,23 +40,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
           });
           return false;
         });
-        const codes = accepted.map(() => newActivationCode());
-        const expiresAt = new Date(Date.now() + options.activationTtlMinutes * 60_000);
-        const rows = await registry.upsertDevices(
-          tx,
-          accepted.map((device, i) => ({ ...device, activation_code_hash: sha256Hex(codes[i] as string) })),
-          expiresAt,
-        );
-        const createdByKey = new Map(rows.map((r) => [`${r.tenant_id}\u0000${r.device_id}`, r.created]));
-        const issued = accepted.map((device, i) => ({
-          row: device.row,
-          tenant_id: device.tenant_id,
-          device_id: device.device_id,
-          site_id: device.site_id,
-          activation_code: codes[i] as string,
-          expires_at: isoUtc(expiresAt),
-          created: createdByKey.get(`${device.tenant_id}\u0000${device.device_id}`) ?? false,
-        }));
+        const issued = await issueDevices(tx, accepted, options.activationTtlMinutes);
         return { devices: issued, errors };
       });
       for (const device of result.devices) changed(device.tenant_id, device.device_id);
@@ -76,17 +50,14 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
     listDevices: (filter) => db.withService((tx) => registry.listRegistered(tx, filter)),
 
     async revokeDevice(tenantId, deviceId) {
-      const found = await db.withService((tx) => registry.revokeDevice(tx, tenantId, deviceId));
+      const found = await db.withService((tx) => registry.revokeDevice(narrow(tx, tenantId), deviceId));
       if (!found) throw deviceNotFound(tenantId, deviceId);
       changed(tenantId, deviceId);
     },
 
     async rotateToken(tenantId, deviceId) {
-      const token = newProvisionToken();
-      const found = await db.withService((tx) =>
-        registry.replaceToken(narrow(tx, tenantId), deviceId, sha256Hex(token), 'ROTATED'),
-      );
-      if (!found) throw deviceNotFound(tenantId, deviceId);
+      const token = await db.withService((tx) => rotateToken(narrow(tx, tenantId), deviceId));
+      if (!token) throw deviceNotFound(tenantId, deviceId);
       changed(tenantId, deviceId);
       return token;
     },

@@ -1,0 +1,265 @@
+// Device management for customer_admin in its own tenant (issue 19): register one device or a CSV of
+// them (each gets a one-time activation code, with the settings to paste into the device), change its
+// site, firmware or metadata, rotate its token, revoke it. Everything runs under row-level security; every
+// ingest instance hears of a change after it committed.
+import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Bus } from '../../bus/index.js';
+import type { TenantTx } from '../../db/database.js';
+import { AppError } from '../../errors.js';
+import type { App } from '../../http/server.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import * as registry from '../../model/device-registry.js';
+import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../../model/device-spec.js';
+import { issueDevices, rotateToken, type IssuedDevice } from '../../model/provisioning.js';
+import * as tenants from '../../model/tenants.js';
+import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
+
+const tags = ['customer/devices'];
+const BULK_BODY_LIMIT = 16 * 1024 * 1024;
+
+const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
+const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'any JSON object' });
+const CreateDevice = Type.Object(
+  {
+    device_id: Type.String({ pattern: ID_PATTERN }),
+    site_id: Type.String({ minLength: 1, maxLength: 200 }),
+    fw_version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+const ChangeDevice = Type.Object(
+  {
+    site_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    fw_version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+    metadata: Type.Optional(Metadata),
+  },
+  { additionalProperties: false },
+);
+
+/** Where and how a device connects: what the web app shows next to a new activation code. */
+const Connection = Obj({
+  activate_url: Type.String(),
+  mqtt_url: Nullable(Type.String()),
+  mqtt_username: Type.String({ description: 'log in with the provision token as password' }),
+  mqtt_topic: Type.String({ description: 'publish telemetry here; heartbeat under …/heartbeat' }),
+  http_url: Type.String({ description: 'POST telemetry here with X-Provision-Token' }),
+});
+const Issued = Obj({
+  tenant_id: Type.String(),
+  device_id: Type.String(),
+  site_id: Type.String(),
+  activation_code: Type.String({ description: 'shown once' }),
+  expires_at: Timestamp,
+  created: Type.Boolean(),
+  connection: Connection,
+});
+const RowErrorSchema = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });
+
+export interface DeviceRouteDeps {
+  inTenant: InTenant;
+  bus: Bus;
+  activationTtlMinutes: number;
+  /** The broker devices connect to (MQTT_URL or the embedded one's). */
+  mqttUrl: string | undefined;
+  /** PUBLIC_URL, when set; else the address the request came to. */
+  publicUrl: string | undefined;
+}
+
+export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
+  const { inTenant, bus } = deps;
+  const baseUrl = (request: FastifyRequest) =>
+    deps.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
+  const withConnection = (request: FastifyRequest, device: IssuedDevice) => {
+    const { row: _row, ...issued } = device;
+    const base = baseUrl(request);
+    const path = `tenant/${encodeURIComponent(device.tenant_id)}/device/${encodeURIComponent(device.device_id)}`;
+    return {
+      ...issued,
+      connection: {
+        activate_url: `${base}/api/device/activate`,
+        mqtt_url: deps.mqttUrl ?? null,
+        mqtt_username: `${device.tenant_id}/${device.device_id}`,
+        mqtt_topic: `tenant/${device.tenant_id}/device/${device.device_id}/telemetry`,
+        http_url: `${base}/ingest/v1/${path}/telemetry`,
+      },
+    };
+  };
+  /** Devices join ACTIVE tenants only (as the admin API's). */
+  const issue = async (tx: TenantTx, specs: Parameters<typeof issueDevices>[1]) => {
+    const status = await tenants.ownStatus(tx);
+    if (status !== 'ACTIVE') {
+      throw new AppError(
+        'CONFLICT',
+        `tenant ${tx.tenantId} is ${status ?? 'not created yet'}; devices can only be added to ACTIVE tenants`,
+      );
+    }
+    return issueDevices(tx, specs, deps.activationTtlMinutes);
+  };
+  /** Runs `change` in the caller's tenant; after commit, every ingest instance forgets the devices. */
+  const changing = async <T>(
+    request: FastifyRequest,
+    change: (tx: TenantTx) => Promise<T>,
+    deviceIds: (r: T) => string[],
+  ) => {
+    const tenantId = tenantOf(request);
+    const result = await inTenant(request, change);
+    for (const device_id of deviceIds(result)) bus.publish('device.changed', { tenant_id: tenantId, device_id });
+    return result;
+  };
+  const notFound = () => new AppError('NOT_FOUND', 'Device not found');
+
+  app.post(
+    '/customer/devices',
+    {
+      preHandler: customerAdminOnly,
+      schema: {
+        tags,
+        summary: 'Register a device: its one-time activation code and how it connects are in the answer',
+        body: CreateDevice,
+        response: { 201: Issued },
+      },
+    },
+    async (request, reply) => {
+      const tenantId = tenantOf(request);
+      const { device_id, site_id, fw_version, metadata } = request.body;
+      const spec = {
+        row: 1,
+        tenant_id: tenantId,
+        device_id,
+        site_id: site_id.trim(),
+        fw_version,
+        metadata: metadata ?? {},
+      };
+      const [issued] = await changing(
+        request,
+        (tx) => issue(tx, [spec]),
+        (devices) => devices.map((d) => d.device_id),
+      );
+      return reply.status(201).send(withConnection(request, issued!));
+    },
+  );
+
+  app.post(
+    '/customer/devices/bulk',
+    {
+      preHandler: customerAdminOnly,
+      bodyLimit: BULK_BODY_LIMIT,
+      schema: {
+        tags,
+        summary: 'Register many devices: text/csv with a device_id,site_id[,fw_version] header, or a JSON array',
+        response: {
+          200: Obj({
+            created: Type.Integer(),
+            updated: Type.Integer(),
+            failed: Type.Integer(),
+            devices: Type.Array(Issued),
+            errors: Type.Array(RowErrorSchema),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const tenantId = tenantOf(request);
+      // Rows need not name the tenant; one that does (a file exported elsewhere) must name the caller's.
+      const checked = checkBulk(bulkRecords(request.body, { tenant_id: tenantId }));
+      const errors: RowError[] = [...checked.errors];
+      const mine = checked.devices.filter((device) => {
+        if (device.tenant_id === tenantId) return true;
+        errors.push({ row: device.row, device_id: device.device_id, error: `tenant_id must be ${tenantId} (yours)` });
+        return false;
+      });
+      const issued = mine.length
+        ? await changing(
+            request,
+            (tx) => issue(tx, mine),
+            (devices) => devices.map((d) => d.device_id),
+          )
+        : [];
+      errors.sort((a, b) => a.row - b.row);
+      return {
+        created: issued.filter((d) => d.created).length,
+        updated: issued.filter((d) => !d.created).length,
+        failed: errors.length,
+        devices: issued.map((device) => withConnection(request, device)),
+        errors,
+      };
+    },
+  );
+
+  app.patch(
+    '/customer/devices/:device_id',
+    {
+      preHandler: customerAdminOnly,
+      schema: {
+        tags,
+        summary: "Change a device's site, firmware or metadata",
+        params: DeviceParams,
+        body: ChangeDevice,
+        response: { 200: Obj({ tenant_id: Type.String(), device_id: Type.String(), status: Type.Literal('updated') }) },
+      },
+    },
+    async (request) => {
+      const changes = request.body ?? {};
+      if (Object.values(changes).every((value) => value === undefined))
+        throw new AppError('INVALID_REQUEST', 'No fields to update');
+      const { device_id } = request.params;
+      const found = await changing(
+        request,
+        (tx) => registry.updateDevice(tx, device_id, { ...changes, site_id: changes.site_id?.trim() }),
+        (updated) => (updated ? [device_id] : []),
+      );
+      if (!found) throw notFound();
+      return { tenant_id: tenantOf(request), device_id, status: 'updated' as const };
+    },
+  );
+
+  app.post(
+    '/customer/devices/:device_id/rotate-token',
+    {
+      preHandler: customerAdminOnly,
+      schema: {
+        tags,
+        summary: "Replace a device's provision token: the old one is refused at once (shown once)",
+        params: DeviceParams,
+        response: {
+          200: Obj({ tenant_id: Type.String(), device_id: Type.String(), new_provision_token: Type.String() }),
+        },
+      },
+    },
+    async (request) => {
+      const { device_id } = request.params;
+      const token = await changing(
+        request,
+        (tx) => rotateToken(tx, device_id),
+        (rotated) => (rotated ? [device_id] : []),
+      );
+      if (!token) throw notFound();
+      return { tenant_id: tenantOf(request), device_id, new_provision_token: token };
+    },
+  );
+
+  app.post(
+    '/customer/devices/:device_id/revoke',
+    {
+      preHandler: customerAdminOnly,
+      schema: {
+        tags,
+        summary: 'Revoke a device: its token is refused from now on (register it again to bring it back)',
+        params: DeviceParams,
+        response: { 200: Obj({ tenant_id: Type.String(), device_id: Type.String(), status: Type.Literal('revoked') }) },
+      },
+    },
+    async (request) => {
+      const { device_id } = request.params;
+      const found = await changing(
+        request,
+        (tx) => registry.revokeDevice(tx, device_id),
+        (revoked) => (revoked ? [device_id] : []),
+      );
+      if (!found) throw notFound();
+      return { tenant_id: tenantOf(request), device_id, status: 'revoked' as const };
+    },
+  );
+}
