@@ -32,7 +32,8 @@ export interface DeviceFilter {
 // the evaluator has not seen yet is OFFLINE; a revoked one is REVOKED whatever it last did.
 export const DEVICE_STATUS = `(CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' ELSE COALESCE(ds.status, 'OFFLINE') END)`;
 
-const DEVICE_SITE = 'COALESCE(ds.site_id, dr.site_id)';
+// The registry's site: ingest refuses messages naming another, and an owner's change shows at once.
+const DEVICE_SITE = 'dr.site_id';
 
 export const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, ${DEVICE_SITE} AS site_id, ${DEVICE_STATUS} AS status,
   ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, COALESCE(ds.state, '{}'::jsonb) AS state`;

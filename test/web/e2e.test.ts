@@ -226,6 +226,69 @@ describe('web app in Chromium', () => {
     },
   );
 
+  it(
+    'a customer admin registers, edits, rotates and revokes a device from the web app, and its telemetry follows',
+    { timeout: 90_000 },
+    async () => {
+      const page = await signIn('web-admin');
+      page.on('dialog', (dialog) => void dialog.accept());
+      await nav(page, 'Devices');
+      await page.getByRole('button', { name: 'Add device' }).click();
+      const form = page.getByRole('form', { name: 'New device' });
+      await form.getByLabel('Device id').fill('web-pump');
+      await form.getByLabel('Site').fill('plant-1');
+      await form.getByLabel('Firmware').fill('1.0.0');
+      await form.getByLabel('Metadata (JSON)').fill('{"model": "P-100"}');
+      await form.getByRole('button', { name: 'Register' }).click();
+      const code = (await page.getByTestId('secret-Activation code').textContent())!.trim();
+      expect(await page.getByTestId('secret-MQTT').textContent()).toContain('user tenant-a/web-pump');
+      await shot(page, 'device-registered');
+      await page.getByRole('button', { name: 'Close' }).click();
+
+      // The device activates and sends, as a device would.
+      const activated = await pulse.call('/api/device/activate', {
+        admin: false,
+        json: { tenant_id: 'tenant-a', device_id: 'web-pump', activation_code: code },
+      });
+      const send = (token: string, temp: number, site = 'plant-1') =>
+        pulse.call('/ingest/v1/tenant/tenant-a/device/web-pump/telemetry', {
+          admin: false,
+          headers: { 'x-provision-token': token },
+          json: { site_id: site, metrics: { temp_c: temp, uplink_ok: true } },
+        });
+      expect((await send(activated.body.provision_token, 21.5)).status).toBe(202);
+
+      await page.getByRole('link', { name: 'web-pump', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Device web-pump' }).waitFor();
+      await page.getByText('1.0.0').waitFor();
+      await page.getByTestId('device-metadata').getByText('P-100').waitFor();
+      await page.getByText('uplink_ok', { exact: true }).first().waitFor();
+      await page.getByTestId('gauge-temp_c').waitFor();
+
+      // Edit: a new site and firmware; the device's next message must name the new site.
+      await page.getByRole('button', { name: 'Edit' }).click();
+      const edit = page.getByRole('form', { name: 'Edit device' });
+      await edit.getByLabel('Site').fill('plant-9');
+      await edit.getByLabel('Firmware').fill('1.1.0');
+      await edit.getByRole('button', { name: 'Save' }).click();
+      await page.getByText('1.1.0').waitFor();
+      await page.getByTestId('device-site').getByText('plant-9').waitFor();
+      expect((await send(activated.body.provision_token, 22, 'plant-9')).status).toBe(202);
+
+      // Rotate: the new token is shown once, the old one is refused.
+      await page.getByRole('button', { name: 'Rotate token' }).click();
+      const token = (await page.getByTestId('secret-New provision token').textContent())!.trim();
+      expect((await send(activated.body.provision_token, 23, 'plant-9')).body.detail).toBe('TOKEN_INVALID');
+      expect((await send(token, 23, 'plant-9')).status).toBe(202);
+      await shot(page, 'device-managed');
+
+      // Revoke: the status says so and the device is refused.
+      await page.getByRole('button', { name: 'Revoke' }).click();
+      await page.getByText('REVOKED').first().waitFor();
+      expect((await send(token, 24, 'plant-9')).body.detail).toBe('DEVICE_REVOKED');
+    },
+  );
+
   it('a customer viewer reads but gets no write controls', { timeout: 60_000 }, async () => {
     const page = await signIn('web-viewer');
     await nav(page, 'Alert rules');

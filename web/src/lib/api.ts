@@ -20,15 +20,22 @@ function detailText(detail: unknown): string {
   return 'Request failed';
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+/** `body` is sent as JSON, `csv` as text/csv. */
+export async function api<T>(path: string, init: { method?: string; body?: unknown; csv?: string } = {}): Promise<T> {
   const token = await accessToken();
+  const [contentType, payload] =
+    init.csv !== undefined
+      ? ['text/csv', init.csv]
+      : init.body !== undefined
+        ? ['application/json', JSON.stringify(init.body)]
+        : [undefined, undefined];
   const response = await fetch(path, {
     method: init.method ?? 'GET',
     headers: {
       ...(token && { authorization: `Bearer ${token}` }),
-      ...(init.body !== undefined && { 'content-type': 'application/json' }),
+      ...(contentType && { 'content-type': contentType }),
     },
-    ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+    ...(payload !== undefined && { body: payload }),
   });
   if (response.status === 204) return undefined as T;
   const body = (await response.json().catch(() => ({}))) as { detail?: unknown };

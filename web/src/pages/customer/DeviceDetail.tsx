@@ -8,6 +8,8 @@ import { dateTime, timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
 import { subscribeDevice } from '../../lib/live';
 import type { Answer } from '../../lib/types';
+import { useAuth } from '../../lib/auth';
+import { DeviceAdmin } from './DeviceManagement';
 
 const RANGES = [
   ['1 h', 1],
@@ -66,6 +68,9 @@ export default function DeviceDetail() {
   }, [deviceId, custom]);
 
   const metrics = useMemo(() => numericMetrics(points), [points]);
+  const admin = useAuth((state) => state.session?.role === 'customer_admin');
+  // Newest first: what the device last sent, as stored.
+  const lastMessage = history.data?.telemetry[0];
   return (
     <Page title={`Device ${deviceId}`}>
       <Loaded query={device}>
@@ -77,7 +82,7 @@ export default function DeviceDetail() {
             </div>
             <div>
               <div className="label">Site</div>
-              {d.site_id}
+              <span data-testid="device-site">{d.site_id}</span>
             </div>
             <div>
               <div className="label">Last seen</div>
@@ -87,9 +92,28 @@ export default function DeviceDetail() {
               <div className="label">Last heartbeat</div>
               <span title={dateTime(d.last_heartbeat_at)}>{timeAgo(d.last_heartbeat_at)}</span>
             </div>
+            <div>
+              <div className="label">Firmware</div>
+              {d.fw_version ?? '—'}
+            </div>
+            {Object.entries(d.state)
+              .filter(([, value]) => typeof value === 'boolean')
+              .map(([metric, value]) => (
+                <div key={metric}>
+                  <div className="label">{metric}</div>
+                  <span className={value ? 'text-emerald-600' : 'text-rose-600'}>{value ? 'yes' : 'no'}</span>
+                </div>
+              ))}
+            <div className="col-span-2">
+              <div className="label">Metadata</div>
+              <code className="text-xs" data-testid="device-metadata">
+                {Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '—'}
+              </code>
+            </div>
           </div>
         )}
       </Loaded>
+      {admin && device.data && <DeviceAdmin device={device.data.device} />}
       <div className="card flex flex-wrap items-end gap-2">
         {RANGES.map(([label, value]) => (
           <button
@@ -153,6 +177,16 @@ export default function DeviceDetail() {
           )
         }
       </Loaded>
+      {lastMessage && (
+        <details className="card text-sm">
+          <summary className="cursor-pointer font-semibold">
+            Last message ({lastMessage.msg_type}, {timeAgo(lastMessage.timestamp)})
+          </summary>
+          <pre className="mt-2 overflow-x-auto text-xs" data-testid="last-message">
+            {JSON.stringify(lastMessage, null, 2)}
+          </pre>
+        </details>
+      )}
       <div className="card">
         <h2 className="mb-2 text-sm font-semibold">Alerts of this device</h2>
         <Loaded query={alerts}>

@@ -1,7 +1,10 @@
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
 import { QueryTable } from '../../components/table';
-import { DeviceLink, Page, Pager, StatusBadge } from '../../components/ui';
+import { DeviceLink, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
+import { AddDeviceForm, ImportDevicesForm } from './DeviceManagement';
 import { useUrlParams } from '../../lib/url-params';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
@@ -28,8 +31,62 @@ export default function Devices() {
     refetchInterval: 15_000,
   });
   const total = devices.data?.total ?? 0;
+  const admin = useAuth((state) => state.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const [dialog, setDialog] = useState<'add' | 'import' | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const toggle = (deviceId: string) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (!next.delete(deviceId)) next.add(deviceId);
+      return next;
+    });
+  const revoke = useMutation({
+    mutationFn: async (deviceIds: string[]) => {
+      for (const deviceId of deviceIds) {
+        await api(`/customer/devices/${encodeURIComponent(deviceId)}/revoke`, { method: 'POST' });
+      }
+    },
+    onSettled: async () => {
+      setSelected(new Set());
+      await client.invalidateQueries({ queryKey: ['devices'] });
+    },
+  });
   return (
-    <Page title="Devices">
+    <Page
+      title="Devices"
+      actions={
+        admin && (
+          <div className="flex gap-2">
+            {selected.size > 0 && (
+              <button
+                className="btn-danger"
+                disabled={revoke.isPending}
+                onClick={() =>
+                  confirm(`Revoke ${selected.size} device(s)? Their messages are refused from now on.`) &&
+                  revoke.mutate([...selected])
+                }
+              >
+                Revoke selected ({selected.size})
+              </button>
+            )}
+            <button className="btn-ghost" onClick={() => setDialog('import')}>
+              Import CSV
+            </button>
+            <button className="btn-primary" onClick={() => setDialog('add')}>
+              Add device
+            </button>
+          </div>
+        )
+      }
+    >
+      <Modal open={dialog === 'add'} title="Add a device" onClose={() => setDialog(null)}>
+        <AddDeviceForm />
+      </Modal>
+      <Modal open={dialog === 'import'} title="Import devices" onClose={() => setDialog(null)}>
+        <ImportDevicesForm />
+      </Modal>
+      {revoke.error && <ErrorBox error={revoke.error} />}
       <div className="card flex flex-wrap gap-2">
         <input
           className="input max-w-xs"
@@ -70,6 +127,18 @@ export default function Devices() {
           onSort: (key) => setFilters({ sort: key, order: sort === key && order === 'asc' ? 'desc' : 'asc' }),
         }}
         columns={[
+          admin && {
+            header: <span className="sr-only">Select</span>,
+            cell: (device) => (
+              <input
+                type="checkbox"
+                aria-label={`Select ${device.device_id}`}
+                checked={selected.has(device.device_id)}
+                disabled={device.status === 'REVOKED'}
+                onChange={() => toggle(device.device_id)}
+              />
+            ),
+          },
           { header: 'Device', sortKey: 'device_id', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
           { header: 'Site', sortKey: 'site_id', cell: (device) => device.site_id },
           { header: 'Status', sortKey: 'status', cell: (device) => <StatusBadge status={device.status} /> },
