@@ -24,6 +24,8 @@ import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
 import { registerDeviceRoutes } from './customer/devices.js';
+import { registerUserRoutes } from './customer/users.js';
+import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
 import { registerOperatorRoutes } from './operator/routes.js';
@@ -133,6 +135,7 @@ export function start(deps: RoleDeps): RunningRole {
     customer.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_r, body, done) =>
       done(null, body),
     );
+    registerUserRoutes(customer, { inTenant: tenantTransactions(deps.db), externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, {
       inTenant: tenantTransactions(deps.db),
       bus: deps.bus,
@@ -154,6 +157,7 @@ export function start(deps: RoleDeps): RunningRole {
     guard(operator, verify, 'operator');
     const audited = createAudited(deps.db);
     registerOperatorRoutes(operator, { audited, config, bus: deps.bus });
+    registerOperatorUserRoutes(operator, { audited, externalIssuer: config.OIDC_ISSUER });
     registerSystemRoutes(operator, {
       audited,
       collector,

@@ -1,6 +1,6 @@
 // The built-in issuer's users as use cases: checked input, hashed passwords, constant-time login. Their
 // SQL is model/users.ts; the API never returns password hashes.
-import type { Database, ServiceTx } from '../db/database.js';
+import type { Database, OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';
@@ -101,3 +101,60 @@ export function createUsers(db: Database): Users {
 }
 
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+/** A transaction users are managed in: an operator admin's (anyone), a customer admin's (its tenant, RLS). */
+type ManagingTx = OperatorTx | TenantTx;
+
+const uniqueViolation = (error: unknown) => (error as { code?: unknown }).code === '23505';
+
+/** Adds a user of the built-in issuer; a customer admin's land in its tenant, whatever they say. */
+export async function addUser(tx: ManagingTx, user: NewUser): Promise<User> {
+  checkNewUser(user);
+  try {
+    const created = await model.insertUser(
+      tx,
+      {
+        username: user.username,
+        email: user.email ?? null,
+        tenantId: user.tenantId ?? null,
+        role: user.role,
+        passwordHash: await hashPassword(user.password),
+      },
+      false,
+    );
+    return created!;
+  } catch (error) {
+    // Usernames are unique across tenants; under RLS the other tenant's row is invisible, not free.
+    if (uniqueViolation(error)) throw new AppError('CONFLICT', `User ${user.username} already exists`);
+    throw error;
+  }
+}
+
+/** Changes a user's role (within its kind: customer or operator) and/or sets a new password. */
+export async function changeUser(
+  tx: ManagingTx,
+  username: string,
+  changes: { role?: Role | undefined; password?: string | undefined },
+): Promise<User> {
+  const user = await model.findUser(tx, { username });
+  if (!user) throw new AppError('NOT_FOUND', `User ${username} not found`);
+  if (changes.role === undefined && changes.password === undefined)
+    throw new AppError('INVALID_REQUEST', 'No fields to update');
+  if (changes.password !== undefined) {
+    checkPassword(changes.password);
+    await model.setPasswordHash(tx, username, await hashPassword(changes.password));
+  }
+  if (changes.role === undefined || changes.role === user.role) return user;
+  if (!isRole(changes.role)) throw new AppError('INVALID_REQUEST', `role must be one of ${ROLES.join(', ')}`);
+  if (CUSTOMER_ROLES.includes(changes.role) !== CUSTOMER_ROLES.includes(user.role)) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      'A customer user stays a customer and an operator an operator; create a new user instead',
+    );
+  }
+  return (await model.setRole(tx, username, changes.role))!;
+}
+
+export async function removeUser(tx: ManagingTx, username: string): Promise<void> {
+  if (!(await model.deleteUser(tx, username))) throw new AppError('NOT_FOUND', `User ${username} not found`);
+}

@@ -1,6 +1,7 @@
-// Users of the built-in issuer. Logins happen before a tenant is known, so these queries run as the
-// pipeline role (ServiceTx); a password hash leaves only through userWithPasswordHash.
-import type { ServiceTx } from '../db/database.js';
+// Users of the built-in issuer. Logins happen before a tenant is known, so those queries run as the
+// pipeline role (ServiceTx); a customer admin manages its tenant's users in a TenantTx (row-level
+// security), an operator admin anyone's. A password hash leaves only through userWithPasswordHash.
+import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 import { isUuid } from '../lib/uuid.js';
 
 export const ROLES = ['customer_viewer', 'customer_admin', 'operator', 'operator_admin'] as const;
@@ -24,14 +25,14 @@ export interface User {
 
 const COLUMNS = 'user_id, username, email, tenant_id, role, created_at';
 
-export async function usernameTaken(tx: ServiceTx, username: string): Promise<boolean> {
+export async function usernameTaken(tx: ServiceTx | OperatorTx, username: string): Promise<boolean> {
   const { rowCount } = await tx.query(`SELECT 1 FROM users WHERE username = $1`, [username]);
   return (rowCount ?? 0) > 0;
 }
 
 /** Inserts a user; with `skipExisting`, an existing username is left alone and undefined returned. */
 export async function insertUser(
-  tx: ServiceTx,
+  tx: ServiceTx | OperatorTx | TenantTx,
   user: { username: string; email: string | null; tenantId: string | null; role: Role; passwordHash: string },
   skipExisting: boolean,
 ): Promise<User | undefined> {
@@ -43,12 +44,26 @@ export async function insertUser(
   return rows[0];
 }
 
-export async function listUsers(tx: ServiceTx): Promise<User[]> {
-  return (await tx.query<User>(`SELECT ${COLUMNS} FROM users ORDER BY username`)).rows;
+/** Every user an operator may see (optionally of one tenant), or a customer's tenant's users (RLS). */
+export async function listUsers(tx: ServiceTx | OperatorTx | TenantTx, tenantId?: string): Promise<User[]> {
+  return (
+    await tx.query<User>(`SELECT ${COLUMNS} FROM users WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY username`, [
+      tenantId ?? null,
+    ])
+  ).rows;
+}
+
+/** Changes a user's role; undefined when there is no such user (in the caller's view). */
+export async function setRole(tx: OperatorTx | TenantTx, username: string, role: Role): Promise<User | undefined> {
+  const { rows } = await tx.query<User>(
+    `UPDATE users SET role = $2, updated_at = now() WHERE username = $1 RETURNING ${COLUMNS}`,
+    [username, role],
+  );
+  return rows[0];
 }
 
 export async function findUser(
-  tx: ServiceTx,
+  tx: ServiceTx | OperatorTx | TenantTx,
   by: { userId: string } | { username: string },
 ): Promise<User | undefined> {
   if ('userId' in by && !isUuid(by.userId)) return undefined; // not an id this issuer gave
@@ -68,7 +83,11 @@ export async function userWithPasswordHash(tx: ServiceTx, username: string) {
 }
 
 /** False when there is no such user. */
-export async function setPasswordHash(tx: ServiceTx, username: string, passwordHash: string): Promise<boolean> {
+export async function setPasswordHash(
+  tx: ServiceTx | OperatorTx | TenantTx,
+  username: string,
+  passwordHash: string,
+): Promise<boolean> {
   const { rowCount } = await tx.query(`UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1`, [
     username,
     passwordHash,
@@ -77,7 +96,7 @@ export async function setPasswordHash(tx: ServiceTx, username: string, passwordH
 }
 
 /** False when there is no such user. */
-export async function deleteUser(tx: ServiceTx, username: string): Promise<boolean> {
+export async function deleteUser(tx: ServiceTx | OperatorTx | TenantTx, username: string): Promise<boolean> {
   const { rowCount } = await tx.query(`DELETE FROM users WHERE username = $1`, [username]);
   return (rowCount ?? 0) > 0;
 }

@@ -263,3 +263,13 @@ export const IntegrationListItem = Obj({
   url: Nullable(Type.String()),
   created_at: Timestamp,
 });
+
+/** A user of the built-in issuer (never its password hash). */
+export const User = Obj({
+  user_id: Type.String(),
+  username: Type.String(),
+  email: Nullable(Type.String()),
+  tenant_id: Nullable(Type.String()),
+  role: Type.Union(['customer_viewer', 'customer_admin', 'operator', 'operator_admin'].map((r) => Type.Literal(r))),
+  created_at: Timestamp,
+});

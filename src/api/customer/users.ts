@@ -1,0 +1,114 @@
+// A customer admin's users (issue 19): list, invite with an initial password, change the role within the
+// tenant, reset a password, remove — in its own tenant only (row-level security on users). With an
+// external issuer, users live there and these routes say so.
+import { Type } from '@sinclair/typebox';
+import { AppError } from '../../errors.js';
+import type { App } from '../../http/server.js';
+import { NoContent, Obj } from '../../lib/schema.js';
+import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.js';
+import { addUser, changeUser, removeUser } from '../../identity/users.js';
+import { listUsers } from '../../model/users.js';
+import { User } from '../../model/views.js';
+import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
+
+const tags = ['customer/users'];
+const CustomerRole = Type.Union([Type.Literal('customer_viewer'), Type.Literal('customer_admin')]);
+const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
+const Password = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: `at least ${MIN_PASSWORD_LENGTH} characters`,
+});
+const CreateUser = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 100 }),
+    password: Password,
+    role: CustomerRole,
+    email: Type.Optional(Type.String({ maxLength: 254 })),
+  },
+  { additionalProperties: false },
+);
+const ChangeUser = Type.Object(
+  { role: Type.Optional(CustomerRole), password: Type.Optional(Password) },
+  { additionalProperties: false },
+);
+
+/** Refuses user management when an external issuer holds the users. */
+export function builtInUsersOnly(externalIssuer: string | undefined) {
+  return async () => {
+    if (externalIssuer) {
+      throw new AppError('CONFLICT', `Users live in the external issuer ${externalIssuer}; manage them there`);
+    }
+  };
+}
+
+export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externalIssuer: string | undefined }): void {
+  const { inTenant } = deps;
+  const preHandler = [customerAdminOnly, builtInUsersOnly(deps.externalIssuer)];
+
+  app.get(
+    '/customer/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: "The tenant's users (customer_admin)",
+        response: { 200: Obj({ tenant_id: Type.String(), users: Type.Array(User) }) },
+      },
+    },
+    (request) => inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, users: await listUsers(tx) })),
+  );
+
+  app.post(
+    '/customer/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Add a user to the tenant with an initial password to hand over',
+        body: CreateUser,
+        response: { 201: User },
+      },
+    },
+    async (request, reply) => {
+      const created = await inTenant(request, (tx) => addUser(tx, { ...request.body, tenantId: tx.tenantId }));
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.patch(
+    '/customer/users/:username',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: "Change a user's role within the tenant, or set a new password",
+        params: UserParams,
+        body: ChangeUser,
+        response: { 200: User },
+      },
+    },
+    (request) => {
+      const { username } = request.params;
+      if (request.body.role && username === principalOf(request).username) {
+        throw new AppError('INVALID_REQUEST', 'You cannot change your own role; ask another admin');
+      }
+      return inTenant(request, (tx) => changeUser(tx, username, request.body));
+    },
+  );
+
+  app.delete(
+    '/customer/users/:username',
+    {
+      preHandler,
+      schema: { tags, summary: 'Remove a user of the tenant', params: UserParams, response: { 204: NoContent } },
+    },
+    async (request, reply) => {
+      const { username } = request.params;
+      if (username === principalOf(request).username)
+        throw new AppError('INVALID_REQUEST', 'You cannot remove yourself');
+      await inTenant(request, (tx) => removeUser(tx, username));
+      return reply.status(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,133 @@
+// An operator admin's users (issue 19): every tenant's and the operators, created with an initial
+// password, re-roled within their kind, reset, removed. Audited like every operator request; with an
+// external issuer, users live there and these routes say so.
+import { Type } from '@sinclair/typebox';
+import { AppError } from '../../errors.js';
+import type { App } from '../../http/server.js';
+import { NoContent, Nullable, Obj } from '../../lib/schema.js';
+import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.js';
+import { addUser, changeUser, removeUser } from '../../identity/users.js';
+import * as tenants from '../../model/tenants.js';
+import { listUsers, ROLES } from '../../model/users.js';
+import { User } from '../../model/views.js';
+import { principalOf } from '../guard.js';
+import { builtInUsersOnly } from '../customer/users.js';
+import type { Audited } from './audit.js';
+
+const tags = ['operator/users'];
+const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
+const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
+const Password = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  description: `at least ${MIN_PASSWORD_LENGTH} characters`,
+});
+
+export function registerOperatorUserRoutes(
+  app: App,
+  deps: { audited: Audited; externalIssuer: string | undefined },
+): void {
+  const { audited } = deps;
+  const preHandler = builtInUsersOnly(deps.externalIssuer);
+  const entry = (action: string, username?: string, tenantFilter?: string) => ({
+    action,
+    admin: action !== 'list_users',
+    tenantFilter,
+    resourceType: 'user',
+    resourceId: username,
+  });
+
+  app.get(
+    '/operator/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: 'Users of every tenant and the operators',
+        querystring: Type.Object({ tenant_filter: Type.Optional(Type.String()) }),
+        response: { 200: Obj({ users: Type.Array(User), tenant_filter: Nullable(Type.String()) }) },
+      },
+    },
+    (request) => {
+      const { tenant_filter } = request.query;
+      return audited(request, entry('list_users', undefined, tenant_filter), async (tx) => ({
+        users: await listUsers(tx, tenant_filter),
+        tenant_filter: tenant_filter ?? null,
+      }));
+    },
+  );
+
+  app.post(
+    '/operator/users',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: "Create a user (operator_admin): a tenant's first admin, or an operator",
+        body: Type.Object(
+          {
+            username: Type.String({ minLength: 1, maxLength: 100 }),
+            password: Password,
+            role: Role,
+            tenant_id: Type.Optional(Type.String({ description: 'for customer roles' })),
+            email: Type.Optional(Type.String({ maxLength: 254 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: User },
+      },
+    },
+    async (request, reply) => {
+      const { tenant_id, ...user } = request.body;
+      const created = await audited(request, entry('create_user', user.username, tenant_id), async (tx) => {
+        if (tenant_id) {
+          const tenant = await tenants.findTenant(tx, tenant_id);
+          if (!tenant || tenant.status === 'DELETED') {
+            throw new AppError('INVALID_REQUEST', `Tenant ${tenant_id} does not exist; create it first`);
+          }
+        }
+        return addUser(tx, { ...user, tenantId: tenant_id });
+      });
+      return reply.status(201).send(created);
+    },
+  );
+
+  app.patch(
+    '/operator/users/:username',
+    {
+      preHandler,
+      schema: {
+        tags,
+        summary: "Change a user's role (within customer or operator roles) or set a new password (operator_admin)",
+        params: UserParams,
+        body: Type.Object(
+          { role: Type.Optional(Role), password: Type.Optional(Password) },
+          { additionalProperties: false },
+        ),
+        response: { 200: User },
+      },
+    },
+    (request) => {
+      const { username } = request.params;
+      if (request.body.role && username === principalOf(request).username) {
+        throw new AppError('INVALID_REQUEST', 'You cannot change your own role; ask another admin');
+      }
+      return audited(request, entry('update_user', username), (tx) => changeUser(tx, username, request.body));
+    },
+  );
+
+  app.delete(
+    '/operator/users/:username',
+    {
+      preHandler,
+      schema: { tags, summary: 'Remove a user (operator_admin)', params: UserParams, response: { 204: NoContent } },
+    },
+    async (request, reply) => {
+      const { username } = request.params;
+      if (username === principalOf(request).username)
+        throw new AppError('INVALID_REQUEST', 'You cannot remove yourself');
+      await audited(request, entry('delete_user', username), (tx) => removeUser(tx, username));
+      return reply.status(204).send(null);
+    },
+  );
+}
