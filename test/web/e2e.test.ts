@@ -289,6 +289,39 @@ describe('web app in Chromium', () => {
     },
   );
 
+  it(
+    "an operator admin gives a new tenant its first user, who signs in; a customer admin sees only its tenant's users",
+    { timeout: 90_000 },
+    async () => {
+      const opToken = await tokenFor(pulse, { username: 'web-op-admin', role: 'operator_admin' });
+      const tenant = await pulse.call('/operator/tenants', {
+        admin: false,
+        headers: { authorization: `Bearer ${opToken}` },
+        json: { tenant_id: 'tenant-c', name: 'Tenant C' },
+      });
+      expect(tenant.status).toBe(201);
+      const page = await signIn('web-op-admin');
+      await nav(page, 'Users');
+      await page.getByRole('button', { name: 'Add user' }).click();
+      const form = page.getByRole('form', { name: 'New user' });
+      await form.getByLabel('Username').fill('web-first-c');
+      await form.getByRole('combobox', { name: 'Role' }).selectOption('customer_admin');
+      await form.getByLabel('Tenant').fill('tenant-c');
+      await form.getByLabel('Initial password').fill(TEST_PASSWORD);
+      await form.getByRole('button', { name: 'Add user' }).click();
+      await form.waitFor({ state: 'detached' });
+      await page.getByRole('cell', { name: 'web-first-c', exact: true }).waitFor();
+      await shot(page, 'operator-users');
+
+      const first = await signIn('web-first-c');
+      expect(await first.getByTestId('whoami').textContent()).toContain('tenant-c');
+      await nav(first, 'Users');
+      await first.getByRole('cell', { name: 'web-first-c', exact: true }).waitFor();
+      expect(await first.getByRole('cell', { name: 'web-admin', exact: true }).count()).toBe(0);
+      await shot(first, 'customer-users');
+    },
+  );
+
   it('a customer viewer reads but gets no write controls', { timeout: 60_000 }, async () => {
     const page = await signIn('web-viewer');
     await nav(page, 'Alert rules');

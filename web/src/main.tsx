@@ -26,6 +26,10 @@ const operatorAdmin = (load: () => Promise<{ default: React.ComponentType }>) =>
   <RequireRole roles={(role) => role === 'operator_admin'}>{page(load)}</RequireRole>
 );
 
+const customerAdmin = (load: () => Promise<{ default: React.ComponentType }>) => (
+  <RequireRole roles={(role) => role === 'customer_admin'}>{page(load)}</RequireRole>
+);
+
 function Home() {
   const role = useAuth((s) => s.session?.role);
   return isOperator(role) ? <Navigate to="/operator" replace /> : customer(() => import('./pages/customer/Dashboard'));
@@ -48,6 +52,7 @@ const appRouter = () =>
           { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
           { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
           { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },
+          { path: '/users', element: customerAdmin(() => import('./pages/Users')) },
           { path: '/operator', element: operator(() => import('./pages/operator/Overview')) },
           { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
           { path: '/operator/tenants', element: operator(() => import('./pages/operator/Tenants')) },
@@ -56,6 +61,7 @@ const appRouter = () =>
           { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
           { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },
           { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
+          { path: '/operator/users', element: operatorAdmin(() => import('./pages/Users')) },
           { path: '*', element: <p className="text-sm">Page not found.</p> },
         ],
       },

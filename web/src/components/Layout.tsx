@@ -20,7 +20,9 @@ const OPERATOR_NAV = [
   ['/operator/quarantine', 'Quarantine'],
   ['/operator/system', 'System'],
 ] as const;
+const CUSTOMER_ADMIN_NAV = [['/users', 'Users']] as const;
 const OPERATOR_ADMIN_NAV = [
+  ['/operator/users', 'Users'],
   ['/operator/audit', 'Audit log'],
   ['/operator/settings', 'Settings'],
 ] as const;
@@ -58,7 +60,7 @@ function LiveIndicator() {
 export function Layout() {
   const session = useAuth((s) => s.session)!;
   const items = isCustomer(session.role)
-    ? CUSTOMER_NAV
+    ? [...CUSTOMER_NAV, ...(session.role === 'customer_admin' ? CUSTOMER_ADMIN_NAV : [])]
     : [...OPERATOR_NAV, ...(session.role === 'operator_admin' ? OPERATOR_ADMIN_NAV : [])];
   return (
     <div className="flex min-h-screen">

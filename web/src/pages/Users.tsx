@@ -1,0 +1,166 @@
+// Users of the built-in issuer: a customer admin's own tenant (/users), or, for an operator admin, every
+// tenant's and the operators (/operator/users). Add with an initial password to hand over, change the
+// role, set a new password, remove. With an external issuer the API says where users live instead.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { QueryTable } from '../components/table';
+import { ErrorBox, Field, Modal, Page } from '../components/ui';
+import { api } from '../lib/api';
+import { useAuth } from '../lib/auth';
+import { timeAgo } from '../lib/format';
+import type { Answer } from '../lib/types';
+
+type User = Answer<'/customer/users'>['users'][number];
+const CUSTOMER_ROLES = ['customer_viewer', 'customer_admin'] as const;
+const OPERATOR_ROLES = ['operator', 'operator_admin'] as const;
+
+function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void }) {
+  const client = useQueryClient();
+  const [role, setRole] = useState<string>('customer_viewer');
+  const create = useMutation({
+    mutationFn: (body: Record<string, unknown>) =>
+      api(operator ? '/operator/users' : '/customer/users', { method: 'POST', body }),
+    onSuccess: async () => {
+      await client.invalidateQueries({ queryKey: ['users'] });
+      onDone();
+    },
+  });
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const email = String(form.get('email') ?? '').trim();
+    const tenant = String(form.get('tenant_id') ?? '').trim();
+    create.mutate({
+      username: String(form.get('username')).trim(),
+      password: String(form.get('password')),
+      role,
+      ...(email && { email }),
+      ...(operator && tenant && { tenant_id: tenant }),
+    });
+  };
+  const customerRole = (CUSTOMER_ROLES as readonly string[]).includes(role);
+  return (
+    <form onSubmit={submit} className="space-y-3" aria-label="New user">
+      <Field label="Username">
+        <input className="input" name="username" required autoComplete="off" />
+      </Field>
+      <Field label="E-mail">
+        <input className="input" name="email" type="email" />
+      </Field>
+      <Field label="Role">
+        <select className="input" value={role} onChange={(e) => setRole(e.target.value)} aria-label="Role">
+          {[...CUSTOMER_ROLES, ...(operator ? OPERATOR_ROLES : [])].map((r) => (
+            <option key={r}>{r}</option>
+          ))}
+        </select>
+      </Field>
+      {operator && customerRole && (
+        <Field label="Tenant">
+          <input className="input" name="tenant_id" required />
+        </Field>
+      )}
+      <Field label="Initial password" hint="At least 8 characters; hand it over and ask for a change.">
+        <input className="input" name="password" type="password" required minLength={8} autoComplete="new-password" />
+      </Field>
+      {create.error && <ErrorBox error={create.error} />}
+      <button className="btn-primary" disabled={create.isPending}>
+        Add user
+      </button>
+    </form>
+  );
+}
+
+export default function Users() {
+  const session = useAuth((s) => s.session)!;
+  const operator = session.role === 'operator_admin';
+  const base = operator ? '/operator/users' : '/customer/users';
+  const client = useQueryClient();
+  const [adding, setAdding] = useState(false);
+  const users = useQuery({
+    queryKey: ['users', base],
+    queryFn: () => api<Answer<'/customer/users'> | Answer<'/operator/users'>>(base),
+  });
+  const refresh = () => client.invalidateQueries({ queryKey: ['users'] });
+  const change = useMutation({
+    mutationFn: ([username, body]: [string, Record<string, unknown>]) =>
+      api(`${base}/${encodeURIComponent(username)}`, { method: 'PATCH', body }),
+    onSuccess: refresh,
+  });
+  const remove = useMutation({
+    mutationFn: (username: string) => api(`${base}/${encodeURIComponent(username)}`, { method: 'DELETE' }),
+    onSuccess: refresh,
+  });
+  const roles = (user: User) =>
+    (CUSTOMER_ROLES as readonly string[]).includes(user.role) ? CUSTOMER_ROLES : OPERATOR_ROLES;
+  return (
+    <Page
+      title="Users"
+      actions={
+        <button className="btn-primary" onClick={() => setAdding(true)}>
+          Add user
+        </button>
+      }
+    >
+      <Modal open={adding} title="Add a user" onClose={() => setAdding(false)}>
+        <UserForm operator={operator} onDone={() => setAdding(false)} />
+      </Modal>
+      {[change.error, remove.error].map((error, i) => error && <ErrorBox key={i} error={error} />)}
+      <QueryTable
+        query={users}
+        rows={(data) => data.users}
+        rowKey={(user) => user.user_id}
+        empty="No users yet."
+        testId="users-table"
+        columns={[
+          { header: 'Username', cell: (user) => user.username },
+          operator && { header: 'Tenant', cell: (user) => user.tenant_id ?? 'operators' },
+          {
+            header: 'Role',
+            cell: (user) =>
+              user.username === session.name ? (
+                user.role
+              ) : (
+                <select
+                  className="input py-0.5"
+                  aria-label={`Role of ${user.username}`}
+                  value={user.role}
+                  onChange={(e) => change.mutate([user.username, { role: e.target.value }])}
+                >
+                  {roles(user).map((r) => (
+                    <option key={r}>{r}</option>
+                  ))}
+                </select>
+              ),
+          },
+          { header: 'E-mail', cell: (user) => user.email ?? '—' },
+          { header: 'Created', cell: (user) => timeAgo(user.created_at) },
+          {
+            header: <span className="sr-only">Actions</span>,
+            cell: (user) =>
+              user.username !== session.name && (
+                <span className="flex gap-1">
+                  <button
+                    className="btn-ghost"
+                    onClick={() => {
+                      const password = prompt(`New password for ${user.username} (at least 8 characters)`);
+                      if (password) change.mutate([user.username, { password }]);
+                    }}
+                  >
+                    Set password
+                  </button>
+                  <button
+                    className="btn-ghost"
+                    onClick={() =>
+                      confirm(`Remove ${user.username}? Their sessions end.`) && remove.mutate(user.username)
+                    }
+                  >
+                    Remove
+                  </button>
+                </span>
+              ),
+          },
+        ]}
+      />
+    </Page>
+  );
+}
