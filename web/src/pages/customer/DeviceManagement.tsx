@@ -98,7 +98,7 @@ export function AddDeviceForm() {
   return (
     <form onSubmit={submit} className="space-y-3" aria-label="New device">
       <Field label="Device id" hint="No '/', '+', '#' or spaces: it is part of the device's MQTT topics.">
-        <input className="input" name="device_id" required pattern="[^/+#\s]+" />
+        <input className="input" name="device_id" required pattern="[^\/+#\s]+" />
       </Field>
       <Field label="Site">
         <input className="input" name="site_id" required />
