@@ -70,8 +70,14 @@ describe('web app in Chromium', () => {
     await webhook?.close();
   });
 
-  async function signIn(username: string): Promise<Page> {
-    const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+  async function signIn(
+    username: string,
+    { width = 1400, height = 900, dark = false }: { width?: number; height?: number; dark?: boolean } = {},
+  ): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width, height } });
+    // The theme the app's own script (theme.js) reads at load.
+    if (dark) await context.addInitScript("localStorage.setItem('pulse-theme', 'dark')");
+    const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`page error (${username}):`, error.message));
     await page.goto(`${origin}/app/`);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -113,7 +119,7 @@ describe('web app in Chromium', () => {
       await page.getByText('Fleet health').waitFor();
       // The fleet is counted on the server by status, every status with its card.
       const counts = page.getByTestId('fleet-counts');
-      for (const label of ['Devices', 'Online', 'Stale', 'Offline', 'Open alerts'])
+      for (const label of ['Devices', 'Online', 'Stale', 'Offline', 'Revoked', 'Open alerts'])
         await counts.getByText(label).waitFor();
       // Tokens are kept in memory only: nothing a script could read from storage carries one.
       const stored = String(await page.evaluate('JSON.stringify([{ ...sessionStorage }, { ...localStorage }])'));
@@ -397,6 +403,45 @@ describe('web app in Chromium', () => {
       expect(await operator.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
       await operator.goto(`${origin}/app/operator/audit`);
       await operator.getByText('Not available for your role').waitFor();
+    },
+  );
+  it(
+    'every page fits a phone (390 × 844) and a desktop (1440 × 900), in light and dark theme; all are saved',
+    { timeout: 240_000 },
+    async () => {
+      const overflowing: string[] = [];
+      for (const username of ['web-admin', 'web-op-admin']) {
+        for (const [width, height] of [
+          [390, 844],
+          [1440, 900],
+        ] as const) {
+          for (const dark of [false, true]) {
+            const page = await signIn(username, { width, height, dark });
+            const phone = width < 768;
+            const menu = page.getByRole('button', { name: 'Menu' });
+            const nav = page.getByRole('navigation', { name: 'Main' });
+            // On a phone the navigation is a drawer behind the Menu button.
+            if (phone) expect(await nav.isVisible()).toBe(false);
+            const labels = phone
+              ? (await menu.click(), await nav.getByRole('link').allTextContents())
+              : await nav.getByRole('link').allTextContents();
+            // The drawer closes on a tap beside it.
+            if (phone) await page.mouse.click(width - 10, height / 2);
+            for (const label of labels) {
+              if (phone) await menu.click();
+              await nav.getByRole('link', { name: label, exact: true }).click();
+              await page.getByRole('heading', { level: 1 }).first().waitFor();
+              const name = `${username}-${label.toLowerCase().replace(/\W+/g, '-')}-${width}-${dark ? 'dark' : 'light'}`;
+              await shot(page, name);
+              if (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1')) {
+                overflowing.push(name);
+              }
+            }
+            await page.context().close();
+          }
+        }
+      }
+      expect(overflowing).toEqual([]);
     },
   );
 });

@@ -59,14 +59,19 @@ function LiveIndicator() {
 
 export function Layout() {
   const session = useAuth((s) => s.session)!;
+  const [menuOpen, setMenuOpen] = useState(false);
   const items = isCustomer(session.role)
     ? [...CUSTOMER_NAV, ...(session.role === 'customer_admin' ? CUSTOMER_ADMIN_NAV : [])]
     : [...OPERATOR_NAV, ...(session.role === 'operator_admin' ? OPERATOR_ADMIN_NAV : [])];
   return (
     <div className="flex min-h-screen">
+      {/* Beside the page from md up; on a phone a drawer the Menu button opens over it. */}
       <nav
         aria-label="Main"
-        className="w-52 shrink-0 border-r border-slate-200 bg-white p-3 dark:border-slate-800 dark:bg-slate-900"
+        className={`${menuOpen ? 'fixed inset-y-0 left-0 z-40 block shadow-xl' : 'hidden'} w-52 shrink-0 border-r border-slate-200 bg-white p-3 md:static md:block md:shadow-none dark:border-slate-800 dark:bg-slate-900`}
+        onClick={(event) => {
+          if ((event.target as HTMLElement).closest('a')) setMenuOpen(false);
+        }}
       >
         <div className="mb-4 px-2 text-lg font-bold text-indigo-600">◉ Pulse</div>
         <ul className="space-y-1">
@@ -85,11 +90,23 @@ export function Layout() {
           ))}
         </ul>
       </nav>
+      {menuOpen && (
+        <div className="fixed inset-0 z-30 bg-slate-950/40 md:hidden" aria-hidden onClick={() => setMenuOpen(false)} />
+      )}
       <div className="flex min-w-0 flex-1 flex-col">
-        <header className="flex items-center justify-end gap-3 border-b border-slate-200 bg-white px-4 py-2 dark:border-slate-800 dark:bg-slate-900">
+        <header className="flex items-center justify-end gap-2 border-b border-slate-200 bg-white px-3 py-2 sm:gap-3 sm:px-4 dark:border-slate-800 dark:bg-slate-900">
+          <button
+            className="btn-ghost mr-auto md:hidden"
+            aria-label="Menu"
+            aria-expanded={menuOpen}
+            onClick={() => setMenuOpen((open) => !open)}
+          >
+            ☰
+          </button>
           <LiveIndicator />
-          <span className="text-sm" data-testid="whoami">
-            {session.name} · {session.role}
+          <span className="min-w-0 truncate text-sm" data-testid="whoami">
+            {session.name}
+            <span className="hidden sm:inline"> · {session.role}</span>
             {session.tenantId ? ` · ${session.tenantId}` : ''}
           </span>
           <ThemeToggle />
@@ -97,7 +114,7 @@ export function Layout() {
             Sign out
           </button>
         </header>
-        <main className="flex-1 p-4">
+        <main className="min-w-0 flex-1 p-3 sm:p-4">
           <Outlet />
         </main>
       </div>

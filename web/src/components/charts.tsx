@@ -132,10 +132,13 @@ export function TrendBars({ points }: { points: { hour: string; opened: number; 
   return useECharts(
     {
       tooltip: { trigger: 'axis' },
-      legend: { bottom: 0 },
-      grid: { left: 30, right: 10, top: 10, bottom: 40 },
+      // The legend above the plot (below, it covered the axis on narrow screens); labels that would
+      // overlap are left out.
+      legend: { top: 0, type: 'scroll' },
+      grid: { left: 8, right: 12, top: 32, bottom: 8, containLabel: true },
       xAxis: {
         type: 'category',
+        axisLabel: { hideOverlap: true },
         data: points.map((p) => new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
       },
       yAxis: { type: 'value', minInterval: 1 },
@@ -158,9 +161,9 @@ export function Lines({
   return useECharts(
     {
       tooltip: { trigger: 'axis' },
-      legend: { bottom: 0 },
-      grid: { left: 50, right: 10, top: 10, bottom: 40 },
-      xAxis: { type: 'time' },
+      legend: { top: 0, type: 'scroll' },
+      grid: { left: 8, right: 28, top: 36, bottom: 8, containLabel: true },
+      xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
       yAxis: { type: 'value', name: unit },
       series: series.map((s) => ({
         name: s.name,
@@ -185,7 +188,7 @@ export function TimeSeries({ metric, points }: { metric: string; points: { t: nu
       },
       // The card's title names the metric: no legend; room above the axis for its unit.
       grid: { left: 50, right: 16, top: 28, bottom: 24 },
-      xAxis: { type: 'time' },
+      xAxis: { type: 'time', axisLabel: { hideOverlap: true } },
       yAxis: { type: 'value', scale: true, name: unit },
       series: [
         {

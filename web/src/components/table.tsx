@@ -30,35 +30,38 @@ export interface TableProps<R> {
 
 export function Table<R>({ rows, columns, rowKey, testId, sorting }: TableProps<R>) {
   const shown = columns.filter((column): column is Column<R> => column !== false);
+  // A table wider than a phone scrolls inside its card instead of widening the page.
   return (
-    <table className="table" data-testid={testId}>
-      <thead>
-        <tr>
-          {shown.map((column, index) => (
-            <th key={index}>
-              {column.sortKey && sorting ? (
-                <button className="uppercase" onClick={() => sorting.onSort(column.sortKey!)}>
-                  {column.header} {sorting.key === column.sortKey ? (sorting.order === 'asc' ? '▲' : '▼') : ''}
-                </button>
-              ) : (
-                column.header
-              )}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((row) => (
-          <tr key={rowKey(row)}>
+    <div className="relative -mx-1 overflow-x-auto px-1">
+      <table className="table" data-testid={testId}>
+        <thead>
+          <tr>
             {shown.map((column, index) => (
-              <td key={index} className={column.className} title={column.title?.(row)}>
-                {column.cell(row)}
-              </td>
+              <th key={index}>
+                {column.sortKey && sorting ? (
+                  <button className="uppercase" onClick={() => sorting.onSort(column.sortKey!)}>
+                    {column.header} {sorting.key === column.sortKey ? (sorting.order === 'asc' ? '▲' : '▼') : ''}
+                  </button>
+                ) : (
+                  column.header
+                )}
+              </th>
             ))}
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)}>
+              {shown.map((column, index) => (
+                <td key={index} className={column.className} title={column.title?.(row)}>
+                  {column.cell(row)}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 

@@ -64,7 +64,7 @@ export default function Dashboard() {
   const onlinePct = total ? Math.round((count('ONLINE') / total) * 1000) / 10 : undefined;
   return (
     <Page title="Dashboard">
-      <div className="grid grid-cols-2 gap-3 md:grid-cols-5" data-testid="fleet-counts">
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-3 lg:grid-cols-6" data-testid="fleet-counts">
         <StatCard label="Devices" value={total} />
         <StatCard
           label="Online"
@@ -73,6 +73,7 @@ export default function Dashboard() {
         />
         <StatCard label="Stale" value={count('STALE')} />
         <StatCard label="Offline" value={count('OFFLINE')} hint="silent, or never seen" />
+        <StatCard label="Revoked" value={count('REVOKED')} />
         <StatCard label="Open alerts" value={alerts.data?.total ?? '…'} />
       </div>
       <div className="grid gap-3 lg:grid-cols-3">

@@ -48,13 +48,17 @@ export default function Overview() {
               ) : (
                 <ul className="space-y-1 text-sm">
                   {data.alerts.map((alert) => (
-                    <li key={alert.alert_id} className="flex gap-2">
+                    <li key={alert.alert_id} className="flex items-center gap-2">
                       <SeverityBadge severity={alert.severity} />
-                      <Link className="text-indigo-600" to={`/operator/tenants/${alert.tenant_id}`}>
+                      <Link className="shrink-0 text-indigo-600" to={`/operator/tenants/${alert.tenant_id}`}>
                         {alert.tenant_id}
                       </Link>
-                      <span className="truncate">{alert.summary}</span>
-                      <span className="ml-auto text-xs text-slate-500">{timeAgo(alert.created_at)}</span>
+                      <span className="min-w-0 flex-1 truncate" title={alert.summary}>
+                        {alert.summary}
+                      </span>
+                      <span className="shrink-0 text-xs whitespace-nowrap text-slate-500">
+                        {timeAgo(alert.created_at)}
+                      </span>
                     </li>
                   ))}
                 </ul>
