@@ -72,14 +72,19 @@ describe('web app in Chromium', () => {
 
   async function signIn(
     username: string,
-    { width = 1400, height = 900, dark = false }: { width?: number; height?: number; dark?: boolean } = {},
+    {
+      width = 1400,
+      height = 900,
+      dark = false,
+      path = '/',
+    }: { width?: number; height?: number; dark?: boolean; path?: string } = {},
   ): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height } });
     // The theme the app's own script (theme.js) reads at load.
     if (dark) await context.addInitScript("localStorage.setItem('pulse-theme', 'dark')");
     const page = await context.newPage();
     page.on('pageerror', (error) => console.error(`page error (${username}):`, error.message));
-    await page.goto(`${origin}/app/`);
+    await page.goto(`${origin}/app${path}`);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByLabel('Username').fill(username);
     await page.getByLabel('Password').fill(TEST_PASSWORD);
@@ -327,6 +332,14 @@ describe('web app in Chromium', () => {
       await shot(first, 'customer-users');
     },
   );
+
+  it('a deep link survives signing in, and a reload keeps the page', { timeout: 60_000 }, async () => {
+    const page = await signIn('web-viewer', { path: '/devices/dev-0001' });
+    await page.getByRole('heading', { level: 1, name: 'Device dev-0001' }).waitFor();
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Device dev-0001' }).waitFor();
+    await page.context().close();
+  });
 
   it('a customer viewer reads but gets no write controls', { timeout: 60_000 }, async () => {
     const page = await signIn('web-viewer');
