@@ -442,7 +442,10 @@ describe('web app in Chromium', () => {
             if (phone) await page.mouse.click(width - 10, height / 2);
             for (const label of labels) {
               if (phone) await menu.click();
+              const before = await page.title();
               await nav.getByRole('link', { name: label, exact: true }).click();
+              // Each page names itself in the title: wait for the new one before saving it.
+              if (label !== labels[0]) await waitInPage(page, `document.title !== ${JSON.stringify(before)}`);
               await page.getByRole('heading', { level: 1 }).first().waitFor();
               const name = `${username}-${label.toLowerCase().replace(/\W+/g, '-')}-${width}-${dark ? 'dark' : 'light'}`;
               await shot(page, name);

@@ -4,6 +4,7 @@ import { Lines } from '../../components/charts';
 import { Table } from '../../components/table';
 import { Empty, Loaded, Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import { perMinuteSeries } from '../../lib/minutes';
 import type { Answer } from '../../lib/types';
 import { dateTime } from '../../lib/format';
 
@@ -14,6 +15,7 @@ export default function QuarantinePage() {
     queryFn: () => api<Answer<'/operator/quarantine'>>(`/operator/quarantine?minutes=${minutes}&limit=200`),
     refetchInterval: 15_000,
   });
+  const dataUpdatedAt = data.dataUpdatedAt;
   return (
     <Page
       title="Quarantine"
@@ -32,7 +34,6 @@ export default function QuarantinePage() {
     >
       <Loaded query={data}>
         {({ events, counts }) => {
-          const reasons = [...new Set(counts.map((c) => c.reason))];
           return (
             <>
               <div className="card">
@@ -40,14 +41,7 @@ export default function QuarantinePage() {
                 {counts.length === 0 ? (
                   <Empty>No rejects in this window.</Empty>
                 ) : (
-                  <Lines
-                    series={reasons.map((reason) => ({
-                      name: reason,
-                      points: counts
-                        .filter((c) => c.reason === reason)
-                        .map((c) => ({ time: c.minute, value: c.count })),
-                    }))}
-                  />
+                  <Lines series={perMinuteSeries(counts, minutes, dataUpdatedAt)} />
                 )}
               </div>
               <div className="card overflow-x-auto">
