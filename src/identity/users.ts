@@ -54,17 +54,7 @@ export function createUsers(db: Database): Users {
   async function insert(tx: ServiceTx, user: NewUser, skipExisting: boolean) {
     checkNewUser(user);
     if (user.tenantId) await ensureTenants(tx, [user.tenantId]);
-    return model.insertUser(
-      tx,
-      {
-        username: user.username,
-        email: user.email ?? null,
-        tenantId: user.tenantId ?? null,
-        role: user.role,
-        passwordHash: await hashPassword(user.password),
-      },
-      skipExisting,
-    );
+    return insertChecked(tx, user, skipExisting);
   }
 
   return {
@@ -111,23 +101,27 @@ const uniqueViolation = (error: unknown) => (error as { code?: unknown }).code =
 export async function addUser(tx: ManagingTx, user: NewUser): Promise<User> {
   checkNewUser(user);
   try {
-    const created = await model.insertUser(
-      tx,
-      {
-        username: user.username,
-        email: user.email ?? null,
-        tenantId: user.tenantId ?? null,
-        role: user.role,
-        passwordHash: await hashPassword(user.password),
-      },
-      false,
-    );
-    return created!;
+    return (await insertChecked(tx, user, false))!;
   } catch (error) {
     // Usernames are unique across tenants; under RLS the other tenant's row is invisible, not free.
     if (uniqueViolation(error)) throw new AppError('CONFLICT', `User ${user.username} already exists`);
     throw error;
   }
+}
+
+/** Inserts a user whose fields were checked, with its password hashed. */
+async function insertChecked(tx: ServiceTx | ManagingTx, user: NewUser, skipExisting: boolean) {
+  return model.insertUser(
+    tx,
+    {
+      username: user.username,
+      email: user.email ?? null,
+      tenantId: user.tenantId ?? null,
+      role: user.role,
+      passwordHash: await hashPassword(user.password),
+    },
+    skipExisting,
+  );
 }
 
 /** Changes a user's role (within its kind: customer or operator) and/or sets a new password. */

@@ -2,6 +2,7 @@
 // tenant, reset a password, remove — in its own tenant only (row-level security on users). With an
 // external issuer, users live there and these routes say so.
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Obj } from '../../lib/schema.js';
@@ -32,6 +33,12 @@ const ChangeUser = Type.Object(
   { role: Type.Optional(CustomerRole), password: Type.Optional(Password) },
   { additionalProperties: false },
 );
+
+/** An admin does not demote or remove itself: a tenant (or the platform) would be left without one. */
+export function refuseSelf(request: FastifyRequest, username: string, doing: string): void {
+  if (username === principalOf(request).username)
+    throw new AppError('INVALID_REQUEST', `You cannot ${doing}; ask another admin`);
+}
 
 /** Refuses user management when an external issuer holds the users. */
 export function builtInUsersOnly(externalIssuer: string | undefined) {
@@ -90,9 +97,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
     },
     (request) => {
       const { username } = request.params;
-      if (request.body.role && username === principalOf(request).username) {
-        throw new AppError('INVALID_REQUEST', 'You cannot change your own role; ask another admin');
-      }
+      if (request.body.role) refuseSelf(request, username, 'change your own role');
       return inTenant(request, (tx) => changeUser(tx, username, request.body));
     },
   );
@@ -105,8 +110,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
     },
     async (request, reply) => {
       const { username } = request.params;
-      if (username === principalOf(request).username)
-        throw new AppError('INVALID_REQUEST', 'You cannot remove yourself');
+      refuseSelf(request, username, 'remove yourself');
       await inTenant(request, (tx) => removeUser(tx, username));
       return reply.status(204).send(null);
     },

@@ -10,8 +10,7 @@ import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
 import { User } from '../../model/views.js';
-import { principalOf } from '../guard.js';
-import { builtInUsersOnly } from '../customer/users.js';
+import { builtInUsersOnly, refuseSelf } from '../customer/users.js';
 import type { Audited } from './audit.js';
 
 const tags = ['operator/users'];
@@ -109,9 +108,7 @@ export function registerOperatorUserRoutes(
     },
     (request) => {
       const { username } = request.params;
-      if (request.body.role && username === principalOf(request).username) {
-        throw new AppError('INVALID_REQUEST', 'You cannot change your own role; ask another admin');
-      }
+      if (request.body.role) refuseSelf(request, username, 'change your own role');
       return audited(request, entry('update_user', username), (tx) => changeUser(tx, username, request.body));
     },
   );
@@ -124,8 +121,7 @@ export function registerOperatorUserRoutes(
     },
     async (request, reply) => {
       const { username } = request.params;
-      if (username === principalOf(request).username)
-        throw new AppError('INVALID_REQUEST', 'You cannot remove yourself');
+      refuseSelf(request, username, 'remove yourself');
       await audited(request, entry('delete_user', username), (tx) => removeUser(tx, username));
       return reply.status(204).send(null);
     },
