@@ -411,7 +411,8 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
         metrics: { a_long_metric_name: 1 },
         pad: 'x'.repeat(100),
       });
-      await expect.poll(() => counted('PAYLOAD_TOO_LARGE'), { timeout: 5000 }).toBe(before + 1);
+      // At least once: on a loaded machine the client may time out and send the QoS 1 message again.
+      await expect.poll(() => counted('PAYLOAD_TOO_LARGE'), { timeout: 5000 }).toBeGreaterThan(before);
       await new Promise((resolve) => setTimeout(resolve, 1200));
       expect((await storedEvents('PAYLOAD_TOO_LARGE')).length).toBe(eventsBefore);
     });
