@@ -22,6 +22,8 @@ export interface DeviceFilter {
   offset: number;
   status?: string | undefined;
   siteId?: string | undefined;
+  /** Substring of the site id (case-insensitive). */
+  siteSearch?: string | undefined;
   /** Substring of the device id (case-insensitive). */
   search?: string | undefined;
   sort: 'device_id' | 'site_id' | 'status' | 'last_seen_at';
@@ -66,13 +68,20 @@ export async function listDevices(tx: TenantTx, filter: DeviceFilter) {
   const where = `dr.tenant_id = $1
     AND ($2::text IS NULL OR ${DEVICE_STATUS} = $2)
     AND ($3::text IS NULL OR ${DEVICE_SITE} = $3)
-    AND ($4::text IS NULL OR dr.device_id ILIKE '%' || $4 || '%')`;
-  const params = [tx.tenantId, filter.status ?? null, filter.siteId ?? null, escapeLike(filter.search)];
+    AND ($4::text IS NULL OR dr.device_id ILIKE '%' || $4 || '%')
+    AND ($5::text IS NULL OR ${DEVICE_SITE} ILIKE '%' || $5 || '%')`;
+  const params = [
+    tx.tenantId,
+    filter.status ?? null,
+    filter.siteId ?? null,
+    escapeLike(filter.search),
+    escapeLike(filter.siteSearch),
+  ];
   const direction = filter.order === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
   const [rows, total] = await Promise.all([
     tx.query<Device>(
       `SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE ${where}
-       ORDER BY ${SORT_SQL[filter.sort]} ${direction}, dr.site_id, dr.device_id LIMIT $5 OFFSET $6`,
+       ORDER BY ${SORT_SQL[filter.sort]} ${direction}, dr.site_id, dr.device_id LIMIT $6 OFFSET $7`,
       [...params, filter.limit, filter.offset],
     ),
     tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${DEVICE_FROM} WHERE ${where}`, params),

@@ -149,6 +149,13 @@ describe('/api/v2 on PostgreSQL', () => {
     expect(paged).toMatchObject({ count: 1, total: 2 });
     expect(paged.devices[0].device_id).toBe('a-1');
     expect((await get('/api/v2/devices?q=2', tokens.viewerA)).body.total).toBe(1);
+    // site_id is exact (the reference's contract); site_q finds a part of it, in any case, '_' literally.
+    expect((await get('/api/v2/devices?site_id=site', tokens.viewerA)).body.total).toBe(0);
+    expect((await get('/api/v2/devices?site_q=SITE-1', tokens.viewerA)).body.devices).toEqual([
+      expect.objectContaining({ device_id: 'a-1' }),
+    ]);
+    expect((await get('/api/v2/devices?site_q=ite', tokens.viewerA)).body.total).toBe(2);
+    expect((await get('/api/v2/devices?site_q=_', tokens.viewerA)).body.total).toBe(0);
     expect((await get('/api/v2/devices?limit=501', tokens.viewerA)).status).toBe(422);
   });
 

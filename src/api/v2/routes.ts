@@ -22,7 +22,8 @@ export const DevicesQuery = Type.Object({
   limit: Limit(500, 100),
   offset: Offset,
   status: Type.Optional(Type.String({ description: 'ONLINE, STALE, OFFLINE or REVOKED' })),
-  site_id: Type.Optional(Type.String()),
+  site_id: Type.Optional(Type.String({ description: 'the site id, exactly (as the reference)' })),
+  site_q: Type.Optional(Type.String({ description: 'part of the site id, any case' })),
   q: Type.Optional(Type.String({ description: 'part of the device id' })),
   sort: Type.Union(
     [Type.Literal('site_id'), Type.Literal('device_id'), Type.Literal('status'), Type.Literal('last_seen_at')],
@@ -62,12 +63,13 @@ const ChartQuery = Type.Object({
 
 /** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
 export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
-  const { limit, offset, status, site_id, q, sort, order } = query;
+  const { limit, offset, status, site_id, site_q, q, sort, order } = query;
   const { devices, total } = await deviceModel.listDevices(tx, {
     limit,
     offset,
     status,
     siteId: site_id,
+    siteSearch: site_q,
     search: q,
     sort,
     order,

@@ -420,7 +420,10 @@ export interface paths {
           offset: number;
           /** @description ONLINE, STALE, OFFLINE or REVOKED */
           status?: string;
+          /** @description the site id, exactly (as the reference) */
           site_id?: string;
+          /** @description part of the site id, any case */
+          site_q?: string;
           /** @description part of the device id */
           q?: string;
           sort: 'site_id' | 'device_id' | 'status' | 'last_seen_at';
@@ -1462,7 +1465,10 @@ export interface paths {
           offset: number;
           /** @description ONLINE, STALE, OFFLINE or REVOKED */
           status?: string;
+          /** @description the site id, exactly (as the reference) */
           site_id?: string;
+          /** @description part of the site id, any case */
+          site_q?: string;
           /** @description part of the device id */
           q?: string;
           sort: 'site_id' | 'device_id' | 'status' | 'last_seen_at';

@@ -22,7 +22,7 @@ export default function Devices() {
     order,
     ...(q && { q }),
     ...(status && { status }),
-    ...(site && { site_id: site }),
+    ...(site && { site_q: site }),
   });
   const devices = useQuery({
     queryKey: ['devices', params.toString()],
@@ -108,7 +108,7 @@ export default function Devices() {
         </select>
         <input
           className="input max-w-40"
-          placeholder="Site"
+          placeholder="Site contains"
           aria-label="Site"
           value={site}
           onChange={(e) => setFilters({ site: e.target.value, page: '0' })}
