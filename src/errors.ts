@@ -43,3 +43,9 @@ export class AppError extends Error {
     this.status = statusByCode[code];
   }
 }
+
+/** Refuses a change (a PATCH body) that names nothing to change. */
+export function requireChanges(changes: object): void {
+  if (Object.values(changes).every((value) => value === undefined))
+    throw new AppError('INVALID_REQUEST', 'No fields to update');
+}

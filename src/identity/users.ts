@@ -1,7 +1,7 @@
 // The built-in issuer's users as use cases: checked input, hashed passwords, constant-time login. Their
 // SQL is model/users.ts; the API never returns password hashes.
 import type { Database, OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
-import { AppError } from '../errors.js';
+import { AppError, requireChanges } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';
 import { CUSTOMER_ROLES, isRole, ROLES, type Role, type User } from '../model/users.js';
@@ -132,8 +132,7 @@ export async function changeUser(
 ): Promise<User> {
   const user = await model.findUser(tx, { username });
   if (!user) throw new AppError('NOT_FOUND', `User ${username} not found`);
-  if (changes.role === undefined && changes.password === undefined)
-    throw new AppError('INVALID_REQUEST', 'No fields to update');
+  requireChanges(changes);
   if (changes.password !== undefined) {
     checkPassword(changes.password);
     await model.setPasswordHash(tx, username, await hashPassword(changes.password));

@@ -273,3 +273,15 @@ export const User = Obj({
   role: Type.Union(['customer_viewer', 'customer_admin', 'operator', 'operator_admin'].map((r) => Type.Literal(r))),
   created_at: Timestamp,
 });
+
+/** A device just registered: its one-time activation code. */
+export const RegisteredDevice = Obj({
+  tenant_id: Type.String(),
+  device_id: Type.String(),
+  site_id: Type.String(),
+  activation_code: Type.String({ description: 'shown once' }),
+  expires_at: Timestamp,
+});
+
+/** Why one row of a bulk registration was not registered (rows count from 1). */
+export const BulkRowError = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
+import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { FailureLimit } from '../lib/failure-limit.js';
 import { keysMatch } from '../lib/credentials.js';
@@ -31,15 +32,6 @@ const ListDevicesQuery = Type.Object({
 const DevicePath = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty });
 
 const ActivateBody = Type.Object({ tenant_id: NonEmpty, device_id: NonEmpty, activation_code: NonEmpty });
-
-const Registered = Obj({
-  tenant_id: Type.String(),
-  device_id: Type.String(),
-  site_id: Type.String(),
-  activation_code: Type.String({ description: 'shown once' }),
-  expires_at: Timestamp,
-});
-const RowError = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });
 
 const BULK_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -98,7 +90,7 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
         schema: {
           summary: 'Register a device; its one-time activation code is in the answer',
           body: CreateDeviceBody,
-          response: { 200: Registered },
+          response: { 200: RegisteredDevice },
         },
       },
       async (request) => {
@@ -136,11 +128,13 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
               created: Type.Integer(),
               updated: Type.Integer(),
               failed: Type.Integer(),
-              devices: Type.Array(Obj({ ...Registered.properties, row: Type.Integer(), created: Type.Boolean() })),
-              errors: Type.Array(RowError),
+              devices: Type.Array(
+                Obj({ ...RegisteredDevice.properties, row: Type.Integer(), created: Type.Boolean() }),
+              ),
+              errors: Type.Array(BulkRowError),
             }),
             400: Type.Object(
-              { detail: Type.String(), errors: Type.Optional(Type.Array(RowError)) },
+              { detail: Type.String(), errors: Type.Optional(Type.Array(BulkRowError)) },
               { description: 'nothing registered: every row error' },
             ),
           },

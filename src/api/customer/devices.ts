@@ -6,13 +6,14 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Bus } from '../../bus/index.js';
 import type { TenantTx } from '../../db/database.js';
-import { AppError } from '../../errors.js';
+import { AppError, requireChanges } from '../../errors.js';
 import type { App } from '../../http/server.js';
-import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { Nullable, Obj } from '../../lib/schema.js';
 import * as registry from '../../model/device-registry.js';
 import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../../model/device-spec.js';
 import { issueDevices, rotateToken, type IssuedDevice } from '../../model/provisioning.js';
 import * as tenants from '../../model/tenants.js';
+import { BulkRowError, RegisteredDevice } from '../../model/views.js';
 import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
 
 const tags = ['customer/devices'];
@@ -46,16 +47,7 @@ const Connection = Obj({
   mqtt_topic: Type.String({ description: 'publish telemetry here; heartbeat under …/heartbeat' }),
   http_url: Type.String({ description: 'POST telemetry here with X-Provision-Token' }),
 });
-const Issued = Obj({
-  tenant_id: Type.String(),
-  device_id: Type.String(),
-  site_id: Type.String(),
-  activation_code: Type.String({ description: 'shown once' }),
-  expires_at: Timestamp,
-  created: Type.Boolean(),
-  connection: Connection,
-});
-const RowErrorSchema = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });
+const Issued = Obj({ ...RegisteredDevice.properties, created: Type.Boolean(), connection: Connection });
 
 export interface DeviceRouteDeps {
   inTenant: InTenant;
@@ -155,7 +147,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
             updated: Type.Integer(),
             failed: Type.Integer(),
             devices: Type.Array(Issued),
-            errors: Type.Array(RowErrorSchema),
+            errors: Type.Array(BulkRowError),
           }),
         },
       },
@@ -202,8 +194,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
     },
     async (request) => {
       const changes = request.body ?? {};
-      if (Object.values(changes).every((value) => value === undefined))
-        throw new AppError('INVALID_REQUEST', 'No fields to update');
+      requireChanges(changes);
       const { device_id } = request.params;
       const found = await changing(
         request,

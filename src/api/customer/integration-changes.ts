@@ -117,12 +117,6 @@ export async function genericChangeColumns(
   };
 }
 
-/** Refuses a PATCH body that names nothing to change. */
-export function requireChanges(changes: object): void {
-  if (Object.values(changes).every((value) => value === undefined))
-    throw new AppError('INVALID_REQUEST', 'No fields to update');
-}
-
 /** Sends a test notification through an integration, at most TEST_DELIVERIES_PER_MINUTE a minute. */
 export async function testDelivery(
   inTx: InTx,

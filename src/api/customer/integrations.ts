@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SendContext } from '../../channels/index.js';
 import type { Config } from '../../config.js';
-import { AppError } from '../../errors.js';
+import { AppError, requireChanges } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Obj } from '../../lib/schema.js';
 import type { SecretBox } from '../../lib/secrets.js';
@@ -31,7 +31,6 @@ import {
   findIntegration,
   genericChangeColumns,
   notFound,
-  requireChanges,
   requireIntegration,
   routeColumns,
   testDelivery,

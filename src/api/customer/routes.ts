@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../../http/server.js';
 import type { Bus } from '../../bus/index.js';
 import type { TenantTx } from '../../db/database.js';
-import { AppError } from '../../errors.js';
+import { AppError, requireChanges } from '../../errors.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
@@ -280,9 +280,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
     (request) => {
       checkRuleId(request.params.rule_id);
       const fields: RuleFields = checkRuleFields(request.body ?? {});
-      if (Object.values(fields).every((value) => value === undefined)) {
-        throw new AppError('INVALID_REQUEST', 'No fields to update');
-      }
+      requireChanges(fields);
       return inTenant(request, async (tx) => {
         const updated = await ruleModel.updateRule(tx, request.params.rule_id, fields);
         if (!updated) throw new AppError('NOT_FOUND', 'Alert rule not found');

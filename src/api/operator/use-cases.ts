@@ -3,7 +3,7 @@
 // declare schemas, audit and call these.
 import type { OperatorTx } from '../../db/database.js';
 import { narrow } from '../../db/database.js';
-import { AppError } from '../../errors.js';
+import { AppError, requireChanges } from '../../errors.js';
 import * as registry from '../../model/device-registry.js';
 import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, type IngestSettings } from '../../model/settings.js';
@@ -31,8 +31,7 @@ export async function createTenant(tx: OperatorTx, tenantId: string, fields: Ten
 
 /** Changes the given fields only (a form that sends just the name keeps the contact e-mail). */
 export async function changeTenant(tx: OperatorTx, tenantId: string, fields: TenantFields) {
-  if (Object.values(fields).every((value) => value === undefined))
-    throw new AppError('INVALID_REQUEST', 'No fields to update');
+  requireChanges(fields);
   if (fields.status !== undefined && !TENANT_STATUSES.includes(fields.status)) {
     throw new AppError(
       'INVALID_REQUEST',
