@@ -85,15 +85,10 @@ export function AddDeviceForm() {
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const metadata = parseMetadata(String(form.get('metadata') ?? ''));
-    if (metadata === undefined) return setMetadataError('Metadata must be a JSON object, e.g. {"model": "P-100"}');
+    const fields = deviceFields(form);
+    if (typeof fields === 'string') return setMetadataError(fields);
     setMetadataError('');
-    create.mutate({
-      device_id: String(form.get('device_id')).trim(),
-      site_id: String(form.get('site_id')).trim(),
-      fw_version: String(form.get('fw_version') ?? '').trim() || null,
-      metadata,
-    });
+    create.mutate({ device_id: String(form.get('device_id')).trim(), ...fields });
   };
   return (
     <form onSubmit={submit} className="space-y-3" aria-label="New device">
@@ -118,8 +113,19 @@ export function AddDeviceForm() {
   );
 }
 
+/** Site, firmware and metadata as both device forms send them, or what is wrong with the metadata. */
+function deviceFields(form: FormData) {
+  const metadata = parseMetadata(String(form.get('metadata') ?? ''));
+  if (metadata === undefined) return 'Metadata must be a JSON object, e.g. {"model": "P-100"}';
+  return {
+    site_id: String(form.get('site_id')).trim(),
+    fw_version: String(form.get('fw_version') ?? '').trim() || null,
+    metadata,
+  };
+}
+
 /** {} for nothing, the object for a JSON object, undefined for anything else. */
-export function parseMetadata(text: string): Record<string, unknown> | undefined {
+function parseMetadata(text: string): Record<string, unknown> | undefined {
   if (text.trim() === '') return {};
   try {
     const value: unknown = JSON.parse(text);
@@ -265,15 +271,10 @@ export function DeviceAdmin({ device }: { device: DeviceDetail }) {
           className="grid gap-3 md:grid-cols-3"
           onSubmit={(event) => {
             event.preventDefault();
-            const form = new FormData(event.currentTarget);
-            const metadata = parseMetadata(String(form.get('metadata') ?? ''));
-            if (metadata === undefined) return setMetadataError('Metadata must be a JSON object');
+            const fields = deviceFields(new FormData(event.currentTarget));
+            if (typeof fields === 'string') return setMetadataError(fields);
             setMetadataError('');
-            save.mutate({
-              site_id: String(form.get('site_id')).trim(),
-              fw_version: String(form.get('fw_version') ?? '').trim() || null,
-              metadata,
-            });
+            save.mutate(fields);
           }}
         >
           <Field label="Site">
