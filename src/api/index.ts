@@ -11,6 +11,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import type Provider from 'oidc-provider';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors.js';
+import type { App } from '../http/server.js';
 import { Obj } from '../lib/schema.js';
 import { ensureIssuerState, publicJwk } from '../identity/issuer-state.js';
 import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity/provider.js';
@@ -23,7 +24,7 @@ import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
-import { registerDeviceRoutes } from './customer/devices.js';
+import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
 import { registerUserRoutes } from './customer/users.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
@@ -121,6 +122,17 @@ export function start(deps: RoleDeps): RunningRole {
     registerV2Routes(v2, tenantTransactions(deps.db));
   });
 
+  const deviceDeps: DeviceRouteDeps = {
+    bus: deps.bus,
+    activationTtlMinutes: config.ACTIVATION_TTL_MINUTES,
+    mqttUrl: deps.mqttUrl,
+    publicUrl: config.PUBLIC_URL,
+  };
+  // A CSV of devices arrives as text.
+  const acceptCsv = (scope: App) =>
+    scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_r, body, done) =>
+      done(null, body),
+    );
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
     customer.addHook('onRequest', rateLimited);
@@ -131,18 +143,9 @@ export function start(deps: RoleDeps): RunningRole {
       secrets: deps.secrets,
       sendContext: sendContext(config, deps.serviceMqttUrl),
     });
-    // A CSV of devices arrives as text.
-    customer.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_r, body, done) =>
-      done(null, body),
-    );
+    acceptCsv(customer);
     registerUserRoutes(customer, { inTenant: tenantTransactions(deps.db), externalIssuer: config.OIDC_ISSUER });
-    registerDeviceRoutes(customer, {
-      inTenant: tenantTransactions(deps.db),
-      bus: deps.bus,
-      activationTtlMinutes: config.ACTIVATION_TTL_MINUTES,
-      mqttUrl: deps.mqttUrl,
-      publicUrl: config.PUBLIC_URL,
-    });
+    registerDeviceRoutes(customer, customerDevices(tenantTransactions(deps.db)), deviceDeps);
   });
 
   const collector = new MetricsCollector({
@@ -158,6 +161,8 @@ export function start(deps: RoleDeps): RunningRole {
     const audited = createAudited(deps.db);
     registerOperatorRoutes(operator, { audited, config, bus: deps.bus });
     registerOperatorUserRoutes(operator, { audited, externalIssuer: config.OIDC_ISSUER });
+    acceptCsv(operator);
+    registerDeviceRoutes(operator, operatorDevices(audited), deviceDeps);
     registerSystemRoutes(operator, {
       audited,
       collector,

@@ -1,6 +1,6 @@
 // Devices managed by customer_admin (issue 19): register one or a CSV, change, rotate, revoke — each
 // visible to ingest at once, each confined to the caller's tenant (application and row-level security),
-// refused to viewers; on both engines.
+// refused to viewers; on both engines. The same for operator_admin in any tenant, audited.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
@@ -37,6 +37,8 @@ describe.each<Engine>(['pglite', 'postgres'])('customer device management on %s'
     tokens.adminA = await tokenFor(pulse, { username: 'dm-admin-a', role: 'customer_admin', tenantId: 'dm-a' });
     tokens.viewerA = await tokenFor(pulse, { username: 'dm-viewer-a', role: 'customer_viewer', tenantId: 'dm-a' });
     tokens.adminB = await tokenFor(pulse, { username: 'dm-admin-b', role: 'customer_admin', tenantId: 'dm-b' });
+    tokens.opAdmin = await tokenFor(pulse, { username: 'dm-op-admin', role: 'operator_admin' });
+    tokens.opViewer = await tokenFor(pulse, { username: 'dm-op-viewer', role: 'operator' });
   }, 90_000);
   afterAll(() => pulse?.close());
 
@@ -150,5 +152,55 @@ describe.each<Engine>(['pglite', 'postgres'])('customer device management on %s'
     ] as const) {
       expect((await call('viewerA', path, method, body)).status, `${method} ${path}`).toBe(403);
     }
+  });
+
+  it('lets operator_admin manage the devices of any tenant, audited; operator viewers only look', async () => {
+    const base = '/operator/tenants/dm-b/devices';
+    const created = await call('opAdmin', base, 'POST', { device_id: 'op-1', site_id: 'b-site' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ tenant_id: 'dm-b', device_id: 'op-1', created: true });
+    const token = (await activate('dm-b', 'op-1', created.body.activation_code)).body.provision_token;
+    expect((await ingest('dm-b', 'op-1', token, 'b-site')).status).toBe(202);
+    // The tenant's own admin sees it; the other tenant does not.
+    expect((await call('adminB', '/customer/devices/op-1')).status).toBe(200);
+    expect((await call('adminA', '/customer/devices/op-1')).status).toBe(404);
+
+    const imported = await call(
+      'opAdmin',
+      `${base}/bulk`,
+      'POST',
+      'tenant_id,device_id,site_id\ndm-b,op-2,b\ndm-a,op-3,a',
+      'text/csv',
+    );
+    expect(imported.body).toMatchObject({ created: 1, failed: 1 });
+    expect(imported.body.errors[0].error).toMatch(/tenant_id must be dm-b/);
+
+    expect((await call('opAdmin', `${base}/op-1`, 'PATCH', { fw_version: '3.1' })).status).toBe(200);
+    expect((await call('opAdmin', `${base}/op-1`)).body.device.fw_version).toBe('3.1');
+    const rotated = await call('opAdmin', `${base}/op-1/rotate-token`, 'POST');
+    expect((await ingest('dm-b', 'op-1', token, 'b-site')).body.detail).toBe('TOKEN_INVALID');
+    expect((await ingest('dm-b', 'op-1', rotated.body.new_provision_token, 'b-site')).status).toBe(202);
+    expect((await call('opAdmin', `${base}/op-1/revoke`, 'POST')).body).toMatchObject({ status: 'revoked' });
+    // A device of tenant A is not reachable through tenant B's path.
+    expect((await call('opAdmin', `${base}/pump-2/revoke`, 'POST')).status).toBe(404);
+    expect((await call('adminA', '/customer/devices/pump-2')).body.device.status).not.toBe('REVOKED');
+
+    expect((await call('opViewer', `${base}/op-1/rotate-token`, 'POST')).status).toBe(403);
+    expect((await call('opViewer', base, 'POST', { device_id: 'op-9', site_id: 'x' })).status).toBe(403);
+    const log = await call('opAdmin', '/operator/audit-log?tenant_filter=dm-b&limit=100');
+    const actions = (log.body.entries as { action: string; status_code: number }[]).map(
+      (e) => `${e.action}:${e.status_code}`,
+    );
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'create_device:200',
+        'bulk_create_devices:200',
+        'update_device:200',
+        'rotate_device_token:200',
+        'revoke_device:200',
+        'revoke_device:404',
+        'rotate_device_token_denied:403',
+      ]),
+    );
   });
 });

@@ -1,25 +1,67 @@
-// Device management for customer_admin in its own tenant (issue 19): register one device or a CSV of
-// them (each gets a one-time activation code, with the settings to paste into the device), change its
-// site, firmware or metadata, rotate its token, revoke it. Everything runs under row-level security; every
-// ingest instance hears of a change after it committed.
-import { Type } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import type { Bus } from '../../bus/index.js';
-import type { TenantTx } from '../../db/database.js';
-import { AppError, requireChanges } from '../../errors.js';
-import type { App } from '../../http/server.js';
-import { Nullable, Obj } from '../../lib/schema.js';
-import * as registry from '../../model/device-registry.js';
-import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../../model/device-spec.js';
-import { issueDevices, rotateToken, type IssuedDevice } from '../../model/provisioning.js';
-import * as tenants from '../../model/tenants.js';
-import { BulkRowError, RegisteredDevice } from '../../model/views.js';
-import { customerAdminOnly, tenantOf, type InTenant } from '../guard.js';
+// Device management in the web app (issue 19), for customer_admin in its own tenant (under /customer,
+// row-level security) and operator_admin in any tenant (under /operator/tenants/{tenant_id}, audited):
+// register one device or a CSV of them (each gets a one-time activation code, with the settings to paste
+// into the device), change its site, firmware or metadata, rotate its token, revoke it. Every ingest
+// instance hears of a change after it committed.
+import { Type, type TString } from '@sinclair/typebox';
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Bus } from '../bus/index.js';
+import { narrow, type TenantScope } from '../db/database.js';
+import { AppError, requireChanges } from '../errors.js';
+import type { App } from '../http/server.js';
+import { Nullable, Obj } from '../lib/schema.js';
+import * as registry from '../model/device-registry.js';
+import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../model/device-spec.js';
+import { issueDevices, rotateToken, type IssuedDevice } from '../model/provisioning.js';
+import * as tenants from '../model/tenants.js';
+import { BulkRowError, RegisteredDevice } from '../model/views.js';
+import { customerAdminOnly, tenantOf, type InTenant } from './guard.js';
+import type { Audited } from './operator/audit.js';
 
-const tags = ['customer/devices'];
 const BULK_BODY_LIMIT = 16 * 1024 * 1024;
 
-const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
+/** Whose devices a set of these routes manages, and how it reaches them. */
+export interface DeviceScope {
+  /** Where the routes are: `/customer/devices`, `/operator/tenants/:tenant_id/devices`. */
+  prefix: string;
+  tags: string[];
+  /** Path parameters before the device's own (the operator's tenant_id). */
+  pathParams: Record<string, TString>;
+  preHandler?: preHandlerAsyncHookHandler;
+  tenantOf(request: FastifyRequest): string;
+  /** Runs `fn` in a transaction of the request's tenant; `action` names it in an audit log. */
+  run<T>(request: FastifyRequest, action: string, fn: (tx: TenantScope) => Promise<T>): Promise<T>;
+}
+
+/** customer_admin, in its own tenant, under row-level security. */
+export const customerDevices = (inTenant: InTenant): DeviceScope => ({
+  prefix: '/customer/devices',
+  tags: ['customer/devices'],
+  pathParams: {},
+  preHandler: customerAdminOnly,
+  tenantOf,
+  run: (request, _action, fn) => inTenant(request, fn),
+});
+
+/** operator_admin, in the tenant the path names; every request audited. */
+export const operatorDevices = (audited: Audited): DeviceScope => {
+  const tenantIn = (request: FastifyRequest) => (request.params as { tenant_id: string }).tenant_id;
+  return {
+    prefix: '/operator/tenants/:tenant_id/devices',
+    tags: ['operator'],
+    pathParams: { tenant_id: Type.String({ minLength: 1 }) },
+    tenantOf: tenantIn,
+    run: (request, action, fn) => {
+      const tenantId = tenantIn(request);
+      const deviceId = (request.params as { device_id?: string }).device_id;
+      return audited(
+        request,
+        { action, tenantFilter: tenantId, resourceType: 'device', resourceId: deviceId, admin: true },
+        (tx) => fn(narrow(tx, tenantId)),
+      );
+    },
+  };
+};
 const Metadata = Type.Record(Type.String(), Type.Unknown(), { description: 'any JSON object' });
 const CreateDevice = Type.Object(
   {
@@ -50,7 +92,6 @@ const Connection = Obj({
 const Issued = Obj({ ...RegisteredDevice.properties, created: Type.Boolean(), connection: Connection });
 
 export interface DeviceRouteDeps {
-  inTenant: InTenant;
   bus: Bus;
   activationTtlMinutes: number;
   /** The broker devices connect to (MQTT_URL or the embedded one's). */
@@ -59,8 +100,11 @@ export interface DeviceRouteDeps {
   publicUrl: string | undefined;
 }
 
-export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
-  const { inTenant, bus } = deps;
+export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceRouteDeps): void {
+  const { bus } = deps;
+  const { prefix, tags, preHandler } = scope;
+  const TenantParams = Type.Object(scope.pathParams);
+  const DeviceParams = Type.Object({ ...scope.pathParams, device_id: Type.String({ minLength: 1 }) });
   const baseUrl = (request: FastifyRequest) =>
     deps.publicUrl?.replace(/\/$/, '') ?? `${request.protocol}://${request.host}`;
   const withConnection = (request: FastifyRequest, device: IssuedDevice) => {
@@ -79,7 +123,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
     };
   };
   /** Devices join ACTIVE tenants only (as the admin API's). */
-  const issue = async (tx: TenantTx, specs: Parameters<typeof issueDevices>[1]) => {
+  const issue = async (tx: TenantScope, specs: Parameters<typeof issueDevices>[1]) => {
     const status = await tenants.ownStatus(tx);
     if (status !== 'ACTIVE') {
       throw new AppError(
@@ -89,32 +133,50 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
     }
     return issueDevices(tx, specs, deps.activationTtlMinutes);
   };
-  /** Runs `change` in the caller's tenant; after commit, every ingest instance forgets the devices. */
+  /** Runs `change` in the request's tenant; after commit, every ingest instance forgets the devices. */
   const changing = async <T>(
     request: FastifyRequest,
-    change: (tx: TenantTx) => Promise<T>,
+    action: string,
+    change: (tx: TenantScope) => Promise<T>,
     deviceIds: (r: T) => string[],
   ) => {
-    const tenantId = tenantOf(request);
-    const result = await inTenant(request, change);
+    const tenantId = scope.tenantOf(request);
+    const result = await scope.run(request, action, change);
     for (const device_id of deviceIds(result)) bus.publish('device.changed', { tenant_id: tenantId, device_id });
     return result;
   };
-  const notFound = () => new AppError('NOT_FOUND', 'Device not found');
+  /** `changing` for one device: not found (inside the transaction, so an audit says 404) when `change` finds none. */
+  const changingOne = <T>(
+    request: FastifyRequest,
+    action: string,
+    deviceId: string,
+    change: (tx: TenantScope) => Promise<T | false | undefined>,
+  ) =>
+    changing(
+      request,
+      action,
+      async (tx) => {
+        const result = await change(tx);
+        if (!result) throw new AppError('NOT_FOUND', 'Device not found');
+        return result;
+      },
+      () => [deviceId],
+    );
 
   app.post(
-    '/customer/devices',
+    prefix,
     {
-      preHandler: customerAdminOnly,
+      ...(preHandler && { preHandler }),
       schema: {
         tags,
         summary: 'Register a device: its one-time activation code and how it connects are in the answer',
+        params: TenantParams,
         body: CreateDevice,
         response: { 201: Issued },
       },
     },
     async (request, reply) => {
-      const tenantId = tenantOf(request);
+      const tenantId = scope.tenantOf(request);
       const { device_id, site_id, fw_version, metadata } = request.body;
       const spec = {
         row: 1,
@@ -126,6 +188,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
       };
       const [issued] = await changing(
         request,
+        'create_device',
         (tx) => issue(tx, [spec]),
         (devices) => devices.map((d) => d.device_id),
       );
@@ -134,13 +197,14 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
   );
 
   app.post(
-    '/customer/devices/bulk',
+    `${prefix}/bulk`,
     {
-      preHandler: customerAdminOnly,
+      ...(preHandler && { preHandler }),
       bodyLimit: BULK_BODY_LIMIT,
       schema: {
         tags,
         summary: 'Register many devices: text/csv with a device_id,site_id[,fw_version] header, or a JSON array',
+        params: TenantParams,
         response: {
           200: Obj({
             created: Type.Integer(),
@@ -153,7 +217,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
       },
     },
     async (request) => {
-      const tenantId = tenantOf(request);
+      const tenantId = scope.tenantOf(request);
       // Rows need not name the tenant; one that does (a file exported elsewhere) must name the caller's.
       const checked = checkBulk(bulkRecords(request.body, { tenant_id: tenantId }));
       const errors: RowError[] = [...checked.errors];
@@ -165,6 +229,7 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
       const issued = mine.length
         ? await changing(
             request,
+            'bulk_create_devices',
             (tx) => issue(tx, mine),
             (devices) => devices.map((d) => d.device_id),
           )
@@ -181,9 +246,9 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
   );
 
   app.patch(
-    '/customer/devices/:device_id',
+    `${prefix}/:device_id`,
     {
-      preHandler: customerAdminOnly,
+      ...(preHandler && { preHandler }),
       schema: {
         tags,
         summary: "Change a device's site, firmware or metadata",
@@ -196,20 +261,17 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
       const changes = request.body ?? {};
       requireChanges(changes);
       const { device_id } = request.params;
-      const found = await changing(
-        request,
-        (tx) => registry.updateDevice(tx, device_id, { ...changes, site_id: changes.site_id?.trim() }),
-        (updated) => (updated ? [device_id] : []),
+      await changingOne(request, 'update_device', device_id, (tx) =>
+        registry.updateDevice(tx, device_id, { ...changes, site_id: changes.site_id?.trim() }),
       );
-      if (!found) throw notFound();
-      return { tenant_id: tenantOf(request), device_id, status: 'updated' as const };
+      return { tenant_id: scope.tenantOf(request), device_id, status: 'updated' as const };
     },
   );
 
   app.post(
-    '/customer/devices/:device_id/rotate-token',
+    `${prefix}/:device_id/rotate-token`,
     {
-      preHandler: customerAdminOnly,
+      ...(preHandler && { preHandler }),
       schema: {
         tags,
         summary: "Replace a device's provision token: the old one is refused at once (shown once)",
@@ -221,20 +283,15 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
     },
     async (request) => {
       const { device_id } = request.params;
-      const token = await changing(
-        request,
-        (tx) => rotateToken(tx, device_id),
-        (rotated) => (rotated ? [device_id] : []),
-      );
-      if (!token) throw notFound();
-      return { tenant_id: tenantOf(request), device_id, new_provision_token: token };
+      const token = await changingOne(request, 'rotate_device_token', device_id, (tx) => rotateToken(tx, device_id));
+      return { tenant_id: scope.tenantOf(request), device_id, new_provision_token: token };
     },
   );
 
   app.post(
-    '/customer/devices/:device_id/revoke',
+    `${prefix}/:device_id/revoke`,
     {
-      preHandler: customerAdminOnly,
+      ...(preHandler && { preHandler }),
       schema: {
         tags,
         summary: 'Revoke a device: its token is refused from now on (register it again to bring it back)',
@@ -244,13 +301,8 @@ export function registerDeviceRoutes(app: App, deps: DeviceRouteDeps): void {
     },
     async (request) => {
       const { device_id } = request.params;
-      const found = await changing(
-        request,
-        (tx) => registry.revokeDevice(tx, device_id),
-        (revoked) => (revoked ? [device_id] : []),
-      );
-      if (!found) throw notFound();
-      return { tenant_id: tenantOf(request), device_id, status: 'revoked' as const };
+      await changingOne(request, 'revoke_device', device_id, (tx) => registry.revokeDevice(tx, device_id));
+      return { tenant_id: scope.tenantOf(request), device_id, status: 'revoked' as const };
     },
   );
 }
