@@ -77,8 +77,10 @@ export async function recentQuarantine(
       msg_type: string | null;
       reason: string;
       topic: string;
+      payload: unknown;
     }>(
-      `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic FROM quarantine_events
+      // payload is {} for an event stored without it (PROD with STORE_REJECTS) and never holds a token.
+      `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic, payload FROM quarantine_events
        WHERE ingested_at > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
        ORDER BY ingested_at DESC, id DESC LIMIT $3`,
       [filter.minutes, filter.tenantId ?? null, filter.limit],

@@ -96,6 +96,7 @@ describe('/customer on PostgreSQL', () => {
     '/customer/delivery-status',
     '/customer/alert-rules',
     `/customer/alert-rules/${ruleOfA}`,
+    '/customer/metrics',
   ];
   const newRule = { name: 'Too hot', metric_name: 'temp_c', operator: 'GT', threshold: 30 };
 
@@ -218,6 +219,11 @@ describe('/customer on PostgreSQL', () => {
     expect(
       (await call(tokens.adminA, `/customer/alert-rules/${ruleId}`, 'PATCH', { metric_name: 'temp_c' })).body,
     ).not.toHaveProperty('warning');
+    // What the rule form suggests: this tenant's reported metrics, never another's.
+    expect((await call(tokens.viewerA, '/customer/metrics')).body).toEqual({
+      metrics: ['battery_pct', 'rssi_dbm', 'temp_c'],
+    });
+    expect((await call(tokens.adminB, '/customer/metrics')).body.metrics).not.toContain('rssi_dbm');
 
     const problems: [unknown, number, unknown][] = [
       [{ ...newRule, operator: 'EQ' }, 400, 'Invalid operator value'],

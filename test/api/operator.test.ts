@@ -54,7 +54,7 @@ describe('/operator on PostgreSQL', () => {
         `INSERT INTO integrations (tenant_id, name, type, snmp_host, snmp_config) VALUES ('tenant-b', 'trap', 'snmp', '192.0.2.1', '{"version":"2c"}')`,
       );
       await tx.query(
-        `INSERT INTO quarantine_events (tenant_id, device_id, topic, reason, payload) VALUES ('tenant-a', 'x', 'tenant/tenant-a/device/x/telemetry', 'TOKEN_INVALID', '{}')`,
+        `INSERT INTO quarantine_events (tenant_id, device_id, topic, reason, payload) VALUES ('tenant-a', 'x', 'tenant/tenant-a/device/x/telemetry', 'TOKEN_INVALID', '{"site_id": "s", "provision_token": "[REDACTED]"}')`,
       );
       await tx.query(
         `INSERT INTO quarantine_counters_minute (bucket_minute, tenant_id, reason, cnt) VALUES (date_trunc('minute', now()), 'tenant-a', 'TOKEN_INVALID', 3)`,
@@ -262,7 +262,13 @@ describe('/operator on PostgreSQL', () => {
     expect(integrations).toEqual([expect.objectContaining({ tenant_id: 'tenant-b', type: 'snmp', name: 'trap' })]);
     expect(integrations[0]).not.toHaveProperty('snmp_config');
     const quarantine = (await call(tokens.operator, '/operator/quarantine?minutes=10')).body;
-    expect(quarantine.events).toEqual([expect.objectContaining({ tenant_id: 'tenant-a', reason: 'TOKEN_INVALID' })]);
+    expect(quarantine.events).toEqual([
+      expect.objectContaining({
+        tenant_id: 'tenant-a',
+        reason: 'TOKEN_INVALID',
+        payload: { site_id: 's', provision_token: '[REDACTED]' },
+      }),
+    ]);
     expect(quarantine.counts).toEqual([{ minute: expect.any(String), reason: 'TOKEN_INVALID', count: 3 }]);
     const stats = (await call(tokens.operator, '/operator/tenants/tenant-b/stats')).body.stats;
     expect(stats).toMatchObject({ devices: { total: 1, stale: 1 }, alerts: { open: 1 }, integrations: { total: 1 } });

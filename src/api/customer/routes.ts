@@ -245,6 +245,18 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
   };
 
   app.get(
+    '/customer/metrics',
+    {
+      schema: {
+        tags,
+        summary: "The metrics this tenant's devices have reported (what a rule can watch)",
+        response: { 200: Obj({ metrics: Type.Array(Type.String()) }) },
+      },
+    },
+    (request) => inTenant(request, async (tx) => ({ metrics: await reportedMetrics(tx) })),
+  );
+
+  app.get(
     '/customer/alert-rules/:rule_id',
     { schema: { tags, summary: 'One alert rule', params: RuleParams, response: { 200: AlertRule } } },
     (request) => inTenant(request, (tx) => findRuleOr404(tx, request.params.rule_id)),

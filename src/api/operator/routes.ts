@@ -399,6 +399,9 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
                 msg_type: Nullable(Type.String()),
                 reason: Type.String(),
                 topic: Type.String(),
+                payload: Type.Unknown({
+                  description: 'what the device sent, its token replaced (DEV); {} when stored without it',
+                }),
               }),
             ),
             counts: Type.Array(Obj({ minute: Timestamp, reason: Type.String(), count: Type.Integer() })),
