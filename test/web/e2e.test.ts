@@ -4,6 +4,7 @@
 // type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
 // operator cannot open the audit log. Every page is saved under test-results/screenshots/.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
@@ -166,6 +167,10 @@ describe('web app in Chromium', () => {
       await page.getByRole('button', { name: 'New rule' }).click();
       const form = page.getByRole('form', { name: 'Alert rule' });
       await form.getByLabel('Name').fill('Too hot');
+      // A metric no device reports is flagged while typing (the suggestions are the tenant's metrics).
+      await form.getByLabel('Metric').fill('temprature');
+      await form.getByRole('status').getByText('No device has reported temprature').waitFor();
+      expect(await form.locator('datalist option[value="temp_c"]').count()).toBe(1);
       await form.getByLabel('Metric').fill('temp-c');
       await form.getByLabel('Threshold', { exact: true }).fill('-100');
       await form.getByRole('button', { name: 'Save rule' }).click();
@@ -330,6 +335,68 @@ describe('web app in Chromium', () => {
       await first.getByRole('cell', { name: 'web-first-c', exact: true }).waitFor();
       expect(await first.getByRole('cell', { name: 'web-admin', exact: true }).count()).toBe(0);
       await shot(first, 'customer-users');
+    },
+  );
+
+  it(
+    'an operator admin adds a device to a tenant, manages it from its page, and reads quarantined DEV payloads',
+    { timeout: 90_000 },
+    async () => {
+      const page = await signIn('web-op-admin');
+      page.on('dialog', (dialog) => void dialog.accept());
+      await nav(page, 'Tenants');
+      await page.getByRole('link', { name: 'tenant-b', exact: true }).first().click();
+      await page.getByRole('heading', { level: 1, name: 'Tenant tenant-b' }).waitFor();
+      await page.getByRole('button', { name: 'Add device' }).click();
+      const form = page.getByRole('form', { name: 'New device' });
+      await form.getByLabel('Device id').fill('op-pump');
+      await form.getByLabel('Site').fill('plant-2');
+      await form.getByRole('button', { name: 'Register' }).click();
+      expect(await page.getByTestId('secret-MQTT').textContent()).toContain('user tenant-b/op-pump');
+      const code = (await page.getByTestId('secret-Activation code').textContent())!.trim();
+      await page.getByRole('button', { name: 'Close' }).click();
+      const activated = await pulse.call('/api/device/activate', {
+        admin: false,
+        json: { tenant_id: 'tenant-b', device_id: 'op-pump', activation_code: code },
+      });
+      const send = (token: string) =>
+        pulse.call('/ingest/v1/tenant/tenant-b/device/op-pump/telemetry', {
+          admin: false,
+          headers: { 'x-provision-token': token },
+          json: { site_id: 'plant-2', metrics: { temp_c: 19 } },
+        });
+      expect((await send(activated.body.provision_token)).status).toBe(202);
+
+      // The device id is a link to the operator's device page, where it is rotated.
+      await page.getByRole('link', { name: 'op-pump', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Device op-pump' }).waitFor();
+      await page.getByText('"temp_c":19').first().waitFor();
+      await page.getByRole('button', { name: 'Rotate token' }).click();
+      await page.getByTestId('secret-New provision token').waitFor();
+      expect((await send(activated.body.provision_token)).body.detail).toBe('TOKEN_INVALID');
+      await shot(page, 'operator-device');
+
+      // The old token over MQTT (DEV: anonymous, token in the payload) is quarantined with its payload,
+      // the token replaced as stored.
+      const device = await mqtt.connectAsync(pulse.mqttUrl!, { clientId: `e2e-op-pump-${process.pid}` });
+      await device.publishAsync(
+        'tenant/tenant-b/device/op-pump/telemetry',
+        JSON.stringify({
+          site_id: 'plant-2',
+          provision_token: activated.body.provision_token,
+          metrics: { temp_c: 19 },
+        }),
+        { qos: 1 },
+      );
+      await device.endAsync();
+      await nav(page, 'Quarantine');
+      const row = page.getByRole('row').filter({ hasText: 'op-pump' }).first();
+      await row.getByText('Show').click();
+      const payload = await row.getByTestId('quarantine-payload').textContent();
+      expect(payload).toContain('"temp_c": 19');
+      expect(payload).not.toContain(activated.body.provision_token);
+      await row.getByRole('link', { name: 'op-pump' }).waitFor();
+      await shot(page, 'operator-quarantine-payload');
     },
   );
 

@@ -57,6 +57,10 @@ const appRouter = () =>
           { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
           { path: '/operator/tenants', element: operator(() => import('./pages/operator/Tenants')) },
           { path: '/operator/tenants/:tenantId', element: operator(() => import('./pages/operator/TenantDetail')) },
+          {
+            path: '/operator/tenants/:tenantId/devices/:deviceId',
+            element: operator(() => import('./pages/operator/OperatorDevice')),
+          },
           { path: '/operator/quarantine', element: operator(() => import('./pages/operator/Quarantine')) },
           { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
           { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },

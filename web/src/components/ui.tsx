@@ -138,10 +138,33 @@ export function Modal({
 }
 
 /** A device id linking to the device's page. */
-export function DeviceLink({ deviceId }: { deviceId: string }) {
+/** A device id linking to its page: the customer's, or with `tenantId` the operator's. */
+export function DeviceLink({ deviceId, tenantId }: { deviceId: string; tenantId?: string }) {
+  const to = tenantId
+    ? `/operator/tenants/${encodeURIComponent(tenantId)}/devices/${encodeURIComponent(deviceId)}`
+    : `/devices/${encodeURIComponent(deviceId)}`;
   return (
-    <Link className="text-indigo-600 hover:underline" to={`/devices/${encodeURIComponent(deviceId)}`}>
+    <Link className="text-indigo-600 hover:underline" to={to}>
       {deviceId}
+    </Link>
+  );
+}
+
+/** Tenant and device of a rejected message, as links where the message named them. */
+export function QuarantinedFrom({ tenantId, deviceId }: { tenantId: string | null; deviceId: string | null }) {
+  return (
+    <span>
+      {tenantId ? <TenantLink tenantId={tenantId} /> : '—'} /{' '}
+      {tenantId && deviceId ? <DeviceLink deviceId={deviceId} tenantId={tenantId} /> : (deviceId ?? '—')}
+    </span>
+  );
+}
+
+/** A tenant id linking to the operator's tenant page. */
+export function TenantLink({ tenantId }: { tenantId: string }) {
+  return (
+    <Link className="text-indigo-600 hover:underline" to={`/operator/tenants/${encodeURIComponent(tenantId)}`}>
+      {tenantId}
     </Link>
   );
 }

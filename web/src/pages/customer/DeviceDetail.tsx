@@ -4,12 +4,12 @@ import { useParams } from 'react-router';
 import { Gauge, TimeSeries } from '../../components/charts';
 import { Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
-import { dateTime, timeAgo } from '../../lib/format';
+import { timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
 import { subscribeDevice } from '../../lib/live';
 import type { Answer } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
-import { DeviceAdmin } from './DeviceManagement';
+import { DeviceAdmin, DeviceFacts } from './DeviceManagement';
 
 const RANGES = [
   ['1 h', 1],
@@ -73,46 +73,7 @@ export default function DeviceDetail() {
   const lastMessage = history.data?.telemetry[0];
   return (
     <Page title={`Device ${deviceId}`}>
-      <Loaded query={device}>
-        {({ device: d }) => (
-          <div className="card grid grid-cols-2 gap-2 text-sm md:grid-cols-4">
-            <div>
-              <div className="label">Status</div>
-              <StatusBadge status={d.status} />
-            </div>
-            <div>
-              <div className="label">Site</div>
-              <span data-testid="device-site">{d.site_id}</span>
-            </div>
-            <div>
-              <div className="label">Last seen</div>
-              <span title={dateTime(d.last_seen_at)}>{timeAgo(d.last_seen_at)}</span>
-            </div>
-            <div>
-              <div className="label">Last heartbeat</div>
-              <span title={dateTime(d.last_heartbeat_at)}>{timeAgo(d.last_heartbeat_at)}</span>
-            </div>
-            <div>
-              <div className="label">Firmware</div>
-              {d.fw_version ?? '—'}
-            </div>
-            {Object.entries(d.state)
-              .filter(([, value]) => typeof value === 'boolean')
-              .map(([metric, value]) => (
-                <div key={metric}>
-                  <div className="label">{metric}</div>
-                  <span className={value ? 'text-emerald-600' : 'text-rose-600'}>{value ? 'yes' : 'no'}</span>
-                </div>
-              ))}
-            <div className="col-span-2">
-              <div className="label">Metadata</div>
-              <code className="text-xs" data-testid="device-metadata">
-                {Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '—'}
-              </code>
-            </div>
-          </div>
-        )}
-      </Loaded>
+      <Loaded query={device}>{({ device: d }) => <DeviceFacts device={d} />}</Loaded>
       {admin && device.data && <DeviceAdmin device={device.data.device} />}
       <div className="card flex flex-wrap items-end gap-2">
         {RANGES.map(([label, value]) => (

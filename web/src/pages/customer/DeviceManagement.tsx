@@ -1,12 +1,18 @@
-// What a customer_admin does to devices: register one (its activation code and connection settings are
-// shown once, with copy buttons), import a CSV (per-row errors), edit, rotate the token, revoke.
+// What a customer_admin does to its devices and an operator_admin to any tenant's: register one (its
+// activation code and connection settings are shown once, with copy buttons), import a CSV (per-row
+// errors), edit, rotate the token, revoke. `base` is where the API has them (devicesBase()).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { ErrorBox, Field } from '../../components/ui';
+import { ErrorBox, Field, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import { dateTime, timeAgo } from '../../lib/format';
 import type { Answer } from '../../lib/types';
 
 type Issued = Answer<'/customer/devices', 'post'>;
+
+/** The API's device-management routes: the caller's own tenant, or (operators) the one named. */
+export const devicesBase = (tenantId?: string) =>
+  tenantId ? `/operator/tenants/${encodeURIComponent(tenantId)}/devices` : '/customer/devices';
 type Imported = Answer<'/customer/devices/bulk', 'post'>;
 
 function CopyButton({ text, label }: { text: string; label: string }) {
@@ -74,11 +80,11 @@ export function IssuedDevice({ device }: { device: Issued }) {
   );
 }
 
-export function AddDeviceForm() {
+export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
   const client = useQueryClient();
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api<Issued>('/customer/devices', { method: 'POST', body }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ['devices'] }),
+    mutationFn: (body: Record<string, unknown>) => api<Issued>(base, { method: 'POST', body }),
+    onSuccess: () => client.invalidateQueries(),
   });
   const [metadataError, setMetadataError] = useState('');
   if (create.data) return <IssuedDevice device={create.data} />;
@@ -135,12 +141,12 @@ function parseMetadata(text: string): Record<string, unknown> | undefined {
   }
 }
 
-export function ImportDevicesForm() {
+export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {
   const client = useQueryClient();
   const [csv, setCsv] = useState('device_id,site_id,fw_version\n');
   const upload = useMutation({
-    mutationFn: (text: string) => api<Imported>('/customer/devices/bulk', { method: 'POST', csv: text }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ['devices'] }),
+    mutationFn: (text: string) => api<Imported>(`${base}/bulk`, { method: 'POST', csv: text }),
+    onSuccess: () => client.invalidateQueries(),
   });
   const result = upload.data;
   return (
@@ -211,11 +217,53 @@ export function ImportDevicesForm() {
 
 type DeviceDetail = Answer<'/api/v2/devices/{device_id}'>['device'];
 
+/** What the registry and the device's state say of it: status, site, times, firmware, booleans, metadata. */
+export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
+  return (
+    <div className="card grid grid-cols-2 gap-2 text-sm md:grid-cols-4">
+      <div>
+        <div className="label">Status</div>
+        <StatusBadge status={d.status} />
+      </div>
+      <div>
+        <div className="label">Site</div>
+        <span data-testid="device-site">{d.site_id}</span>
+      </div>
+      <div>
+        <div className="label">Last seen</div>
+        <span title={dateTime(d.last_seen_at)}>{timeAgo(d.last_seen_at)}</span>
+      </div>
+      <div>
+        <div className="label">Last heartbeat</div>
+        <span title={dateTime(d.last_heartbeat_at)}>{timeAgo(d.last_heartbeat_at)}</span>
+      </div>
+      <div>
+        <div className="label">Firmware</div>
+        {d.fw_version ?? '—'}
+      </div>
+      {Object.entries(d.state)
+        .filter(([, value]) => typeof value === 'boolean')
+        .map(([metric, value]) => (
+          <div key={metric}>
+            <div className="label">{metric}</div>
+            <span className={value ? 'text-emerald-600' : 'text-rose-600'}>{value ? 'yes' : 'no'}</span>
+          </div>
+        ))}
+      <div className="col-span-2">
+        <div className="label">Metadata</div>
+        <code className="text-xs" data-testid="device-metadata">
+          {Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '—'}
+        </code>
+      </div>
+    </div>
+  );
+}
+
 /** Edit, rotate and revoke on a device's page. */
-export function DeviceAdmin({ device }: { device: DeviceDetail }) {
+export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDetail; base?: string }) {
   const client = useQueryClient();
-  const path = `/customer/devices/${encodeURIComponent(device.device_id)}`;
-  const refresh = () => client.invalidateQueries({ queryKey: ['device', device.device_id] });
+  const path = `${base}/${encodeURIComponent(device.device_id)}`;
+  const refresh = () => client.invalidateQueries();
   const [editing, setEditing] = useState(false);
   const [metadataError, setMetadataError] = useState('');
   const save = useMutation({

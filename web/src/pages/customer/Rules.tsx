@@ -11,6 +11,13 @@ type Draft = Partial<Rule> & { site_ids_text?: string };
 /** `onDone` gets the API's warning about the saved rule, if it has one (a metric no device reported). */
 export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: string) => void }) {
   const client = useQueryClient();
+  // What this tenant's devices report, suggested as the metric and warned about before saving.
+  const reported = useQuery({
+    queryKey: ['metrics'],
+    queryFn: () => api<Answer<'/customer/metrics'>>('/customer/metrics'),
+  }).data?.metrics;
+  const [metric, setMetric] = useState(rule.metric_name ?? '');
+  const unknownMetric = reported && reported.length > 0 && metric.trim() !== '' && !reported.includes(metric.trim());
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
       rule.rule_id
@@ -49,8 +56,25 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       <Field label="Name">
         <input className="input" name="name" required defaultValue={rule.name} />
       </Field>
-      <Field label="Metric" hint="e.g. temp_c, battery_pct">
-        <input className="input" name="metric_name" required defaultValue={rule.metric_name} />
+      <Field label="Metric" hint={reported?.length ? `reported: ${reported.join(', ')}` : 'e.g. temp_c, battery_pct'}>
+        <input
+          className="input"
+          name="metric_name"
+          required
+          list="reported-metrics"
+          value={metric}
+          onChange={(e) => setMetric(e.target.value)}
+        />
+        <datalist id="reported-metrics">
+          {reported?.map((name) => (
+            <option key={name} value={name} />
+          ))}
+        </datalist>
+        {unknownMetric && (
+          <span className="mt-1 block text-xs text-amber-700 dark:text-amber-400" role="status">
+            No device has reported {metric.trim()}: this rule cannot fire until one does.
+          </span>
+        )}
       </Field>
       <Field label="Operator">
         <select className="input" name="operator" defaultValue={rule.operator ?? 'GT'}>

@@ -1,8 +1,7 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
-import { Page, Pager, StatusBadge } from '../../components/ui';
+import { DeviceLink, Page, Pager, StatusBadge, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
 import type { Answer } from '../../lib/types';
 import { formatValue, timeAgo } from '../../lib/format';
@@ -49,15 +48,8 @@ export default function AllDevices() {
         empty="No devices."
         testId="operator-devices"
         columns={[
-          {
-            header: 'Tenant',
-            cell: (d) => (
-              <Link className="text-indigo-600" to={`/operator/tenants/${d.tenant_id}`}>
-                {d.tenant_id}
-              </Link>
-            ),
-          },
-          { header: 'Device', cell: (d) => d.device_id },
+          { header: 'Tenant', cell: (d) => <TenantLink tenantId={d.tenant_id} /> },
+          { header: 'Device', cell: (d) => <DeviceLink deviceId={d.device_id} tenantId={d.tenant_id} /> },
           { header: 'Site', cell: (d) => d.site_id },
           { header: 'Status', cell: (d) => <StatusBadge status={d.status} /> },
           { header: 'Battery', cell: (d) => formatValue(d.battery_pct, 'battery_pct') },

@@ -1,6 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
-import { Link } from 'react-router';
-import { Empty, Loaded, Page, SeverityBadge, StatCard } from '../../components/ui';
+import {
+  DeviceLink,
+  Empty,
+  Loaded,
+  Page,
+  QuarantinedFrom,
+  SeverityBadge,
+  StatCard,
+  TenantLink,
+} from '../../components/ui';
 import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
 import type { Answer } from '../../lib/types';
@@ -50,9 +58,10 @@ export default function Overview() {
                   {data.alerts.map((alert) => (
                     <li key={alert.alert_id} className="flex items-center gap-2">
                       <SeverityBadge severity={alert.severity} />
-                      <Link className="shrink-0 text-indigo-600" to={`/operator/tenants/${alert.tenant_id}`}>
-                        {alert.tenant_id}
-                      </Link>
+                      <span className="shrink-0">
+                        <TenantLink tenantId={alert.tenant_id} />/
+                        <DeviceLink deviceId={alert.device_id} tenantId={alert.tenant_id} />
+                      </span>
                       <span className="min-w-0 flex-1 truncate" title={alert.summary}>
                         {alert.summary}
                       </span>
@@ -76,7 +85,8 @@ export default function Overview() {
                 <ul className="space-y-1 text-sm">
                   {data.events.map((event) => (
                     <li key={event.id} className="flex gap-2">
-                      <span className="font-mono text-xs">{event.reason}</span> {event.tenant_id}/{event.device_id}
+                      <span className="font-mono text-xs">{event.reason}</span>
+                      <QuarantinedFrom tenantId={event.tenant_id} deviceId={event.device_id} />
                       <span className="ml-auto text-xs text-slate-500">{timeAgo(event.ingested_at)}</span>
                     </li>
                   ))}

@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Lines } from '../../components/charts';
 import { Table } from '../../components/table';
-import { Empty, Loaded, Page } from '../../components/ui';
+import { Empty, Loaded, Page, QuarantinedFrom } from '../../components/ui';
 import { api } from '../../lib/api';
 import { perMinuteSeries } from '../../lib/minutes';
 import type { Answer } from '../../lib/types';
@@ -54,8 +54,12 @@ export default function QuarantinePage() {
                     columns={[
                       { header: 'When', cell: (e) => dateTime(e.ingested_at) },
                       { header: 'Reason', className: 'font-mono text-xs', cell: (e) => e.reason },
-                      { header: 'Tenant / device', cell: (e) => `${e.tenant_id ?? '—'} / ${e.device_id ?? '—'}` },
+                      {
+                        header: 'Tenant / device',
+                        cell: (e) => <QuarantinedFrom tenantId={e.tenant_id} deviceId={e.device_id} />,
+                      },
                       { header: 'Topic', className: 'max-w-80 truncate font-mono text-xs', cell: (e) => e.topic },
+                      { header: 'Payload', cell: (e) => <Payload payload={e.payload} /> },
                     ]}
                   />
                 )}
@@ -65,5 +69,19 @@ export default function QuarantinePage() {
         }}
       </Loaded>
     </Page>
+  );
+}
+
+/** What the device sent (DEV), its token already replaced when stored; PROD stores none. */
+function Payload({ payload }: { payload: unknown }) {
+  const empty = payload === null || (typeof payload === 'object' && Object.keys(payload).length === 0);
+  if (empty) return <span className="text-slate-500">—</span>;
+  return (
+    <details>
+      <summary className="cursor-pointer text-xs text-indigo-600">Show</summary>
+      <pre className="max-w-96 overflow-x-auto text-xs" data-testid="quarantine-payload">
+        {typeof payload === 'string' ? payload : JSON.stringify(payload, null, 2)}
+      </pre>
+    </details>
   );
 }

@@ -1,10 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
 import { useParams } from 'react-router';
 import { QueryTable } from '../../components/table';
-import { Loaded, Page, StatCard, StatusBadge } from '../../components/ui';
+import { DeviceLink, Loaded, Modal, Page, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
 import { timeAgo } from '../../lib/format';
+import { AddDeviceForm, devicesBase, ImportDevicesForm } from '../customer/DeviceManagement';
 
 export default function TenantDetail() {
   const tenantId = useParams().tenantId!;
@@ -16,8 +19,30 @@ export default function TenantDetail() {
     queryKey: ['tenant-devices', tenantId],
     queryFn: () => api<Answer<'/operator/tenants/{tenant_id}/devices'>>(`/operator/tenants/${tenantId}/devices`),
   });
+  const admin = useAuth((state) => state.session?.role === 'operator_admin');
+  const [dialog, setDialog] = useState<'add' | 'import' | null>(null);
   return (
-    <Page title={`Tenant ${tenantId}`}>
+    <Page
+      title={`Tenant ${tenantId}`}
+      actions={
+        admin && (
+          <>
+            <button className="btn-primary" onClick={() => setDialog('add')}>
+              Add device
+            </button>
+            <button className="btn-ghost" onClick={() => setDialog('import')}>
+              Import CSV
+            </button>
+          </>
+        )
+      }
+    >
+      <Modal open={dialog === 'add'} title={`Add a device to ${tenantId}`} onClose={() => setDialog(null)}>
+        <AddDeviceForm base={devicesBase(tenantId)} />
+      </Modal>
+      <Modal open={dialog === 'import'} title={`Import devices into ${tenantId}`} onClose={() => setDialog(null)}>
+        <ImportDevicesForm base={devicesBase(tenantId)} />
+      </Modal>
       <Loaded query={stats}>
         {({ name, status, stats: s }) => (
           <>
@@ -47,7 +72,7 @@ export default function TenantDetail() {
         rowKey={(d) => d.device_id}
         empty="No devices."
         columns={[
-          { header: 'Device', cell: (d) => d.device_id },
+          { header: 'Device', cell: (d) => <DeviceLink deviceId={d.device_id} tenantId={tenantId} /> },
           { header: 'Site', cell: (d) => d.site_id },
           { header: 'Status', cell: (d) => <StatusBadge status={d.status} /> },
           { header: 'Last seen', cell: (d) => timeAgo(d.last_seen_at) },
