@@ -477,6 +477,11 @@ describe('web app in Chromium', () => {
       expect(await audit.getByText('list_all_devices').count()).toBe(0);
       await page.getByLabel('Changes only').uncheck();
       await audit.getByText('list_all_devices').first().waitFor();
+      // The filter is in the URL: a reload (or a shared link) shows the same entries.
+      expect(new URL(page.url()).searchParams.get('changes')).toBe('all');
+      await page.reload();
+      await audit.getByText('list_all_devices').first().waitFor();
+      expect(await page.getByLabel('Changes only').isChecked()).toBe(false);
       await shot(page, 'operator-audit');
 
       const operator = await signIn('web-operator');

@@ -4,7 +4,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../components/table';
-import { ErrorBox, Field, Modal, Page } from '../components/ui';
+import { ErrorBox, Field, Modal, Page, TenantLink } from '../components/ui';
 import { api } from '../lib/api';
 import { useAuth } from '../lib/auth';
 import { timeAgo } from '../lib/format';
@@ -113,7 +113,10 @@ export default function Users() {
         testId="users-table"
         columns={[
           { header: 'Username', cell: (user) => user.username },
-          operator && { header: 'Tenant', cell: (user) => user.tenant_id ?? 'operators' },
+          operator && {
+            header: 'Tenant',
+            cell: (user) => (user.tenant_id ? <TenantLink tenantId={user.tenant_id} /> : 'operators'),
+          },
           {
             header: 'Role',
             cell: (user) =>

@@ -1,7 +1,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import { QueryTable } from '../../components/table';
-import { ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
+import { DeviceLink, ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useUrlParams } from '../../lib/url-params';
 import { useAuth } from '../../lib/auth';
@@ -101,7 +101,7 @@ export default function Alerts() {
               </>
             ),
           },
-          { header: 'Device', cell: (alert) => alert.device_id },
+          { header: 'Device', cell: (alert) => <DeviceLink deviceId={alert.device_id} /> },
           {
             header: 'Opened',
             title: (alert) => dateTime(alert.created_at),

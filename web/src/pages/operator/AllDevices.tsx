@@ -1,14 +1,15 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, Page, Pager, StatusBadge, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
 import type { Answer } from '../../lib/types';
 import { formatValue, timeAgo } from '../../lib/format';
+import { useUrlParams } from '../../lib/url-params';
 
 export default function AllDevices() {
-  const [tenant, setTenant] = useState('');
-  const [page, setPage] = useState(0);
+  const [filters, setFilters] = useUrlParams({ tenant: '', page: '0' });
+  const { tenant } = filters;
+  const page = Number(filters.page) || 0;
   const params = new URLSearchParams({
     limit: '100',
     offset: String(page * 100),
@@ -30,10 +31,7 @@ export default function AllDevices() {
           className="input max-w-60"
           aria-label="Tenant"
           value={tenant}
-          onChange={(e) => {
-            setTenant(e.target.value);
-            setPage(0);
-          }}
+          onChange={(e) => setFilters({ tenant: e.target.value, page: '0' })}
         >
           <option value="">All tenants</option>
           {tenants.data?.tenants.map((t) => (
@@ -56,7 +54,13 @@ export default function AllDevices() {
           { header: 'Last seen', cell: (d) => timeAgo(d.last_seen_at) },
         ]}
       >
-        <Pager page={page} size={100} total={devices.data?.total ?? 0} onPage={setPage} noun="devices" />
+        <Pager
+          page={page}
+          size={100}
+          total={devices.data?.total ?? 0}
+          onPage={(next) => setFilters({ page: String(next) })}
+          noun="devices"
+        />
       </QueryTable>
     </Page>
   );

@@ -1,22 +1,22 @@
 import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { QueryTable } from '../../components/table';
-import { Page } from '../../components/ui';
+import { DeviceLink, Page, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
 import type { Answer } from '../../lib/types';
 import { dateTime } from '../../lib/format';
+import { useUrlParams } from '../../lib/url-params';
 
 export default function AuditLog() {
-  const [user, setUser] = useState('');
-  const [action, setAction] = useState('');
-  const [since, setSince] = useState('');
   // Every page an operator opens is audited too; what changed is what people look for first.
-  const [changesOnly, setChangesOnly] = useState(true);
+  const [filters, setFilters] = useUrlParams({ user: '', action: '', tenant: '', since: '', changes: 'only' });
+  const { user, action, tenant, since } = filters;
+  const changesOnly = filters.changes === 'only';
   const params = new URLSearchParams({
     limit: '200',
     ...(changesOnly && { changes_only: 'true' }),
     ...(user && { user_id: user }),
     ...(action && { action }),
+    ...(tenant && { tenant_filter: tenant }),
     ...(since && { since: new Date(since).toISOString() }),
   });
   const log = useQuery({
@@ -31,24 +31,35 @@ export default function AuditLog() {
           placeholder="User"
           aria-label="User"
           value={user}
-          onChange={(e) => setUser(e.target.value)}
+          onChange={(e) => setFilters({ user: e.target.value })}
         />
         <input
           className="input max-w-48"
           placeholder="Action"
           aria-label="Action"
           value={action}
-          onChange={(e) => setAction(e.target.value)}
+          onChange={(e) => setFilters({ action: e.target.value })}
+        />
+        <input
+          className="input max-w-48"
+          placeholder="Tenant"
+          aria-label="Tenant"
+          value={tenant}
+          onChange={(e) => setFilters({ tenant: e.target.value })}
         />
         <input
           className="input max-w-56"
           type="datetime-local"
           aria-label="Since"
           value={since}
-          onChange={(e) => setSince(e.target.value)}
+          onChange={(e) => setFilters({ since: e.target.value })}
         />
         <label className="flex items-center gap-1 text-sm">
-          <input type="checkbox" checked={changesOnly} onChange={(e) => setChangesOnly(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={changesOnly}
+            onChange={(e) => setFilters({ changes: e.target.checked ? 'only' : 'all' })}
+          />
           Changes only
         </label>
       </div>
@@ -73,8 +84,20 @@ export default function AuditLog() {
                 <span className="text-rose-600">refused ({e.status_code})</span>
               ),
           },
-          { header: 'Tenant', cell: (e) => e.tenant_filter ?? '—' },
-          { header: 'Resource', cell: (e) => (e.resource_id ? `${e.resource_type}: ${e.resource_id}` : '—') },
+          { header: 'Tenant', cell: (e) => (e.tenant_filter ? <TenantLink tenantId={e.tenant_filter} /> : '—') },
+          {
+            header: 'Resource',
+            cell: (e) =>
+              e.resource_type === 'device' && e.resource_id && e.tenant_filter ? (
+                <>
+                  device: <DeviceLink deviceId={e.resource_id} tenantId={e.tenant_filter} />
+                </>
+              ) : e.resource_id ? (
+                `${e.resource_type}: ${e.resource_id}`
+              ) : (
+                '—'
+              ),
+          },
           { header: 'From', className: 'text-xs', title: (e) => e.user_agent ?? '', cell: (e) => e.ip_address },
         ]}
       />
