@@ -14,6 +14,7 @@ import type { Platform } from './platform.js';
 import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 import { ROLES, type Role } from './model/users.js';
+import { PASSWORD_RULES } from './identity/passwords.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [
@@ -239,7 +240,7 @@ user
   .requiredOption('--username <name>')
   .addOption(new Option('--role <role>').choices([...ROLES]).makeOptionMandatory())
   .option('--tenant <tenant_id>', 'required for customer_viewer and customer_admin')
-  .requiredOption('--password <password>', 'at least 8 characters')
+  .requiredOption('--password <password>', PASSWORD_RULES)
   .option('--email <email>')
   .action((options: { username: string; role: Role; tenant?: string; password: string; email?: string }) =>
     runCommand('user create', options),
@@ -260,7 +261,7 @@ user
   .command('passwd')
   .description("set a user's password")
   .argument('<username>')
-  .requiredOption('--password <password>', 'at least 8 characters')
+  .requiredOption('--password <password>', PASSWORD_RULES)
   .action((username: string, options: { password: string }) =>
     runCommand('user passwd', { username, password: options.password }),
   );

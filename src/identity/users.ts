@@ -5,7 +5,7 @@ import { AppError, requireChanges } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';
 import { CUSTOMER_ROLES, isRole, ROLES, type Role, type User } from '../model/users.js';
-import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 
 export interface NewUser {
   username: string;
@@ -28,13 +28,12 @@ function checkNewUser(user: NewUser): void {
   if (customer && !user.tenantId) throw new AppError('INVALID_REQUEST', `role ${user.role} needs a tenant`);
   if (!customer && user.tenantId)
     throw new AppError('INVALID_REQUEST', 'operators belong to no tenant; omit the tenant');
-  checkPassword(user.password);
+  checkPassword(user.password, user.username);
 }
 
-function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new AppError('INVALID_REQUEST', `password must be at least ${MIN_PASSWORD_LENGTH} characters`);
-  }
+function checkPassword(password: string, username: string): void {
+  const problem = passwordProblem(password, username);
+  if (problem) throw new AppError('INVALID_REQUEST', problem);
 }
 
 export interface Users {
@@ -77,7 +76,7 @@ export function createUsers(db: Database): Users {
       return user;
     },
     async setPassword(username, password) {
-      checkPassword(password);
+      checkPassword(password, username);
       const hash = await hashPassword(password);
       if (!(await db.withService((tx) => model.setPasswordHash(tx, username, hash))))
         throw new AppError('NOT_FOUND', `User ${username} not found`);
@@ -134,7 +133,7 @@ export async function changeUser(
   if (!user) throw new AppError('NOT_FOUND', `User ${username} not found`);
   requireChanges(changes);
   if (changes.password !== undefined) {
-    checkPassword(changes.password);
+    checkPassword(changes.password, username);
     await model.setPasswordHash(tx, username, await hashPassword(changes.password));
   }
   if (changes.role === undefined || changes.role === user.role) return user;

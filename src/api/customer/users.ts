@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Obj } from '../../lib/schema.js';
-import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.js';
+import { PASSWORD_RULES } from '../../identity/passwords.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import { listUsers } from '../../model/users.js';
 import { User } from '../../model/views.js';
@@ -18,7 +18,7 @@ const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
 const Password = Type.String({
   minLength: 1,
   maxLength: 200,
-  description: `at least ${MIN_PASSWORD_LENGTH} characters`,
+  description: PASSWORD_RULES,
 });
 const CreateUser = Type.Object(
   {

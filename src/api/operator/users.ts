@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Nullable, Obj } from '../../lib/schema.js';
-import { MIN_PASSWORD_LENGTH } from '../../identity/passwords.js';
+import { PASSWORD_RULES } from '../../identity/passwords.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
@@ -19,7 +19,7 @@ const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
 const Password = Type.String({
   minLength: 1,
   maxLength: 200,
-  description: `at least ${MIN_PASSWORD_LENGTH} characters`,
+  description: PASSWORD_RULES,
 });
 
 export function registerOperatorUserRoutes(

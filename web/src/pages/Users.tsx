@@ -59,7 +59,10 @@ function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void 
           <input className="input" name="tenant_id" required />
         </Field>
       )}
-      <Field label="Initial password" hint="At least 8 characters; hand it over and ask for a change.">
+      <Field
+        label="Initial password"
+        hint="At least 8 characters, not the username, not a common password; hand it over and ask for a change."
+      >
         <input className="input" name="password" type="password" required minLength={8} autoComplete="new-password" />
       </Field>
       {create.error && <ErrorBox error={create.error} />}
