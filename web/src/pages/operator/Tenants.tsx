@@ -91,7 +91,11 @@ export default function Tenants() {
               <EditDeleteButtons
                 onEdit={() => setEditing(t)}
                 onDelete={() => remove.mutate(t.tenant_id)}
-                confirmText={`Delete tenant ${t.tenant_id}?`}
+                confirmText={
+                  t.device_count > 0
+                    ? `Delete tenant ${t.tenant_id}? Its ${t.device_count} devices are revoked: their messages are refused from now on.`
+                    : `Delete tenant ${t.tenant_id}?`
+                }
               />
             ),
           },
