@@ -28,8 +28,11 @@ const table = (rows: object[], none: string): CommandOutput => ({
 
 async function provisioning(ctx: CommandContext) {
   const { createProvisioning } = await import('./provision/service.js');
+  const { UNMANAGED_LOGINS } = await import('./broker/dynsec.js');
   return createProvisioning(ctx.db, {
     activationTtlMinutes: ctx.config.ACTIVATION_TTL_MINUTES,
+    // The CLI registers and revokes (the broker's login follows at the next reconcile); it mints no token.
+    logins: UNMANAGED_LOGINS,
     onDeviceChanged: (tenant_id, device_id) => ctx.bus?.publish('device.changed', { tenant_id, device_id }),
   });
 }

@@ -66,6 +66,10 @@ export const variables = {
     doc: 'External MQTT broker. Unset: an embedded broker listens on MQTT_PORT.',
     defaultDoc: 'embedded broker',
   },
+  MQTT_BROKER_AUTH: {
+    schema: z.enum(['none', 'dynsec']).default('none'),
+    doc: "How devices log in to the MQTT_URL broker. dynsec: Pulse keeps Mosquitto's dynamic-security plugin in step (one login per device, `<tenant>/<device>` with its token, allowed only its own topics) with the plugin admin's credentials in MQTT_URL. none: the broker is secured some other way (PROD warns at every start). The embedded broker always checks device logins itself.",
+  },
   MQTT_CA_FILE: {
     schema: z.string().min(1).optional(),
     doc: "PEM file of the certificate authority that signed an mqtts:// or wss:// MQTT_URL broker's certificate (a private CA). Unset: the system's CAs.",
@@ -357,6 +361,16 @@ const schema = z
     }
     if (config.MODE === 'PROD' && !config.SECRETS_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRETS_KEY'], message: 'is required when MODE=PROD' });
+    }
+    if (config.MQTT_BROKER_AUTH === 'dynsec') {
+      const url = config.MQTT_URL ? new URL(config.MQTT_URL) : undefined;
+      if (!url?.username || !url.password)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['MQTT_BROKER_AUTH'],
+          message:
+            "dynsec needs MQTT_URL with the dynamic-security admin's credentials: mqtt://<admin>:<password>@host:port",
+        });
     }
     if (config.SECRETS_KEY && !parseSecretsKey(config.SECRETS_KEY)) {
       ctx.addIssue({

@@ -1,6 +1,7 @@
 // Wires roles to adapters: opens the database (PostgreSQL or embedded PGlite), migrates or checks the
 // schema, starts the embedded broker when asked, starts the chosen roles on one HTTP server and listens.
 // `pulse up`, `pulse run` and the integration tests all start Pulse through here.
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from './api/index.js';
@@ -9,6 +10,8 @@ import * as dispatcher from './delivery/dispatcher.js';
 import { createSecretBox } from './lib/secrets.js';
 import * as deliveryWorker from './delivery/worker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
+import { Dynsec, serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from './broker/dynsec.js';
+import { startLoginSync } from './broker/login-sync.js';
 import type { Config } from './config.js';
 import { connect, type Connection } from './db/connection.js';
 import { createDatabase, type Database } from './db/database.js';
@@ -132,13 +135,21 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       http.addHealthCheck('broker', () => ({ status: 'ok', url: embedded.url, clients: embedded.clientCount() }));
     }
 
-    const mqttUrl = config.MQTT_URL ?? broker?.url;
+    // What devices are told to connect to: never with the credentials MQTT_URL may carry.
+    const mqttUrl = config.MQTT_URL ? withoutCredentials(config.MQTT_URL) : broker?.url;
     if (!mqttUrl && options.roles.includes('ingest')) {
       log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
+    }
+    if (config.MODE === 'PROD' && config.MQTT_URL && config.MQTT_BROKER_AUTH === 'none') {
+      log.warn(
+        'MQTT_BROKER_AUTH=none: Pulse does not manage device logins on MQTT_URL; unless the broker is secured otherwise, any client can read and publish device topics (MQTT_BROKER_AUTH=dynsec for Mosquitto)',
+      );
     }
     const bus = await openBus(config, options.roles, log);
     cleanup.push(() => bus.close());
     http.addHealthCheck('bus', () => bus.health());
+    const logins = await openBrokerLogins(config, options.roles, { bus, db, log });
+    if (logins) cleanup.push(() => logins.close());
     const deps: RoleDeps = {
       config,
       db,
@@ -149,8 +160,12 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       metrics,
       embeddedBroker: broker,
       mqttUrl,
-      // Pulse's own clients (the MQTT integration) log in to the embedded broker.
-      serviceMqttUrl: config.MQTT_URL ?? broker?.serviceUrl,
+      // Pulse's own clients (ingest's subscription, the MQTT integration) log in as a service.
+      serviceMqttUrl:
+        config.MQTT_URL && config.MQTT_BROKER_AUTH === 'dynsec'
+          ? dynsecServiceUrl(config.MQTT_URL)
+          : (config.MQTT_URL ?? broker?.serviceUrl),
+      brokerPasswords: logins?.passwords ?? UNMANAGED_LOGINS,
       secrets,
     };
     const roles: RunningRole[] = [];
@@ -215,4 +230,35 @@ async function openBus(config: Config, roles: readonly RoleName[], log: Logger):
     name: `pulse ${roles.join(',')}`,
     log: log.child({ component: 'bus' }),
   });
+}
+
+const withoutCredentials = (url: string) => {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString();
+};
+
+/**
+ * With MQTT_BROKER_AUTH=dynsec, a process that makes tokens (provision, api) keeps the broker's device
+ * logins: passwords where tokens are made, enabled/disabled on every device.changed, and (provision) a
+ * full reconcile at start.
+ */
+async function openBrokerLogins(
+  config: Config,
+  roles: readonly RoleName[],
+  deps: { bus: Bus; db: Database; log: Logger },
+) {
+  if (config.MQTT_BROKER_AUTH !== 'dynsec' || !config.MQTT_URL) return undefined;
+  if (!roles.includes('provision') && !roles.includes('api')) return undefined;
+  const ca = config.MQTT_CA_FILE ? await readFile(config.MQTT_CA_FILE) : undefined;
+  const dynsec = await Dynsec.open(config.MQTT_URL, deps.log, ca);
+  const sync = await startLoginSync({ logins: dynsec, ...deps, reconcile: roles.includes('provision') });
+  return {
+    passwords: dynsec,
+    close: async () => {
+      await sync.stop();
+      await dynsec.close();
+    },
+  };
 }

@@ -12,7 +12,7 @@ import type { App } from '../http/server.js';
 import { Nullable, Obj } from '../lib/schema.js';
 import * as registry from '../model/device-registry.js';
 import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../model/device-spec.js';
-import { issueDevices, rotateToken, type IssuedDevice } from '../model/provisioning.js';
+import { issueDevices, rotateToken, type BrokerPasswords, type IssuedDevice } from '../model/provisioning.js';
 import * as tenants from '../model/tenants.js';
 import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { customerAdminOnly, tenantOf, type InTenant } from './guard.js';
@@ -93,6 +93,8 @@ const Issued = Obj({ ...RegisteredDevice.properties, created: Type.Boolean(), co
 
 export interface DeviceRouteDeps {
   bus: Bus;
+  /** Where a rotated token becomes the device's broker password. */
+  logins: BrokerPasswords;
   activationTtlMinutes: number;
   /** The broker devices connect to (MQTT_URL or the embedded one's). */
   mqttUrl: string | undefined;
@@ -283,7 +285,9 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     },
     async (request) => {
       const { device_id } = request.params;
-      const token = await changingOne(request, 'rotate_device_token', device_id, (tx) => rotateToken(tx, device_id));
+      const token = await changingOne(request, 'rotate_device_token', device_id, (tx) =>
+        rotateToken(tx, device_id, deps.logins),
+      );
       return { tenant_id: scope.tenantOf(request), device_id, new_provision_token: token };
     },
   );

@@ -124,6 +124,7 @@ export function start(deps: RoleDeps): RunningRole {
 
   const deviceDeps: DeviceRouteDeps = {
     bus: deps.bus,
+    logins: deps.brokerPasswords,
     activationTtlMinutes: config.ACTIVATION_TTL_MINUTES,
     mqttUrl: deps.mqttUrl,
     publicUrl: config.PUBLIC_URL,

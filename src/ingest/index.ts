@@ -2,7 +2,6 @@
 // `drain` is an ingest instance's last visit to the broker when it is removed for good (ADR 015).
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Config } from '../config.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
@@ -57,7 +56,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   let mqttSource: MqttSource | undefined;
   if (config.MQTT_URL) {
     mqttSource = await startMqttSource({
-      ...(await externalBroker(config)),
+      ...(await externalBroker(deps)),
       sharedGroup: config.MQTT_SHARED_GROUP,
       clientId: config.MQTT_CLIENT_ID ?? defaultClientId(),
       pipeline,
@@ -115,7 +114,7 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
     log,
     (next) => pipeline.applySettings(next),
   );
-  const broker = await externalBroker(config);
+  const broker = await externalBroker(deps);
   const source = await startMqttSource({
     ...broker,
     sharedGroup: config.MQTT_SHARED_GROUP,
@@ -145,8 +144,8 @@ export async function drain(deps: RoleDeps, clientId: string, quietMs = 2000): P
   return pipeline.counters.received;
 }
 
-/** How to reach the external broker MQTT_URL names. */
-async function externalBroker(config: Config) {
+/** How to reach the external broker MQTT_URL names, as Pulse's service client. */
+async function externalBroker({ config, serviceMqttUrl }: RoleDeps) {
   const file = config.MQTT_CA_FILE;
   let ca: Buffer | undefined;
   try {
@@ -154,5 +153,11 @@ async function externalBroker(config: Config) {
   } catch (error) {
     throw new Error(`MQTT_CA_FILE: cannot read ${file} (${(error as Error).message})`);
   }
-  return { url: config.MQTT_URL!, ca, maxPacketBytes: config.MQTT_MAX_PACKET_BYTES };
+  return {
+    url: serviceMqttUrl ?? config.MQTT_URL!,
+    ca,
+    maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+    // The broker lets a device publish only to its own topics (ADR 020): the topic names the sender.
+    topicAuthenticated: config.MQTT_BROKER_AUTH === 'dynsec',
+  };
 }

@@ -20,6 +20,8 @@ export interface MqttSourceOptions {
   clientId: string;
   ca?: Buffer | undefined;
   maxPacketBytes: number;
+  /** The broker authenticated each device and let it publish only to its own topics (dynsec). */
+  topicAuthenticated?: boolean;
   /** The session's last visit: unsubscribe from the group and take what the session holds (`pulse ingest drain`). */
   leave?: boolean;
   /** A clean session (ends a persistent one); persistent by default. */
@@ -67,7 +69,7 @@ export async function startMqttSource(options: MqttSourceOptions): Promise<MqttS
     // A persistent session: QoS 1 messages sent while we were away are delivered on reconnect.
     clean: options.clean ?? false,
     onMessage: (message, done) => {
-      const handled = handlePublish(pipeline, log, message);
+      const handled = handlePublish(pipeline, log, message, undefined, options.topicAuthenticated);
       if (done) {
         inProgress.add(handled);
         void handled.then(() => {
@@ -154,12 +156,14 @@ function handlePublish(
   log: Logger,
   packet: { topic: string; payload: Buffer | string; sizeBytes?: number; qos: number },
   loginToken?: string,
+  topicAuthenticated = false,
 ): Promise<unknown> {
   return pipeline
     .handle({
       source: 'mqtt',
       topic: packet.topic,
       headerToken: loginToken,
+      topicAuthenticated,
       body: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
       sizeBytes: packet.sizeBytes,
       wait: packet.qos > 0 ? 'stored' : 'queued',

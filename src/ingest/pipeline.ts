@@ -39,6 +39,8 @@ export interface IncomingMessage {
   /** The size as sent, when body holds only the first bytes of a message too large to keep. */
   sizeBytes?: number;
   headerToken?: string | undefined;
+  /** The broker authenticated the sender as the topic's device: a payload without a token is its own. */
+  topicAuthenticated?: boolean;
   allowedMsgTypes?: readonly string[] | undefined;
   /**
    * How the caller needs the outcome: 'stored' waits until the row is written (HTTP 202, MQTT QoS 1);
@@ -197,6 +199,7 @@ export class IngestPipeline {
       payload,
       sizeBytes,
       headerToken: incoming.headerToken,
+      topicAuthenticated: incoming.topicAuthenticated ?? false,
       allowedMsgTypes: incoming.allowedMsgTypes,
       device,
       takeRateToken: () => this.buckets.tryTake(`${topic?.tenantId}\u0000${topic?.deviceId}`, now),

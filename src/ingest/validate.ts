@@ -16,6 +16,8 @@ export interface ValidationInput {
   sizeBytes: number;
   /** HTTP sends the token in X-Provision-Token; MQTT devices put it in the payload. */
   headerToken?: string | undefined;
+  /** The broker authenticated the sender as the topic's device (dynsec): a missing token is no reject. */
+  topicAuthenticated?: boolean;
   /** HTTP only takes telemetry and heartbeat; MQTT, as the reference, stores any message type. */
   allowedMsgTypes?: readonly string[] | undefined;
   /** The registry entry of the topic's device; null when it is not registered. */
@@ -78,8 +80,11 @@ export function validate(input: ValidationInput): Validation {
   if (device.site_id !== siteId) return reject('SITE_MISMATCH_REGISTRY_VS_PAYLOAD');
   if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
   const token = input.headerToken ?? payload.provision_token;
-  if (token === undefined || token === null || token === '') return reject('TOKEN_MISSING');
-  if (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)) return reject('TOKEN_INVALID');
+  const absent = token === undefined || token === null || token === '';
+  // A token that is there is checked even so: a device sending a stale one should hear of it.
+  if (absent && !input.topicAuthenticated) return reject('TOKEN_MISSING');
+  if (!absent && (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)))
+    return reject('TOKEN_INVALID');
 
   // Only an authenticated message may spend the device's rate budget.
   if (!input.takeRateToken()) return reject('RATE_LIMITED');

@@ -6,6 +6,11 @@ import { isoUtc } from '../lib/time.js';
 import type { DeviceSpec } from './device-spec.js';
 import * as registry from './device-registry.js';
 
+/** Where a device's new token becomes its broker password (MQTT_BROKER_AUTH=dynsec); a no-op otherwise. */
+export interface BrokerPasswords {
+  setPassword(tenantId: string, deviceId: string, token: string): Promise<void>;
+}
+
 export interface IssuedDevice {
   row: number;
   tenant_id: string;
@@ -41,8 +46,17 @@ export async function issueDevices(
   }));
 }
 
-/** A new provision token for the device (the old one stops working); undefined when there is no such device. */
-export async function rotateToken(tx: TenantScope, deviceId: string): Promise<string | undefined> {
+/**
+ * A new provision token for the device (the old one stops working); undefined when there is no such device.
+ * The broker's login changes in the same transaction, last: if the broker refuses, nothing changed.
+ */
+export async function rotateToken(
+  tx: TenantScope,
+  deviceId: string,
+  logins: BrokerPasswords,
+): Promise<string | undefined> {
   const token = newProvisionToken();
-  return (await registry.replaceToken(tx, deviceId, sha256Hex(token), 'ROTATED')) ? token : undefined;
+  if (!(await registry.replaceToken(tx, deviceId, sha256Hex(token), 'ROTATED'))) return undefined;
+  await logins.setPassword(tx.tenantId, deviceId, token);
+  return token;
 }

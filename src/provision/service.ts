@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import { newProvisionToken, sha256Hex } from '../lib/credentials.js';
 import { type DeviceSpec, type RowError } from '../model/device-spec.js';
 import * as registry from '../model/device-registry.js';
-import { issueDevices, rotateToken, type IssuedDevice } from '../model/provisioning.js';
+import { issueDevices, rotateToken, type BrokerPasswords, type IssuedDevice } from '../model/provisioning.js';
 import * as tenants from '../model/tenants.js';
 
 export interface Provisioning {
@@ -18,6 +18,8 @@ export interface Provisioning {
 
 export interface ProvisioningOptions {
   activationTtlMinutes: number;
+  /** Where new tokens become broker passwords (activation, rotation). */
+  logins: BrokerPasswords;
   /** Told after a device's registration, token or status changed (caches elsewhere must forget it). */
   onDeviceChanged?: (tenantId: string, deviceId: string) => void;
 }
@@ -56,7 +58,7 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
     },
 
     async rotateToken(tenantId, deviceId) {
-      const token = await db.withService((tx) => rotateToken(narrow(tx, tenantId), deviceId));
+      const token = await db.withService((tx) => rotateToken(narrow(tx, tenantId), deviceId, options.logins));
       if (!token) throw deviceNotFound(tenantId, deviceId);
       changed(tenantId, deviceId);
       return token;
@@ -73,6 +75,8 @@ export function createProvisioning(db: Database, options: ProvisioningOptions): 
           throw new AppError('INVALID_ACTIVATION_CODE', 'Invalid activation code');
         }
         await registry.replaceToken(tx, deviceId, sha256Hex(token), 'REACTIVATED');
+        // Last in the transaction: if the broker refuses the login, the code stays unused.
+        await options.logins.setPassword(tenantId, deviceId, token);
         return token;
       });
       changed(tenantId, deviceId);

@@ -1,6 +1,6 @@
 // A Mosquitto of one's own, on a free port, with the deploy/mosquitto.conf we ship: for tests that stop
 // or reconfigure the broker, and for benchmarks that should not share the machine's.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
@@ -79,4 +79,26 @@ export async function startMosquitto(extra = ''): Promise<Mosquitto> {
   };
   await broker.start();
   return broker;
+}
+
+export const DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+
+/** A Mosquitto of one's own with the dynamic-security plugin, its admin `admin` / `adminPassword`. */
+export async function startDynsecMosquitto(adminPassword: string): Promise<Mosquitto & { adminUrl: string }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pulse-dynsec-'));
+  chmodSync(dir, 0o777);
+  const file = path.join(dir, 'dynamic-security.json');
+  execFileSync('mosquitto_ctrl', ['dynsec', 'init', file, 'admin', adminPassword], { stdio: 'ignore' });
+  chmodSync(file, 0o666); // the plugin, running as the mosquitto user, saves every change here
+  const broker = await startMosquitto(
+    [`plugin ${DYNSEC_PLUGIN}`, `plugin_opt_config_file ${file}`, 'allow_anonymous false'].join('\n'),
+  );
+  return {
+    ...broker,
+    adminUrl: `mqtt://admin:${encodeURIComponent(adminPassword)}@127.0.0.1:${broker.port}`,
+    async close() {
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

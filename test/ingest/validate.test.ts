@@ -115,6 +115,18 @@ describe('validate', () => {
     expect(reasonOf(overrides as Overrides)).toBe(reason);
   });
 
+  it('takes a message without a token when the broker authenticated its sender, and still checks one sent', () => {
+    const { provision_token: _token, ...tokenless } = GOOD;
+    expect(reasonOf({ payload: tokenless, topicAuthenticated: true })).toBe('ACCEPTED');
+    expect(reasonOf({ payload: tokenless })).toBe('TOKEN_MISSING');
+    expect(reasonOf({ payload: { ...GOOD, provision_token: 'tok-stale' }, topicAuthenticated: true })).toBe(
+      'TOKEN_INVALID',
+    );
+    expect(reasonOf({ payload: tokenless, topicAuthenticated: true, device: { ...DEVICE, status: 'REVOKED' } })).toBe(
+      'DEVICE_REVOKED',
+    );
+  });
+
   it('authenticates before rate limiting: spoofed messages never spend the device’s budget', () => {
     let spent = 0;
     const take = () => {

@@ -1,0 +1,58 @@
+// Keeps the broker's device logins in step with the registry (MQTT_BROKER_AUTH=dynsec): at start a full
+// reconcile (devices revoked or re-registered while Pulse was down), then every device.changed — from
+// any process, after its commit — enables or disables that device's login. Passwords are set where tokens
+// are made (activation, rotation), since only there is the token in clear.
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/index.js';
+import type { Database } from '../db/database.js';
+import * as registry from '../model/device-registry.js';
+import { reconcileActions, type DeviceLogins } from './dynsec.js';
+
+export interface LoginSyncOptions {
+  logins: DeviceLogins;
+  bus: Bus;
+  db: Database;
+  log: Logger;
+  /** Reconcile the whole registry now (the process running provision does). */
+  reconcile: boolean;
+}
+
+export async function startLoginSync({ logins, bus, db, log, reconcile }: LoginSyncOptions) {
+  const unsubscribe = bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
+    try {
+      const status = await db.withService((tx) => registry.registryStatus(tx, tenant_id, device_id));
+      await logins.setEnabled(tenant_id, device_id, status === 'ACTIVE');
+    } catch (error) {
+      log.error({ err: error, tenant_id, device_id }, 'could not update the device login on the broker');
+    }
+  });
+  const resync = () =>
+    void reconcileLogins(logins, db, log).catch((error: unknown) =>
+      log.error({ err: error }, 'could not reconcile broker logins'),
+    );
+  // Changes may have been missed while the bus was away: go over them all again.
+  const stopGap = reconcile ? bus.onLiveGap(resync) : () => undefined;
+  if (reconcile) await reconcileLogins(logins, db, log);
+  return {
+    stop: async () => {
+      unsubscribe();
+      stopGap();
+    },
+  };
+}
+
+export async function reconcileLogins(logins: DeviceLogins, db: Database, log: Logger) {
+  const devices = await db.withService((tx) => registry.listRegistered(tx, { limit: Number.MAX_SAFE_INTEGER }));
+  const actions = reconcileActions(devices, await logins.list());
+  const split = (username: string) => username.split('/') as [string, string];
+  for (const username of actions.disable) await logins.setEnabled(...split(username), false);
+  for (const username of actions.enable) await logins.setEnabled(...split(username), true);
+  if (actions.withoutLogin.length > 0) {
+    log.warn(
+      { count: actions.withoutLogin.length, devices: actions.withoutLogin.slice(0, 10) },
+      'ACTIVE devices without a broker login (activated before MQTT_BROKER_AUTH=dynsec): rotate their tokens to give them one',
+    );
+  }
+  log.info({ disabled: actions.disable.length, enabled: actions.enable.length }, 'broker logins reconciled');
+  return actions;
+}
