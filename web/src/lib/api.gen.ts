@@ -6396,7 +6396,7 @@ export interface paths {
         content: {
           'application/json': {
             username: string;
-            /** @description at least 8 characters */
+            /** @description 8-256 characters, not the username, not a common password */
             password: string;
             role: 'customer_viewer' | 'customer_admin';
             email?: string;
@@ -6544,7 +6544,7 @@ export interface paths {
         content: {
           'application/json': {
             role?: 'customer_viewer' | 'customer_admin';
-            /** @description at least 8 characters */
+            /** @description 8-256 characters, not the username, not a common password */
             password?: string;
           };
         };
@@ -8551,7 +8551,7 @@ export interface paths {
         content: {
           'application/json': {
             username: string;
-            /** @description at least 8 characters */
+            /** @description 8-256 characters, not the username, not a common password */
             password: string;
             role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
             /** @description for customer roles */
@@ -8701,7 +8701,7 @@ export interface paths {
         content: {
           'application/json': {
             role?: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
-            /** @description at least 8 characters */
+            /** @description 8-256 characters, not the username, not a common password */
             password?: string;
           };
         };
