@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 // Tests that start a fleet of processes of their own (a NATS cluster, several `pulse run` processes)
 // measure nothing but still need the machine's two cores: they run after everything else, one at a time.
-const MULTI_PROCESS = ['test/cluster/**/*.test.ts', 'test/ingest/scale-down.test.ts', 'test/ingest/kill.test.ts'];
+const MULTI_PROCESS = [
+  'test/cluster/**/*.test.ts',
+  'test/ingest/scale-down.test.ts',
+  'test/ingest/kill.test.ts',
+  'test/deploy/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {
