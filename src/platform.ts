@@ -242,7 +242,8 @@ const withoutCredentials = (url: string) => {
 /**
  * With MQTT_BROKER_AUTH=dynsec, a process that makes tokens (provision, api) keeps the broker's device
  * logins: passwords where tokens are made, enabled/disabled on every device.changed, and (provision) a
- * full reconcile at start.
+ * full reconcile at start. Ingest opens it too, for the service login its subscription uses: whichever
+ * process starts first creates it.
  */
 async function openBrokerLogins(
   config: Config,
@@ -250,7 +251,7 @@ async function openBrokerLogins(
   deps: { bus: Bus; db: Database; log: Logger },
 ) {
   if (config.MQTT_BROKER_AUTH !== 'dynsec' || !config.MQTT_URL) return undefined;
-  if (!roles.includes('provision') && !roles.includes('api')) return undefined;
+  if (!roles.some((role) => role === 'provision' || role === 'api' || role === 'ingest')) return undefined;
   const ca = config.MQTT_CA_FILE ? await readFile(config.MQTT_CA_FILE) : undefined;
   const dynsec = await Dynsec.open(config.MQTT_URL, deps.log, ca);
   const sync = await startLoginSync({ logins: dynsec, ...deps, reconcile: roles.includes('provision') });
