@@ -3,6 +3,7 @@
 //
 // Only what every command needs is imported up front; each command imports the rest when it runs, so
 // `pulse --help` and the short commands do not pay for the whole server (`npm run bench:cli`).
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import type { CommandName, CommandOutput } from './commands.js';
@@ -307,6 +308,8 @@ program
       apiUrl: String(options.apiUrl ?? running?.httpUrl ?? `http://localhost:${cfg.PORT}`).replace(/\/$/, ''),
       adminKey,
       transport: options.transport as 'mqtt' | 'http',
+      // mqtts:// or wss:// with a private CA: MQTT_CA_FILE, as for Pulse's own connection.
+      mqttCa: cfg.MQTT_CA_FILE ? readFileSync(cfg.MQTT_CA_FILE) : undefined,
       mqttUrl:
         (options.mqttUrl as string | undefined) ??
         cfg.MQTT_URL ??
@@ -418,6 +421,11 @@ function printBanner(
     `  health        ${platform.httpUrl}/health`,
     `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
     `  MQTT broker   ${platform.mqttUrl ?? 'none'}${brokerReach(config)}`,
+    ...(platform.deps.embeddedBroker
+      ? [
+          `                ${platform.deps.embeddedBroker.tlsUrl ?? ''}${platform.deps.embeddedBroker.tlsUrl ? '  ' : ''}${platform.httpUrl.replace(/^http/, 'ws')}/mqtt`,
+        ]
+      : []),
     `  roles         ${platform.roles.map((role) => role.name).join(', ')}`,
     `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator

@@ -100,6 +100,21 @@ export const variables = {
     schema: port.default(8080),
     doc: 'The one HTTP port: provisioning, ingest, API, web app, /health. When taken, a free port is used and printed.',
   },
+  TLS_CERT_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'PEM certificate (chain) the HTTP server serves HTTPS with (HTTP/1.1 and HTTP/2, WebSocket included), and the embedded broker MQTT over TLS on MQTT_TLS_PORT. Re-read on SIGHUP. Unset: plain HTTP (behind a TLS proxy, set TRUST_PROXY).',
+    defaultDoc: 'plain HTTP',
+  },
+  TLS_KEY_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'PEM private key of TLS_CERT_FILE. Re-read on SIGHUP.',
+    defaultDoc: 'plain HTTP',
+  },
+  MQTT_TLS_PORT: {
+    schema: port.optional(),
+    doc: 'Port of the embedded broker for MQTT over TLS (mqtts://), with TLS_CERT_FILE and TLS_KEY_FILE. MQTT over WebSocket is always at /mqtt on the HTTP port (wss:// with TLS).',
+    defaultDoc: 'none',
+  },
   PUBLIC_URL: {
     schema: url(['http:', 'https:']).optional(),
     doc: 'URL users and devices reach Pulse at, as printed at start. Unset: http://localhost:PORT.',
@@ -361,6 +376,16 @@ const schema = z
     }
     if (config.MODE === 'PROD' && !config.SECRETS_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRETS_KEY'], message: 'is required when MODE=PROD' });
+    }
+    if (Boolean(config.TLS_CERT_FILE) !== Boolean(config.TLS_KEY_FILE)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [config.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'],
+        message: 'is needed too: TLS_CERT_FILE and TLS_KEY_FILE go together',
+      });
+    }
+    if (config.MQTT_TLS_PORT !== undefined && !config.TLS_CERT_FILE) {
+      ctx.addIssue({ code: 'custom', path: ['MQTT_TLS_PORT'], message: 'needs TLS_CERT_FILE and TLS_KEY_FILE' });
     }
     if (config.MQTT_BROKER_AUTH === 'dynsec') {
       const url = config.MQTT_URL ? new URL(config.MQTT_URL) : undefined;

@@ -2,6 +2,7 @@
 // owns the embedded database, which no second process may open (ADR 017). The route takes a key
 // generated at every start and kept in PULSE_DATA_DIR/control.json, readable only by the user who runs
 // Pulse — whoever can read it could open the database files anyway.
+import { Agent, fetch } from 'undici';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -71,6 +72,10 @@ export async function runThroughOwner(
     return undefined;
   }
   const response = await fetch(`${info.url}/control/${encodeURIComponent(name)}`, {
+    // With TLS on, the owner serves its certificate for a public name, not for 127.0.0.1; the control key
+    // (from a file only this user reads) authenticates it, and only the process bound to the port
+    // answers on loopback.
+    ...(info.url.startsWith('https:') && { dispatcher: new Agent({ connect: { rejectUnauthorized: false } }) }),
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-control-key': info.key },
     body: JSON.stringify(args),

@@ -2,6 +2,7 @@
 // schema, starts the embedded broker when asked, starts the chosen roles on one HTTP server and listens.
 // `pulse up`, `pulse run` and the integration tests all start Pulse through here.
 import { readFile } from 'node:fs/promises';
+import { createSecureContext, type Server as SecureServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from './api/index.js';
@@ -102,6 +103,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     });
     cleanup.push(() => maintenance.stop());
 
+    const tls = await readTlsFiles(config);
     let broker: EmbeddedBroker | undefined;
     if (options.embeddedBroker && !config.MQTT_URL) {
       broker = await startEmbeddedBroker({
@@ -111,6 +113,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         dataDir: config.PULSE_DATA_DIR,
         requireAuth: config.MODE === 'PROD',
         maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+        ...(tls && config.MQTT_TLS_PORT !== undefined && { tls: { ...tls, port: config.MQTT_TLS_PORT } }),
       });
       cleanup.push(() => broker!.stop());
     }
@@ -123,8 +126,31 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       trustProxy: config.TRUST_PROXY ?? false,
       checkResponses: config.API_CHECK_RESPONSES === 'on',
       connectOrigins: config.OIDC_ISSUER ? [new URL(config.OIDC_ISSUER).origin] : [],
+      tls,
+      webSocketMaxPayload: config.MQTT_MAX_PACKET_BYTES,
     });
     cleanup.push(() => http.app.close());
+    if (broker) {
+      const embedded = broker;
+      // Devices and browsers that only speak HTTP(S): MQTT over WebSocket on the HTTP port.
+      http.app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) =>
+        embedded.handleWebSocket(socket, request.ip),
+      );
+    }
+    if (tls) {
+      // A renewed certificate is taken on SIGHUP, without a restart; open connections keep theirs.
+      const reload = () =>
+        void readTlsFiles(config).then(
+          (renewed) => {
+            (http.app.server as unknown as SecureServer).setSecureContext(renewed!);
+            broker?.setSecureContext(renewed!);
+            log.info({ cert: config.TLS_CERT_FILE }, 'TLS certificate reloaded');
+          },
+          (error: unknown) => log.error({ err: error }, 'TLS certificate not reloaded; the old one stays'),
+        );
+      process.on('SIGHUP', reload);
+      cleanup.push(async () => void process.off('SIGHUP', reload));
+    }
     http.addHealthCheck('database', async () => ({
       status: 'ok',
       engine: connection.engine,
@@ -184,14 +210,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const httpPort = await listenWithFallback(http.app.server, config.HOST, config.PORT, (taken) =>
       log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
     );
+    const scheme = tls ? 'https' : 'http';
     if (controlKey) {
       const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
-      const url = `http://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+      const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
       writeControlInfo(config.PULSE_DATA_DIR, { url, key: controlKey, pid: process.pid });
       cleanup.push(async () => removeControlInfo(config.PULSE_DATA_DIR));
     }
-    const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `http://localhost:${httpPort}`;
-    const localUrls = [`http://localhost:${httpPort}`, `http://127.0.0.1:${httpPort}`];
+    const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `${scheme}://localhost:${httpPort}`;
+    const localUrls = [`${scheme}://localhost:${httpPort}`, `${scheme}://127.0.0.1:${httpPort}`];
     for (const role of roles) await role.listening?.(publicUrl, localUrls);
 
     return {
@@ -262,4 +289,24 @@ async function openBrokerLogins(
       await dynsec.close();
     },
   };
+}
+
+/** TLS_CERT_FILE and TLS_KEY_FILE, read (at start and on SIGHUP); undefined when TLS is off. */
+async function readTlsFiles(config: Config): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (!config.TLS_CERT_FILE || !config.TLS_KEY_FILE) return undefined;
+  const read = async (name: 'TLS_CERT_FILE' | 'TLS_KEY_FILE') => {
+    try {
+      return await readFile(config[name]!);
+    } catch (error) {
+      throw new Error(`${name}: cannot read ${config[name]} (${(error as Error).message})`);
+    }
+  };
+  const [cert, key] = await Promise.all([read('TLS_CERT_FILE'), read('TLS_KEY_FILE')]);
+  // A key that does not fit the certificate fails here, with both names, not at the first handshake.
+  try {
+    createSecureContext({ cert, key });
+  } catch (error) {
+    throw new Error(`TLS_CERT_FILE and TLS_KEY_FILE do not make a usable pair: ${(error as Error).message}`);
+  }
+  return { cert, key };
 }

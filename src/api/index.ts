@@ -7,7 +7,6 @@ import type { FastifyRequest } from 'fastify';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import fastifyWebsocket from '@fastify/websocket';
 import type Provider from 'oidc-provider';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors.js';
@@ -185,7 +184,6 @@ export function start(deps: RoleDeps): RunningRole {
 
   let live: ReturnType<typeof registerLiveRoutes> | undefined;
   app.register(async (ws) => {
-    await ws.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
     // @fastify/websocket hides its routes from the API docs; this one is part of the documented API.
     ws.addHook('onRoute', (route) => {
       if (route.websocket && route.schema) route.schema.hide = false;

@@ -13,7 +13,10 @@
 // when `requireAuth` (PROD); in DEV they may publish with the token in the payload, as the reference's
 // devices do. Nobody may subscribe to other devices' topics: their payloads hold tokens.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { rememberedPort, rememberPort } from '../data-dir.js';
@@ -47,6 +50,12 @@ export interface EmbeddedBroker {
   checkDevicesWith(check: DeviceCheck): void;
   /** Closes the connections logged in as this device (its token was rotated, or it was revoked). */
   disconnectDevice(tenantId: string, deviceId: string): number;
+  /** The mqtts:// URL devices connect to, when MQTT over TLS is on. */
+  readonly tlsUrl: string | undefined;
+  /** Serves MQTT over a WebSocket the HTTP server accepted (at /mqtt). */
+  handleWebSocket(socket: WebSocket, remote: string): void;
+  /** A renewed certificate for new TLS connections (SIGHUP). */
+  setSecureContext(tls: { cert: Buffer; key: Buffer }): void;
   stop(): Promise<void>;
 }
 
@@ -75,6 +84,8 @@ export async function startEmbeddedBroker(options: {
   requireAuth: boolean;
   /** Connections sending a larger packet are closed before it is read (MQTT_MAX_PACKET_BYTES). */
   maxPacketBytes: number;
+  /** MQTT over TLS on this port too (MQTT_TLS_PORT), with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer; port: number } | undefined;
 }): Promise<EmbeddedBroker> {
   const gates = new Set<{ matches: (topic: string) => boolean; gate: PublishGate }>();
   const identities = new WeakMap<Client, Identity>();
@@ -130,15 +141,28 @@ export async function startEmbeddedBroker(options: {
   };
   const broker = await Aedes.createBroker({ concurrency: 1000, authenticate, authorizePublish, authorizeSubscribe });
   broker.on('clientDisconnect', (client) => deviceClients.delete(client));
-  const server: Server = createServer((socket) => {
-    guardPacketSize(socket, options.maxPacketBytes, () =>
+  /** Every connection, whatever carries it: oversized packets refused before aedes reads them. */
+  const serve = (stream: Duplex, remote: string | undefined) => {
+    guardPacketSize(stream, options.maxPacketBytes, () =>
       options.log.warn(
-        { remote: socket.remoteAddress, max_bytes: options.maxPacketBytes },
+        { remote, max_bytes: options.maxPacketBytes },
         'MQTT client sent a packet over MQTT_MAX_PACKET_BYTES; connection closed',
       ),
     );
-    broker.handle(socket);
-  });
+    broker.handle(stream);
+  };
+  const server: Server = createServer((socket) => serve(socket, socket.remoteAddress));
+  let tlsServer: TlsServer | undefined;
+  let tlsPort: number | undefined;
+  if (options.tls) {
+    const { cert, key } = options.tls;
+    tlsServer = createTlsServer({ cert, key }, (socket) => serve(socket, socket.remoteAddress));
+    // A TLS handshake that fails (a client not trusting the certificate) is the client's problem.
+    tlsServer.on('tlsClientError', (error) => options.log.debug({ err: error }, 'MQTT TLS handshake failed'));
+    tlsPort = await listenWithFallback(tlsServer, options.host, options.tls.port, (taken) =>
+      options.log.warn(`MQTT TLS port ${taken} is in use; the embedded broker listens for mqtts:// on another port`),
+    );
+  }
   // The fallback port is kept in the data dir: device scripts written against it keep working after a restart.
   const port = await listenWithFallback(
     server,
@@ -156,6 +180,9 @@ export async function startEmbeddedBroker(options: {
     port,
     url: `mqtt://${host}:${port}`,
     serviceUrl: `mqtt://${SERVICE_USER}:${servicePassword}@${host}:${port}`,
+    tlsUrl: tlsPort === undefined ? undefined : `mqtts://${host}:${tlsPort}`,
+    handleWebSocket: (socket, remote) => serve(createWebSocketStream(socket), remote),
+    setSecureContext: (tls) => tlsServer?.setSecureContext(tls),
     broker,
     clientCount: () => broker.connectedClients,
     gatePublishes(matches, gate) {
@@ -180,6 +207,7 @@ export async function startEmbeddedBroker(options: {
     stop: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     },
   };
 }
@@ -221,7 +249,7 @@ function keysEqual(given: string, expected: string): boolean {
  * fixed header's remaining length is read as the bytes arrive (aedes reads with `read()`, so this
  * 'data' listener sees each chunk as aedes takes it, and never more than one chunk is held).
  */
-export function guardPacketSize(socket: Socket, maxBytes: number, onOversize: () => void): void {
+export function guardPacketSize(socket: Duplex, maxBytes: number, onOversize: () => void): void {
   const scanner = packetSizeScanner(maxBytes);
   socket.on('data', (chunk: Buffer) => {
     if (scanner(chunk)) return;

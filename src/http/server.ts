@@ -3,6 +3,7 @@
 // FastAPI's shape, the 404 body, and GET /health.
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import Fastify, {
@@ -77,6 +78,10 @@ export interface HttpServerOptions {
   connectOrigins?: string[];
   /** Check every JSON answer against its route's response schema (API_CHECK_RESPONSES). */
   checkResponses?: boolean;
+  /** Serve HTTPS (HTTP/2, and HTTP/1.1 for older clients and WebSocket) with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** Largest WebSocket message (the live API's frames, MQTT packets over WebSocket). */
+  webSocketMaxPayload: number;
 }
 
 /**
@@ -120,7 +125,10 @@ const ProcessHealth = Type.Object({
 });
 
 export async function createHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  // With TLS the server is fastify's HTTP/2 one; routes see the same request and reply API either way.
+  const transport = options.tls ? { http2: true, https: { allowHTTP1: true, ...options.tls } } : {};
   const app = Fastify({
+    ...(transport as object),
     loggerInstance: options.log as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
@@ -128,6 +136,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: true, coerceTypes: true, removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // One WebSocket server for every `websocket: true` route (the live API, MQTT over WebSocket).
+  await app.register(fastifyWebsocket, { options: { maxPayload: options.webSocketMaxPayload } });
 
   // Set on the raw response, so that routes which hijack it (the OIDC issuer) carry them too; a route's
   // own header of the same name (Swagger UI's CSP) wins.

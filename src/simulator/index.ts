@@ -1,5 +1,7 @@
 // The device simulator: registers its devices through the provisioning API (bulk), activates each one
 // like a real device would, then publishes heartbeats and telemetry over MQTT or HTTP once a second tick.
+// Over MQTT each device has its own connection, logged in as `<tenant>/<device>` with its token, as
+// brokers with device logins (the embedded one in PROD, Mosquitto with dynsec) require.
 import mqtt, { type MqttClient } from 'mqtt';
 import {
   defaultDeviceModelSettings,
@@ -19,6 +21,8 @@ export interface SimulatorOptions {
   adminKey: string;
   transport: 'mqtt' | 'http';
   mqttUrl?: string | undefined;
+  /** The CA that signed an mqtts:// or wss:// broker's certificate (MQTT_CA_FILE). */
+  mqttCa?: Buffer | undefined;
   qos?: 0 | 1;
   deviceCount: number;
   /** Devices are spread round-robin over these tenants, and within a tenant over its sites. */
@@ -57,8 +61,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const model = options.model ?? defaultDeviceModelSettings;
   const devices = await provisionDevices(options, random);
 
-  const client =
-    options.transport === 'mqtt' ? await connectMqtt(options.mqttUrl ?? 'mqtt://localhost:1883') : undefined;
+  const clients =
+    options.transport === 'mqtt'
+      ? await connectDevices(devices, options.mqttUrl ?? 'mqtt://localhost:1883', options.mqttCa)
+      : undefined;
   const counters = { sent: 0, rejected: 0 };
   const recent: number[] = []; // messages sent in each of the last 10 ticks
   const started = Date.now();
@@ -92,8 +98,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     sending = sending.then(() =>
       Promise.all(
         messages.map(async ({ device, type, payload }) => {
-          const accepted = client
-            ? await publishMqtt(client, device, type, payload, options.qos ?? 0)
+          const client = clients?.get(device);
+          const accepted = clients
+            ? client !== undefined && (await publishMqtt(client, device, type, payload, options.qos ?? 0))
             : await postHttp(options.apiUrl, device, type, payload);
           counters.sent += 1;
           if (!accepted) counters.rejected += 1;
@@ -113,7 +120,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     async stop() {
       clearInterval(timer);
       await sending;
-      await client?.endAsync();
+      await Promise.all([...(clients?.values() ?? [])].map((client) => client.endAsync()));
     },
   };
 }
@@ -180,8 +187,26 @@ async function request<T>(url: string, init: RequestInit): Promise<T> {
   return body;
 }
 
-async function connectMqtt(url: string): Promise<MqttClient> {
-  return mqtt.connectAsync(url, { clientId: `pulse-sim-${process.pid}-${Date.now()}`, reconnectPeriod: 1000 });
+/** One logged-in connection per device, eight connecting at a time. */
+async function connectDevices(devices: SimulatedDevice[], url: string, ca: Buffer | undefined) {
+  const clients = new Map<SimulatedDevice, MqttClient>();
+  const queue = [...devices];
+  const worker = async () => {
+    for (let device = queue.shift(); device; device = queue.shift()) {
+      clients.set(
+        device,
+        await mqtt.connectAsync(url, {
+          clientId: `pulse-sim-${device.tenantId}-${device.deviceId}-${process.pid}`,
+          username: `${device.tenantId}/${device.deviceId}`,
+          password: device.token,
+          reconnectPeriod: 1000,
+          ...(ca && { ca }),
+        }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return clients;
 }
 
 async function publishMqtt(
