@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { EmbeddedBroker } from './broker/embedded.js';
 import type { Bus } from './bus/index.js';
 import type { Config } from './config.js';
-import type { BrokerPasswords } from './model/provisioning.js';
+import type { ManagedLogins } from './broker/dynsec.js';
 import type { Database } from './db/database.js';
 import type { SecretBox } from './lib/secrets.js';
 import type { ComponentHealth, HttpServer } from './http/server.js';
@@ -27,8 +27,8 @@ export interface RoleDeps {
   mqttUrl: string | undefined;
   /** The same broker as Pulse's own clients reach it (the embedded one's with service credentials): MQTT integrations publish there by default. */
   serviceMqttUrl: string | undefined;
-  /** Where new device tokens become broker passwords (MQTT_BROKER_AUTH=dynsec; a no-op otherwise). */
-  brokerPasswords: BrokerPasswords;
+  /** Logins Pulse keeps on an external broker (MQTT_BROKER_AUTH=dynsec; no-ops otherwise). */
+  brokerLogins: ManagedLogins;
   /** Seals and opens integration secrets (SECRETS_KEY). */
   secrets: SecretBox;
 }

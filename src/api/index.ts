@@ -25,6 +25,7 @@ import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
 import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
 import { registerUserRoutes } from './customer/users.js';
+import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
@@ -123,7 +124,7 @@ export function start(deps: RoleDeps): RunningRole {
 
   const deviceDeps: DeviceRouteDeps = {
     bus: deps.bus,
-    logins: deps.brokerPasswords,
+    logins: deps.brokerLogins,
     activationTtlMinutes: config.ACTIVATION_TTL_MINUTES,
     mqttUrl: deps.mqttUrl,
     publicUrl: config.PUBLIC_URL,
@@ -146,6 +147,12 @@ export function start(deps: RoleDeps): RunningRole {
     acceptCsv(customer);
     registerUserRoutes(customer, { inTenant: tenantTransactions(deps.db), externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, customerDevices(tenantTransactions(deps.db)), deviceDeps);
+    registerMqttReaderRoutes(customer, {
+      inTenant: tenantTransactions(deps.db),
+      bus: deps.bus,
+      logins: deps.brokerLogins,
+      mqttUrl: deps.mqttUrl,
+    });
   });
 
   const collector = new MetricsCollector({

@@ -80,7 +80,14 @@ interface Response {
   correlationData?: string;
 }
 
-export interface DeviceLogins extends BrokerPasswords {
+/** Logins Pulse keeps on a broker it manages: devices' (BrokerPasswords) and tenants' alert readers. */
+export interface ManagedLogins extends BrokerPasswords {
+  /** Creates an alert reader `<tenant>/alerts/<name>` allowed to subscribe to alerts/<tenant>/# only. */
+  setReader(tenantId: string, name: string, password: string): Promise<void>;
+  removeReader(tenantId: string, name: string): Promise<void>;
+}
+
+export interface DeviceLogins extends ManagedLogins {
   /** Creates or updates the device's login with this token as its password, enabled (setPassword). */
   /** Enables or disables an existing login (a device re-registered or revoked). */
   setEnabled(tenantId: string, deviceId: string, enabled: boolean): Promise<void>;
@@ -89,8 +96,14 @@ export interface DeviceLogins extends BrokerPasswords {
   close(): Promise<void>;
 }
 
-/** For a broker Pulse does not manage logins on (MQTT_BROKER_AUTH=none; the embedded one checks tokens itself). */
-export const UNMANAGED_LOGINS: BrokerPasswords = { setPassword: async () => undefined };
+/** For a broker Pulse does not manage logins on (MQTT_BROKER_AUTH=none; the embedded one checks them itself). */
+export const UNMANAGED_LOGINS: ManagedLogins = {
+  setPassword: async () => undefined,
+  setReader: async () => undefined,
+  removeReader: async () => undefined,
+};
+
+export const readerUsername = (tenantId: string, name: string) => `${tenantId}/alerts/${name}`;
 
 export class Dynsec implements DeviceLogins {
   private readonly pending = new Map<string, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
@@ -187,6 +200,22 @@ export class Dynsec implements DeviceLogins {
     ]);
   }
 
+  async setReader(tenantId: string, name: string, password: string) {
+    const rolename = `pulse-alerts:${tenantId}`;
+    await this.run([
+      {
+        command: 'createRole',
+        rolename,
+        acls: [{ acltype: 'subscribePattern', topic: `alerts/${tenantId}/#`, allow: true }],
+      },
+      { command: 'createClient', username: readerUsername(tenantId, name), password, roles: [{ rolename }] },
+    ]);
+  }
+
+  async removeReader(tenantId: string, name: string) {
+    await this.run([{ command: 'deleteClient', username: readerUsername(tenantId, name) }]);
+  }
+
   async setEnabled(tenantId: string, deviceId: string, enabled: boolean) {
     const username = deviceUsername(tenantId, deviceId);
     await this.run([{ command: enabled ? 'enableClient' : 'disableClient', username }]);
@@ -196,7 +225,9 @@ export class Dynsec implements DeviceLogins {
     const [response] = await this.run([{ command: 'listClients', verbose: true, count: -1, offset: 0 }]);
     const clients = (response?.data?.clients ?? []) as { username: string; disabled?: boolean }[];
     return new Map(
-      clients.filter((c) => c.username.includes('/')).map((c) => [c.username, c.disabled === true] as const),
+      clients
+        .filter((c) => c.username.split('/').length === 2) // devices; readers are <tenant>/alerts/<name>
+        .map((c) => [c.username, c.disabled === true] as const),
     );
   }
 

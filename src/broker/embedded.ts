@@ -34,7 +34,13 @@ export type DeviceCheck = (tenantId: string, deviceId: string, token: string) =>
 /** The user name Pulse's own clients (the MQTT integration) log in with. */
 export const SERVICE_USER = 'pulse';
 
-type Identity = { kind: 'service' } | { kind: 'device'; tenantId: string; deviceId: string; token: string };
+/** Whether `password` is the password of the tenant's alert reader `name`. */
+export type ReaderCheck = (tenantId: string, name: string, password: string) => Promise<boolean>;
+
+type Identity =
+  | { kind: 'service' }
+  | { kind: 'device'; tenantId: string; deviceId: string; token: string }
+  | { kind: 'reader'; tenantId: string; name: string };
 
 export interface EmbeddedBroker {
   readonly port: number;
@@ -50,6 +56,10 @@ export interface EmbeddedBroker {
   checkDevicesWith(check: DeviceCheck): void;
   /** Closes the connections logged in as this device (its token was rotated, or it was revoked). */
   disconnectDevice(tenantId: string, deviceId: string): number;
+  /** How alert readers' logins are checked; until set, reader logins are refused. */
+  checkReadersWith(check: ReaderCheck): void;
+  /** Closes the connections logged in as this alert reader (it was removed). */
+  disconnectReader(tenantId: string, name: string): number;
   /** The mqtts:// URL devices connect to, when MQTT over TLS is on. */
   readonly tlsUrl: string | undefined;
   /** Serves MQTT over a WebSocket the HTTP server accepted (at /mqtt). */
@@ -92,6 +102,7 @@ export async function startEmbeddedBroker(options: {
   const deviceClients = new Set<Client>();
   const servicePassword = randomBytes(24).toString('base64url');
   let checkDevice: DeviceCheck | undefined;
+  let checkReader: ReaderCheck | undefined;
 
   const authenticate: NonNullable<AedesOptions['authenticate']> = (client, username, password, done) => {
     const refuse = (returnCode: 4 | 5, message: string) =>
@@ -104,6 +115,22 @@ export async function startEmbeddedBroker(options: {
       if (!keysEqual(secret, servicePassword)) return refuse(4, 'wrong password');
       identities.set(client, { kind: 'service' });
       return done(null, true);
+    }
+    const reader = readerLogin(username);
+    if (reader) {
+      if (!secret || !checkReader) return refuse(4, 'unknown user');
+      return void checkReader(reader.tenantId, reader.name, secret).then(
+        (valid) => {
+          if (!valid) return refuse(4, 'wrong password, or no such alert reader');
+          identities.set(client, { kind: 'reader', ...reader });
+          deviceClients.add(client);
+          done(null, true);
+        },
+        (error: unknown) => {
+          options.log.warn({ err: error }, 'alert reader login could not be checked');
+          refuse(5, 'login could not be checked; retry');
+        },
+      );
     }
     const login = deviceLogin(username);
     if (!login || !secret || !checkDevice) return refuse(4, 'unknown user');
@@ -128,6 +155,11 @@ export async function startEmbeddedBroker(options: {
     if (identity?.kind === 'device' && !isOwnTopic(packet.topic, identity)) {
       return callback(new Error('a device publishes to its own topics only'));
     }
+    if (identity?.kind === 'reader') return callback(new Error('an alert reader only reads'));
+    // Alert topics are Pulse's to publish (its MQTT integrations, logged in as the service).
+    if (identity?.kind !== 'service' && packet.topic.split('/')[0] === 'alerts') {
+      return callback(new Error('alerts/ topics are published by Pulse only'));
+    }
     const token = identity?.kind === 'device' ? identity.token : undefined;
     for (const { matches, gate } of gates) {
       if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null), token);
@@ -136,11 +168,31 @@ export async function startEmbeddedBroker(options: {
   };
   const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (client, subscription, callback) => {
     const identity = client ? identities.get(client) : undefined;
-    const own = identity?.kind === 'device' && isOwnCommandFilter(subscription.topic, identity);
-    callback(null, own || !mayMatchDeviceTopic(subscription.topic) ? subscription : null);
+    const filter = subscription.topic;
+    const own =
+      (identity?.kind === 'device' && isOwnCommandFilter(filter, identity)) ||
+      (identity?.kind === 'reader' && isOwnAlertFilter(filter, identity.tenantId));
+    const allowed =
+      own ||
+      (identity?.kind !== 'reader' &&
+        !mayMatchDeviceTopic(filter) &&
+        (identity?.kind === 'service' || !mayMatchAlertTopic(filter)));
+    callback(null, allowed ? subscription : null);
   };
   const broker = await Aedes.createBroker({ concurrency: 1000, authenticate, authorizePublish, authorizeSubscribe });
   broker.on('clientDisconnect', (client) => deviceClients.delete(client));
+  /** Closes the logged-in connections whose identity matches; returns how many. */
+  const closeWhere = (matches: (identity: Identity) => boolean) => {
+    let closed = 0;
+    for (const client of deviceClients) {
+      const identity = identities.get(client);
+      if (identity && matches(identity)) {
+        client.close();
+        closed += 1;
+      }
+    }
+    return closed;
+  };
   /** Every connection, whatever carries it: oversized packets refused before aedes reads them. */
   const serve = (stream: Duplex, remote: string | undefined) => {
     guardPacketSize(stream, options.maxPacketBytes, () =>
@@ -193,16 +245,14 @@ export async function startEmbeddedBroker(options: {
     checkDevicesWith(check) {
       checkDevice = check;
     },
+    checkReadersWith(check) {
+      checkReader = check;
+    },
+    disconnectReader(tenantId, name) {
+      return closeWhere((i) => i.kind === 'reader' && i.tenantId === tenantId && i.name === name);
+    },
     disconnectDevice(tenantId, deviceId) {
-      let closed = 0;
-      for (const client of deviceClients) {
-        const identity = identities.get(client);
-        if (identity?.kind === 'device' && identity.tenantId === tenantId && identity.deviceId === deviceId) {
-          client.close();
-          closed += 1;
-        }
-      }
-      return closed;
+      return closeWhere((i) => i.kind === 'device' && i.tenantId === tenantId && i.deviceId === deviceId);
     },
     stop: async () => {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
@@ -210,6 +260,27 @@ export async function startEmbeddedBroker(options: {
       if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     },
   };
+}
+
+/** `<tenant_id>/alerts/<name>`: an alert reader's login (three levels, so never a device's), or undefined. */
+export function readerLogin(username: string): { tenantId: string; name: string } | undefined {
+  const parts = username.split('/');
+  if (parts.length !== 3 || parts[1] !== 'alerts' || !parts[0] || !parts[2]) return undefined;
+  return { tenantId: parts[0], name: parts[2] };
+}
+
+/** Whether a filter could match an alert topic (`alerts/…`): `#`, `+/…` and `alerts/…` all could. */
+export function mayMatchAlertTopic(filter: string): boolean {
+  const first = filter.split('/')[0];
+  return first === '#' || first === '+' || first === 'alerts';
+}
+
+/** A filter within `alerts/<tenant>/`: what the tenant's alert readers may subscribe to. */
+export function isOwnAlertFilter(filter: string, tenantId: string): boolean {
+  const levels = filter.split('/');
+  if (levels[0] !== 'alerts' || levels[1] !== tenantId || levels.length < 3) return false;
+  // `#` only as the last level, as MQTT requires (aedes checks it too).
+  return levels.slice(2).every((level, i, rest) => level !== '#' || i === rest.length - 1);
 }
 
 /** `<tenant_id>/<device_id>` (neither empty, no further slash), or undefined. */

@@ -15,6 +15,8 @@ export interface BusEvents {
   'telemetry.stored': AcceptedMessage[];
   /** A device's registration, token or status changed (caches must forget it). Live. */
   'device.changed': { tenant_id: string; device_id: string };
+  /** A tenant's alert reader (an MQTT login for alerts/<tenant>/#) was removed: put it out. Live. */
+  'reader.removed': { tenant_id: string; name: string };
   /** An alert opened, changed or closed (after the change is committed). Durable for the dispatcher. */
   'alert.changed': AlertEvent;
   /** Delivery jobs were queued (workers start on them without waiting for their poll). Live, a hint. */

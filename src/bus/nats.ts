@@ -83,6 +83,7 @@ const PUBLISH_TIMEOUT_MS = 3000;
 const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
   'telemetry.accepted': 'pulse.live.telemetry',
   'device.changed': 'pulse.device.changed',
+  'reader.removed': 'pulse.reader.removed',
   'delivery.queued': 'pulse.delivery.queued',
 };
 const storedSubject = (partition: number | '*') => `pulse.stored.${partition}`;

@@ -8,7 +8,7 @@ import { createProvisioning } from './service.js';
 export function start(deps: RoleDeps): RunningRole {
   const provisioning = createProvisioning(deps.db, {
     activationTtlMinutes: deps.config.ACTIVATION_TTL_MINUTES,
-    logins: deps.brokerPasswords,
+    logins: deps.brokerLogins,
     onDeviceChanged: (tenant_id, device_id) => deps.bus.publish('device.changed', { tenant_id, device_id }),
   });
   const counters = registerProvisioningRoutes(deps.http.app, {

@@ -71,16 +71,24 @@ describe('alert delivery', () => {
       undefined,
       { embeddedBroker: true },
     );
-    subscriber = await mqtt.connectAsync(pulse.mqttUrl!);
-    await subscriber.subscribeAsync('alerts/#', { qos: 1 });
-    subscriber.on('message', (topic, payload) => mqttMessages.push({ topic, payload: JSON.parse(payload.toString()) }));
-
     tokens.admin = await tokenFor(pulse, { username: 'd-admin', role: 'customer_admin', tenantId: 'tenant-a' });
     tokens.viewer = await tokenFor(pulse, { username: 'd-viewer', role: 'customer_viewer', tenantId: 'tenant-a' });
     tokens.other = await tokenFor(pulse, { username: 'd-other', role: 'customer_admin', tenantId: 'tenant-b' });
     const created = await pulse.call('/api/admin/devices', {
       json: { tenant_id: 'tenant-a', device_id: 'd-1', site_id: 's-1' },
     });
+    // The tenant's own MQTT client reads its alerts, with an alert reader's login (nobody else may).
+    const reader = await pulse.call('/customer/mqtt-readers', {
+      admin: false,
+      headers: { authorization: `Bearer ${tokens.admin}` },
+      json: { name: 'delivery-test' },
+    });
+    subscriber = await mqtt.connectAsync(pulse.mqttUrl!, {
+      username: reader.body.username,
+      password: reader.body.password,
+    });
+    await subscriber.subscribeAsync('alerts/tenant-a/#', { qos: 1 });
+    subscriber.on('message', (topic, payload) => mqttMessages.push({ topic, payload: JSON.parse(payload.toString()) }));
     deviceToken = (
       await pulse.call('/api/device/activate', {
         admin: false,

@@ -10,6 +10,7 @@ import { reconcileLogins } from '../../src/broker/login-sync.js';
 import { createLogger } from '../../src/log.js';
 import { startDynsecMosquitto } from '../helpers/mosquitto.js';
 import { provisionDevices } from '../helpers/provision.js';
+import { tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -138,6 +139,33 @@ describe('device logins on Mosquitto with dynamic security', () => {
     expect((await pulse.call(`/api/admin/devices/${TENANT}/dev-b/revoke`, { method: 'POST' })).status).toBe(200);
     await out;
     await expect(login('dev-b')).rejects.toThrow(/Not authorized|Bad username or password/);
+  });
+
+  it("gives a tenant's alert readers a login on Mosquitto that reads only alerts/<tenant>/#", async () => {
+    const admin = await tokenFor(pulse, { username: 'dynsec-admin', role: 'customer_admin', tenantId: TENANT });
+    const headers = { authorization: `Bearer ${admin}` };
+    const created = await pulse.call('/customer/mqtt-readers', { admin: false, headers, json: { name: 'scada' } });
+    expect(created.status).toBe(201);
+    expect(created.body.mqtt_url).not.toContain('dynsec-admin-pw');
+    const reader = await connectAs(created.body.username, created.body.password);
+    for (const filter of ['alerts/#', 'alerts/other/#', `tenant/${TENANT}/#`])
+      await expect(reader.subscribeAsync(filter), filter).rejects.toThrow(/Subscribe error/);
+    await reader.subscribeAsync(`alerts/${TENANT}/#`, { qos: 1 });
+    const seen: string[] = [];
+    reader.on('message', (topic) => seen.push(topic));
+    // Published as Pulse's MQTT integration does: the service login.
+    const service = await mqtt.connectAsync(pulse.deps.serviceMqttUrl!, { reconnectPeriod: 0 });
+    await service.publishAsync(`alerts/${TENANT}/site-1/NO_HEARTBEAT`, '{}', { qos: 1 });
+    await service.endAsync();
+    await waitFor(() => seen.length === 1, 5000);
+
+    const out = closed(reader);
+    const removed = await pulse.call('/customer/mqtt-readers/scada', { admin: false, headers, method: 'DELETE' });
+    expect(removed.status).toBe(204);
+    await out;
+    await expect(connectAs(created.body.username, created.body.password)).rejects.toThrow(
+      /Not authorized|Bad username or password/,
+    );
   });
 
   it('reconciles what changed while the broker was not told: a device revoked behind its back is put out', async () => {

@@ -4,12 +4,43 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   deviceLogin,
+  isOwnAlertFilter,
   isOwnCommandFilter,
+  mayMatchAlertTopic,
+  readerLogin,
   isOwnTopic,
   mayMatchDeviceTopic,
   packetSizeScanner,
 } from '../../src/broker/embedded.js';
 import { encodePacket, remainingLength } from '../../src/ingest/mqtt-packets.js';
+
+describe('alert topics', () => {
+  it('are what #, +/… and alerts/… filters could match, and nothing else', () => {
+    for (const filter of ['#', '+/#', '+/acme/x', 'alerts/#', 'alerts/acme/#', 'alerts']) {
+      expect(mayMatchAlertTopic(filter), filter).toBe(true);
+    }
+    for (const filter of ['weather/#', 'alertsx/#', 'tenant/acme/#', '$SYS/#']) {
+      expect(mayMatchAlertTopic(filter), filter).toBe(false);
+    }
+  });
+
+  it("are readable by a tenant's readers within alerts/<tenant>/ only", () => {
+    for (const filter of ['alerts/acme/#', 'alerts/acme/+/NO_HEARTBEAT', 'alerts/acme/site-1/THRESHOLD']) {
+      expect(isOwnAlertFilter(filter, 'acme'), filter).toBe(true);
+    }
+    for (const filter of ['alerts/#', 'alerts/+/#', 'alerts/acme', 'alerts/other/#', 'alerts/acme/#/x', '#']) {
+      expect(isOwnAlertFilter(filter, 'acme'), filter).toBe(false);
+    }
+  });
+
+  it('name readers <tenant>/alerts/<name>, which no device login can be', () => {
+    expect(readerLogin('acme/alerts/scada')).toEqual({ tenantId: 'acme', name: 'scada' });
+    for (const username of ['acme/scada', 'acme/alerts', '/alerts/x', 'acme/alerts/', 'a/b/c', 'acme/alerts/x/y']) {
+      expect(readerLogin(username), username).toBeUndefined();
+    }
+    expect(deviceLogin('acme/alerts/scada')).toBeUndefined();
+  });
+});
 
 describe('subscriptions that could read device topics', () => {
   it('are the filters that match tenant/<t>/device/<d>/<type>', () => {

@@ -11,6 +11,7 @@ import { startSimulator, type RunningSimulator } from '../../src/simulator/index
 import { TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = 'test-results/screenshots';
@@ -225,6 +226,19 @@ describe('web app in Chromium', () => {
         .getByText(/sent in \d+ ms/)
         .waitFor();
       expect(webhook.received.some((r) => r.json.alert_type === 'TEST_ALERT')).toBe(true);
+      // An alert reader: the login the tenant's own MQTT client reads its alert topics with.
+      const readers = page.getByRole('form', { name: 'New alert reader' });
+      await readers.getByLabel('Name').fill('control-room');
+      await readers.getByRole('button', { name: 'Add reader' }).click();
+      const readerPassword = (await page.getByTestId('secret-Reader password').textContent())!.trim();
+      await page.getByTestId('alert-readers-table').getByRole('cell', { name: 'control-room', exact: true }).waitFor();
+      const reader = await mqtt.connectAsync(pulse.mqttUrl!, {
+        username: 'tenant-a/alerts/control-room',
+        password: readerPassword,
+        reconnectPeriod: 0,
+      });
+      await reader.subscribeAsync('alerts/tenant-a/#');
+      await reader.endAsync();
       await shot(page, 'customer-integrations');
 
       await nav(page, 'Routes');
@@ -389,6 +403,13 @@ describe('web app in Chromium', () => {
         { qos: 1 },
       );
       await device.endAsync();
+      // Stored before the page loads (the page refreshes only every 15 s).
+      await waitFor(async () => {
+        const { rows } = await pulse.db.withOperator((tx) =>
+          tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM quarantine_events WHERE device_id = 'op-pump'`),
+        );
+        return rows[0]!.n >= 2;
+      }, 10_000);
       await nav(page, 'Quarantine');
       const row = page.getByRole('row').filter({ hasText: 'op-pump' }).first();
       await row.getByText('Show').click();
@@ -475,7 +496,8 @@ describe('web app in Chromium', () => {
         .first()
         .waitFor();
       expect(await audit.getByText('list_all_devices').count()).toBe(0);
-      await page.getByLabel('Changes only').uncheck();
+      // (The box follows the URL: click, then wait for the rows it brings.)
+      await page.getByLabel('Changes only').click();
       await audit.getByText('list_all_devices').first().waitFor();
       // The filter is in the URL: a reload (or a shared link) shows the same entries.
       expect(new URL(page.url()).searchParams.get('changes')).toBe('all');

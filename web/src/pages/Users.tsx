@@ -61,7 +61,7 @@ function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void 
       )}
       <Field
         label="Initial password"
-        hint="At least 8 characters, not the username, not a common password; hand it over and ask for a change."
+        hint="At least 8 characters, not containing the login name, not a common password; hand it over and ask for a change."
       >
         <input className="input" name="password" type="password" required minLength={8} autoComplete="new-password" />
       </Field>

@@ -34,7 +34,7 @@ function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
-function Secret({ label, value, hint }: { label: string; value: string; hint?: ReactNode }) {
+export function Secret({ label, value, hint }: { label: string; value: string; hint?: ReactNode }) {
   return (
     <div>
       <div className="label">{label}</div>

@@ -6,6 +6,7 @@ import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
 import type { Answer, Integration } from '../../lib/types';
+import { AlertReaders } from './AlertReaders';
 
 type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>;
 type Kind = Integration['type'];
@@ -323,6 +324,7 @@ export default function Integrations() {
           }}
         />
       </Modal>
+      <AlertReaders />
     </Page>
   );
 }
