@@ -113,13 +113,14 @@ export function createTokenVerifier(options: { keySource: () => Promise<KeySourc
 }
 
 /**
- * Tokens of the built-in issuer stop working with their user: a deleted user's access token is refused
+ * Tokens of the built-in issuer stop working with their user: a deleted or disabled user's access token is refused
  * within `recheckMs` instead of living out its lifetime. Answers are remembered per user for that long,
  * so the check costs a query per user every few seconds, not one per request.
  */
-export function refusingDeletedUsers(
+export function refusingInactiveUsers(
   verify: VerifyToken,
-  userExists: (sub: string) => Promise<boolean>,
+  /** Whether the token's user still exists and is not disabled. */
+  userActive: (sub: string) => Promise<boolean>,
   recheckMs = 5000,
 ): VerifyToken {
   const checked = new Map<string, { exists: boolean; at: number }>();
@@ -129,10 +130,10 @@ export function refusingDeletedUsers(
     let known = checked.get(principal.sub);
     if (!known || now - known.at > recheckMs) {
       if (checked.size >= 10_000) checked.clear(); // bounded: at worst, everyone is asked again
-      known = { exists: await userExists(principal.sub), at: now };
+      known = { exists: await userActive(principal.sub), at: now };
       checked.set(principal.sub, known);
     }
-    if (!known.exists) throw new AppError('UNAUTHORIZED', 'This user no longer exists');
+    if (!known.exists) throw new AppError('UNAUTHORIZED', 'This user no longer exists or is disabled');
     return principal;
   };
 }

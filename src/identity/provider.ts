@@ -63,7 +63,8 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
     clientBasedCORS: (_ctx, origin) => options.appOrigins.includes(origin),
     async findAccount(_ctx, sub) {
       const user = await users.find(sub);
-      return user && { accountId: sub, claims: () => userClaims(user) };
+      // A disabled user's refresh token no longer gets it new access tokens.
+      return user && !user.disabled ? { accountId: sub, claims: () => userClaims(user) } : undefined;
     },
     claims: { openid: ['sub'], profile: ['preferred_username', 'tenant_id', 'role'], email: ['email'] },
     conformIdTokenClaims: false,

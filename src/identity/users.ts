@@ -71,7 +71,7 @@ export function createUsers(db: Database): Users {
       const row = await db.withService((tx) => model.userWithPasswordHash(tx, username));
       // An unknown user costs the same scrypt work as a known one, so timing does not tell them apart.
       const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-      if (!row || !ok) return undefined;
+      if (!row || !ok || row.disabled) return undefined;
       const { password_hash: _omitted, ...user } = row;
       return user;
     },
@@ -123,18 +123,21 @@ async function insertChecked(tx: ServiceTx | ManagingTx, user: NewUser, skipExis
   );
 }
 
-/** Changes a user's role (within its kind: customer or operator) and/or sets a new password. */
+/** Changes a user's role (within its kind: customer or operator), sets a new password, disables or enables it. */
 export async function changeUser(
   tx: ManagingTx,
   username: string,
-  changes: { role?: Role | undefined; password?: string | undefined },
+  changes: { role?: Role | undefined; password?: string | undefined; disabled?: boolean | undefined },
 ): Promise<User> {
-  const user = await model.findUser(tx, { username });
+  let user = await model.findUser(tx, { username });
   if (!user) throw new AppError('NOT_FOUND', `User ${username} not found`);
   requireChanges(changes);
   if (changes.password !== undefined) {
     checkPassword(changes.password, username);
     await model.setPasswordHash(tx, username, await hashPassword(changes.password));
+  }
+  if (changes.disabled !== undefined && changes.disabled !== user.disabled) {
+    user = (await model.setDisabled(tx, username, changes.disabled))!;
   }
   if (changes.role === undefined || changes.role === user.role) return user;
   if (!isRole(changes.role)) throw new AppError('INVALID_REQUEST', `role must be one of ${ROLES.join(', ')}`);

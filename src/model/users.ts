@@ -20,10 +20,12 @@ export interface User {
   email: string | null;
   tenant_id: string | null;
   role: Role;
+  /** Signs in no more and its tokens are refused, until enabled again. */
+  disabled: boolean;
   created_at: Date;
 }
 
-const COLUMNS = 'user_id, username, email, tenant_id, role, created_at';
+const COLUMNS = 'user_id, username, email, tenant_id, role, disabled, created_at';
 
 export async function usernameTaken(tx: ServiceTx | OperatorTx, username: string): Promise<boolean> {
   const { rowCount } = await tx.query(`SELECT 1 FROM users WHERE username = $1`, [username]);
@@ -58,6 +60,19 @@ export async function setRole(tx: OperatorTx | TenantTx, username: string, role:
   const { rows } = await tx.query<User>(
     `UPDATE users SET role = $2, updated_at = now() WHERE username = $1 RETURNING ${COLUMNS}`,
     [username, role],
+  );
+  return rows[0];
+}
+
+/** Disables or enables a user; undefined when there is no such user (in the caller's view). */
+export async function setDisabled(
+  tx: OperatorTx | TenantTx,
+  username: string,
+  disabled: boolean,
+): Promise<User | undefined> {
+  const { rows } = await tx.query<User>(
+    `UPDATE users SET disabled = $2, updated_at = now() WHERE username = $1 RETURNING ${COLUMNS}`,
+    [username, disabled],
   );
   return rows[0];
 }

@@ -271,6 +271,7 @@ export const User = Obj({
   email: Nullable(Type.String()),
   tenant_id: Nullable(Type.String()),
   role: Type.Union(['customer_viewer', 'customer_admin', 'operator', 'operator_admin'].map((r) => Type.Literal(r))),
+  disabled: Type.Boolean({ description: 'signs in no more and its tokens are refused' }),
   created_at: Timestamp,
 });
 

@@ -139,7 +139,7 @@ describe('built-in OIDC issuer', () => {
     await expect
       .poll(async () => (await devices()).body, { timeout: 10_000, interval: 500 })
       .toEqual({
-        detail: 'This user no longer exists',
+        detail: 'This user no longer exists or is disabled',
       });
   });
 

@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { createUsers } from '../../src/identity/users.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) => {
   let pulse: TestPlatform;
@@ -84,12 +85,32 @@ describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) 
     expect((await call('adminA', '/customer/users/um-admin-a', 'DELETE')).status).toBe(400);
   });
 
+  it('disables a user (no sign-in, its tokens refused) and enables it again; never oneself', async () => {
+    tokens.disposable = await tokenFor(pulse, { username: 'um-off-a', role: 'customer_viewer', tenantId: 'um-a' });
+    expect((await call('disposable', '/customer/alerts')).status).toBe(200);
+    const disabled = await call('adminA', '/customer/users/um-off-a', 'PATCH', { disabled: true });
+    expect(disabled.body).toMatchObject({ username: 'um-off-a', disabled: true });
+    expect(await canLogIn('um-off-a', TEST_PASSWORD)).toBe(false);
+    // A token issued before is refused within the verifier's recheck (5 s).
+    await waitFor(async () => (await call('disposable', '/customer/alerts')).status === 401, 8000);
+    expect((await call('adminA', '/customer/users')).body.users).toContainEqual(
+      expect.objectContaining({ username: 'um-off-a', disabled: true }),
+    );
+    expect((await call('adminA', '/customer/users/um-off-a', 'PATCH', { disabled: false })).body.disabled).toBe(false);
+    expect(await canLogIn('um-off-a', TEST_PASSWORD)).toBe(true);
+    expect((await call('adminA', '/customer/users/um-admin-a', 'PATCH', { disabled: true })).status).toBe(400);
+    expect((await call('opAdmin', '/operator/users/um-op-admin', 'PATCH', { disabled: true })).status).toBe(400);
+    // An operator admin may disable anyone else.
+    expect((await call('opAdmin', '/operator/users/um-off-a', 'PATCH', { disabled: true })).body.disabled).toBe(true);
+  });
+
   it("never shows or touches another tenant's users, nor operators", async () => {
     const listed = await call('adminB', '/customer/users');
     expect(listed.body.users.map((u: { username: string }) => u.username)).toEqual(['um-admin-b']);
     for (const [method, body] of [
       ['PATCH', { password: 'hijacked-password-1' }],
       ['PATCH', { role: 'customer_viewer' }],
+      ['PATCH', { disabled: true }],
       ['DELETE', undefined],
     ] as const) {
       expect((await call('adminB', '/customer/users/um-viewer-a', method, body)).status, method).toBe(404);

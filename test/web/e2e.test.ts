@@ -349,6 +349,19 @@ describe('web app in Chromium', () => {
       await first.getByRole('cell', { name: 'web-first-c', exact: true }).waitFor();
       expect(await first.getByRole('cell', { name: 'web-admin', exact: true }).count()).toBe(0);
       await shot(first, 'customer-users');
+
+      // Disabled by the operator admin, the user cannot sign in any more.
+      page.on('dialog', (dialog) => void dialog.accept());
+      const row = page.getByTestId('users-table').getByRole('row', { name: /web-first-c/ });
+      await row.getByRole('button', { name: 'Disable' }).click();
+      await row.getByText('disabled', { exact: true }).waitFor();
+      const again = await (await browser.newContext()).newPage();
+      await again.goto(`${origin}/app/`);
+      await again.getByRole('button', { name: 'Sign in' }).click();
+      await again.getByLabel('Username').fill('web-first-c');
+      await again.getByLabel('Password').fill(TEST_PASSWORD);
+      await again.getByRole('button', { name: 'Sign in' }).click();
+      await again.getByText('Wrong username or password.').waitFor();
     },
   );
 

@@ -30,7 +30,11 @@ const CreateUser = Type.Object(
   { additionalProperties: false },
 );
 const ChangeUser = Type.Object(
-  { role: Type.Optional(CustomerRole), password: Type.Optional(Password) },
+  {
+    role: Type.Optional(CustomerRole),
+    password: Type.Optional(Password),
+    disabled: Type.Optional(Type.Boolean({ description: 'true: no more sign-ins, its tokens refused' })),
+  },
   { additionalProperties: false },
 );
 
@@ -89,7 +93,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
       preHandler,
       schema: {
         tags,
-        summary: "Change a user's role within the tenant, or set a new password",
+        summary: "Change a user's role within the tenant, set a new password, disable or enable it",
         params: UserParams,
         body: ChangeUser,
         response: { 200: User },
@@ -98,6 +102,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
     (request) => {
       const { username } = request.params;
       if (request.body.role) refuseSelf(request, username, 'change your own role');
+      if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
       return inTenant(request, (tx) => changeUser(tx, username, request.body));
     },
   );

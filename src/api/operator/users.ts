@@ -97,10 +97,15 @@ export function registerOperatorUserRoutes(
       preHandler,
       schema: {
         tags,
-        summary: "Change a user's role (within customer or operator roles) or set a new password (operator_admin)",
+        summary:
+          "Change a user's role (within customer or operator roles), set a new password, disable or enable it (operator_admin)",
         params: UserParams,
         body: Type.Object(
-          { role: Type.Optional(Role), password: Type.Optional(Password) },
+          {
+            role: Type.Optional(Role),
+            password: Type.Optional(Password),
+            disabled: Type.Optional(Type.Boolean({ description: 'true: no more sign-ins, its tokens refused' })),
+          },
           { additionalProperties: false },
         ),
         response: { 200: User },
@@ -109,6 +114,7 @@ export function registerOperatorUserRoutes(
     (request) => {
       const { username } = request.params;
       if (request.body.role) refuseSelf(request, username, 'change your own role');
+      if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
       return audited(request, entry('update_user', username), (tx) => changeUser(tx, username, request.body));
     },
   );

@@ -139,6 +139,15 @@ export default function Users() {
               ),
           },
           { header: 'E-mail', cell: (user) => user.email ?? '—' },
+          {
+            header: 'Status',
+            cell: (user) =>
+              user.disabled ? (
+                <span className="text-rose-600">disabled</span>
+              ) : (
+                <span className="text-emerald-600">active</span>
+              ),
+          },
           { header: 'Created', cell: (user) => timeAgo(user.created_at) },
           {
             header: <span className="sr-only">Actions</span>,
@@ -153,6 +162,16 @@ export default function Users() {
                     }}
                   >
                     Set password
+                  </button>
+                  <button
+                    className="btn-ghost"
+                    onClick={() =>
+                      (user.disabled ||
+                        confirm(`Disable ${user.username}? They cannot sign in and their sessions end.`)) &&
+                      change.mutate([user.username, { disabled: !user.disabled }])
+                    }
+                  >
+                    {user.disabled ? 'Enable' : 'Disable'}
                   </button>
                   <button
                     className="btn-ghost"
