@@ -17,10 +17,11 @@ import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity
 import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { createTokenVerifier, localKeySource, refusingDeletedUsers, remoteKeySource, type KeySource } from './auth.js';
+import { createTokenVerifier, localKeySource, refusingInactiveUsers, remoteKeySource, type KeySource } from './auth.js';
 import { decoratePrincipal, guard, principalOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
+import { registerExportRoutes } from './v2/export.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
 import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
@@ -52,7 +53,7 @@ export function start(deps: RoleDeps): RunningRole {
   // Users of an external issuer live there; the built-in issuer's live here, and deleting one ends its tokens.
   const verify = config.OIDC_ISSUER
     ? verifyJwt
-    : refusingDeletedUsers(verifyJwt, async (sub) => (await users.find(sub)) !== undefined);
+    : refusingInactiveUsers(verifyJwt, async (sub) => (await users.find(sub))?.disabled === false);
   let issuerUrl = config.OIDC_ISSUER;
   if (!config.OIDC_ISSUER)
     mountBuiltInIssuer(app, async () => (await builtIn).provider, users, {
@@ -120,6 +121,7 @@ export function start(deps: RoleDeps): RunningRole {
     guard(v2, verify, 'customer');
     v2.addHook('onRequest', rateLimited);
     registerV2Routes(v2, tenantTransactions(deps.db));
+    registerExportRoutes(v2, tenantTransactions(deps.db));
   });
 
   const deviceDeps: DeviceRouteDeps = {

@@ -1450,6 +1450,168 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v2/devices/{device_id}/telemetry/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's telemetry and heartbeats over a window (at most 31 days), streamed as CSV or NDJSON */
+    get: {
+      parameters: {
+        query: {
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          start?: string;
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          end?: string;
+          /** @description the last hours, without start */
+          hours: number;
+          format: 'csv' | 'ndjson';
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description CSV (a column per metric) or NDJSON (an object per row), oldest first, as a download */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/csv': string;
+            'application/x-ndjson': string;
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v2/telemetry/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every device's telemetry over a window (at most 31 days), optionally some metrics, streamed */
+    get: {
+      parameters: {
+        query: {
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          start?: string;
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          end?: string;
+          /** @description the last hours, without start */
+          hours: number;
+          format: 'csv' | 'ndjson';
+          /** @description comma-separated metric names: only these columns, and rows that carry one */
+          metrics?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description CSV (a column per metric) or NDJSON (an object per row), oldest first, as a download */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/csv': string;
+            'application/x-ndjson': string;
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/devices': {
     parameters: {
       query?: never;
@@ -6341,6 +6503,8 @@ export interface paths {
                 email: string | null;
                 tenant_id: string | null;
                 role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+                /** @description signs in no more and its tokens are refused */
+                disabled: boolean;
                 /** Format: date-time */
                 created_at: string;
               }[];
@@ -6416,6 +6580,8 @@ export interface paths {
               email: string | null;
               tenant_id: string | null;
               role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+              /** @description signs in no more and its tokens are refused */
+              disabled: boolean;
               /** Format: date-time */
               created_at: string;
             };
@@ -6530,7 +6696,7 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    /** Change a user's role within the tenant, or set a new password */
+    /** Change a user's role within the tenant, set a new password, disable or enable it */
     patch: {
       parameters: {
         query?: never;
@@ -6546,6 +6712,8 @@ export interface paths {
             role?: 'customer_viewer' | 'customer_admin';
             /** @description 8-256 characters, not the username, not a common password */
             password?: string;
+            /** @description true: no more sign-ins, its tokens refused */
+            disabled?: boolean;
           };
         };
       };
@@ -6562,6 +6730,8 @@ export interface paths {
               email: string | null;
               tenant_id: string | null;
               role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+              /** @description signs in no more and its tokens are refused */
+              disabled: boolean;
               /** Format: date-time */
               created_at: string;
             };
@@ -8719,6 +8889,8 @@ export interface paths {
                 email: string | null;
                 tenant_id: string | null;
                 role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+                /** @description signs in no more and its tokens are refused */
+                disabled: boolean;
                 /** Format: date-time */
                 created_at: string;
               }[];
@@ -8797,6 +8969,8 @@ export interface paths {
               email: string | null;
               tenant_id: string | null;
               role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+              /** @description signs in no more and its tokens are refused */
+              disabled: boolean;
               /** Format: date-time */
               created_at: string;
             };
@@ -8911,7 +9085,7 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    /** Change a user's role (within customer or operator roles) or set a new password (operator_admin) */
+    /** Change a user's role (within customer or operator roles), set a new password, disable or enable it (operator_admin) */
     patch: {
       parameters: {
         query?: never;
@@ -8927,6 +9101,8 @@ export interface paths {
             role?: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
             /** @description 8-256 characters, not the username, not a common password */
             password?: string;
+            /** @description true: no more sign-ins, its tokens refused */
+            disabled?: boolean;
           };
         };
       };
@@ -8943,6 +9119,8 @@ export interface paths {
               email: string | null;
               tenant_id: string | null;
               role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+              /** @description signs in no more and its tokens are refused */
+              disabled: boolean;
               /** Format: date-time */
               created_at: string;
             };

@@ -1,0 +1,171 @@
+// Telemetry export (issue 17): a device's or the tenant's rows over a window as CSV or NDJSON, streamed a
+// page at a time; every stored row exactly once (rows sharing an instant and exact duplicates across page
+// boundaries included), tenant-scoped, bounded per tenant; on both engines.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../../src/db/connection.js';
+import { exportRows } from '../../src/model/telemetry-export.js';
+import { bearer, tokenFor } from '../helpers/identity.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { seedDevice } from '../helpers/seed.js';
+import { waitFor } from '../helpers/wait.js';
+
+const DAY = 86_400_000;
+const START = Date.UTC(2026, 10, 20); // within the default partitions' reach: telemetry_default holds it
+
+describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine) => {
+  let pulse: TestPlatform;
+  const tokens: Record<string, string> = {};
+  const get = (who: string, path: string) =>
+    fetch(`${pulse.base}${path}`, { headers: bearer(tokens[who]!) as Record<string, string> });
+  const window = `start=${new Date(START).toISOString()}&end=${new Date(START + 3 * DAY).toISOString()}`;
+
+  beforeAll(async () => {
+    pulse = await startTestPlatform(engine, { API_RATE_LIMIT: '100000' }, ['api']);
+    await seedDevice(pulse.db, 'ex-a', 'e-1', 'site-1');
+    await seedDevice(pulse.db, 'ex-a', 'e-2', 'site-1');
+    await seedDevice(pulse.db, 'ex-b', 'b-1', 'site-1');
+    await pulse.db.withService(async (tx) => {
+      // e-1: 4,500 rows over two days, three at each instant, the last 10 stored twice (duplicates),
+      // plus heartbeats; a site with a comma and a quote.
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT to_timestamp($1 / 1000.0) + (i / 3) * interval '2 minutes', 'ex-a', 'e-1', 'hall "A", 2', 'telemetry', i,
+                jsonb_build_object('temp_c', i * 0.5, 'uplink_ok', i % 2 = 0)
+         FROM generate_series(1, 4500) AS i`,
+        [START],
+      );
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT time, tenant_id, device_id, site_id, msg_type, seq, metrics FROM telemetry
+         WHERE device_id = 'e-1' AND seq > 4490`,
+      );
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT to_timestamp($1 / 1000.0) + i * interval '1 hour', 'ex-a', 'e-2', 'site-1', 'heartbeat', i, '{}'
+         FROM generate_series(1, 40) AS i`,
+        [START],
+      );
+      // Days 5-6: enough for a download larger than what sockets buffer (the concurrency test).
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT to_timestamp($1 / 1000.0) + interval '5 days' + i * interval '1 second', 'ex-a', 'e-2', 'site-1',
+                'telemetry', i, jsonb_build_object('temp_c', i, 'humidity_pct', 50, 'pressure_hpa', 1013)
+         FROM generate_series(1, 100000) AS i`,
+        [START],
+      );
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         VALUES (to_timestamp($1 / 1000.0) + interval '1 hour', 'ex-b', 'b-1', 'site-1', 'telemetry', 1, '{"secret_b": 1}')`,
+        [START],
+      );
+    });
+    tokens.viewerA = await tokenFor(pulse, { username: 'ex-viewer-a', role: 'customer_viewer', tenantId: 'ex-a' });
+    tokens.viewerB = await tokenFor(pulse, { username: 'ex-viewer-b', role: 'customer_viewer', tenantId: 'ex-b' });
+  }, 90_000);
+  afterAll(() => pulse?.close());
+
+  it('gives every row exactly once across pages, even rows sharing an instant and exact duplicates', async () => {
+    for (const pageSize of [7, 1000]) {
+      let count = 0;
+      let last = 0;
+      const seqs = new Map<number, number>();
+      for await (const row of exportRows(
+        (fn) => pulse.db.withTenant('ex-a', fn),
+        {
+          deviceId: 'e-1',
+          start: new Date(START),
+          end: new Date(START + 3 * DAY),
+        },
+        pageSize,
+      )) {
+        count += 1;
+        expect(row.time.getTime()).toBeGreaterThanOrEqual(last);
+        last = row.time.getTime();
+        seqs.set(row.seq, (seqs.get(row.seq) ?? 0) + 1);
+      }
+      expect(count, `page size ${pageSize}`).toBe(4510);
+      expect(seqs.get(4495)).toBe(2);
+      expect(seqs.get(4000)).toBe(1);
+    }
+  });
+
+  it("streams a device's window as CSV: a column per metric, fields quoted, the stored rows in order", async () => {
+    const response = await get('viewerA', `/api/v2/devices/e-1/telemetry/export?${window}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(response.headers.get('content-disposition')).toMatch(
+      /^attachment; filename="e-1-20261120T0000-20261123T0000\.csv"$/,
+    );
+    const lines = (await response.text()).split('\r\n').filter(Boolean);
+    expect(lines[0]).toBe('time,device_id,site_id,msg_type,seq,temp_c,uplink_ok');
+    expect(lines).toHaveLength(1 + 4510);
+    expect(lines[1]).toBe(`2026-11-20T00:00:00.000+00:00,e-1,"hall ""A"", 2",telemetry,1,0.5,false`);
+    expect(lines[2]).toBe(`2026-11-20T00:00:00.000+00:00,e-1,"hall ""A"", 2",telemetry,2,1,true`);
+  });
+
+  it('streams NDJSON, and the fleet with only the metrics asked for', async () => {
+    const ndjson = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}&format=ndjson`);
+    expect(ndjson.headers.get('content-type')).toBe('application/x-ndjson');
+    const rows = (await ndjson.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(rows).toHaveLength(40);
+    expect(rows[0]).toEqual({
+      time: '2026-11-20T01:00:00.000+00:00',
+      device_id: 'e-2',
+      site_id: 'site-1',
+      msg_type: 'heartbeat',
+      seq: 1,
+      metrics: {},
+    });
+
+    const fleet = await get('viewerA', `/api/v2/telemetry/export?${window}&metrics=uplink_ok`);
+    const lines = (await fleet.text()).split('\r\n').filter(Boolean);
+    expect(lines[0]).toBe('time,device_id,site_id,msg_type,seq,uplink_ok');
+    expect(lines).toHaveLength(1 + 4510); // e-2's heartbeats carry no uplink_ok
+    const everything = (await (await get('viewerA', `/api/v2/telemetry/export?${window}`)).text()).split('\r\n');
+    expect(everything.filter(Boolean)).toHaveLength(1 + 4510 + 40);
+  });
+
+  it("never exports another tenant's rows", async () => {
+    expect((await get('viewerB', `/api/v2/devices/e-1/telemetry/export?${window}`)).status).toBe(404);
+    const fleet = await (await get('viewerB', `/api/v2/telemetry/export?${window}&format=ndjson`)).text();
+    expect(
+      fleet
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).device_id),
+    ).toEqual(['b-1']);
+    const mine = await (await get('viewerA', `/api/v2/telemetry/export?${window}`)).text();
+    expect(mine).not.toContain('secret_b');
+  });
+
+  it('says what to fix in a bad request', async () => {
+    expect((await get('viewerA', `/api/v2/devices/e-1/telemetry/export?${window}&format=xml`)).status).toBe(422);
+    const long = await get('viewerA', `/api/v2/telemetry/export?start=2026-09-01T00:00:00Z&end=2026-11-01T00:00:00Z`);
+    expect(long.status).toBe(422);
+    expect(JSON.stringify(await long.json())).toContain('at most 31 days');
+    expect((await get('viewerA', `/api/v2/devices/nope/telemetry/export?${window}`)).status).toBe(404);
+  });
+
+  it('runs at most two exports of a tenant at once; a slot frees when a download ends', async () => {
+    // Two large downloads nobody reads: their streams wait (backpressure) and hold their slots.
+    const big = `start=${new Date(START + 5 * DAY).toISOString()}&end=${new Date(START + 7 * DAY).toISOString()}`;
+    const held = [
+      await get('viewerA', `/api/v2/telemetry/export?${big}`),
+      await get('viewerA', `/api/v2/telemetry/export?${big}`),
+    ];
+    const third = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBe('10');
+    // Another tenant is not held up.
+    expect((await get('viewerB', `/api/v2/telemetry/export?${window}`)).status).toBe(200);
+    await Promise.all(held.map((response) => response.body?.cancel()));
+    await waitFor(async () => {
+      const again = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
+      await again.body?.cancel();
+      return again.status === 200;
+    }, 5000);
+  });
+});
