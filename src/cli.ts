@@ -274,6 +274,58 @@ program
   .option('--ttl <seconds>', 'lifetime of the token', positiveInt)
   .action((username: string, options: { ttl?: number }) => runCommand('token', { username, ttl: options.ttl }));
 
+program
+  .command('export')
+  .description("write a tenant's telemetry over a window to a file: CSV (a column per metric) or NDJSON")
+  .requiredOption('--tenant <tenant_id>')
+  .option('--device <device_id>', 'one device (default: every device of the tenant)')
+  .option('--start <instant>', 'ISO-8601, e.g. 2026-11-01T00:00:00Z (default: --hours before --end)')
+  .option('--end <instant>', 'ISO-8601 (default: now)')
+  .option('--hours <n>', 'the last hours, without --start', positiveInt, 24)
+  .option('--metrics <names>', 'comma-separated: only these columns, and rows that carry one')
+  .addOption(new Option('--format <format>').choices(['csv', 'ndjson']).default('csv'))
+  .requiredOption('--out <file>', 'where to write it')
+  .action(
+    async (options: {
+      tenant: string;
+      device?: string;
+      start?: string;
+      end?: string;
+      hours: number;
+      metrics?: string;
+      format: 'csv' | 'ndjson';
+      out: string;
+    }) => {
+      const cfg = await loadConfigOrExit();
+      const owner = await embeddedDatabaseOwner(cfg);
+      if (owner !== undefined) {
+        throw new AppError(
+          'CONFLICT',
+          `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: export from the web app or GET /api/v2/telemetry/export, or stop it first`,
+        );
+      }
+      const { timeWindow } = await import('./api/time-window.js');
+      const { exportToFile } = await import('./export-file.js');
+      const { start, end } = timeWindow(options);
+      const metrics = options.metrics
+        ?.split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
+      const rows = await withDatabase(cfg, (db) =>
+        exportToFile(
+          db,
+          options.tenant,
+          { deviceId: options.device, start, end, metrics },
+          options.format,
+          options.out,
+        ),
+      );
+      console.log(
+        `wrote ${rows} rows of ${options.tenant} (${start.toISOString()} … ${end.toISOString()}) to ${options.out}`,
+      );
+    },
+  );
+
 const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,

@@ -149,6 +149,58 @@ describe('pulse CLI', () => {
     forCalls(6),
   );
 
+  it(
+    "`pulse export` writes a tenant's window to a file as the API streams it, and nothing of another tenant",
+    async () => {
+      const url = await newDatabase();
+      expect((await run(['migrate'], { DATABASE_URL: url })).code).toBe(0);
+      await asSuperuser(
+        (client) =>
+          client.query(
+            `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT timestamptz '2026-11-20T00:00:00Z' + i * interval '1 minute', t, 'd-' || (i % 3), 'lab', 'telemetry', i,
+                jsonb_build_object('temp_c', i)
+         FROM generate_series(1, 2500) AS i, (VALUES ('acme'), ('other')) AS tenants(t)`,
+          ),
+        url.split('/').pop(),
+      );
+      const dir = mkdtempSync(path.join(tmpdir(), 'pulse-export-'));
+      try {
+        const out = path.join(dir, 'acme.csv');
+        const window = ['--start', '2026-11-20T00:00:00Z', '--end', '2026-11-22T00:00:00Z'];
+        const result = await run(['export', '--tenant', 'acme', ...window, '--out', out], { DATABASE_URL: url });
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.stdout).toContain(`wrote 2500 rows of acme`);
+        const lines = readFileSync(out, 'utf8').split('\r\n').filter(Boolean);
+        expect(lines[0]).toBe('time,device_id,site_id,msg_type,seq,temp_c');
+        expect(lines).toHaveLength(2501);
+        expect(lines[1]).toBe('2026-11-20T00:01:00.000+00:00,d-1,lab,telemetry,1,1');
+
+        const one = path.join(dir, 'd-2.ndjson');
+        const device = await run(
+          ['export', '--tenant', 'acme', '--device', 'd-2', '--format', 'ndjson', ...window, '--out', one],
+          { DATABASE_URL: url },
+        );
+        expect(device.code, device.stderr).toBe(0);
+        const rows = readFileSync(one, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line));
+        expect(rows).toHaveLength(833);
+        expect(new Set(rows.map((row) => row.device_id))).toEqual(new Set(['d-2']));
+
+        const bad = await run(['export', '--tenant', 'acme', '--start', 'yesterday', '--out', out], {
+          DATABASE_URL: url,
+        });
+        expect(bad.code).toBe(2);
+        expect(bad.stderr).toContain('start must be an ISO-8601 instant');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    forCalls(4),
+  );
+
   it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
     const result = await run(['run', 'provision', 'teleport'], {});
     expect(result.code).toBe(2);

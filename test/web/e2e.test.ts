@@ -3,7 +3,7 @@
 // chart gain points, creates a rule, sees its alert appear and acknowledges it, creates each integration
 // type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
 // operator cannot open the audit log. Every page is saved under test-results/screenshots/.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +163,17 @@ describe('web app in Chromium', () => {
         `Number(document.querySelector('[data-testid="chart-temp_c"]')?.getAttribute('data-points')) > ${before}`,
       );
       await shot(page, 'customer-device-detail');
+      // The chosen range downloads as CSV: this device's rows, a column per metric.
+      const deviceId = decodeURIComponent(page.url().split('/').pop()!);
+      const [file] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download CSV' }).click(),
+      ]);
+      expect(file.suggestedFilename()).toMatch(new RegExp(`^${deviceId}-\\d{8}T\\d{4}-\\d{8}T\\d{4}\\.csv$`));
+      const csv = readFileSync(await file.path(), 'utf8').split('\r\n').filter(Boolean);
+      expect(csv[0]).toMatch(/^time,device_id,site_id,msg_type,seq,.*temp_c/);
+      expect(csv.length).toBeGreaterThan(1);
+      expect(csv.slice(1).every((line) => line.split(',')[1] === deviceId)).toBe(true);
 
       await nav(page, 'Alert rules');
       await page.getByRole('button', { name: 'New rule' }).click();

@@ -1,7 +1,8 @@
 // Small building blocks every page uses: page frame, cards, badges, skeletons, errors with a retry,
 // empty states and a modal dialog.
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
+import { download } from '../lib/api';
 import { SEVERITY } from '../lib/format';
 
 export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
@@ -229,5 +230,33 @@ export function Pager({
         </button>
       </div>
     </div>
+  );
+}
+
+/** A button that downloads what the API answers at `path` (an export), saying why when it cannot. */
+export function DownloadButton({ path, label, title }: { path: string; label: string; title?: string }) {
+  const [state, setState] = useState<{ busy: boolean; error?: string }>({ busy: false });
+  return (
+    <span className="inline-flex items-center gap-2">
+      <button
+        className="btn-ghost whitespace-nowrap"
+        disabled={state.busy}
+        title={title}
+        onClick={() => {
+          setState({ busy: true });
+          download(path).then(
+            () => setState({ busy: false }),
+            (error: unknown) => setState({ busy: false, error: (error as Error).message }),
+          );
+        }}
+      >
+        {state.busy ? 'Preparing…' : label}
+      </button>
+      {state.error && (
+        <span role="alert" className="text-xs text-rose-600">
+          {state.error}
+        </span>
+      )}
+    </span>
   );
 }

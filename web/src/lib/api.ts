@@ -48,3 +48,23 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   }
   return body as T;
 }
+
+/**
+ * Downloads a file the API answers (an export) under the name its Content-Disposition gives. Tokens live
+ * in memory only, so a plain link cannot carry one: the file is fetched and handed to the browser.
+ */
+export async function download(path: string): Promise<void> {
+  const token = await accessToken();
+  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { detail?: unknown };
+    throw new ApiError(response.status, detailText(body.detail ?? response.statusText));
+  }
+  const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'export.csv';
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  URL.revokeObjectURL(url);
+}

@@ -2,7 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { useParams } from 'react-router';
 import { Gauge, TimeSeries } from '../../components/charts';
-import { Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { DownloadButton, Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
@@ -106,6 +106,12 @@ export default function DeviceDetail() {
           </label>
           <button className="btn-ghost">Show</button>
         </form>
+        <span className="ml-auto">
+          <DownloadButton
+            path={`/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry/export?${span}`}
+            label="Download CSV"
+          />
+        </span>
       </div>
       <Loaded query={history} rows={6}>
         {() =>

@@ -1,7 +1,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { QueryTable } from '../../components/table';
-import { DeviceLink, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
+import { DeviceLink, DownloadButton, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { AddDeviceForm, ImportDevicesForm } from './DeviceManagement';
@@ -56,28 +56,35 @@ export default function Devices() {
     <Page
       title="Devices"
       actions={
-        admin && (
-          <div className="flex gap-2">
-            {selected.size > 0 && (
-              <button
-                className="btn-danger"
-                disabled={revoke.isPending}
-                onClick={() =>
-                  confirm(`Revoke ${selected.size} device(s)? Their messages are refused from now on.`) &&
-                  revoke.mutate([...selected])
-                }
-              >
-                Revoke selected ({selected.size})
+        <div className="flex flex-wrap justify-end gap-2">
+          <DownloadButton
+            path="/api/v2/telemetry/export?hours=24"
+            label="Download CSV"
+            title="Every device's telemetry of the last 24 hours"
+          />
+          {admin && (
+            <>
+              {selected.size > 0 && (
+                <button
+                  className="btn-danger"
+                  disabled={revoke.isPending}
+                  onClick={() =>
+                    confirm(`Revoke ${selected.size} device(s)? Their messages are refused from now on.`) &&
+                    revoke.mutate([...selected])
+                  }
+                >
+                  Revoke selected ({selected.size})
+                </button>
+              )}
+              <button className="btn-ghost" onClick={() => setDialog('import')}>
+                Import CSV
               </button>
-            )}
-            <button className="btn-ghost" onClick={() => setDialog('import')}>
-              Import CSV
-            </button>
-            <button className="btn-primary" onClick={() => setDialog('add')}>
-              Add device
-            </button>
-          </div>
-        )
+              <button className="btn-primary" onClick={() => setDialog('add')}>
+                Add device
+              </button>
+            </>
+          )}
+        </div>
       }
     >
       <Modal open={dialog === 'add'} title="Add a device" onClose={() => setDialog(null)}>

@@ -1,0 +1,32 @@
+// `pulse export`: a tenant's telemetry over a window into a file, as the API's export streams it (same
+// pages, same order, same CSV or NDJSON), for operators with access to the database.
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Database } from './db/database.js';
+import { exportLines, type ExportFormat } from './lib/export-format.js';
+import { exportMetricNames, exportRows, type ExportFilter, type ExportRow } from './model/telemetry-export.js';
+
+/** Writes the export to `path`; returns how many rows it wrote. */
+export async function exportToFile(
+  db: Database,
+  tenantId: string,
+  filter: ExportFilter,
+  format: ExportFormat,
+  path: string,
+): Promise<number> {
+  const columns = await db.withTenant(tenantId, (tx) => exportMetricNames(tx, filter));
+  let rows = 0;
+  async function* counted(source: AsyncIterable<ExportRow>) {
+    for await (const row of source) {
+      rows += 1;
+      yield row;
+    }
+  }
+  const source = counted(exportRows((fn) => db.withTenant(tenantId, fn), filter));
+  await pipeline(
+    Readable.from(exportLines(source, format, columns, filter.metrics !== undefined)),
+    createWriteStream(path),
+  );
+  return rows;
+}
