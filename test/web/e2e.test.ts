@@ -170,7 +170,9 @@ describe('web app in Chromium', () => {
         page.getByRole('button', { name: 'Download CSV' }).click(),
       ]);
       expect(file.suggestedFilename()).toMatch(new RegExp(`^${deviceId}-\\d{8}T\\d{4}-\\d{8}T\\d{4}\\.csv$`));
-      const csv = readFileSync(await file.path(), 'utf8').split('\r\n').filter(Boolean);
+      const csv = readFileSync(await file.path(), 'utf8')
+        .split('\r\n')
+        .filter(Boolean);
       expect(csv[0]).toMatch(/^time,device_id,site_id,msg_type,seq,.*temp_c/);
       expect(csv.length).toBeGreaterThan(1);
       expect(csv.slice(1).every((line) => line.split(',')[1] === deviceId)).toBe(true);
