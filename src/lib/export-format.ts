@@ -44,14 +44,20 @@ export function ndjsonLine(row: ExportedRow, metrics?: string[]): string {
   return `${JSON.stringify({ ...row, time: isoUtc(row.time), metrics: picked })}\n`;
 }
 
-/** The lines of a whole export, header first. */
+/** The text of a whole export, header first, in chunks of about 64 KiB (one write per chunk, not per row). */
 export async function* exportLines(
   rows: AsyncIterable<ExportedRow>,
   format: ExportFormat,
   columns: string[],
   onlyListed: boolean,
 ): AsyncGenerator<string> {
-  if (format === 'csv') yield csvHeader(columns);
-  for await (const row of rows)
-    yield format === 'csv' ? csvLine(row, columns) : ndjsonLine(row, onlyListed ? columns : undefined);
+  let chunk = format === 'csv' ? csvHeader(columns) : '';
+  for await (const row of rows) {
+    chunk += format === 'csv' ? csvLine(row, columns) : ndjsonLine(row, onlyListed ? columns : undefined);
+    if (chunk.length >= 65_536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
 }
