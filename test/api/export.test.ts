@@ -1,6 +1,7 @@
 // Telemetry export (issue 17): a device's or the tenant's rows over a window as CSV or NDJSON, streamed a
 // page at a time; every stored row exactly once (rows sharing an instant and exact duplicates across page
 // boundaries included), tenant-scoped, bounded per tenant; on both engines.
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { exportRows } from '../../src/model/telemetry-export.js';
@@ -150,18 +151,29 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
   });
 
   it('runs at most two exports of a tenant at once; a slot frees when a download ends', async () => {
-    // Two large downloads nobody reads: their streams wait (backpressure) and hold their slots.
+    // Two large downloads whose readers stop reading at once: TCP backpressure stalls their streams, which
+    // hold their slots.
     const big = `start=${new Date(START + 5 * DAY).toISOString()}&end=${new Date(START + 7 * DAY).toISOString()}`;
-    const held = [
-      await get('viewerA', `/api/v2/telemetry/export?${big}`),
-      await get('viewerA', `/api/v2/telemetry/export?${big}`),
-    ];
+    const stalled = () =>
+      new Promise<IncomingMessage>((resolve, reject) => {
+        const request = httpGet(
+          `${pulse.base}/api/v2/telemetry/export?${big}`,
+          { headers: bearer(tokens.viewerA!) as Record<string, string> },
+          (response) => {
+            response.pause();
+            resolve(response);
+          },
+        );
+        request.on('error', reject);
+      });
+    const held = [await stalled(), await stalled()];
+    expect(held.map((response) => response.statusCode)).toEqual([200, 200]);
     const third = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
     expect(third.status).toBe(429);
     expect(third.headers.get('retry-after')).toBe('10');
     // Another tenant is not held up.
     expect((await get('viewerB', `/api/v2/telemetry/export?${window}`)).status).toBe(200);
-    await Promise.all(held.map((response) => response.body?.cancel()));
+    for (const response of held) response.destroy();
     await waitFor(async () => {
       const again = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
       await again.body?.cancel();
