@@ -27,6 +27,7 @@ import { registerIntegrationRoutes } from './customer/integrations.js';
 import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
 import { registerUserRoutes } from './customer/users.js';
 import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
+import { registerSilenceRoutes } from './customer/silences.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
@@ -149,6 +150,7 @@ export function start(deps: RoleDeps): RunningRole {
     acceptCsv(customer);
     registerUserRoutes(customer, { inTenant: tenantTransactions(deps.db), externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, customerDevices(tenantTransactions(deps.db)), deviceDeps);
+    registerSilenceRoutes(customer, { inTenant: tenantTransactions(deps.db) });
     registerMqttReaderRoutes(customer, {
       inTenant: tenantTransactions(deps.db),
       bus: deps.bus,

@@ -11,12 +11,20 @@ import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
 import { alertsByIds, recentAlertEvents } from '../model/alerts.js';
 import { insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches } from '../model/routes.js';
+import { markSilenced, silenceMatches, silencesSince } from '../model/silences.js';
 
 const RETRY_MS = 2000;
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { db, bus, log } = deps;
-  const counters = { events_received: 0, alerts_processed: 0, routes_matched: 0, jobs_queued: 0, dispatch_failures: 0 };
+  const counters = {
+    events_received: 0,
+    alerts_processed: 0,
+    routes_matched: 0,
+    jobs_queued: 0,
+    notifications_silenced: 0,
+    dispatch_failures: 0,
+  };
   let lastDispatchAt: Date | null = null;
   type Queued = { alert_id: number; event: DeliveryEvent; dispatched?: () => void };
   let queued: Queued[] = [];
@@ -32,6 +40,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       );
       const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
       const routes = tenants.length > 0 ? await activeRoutes(tx, tenants) : [];
+      const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
+      const silences = tenants.length > 0 ? await silencesSince(tx, tenants, new Date(earliest)) : [];
+      const silenced = new Map<number, string>();
       const planned: NewJob[] = [];
       for (const { alert_id, event } of events) {
         const alert = alerts.get(alert_id);
@@ -42,6 +53,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
           if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
           if (!eventStillDue(route, alert, event)) continue;
           counters.routes_matched += 1;
+          // Held by a silence covering the moment it happened: kept, never sent (and never later).
+          const silence = silences.find((candidate) => silenceMatches(candidate, alert, event));
+          if (silence) silenced.set(alert_id, silence.silence_id);
           planned.push({
             tenant_id: alert.tenant_id,
             alert_id,
@@ -49,10 +63,19 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
             route_id: route.route_id,
             deliver_on_event: event,
             payload_json: payload,
+            silence_id: silence?.silence_id,
           });
         }
       }
-      return insertJobs(tx, planned);
+      await markSilenced(tx, silenced);
+      counters.notifications_silenced += await insertJobs(
+        tx,
+        planned.filter((job) => job.silence_id),
+      );
+      return insertJobs(
+        tx,
+        planned.filter((job) => !job.silence_id),
+      );
     });
     counters.jobs_queued += jobs;
     lastDispatchAt = new Date();

@@ -11,6 +11,8 @@ export interface Alert extends AlertRow {
   updated_at: Date;
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
+  /** The silence that held its notifications, if one did. */
+  silenced_by: string | null;
 }
 
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
@@ -34,7 +36,7 @@ export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
 }
 
 export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, fingerprint, severity,
-  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by`;
+  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by, silenced_by`;
 
 /**
  * One page of the alerts matching `where` (its placeholders are `params`), newest first, and how many

@@ -93,6 +93,7 @@ export const Alert = Obj({
   closed_at: Nullable(Timestamp),
   acknowledged_at: Nullable(Timestamp),
   acknowledged_by: Nullable(Type.String()),
+  silenced_by: Nullable(Type.String({ description: 'the silence that held its notifications' })),
 });
 
 /** A page of alerts with the filter it answers; `extra` holds what one endpoint adds. */
@@ -286,3 +287,18 @@ export const RegisteredDevice = Obj({
 
 /** Why one row of a bulk registration was not registered (rows count from 1). */
 export const BulkRowError = Obj({ row: Type.Integer(), device_id: Type.Optional(Type.String()), error: Type.String() });
+
+/** A silence: which alerts' notifications it holds, and when. */
+export const SilenceView = Obj({
+  silence_id: Type.String(),
+  tenant_id: Type.String(),
+  site_ids: Nullable(Type.Array(Type.String())),
+  device_ids: Nullable(Type.Array(Type.String())),
+  device_prefixes: Nullable(Type.Array(Type.String())),
+  alert_types: Nullable(Type.Array(Type.String())),
+  starts_at: Timestamp,
+  ends_at: Timestamp,
+  comment: Type.String(),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp,
+});

@@ -262,6 +262,19 @@ describe('web app in Chromium', () => {
       await page.getByRole('cell', { name: 'everything', exact: true }).waitFor();
       await shot(page, 'customer-routes');
 
+      // A maintenance window: started, listed as active, ended.
+      await nav(page, 'Silences');
+      await page.getByRole('button', { name: 'New silence' }).click();
+      const silenceForm = page.getByRole('form', { name: 'New silence' });
+      await silenceForm.getByLabel('Device id prefixes').fill('dev-00');
+      await silenceForm.getByLabel('Why').fill('firmware rollout');
+      await silenceForm.getByRole('button', { name: 'Start silence' }).click();
+      const silenceRow = page.getByTestId('silences-table').getByRole('row', { name: /firmware rollout/ });
+      await silenceRow.getByRole('cell', { name: 'active', exact: true }).waitFor();
+      await shot(page, 'customer-silences');
+      await silenceRow.getByRole('button', { name: 'End now' }).click();
+      await silenceRow.getByRole('cell', { name: 'ended', exact: true }).waitFor();
+
       // A deep link opened in a fresh load (tokens are gone) goes through the issuer and lands where it
       // pointed. Operator pages are not for customers.
       await page.goto(`${origin}/app/operator/tenants`);
@@ -507,6 +520,13 @@ describe('web app in Chromium', () => {
         await page.waitForLoadState('networkidle');
         await shot(page, name);
       }
+      // Operators see every tenant's silences.
+      await nav(page, 'Silences');
+      const silencesTable = page.getByTestId('silences-table');
+      await silencesTable.getByText('firmware rollout').waitFor();
+      await silencesTable.getByRole('link', { name: 'tenant-a' }).waitFor();
+      expect(await page.getByRole('button', { name: 'New silence' }).count()).toBe(0);
+      await nav(page, 'Settings');
       // The dark theme, kept across the reload it triggers.
       await page.getByRole('button', { name: 'Switch to dark theme' }).click();
       await page.getByRole('button', { name: 'Switch to light theme' }).waitFor();

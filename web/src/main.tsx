@@ -52,6 +52,7 @@ const appRouter = () =>
           { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
           { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
           { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },
+          { path: '/silences', element: customer(() => import('./pages/customer/Silences')) },
           { path: '/users', element: customerAdmin(() => import('./pages/Users')) },
           { path: '/operator', element: operator(() => import('./pages/operator/Overview')) },
           { path: '/operator/devices', element: operator(() => import('./pages/operator/AllDevices')) },
@@ -64,6 +65,12 @@ const appRouter = () =>
           { path: '/operator/quarantine', element: operator(() => import('./pages/operator/Quarantine')) },
           { path: '/operator/system', element: operator(() => import('./pages/operator/System')) },
           { path: '/operator/audit', element: operatorAdmin(() => import('./pages/operator/AuditLog')) },
+          {
+            path: '/operator/silences',
+            element: operator(() =>
+              import('./pages/customer/Silences').then((page) => ({ default: () => <page.default operator /> })),
+            ),
+          },
           { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
           { path: '/operator/users', element: operatorAdmin(() => import('./pages/Users')) },
           { path: '*', element: <p className="text-sm">Page not found.</p> },

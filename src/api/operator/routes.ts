@@ -10,13 +10,14 @@ import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { Alert, DeviceWithHistory, FleetDevice, Tenant, TenantStatus } from '../../model/views.js';
+import { Alert, DeviceWithHistory, FleetDevice, SilenceView, Tenant, TenantStatus } from '../../model/views.js';
 import type { Audited } from './audit.js';
 import * as useCases from './use-cases.js';
 import { settingsJson } from './use-cases.js';
 import * as auditModel from '../../model/audit.js';
 import * as integrationModel from '../../model/integrations.js';
 import * as quarantineModel from '../../model/quarantine.js';
+import { listSilences } from '../../model/silences.js';
 import * as tenants from '../../model/tenants.js';
 import { narrow } from '../../db/database.js';
 import * as deviceModel from '../../model/devices.js';
@@ -415,6 +416,28 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
         minutes,
         limit,
         ...(await quarantineModel.recentQuarantine(tx, { tenantId: tenant_filter, minutes, limit })),
+      }));
+    },
+  );
+
+  app.get(
+    '/operator/silences',
+    {
+      schema: {
+        tags,
+        summary: "Every tenant's silences (or one's, with tenant_filter): running and coming first",
+        querystring: Type.Object({
+          tenant_filter: Type.Optional(Type.String()),
+          include_ended: Type.Boolean({ default: false }),
+        }),
+        response: { 200: Obj({ silences: Type.Array(SilenceView), tenant_filter: Nullable(Type.String()) }) },
+      },
+    },
+    (request) => {
+      const { tenant_filter, include_ended } = request.query;
+      return audited(request, { action: 'view_silences', tenantFilter: tenant_filter }, async (tx) => ({
+        silences: await listSilences(tx, { tenantId: tenant_filter, includeEnded: include_ended }),
+        tenant_filter: tenant_filter ?? null,
       }));
     },
   );

@@ -12,6 +12,7 @@ const CUSTOMER_NAV = [
   ['/rules', 'Alert rules'],
   ['/integrations', 'Integrations'],
   ['/routes', 'Routes'],
+  ['/silences', 'Silences'],
 ] as const;
 const OPERATOR_NAV = [
   ['/operator', 'Overview'],
@@ -19,6 +20,7 @@ const OPERATOR_NAV = [
   ['/operator/tenants', 'Tenants'],
   ['/operator/quarantine', 'Quarantine'],
   ['/operator/system', 'System'],
+  ['/operator/silences', 'Silences'],
 ] as const;
 const CUSTOMER_ADMIN_NAV = [['/users', 'Users']] as const;
 const OPERATOR_ADMIN_NAV = [

@@ -854,6 +854,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               }[];
               count: number;
               status: string;
@@ -1038,6 +1040,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               };
             };
           };
@@ -2058,6 +2062,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               }[];
               count: number;
               status: string;
@@ -2163,6 +2169,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               };
             };
           };
@@ -2265,6 +2273,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               };
             };
           };
@@ -2368,6 +2378,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               };
             };
           };
@@ -7027,6 +7039,271 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/silences': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's silences: running and coming first, then (include_ended) the ones over */
+    get: {
+      parameters: {
+        query: {
+          include_ended: boolean;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              silences: {
+                silence_id: string;
+                tenant_id: string;
+                site_ids: string[] | null;
+                device_ids: string[] | null;
+                device_prefixes: string[] | null;
+                alert_types: string[] | null;
+                /** Format: date-time */
+                starts_at: string;
+                /** Format: date-time */
+                ends_at: string;
+                comment: string;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Hold the notifications of matching alerts for a while (a maintenance window) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            site_ids?: string[] | null;
+            device_ids?: string[] | null;
+            device_prefixes?: string[] | null;
+            alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD')[] | null;
+            /**
+             * Format: date-time
+             * @description default: now
+             */
+            starts_at?: string;
+            /** Format: date-time */
+            ends_at?: string;
+            duration_minutes?: number;
+            /** @description why: the maintenance it covers */
+            comment: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              silence_id: string;
+              tenant_id: string;
+              site_ids: string[] | null;
+              device_ids: string[] | null;
+              device_prefixes: string[] | null;
+              alert_types: string[] | null;
+              /** Format: date-time */
+              starts_at: string;
+              /** Format: date-time */
+              ends_at: string;
+              comment: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/silences/{silence_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** End a silence now (one not started yet is removed) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          silence_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              silence_id: string;
+              tenant_id: string;
+              site_ids: string[] | null;
+              device_ids: string[] | null;
+              device_prefixes: string[] | null;
+              alert_types: string[] | null;
+              /** Format: date-time */
+              starts_at: string;
+              /** Format: date-time */
+              ends_at: string;
+              comment: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/mqtt-readers': {
     parameters: {
       query?: never;
@@ -8353,6 +8630,8 @@ export interface paths {
                 /** Format: date-time */
                 acknowledged_at: string | null;
                 acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
               }[];
               total: number;
               tenant_filter: string | null;
@@ -8455,6 +8734,97 @@ export interface paths {
                 reason: string;
                 count: number;
               }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/silences': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every tenant's silences (or one's, with tenant_filter): running and coming first */
+    get: {
+      parameters: {
+        query: {
+          tenant_filter?: string;
+          include_ended: boolean;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              silences: {
+                silence_id: string;
+                tenant_id: string;
+                site_ids: string[] | null;
+                device_ids: string[] | null;
+                device_prefixes: string[] | null;
+                alert_types: string[] | null;
+                /** Format: date-time */
+                starts_at: string;
+                /** Format: date-time */
+                ends_at: string;
+                comment: string;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+              tenant_filter: string | null;
             };
           };
         };

@@ -96,7 +96,17 @@ export default function Alerts() {
             header: 'Alert',
             cell: (alert) => (
               <>
-                <div className="font-medium">{alert.alert_type}</div>
+                <div className="font-medium">
+                  {alert.alert_type}
+                  {alert.silenced_by && (
+                    <span
+                      className="ml-2 rounded bg-slate-200 px-1 text-xs dark:bg-slate-700"
+                      title="A silence held its notifications"
+                    >
+                      silenced
+                    </span>
+                  )}
+                </div>
                 <div className="text-xs text-slate-500">{alert.summary}</div>
               </>
             ),

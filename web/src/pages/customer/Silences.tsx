@@ -1,0 +1,158 @@
+// Silences: maintenance windows in which matching alerts still open and close but send nothing. Every
+// customer role sees them; customer admins create and end them.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { QueryTable } from '../../components/table';
+import { ErrorBox, Field, Modal, Page, TenantLink } from '../../components/ui';
+import { api } from '../../lib/api';
+import { useAuth } from '../../lib/auth';
+import { dateTime } from '../../lib/format';
+import type { Answer } from '../../lib/types';
+
+type Silence = Answer<'/customer/silences'>['silences'][number];
+
+const list = (value: FormDataEntryValue | null) => {
+  const items = String(value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.length ? items : null;
+};
+
+/** What a silence covers, in words. */
+const scope = (s: Silence) =>
+  [
+    s.site_ids && `sites ${s.site_ids.join(', ')}`,
+    s.device_ids && `devices ${s.device_ids.join(', ')}`,
+    s.device_prefixes && `devices starting ${s.device_prefixes.join(', ')}`,
+    s.alert_types && s.alert_types.join(', '),
+  ]
+    .filter(Boolean)
+    .join('; ') || 'every alert';
+
+const state = (s: Silence, now = Date.now()) =>
+  Date.parse(s.ends_at) <= now ? 'ended' : Date.parse(s.starts_at) > now ? 'coming' : 'active';
+
+/** The customer's page (its tenant; admins create and end), or with `operator` every tenant's, read only. */
+export default function Silences({ operator = false }: { operator?: boolean }) {
+  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const [creating, setCreating] = useState(false);
+  const silences = useQuery({
+    queryKey: ['silences', operator],
+    queryFn: (): Promise<{ silences: Silence[] }> =>
+      operator
+        ? api<Answer<'/operator/silences'>>('/operator/silences?include_ended=true')
+        : api<Answer<'/customer/silences'>>('/customer/silences?include_ended=true'),
+    refetchInterval: 30_000,
+  });
+  const refresh = () => client.invalidateQueries({ queryKey: ['silences'] });
+  const create = useMutation({
+    mutationFn: (body: Record<string, unknown>) => api('/customer/silences', { method: 'POST', body }),
+    onSuccess: async () => {
+      await refresh();
+      setCreating(false);
+    },
+  });
+  const end = useMutation({
+    mutationFn: (id: string) => api(`/customer/silences/${id}`, { method: 'DELETE' }),
+    onSuccess: refresh,
+  });
+  const submit = (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const types = form.getAll('alert_types').map(String);
+    create.mutate({
+      site_ids: list(form.get('site_ids')),
+      device_ids: list(form.get('device_ids')),
+      device_prefixes: list(form.get('device_prefixes')),
+      alert_types: types.length ? types : null,
+      duration_minutes: Number(form.get('duration_minutes')),
+      comment: String(form.get('comment')),
+    });
+  };
+  return (
+    <Page
+      title="Silences"
+      actions={
+        admin && (
+          <button className="btn-primary" onClick={() => setCreating(true)}>
+            New silence
+          </button>
+        )
+      }
+    >
+      <p className="text-sm text-slate-500">
+        During a silence, matching alerts still open and close and show here as silenced, but nothing is sent — not even
+        after it ends.
+      </p>
+      {end.error && <ErrorBox error={end.error} />}
+      <QueryTable
+        query={silences}
+        rows={(data) => data.silences}
+        rowKey={(s) => s.silence_id}
+        empty="No silences: every matching alert is sent."
+        testId="silences-table"
+        columns={[
+          operator && { header: 'Tenant', cell: (s) => <TenantLink tenantId={s.tenant_id} /> },
+          { header: 'State', cell: (s) => state(s) },
+          { header: 'Covers', cell: (s) => scope(s) },
+          { header: 'From', cell: (s) => dateTime(s.starts_at) },
+          { header: 'Until', cell: (s) => dateTime(s.ends_at) },
+          { header: 'Why', className: 'max-w-64 truncate', cell: (s) => s.comment },
+          { header: 'By', cell: (s) => s.created_by ?? '—' },
+          admin && {
+            header: '',
+            cell: (s) =>
+              state(s) !== 'ended' && (
+                <button className="btn-ghost" onClick={() => end.mutate(s.silence_id)}>
+                  End now
+                </button>
+              ),
+          },
+        ]}
+      />
+      <Modal open={creating} title="New silence" onClose={() => setCreating(false)}>
+        <form onSubmit={submit} className="grid gap-3 md:grid-cols-2" aria-label="New silence">
+          <Field label="Sites" hint="comma-separated; empty = any">
+            <input className="input" name="site_ids" />
+          </Field>
+          <Field label="Device ids" hint="comma-separated; empty = any">
+            <input className="input" name="device_ids" />
+          </Field>
+          <Field label="Device id prefixes" hint="e.g. pump-">
+            <input className="input" name="device_prefixes" />
+          </Field>
+          <fieldset className="text-sm">
+            <legend className="label">Alert types (none = any)</legend>
+            {['NO_HEARTBEAT', 'THRESHOLD'].map((type) => (
+              <label key={type} className="mr-3">
+                <input type="checkbox" name="alert_types" value={type} /> {type}
+              </label>
+            ))}
+          </fieldset>
+          <Field label="For (minutes)">
+            <input
+              className="input"
+              name="duration_minutes"
+              type="number"
+              min={1}
+              max={129600}
+              defaultValue={60}
+              required
+            />
+          </Field>
+          <Field label="Why">
+            <input className="input" name="comment" required placeholder="pump replacement, hall B" />
+          </Field>
+          {create.error && <ErrorBox error={create.error} />}
+          <div className="md:col-span-2">
+            <button className="btn-primary" disabled={create.isPending}>
+              Start silence
+            </button>
+          </div>
+        </form>
+      </Modal>
+    </Page>
+  );
+}
