@@ -12,9 +12,7 @@ import { createSecretBox } from './lib/secrets.js';
 import * as deliveryWorker from './delivery/worker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
 import { Dynsec, serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from './broker/dynsec.js';
-import { startLoginSync } from './broker/login-sync.js';
-import { keysMatch, sha256Hex } from './lib/credentials.js';
-import { readerPasswordHash } from './model/mqtt-readers.js';
+import { checkAlertReaders, startLoginSync } from './broker/login-sync.js';
 import type { Config } from './config.js';
 import { connect, type Connection } from './db/connection.js';
 import { createDatabase, type Database } from './db/database.js';
@@ -179,17 +177,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const logins = await openBrokerLogins(config, options.roles, { bus, db, log });
     if (logins) cleanup.push(() => logins.close());
     if (broker) {
-      const embedded = broker;
-      // Alert readers log in with the password a customer admin was shown; one removed is put out.
-      embedded.checkReadersWith(async (tenantId, name, password) => {
-        const hash = await db.withService((tx) => readerPasswordHash(tx, tenantId, name));
-        return hash !== null && keysMatch(sha256Hex(password), hash);
-      });
-      const stopReaders = bus.subscribe(
-        'reader.removed',
-        ({ tenant_id, name }) => void embedded.disconnectReader(tenant_id, name),
-      );
-      cleanup.push(async () => stopReaders());
+      const readers = checkAlertReaders(broker, { db, bus });
+      cleanup.push(readers.stop);
     }
     const deps: RoleDeps = {
       config,
@@ -206,7 +195,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         config.MQTT_URL && config.MQTT_BROKER_AUTH === 'dynsec'
           ? dynsecServiceUrl(config.MQTT_URL)
           : (config.MQTT_URL ?? broker?.serviceUrl),
-      brokerLogins: logins?.passwords ?? UNMANAGED_LOGINS,
+      brokerLogins: logins?.logins ?? UNMANAGED_LOGINS,
       secrets,
     };
     const roles: RunningRole[] = [];
@@ -298,7 +287,7 @@ async function openBrokerLogins(
   const dynsec = await Dynsec.open(config.MQTT_URL, deps.log, ca);
   const sync = await startLoginSync({ logins: dynsec, ...deps, reconcile: roles.includes('provision') });
   return {
-    passwords: dynsec,
+    logins: dynsec,
     close: async () => {
       await sync.stop();
       await dynsec.close();

@@ -1,12 +1,16 @@
 // Keeps the broker's device logins in step with the registry (MQTT_BROKER_AUTH=dynsec): at start a full
 // reconcile (devices revoked or re-registered while Pulse was down), then every device.changed — from
 // any process, after its commit — enables or disables that device's login. Passwords are set where tokens
-// are made (activation, rotation), since only there is the token in clear.
+// are made (activation, rotation), since only there is the token in clear. On the embedded broker, which
+// checks logins itself, the alert readers' logins are checked against the database here too.
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
+import { keysMatch, sha256Hex } from '../lib/credentials.js';
 import * as registry from '../model/device-registry.js';
+import { readerPasswordHash } from '../model/mqtt-readers.js';
 import { reconcileActions, type DeviceLogins } from './dynsec.js';
+import type { EmbeddedBroker } from './embedded.js';
 
 export interface LoginSyncOptions {
   logins: DeviceLogins;
@@ -55,4 +59,20 @@ export async function reconcileLogins(logins: DeviceLogins, db: Database, log: L
   }
   log.info({ disabled: actions.disable.length, enabled: actions.enable.length }, 'broker logins reconciled');
   return actions;
+}
+
+/**
+ * The embedded broker's alert readers: a login is checked against the stored hash of the password a
+ * customer admin was shown; a reader removed (in any process) is put out at once.
+ */
+export function checkAlertReaders(broker: EmbeddedBroker, { db, bus }: { db: Database; bus: Bus }) {
+  broker.checkReadersWith(async (tenantId, name, password) => {
+    const hash = await db.withService((tx) => readerPasswordHash(tx, tenantId, name));
+    return hash !== null && keysMatch(sha256Hex(password), hash);
+  });
+  const unsubscribe = bus.subscribe(
+    'reader.removed',
+    ({ tenant_id, name }) => void broker.disconnectReader(tenant_id, name),
+  );
+  return { stop: async () => unsubscribe() };
 }

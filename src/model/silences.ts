@@ -85,16 +85,7 @@ export async function listSilences(
   return rows;
 }
 
-export interface NewSilence {
-  site_ids: string[] | null;
-  device_ids: string[] | null;
-  device_prefixes: string[] | null;
-  alert_types: string[] | null;
-  starts_at: Date;
-  ends_at: Date;
-  comment: string;
-  created_by: string;
-}
+export type NewSilence = Omit<Silence, 'silence_id' | 'tenant_id' | 'created_at'> & { created_by: string };
 
 export async function createSilence(tx: TenantTx, silence: NewSilence): Promise<Silence> {
   const { rows } = await tx.query<Silence>(

@@ -2,6 +2,7 @@
 // pages of short transactions (no transaction held open while a client downloads, which PGlite's single
 // connection could not afford) and in a total order, so an export sees every row exactly once.
 import type { TenantTx } from '../db/database.js';
+import type { ExportedRow } from '../lib/export-format.js';
 
 export interface ExportFilter {
   /** One device, or every device of the tenant. */
@@ -12,14 +13,8 @@ export interface ExportFilter {
   metrics?: string[] | undefined;
 }
 
-export interface ExportRow {
-  time: Date;
-  device_id: string;
-  site_id: string | null;
-  msg_type: string;
-  seq: number;
-  metrics: Record<string, unknown>;
-}
+/** A stored row as an export gives it (the shape the formats take). */
+export type ExportRow = ExportedRow;
 
 const WHERE = `tenant_id = $1 AND ($2::text IS NULL OR device_id = $2) AND time >= $3 AND time < $4
   AND ($5::text[] IS NULL OR metrics ?| $5)`;

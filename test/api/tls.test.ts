@@ -11,6 +11,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { createTestCa, type TestCa } from '../helpers/tls.js';
+import { storedRows } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TENANT = 'tls';
@@ -21,15 +22,7 @@ describe('TLS on the HTTP server and the embedded broker', () => {
   let origin: string;
   let tokens: Map<string, string>;
   const clients: mqtt.MqttClient[] = [];
-  const stored = async (deviceId: string) =>
-    (
-      await pulse.db.withService((tx) =>
-        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE tenant_id = $1 AND device_id = $2`, [
-          TENANT,
-          deviceId,
-        ]),
-      )
-    ).rows[0]!.n;
+  const stored = (deviceId: string) => storedRows(pulse.db, TENANT, deviceId);
   const loginAs = async (url: string, deviceId: string) => {
     const client = await mqtt.connectAsync(url, {
       username: `${TENANT}/${deviceId}`,

@@ -83,3 +83,14 @@ export async function seedRule(db: Database, tenantId: string, name: string): Pr
     return rows[0]!.rule_id;
   });
 }
+
+/** How many telemetry rows (any message type) a device has stored. */
+export async function storedRows(db: Database, tenantId: string, deviceId: string): Promise<number> {
+  const { rows } = await db.withService((tx) =>
+    tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE tenant_id = $1 AND device_id = $2`, [
+      tenantId,
+      deviceId,
+    ]),
+  );
+  return rows[0]!.n;
+}

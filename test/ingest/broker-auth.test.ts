@@ -6,6 +6,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionDevices } from '../helpers/provision.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { storedRows } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TENANT = 'broker-auth';
@@ -22,15 +23,7 @@ describe('the embedded broker in PROD', () => {
       reconnectPeriod: 0,
       clientId: `broker-auth-${deviceId}-${Math.random().toString(36).slice(2)}`,
     });
-  const stored = async (deviceId: string) =>
-    (
-      await pulse.db.withService((tx) =>
-        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE tenant_id = $1 AND device_id = $2`, [
-          TENANT,
-          deviceId,
-        ]),
-      )
-    ).rows[0]!.n;
+  const stored = (deviceId: string) => storedRows(pulse.db, TENANT, deviceId);
   const telemetry = (extra: object = {}) => JSON.stringify({ site_id: 'site-1', metrics: { temp_c: 21.5 }, ...extra });
 
   beforeAll(async () => {

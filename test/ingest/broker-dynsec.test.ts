@@ -12,6 +12,7 @@ import { startDynsecMosquitto } from '../helpers/mosquitto.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { storedRows } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
 
 const TENANT = 'dynsec';
@@ -34,15 +35,7 @@ describe('device logins on Mosquitto with dynamic security', () => {
   };
   const login = (deviceId: string, token = tokens.get(`${TENANT}/${deviceId}`)) =>
     connectAs(`${TENANT}/${deviceId}`, token);
-  const stored = async (deviceId: string) =>
-    (
-      await pulse.db.withService((tx) =>
-        tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE tenant_id = $1 AND device_id = $2`, [
-          TENANT,
-          deviceId,
-        ]),
-      )
-    ).rows[0]!.n;
+  const stored = (deviceId: string) => storedRows(pulse.db, TENANT, deviceId);
   const telemetry = (extra: object = {}) => JSON.stringify({ site_id: 'site-1', metrics: { temp_c: 21.5 }, ...extra });
   const closed = (client: mqtt.MqttClient) =>
     new Promise<void>((resolve) => (client.connected ? client.once('close', () => resolve()) : resolve()));

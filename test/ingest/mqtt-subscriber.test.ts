@@ -1,10 +1,9 @@
 // Ingest's own MQTT client against real brokers on 127.0.0.1: a private Mosquitto (plain, with a
 // password, with TLS from a private CA, stopped and started again) and aedes over a WebSocket.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -15,6 +14,7 @@ import { OVERSIZED_PREVIEW_BYTES, PacketReader, type ReadResult } from '../../sr
 import { DEFAULT_MAX_PACKET_BYTES, MqttSubscriber, type InboundPublish } from '../../src/ingest/mqtt-subscriber.js';
 import { mutate, mutation, split, validStream } from '../helpers/mqtt-fuzz.js';
 import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { createTestCa, type TestCa } from '../helpers/tls.js';
 import { waitFor } from '../helpers/wait.js';
 
 interface Received extends InboundPublish {
@@ -170,56 +170,12 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
 
 describe('ingest MQTT subscriber: credentials and TLS', () => {
   let broker: Mosquitto;
+  let ca: TestCa;
   let dir: string;
   let tlsPort: number;
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'pulse-mqtt-tls-'));
-    const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    run(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=pulse-test-ca',
-    );
-    run(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-      '-subj',
-      '/CN=127.0.0.1',
-    );
-    writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    run(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.pem',
-      '-days',
-      '1',
-      '-extfile',
-      'san.ext',
-    );
+    ca = createTestCa();
+    dir = ca.dir;
     execFileSync('mosquitto_passwd', ['-c', '-b', path.join(dir, 'passwords'), 'ingest', 'p@ss:word']);
     // Readable by the mosquitto user (a throwaway CA and key).
     chmodSync(dir, 0o755);
@@ -231,14 +187,14 @@ describe('ingest MQTT subscriber: credentials and TLS', () => {
         `password_file ${dir}/passwords`,
         `listener ${tlsPort} 127.0.0.1`,
         `cafile ${dir}/ca.pem`,
-        `certfile ${dir}/server.pem`,
-        `keyfile ${dir}/server.key`,
+        `certfile ${ca.certFile}`,
+        `keyfile ${ca.keyFile}`,
       ].join('\n'),
     );
   });
   afterAll(async () => {
     await broker?.close();
-    rmSync(dir, { recursive: true, force: true });
+    ca?.close();
   });
 
   it('fails to start with the broker’s reason when it refuses the credentials', async () => {
@@ -248,7 +204,7 @@ describe('ingest MQTT subscriber: credentials and TLS', () => {
 
   it('logs in with URL credentials over TLS signed by a private CA', async () => {
     const url = `mqtts://ingest:${encodeURIComponent('p@ss:word')}@127.0.0.1:${tlsPort}`;
-    const { instance, received } = subscriber(url, 'sub-tls', { ca: readFileSync(path.join(dir, 'ca.pem')) });
+    const { instance, received } = subscriber(url, 'sub-tls', { ca: ca.ca });
     await instance.start();
     const device = await mqtt.connectAsync(broker.url, { username: 'ingest', password: 'p@ss:word' });
     await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 1 }), { qos: 1 });

@@ -1,7 +1,7 @@
 // Telemetry export (issue 17): one device's rows, or the whole tenant's (optionally some metrics), over a
 // window of up to 31 days, as CSV or NDJSON. Streamed: rows are read a page at a time as the client takes
 // them, so memory stays constant whatever the size. Tenant-scoped under row-level security; besides the
-// API's per-user rate limit, a tenant runs at most EXPORTS_PER_TENANT exports at once.
+// API's per-user rate limit, a tenant runs at most EXPORTS_PER_TENANT exports at once on each api instance.
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';

@@ -3,6 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { enabledColumn, QueryTable } from '../../components/table';
 import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import { commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
 import type { Answer, Integration } from '../../lib/types';
@@ -10,12 +11,6 @@ import { AlertReaders } from './AlertReaders';
 
 type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>;
 type Kind = Integration['type'];
-
-const list = (value: FormDataEntryValue | null) =>
-  String(value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 /** The request body of each type's form, as the API expects it. */
 function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] {
@@ -57,7 +52,7 @@ function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] 
             smtp_tls: form.get('smtp_tls') === 'on',
             from_address: form.get('from_address'),
           },
-          recipients: { to: list(form.get('to')), cc: list(form.get('cc')), bcc: [] },
+          recipients: { to: commaList(form.get('to')) ?? [], cc: commaList(form.get('cc')) ?? [], bcc: [] },
         },
       ];
     case 'mqtt':

@@ -3,16 +3,9 @@ import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
+import { commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
-
-const list = (value: FormDataEntryValue | null) => {
-  const items = String(value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return items.length ? items : null;
-};
 
 export default function Routes() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
@@ -45,8 +38,8 @@ export default function Routes() {
       name: form.get('name'),
       alert_types: form.getAll('alert_types').length ? form.getAll('alert_types') : null,
       min_severity: form.get('min_severity') ? Number(form.get('min_severity')) : null,
-      site_ids: list(form.get('site_ids')),
-      device_prefixes: list(form.get('device_prefixes')),
+      site_ids: commaList(form.get('site_ids')),
+      device_prefixes: commaList(form.get('device_prefixes')),
       deliver_on: form.getAll('deliver_on'),
     });
   };

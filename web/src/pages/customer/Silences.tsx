@@ -5,19 +5,12 @@ import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, Field, Modal, Page, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
+import { commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { dateTime } from '../../lib/format';
 import type { Answer } from '../../lib/types';
 
 type Silence = Answer<'/customer/silences'>['silences'][number];
-
-const list = (value: FormDataEntryValue | null) => {
-  const items = String(value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return items.length ? items : null;
-};
 
 /** What a silence covers, in words. */
 const scope = (s: Silence) =>
@@ -63,9 +56,9 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
     const form = new FormData(event.currentTarget);
     const types = form.getAll('alert_types').map(String);
     create.mutate({
-      site_ids: list(form.get('site_ids')),
-      device_ids: list(form.get('device_ids')),
-      device_prefixes: list(form.get('device_prefixes')),
+      site_ids: commaList(form.get('site_ids')),
+      device_ids: commaList(form.get('device_ids')),
+      device_prefixes: commaList(form.get('device_prefixes')),
       alert_types: types.length ? types : null,
       duration_minutes: Number(form.get('duration_minutes')),
       comment: String(form.get('comment')),

@@ -1,0 +1,10 @@
+// Reading the web app's forms.
+
+/** A comma-separated field as a list of its trimmed, non-empty items; null when it names none. */
+export function commaList(value: FormDataEntryValue | null): string[] | null {
+  const items = String(value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  return items.length > 0 ? items : null;
+}
