@@ -165,6 +165,8 @@ export class Dynsec implements DeviceLogins {
       return responses;
     } finally {
       clearTimeout(timer);
+      // Answered, timed out, or never sent (the publish failed): nothing of this request waits any more.
+      for (const c of tagged) this.pending.delete(c.correlationData);
     }
   }
 
