@@ -260,3 +260,27 @@ export function DownloadButton({ path, label, title }: { path: string; label: st
     </span>
   );
 }
+
+/** A row of checkboxes under one legend, all named `name` (a form reads them with getAll). */
+export function Checkboxes({
+  legend,
+  name,
+  values,
+  checked = [],
+}: {
+  legend: string;
+  name: string;
+  values: readonly string[];
+  checked?: readonly string[];
+}) {
+  return (
+    <fieldset className="text-sm">
+      <legend className="label">{legend}</legend>
+      {values.map((value) => (
+        <label key={value} className="mr-3">
+          <input type="checkbox" name={name} value={value} defaultChecked={checked.includes(value)} /> {value}
+        </label>
+      ))}
+    </fieldset>
+  );
+}

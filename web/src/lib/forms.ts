@@ -8,3 +8,6 @@ export function commaList(value: FormDataEntryValue | null): string[] | null {
     .filter(Boolean);
   return items.length > 0 ? items : null;
 }
+
+/** The alert types a route or a silence can name. */
+export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD'] as const;

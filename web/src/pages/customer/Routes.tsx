@@ -1,9 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
-import { ErrorBox, Field, Modal, Page } from '../../components/ui';
+import { Checkboxes, ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
-import { commaList } from '../../lib/forms';
+import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
 
@@ -108,22 +108,8 @@ export default function Routes() {
               ))}
             </select>
           </Field>
-          <fieldset className="text-sm">
-            <legend className="label">Alert types (none = all)</legend>
-            {['NO_HEARTBEAT', 'THRESHOLD'].map((t) => (
-              <label key={t} className="mr-3">
-                <input type="checkbox" name="alert_types" value={t} /> {t}
-              </label>
-            ))}
-          </fieldset>
-          <fieldset className="text-sm">
-            <legend className="label">Deliver on</legend>
-            {['OPEN', 'CLOSED'].map((e) => (
-              <label key={e} className="mr-3">
-                <input type="checkbox" name="deliver_on" value={e} defaultChecked={e === 'OPEN'} /> {e}
-              </label>
-            ))}
-          </fieldset>
+          <Checkboxes legend="Alert types (none = all)" name="alert_types" values={ALERT_TYPES} />
+          <Checkboxes legend="Deliver on" name="deliver_on" values={['OPEN', 'CLOSED']} checked={['OPEN']} />
           <Field label="Minimum severity">
             <input className="input" name="min_severity" type="number" min={0} max={5} />
           </Field>

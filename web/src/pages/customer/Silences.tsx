@@ -3,9 +3,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
-import { ErrorBox, Field, Modal, Page, TenantLink } from '../../components/ui';
+import { Checkboxes, ErrorBox, Field, Modal, Page, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
-import { commaList } from '../../lib/forms';
+import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { dateTime } from '../../lib/format';
 import type { Answer } from '../../lib/types';
@@ -116,14 +116,7 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
           <Field label="Device id prefixes" hint="e.g. pump-">
             <input className="input" name="device_prefixes" />
           </Field>
-          <fieldset className="text-sm">
-            <legend className="label">Alert types (none = any)</legend>
-            {['NO_HEARTBEAT', 'THRESHOLD'].map((type) => (
-              <label key={type} className="mr-3">
-                <input type="checkbox" name="alert_types" value={type} /> {type}
-              </label>
-            ))}
-          </fieldset>
+          <Checkboxes legend="Alert types (none = any)" name="alert_types" values={ALERT_TYPES} />
           <Field label="For (minutes)">
             <input
               className="input"
