@@ -314,6 +314,10 @@ export const variables = {
     schema: positiveInt.default(30),
     doc: 'At start the dispatcher queues deliveries for alert events of this many past minutes that have none (idempotent).',
   },
+  RENOTIFY_CHECK_SECONDS: {
+    schema: positiveInt.max(3600).default(30),
+    doc: 'How often the dispatcher looks for OPEN, unacknowledged alerts due a repeat or an escalation (a follow-up is up to this late).',
+  },
   WORKER_CONCURRENCY: {
     schema: positiveInt.max(1000).default(16),
     doc: 'Deliveries one worker sends at once.',

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { EmailTarget, SendResult } from './target.js';
-import type { AlertPayload } from './payload.js';
+import { noticeLabel, type AlertPayload } from './payload.js';
 import { resolveDestination, SsrfError } from '../lib/ssrf.js';
 import { escapeHtml, render, templateValues } from './template.js';
 import { errorText, type SendContext } from './context.js';
@@ -37,7 +37,12 @@ const DEFAULT_HTML = `<div style="font-family:system-ui,sans-serif;max-width:560
 
 export function composeEmail(target: EmailTarget, payload: AlertPayload) {
   const values = templateValues(payload);
-  const subject = render(target.subject_template || DEFAULT_SUBJECT, values).replace(/[\r\n]+/g, ' ');
+  const marker = noticeLabel(payload.notice);
+  const subject =
+    `${marker ? `[${marker}] ` : ''}${render(target.subject_template || DEFAULT_SUBJECT, values)}`.replace(
+      /[\r\n]+/g,
+      ' ',
+    );
   const text = render(target.format === 'text' && target.body_template ? target.body_template : DEFAULT_TEXT, values);
   const html = target.format === 'html' ? render(target.body_template || DEFAULT_HTML, values, escapeHtml) : undefined;
   return { subject, text, html };

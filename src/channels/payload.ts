@@ -25,12 +25,27 @@ export interface AlertRow {
   closed_at: Date | null;
 }
 
-/** The alert as channels send it: dates as ISO strings, plus its severity label and the event. */
+/** A follow-up of an OPEN nobody acknowledged: its n-th repeat, or an escalation step. */
+export type Notice = { kind: 'repeat'; number: number } | { kind: 'escalation'; after_minutes: number };
+
+/** How a follow-up reads in a subject line: "Repeat 2", "Escalation after 30 min". */
+export const noticeLabel = (notice: Notice | undefined) =>
+  !notice
+    ? undefined
+    : notice.kind === 'repeat'
+      ? `Repeat ${notice.number}`
+      : `Escalation after ${notice.after_minutes} min`;
+
+/**
+ * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
+ * an escalation says so in `notice` (absent on the event's own notification, as the reference sends it).
+ */
 export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at'> & {
   severity_label: string;
   event: DeliveryEvent;
   created_at: string;
   closed_at: string | null;
+  notice?: Notice;
 };
 
 export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {

@@ -6,14 +6,34 @@
 // older than its route.
 // Over NATS, instances share one durable consumer: each event reaches one of them and is acknowledged
 // once its jobs are committed.
+// Every RENOTIFY_CHECK_SECONDS it also queues the follow-ups (repeats, escalations) that OPEN,
+// unacknowledged alerts are due on routes asking for them; the job's notice key makes each one happen
+// once however many dispatchers run.
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
-import { alertsByIds, recentAlertEvents } from '../model/alerts.js';
+import type { ServiceTx } from '../db/database.js';
+import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
 import { insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesSince } from '../model/silences.js';
+import { dueFollowUps } from './follow-ups.js';
 
 const RETRY_MS = 2000;
+
+/** Inserts planned jobs (those a silence holds as SILENCED, marking their alerts); counts what was new. */
+async function queueJobs(tx: ServiceTx, planned: NewJob[]): Promise<{ queued: number; silenced: number }> {
+  const silencedAlerts = new Map(planned.filter((job) => job.silence_id).map((job) => [job.alert_id, job.silence_id!]));
+  await markSilenced(tx, silencedAlerts);
+  const silenced = await insertJobs(
+    tx,
+    planned.filter((job) => job.silence_id),
+  );
+  const queued = await insertJobs(
+    tx,
+    planned.filter((job) => !job.silence_id),
+  );
+  return { queued, silenced };
+}
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { db, bus, log } = deps;
@@ -23,6 +43,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     routes_matched: 0,
     jobs_queued: 0,
     notifications_silenced: 0,
+    follow_ups_queued: 0,
     dispatch_failures: 0,
   };
   let lastDispatchAt: Date | null = null;
@@ -39,10 +60,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         (await alertsByIds(tx, [...new Set(events.map((e) => e.alert_id))])).map((a) => [a.alert_id, a]),
       );
       const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
-      const routes = tenants.length > 0 ? await activeRoutes(tx, tenants) : [];
+      const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
       const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
       const silences = tenants.length > 0 ? await silencesSince(tx, tenants, new Date(earliest)) : [];
-      const silenced = new Map<number, string>();
       const planned: NewJob[] = [];
       for (const { alert_id, event } of events) {
         const alert = alerts.get(alert_id);
@@ -55,7 +75,6 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
           counters.routes_matched += 1;
           // Held by a silence covering the moment it happened: kept, never sent (and never later).
           const silence = silences.find((candidate) => silenceMatches(candidate, alert, event));
-          if (silence) silenced.set(alert_id, silence.silence_id);
           planned.push({
             tenant_id: alert.tenant_id,
             alert_id,
@@ -67,15 +86,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
           });
         }
       }
-      await markSilenced(tx, silenced);
-      counters.notifications_silenced += await insertJobs(
-        tx,
-        planned.filter((job) => job.silence_id),
-      );
-      return insertJobs(
-        tx,
-        planned.filter((job) => !job.silence_id),
-      );
+      const { queued, silenced } = await queueJobs(tx, planned);
+      counters.notifications_silenced += silenced;
+      return queued;
     });
     counters.jobs_queued += jobs;
     lastDispatchAt = new Date();
@@ -119,6 +132,52 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     else if (event === 'CLOSED') await enqueue(alert_id, 'CLOSED');
   });
 
+  /** Queues the repeats and escalations due now (ADR 022). */
+  async function followUp(): Promise<void> {
+    const now = new Date();
+    const { queued, silenced } = await db.withService(async (tx) => {
+      const routes = await activeRoutes(tx, { followUpsOnly: true });
+      if (routes.length === 0) return { queued: 0, silenced: 0 };
+      const tenants = [...new Set(routes.map((route) => route.tenant_id))];
+      const alerts = await openAlertsOf(tx, tenants);
+      const silences = alerts.length > 0 ? await silencesSince(tx, tenants, now) : [];
+      const planned: NewJob[] = [];
+      for (const alert of alerts) {
+        for (const route of routes) {
+          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;
+          if (!eventStillDue(route, alert, 'OPEN')) continue;
+          // A follow-up happens now: a silence running now holds it.
+          const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN'));
+          for (const due of dueFollowUps(route, alert.created_at, now)) {
+            planned.push({
+              tenant_id: alert.tenant_id,
+              alert_id: alert.alert_id,
+              integration_id: due.integration_id,
+              route_id: route.route_id,
+              deliver_on_event: 'OPEN',
+              payload_json: { ...buildPayload(alert, 'OPEN'), notice: due.notice },
+              silence_id: silence?.silence_id,
+              notice: due.key,
+            });
+          }
+        }
+      }
+      return queueJobs(tx, planned);
+    });
+    counters.follow_ups_queued += queued;
+    counters.notifications_silenced += silenced;
+    if (queued > 0) bus.publish('delivery.queued', { jobs: queued });
+  }
+  let followingUp = false;
+  const followUpTimer = setInterval(() => {
+    if (followingUp || stopped) return;
+    followingUp = true;
+    followUp()
+      .catch((error: unknown) => log.warn({ err: error }, 'could not queue repeats and escalations; trying again'))
+      .finally(() => (followingUp = false));
+  }, deps.config.RENOTIFY_CHECK_SECONDS * 1000);
+  followUpTimer.unref();
+
   const catchUp = db
     .withService((tx) => recentAlertEvents(tx, deps.config.ALERT_LOOKBACK_MINUTES))
     .then((events) => {
@@ -142,6 +201,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       await flush();
       stopped = true;
       clearTimeout(retryTimer);
+      clearInterval(followUpTimer);
     },
   };
 }

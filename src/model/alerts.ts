@@ -25,6 +25,17 @@ export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRo
   return rows;
 }
 
+/** OPEN (not acknowledged, not closed) alerts of these tenants, for re-notify and escalation. */
+export async function openAlertsOf(tx: ServiceTx, tenantIds: string[]): Promise<AlertRow[]> {
+  const { rows } = await tx.query<AlertRow>(
+    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, fingerprint, severity, confidence, summary, details,
+            status, created_at, closed_at
+     FROM fleet_alert WHERE status = 'OPEN' AND tenant_id = ANY($1::text[])`,
+    [tenantIds],
+  );
+  return rows;
+}
+
 export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
   const { rows } = await tx.query<{ alert_id: number; event: DeliveryEvent }>(
     `SELECT id AS alert_id, 'OPEN' AS event FROM fleet_alert WHERE created_at > now() - make_interval(mins => $1::int)

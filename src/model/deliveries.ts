@@ -13,19 +13,21 @@ export interface NewJob {
   payload_json: unknown;
   /** The silence holding it: the job is kept as SILENCED and never sent. */
   silence_id?: string | undefined;
+  /** A follow-up of the event ('repeat:<n>', 'escalation:…'); absent for the event itself. */
+  notice?: string | undefined;
 }
 
-/** Inserts the jobs that do not exist yet (one per alert × route × event); returns how many were new. */
+/** Inserts the jobs that do not exist yet (one per alert × route × event × notice); returns how many were new. */
 export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number> {
   if (jobs.length === 0) return 0;
   const { rowCount } = await tx.query(
     `INSERT INTO delivery_jobs (tenant_id, alert_id, integration_id, route_id, deliver_on_event, payload_json, status,
-                                silence_id)
+                                silence_id, notice)
      SELECT j.tenant_id, j.alert_id, j.integration_id, j.route_id, j.deliver_on_event, j.payload_json,
-            CASE WHEN j.silence_id IS NULL THEN 'PENDING' ELSE 'SILENCED' END, j.silence_id
+            CASE WHEN j.silence_id IS NULL THEN 'PENDING' ELSE 'SILENCED' END, j.silence_id, COALESCE(j.notice, '')
      FROM jsonb_to_recordset($1::jsonb) AS j(tenant_id text, alert_id bigint, integration_id uuid, route_id uuid,
-                                            deliver_on_event text, payload_json jsonb, silence_id uuid)
-     ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event) DO NOTHING`,
+                                            deliver_on_event text, payload_json jsonb, silence_id uuid, notice text)
+     ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event, notice) DO NOTHING`,
     [JSON.stringify(jobs)],
   );
   return rowCount ?? 0;

@@ -45,6 +45,18 @@ export function routeMatches(route: RouteFilter, alert: RoutedAlert, event: Deli
   return true;
 }
 
+/** After `after_minutes` OPEN and unacknowledged, an alert is also notified to this integration. */
+export interface EscalationStep {
+  after_minutes: number;
+  integration_id: string;
+}
+
+/** What a route does for an alert nobody acknowledges. */
+export interface FollowUpPolicy {
+  renotify_minutes: number | null;
+  escalations: EscalationStep[];
+}
+
 export interface RouteColumns {
   integration_id?: string;
   name?: string;
@@ -56,6 +68,8 @@ export interface RouteColumns {
   device_prefixes?: string[] | null;
   deliver_on?: string[];
   priority?: number;
+  renotify_minutes?: number | null;
+  escalations?: EscalationStep[];
 }
 
 const ROUTE_WRITABLE = [
@@ -69,11 +83,17 @@ const ROUTE_WRITABLE = [
   'device_prefixes',
   'deliver_on',
   'priority',
+  'renotify_minutes',
+  'escalations',
 ] as const;
+
+/** A column's value as a query parameter (the escalation steps are JSONB). */
+const param = (columns: RouteColumns, name: (typeof ROUTE_WRITABLE)[number]) =>
+  name === 'escalations' ? JSON.stringify(columns.escalations) : columns[name];
 
 const ROUTE_SELECT = `SELECT r.tenant_id, r.route_id, r.integration_id, i.name AS integration_name, i.type AS integration_type,
   r.name, r.enabled, r.min_severity, r.alert_types, r.severities, r.site_ids, r.device_prefixes, r.deliver_on, r.priority,
-  r.created_at, r.updated_at
+  r.renotify_minutes, r.escalations, r.created_at, r.updated_at
   FROM integration_routes r JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id`;
 
 export interface RouteQuery {
@@ -83,9 +103,8 @@ export interface RouteQuery {
   enabled?: boolean | undefined;
 }
 
-/** Routes with their integration's name and type, cheapest priority first. */
 /** A route with its integration's name and type. */
-export interface Route extends RouteFilter {
+export interface Route extends RouteFilter, FollowUpPolicy {
   tenant_id: string;
   route_id: string;
   integration_id: string;
@@ -98,6 +117,7 @@ export interface Route extends RouteFilter {
   updated_at: Date;
 }
 
+/** Routes with their integration's name and type, cheapest priority first. */
 export async function listRoutes(tx: TenantTx | ServiceTx, filter: RouteQuery, limit: number) {
   const { rows } = await tx.query<Route>(
     `${ROUTE_SELECT}
@@ -118,7 +138,7 @@ export async function insertRoute(tx: TenantScope, columns: RouteColumns): Promi
   const { rows } = await tx.query<{ route_id: string }>(
     `INSERT INTO integration_routes (tenant_id, ${names.join(', ')}) VALUES ($1, ${names.map((_, i) => `$${i + 2}`).join(', ')})
      RETURNING route_id`,
-    [tx.tenantId, ...names.map((name) => columns[name])],
+    [tx.tenantId, ...names.map((name) => param(columns, name))],
   );
   return rows[0]!.route_id;
 }
@@ -128,7 +148,7 @@ export async function updateRoute(tx: TenantTx, routeId: string, columns: RouteC
   const { rowCount } = await tx.query(
     `UPDATE integration_routes SET ${[...names.map((name, i) => `${name} = $${i + 3}`), 'updated_at = now()'].join(', ')}
      WHERE tenant_id = $1 AND route_id::text = $2`,
-    [tx.tenantId, routeId, ...names.map((name) => columns[name])],
+    [tx.tenantId, routeId, ...names.map((name) => param(columns, name))],
   );
   return (rowCount ?? 0) > 0;
 }
@@ -141,8 +161,8 @@ export async function deleteRoute(tx: TenantTx, routeId: string): Promise<boolea
   return (rowCount ?? 0) > 0;
 }
 
-/** Counts a test delivery; false when the integration had `limit` in the last minute already. */
-export interface DispatchRoute extends RouteFilter {
+/** A route as the dispatcher matches it. */
+export interface DispatchRoute extends RouteFilter, FollowUpPolicy {
   tenant_id: string;
   route_id: string;
   integration_id: string;
@@ -164,16 +184,27 @@ export function eventStillDue(
   return happenedAt !== null && happenedAt.getTime() >= route.created_at.getTime();
 }
 
-/** Enabled routes of these tenants whose integration is enabled, in priority order. */
-export async function activeRoutes(tx: ServiceTx, tenantIds: string[]): Promise<DispatchRoute[]> {
+/**
+ * Enabled routes whose integration is enabled, in priority order: of these tenants, or of every tenant
+ * with `followUpsOnly` (routes that re-notify or escalate). Escalation steps to a disabled or deleted
+ * integration are left out.
+ */
+export async function activeRoutes(
+  tx: ServiceTx,
+  scope: { tenantIds: string[] } | { followUpsOnly: true },
+): Promise<DispatchRoute[]> {
   const { rows } = await tx.query<DispatchRoute>(
     `SELECT r.tenant_id, r.route_id, r.integration_id, r.min_severity, r.alert_types, r.severities, r.site_ids,
-            r.device_prefixes, r.deliver_on, r.created_at
+            r.device_prefixes, r.deliver_on, r.renotify_minutes, r.created_at,
+            (SELECT COALESCE(jsonb_agg(step), '[]'::jsonb) FROM jsonb_array_elements(r.escalations) AS step
+             JOIN integrations e ON e.tenant_id = r.tenant_id AND e.integration_id::text = step->>'integration_id'
+             WHERE e.enabled) AS escalations
      FROM integration_routes r
      JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id
-     WHERE r.tenant_id = ANY($1::text[]) AND r.enabled AND i.enabled
+     WHERE r.enabled AND i.enabled AND ($1::text[] IS NULL OR r.tenant_id = ANY($1::text[]))
+       AND ($1::text[] IS NOT NULL OR r.renotify_minutes IS NOT NULL OR r.escalations <> '[]'::jsonb)
      ORDER BY r.priority, r.created_at`,
-    [tenantIds],
+    ['tenantIds' in scope ? scope.tenantIds : null],
   );
   return rows;
 }

@@ -160,6 +160,8 @@ export const IntegrationRoute = Obj({
   name: Type.String(),
   enabled: Type.Boolean(),
   priority: Type.Integer(),
+  renotify_minutes: Nullable(Type.Integer()),
+  escalations: Type.Array(Obj({ after_minutes: Type.Integer(), integration_id: Type.String() })),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -172,6 +172,12 @@ describe('payloads, templates and channel formats', () => {
     expect(mail.subject).toBe('[CRITICAL] temp <b>hot</b> & rising');
     expect(mail.html).toContain('temp &lt;b&gt;hot&lt;/b&gt; &amp; rising');
     expect(mail.text).toContain('Device: pump-7');
+    const repeat = { ...buildPayload(alertRow, 'OPEN'), notice: { kind: 'repeat' as const, number: 2 } };
+    expect(composeEmail(target, repeat).subject).toBe('[Repeat 2] [CRITICAL] temp <b>hot</b> & rising');
+    const escalated = { ...repeat, notice: { kind: 'escalation' as const, after_minutes: 30 } };
+    expect(composeEmail(target, escalated).subject).toBe(
+      '[Escalation after 30 min] [CRITICAL] temp <b>hot</b> & rising',
+    );
   });
 
   it('maps numeric severities to the SNMP severity varbind and fills the reference OIDs', () => {

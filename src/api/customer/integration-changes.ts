@@ -18,7 +18,7 @@ import {
   type Built,
 } from '../../model/integration-settings.js';
 import * as repo from '../../model/integrations.js';
-import { ALERT_TYPES, SEVERITY_NAMES, type RouteColumns } from '../../model/routes.js';
+import { ALERT_TYPES, SEVERITY_NAMES, type EscalationStep, type RouteColumns } from '../../model/routes.js';
 import type { RouteCreate, WebhookPatch } from './integration-schemas.js';
 
 const TEST_DELIVERIES_PER_MINUTE = 5;
@@ -170,12 +170,31 @@ export const routeColumns = (body: Partial<Static<typeof RouteCreate>>): RouteCo
   ...(body.device_prefixes !== undefined && { device_prefixes: body.device_prefixes?.filter(Boolean) ?? null }),
   ...(body.deliver_on !== undefined && { deliver_on: checkList('deliver_on', body.deliver_on, ['OPEN', 'CLOSED'])! }),
   ...(body.priority !== undefined && { priority: body.priority }),
+  ...(body.renotify_minutes !== undefined && { renotify_minutes: body.renotify_minutes }),
+  ...(body.escalations !== undefined && { escalations: checkEscalations(body.escalations) }),
 });
 
-/** A route may only point at an integration of the same tenant. */
-export async function requireIntegration(tx: TenantTx, integrationId: string): Promise<void> {
-  if (!isUuid(integrationId) || !(await repo.findIntegration(tx, integrationId))) {
+/** Steps in time order, each integration at most once per delay. */
+function checkEscalations(steps: EscalationStep[]): EscalationStep[] {
+  const keys = steps.map((step) => `${step.integration_id}:${step.after_minutes}`);
+  if (new Set(keys).size !== keys.length)
+    throw new AppError('INVALID_REQUEST', 'escalations must not repeat the same integration and after_minutes');
+  return [...steps].sort((a, b) => a.after_minutes - b.after_minutes);
+}
+
+/** A route and its escalation steps may only point at integrations of the same tenant. */
+export async function requireIntegrations(tx: TenantTx, columns: RouteColumns): Promise<void> {
+  const exists = async (id: string) => isUuid(id) && (await repo.findIntegration(tx, id)) !== undefined;
+  if (columns.integration_id !== undefined && !(await exists(columns.integration_id))) {
     throw new AppError('INVALID_REQUEST', 'Integration not found or belongs to different tenant');
+  }
+  for (const step of columns.escalations ?? []) {
+    if (!(await exists(step.integration_id))) {
+      throw new AppError(
+        'INVALID_REQUEST',
+        `Escalation integration ${step.integration_id} not found or belongs to different tenant`,
+      );
+    }
   }
 }
 

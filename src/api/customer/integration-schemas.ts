@@ -113,6 +113,23 @@ const routeFields = {
   deliver_on: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 2 })),
   priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
   enabled: Type.Boolean({ default: true }),
+  renotify_minutes: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1, maximum: 10080 }), Type.Null()], {
+      description: 'repeat an OPEN, unacknowledged alert every this many minutes (null: never)',
+    }),
+  ),
+  escalations: Type.Optional(
+    Type.Array(
+      Type.Object({
+        after_minutes: Type.Integer({ minimum: 1, maximum: 10080 }),
+        integration_id: Type.String(),
+      }),
+      {
+        maxItems: 5,
+        description: 'after after_minutes OPEN and unacknowledged, also notify that integration (once per step)',
+      },
+    ),
+  ),
 };
 export const RouteCreate = Type.Object({ ...routeFields, name: Type.Optional(routeFields.name) });
 export const RoutePatch = withoutDefaults(Type.Partial(Type.Object(routeFields)));

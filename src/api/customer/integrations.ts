@@ -31,7 +31,7 @@ import {
   findIntegration,
   genericChangeColumns,
   notFound,
-  requireIntegration,
+  requireIntegrations,
   routeColumns,
   testDelivery,
   typedChangeColumns,
@@ -345,7 +345,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
     (request) => {
       const columns = routeColumns(request.body);
       return inTenant(request, async (tx) => {
-        await requireIntegration(tx, request.body.integration_id);
+        await requireIntegrations(tx, columns);
         const routeId = await routes.insertRoute(tx, { name: 'route', deliver_on: ['OPEN'], ...columns });
         return routes.findRoute(tx, routeId);
       });
@@ -368,7 +368,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       const columns = routeColumns(request.body ?? {});
       if (Object.keys(columns).length === 0) throw new AppError('INVALID_REQUEST', 'No fields to update');
       return inTenant(request, async (tx) => {
-        if (columns.integration_id) await requireIntegration(tx, columns.integration_id);
+        await requireIntegrations(tx, columns);
         if (!(await routes.updateRoute(tx, request.params.route_id, columns)))
           throw new AppError('NOT_FOUND', 'Integration route not found');
         return routes.findRoute(tx, request.params.route_id);
