@@ -23,6 +23,7 @@ import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerExportRoutes } from './v2/export.js';
 import { registerCustomerRoutes } from './customer/routes.js';
+import { registerAlertRoutes } from './customer/alerts.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
 import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
 import { registerUserRoutes } from './customer/users.js';
@@ -140,7 +141,8 @@ export function start(deps: RoleDeps): RunningRole {
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
     customer.addHook('onRequest', rateLimited);
-    registerCustomerRoutes(customer, { inTenant: tenantTransactions(deps.db), bus: deps.bus });
+    registerCustomerRoutes(customer, { inTenant: tenantTransactions(deps.db) });
+    registerAlertRoutes(customer, { inTenant: tenantTransactions(deps.db), bus: deps.bus });
     registerIntegrationRoutes(customer, {
       inTenant: tenantTransactions(deps.db),
       config,

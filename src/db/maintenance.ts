@@ -23,6 +23,7 @@ const GROWING_TABLES = [
   'device_token_history',
   'device_state',
   'fleet_alert',
+  'alert_events',
   'delivery_jobs',
   'delivery_attempts',
   'quarantine_events',

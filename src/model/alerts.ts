@@ -13,6 +13,8 @@ export interface Alert extends AlertRow {
   acknowledged_by: string | null;
   /** The silence that held its notifications, if one did. */
   silenced_by: string | null;
+  /** Who closed it by hand; null when Pulse closed it (or it is open). */
+  closed_by: string | null;
 }
 
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
@@ -47,7 +49,7 @@ export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
 }
 
 export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, fingerprint, severity,
-  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by, silenced_by`;
+  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by, silenced_by, closed_by`;
 
 /**
  * One page of the alerts matching `where` (its placeholders are `params`), newest first, and how many
@@ -159,23 +161,24 @@ export async function searchAlerts(tx: TenantTx, query: AlertQuery) {
 
 type AlertChange = { id: number; fingerprint: string; status: string };
 
-/** OPEN → ACKNOWLEDGED with who and when; an acknowledged alert stays as it was. */
-export async function acknowledgeAlert(tx: TenantTx, alertId: number, by: string) {
+/** OPEN → ACKNOWLEDGED with who and when; acknowledged or closed alerts stay as they were. */
+export async function acknowledgeAlerts(tx: TenantTx, alertIds: number[], by: string) {
   const { rows } = await tx.query<AlertChange>(
     `UPDATE fleet_alert SET status = 'ACKNOWLEDGED', acknowledged_at = now(), acknowledged_by = $3, updated_at = now()
-     WHERE tenant_id = $1 AND id = $2 AND status = 'OPEN' RETURNING id, fingerprint, status`,
-    [tx.tenantId, alertId, by],
+     WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND status = 'OPEN' RETURNING id, fingerprint, status`,
+    [tx.tenantId, alertIds, by],
   );
-  return rows[0];
+  return rows;
 }
 
-export async function closeAlert(tx: TenantTx, alertId: number) {
+/** Closes by hand (who is kept for the alert's history); closed alerts stay as they were. */
+export async function closeAlertsByHand(tx: TenantTx, alertIds: number[], by: string) {
   const { rows } = await tx.query<AlertChange>(
-    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
-     WHERE tenant_id = $1 AND id = $2 AND status <> 'CLOSED' RETURNING id, fingerprint, status`,
-    [tx.tenantId, alertId],
+    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), closed_by = $3, updated_at = now()
+     WHERE tenant_id = $1 AND id = ANY($2::bigint[]) AND status <> 'CLOSED' RETURNING id, fingerprint, status`,
+    [tx.tenantId, alertIds, by],
   );
-  return rows[0];
+  return rows;
 }
 
 export async function listFleetAlerts(

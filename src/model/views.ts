@@ -94,6 +94,7 @@ export const Alert = Obj({
   acknowledged_at: Nullable(Timestamp),
   acknowledged_by: Nullable(Type.String()),
   silenced_by: Nullable(Type.String({ description: 'the silence that held its notifications' })),
+  closed_by: Nullable(Type.String({ description: 'who closed it by hand; null when Pulse closed it' })),
 });
 
 /** A page of alerts with the filter it answers; `extra` holds what one endpoint adds. */

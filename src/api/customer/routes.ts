@@ -1,42 +1,24 @@
 // /customer (reference §3.4, without integrations and routes, which come with alert delivery): the
-// tenant's devices, alerts with acknowledge and close, delivery status and alert rules. Customer roles
+// tenant's devices, delivery status and alert rules (alerts: ./alerts.ts). Customer roles
 // read; writes need customer_admin. Everything runs in withTenant() for the caller's tenant.
-import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
-import type { Bus } from '../../bus/index.js';
 import type { TenantTx } from '../../db/database.js';
 import { AppError, requireChanges } from '../../errors.js';
-import { displayName } from '../auth.js';
-import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
-import { timeWindowIfAny } from '../time-window.js';
-import { alertStatusFilter, devicesPage, DevicesQuery, OneAlert, oneAlert } from '../v2/routes.js';
+import { customerAdminOnly, type InTenant } from '../guard.js';
+import { devicesPage, DevicesQuery } from '../v2/routes.js';
 import { NoContent, Obj } from '../../lib/schema.js';
-import { AlertPage, AlertRule, DeliveryAttempt, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
+import { AlertRule, DeliveryAttempt, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
 import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
-import * as alertModel from '../../model/alerts.js';
 import * as ruleModel from '../../model/rules.js';
 import * as deliveryModel from '../../model/deliveries.js';
 
 const tags = ['customer'];
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
-const Offset = Type.Integer({ minimum: 0, default: 0 });
 
 const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
-const AlertsQuery = Type.Object({
-  status: Type.String({ default: 'OPEN', description: 'OPEN, ACKNOWLEDGED, CLOSED or ALL' }),
-  severity: Type.Optional(Type.Integer({ minimum: 0, maximum: 5 })),
-  device_id: Type.Optional(Type.String()),
-  site_id: Type.Optional(Type.String()),
-  alert_type: Type.Optional(Type.String()),
-  start: Type.Optional(Type.String({ description: 'created at or after (ISO-8601)' })),
-  end: Type.Optional(Type.String({ description: 'created at or before (ISO-8601)' })),
-  limit: Limit(500, 100),
-  offset: Offset,
-});
-const AlertParams = Type.Object({ alert_id: Type.Integer() });
 const DeliveryQuery = Type.Object({ limit: Limit(100, 20) });
 const RuleParams = Type.Object({ rule_id: Type.String() });
 const ruleFields = {
@@ -72,8 +54,8 @@ const PatchRuleBody = Type.Partial(
   { additionalProperties: false },
 );
 
-export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus: Bus }): void {
-  const { inTenant, bus } = deps;
+export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant }): void {
+  const { inTenant } = deps;
 
   app.get(
     '/customer/devices',
@@ -99,106 +81,6 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; bus
         if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
         return { tenant_id: tx.tenantId, ...detail };
       }),
-  );
-
-  app.get(
-    '/customer/alerts',
-    {
-      schema: {
-        tags,
-        summary: "The tenant's alerts, filtered and paged, newest first",
-        querystring: AlertsQuery,
-        response: {
-          200: AlertPage({ total: Type.Integer() }),
-        },
-      },
-    },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const { status, severity, device_id, site_id, alert_type, limit, offset } = request.query;
-        const window = timeWindowIfAny(request.query);
-        const { alerts, total } = await alertModel.searchAlerts(tx, {
-          status: alertStatusFilter(status),
-          severity,
-          deviceId: device_id,
-          siteId: site_id,
-          alertType: alert_type,
-          start: window?.start,
-          end: window?.end,
-          limit,
-          offset,
-        });
-        return { tenant_id: tx.tenantId, alerts, count: alerts.length, total, status, limit, offset };
-      }),
-  );
-
-  app.get(
-    '/customer/alerts/:alert_id',
-    { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id)),
-  );
-
-  const changeAlert = async (
-    request: FastifyRequest<{ Params: Static<typeof AlertParams> }>,
-    change: (tx: TenantTx) => Promise<{ id: number; fingerprint: string } | undefined>,
-    event: 'ACKNOWLEDGED' | 'CLOSED',
-  ) => {
-    const alertId = request.params.alert_id;
-    const { changed, ...body } = await inTenant(request, async (tx) => {
-      const changed = await change(tx);
-      const alert = await alertModel.findAlert(tx, alertId);
-      if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-      if (!changed && alert.status === 'CLOSED' && event === 'ACKNOWLEDGED') {
-        throw new AppError('CONFLICT', 'Alert is closed; only open alerts can be acknowledged');
-      }
-      return { changed, tenant_id: tx.tenantId, alert };
-    });
-    // inTenant has committed: whoever hears the event reads the alert as it now is.
-    if (changed) {
-      bus.publish('alert.changed', {
-        event,
-        alert_id: alertId,
-        tenant_id: body.tenant_id,
-        fingerprint: changed.fingerprint,
-      });
-    }
-    return body;
-  };
-
-  app.post(
-    '/customer/alerts/:alert_id/acknowledge',
-    {
-      preHandler: customerAdminOnly,
-      schema: {
-        tags,
-        summary: 'Acknowledge an open alert (who and when are stored)',
-        params: AlertParams,
-        response: { 200: OneAlert },
-      },
-    },
-    (request) => {
-      const principal = principalOf(request);
-      return changeAlert(
-        request,
-        (tx) => alertModel.acknowledgeAlert(tx, request.params.alert_id, displayName(principal)),
-        'ACKNOWLEDGED',
-      );
-    },
-  );
-
-  app.post(
-    '/customer/alerts/:alert_id/close',
-    {
-      preHandler: customerAdminOnly,
-      schema: {
-        tags,
-        summary: 'Close an alert by hand',
-        description: 'If its condition still holds, the next evaluation opens a new alert.',
-        params: AlertParams,
-        response: { 200: OneAlert },
-      },
-    },
-    (request) => changeAlert(request, (tx) => alertModel.closeAlert(tx, request.params.alert_id), 'CLOSED'),
   );
 
   app.get(

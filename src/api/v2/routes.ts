@@ -6,10 +6,20 @@ import { AppError } from '../../errors.js';
 import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
-import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { Alert, AlertPage, AlertRule, DeviceDetail, DevicePage, LatestReading, Reading } from '../../model/views.js';
+import { JsonObject, Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import {
+  Alert as AlertView,
+  AlertPage,
+  AlertRule,
+  DeviceDetail,
+  DevicePage,
+  LatestReading,
+  Reading,
+} from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
+import type { Alert } from '../../model/alerts.js';
+import { alertTimeline, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
 
@@ -77,11 +87,18 @@ export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuer
   return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
 }
 
-/** One alert of the tenant, as /api/v2 and /customer answer it. */
-export async function oneAlert(tx: TenantTx, alertId: number) {
+/** One alert of the tenant, as /api/v2 and /customer answer it; with its timeline when asked. */
+export async function oneAlert(tx: TenantTx, alertId: number): Promise<{ tenant_id: string; alert: Alert }>;
+export async function oneAlert(
+  tx: TenantTx,
+  alertId: number,
+  options: { timeline: true },
+): Promise<{ tenant_id: string; alert: Alert; timeline: TimelineRow[] }>;
+export async function oneAlert(tx: TenantTx, alertId: number, options?: { timeline: true }) {
   const alert = await alertModel.findAlert(tx, alertId);
   if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-  return { tenant_id: tx.tenantId, alert };
+  if (!options?.timeline) return { tenant_id: tx.tenantId, alert };
+  return { tenant_id: tx.tenantId, alert, timeline: await alertTimeline(tx, alertId) };
 }
 
 const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
@@ -100,7 +117,28 @@ const tags = ['api/v2'];
 export const AlertTrend = Obj({
   trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
 });
-export const OneAlert = Obj({ tenant_id: Type.String(), alert: Alert });
+export const OneAlert = Obj({ tenant_id: Type.String(), alert: AlertView });
+
+/** One entry of an alert's timeline. */
+export const TimelineEntry = Obj({
+  at: Timestamp,
+  kind: Type.Union(
+    ['OPENED', 'UPDATED', 'ACKNOWLEDGED', 'SILENCED', 'CLOSED', 'NOTE', 'NOTIFIED', 'NOTIFY_FAILED', 'HELD'].map((k) =>
+      Type.Literal(k),
+    ),
+    {
+      description:
+        'NOTIFIED / NOTIFY_FAILED: one delivery attempt (detail: integration, event, notice, attempt, http_status, error, latency_ms); HELD: a notification a silence held; NOTE: detail.text',
+    },
+  ),
+  actor: Nullable(Type.String({ description: 'the user who did it; null when Pulse did' })),
+  detail: JsonObject,
+});
+export const AlertWithTimeline = Obj({
+  tenant_id: Type.String(),
+  alert: AlertView,
+  timeline: Type.Array(TimelineEntry),
+});
 
 export function registerV2Routes(app: App, inTenant: InTenant): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
@@ -254,8 +292,15 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
 
   app.get(
     '/api/v2/alerts/:alert_id',
-    { schema: { tags, summary: 'One alert', params: AlertParams, response: { 200: OneAlert } } },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id)),
+    {
+      schema: {
+        tags,
+        summary: 'One alert with its timeline',
+        params: AlertParams,
+        response: { 200: AlertWithTimeline },
+      },
+    },
+    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, { timeline: true })),
   );
 
   app.get(

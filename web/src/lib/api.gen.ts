@@ -856,6 +856,8 @@ export interface paths {
                 acknowledged_by: string | null;
                 /** @description the silence that held its notifications */
                 silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
               }[];
               count: number;
               status: string;
@@ -995,7 +997,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** One alert */
+    /** One alert with its timeline */
     get: {
       parameters: {
         query?: never;
@@ -1042,7 +1044,29 @@ export interface paths {
                 acknowledged_by: string | null;
                 /** @description the silence that held its notifications */
                 silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
               };
+              timeline: {
+                /** Format: date-time */
+                at: string;
+                /** @description NOTIFIED / NOTIFY_FAILED: one delivery attempt (detail: integration, event, notice, attempt, http_status, error, latency_ms); HELD: a notification a silence held; NOTE: detail.text */
+                kind:
+                  | 'OPENED'
+                  | 'UPDATED'
+                  | 'ACKNOWLEDGED'
+                  | 'SILENCED'
+                  | 'CLOSED'
+                  | 'NOTE'
+                  | 'NOTIFIED'
+                  | 'NOTIFY_FAILED'
+                  | 'HELD';
+                /** @description the user who did it; null when Pulse did */
+                actor: string | null;
+                detail: {
+                  [key: string]: unknown;
+                };
+              }[];
             };
           };
         };
@@ -1999,433 +2023,6 @@ export interface paths {
     };
     trace?: never;
   };
-  '/customer/alerts': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** The tenant's alerts, filtered and paged, newest first */
-    get: {
-      parameters: {
-        query: {
-          /** @description OPEN, ACKNOWLEDGED, CLOSED or ALL */
-          status: string;
-          severity?: number;
-          device_id?: string;
-          site_id?: string;
-          alert_type?: string;
-          /** @description created at or after (ISO-8601) */
-          start?: string;
-          /** @description created at or before (ISO-8601) */
-          end?: string;
-          limit: number;
-          offset: number;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenant_id: string;
-              alerts: {
-                alert_id: number;
-                tenant_id: string;
-                device_id: string;
-                site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
-                alert_type: string;
-                fingerprint: string;
-                /** @description 1 info … 5 critical */
-                severity: number;
-                confidence: number;
-                summary: string;
-                details: {
-                  [key: string]: unknown;
-                };
-                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
-                /** Format: date-time */
-                created_at: string;
-                /** Format: date-time */
-                updated_at: string;
-                /** Format: date-time */
-                closed_at: string | null;
-                /** Format: date-time */
-                acknowledged_at: string | null;
-                acknowledged_by: string | null;
-                /** @description the silence that held its notifications */
-                silenced_by: string | null;
-              }[];
-              count: number;
-              status: string;
-              limit: number;
-              offset: number;
-              total: number;
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '4XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '5XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/customer/alerts/{alert_id}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** One alert */
-    get: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          alert_id: number;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenant_id: string;
-              alert: {
-                alert_id: number;
-                tenant_id: string;
-                device_id: string;
-                site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
-                alert_type: string;
-                fingerprint: string;
-                /** @description 1 info … 5 critical */
-                severity: number;
-                confidence: number;
-                summary: string;
-                details: {
-                  [key: string]: unknown;
-                };
-                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
-                /** Format: date-time */
-                created_at: string;
-                /** Format: date-time */
-                updated_at: string;
-                /** Format: date-time */
-                closed_at: string | null;
-                /** Format: date-time */
-                acknowledged_at: string | null;
-                acknowledged_by: string | null;
-                /** @description the silence that held its notifications */
-                silenced_by: string | null;
-              };
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '4XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '5XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/customer/alerts/{alert_id}/acknowledge': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /** Acknowledge an open alert (who and when are stored) */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          alert_id: number;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenant_id: string;
-              alert: {
-                alert_id: number;
-                tenant_id: string;
-                device_id: string;
-                site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
-                alert_type: string;
-                fingerprint: string;
-                /** @description 1 info … 5 critical */
-                severity: number;
-                confidence: number;
-                summary: string;
-                details: {
-                  [key: string]: unknown;
-                };
-                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
-                /** Format: date-time */
-                created_at: string;
-                /** Format: date-time */
-                updated_at: string;
-                /** Format: date-time */
-                closed_at: string | null;
-                /** Format: date-time */
-                acknowledged_at: string | null;
-                acknowledged_by: string | null;
-                /** @description the silence that held its notifications */
-                silenced_by: string | null;
-              };
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '4XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '5XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/customer/alerts/{alert_id}/close': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    get?: never;
-    put?: never;
-    /**
-     * Close an alert by hand
-     * @description If its condition still holds, the next evaluation opens a new alert.
-     */
-    post: {
-      parameters: {
-        query?: never;
-        header?: never;
-        path: {
-          alert_id: number;
-        };
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenant_id: string;
-              alert: {
-                alert_id: number;
-                tenant_id: string;
-                device_id: string;
-                site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
-                alert_type: string;
-                fingerprint: string;
-                /** @description 1 info … 5 critical */
-                severity: number;
-                confidence: number;
-                summary: string;
-                details: {
-                  [key: string]: unknown;
-                };
-                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
-                /** Format: date-time */
-                created_at: string;
-                /** Format: date-time */
-                updated_at: string;
-                /** Format: date-time */
-                closed_at: string | null;
-                /** Format: date-time */
-                acknowledged_at: string | null;
-                acknowledged_by: string | null;
-                /** @description the silence that held its notifications */
-                silenced_by: string | null;
-              };
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '4XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '5XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-      };
-    };
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/customer/delivery-status': {
     parameters: {
       query?: never;
@@ -3007,6 +2604,644 @@ export interface paths {
         };
       };
     };
+    trace?: never;
+  };
+  '/customer/alerts': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's alerts, filtered and paged, newest first */
+    get: {
+      parameters: {
+        query: {
+          /** @description OPEN, ACKNOWLEDGED, CLOSED or ALL */
+          status: string;
+          severity?: number;
+          device_id?: string;
+          site_id?: string;
+          alert_type?: string;
+          /** @description created at or after (ISO-8601) */
+          start?: string;
+          /** @description created at or before (ISO-8601) */
+          end?: string;
+          limit: number;
+          offset: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              alerts: {
+                alert_id: number;
+                tenant_id: string;
+                device_id: string;
+                site_id: string;
+                /** @description NO_HEARTBEAT or THRESHOLD */
+                alert_type: string;
+                fingerprint: string;
+                /** @description 1 info … 5 critical */
+                severity: number;
+                confidence: number;
+                summary: string;
+                details: {
+                  [key: string]: unknown;
+                };
+                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+                /** Format: date-time */
+                closed_at: string | null;
+                /** Format: date-time */
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
+              }[];
+              count: number;
+              status: string;
+              limit: number;
+              offset: number;
+              total: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/alerts/{alert_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One alert with its timeline */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          alert_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              alert: {
+                alert_id: number;
+                tenant_id: string;
+                device_id: string;
+                site_id: string;
+                /** @description NO_HEARTBEAT or THRESHOLD */
+                alert_type: string;
+                fingerprint: string;
+                /** @description 1 info … 5 critical */
+                severity: number;
+                confidence: number;
+                summary: string;
+                details: {
+                  [key: string]: unknown;
+                };
+                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+                /** Format: date-time */
+                closed_at: string | null;
+                /** Format: date-time */
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
+              };
+              timeline: {
+                /** Format: date-time */
+                at: string;
+                /** @description NOTIFIED / NOTIFY_FAILED: one delivery attempt (detail: integration, event, notice, attempt, http_status, error, latency_ms); HELD: a notification a silence held; NOTE: detail.text */
+                kind:
+                  | 'OPENED'
+                  | 'UPDATED'
+                  | 'ACKNOWLEDGED'
+                  | 'SILENCED'
+                  | 'CLOSED'
+                  | 'NOTE'
+                  | 'NOTIFIED'
+                  | 'NOTIFY_FAILED'
+                  | 'HELD';
+                /** @description the user who did it; null when Pulse did */
+                actor: string | null;
+                detail: {
+                  [key: string]: unknown;
+                };
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/alerts/{alert_id}/acknowledge': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Acknowledge an open alert (who and when are stored; repeats and escalations stop) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          alert_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              alert: {
+                alert_id: number;
+                tenant_id: string;
+                device_id: string;
+                site_id: string;
+                /** @description NO_HEARTBEAT or THRESHOLD */
+                alert_type: string;
+                fingerprint: string;
+                /** @description 1 info … 5 critical */
+                severity: number;
+                confidence: number;
+                summary: string;
+                details: {
+                  [key: string]: unknown;
+                };
+                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+                /** Format: date-time */
+                closed_at: string | null;
+                /** Format: date-time */
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/alerts/{alert_id}/close': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Close an alert by hand
+     * @description If its condition still holds, the next evaluation opens a new alert.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          alert_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              alert: {
+                alert_id: number;
+                tenant_id: string;
+                device_id: string;
+                site_id: string;
+                /** @description NO_HEARTBEAT or THRESHOLD */
+                alert_type: string;
+                fingerprint: string;
+                /** @description 1 info … 5 critical */
+                severity: number;
+                confidence: number;
+                summary: string;
+                details: {
+                  [key: string]: unknown;
+                };
+                status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+                /** Format: date-time */
+                closed_at: string | null;
+                /** Format: date-time */
+                acknowledged_at: string | null;
+                acknowledged_by: string | null;
+                /** @description the silence that held its notifications */
+                silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/alerts/bulk': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Acknowledge or close many alerts at once
+     * @description Alerts already in that state, and ids that are not alerts of this tenant, are left unchanged.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            action: 'acknowledge' | 'close';
+            alert_ids: number[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              action: 'acknowledge' | 'close';
+              /** @description alerts this request acknowledged or closed */
+              changed: number[];
+              /** @description already acknowledged or closed, or not an alert of this tenant */
+              unchanged: number[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/alerts/{alert_id}/notes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Add a note to an alert's timeline (any customer user) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          alert_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            text: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              at: string;
+              /** @description NOTIFIED / NOTIFY_FAILED: one delivery attempt (detail: integration, event, notice, attempt, http_status, error, latency_ms); HELD: a notification a silence held; NOTE: detail.text */
+              kind:
+                | 'OPENED'
+                | 'UPDATED'
+                | 'ACKNOWLEDGED'
+                | 'SILENCED'
+                | 'CLOSED'
+                | 'NOTE'
+                | 'NOTIFIED'
+                | 'NOTIFY_FAILED'
+                | 'HELD';
+              /** @description the user who did it; null when Pulse did */
+              actor: string | null;
+              detail: {
+                [key: string]: unknown;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   '/customer/integrations/snmp': {
@@ -6108,6 +6343,11 @@ export interface paths {
                 name: string;
                 enabled: boolean;
                 priority: number;
+                renotify_minutes: number | null;
+                escalations: {
+                  after_minutes: number;
+                  integration_id: string;
+                }[];
                 /** Format: date-time */
                 created_at: string;
                 /** Format: date-time */
@@ -6175,6 +6415,13 @@ export interface paths {
             priority?: number;
             /** @default true */
             enabled: boolean;
+            /** @description repeat an OPEN, unacknowledged alert every this many minutes (null: never) */
+            renotify_minutes?: number | null;
+            /** @description after after_minutes OPEN and unacknowledged, also notify that integration (once per step) */
+            escalations?: {
+              after_minutes: number;
+              integration_id: string;
+            }[];
           };
         };
       };
@@ -6200,6 +6447,11 @@ export interface paths {
               name: string;
               enabled: boolean;
               priority: number;
+              renotify_minutes: number | null;
+              escalations: {
+                after_minutes: number;
+                integration_id: string;
+              }[];
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -6289,6 +6541,11 @@ export interface paths {
               name: string;
               enabled: boolean;
               priority: number;
+              renotify_minutes: number | null;
+              escalations: {
+                after_minutes: number;
+                integration_id: string;
+              }[];
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -6414,6 +6671,13 @@ export interface paths {
             deliver_on?: string[];
             priority?: number;
             enabled?: boolean;
+            /** @description repeat an OPEN, unacknowledged alert every this many minutes (null: never) */
+            renotify_minutes?: number | null;
+            /** @description after after_minutes OPEN and unacknowledged, also notify that integration (once per step) */
+            escalations?: {
+              after_minutes: number;
+              integration_id: string;
+            }[];
           };
         };
       };
@@ -6439,6 +6703,11 @@ export interface paths {
               name: string;
               enabled: boolean;
               priority: number;
+              renotify_minutes: number | null;
+              escalations: {
+                after_minutes: number;
+                integration_id: string;
+              }[];
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -8632,6 +8901,8 @@ export interface paths {
                 acknowledged_by: string | null;
                 /** @description the silence that held its notifications */
                 silenced_by: string | null;
+                /** @description who closed it by hand; null when Pulse closed it */
+                closed_by: string | null;
               }[];
               total: number;
               tenant_filter: string | null;
@@ -11199,6 +11470,11 @@ export interface paths {
               name: string;
               enabled: boolean;
               priority: number;
+              renotify_minutes: number | null;
+              escalations: {
+                after_minutes: number;
+                integration_id: string;
+              }[];
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -11293,6 +11569,11 @@ export interface paths {
               name: string;
               enabled: boolean;
               priority: number;
+              renotify_minutes: number | null;
+              escalations: {
+                after_minutes: number;
+                integration_id: string;
+              }[];
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
