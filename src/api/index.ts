@@ -24,6 +24,8 @@ import { registerV2Routes } from './v2/routes.js';
 import { registerExportRoutes } from './v2/export.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerAlertRoutes } from './customer/alerts.js';
+import { auditCustomerChanges, registerCustomerAuditRoutes } from './customer/audit.js';
+import { registerDeliveryRoutes } from './customer/deliveries.js';
 import { registerIntegrationRoutes } from './customer/integrations.js';
 import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRouteDeps } from './devices.js';
 import { registerUserRoutes } from './customer/users.js';
@@ -119,11 +121,13 @@ export function start(deps: RoleDeps): RunningRole {
       );
     }
   };
+  // Customer routes get their database only as transactions of the caller's tenant.
+  const inTenant = tenantTransactions(deps.db);
   app.register(async (v2) => {
     guard(v2, verify, 'customer');
     v2.addHook('onRequest', rateLimited);
-    registerV2Routes(v2, tenantTransactions(deps.db));
-    registerExportRoutes(v2, tenantTransactions(deps.db));
+    registerV2Routes(v2, inTenant);
+    registerExportRoutes(v2, inTenant);
   });
 
   const deviceDeps: DeviceRouteDeps = {
@@ -141,20 +145,23 @@ export function start(deps: RoleDeps): RunningRole {
   app.register(async (customer) => {
     guard(customer, verify, 'customer');
     customer.addHook('onRequest', rateLimited);
-    registerCustomerRoutes(customer, { inTenant: tenantTransactions(deps.db) });
-    registerAlertRoutes(customer, { inTenant: tenantTransactions(deps.db), bus: deps.bus });
+    auditCustomerChanges(customer, { db: deps.db, log: deps.log });
+    registerCustomerRoutes(customer, { inTenant });
+    registerAlertRoutes(customer, { inTenant, bus: deps.bus });
+    registerDeliveryRoutes(customer, { inTenant, bus: deps.bus });
+    registerCustomerAuditRoutes(customer, { inTenant });
     registerIntegrationRoutes(customer, {
-      inTenant: tenantTransactions(deps.db),
+      inTenant,
       config,
       secrets: deps.secrets,
       sendContext: sendContext(config, deps.serviceMqttUrl),
     });
     acceptCsv(customer);
-    registerUserRoutes(customer, { inTenant: tenantTransactions(deps.db), externalIssuer: config.OIDC_ISSUER });
-    registerDeviceRoutes(customer, customerDevices(tenantTransactions(deps.db)), deviceDeps);
-    registerSilenceRoutes(customer, { inTenant: tenantTransactions(deps.db) });
+    registerUserRoutes(customer, { inTenant, externalIssuer: config.OIDC_ISSUER });
+    registerDeviceRoutes(customer, customerDevices(inTenant), deviceDeps);
+    registerSilenceRoutes(customer, { inTenant });
     registerMqttReaderRoutes(customer, {
-      inTenant: tenantTransactions(deps.db),
+      inTenant,
       bus: deps.bus,
       logins: deps.brokerLogins,
       mqttUrl: deps.mqttUrl,

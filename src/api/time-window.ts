@@ -15,7 +15,8 @@ function invalid(parameter: string, msg: string): AppError {
   return new AppError('VALIDATION_FAILED', msg, { detail: [{ loc: ['query', parameter], msg, type: 'value_error' }] });
 }
 
-function parseInstant(parameter: string, value: string): Date {
+/** An ISO-8601 query parameter (UTC when it names no offset); a 422 naming it when it is not one. */
+export function parseInstant(parameter: string, value: string): Date {
   // Date.parse reads an ISO string without an offset as local time; the API means UTC.
   const text = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(value) ? `${value}Z` : value;
   const date = new Date(text);

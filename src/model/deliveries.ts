@@ -139,6 +139,8 @@ export async function jobCounts(tx: ServiceTx) {
 export interface DeliveryAttempt {
   tenant_id: string;
   job_id: number;
+  alert_id: number;
+  integration_id: string;
   attempt_no: number;
   ok: boolean;
   http_status: number | null;
@@ -148,11 +150,97 @@ export interface DeliveryAttempt {
   finished_at: Date | null;
 }
 
-export async function deliveryStatus(tx: TenantTx, limit: number) {
+/** The tenant's latest attempts, of one integration when given. */
+export async function deliveryStatus(tx: TenantTx, filter: { limit: number; integrationId?: string | undefined }) {
   const { rows } = await tx.query<DeliveryAttempt>(
-    `SELECT tenant_id, job_id, attempt_no, ok, http_status, latency_ms, error, started_at, finished_at
-     FROM delivery_attempts WHERE tenant_id = $1 ORDER BY finished_at DESC NULLS LAST, attempt_id DESC LIMIT $2`,
-    [tx.tenantId, limit],
+    `SELECT a.tenant_id, a.job_id, j.alert_id, j.integration_id, a.attempt_no, a.ok, a.http_status, a.latency_ms,
+            a.error, a.started_at, a.finished_at
+     FROM delivery_attempts a JOIN delivery_jobs j ON j.job_id = a.job_id
+     WHERE a.tenant_id = $1 AND ($3::text IS NULL OR j.integration_id::text = $3)
+     ORDER BY a.finished_at DESC NULLS LAST, a.attempt_id DESC LIMIT $2`,
+    [tx.tenantId, filter.limit, filter.integrationId ?? null],
   );
   return rows;
+}
+
+export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+
+/** A delivery job as the Deliveries page shows it: what, where, how it went, its last attempt. */
+export interface DeliveryJob {
+  job_id: number;
+  tenant_id: string;
+  alert_id: number;
+  device_id: string;
+  alert_type: string;
+  integration_id: string;
+  integration_name: string;
+  integration_type: string;
+  route_id: string;
+  event: string;
+  notice: string;
+  status: JobStatus;
+  attempts: number;
+  last_error: string | null;
+  next_run_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  last_http_status: number | null;
+  last_latency_ms: number | null;
+}
+
+export interface JobFilter {
+  integrationId?: string | undefined;
+  status?: JobStatus | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+  limit: number;
+  offset: number;
+}
+
+export async function listJobs(tx: TenantTx, filter: JobFilter) {
+  const where = `j.tenant_id = $1 AND ($2::text IS NULL OR j.integration_id::text = $2) AND ($3::text IS NULL OR j.status = $3)
+    AND ($4::timestamptz IS NULL OR j.created_at >= $4) AND ($5::timestamptz IS NULL OR j.created_at < $5)`;
+  const params = [
+    tx.tenantId,
+    filter.integrationId ?? null,
+    filter.status ?? null,
+    filter.since ?? null,
+    filter.until ?? null,
+  ];
+  const [jobs, total] = await Promise.all([
+    tx.query<DeliveryJob>(
+      `SELECT j.job_id, j.tenant_id, j.alert_id, f.device_id, f.alert_type, j.integration_id, i.name AS integration_name,
+              i.type AS integration_type, j.route_id, j.deliver_on_event AS event, j.notice, j.status, j.attempts,
+              j.last_error, j.next_run_at, j.created_at, j.updated_at,
+              last.http_status AS last_http_status, last.latency_ms AS last_latency_ms
+       FROM delivery_jobs j
+       JOIN integrations i ON i.tenant_id = j.tenant_id AND i.integration_id = j.integration_id
+       JOIN fleet_alert f ON f.id = j.alert_id
+       LEFT JOIN LATERAL (SELECT http_status, latency_ms FROM delivery_attempts a
+                          WHERE a.job_id = j.job_id ORDER BY attempt_no DESC LIMIT 1) last ON true
+       WHERE ${where}
+       ORDER BY j.created_at DESC, j.job_id DESC LIMIT $6 OFFSET $7`,
+      [...params, filter.limit, filter.offset],
+    ),
+    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM delivery_jobs j WHERE ${where}`, params),
+  ]);
+  return { jobs: jobs.rows, total: total.rows[0]!.total };
+}
+
+/**
+ * A FAILED job back in the queue, due now, for one more attempt (FAILED again if that fails too).
+ * 'not_failed' when the job exists in another state; undefined when there is no such job.
+ */
+export async function retryJob(tx: TenantTx, jobId: number): Promise<'retried' | 'not_failed' | undefined> {
+  const { rows } = await tx.query<{ status: string }>(
+    `SELECT status FROM delivery_jobs WHERE tenant_id = $1 AND job_id = $2 FOR UPDATE`,
+    [tx.tenantId, jobId],
+  );
+  if (!rows[0]) return undefined;
+  if (rows[0].status !== 'FAILED') return 'not_failed';
+  await tx.query(
+    `UPDATE delivery_jobs SET status = 'PENDING', next_run_at = now(), updated_at = now() WHERE tenant_id = $1 AND job_id = $2`,
+    [tx.tenantId, jobId],
+  );
+  return 'retried';
 }

@@ -132,6 +132,8 @@ export const SavedRule = Obj({ ...AlertRule.properties, warning: Type.Optional(T
 export const DeliveryAttempt = Obj({
   tenant_id: Type.String(),
   job_id: Type.Integer(),
+  alert_id: Type.Integer(),
+  integration_id: Type.String(),
   attempt_no: Type.Integer(),
   ok: Type.Boolean(),
   http_status: Nullable(Type.Integer()),

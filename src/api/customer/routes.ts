@@ -1,5 +1,5 @@
 // /customer (reference §3.4, without integrations and routes, which come with alert delivery): the
-// tenant's devices, delivery status and alert rules (alerts: ./alerts.ts). Customer roles
+// tenant's devices and alert rules (alerts: ./alerts.ts; deliveries: ./deliveries.ts). Customer roles
 // read; writes need customer_admin. Everything runs in withTenant() for the caller's tenant.
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
@@ -8,18 +8,15 @@ import { AppError, requireChanges } from '../../errors.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
 import { devicesPage, DevicesQuery } from '../v2/routes.js';
 import { NoContent, Obj } from '../../lib/schema.js';
-import { AlertRule, DeliveryAttempt, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
+import { AlertRule, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
 import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
 import * as ruleModel from '../../model/rules.js';
-import * as deliveryModel from '../../model/deliveries.js';
 
 const tags = ['customer'];
-const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 
 const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
-const DeliveryQuery = Type.Object({ limit: Limit(100, 20) });
 const RuleParams = Type.Object({ rule_id: Type.String() });
 const ruleFields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
@@ -81,23 +78,6 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant }): 
         if (!detail) throw new AppError('NOT_FOUND', 'Device not found');
         return { tenant_id: tx.tenantId, ...detail };
       }),
-  );
-
-  app.get(
-    '/customer/delivery-status',
-    {
-      schema: {
-        tags,
-        summary: 'Latest delivery attempts of the tenant',
-        querystring: DeliveryQuery,
-        response: { 200: Obj({ tenant_id: Type.String(), attempts: Type.Array(DeliveryAttempt) }) },
-      },
-    },
-    (request) =>
-      inTenant(request, async (tx) => ({
-        tenant_id: tx.tenantId,
-        attempts: await deliveryModel.deliveryStatus(tx, request.query.limit),
-      })),
   );
 
   app.get(

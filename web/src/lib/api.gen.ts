@@ -2023,93 +2023,6 @@ export interface paths {
     };
     trace?: never;
   };
-  '/customer/delivery-status': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    /** Latest delivery attempts of the tenant */
-    get: {
-      parameters: {
-        query: {
-          limit: number;
-        };
-        header?: never;
-        path?: never;
-        cookie?: never;
-      };
-      requestBody?: never;
-      responses: {
-        /** @description Default Response */
-        200: {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              tenant_id: string;
-              attempts: {
-                tenant_id: string;
-                job_id: number;
-                attempt_no: number;
-                ok: boolean;
-                http_status: number | null;
-                latency_ms: number | null;
-                error: string | null;
-                /** Format: date-time */
-                started_at: string;
-                /** Format: date-time */
-                finished_at: string | null;
-              }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '4XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-        /** @description What went wrong and what to change */
-        '5XX': {
-          headers: {
-            [name: string]: unknown;
-          };
-          content: {
-            'application/json': {
-              detail:
-                | string
-                | {
-                    loc: (string | number)[];
-                    msg: string;
-                    type: string;
-                  }[];
-            };
-          };
-        };
-      };
-    };
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
   '/customer/alert-rules': {
     parameters: {
       query?: never;
@@ -3238,6 +3151,378 @@ export interface paths {
         };
       };
     };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/delivery-status': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Latest delivery attempts of the tenant */
+    get: {
+      parameters: {
+        query: {
+          limit: number;
+          /** @description only this integration (a UUID) */
+          integration_id?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              attempts: {
+                tenant_id: string;
+                job_id: number;
+                alert_id: number;
+                integration_id: string;
+                attempt_no: number;
+                ok: boolean;
+                http_status: number | null;
+                latency_ms: number | null;
+                error: string | null;
+                /** Format: date-time */
+                started_at: string;
+                /** Format: date-time */
+                finished_at: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's notifications, newest first, with how each went */
+    get: {
+      parameters: {
+        query: {
+          /** @description only this integration (a UUID) */
+          integration_id?: string;
+          status?: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+          /** @description queued at or after (ISO-8601) */
+          start?: string;
+          /** @description queued before (ISO-8601) */
+          end?: string;
+          limit: number;
+          offset: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              jobs: {
+                job_id: number;
+                tenant_id: string;
+                alert_id: number;
+                device_id: string;
+                alert_type: string;
+                integration_id: string;
+                integration_name: string;
+                integration_type: string;
+                route_id: string;
+                /** @description OPEN or CLOSED */
+                event: string;
+                /** @description '' for the event itself; repeat:<n> or escalation:… for a follow-up */
+                notice: string;
+                status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+                attempts: number;
+                last_error: string | null;
+                /** Format: date-time */
+                next_run_at: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+                last_http_status: number | null;
+                last_latency_ms: number | null;
+              }[];
+              total: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/deliveries/{job_id}/retry': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Retry a FAILED notification now (one more attempt) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              job_id: number;
+              /** @enum {string} */
+              status: 'PENDING';
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/audit': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Who changed what in this tenant, newest first (customer_admin) */
+    get: {
+      parameters: {
+        query: {
+          /** @description a user id or name */
+          user?: string;
+          /** @description from (ISO-8601) */
+          start?: string;
+          limit: number;
+          offset: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              entries: {
+                id: number;
+                tenant_id: string;
+                user_id: string;
+                username: string | null;
+                role: string;
+                /** @description method and route, e.g. PATCH /customer/alert-rules/:rule_id */
+                action: string;
+                resource_id: string | null;
+                /** @description the fields the request set (names only) */
+                fields: string[] | null;
+                status_code: number;
+                ip_address: string | null;
+                user_agent: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
