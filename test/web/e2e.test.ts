@@ -8,7 +8,8 @@ import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
-import { TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { seedAlert } from '../helpers/seed.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -20,6 +21,9 @@ describe('web app in Chromium', () => {
   let simulator: RunningSimulator;
   let browser: Browser;
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  // Refuses notifications until told otherwise: what a FAILED delivery and its retry are made of.
+  let flaky: Awaited<ReturnType<typeof startWebhookReceiver>>;
+  let flakyAnswer = 500;
   let origin: string;
 
   beforeAll(async () => {
@@ -28,9 +32,19 @@ describe('web app in Chromium', () => {
     if (!existsSync('web/dist/index.html')) throw new Error('the web app is not built: npm run build');
     mkdirSync(SHOTS, { recursive: true });
     webhook = await startWebhookReceiver();
-    pulse = await startTestPlatform('postgres', { SSRF_ALLOWLIST: '127.0.0.1', API_RATE_LIMIT: '100000' }, undefined, {
-      embeddedBroker: true,
-    });
+    flaky = await startWebhookReceiver(() => flakyAnswer);
+    pulse = await startTestPlatform(
+      'postgres',
+      {
+        SSRF_ALLOWLIST: '127.0.0.1',
+        API_RATE_LIMIT: '100000',
+        WORKER_MAX_ATTEMPTS: '2',
+        WORKER_BACKOFF_BASE_SECONDS: '1',
+        WORKER_BACKOFF_MAX_SECONDS: '1',
+      },
+      undefined,
+      { embeddedBroker: true },
+    );
     origin = `http://localhost:${pulse.httpPort}`;
     simulator = await startSimulator({
       apiUrl: pulse.base,
@@ -70,6 +84,7 @@ describe('web app in Chromium', () => {
     await simulator?.stop();
     await pulse?.close();
     await webhook?.close();
+    await flaky?.close();
   });
 
   async function signIn(
@@ -256,7 +271,7 @@ describe('web app in Chromium', () => {
 
       await nav(page, 'Routes');
       await page.getByRole('button', { name: 'New route' }).click();
-      const routeForm = page.getByRole('form', { name: 'New route' });
+      const routeForm = page.getByRole('form', { name: 'Route' });
       await routeForm.getByLabel('Name').fill('everything');
       await routeForm.getByRole('button', { name: 'Create route' }).click();
       await page.getByRole('cell', { name: 'everything', exact: true }).waitFor();
@@ -558,6 +573,118 @@ describe('web app in Chromium', () => {
       await operator.getByText('Not available for your role').waitFor();
     },
   );
+  it(
+    "a customer admin retries a failed notification, follows the alert's timeline, notes and acknowledges it, bulk-acknowledges, edits a route and reads the audit log",
+    { timeout: 120_000 },
+    async () => {
+      const token = await tokenFor(pulse, { username: 'web-admin', role: 'customer_admin', tenantId: 'tenant-a' });
+      const call = (path: string, method = 'GET', json?: unknown) =>
+        pulse.call(path, { admin: false, method, headers: bearer(token), ...(json !== undefined && { json }) });
+      const hook = await call('/customer/integrations', 'POST', { name: 'flaky hook', webhook_url: flaky.url });
+      const route = await call('/customer/integration-routes', 'POST', {
+        integration_id: hook.body.integration_id,
+        name: 'story',
+        device_prefixes: ['story-'],
+      });
+      expect(route.status).toBe(200);
+      const alertId = await seedAlert(pulse.db, { tenantId: 'tenant-a', deviceId: 'story-1' });
+      pulse.bus.publish('alert.changed', {
+        event: 'OPENED',
+        alert_id: alertId,
+        tenant_id: 'tenant-a',
+        fingerprint: 'x',
+      });
+      await waitFor(
+        async () =>
+          (await call('/customer/deliveries?status=FAILED')).body.jobs.some((j: any) => j.alert_id === alertId),
+        20_000,
+      );
+
+      const page = await signIn('web-admin');
+      await nav(page, 'Deliveries');
+      await page.getByLabel('Status').selectOption('FAILED');
+      const failedRow = page.getByTestId('deliveries-table').getByRole('row', { name: new RegExp(`#${alertId} `) });
+      await failedRow.getByText('HTTP 500').waitFor();
+      await shot(page, 'customer-deliveries');
+      flakyAnswer = 200;
+      await failedRow.getByRole('button', { name: 'Retry now' }).click();
+      await page.getByLabel('Status').selectOption('COMPLETED');
+      await page
+        .getByTestId('deliveries-table')
+        .getByRole('row', { name: new RegExp(`#${alertId} `) })
+        .getByText('COMPLETED')
+        .waitFor({ timeout: 15_000 });
+      expect(flaky.received.filter((r) => r.json?.alert_id === alertId)).toHaveLength(3);
+
+      // The alert's page tells its story, attempts included; a note and the acknowledgement join it.
+      await page
+        .getByTestId('deliveries-table')
+        .getByRole('link', { name: new RegExp(`#${alertId} `) })
+        .click();
+      await page.getByRole('heading', { level: 1, name: `Alert #${alertId}` }).waitFor();
+      const timeline = page.getByTestId('alert-timeline');
+      await timeline.getByText('OPEN to flaky hook, attempt 3: sent (HTTP 200)').waitFor();
+      expect(await timeline.locator('[data-kind="NOTIFY_FAILED"]').count()).toBe(2);
+      await page.getByLabel('Note', { exact: true }).fill('Crew dispatched');
+      await page.getByRole('button', { name: 'Add note' }).click();
+      await timeline.getByText('web-admin: Crew dispatched').waitFor();
+      await page.getByRole('button', { name: 'Acknowledge' }).click();
+      await timeline.getByText('Acknowledged by web-admin').waitFor();
+      await shot(page, 'customer-alert-detail');
+
+      // The integration shows its last attempts.
+      await nav(page, 'Integrations');
+      await page
+        .getByTestId('integrations-table')
+        .getByRole('row', { name: /flaky hook/ })
+        .getByRole('button', { name: 'Attempts' })
+        .click();
+      await page.getByRole('region', { name: 'Last attempts of flaky hook' }).getByTestId('attempts-table').waitFor();
+      expect(await page.getByTestId('attempts-table').locator('tbody tr').count()).toBe(3);
+
+      // Two alerts acknowledged at once.
+      const more = [
+        await seedAlert(pulse.db, { tenantId: 'tenant-a', deviceId: 'story-2' }),
+        await seedAlert(pulse.db, { tenantId: 'tenant-a', deviceId: 'story-3' }),
+      ];
+      await nav(page, 'Alerts');
+      for (const id of more) await page.getByLabel(`Select alert ${id}`).check();
+      await page.getByRole('region', { name: 'Selected alerts' }).getByText('2 selected').waitFor();
+      await page.getByRole('button', { name: 'Acknowledge selected' }).click();
+      await page.getByRole('region', { name: 'Selected alerts' }).waitFor({ state: 'detached' });
+      for (const id of more) {
+        expect((await call(`/customer/alerts/${id}`)).body.alert).toMatchObject({
+          status: 'ACKNOWLEDGED',
+          acknowledged_by: 'web-admin',
+        });
+      }
+
+      // A route edited in place: it now repeats what nobody acknowledges.
+      await nav(page, 'Routes');
+      await page
+        .getByTestId('routes-table')
+        .getByRole('row', { name: /story/ })
+        .getByRole('button', { name: 'Edit' })
+        .click();
+      const routeForm = page.getByRole('form', { name: 'Route' });
+      expect(await routeForm.getByLabel('Device id prefixes').inputValue()).toBe('story-');
+      await routeForm.getByLabel('Repeat every (minutes)').fill('5');
+      await routeForm.getByLabel('Escalation 1 after minutes').fill('15');
+      await routeForm.getByLabel('Escalation 1 integration').selectOption({ label: 'flaky hook (webhook)' });
+      await routeForm.getByRole('button', { name: 'Save route' }).click();
+      await page.getByTestId('routes-table').getByText('repeat every 5 min · escalate after 15 min').waitFor();
+
+      // Every change above is on the tenant's record.
+      await nav(page, 'Audit log');
+      const audit = page.getByTestId('customer-audit-table');
+      await audit.getByText('POST /customer/deliveries/:job_id/retry').waitFor();
+      await audit.getByText('PATCH /customer/integration-routes/:route_id').waitFor();
+      await audit.getByText('POST /customer/alerts/bulk').waitFor();
+      await shot(page, 'customer-audit');
+      await page.context().close();
+    },
+  );
+
   it(
     'every page fits a phone (390 × 844) and a desktop (1440 × 900), in light and dark theme; all are saved',
     { timeout: 240_000 },

@@ -12,6 +12,7 @@ const CUSTOMER_NAV = [
   ['/rules', 'Alert rules'],
   ['/integrations', 'Integrations'],
   ['/routes', 'Routes'],
+  ['/deliveries', 'Deliveries'],
   ['/silences', 'Silences'],
 ] as const;
 const OPERATOR_NAV = [
@@ -22,7 +23,10 @@ const OPERATOR_NAV = [
   ['/operator/system', 'System'],
   ['/operator/silences', 'Silences'],
 ] as const;
-const CUSTOMER_ADMIN_NAV = [['/users', 'Users']] as const;
+const CUSTOMER_ADMIN_NAV = [
+  ['/users', 'Users'],
+  ['/audit', 'Audit log'],
+] as const;
 const OPERATOR_ADMIN_NAV = [
   ['/operator/users', 'Users'],
   ['/operator/audit', 'Audit log'],

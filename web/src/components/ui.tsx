@@ -41,6 +41,10 @@ const STATUS_TONE: Record<string, string> = {
   STALE: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
   ACKNOWLEDGED: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
   ACTIVE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+  COMPLETED: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+  SENT: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+  FAILED: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',
+  PENDING: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
 };
 
 export function StatusBadge({ status }: { status: string }) {
@@ -167,6 +171,16 @@ export function TenantLink({ tenantId }: { tenantId: string }) {
     <Link className="text-indigo-600 hover:underline" to={`/operator/tenants/${encodeURIComponent(tenantId)}`}>
       {tenantId}
     </Link>
+  );
+}
+
+/** How an audited request ended: ok, or refused with its HTTP status. */
+export function Outcome({ status }: { status: number | null }) {
+  if (status === null) return <>—</>;
+  return status < 400 ? (
+    <span className="text-emerald-600">ok</span>
+  ) : (
+    <span className="text-rose-600">refused ({status})</span>
   );
 }
 

@@ -1,5 +1,6 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
+import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
@@ -35,6 +36,27 @@ export default function Alerts() {
     mutationFn: ({ id, action }: { id: number; action: 'acknowledge' | 'close' }) =>
       api(`/customer/alerts/${id}/${action}`, { method: 'POST' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['alerts'] }),
+  });
+  // Alerts ticked for a bulk acknowledge or close (on this page).
+  const [selected, setSelected] = useState<Set<number>>(new Set());
+  const shown = alerts.data?.alerts ?? [];
+  const tick = (id: number, on: boolean) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const bulk = useMutation({
+    mutationFn: (action: 'acknowledge' | 'close') =>
+      api<Answer<'/customer/alerts/bulk', 'post'>>('/customer/alerts/bulk', {
+        method: 'POST',
+        body: { action, alert_ids: [...selected] },
+      }),
+    onSuccess: async () => {
+      setSelected(new Set());
+      await client.invalidateQueries({ queryKey: ['alerts'] });
+    },
   });
   return (
     <Page title="Alerts">
@@ -73,7 +95,21 @@ export default function Alerts() {
           onChange={(e) => setFilters({ device: e.target.value, page: '0' })}
         />
       </div>
-      {change.error && <ErrorBox error={change.error} />}
+      {admin && selected.size > 0 && (
+        <div className="card flex items-center gap-2 text-sm" role="region" aria-label="Selected alerts">
+          <span>{selected.size} selected</span>
+          <button className="btn-primary" disabled={bulk.isPending} onClick={() => bulk.mutate('acknowledge')}>
+            Acknowledge selected
+          </button>
+          <button className="btn-ghost" disabled={bulk.isPending} onClick={() => bulk.mutate('close')}>
+            Close selected
+          </button>
+          <button className="btn-ghost" onClick={() => setSelected(new Set())}>
+            Clear
+          </button>
+        </div>
+      )}
+      {(change.error || bulk.error) && <ErrorBox error={change.error ?? bulk.error} />}
       <QueryTable
         query={alerts}
         rows={(data) => data.alerts}
@@ -82,6 +118,24 @@ export default function Alerts() {
         skeletonRows={6}
         testId="alerts-table"
         columns={[
+          admin && {
+            header: (
+              <input
+                type="checkbox"
+                aria-label="Select all shown"
+                checked={shown.length > 0 && shown.every((alert) => selected.has(alert.alert_id))}
+                onChange={(e) => setSelected(e.target.checked ? new Set(shown.map((a) => a.alert_id)) : new Set())}
+              />
+            ),
+            cell: (alert) => (
+              <input
+                type="checkbox"
+                aria-label={`Select alert ${alert.alert_id}`}
+                checked={selected.has(alert.alert_id)}
+                onChange={(e) => tick(alert.alert_id, e.target.checked)}
+              />
+            ),
+          },
           { header: 'Severity', cell: (alert) => <SeverityBadge severity={alert.severity} /> },
           {
             header: 'Status',
@@ -97,7 +151,9 @@ export default function Alerts() {
             cell: (alert) => (
               <>
                 <div className="font-medium">
-                  {alert.alert_type}
+                  <Link className="text-indigo-600 hover:underline" to={`/alerts/${alert.alert_id}`}>
+                    {alert.alert_type}
+                  </Link>
                   {alert.silenced_by && (
                     <span
                       className="ml-2 rounded bg-slate-200 px-1 text-xs dark:bg-slate-700"

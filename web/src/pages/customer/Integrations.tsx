@@ -1,15 +1,17 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { enabledColumn, QueryTable } from '../../components/table';
-import { ErrorBox, Field, Modal, Page } from '../../components/ui';
+import { Link } from 'react-router';
+import { enabledColumn, QueryTable, Table } from '../../components/table';
+import { EditDeleteButtons, Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
-import { timeAgo } from '../../lib/format';
+import { dateTime, timeAgo } from '../../lib/format';
 import type { Answer, Integration } from '../../lib/types';
 import { AlertReaders } from './AlertReaders';
 
 type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>;
+type IntegrationDetail = Answer<'/customer/integrations/{integration_id}'>;
 type Kind = Integration['type'];
 
 /** The request body of each type's form, as the API expects it. */
@@ -68,26 +70,55 @@ function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] 
   }
 }
 
-function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
+/**
+ * A change of an integration as its PATCH takes it: secrets left empty are kept (an SNMP integration's
+ * settings are then left out: they travel with their secret).
+ */
+function patchFor(
+  kind: Kind,
+  id: string,
+  [path, body]: [string, Record<string, unknown>],
+): [string, Record<string, unknown>] {
+  const changes = { ...body };
+  if (kind === 'snmp') {
+    const config = changes.snmp_config as Record<string, unknown>;
+    if (!config.community && !config.auth_password) delete changes.snmp_config;
+  }
+  if (kind === 'email') {
+    const smtp = { ...(changes.smtp_config as Record<string, unknown>) };
+    if (!smtp.smtp_password) delete smtp.smtp_password;
+    changes.smtp_config = smtp;
+  }
+  return [`${path}/${id}`, changes];
+}
+
+/** Creates an integration of any type, or changes `existing` (its type fixed, its values filled in). */
+function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; onDone: (secret?: string) => void }) {
   const client = useQueryClient();
-  const [kind, setKind] = useState<Kind>('webhook');
-  const [version, setVersion] = useState('2c');
-  const create = useMutation({
+  const [kind, setKind] = useState<Kind>(existing?.type ?? 'webhook');
+  const [version, setVersion] = useState(existing?.type === 'snmp' && existing.snmp_version === '3' ? '3' : '2c');
+  const value = (field: string) => {
+    const found = (existing as Record<string, unknown> | undefined)?.[field];
+    return found === null || found === undefined ? undefined : String(found);
+  };
+  const save = useMutation({
     mutationFn: ([path, body]: [string, Record<string, unknown>]) =>
-      // Only a webhook's answer has a signing secret.
-      api<Partial<Answer<'/customer/integrations', 'post'>>>(path, { method: 'POST', body }),
-    onSuccess: async (created) => {
+      // Only a new webhook's answer has a signing secret.
+      api<Partial<Answer<'/customer/integrations', 'post'>>>(path, { method: existing ? 'PATCH' : 'POST', body }),
+    onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: ['integrations'] });
-      onDone(created.signing_secret);
+      onDone(existing ? undefined : saved.signing_secret);
     },
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    create.mutate(bodyFor(kind, new FormData(event.currentTarget)));
+    const body = bodyFor(kind, new FormData(event.currentTarget));
+    save.mutate(existing ? patchFor(kind, existing.integration_id, body) : body);
   };
+  const recipients = existing?.type === 'email' ? existing.recipients : null;
   return (
-    <form onSubmit={submit} className="space-y-3" aria-label="New integration">
-      <div role="tablist" className="flex gap-1">
+    <form onSubmit={submit} className="space-y-3" aria-label={existing ? 'Edit integration' : 'New integration'}>
+      <div role="tablist" className={existing ? 'hidden' : 'flex gap-1'}>
         {(['webhook', 'snmp', 'email', 'mqtt'] as const).map((k) => (
           <button
             type="button"
@@ -102,7 +133,7 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
         ))}
       </div>
       <Field label="Name">
-        <input className="input" name="name" required />
+        <input className="input" name="name" required defaultValue={value('name')} />
       </Field>
       {kind === 'webhook' && (
         <Field label="URL" hint="HTTPS in production; private networks need SSRF_ALLOWLIST">
@@ -112,16 +143,17 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
             type="url"
             required
             placeholder="https://hooks.example.com/pulse"
+            defaultValue={value('url')}
           />
         </Field>
       )}
       {kind === 'snmp' && (
         <div className="grid grid-cols-2 gap-3">
           <Field label="Host">
-            <input className="input" name="snmp_host" required />
+            <input className="input" name="snmp_host" required defaultValue={value('snmp_host')} />
           </Field>
           <Field label="Port">
-            <input className="input" name="snmp_port" type="number" defaultValue={162} />
+            <input className="input" name="snmp_port" type="number" defaultValue={value('snmp_port') ?? 162} />
           </Field>
           <Field label="Version">
             <select className="input" name="version" value={version} onChange={(e) => setVersion(e.target.value)}>
@@ -130,13 +162,13 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
             </select>
           </Field>
           {version === '2c' ? (
-            <Field label="Community">
-              <input className="input" name="community" required />
+            <Field label="Community" hint={existing ? 'empty: keep the SNMP settings as they are' : undefined}>
+              <input className="input" name="community" required={!existing} />
             </Field>
           ) : (
             <>
               <Field label="User">
-                <input className="input" name="username" required />
+                <input className="input" name="username" required defaultValue={value('snmp_username')} />
               </Field>
               <Field label="Auth protocol">
                 <select className="input" name="auth_protocol" defaultValue="SHA">
@@ -146,7 +178,14 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
                 </select>
               </Field>
               <Field label="Auth password">
-                <input className="input" name="auth_password" type="password" required minLength={8} />
+                <input
+                  className="input"
+                  name="auth_password"
+                  type="password"
+                  required={!existing}
+                  minLength={8}
+                  placeholder={existing ? 'empty: keep' : undefined}
+                />
               </Field>
               <Field label="Privacy protocol">
                 <select className="input" name="priv_protocol" defaultValue="AES">
@@ -166,28 +205,39 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
       {kind === 'email' && (
         <div className="grid grid-cols-2 gap-3">
           <Field label="SMTP host">
-            <input className="input" name="smtp_host" required />
+            <input className="input" name="smtp_host" required defaultValue={value('smtp_host')} />
           </Field>
           <Field label="SMTP port">
-            <input className="input" name="smtp_port" type="number" defaultValue={587} />
+            <input className="input" name="smtp_port" type="number" defaultValue={value('smtp_port') ?? 587} />
           </Field>
           <Field label="User">
-            <input className="input" name="smtp_user" autoComplete="off" />
+            <input className="input" name="smtp_user" autoComplete="off" defaultValue={value('smtp_user')} />
           </Field>
           <Field label="Password">
-            <input className="input" name="smtp_password" type="password" autoComplete="new-password" />
+            <input
+              className="input"
+              name="smtp_password"
+              type="password"
+              autoComplete="new-password"
+              placeholder={existing ? 'empty: keep' : undefined}
+            />
           </Field>
           <Field label="From">
-            <input className="input" name="from_address" type="email" required />
+            <input className="input" name="from_address" type="email" required defaultValue={value('from_address')} />
           </Field>
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" name="smtp_tls" defaultChecked /> TLS
+            <input
+              type="checkbox"
+              name="smtp_tls"
+              defaultChecked={existing?.type === 'email' ? existing.smtp_tls : true}
+            />{' '}
+            TLS
           </label>
           <Field label="To" hint="comma-separated">
-            <input className="input" name="to" required />
+            <input className="input" name="to" required defaultValue={recipients?.to.join(', ')} />
           </Field>
           <Field label="Cc">
-            <input className="input" name="cc" />
+            <input className="input" name="cc" defaultValue={recipients?.cc.join(', ')} />
           </Field>
         </div>
       )}
@@ -202,29 +252,83 @@ function CreateForm({ onDone }: { onDone: (secret?: string) => void }) {
                 className="input"
                 name="mqtt_topic"
                 required
-                defaultValue="alerts/{tenant_id}/{site_id}/{alert_type}"
+                defaultValue={value('mqtt_topic') ?? 'alerts/{tenant_id}/{site_id}/{alert_type}'}
               />
             </Field>
           </div>
           <Field label="QoS">
-            <select className="input" name="mqtt_qos" defaultValue="1">
+            <select className="input" name="mqtt_qos" defaultValue={value('mqtt_qos') ?? '1'}>
               <option>0</option>
               <option>1</option>
               <option>2</option>
             </select>
           </Field>
           <label className="flex items-center gap-2 text-sm">
-            <input type="checkbox" name="mqtt_retain" /> Retain
+            <input
+              type="checkbox"
+              name="mqtt_retain"
+              defaultChecked={existing?.type === 'mqtt' && existing.mqtt_retain === true}
+            />{' '}
+            Retain
           </label>
         </div>
       )}
-      {create.error && <ErrorBox error={create.error} />}
+      {save.error && <ErrorBox error={save.error} />}
       <div className="flex justify-end">
-        <button className="btn-primary" disabled={create.isPending}>
-          Create {kind}
+        <button className="btn-primary" disabled={save.isPending}>
+          {existing ? 'Save' : `Create ${kind}`}
         </button>
       </div>
     </form>
+  );
+}
+
+/** The latest delivery attempts of one integration: when, for which alert, the outcome and how long it took. */
+function LastAttempts({ integration }: { integration: Integration }) {
+  const attempts = useQuery({
+    queryKey: ['attempts', integration.integration_id],
+    queryFn: () =>
+      api<Answer<'/customer/delivery-status'>>(
+        `/customer/delivery-status?integration_id=${integration.integration_id}&limit=10`,
+      ),
+  });
+  return (
+    <div className="card text-sm" aria-label={`Last attempts of ${integration.name}`} role="region">
+      <div className="mb-2 flex items-center justify-between">
+        <span className="font-medium">Last attempts of {integration.name}</span>
+        <Link className="text-indigo-600 hover:underline" to={`/deliveries?integration=${integration.integration_id}`}>
+          All its deliveries →
+        </Link>
+      </div>
+      <Loaded query={attempts}>
+        {(data) =>
+          data.attempts.length === 0 ? (
+            <Empty>Nothing sent through it yet.</Empty>
+          ) : (
+            <Table
+              rows={data.attempts}
+              rowKey={(a) => `${a.job_id}-${a.attempt_no}`}
+              testId="attempts-table"
+              columns={[
+                { header: 'When', title: (a) => dateTime(a.started_at), cell: (a) => timeAgo(a.started_at) },
+                {
+                  header: 'Alert',
+                  cell: (a) => (
+                    <Link className="text-indigo-600 hover:underline" to={`/alerts/${a.alert_id}`}>
+                      #{a.alert_id}
+                    </Link>
+                  ),
+                },
+                { header: 'Attempt', cell: (a) => a.attempt_no },
+                { header: 'Result', cell: (a) => <StatusBadge status={a.ok ? 'SENT' : 'FAILED'} /> },
+                { header: 'HTTP / error', className: 'text-xs', cell: (a) => a.http_status ?? a.error ?? '—' },
+                { header: 'Latency', cell: (a) => (a.latency_ms === null ? '—' : `${a.latency_ms} ms`) },
+              ]}
+            />
+          )
+        }
+      </Loaded>
+    </div>
   );
 }
 
@@ -232,6 +336,8 @@ export default function Integrations() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<IntegrationDetail | null>(null);
+  const [inspected, setInspected] = useState<Integration | null>(null);
   const [secret, setSecret] = useState<string | undefined>();
   const [tested, setTested] = useState<Record<string, TestResult>>({});
   const integrations = useQuery({
@@ -252,6 +358,12 @@ export default function Integrations() {
     mutationFn: (id: string) => api<TestResult>(`/customer/integrations/${id}/test`, { method: 'POST' }),
     onSuccess: (result, id) => setTested((all) => ({ ...all, [id]: result })),
   });
+  // Edited with every setting it has now (the list shows only a few).
+  const edit = useMutation({
+    mutationFn: (id: string) => api<IntegrationDetail>(`/customer/integrations/${id}`),
+    onSuccess: setEditing,
+  });
+  const failure = toggle.error ?? remove.error ?? test.error ?? edit.error;
   return (
     <Page
       title="Integrations"
@@ -269,7 +381,7 @@ export default function Integrations() {
           <code>X-Pulse-Signature: sha256=HMAC(body)</code>.
         </div>
       )}
-      {(toggle.error || remove.error || test.error) && <ErrorBox error={toggle.error ?? remove.error ?? test.error} />}
+      {failure && <ErrorBox error={failure} />}
       <QueryTable
         query={integrations}
         rows={(data) => data.integrations}
@@ -282,42 +394,56 @@ export default function Integrations() {
           { header: 'Destination', className: 'max-w-64 truncate text-xs', cell: (i) => i.url ?? '—' },
           enabledColumn<Integration>(admin, (row) => toggle.mutate(row)),
           { header: 'Created', cell: (i) => timeAgo(i.created_at) },
-          admin && {
+          {
             header: '',
             className: 'space-x-1 whitespace-nowrap',
             cell: (i) => (
               <>
-                <button className="btn-ghost" onClick={() => test.mutate(i.integration_id)}>
-                  Test
-                </button>
-                {tested[i.integration_id] && (
-                  <span
-                    className={`text-xs ${tested[i.integration_id]!.success ? 'text-emerald-600' : 'text-rose-600'}`}
-                    role="status"
-                  >
-                    {tested[i.integration_id]!.success
-                      ? `sent in ${tested[i.integration_id]!.duration_ms} ms`
-                      : tested[i.integration_id]!.error}
-                  </span>
-                )}
                 <button
                   className="btn-ghost"
-                  onClick={() => confirm(`Delete ${i.name} and its routes?`) && remove.mutate(i.integration_id)}
+                  aria-expanded={inspected?.integration_id === i.integration_id}
+                  onClick={() => setInspected(inspected?.integration_id === i.integration_id ? null : i)}
                 >
-                  Delete
+                  Attempts
                 </button>
+                {admin && (
+                  <>
+                    <button className="btn-ghost" onClick={() => test.mutate(i.integration_id)}>
+                      Test
+                    </button>
+                    {tested[i.integration_id] && (
+                      <span
+                        className={`text-xs ${tested[i.integration_id]!.success ? 'text-emerald-600' : 'text-rose-600'}`}
+                        role="status"
+                      >
+                        {tested[i.integration_id]!.success
+                          ? `sent in ${tested[i.integration_id]!.duration_ms} ms`
+                          : tested[i.integration_id]!.error}
+                      </span>
+                    )}
+                    <EditDeleteButtons
+                      onEdit={() => edit.mutate(i.integration_id)}
+                      onDelete={() => remove.mutate(i.integration_id)}
+                      confirmText={`Delete ${i.name} and its routes?`}
+                    />
+                  </>
+                )}
               </>
             ),
           },
         ]}
       />
+      {inspected && <LastAttempts integration={inspected} />}
       <Modal open={creating} title="New integration" onClose={() => setCreating(false)}>
-        <CreateForm
+        <IntegrationForm
           onDone={(signing) => {
             setCreating(false);
             setSecret(signing);
           }}
         />
+      </Modal>
+      <Modal open={editing !== null} title={`Edit ${editing?.name ?? ''}`} onClose={() => setEditing(null)}>
+        {editing && <IntegrationForm key={editing.integration_id} existing={editing} onDone={() => setEditing(null)} />}
       </Modal>
       <AlertReaders />
     </Page>

@@ -1,39 +1,40 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { QueryTable } from '../../components/table';
-import { Checkboxes, ErrorBox, Field, Modal, Page } from '../../components/ui';
+import { enabledColumn, QueryTable } from '../../components/table';
+import { Checkboxes, EditDeleteButtons, ErrorBox, Field, Modal, Page } from '../../components/ui';
 import { api } from '../../lib/api';
 import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
 
-export default function Routes() {
-  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+type Route = Answer<'/customer/integration-routes'>['routes'][number];
+/** Escalation rows the form offers (the API takes up to five). */
+const ESCALATION_ROWS = 3;
+
+function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => void }) {
   const client = useQueryClient();
-  const [creating, setCreating] = useState(false);
-  const routes = useQuery({
-    queryKey: ['routes'],
-    queryFn: () => api<Answer<'/customer/integration-routes'>>('/customer/integration-routes'),
-  });
   const integrations = useQuery({
     queryKey: ['integrations'],
     queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
   });
-  const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api('/customer/integration-routes', { method: 'POST', body }),
+  const save = useMutation({
+    mutationFn: (body: Record<string, unknown>) =>
+      route.route_id
+        ? api(`/customer/integration-routes/${route.route_id}`, { method: 'PATCH', body })
+        : api('/customer/integration-routes', { method: 'POST', body }),
     onSuccess: async () => {
       await client.invalidateQueries({ queryKey: ['routes'] });
-      setCreating(false);
+      onDone();
     },
-  });
-  const remove = useMutation({
-    mutationFn: (id: string) => api(`/customer/integration-routes/${id}`, { method: 'DELETE' }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ['routes'] }),
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    create.mutate({
+    const escalations = Array.from({ length: ESCALATION_ROWS }, (_, i) => ({
+      after_minutes: Number(form.get(`escalate_after_${i}`)),
+      integration_id: String(form.get(`escalate_to_${i}`) ?? ''),
+    })).filter((step) => step.after_minutes > 0 && step.integration_id);
+    save.mutate({
       integration_id: form.get('integration_id'),
       name: form.get('name'),
       alert_types: form.getAll('alert_types').length ? form.getAll('alert_types') : null,
@@ -41,25 +42,135 @@ export default function Routes() {
       site_ids: commaList(form.get('site_ids')),
       device_prefixes: commaList(form.get('device_prefixes')),
       deliver_on: form.getAll('deliver_on'),
+      renotify_minutes: form.get('renotify_minutes') ? Number(form.get('renotify_minutes')) : null,
+      escalations,
     });
   };
+  const options = integrations.data?.integrations.map((i) => (
+    <option key={i.integration_id} value={i.integration_id}>
+      {i.name} ({i.type})
+    </option>
+  ));
+  return (
+    <form onSubmit={submit} className="grid grid-cols-2 gap-3" aria-label="Route">
+      <Field label="Name">
+        <input className="input" name="name" required defaultValue={route.name} />
+      </Field>
+      <Field label="Integration">
+        <select className="input" name="integration_id" required defaultValue={route.integration_id}>
+          {options}
+        </select>
+      </Field>
+      <Checkboxes
+        legend="Alert types (none = all)"
+        name="alert_types"
+        values={ALERT_TYPES}
+        checked={route.alert_types ?? []}
+      />
+      <Checkboxes
+        legend="Deliver on"
+        name="deliver_on"
+        values={['OPEN', 'CLOSED']}
+        checked={route.deliver_on ?? ['OPEN']}
+      />
+      <Field label="Minimum severity">
+        <input
+          className="input"
+          name="min_severity"
+          type="number"
+          min={0}
+          max={5}
+          defaultValue={route.min_severity ?? ''}
+        />
+      </Field>
+      <Field label="Sites" hint="comma-separated">
+        <input className="input" name="site_ids" defaultValue={route.site_ids?.join(', ')} />
+      </Field>
+      <Field label="Device id prefixes" hint="comma-separated">
+        <input className="input" name="device_prefixes" defaultValue={route.device_prefixes?.join(', ')} />
+      </Field>
+      <Field label="Repeat every (minutes)" hint="while OPEN and unacknowledged; empty: never">
+        <input
+          className="input"
+          name="renotify_minutes"
+          type="number"
+          min={1}
+          max={10080}
+          defaultValue={route.renotify_minutes ?? ''}
+        />
+      </Field>
+      <fieldset className="col-span-2 space-y-2 text-sm">
+        <legend className="label">Escalation: if still OPEN and unacknowledged after…, also notify</legend>
+        {Array.from({ length: ESCALATION_ROWS }, (_, i) => (
+          <div key={i} className="flex gap-2">
+            <input
+              className="input max-w-32"
+              name={`escalate_after_${i}`}
+              type="number"
+              min={1}
+              max={10080}
+              placeholder="minutes"
+              aria-label={`Escalation ${i + 1} after minutes`}
+              defaultValue={route.escalations?.[i]?.after_minutes ?? ''}
+            />
+            <select
+              className="input"
+              name={`escalate_to_${i}`}
+              aria-label={`Escalation ${i + 1} integration`}
+              defaultValue={route.escalations?.[i]?.integration_id ?? ''}
+            >
+              <option value="">—</option>
+              {options}
+            </select>
+          </div>
+        ))}
+      </fieldset>
+      <div className="col-span-2">{save.error && <ErrorBox error={save.error} />}</div>
+      <div className="col-span-2 flex justify-end">
+        <button className="btn-primary" disabled={save.isPending}>
+          {route.route_id ? 'Save route' : 'Create route'}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export default function Routes() {
+  const admin = useAuth((s) => s.session?.role === 'customer_admin');
+  const client = useQueryClient();
+  const [editing, setEditing] = useState<Partial<Route> | null>(null);
+  const routes = useQuery({
+    queryKey: ['routes'],
+    queryFn: () => api<Answer<'/customer/integration-routes'>>('/customer/integration-routes'),
+  });
+  const refresh = () => client.invalidateQueries({ queryKey: ['routes'] });
+  const remove = useMutation({
+    mutationFn: (id: string) => api(`/customer/integration-routes/${id}`, { method: 'DELETE' }),
+    onSuccess: refresh,
+  });
+  const toggle = useMutation({
+    mutationFn: (route: Route) =>
+      api(`/customer/integration-routes/${route.route_id}`, { method: 'PATCH', body: { enabled: !route.enabled } }),
+    onSuccess: refresh,
+  });
   return (
     <Page
       title="Routes"
       actions={
         admin && (
-          <button className="btn-primary" onClick={() => setCreating(true)}>
+          <button className="btn-primary" onClick={() => setEditing({})}>
             New route
           </button>
         )
       }
     >
-      {remove.error && <ErrorBox error={remove.error} />}
+      {(remove.error || toggle.error) && <ErrorBox error={remove.error ?? toggle.error} />}
       <QueryTable
         query={routes}
         rows={(data) => data.routes}
         rowKey={(route) => route.route_id}
         empty="No routes: add one to send alerts to an integration."
+        testId="routes-table"
         columns={[
           { header: 'Name', className: 'font-medium', cell: (route) => route.name },
           {
@@ -84,46 +195,38 @@ export default function Routes() {
                 .join(' · ') || 'all',
           },
           { header: 'On', cell: (route) => route.deliver_on.join(', ') },
+          {
+            header: 'Unacknowledged',
+            className: 'text-xs',
+            cell: (route) =>
+              [
+                route.renotify_minutes && `repeat every ${route.renotify_minutes} min`,
+                route.escalations.length > 0 &&
+                  `escalate after ${route.escalations.map((step) => `${step.after_minutes}`).join(', ')} min`,
+              ]
+                .filter(Boolean)
+                .join(' · ') || '—',
+          },
+          enabledColumn<Route>(admin, (row) => toggle.mutate(row)),
           admin && {
             header: '',
+            className: 'space-x-1 whitespace-nowrap',
             cell: (route) => (
-              <button className="btn-ghost" onClick={() => remove.mutate(route.route_id)}>
-                Delete
-              </button>
+              <EditDeleteButtons
+                onEdit={() => setEditing(route)}
+                onDelete={() => remove.mutate(route.route_id)}
+                confirmText={`Delete route ${route.name}?`}
+              />
             ),
           },
         ]}
       />
-      <Modal open={creating} title="New route" onClose={() => setCreating(false)}>
-        <form onSubmit={submit} className="grid grid-cols-2 gap-3" aria-label="New route">
-          <Field label="Name">
-            <input className="input" name="name" required />
-          </Field>
-          <Field label="Integration">
-            <select className="input" name="integration_id" required>
-              {integrations.data?.integrations.map((i) => (
-                <option key={i.integration_id} value={i.integration_id}>
-                  {i.name} ({i.type})
-                </option>
-              ))}
-            </select>
-          </Field>
-          <Checkboxes legend="Alert types (none = all)" name="alert_types" values={ALERT_TYPES} />
-          <Checkboxes legend="Deliver on" name="deliver_on" values={['OPEN', 'CLOSED']} checked={['OPEN']} />
-          <Field label="Minimum severity">
-            <input className="input" name="min_severity" type="number" min={0} max={5} />
-          </Field>
-          <Field label="Sites" hint="comma-separated">
-            <input className="input" name="site_ids" />
-          </Field>
-          <Field label="Device id prefixes" hint="comma-separated">
-            <input className="input" name="device_prefixes" />
-          </Field>
-          <div className="col-span-2">{create.error && <ErrorBox error={create.error} />}</div>
-          <div className="col-span-2 flex justify-end">
-            <button className="btn-primary">Create route</button>
-          </div>
-        </form>
+      <Modal
+        open={editing !== null}
+        title={editing?.route_id ? 'Edit route' : 'New route'}
+        onClose={() => setEditing(null)}
+      >
+        {editing && <RouteForm route={editing} onDone={() => setEditing(null)} />}
       </Modal>
     </Page>
   );

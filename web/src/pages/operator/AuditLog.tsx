@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { QueryTable } from '../../components/table';
-import { DeviceLink, Page, TenantLink } from '../../components/ui';
+import { DeviceLink, Outcome, Page, TenantLink } from '../../components/ui';
 import { api } from '../../lib/api';
 import type { Answer } from '../../lib/types';
 import { dateTime } from '../../lib/format';
@@ -73,17 +73,7 @@ export default function AuditLog() {
           { header: 'When', cell: (e) => dateTime(e.created_at) },
           { header: 'Who', cell: (e) => e.username ?? e.user_id },
           { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
-          {
-            header: 'Outcome',
-            cell: (e) =>
-              e.status_code === null ? (
-                '—'
-              ) : e.status_code < 400 ? (
-                <span className="text-emerald-600">ok</span>
-              ) : (
-                <span className="text-rose-600">refused ({e.status_code})</span>
-              ),
-          },
+          { header: 'Outcome', cell: (e) => <Outcome status={e.status_code} /> },
           { header: 'Tenant', cell: (e) => (e.tenant_filter ? <TenantLink tenantId={e.tenant_filter} /> : '—') },
           {
             header: 'Resource',

@@ -1,0 +1,58 @@
+// The tenant's audit log for its admins: every change made (or refused) through the API — who, what,
+// on which resource, which fields, how it ended, when and from where.
+import { useQuery } from '@tanstack/react-query';
+import { QueryTable } from '../../components/table';
+import { Outcome, Page } from '../../components/ui';
+import { api } from '../../lib/api';
+import { dateTime } from '../../lib/format';
+import { useUrlParams } from '../../lib/url-params';
+import type { Answer } from '../../lib/types';
+
+export default function CustomerAuditLog() {
+  const [filters, setFilters] = useUrlParams({ user: '', since: '' });
+  const params = new URLSearchParams({
+    limit: '200',
+    ...(filters.user && { user: filters.user }),
+    ...(filters.since && { start: new Date(filters.since).toISOString() }),
+  });
+  const log = useQuery({
+    queryKey: ['customer-audit', params.toString()],
+    queryFn: () => api<Answer<'/customer/audit'>>(`/customer/audit?${params}`),
+  });
+  return (
+    <Page title="Audit log">
+      <div className="card flex flex-wrap gap-2">
+        <input
+          className="input max-w-48"
+          placeholder="User"
+          aria-label="User"
+          value={filters.user}
+          onChange={(e) => setFilters({ user: e.target.value })}
+        />
+        <input
+          className="input max-w-56"
+          type="datetime-local"
+          aria-label="Since"
+          value={filters.since}
+          onChange={(e) => setFilters({ since: e.target.value })}
+        />
+      </div>
+      <QueryTable
+        query={log}
+        rows={(data) => data.entries}
+        rowKey={(e) => e.id}
+        empty="No changes recorded."
+        testId="customer-audit-table"
+        columns={[
+          { header: 'When', cell: (e) => dateTime(e.created_at) },
+          { header: 'Who', cell: (e) => e.username ?? e.user_id },
+          { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
+          { header: 'Resource', className: 'font-mono text-xs', cell: (e) => e.resource_id ?? '—' },
+          { header: 'Fields', className: 'text-xs', cell: (e) => e.fields?.join(', ') ?? '—' },
+          { header: 'Outcome', cell: (e) => <Outcome status={e.status_code} /> },
+          { header: 'From', className: 'text-xs', title: (e) => e.user_agent ?? '', cell: (e) => e.ip_address },
+        ]}
+      />
+    </Page>
+  );
+}
