@@ -258,6 +258,26 @@ export const variables = {
     schema: nonNegativeInt.default(30),
     doc: 'Telemetry partitions older than this many days are dropped; 0 keeps everything.',
   },
+  ROLLUP_INTERVAL_SECONDS: {
+    schema: positiveInt.max(3600).default(5),
+    doc: 'How often ingest folds newly stored telemetry into the 1-minute and 1-hour rollups.',
+  },
+  ROLLUP_LAG_SECONDS: {
+    schema: nonNegativeInt.max(3600).default(2),
+    doc: 'The rollups stay this far behind the newest stored telemetry (and behind any write still in flight).',
+  },
+  ROLLUP_SLICE_SECONDS: {
+    schema: positiveInt.max(86_400).default(60),
+    doc: 'At most this much ingest time is rolled up in one transaction (a backlog is worked off in slices).',
+  },
+  ROLLUP_1M_RETENTION_DAYS: {
+    schema: nonNegativeInt.default(90),
+    doc: '1-minute rollups older than this many days are deleted (in bounded batches); 0 keeps everything.',
+  },
+  ROLLUP_1H_RETENTION_DAYS: {
+    schema: nonNegativeInt.default(730),
+    doc: '1-hour rollups older than this many days are deleted (in bounded batches); 0 keeps everything.',
+  },
   OIDC_ISSUER: {
     schema: url(['http:', 'https:']).optional(),
     doc: 'External OpenID Connect issuer (e.g. https://sso.example.com/realms/pulse). Tokens are verified against its JWKS. Unset: the built-in issuer at PUBLIC_URL/oidc with users in the database.',

@@ -19,6 +19,7 @@ import { createDatabase, type Database } from './db/database.js';
 import { migrate, pendingMigrations } from './db/migrate.js';
 import { startMaintenance } from './db/maintenance.js';
 import { pruneOidcStorage } from './identity/oidc-storage.js';
+import { pruneExpiredRollups } from './model/rollups.js';
 import { createHttpServer } from './http/server.js';
 import { listenWithFallback } from './lib/listen.js';
 import * as evaluator from './evaluator/index.js';
@@ -99,7 +100,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
       retentionDays: config.TELEMETRY_RETENTION_DAYS,
       analyze: connection.engine === 'pglite',
-      prune: [pruneOidcStorage],
+      prune: [
+        pruneOidcStorage,
+        (db) =>
+          pruneExpiredRollups(db, {
+            minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
+            hourDays: config.ROLLUP_1H_RETENTION_DAYS,
+          }),
+      ],
     });
     cleanup.push(() => maintenance.stop());
 

@@ -8,6 +8,7 @@ import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-so
 import { IngestPipeline } from './pipeline.js';
 import { defaultIngestSettings, watchSettings } from '../model/settings.js';
 import { recentRegistryEntries } from '../model/device-registry.js';
+import { startRollups } from './rollups.js';
 
 function createPipeline(deps: RoleDeps): IngestPipeline {
   const { config, db, log, bus } = deps;
@@ -53,6 +54,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     batchBodyLimit: config.HTTP_INGEST_MAX_BATCH_BYTES,
   });
 
+  const rollups = startRollups(db, log, deps.metrics, {
+    intervalSeconds: config.ROLLUP_INTERVAL_SECONDS,
+    lagSeconds: config.ROLLUP_LAG_SECONDS,
+    sliceSeconds: config.ROLLUP_SLICE_SECONDS,
+  });
+
   let mqttSource: MqttSource | undefined;
   if (config.MQTT_URL) {
     mqttSource = await startMqttSource({
@@ -84,12 +91,14 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       write_retries: pipeline.writer.stats.retries,
       mqtt: mqttSource ? { subscription: mqttSource.subscription, connected: mqttSource.isConnected() } : null,
       settings: settings.current(),
+      rollups: rollups.health(),
     }),
     async stop() {
       for (const unsubscribe of unsubscribers) unsubscribe();
       settings.stop();
       await mqttSource?.stop();
       await pipeline.stop();
+      await rollups.stop();
     },
   };
 }

@@ -1,0 +1,170 @@
+// Rollups of telemetry (ADR 024): per device and per tenant (fleet), 1-minute and 1-hour buckets. Built by
+// the rollup worker from telemetry by ingested_at up to a watermark, moved in the same transaction; rebuilt
+// per day from raw rows by `pulse rollup rebuild`; read through the resolution the caller chose
+// (resolution.ts). Booleans count as 0/1 (avg = share of true).
+import type { ServiceTx } from '../db/database.js';
+
+/** The slice of telemetry a statement aggregates: its placeholders start at $1. */
+type Slice = { where: string; params: unknown[] };
+
+const VALUE = `CASE jsonb_typeof(m.value) WHEN 'number' THEN (m.value)::text::float8
+                 ELSE CASE WHEN m.value = 'true'::jsonb THEN 1 ELSE 0 END END`;
+
+const deviceUpsert = (table: string, width: string) => `
+  INSERT INTO ${table} AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+  SELECT tenant_id, device_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00'),
+         min(v), max(v), sum(v), count(*)::int, (array_agg(v ORDER BY time DESC))[1], max(time), bool_and(bool)
+  FROM src WHERE metric <> '#messages' GROUP BY 1, 2, 3, 4
+  ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET
+    min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
+    count = r.count + EXCLUDED.count,
+    last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
+    last_time = GREATEST(r.last_time, EXCLUDED.last_time), bool = r.bool AND EXCLUDED.bool
+  RETURNING 1`;
+
+const fleetUpsert = (table: string, width: string) => `
+  INSERT INTO ${table} AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
+  SELECT tenant_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00'),
+         min(v), max(v), sum(v), count(*)::int, bool_and(bool)
+  FROM src GROUP BY 1, 2, 3
+  ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET
+    min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
+    count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool
+  RETURNING 1`;
+
+/** Folds the telemetry of a slice into all four rollups; returns how many messages it read. */
+async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
+  const { rows } = await tx.query<{ messages: number }>(
+    `WITH messages AS MATERIALIZED (
+       SELECT tenant_id, device_id, time, metrics FROM telemetry t WHERE msg_type = 'telemetry' AND ${slice.where}),
+     src AS MATERIALIZED (
+       SELECT t.tenant_id, t.device_id, m.key AS metric, t.time, ${VALUE} AS v, jsonb_typeof(m.value) = 'boolean' AS bool
+       FROM messages t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+       WHERE jsonb_typeof(m.value) IN ('number', 'boolean')
+       UNION ALL
+       SELECT tenant_id, device_id, '#messages', time, 1, false FROM messages),
+     d1m AS (${deviceUpsert('telemetry_rollup_1m', '1 minute')}),
+     d1h AS (${deviceUpsert('telemetry_rollup_1h', '1 hour')}),
+     f1m AS (${fleetUpsert('telemetry_fleet_1m', '1 minute')}),
+     f1h AS (${fleetUpsert('telemetry_fleet_1h', '1 hour')})
+     SELECT (SELECT count(*)::int FROM messages) AS messages`,
+    slice.params,
+  );
+  return rows[0]!.messages;
+}
+
+/** The latest moment the rollups may reach now; in its own transaction, before the one that rolls up. */
+export async function rollupHorizon(tx: ServiceTx, lagSeconds: number): Promise<Date> {
+  const { rows } = await tx.query<{ horizon: Date }>('SELECT rollup_horizon($1) AS horizon', [lagSeconds]);
+  return rows[0]!.horizon;
+}
+
+export interface RollupState {
+  ingested_through: Date;
+  rebuild_since: string | null;
+  rebuild_done_through: string | null;
+}
+
+/** The watermark, locked for this transaction; undefined when another instance holds it. */
+async function lockState(tx: ServiceTx, wait: boolean): Promise<RollupState | undefined> {
+  const { rows } = await tx.query<RollupState>(
+    `SELECT ingested_through, rebuild_since::text, rebuild_done_through::text FROM rollup_state WHERE id = 1
+     FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}`,
+  );
+  return rows[0];
+}
+
+export async function rollupState(tx: ServiceTx): Promise<RollupState> {
+  const { rows } = await tx.query<RollupState>(
+    `SELECT ingested_through, rebuild_since::text, rebuild_done_through::text FROM rollup_state WHERE id = 1`,
+  );
+  return rows[0]!;
+}
+
+/**
+ * Rolls up the telemetry ingested after the watermark, up to `horizon` but at most `sliceSeconds` of
+ * ingest, and moves the watermark there — one transaction. Undefined when another instance is at it.
+ */
+export async function rollUpSlice(
+  tx: ServiceTx,
+  horizon: Date,
+  sliceSeconds: number,
+): Promise<{ messages: number; through: Date; caughtUp: boolean } | undefined> {
+  const state = await lockState(tx, false);
+  if (!state) return undefined;
+  const from = state.ingested_through;
+  const sliceEnd = new Date(from.getTime() + sliceSeconds * 1000);
+  const through = sliceEnd < horizon ? sliceEnd : horizon;
+  if (through <= from) return { messages: 0, through: from, caughtUp: true };
+  const messages = await aggregate(tx, {
+    where: 't.ingested_at > $1 AND t.ingested_at <= $2',
+    params: [from, through],
+  });
+  await tx.query(`UPDATE rollup_state SET ingested_through = $1, updated_at = now() WHERE id = 1`, [through]);
+  return { messages, through, caughtUp: through.getTime() === horizon.getTime() };
+}
+
+const ROLLUP_TABLES = ['telemetry_rollup_1m', 'telemetry_rollup_1h', 'telemetry_fleet_1m', 'telemetry_fleet_1h'];
+
+/**
+ * Recomputes one UTC day of every rollup from raw rows: what the watermark covers now (rows ingested
+ * later are the worker's). Holds the watermark meanwhile, so the two never count a row twice.
+ */
+export async function rebuildDay(tx: ServiceTx, day: string, since: string): Promise<number> {
+  const state = (await lockState(tx, true))!;
+  const start = `${day}T00:00:00Z`;
+  for (const table of ROLLUP_TABLES) {
+    await tx.query(
+      `DELETE FROM ${table} WHERE bucket >= $1::timestamptz AND bucket < $1::timestamptz + interval '1 day'`,
+      [start],
+    );
+  }
+  const messages = await aggregate(tx, {
+    where: `t.time >= $1::timestamptz AND t.time < $1::timestamptz + interval '1 day' AND t.ingested_at <= $2`,
+    params: [start, state.ingested_through],
+  });
+  await tx.query(
+    `UPDATE rollup_state SET rebuild_since = $1::date, rebuild_done_through = $2::date, updated_at = now() WHERE id = 1`,
+    [since, day],
+  );
+  return messages;
+}
+
+/** Deletes up to `batch` rollup rows older than `days` from one table; returns how many went. */
+export async function pruneRollups(
+  tx: ServiceTx,
+  table: (typeof ROLLUP_TABLES)[number],
+  days: number,
+  batch: number,
+): Promise<number> {
+  if (!ROLLUP_TABLES.includes(table)) throw new Error(`not a rollup table: ${table}`);
+  const { rowCount } = await tx.query(
+    `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(
+       SELECT ctid FROM ${table} WHERE bucket < now() - make_interval(days => $1::int) LIMIT $2))`,
+    [days, batch],
+  );
+  return rowCount ?? 0;
+}
+
+/** Drops rollup rows past their resolution's retention (0 keeps), in bounded batches: never a long lock. */
+export async function pruneExpiredRollups(
+  db: { withService<T>(fn: (tx: ServiceTx) => Promise<T>): Promise<T> },
+  retention: { minuteDays: number; hourDays: number },
+  batch = 10_000,
+): Promise<number> {
+  let pruned = 0;
+  for (const [table, days] of [
+    ['telemetry_rollup_1m', retention.minuteDays],
+    ['telemetry_fleet_1m', retention.minuteDays],
+    ['telemetry_rollup_1h', retention.hourDays],
+    ['telemetry_fleet_1h', retention.hourDays],
+  ] as const) {
+    if (days === 0) continue;
+    for (;;) {
+      const deleted = await db.withService((tx) => pruneRollups(tx, table, days, batch));
+      pruned += deleted;
+      if (deleted < batch) break;
+    }
+  }
+  return pruned;
+}

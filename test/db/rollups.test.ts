@@ -1,0 +1,235 @@
+// Telemetry rollups (issue 17) on both engines: what the worker builds equals a raw-row computation,
+// late and out-of-order messages land in their own buckets, a restart in the middle neither skips nor
+// double-counts (the counts add up to the rows stored), a write still in flight is not skipped, a
+// rebuild recomputes a day, retention prunes, and another tenant sees none of it under RLS.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceTx } from '../../src/db/database.js';
+import { insertTelemetry, type TelemetryInsert } from '../../src/model/telemetry.js';
+import { pruneExpiredRollups, rebuildDay, rollUpSlice, rollupHorizon, rollupState } from '../../src/model/rollups.js';
+import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
+
+const HOUR = 3_600_000;
+
+describe.each(ENGINES)('rollups on %s', (engine) => {
+  let database: TestDatabase;
+  let random = 42;
+  /** A deterministic pseudo-random number in [0, 1). */
+  const next = () => (random = (random * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+
+  const message = (tenant: string, device: string, time: Date): TelemetryInsert => {
+    const metrics: Record<string, number | boolean> = { temp_c: Math.round(next() * 1000) / 10, on: next() > 0.3 };
+    if (next() > 0.5) metrics.battery_pct = Math.round(next() * 100);
+    return {
+      message: { time, tenant_id: tenant, device_id: device, site_id: 's', msg_type: 'telemetry', seq: 0, metrics },
+      metricsJson: JSON.stringify(metrics),
+    };
+  };
+  const store = (rows: TelemetryInsert[]) =>
+    database.db.withService((tx) => insertTelemetry(tx, database.engine, rows));
+  /** Rolls up everything stored so far, as the worker does (lag 0). */
+  const catchUp = async (sliceSeconds = 3600) => {
+    let messages = 0;
+    for (;;) {
+      const horizon = await database.db.withService((tx) => rollupHorizon(tx, 0));
+      const slice = (await database.db.withService((tx) => rollUpSlice(tx, horizon, sliceSeconds)))!;
+      messages += slice.messages;
+      if (slice.caughtUp) return messages;
+    }
+  };
+  const query = async <R extends object>(sql: string, params: unknown[] = []) =>
+    (await database.db.withService((tx: ServiceTx) => tx.query<R>(sql, params))).rows;
+  const raw = (width: string, fleet: boolean) =>
+    query<Record<string, unknown>>(
+      `SELECT t.tenant_id, ${fleet ? '' : 't.device_id, '}m.key AS metric,
+              date_bin(interval '${width}', t.time, timestamptz '1970-01-01 00:00:00+00') AS bucket,
+              min(v) AS min, max(v) AS max, sum(v) AS sum, count(*)::int AS count
+       FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+       CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(m.value) WHEN 'number' THEN (m.value)::text::float8
+                                       ELSE CASE WHEN m.value = 'true'::jsonb THEN 1 ELSE 0 END END AS v) x
+       WHERE t.msg_type = 'telemetry' AND jsonb_typeof(m.value) IN ('number', 'boolean')
+       GROUP BY 1, 2, 3${fleet ? '' : ', 4'} ORDER BY 1, 2, 3${fleet ? '' : ', 4'}`,
+    );
+  const rolled = (table: string, fleet: boolean) =>
+    query<Record<string, unknown>>(
+      `SELECT tenant_id, ${fleet ? '' : 'device_id, '}metric, bucket, min, max, sum, count FROM ${table}
+       WHERE metric <> '#messages' ORDER BY 1, 2, 3${fleet ? '' : ', 4'}`,
+    );
+  const expectSame = (actual: Record<string, unknown>[], expected: Record<string, unknown>[]) => {
+    expect(actual.length).toBe(expected.length);
+    expected.forEach((row, i) => {
+      const got = actual[i]!;
+      for (const key of Object.keys(row)) {
+        if (key === 'sum') expect(got.sum as number).toBeCloseTo(row.sum as number, 6);
+        else expect(got[key]).toEqual(row[key]);
+      }
+    });
+  };
+  const messageCount = async () =>
+    (
+      await query<{ n: number }>(
+        `SELECT COALESCE(sum(count), 0)::int AS n FROM telemetry_fleet_1h WHERE metric = '#messages'`,
+      )
+    )[0]!.n;
+  const storedCount = async () =>
+    (await query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE msg_type = 'telemetry'`))[0]!.n;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(engine);
+    await database.db.withService((tx) =>
+      tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('ru-a', 'A'), ('ru-b', 'B')`),
+    );
+  }, 60_000);
+  afterAll(() => database?.drop());
+
+  it('builds 1-minute and 1-hour rollups, per device and per fleet, equal to a raw computation', async () => {
+    const now = Date.now();
+    const rows: TelemetryInsert[] = [];
+    for (let i = 0; i < 600; i += 1) {
+      const device = `d-${i % 4}`;
+      rows.push(message(i % 5 === 0 ? 'ru-b' : 'ru-a', device, new Date(now - 3 * HOUR + i * 17_000)));
+    }
+    // A heartbeat carries no metrics and counts for nothing.
+    rows.push({
+      message: {
+        time: new Date(now - HOUR),
+        tenant_id: 'ru-a',
+        device_id: 'd-0',
+        site_id: 's',
+        msg_type: 'heartbeat',
+        seq: 0,
+        metrics: {},
+      },
+      metricsJson: '{}',
+    });
+    await store(rows.slice(0, 300));
+    await catchUp();
+    await store(rows.slice(300));
+    expect(await catchUp()).toBe(300);
+
+    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
+    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
+    expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
+    expectSame(await rolled('telemetry_fleet_1h', true), await raw('1 hour', true));
+    expect(await messageCount()).toBe(600);
+    // Booleans are 0/1: their average is the share of true; they are marked as such.
+    const flags = await query<{ metric: string; bool: boolean }>(
+      `SELECT DISTINCT metric, bool FROM telemetry_rollup_1h WHERE tenant_id = 'ru-a' ORDER BY 1`,
+    );
+    expect(flags).toEqual([
+      { metric: 'battery_pct', bool: false },
+      { metric: 'on', bool: true },
+      { metric: 'temp_c', bool: false },
+    ]);
+    // `last` is the value of the newest message of the bucket.
+    const [last] = await query<{ last: number; expected: number }>(
+      `SELECT r.last, (SELECT (t.metrics ->> 'temp_c')::float8 FROM telemetry t
+                       WHERE t.tenant_id = r.tenant_id AND t.device_id = r.device_id AND t.msg_type = 'telemetry'
+                         AND t.time >= r.bucket AND t.time < r.bucket + interval '1 hour'
+                       ORDER BY t.time DESC LIMIT 1) AS expected
+       FROM telemetry_rollup_1h r WHERE r.metric = 'temp_c' ORDER BY r.bucket LIMIT 1`,
+    );
+    expect(last!.last).toBe(last!.expected);
+  });
+
+  it('folds late and out-of-order messages into the buckets of their own time', async () => {
+    const lateTime = new Date(Math.floor((Date.now() - 5 * HOUR) / HOUR) * HOUR + 30 * 60_000);
+    const before = await query<{ count: number }>(
+      `SELECT count FROM telemetry_rollup_1h WHERE tenant_id = 'ru-a' AND device_id = 'late' AND metric = 'temp_c'`,
+    );
+    expect(before).toEqual([]);
+    const late = message('ru-a', 'late', lateTime);
+    (late.message.metrics as Record<string, number>).temp_c = -40;
+    late.metricsJson = JSON.stringify(late.message.metrics);
+    const earlier = message('ru-a', 'late', new Date(lateTime.getTime() - 10 * 60_000));
+    (earlier.message.metrics as Record<string, number>).temp_c = 99;
+    earlier.metricsJson = JSON.stringify(earlier.message.metrics);
+    await store([late]);
+    await catchUp();
+    await store([earlier]); // older than what came before it
+    await catchUp();
+    const [bucket] = await query<{ bucket: Date; count: number; min: number; max: number; last: number }>(
+      `SELECT bucket, count, min, max, last FROM telemetry_rollup_1h
+       WHERE tenant_id = 'ru-a' AND device_id = 'late' AND metric = 'temp_c'`,
+    );
+    expect(bucket).toMatchObject({ count: 2, min: -40, max: 99, last: -40 });
+    expect(bucket!.bucket.toISOString()).toBe(new Date(Math.floor(lateTime.getTime() / HOUR) * HOUR).toISOString());
+    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
+  });
+
+  it('neither skips nor double-counts across restarts in the middle of ingest', async () => {
+    const now = Date.now();
+    for (let round = 0; round < 6; round += 1) {
+      const batch = Array.from({ length: 50 }, (_, i) =>
+        message('ru-a', `r-${i % 7}`, new Date(now - 2 * HOUR + round * 60_000 + i * 1000)),
+      );
+      await store(batch);
+      // A worker rolls up a part (tiny slices), then "restarts": the next one starts from the watermark.
+      const horizon = await database.db.withService((tx) => rollupHorizon(tx, 0));
+      await database.db.withService((tx) => rollUpSlice(tx, horizon, 0.001));
+    }
+    await catchUp();
+    expect(await messageCount()).toBe(await storedCount());
+    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
+  });
+
+  // PGlite has one connection: no write can be in flight beside the rollup's.
+  if (engine === 'postgres') {
+    it('waits for a write still in flight instead of skipping it', async () => {
+      const client = await database.connection.pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(
+          `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         VALUES (now(), 'ru-a', 'slow-writer', 's', 'telemetry', 0, '{"temp_c": 1}')`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await catchUp(); // the horizon stops before the open transaction's start
+        const { ingested_through } = await database.db.withService(rollupState);
+        const [{ started }] = (
+          await client.query<{ started: Date }>(
+            'SELECT xact_start AS started FROM pg_stat_activity WHERE pid = pg_backend_pid()',
+          )
+        ).rows as [{ started: Date }];
+        expect(ingested_through.getTime()).toBeLessThanOrEqual(started.getTime());
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await catchUp();
+      const rows = await query<{ count: number }>(
+        `SELECT count FROM telemetry_rollup_1h WHERE device_id = 'slow-writer' AND metric = 'temp_c'`,
+      );
+      expect(rows).toEqual([{ count: 1 }]);
+      expect(await messageCount()).toBe(await storedCount());
+    });
+  }
+
+  it('rebuilds a day from raw rows, and prunes rollups past their retention', async () => {
+    await query(`UPDATE telemetry_rollup_1h SET count = count + 1000, sum = 0`);
+    await query(`DELETE FROM telemetry_fleet_1m`);
+    const days = await query<{ day: string }>(
+      `SELECT DISTINCT (time AT TIME ZONE 'UTC')::date::text AS day FROM telemetry ORDER BY 1`,
+    );
+    for (const { day } of days) await database.db.withService((tx) => rebuildDay(tx, day, days[0]!.day));
+    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
+    expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
+    expect((await database.db.withService(rollupState)).rebuild_done_through).toBe(days.at(-1)!.day);
+
+    await query(
+      `INSERT INTO telemetry_rollup_1m (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time)
+       SELECT 'ru-a', 'old', 'temp_c', now() - make_interval(days => 100) + make_interval(mins => g), 1, 1, 1, 1, 1, now()
+       FROM generate_series(1, 25) g`,
+    );
+    expect(await pruneExpiredRollups(database.db, { minuteDays: 90, hourDays: 730 }, 10)).toBe(25);
+    expect(await query(`SELECT 1 FROM telemetry_rollup_1m WHERE device_id = 'old'`)).toEqual([]);
+  });
+
+  it("keeps each tenant's rollups to itself under row-level security", async () => {
+    for (const table of ['telemetry_rollup_1m', 'telemetry_rollup_1h', 'telemetry_fleet_1m', 'telemetry_fleet_1h']) {
+      const seen = await database.db.withTenant('ru-b', (tx) =>
+        tx.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM ${table}`),
+      );
+      expect(seen.rows).toEqual([{ tenant_id: 'ru-b' }]);
+    }
+  });
+});
