@@ -126,7 +126,11 @@ export function start(deps: RoleDeps): RunningRole {
   app.register(async (v2) => {
     guard(v2, verify, 'customer');
     v2.addHook('onRequest', rateLimited);
-    registerV2Routes(v2, inTenant);
+    registerV2Routes(v2, inTenant, {
+      rawDays: config.TELEMETRY_RETENTION_DAYS,
+      minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
+      hourDays: config.ROLLUP_1H_RETENTION_DAYS,
+    });
     registerExportRoutes(v2, inTenant);
   });
 

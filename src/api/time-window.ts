@@ -2,8 +2,10 @@
 // given, otherwise the last `hours`. Bad input is a 422 in FastAPI's shape naming the parameter.
 import { AppError } from '../errors.js';
 
-/** Longest window one query may cover. */
+/** Longest window one query of raw rows may cover. */
 export const MAX_WINDOW_DAYS = 31;
+/** Longest window a chart may cover (it is drawn from rollups). */
+export const MAX_CHART_DAYS = 731;
 
 export interface TimeWindow {
   start: Date;
@@ -29,6 +31,7 @@ export function parseInstant(parameter: string, value: string): Date {
 export function timeWindow(
   query: { hours: number; start?: string | undefined; end?: string | undefined },
   now = new Date(),
+  maxDays = MAX_WINDOW_DAYS,
 ): TimeWindow {
   const end = query.end === undefined ? now : parseInstant('end', query.end);
   if (query.start === undefined) {
@@ -36,8 +39,8 @@ export function timeWindow(
   }
   const start = parseInstant('start', query.start);
   if (start >= end) throw invalid('start', 'start must be before end');
-  if (end.getTime() - start.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
-    throw invalid('start', `the window may span at most ${MAX_WINDOW_DAYS} days`);
+  if (end.getTime() - start.getTime() > maxDays * 86_400_000) {
+    throw invalid('start', `the window may span at most ${maxDays} days`);
   }
   return { start, end, hours: Math.round(((end.getTime() - start.getTime()) / 3600_000) * 1000) / 1000 };
 }

@@ -14,7 +14,7 @@ const deviceUpsert = (table: string, width: string) => `
   INSERT INTO ${table} AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
   SELECT tenant_id, device_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00'),
          min(v), max(v), sum(v), count(*)::int, (array_agg(v ORDER BY time DESC))[1], max(time), bool_and(bool)
-  FROM src WHERE metric <> '#messages' GROUP BY 1, 2, 3, 4
+  FROM src GROUP BY 1, 2, 3, 4
   ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
     count = r.count + EXCLUDED.count,

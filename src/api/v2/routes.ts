@@ -5,7 +5,7 @@ import type { App } from '../../http/server.js';
 import { AppError } from '../../errors.js';
 import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
-import { timeWindow } from '../time-window.js';
+import { MAX_CHART_DAYS, timeWindow } from '../time-window.js';
 import { JsonObject, Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import {
   Alert as AlertView,
@@ -22,6 +22,7 @@ import type { Alert } from '../../model/alerts.js';
 import { alertTimeline, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
+import { planWindow, POINT_BUDGET, type Retention } from '../../model/resolution.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -61,14 +62,27 @@ const TrendQuery = Type.Object({ hours: Hours(168, 24) });
 const AlertParams = Type.Object({ alert_id: Type.Integer() });
 const RulesQuery = Type.Object({ limit: Limit(500, 100) });
 const RuleParams = Type.Object({ rule_id: Type.String({ minLength: 1 }) });
-const SummaryQuery = Type.Object({ hours: Hours(24, 1) });
+const SummaryQuery = Type.Object({ hours: Hours(720, 1) });
 const ChartQuery = Type.Object({
   metric: Type.String({ minLength: 1 }),
   device_id: Type.Optional(Type.String()),
-  hours: Hours(168, 6),
+  hours: Hours(720, 6),
   start: Type.Optional(Instant),
   end: Type.Optional(Instant),
-  bucket_minutes: Type.Integer({ minimum: 1, maximum: 1440, default: 5 }),
+  bucket_minutes: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1440, description: 'default: the smallest within the point budget' }),
+  ),
+});
+const SeriesQuery = Type.Object({ hours: Hours(720, 6), start: Type.Optional(Instant), end: Type.Optional(Instant) });
+const ResolutionName = Type.Union([Type.Literal('raw'), Type.Literal('1m'), Type.Literal('1h')], {
+  description: 'what answered: raw rows, 1-minute or 1-hour rollups',
+});
+const SeriesPoint = Obj({
+  time: Timestamp,
+  avg: Type.Number(),
+  min: Type.Number(),
+  max: Type.Number(),
+  samples: Type.Integer(),
 });
 
 /** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
@@ -140,7 +154,7 @@ export const AlertWithTimeline = Obj({
   timeline: Type.Array(TimelineEntry),
 });
 
-export function registerV2Routes(app: App, inTenant: InTenant): void {
+export function registerV2Routes(app: App, inTenant: InTenant, retention: Retention): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
     if (!(await deviceModel.deviceExists(tx, deviceId))) throw new AppError('NOT_FOUND', 'Device not found');
   };
@@ -338,18 +352,25 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
       }),
   );
 
+  const planned = (window: { start: Date; end: Date }, bucketSeconds?: number) =>
+    planWindow(window, retention, new Date(), bucketSeconds);
+
   app.get(
     '/api/v2/telemetry/summary',
     {
       schema: {
         tags,
         summary: 'avg/min/max of every numeric metric over the last hours',
+        description:
+          'Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket.',
         querystring: SummaryQuery,
         response: {
           200: Obj({
             sample_count: Type.Integer(),
             device_count: Type.Integer(),
             hours: Type.Integer(),
+            resolution: ResolutionName,
+            start: Timestamp,
             metrics: Type.Record(
               Type.String(),
               Obj({ avg: Type.Number(), min: Type.Number(), max: Type.Number(), samples: Type.Integer() }),
@@ -360,12 +381,15 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
     },
     (request) =>
       inTenant(request, async (tx) => {
-        const since = new Date(Date.now() - request.query.hours * 3600_000);
-        const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, since);
+        const end = new Date();
+        const plan = planned({ start: new Date(end.getTime() - request.query.hours * 3600_000), end });
+        const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, plan);
         return {
           sample_count,
           device_count,
           hours: request.query.hours,
+          resolution: plan.resolution,
+          start: plan.start,
           metrics: Object.fromEntries(metrics.map(({ metric, ...stats }) => [metric, stats])),
         };
       }),
@@ -377,20 +401,15 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
       schema: {
         tags,
         summary: 'One metric in time buckets: avg/min/max/samples',
+        description: `Without \`bucket_minutes\` the bucket is the smallest that draws the window in at most ${POINT_BUDGET} points; the data comes from raw rows, 1-minute or 1-hour rollups (\`resolution\`). Booleans count 0/1 (avg: the share of true).`,
         querystring: ChartQuery,
         response: {
           200: Obj({
             metric: Type.String(),
             device_id: Nullable(Type.String()),
-            series: Type.Array(
-              Obj({
-                time: Timestamp,
-                avg: Type.Number(),
-                min: Type.Number(),
-                max: Type.Number(),
-                samples: Type.Integer(),
-              }),
-            ),
+            series: Type.Array(SeriesPoint),
+            resolution: ResolutionName,
+            bucket_seconds: Type.Integer(),
             hours: Type.Number(),
             start: Timestamp,
             end: Timestamp,
@@ -401,21 +420,63 @@ export function registerV2Routes(app: App, inTenant: InTenant): void {
     (request) =>
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;
-        const window = timeWindow(request.query);
-        const series = await telemetryModel.telemetryChart(tx, {
-          metric,
-          deviceId: device_id,
-          start: window.start,
-          end: window.end,
-          bucketSeconds: bucket_minutes * 60,
-        });
+        const window = timeWindow(request.query, new Date(), MAX_CHART_DAYS);
+        const plan = planned(window, bucket_minutes === undefined ? undefined : bucket_minutes * 60);
+        const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, plan });
         return {
           metric,
           device_id: device_id ?? null,
-          series,
+          series: points.map(({ metric: _metric, ...point }) => point),
+          resolution: plan.resolution,
+          bucket_seconds: plan.bucketSeconds,
           hours: window.hours,
-          start: window.start,
-          end: window.end,
+          start: plan.start,
+          end: plan.end,
+        };
+      }),
+  );
+
+  app.get(
+    '/api/v2/devices/:device_id/telemetry/series',
+    {
+      schema: {
+        tags,
+        summary: 'Every metric of a device over a window, in buckets: what the device page draws',
+        description: `The whole window, however long (up to ${MAX_CHART_DAYS} days and the rollups' retention), in at most ${POINT_BUDGET} buckets per metric, from raw rows or rollups (\`resolution\`).`,
+        params: DeviceParams,
+        querystring: SeriesQuery,
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            device_id: Type.String(),
+            metrics: Type.Record(Type.String(), Type.Array(SeriesPoint), {
+              description: 'metric → its buckets, oldest first',
+            }),
+            resolution: ResolutionName,
+            bucket_seconds: Type.Integer(),
+            start: Timestamp,
+            end: Timestamp,
+          }),
+        },
+      },
+    },
+    (request) =>
+      inTenant(request, async (tx) => {
+        const { device_id } = request.params;
+        await requireDevice(tx, device_id);
+        const plan = planned(timeWindow(request.query, new Date(), MAX_CHART_DAYS));
+        const metrics: Record<string, Omit<telemetryModel.SeriesPoint, 'metric'>[]> = {};
+        for (const { metric, ...point } of await telemetryModel.telemetrySeries(tx, { deviceId: device_id, plan })) {
+          (metrics[metric] ??= []).push(point);
+        }
+        return {
+          tenant_id: tx.tenantId,
+          device_id,
+          metrics,
+          resolution: plan.resolution,
+          bucket_seconds: plan.bucketSeconds,
+          start: plan.start,
+          end: plan.end,
         };
       }),
   );

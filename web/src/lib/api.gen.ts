@@ -1306,7 +1306,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** avg/min/max of every numeric metric over the last hours */
+    /**
+     * avg/min/max of every numeric metric over the last hours
+     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket.
+     */
     get: {
       parameters: {
         query: {
@@ -1328,6 +1331,10 @@ export interface paths {
               sample_count: number;
               device_count: number;
               hours: number;
+              /** @description what answered: raw rows, 1-minute or 1-hour rollups */
+              resolution: 'raw' | '1m' | '1h';
+              /** Format: date-time */
+              start: string;
               metrics: {
                 [key: string]: {
                   avg: number;
@@ -1390,7 +1397,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** One metric in time buckets: avg/min/max/samples */
+    /**
+     * One metric in time buckets: avg/min/max/samples
+     * @description Without `bucket_minutes` the bucket is the smallest that draws the window in at most 1000 points; the data comes from raw rows, 1-minute or 1-hour rollups (`resolution`). Booleans count 0/1 (avg: the share of true).
+     */
     get: {
       parameters: {
         query: {
@@ -1401,7 +1411,8 @@ export interface paths {
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           end?: string;
-          bucket_minutes: number;
+          /** @description default: the smallest within the point budget */
+          bucket_minutes?: number;
         };
         header?: never;
         path?: never;
@@ -1426,7 +1437,112 @@ export interface paths {
                 max: number;
                 samples: number;
               }[];
+              /** @description what answered: raw rows, 1-minute or 1-hour rollups */
+              resolution: 'raw' | '1m' | '1h';
+              bucket_seconds: number;
               hours: number;
+              /** Format: date-time */
+              start: string;
+              /** Format: date-time */
+              end: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v2/devices/{device_id}/telemetry/series': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every metric of a device over a window, in buckets: what the device page draws
+     * @description The whole window, however long (up to 731 days and the rollups' retention), in at most 1000 buckets per metric, from raw rows or rollups (`resolution`).
+     */
+    get: {
+      parameters: {
+        query: {
+          hours: number;
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          start?: string;
+          /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
+          end?: string;
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              device_id: string;
+              /** @description metric → its buckets, oldest first */
+              metrics: {
+                [key: string]: {
+                  /** Format: date-time */
+                  time: string;
+                  avg: number;
+                  min: number;
+                  max: number;
+                  samples: number;
+                }[];
+              };
+              /** @description what answered: raw rows, 1-minute or 1-hour rollups */
+              resolution: 'raw' | '1m' | '1h';
+              bucket_seconds: number;
               /** Format: date-time */
               start: string;
               /** Format: date-time */
