@@ -326,6 +326,37 @@ program
     },
   );
 
+program
+  .command('rollup')
+  .description('the 1-minute and 1-hour rollups charts and summaries are drawn from')
+  .command('rebuild')
+  .description('recompute the rollups from raw rows, a UTC day at a time from --since through today (resumable)')
+  .requiredOption('--since <date>', 'the first day, e.g. 2026-11-01 (run again with the same date to resume)')
+  .option('--restart', 'start again at --since even if an earlier run got further')
+  .action(async (options: { since: string; restart?: boolean }) => {
+    const cfg = await loadConfigOrExit();
+    const owner = await embeddedDatabaseOwner(cfg);
+    if (owner !== undefined) {
+      throw new AppError(
+        'CONFLICT',
+        `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: stop it, then rebuild`,
+      );
+    }
+    const { progressLine, rebuildRollups } = await import('./rollup-rebuild.js');
+    const tty = process.stderr.isTTY;
+    const result = await withDatabase(cfg, (db) =>
+      rebuildRollups(db, options.since, {
+        restart: options.restart ?? false,
+        onProgress: (progress) =>
+          process.stderr.write(tty ? `\r${progressLine(progress)}` : `${progressLine(progress)}\n`),
+      }),
+    );
+    if (tty) process.stderr.write('\n');
+    console.log(
+      `rebuilt ${result.days} day(s) from ${options.since}${result.skipped ? ` (${result.skipped} done before, resumed)` : ''}: ${result.messages} messages rolled up`,
+    );
+  });
+
 const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,

@@ -107,6 +107,22 @@ export async function rollUpSlice(
 const ROLLUP_TABLES = ['telemetry_rollup_1m', 'telemetry_rollup_1h', 'telemetry_fleet_1m', 'telemetry_fleet_1h'];
 
 /**
+ * Before a rebuild of the days from `from` on: moves the watermark to `horizon`, rolling up on the way only
+ * what the rebuild will not recompute (rows ingested since the watermark whose time is before `from`), so
+ * rows stored after the watermark (a bulk load, say) are counted once — by the rebuild.
+ */
+export async function takeOverForRebuild(tx: ServiceTx, from: string, horizon: Date): Promise<number> {
+  const state = (await lockState(tx, true))!;
+  if (horizon <= state.ingested_through) return 0;
+  const messages = await aggregate(tx, {
+    where: `t.ingested_at > $1 AND t.ingested_at <= $2 AND t.time < $3::date::timestamp AT TIME ZONE 'UTC'`,
+    params: [state.ingested_through, horizon, from],
+  });
+  await tx.query(`UPDATE rollup_state SET ingested_through = $1, updated_at = now() WHERE id = 1`, [horizon]);
+  return messages;
+}
+
+/**
  * Recomputes one UTC day of every rollup from raw rows: what the watermark covers now (rows ingested
  * later are the worker's). Holds the watermark meanwhile, so the two never count a row twice.
  */

@@ -201,6 +201,45 @@ describe('pulse CLI', () => {
     forCalls(4),
   );
 
+  it(
+    '`pulse rollup rebuild` recomputes the rollups from raw rows with a progress bar, and says what is wrong with a bad date',
+    async () => {
+      const url = await newDatabase();
+      expect((await run(['migrate'], { DATABASE_URL: url })).code).toBe(0);
+      const database = url.split('/').pop();
+      await asSuperuser(
+        (client) =>
+          client.query(
+            `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+             SELECT date_trunc('day', now()) - interval '1 day' + i * interval '1 minute', 'acme', 'd-' || (i % 3), 'lab',
+                    'telemetry', i, jsonb_build_object('temp_c', i)
+             FROM generate_series(0, 1439) AS i`,
+          ),
+        database,
+      );
+      const since = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      const result = await run(['rollup', 'rebuild', '--since', since], { DATABASE_URL: url });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/\[#+\] 2\/2 days/);
+      expect(result.stdout).toContain(`rebuilt 2 day(s) from ${since}: 1440 messages rolled up`);
+      const counted = await asSuperuser(
+        (client) =>
+          client.query<{ n: number }>(
+            `SELECT sum(count)::int AS n FROM telemetry_fleet_1h WHERE tenant_id = 'acme' AND metric = 'temp_c'`,
+          ),
+        database,
+      );
+      expect(counted.rows[0]!.n).toBe(1440);
+      // Again with the same date: nothing left to do.
+      const again = await run(['rollup', 'rebuild', '--since', since], { DATABASE_URL: url });
+      expect(again.stdout).toContain('rebuilt 0 day(s)');
+      const bad = await run(['rollup', 'rebuild', '--since', 'last week'], { DATABASE_URL: url });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--since must be a date such as 2026-11-01');
+    },
+    forCalls(4),
+  );
+
   it('`pulse run` refuses an unknown role, naming the ones there are', async () => {
     const result = await run(['run', 'provision', 'teleport'], {});
     expect(result.code).toBe(2);
