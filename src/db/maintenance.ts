@@ -1,5 +1,6 @@
 // Hourly housekeeping: daily telemetry partitions created ahead and dropped past retention, expired rows
-// pruned by the modules that own them, and — on PGlite, which has no autovacuum — fresh planner statistics. Safe to run in several instances at once:
+// pruned by the modules that own them, new telemetry pages summarised for the ingested_at BRIN index, and —
+// on PGlite, which has no autovacuum — fresh planner statistics. Safe to run in several instances at once:
 // the SQL functions take the locks they need.
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
@@ -37,6 +38,8 @@ export async function runMaintenance(db: Database, options: MaintenanceOptions) 
       options.retentionDays > 0
         ? await tx.query<{ n: number }>('SELECT telemetry_drop_partitions_older_than($1) AS n', [options.retentionDays])
         : { rows: [{ n: 0 }] };
+    // What was written since is summarised for the ingested_at BRIN index (rollups and late-row reads).
+    await tx.query('SELECT telemetry_summarize_ingested()');
     return { created: created.rows[0]?.n ?? 0, dropped: dropped.rows[0]?.n ?? 0 };
   });
   let pruned = 0;

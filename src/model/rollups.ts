@@ -9,44 +9,62 @@ type Slice = { where: string; params: unknown[] };
 
 const VALUE = `CASE jsonb_typeof(m.value) WHEN 'number' THEN (m.value)::text::float8
                  ELSE CASE WHEN m.value = 'true'::jsonb THEN 1 ELSE 0 END END`;
+const EPOCH = `timestamptz '1970-01-01 00:00:00+00'`;
+/** The newest of a group's values: the largest [epoch, value] pair (hash-aggregable, unlike ORDER BY). */
+const LAST = (time: string, value: string) => `(max(ARRAY[extract(epoch FROM ${time})::float8, ${value}]))[2]`;
 
-const deviceUpsert = (table: string, width: string) => `
-  INSERT INTO ${table} AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-  SELECT tenant_id, device_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00'),
-         min(v), max(v), sum(v), count(*)::int, (array_agg(v ORDER BY time DESC))[1], max(time), bool_and(bool)
-  FROM src GROUP BY 1, 2, 3, 4
-  ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET
+const MERGE_DEVICE = `
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
     count = r.count + EXCLUDED.count,
     last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
-    last_time = GREATEST(r.last_time, EXCLUDED.last_time), bool = r.bool AND EXCLUDED.bool
-  RETURNING 1`;
-
-const fleetUpsert = (table: string, width: string) => `
-  INSERT INTO ${table} AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
-  SELECT tenant_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00'),
-         min(v), max(v), sum(v), count(*)::int, bool_and(bool)
-  FROM src GROUP BY 1, 2, 3
-  ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET
+    last_time = GREATEST(r.last_time, EXCLUDED.last_time), bool = r.bool AND EXCLUDED.bool`;
+const MERGE_FLEET = `
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
-    count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool
-  RETURNING 1`;
+    count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
 
-/** Folds the telemetry of a slice into all four rollups; returns how many messages it read. */
+/**
+ * Folds the telemetry of a slice into all four rollups; returns how many messages it read. The messages'
+ * metrics are aggregated once per device, metric and minute; the hour and fleet rollups are built from
+ * those minutes (far fewer rows than samples when devices report often).
+ */
 async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
+  // Sorts and hashes of a slice stay in memory.
+  await tx.query(`SET LOCAL work_mem = '64MB'`);
   const { rows } = await tx.query<{ messages: number }>(
     `WITH messages AS MATERIALIZED (
        SELECT tenant_id, device_id, time, metrics FROM telemetry t WHERE msg_type = 'telemetry' AND ${slice.where}),
-     src AS MATERIALIZED (
+     src AS (
        SELECT t.tenant_id, t.device_id, m.key AS metric, t.time, ${VALUE} AS v, jsonb_typeof(m.value) = 'boolean' AS bool
        FROM messages t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
        WHERE jsonb_typeof(m.value) IN ('number', 'boolean')
        UNION ALL
        SELECT tenant_id, device_id, '#messages', time, 1, false FROM messages),
-     d1m AS (${deviceUpsert('telemetry_rollup_1m', '1 minute')}),
-     d1h AS (${deviceUpsert('telemetry_rollup_1h', '1 hour')}),
-     f1m AS (${fleetUpsert('telemetry_fleet_1m', '1 minute')}),
-     f1h AS (${fleetUpsert('telemetry_fleet_1h', '1 hour')})
+     minutes AS MATERIALIZED (
+       SELECT tenant_id, device_id, metric, date_bin(interval '1 minute', time, ${EPOCH}) AS bucket, min(v) AS min,
+              max(v) AS max, sum(v) AS sum, count(*)::int AS count, ${LAST('time', 'v')} AS last, max(time) AS last_time,
+              bool_and(bool) AS bool
+       FROM src GROUP BY 1, 2, 3, 4),
+     d1m AS (
+       INSERT INTO telemetry_rollup_1m AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+       SELECT * FROM minutes
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
+     d1h AS (
+       INSERT INTO telemetry_rollup_1h AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+       SELECT tenant_id, device_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
+              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
+     f1m AS (
+       INSERT INTO telemetry_fleet_1m AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
+       SELECT tenant_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3
+       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+     f1h AS (
+       INSERT INTO telemetry_fleet_1h AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
+       SELECT tenant_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
+              sum(count)::int, bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3
+       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET})
      SELECT (SELECT count(*)::int FROM messages) AS messages`,
     slice.params,
   );

@@ -53,52 +53,93 @@ async function readWatermark(tx: TenantTx): Promise<Date> {
 /**
  * Runs a read of rollups and raw rows for one watermark. It is read first and passed as a value, so the
  * planner sees how recent it is (ingested_at's BRIN index then finds the few rows past it); when the
- * rollup worker moved it meanwhile, the read is repeated, so no row is counted in both.
+ * rollup worker moved it meanwhile, the read is repeated, so no row is counted in both. These reads are
+ * small: parallel workers would cost more to start than they save.
  */
-async function atWatermark<T>(tx: TenantTx, read: (watermark: Date) => Promise<T>): Promise<T> {
+async function atWatermark<T>(tx: TenantTx, read: (tiers: Tiers) => Promise<T>, plan: Plan): Promise<T> {
+  await tx.query(`SET LOCAL max_parallel_workers_per_gather = 0`);
   for (let attempt = 1; ; attempt += 1) {
     const watermark = await readWatermark(tx);
-    const result = await read(watermark);
+    const result = await read(tiers(plan, watermark));
     if (attempt >= 5 || (await readWatermark(tx)).getTime() === watermark.getTime()) return result;
   }
 }
 
-/** Where a rollup plan switches from rollup buckets to raw rows: the watermark floored to the resolution. */
-const cutAt = (plan: Plan, watermark: Date) => {
-  const ms = (plan.resolution === '1m' ? 60 : 3600) * 1000;
-  return new Date(Math.floor(watermark.getTime() / ms) * ms);
-};
+const floorTo = (date: Date, seconds: number) =>
+  new Date(Math.floor(date.getTime() / (seconds * 1000)) * seconds * 1000);
 
 /**
- * The samples of a window as (metric, time, min, max, sum, count, bool) rows, with their parameters: for a
- * rollup plan, its buckets before the cut, the raw rows from the cut on, and before it the raw rows ingested
- * after the watermark (late or backfilled: not rolled up yet); for a raw plan, raw rows. A window reaching
- * now, or holding messages that arrived late, is whole. Parameters: $1 tenant, $2 metric, $3 device,
- * $4 start, $5 end, then $6 cut and $7 watermark.
+ * Where a window's data comes from: rollup tables over time ranges, then raw rows from `rawFrom` on, and
+ * before it the raw rows ingested after the watermark (late or backfilled: not rolled up yet). A 1-hour plan
+ * reads 1-hour buckets up to the watermark's hour, then 1-minute buckets up to its minute; a 1-minute plan
+ * 1-minute buckets up to its minute; a raw plan raw rows only.
  */
-function samples(tx: TenantTx, query: SeriesQuery, watermark: Date): { sql: string; params: unknown[] } {
-  const { plan } = query;
+interface Tiers {
+  rollups: { resolution: '1m' | '1h'; until: Date | undefined }[];
+  rawFrom: Date | undefined;
+  watermark: Date;
+}
+
+function tiers(plan: Plan, watermark: Date): Tiers {
+  if (plan.resolution === 'raw') return { rollups: [], rawFrom: undefined, watermark };
+  const minute = floorTo(watermark, 60);
+  const rollups: Tiers['rollups'] =
+    plan.resolution === '1h'
+      ? [
+          { resolution: '1h', until: floorTo(watermark, 3600) },
+          { resolution: '1m', until: minute },
+        ]
+      : [{ resolution: '1m', until: minute }];
+  return { rollups, rawFrom: minute, watermark };
+}
+
+/**
+ * The parts of a window as SQL over one row shape, with their parameters. `rollup(table, from, until)` and
+ * `raw(condition)` write a part; placeholders from $1 are the caller's `params`, the parts' own follow.
+ */
+function parts(
+  tiers: Tiers,
+  params: unknown[],
+  start: Date,
+  end: Date,
+  write: { rollup: (table: string, range: string) => string; raw: (range: string) => string },
+): { sql: string; params: unknown[] } {
+  const all = [...params];
+  const at = (value: unknown) => `$${all.push(value)}::timestamptz`;
+  const [from, to] = [at(start), at(end)];
+  if (tiers.rawFrom === undefined) return { sql: write.raw(`t.time >= ${from} AND t.time < ${to}`), params: all };
+  const sql: string[] = [];
+  let since = from;
+  for (const tier of tiers.rollups) {
+    const until = at(tier.until);
+    sql.push(write.rollup(tier.resolution, `r.bucket >= ${since} AND r.bucket < LEAST(${to}, ${until})`));
+    since = `GREATEST(${from}, ${until})`;
+  }
+  const rawFrom = at(tiers.rawFrom);
+  sql.push(write.raw(`t.time >= GREATEST(${from}, ${rawFrom}) AND t.time < ${to}`));
+  sql.push(
+    write.raw(`t.time >= ${from} AND t.time < LEAST(${to}, ${rawFrom}) AND t.ingested_at > ${at(tiers.watermark)}`),
+  );
+  return { sql: sql.join('\n UNION ALL '), params: all };
+}
+
+/** A window's samples as (metric, time, min, max, sum, count, bool) rows: rollup buckets and raw rows. */
+function samples(tx: TenantTx, query: SeriesQuery, tiers: Tiers) {
   const value = valueOf('m.value');
-  const raw = (part: string) => `
-    SELECT m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum, 1 AS count,
-           jsonb_typeof(m.value) = 'boolean' AS bool
-    FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
-    WHERE t.tenant_id = $1 AND ($3::text IS NULL OR t.device_id = $3) AND t.msg_type = 'telemetry' AND ${part}
-      AND ($2::text IS NULL OR m.key = $2) AND jsonb_typeof(m.value) IN ('number', 'boolean')`;
-  const params = [tx.tenantId, query.metric ?? null, query.deviceId ?? null, plan.start, plan.end];
-  if (plan.resolution === 'raw') return { sql: raw('t.time >= $4 AND t.time < $5'), params };
-  const table =
-    query.deviceId === undefined ? `telemetry_fleet_${plan.resolution}` : `telemetry_rollup_${plan.resolution}`;
-  return {
-    sql: `
-      SELECT r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool FROM ${table} r
-      WHERE r.tenant_id = $1 AND ${query.deviceId === undefined ? '$3::text IS NULL' : 'r.device_id = $3'}
-        AND ($2::text IS NULL OR r.metric = $2) AND r.metric <> '#messages'
-        AND r.bucket >= $4 AND r.bucket < LEAST($5, $6::timestamptz)
-      UNION ALL ${raw('t.time >= GREATEST($4, $6::timestamptz) AND t.time < $5')}
-      UNION ALL ${raw('t.time >= $4 AND t.time < LEAST($5, $6::timestamptz) AND t.ingested_at > $7')}`,
-    params: [...params, cutAt(plan, watermark), watermark],
-  };
+  const fleet = query.deviceId === undefined;
+  return parts(tiers, [tx.tenantId, query.metric ?? null, query.deviceId ?? null], query.plan.start, query.plan.end, {
+    rollup: (resolution, range) => `
+      SELECT r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool
+      FROM ${fleet ? `telemetry_fleet_${resolution}` : `telemetry_rollup_${resolution}`} r
+      WHERE r.tenant_id = $1 AND ${fleet ? '$3::text IS NULL' : 'r.device_id = $3'}
+        AND ($2::text IS NULL OR r.metric = $2) AND r.metric <> '#messages' AND ${range}`,
+    raw: (range) => `
+      SELECT m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum, 1 AS count,
+             jsonb_typeof(m.value) = 'boolean' AS bool
+      FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+      WHERE t.tenant_id = $1 AND ($3::text IS NULL OR t.device_id = $3) AND t.msg_type = 'telemetry' AND ${range}
+        AND ($2::text IS NULL OR m.key = $2) AND jsonb_typeof(m.value) IN ('number', 'boolean')`,
+  });
 }
 
 export interface SeriesPoint {
@@ -112,67 +153,72 @@ export interface SeriesPoint {
 
 /** Metrics in the plan's buckets (epoch-aligned, so stable across calls), per metric in time order. */
 export function telemetrySeries(tx: TenantTx, query: SeriesQuery): Promise<SeriesPoint[]> {
-  return atWatermark(tx, async (watermark) => {
-    const { sql, params } = samples(tx, query, watermark);
-    const bucket = `$${params.length + 1}`;
-    const { rows } = await tx.query<SeriesPoint>(
-      `SELECT metric, date_bin(make_interval(secs => ${bucket}::int), time, ${EPOCH}) AS time,
-              sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
-       FROM (${sql}) s GROUP BY 1, 2 ORDER BY 1, 2`,
-      [...params, query.plan.bucketSeconds],
-    );
-    return rows;
-  });
+  return atWatermark(
+    tx,
+    async (tiers) => {
+      const { sql, params } = samples(tx, query, tiers);
+      const bucket = `$${params.length + 1}`;
+      const { rows } = await tx.query<SeriesPoint>(
+        `SELECT metric, date_bin(make_interval(secs => ${bucket}::int), time, ${EPOCH}) AS time,
+                sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
+         FROM (${sql}) s GROUP BY 1, 2 ORDER BY 1, 2`,
+        [...params, query.plan.bucketSeconds],
+      );
+      return rows;
+    },
+    query.plan,
+  );
 }
 
 /** avg/min/max of every numeric metric of the tenant's devices over the plan's window, and what sent them. */
 export function telemetrySummary(tx: TenantTx, plan: Plan) {
-  return atWatermark(tx, async (watermark) => {
-    const { sql, params } = samples(tx, { plan }, watermark);
-    const metrics = await tx.query<{ metric: string; avg: number; min: number; max: number; samples: number }>(
-      `SELECT metric, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
-       FROM (${sql}) s WHERE NOT bool GROUP BY 1 ORDER BY 1`,
-      params,
-    );
-    const totals = await messageTotals(tx, plan, watermark);
-    return { ...totals, metrics: metrics.rows };
-  });
+  return atWatermark(
+    tx,
+    async (tiers) => {
+      const { sql, params } = samples(tx, { plan }, tiers);
+      const metrics = await tx.query<{ metric: string; avg: number; min: number; max: number; samples: number }>(
+        `SELECT metric, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
+         FROM (${sql}) s WHERE NOT bool GROUP BY 1 ORDER BY 1`,
+        params,
+      );
+      return { ...(await messageTotals(tx, plan, tiers)), metrics: metrics.rows };
+    },
+    plan,
+  );
 }
 
 /**
- * Messages and the devices that sent them: from raw rows, or from the '#messages' rollups (a device's: an
- * index probe per registered device) and the raw rows not rolled up yet.
+ * Telemetry messages in the window and the devices that sent them: the fleet's '#messages' rollups and the
+ * raw rows not in them; a device counts when it has a '#messages' bucket in the window (an index probe per
+ * registered device and tier) or a raw row.
  */
-async function messageTotals(tx: TenantTx, plan: Plan, watermark: Date) {
-  const window = [tx.tenantId, plan.start, plan.end];
-  if (plan.resolution === 'raw') {
-    const { rows } = await tx.query<{ sample_count: number; device_count: number }>(
-      `SELECT count(*)::int AS sample_count, count(DISTINCT device_id)::int AS device_count FROM telemetry
-       WHERE tenant_id = $1 AND time >= $2 AND time < $3 AND msg_type = 'telemetry'`,
-      window,
-    );
-    return rows[0]!;
-  }
-  const { rows } = await tx.query<{ sample_count: number; device_count: number }>(
-    `WITH recent AS (
-       SELECT device_id FROM telemetry
-       WHERE tenant_id = $1 AND msg_type = 'telemetry' AND time >= GREATEST($2, $4::timestamptz) AND time < $3
-       UNION ALL
-       SELECT device_id FROM telemetry
-       WHERE tenant_id = $1 AND msg_type = 'telemetry' AND time >= $2 AND time < LEAST($3, $4::timestamptz)
-         AND ingested_at > $5)
-     SELECT
-       ((SELECT COALESCE(sum(count), 0) FROM telemetry_fleet_${plan.resolution}
-         WHERE tenant_id = $1 AND metric = '#messages' AND bucket >= $2 AND bucket < LEAST($3, $4::timestamptz))
-        + (SELECT count(*) FROM recent))::int AS sample_count,
-       (SELECT count(*) FROM device_registry d WHERE d.tenant_id = $1 AND (
-          EXISTS (SELECT 1 FROM telemetry_rollup_${plan.resolution} r
-                  WHERE r.tenant_id = d.tenant_id AND r.device_id = d.device_id AND r.metric = '#messages'
-                    AND r.bucket >= $2 AND r.bucket < LEAST($3, $4::timestamptz))
-          OR d.device_id IN (SELECT device_id FROM recent)))::int AS device_count`,
-    [...window, cutAt(plan, watermark), watermark],
-  );
-  return rows[0]!;
+async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
+  const counted = parts(tiers, [tx.tenantId], plan.start, plan.end, {
+    rollup: (resolution, range) => `
+      SELECT NULL::text AS device_id, r.count FROM telemetry_fleet_${resolution} r
+      WHERE r.tenant_id = $1 AND r.metric = '#messages' AND ${range}`,
+    raw: (range) => `
+      SELECT t.device_id, 1 AS count FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
+  });
+  const present = parts(tiers, [tx.tenantId], plan.start, plan.end, {
+    rollup: (resolution, range) => `
+      SELECT d.device_id FROM device_registry d WHERE d.tenant_id = $1 AND EXISTS (
+        SELECT 1 FROM telemetry_rollup_${resolution} r
+        WHERE r.tenant_id = d.tenant_id AND r.device_id = d.device_id AND r.metric = '#messages' AND ${range})`,
+    raw: (range) => `
+      SELECT DISTINCT t.device_id FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
+  });
+  const [messages, devices] = await Promise.all([
+    tx.query<{ sample_count: number }>(
+      `SELECT COALESCE(sum(count), 0)::int AS sample_count FROM (${counted.sql}) s`,
+      counted.params,
+    ),
+    tx.query<{ device_count: number }>(
+      `SELECT count(DISTINCT device_id)::int AS device_count FROM (${present.sql}) s`,
+      present.params,
+    ),
+  ]);
+  return { sample_count: messages.rows[0]!.sample_count, device_count: devices.rows[0]!.device_count };
 }
 
 /** An accepted message and its metrics as JSON text (as the device sent them, when they could be cut out). */

@@ -17,7 +17,7 @@ describe('which resolution answers a window', () => {
   const retention = { rawDays: 30, minuteDays: 90, hourDays: 730 };
   const window = (days: number) => ({ start: new Date(now.getTime() - days * DAY), end: now });
   const plan = (days: number, bucket?: number) => {
-    const { resolution, bucketSeconds } = planWindow(window(days), retention, now, bucket);
+    const { resolution, bucketSeconds } = planWindow(window(days), retention, now, { bucketSeconds: bucket });
     return [resolution, bucketSeconds];
   };
 
@@ -30,6 +30,11 @@ describe('which resolution answers a window', () => {
     // A bucket asked for is kept; a whole number of minutes is always a 1-minute rollup's.
     expect(plan(1, 300)).toEqual(['1m', 300]);
     expect(plan(1, 7200)).toEqual(['1h', 7200]);
+    // Fleet-wide reads ask for a minute at least: the last hour comes from 1-minute rollups.
+    expect(planWindow(window(1 / 24), retention, now, { minBucketSeconds: 60 })).toMatchObject({
+      resolution: '1m',
+      bucketSeconds: 60,
+    });
   });
 
   it('leaves out what retention has dropped, and widens the window to whole buckets', () => {
@@ -116,8 +121,9 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     await pulse?.close();
   });
 
-  it('charts the fleet over 24 h, 7 d and 30 d from rollups, equal to raw rows', async () => {
+  it('charts the fleet over 1 h, 24 h, 7 d and 30 d from rollups, equal to raw rows', async () => {
     for (const [hours, resolution] of [
+      [1, '1m'],
       [24, '1m'],
       [168, '1m'],
       [720, '1h'],

@@ -191,6 +191,11 @@ describe('web app in Chromium', () => {
       expect(csv[0]).toMatch(/^time,device_id,site_id,msg_type,seq,.*temp_c/);
       expect(csv.length).toBeGreaterThan(1);
       expect(csv.slice(1).every((line) => line.split(',')[1] === deviceId)).toBe(true);
+      // A week is drawn whole, from rollups, and says so.
+      await page.getByRole('button', { name: '7 d', exact: true }).click();
+      await page.getByTestId('resolution').getByText('15 min buckets from 1-minute rollups').waitFor();
+      await chart.waitFor();
+      expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
 
       await nav(page, 'Alert rules');
       await page.getByRole('button', { name: 'New rule' }).click();

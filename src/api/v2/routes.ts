@@ -128,6 +128,8 @@ export function alertStatusFilter(status: string): string | undefined {
 }
 
 const tags = ['api/v2'];
+/** Fleet-wide charts and summaries are drawn in minutes at least (from rollups, whatever the fleet's size). */
+const FLEET_MIN_BUCKET_SECONDS = 60;
 export const AlertTrend = Obj({
   trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
 });
@@ -352,8 +354,11 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       }),
   );
 
-  const planned = (window: { start: Date; end: Date }, bucketSeconds?: number) =>
-    planWindow(window, retention, new Date(), bucketSeconds);
+  const planned = (window: { start: Date; end: Date }, options: { bucketSeconds?: number; fleet: boolean }) =>
+    planWindow(window, retention, new Date(), {
+      bucketSeconds: options.bucketSeconds,
+      ...(options.fleet && { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS }),
+    });
 
   app.get(
     '/api/v2/telemetry/summary',
@@ -382,7 +387,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
     (request) =>
       inTenant(request, async (tx) => {
         const end = new Date();
-        const plan = planned({ start: new Date(end.getTime() - request.query.hours * 3600_000), end });
+        const plan = planned({ start: new Date(end.getTime() - request.query.hours * 3600_000), end }, { fleet: true });
         const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, plan);
         return {
           sample_count,
@@ -421,7 +426,10 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;
         const window = timeWindow(request.query, new Date(), MAX_CHART_DAYS);
-        const plan = planned(window, bucket_minutes === undefined ? undefined : bucket_minutes * 60);
+        const plan = planned(window, {
+          fleet: device_id === undefined,
+          ...(bucket_minutes !== undefined && { bucketSeconds: bucket_minutes * 60 }),
+        });
         const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, plan });
         return {
           metric,
@@ -464,7 +472,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       inTenant(request, async (tx) => {
         const { device_id } = request.params;
         await requireDevice(tx, device_id);
-        const plan = planned(timeWindow(request.query, new Date(), MAX_CHART_DAYS));
+        const plan = planned(timeWindow(request.query, new Date(), MAX_CHART_DAYS), { fleet: false });
         const metrics: Record<string, Omit<telemetryModel.SeriesPoint, 'metric'>[]> = {};
         for (const { metric, ...point } of await telemetryModel.telemetrySeries(tx, { deviceId: device_id, plan })) {
           (metrics[metric] ??= []).push(point);

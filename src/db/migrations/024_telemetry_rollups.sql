@@ -41,8 +41,10 @@ CREATE INDEX telemetry_rollup_1m_bucket_brin ON telemetry_rollup_1m USING brin (
 CREATE INDEX telemetry_rollup_1h_bucket_brin ON telemetry_rollup_1h USING brin (bucket);
 CREATE INDEX telemetry_fleet_1m_bucket_brin ON telemetry_fleet_1m USING brin (bucket);
 CREATE INDEX telemetry_fleet_1h_bucket_brin ON telemetry_fleet_1h USING brin (bucket);
--- The rollup worker reads telemetry by ingested_at, which grows with every partition's appends.
-CREATE INDEX telemetry_ingested_brin ON telemetry USING brin (ingested_at);
+-- The rollup worker, and charts looking for rows not rolled up yet, read telemetry by ingested_at, which
+-- grows with every partition's appends. A range is summarised once the next one fills (autosummarize);
+-- the last, partial range of each partition by maintenance (telemetry_summarize_ingested below).
+CREATE INDEX telemetry_ingested_brin ON telemetry USING brin (ingested_at) WITH (pages_per_range = 32, autosummarize = on);
 -- ingested_at as each row is written, not the writing transaction's start: a transaction that has not
 -- written yet can only add rows later than the rollup horizon (rollup_horizon below).
 ALTER TABLE telemetry ALTER COLUMN ingested_at SET DEFAULT clock_timestamp();
@@ -91,4 +93,27 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $
      WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()))
 $$;
 REVOKE ALL ON FUNCTION rollup_horizon(INTEGER) FROM PUBLIC;
+
+-- Summarises every telemetry partition's ingested_at ranges not summarised yet, the partial last one
+-- included (VACUUM leaves it): a partition no longer written to then answers "ingested after X?" with no
+-- page read. Returns how many ranges it summarised.
+CREATE FUNCTION telemetry_summarize_ingested() RETURNS INTEGER
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_catalog, pg_temp AS $$
+DECLARE
+  summarized INTEGER := 0;
+  brin REGCLASS;
+BEGIN
+  FOR brin IN
+    SELECT i.indexrelid::regclass FROM pg_inherits h
+    JOIN pg_index i ON i.indrelid = h.inhrelid
+    JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+    WHERE h.inhparent = 'telemetry'::regclass AND a.amname = 'brin'
+  LOOP
+    summarized := summarized + brin_summarize_new_values(brin);
+  END LOOP;
+  RETURN summarized;
+END
+$$;
+REVOKE ALL ON FUNCTION telemetry_summarize_ingested() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION telemetry_summarize_ingested() TO pulse_service, pulse_operator;
 GRANT EXECUTE ON FUNCTION rollup_horizon(INTEGER) TO pulse_service, pulse_operator;

@@ -16,7 +16,15 @@ const RANGES = [
   ['6 h', 6],
   ['24 h', 24],
   ['7 d', 168],
+  ['30 d', 720],
 ] as const;
+const RESOLUTION_TEXT = { raw: 'raw messages', '1m': '1-minute rollups', '1h': '1-hour rollups' } as const;
+/** Live points kept beside the chosen range's buckets (the buckets themselves are never dropped). */
+const LIVE_POINTS = 500;
+
+/** "15 min", "2 h", "30 s": a bucket's width. */
+const width = (seconds: number) =>
+  seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 
 export default function DeviceDetail() {
   const deviceId = decodeURIComponent(useParams().deviceId!);
@@ -34,12 +42,22 @@ export default function DeviceDetail() {
     queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
     refetchInterval: 10_000,
   });
+  // The whole range in at most 1,000 buckets per metric (raw rows or rollups, as the API chooses).
   const history = useQuery({
-    queryKey: ['telemetry', deviceId, span],
+    queryKey: ['series', deviceId, span],
+    queryFn: () =>
+      api<Answer<'/api/v2/devices/{device_id}/telemetry/series'>>(
+        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry/series?${span}`,
+      ),
+  });
+  // What the device last sent, as stored (a heartbeat too).
+  const last = useQuery({
+    queryKey: ['last-message', deviceId],
     queryFn: () =>
       api<Answer<'/api/v2/devices/{device_id}/telemetry'>>(
-        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry?${span}&limit=2000`,
+        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry?hours=168&limit=1`,
       ),
+    refetchInterval: 10_000,
   });
   const alerts = useQuery({
     queryKey: ['device-alerts', deviceId],
@@ -47,30 +65,36 @@ export default function DeviceDetail() {
       api<Answer<'/customer/alerts'>>(`/customer/alerts?status=ALL&device_id=${encodeURIComponent(deviceId)}&limit=20`),
   });
 
-  // REST history, oldest first, then live points merged in as they come.
-  useEffect(() => {
-    if (!history.data) return;
-    const rows = history.data.telemetry.filter((row) => row.msg_type === 'telemetry');
-    setPoints(
-      mergePoints(
-        [],
-        rows.map((row) => ({ t: Date.parse(row.timestamp), metrics: row.metrics })),
-      ),
-    );
+  // The range's buckets (each metric's average), oldest first, then live points merged in as they come.
+  const buckets = useMemo(() => {
+    const byTime = new Map<number, Point>();
+    for (const [metric, series] of Object.entries(history.data?.metrics ?? {})) {
+      for (const bucket of series) {
+        const t = Date.parse(bucket.time);
+        const point = byTime.get(t) ?? { t, metrics: {} };
+        point.metrics[metric] = bucket.avg;
+        byTime.set(t, point);
+      }
+    }
+    return [...byTime.values()];
   }, [history.data]);
+  useEffect(() => setPoints(mergePoints([], buckets, buckets.length)), [buckets]);
   useEffect(() => {
     if (custom) return undefined;
     return subscribeDevice(deviceId, (frame) =>
       setPoints((current) =>
-        mergePoints(current, [{ t: Date.parse(frame.data.timestamp), metrics: frame.data.metrics }]),
+        mergePoints(
+          current,
+          [{ t: Date.parse(frame.data.timestamp), metrics: frame.data.metrics }],
+          buckets.length + LIVE_POINTS,
+        ),
       ),
     );
-  }, [deviceId, custom]);
+  }, [deviceId, custom, buckets.length]);
 
   const metrics = useMemo(() => numericMetrics(points), [points]);
   const admin = useAuth((state) => state.session?.role === 'customer_admin');
-  // Newest first: what the device last sent, as stored.
-  const lastMessage = history.data?.telemetry[0];
+  const lastMessage = last.data?.telemetry[0];
   return (
     <Page title={`Device ${deviceId}`}>
       <Loaded query={device}>{({ device: d }) => <DeviceFacts device={d} />}</Loaded>
@@ -106,6 +130,11 @@ export default function DeviceDetail() {
           </label>
           <button className="btn-ghost">Show</button>
         </form>
+        {history.data && (
+          <span className="text-xs text-slate-500" data-testid="resolution">
+            {width(history.data.bucket_seconds)} buckets from {RESOLUTION_TEXT[history.data.resolution]}
+          </span>
+        )}
         <span className="ml-auto">
           <DownloadButton
             path={`/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry/export?${span}`}

@@ -1,0 +1,235 @@
+// The /api/v2 read endpoints over a month of data (issue 17): `npm run bench:api -- [--devices 2000]
+// [--days 30] [--interval 300] [--calls 20]`. A fresh PostgreSQL database gets `devices` devices of one
+// tenant reporting every `interval` seconds for `days` days up to now (straight SQL into daily partitions),
+// `pulse rollup rebuild` builds the rollups as the product would, then `pulse run api` alone (over a private
+// nats-server) answers every endpoint `calls` times per window — fleet-wide and per device, 1 h, 24 h, 7 d
+// and 30 d — and a device-month CSV export. Prints p50/p95 per endpoint and writes bench/results/api-*.json.
+import { execFileSync, spawn } from 'node:child_process';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+import { freePort } from '../test/helpers/mosquitto.js';
+import { startNatsCluster } from '../test/helpers/nats.js';
+import { benchArgs, saveResult } from './results.js';
+
+const args = benchArgs();
+const DEVICES = Number(args.get('devices') ?? 2000);
+const DAYS = Number(args.get('days') ?? 30);
+const INTERVAL = Number(args.get('interval') ?? 300);
+const CALLS = Number(args.get('calls') ?? 20);
+/** `--keep yes` leaves the database for a closer look (EXPLAIN), and prints its name. */
+const KEEP = args.get('keep') === 'yes';
+const TENANT = 'bench-api';
+const NOW = Date.now();
+const START = NOW - DAYS * 86_400_000;
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10;
+};
+
+const database = uniqueName('pulse_bench_api');
+await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const nats = await startNatsCluster(1);
+const env = {
+  ...process.env,
+  DATABASE_URL: urlFor(database),
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+  NATS_URL: nats.urls,
+  API_RATE_LIMIT: '1000000',
+};
+const cli = (...command: string[]) =>
+  execFileSync(process.execPath, ['bin/pulse.js', ...command], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
+let server: ReturnType<typeof spawn> | undefined;
+try {
+  cli('migrate');
+  const perDevice = Math.floor((DAYS * 86_400) / INTERVAL);
+  const seeding = performance.now();
+  console.log(`seeding ${DEVICES} devices × ${perDevice} rows (${DAYS} days at one per ${INTERVAL} s)…`);
+  await asSuperuser(async (client) => {
+    await client.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)`, [TENANT]);
+    await client.query(
+      `INSERT INTO device_registry (tenant_id, device_id, site_id, status)
+       SELECT $1, 'dev-' || d, 'site-' || (d % 20), 'ACTIVE' FROM generate_series(1, $2) AS d`,
+      [TENANT, DEVICES],
+    );
+    await client.query(
+      `INSERT INTO device_state (tenant_id, site_id, device_id, status, last_seen_at, last_telemetry_at, state)
+       SELECT $1, 'site-' || (d % 20), 'dev-' || d, 'ONLINE', now(), now(), '{"temp_c": 21.5, "battery_pct": 80}'
+       FROM generate_series(1, $2) AS d`,
+      [TENANT, DEVICES],
+    );
+    await client.query(
+      `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, created_at)
+       SELECT $1, 'site-1', 'dev-' || (i % $2 + 1), 'THRESHOLD', 'f-' || i, CASE WHEN i % 10 = 0 THEN 'OPEN' ELSE 'CLOSED' END,
+              3, 0.9, 'temp_c above 30', now() - make_interval(mins => i)
+       FROM generate_series(1, 5000) AS i`,
+      [TENANT, DEVICES],
+    );
+    for (let day = 0; day <= DAYS; day += 1) {
+      const from = START + day * 86_400_000;
+      const to = Math.min(NOW, from + 86_400_000);
+      if (from >= to) break;
+      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
+        new Date(from),
+      ]);
+      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
+        new Date(to),
+      ]);
+      // Each device reports on its own phase within the interval.
+      await client.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT t, $1, 'dev-' || d, 'site-' || (d % 20), 'telemetry', 0,
+                jsonb_build_object('temp_c', round((20 + 8 * sin(extract(epoch FROM t) / 5000 + d))::numeric, 2),
+                                   'battery_pct', 100 - (d + extract(epoch FROM t)::bigint / 3600) % 100,
+                                   'uplink_ok', (d + extract(epoch FROM t)::bigint / 300) % 7 <> 0)
+         FROM generate_series(1, $2) AS d,
+              generate_series($3::timestamptz + make_interval(secs => 0), $4::timestamptz - interval '1 microsecond',
+                              make_interval(secs => $5::int)) AS t0,
+              LATERAL (SELECT t0 + make_interval(secs => (d * 37) % $5::int) AS t) AS shifted
+         WHERE t < $4::timestamptz`,
+        [TENANT, DEVICES, new Date(from), new Date(to), INTERVAL],
+      );
+      process.stdout.write(`\r  day ${day + 1}/${DAYS + 1}`);
+    }
+    process.stdout.write('\n');
+    await client.query(`ANALYZE`);
+  }, database);
+  const rawRows = Number(
+    await asSuperuser(
+      async (client) => (await client.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n,
+      database,
+    ),
+  );
+  const seedSeconds = Math.round((performance.now() - seeding) / 1000);
+  console.log(`${rawRows} raw rows in ${seedSeconds} s`);
+
+  const rebuilding = performance.now();
+  cli('rollup', 'rebuild', '--since', new Date(START).toISOString().slice(0, 10));
+  const rebuildSeconds = (performance.now() - rebuilding) / 1000;
+  await asSuperuser((client) => client.query(`ANALYZE`), database);
+  const rollupRows = await asSuperuser(
+    async (client) =>
+      (
+        await client.query<{ table: string; rows: string }>(
+          `SELECT relname AS table, n_live_tup AS rows FROM pg_stat_user_tables
+           WHERE relname LIKE 'telemetry_rollup_%' OR relname LIKE 'telemetry_fleet_%' ORDER BY 1`,
+        )
+      ).rows,
+    database,
+  );
+  console.log(
+    `rollups rebuilt in ${Math.round(rebuildSeconds)} s (${Math.round(rawRows / rebuildSeconds)} raw rows/s):`,
+    Object.fromEntries(rollupRows.map((r) => [r.table, Number(r.rows)])),
+  );
+
+  cli(
+    'user',
+    'create',
+    '--username',
+    'bench-viewer',
+    '--role',
+    'customer_viewer',
+    '--tenant',
+    TENANT,
+    '--password',
+    'bench-password-1',
+  );
+  const port = await freePort();
+  server = spawn(process.execPath, ['bin/pulse.js', 'run', 'api'], {
+    env: { ...env, PORT: String(port) },
+    stdio: 'ignore',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i += 1) {
+    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+    if (i > 600) throw new Error('pulse run api did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const token = cli('token', 'bench-viewer').trim();
+  const get = async (path: string) => {
+    const started = performance.now();
+    const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
+    const body = await response.text();
+    if (!response.ok) throw new Error(`${path} answered ${response.status}: ${body}`);
+    return { ms: performance.now() - started, body };
+  };
+  const device = (i: number) => `dev-${((i * 7919) % DEVICES) + 1}`;
+  const windows = [
+    ['1h', 1],
+    ['24h', 24],
+    ['7d', 168],
+    ['30d', 720],
+  ] as const;
+  const endpoints: [string, (i: number) => string][] = [
+    ['devices (page of 100)', () => '/api/v2/devices?limit=100'],
+    ['device', (i) => `/api/v2/devices/${device(i)}`],
+    ['device latest', (i) => `/api/v2/devices/${device(i)}/telemetry/latest`],
+    ['device telemetry 24h (raw rows)', (i) => `/api/v2/devices/${device(i)}/telemetry?hours=24&limit=500`],
+    ['alerts', () => '/api/v2/alerts?status=ALL&limit=100'],
+    ['alert trend 7d', () => '/api/v2/alerts/trend?hours=168'],
+    ['alert rules', () => '/api/v2/alert-rules'],
+    ...windows.flatMap(([name, hours]): [string, (i: number) => string][] => [
+      [`fleet summary ${name}`, () => `/api/v2/telemetry/summary?hours=${hours}`],
+      [`fleet chart ${name}`, () => `/api/v2/telemetry/chart?metric=temp_c&hours=${hours}`],
+      [`device chart ${name}`, (i) => `/api/v2/telemetry/chart?metric=temp_c&device_id=${device(i)}&hours=${hours}`],
+      [`device series ${name}`, (i) => `/api/v2/devices/${device(i)}/telemetry/series?hours=${hours}`],
+    ]),
+  ];
+  const timings: Record<string, { p50_ms: number; p95_ms: number; resolution?: string }> = {};
+  for (const [name, path] of endpoints) {
+    await get(path(0)); // warm
+    const samples: number[] = [];
+    let resolution: string | undefined;
+    for (let i = 1; i <= CALLS; i += 1) {
+      const { ms, body } = await get(path(i));
+      samples.push(ms);
+      resolution ??= (JSON.parse(body) as { resolution?: string }).resolution;
+    }
+    timings[name] = {
+      p50_ms: percentile(samples, 50),
+      p95_ms: percentile(samples, 95),
+      ...(resolution && { resolution }),
+    };
+    console.log(
+      `${name.padEnd(34)} p50 ${String(timings[name]!.p50_ms).padStart(7)} ms   p95 ${String(timings[name]!.p95_ms).padStart(7)} ms  ${resolution ?? ''}`,
+    );
+  }
+
+  const exportStarted = performance.now();
+  const exported = await get(
+    `/api/v2/devices/${device(1)}/telemetry/export?start=${new Date(START).toISOString()}&end=${new Date(NOW).toISOString()}`,
+  );
+  const exportSeconds = (performance.now() - exportStarted) / 1000;
+  const exportRows = exported.body.split('\r\n').filter(Boolean).length - 1;
+  console.log(
+    `device-month CSV export: ${exportRows} rows in ${exportSeconds.toFixed(2)} s (${Math.round(exportRows / exportSeconds)} rows/s)`,
+  );
+
+  saveResult('api', {
+    devices: DEVICES,
+    days: DAYS,
+    interval_seconds: INTERVAL,
+    calls: CALLS,
+    raw_rows: rawRows,
+    seed_seconds: seedSeconds,
+    rollup_rebuild_seconds: Math.round(rebuildSeconds * 10) / 10,
+    rollup_rebuild_raw_rows_per_second: Math.round(rawRows / rebuildSeconds),
+    rollup_rows: Object.fromEntries(rollupRows.map((r) => [r.table, Number(r.rows)])),
+    endpoints: timings,
+    slowest_p95_ms: Math.max(...Object.values(timings).map((t) => t.p95_ms)),
+    export: {
+      rows: exportRows,
+      seconds: Math.round(exportSeconds * 100) / 100,
+      rows_per_second: Math.round(exportRows / exportSeconds),
+    },
+  });
+} finally {
+  server?.kill('SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await nats.close();
+  if (KEEP) console.log(`kept database ${database}`);
+  else await dropDatabase(database);
+}
