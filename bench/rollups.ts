@@ -35,9 +35,9 @@ try {
       (client) =>
         client.query(
           `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
-           SELECT now() - make_interval(secs => $3 - $4 - i::float8 / $1), 'bench', 'dev-' || (($4 * $1 + i) % $2), 's',
+           SELECT now() - make_interval(secs => $3::int - $4::int - i::float8 / $1::int), 'bench', 'dev-' || (($4::int * $1::int + i) % $2::int), 's',
                   'telemetry', i, jsonb_build_object(${metrics})
-           FROM generate_series(0, $1 - 1) AS i`,
+           FROM generate_series(0, $1::int - 1) AS i`,
           [RATE, DEVICES, SECONDS, second],
         ),
       database,
