@@ -4,10 +4,9 @@
 // `pulse rollup rebuild` builds the rollups as the product would, then `pulse run api` alone (over a private
 // nats-server) answers every endpoint `calls` times per window — fleet-wide and per device, 1 h, 24 h, 7 d
 // and 30 d — and a device-month CSV export. Prints p50/p95 per endpoint and writes bench/results/api-*.json.
-import { execFileSync, spawn } from 'node:child_process';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
-import { freePort } from '../test/helpers/mosquitto.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
+import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
 import { benchArgs, saveResult } from './results.js';
 
 const args = benchArgs();
@@ -37,12 +36,8 @@ const env = {
   NATS_URL: nats.urls,
   API_RATE_LIMIT: '1000000',
 };
-const cli = (...command: string[]) =>
-  execFileSync(process.execPath, ['bin/pulse.js', ...command], {
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).toString();
-let server: ReturnType<typeof spawn> | undefined;
+const cli = pulseCli(env);
+let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
 try {
   cli('migrate');
   const perDevice = Math.floor((DAYS * 86_400) / INTERVAL);
@@ -125,30 +120,9 @@ try {
     Object.fromEntries(rollupRows.map((r) => [r.table, Number(r.rows)])),
   );
 
-  cli(
-    'user',
-    'create',
-    '--username',
-    'bench-viewer',
-    '--role',
-    'customer_viewer',
-    '--tenant',
-    TENANT,
-    '--password',
-    'bench-password-1',
-  );
-  const port = await freePort();
-  server = spawn(process.execPath, ['bin/pulse.js', 'run', 'api'], {
-    env: { ...env, PORT: String(port) },
-    stdio: 'ignore',
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i += 1) {
-    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
-    if (i > 600) throw new Error('pulse run api did not start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const token = cli('token', 'bench-viewer').trim();
+  server = await startPulseServer(['run', 'api'], env);
+  const { base } = server;
+  const token = viewerToken(cli, TENANT);
   const get = async (path: string) => {
     const started = performance.now();
     const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -227,8 +201,7 @@ try {
     },
   });
 } finally {
-  server?.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await server?.stop();
   await nats.close();
   if (KEEP) console.log(`kept database ${database}`);
   else await dropDatabase(database);

@@ -4,10 +4,9 @@
 // over HTTP. Reports rows/s, MB/s, and the server's resident memory before and at its peak during each
 // export (sampled from /proc every 50 ms): constant memory means the peak does not grow with the rows.
 // Writes bench/results/export-*.json.
-import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
-import { freePort } from '../test/helpers/mosquitto.js';
+import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
 import { benchArgs, saveResult } from './results.js';
 
 const args = benchArgs();
@@ -27,8 +26,8 @@ const rssMb = (pid: number) => {
 const database = uniqueName('pulse_bench_export');
 await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
 const env = { ...process.env, DATABASE_URL: urlFor(database), LOG_LEVEL: 'warn', HOST: '127.0.0.1' };
-const cli = (...command: string[]) => execFileSync(process.execPath, ['bin/pulse.js', ...command], { env }).toString();
-let server: ReturnType<typeof spawn> | undefined;
+const cli = pulseCli(env);
+let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
 try {
   cli('migrate');
   const perDevice = Math.floor((DAYS * 86_400) / INTERVAL);
@@ -49,36 +48,15 @@ try {
     );
     await client.query(`ANALYZE telemetry`);
   }, database);
-  cli(
-    'user',
-    'create',
-    '--username',
-    'bench-viewer',
-    '--role',
-    'customer_viewer',
-    '--tenant',
-    TENANT,
-    '--password',
-    'bench-password-1',
-  );
-  const port = await freePort();
-  server = spawn(process.execPath, ['bin/pulse.js', 'up'], {
-    env: { ...env, PORT: String(port), MQTT_PORT: '0' },
-    stdio: 'ignore',
-  });
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i += 1) {
-    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
-    if (i > 600) throw new Error('pulse up did not start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const token = cli('token', 'bench-viewer').trim();
+  server = await startPulseServer(['up'], env);
+  const { base } = server;
+  const token = viewerToken(cli, TENANT);
   const window = `start=${new Date(START).toISOString()}&end=${new Date(END).toISOString()}`;
 
   const measure = async (name: string, path: string, header = true) => {
-    const before = rssMb(server!.pid!);
+    const before = rssMb(server!.pid);
     let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(server!.pid!))), 50);
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(server!.pid))), 50);
     const started = performance.now();
     const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
     if (!response.ok) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
@@ -109,7 +87,6 @@ try {
   const ndjson = await measure('fleet ndjson', `/api/v2/telemetry/export?${window}&format=ndjson`, false);
   saveResult('export', { devices: DEVICES, days: DAYS, interval_seconds: INTERVAL, device, fleet, ndjson });
 } finally {
-  server?.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 1000));
+  await server?.stop();
   await dropDatabase(database);
 }

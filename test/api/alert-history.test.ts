@@ -3,7 +3,7 @@
 // whom; bulk acknowledge and close change only the caller's tenant's alerts. On both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
@@ -13,8 +13,7 @@ describe.each<Engine>(['pglite', 'postgres'])('alert history on %s', (engine) =>
   let pulse: TestPlatform;
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const tokens: Record<string, string> = {};
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
 
   beforeAll(async () => {
     webhook = await startWebhookReceiver((_request, index) => (index === 0 ? 503 : 200));

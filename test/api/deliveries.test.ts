@@ -3,7 +3,7 @@
 // again; each tenant sees and retries only its own. On both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
@@ -14,8 +14,7 @@ describe.each<Engine>(['pglite', 'postgres'])('deliveries on %s', (engine) => {
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let answer = 500;
   const tokens: Record<string, string> = {};
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
 
   beforeAll(async () => {
     webhook = await startWebhookReceiver(() => answer);

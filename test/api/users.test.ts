@@ -3,15 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { createUsers } from '../../src/identity/users.js';
-import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { callerFor, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
 describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) => {
   let pulse: TestPlatform;
   const tokens: Record<string, string> = {};
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
   const canLogIn = (username: string, password: string) =>
     createUsers(pulse.db)
       .authenticate(username, password)

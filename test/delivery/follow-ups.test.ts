@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { dueFollowUps } from '../../src/delivery/follow-ups.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
@@ -41,8 +41,7 @@ describe.each<Engine>(['pglite', 'postgres'])('re-notify and escalation on %s', 
   let primary: Awaited<ReturnType<typeof startWebhookReceiver>>;
   let onCall: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const tokens: Record<string, string> = {};
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
   const age = (alertId: number, seconds: number) =>
     pulse.db.withService((tx) =>
       tx.query(`UPDATE fleet_alert SET created_at = created_at - make_interval(secs => $2) WHERE id = $1`, [

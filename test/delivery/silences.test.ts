@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { silenceWindow } from '../../src/api/customer/silences.js';
 import { silenceMatches, type Silence } from '../../src/model/silences.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
@@ -66,8 +66,7 @@ describe.each<Engine>(['pglite', 'postgres'])('silences on %s', (engine) => {
   let pulse: TestPlatform;
   let webhook: Awaited<ReturnType<typeof startWebhookReceiver>>;
   const tokens: Record<string, string> = {};
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
   const raise = async (deviceId: string) => {
     const alertId = await seedAlert(pulse.db, { tenantId: 'sl-a', deviceId });
     pulse.bus.publish('alert.changed', { event: 'OPENED', alert_id: alertId, tenant_id: 'sl-a', fingerprint: 'x' });

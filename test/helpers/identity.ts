@@ -5,6 +5,7 @@ import { createUsers } from '../../src/identity/users.js';
 import type { Database } from '../../src/db/database.js';
 import type { SecretBox } from '../../src/lib/secrets.js';
 import type { Role } from '../../src/model/users.js';
+import type { TestPlatform } from './platform.js';
 
 export const TEST_PASSWORD = 'test-password-1';
 
@@ -51,3 +52,12 @@ export async function customToken(platform: Issuing, claims: Record<string, unkn
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * Calls the API as one of `tokens`' users — `call('adminA', '/customer/silences', 'POST', body)`. The
+ * platform is looked up at each call: tests start it in beforeAll.
+ */
+export const callerFor =
+  (platform: () => Pick<TestPlatform, 'call'>, tokens: Record<string, string>) =>
+  (who: string, path: string, method = 'GET', json?: unknown) =>
+    platform().call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });

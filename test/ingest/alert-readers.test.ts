@@ -5,7 +5,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { bearer, tokenFor } from '../helpers/identity.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,8 +15,7 @@ describe.each<Engine>(['pglite', 'postgres'])('alert readers on %s', (engine) =>
   let deviceToken: string;
   const tokens: Record<string, string> = {};
   const clients: mqtt.MqttClient[] = [];
-  const call = (who: string, path: string, method = 'GET', json?: unknown) =>
-    pulse.call(path, { admin: false, method, headers: bearer(tokens[who]!), ...(json !== undefined && { json }) });
+  const call = callerFor(() => pulse, tokens);
   const connect = async (options: mqtt.IClientOptions = {}) => {
     const client = await mqtt.connectAsync(pulse.mqttUrl!, {
       reconnectPeriod: 0,

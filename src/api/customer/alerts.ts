@@ -13,7 +13,7 @@ import { addNote } from '../../model/alert-history.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
-import { AlertWithTimeline, alertStatusFilter, OneAlert, oneAlert, TimelineEntry } from '../v2/routes.js';
+import { alertStatusFilter, OneAlert, oneAlert, registerAlertDetail, TimelineEntry } from '../v2/routes.js';
 
 const tags = ['customer/alerts'];
 const AlertsQuery = Type.Object({
@@ -109,18 +109,7 @@ export function registerAlertRoutes(app: App, deps: { inTenant: InTenant; bus: B
       }),
   );
 
-  app.get(
-    '/customer/alerts/:alert_id',
-    {
-      schema: {
-        tags,
-        summary: 'One alert with its timeline',
-        params: AlertParams,
-        response: { 200: AlertWithTimeline },
-      },
-    },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, { timeline: true })),
-  );
+  registerAlertDetail(app, '/customer/alerts/:alert_id', inTenant, tags);
 
   for (const action of ['acknowledge', 'close'] as const) {
     app.post(

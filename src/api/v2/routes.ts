@@ -150,11 +150,27 @@ export const TimelineEntry = Obj({
   actor: Nullable(Type.String({ description: 'the user who did it; null when Pulse did' })),
   detail: JsonObject,
 });
-export const AlertWithTimeline = Obj({
+const AlertWithTimeline = Obj({
   tenant_id: Type.String(),
   alert: AlertView,
   timeline: Type.Array(TimelineEntry),
 });
+
+/** One alert with its timeline, at `path` (/api/v2 and /customer answer the same). */
+export function registerAlertDetail(app: App, path: string, inTenant: InTenant, routeTags: string[]): void {
+  app.get(
+    path,
+    {
+      schema: {
+        tags: routeTags,
+        summary: 'One alert with its timeline',
+        params: AlertParams,
+        response: { 200: AlertWithTimeline },
+      },
+    },
+    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, { timeline: true })),
+  );
+}
 
 export function registerV2Routes(app: App, inTenant: InTenant, retention: Retention): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {
@@ -306,18 +322,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
     (request) => inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, request.query.hours) })),
   );
 
-  app.get(
-    '/api/v2/alerts/:alert_id',
-    {
-      schema: {
-        tags,
-        summary: 'One alert with its timeline',
-        params: AlertParams,
-        response: { 200: AlertWithTimeline },
-      },
-    },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, { timeline: true })),
-  );
+  registerAlertDetail(app, '/api/v2/alerts/:alert_id', inTenant, tags);
 
   app.get(
     '/api/v2/alert-rules',

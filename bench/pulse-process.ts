@@ -1,0 +1,54 @@
+// `pulse` as a benchmark runs it: its CLI on the benchmark's database, a server process started on a free
+// port and waited for, and a customer viewer's token to call the API with.
+import { execFileSync, spawn } from 'node:child_process';
+import { freePort } from '../test/helpers/mosquitto.js';
+
+export type Cli = (...command: string[]) => string;
+
+export const pulseCli =
+  (env: NodeJS.ProcessEnv): Cli =>
+  (...command) =>
+    execFileSync(process.execPath, ['bin/pulse.js', ...command], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).toString();
+
+/** Starts `pulse <args>` on a free port; resolves once /health answers. */
+export async function startPulseServer(args: string[], env: NodeJS.ProcessEnv) {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['bin/pulse.js', ...args], {
+    env: { ...env, PORT: String(port), MQTT_PORT: '0' },
+    stdio: 'ignore',
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i += 1) {
+    if ((await fetch(`${base}/health`).catch(() => undefined))?.ok) break;
+    if (i > 600) throw new Error(`pulse ${args.join(' ')} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    base,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    },
+  };
+}
+
+/** Creates the customer viewer `bench-viewer` of `tenant` and returns a token of it. */
+export function viewerToken(cli: Cli, tenant: string): string {
+  cli(
+    'user',
+    'create',
+    '--username',
+    'bench-viewer',
+    '--role',
+    'customer_viewer',
+    '--tenant',
+    tenant,
+    '--password',
+    'bench-password-1',
+  );
+  return cli('token', 'bench-viewer').trim();
+}
