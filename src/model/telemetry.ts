@@ -201,10 +201,13 @@ async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
       SELECT t.device_id, 1 AS count FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
   });
   const present = parts(tiers, [tx.tenantId], plan.start, plan.end, {
+    // LATERAL … LIMIT 1: one index probe per device, whatever the planner thinks a hash join would cost.
     rollup: (resolution, range) => `
-      SELECT d.device_id FROM device_registry d WHERE d.tenant_id = $1 AND EXISTS (
+      SELECT d.device_id FROM device_registry d CROSS JOIN LATERAL (
         SELECT 1 FROM telemetry_rollup_${resolution} r
-        WHERE r.tenant_id = d.tenant_id AND r.device_id = d.device_id AND r.metric = '#messages' AND ${range})`,
+        WHERE r.tenant_id = d.tenant_id AND r.device_id = d.device_id AND r.metric = '#messages' AND ${range}
+        LIMIT 1) seen
+      WHERE d.tenant_id = $1`,
     raw: (range) => `
       SELECT DISTINCT t.device_id FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
   });
