@@ -128,8 +128,10 @@ export function alertStatusFilter(status: string): string | undefined {
 }
 
 const tags = ['api/v2'];
-/** Fleet-wide charts and summaries are drawn in minutes at least (from rollups, whatever the fleet's size). */
+/** Fleet-wide summaries are drawn in minutes at least (from rollups, whatever the fleet's size). */
 const FLEET_MIN_BUCKET_SECONDS = 60;
+/** A chart's bucket when none is asked for: the reference's 5 minutes, or more when the window needs it. */
+const CHART_MIN_BUCKET_SECONDS = 300;
 export const AlertTrend = Obj({
   trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
 });
@@ -359,11 +361,10 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       }),
   );
 
-  const planned = (window: { start: Date; end: Date }, options: { bucketSeconds?: number; fleet: boolean }) =>
-    planWindow(window, retention, new Date(), {
-      bucketSeconds: options.bucketSeconds,
-      ...(options.fleet && { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS }),
-    });
+  const planned = (
+    window: { start: Date; end: Date },
+    options: { bucketSeconds?: number; minBucketSeconds?: number },
+  ) => planWindow(window, retention, new Date(), options);
 
   app.get(
     '/api/v2/telemetry/summary',
@@ -392,7 +393,10 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
     (request) =>
       inTenant(request, async (tx) => {
         const end = new Date();
-        const plan = planned({ start: new Date(end.getTime() - request.query.hours * 3600_000), end }, { fleet: true });
+        const plan = planned(
+          { start: new Date(end.getTime() - request.query.hours * 3600_000), end },
+          { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS },
+        );
         const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, plan);
         return {
           sample_count,
@@ -411,7 +415,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       schema: {
         tags,
         summary: 'One metric in time buckets: avg/min/max/samples',
-        description: `Without \`bucket_minutes\` the bucket is the smallest that draws the window in at most ${POINT_BUDGET} points; the data comes from raw rows, 1-minute or 1-hour rollups (\`resolution\`). Booleans count 0/1 (avg: the share of true).`,
+        description: `Without \`bucket_minutes\` the bucket is 5 minutes (as the reference), or the smallest that draws the window in at most ${POINT_BUDGET} points; the data comes from raw rows, 1-minute or 1-hour rollups (\`resolution\`). Booleans count 0/1 (avg: the share of true).`,
         querystring: ChartQuery,
         response: {
           200: Obj({
@@ -431,10 +435,12 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;
         const window = timeWindow(request.query, new Date(), MAX_CHART_DAYS);
-        const plan = planned(window, {
-          fleet: device_id === undefined,
-          ...(bucket_minutes !== undefined && { bucketSeconds: bucket_minutes * 60 }),
-        });
+        const plan = planned(
+          window,
+          bucket_minutes === undefined
+            ? { minBucketSeconds: CHART_MIN_BUCKET_SECONDS }
+            : { bucketSeconds: bucket_minutes * 60 },
+        );
         const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, plan });
         return {
           metric,
@@ -477,7 +483,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       inTenant(request, async (tx) => {
         const { device_id } = request.params;
         await requireDevice(tx, device_id);
-        const plan = planned(timeWindow(request.query, new Date(), MAX_CHART_DAYS), { fleet: false });
+        const plan = planned(timeWindow(request.query, new Date(), MAX_CHART_DAYS), {});
         const metrics: Record<string, Omit<telemetryModel.SeriesPoint, 'metric'>[]> = {};
         for (const { metric, ...point } of await telemetryModel.telemetrySeries(tx, { deviceId: device_id, plan })) {
           (metrics[metric] ??= []).push(point);

@@ -1399,7 +1399,7 @@ export interface paths {
     };
     /**
      * One metric in time buckets: avg/min/max/samples
-     * @description Without `bucket_minutes` the bucket is the smallest that draws the window in at most 1000 points; the data comes from raw rows, 1-minute or 1-hour rollups (`resolution`). Booleans count 0/1 (avg: the share of true).
+     * @description Without `bucket_minutes` the bucket is 5 minutes (as the reference), or the smallest that draws the window in at most 1000 points; the data comes from raw rows, 1-minute or 1-hour rollups (`resolution`). Booleans count 0/1 (avg: the share of true).
      */
     get: {
       parameters: {
