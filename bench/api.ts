@@ -15,7 +15,12 @@ const DAYS = Number(args.get('days') ?? 30);
 const INTERVAL = Number(args.get('interval') ?? 300);
 const CALLS = Number(args.get('calls') ?? 20);
 /** `--keep yes` leaves the database for a closer look (EXPLAIN), and prints its name. */
-const KEEP = args.get('keep') === 'yes';
+const KEEP = args.get('keep') === 'yes' || args.has('reuse');
+/**
+ * `--reuse <database>` times the endpoints again on a kept database (migrated first) without seeding it;
+ * give it the same --devices.
+ */
+const REUSE = args.get('reuse');
 const TENANT = 'bench-api';
 const NOW = Date.now();
 const START = NOW - DAYS * 86_400_000;
@@ -25,8 +30,8 @@ const percentile = (samples: number[], p: number) => {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! * 10) / 10;
 };
 
-const database = uniqueName('pulse_bench_api');
-await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const database = REUSE ?? uniqueName('pulse_bench_api');
+if (!REUSE) await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
 const nats = await startNatsCluster(1);
 const env = {
   ...process.env,
@@ -40,72 +45,15 @@ const cli = pulseCli(env);
 let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
 try {
   cli('migrate');
-  const perDevice = Math.floor((DAYS * 86_400) / INTERVAL);
-  const seeding = performance.now();
-  console.log(`seeding ${DEVICES} devices × ${perDevice} rows (${DAYS} days at one per ${INTERVAL} s)…`);
-  await asSuperuser(async (client) => {
-    await client.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)`, [TENANT]);
-    await client.query(
-      `INSERT INTO device_registry (tenant_id, device_id, site_id, status)
-       SELECT $1, 'dev-' || d, 'site-' || (d % 20), 'ACTIVE' FROM generate_series(1, $2) AS d`,
-      [TENANT, DEVICES],
-    );
-    await client.query(
-      `INSERT INTO device_state (tenant_id, site_id, device_id, status, last_seen_at, last_telemetry_at, state)
-       SELECT $1, 'site-' || (d % 20), 'dev-' || d, 'ONLINE', now(), now(), '{"temp_c": 21.5, "battery_pct": 80}'
-       FROM generate_series(1, $2) AS d`,
-      [TENANT, DEVICES],
-    );
-    await client.query(
-      `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, created_at)
-       SELECT $1, 'site-1', 'dev-' || (i % $2 + 1), 'THRESHOLD', 'f-' || i, CASE WHEN i % 10 = 0 THEN 'OPEN' ELSE 'CLOSED' END,
-              3, 0.9, 'temp_c above 30', now() - make_interval(mins => i)
-       FROM generate_series(1, 5000) AS i`,
-      [TENANT, DEVICES],
-    );
-    for (let day = 0; day <= DAYS; day += 1) {
-      const from = START + day * 86_400_000;
-      const to = Math.min(NOW, from + 86_400_000);
-      if (from >= to) break;
-      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
-        new Date(from),
-      ]);
-      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
-        new Date(to),
-      ]);
-      // Each device reports on its own phase within the interval.
-      await client.query(
-        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
-         SELECT t, $1, 'dev-' || d, 'site-' || (d % 20), 'telemetry', 0,
-                jsonb_build_object('temp_c', round((20 + 8 * sin(extract(epoch FROM t) / 5000 + d))::numeric, 2),
-                                   'battery_pct', 100 - (d + extract(epoch FROM t)::bigint / 3600) % 100,
-                                   'uplink_ok', (d + extract(epoch FROM t)::bigint / 300) % 7 <> 0)
-         FROM generate_series(1, $2) AS d,
-              generate_series($3::timestamptz + make_interval(secs => 0), $4::timestamptz - interval '1 microsecond',
-                              make_interval(secs => $5::int)) AS t0,
-              LATERAL (SELECT t0 + make_interval(secs => (d * 37) % $5::int) AS t) AS shifted
-         WHERE t < $4::timestamptz`,
-        [TENANT, DEVICES, new Date(from), new Date(to), INTERVAL],
-      );
-      process.stdout.write(`\r  day ${day + 1}/${DAYS + 1}`);
-    }
-    process.stdout.write('\n');
-    await client.query(`ANALYZE`);
-  }, database);
+  let seedSeconds = 0;
+  let rebuildSeconds = 0;
+  if (!REUSE) ({ seedSeconds, rebuildSeconds } = await seed());
   const rawRows = Number(
     await asSuperuser(
       async (client) => (await client.query(`SELECT count(*) AS n FROM telemetry`)).rows[0].n,
       database,
     ),
   );
-  const seedSeconds = Math.round((performance.now() - seeding) / 1000);
-  console.log(`${rawRows} raw rows in ${seedSeconds} s`);
-
-  const rebuilding = performance.now();
-  cli('rollup', 'rebuild', '--since', new Date(START).toISOString().slice(0, 10));
-  const rebuildSeconds = (performance.now() - rebuilding) / 1000;
-  // As autovacuum would leave them in steady state: statistics fresh, visibility maps and BRIN summaries built.
-  await asSuperuser((client) => client.query(`VACUUM ANALYZE`), database);
   const rollupRows = await asSuperuser(
     async (client) =>
       (
@@ -117,7 +65,7 @@ try {
     database,
   );
   console.log(
-    `rollups rebuilt in ${Math.round(rebuildSeconds)} s (${Math.round(rawRows / rebuildSeconds)} raw rows/s):`,
+    `${rawRows} raw rows; rollups${rebuildSeconds ? ` rebuilt in ${Math.round(rebuildSeconds)} s (${Math.round(rawRows / rebuildSeconds)} raw rows/s)` : ''}:`,
     Object.fromEntries(rollupRows.map((r) => [r.table, Number(r.rows)])),
   );
 
@@ -189,9 +137,13 @@ try {
     interval_seconds: INTERVAL,
     calls: CALLS,
     raw_rows: rawRows,
-    seed_seconds: seedSeconds,
-    rollup_rebuild_seconds: Math.round(rebuildSeconds * 10) / 10,
-    rollup_rebuild_raw_rows_per_second: Math.round(rawRows / rebuildSeconds),
+    ...(REUSE
+      ? { reused_database: REUSE }
+      : {
+          seed_seconds: seedSeconds,
+          rollup_rebuild_seconds: Math.round(rebuildSeconds * 10) / 10,
+          rollup_rebuild_raw_rows_per_second: Math.round(rawRows / rebuildSeconds),
+        }),
     rollup_rows: Object.fromEntries(rollupRows.map((r) => [r.table, Number(r.rows)])),
     endpoints: timings,
     slowest_p95_ms: Math.max(...Object.values(timings).map((t) => t.p95_ms)),
@@ -206,4 +158,68 @@ try {
   await nats.close();
   if (KEEP) console.log(`kept database ${database}`);
   else await dropDatabase(database);
+}
+
+/** The tenant, its devices and alerts, DAYS of telemetry, and the rollups rebuilt from it. */
+async function seed() {
+  const perDevice = Math.floor((DAYS * 86_400) / INTERVAL);
+  const seeding = performance.now();
+  console.log(`seeding ${DEVICES} devices × ${perDevice} rows (${DAYS} days at one per ${INTERVAL} s)…`);
+  await asSuperuser(async (client) => {
+    await client.query(`INSERT INTO tenants (tenant_id, name) VALUES ($1, $1)`, [TENANT]);
+    await client.query(
+      `INSERT INTO device_registry (tenant_id, device_id, site_id, status)
+       SELECT $1, 'dev-' || d, 'site-' || (d % 20), 'ACTIVE' FROM generate_series(1, $2) AS d`,
+      [TENANT, DEVICES],
+    );
+    await client.query(
+      `INSERT INTO device_state (tenant_id, site_id, device_id, status, last_seen_at, last_telemetry_at, state)
+       SELECT $1, 'site-' || (d % 20), 'dev-' || d, 'ONLINE', now(), now(), '{"temp_c": 21.5, "battery_pct": 80}'
+       FROM generate_series(1, $2) AS d`,
+      [TENANT, DEVICES],
+    );
+    await client.query(
+      `INSERT INTO fleet_alert (tenant_id, site_id, device_id, alert_type, fingerprint, status, severity, confidence, summary, created_at)
+       SELECT $1, 'site-1', 'dev-' || (i % $2 + 1), 'THRESHOLD', 'f-' || i, CASE WHEN i % 10 = 0 THEN 'OPEN' ELSE 'CLOSED' END,
+              3, 0.9, 'temp_c above 30', now() - make_interval(mins => i)
+       FROM generate_series(1, 5000) AS i`,
+      [TENANT, DEVICES],
+    );
+    for (let day = 0; day <= DAYS; day += 1) {
+      const from = START + day * 86_400_000;
+      const to = Math.min(NOW, from + 86_400_000);
+      if (from >= to) break;
+      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
+        new Date(from),
+      ]);
+      await client.query(`SELECT telemetry_ensure_partition(($1::timestamptz AT TIME ZONE 'UTC')::date)`, [
+        new Date(to),
+      ]);
+      // Each device reports on its own phase within the interval.
+      await client.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT t, $1, 'dev-' || d, 'site-' || (d % 20), 'telemetry', 0,
+                jsonb_build_object('temp_c', round((20 + 8 * sin(extract(epoch FROM t) / 5000 + d))::numeric, 2),
+                                   'battery_pct', 100 - (d + extract(epoch FROM t)::bigint / 3600) % 100,
+                                   'uplink_ok', (d + extract(epoch FROM t)::bigint / 300) % 7 <> 0)
+         FROM generate_series(1, $2) AS d,
+              generate_series($3::timestamptz + make_interval(secs => 0), $4::timestamptz - interval '1 microsecond',
+                              make_interval(secs => $5::int)) AS t0,
+              LATERAL (SELECT t0 + make_interval(secs => (d * 37) % $5::int) AS t) AS shifted
+         WHERE t < $4::timestamptz`,
+        [TENANT, DEVICES, new Date(from), new Date(to), INTERVAL],
+      );
+      process.stdout.write(`\r  day ${day + 1}/${DAYS + 1}`);
+    }
+    process.stdout.write('\n');
+    await client.query(`ANALYZE`);
+  }, database);
+  const seedSeconds = Math.round((performance.now() - seeding) / 1000);
+  console.log(`seeded in ${seedSeconds} s`);
+  const rebuilding = performance.now();
+  cli('rollup', 'rebuild', '--since', new Date(START).toISOString().slice(0, 10));
+  const rebuildSeconds = (performance.now() - rebuilding) / 1000;
+  // As autovacuum would leave them in steady state: statistics fresh, visibility maps and BRIN summaries built.
+  await asSuperuser((client) => client.query(`VACUUM ANALYZE`), database);
+  return { seedSeconds, rebuildSeconds };
 }

@@ -36,13 +36,14 @@ export async function startPulseServer(args: string[], env: NodeJS.ProcessEnv) {
   };
 }
 
-/** Creates the customer viewer `bench-viewer` of `tenant` and returns a token of it. */
+/** Creates a customer viewer of `tenant` (one per run: a kept database may be timed again) and returns a token of it. */
 export function viewerToken(cli: Cli, tenant: string): string {
+  const username = `bench-viewer-${process.pid}`;
   cli(
     'user',
     'create',
     '--username',
-    'bench-viewer',
+    username,
     '--role',
     'customer_viewer',
     '--tenant',
@@ -50,5 +51,5 @@ export function viewerToken(cli: Cli, tenant: string): string {
     '--password',
     'bench-password-1',
   );
-  return cli('token', 'bench-viewer').trim();
+  return cli('token', username).trim();
 }

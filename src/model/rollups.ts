@@ -23,9 +23,10 @@ const MERGE_FLEET = `
     count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
 
 /**
- * Folds the telemetry of a slice into all four rollups; returns how many messages it read. The messages'
- * metrics are aggregated once per device, metric and minute; the hour and fleet rollups are built from
- * those minutes (far fewer rows than samples when devices report often).
+ * Folds the telemetry of a slice into all four rollups, and each device's two newest buckets; returns how
+ * many messages it read. The messages' metrics are aggregated once per device, metric and minute; the hour
+ * and fleet rollups are built from those minutes (far fewer rows than samples when devices report often).
+ * The newest buckets are read, then written: one instance at a time holds the watermark.
  */
 async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
   // Sorts and hashes of a slice stay in memory.
@@ -64,7 +65,21 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
        SELECT tenant_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
               sum(count)::int, bool_and(bool)
        FROM minutes GROUP BY 1, 2, 3
-       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET})
+       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+     newest AS (
+       SELECT n.tenant_id, n.device_id, top.buckets[1] AS last_bucket, top.buckets[2] AS previous_bucket
+       FROM (SELECT tenant_id, device_id, array_agg(bucket) AS buckets FROM minutes WHERE metric = '#messages'
+             GROUP BY 1, 2) n
+       LEFT JOIN telemetry_rollup_devices d ON d.tenant_id = n.tenant_id AND d.device_id = n.device_id
+       CROSS JOIN LATERAL (
+         SELECT ARRAY(SELECT DISTINCT b FROM unnest(n.buckets || ARRAY[d.last_bucket, d.previous_bucket]) b
+                      WHERE b IS NOT NULL ORDER BY b DESC LIMIT 2) AS buckets) top
+       WHERE d.last_bucket IS DISTINCT FROM top.buckets[1] OR d.previous_bucket IS DISTINCT FROM top.buckets[2]),
+     devices AS (
+       INSERT INTO telemetry_rollup_devices AS r (tenant_id, device_id, last_bucket, previous_bucket)
+       SELECT * FROM newest
+       ON CONFLICT (tenant_id, device_id)
+       DO UPDATE SET last_bucket = EXCLUDED.last_bucket, previous_bucket = EXCLUDED.previous_bucket)
      SELECT (SELECT count(*)::int FROM messages) AS messages`,
     slice.params,
   );
@@ -157,6 +172,14 @@ export async function rebuildDay(tx: ServiceTx, day: string, since: string): Pro
     where: `t.time >= $1::timestamptz AND t.time < $1::timestamptz + interval '1 day' AND t.ingested_at <= $2`,
     params: [start, state.ingested_through],
   });
+  // A newest bucket in this day may be gone with the raw rows it came from: read it again from the rollups.
+  await tx.query(
+    `UPDATE telemetry_rollup_devices d
+     SET (last_bucket, previous_bucket) = (SELECT n[1], n[2] FROM rollup_newest_buckets(d.tenant_id, d.device_id) n)
+     WHERE d.last_bucket >= $1::timestamptz AND d.last_bucket < $1::timestamptz + interval '1 day'
+        OR d.previous_bucket >= $1::timestamptz AND d.previous_bucket < $1::timestamptz + interval '1 day'`,
+    [start],
+  );
   await tx.query(
     `UPDATE rollup_state SET rebuild_since = $1::date, rebuild_done_through = $2::date, updated_at = now() WHERE id = 1`,
     [since, day],

@@ -191,8 +191,9 @@ export function telemetrySummary(tx: TenantTx, plan: Plan) {
 
 /**
  * Telemetry messages in the window and the devices that sent them: the fleet's '#messages' rollups and the
- * raw rows not in them; a device counts when it has a '#messages' bucket in the window (an index probe per
- * registered device and tier) or a raw row.
+ * raw rows not in them. Where rollups answer, a device counts when one of its two newest buckets lies in
+ * their part of the window; only a device whose two newest buckets both lie after it (a window ending in
+ * the past, a clock ahead) is looked up in the rollups, one index probe per tier.
  */
 async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
   const counted = parts(tiers, [tx.tenantId], plan.start, plan.end, {
@@ -202,14 +203,16 @@ async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
     raw: (range) => `
       SELECT t.device_id, 1 AS count FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
   });
-  const present = parts(tiers, [tx.tenantId], plan.start, plan.end, {
-    // LATERAL … LIMIT 1: one index probe per device, whatever the planner thinks a hash join would cost.
+  // $2..$3: the part of the window the rollups answer (empty for a raw plan).
+  const rolledUp = tiers.rawFrom && tiers.rawFrom < plan.end ? tiers.rawFrom : plan.end;
+  const present = parts(tiers, [tx.tenantId, plan.start, tiers.rawFrom ? rolledUp : plan.start], plan.start, plan.end, {
     rollup: (resolution, range) => `
-      SELECT d.device_id FROM device_registry d CROSS JOIN LATERAL (
+      SELECT d.device_id FROM telemetry_rollup_devices d CROSS JOIN LATERAL (
         SELECT 1 FROM telemetry_rollup_${resolution} r
         WHERE r.tenant_id = d.tenant_id AND r.device_id = d.device_id AND r.metric = '#messages' AND ${range}
         LIMIT 1) seen
-      WHERE d.tenant_id = $1`,
+      WHERE d.tenant_id = $1 AND d.last_bucket >= $3::timestamptz
+        AND (d.previous_bucket IS NULL OR d.previous_bucket >= $3::timestamptz)`,
     raw: (range) => `
       SELECT DISTINCT t.device_id FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
   });
@@ -219,7 +222,11 @@ async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
       counted.params,
     ),
     tx.query<{ device_count: number }>(
-      `SELECT count(DISTINCT device_id)::int AS device_count FROM (${present.sql}) s`,
+      `SELECT count(DISTINCT device_id)::int AS device_count FROM (
+         SELECT device_id FROM telemetry_rollup_devices
+         WHERE tenant_id = $1 AND (last_bucket >= $2::timestamptz AND last_bucket < $3::timestamptz
+                                   OR previous_bucket >= $2::timestamptz AND previous_bucket < $3::timestamptz)
+         UNION ALL ${present.sql}) s`,
       present.params,
     ),
   ]);

@@ -4,7 +4,8 @@
 // rebuild recomputes a day, retention prunes, and another tenant sees none of it under RLS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceTx } from '../../src/db/database.js';
-import { insertTelemetry, type TelemetryInsert } from '../../src/model/telemetry.js';
+import { planWindow } from '../../src/model/resolution.js';
+import { insertTelemetry, telemetrySummary, type TelemetryInsert } from '../../src/model/telemetry.js';
 import { pruneExpiredRollups, rebuildDay, rollUpSlice, rollupHorizon, rollupState } from '../../src/model/rollups.js';
 import { daysToRebuild, progressLine, rebuildRollups } from '../../src/rollup-rebuild.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
@@ -73,6 +74,21 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     )[0]!.n;
   const storedCount = async () =>
     (await query<{ n: number }>(`SELECT count(*)::int AS n FROM telemetry WHERE msg_type = 'telemetry'`))[0]!.n;
+  /** Each device's two newest minutes with telemetry, from the raw rows and as the rollups keep them. */
+  const expectNewestBuckets = async () => {
+    const expected = await query(
+      `SELECT tenant_id, device_id, (array_agg(bucket ORDER BY bucket DESC))[1] AS last_bucket,
+              (array_agg(bucket ORDER BY bucket DESC))[2] AS previous_bucket
+       FROM (SELECT DISTINCT tenant_id, device_id, date_bin(interval '1 minute', time, timestamptz '1970-01-01 00:00:00+00') AS bucket
+             FROM telemetry WHERE msg_type = 'telemetry') m
+       GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    const kept = await query(
+      `SELECT tenant_id, device_id, last_bucket, previous_bucket FROM telemetry_rollup_devices
+       WHERE last_bucket IS NOT NULL ORDER BY 1, 2`,
+    );
+    expect(kept).toEqual(expected);
+  };
 
   beforeAll(async () => {
     database = await createTestDatabase(engine);
@@ -112,6 +128,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
     expectSame(await rolled('telemetry_fleet_1h', true), await raw('1 hour', true));
     expect(await messageCount()).toBe(600);
+    await expectNewestBuckets();
     // Booleans are 0/1: their average is the share of true; they are marked as such.
     const flags = await query<{ metric: string; bool: boolean }>(
       `SELECT DISTINCT metric, bool FROM telemetry_rollup_1h WHERE tenant_id = 'ru-a' AND metric <> '#messages' ORDER BY 1`,
@@ -155,6 +172,52 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     expect(bucket).toMatchObject({ count: 2, min: -40, max: 99, last: -40 });
     expect(bucket!.bucket.toISOString()).toBe(new Date(Math.floor(lateTime.getTime() / HOUR) * HOUR).toISOString());
     expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
+    await expectNewestBuckets();
+  });
+
+  it('counts the devices that sent telemetry in a window as raw rows would, whatever their newest buckets', async () => {
+    const minute = 60_000;
+    const now = Math.floor(Date.now() / minute) * minute;
+    const at = (device: string, minutesAgo: number[]) =>
+      minutesAgo.map((ago) => message('ru-c', device, new Date(now - ago * minute + 5_000)));
+    await query(`INSERT INTO tenants (tenant_id, name) VALUES ('ru-c', 'C')`);
+    await store([
+      ...at('steady', [1, 2, 3, 30, 90, 200]),
+      ...at('gone', [300, 301]), // silent since before the windows below
+      ...at('ahead', [-3, -2, 40]), // a clock 3 minutes ahead: its two newest buckets are in the future
+      ...at('once', [100]), // a single bucket
+      ...at('back', [-1, 150]), // newest in the future, the one before it long ago
+    ]);
+    await catchUp();
+    await expectNewestBuckets();
+    const retention = { rawDays: 30, minuteDays: 90, hourDays: 730 };
+    const windows = [
+      [60, 0], // the last hour
+      [120, 0],
+      [240, 0],
+      [180, 60], // ending in the past: devices sent after it, so their rollups are looked into
+      [35, 20],
+      [10, 0],
+    ];
+    for (const [fromMinutesAgo, toMinutesAgo] of windows) {
+      const plan = planWindow(
+        { start: new Date(now - fromMinutesAgo! * minute), end: new Date(now - toMinutesAgo! * minute) },
+        retention,
+        new Date(now),
+        { bucketSeconds: 60 },
+      );
+      const summary = await database.db.withTenant('ru-c', (tx) => telemetrySummary(tx, plan));
+      const [expected] = await query<{ devices: number; messages: number }>(
+        `SELECT count(DISTINCT device_id)::int AS devices, count(*)::int AS messages FROM telemetry
+         WHERE tenant_id = 'ru-c' AND msg_type = 'telemetry' AND time >= $1 AND time < $2`,
+        [plan.start, plan.end],
+      );
+      expect({
+        window: [fromMinutesAgo, toMinutesAgo],
+        devices: summary.device_count,
+        messages: summary.sample_count,
+      }).toEqual({ window: [fromMinutesAgo, toMinutesAgo], ...expected });
+    }
   });
 
   it('neither skips nor double-counts across restarts in the middle of ingest', async () => {
@@ -215,6 +278,16 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
     expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
     expect((await database.db.withService(rollupState)).rebuild_done_through).toBe(days.at(-1)!.day);
+    // A manual fix took a device's newest messages away: rebuilding their day finds its newest buckets again.
+    await query(
+      `DELETE FROM telemetry WHERE tenant_id = 'ru-c' AND device_id = 'steady' AND time > now() - interval '150 minutes'`,
+    );
+    const fixed = await query<{ day: string }>(
+      `SELECT DISTINCT ((now() - make_interval(mins => m)) AT TIME ZONE 'UTC')::date::text AS day
+       FROM generate_series(0, 150) m ORDER BY 1`,
+    );
+    for (const { day } of fixed) await database.db.withService((tx) => rebuildDay(tx, day, days[0]!.day));
+    await expectNewestBuckets();
 
     await query(
       `INSERT INTO telemetry_rollup_1m (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time)
@@ -259,7 +332,13 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
   });
 
   it("keeps each tenant's rollups to itself under row-level security", async () => {
-    for (const table of ['telemetry_rollup_1m', 'telemetry_rollup_1h', 'telemetry_fleet_1m', 'telemetry_fleet_1h']) {
+    for (const table of [
+      'telemetry_rollup_1m',
+      'telemetry_rollup_1h',
+      'telemetry_fleet_1m',
+      'telemetry_fleet_1h',
+      'telemetry_rollup_devices',
+    ]) {
       const seen = await database.db.withTenant('ru-b', (tx) =>
         tx.query<{ tenant_id: string }>(`SELECT DISTINCT tenant_id FROM ${table}`),
       );
