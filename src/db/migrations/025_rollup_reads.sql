@@ -1,15 +1,16 @@
 -- Faster reads of the rollups (ADR 024, "Reading").
 --
--- 1. A device's chart reads one bucket per metric and minute (or hour) from the per-device rollups: a
---    week of one device is thousands of rows, written minute by minute for the whole fleet, so each sits
---    on its own heap page. Carrying the values a chart reads in the primary key's index makes those reads
---    index-only scans of one contiguous key range. `last` stays in the heap: no read needs it.
+-- 1. A device's chart reads its buckets of every metric for a time range from the per-device rollups:
+--    thousands of rows for a week, written minute by minute for the whole fleet, so each sat on its own
+--    heap page, and the key (device, metric, bucket) made a range of all metrics walk the device's whole
+--    retention. Keyed (device, bucket, metric) and carrying the values a chart reads, that read is an
+--    index-only scan of one contiguous key range. `last` stays in the heap: no read needs it.
 --    Rebuilding the keys locks each table meanwhile: 2 min 45 s for 75 M rollup rows on the 2-core test
 --    machine (docs/production.md).
 ALTER TABLE telemetry_rollup_1m DROP CONSTRAINT telemetry_rollup_1m_pkey;
-ALTER TABLE telemetry_rollup_1m ADD PRIMARY KEY (tenant_id, device_id, metric, bucket) INCLUDE (min, max, sum, count, bool);
+ALTER TABLE telemetry_rollup_1m ADD PRIMARY KEY (tenant_id, device_id, bucket, metric) INCLUDE (min, max, sum, count, bool);
 ALTER TABLE telemetry_rollup_1h DROP CONSTRAINT telemetry_rollup_1h_pkey;
-ALTER TABLE telemetry_rollup_1h ADD PRIMARY KEY (tenant_id, device_id, metric, bucket) INCLUDE (min, max, sum, count, bool);
+ALTER TABLE telemetry_rollup_1h ADD PRIMARY KEY (tenant_id, device_id, bucket, metric) INCLUDE (min, max, sum, count, bool);
 
 -- 2. How many devices sent telemetry in a window: per device, the two newest 1-minute buckets it sent in
 --    (hours, for a device the 1-minute rollups no longer keep). Either one inside the window answers yes;
