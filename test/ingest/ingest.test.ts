@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueName } from '../helpers/databases.js';
 import { clearMqttSession, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, whenSettled } from '../helpers/wait.js';
 
 const METRICS = { battery_pct: 87.1, temp_c: 24.5, rssi_dbm: -90, snr_db: 5.1, uplink_ok: true };
 
@@ -405,13 +405,10 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
         .toMatchObject({ maxPayloadBytes: 120, mode: 'PROD' });
       const before = await counted('PAYLOAD_TOO_LARGE');
       // Quarantine events are written behind the counters: the last test's may still be on its way.
-      let eventsBefore = (await storedEvents('PAYLOAD_TOO_LARGE')).length;
-      for (let round = 0, settled = false; !settled && round < 20; round += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        const now = (await storedEvents('PAYLOAD_TOO_LARGE')).length;
-        settled = now === eventsBefore;
-        eventsBefore = now;
-      }
+      const eventsBefore = await whenSettled(async () => (await storedEvents('PAYLOAD_TOO_LARGE')).length, {
+        intervalMs: 500,
+        timeoutMs: 10_000,
+      });
       await publish('tenant/acme/device/d1/telemetry', {
         site_id: 'lab-1',
         provision_token: tokens.d1,

@@ -9,7 +9,7 @@ import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databa
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, whenSettled } from '../helpers/wait.js';
 
 const ADMIN_KEY = 'scale-down-admin-key-0001';
 
@@ -74,14 +74,7 @@ describe('scaling ingest down on Mosquitto', () => {
     await removed.kill('SIGTERM');
     await publish(200, 1);
     // The live instance gets its share; the rest waits in the stopped instance's session.
-    let before = -1;
-    await waitFor(async () => {
-      const now = await stored();
-      const settled = now === before && now > 0;
-      before = now;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      return settled;
-    }, 20_000);
+    const before = await whenSettled(stored, { intervalMs: 1000, timeoutMs: 20_000, accept: (n) => n > 0 });
     expect(before).toBeGreaterThan(0);
     expect(before).toBeLessThan(200);
 
