@@ -204,8 +204,8 @@ async function messageTotals(tx: TenantTx, plan: Plan, tiers: Tiers) {
       SELECT t.device_id, 1 AS count FROM telemetry t WHERE t.tenant_id = $1 AND t.msg_type = 'telemetry' AND ${range}`,
   });
   // $2..$3: the part of the window the rollups answer (empty for a raw plan).
-  const rolledUp = tiers.rawFrom && tiers.rawFrom < plan.end ? tiers.rawFrom : plan.end;
-  const present = parts(tiers, [tx.tenantId, plan.start, tiers.rawFrom ? rolledUp : plan.start], plan.start, plan.end, {
+  const rolledUpUntil = tiers.rawFrom === undefined ? plan.start : tiers.rawFrom < plan.end ? tiers.rawFrom : plan.end;
+  const present = parts(tiers, [tx.tenantId, plan.start, rolledUpUntil], plan.start, plan.end, {
     rollup: (resolution, range) => `
       SELECT d.device_id FROM telemetry_rollup_devices d CROSS JOIN LATERAL (
         SELECT 1 FROM telemetry_rollup_${resolution} r
