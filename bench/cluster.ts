@@ -1,4 +1,4 @@
-// Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1]`.
+// Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1] [--profile dir]`.
 // On this one machine: a 3-node NATS cluster, a private Mosquitto, a fresh PostgreSQL database, and Pulse
 // as 2 ingest + 2 evaluator + 1 api/provision processes (the built CLI). N devices of one tenant with one
 // rule (temp_c > 1000). The load carries the simulator's metrics, round-robin over the devices; in round
@@ -25,12 +25,26 @@ const MESSAGES = Number(args.get('messages') ?? 200_000);
 const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
 const QOS = Number(args.get('qos') ?? 1) as 0 | 1;
 const PARTITIONS = 32;
+// `--profile <dir>`: every Pulse process writes a V8 CPU profile there when it stops (not the killed evaluator).
+const PROFILE = args.get('profile');
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 
-/** CPU seconds used so far by each kind of process on the machine (from /proc). */
-function cpuSeconds(): Record<string, number> {
+type CpuSample = Map<number, { kind: string; seconds: number }>;
+
+/**
+ * CPU seconds used so far by each process on the machine (from /proc), with its kind. PostgreSQL backends
+ * count under the Pulse process they serve (their application_name, e.g. `postgres:pulse+ingest`).
+ */
+async function cpuSeconds(): Promise<CpuSample> {
+  const backends = new Map(
+    (
+      await sql.query<{ pid: number; application_name: string }>(
+        `SELECT pid, application_name FROM pg_stat_activity WHERE application_name LIKE 'pulse %'`,
+      )
+    ).rows.map((row) => [row.pid, row.application_name.replaceAll(' ', '+')]),
+  );
   const ticks = 100; // USER_HZ
-  const byKind: Record<string, number> = {};
+  const sample: CpuSample = new Map();
   for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
     let command: string;
     let stat: string[];
@@ -48,12 +62,24 @@ function cpuSeconds(): Record<string, number> {
           : command.includes('mosquitto')
             ? 'mosquitto'
             : command.startsWith('postgres')
-              ? 'postgres'
+              ? backends.has(Number(pid))
+                ? `postgres:${backends.get(Number(pid))}`
+                : 'postgres'
               : (/dist\/cli\.js run (.+)$/.exec(command.trim())?.[1]?.replaceAll(' ', '+') ?? undefined);
-    if (!kind) continue;
-    byKind[kind] = (byKind[kind] ?? 0) + (Number(stat[11]) + Number(stat[12])) / ticks;
+    if (kind) sample.set(Number(pid), { kind, seconds: (Number(stat[11]) + Number(stat[12])) / ticks });
   }
-  return byKind;
+  return sample;
+}
+
+/** Share of one core each kind used between two samples (2 cores = 200 %); processes that ended are left out. */
+function cpuShares(prefix: string, before: CpuSample, after: CpuSample, seconds: number) {
+  const byKind: Record<string, number> = {};
+  for (const [pid, { kind, seconds: used }] of after) {
+    byKind[kind] = (byKind[kind] ?? 0) + used - (before.get(pid)?.seconds ?? 0);
+  }
+  return Object.fromEntries(
+    Object.entries(byKind).map(([kind, used]) => [`${prefix}_${kind}`, Math.round((used / seconds) * 100)]),
+  );
 }
 
 const nats = await startNatsCluster(3);
@@ -71,13 +97,23 @@ const env = {
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   // NATS_STREAM_REPLICAS=1 shows what replicating every event on three nodes of one 2-core machine costs.
   NATS_STREAM_REPLICAS: process.env.NATS_STREAM_REPLICAS ?? '',
+  // ROLLUP_INTERVAL_SECONDS=30 shows what folding telemetry into rollups every 5 s costs PostgreSQL.
+  ...(process.env.ROLLUP_INTERVAL_SECONDS && { ROLLUP_INTERVAL_SECONDS: process.env.ROLLUP_INTERVAL_SECONDS }),
 };
 const migrated = spawnSync(process.execPath, ['dist/cli.js', 'migrate'], { env: { ...process.env, ...env } });
 if (migrated.status !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
 
 const processes: PulseProcess[] = [];
 const start = async (name: string, roles: string[], extra: Record<string, string> = {}) => {
-  const started = await startPulse(name, ['run', ...roles], { ...env, ...extra }, { built: true });
+  const started = await startPulse(
+    name,
+    ['run', ...roles],
+    { ...env, ...extra },
+    {
+      built: true,
+      nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [],
+    },
+  );
   processes.push(started);
   return started;
 };
@@ -107,7 +143,10 @@ try {
   }));
   const byKey = await provisionDevices(api.base, ADMIN_KEY, plan);
   const tokens = new Map([...byKey].map(([key, token]) => [key.slice('bench/'.length), token]));
-  await new Promise((resolve) => setTimeout(resolve, 6000)); // app_settings and rules polls
+  // The app_settings and rules polls; meanwhile, what the cluster costs at rest.
+  const cpuAtRest = await cpuSeconds();
+  await new Promise((resolve) => setTimeout(resolve, 6000));
+  const cpuAfterRest = await cpuSeconds();
 
   // The load, encoded before the clock starts; probes violate the rule once per device.
   const messages = simulatedTelemetry({
@@ -124,9 +163,9 @@ try {
   const publishers = await Promise.all(
     Array.from({ length: 4 }, (_, i) => RawPublisher.connect('127.0.0.1', mosquitto.port, `bench-cluster-pub-${i}`)),
   );
-  const cpuBefore = cpuSeconds();
+  const cpuBefore = await cpuSeconds();
   const publishSeconds = await sendAll(publishers, messages, { rate: RATE });
-  const cpuDuring = cpuSeconds();
+  const cpuDuring = await cpuSeconds();
   // JetStream messages the ingest processes stored, against telemetry rows: how well events are batched.
   let jetstreamMessages = 0;
   for (const ingest of ingests) jetstreamMessages += (await ingest.health()).components.bus.counters.published;
@@ -231,13 +270,9 @@ try {
     evaluator_events_redelivered: redelivered,
     stored_events_per_jetstream_message: Math.round(stored / Math.max(1, jetstreamMessages)),
     failover_ms: failoverMs ?? 'no alert within 60 s',
-    // Share of one core each kind of process used while publishing (2 cores = 200 %).
-    ...Object.fromEntries(
-      Object.entries(cpuDuring).map(([name, seconds]) => [
-        `cpu_pct_${name}`,
-        Math.round(((seconds - (cpuBefore[name] ?? 0)) / publishSeconds) * 100),
-      ]),
-    ),
+    // Share of one core each kind of process used while publishing (2 cores = 200 %), and at rest.
+    ...cpuShares('cpu_pct', cpuBefore, cpuDuring, publishSeconds),
+    ...cpuShares('rest_cpu_pct', cpuAtRest, cpuAfterRest, 6),
   });
 } finally {
   await sql.end();

@@ -83,6 +83,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       databaseUrl: config.DATABASE_URL,
       dataDir: config.PULSE_DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
+      applicationName: `pulse ${options.roles.join(' ')}`,
     });
     cleanup.push(() => connection.close());
     if (options.migrate) {

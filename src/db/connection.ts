@@ -33,11 +33,18 @@ export interface ConnectOptions {
   /** Used when databaseUrl is unset; `memory://` keeps the embedded database in memory (tests). */
   dataDir: string;
   poolSize?: number;
+  /** Shown in pg_stat_activity (e.g. `pulse ingest`), so an operator sees which role holds a connection. */
+  applicationName?: string;
 }
 
 export async function connect(options: ConnectOptions): Promise<Connection> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10, types });
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      types,
+      ...(options.applicationName && { application_name: options.applicationName }),
+    });
     // An idle client that loses its server connection emits here; without a listener it would crash the process.
     pool.on('error', () => undefined);
     const client = await pool.connect();

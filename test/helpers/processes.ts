@@ -24,10 +24,11 @@ export async function startPulse(
   name: string,
   args: string[],
   env: Record<string, string>,
-  options: { built?: boolean; timeoutMs?: number } = {},
+  options: { built?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<PulseProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', ...pulseCommand(options.built), ...args], {
+  const nodeArgs = ['--max-semi-space-size=64', ...(options.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...nodeArgs, ...pulseCommand(options.built), ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
