@@ -74,11 +74,26 @@ export function registerLiveRoutes(
     client.socket.send(JSON.stringify(frame));
   };
 
+  // Live telemetry is heard only while some client watches a device: over NATS, ingest publishes it only
+  // while some api instance listens (ADR 015), so a fleet nobody watches costs no live traffic.
+  let stopTelemetry: (() => void) | undefined;
+  const watchDevice = (client: Client, key: string) => {
+    client.devices.add(key);
+    const set = byDevice.get(key) ?? new Set();
+    set.add(client);
+    byDevice.set(key, set);
+    stopTelemetry ??= deps.bus.subscribe('telemetry.accepted', onTelemetry);
+  };
+
   const unsubscribeDevice = (client: Client, key: string) => {
     client.devices.delete(key);
     const set = byDevice.get(key);
     set?.delete(client);
     if (set?.size === 0) byDevice.delete(key);
+    if (byDevice.size === 0) {
+      stopTelemetry?.();
+      stopTelemetry = undefined;
+    }
   };
 
   const forget = (client: Client) => {
@@ -174,10 +189,7 @@ export function registerLiveRoutes(
           send(client, { type: 'error', message: 'Device not found', device_id: deviceId });
           return;
         }
-        client.devices.add(key);
-        const set = byDevice.get(key) ?? new Set();
-        set.add(client);
-        byDevice.set(key, set);
+        watchDevice(client, key);
         send(client, { type: 'subscribed', channel: 'device', device_id: deviceId });
       } else {
         unsubscribeDevice(client, key);
@@ -211,8 +223,7 @@ export function registerLiveRoutes(
     }
   }
 
-  const onTelemetry = (messages: AcceptedMessage[]) => {
-    if (byDevice.size === 0) return;
+  function onTelemetry(messages: AcceptedMessage[]) {
     for (const message of messages) {
       if (message.msg_type !== 'telemetry') continue;
       const subscribers = byDevice.get(deviceKey(message.tenant_id, message.device_id));
@@ -224,7 +235,7 @@ export function registerLiveRoutes(
       };
       for (const client of subscribers) send(client, frame, true);
     }
-  };
+  }
 
   const onAlert = async (event: AlertEvent) => {
     const subscribers = [...clients].filter((c) => c.alertTenants.has(event.tenant_id) || c.alertTenants.has('*'));
@@ -234,10 +245,7 @@ export function registerLiveRoutes(
     for (const client of subscribers) send(client, { type: 'alert', event: event.event, alert });
   };
 
-  const unsubscribers = [
-    deps.bus.subscribe('telemetry.accepted', onTelemetry),
-    deps.bus.subscribe('alert.changed', onAlert),
-  ];
+  const unsubscribers = [deps.bus.subscribe('alert.changed', onAlert), () => stopTelemetry?.()];
 
   const ping = setInterval(() => {
     for (const client of clients) {

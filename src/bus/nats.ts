@@ -86,6 +86,13 @@ const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
   'reader.removed': 'pulse.reader.removed',
   'delivery.queued': 'pulse.delivery.queued',
 };
+/**
+ * Live telemetry is every message again, for WebSocket viewers that are mostly absent: a process that
+ * listens to it says so on this subject every DEMAND_INTERVAL_MS ('listening'), a process that starts
+ * asks who listens ('ask'), and publishers send it only while they heard a listener lately.
+ */
+const DEMAND_SUBJECT = 'pulse.live.demand';
+const DEMAND_INTERVAL_MS = 2000;
 const storedSubject = (partition: number | '*') => `pulse.stored.${partition}`;
 const ALERTS_SUBJECT = 'pulse.alerts';
 
@@ -95,15 +102,34 @@ function subjectOf(topic: BusTopic): string {
   return LIVE_SUBJECTS[topic];
 }
 
-// Messages travel as JSON with the time in epoch milliseconds.
-type WireMessage = Omit<AcceptedMessage, 'time'> & { time: number };
+// Messages travel as a JSON array of tuples, [time in epoch ms, tenant, device, site, type, seq, metrics]:
+// a third fewer bytes than objects for NATS to route, store and replicate.
+type WireTuple = [number, string, string, string, string, number, AcceptedMessage['metrics']];
+/** Before tuples, messages were objects with the time in epoch ms; a stream may still hold some. */
+type WireObject = Omit<AcceptedMessage, 'time'> & { time: number };
 const encodeMessages = (messages: AcceptedMessage[]) =>
-  JSON.stringify(messages.map((m) => ({ ...m, time: m.time.getTime() })));
+  JSON.stringify(
+    messages.map((m): WireTuple => [
+      m.time.getTime(),
+      m.tenant_id,
+      m.device_id,
+      m.site_id,
+      m.msg_type,
+      m.seq,
+      m.metrics,
+    ]),
+  );
+
+function decodeMessage(m: WireTuple | WireObject): AcceptedMessage {
+  if (!Array.isArray(m)) return { ...m, time: new Date(m.time) };
+  const [time, tenant_id, device_id, site_id, msg_type, seq, metrics] = m;
+  return { time: new Date(time), tenant_id, device_id, site_id, msg_type, seq, metrics };
+}
 
 function decode<T extends BusTopic>(topic: T, data: Uint8Array): BusEvents[T] {
   const value: unknown = JSON.parse(new TextDecoder().decode(data));
   if (topic === 'telemetry.stored' || topic === 'telemetry.accepted') {
-    return (value as WireMessage[]).map((m) => ({ ...m, time: new Date(m.time) })) as BusEvents[T];
+    return (value as (WireTuple | WireObject)[]).map(decodeMessage) as BusEvents[T];
   }
   return value as BusEvents[T];
 }
@@ -153,6 +179,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         connected = true;
         log.info({ server: 'server' in status ? status.server : undefined }, 'NATS connection back');
         for (const handler of gapHandlers) handler();
+        askForListeners();
         pump();
       }
     }
@@ -260,8 +287,41 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   function sendAllGathered(): void {
     gatherTimer = undefined;
     for (const partition of [...gathering.keys()]) sendGathered(partition);
-    if (liveGathering.length > 0) publishLive(LIVE_SUBJECTS['telemetry.accepted'], encodeMessages(liveGathering));
+    if (liveGathering.length > 0 && liveWanted()) {
+      publishLive(LIVE_SUBJECTS['telemetry.accepted'], encodeMessages(liveGathering));
+    }
     liveGathering = [];
+  }
+
+  // Live-telemetry demand: heard from any process (this one too), said while this one listens.
+  let listenerHeardAt = Number.NEGATIVE_INFINITY;
+  let liveListeners = 0;
+  let demandTimer: NodeJS.Timeout | undefined;
+  const liveWanted = () => Date.now() - listenerHeardAt < 3 * DEMAND_INTERVAL_MS;
+  const sayListening = () => publishLive(DEMAND_SUBJECT, 'listening');
+  function askForListeners(): void {
+    publishLive(DEMAND_SUBJECT, 'ask');
+  }
+  nc.subscribe(DEMAND_SUBJECT, {
+    callback: (error, msg) => {
+      if (error) return;
+      if (msg.string() !== 'ask') listenerHeardAt = Date.now();
+      else if (liveListeners > 0) sayListening();
+    },
+  });
+  askForListeners();
+  function listenLive(): () => void {
+    if (++liveListeners === 1) {
+      sayListening();
+      demandTimer = setInterval(sayListening, DEMAND_INTERVAL_MS);
+      demandTimer.unref();
+    }
+    let listening = true;
+    return () => {
+      if (!listening) return;
+      listening = false;
+      if (--liveListeners === 0) clearInterval(demandTimer);
+    };
   }
 
   function publishLive(subject: string, data: string): void {
@@ -323,7 +383,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
             .catch((handlerError: unknown) => log.error({ err: handlerError, topic }, 'bus handler failed'));
         },
       });
-      return () => subscription.unsubscribe();
+      const stopListening = topic === 'telemetry.accepted' ? listenLive() : undefined;
+      return () => {
+        stopListening?.();
+        subscription.unsubscribe();
+      };
     },
 
     consume(topic, group, handler, partition) {
@@ -462,6 +526,8 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         server: connected ? nc.getServer() : null,
         instance: instanceId,
         outbox: { events: outbox.length, bytes: outboxBytes },
+        // Whether this process listens to live telemetry, and whether any process did lately.
+        live_telemetry: { listening: liveListeners > 0, wanted: liveWanted() },
         counters: { ...counters },
         streams,
         consumers,
@@ -474,6 +540,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
         await ownership.stop();
       }
       clearTimeout(gatherTimer);
+      clearInterval(demandTimer);
       sendAllGathered();
       // Give the outbox a moment to reach the stream; whatever is left is logged as lost.
       const deadline = Date.now() + 5000;

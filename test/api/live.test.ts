@@ -106,6 +106,19 @@ describe('WebSocket /api/v2/ws', () => {
     });
     expect(Number.isNaN(Date.parse(frame.data.timestamp))).toBe(false);
 
+    // The last watcher leaving stops the hub's telemetry subscription; the next one starts it again.
+    client.send({ action: 'unsubscribe', type: 'device', device_id: 'a-1' });
+    await client.next('unsubscribed');
+    client.send({ action: 'subscribe', type: 'device', device_id: 'a-1' });
+    await waitFor(() => client.frames.filter((f) => f.type === 'subscribed').length === 2);
+    await publisher.publishAsync(
+      'tenant/tenant-a/device/a-1/telemetry',
+      JSON.stringify({ site_id: 's', provision_token: deviceToken, seq: 8, metrics: { temp_c: 23 } }),
+      { qos: 0 },
+    );
+    expect(await client.next('telemetry', (f) => f.data.seq === 8)).toMatchObject({
+      data: { metrics: { temp_c: 23 } },
+    });
     client.send({ action: 'unsubscribe', type: 'device', device_id: 'a-1' });
     await client.next('unsubscribed');
   });

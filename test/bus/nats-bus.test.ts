@@ -1,5 +1,7 @@
 // The NATS bus against real nats-server processes of the test's own: durable partitions, shared
 // consumers, redelivery, live subjects, partition ownership and failover, the outbox across an outage.
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../../src/bus/index.js';
@@ -40,6 +42,9 @@ const message = (device: string, seq = 1): AcceptedMessage => ({
   metrics: { temp: seq },
 });
 
+const liveTelemetry = async (bus: Bus) =>
+  (await bus.health()).live_telemetry as { listening: boolean; wanted: boolean };
+
 beforeAll(async () => {
   nats = await startNatsCluster(1);
 });
@@ -76,9 +81,59 @@ describe('NATS bus', () => {
     }
     const first = [...received.values()].flat().find((m) => m.device_id === 'd3')!;
     expect(first.time).toBeInstanceOf(Date);
-    expect(first.time.getTime()).toBe(1_700_000_000_003);
-    expect(first.metrics).toEqual({ temp: 3 });
+    expect(first).toEqual(message('d3', 3));
     for (const c of consumptions) await c.stop();
+  });
+
+  it('reads stored messages an earlier version wrote as objects', async () => {
+    const bus = await open();
+    const received: AcceptedMessage[] = [];
+    const partition = partitionOf('t1', 'old-1', 4);
+    const consumption = await bus.consume(
+      'telemetry.stored',
+      'stored-test',
+      async (messages) => void received.push(...messages),
+      partition,
+    );
+    const raw = await connect({ servers: nats.nodes[0]!.url });
+    const old = { ...message('old-1', 9), time: 1_700_000_000_009 };
+    await jetstream(raw).publish(`pulse.stored.${partition}`, JSON.stringify([old]));
+    await raw.close();
+    await waitFor(() => received.length === 1);
+    expect(received[0]).toEqual(message('old-1', 9));
+    await consumption.stop();
+  });
+
+  it('sends live telemetry only while some process listens, and a process that starts learns of listeners', async () => {
+    const publisher = await open();
+    const raw = await connect({ servers: nats.nodes[0]!.url });
+    const onWire: number[] = [];
+    raw.subscribe('pulse.live.telemetry', { callback: (_error, msg) => void onWire.push(msg.data.length) });
+    await raw.flush();
+    // Nobody listens: nothing goes out.
+    publisher.publish('telemetry.accepted', [message('d1', 1)]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(onWire).toEqual([]);
+    expect(await liveTelemetry(publisher)).toEqual({ listening: false, wanted: false });
+
+    const listener = await open();
+    const heard: number[] = [];
+    const stop = listener.subscribe('telemetry.accepted', (messages) => void heard.push(messages[0]!.seq));
+    await waitFor(async () => (await liveTelemetry(publisher)).wanted === true);
+    publisher.publish('telemetry.accepted', [message('d1', 2)]);
+    await waitFor(() => heard.length === 1);
+    expect(heard).toEqual([2]);
+    expect((await liveTelemetry(listener)).listening).toBe(true);
+
+    // Started after the listener announced itself: it asks, and hears the listener well before its next turn.
+    const late = await open();
+    await waitFor(async () => (await liveTelemetry(late)).wanted === true, 1000);
+    late.publish('telemetry.accepted', [message('d1', 3)]);
+    await waitFor(() => heard.length === 2);
+    expect(heard).toEqual([2, 3]);
+    stop();
+    expect((await liveTelemetry(listener)).listening).toBe(false);
+    await raw.close();
   });
 
   it('gives each alert event to one consumer of a group and delivers a failed one again', async () => {
