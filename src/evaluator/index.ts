@@ -14,10 +14,16 @@ import { loadOpenAlerts } from '../model/alerts.js';
 import { registryStatus } from '../model/device-registry.js';
 
 const RULES_POLL_MS = 500;
+/**
+ * Device states (last seen, latest metrics) are saved at least this often, and with every alert change.
+ * Each save rewrites every device heard since the last one and acknowledges its stored-message events to
+ * NATS: a fleet that reports every few seconds is rewritten whole each time. Live views have the WebSocket.
+ */
+const DEVICE_STATE_FLUSH_MS = 1000;
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { db, bus, log, config } = deps;
-  const store = new EvaluatorStore(db, bus, log);
+  const store = new EvaluatorStore(db, bus, log, DEVICE_STATE_FLUSH_MS);
   const engine = new EvaluatorEngine(store, config.HEARTBEAT_STALE_SECONDS * 1000, Date.now, (error, context) =>
     log.error({ err: error, ...context }, 'evaluation failed'),
   );
