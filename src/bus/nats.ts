@@ -24,7 +24,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, credsAuthenticator, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, nanos, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
 import {
@@ -103,7 +103,7 @@ function subjectOf(topic: BusTopic): string {
 }
 
 // Messages travel as a JSON array of tuples, [time in epoch ms, tenant, device, site, type, seq, metrics]:
-// a third fewer bytes than objects for NATS to route, store and replicate.
+// a quarter to a third fewer bytes than objects for NATS to route, store and replicate.
 type WireTuple = [number, string, string, string, string, number, AcceptedMessage['metrics']];
 /** Before tuples, messages were objects with the time in epoch ms; a stream may still hold some. */
 type WireObject = Omit<AcceptedMessage, 'time'> & { time: number };
@@ -185,26 +185,29 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     }
   })();
 
-  let jsm: JetStreamManager;
-  let replicas: number;
+  let jsm!: JetStreamManager;
+  let replicas!: number;
   try {
-    jsm = await jetstreamManager(nc);
-    const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
-    replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
-    await checkPartitions(new Kvm(js), replicas, options.partitions);
-    await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
-    // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
-    // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
-    for (let partition = 0; partition < options.partitions; partition++) {
-      await ensureConsumer(
-        jsm,
-        STORED_STREAM,
-        `${STORED_CONSUMER_GROUP}-p${partition}`,
-        storedSubject(partition),
-        options.failoverSeconds,
-        true,
-      );
-    }
+    // Every step is idempotent: a cluster still electing its leaders is asked again.
+    await patiently(log, async () => {
+      jsm = await jetstreamManager(nc);
+      const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
+      replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
+      await checkPartitions(new Kvm(js), replicas, options.partitions);
+      await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
+      // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
+      // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
+      for (let partition = 0; partition < options.partitions; partition++) {
+        await ensureConsumer(
+          jsm,
+          STORED_STREAM,
+          `${STORED_CONSUMER_GROUP}-p${partition}`,
+          storedSubject(partition),
+          options.failoverSeconds,
+          true,
+        );
+      }
+    });
   } catch (error) {
     await nc.close();
     throw error instanceof PartitionMismatch
@@ -554,6 +557,33 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     },
   };
   return bus;
+}
+
+/**
+ * A cluster that has just started, or lost a node, answers JetStream requests only once it has elected
+ * its leaders; under load that took longer than a request's 5 s when every process started at once.
+ */
+const SETUP_PATIENCE_MS = 30_000;
+
+/** Runs `setup` again while JetStream times out, for at most SETUP_PATIENCE_MS; other errors at once. */
+async function patiently(log: Logger, setup: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + SETUP_PATIENCE_MS;
+  for (;;) {
+    try {
+      return await setup();
+    } catch (error) {
+      if (!isTimeout(error) || Date.now() > deadline) throw error;
+      log.warn({ err: error }, 'NATS JetStream did not answer in time (electing leaders?); asking again');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof TimeoutError) return true;
+  }
+  return false;
 }
 
 /**

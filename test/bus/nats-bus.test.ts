@@ -104,6 +104,26 @@ describe('NATS bus', () => {
     await consumption.stop();
   });
 
+  it('waits at start for a cluster that is still electing its leaders', async () => {
+    const cluster = await startNatsCluster(3);
+    try {
+      // Two of three nodes away: JetStream has no quorum and answers nothing until they are back.
+      await cluster.nodes[1]!.kill();
+      await cluster.nodes[2]!.kill();
+      const started = Date.now();
+      const back = new Promise((resolve) => setTimeout(resolve, 4000)).then(() =>
+        Promise.all([cluster.nodes[1]!.start(), cluster.nodes[2]!.start()]),
+      );
+      const bus = await createNatsBus({ ...options(cluster.nodes[0]!.url), replicas: 1 });
+      await back;
+      expect(Date.now() - started).toBeGreaterThan(4000);
+      expect((await bus.health()).connected).toBe(true);
+      await bus.close();
+    } finally {
+      await cluster.close();
+    }
+  }, 60_000);
+
   it('sends live telemetry only while some process listens, and a process that starts learns of listeners', async () => {
     const publisher = await open();
     const raw = await connect({ servers: nats.nodes[0]!.url });
