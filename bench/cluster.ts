@@ -1,4 +1,4 @@
-// Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1] [--profile dir]`.
+// Cluster benchmark: `npm run bench:cluster -- [--devices N] [--messages M] [--rate R|max] [--qos 0|1] [--partitions P] [--profile dir]`.
 // On this one machine: a 3-node NATS cluster, a private Mosquitto, a fresh PostgreSQL database, and Pulse
 // as 2 ingest + 2 evaluator + 1 api/provision processes (the built CLI). N devices of one tenant with one
 // rule (temp_c > 1000). The load carries the simulator's metrics, round-robin over the devices; in round
@@ -24,7 +24,7 @@ const DEVICES = Number(args.get('devices') ?? 1000);
 const MESSAGES = Number(args.get('messages') ?? 200_000);
 const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
 const QOS = Number(args.get('qos') ?? 1) as 0 | 1;
-const PARTITIONS = 32;
+const PARTITIONS = Number(args.get('partitions') ?? 32);
 // `--profile <dir>`: every Pulse process writes a V8 CPU profile there when it stops (not the killed evaluator).
 const PROFILE = args.get('profile');
 const ADMIN_KEY = 'bench-admin-key-0123456789';

@@ -196,7 +196,7 @@ export const variables = {
   },
   EVALUATOR_PARTITIONS: {
     schema: positiveInt.max(1024).default(32),
-    doc: 'Devices are cut into this many partitions by a hash of tenant and device; each is evaluated by one evaluator instance at a time. The same value in every process of a cluster.',
+    doc: "Devices are cut into this many partitions by a hash of tenant and device; each is evaluated by one evaluator instance at a time. The same value in every process of a cluster. At most this many evaluator instances share the work; fewer partitions mean larger batches for NATS (about 4 per evaluator instance is plenty: 8 instead of 32 for two instances cut NATS's CPU by a third at 5,000 msg/s, ADR 015).",
   },
   EVALUATOR_FAILOVER_SECONDS: {
     schema: positiveInt.max(300).default(10),
