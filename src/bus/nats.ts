@@ -673,12 +673,6 @@ async function ensureConsumer(
     ack_wait: nanos(ackWaitMs(failoverSeconds)),
     max_ack_pending: 256,
     max_deliver: -1,
-    // The consumer's delivered and acknowledged positions live in memory on each of its replicas, not
-    // on disk: every acknowledgement was a replicated file write (NATS spent a sixth less CPU without).
-    // Should every node restart at once, the positions are lost and what the stream still holds (on an
-    // interest stream, what was not acknowledged) is delivered again: repeats, never a loss. Consumers
-    // created before keep file storage; NATS does not change it in place.
-    mem_storage: true,
   };
   await findOrCreate(
     () => jsm.consumers.info(stream, durable),
