@@ -24,7 +24,8 @@ const DEVICES = Number(args.get('devices') ?? 1000);
 const MESSAGES = Number(args.get('messages') ?? 200_000);
 const RATE = args.get('rate') === undefined ? 10_000 : args.get('rate') === 'max' ? Infinity : Number(args.get('rate'));
 const QOS = Number(args.get('qos') ?? 1) as 0 | 1;
-const PARTITIONS = Number(args.get('partitions') ?? 32);
+// Unset: Pulse's default (a new cluster's count).
+const PARTITIONS = args.get('partitions');
 // `--profile <dir>`: every Pulse process writes a V8 CPU profile there when it stops (not the killed evaluator).
 const PROFILE = args.get('profile');
 const ADMIN_KEY = 'bench-admin-key-0123456789';
@@ -92,7 +93,7 @@ const env = {
   MQTT_URL: mosquitto.url,
   MQTT_SHARED_GROUP: 'bench-cluster',
   ADMIN_KEY,
-  EVALUATOR_PARTITIONS: String(PARTITIONS),
+  ...(PARTITIONS && { EVALUATOR_PARTITIONS: PARTITIONS }),
   HEARTBEAT_STALE_SECONDS: '300',
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   // NATS_STREAM_REPLICAS=1 shows what replicating every event on three nodes of one 2-core machine costs.
@@ -223,10 +224,14 @@ try {
   );
 
   // Failover: kill the evaluator that owns partitions, keep probing its devices over MQTT.
-  const owned: number[] = (await evaluators[1]!.health()).components.evaluator.partitions.owned;
+  const { owned, total } = (await evaluators[1]!.health()).components.evaluator.partitions as {
+    owned: number[];
+    total: number;
+  };
+  result.partitions = total;
   const ofDead = plan
     .map((d) => d.device_id)
-    .filter((id) => owned.includes(partitionOf('bench', id, PARTITIONS)))
+    .filter((id) => owned.includes(partitionOf('bench', id, total)))
     .filter((id) => Number(id.slice(4)) >= Math.ceil(MESSAGES / DEVICES)); // not probed yet: no alert open
   const prober = await mqtt.connectAsync(mosquitto.url, { clientId: `bench-cluster-prober-${process.pid}` });
   const killedAt = new Date();

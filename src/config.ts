@@ -195,8 +195,9 @@ export const variables = {
     doc: 'Durable events a process holds in memory while NATS cannot store them (ingest keeps storing telemetry meanwhile); beyond this the oldest are dropped, counted and /health says degraded.',
   },
   EVALUATOR_PARTITIONS: {
-    schema: positiveInt.max(1024).default(32),
-    doc: "Devices are cut into this many partitions by a hash of tenant and device; each is evaluated by one evaluator instance at a time. The same value in every process of a cluster. At most this many evaluator instances share the work; fewer partitions mean larger batches for NATS (about 4 per evaluator instance is plenty: 8 instead of 32 for two instances cut NATS's CPU by a third at 5,000 msg/s, ADR 015).",
+    schema: positiveInt.max(1024).optional(),
+    doc: "Devices are cut into this many partitions by a hash of tenant and device; each is evaluated by one evaluator instance at a time, so at most this many evaluator instances share the work. A cluster records the count it was first started with, and a process started with another refuses to start. Unset: the recorded count, or 8 for a new cluster. Fewer partitions mean larger batches for NATS (8 instead of 32 for two instances cut NATS's CPU by 40 % at 5,000 msg/s, ADR 015); set it before the first start to plan for more than 8 evaluator instances.",
+    defaultDoc: "the cluster's, else 8",
   },
   EVALUATOR_FAILOVER_SECONDS: {
     schema: positiveInt.max(300).default(10),

@@ -45,7 +45,8 @@ export interface NatsBusOptions {
   caFile?: string | undefined;
   /** A NATS .creds file (JWT + nkey seed). User and password may also sit in the URL. */
   credsFile?: string | undefined;
-  partitions: number;
+  /** Undefined: the count the cluster recorded, or NEW_CLUSTER_PARTITIONS for a new one. */
+  partitions?: number | undefined;
   /** A dead instance's partitions move within this time. */
   failoverSeconds: number;
   /** Stream replicas; undefined: 3 when the cluster has ≥ 3 servers, else 1. */
@@ -60,6 +61,12 @@ export interface NatsBusOptions {
 }
 
 const STORED_STREAM = 'PULSE_STORED';
+/**
+ * Partitions of a cluster started without EVALUATOR_PARTITIONS: enough for 8 evaluator instances (each
+ * keeps up with tens of thousands of messages a second), and few enough that a partition's batches are
+ * large (NATS's CPU follows the number of JetStream messages).
+ */
+const NEW_CLUSTER_PARTITIONS = 8;
 
 const ALERTS_STREAM = 'PULSE_ALERTS';
 const LEASES_BUCKET = 'pulse_leases';
@@ -188,17 +195,18 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
 
   let jsm!: JetStreamManager;
   let replicas!: number;
+  let partitions!: number;
   try {
     // Every step is idempotent: a cluster still electing its leaders is asked again.
     await patiently(log, async () => {
       jsm = await jetstreamManager(nc);
       const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
       replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
-      await checkPartitions(new Kvm(js), replicas, options.partitions);
+      partitions = await clusterPartitions(new Kvm(js), replicas, options.partitions);
       await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
       // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
       // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
-      for (let partition = 0; partition < options.partitions; partition++) {
+      for (let partition = 0; partition < partitions; partition++) {
         await ensureConsumer(
           jsm,
           STORED_STREAM,
@@ -351,11 +359,11 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
 
   const bus: Bus = {
     kind: 'nats',
-    partitions: options.partitions,
+    partitions,
     publish(topic, event) {
       if (topic === 'telemetry.stored') {
         for (const message of event as AcceptedMessage[]) {
-          const partition = partitionOf(message.tenant_id, message.device_id, options.partitions);
+          const partition = partitionOf(message.tenant_id, message.device_id, partitions);
           const list = gathering.get(partition);
           if (!list) gathering.set(partition, [message]);
           else if (list.push(message) >= CHUNK) sendGathered(partition);
@@ -487,7 +495,16 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     },
 
     async own(group, owner) {
-      const ownership = await startOwnership(nc, await leaseBucket(), group, instanceId, owner, options, log);
+      const ownership = await startOwnership(
+        nc,
+        await leaseBucket(),
+        group,
+        instanceId,
+        owner,
+        partitions,
+        options,
+        log,
+      );
       ownerships.add(ownership);
       return {
         owned: ownership.owned,
@@ -722,17 +739,24 @@ function isWrongRevision(error: unknown): boolean {
 }
 
 /** Every instance must cut devices into the same partitions: the first one to start records the count. */
-async function checkPartitions(kvm: Kvm, replicas: number, partitions: number): Promise<void> {
+/**
+ * The cluster's partition count: recorded by the first process that starts (`wanted`, else
+ * NEW_CLUSTER_PARTITIONS); a process that wants another one refuses to start.
+ */
+async function clusterPartitions(kvm: Kvm, replicas: number, wanted: number | undefined): Promise<number> {
   const config: KV = await kvm.create(CONFIG_BUCKET, { history: 1, replicas });
   try {
-    await config.create('evaluator.partitions', String(partitions));
-  } catch {
+    await config.create('evaluator.partitions', String(wanted ?? NEW_CLUSTER_PARTITIONS));
+    return wanted ?? NEW_CLUSTER_PARTITIONS;
+  } catch (error) {
     const recorded = Number((await config.get('evaluator.partitions'))?.string());
-    if (recorded !== partitions) {
+    if (!Number.isInteger(recorded) || recorded < 1) throw error; // not there: creating it failed for another reason
+    if (wanted !== undefined && recorded !== wanted) {
       throw new PartitionMismatch(
-        `EVALUATOR_PARTITIONS is ${partitions} here but ${recorded} in the running cluster; every process must use the same value`,
+        `EVALUATOR_PARTITIONS is ${wanted} here but ${recorded} in the running cluster; every process must use the same value (or leave it unset)`,
       );
     }
+    return recorded;
   }
 }
 
@@ -748,6 +772,7 @@ async function startOwnership(
   group: string,
   instanceId: string,
   owner: PartitionOwner,
+  partitions: number,
   options: NatsBusOptions,
   log: Logger,
 ): Promise<Ownership & { stop(): Promise<void> }> {
@@ -819,7 +844,7 @@ async function startOwnership(
     const lifetime = leaseTtlMs(options.failoverSeconds);
     const members = [...heard].filter(([, at]) => Date.now() - at < lifetime).map(([id]) => id);
     if (!members.includes(instanceId)) members.push(instanceId);
-    const mine = new Set(assignPartitions(options.partitions, members).get(instanceId) ?? []);
+    const mine = new Set(assignPartitions(partitions, members).get(instanceId) ?? []);
     await release(
       [...owned.keys()].filter((partition) => !mine.has(partition)),
       true,

@@ -217,6 +217,22 @@ describe('NATS bus', () => {
     expect(owners.get('a')!.size).toBe(0);
   });
 
+  it('takes the partition count the cluster recorded when none is set, and 8 for a new cluster', async () => {
+    await open({ partitions: 4 });
+    expect((await open({ partitions: undefined })).partitions).toBe(4);
+    const fresh = await startNatsCluster(1);
+    try {
+      const first = await createNatsBus({ ...options(fresh.nodes[0]!.url), partitions: undefined });
+      expect(first.partitions).toBe(8);
+      await first.close();
+      await expect(createNatsBus({ ...options(fresh.nodes[0]!.url), partitions: 4 })).rejects.toThrow(
+        /EVALUATOR_PARTITIONS is 4 here but 8/,
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('refuses to start when the cluster cuts devices into another number of partitions', async () => {
     await open({ partitions: 4 });
     await expect(open({ partitions: 8 })).rejects.toThrow(/EVALUATOR_PARTITIONS is 8 here but 4/);
