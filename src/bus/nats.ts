@@ -193,36 +193,32 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
     }
   })();
 
-  let jsm!: JetStreamManager;
-  let replicas!: number;
-  let partitions!: number;
-  try {
-    // Every step is idempotent: a cluster still electing its leaders is asked again.
-    await patiently(log, async () => {
-      jsm = await jetstreamManager(nc);
-      const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
-      replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
-      partitions = await clusterPartitions(new Kvm(js), replicas, options.partitions);
-      await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
-      // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
-      // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
-      for (let partition = 0; partition < partitions; partition++) {
-        await ensureConsumer(
-          jsm,
-          STORED_STREAM,
-          `${STORED_CONSUMER_GROUP}-p${partition}`,
-          storedSubject(partition),
-          options.failoverSeconds,
-          true,
-        );
-      }
-    });
-  } catch (error) {
+  // Every step is idempotent: a cluster still electing its leaders is asked again.
+  const { jsm, replicas, partitions } = await patiently(log, async () => {
+    const jsm = await jetstreamManager(nc);
+    const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
+    const replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
+    const partitions = await clusterPartitions(new Kvm(js), replicas, options.partitions);
+    await ensureStreams(jsm, replicas, options.streamMaxAgeHours);
+    // Stored messages are kept while a consumer is interested: the evaluator's partition consumers exist
+    // from the first start of any process, so nothing ingest stores before an evaluator runs is dropped.
+    for (let partition = 0; partition < partitions; partition++) {
+      await ensureConsumer(
+        jsm,
+        STORED_STREAM,
+        `${STORED_CONSUMER_GROUP}-p${partition}`,
+        storedSubject(partition),
+        options.failoverSeconds,
+        true,
+      );
+    }
+    return { jsm, replicas, partitions };
+  }).catch(async (error: unknown) => {
     await nc.close();
     throw error instanceof PartitionMismatch
       ? error
       : new Error(`NATS at ${shown(options.servers)} has no usable JetStream: ${(error as Error).message}`);
-  }
+  });
 
   // The outbox: durable events in publish order, at most PUBLISH_WINDOW waiting for their ack.
   const outbox: OutboxEntry[] = [];
@@ -584,7 +580,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
 const SETUP_PATIENCE_MS = 30_000;
 
 /** Runs `setup` again while JetStream times out, for at most SETUP_PATIENCE_MS; other errors at once. */
-async function patiently(log: Logger, setup: () => Promise<void>): Promise<void> {
+async function patiently<T>(log: Logger, setup: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + SETUP_PATIENCE_MS;
   for (;;) {
     try {
