@@ -168,3 +168,19 @@ describe('the embedded broker on a taken port', () => {
     }
   });
 });
+
+describe('a platform on PostgreSQL', () => {
+  it('names its database connections after the roles it runs (pg_stat_activity shows which role holds one)', async () => {
+    const pulse = await startTestPlatform('postgres', {}, ['api', 'provision']);
+    try {
+      const { rows } = await pulse.db.withService((tx) =>
+        tx.query<{ name: string }>(
+          `SELECT application_name AS name FROM pg_stat_activity WHERE pid = pg_backend_pid()`,
+        ),
+      );
+      expect(rows[0]!.name).toBe('pulse api provision');
+    } finally {
+      await pulse.close();
+    }
+  });
+});
