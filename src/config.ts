@@ -249,7 +249,7 @@ export const variables = {
   },
   HEARTBEAT_STALE_SECONDS: {
     schema: positiveInt.default(30),
-    doc: 'A device is ONLINE while its last heartbeat or telemetry is at most this old, then STALE with a NO_HEARTBEAT alert.',
+    doc: 'A device is ONLINE while its last heartbeat or telemetry is at most this old (plus FLUSH_INTERVAL_MS, the longest ingest holds a message before storing it), then STALE with a NO_HEARTBEAT alert.',
   },
   TELEMETRY_PARTITION_DAYS_AHEAD: {
     schema: nonNegativeInt.max(60).default(3),

@@ -19,7 +19,12 @@ import type { DeviceState, DeviceStatus } from '../model/device-state.js';
 /** What the engine decided; the store applies it to the database in batches. */
 export interface Effects {
   deviceChanged(device: DeviceState): void;
-  openAlert(alert: AlertOpen): void;
+  /**
+   * Opens (or updates) an alert. With `unlessSeenAfter` (NO_HEARTBEAT), the store first looks for a message
+   * of the device stored after that time and, if there is one, opens nothing and reports it back
+   * (storedSignOfLife): the bus may bring a stored message after the deadline it meets.
+   */
+  openAlert(alert: AlertOpen, unlessSeenAfter?: Date): void;
   closeAlert(tenantId: string, fingerprint: string): void;
   ruleStateChanged(tenantId: string, ruleId: string, deviceId: string, violatingSince: Date | null): void;
 }
@@ -203,24 +208,38 @@ export class EvaluatorEngine {
     // is still evaluated — the violation happened — but it does not replace the latest metrics.
     const isTelemetry = message.msg_type !== 'heartbeat';
     const isOutdated = isTelemetry && device.last_telemetry_at !== null && seenAt < device.last_telemetry_at;
+    this.seen(device, seenAt, isTelemetry, nowMs);
+    // Heartbeats carry no metrics; "latest metrics" are the latest telemetry's.
+    if (isTelemetry && !isOutdated && Object.keys(message.metrics).length > 0) device.state = message.metrics;
+    this.effects.deviceChanged(device);
+    if (device.status !== 'REVOKED' && isTelemetry) this.evaluateRules(device, message.metrics, nowMs);
+  }
+
+  /**
+   * The store found a message stored after the device's deadline that the bus has not brought yet: a sign
+   * of life like any other (its metrics and rules wait for the message itself).
+   */
+  storedSignOfLife(tenantId: string, deviceId: string, time: Date, msgType: string): void {
+    const device = this.devices.get(key(tenantId, deviceId));
+    if (!device) return;
+    const nowMs = this.now();
+    this.seen(device, new Date(Math.min(time.getTime(), nowMs)), msgType !== 'heartbeat', nowMs);
+    this.effects.deviceChanged(device);
+  }
+
+  /** A sign of life at seenAt: the device's deadline moves, and it is ONLINE again if that is still ahead. */
+  private seen(device: DeviceState, seenAt: Date, isTelemetry: boolean, nowMs: number): void {
     if (isTelemetry) device.last_telemetry_at = maxDate(device.last_telemetry_at, seenAt);
     else device.last_heartbeat_at = maxDate(device.last_heartbeat_at, seenAt);
     device.last_seen_at = maxDate(device.last_seen_at, seenAt);
-    // Heartbeats carry no metrics; "latest metrics" are the latest telemetry's.
-    if (isTelemetry && !isOutdated && Object.keys(message.metrics).length > 0) device.state = message.metrics;
-
-    const deadline = device.last_seen_at!.getTime() + this.staleMs;
-    if (device.status !== 'REVOKED') {
-      if (deadline > nowMs) {
-        this.timers.arm(deviceKey, deadline);
-        this.setStatus(device, 'ONLINE');
-        this.close(device.tenant_id, staleFingerprint(device.device_id));
-      } else {
-        this.timers.arm(deviceKey, nowMs); // an old message: the device is still silent
-      }
+    if (device.status === 'REVOKED') return;
+    // A deadline already past (an old message: the device is still silent) fires on the next tick.
+    const deadline = device.last_seen_at.getTime() + this.staleMs;
+    this.timers.arm(key(device.tenant_id, device.device_id), deadline);
+    if (deadline > nowMs) {
+      this.setStatus(device, 'ONLINE');
+      this.close(device.tenant_id, staleFingerprint(device.device_id));
     }
-    this.effects.deviceChanged(device);
-    if (device.status !== 'REVOKED' && isTelemetry) this.evaluateRules(device, message.metrics, nowMs);
   }
 
   private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
@@ -274,31 +293,36 @@ export class EvaluatorEngine {
   private expire(deviceKey: string): void {
     const device = this.devices.get(deviceKey);
     if (!device || device.status === 'REVOKED' || !device.last_seen_at) return;
-    if (device.last_seen_at.getTime() + this.staleMs > this.now()) return; // re-armed meanwhile
+    const nowMs = this.now();
+    if (device.last_seen_at.getTime() + this.staleMs > nowMs) return; // re-armed meanwhile
     this.setStatus(device, 'STALE');
     this.effects.deviceChanged(device);
-    this.open({
-      tenant_id: device.tenant_id,
-      site_id: device.site_id,
-      device_id: device.device_id,
-      alert_type: 'NO_HEARTBEAT',
-      fingerprint: staleFingerprint(device.device_id),
-      severity: 4,
-      confidence: 0.9,
-      summary: `${device.site_id}: ${device.device_id} heartbeat missing/stale`,
-      details: {
-        last_heartbeat_at: device.last_heartbeat_at?.toISOString() ?? null,
-        last_seen_at: device.last_seen_at.toISOString(),
+    this.open(
+      {
+        tenant_id: device.tenant_id,
+        site_id: device.site_id,
+        device_id: device.device_id,
+        alert_type: 'NO_HEARTBEAT',
+        fingerprint: staleFingerprint(device.device_id),
+        severity: 4,
+        confidence: 0.9,
+        summary: `${device.site_id}: ${device.device_id} heartbeat missing/stale`,
+        details: {
+          last_heartbeat_at: device.last_heartbeat_at?.toISOString() ?? null,
+          last_seen_at: device.last_seen_at.toISOString(),
+        },
       },
-    });
+      // A message stored in time but not yet brought by the bus must keep this alert from opening.
+      new Date(nowMs - this.staleMs),
+    );
   }
 
-  private open(alert: Omit<AlertOpen, 'isNew'>): void {
+  private open(alert: Omit<AlertOpen, 'isNew'>, unlessSeenAfter?: Date): void {
     const alertKey = key(alert.tenant_id, alert.fingerprint);
     const isNew = !this.openFingerprints.has(alertKey);
     if (isNew) this.counters.alerts_opened += 1;
     this.openFingerprints.set(alertKey, alert.device_id);
-    this.effects.openAlert({ ...alert, isNew });
+    this.effects.openAlert({ ...alert, isNew }, unlessSeenAfter);
   }
 
   private close(tenantId: string, fingerprint: string): void {

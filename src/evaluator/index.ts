@@ -23,8 +23,13 @@ const DEVICE_STATE_FLUSH_MS = 1000;
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
   const { db, bus, log, config } = deps;
-  const store = new EvaluatorStore(db, bus, log, DEVICE_STATE_FLUSH_MS);
-  const engine = new EvaluatorEngine(store, config.HEARTBEAT_STALE_SECONDS * 1000, Date.now, (error, context) =>
+  const store = new EvaluatorStore(db, bus, log, DEVICE_STATE_FLUSH_MS, (found) => {
+    for (const row of found) engine.storedSignOfLife(row.tenant_id, row.device_id, row.time, row.msg_type);
+  });
+  // The evaluator knows stored messages only; ingest holds a QoS 0 message up to FLUSH_INTERVAL_MS before
+  // storing it, so a device is stale that much later than HEARTBEAT_STALE_SECONDS (ADR 009).
+  const staleMs = config.HEARTBEAT_STALE_SECONDS * 1000 + config.FLUSH_INTERVAL_MS;
+  const engine = new EvaluatorEngine(store, staleMs, Date.now, (error, context) =>
     log.error({ err: error, ...context }, 'evaluation failed'),
   );
 
@@ -103,7 +108,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         },
         // Our downtime (or a handover) is not the devices' fault: a device whose deadline passed while
         // nobody evaluated it gets one full period from now for its messages to arrive.
-        Date.now() + config.HEARTBEAT_STALE_SECONDS * 1000,
+        Date.now() + staleMs,
       );
       for (const partition of partitions) {
         const consumption = await bus.consume(

@@ -9,8 +9,11 @@ import type { Effects } from './engine.js';
 import { closeAlerts, upsertAlerts, type AlertEvent, type AlertOpen } from '../model/alerts.js';
 import { saveRuleStates, type RuleStateRow } from '../model/rules.js';
 import { upsertDeviceStates, type DeviceState } from '../model/device-state.js';
+import { latestSignsOfLife, type StoredSignOfLife } from '../model/telemetry.js';
 
-type AlertOp = { kind: 'open'; alert: AlertOpen } | { kind: 'close'; tenant_id: string; fingerprint: string };
+type AlertOp =
+  | { kind: 'open'; alert: AlertOpen; unlessSeenAfter?: Date | undefined }
+  | { kind: 'close'; tenant_id: string; fingerprint: string };
 
 export class EvaluatorStore implements Effects {
   private devices = new Map<string, DeviceState>();
@@ -28,6 +31,8 @@ export class EvaluatorStore implements Effects {
     private readonly bus: Bus,
     private readonly log: Logger,
     flushMs = 200,
+    /** Messages found stored that stopped a NO_HEARTBEAT from opening (told after the batch commits). */
+    private readonly onStoredSignsOfLife: (found: StoredSignOfLife[]) => void = () => undefined,
   ) {
     this.timer = setInterval(() => void this.flush(), flushMs);
     this.timer.unref();
@@ -37,7 +42,7 @@ export class EvaluatorStore implements Effects {
     this.devices.set(`${device.tenant_id}\u0000${device.device_id}`, { ...device });
   }
 
-  openAlert(alert: AlertOpen): void {
+  openAlert(alert: AlertOpen, unlessSeenAfter?: Date): void {
     // Repeated updates of one open alert within a batch collapse into the last one.
     const last = this.alertOps.at(-1);
     if (
@@ -46,9 +51,10 @@ export class EvaluatorStore implements Effects {
       last.alert.fingerprint === alert.fingerprint
     ) {
       last.alert = { ...alert, isNew: last.alert.isNew || alert.isNew };
+      last.unlessSeenAfter = unlessSeenAfter ?? last.unlessSeenAfter;
       return;
     }
-    this.alertOps.push({ kind: 'open', alert });
+    this.alertOps.push({ kind: 'open', alert, unlessSeenAfter });
     this.flushSoon();
   }
 
@@ -101,23 +107,42 @@ export class EvaluatorStore implements Effects {
     const started = performance.now();
     this.flushing = this.db
       .withService(async (tx) => {
-        await upsertDeviceStates(tx, devices);
+        // Checked in the transaction that would open them, so a message committed before it counts.
+        const found = await latestSignsOfLife(
+          tx,
+          ops.flatMap((op) =>
+            op.kind === 'open' && op.unlessSeenAfter
+              ? [{ tenant_id: op.alert.tenant_id, device_id: op.alert.device_id, after: op.unlessSeenAfter }]
+              : [],
+          ),
+        );
+        const alive = new Set(found.map((row) => `${row.tenant_id}\u0000${row.device_id}`));
+        const isAlive = (tenantId: string, deviceId: string) => alive.has(`${tenantId}\u0000${deviceId}`);
+        // Their STALE state is not written either: the engine makes them ONLINE again once told.
+        await upsertDeviceStates(
+          tx,
+          devices.filter((device) => device.status !== 'STALE' || !isAlive(device.tenant_id, device.device_id)),
+        );
         await saveRuleStates(tx, ruleStates);
         const events: AlertEvent[] = [];
         let duplicateOpens = 0;
-        for (const layer of layers(ops)) {
+        const due = ops.filter(
+          (op) => op.kind !== 'open' || !op.unlessSeenAfter || !isAlive(op.alert.tenant_id, op.alert.device_id),
+        );
+        for (const layer of layers(due)) {
           const opened = await upsertAlerts(tx, layer.opens);
           duplicateOpens += opened.duplicates;
           events.push(...opened.events, ...(await closeAlerts(tx, layer.closes)));
         }
-        return { events, duplicateOpens };
+        return { events, duplicateOpens, found };
       })
       .then(
-        ({ events, duplicateOpens }) => {
+        ({ events, duplicateOpens, found }) => {
           this.stats.flushes += 1;
           this.stats.duplicateOpens += duplicateOpens;
           this.stats.lastFlushMs = Math.round(performance.now() - started);
           for (const event of events) this.bus.publish('alert.changed', event);
+          if (found.length > 0) this.onStoredSignsOfLife(found);
           for (const resolve of waiters) resolve();
           if (this.alertOps.length > 0) this.flushSoon(); // decided during this flush
         },

@@ -266,6 +266,34 @@ export async function insertTelemetry(tx: ServiceTx, engine: Engine, rows: Telem
   );
 }
 
+/** The newest stored message of a device newer than `after` (a sign of life), for the evaluator's stale check. */
+export interface StoredSignOfLife {
+  tenant_id: string;
+  device_id: string;
+  time: Date;
+  msg_type: string;
+}
+
+/**
+ * For each device, its newest stored message after the given time, if any (one index probe per device). The
+ * evaluator asks before it opens NO_HEARTBEAT: a message may be stored before the bus brings it (ADR 009).
+ */
+export async function latestSignsOfLife(
+  tx: ServiceTx,
+  devices: { tenant_id: string; device_id: string; after: Date }[],
+): Promise<StoredSignOfLife[]> {
+  if (devices.length === 0) return [];
+  const { rows } = await tx.query<StoredSignOfLife>(
+    `SELECT d.tenant_id, d.device_id, newest.time, newest.msg_type
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS d(tenant_id, device_id, after)
+     JOIN LATERAL (SELECT t.time, t.msg_type FROM telemetry t
+                   WHERE t.tenant_id = d.tenant_id AND t.device_id = d.device_id AND t.time > d.after
+                   ORDER BY t.time DESC LIMIT 1) newest ON true`,
+    [devices.map((d) => d.tenant_id), devices.map((d) => d.device_id), devices.map((d) => d.after)],
+  );
+  return rows;
+}
+
 /** One row of COPY's text format: tab-separated, backslash escapes for the separators themselves. */
 function copyRow({ message: m, metricsJson }: TelemetryInsert): string {
   return `${m.time.toISOString()}\t${escapeCopy(m.tenant_id)}\t${escapeCopy(m.device_id)}\t${escapeCopy(m.site_id)}\t${escapeCopy(m.msg_type)}\t${m.seq}\t${escapeCopy(metricsJson)}\n`;
