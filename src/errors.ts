@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'CONFLICT'
   | 'INVALID_REQUEST'
+  | 'INVALID_CHARACTER'
   | 'INVALID_ACTIVATION_CODE'
   | 'ACTIVATION_CODE_USED'
   | 'ACTIVATION_CODE_EXPIRED'
@@ -19,6 +20,8 @@ const statusByCode: Record<ErrorCode, number> = {
   FORBIDDEN: 403,
   CONFLICT: 409,
   INVALID_REQUEST: 400,
+  /** A control character (U+0000…) in a path parameter or query value. */
+  INVALID_CHARACTER: 400,
   INVALID_ACTIVATION_CODE: 400,
   ACTIVATION_CODE_USED: 400,
   ACTIVATION_CODE_EXPIRED: 400,

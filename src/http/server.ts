@@ -18,9 +18,11 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { isDataException } from '../db/sqlstate.js';
 import { AppError } from '../errors.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
+import { boundIntegers, controlCharacterProblem } from './input-checks.js';
 import { compileResponseCheck, ResponseSchemaError } from './response-check.js';
 
 /** The server every role registers on: request and reply types come from the routes' TypeBox schemas. */
@@ -148,6 +150,19 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     if (request.protocol === 'https') reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
   });
 
+  // No id, name or filter holds a control character (PostgreSQL cannot even compare text with U+0000):
+  // refused for every route before it reads them.
+  app.addHook('onRequest', async (request) => {
+    const problem =
+      controlCharacterProblem('path parameter', request.params) ??
+      controlCharacterProblem('query parameter', request.query);
+    if (problem) throw new AppError('INVALID_CHARACTER', problem);
+  });
+  // Integers a request sends stay within what JavaScript holds exactly (see boundIntegers).
+  app.addHook('onRoute', (route: RouteOptions) => {
+    for (const part of ['params', 'querystring', 'body'] as const) boundIntegers(route.schema?.[part]);
+  });
+
   // JSON bodies as Fastify parses them (prototype poisoning refused), then refused with a 400 when they
   // nest absurdly deep or hold text the database cannot store, instead of a 500 from deeper down.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -230,6 +245,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     if (error instanceof ResponseSchemaError) return reply.status(500).send({ detail: error.message });
     if (error.validation) {
       return reply.status(422).send({ detail: toFastApiDetail(error) });
+    }
+    // A value the database refuses as data (out of range, malformed), whichever route passed it on, is the
+    // request's to fix; PostgreSQL's words name the value and the type.
+    if (isDataException(error)) {
+      return reply.status(400).send({ detail: `A value in the request cannot be used: ${error.message}` });
     }
     const status = error.statusCode ?? 500;
     if (status >= 500) {

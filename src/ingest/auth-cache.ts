@@ -6,6 +6,7 @@
 // them), and concurrent misses for one device share its load.
 // Provisioning changes invalidate at once (bus `device.changed`, from any process over NATS); when the
 // bus connection was lost and such events may have been missed, the whole cache goes.
+import { isDataException } from '../db/sqlstate.js';
 import type { DeviceKey, RegistryEntry } from '../model/device-registry.js';
 
 export interface AuthCacheOptions {
@@ -66,23 +67,28 @@ export class DeviceAuthCache {
   private loadQueued(): void {
     const queued = this.queued;
     this.queued = [];
-    for (let start = 0; start < queued.length; start += MAX_BATCH) {
-      const batch = queued.slice(start, start + MAX_BATCH);
-      this.stats.loads += 1;
-      this.load(batch).then(
-        (entries) =>
-          batch.forEach((load, i) => {
-            this.loading.delete(load.key);
-            this.store(load.key, entries[i] ?? null);
-            load.resolve(entries[i] ?? null);
-          }),
-        (error: unknown) =>
-          batch.forEach((load) => {
-            this.loading.delete(load.key);
-            load.reject(error);
-          }),
-      );
-    }
+    for (let start = 0; start < queued.length; start += MAX_BATCH)
+      this.loadBatch(queued.slice(start, start + MAX_BATCH));
+  }
+
+  private loadBatch(batch: QueuedLoad[]): void {
+    this.stats.loads += 1;
+    this.load(batch).then(
+      (entries) =>
+        batch.forEach((load, i) => {
+          this.loading.delete(load.key);
+          this.store(load.key, entries[i] ?? null);
+          load.resolve(entries[i] ?? null);
+        }),
+      (error: unknown) => {
+        // One key the database refuses as data fails the whole query: the others load alone, not with it.
+        if (batch.length > 1 && isDataException(error)) return batch.forEach((load) => this.loadBatch([load]));
+        batch.forEach((load) => {
+          this.loading.delete(load.key);
+          load.reject(error);
+        });
+      },
+    );
   }
 
   /** Fills the cache ahead of traffic (a restarted ingest meets a whole fleet at once). */

@@ -165,6 +165,7 @@ function unreadReason(error: { code?: string; statusCode?: number; validationCon
   if (error.statusCode === 413) return 'PAYLOAD_TOO_LARGE';
   // The X-Provision-Token header is the one thing the schema requires.
   if (error.code === 'FST_ERR_VALIDATION' && error.validationContext === 'headers') return 'TOKEN_MISSING';
+  if (error.code === 'INVALID_CHARACTER') return 'BAD_TOPIC_FORMAT'; // in a path parameter: the topic's ids
   return 'INVALID_JSON'; // wrong media type, empty body: it could not be read as a message
 }
 

@@ -19,6 +19,7 @@ import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
 import { saveQuarantine } from '../model/quarantine.js';
 import { MAX_ID_LENGTH } from '../model/device-spec.js';
+import { isDataException } from '../db/sqlstate.js';
 
 export interface IngestOptions {
   batchSize: number;
@@ -157,7 +158,17 @@ export class IngestPipeline {
   /** Whether a broker login as this device with this token is valid (the same cache as messages use). */
   async credentialsValid(tenantId: string, deviceId: string, token: string): Promise<boolean> {
     if (tenantId.length > MAX_ID_LENGTH || deviceId.length > MAX_ID_LENGTH) return false;
-    return credentialsMatch(await this.cache.get(tenantId, deviceId), token);
+    return credentialsMatch(await this.registryEntry(tenantId, deviceId), token);
+  }
+
+  /** The device's entry; an id the database refuses as data (SQLSTATE class 22) is no device's, not an outage. */
+  private async registryEntry(tenantId: string, deviceId: string): Promise<RegistryEntry | null> {
+    try {
+      return await this.cache.get(tenantId, deviceId);
+    } catch (error) {
+      if (isDataException(error)) return null;
+      throw error;
+    }
   }
 
   /** A device's registration changed in this process: forget what the cache knows. */
@@ -281,7 +292,7 @@ export class IngestPipeline {
       let delay = 100;
       for (;;) {
         try {
-          return await this.cache.get(tenantId, deviceId);
+          return await this.registryEntry(tenantId, deviceId);
         } catch (error) {
           // Stopping: leave the message unacknowledged; the broker delivers it again later.
           if (source !== 'mqtt' || this.stopping) throw error;

@@ -3,6 +3,7 @@
 // STORE_REJECTS, or not at all. A stored payload never holds a provision token. Writes are batched every
 // second and survive a database outage in memory (events up to a bound; counters always).
 import type { Logger } from 'pino';
+import { escapeControlCharacters } from '../lib/control-characters.js';
 import type { Reason } from './reasons.js';
 import { isRowError, saveIsolatingRowErrors } from './writer.js';
 import type { RejectDetails } from './validate.js';
@@ -65,7 +66,8 @@ export class Quarantine {
     }
     this.events.push({
       eventTs: reject.eventTs,
-      topic: reject.topic,
+      // A topic refused for its control characters is kept legible, and storable (U+0000).
+      topic: escapeControlCharacters(reject.topic),
       tenantId: reject.tenantId,
       siteId: reject.siteId,
       deviceId: reject.deviceId,

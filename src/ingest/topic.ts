@@ -1,13 +1,18 @@
+import { firstControlCharacter } from '../lib/control-characters.js';
+
 export interface DeviceTopic {
   tenantId: string;
   deviceId: string;
   msgType: string;
 }
 
-/** `tenant/{tenant_id}/device/{device_id}/{msg_type}`; anything else is not a device topic. */
+/**
+ * `tenant/{tenant_id}/device/{device_id}/{msg_type}`; anything else is not a device topic, nor is one with
+ * a control character (no registered id holds one, and the database cannot even look up U+0000).
+ */
 export function parseTopic(topic: string): DeviceTopic | null {
   // Runs for every message: index arithmetic instead of split() keeps it allocation-light.
-  if (!topic.startsWith('tenant/')) return null;
+  if (!topic.startsWith('tenant/') || firstControlCharacter(topic) !== undefined) return null;
   const tenantEnd = topic.indexOf('/', 7);
   if (tenantEnd <= 7 || !topic.startsWith('/device/', tenantEnd)) return null;
   const deviceStart = tenantEnd + 8;

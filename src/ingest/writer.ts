@@ -5,6 +5,8 @@
 //     (quarantined WRITE_FAILED by the caller), the others are written;
 //   - when the database is unreachable the batch is retried with backoff until it is back, while the
 //     backlog (bounded by maxBacklog) tells sources to stop taking more.
+import { isDataException, sqlState } from '../db/sqlstate.js';
+
 export type InsertBatch<Row> = (rows: Row[]) => Promise<void>;
 
 export interface WriterOptions<Row> {
@@ -211,7 +213,5 @@ export async function saveIsolatingRowErrors<T>(
  * opposed to being unreachable or shutting down, in which case retrying the same rows later succeeds.
  */
 export function isRowError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false;
-  return code.startsWith('22') || code.startsWith('23');
+  return isDataException(error) || (sqlState(error)?.startsWith('23') ?? false);
 }

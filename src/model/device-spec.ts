@@ -2,11 +2,14 @@
 // CSV file. Pure functions; the HTTP routes and the CLI call them.
 import { AppError } from '../errors.js';
 
-/** Ids end up in MQTT topics (tenant/{t}/device/{d}/…), so topic separators and wildcards are refused. */
+/**
+ * Ids end up in MQTT topics (tenant/{t}/device/{d}/…), so topic separators and wildcards are refused, and
+ * control characters, which ingest refuses in topics (lib/control-characters.ts).
+ */
 export const MAX_ID_LENGTH = 128;
-export const ID_PATTERN = `^[^/+#\\s\\u0000-\\u001f]{1,${MAX_ID_LENGTH}}$`;
+export const ID_PATTERN = `^[^/+#\\s\\u0000-\\u001f\\u007f-\\u009f]{1,${MAX_ID_LENGTH}}$`;
 const idPattern = new RegExp(ID_PATTERN, 'u');
-export const ID_RULE = `1-${MAX_ID_LENGTH} characters, none of '/', '+', '#' or whitespace`;
+export const ID_RULE = `1-${MAX_ID_LENGTH} characters, none of '/', '+', '#', whitespace or control characters`;
 
 export const MAX_BULK_DEVICES = 10_000;
 

@@ -14,19 +14,23 @@ describe('device specs', () => {
     [{ tenant_id: 't', device_id: 'd', site_id: '  ' }, 'site_id is required'],
     [
       { tenant_id: 't/x', device_id: 'd', site_id: 's' },
-      "tenant_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+      "tenant_id must be 1-128 characters, none of '/', '+', '#', whitespace or control characters",
     ],
     [
       { tenant_id: 't', device_id: 'dev #1', site_id: 's' },
-      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+      "device_id must be 1-128 characters, none of '/', '+', '#', whitespace or control characters",
     ],
     [
       { tenant_id: 't', device_id: 'd+', site_id: 's' },
-      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+      "device_id must be 1-128 characters, none of '/', '+', '#', whitespace or control characters",
+    ],
+    [
+      { tenant_id: 't', device_id: 'd\u0085', site_id: 's' },
+      "device_id must be 1-128 characters, none of '/', '+', '#', whitespace or control characters",
     ],
     [
       { tenant_id: 't', device_id: 'x'.repeat(129), site_id: 's' },
-      "device_id must be 1-128 characters, none of '/', '+', '#' or whitespace",
+      "device_id must be 1-128 characters, none of '/', '+', '#', whitespace or control characters",
     ],
     [{ tenant_id: 't', device_id: 'd', site_id: 's', metadata: [1] }, 'metadata must be a JSON object'],
     [{ tenant_id: 't', device_id: 'd', site_id: 's', fw_version: 3 }, 'fw_version must be a string'],
