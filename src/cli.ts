@@ -16,6 +16,7 @@ import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
 import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 import { ROLES, type Role } from './model/users.js';
 import { PASSWORD_RULES } from './identity/passwords.js';
+import { isLoopbackHost } from './lib/listen.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [
@@ -534,8 +535,9 @@ function printBanner(
 
 /** Who can reach the embedded broker, when that is only this machine. */
 function brokerReach(config: Config): string {
-  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(config.MQTT_HOST);
-  return !config.MQTT_URL && loopback ? '   (this machine only; MQTT_HOST=0.0.0.0 takes devices from the network)' : '';
+  return !config.MQTT_URL && isLoopbackHost(config.MQTT_HOST)
+    ? '   (this machine only; MQTT_HOST=0.0.0.0 takes devices from the network)'
+    : '';
 }
 
 /** A live status line on a terminal; a log line every 30 s otherwise. */

@@ -21,7 +21,7 @@ import { startMaintenance } from './db/maintenance.js';
 import { pruneOidcStorage } from './identity/oidc-storage.js';
 import { pruneExpiredRollups } from './model/rollups.js';
 import { createHttpServer } from './http/server.js';
-import { listenWithFallback } from './lib/listen.js';
+import { isLoopbackAddress, isLoopbackHost, listenWithFallback } from './lib/listen.js';
 import * as evaluator from './evaluator/index.js';
 import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
@@ -142,9 +142,14 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (broker) {
       const embedded = broker;
       // Devices and browsers that only speak HTTP(S): MQTT over WebSocket on the HTTP port.
-      http.app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) =>
-        embedded.handleWebSocket(socket, request.ip),
-      );
+      // The same bind rule as the MQTT port: a loopback MQTT_HOST takes no device from the network here either.
+      const mqttFromNetwork = !isLoopbackHost(config.MQTT_HOST);
+      http.app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
+        if (!mqttFromNetwork && !isLoopbackAddress(request.socket.remoteAddress)) {
+          return socket.close(1008, 'MQTT over WebSocket is taken from this machine only (MQTT_HOST)');
+        }
+        embedded.handleWebSocket(socket, request.ip);
+      });
     }
     if (tls) {
       // A renewed certificate is taken on SIGHUP, without a restart; open connections keep theirs.
@@ -214,6 +219,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       cleanup.push(() => role.stop());
       http.addHealthCheck(name, () => role.health());
     }
+
+    // Every gate of this process is installed: devices may connect (ADR 019).
+    broker?.open();
 
     // This process owns the embedded database: the CLI's commands come through here (ADR 017).
     const ownsDataDir = connection.engine === 'pglite' && !config.PULSE_DATA_DIR.startsWith('memory://');

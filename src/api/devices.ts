@@ -86,6 +86,7 @@ const Connection = Obj({
   activate_url: Type.String(),
   mqtt_url: Nullable(Type.String()),
   mqtt_username: Type.String({ description: 'log in with the provision token as password' }),
+  mqtt_client_id: Type.String({ description: 'connect with this client id (the only one Mosquitto lets it use)' }),
   mqtt_topic: Type.String({ description: 'publish telemetry here; heartbeat under …/heartbeat' }),
   http_url: Type.String({ description: 'POST telemetry here with X-Provision-Token' }),
 });
@@ -119,6 +120,7 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
         activate_url: `${base}/api/device/activate`,
         mqtt_url: deps.mqttUrl ?? null,
         mqtt_username: `${device.tenant_id}/${device.device_id}`,
+        mqtt_client_id: `${device.tenant_id}/${device.device_id}`,
         mqtt_topic: `tenant/${device.tenant_id}/device/${device.device_id}/telemetry`,
         http_url: `${base}/ingest/v1/${path}/telemetry`,
       },

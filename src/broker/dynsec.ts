@@ -91,8 +91,10 @@ export interface DeviceLogins extends ManagedLogins {
   /** Creates or updates the device's login with this token as its password, enabled (setPassword). */
   /** Enables or disables an existing login (a device re-registered or revoked). */
   setEnabled(tenantId: string, deviceId: string, enabled: boolean): Promise<void>;
-  /** username → disabled, for every device login the plugin holds. */
-  list(): Promise<Map<string, boolean>>;
+  /** username → whether it is disabled and the client id it is bound to, for every device login. */
+  list(): Promise<Map<string, DeviceLogin>>;
+  /** Binds each login to its own user name as client id (logins made before client ids were bound). */
+  bindClientIds(usernames: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,11 @@ export const UNMANAGED_LOGINS: ManagedLogins = {
 };
 
 export const readerUsername = (tenantId: string, name: string) => `${tenantId}/alerts/${name}`;
+
+export interface DeviceLogin {
+  disabled: boolean;
+  clientId: string | undefined;
+}
 
 export class Dynsec implements DeviceLogins {
   private readonly pending = new Map<string, { resolve: (r: Response) => void; reject: (e: Error) => void }>();
@@ -191,13 +198,15 @@ export class Dynsec implements DeviceLogins {
   async setPassword(tenantId: string, deviceId: string, token: string) {
     const username = deviceUsername(tenantId, deviceId);
     const rolename = deviceRole(tenantId, deviceId);
+    // The client id is the login's own name: nobody else can connect with it and put the device out.
     await this.run([
       { command: 'createRole', rolename, acls: deviceAcls(tenantId, deviceId) },
-      { command: 'createClient', username, password: token, roles: [{ rolename }] },
+      { command: 'createClient', username, clientid: username, password: token, roles: [{ rolename }] },
     ]);
     // If the client existed (created with its role), createClient changed nothing: set what it must be.
     await this.run([
       { command: 'setClientPassword', username, password: token },
+      { command: 'setClientId', username, clientid: username },
       { command: 'enableClient', username },
     ]);
   }
@@ -210,7 +219,13 @@ export class Dynsec implements DeviceLogins {
         rolename,
         acls: [{ acltype: 'subscribePattern', topic: `alerts/${tenantId}/#`, allow: true }],
       },
-      { command: 'createClient', username: readerUsername(tenantId, name), password, roles: [{ rolename }] },
+      {
+        command: 'createClient',
+        username: readerUsername(tenantId, name),
+        clientid: readerUsername(tenantId, name),
+        password,
+        roles: [{ rolename }],
+      },
     ]);
   }
 
@@ -225,12 +240,22 @@ export class Dynsec implements DeviceLogins {
 
   async list() {
     const [response] = await this.run([{ command: 'listClients', verbose: true, count: -1, offset: 0 }]);
-    const clients = (response?.data?.clients ?? []) as { username: string; disabled?: boolean }[];
+    const clients = (response?.data?.clients ?? []) as { username: string; disabled?: boolean; clientid?: string }[];
     return new Map(
       clients
         .filter((c) => c.username.split('/').length === 2) // devices; readers are <tenant>/alerts/<name>
-        .map((c) => [c.username, c.disabled === true] as const),
+        .map((c) => [c.username, { disabled: c.disabled === true, clientId: c.clientid }] as const),
     );
+  }
+
+  async bindClientIds(usernames: string[]) {
+    for (let start = 0; start < usernames.length; start += 100) {
+      await this.run(
+        usernames
+          .slice(start, start + 100)
+          .map((username) => ({ command: 'setClientId', username, clientid: username })),
+      );
+    }
   }
 
   async close() {
@@ -249,10 +274,10 @@ export interface RegisteredLogin {
 
 /**
  * What a reconcile changes: logins to disable (device revoked or gone) or enable (device ACTIVE again),
- * and ACTIVE devices with a token but no login — their token exists only on the device (Pulse keeps its
+ * logins not yet bound to their own client id, and ACTIVE devices with a token but no login — their token exists only on the device (Pulse keeps its
  * hash), so only a rotation can give them one.
  */
-export function reconcileActions(registry: RegisteredLogin[], logins: Map<string, boolean>) {
+export function reconcileActions(registry: RegisteredLogin[], logins: Map<string, DeviceLogin>) {
   const active = new Set<string>();
   const withoutLogin: string[] = [];
   for (const device of registry) {
@@ -263,9 +288,11 @@ export function reconcileActions(registry: RegisteredLogin[], logins: Map<string
   }
   const disable: string[] = [];
   const enable: string[] = [];
-  for (const [username, disabled] of logins) {
+  const unbound: string[] = [];
+  for (const [username, { disabled, clientId }] of logins) {
     if (!active.has(username) && !disabled) disable.push(username);
     if (active.has(username) && disabled) enable.push(username);
+    if (clientId !== username) unbound.push(username);
   }
-  return { disable, enable, withoutLogin };
+  return { disable, enable, withoutLogin, unbound };
 }

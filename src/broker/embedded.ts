@@ -12,6 +12,12 @@
 // Pulse's own clients log in as `pulse` with a password made at each start. Anonymous clients are refused
 // when `requireAuth` (PROD); in DEV they may publish with the token in the payload, as the reference's
 // devices do. Nobody may subscribe to other devices' topics: their payloads hold tokens.
+//
+// Until `open()` (once every role of the process has started) only Pulse's own clients get in; devices and
+// readers are told "server unavailable", which clients retry. A device topic no gate takes is refused, so
+// no PUBACK ever goes out for a message nobody stores — before ingest starts, or after it stopped. A client
+// id belongs to the login that first used it, for as long as that client or its stored session lives; every
+// message forwarded — queued ones included — is checked against what the receiving login may read.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -42,6 +48,9 @@ type Identity =
   | { kind: 'device'; tenantId: string; deviceId: string; token: string }
   | { kind: 'reader'; tenantId: string; name: string };
 
+/** CONNACK return codes of MQTT 3.1.1 that aedes sends for a refused login. */
+type RefusalCode = 2 | 3 | 4 | 5;
+
 export interface EmbeddedBroker {
   readonly port: number;
   /** What devices connect to. */
@@ -58,6 +67,8 @@ export interface EmbeddedBroker {
   disconnectDevice(tenantId: string, deviceId: string): number;
   /** How alert readers' logins are checked; until set, reader logins are refused. */
   checkReadersWith(check: ReaderCheck): void;
+  /** Lets devices, readers and anonymous clients in: every gate of this process is installed. */
+  open(): void;
   /** Closes the connections logged in as this alert reader (it was removed). */
   disconnectReader(tenantId: string, name: string): number;
   /** The mqtts:// URL devices connect to, when MQTT over TLS is on. */
@@ -103,47 +114,52 @@ export async function startEmbeddedBroker(options: {
   const servicePassword = randomBytes(24).toString('base64url');
   let checkDevice: DeviceCheck | undefined;
   let checkReader: ReaderCheck | undefined;
+  let accepting = false;
+  const clientIds = createClientIdOwners<Client>();
 
   const authenticate: NonNullable<AedesOptions['authenticate']> = (client, username, password, done) => {
-    const refuse = (returnCode: 4 | 5, message: string) =>
+    const refuse = (returnCode: RefusalCode, message: string) =>
       done(Object.assign(new Error(message), { returnCode }), false);
-    if (username === undefined || username === '') {
-      return options.requireAuth ? refuse(5, 'log in as <tenant_id>/<device_id>') : done(null, true);
-    }
+    /** Lets the client in as `identity` (undefined: anonymous), unless its client id is another login's. */
+    const admit = (identity: Identity | undefined) => {
+      if (!clientIds.claim(client.id, ownerKey(identity), client)) {
+        return refuse(2, 'this client id is in use by another login; connect with your own');
+      }
+      if (identity) identities.set(client, identity);
+      if (identity && identity.kind !== 'service') deviceClients.add(client);
+      done(null, true);
+    };
     const secret = password?.toString('utf8') ?? '';
     if (username === SERVICE_USER) {
-      if (!keysEqual(secret, servicePassword)) return refuse(4, 'wrong password');
-      identities.set(client, { kind: 'service' });
-      return done(null, true);
+      return keysEqual(secret, servicePassword) ? admit({ kind: 'service' }) : refuse(4, 'wrong password');
+    }
+    // Retryable: mqtt.js and the documented examples reconnect after it (unlike after 4 or 5).
+    if (!accepting) return refuse(3, 'Pulse is starting or stopping; retry');
+    if (username === undefined || username === '') {
+      return options.requireAuth ? refuse(5, 'log in as <tenant_id>/<device_id>') : admit(undefined);
     }
     const reader = readerLogin(username);
     if (reader) {
       if (!secret || !checkReader) return refuse(4, 'unknown user');
       return void checkReader(reader.tenantId, reader.name, secret).then(
-        (valid) => {
-          if (!valid) return refuse(4, 'wrong password, or no such alert reader');
-          identities.set(client, { kind: 'reader', ...reader });
-          deviceClients.add(client);
-          done(null, true);
-        },
+        (valid) =>
+          valid ? admit({ kind: 'reader', ...reader }) : refuse(4, 'wrong password, or no such alert reader'),
         (error: unknown) => {
           options.log.warn({ err: error }, 'alert reader login could not be checked');
-          refuse(5, 'login could not be checked; retry');
+          refuse(3, 'login could not be checked; retry');
         },
       );
     }
     const login = deviceLogin(username);
     if (!login || !secret || !checkDevice) return refuse(4, 'unknown user');
     checkDevice(login.tenantId, login.deviceId, secret).then(
-      (valid) => {
-        if (!valid) return refuse(4, 'wrong token, or a revoked or unknown device');
-        identities.set(client, { kind: 'device', ...login, token: secret });
-        deviceClients.add(client);
-        done(null, true);
-      },
+      (valid) =>
+        valid
+          ? admit({ kind: 'device', ...login, token: secret })
+          : refuse(4, 'wrong token, or a revoked or unknown device'),
       (error: unknown) => {
         options.log.warn({ err: error }, 'device login could not be checked');
-        refuse(5, 'login could not be checked; retry');
+        refuse(3, 'login could not be checked; retry');
       },
     );
   };
@@ -164,6 +180,8 @@ export async function startEmbeddedBroker(options: {
     for (const { matches, gate } of gates) {
       if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null), token);
     }
+    // Denied by default: no PUBACK for a device message while nothing here would store it.
+    if (isDeviceTopic(packet.topic)) return callback(new Error('device messages are not taken here now'));
     callback(null);
   };
   const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (client, subscription, callback) => {
@@ -176,11 +194,24 @@ export async function startEmbeddedBroker(options: {
       own ||
       (identity?.kind !== 'reader' &&
         !mayMatchDeviceTopic(filter) &&
-        (identity?.kind === 'service' || !mayMatchAlertTopic(filter)));
+        (identity?.kind === 'service' || (!mayMatchAlertTopic(filter) && !filter.startsWith('$'))));
     callback(null, allowed ? subscription : null);
   };
-  const broker = await Aedes.createBroker({ concurrency: 1000, authenticate, authorizePublish, authorizeSubscribe });
-  broker.on('clientDisconnect', (client) => deviceClients.delete(client));
+  // The last word on every message a client receives, however its subscription or session came to be.
+  const authorizeForward: NonNullable<AedesOptions['authorizeForward']> = (client, packet) =>
+    mayReceive(identities.get(client), packet.topic) ? packet : null;
+  const broker = await Aedes.createBroker({
+    concurrency: 1000,
+    authenticate,
+    authorizePublish,
+    authorizeSubscribe,
+    authorizeForward,
+  });
+  broker.on('clientDisconnect', (client) => {
+    deviceClients.delete(client);
+    // A clean session ends with its connection: the id is free again. A stored one keeps its owner.
+    if (client.clean) clientIds.release(client.id, client);
+  });
   /** Closes the logged-in connections whose identity matches; returns how many. */
   const closeWhere = (matches: (identity: Identity) => boolean) => {
     let closed = 0;
@@ -248,6 +279,9 @@ export async function startEmbeddedBroker(options: {
     checkReadersWith(check) {
       checkReader = check;
     },
+    open() {
+      accepting = true;
+    },
     disconnectReader(tenantId, name) {
       return closeWhere((i) => i.kind === 'reader' && i.tenantId === tenantId && i.name === name);
     },
@@ -255,11 +289,60 @@ export async function startEmbeddedBroker(options: {
       return closeWhere((i) => i.kind === 'device' && i.tenantId === tenantId && i.deviceId === deviceId);
     },
     stop: async () => {
+      accepting = false;
+      // No new connections first; closing the broker then ends the open ones, which lets the servers close.
+      const closed = [server, ...(tlsServer ? [tlsServer] : [])].map(
+        (listener) => new Promise<void>((resolve) => listener.close(() => resolve())),
+      );
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
+      await Promise.all(closed);
     },
   };
+}
+
+/** Who a client id belongs to: one key per login (every anonymous client shares one). */
+function ownerKey(identity: Identity | undefined): string {
+  if (!identity) return 'anonymous';
+  if (identity.kind === 'service') return 'service';
+  if (identity.kind === 'device') return `device ${identity.tenantId}/${identity.deviceId}`;
+  return `reader ${identity.tenantId}/${identity.name}`;
+}
+
+/**
+ * The owner of each client id in use, connected or with a stored session. A login may take over its own
+ * id (a device reconnecting before the broker noticed it left); another login may not: it would kick the
+ * owner off and receive what its session holds.
+ */
+export function createClientIdOwners<Connection>() {
+  const owners = new Map<string, { owner: string; connection: Connection }>();
+  return {
+    /** Whether `owner` may use `clientId` for `connection`; if so, it owns it from now on. */
+    claim(clientId: string, owner: string, connection: Connection): boolean {
+      const current = owners.get(clientId);
+      if (current !== undefined && current.owner !== owner) return false;
+      owners.set(clientId, { owner, connection });
+      return true;
+    },
+    /** `connection` ended its clean session; an id its owner already took over again stays taken. */
+    release(clientId: string, connection: Connection): void {
+      if (owners.get(clientId)?.connection === connection) owners.delete(clientId);
+    },
+  };
+}
+
+/** Whether a client logged in as `identity` (undefined: anonymous) may receive a message on `topic`. */
+export function mayReceive(identity: Identity | undefined, topic: string): boolean {
+  if (identity?.kind === 'service') return true;
+  if (identity?.kind === 'device') return isOwnCommandFilter(topic, identity);
+  if (identity?.kind === 'reader') return isOwnAlertFilter(topic, identity.tenantId);
+  // `$SYS/…` lists every tenant's client ids; `tenant/…` carries tokens and commands; `alerts/…` is the readers'.
+  return !topic.startsWith('$') && topic.split('/')[0] !== 'tenant' && !mayMatchAlertTopic(topic);
+}
+
+/** `tenant/<tenant>/device/<device>/<msg_type>`: a topic ingest takes (levels may be empty, as in MQTT). */
+function isDeviceTopic(topic: string): boolean {
+  const levels = topic.split('/');
+  return levels.length === 5 && levels[0] === 'tenant' && levels[2] === 'device';
 }
 
 /** `<tenant_id>/alerts/<name>`: an alert reader's login (three levels, so never a device's), or undefined. */

@@ -51,13 +51,17 @@ export async function reconcileLogins(logins: DeviceLogins, db: Database, log: L
   const split = (username: string) => username.split('/') as [string, string];
   for (const username of actions.disable) await logins.setEnabled(...split(username), false);
   for (const username of actions.enable) await logins.setEnabled(...split(username), true);
+  await logins.bindClientIds(actions.unbound);
   if (actions.withoutLogin.length > 0) {
     log.warn(
       { count: actions.withoutLogin.length, devices: actions.withoutLogin.slice(0, 10) },
       'ACTIVE devices without a broker login (activated before MQTT_BROKER_AUTH=dynsec): rotate their tokens to give them one',
     );
   }
-  log.info({ disabled: actions.disable.length, enabled: actions.enable.length }, 'broker logins reconciled');
+  log.info(
+    { disabled: actions.disable.length, enabled: actions.enable.length, client_ids_bound: actions.unbound.length },
+    'broker logins reconciled',
+  );
   return actions;
 }
 

@@ -65,6 +65,8 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     mkdirSync(dataDir, { recursive: true });
     // Closed before PGlite opens anything; other files a user keeps in it are left as they are.
     chmodSync(home, 0o700);
+    // Files PGlite creates while it runs (pg_internal.init, new segments) are private from the start.
+    process.umask(0o077);
   }
   // One process per data dir (lib/data-dir-lock.ts); throws DataDirInUse while another holds it.
   const lock = inMemory ? undefined : claimDataDir(home);

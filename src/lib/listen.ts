@@ -1,5 +1,15 @@
 import type { Server } from 'node:net';
 
+/** Whether an interface to listen on (MQTT_HOST, HOST) reaches this machine only. */
+export const isLoopbackHost = (host: string) => host === 'localhost' || isLoopbackAddress(host);
+
+/** 127.0.0.0/8, ::1, and IPv4 loopback mapped into IPv6: a peer on this machine. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  return v4.startsWith('127.') || address === '::1';
+}
+
 const taken = (error: unknown) => (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
 
 /**

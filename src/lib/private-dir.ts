@@ -4,9 +4,9 @@ import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /**
- * Makes `dir` and everything under it private: directories 0700, files 0600. PGlite creates its files
- * 0666 whatever the umask, and keeps creating them (WAL segments) while it runs: those are out of reach
- * because no directory above them lets anyone else in, and are made 0600 at the next start.
+ * Makes `dir` and everything under it private: directories 0700, files 0600 — files an earlier version or
+ * another umask left. What PGlite creates while it runs (WAL segments, pg_internal.init) gets 0600 from the
+ * umask connect() sets, and is behind a 0700 directory anyway.
  */
 export function keepPrivate(dir: string): void {
   const visit = (entry: string) => {

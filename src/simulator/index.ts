@@ -187,6 +187,22 @@ async function request<T>(url: string, init: RequestInit): Promise<T> {
   return body;
 }
 
+const RECONNECT_MIN_MS = 1000;
+const RECONNECT_MAX_MS = 30_000;
+
+/** Waits twice as long after each failed attempt (up to 30 s), and from 1 s again once connected. */
+export function reconnectWithBackoff(client: MqttClient): MqttClient {
+  // A refused or broken connection is emitted as an error; the reconnect below is the answer to it.
+  client.on('error', () => undefined);
+  client.on('close', () => {
+    client.options.reconnectPeriod = Math.min((client.options.reconnectPeriod ?? 0) * 2, RECONNECT_MAX_MS);
+  });
+  client.on('connect', () => {
+    client.options.reconnectPeriod = RECONNECT_MIN_MS;
+  });
+  return client;
+}
+
 /** One logged-in connection per device, eight connecting at a time. */
 async function connectDevices(devices: SimulatedDevice[], url: string, ca: Buffer | undefined) {
   const clients = new Map<SimulatedDevice, MqttClient>();
@@ -195,13 +211,18 @@ async function connectDevices(devices: SimulatedDevice[], url: string, ca: Buffe
     for (let device = queue.shift(); device; device = queue.shift()) {
       clients.set(
         device,
-        await mqtt.connectAsync(url, {
-          clientId: `pulse-sim-${device.tenantId}-${device.deviceId}-${process.pid}`,
-          username: `${device.tenantId}/${device.deviceId}`,
-          password: device.token,
-          reconnectPeriod: 1000,
-          ...(ca && { ca }),
-        }),
+        reconnectWithBackoff(
+          await mqtt.connectAsync(url, {
+            // A login's client id is its user name: the one Mosquitto with dynsec lets it use.
+            clientId: `${device.tenantId}/${device.deviceId}`,
+            username: `${device.tenantId}/${device.deviceId}`,
+            password: device.token,
+            reconnectPeriod: RECONNECT_MIN_MS,
+            // Pulse restarting answers "server unavailable": mqtt.js gives up on any refusal unless told.
+            reconnectOnConnackError: true,
+            ...(ca && { ca }),
+          }),
+        ),
       );
     }
   };

@@ -35,6 +35,9 @@ describe('embedded data dir', () => {
 
     const first = await connect({ dataDir });
     expect(statSync(dataDir).mode & 0o777).toBe(0o700); // nobody else gets past this
+    // A file the database creates while it runs is private from its first byte (the process umask).
+    writeFileSync(path.join(dataDir, 'pgdata', 'created-while-running'), 'x');
+    expect(statSync(path.join(dataDir, 'pgdata', 'created-while-running')).mode & 0o777).toBe(0o600);
     expect(notPrivate(path.join(dataDir, 'pgdata'))).toEqual([]);
     expect(statSync(path.join(dataDir, 'notes.txt')).mode & 0o777).toBe(0o644); // not ours to change
     try {

@@ -23,12 +23,13 @@ describe('device logins on Mosquitto with dynamic security', () => {
   let pulse: TestPlatform;
   let tokens: Map<string, string>;
   const clients: mqtt.MqttClient[] = [];
-  const connectAs = async (username: string | undefined, password: string | undefined) => {
+  // A login's client id is its user name: the only one Mosquitto lets it connect with.
+  const connectAs = async (username: string | undefined, password: string | undefined, clientId = username) => {
     const client = await mqtt.connectAsync(broker.url, {
       ...(username && { username }),
       ...(password && { password }),
       reconnectPeriod: 0,
-      clientId: `dynsec-test-${Math.random().toString(36).slice(2)}`,
+      clientId: clientId ?? `dynsec-test-${Math.random().toString(36).slice(2)}`,
     });
     clients.push(client);
     return client;
@@ -70,6 +71,22 @@ describe('device logins on Mosquitto with dynamic security', () => {
     await expect(login('no-such-device', tokens.get(`${TENANT}/dev-a`))).rejects.toThrow(
       /Not authorized|Bad username or password/,
     );
+  });
+
+  it('binds each login to its own client id: no device can put another out by taking its id', async () => {
+    const owner = await login('dev-a');
+    let kicked = false;
+    owner.on('close', () => (kicked = true));
+    await expect(connectAs(`${TENANT}/dev-b`, tokens.get(`${TENANT}/dev-b`), `${TENANT}/dev-a`)).rejects.toThrow(
+      /Not authorized|Bad username or password|Identifier rejected/,
+    );
+    // Nor with a client id of its own choosing, which is not its login's.
+    await expect(connectAs(`${TENANT}/dev-b`, tokens.get(`${TENANT}/dev-b`), 'dev-b-random')).rejects.toThrow(
+      /Not authorized|Bad username or password|Identifier rejected/,
+    );
+    expect(owner.connected).toBe(true);
+    expect(kicked).toBe(false);
+    await owner.endAsync();
   });
 
   it('tells devices the broker without the admin credentials of MQTT_URL', async () => {
@@ -169,8 +186,15 @@ describe('device logins on Mosquitto with dynamic security', () => {
     await login('dev-d'); // still let in: the broker has not heard
     const dynsec = await Dynsec.open(broker.adminUrl, createLogger('silent', { pretty: false }));
     try {
+      // dev-a's login as an earlier version made it: no client id of its own.
+      await dynsec.run([{ command: 'setClientId', username: `${TENANT}/dev-a` }]);
+      await connectAs(`${TENANT}/dev-a`, tokens.get(`${TENANT}/dev-a`), 'dev-a-any-id');
       const actions = await reconcileLogins(dynsec, pulse.db, createLogger('silent', { pretty: false }));
       expect(actions.disable).toEqual([`${TENANT}/dev-d`]);
+      expect(actions.unbound).toEqual([`${TENANT}/dev-a`]);
+      await expect(connectAs(`${TENANT}/dev-a`, tokens.get(`${TENANT}/dev-a`), 'dev-a-any-id')).rejects.toThrow(
+        /Not authorized|Bad username or password|Identifier rejected/,
+      );
       // dev-new was registered but never activated: no token, no login, nothing to say about it.
       expect(actions.withoutLogin).toEqual([]);
     } finally {

@@ -31,7 +31,7 @@ describe('dynsec logins', () => {
     expect(adminCredentials('mqtt://admin:pw@broker:1883')).toEqual({ username: 'admin', password: 'pw' });
   });
 
-  it('disables logins of revoked or unknown devices, enables ACTIVE ones, names ACTIVE devices without one', () => {
+  it('disables logins of revoked or unknown devices, enables ACTIVE ones, binds client ids, names ACTIVE devices without a login', () => {
     const registry = [
       { tenant_id: 't', device_id: 'active', status: 'ACTIVE', token_set: true },
       { tenant_id: 't', device_id: 'was-disabled', status: 'ACTIVE', token_set: true },
@@ -39,17 +39,20 @@ describe('dynsec logins', () => {
       { tenant_id: 't', device_id: 'no-login', status: 'ACTIVE', token_set: true },
       { tenant_id: 't', device_id: 'not-activated', status: 'ACTIVE', token_set: false },
     ];
+    const login = (username: string, disabled: boolean) => [username, { disabled, clientId: username }] as const;
     const logins = new Map([
-      ['t/active', false],
-      ['t/was-disabled', true],
-      ['t/revoked', false],
-      ['t/deleted', false],
-      ['t/deleted-disabled', true],
+      login('t/active', false),
+      login('t/was-disabled', true),
+      login('t/revoked', false),
+      login('t/deleted', false),
+      login('t/deleted-disabled', true),
+      ['t/unbound', { disabled: false, clientId: undefined }] as const, // made before client ids were bound
     ]);
-    expect(reconcileActions(registry, logins)).toEqual({
+    expect(reconcileActions([...registry, { ...registry[0]!, device_id: 'unbound' }], logins)).toEqual({
       disable: ['t/revoked', 't/deleted'],
       enable: ['t/was-disabled'],
       withoutLogin: ['t/no-login'],
+      unbound: ['t/unbound'],
     });
   });
 });

@@ -20,6 +20,7 @@ const ReaderParams = Type.Object({ name: Type.String({ minLength: 1 }) });
 const Reader = Obj({
   name: Type.String(),
   username: Type.String({ description: 'log in to the broker with this' }),
+  client_id: Type.String({ description: 'connect with this client id (the only one Mosquitto lets it use)' }),
   topic_filter: Type.String({ description: 'what it may subscribe to' }),
   created_at: Timestamp,
   created_by: Nullable(Type.String()),
@@ -38,6 +39,7 @@ export function registerMqttReaderRoutes(app: App, deps: MqttReaderDeps): void {
   const view = (tenantId: string, reader: readers.MqttReader) => ({
     ...reader,
     username: readerUsername(tenantId, reader.name),
+    client_id: readerUsername(tenantId, reader.name),
     topic_filter: `alerts/${tenantId}/#`,
   });
 

@@ -1895,6 +1895,8 @@ export interface paths {
                 mqtt_url: string | null;
                 /** @description log in with the provision token as password */
                 mqtt_username: string;
+                /** @description connect with this client id (the only one Mosquitto lets it use) */
+                mqtt_client_id: string;
                 /** @description publish telemetry here; heartbeat under …/heartbeat */
                 mqtt_topic: string;
                 /** @description POST telemetry here with X-Provision-Token */
@@ -7500,6 +7502,8 @@ export interface paths {
                   mqtt_url: string | null;
                   /** @description log in with the provision token as password */
                   mqtt_username: string;
+                  /** @description connect with this client id (the only one Mosquitto lets it use) */
+                  mqtt_client_id: string;
                   /** @description publish telemetry here; heartbeat under …/heartbeat */
                   mqtt_topic: string;
                   /** @description POST telemetry here with X-Provision-Token */
@@ -8003,6 +8007,8 @@ export interface paths {
                 name: string;
                 /** @description log in to the broker with this */
                 username: string;
+                /** @description connect with this client id (the only one Mosquitto lets it use) */
+                client_id: string;
                 /** @description what it may subscribe to */
                 topic_filter: string;
                 /** Format: date-time */
@@ -8076,6 +8082,8 @@ export interface paths {
               name: string;
               /** @description log in to the broker with this */
               username: string;
+              /** @description connect with this client id (the only one Mosquitto lets it use) */
+              client_id: string;
               /** @description what it may subscribe to */
               topic_filter: string;
               /** Format: date-time */
@@ -8999,6 +9007,8 @@ export interface paths {
                 mqtt_url: string | null;
                 /** @description log in with the provision token as password */
                 mqtt_username: string;
+                /** @description connect with this client id (the only one Mosquitto lets it use) */
+                mqtt_client_id: string;
                 /** @description publish telemetry here; heartbeat under …/heartbeat */
                 mqtt_topic: string;
                 /** @description POST telemetry here with X-Provision-Token */
@@ -9906,7 +9916,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Users of every tenant and the operators */
+    /** Users of every tenant and the operators (operator_admin) */
     get: {
       parameters: {
         query?: {
@@ -10251,6 +10261,8 @@ export interface paths {
                   mqtt_url: string | null;
                   /** @description log in with the provision token as password */
                   mqtt_username: string;
+                  /** @description connect with this client id (the only one Mosquitto lets it use) */
+                  mqtt_client_id: string;
                   /** @description publish telemetry here; heartbeat under …/heartbeat */
                   mqtt_topic: string;
                   /** @description POST telemetry here with X-Provision-Token */

@@ -70,7 +70,7 @@ export function AlertReaders() {
           <Secret
             label="Reader password"
             value={create.data.password}
-            hint={`Shown once. Subscribe to ${create.data.topic_filter}${create.data.mqtt_url ? ` on ${create.data.mqtt_url}` : ''}.`}
+            hint={`Shown once. Connect with client id ${create.data.client_id} and subscribe to ${create.data.topic_filter}${create.data.mqtt_url ? ` on ${create.data.mqtt_url}` : ''}.`}
           />
         </div>
       )}

@@ -71,7 +71,7 @@ export function IssuedDevice({ device }: { device: Issued }) {
       {c.mqtt_url && (
         <Secret
           label="MQTT"
-          value={`${c.mqtt_url}  user ${c.mqtt_username}  password <provision_token>  topic ${c.mqtt_topic}`}
+          value={`${c.mqtt_url}  client id ${c.mqtt_client_id}  user ${c.mqtt_username}  password <provision_token>  topic ${c.mqtt_topic}`}
           hint='Payload: {"site_id": "…", "metrics": {"temp_c": 21.5}}; heartbeats go to …/heartbeat.'
         />
       )}
