@@ -15,7 +15,7 @@ import type { ServiceTx } from '../db/database.js';
 import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
 import { insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches } from '../model/routes.js';
-import { markSilenced, silenceMatches, silencesSince } from '../model/silences.js';
+import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';
 import { dueFollowUps } from './follow-ups.js';
 
 const RETRY_MS = 2000;
@@ -62,7 +62,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
       const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
       const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
-      const silences = tenants.length > 0 ? await silencesSince(tx, tenants, new Date(earliest)) : [];
+      const silences = await silencesFor(tx, [...alerts.values()], new Date(earliest));
       const planned: NewJob[] = [];
       for (const { alert_id, event } of events) {
         const alert = alerts.get(alert_id);
@@ -140,7 +140,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       if (routes.length === 0) return { queued: 0, silenced: 0 };
       const tenants = [...new Set(routes.map((route) => route.tenant_id))];
       const alerts = await openAlertsOf(tx, tenants);
-      const silences = alerts.length > 0 ? await silencesSince(tx, tenants, now) : [];
+      const silences = await silencesFor(tx, alerts, now);
       const planned: NewJob[] = [];
       for (const alert of alerts) {
         for (const route of routes) {
