@@ -375,6 +375,34 @@ export const variables = {
     schema: positiveInt.default(60),
     doc: 'Sliding window of API_RATE_LIMIT, in seconds.',
   },
+  EXPORTS_PER_TENANT: {
+    schema: positiveInt.default(2),
+    doc: 'Telemetry exports one tenant may run at once on each api instance; more answer 429 with Retry-After.',
+  },
+  TENANT_MAX_SILENCES: {
+    schema: positiveInt.default(200),
+    doc: 'Running and coming silences one tenant may hold; creating more answers 409 (LIMIT_REACHED).',
+  },
+  TENANT_MAX_ROUTES: {
+    schema: positiveInt.default(200),
+    doc: 'Integration routes one tenant may hold; creating more answers 409 (LIMIT_REACHED).',
+  },
+  TENANT_MAX_RULES: {
+    schema: positiveInt.default(500),
+    doc: 'Alert rules one tenant may hold; creating more answers 409 (LIMIT_REACHED).',
+  },
+  TENANT_MAX_INTEGRATIONS: {
+    schema: positiveInt.default(100),
+    doc: 'Integrations (of every type together) one tenant may hold; creating more answers 409 (LIMIT_REACHED).',
+  },
+  ALERT_MAX_NOTES: {
+    schema: positiveInt.default(100),
+    doc: 'Notes one alert may carry; adding more answers 409 (LIMIT_REACHED).',
+  },
+  DELIVERY_RETRIES_PER_MINUTE: {
+    schema: positiveInt.default(10),
+    doc: 'Manual delivery retries (POST /customer/deliveries/{job_id}/retry) one tenant may make per minute; more answer 429 with Retry-After.',
+  },
 } satisfies Record<string, Variable>;
 
 type Variables = typeof variables;

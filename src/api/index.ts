@@ -131,7 +131,7 @@ export function start(deps: RoleDeps): RunningRole {
       minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
       hourDays: config.ROLLUP_1H_RETENTION_DAYS,
     });
-    registerExportRoutes(v2, inTenant);
+    registerExportRoutes(v2, inTenant, { perTenant: config.EXPORTS_PER_TENANT, engine: deps.db.engine });
   });
 
   const deviceDeps: DeviceRouteDeps = {
@@ -150,9 +150,9 @@ export function start(deps: RoleDeps): RunningRole {
     guard(customer, verify, 'customer');
     customer.addHook('onRequest', rateLimited);
     auditCustomerChanges(customer, { db: deps.db, log: deps.log });
-    registerCustomerRoutes(customer, { inTenant });
-    registerAlertRoutes(customer, { inTenant, bus: deps.bus });
-    registerDeliveryRoutes(customer, { inTenant, bus: deps.bus });
+    registerCustomerRoutes(customer, { inTenant, caps: config });
+    registerAlertRoutes(customer, { inTenant, bus: deps.bus, caps: config });
+    registerDeliveryRoutes(customer, { inTenant, bus: deps.bus, retriesPerMinute: config.DELIVERY_RETRIES_PER_MINUTE });
     registerCustomerAuditRoutes(customer, { inTenant });
     registerIntegrationRoutes(customer, {
       inTenant,
@@ -163,7 +163,7 @@ export function start(deps: RoleDeps): RunningRole {
     acceptCsv(customer);
     registerUserRoutes(customer, { inTenant, externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, customerDevices(inTenant), deviceDeps);
-    registerSilenceRoutes(customer, { inTenant });
+    registerSilenceRoutes(customer, { inTenant, caps: config });
     registerMqttReaderRoutes(customer, {
       inTenant,
       bus: deps.bus,

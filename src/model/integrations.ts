@@ -3,6 +3,7 @@
 import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
+import { takeRateSlot } from './tenant-limits.js';
 
 export type IntegrationType = Target['type'];
 
@@ -232,15 +233,9 @@ export function toTarget(row: IntegrationRow, box: SecretBox): Target {
   }
 }
 
+/** One of the integration's `limit` test deliveries a minute, taken atomically (see tenant-limits). */
 export async function takeTestDelivery(tx: TenantTx, integrationId: string, limit: number): Promise<boolean> {
-  const action = `test_delivery:${integrationId}`;
-  const { rows } = await tx.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM rate_limits WHERE tenant_id = $1 AND action = $2 AND created_at > now() - interval '60 seconds'`,
-    [tx.tenantId, action],
-  );
-  if (rows[0]!.n >= limit) return false;
-  await tx.query(`INSERT INTO rate_limits (tenant_id, action) VALUES ($1, $2)`, [tx.tenantId, action]);
-  return true;
+  return (await takeRateSlot(tx, `test_delivery:${integrationId}`, limit, 60)) === undefined;
 }
 
 /** Every tenant's integrations, without settings beyond where they send to. */

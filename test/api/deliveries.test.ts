@@ -88,7 +88,7 @@ describe.each<Engine>(['pglite', 'postgres'])('deliveries on %s', (engine) => {
     expect(webhook.received.filter((r) => r.json?.alert_id === alertId)).toHaveLength(3);
     const again = await call('adminA', `/customer/deliveries/${jobId}/retry`, 'POST');
     expect(again.status).toBe(409);
-    expect(again.body.detail).toBe('Only a FAILED delivery can be retried');
+    expect(again.body.detail).toBe('Only a FAILED delivery can be retried; this one is queued, in flight or done');
 
     const window = await call('viewerA', `/customer/deliveries?start=${new Date(Date.now() + 60_000).toISOString()}`);
     expect(window.body.total).toBe(0);

@@ -25,6 +25,7 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     await seedDevice(pulse.db, 'ex-a', 'e-1', 'site-1');
     await seedDevice(pulse.db, 'ex-a', 'e-2', 'site-1');
     await seedDevice(pulse.db, 'ex-b', 'b-1', 'site-1');
+    await seedDevice(pulse.db, 'ex-c', 'c-1', 'site-1');
     await pulse.db.withService(async (tx) => {
       // e-1: 4,500 rows over two days, three at each instant, the last 10 stored twice (duplicates),
       // plus heartbeats; a site with a comma and a quote.
@@ -62,6 +63,7 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     });
     tokens.viewerA = await tokenFor(pulse, { username: 'ex-viewer-a', role: 'customer_viewer', tenantId: 'ex-a' });
     tokens.viewerB = await tokenFor(pulse, { username: 'ex-viewer-b', role: 'customer_viewer', tenantId: 'ex-b' });
+    tokens.viewerC = await tokenFor(pulse, { username: 'ex-viewer-c', role: 'customer_viewer', tenantId: 'ex-c' });
   }, 90_000);
   afterAll(() => pulse?.close());
 
@@ -150,22 +152,23 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     expect((await get('viewerA', `/api/v2/devices/nope/telemetry/export?${window}`)).status).toBe(404);
   });
 
+  // Large downloads whose readers stop reading at once: TCP backpressure stalls their streams, which hold
+  // their slots.
+  const big = `start=${new Date(START + 5 * DAY).toISOString()}&end=${new Date(START + 7 * DAY).toISOString()}`;
+  const stalled = (path = '/api/v2/telemetry/export', who = 'viewerA') =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const request = httpGet(
+        `${pulse.base}${path}?${big}`,
+        { headers: bearer(tokens[who]!) as Record<string, string> },
+        (response) => {
+          response.pause();
+          resolve(response);
+        },
+      );
+      request.on('error', reject);
+    });
+
   it('runs at most two exports of a tenant at once; a slot frees when a download ends', async () => {
-    // Two large downloads whose readers stop reading at once: TCP backpressure stalls their streams, which
-    // hold their slots.
-    const big = `start=${new Date(START + 5 * DAY).toISOString()}&end=${new Date(START + 7 * DAY).toISOString()}`;
-    const stalled = () =>
-      new Promise<IncomingMessage>((resolve, reject) => {
-        const request = httpGet(
-          `${pulse.base}/api/v2/telemetry/export?${big}`,
-          { headers: bearer(tokens.viewerA!) as Record<string, string> },
-          (response) => {
-            response.pause();
-            resolve(response);
-          },
-        );
-        request.on('error', reject);
-      });
     const held = [await stalled(), await stalled()];
     expect(held.map((response) => response.statusCode)).toEqual([200, 200]);
     const third = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
@@ -176,6 +179,40 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     for (const response of held) response.destroy();
     await waitFor(async () => {
       const again = await get('viewerA', `/api/v2/devices/e-2/telemetry/export?${window}`);
+      await again.body?.cancel();
+      return again.status === 200;
+    }, 5000);
+  });
+
+  it('of 20 exports asked for at once, takes exactly two and refuses the rest with 429, whatever the route', async () => {
+    // A tenant of its own (no slot still held by the tests before), with as many rows as e-2.
+    await pulse.db.withService((tx) =>
+      tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+         SELECT time, 'ex-c', 'c-1', site_id, msg_type, seq, metrics FROM telemetry WHERE tenant_id = 'ex-a' AND device_id = 'e-2'`,
+      ),
+    );
+    const paths = ['/api/v2/telemetry/export', '/api/v2/devices/c-1/telemetry/export'];
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => stalled(paths[i % 2], 'viewerC')));
+    try {
+      const statuses = responses.map((response) => response.statusCode);
+      expect(statuses.filter((status) => status === 200)).toHaveLength(2);
+      expect(statuses.filter((status) => status === 429)).toHaveLength(18);
+      const refused = responses.find((response) => response.statusCode === 429)!;
+      refused.resume();
+      const body = await new Promise<string>((resolve) => {
+        let text = '';
+        refused.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        refused.on('end', () => resolve(text));
+      });
+      expect(JSON.parse(body).detail).toBe(
+        '2 exports of this tenant are running, the most EXPORTS_PER_TENANT allows; retry when one ends',
+      );
+    } finally {
+      for (const response of responses) response.destroy();
+    }
+    await waitFor(async () => {
+      const again = await get('viewerC', `/api/v2/devices/c-1/telemetry/export?${window}`);
       await again.body?.cancel();
       return again.status === 200;
     }, 5000);

@@ -14,6 +14,7 @@ import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import { alertStatusFilter, OneAlert, oneAlert, registerAlertDetail, TimelineEntry } from '../v2/routes.js';
+import { requireBelowCap, type TenantCaps } from '../limits.js';
 
 const tags = ['customer/alerts'];
 const AlertsQuery = Type.Object({
@@ -47,8 +48,8 @@ const BulkResult = Obj({
 
 type Change = 'acknowledge' | 'close';
 
-export function registerAlertRoutes(app: App, deps: { inTenant: InTenant; bus: Bus }): void {
-  const { inTenant, bus } = deps;
+export function registerAlertRoutes(app: App, deps: { inTenant: InTenant; bus: Bus; caps: TenantCaps }): void {
+  const { inTenant, bus, caps } = deps;
 
   /** Acknowledges or closes the alerts in one transaction; publishes what changed once it committed. */
   const change = async <T>(
@@ -177,6 +178,7 @@ export function registerAlertRoutes(app: App, deps: { inTenant: InTenant; bus: B
       const author = displayName(principalOf(request));
       const note = await inTenant(request, async (tx) => {
         await oneAlert(tx, request.params.alert_id);
+        await requireBelowCap(tx, caps, 'notes', request.params.alert_id);
         return addNote(tx, request.params.alert_id, author, request.body.text.trim());
       });
       return reply.status(201).send(note);

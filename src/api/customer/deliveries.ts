@@ -10,10 +10,13 @@ import { isUuid } from '../../lib/uuid.js';
 import * as deliveries from '../../model/deliveries.js';
 import { DeliveryAttempt } from '../../model/views.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
+import { requireRateSlot } from '../limits.js';
 import { parseInstant } from '../time-window.js';
 
 const tags = ['customer/deliveries'];
-const JobStatus = Type.Union(['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'SILENCED'].map((s) => Type.Literal(s)));
+const JobStatus = Type.Union(
+  ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'SILENCED', 'SUPERSEDED'].map((s) => Type.Literal(s)),
+);
 const IntegrationFilter = Type.Optional(Type.String({ description: 'only this integration (a UUID)' }));
 
 const DeliveryJob = Obj({
@@ -43,8 +46,18 @@ const checkIntegration = (id: string | undefined) => {
   return id;
 };
 
-export function registerDeliveryRoutes(app: App, deps: { inTenant: InTenant; bus: Bus }): void {
+export function registerDeliveryRoutes(
+  app: App,
+  deps: { inTenant: InTenant; bus: Bus; retriesPerMinute: number },
+): void {
   const { inTenant, bus } = deps;
+  // Each retry is one more send to the customer's receiver: besides "only a FAILED job", a budget per tenant.
+  const retryRate = {
+    action: 'delivery_retry',
+    limit: deps.retriesPerMinute,
+    windowSeconds: 60,
+    what: 'delivery retries (DELIVERY_RETRIES_PER_MINUTE)',
+  };
 
   app.get(
     '/customer/delivery-status',
@@ -108,16 +121,22 @@ export function registerDeliveryRoutes(app: App, deps: { inTenant: InTenant; bus
       preHandler: customerAdminOnly,
       schema: {
         tags,
-        summary: 'Retry a FAILED notification now (one more attempt)',
+        summary: 'Retry a FAILED notification now (one more attempt; DELIVERY_RETRIES_PER_MINUTE per tenant)',
         params: Type.Object({ job_id: Type.Integer() }),
         response: { 202: Obj({ job_id: Type.Integer(), status: Type.Literal('PENDING') }) },
       },
     },
     async (request, reply) => {
       const { job_id } = request.params;
-      const outcome = await inTenant(request, (tx) => deliveries.retryJob(tx, job_id));
+      const outcome = await inTenant(request, async (tx) => {
+        const found = await deliveries.retryJob(tx, job_id);
+        // Counted only for a retry that happens; the slot is taken before the transaction commits.
+        if (found === 'retried') await requireRateSlot(tx, retryRate);
+        return found;
+      });
       if (!outcome) throw new AppError('NOT_FOUND', 'Delivery not found');
-      if (outcome === 'not_failed') throw new AppError('CONFLICT', 'Only a FAILED delivery can be retried');
+      if (outcome === 'not_failed')
+        throw new AppError('CONFLICT', 'Only a FAILED delivery can be retried; this one is queued, in flight or done');
       // Committed: wake the delivery workers rather than wait for their next poll.
       bus.publish('delivery.queued', { jobs: 1 });
       return reply.status(202).send({ job_id, status: 'PENDING' as const });

@@ -4,6 +4,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SendContext } from '../../channels/index.js';
+import type { TenantTx } from '../../db/database.js';
 import type { Config } from '../../config.js';
 import { AppError, requireChanges } from '../../errors.js';
 import type { App } from '../../http/server.js';
@@ -25,6 +26,7 @@ import * as repo from '../../model/integrations.js';
 import * as routes from '../../model/routes.js';
 import { CreatedWebhook, Integration, IntegrationListItem, IntegrationRoute, TestDelivery } from '../../model/views.js';
 import { customerAdminOnly, principalOf, tenantOf, type InTenant } from '../guard.js';
+import { requireBelowCap } from '../limits.js';
 import {
   changeIntegration,
   checkRouteId,
@@ -71,6 +73,10 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
   const { inTenant, secrets } = deps;
   const rules: DestinationRules = { allowlist: deps.sendContext.allowlist, requireHttps: deps.config.MODE === 'PROD' };
   const context: IntegrationContext = { secrets, rules, sendContext: deps.sendContext };
+  const insertIntegration = async (tx: TenantTx, columns: Built['columns']) => {
+    await requireBelowCap(tx, deps.config, 'integrations');
+    return repo.insertIntegration(tx, columns);
+  };
   const inTx =
     (request: FastifyRequest): InTx =>
     (fn) =>
@@ -112,7 +118,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       async (request, reply) => {
         const tenantId = tenantOf(request);
         const built = await build(request.body, tenantId);
-        const row = await inTenant(request, (tx) => repo.insertIntegration(tx, built.columns));
+        const row = await inTenant(request, (tx) => insertIntegration(tx, built.columns));
         return reply.status(201).send(publicView(row));
       },
     );
@@ -234,7 +240,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
     },
     async (request) => {
       const built = await buildWebhook({ ...request.body, headers: request.body.headers ?? {} }, rules, secrets);
-      const row = await inTenant(request, (tx) => repo.insertIntegration(tx, built.columns));
+      const row = await inTenant(request, (tx) => insertIntegration(tx, built.columns));
       const view = publicView(row);
       if (view.type !== 'webhook' || !built.signingSecret) throw new Error('a webhook was saved without its secret');
       return { ...view, signing_secret: built.signingSecret };
@@ -346,6 +352,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       const columns = routeColumns(request.body);
       return inTenant(request, async (tx) => {
         await requireIntegrations(tx, columns);
+        await requireBelowCap(tx, deps.config, 'routes');
         const routeId = await routes.insertRoute(tx, { name: 'route', deliver_on: ['OPEN'], ...columns });
         return routes.findRoute(tx, routeId);
       });

@@ -6,6 +6,7 @@ import type { App } from '../../http/server.js';
 import type { TenantTx } from '../../db/database.js';
 import { AppError, requireChanges } from '../../errors.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
+import { requireBelowCap, type TenantCaps } from '../limits.js';
 import { devicesPage, DevicesQuery } from '../v2/routes.js';
 import { NoContent, Obj } from '../../lib/schema.js';
 import { AlertRule, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
@@ -51,8 +52,8 @@ const PatchRuleBody = Type.Partial(
   { additionalProperties: false },
 );
 
-export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant }): void {
-  const { inTenant } = deps;
+export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; caps: TenantCaps }): void {
+  const { inTenant, caps } = deps;
 
   app.get(
     '/customer/devices',
@@ -132,9 +133,10 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant }): 
     },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
-      const created = await inTenant(request, async (tx) =>
-        withMetricWarning(tx, await ruleModel.createRule(tx, rule)),
-      );
+      const created = await inTenant(request, async (tx) => {
+        await requireBelowCap(tx, caps, 'rules');
+        return withMetricWarning(tx, await ruleModel.createRule(tx, rule));
+      });
       return reply.status(201).send(created);
     },
   );

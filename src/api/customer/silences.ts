@@ -10,9 +10,15 @@ import { SilenceView } from '../../model/views.js';
 import * as silences from '../../model/silences.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
+import { requireBelowCap, type TenantCaps } from '../limits.js';
 
 const tags = ['customer/silences'];
 const MAX_DAYS = 90;
+/**
+ * What a silence's site_ids, device_ids and device_prefixes may hold together, in characters: the lists
+ * are compared with every alert event the dispatcher handles (up to ~60 KB a silence before issue 36).
+ */
+export const SILENCE_MAX_MATCHER_CHARS = 4096;
 const List = Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100 })));
 
 const CreateSilence = Type.Object(
@@ -50,8 +56,19 @@ export function silenceWindow(
   return { starts_at: starts, ends_at: ends };
 }
 
-export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant }): void {
-  const { inTenant } = deps;
+/** Refuses matcher lists larger than SILENCE_MAX_MATCHER_CHARS together. */
+export function checkSilenceSize(lists: (string[] | null | undefined)[]): void {
+  const chars = lists.reduce((sum, list) => sum + (list ?? []).reduce((n, entry) => n + entry.length, 0), 0);
+  if (chars > SILENCE_MAX_MATCHER_CHARS) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      `site_ids, device_ids and device_prefixes hold ${chars} characters together, at most ${SILENCE_MAX_MATCHER_CHARS}; cover many devices with a site or a device prefix`,
+    );
+  }
+}
+
+export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant; caps: TenantCaps }): void {
+  const { inTenant, caps } = deps;
 
   app.get(
     '/customer/silences',
@@ -84,9 +101,11 @@ export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant }): v
     async (request, reply) => {
       const body = request.body;
       const window = silenceWindow(body);
+      checkSilenceSize([body.site_ids, body.device_ids, body.device_prefixes]);
       const orNull = (list: string[] | null | undefined) => (list && list.length > 0 ? list : null);
-      const created = await inTenant(request, (tx) =>
-        silences.createSilence(tx, {
+      const created = await inTenant(request, async (tx) => {
+        await requireBelowCap(tx, caps, 'silences');
+        return silences.createSilence(tx, {
           site_ids: orNull(body.site_ids),
           device_ids: orNull(body.device_ids),
           device_prefixes: orNull(body.device_prefixes),
@@ -94,8 +113,8 @@ export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant }): v
           ...window,
           comment: body.comment.trim(),
           created_by: displayName(principalOf(request)),
-        }),
-      );
+        });
+      });
       return reply.status(201).send(created);
     },
   );

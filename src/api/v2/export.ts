@@ -1,19 +1,23 @@
 // Telemetry export (issue 17): one device's rows, or the whole tenant's (optionally some metrics), over a
 // window of up to 31 days, as CSV or NDJSON. Streamed: rows are read a page at a time as the client takes
 // them, so memory stays constant whatever the size. Tenant-scoped under row-level security; besides the
-// API's per-user rate limit, a tenant runs at most EXPORTS_PER_TENANT exports at once on each api instance.
+// API's per-user rate limit, a tenant runs at most EXPORTS_PER_TENANT exports at once on each api instance,
+// the slot taken before anything is awaited (so simultaneous requests cannot all pass the check). On PGlite,
+// whose one connection ingest shares, the page queries of every export take turns one at a time.
 import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Engine } from '../../db/connection.js';
+import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { exportLines, type ExportFormat } from '../../lib/export-format.js';
+import { Semaphore } from '../../lib/semaphore.js';
 import * as deviceModel from '../../model/devices.js';
 import { exportMetricNames, exportRows, type ExportFilter } from '../../model/telemetry-export.js';
 import { tenantOf, type InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
 
-const EXPORTS_PER_TENANT = 2;
 const tags = ['telemetry export'];
 const Instant = Type.String({ description: 'ISO-8601 instant, e.g. 2026-11-28T10:00:00Z' });
 const Format = Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], { default: 'csv' });
@@ -33,42 +37,62 @@ const Download = {
 };
 const MEDIA: Record<ExportFormat, string> = { csv: 'text/csv; charset=utf-8', ndjson: 'application/x-ndjson' };
 
-export function registerExportRoutes(app: App, inTenant: InTenant): void {
-  const running = new Map<string, number>();
+export interface ExportLimits {
+  perTenant: number;
+  engine: Engine;
+}
 
-  /** Streams the export, holding one of the tenant's export slots until the download ends. */
-  const stream = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    filter: ExportFilter,
-    format: ExportFormat,
-    name: string,
-  ) => {
-    const tenantId = tenantOf(request);
+export function registerExportRoutes(app: App, inTenant: InTenant, limits: ExportLimits): void {
+  const running = new Map<string, number>();
+  // PGlite has one connection: an export's queries, page after page, would queue ahead of ingest's writes.
+  // One page query at a time across all exports lets every write in between (ingest waits at most a page).
+  const pages = limits.engine === 'pglite' ? new Semaphore(1) : undefined;
+  const query =
+    (request: FastifyRequest) =>
+    <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> =>
+      pages ? pages.run(() => inTenant(request, fn)) : inTenant(request, fn);
+
+  /** One of the tenant's export slots, taken with no await between the check and the take. */
+  const takeSlot = (tenantId: string): (() => void) => {
     const slots = running.get(tenantId) ?? 0;
-    if (slots >= EXPORTS_PER_TENANT) {
+    if (slots >= limits.perTenant) {
       throw new AppError(
         'RATE_LIMITED',
-        `${EXPORTS_PER_TENANT} exports of this tenant are running; retry when one ends`,
+        `${limits.perTenant} exports of this tenant are running, the most EXPORTS_PER_TENANT allows; retry when one ends`,
         {},
         10,
       );
     }
-    const columns = await inTenant(request, (tx) => exportMetricNames(tx, filter));
     running.set(tenantId, slots + 1);
-    const body = Readable.from(
-      exportLines(
-        exportRows((fn) => inTenant(request, fn), filter),
-        format,
-        columns,
-        filter.metrics !== undefined,
-      ),
-    );
-    const release = () => {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       const now = (running.get(tenantId) ?? 1) - 1;
       if (now > 0) running.set(tenantId, now);
       else running.delete(tenantId);
     };
+  };
+
+  /** Streams the export, holding the slot taken for it until the download ends. */
+  const stream = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    release: () => void,
+    filter: ExportFilter,
+    format: ExportFormat,
+    name: string,
+  ) => {
+    let columns: string[];
+    try {
+      columns = await query(request)((tx) => exportMetricNames(tx, filter));
+    } catch (error) {
+      release();
+      throw error;
+    }
+    const body = Readable.from(
+      exportLines(exportRows(query(request), filter), format, columns, filter.metrics !== undefined),
+    );
     body.once('close', release);
     body.once('error', (error) => request.log.error({ err: error }, 'telemetry export failed midway'));
     const stamp = (date: Date) => date.toISOString().slice(0, 16).replace(/[-:]/g, '');
@@ -95,12 +119,19 @@ export function registerExportRoutes(app: App, inTenant: InTenant): void {
     async (request, reply) => {
       const { device_id } = request.params;
       const { start, end } = timeWindow(request.query);
-      await inTenant(request, async (tx) => {
-        if (!(await deviceModel.deviceExists(tx, device_id))) throw new AppError('NOT_FOUND', 'Device not found');
-      });
+      const release = takeSlot(tenantOf(request));
+      try {
+        await inTenant(request, async (tx) => {
+          if (!(await deviceModel.deviceExists(tx, device_id))) throw new AppError('NOT_FOUND', 'Device not found');
+        });
+      } catch (error) {
+        release();
+        throw error;
+      }
       return stream(
         request,
         reply,
+        release,
         { deviceId: device_id, start, end },
         request.query.format,
         device_id.replace(/[^\w.-]/g, '_'),
@@ -133,6 +164,7 @@ export function registerExportRoutes(app: App, inTenant: InTenant): void {
       return stream(
         request,
         reply,
+        takeSlot(tenantOf(request)),
         { start, end, metrics },
         request.query.format,
         tenantOf(request).replace(/[^\w.-]/g, '_'),

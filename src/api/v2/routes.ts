@@ -19,7 +19,7 @@ import {
 import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
 import type { Alert } from '../../model/alerts.js';
-import { alertTimeline, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
+import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
 import { planWindow, POINT_BUDGET, type Retention } from '../../model/resolution.js';
@@ -60,6 +60,10 @@ const AlertsQuery = Type.Object({
 });
 const TrendQuery = Type.Object({ hours: Hours(168, 24) });
 const AlertParams = Type.Object({ alert_id: Type.Integer() });
+const TimelineQuery = Type.Object({
+  limit: Limit(1000, 200),
+  cursor: Type.Optional(Type.String({ description: "the previous answer's next_cursor: the timeline's next page" })),
+});
 const RulesQuery = Type.Object({ limit: Limit(500, 100) });
 const RuleParams = Type.Object({ rule_id: Type.String({ minLength: 1 }) });
 const SummaryQuery = Type.Object({ hours: Hours(720, 1) });
@@ -101,18 +105,42 @@ export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuer
   return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
 }
 
-/** One alert of the tenant, as /api/v2 and /customer answer it; with its timeline when asked. */
+/** One alert of the tenant, as /api/v2 and /customer answer it; with a page of its timeline when asked. */
 export async function oneAlert(tx: TenantTx, alertId: number): Promise<{ tenant_id: string; alert: Alert }>;
 export async function oneAlert(
   tx: TenantTx,
   alertId: number,
-  options: { timeline: true },
-): Promise<{ tenant_id: string; alert: Alert; timeline: TimelineRow[] }>;
-export async function oneAlert(tx: TenantTx, alertId: number, options?: { timeline: true }) {
+  timeline: Static<typeof TimelineQuery>,
+): Promise<{ tenant_id: string; alert: Alert; timeline: TimelineRow[]; next_cursor: string | null }>;
+export async function oneAlert(tx: TenantTx, alertId: number, timeline?: Static<typeof TimelineQuery>) {
   const alert = await alertModel.findAlert(tx, alertId);
   if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-  if (!options?.timeline) return { tenant_id: tx.tenantId, alert };
-  return { tenant_id: tx.tenantId, alert, timeline: await alertTimeline(tx, alertId) };
+  if (!timeline) return { tenant_id: tx.tenantId, alert };
+  const page = await alertTimeline(tx, alertId, { limit: timeline.limit, after: readCursor(timeline.cursor) });
+  return {
+    tenant_id: tx.tenantId,
+    alert,
+    timeline: page.entries,
+    next_cursor: page.next && Buffer.from(JSON.stringify(page.next)).toString('base64url'),
+  };
+}
+
+/** A next_cursor as given out; anything else is a request to fix. */
+function readCursor(cursor: string | undefined): TimelineCursor | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      ['at', 'kind', 'key'].every((field) => typeof (parsed as Record<string, unknown>)[field] === 'string') &&
+      !Number.isNaN(Date.parse((parsed as TimelineCursor).at))
+    )
+      return parsed as TimelineCursor;
+  } catch {
+    // not base64url JSON: refused below
+  }
+  throw new AppError('INVALID_REQUEST', "cursor is not a timeline cursor: pass a previous answer's next_cursor");
 }
 
 const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
@@ -155,7 +183,8 @@ export const TimelineEntry = Obj({
 const AlertWithTimeline = Obj({
   tenant_id: Type.String(),
   alert: AlertView,
-  timeline: Type.Array(TimelineEntry),
+  timeline: Type.Array(TimelineEntry, { description: 'the first `limit` entries from `cursor` on, in time order' }),
+  next_cursor: Nullable(Type.String({ description: "the timeline's next page (pass as cursor); null on the last" })),
 });
 
 /** One alert with its timeline, at `path` (/api/v2 and /customer answer the same). */
@@ -165,12 +194,13 @@ export function registerAlertDetail(app: App, path: string, inTenant: InTenant, 
     {
       schema: {
         tags: routeTags,
-        summary: 'One alert with its timeline',
+        summary: 'One alert with its timeline, a page at a time',
         params: AlertParams,
+        querystring: TimelineQuery,
         response: { 200: AlertWithTimeline },
       },
     },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, { timeline: true })),
+    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, request.query)),
   );
 }
 

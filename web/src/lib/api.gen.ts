@@ -997,10 +997,14 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** One alert with its timeline */
+    /** One alert with its timeline, a page at a time */
     get: {
       parameters: {
-        query?: never;
+        query: {
+          limit: number;
+          /** @description the previous answer's next_cursor: the timeline's next page */
+          cursor?: string;
+        };
         header?: never;
         path: {
           alert_id: number;
@@ -1067,6 +1071,8 @@ export interface paths {
                   [key: string]: unknown;
                 };
               }[];
+              /** @description the timeline's next page (pass as cursor); null on the last */
+              next_cursor: string | null;
             };
           };
         };
@@ -2764,10 +2770,14 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** One alert with its timeline */
+    /** One alert with its timeline, a page at a time */
     get: {
       parameters: {
-        query?: never;
+        query: {
+          limit: number;
+          /** @description the previous answer's next_cursor: the timeline's next page */
+          cursor?: string;
+        };
         header?: never;
         path: {
           alert_id: number;
@@ -2834,6 +2844,8 @@ export interface paths {
                   [key: string]: unknown;
                 };
               }[];
+              /** @description the timeline's next page (pass as cursor); null on the last */
+              next_cursor: string | null;
             };
           };
         };
@@ -3379,7 +3391,7 @@ export interface paths {
         query: {
           /** @description only this integration (a UUID) */
           integration_id?: string;
-          status?: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+          status?: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED' | 'SUPERSEDED';
           /** @description queued at or after (ISO-8601) */
           start?: string;
           /** @description queued before (ISO-8601) */
@@ -3415,7 +3427,7 @@ export interface paths {
                 event: string;
                 /** @description '' for the event itself; repeat:<n> or escalation:… for a follow-up */
                 notice: string;
-                status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+                status: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED' | 'SUPERSEDED';
                 attempts: number;
                 last_error: string | null;
                 /** Format: date-time */
@@ -3484,7 +3496,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Retry a FAILED notification now (one more attempt) */
+    /** Retry a FAILED notification now (one more attempt; DELIVERY_RETRIES_PER_MINUTE per tenant) */
     post: {
       parameters: {
         query?: never;
@@ -6765,6 +6777,7 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
+                deliver_superseded: boolean;
             'application/json': {
               detail:
                 | string
@@ -6834,6 +6847,8 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
+            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
+            deliver_superseded?: boolean;
           content: {
             'application/json': {
               deliver_on: string[];
@@ -6869,6 +6884,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -6963,6 +6979,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -7090,6 +7107,8 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
+            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
+            deliver_superseded?: boolean;
           content: {
             'application/json': {
               deliver_on: string[];
@@ -7125,6 +7144,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -11902,6 +11922,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -12001,6 +12022,7 @@ export interface paths {
           };
           content: {
             'application/json': {
+              deliver_superseded: boolean;
               detail:
                 | string
                 | {
