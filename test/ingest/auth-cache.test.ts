@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceAuthCache } from '../../src/ingest/auth-cache.js';
-import type { RegistryEntry } from '../../src/model/device-registry.js';
+import { registryEntries, type RegistryEntry } from '../../src/model/device-registry.js';
+import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
+import { seedDevice } from '../helpers/seed.js';
 
 const ENTRY: RegistryEntry = { site_id: 's', status: 'ACTIVE', provision_token_hash: 'h' };
 
@@ -94,5 +96,35 @@ describe('device auth cache', () => {
     const { instance } = cache({ maxSize: 50 });
     for (let i = 0; i < 1000; i++) await instance.get('t', `random-${i}`);
     expect(instance.size).toBeLessThanOrEqual(50);
+  });
+});
+
+describe.each(ENGINES)('device auth cache on %s', (engine) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase(engine);
+    await seedDevice(database.db, 't', 'known');
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('loads the other devices of a batch alone when the database refuses one id as data', async () => {
+    const db = database.db;
+    const instance = new DeviceAuthCache((keys) => db.withService((tx) => registryEntries(tx, keys)), {
+      ttlMs: 60_000,
+      negativeTtlMs: 10_000,
+      maxSize: 100,
+    });
+    // Missed in one turn, so loaded in one query, which U+0000 fails (SQLSTATE 22021).
+    const [known, ghost, refused] = await Promise.allSettled([
+      instance.get('t', 'known'),
+      instance.get('t', 'ghost'),
+      instance.get('t', 'nul\u0000'),
+    ]);
+    expect(known).toMatchObject({ status: 'fulfilled', value: { site_id: 'site-1' } });
+    expect(ghost).toEqual({ status: 'fulfilled', value: null });
+    expect(refused).toMatchObject({ status: 'rejected', reason: { code: '22021' } });
+    expect(instance.stats.loads).toBe(4); // the batch, then each key alone
   });
 });
