@@ -25,8 +25,12 @@ export interface AlertRow {
   closed_at: Date | null;
 }
 
-/** A follow-up of an OPEN nobody acknowledged: its n-th repeat, or an escalation step. */
-export type Notice = { kind: 'repeat'; number: number } | { kind: 'escalation'; after_minutes: number };
+/**
+ * A follow-up of an OPEN nobody acknowledged (its n-th repeat, or an escalation step), or the OPEN a route
+ * sends for an alert that was already open when the route was created or widened to match it (backfill).
+ */
+export type Notice =
+  { kind: 'repeat'; number: number } | { kind: 'escalation'; after_minutes: number } | { kind: 'backfill' };
 
 /** How a follow-up reads in a subject line: "Repeat 2", "Escalation after 30 min". */
 export const noticeLabel = (notice: Notice | undefined) =>
@@ -34,7 +38,9 @@ export const noticeLabel = (notice: Notice | undefined) =>
     ? undefined
     : notice.kind === 'repeat'
       ? `Repeat ${notice.number}`
-      : `Escalation after ${notice.after_minutes} min`;
+      : notice.kind === 'escalation'
+        ? `Escalation after ${notice.after_minutes} min`
+        : 'Already open';
 
 /**
  * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
@@ -46,7 +52,23 @@ export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at'> & {
   created_at: string;
   closed_at: string | null;
   notice?: Notice;
+  /** Added as the job is sent (deliveryFields): what receivers order and de-duplicate by. */
+  sequence?: number;
+  alert_status?: string;
+  delivery_id?: string;
 };
+
+/**
+ * The payload as one job sends it, every attempt alike: its place in the alert's sequence, the alert's
+ * status as the job was claimed (`status` stays the event's, as the reference sends it) and the job's
+ * delivery id (also X-Pulse-Delivery on webhooks).
+ */
+export function deliveryFields(
+  payload: AlertPayload,
+  job: { sequence: number; alert_status: string; delivery_id: string },
+): AlertPayload {
+  return { ...payload, sequence: job.sequence, alert_status: job.alert_status, delivery_id: job.delivery_id };
+}
 
 export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {
   return {

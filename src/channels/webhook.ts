@@ -55,6 +55,7 @@ export async function sendWebhook(target: WebhookTarget, payload: AlertPayload, 
         'content-type': 'application/json',
         'user-agent': 'Pulse-Webhook/1',
         'x-pulse-event': payload.event,
+        ...(payload.delivery_id && { 'x-pulse-delivery': payload.delivery_id }),
         ...(target.signing_secret && { 'x-pulse-signature': signBody(target.signing_secret, body) }),
       },
     });

@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { send, sendContext } from '../channels/index.js';
-import type { AlertPayload } from '../channels/payload.js';
+import { deliveryFields, type AlertPayload } from '../channels/payload.js';
 import {
   claimJobs,
   dueTenants,
@@ -88,7 +88,7 @@ export function start(deps: RoleDeps): RunningRole {
       if (!row.enabled) result = { ok: false, error: 'integration_disabled' };
       else {
         channel = row.type;
-        result = await send(toTarget(row, deps.secrets), job.payload_json as AlertPayload, ctx);
+        result = await send(toTarget(row, deps.secrets), deliveryFields(job.payload_json as AlertPayload, job), ctx);
       }
     } catch (error) {
       result = { ok: false, error: (error as Error).message };

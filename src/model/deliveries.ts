@@ -17,20 +17,84 @@ export interface NewJob {
   notice?: string | undefined;
 }
 
-/** Inserts the jobs that do not exist yet (one per alert × route × event × notice); returns how many were new. */
+/**
+ * Inserts the jobs that do not exist yet (one per alert × route × event × notice) and numbers the new
+ * notifications in their alert's sequence, in the order planned; returns how many were new.
+ */
 export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number> {
   if (jobs.length === 0) return 0;
-  const { rowCount } = await tx.query(
+  const { rows } = await tx.query<{ job_id: number; alert_id: number; deliver_on_event: string; notice: string }>(
     `INSERT INTO delivery_jobs (tenant_id, alert_id, integration_id, route_id, deliver_on_event, payload_json, status,
                                 silence_id, notice)
      SELECT j.tenant_id, j.alert_id, j.integration_id, j.route_id, j.deliver_on_event, j.payload_json,
             CASE WHEN j.silence_id IS NULL THEN 'PENDING' ELSE 'SILENCED' END, j.silence_id, COALESCE(j.notice, '')
      FROM jsonb_to_recordset($1::jsonb) AS j(tenant_id text, alert_id bigint, integration_id uuid, route_id uuid,
                                             deliver_on_event text, payload_json jsonb, silence_id uuid, notice text)
-     ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event, notice) DO NOTHING`,
+     ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event, notice) DO NOTHING
+     RETURNING job_id, alert_id, deliver_on_event, notice`,
     [JSON.stringify(jobs)],
   );
-  return rowCount ?? 0;
+  if (rows.length === 0) return 0;
+  const notifications = notificationsInOrder(jobs, rows);
+  const counts = new Map<number, number>();
+  for (const { alert_id } of notifications) counts.set(alert_id, (counts.get(alert_id) ?? 0) + 1);
+  const alertIds = [...counts.keys()].sort((a, b) => a - b); // one lock order for every dispatcher
+  const reserved = await tx.query<{ alert_id: number; last_seq: number }>(
+    `INSERT INTO alert_notification_seq AS s (alert_id, last_seq)
+     SELECT * FROM unnest($1::bigint[], $2::int[])
+     ON CONFLICT (alert_id) DO UPDATE SET last_seq = s.last_seq + EXCLUDED.last_seq
+     RETURNING alert_id, last_seq`,
+    [alertIds, alertIds.map((id) => counts.get(id)!)],
+  );
+  const sequences = numberNotifications(
+    notifications,
+    new Map(reserved.rows.map((row) => [Number(row.alert_id), row.last_seq])),
+  );
+  const numbered = rows.map((row) => ({ job_id: row.job_id, sequence: sequences.get(notificationKey(row))! }));
+  await tx.query(
+    `UPDATE delivery_jobs d SET sequence = s.sequence
+     FROM unnest($1::bigint[], $2::int[]) AS s(job_id, sequence) WHERE d.job_id = s.job_id`,
+    [numbered.map((row) => row.job_id), numbered.map((row) => row.sequence)],
+  );
+  return rows.length;
+}
+
+type NotificationOf = { alert_id: number | string; deliver_on_event: string; notice?: string | undefined };
+
+/** One notification of an alert: its event or a follow-up; every route's job for it shares its number. */
+const notificationKey = (job: NotificationOf) =>
+  `${Number(job.alert_id)}\u0000${job.deliver_on_event}\u0000${job.notice ?? ''}`;
+
+/** The distinct notifications among the inserted jobs, in the order they were planned. */
+function notificationsInOrder(planned: NewJob[], inserted: NotificationOf[]): { key: string; alert_id: number }[] {
+  const position = new Map<string, number>();
+  planned.forEach((job, index) => {
+    const key = notificationKey(job);
+    if (!position.has(key)) position.set(key, index);
+  });
+  const keys = new Map(inserted.map((job) => [notificationKey(job), Number(job.alert_id)]));
+  return [...keys]
+    .sort(([a], [b]) => position.get(a)! - position.get(b)!)
+    .map(([key, alert_id]) => ({ key, alert_id }));
+}
+
+/**
+ * Numbers notifications given in order: each alert's last `n` reserved numbers (ending at its `last_seq`)
+ * go to its `n` notifications, oldest first.
+ */
+export function numberNotifications(
+  notifications: { key: string; alert_id: number }[],
+  lastSeq: Map<number, number>,
+): Map<string, number> {
+  const left = new Map<number, number>();
+  for (const { alert_id } of notifications) left.set(alert_id, (left.get(alert_id) ?? 0) + 1);
+  const result = new Map<string, number>();
+  for (const { key, alert_id } of notifications) {
+    const remaining = left.get(alert_id)!;
+    result.set(key, lastSeq.get(alert_id)! - remaining + 1);
+    left.set(alert_id, remaining - 1);
+  }
+  return result;
 }
 
 /** Alert events of the last minutes, for the dispatcher's catch-up after a restart. */
@@ -41,31 +105,49 @@ export interface ClaimedJob {
   integration_id: string;
   attempts: number;
   payload_json: unknown;
+  /** The notification's place in its alert's sequence, and the id receivers de-duplicate retries by. */
+  sequence: number;
+  delivery_id: string;
+  /** The alert's status as the job is claimed. */
+  alert_status: string;
   /** The job's integration as it is now (jobs go with their integration: ON DELETE CASCADE). */
   integration: IntegrationRow;
 }
 
+/**
+ * A job of alias `d` whose turn has come: no earlier notification of its alert to its integration is
+ * pending or being sent (receivers get one alert's notifications in order).
+ */
+const IN_TURN = `NOT EXISTS (SELECT 1 FROM delivery_jobs e WHERE e.alert_id = d.alert_id AND e.integration_id = d.integration_id
+  AND e.status IN ('PENDING', 'PROCESSING') AND e.sequence < d.sequence)`;
+
 /** Tenants with jobs due, the longest-waiting first. */
 export async function dueTenants(tx: ServiceTx, limit: number): Promise<string[]> {
   const { rows } = await tx.query<{ tenant_id: string }>(
-    `SELECT tenant_id FROM delivery_jobs WHERE status = 'PENDING' AND next_run_at <= now()
+    `SELECT tenant_id FROM delivery_jobs d WHERE status = 'PENDING' AND next_run_at <= now() AND ${IN_TURN}
      GROUP BY tenant_id ORDER BY min(next_run_at) LIMIT $1`,
     [limit],
   );
   return rows.map((row) => row.tenant_id);
 }
 
-/** Claims up to `count` due jobs of one tenant; SKIP LOCKED keeps two workers off the same job. */
+/**
+ * Claims up to `count` due jobs of one tenant, each in its turn; SKIP LOCKED keeps two workers off the same
+ * job. Jobs overtaken by their alert are set aside first (supersedeJobs).
+ */
 export async function claimJobs(tx: ServiceTx, tenantId: string, count: number): Promise<ClaimedJob[]> {
+  await supersedeJobs(tx, tenantId);
   const { rows } = await tx.query<
     ClaimedJob & { integration: IntegrationRow & { created_at: string; updated_at: string } }
   >(
     `UPDATE delivery_jobs j SET status = 'PROCESSING', updated_at = now()
      FROM integrations i
      WHERE i.tenant_id = j.tenant_id AND i.integration_id = j.integration_id AND j.job_id IN (
-       SELECT job_id FROM delivery_jobs WHERE tenant_id = $1 AND status = 'PENDING' AND next_run_at <= now()
+       SELECT job_id FROM delivery_jobs d WHERE tenant_id = $1 AND status = 'PENDING' AND next_run_at <= now()
+         AND ${IN_TURN}
        ORDER BY next_run_at, job_id LIMIT $2 FOR UPDATE SKIP LOCKED)
-     RETURNING j.job_id, j.tenant_id, j.integration_id, j.attempts, j.payload_json, to_jsonb(i) AS integration`,
+     RETURNING j.job_id, j.tenant_id, j.integration_id, j.attempts, j.payload_json, j.sequence, j.delivery_id,
+               (SELECT f.status FROM fleet_alert f WHERE f.id = j.alert_id) AS alert_status, to_jsonb(i) AS integration`,
     [tenantId, count],
   );
   return rows.map((row) => ({
@@ -77,6 +159,37 @@ export async function claimJobs(tx: ServiceTx, tenantId: string, count: number):
     },
   }));
 }
+
+/**
+ * Sets aside what the alert has overtaken (ADR 025), with the reason in last_error: a pending OPEN or
+ * follow-up of an alert acknowledged or closed since (unless its route has deliver_superseded); then a
+ * pending CLOSED on a route that delivers OPENs but never sent this alert's OPEN (not even tried).
+ * Two statements: the second sees the OPENs the first set aside.
+ */
+async function supersedeJobs(tx: ServiceTx, tenantId: string): Promise<void> {
+  await tx.query(
+    `UPDATE delivery_jobs j SET status = 'SUPERSEDED', last_error = 'alert_' || lower(f.status), updated_at = now()
+     FROM fleet_alert f, integration_routes r
+     WHERE j.tenant_id = $1 AND j.status = 'PENDING' AND j.deliver_on_event = 'OPEN'
+       AND f.id = j.alert_id AND f.status <> 'OPEN'
+       AND r.tenant_id = j.tenant_id AND r.route_id = j.route_id AND NOT r.deliver_superseded`,
+    [tenantId],
+  );
+  await tx.query(
+    `UPDATE delivery_jobs j SET status = 'SUPERSEDED', last_error = 'open_not_sent', updated_at = now()
+     FROM integration_routes r
+     WHERE j.tenant_id = $1 AND j.status = 'PENDING' AND j.deliver_on_event = 'CLOSED'
+       AND r.tenant_id = j.tenant_id AND r.route_id = j.route_id AND 'OPEN' = ANY(r.deliver_on)
+       AND NOT EXISTS (SELECT 1 FROM delivery_jobs o
+                       WHERE o.tenant_id = j.tenant_id AND o.alert_id = j.alert_id AND o.route_id = j.route_id
+                         AND o.deliver_on_event = 'OPEN' AND o.notice IN ('', '${BACKFILL_NOTICE}')
+                         AND (o.status IN ('PENDING', 'PROCESSING', 'COMPLETED') OR o.attempts > 0))`,
+    [tenantId],
+  );
+}
+
+/** The notice key of a route's first OPEN for an alert that opened before the route matched it. */
+export const BACKFILL_NOTICE = 'backfill';
 
 export interface AttemptOutcome {
   job: ClaimedJob;
@@ -163,7 +276,7 @@ export async function deliveryStatus(tx: TenantTx, filter: { limit: number; inte
   return rows;
 }
 
-export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED';
+export type JobStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED' | 'SUPERSEDED';
 
 /** A delivery job as the Deliveries page shows it: what, where, how it went, its last attempt. */
 export interface DeliveryJob {

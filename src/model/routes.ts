@@ -70,6 +70,7 @@ export interface RouteColumns {
   priority?: number;
   renotify_minutes?: number | null;
   escalations?: EscalationStep[];
+  deliver_superseded?: boolean;
 }
 
 const ROUTE_WRITABLE = [
@@ -85,6 +86,7 @@ const ROUTE_WRITABLE = [
   'priority',
   'renotify_minutes',
   'escalations',
+  'deliver_superseded',
 ] as const;
 
 /** A column's value as a query parameter (the escalation steps are JSONB). */
@@ -93,7 +95,7 @@ const param = (columns: RouteColumns, name: (typeof ROUTE_WRITABLE)[number]) =>
 
 const ROUTE_SELECT = `SELECT r.tenant_id, r.route_id, r.integration_id, i.name AS integration_name, i.type AS integration_type,
   r.name, r.enabled, r.min_severity, r.alert_types, r.severities, r.site_ids, r.device_prefixes, r.deliver_on, r.priority,
-  r.renotify_minutes, r.escalations, r.created_at, r.updated_at
+  r.renotify_minutes, r.escalations, r.deliver_superseded, r.created_at, r.updated_at
   FROM integration_routes r JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id`;
 
 export interface RouteQuery {
@@ -113,6 +115,7 @@ export interface Route extends RouteFilter, FollowUpPolicy {
   name: string;
   enabled: boolean;
   priority: number;
+  deliver_superseded: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -143,10 +146,11 @@ export async function insertRoute(tx: TenantScope, columns: RouteColumns): Promi
   return rows[0]!.route_id;
 }
 
+/** A changed route may match OPEN alerts it never notified: the dispatcher looks again (backfill_pending). */
 export async function updateRoute(tx: TenantTx, routeId: string, columns: RouteColumns): Promise<boolean> {
   const names = ROUTE_WRITABLE.filter((name) => columns[name] !== undefined);
   const { rowCount } = await tx.query(
-    `UPDATE integration_routes SET ${[...names.map((name, i) => `${name} = $${i + 3}`), 'updated_at = now()'].join(', ')}
+    `UPDATE integration_routes SET ${[...names.map((name, i) => `${name} = $${i + 3}`), 'updated_at = now()', 'backfill_pending = true'].join(', ')}
      WHERE tenant_id = $1 AND route_id::text = $2`,
     [tx.tenantId, routeId, ...names.map((name) => param(columns, name))],
   );

@@ -165,6 +165,7 @@ export const IntegrationRoute = Obj({
   priority: Type.Integer(),
   renotify_minutes: Nullable(Type.Integer()),
   escalations: Type.Array(Obj({ after_minutes: Type.Integer(), integration_id: Type.String() })),
+  deliver_superseded: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -83,7 +83,7 @@ describe('dispatcher and admin delivery endpoints', () => {
       try {
         await waitFor(async () => {
           const { rows } = await pulse.db.withService((tx) =>
-            tx.query(`SELECT 1 FROM delivery_jobs WHERE status IN ('COMPLETED', 'FAILED')`),
+            tx.query(`SELECT 1 FROM delivery_jobs WHERE status IN ('COMPLETED', 'FAILED', 'SUPERSEDED')`),
           );
           return rows.length === 3;
         }, 10_000);
@@ -99,9 +99,10 @@ describe('dispatcher and admin delivery endpoints', () => {
     expect(rows).toEqual([
       { alert_id: opened, deliver_on_event: 'OPEN', status: 'COMPLETED', last_error: null },
       { alert_id: redirected, deliver_on_event: 'OPEN', status: 'FAILED', last_error: 'http_302' },
-      // Closed by now: its CLOSED goes out, its OPEN (no longer true) does not.
-      { alert_id: closed, deliver_on_event: 'CLOSED', status: 'COMPLETED', last_error: null },
+      // Closed by now: its OPEN (no longer true) is not queued, and its CLOSED is set aside since this
+      // route never sent the OPEN: the receiver could not place it (ADR 025).
+      { alert_id: closed, deliver_on_event: 'CLOSED', status: 'SUPERSEDED', last_error: 'open_not_sent' },
     ]);
-    expect(receiver.received.filter((r) => r.json.alert_type !== 'REDIRECT')).toHaveLength(2);
+    expect(receiver.received.filter((r) => r.json.alert_type !== 'REDIRECT')).toHaveLength(1);
   });
 });

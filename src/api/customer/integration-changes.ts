@@ -171,6 +171,7 @@ export const routeColumns = (body: Partial<Static<typeof RouteCreate>>): RouteCo
   ...(body.deliver_on !== undefined && { deliver_on: checkList('deliver_on', body.deliver_on, ['OPEN', 'CLOSED'])! }),
   ...(body.priority !== undefined && { priority: body.priority }),
   ...(body.renotify_minutes !== undefined && { renotify_minutes: body.renotify_minutes }),
+  ...(body.deliver_superseded !== undefined && { deliver_superseded: body.deliver_superseded }),
   ...(body.escalations !== undefined && { escalations: checkEscalations(body.escalations) }),
 });
 

@@ -118,6 +118,12 @@ const routeFields = {
       description: 'repeat an OPEN, unacknowledged alert every this many minutes (null: never)',
     }),
   ),
+  deliver_superseded: Type.Optional(
+    Type.Boolean({
+      description:
+        'send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED)',
+    }),
+  ),
   escalations: Type.Optional(
     Type.Array(
       Type.Object({

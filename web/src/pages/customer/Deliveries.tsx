@@ -11,7 +11,7 @@ import { dateTime, timeAgo } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
 import type { Answer } from '../../lib/types';
 
-const STATUSES = ['', 'FAILED', 'PENDING', 'PROCESSING', 'COMPLETED', 'SILENCED'];
+const STATUSES = ['', 'FAILED', 'PENDING', 'PROCESSING', 'COMPLETED', 'SILENCED', 'SUPERSEDED'];
 const PAGE = 50;
 /** How far back the "since" choices reach, in hours ('' = all). */
 const SINCE = [
