@@ -151,7 +151,7 @@ describe('Mosquitto', () => {
       JSON.stringify({ site_id: 'site-1', seq, provision_token: tokens.get(`${TENANT}/d1`) });
     for (const topic of HOSTILE_TOPICS) {
       const device = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { reconnectPeriod: 0 });
-      const closed = new Promise((resolve) => device.once('close', resolve));
+      const closed = new Promise<void>((resolve) => device.once('close', () => resolve()));
       device.publish(topic, payload(1), { qos: 1 });
       await closed;
       device.end(true);
