@@ -182,7 +182,7 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
       await again.body?.cancel();
       return again.status === 200;
     }, 5000);
-  });
+  }, 90_000);
 
   it('of 20 exports asked for at once, takes exactly two and refuses the rest with 429, whatever the route', async () => {
     // A tenant of its own (no slot still held by the tests before), with as many rows as e-2.
@@ -216,5 +216,5 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
       await again.body?.cancel();
       return again.status === 200;
     }, 5000);
-  });
+  }, 90_000);
 });
