@@ -139,7 +139,7 @@ export const variables = {
   },
   LOGIN_FAILURE_LIMIT: {
     schema: positiveInt.default(10),
-    doc: "Failed sign-ins to the built-in issuer per account per LOGIN_FAILURE_WINDOW_SECONDS (a client address may fail five times as often); beyond, the login page answers 429 with Retry-After. A right password doesn't count.",
+    doc: "Failed sign-ins to the built-in issuer per account from one client address per LOGIN_FAILURE_WINDOW_SECONDS (an address may fail five times as often over all accounts); beyond, the login page answers 429 with Retry-After to that address only. A right password doesn't count.",
   },
   LOGIN_FAILURE_WINDOW_SECONDS: {
     schema: positiveInt.default(900),

@@ -11,7 +11,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { AppError } from '../errors.js';
-import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, type Role } from '../model/users.js';
+import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, tokensRevoked, type Role, type TokenUser } from '../model/users.js';
 
 export interface Principal {
   sub: string;
@@ -23,6 +23,8 @@ export interface Principal {
   username: string | undefined;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** When the token was issued (`iat`), seconds since the epoch, if it says. */
+  issuedAt: number | undefined;
 }
 
 export type VerifyToken = (token: string) => Promise<Principal>;
@@ -108,35 +110,55 @@ export function createTokenVerifier(options: { keySource: () => Promise<KeySourc
       email: typeof payload.email === 'string' ? payload.email : undefined,
       username: typeof payload.preferred_username === 'string' ? payload.preferred_username : undefined,
       exp: payload.exp!,
+      issuedAt: payload.iat,
     };
   };
 }
 
+/** Throws the AppError a principal's token is refused with now, though it verified; resolves otherwise. */
+export type CheckPrincipal = (principal: Principal) => Promise<void>;
+
+/** How stale the API's view of a built-in issuer's user may be. */
+export const USER_RECHECK_MS = 5000;
+
 /**
- * Tokens of the built-in issuer stop working with their user: a deleted or disabled user's access token is refused
- * within `recheckMs` instead of living out its lifetime. Answers are remembered per user for that long,
- * so the check costs a query per user every few seconds, not one per request.
+ * Tokens of the built-in issuer stop working with their user: deleting or disabling it, or changing its
+ * password or role, has its tokens refused within `recheckMs` instead of living out their lifetime. Users
+ * are read from the database, so every api process sees a change made through any other; each remembers a
+ * user for `recheckMs` only, so the check costs a query per user every few seconds, not one per request.
  */
-export function refusingInactiveUsers(
-  verify: VerifyToken,
-  /** Whether the token's user still exists and is not disabled. */
-  userActive: (sub: string) => Promise<boolean>,
-  recheckMs = 5000,
-): VerifyToken {
-  const checked = new Map<string, { exists: boolean; at: number }>();
-  return async (token) => {
-    const principal = await verify(token);
+export function builtInUserCheck(
+  findUser: (sub: string) => Promise<TokenUser | undefined>,
+  recheckMs = USER_RECHECK_MS,
+): CheckPrincipal {
+  const looked = new Map<string, { user: TokenUser | undefined; at: number }>();
+  return async (principal) => {
     const now = Date.now();
-    let known = checked.get(principal.sub);
+    let known = looked.get(principal.sub);
     if (!known || now - known.at > recheckMs) {
-      if (checked.size >= 10_000) checked.clear(); // bounded: at worst, everyone is asked again
-      known = { exists: await userActive(principal.sub), at: now };
-      checked.set(principal.sub, known);
+      if (looked.size >= 10_000) looked.clear(); // bounded: at worst, everyone is asked again
+      known = { user: await findUser(principal.sub), at: now };
+      looked.set(principal.sub, known);
     }
-    if (!known.exists) throw new AppError('UNAUTHORIZED', 'This user no longer exists or is disabled');
-    return principal;
+    const { user } = known;
+    if (!user || user.disabled) throw new AppError('UNAUTHORIZED', 'This user no longer exists or is disabled');
+    if (tokensRevoked(user, principal.issuedAt)) {
+      throw new AppError(
+        'UNAUTHORIZED',
+        'This token was issued before its user was disabled or its password or role changed; sign in again',
+      );
+    }
   };
 }
+
+/** A verifier that also refuses what `check` refuses. */
+export const checkingPrincipals =
+  (verify: VerifyToken, check: CheckPrincipal): VerifyToken =>
+  async (token) => {
+    const principal = await verify(token);
+    await check(principal);
+    return principal;
+  };
 
 function verificationError(error: unknown): AppError {
   if (error instanceof errors.JWTExpired) return new AppError('UNAUTHORIZED', 'Token expired');

@@ -17,7 +17,15 @@ import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity
 import { createUsers } from '../identity/users.js';
 import { SlidingWindowLimiter } from '../lib/sliding-window.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { createTokenVerifier, localKeySource, refusingInactiveUsers, remoteKeySource, type KeySource } from './auth.js';
+import {
+  builtInUserCheck,
+  checkingPrincipals,
+  createTokenVerifier,
+  localKeySource,
+  remoteKeySource,
+  type CheckPrincipal,
+  type KeySource,
+} from './auth.js';
 import { decoratePrincipal, guard, principalOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
 import { registerV2Routes } from './v2/routes.js';
@@ -54,10 +62,12 @@ export function start(deps: RoleDeps): RunningRole {
   const keySource = config.OIDC_ISSUER ? remoteKeySource(config.OIDC_ISSUER) : async () => (await builtIn).keys;
   const users = createUsers(deps.db);
   const verifyJwt = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
-  // Users of an external issuer live there; the built-in issuer's live here, and deleting one ends its tokens.
-  const verify = config.OIDC_ISSUER
-    ? verifyJwt
-    : refusingInactiveUsers(verifyJwt, async (sub) => (await users.find(sub))?.disabled === false);
+  // Users of an external issuer live there; the built-in issuer's live here, and deleting, disabling or
+  // changing one ends its earlier tokens, on REST and on open WebSockets alike.
+  const checkPrincipal: CheckPrincipal = config.OIDC_ISSUER
+    ? async () => undefined
+    : builtInUserCheck((sub) => users.findForTokens(sub));
+  const verify = checkingPrincipals(verifyJwt, checkPrincipal);
   let issuerUrl = config.OIDC_ISSUER;
   if (!config.OIDC_ISSUER)
     mountBuiltInIssuer(app, async () => (await builtIn).provider, users, {
@@ -212,7 +222,7 @@ export function start(deps: RoleDeps): RunningRole {
     ws.addHook('onRoute', (route) => {
       if (route.websocket && route.schema) route.schema.hide = false;
     });
-    live = registerLiveRoutes(ws, { verify, db: deps.db, bus: deps.bus, log: deps.log });
+    live = registerLiveRoutes(ws, { verify, recheck: checkPrincipal, db: deps.db, bus: deps.bus, log: deps.log });
   });
 
   return {

@@ -2,7 +2,8 @@
 // and alerts as the evaluator changes them, only to clients subscribed to them and allowed to see them.
 // The token comes as ?token= or in a first {"action":"auth","token"} message; a bad one closes the socket
 // with 4001 (4003 for a role without access) after the handshake, so clients can read the code, and the
-// socket closes when the token expires unless the client sends a fresh one.
+// socket closes when the token expires unless the client sends a fresh one, or with 4001 and the reason
+// when its user is deleted, disabled or changed (the REST routes' recheck, run every second).
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/server.js';
 import type { WebSocket } from 'ws';
@@ -10,7 +11,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { isOperator, type Principal, type VerifyToken } from './auth.js';
+import { isOperator, type CheckPrincipal, type Principal, type VerifyToken } from './auth.js';
 import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
@@ -22,6 +23,8 @@ const AUTH_TIMEOUT_MS = 10_000;
 export const MAX_UNAUTHENTICATED_PER_ADDRESS = 10;
 export const CLOSE_POLICY = 1008;
 const PING_INTERVAL_MS = 30_000;
+/** How often open sockets' users are rechecked; the recheck itself reads a user at most every 5 s. */
+const USER_RECHECK_INTERVAL_MS = 1000;
 /** A client this far behind loses telemetry frames rather than growing the server's memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const SNAPSHOT_ALERTS = 100;
@@ -58,7 +61,7 @@ export interface LiveHub {
 
 export function registerLiveRoutes(
   app: App,
-  deps: { verify: VerifyToken; db: Database; bus: Bus; log: Logger },
+  deps: { verify: VerifyToken; recheck: CheckPrincipal; db: Database; bus: Bus; log: Logger },
 ): LiveHub {
   const { verify, db, log } = deps;
   const clients = new Set<Client>();
@@ -259,6 +262,32 @@ export function registerLiveRoutes(
   }, PING_INTERVAL_MS);
   ping.unref();
 
+  // A socket outlives the request that opened it: its user is checked as the REST routes check theirs.
+  let rechecking = false;
+  const recheckUsers = async () => {
+    if (rechecking) return; // a slow database: the next tick checks again
+    rechecking = true;
+    try {
+      await Promise.all(
+        [...clients].map(async (client) => {
+          const { principal } = client;
+          if (!principal) return;
+          try {
+            await deps.recheck(principal);
+          } catch (error) {
+            if (!(error instanceof AppError) || error.code !== 'UNAUTHORIZED') {
+              log.warn({ err: error }, 'websocket user recheck failed');
+            } else if (client.principal === principal) client.socket.close(CLOSE_UNAUTHENTICATED, error.message);
+          }
+        }),
+      );
+    } finally {
+      rechecking = false;
+    }
+  };
+  const userRecheck = setInterval(() => void recheckUsers(), USER_RECHECK_INTERVAL_MS);
+  userRecheck.unref();
+
   const unauthenticated = new Map<string, number>();
   app.get(
     '/api/v2/ws',
@@ -335,6 +364,7 @@ export function registerLiveRoutes(
     connections: () => clients.size,
     stop() {
       clearInterval(ping);
+      clearInterval(userRecheck);
       for (const unsubscribe of unsubscribers) unsubscribe();
       for (const client of clients) client.socket.close(1001, 'Server stopping');
       log.debug({ frames_dropped: framesDropped }, 'live hub stopped');

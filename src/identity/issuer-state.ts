@@ -76,20 +76,23 @@ export interface AccessTokenOptions {
 /** An access token with the same claims the built-in issuer puts in its own (for `pulse token`). */
 export async function signAccessToken(state: IssuerState, user: User, options: AccessTokenOptions): Promise<string> {
   const key = await importJWK(state.signingKey, 'RS256');
-  return new SignJWT({
-    tenant_id: user.tenant_id ?? undefined,
-    role: user.role,
-    email: user.email ?? undefined,
-    preferred_username: user.username,
-    client_id: options.clientId,
-    scope: 'openid profile email',
-  })
-    .setProtectedHeader({ alg: 'RS256', kid: state.signingKey.kid, typ: 'at+jwt' })
-    .setIssuer(options.issuer)
-    .setAudience(options.audience)
-    .setSubject(user.user_id)
-    .setIssuedAt()
-    .setJti(randomBytes(12).toString('base64url'))
-    .setExpirationTime(`${options.ttlSeconds}s`)
-    .sign(key);
+  return (
+    new SignJWT({
+      tenant_id: user.tenant_id ?? undefined,
+      role: user.role,
+      email: user.email ?? undefined,
+      preferred_username: user.username,
+      client_id: options.clientId,
+      scope: 'openid profile email',
+    })
+      .setProtectedHeader({ alg: 'RS256', kid: state.signingKey.kid, typ: 'at+jwt' })
+      .setIssuer(options.issuer)
+      .setAudience(options.audience)
+      .setSubject(user.user_id)
+      // To the millisecond: a script's `pulse user passwd` then `pulse token` must not look issued before the change.
+      .setIssuedAt(Date.now() / 1000)
+      .setJti(randomBytes(12).toString('base64url'))
+      .setExpirationTime(`${options.ttlSeconds}s`)
+      .sign(key)
+  );
 }

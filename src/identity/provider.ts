@@ -12,7 +12,7 @@ import { oidcStorage } from './oidc-storage.js';
 import { FailureLimit } from '../lib/failure-limit.js';
 import { LOGOUT_SCRIPT, LOGOUT_SCRIPT_PATH, loginPage, logoutPage, messagePage } from './pages.js';
 import type { Users } from './users.js';
-import type { User } from '../model/users.js';
+import { tokensRevoked, type User } from '../model/users.js';
 
 export const OIDC_MOUNT = '/oidc';
 export const LOGIN_PATH = '/identity/login';
@@ -46,6 +46,18 @@ function userClaims(user: User) {
 
 export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promise<Provider> {
   const { users } = options;
+  const { default: OidcProvider, interactionPolicy } = await importOidcProvider();
+  const { Check } = interactionPolicy;
+  const policy = interactionPolicy.base();
+  // A browser session whose user findAccount no longer gives (deleted, disabled, or signed in before the
+  // password or role changed) signs in again; without this check oidc-provider fails on the missing account.
+  policy
+    .get('login')!
+    .checks.add(
+      new Check('account_unusable', 'End-User must sign in again', (ctx) =>
+        ctx.oidc.session?.accountId !== undefined && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+      ),
+    );
   const configuration: Configuration = {
     adapter: oidcStorage(options.db),
     clients: [
@@ -61,10 +73,13 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
     pkce: { required: () => true },
     // Browsers may call the token endpoint cross-origin only from where the web app is served.
     clientBasedCORS: (_ctx, origin) => options.appOrigins.includes(origin),
-    async findAccount(_ctx, sub) {
-      const user = await users.find(sub);
-      // A disabled user's refresh token no longer gets it new access tokens.
-      return user && !user.disabled ? { accountId: sub, claims: () => userClaims(user) } : undefined;
+    async findAccount(ctx, sub, token) {
+      const user = await users.findForTokens(sub);
+      // A disabled user's refresh token no longer gets it new access tokens; nor does one from a sign-in
+      // before the password or role changed (rotation keeps authTime), nor such a browser session.
+      const signedInAt = token ? ((token as { authTime?: number }).authTime ?? token.iat) : ctx.oidc.session?.loginTs;
+      if (!user || user.disabled || tokensRevoked(user, signedInAt)) return undefined;
+      return { accountId: sub, claims: () => userClaims(user) };
     },
     claims: { openid: ['sub'], profile: ['preferred_username', 'tenant_id', 'role'], email: ['email'] },
     conformIdTokenClaims: false,
@@ -112,7 +127,7 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
       return grant;
     },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    interactions: { url: (_ctx, interaction) => `${LOGIN_PATH}/${interaction.uid}` },
+    interactions: { policy, url: (_ctx, interaction) => `${LOGIN_PATH}/${interaction.uid}` },
     ttl: {
       AccessToken: options.accessTokenTtlSeconds,
       AuthorizationCode: 60,
@@ -129,7 +144,6 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
       ctx.body = messagePage('Sign-in problem', `${out.error}: ${out.error_description ?? ''}`);
     },
   };
-  const OidcProvider = await importOidcProvider();
   const provider = new OidcProvider(options.issuer, configuration);
   // Behind a TLS-terminating proxy the issuer is https while the request is http.
   provider.proxy = options.issuer.startsWith('https:');
@@ -142,13 +156,13 @@ export async function createBuiltInIssuer(options: BuiltInIssuerOptions): Promis
  * (docs/adr/010-identity.md), so that one line is kept out of the console. Imported only when the
  * built-in issuer runs, so CLI commands and an external issuer never load it.
  */
-async function importOidcProvider(): Promise<typeof Provider> {
+async function importOidcProvider(): Promise<typeof import('oidc-provider')> {
   const warn = console.warn;
   console.warn = (...args: unknown[]) => {
     if (!String(args[0]).includes('Unsupported runtime')) warn(...args);
   };
   try {
-    return (await import('oidc-provider')).default;
+    return await import('oidc-provider');
   } finally {
     console.warn = warn;
   }
@@ -158,7 +172,11 @@ async function importOidcProvider(): Promise<typeof Provider> {
  * Mounts the issuer on the Fastify app. `provider` resolves once the server listens (the issuer URL
  * contains the port). Requests under /oidc go to oidc-provider untouched: its body parsing is its own.
  */
-/** Failed sign-ins allowed per account in a window; a client address may fail five times as often. */
+/**
+ * Failed sign-ins allowed per account from one client address in a window; an address may fail five
+ * times as often over all accounts. Per pair, not per account: else anyone could keep any account (an
+ * operator admin's) locked from everywhere with a wrong password now and then.
+ */
 export interface LoginLimits {
   failuresPerAccount: number;
   windowSeconds: number;
@@ -170,7 +188,7 @@ export function mountBuiltInIssuer(
   users: Users,
   limits: LoginLimits,
 ): void {
-  const accounts = new FailureLimit(limits.failuresPerAccount, limits.windowSeconds);
+  const accountsAtAddress = new FailureLimit(limits.failuresPerAccount, limits.windowSeconds);
   const addresses = new FailureLimit(limits.failuresPerAccount * 5, limits.windowSeconds);
   app.register(async (oidc) => {
     oidc.removeAllContentTypeParsers();
@@ -221,11 +239,12 @@ export function mountBuiltInIssuer(
         }
         const username = String(request.body?.username ?? '').trim();
         // Slots are taken before the password is checked, so parallel guesses cannot all slip through.
-        const account = [username.toLowerCase().slice(0, 200)]; // bounded: a key per made-up name
+        // The account as tried from this address; bounded: a key per made-up name.
+        const account = [`${username.toLowerCase().slice(0, 200)}\u0000${request.ip}`];
         const address = [request.ip];
-        const accountWait = await accounts.reserve(account);
+        const accountWait = await accountsAtAddress.reserve(account);
         const addressWait = accountWait === undefined ? await addresses.reserve(address) : undefined;
-        if (addressWait !== undefined) accounts.succeeded(account); // not this account's attempt after all
+        if (addressWait !== undefined) accountsAtAddress.succeeded(account); // not this account's attempt after all
         const wait = accountWait ?? addressWait;
         if (wait !== undefined) {
           return reply
@@ -244,19 +263,19 @@ export function mountBuiltInIssuer(
         try {
           user = await users.authenticate(username, String(request.body?.password ?? ''));
         } catch (error) {
-          accounts.succeeded(account); // the database failed, not the password
+          accountsAtAddress.succeeded(account); // the database failed, not the password
           addresses.succeeded(address);
           throw error;
         }
         if (!user) {
-          accounts.failed(account);
+          accountsAtAddress.failed(account);
           addresses.failed(address);
           return reply
             .status(401)
             .type('text/html')
             .send(loginPage({ action: `${LOGIN_PATH}/${uid}`, username, error: 'Wrong username or password.' }));
         }
-        accounts.succeeded(account);
+        accountsAtAddress.succeeded(account);
         addresses.succeeded(address);
         reply.hijack();
         await issuer.interactionFinished(

@@ -4,7 +4,7 @@ import type { Database, OperatorTx, ServiceTx, TenantTx } from '../db/database.j
 import { AppError, requireChanges } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';
-import { CUSTOMER_ROLES, isRole, ROLES, type Role, type User } from '../model/users.js';
+import { CUSTOMER_ROLES, isRole, ROLES, type Role, type TokenUser, type User } from '../model/users.js';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.js';
 
 export interface NewUser {
@@ -16,7 +16,7 @@ export interface NewUser {
 }
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
-function checkNewUser(user: NewUser): void {
+function checkNewUser(user: NewUser, options: PasswordOptions = {}): void {
   if (!USERNAME.test(user.username)) {
     throw new AppError(
       'INVALID_REQUEST',
@@ -28,20 +28,31 @@ function checkNewUser(user: NewUser): void {
   if (customer && !user.tenantId) throw new AppError('INVALID_REQUEST', `role ${user.role} needs a tenant`);
   if (!customer && user.tenantId)
     throw new AppError('INVALID_REQUEST', 'operators belong to no tenant; omit the tenant');
-  checkPassword(user.password, user.username);
+  checkPassword(user.password, user.username, options);
 }
 
-function checkPassword(password: string, username: string): void {
-  const problem = passwordProblem(password, username);
+type PasswordOptions = Parameters<typeof passwordProblem>[2];
+
+function checkPassword(password: string, username: string, options?: PasswordOptions): void {
+  const problem = passwordProblem(password, username, options);
   if (problem) throw new AppError('INVALID_REQUEST', problem);
 }
 
+/** One answer whichever tenant holds the name: a customer admin learns nothing about other tenants' users. */
+const usernameTaken = (username: string) =>
+  new AppError('CONFLICT', `The username ${username} is not available; choose another`);
+
 export interface Users {
   create(user: NewUser): Promise<User>;
-  /** Creates the user unless one with that username exists; returns whether it created it. */
-  ensure(user: NewUser): Promise<boolean>;
+  /**
+   * Creates the user unless one with that username exists; returns whether it created it. For seeding
+   * (the demo, tests): `allowGuessable` lets the demo keep its published password.
+   */
+  ensure(user: NewUser, options?: PasswordOptions): Promise<boolean>;
   list(): Promise<User[]>;
   find(userId: string): Promise<User | undefined>;
+  /** The user as its tokens are checked against it (see `tokensRevoked`). */
+  findForTokens(userId: string): Promise<TokenUser | undefined>;
   findByUsername(username: string): Promise<User | undefined>;
   /** The user when the password is right; undefined otherwise (unknown user or wrong password alike). */
   authenticate(username: string, password: string): Promise<User | undefined>;
@@ -50,8 +61,8 @@ export interface Users {
 }
 
 export function createUsers(db: Database): Users {
-  async function insert(tx: ServiceTx, user: NewUser, skipExisting: boolean) {
-    checkNewUser(user);
+  async function insert(tx: ServiceTx, user: NewUser, skipExisting: boolean, options?: PasswordOptions) {
+    checkNewUser(user, options);
     if (user.tenantId) await ensureTenants(tx, [user.tenantId]);
     return insertChecked(tx, user, skipExisting);
   }
@@ -63,9 +74,10 @@ export function createUsers(db: Database): Users {
           throw new AppError('CONFLICT', `User ${user.username} already exists`);
         return (await insert(tx, user, false))!;
       }),
-    ensure: (user) => db.withService(async (tx) => (await insert(tx, user, true)) !== undefined),
+    ensure: (user, options) => db.withService(async (tx) => (await insert(tx, user, true, options)) !== undefined),
     list: () => db.withService(model.listUsers),
     find: (userId) => db.withService((tx) => model.findUser(tx, { userId })),
+    findForTokens: (userId) => db.withService((tx) => model.findTokenUser(tx, userId)),
     findByUsername: (username) => db.withService((tx) => model.findUser(tx, { username })),
     async authenticate(username, password) {
       const row = await db.withService((tx) => model.userWithPasswordHash(tx, username));
@@ -103,7 +115,7 @@ export async function addUser(tx: ManagingTx, user: NewUser): Promise<User> {
     return (await insertChecked(tx, user, false))!;
   } catch (error) {
     // Usernames are unique across tenants; under RLS the other tenant's row is invisible, not free.
-    if (uniqueViolation(error)) throw new AppError('CONFLICT', `User ${user.username} already exists`);
+    if (uniqueViolation(error)) throw usernameTaken(user.username);
     throw error;
   }
 }

@@ -27,6 +27,33 @@ export interface User {
 
 const COLUMNS = 'user_id, username, email, tenant_id, role, disabled, created_at';
 
+/**
+ * A user as its tokens are checked against it. Changing the password or the role, or disabling the user,
+ * sets `tokens_valid_after`: tokens issued and sign-ins made before then no longer count (migration 026).
+ */
+export interface TokenUser extends User {
+  tokens_valid_after: Date | null;
+}
+
+/**
+ * Whether a token (or sign-in) of `user` from `issuedAt` (seconds since the epoch, as in `iat`; undefined:
+ * unknown) predates the user's last password or role change or disabling. Seconds are whole in tokens of
+ * oidc-provider, so one signed in the same second just after the change counts as before it: that user
+ * signs in again, where the other way round a token from just before would live on.
+ */
+export function tokensRevoked(user: TokenUser, issuedAt: number | undefined): boolean {
+  if (!user.tokens_valid_after) return false;
+  return issuedAt === undefined || issuedAt < user.tokens_valid_after.getTime() / 1000;
+}
+
+export async function findTokenUser(tx: ServiceTx, userId: string): Promise<TokenUser | undefined> {
+  if (!isUuid(userId)) return undefined; // not an id this issuer gave
+  const { rows } = await tx.query<TokenUser>(`SELECT ${COLUMNS}, tokens_valid_after FROM users WHERE user_id = $1`, [
+    userId,
+  ]);
+  return rows[0];
+}
+
 export async function usernameTaken(tx: ServiceTx | OperatorTx, username: string): Promise<boolean> {
   const { rowCount } = await tx.query(`SELECT 1 FROM users WHERE username = $1`, [username]);
   return (rowCount ?? 0) > 0;
@@ -55,23 +82,29 @@ export async function listUsers(tx: ServiceTx | OperatorTx | TenantTx, tenantId?
   ).rows;
 }
 
-/** Changes a user's role; undefined when there is no such user (in the caller's view). */
+/** Changes a user's role, ending its earlier tokens; undefined when there is no such user (in the caller's view). */
 export async function setRole(tx: OperatorTx | TenantTx, username: string, role: Role): Promise<User | undefined> {
   const { rows } = await tx.query<User>(
-    `UPDATE users SET role = $2, updated_at = now() WHERE username = $1 RETURNING ${COLUMNS}`,
+    `UPDATE users SET role = $2, updated_at = now(), tokens_valid_after = now() WHERE username = $1
+     RETURNING ${COLUMNS}`,
     [username, role],
   );
   return rows[0];
 }
 
-/** Disables or enables a user; undefined when there is no such user (in the caller's view). */
+/**
+ * Disables a user, ending its tokens for good (enabling it again does not bring them back), or enables
+ * it; undefined when there is no such user (in the caller's view).
+ */
 export async function setDisabled(
   tx: OperatorTx | TenantTx,
   username: string,
   disabled: boolean,
 ): Promise<User | undefined> {
   const { rows } = await tx.query<User>(
-    `UPDATE users SET disabled = $2, updated_at = now() WHERE username = $1 RETURNING ${COLUMNS}`,
+    `UPDATE users SET disabled = $2, updated_at = now(),
+       tokens_valid_after = CASE WHEN $2 THEN now() ELSE tokens_valid_after END
+     WHERE username = $1 RETURNING ${COLUMNS}`,
     [username, disabled],
   );
   return rows[0];
@@ -97,16 +130,16 @@ export async function userWithPasswordHash(tx: ServiceTx, username: string) {
   return rows[0];
 }
 
-/** False when there is no such user. */
+/** Sets a new password, ending the user's earlier tokens and sign-ins; false when there is no such user. */
 export async function setPasswordHash(
   tx: ServiceTx | OperatorTx | TenantTx,
   username: string,
   passwordHash: string,
 ): Promise<boolean> {
-  const { rowCount } = await tx.query(`UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1`, [
-    username,
-    passwordHash,
-  ]);
+  const { rowCount } = await tx.query(
+    `UPDATE users SET password_hash = $2, updated_at = now(), tokens_valid_after = now() WHERE username = $1`,
+    [username, passwordHash],
+  );
   return (rowCount ?? 0) > 0;
 }
 

@@ -1,50 +1,11 @@
 // The built-in OpenID Connect issuer as the web app uses it, on PostgreSQL: authorization code + PKCE
 // through the login page, tokens the API accepts, refresh, logout — driven with fetch and a cookie jar.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUsers } from '../../src/identity/users.js';
 import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
+import { authorizeUrl as authorizeAt, Browser, form, login as loginAt } from '../helpers/oidc-browser.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-
-class Browser {
-  private readonly cookies = new Map<string, string>();
-
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const response = await fetch(url, {
-      ...init,
-      redirect: 'manual',
-      headers: {
-        ...(init.headers as Record<string, string>),
-        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-      },
-    });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const [name, value] = pair!.split('=');
-      if (/expires=Thu, 01 Jan 1970/i.test(line) || value === '') this.cookies.delete(name!);
-      else this.cookies.set(name!, value!);
-    }
-    return response;
-  }
-
-  /** Follows redirects while they stay on `origin`; returns the first response that is not one, or leaves. */
-  async follow(url: string, origin: string, init?: RequestInit): Promise<{ response: Response; url: string }> {
-    let response = await this.fetch(url, init);
-    let current = url;
-    while (response.status >= 300 && response.status < 400) {
-      current = new URL(response.headers.get('location')!, current).href;
-      if (!current.startsWith(origin) || current.startsWith(`${origin}/app/`)) break;
-      response = await this.fetch(current);
-    }
-    return { response, url: current };
-  }
-}
-
-const form = (fields: Record<string, string>) => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams(fields).toString(),
-});
 
 describe('built-in OIDC issuer', () => {
   let pulse: TestPlatform;
@@ -57,29 +18,9 @@ describe('built-in OIDC issuer', () => {
   }, 60_000);
   afterAll(() => pulse?.close());
 
-  function authorizeUrl(challenge?: string) {
-    const params = new URLSearchParams({
-      client_id: 'pulse-ui',
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope: 'openid profile email offline_access',
-      state: 'state-1',
-      nonce: 'nonce-1',
-      ...(challenge && { code_challenge: challenge, code_challenge_method: 'S256' }),
-    });
-    return `${pulse.base}/oidc/auth?${params}`;
-  }
-
-  async function login(browser: Browser, password = TEST_PASSWORD, username = 'carol') {
-    const verifier = randomBytes(32).toString('base64url');
-    const challenge = createHash('sha256').update(verifier).digest('base64url');
-    const start = await browser.follow(authorizeUrl(challenge), pulse.base);
-    expect(start.url).toMatch(/\/identity\/login\/[\w-]+$/);
-    const page = await start.response.text();
-    expect(page).toContain('<form method="post"');
-    const submitted = await browser.follow(start.url, pulse.base, form({ username, password }));
-    return { verifier, submitted };
-  }
+  const authorizeUrl = (challenge?: string) => authorizeAt(pulse.base, challenge);
+  const login = (browser: Browser, password = TEST_PASSWORD, username = 'carol') =>
+    loginAt(pulse.base, browser, username, password);
 
   it('discovers PKCE S256 only and a JWKS with the signing key', async () => {
     const discovery = (await pulse.call('/oidc/.well-known/openid-configuration', { admin: false })).body;

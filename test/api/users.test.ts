@@ -2,6 +2,7 @@
 // users), an operator admin's anywhere; passwords checked, roles kept within their kind; on both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
+import { DEMO_PASSWORD, seedDemoUsers } from '../../src/demo.js';
 import { createUsers } from '../../src/identity/users.js';
 import { callerFor, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -150,7 +151,8 @@ describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) 
     expect(kind.status).toBe(400);
     const ofC = await call('opAdmin', '/operator/users?tenant_filter=um-c');
     expect(ofC.body.users.map((u: { username: string }) => u.username)).toEqual(['um-first-c']);
-    expect((await call('operator', '/operator/users')).status).toBe(200);
+    // Names and e-mails of every tenant's users are the operator admin's to see.
+    expect((await call('operator', '/operator/users')).status).toBe(403);
     expect(
       (
         await call('operator', '/operator/users', 'POST', {
@@ -160,5 +162,53 @@ describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) 
         })
       ).status,
     ).toBe(403);
+  });
+
+  it('refuses common, breached and published passwords wherever a person sets one', async () => {
+    for (const password of ['qwerty12', 'Welcome2024!', 'pulse-demo', 'Password1', 'abcdefgh']) {
+      const created = await call('adminA', '/customer/users', 'POST', {
+        username: 'um-weak',
+        password,
+        role: 'customer_viewer',
+      });
+      expect(created, password).toMatchObject({ status: 400, body: { detail: expect.stringMatching(/too easy/) } });
+      const reset = await call('opAdmin', '/operator/users/um-viewer-a', 'PATCH', { password });
+      expect(reset.status, password).toBe(400);
+    }
+    expect(await canLogIn('um-viewer-a', TEST_PASSWORD)).toBe(true);
+  });
+
+  it('seeds the demo users with the published demo password all the same', async () => {
+    await seedDemoUsers(createUsers(pulse.db), ['um-demo']);
+    expect(await canLogIn('um-demo-admin', DEMO_PASSWORD)).toBe(true);
+  });
+
+  it('takes passwords of up to 256 characters, as documented, and says so beyond', async () => {
+    const longest = 'horse-battery-staple-'.repeat(13).slice(0, 256);
+    expect((await call('adminA', '/customer/users/um-viewer-a', 'PATCH', { password: longest })).status).toBe(200);
+    expect(await canLogIn('um-viewer-a', longest)).toBe(true);
+    // 256 characters of two UTF-16 units each are 256 characters too.
+    const keys = '🔑🗝🚪🏠'.repeat(64);
+    expect((await call('opAdmin', '/operator/users/um-viewer-a', 'PATCH', { password: keys })).status).toBe(200);
+    const tooLong = await call('adminA', '/customer/users/um-viewer-a', 'PATCH', { password: `${longest}x` });
+    expect(tooLong).toMatchObject({ status: 400, body: { detail: 'password must be at most 256 characters' } });
+    expect((await call('adminA', '/customer/users/um-viewer-a', 'PATCH', { password: TEST_PASSWORD })).status).toBe(
+      200,
+    );
+  });
+
+  it('answers a taken username alike whichever tenant holds it, naming none', async () => {
+    const answers = [];
+    for (const username of ['um-viewer-a', 'um-admin-b', 'um-op-admin']) {
+      const taken = await call('adminA', '/customer/users', 'POST', {
+        username,
+        password: 'long-enough-1',
+        role: 'customer_viewer',
+      });
+      answers.push({ status: taken.status, detail: taken.body.detail.replace(username, '<name>') });
+    }
+    expect(answers).toEqual(
+      Array(3).fill({ status: 409, detail: 'The username <name> is not available; choose another' }),
+    );
   });
 });

@@ -18,6 +18,25 @@ describe('passwordProblem', () => {
     expect(passwordProblem('abababab', 'bob')).toMatch(/too easy to guess/);
   });
 
+  it('refuses breached passwords, with digits and symbols around a breached word, and the service name', () => {
+    for (const password of [
+      'qwerty12',
+      'Welcome2024!',
+      '!!monkey99',
+      'pulse-demo',
+      'Pulse2026!',
+      'abcdefgh',
+      '87654321',
+    ])
+      expect(passwordProblem(password, 'bob'), password).toMatch(/too easy to guess/);
+    expect(passwordProblem('sunflower-meadow-7', 'bob')).toBeUndefined();
+  });
+
+  it('lets the demo seed its published password, and nothing else that is wrong', () => {
+    expect(passwordProblem('pulse-demo', 'operator', { allowGuessable: true })).toBeUndefined();
+    expect(passwordProblem('short', 'operator', { allowGuessable: true })).toMatch(/at least 8/);
+  });
+
   it('counts characters, not UTF-16 units', () => {
     expect(passwordProblem('🔑🔑🔑🔑', 'bob')).toBe('password must be at least 8 characters');
     expect(passwordProblem('ключ-от-двери', 'bob')).toBeUndefined();

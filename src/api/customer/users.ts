@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Obj } from '../../lib/schema.js';
-import { PASSWORD_RULES } from '../../identity/passwords.js';
+import { MAX_PASSWORD_LENGTH, PASSWORD_RULES } from '../../identity/passwords.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import { listUsers } from '../../model/users.js';
 import { User } from '../../model/views.js';
@@ -15,9 +15,10 @@ import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 const tags = ['customer/users'];
 const CustomerRole = Type.Union([Type.Literal('customer_viewer'), Type.Literal('customer_admin')]);
 const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
-const Password = Type.String({
+/** The rules are checked in characters (passwords.ts); a schema counts UTF-16 units, up to two a character. */
+export const Password = Type.String({
   minLength: 1,
-  maxLength: 200,
+  maxLength: 2 * MAX_PASSWORD_LENGTH,
   description: PASSWORD_RULES,
 });
 const CreateUser = Type.Object(

@@ -5,22 +5,16 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { NoContent, Nullable, Obj } from '../../lib/schema.js';
-import { PASSWORD_RULES } from '../../identity/passwords.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
 import { User } from '../../model/views.js';
-import { builtInUsersOnly, refuseSelf } from '../customer/users.js';
+import { builtInUsersOnly, Password, refuseSelf } from '../customer/users.js';
 import type { Audited } from './audit.js';
 
 const tags = ['operator/users'];
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
-const Password = Type.String({
-  minLength: 1,
-  maxLength: 200,
-  description: PASSWORD_RULES,
-});
 
 export function registerOperatorUserRoutes(
   app: App,
@@ -28,9 +22,10 @@ export function registerOperatorUserRoutes(
 ): void {
   const { audited } = deps;
   const preHandler = builtInUsersOnly(deps.externalIssuer);
+  // Every route here is operator_admin's, listing included: users' names and e-mails are personal data.
   const entry = (action: string, username?: string, tenantFilter?: string) => ({
     action,
-    admin: action !== 'list_users',
+    admin: true,
     tenantFilter,
     resourceType: 'user',
     resourceId: username,
@@ -42,7 +37,7 @@ export function registerOperatorUserRoutes(
       preHandler,
       schema: {
         tags,
-        summary: 'Users of every tenant and the operators',
+        summary: 'Users of every tenant and the operators (operator_admin)',
         querystring: Type.Object({ tenant_filter: Type.Optional(Type.String()) }),
         response: { 200: Obj({ users: Type.Array(User), tenant_filter: Nullable(Type.String()) }) },
       },
