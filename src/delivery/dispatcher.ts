@@ -13,8 +13,8 @@ import type { RoleDeps, RunningRole } from '../roles.js';
 import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx } from '../db/database.js';
 import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
-import { insertJobs, type NewJob } from '../model/deliveries.js';
-import { activeRoutes, eventStillDue, routeMatches } from '../model/routes.js';
+import { backfillTimes, insertJobs, type NewJob } from '../model/deliveries.js';
+import { activeRoutes, eventStillDue, routeMatches, takeBackfillRoutes } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';
 import { dueFollowUps } from './follow-ups.js';
 
@@ -136,19 +136,27 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   async function followUp(): Promise<void> {
     const now = new Date();
     const { queued, silenced } = await db.withService(async (tx) => {
+      const planned = await backfill(tx, now);
       const routes = await activeRoutes(tx, { followUpsOnly: true });
-      if (routes.length === 0) return { queued: 0, silenced: 0 };
+      if (routes.length === 0) return queueJobs(tx, planned);
       const tenants = [...new Set(routes.map((route) => route.tenant_id))];
       const alerts = await openAlertsOf(tx, tenants);
       const silences = await silencesFor(tx, alerts, now);
-      const planned: NewJob[] = [];
+      const backfilled = await backfillTimes(
+        tx,
+        alerts.map((alert) => alert.alert_id),
+      );
       for (const alert of alerts) {
         for (const route of routes) {
           if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;
-          if (!eventStillDue(route, alert, 'OPEN')) continue;
+          // Counted from the route's backfill if it sent one; else only alerts newer than the route are due.
+          const since =
+            backfilled.get(`${alert.alert_id}\u0000${route.route_id}`) ??
+            (eventStillDue(route, alert, 'OPEN') ? alert.created_at : undefined);
+          if (!since) continue;
           // A follow-up happens now: a silence running now holds it.
           const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN'));
-          for (const due of dueFollowUps(route, alert.created_at, now)) {
+          for (const due of dueFollowUps(route, since, now)) {
             planned.push({
               tenant_id: alert.tenant_id,
               alert_id: alert.alert_id,
@@ -167,6 +175,37 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     counters.follow_ups_queued += queued;
     counters.notifications_silenced += silenced;
     if (queued > 0) bus.publish('delivery.queued', { jobs: queued });
+  }
+  /**
+   * Routes created or changed since the last look get the OPEN alerts they now match, unacknowledged and
+   * never silenced, once (ADR 025): as their OPEN job — the event's own identity, so an alert the route
+   * already notified (or held) gets nothing — marked `notice: {kind: 'backfill'}`.
+   */
+  async function backfill(tx: ServiceTx, now: Date): Promise<NewJob[]> {
+    const taken = await takeBackfillRoutes(tx);
+    if (taken.length === 0) return [];
+    const tenants = [...new Set(taken.map((route) => route.tenant_id))];
+    const ids = new Set(taken.map((route) => route.route_id));
+    const routes = (await activeRoutes(tx, { tenantIds: tenants })).filter((route) => ids.has(route.route_id));
+    const alerts = routes.length > 0 ? await openAlertsOf(tx, tenants, true) : [];
+    const silences = await silencesFor(tx, alerts, now);
+    const planned: NewJob[] = [];
+    for (const alert of alerts) {
+      const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN'));
+      for (const route of routes) {
+        if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;
+        planned.push({
+          tenant_id: alert.tenant_id,
+          alert_id: alert.alert_id,
+          integration_id: route.integration_id,
+          route_id: route.route_id,
+          deliver_on_event: 'OPEN',
+          payload_json: { ...buildPayload(alert, 'OPEN'), notice: { kind: 'backfill' } },
+          silence_id: silence?.silence_id,
+        });
+      }
+    }
+    return planned;
   }
   let followingUp = false;
   const followUpTimer = setInterval(() => {

@@ -27,13 +27,16 @@ export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRo
   return rows;
 }
 
-/** OPEN (not acknowledged, not closed) alerts of these tenants, for re-notify and escalation. */
-export async function openAlertsOf(tx: ServiceTx, tenantIds: string[]): Promise<AlertRow[]> {
+/**
+ * OPEN (not acknowledged, not closed) alerts of these tenants, for re-notify and escalation; `unsilenced`:
+ * only those no silence held (for a new route's backfill).
+ */
+export async function openAlertsOf(tx: ServiceTx, tenantIds: string[], unsilenced = false): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
     `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, fingerprint, severity, confidence, summary, details,
             status, created_at, closed_at
-     FROM fleet_alert WHERE status = 'OPEN' AND tenant_id = ANY($1::text[])`,
-    [tenantIds],
+     FROM fleet_alert WHERE status = 'OPEN' AND tenant_id = ANY($1::text[]) AND (NOT $2 OR silenced_by IS NULL)`,
+    [tenantIds, unsilenced],
   );
   return rows;
 }

@@ -182,14 +182,25 @@ async function supersedeJobs(tx: ServiceTx, tenantId: string): Promise<void> {
        AND r.tenant_id = j.tenant_id AND r.route_id = j.route_id AND 'OPEN' = ANY(r.deliver_on)
        AND NOT EXISTS (SELECT 1 FROM delivery_jobs o
                        WHERE o.tenant_id = j.tenant_id AND o.alert_id = j.alert_id AND o.route_id = j.route_id
-                         AND o.deliver_on_event = 'OPEN' AND o.notice IN ('', '${BACKFILL_NOTICE}')
+                         AND o.deliver_on_event = 'OPEN' AND o.notice = ''
                          AND (o.status IN ('PENDING', 'PROCESSING', 'COMPLETED') OR o.attempts > 0))`,
     [tenantId],
   );
 }
 
-/** The notice key of a route's first OPEN for an alert that opened before the route matched it. */
-export const BACKFILL_NOTICE = 'backfill';
+/**
+ * When each route sent these alerts a backfill (its OPEN for an alert already open when the route came to
+ * match it): repeats and escalations count from then.
+ */
+export async function backfillTimes(tx: ServiceTx, alertIds: number[]) {
+  const { rows } = await tx.query<{ alert_id: number; route_id: string; created_at: Date }>(
+    `SELECT alert_id, route_id, created_at FROM delivery_jobs
+     WHERE alert_id = ANY($1::bigint[]) AND deliver_on_event = 'OPEN' AND notice = ''
+       AND payload_json->'notice'->>'kind' = 'backfill'`,
+    [alertIds],
+  );
+  return new Map(rows.map((row) => [`${Number(row.alert_id)}\u0000${row.route_id}`, row.created_at]));
+}
 
 export interface AttemptOutcome {
   job: ClaimedJob;

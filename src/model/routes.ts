@@ -189,6 +189,17 @@ export function eventStillDue(
 }
 
 /**
+ * Routes created or changed since the dispatcher last looked (ADR 025), taken once: the flag is cleared in
+ * the caller's transaction, which queues their backfill.
+ */
+export async function takeBackfillRoutes(tx: ServiceTx): Promise<{ tenant_id: string; route_id: string }[]> {
+  const { rows } = await tx.query<{ tenant_id: string; route_id: string }>(
+    `UPDATE integration_routes SET backfill_pending = false WHERE backfill_pending RETURNING tenant_id, route_id`,
+  );
+  return rows;
+}
+
+/**
  * Enabled routes whose integration is enabled, in priority order: of these tenants, or of every tenant
  * with `followUpsOnly` (routes that re-notify or escalate). Escalation steps to a disabled or deleted
  * integration are left out.

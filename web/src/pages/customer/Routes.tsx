@@ -125,6 +125,10 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
           </div>
         ))}
       </fieldset>
+      <p className="col-span-2 text-xs text-slate-500">
+        Alerts already OPEN (not acknowledged, not silenced) that this route matches once saved are sent to it once,
+        marked as already open; a CLOSED goes only where its OPEN went.
+      </p>
       <div className="col-span-2">{save.error && <ErrorBox error={save.error} />}</div>
       <div className="col-span-2 flex justify-end">
         <button className="btn-primary" disabled={save.isPending}>
