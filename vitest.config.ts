@@ -6,6 +6,7 @@ const MULTI_PROCESS = [
   'test/cluster/**/*.test.ts',
   'test/ingest/scale-down.test.ts',
   'test/ingest/kill.test.ts',
+  'test/ingest/restart.test.ts',
   'test/deploy/**/*.test.ts',
 ];
 

@@ -11,6 +11,8 @@
 //   fuzz           seeded random and mutated MQTT packets and HTTP ingest requests at `pulse up`, its RSS
 //                  watched; a 5xx, a death or lasting growth is a failure
 //   kill -9        QoS 1 load, `kill -9`, restart: acknowledged messages without a row
+//   restarts       QoS 1 load through graceful restarts and kills in turn, clients knocking again at once
+//                  while each process starts and stops: acknowledged messages without a row
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
@@ -24,7 +26,7 @@ import { connectPacket } from '../src/ingest/mqtt-packets.js';
 import { createUsers } from '../src/identity/users.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { bearer, tokenFor } from '../test/helpers/identity.js';
-import { killUnderLoad } from '../test/helpers/kill-under-load.js';
+import { killUnderLoad, restartUnderLoad } from '../test/helpers/kill-under-load.js';
 import { mutate, mutation, validStream } from '../test/helpers/mqtt-fuzz.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../test/helpers/platform.js';
 import { startPulse } from '../test/helpers/processes.js';
@@ -478,6 +480,31 @@ async function killLoss(engine: Engine, databaseUrl: string | undefined): Promis
   }
 }
 
+/** Graceful restarts and kills in turn, with clients that knock again at once while each process starts. */
+async function restartLoss(engine: Engine, databaseUrl: string | undefined): Promise<Outcome> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pulse-audit-restart-'));
+  try {
+    const outcome = await restartUnderLoad({
+      dataDir,
+      databaseUrl,
+      devices: 300,
+      restarts: ['SIGTERM', 'SIGKILL', 'SIGTERM', 'SIGKILL'],
+      killAfterAcks: 300,
+      // At most 10 messages per device: inside the default rate limit (burst 20), so none is RATE_LIMITED.
+      maxMessages: 300 * 10,
+    });
+    return {
+      scenario: 'restarts',
+      engine,
+      attempts: outcome.acknowledged,
+      failures: outcome.lost.map((key) => `acknowledged ${key} was lost`),
+      notes: `${outcome.restarts} restarts (graceful and kill -9 in turn), ${outcome.sent} sent, ${outcome.acknowledged} acknowledged, ${outcome.lost.length} lost`,
+    };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /** A fresh PostgreSQL database for the processes the audit starts, or none for PGlite. */
 async function freshDatabase(engine: Engine): Promise<{ url: string | undefined; drop(): Promise<void> }> {
   if (engine === 'pglite') return { url: undefined, drop: async () => undefined };
@@ -504,7 +531,7 @@ async function auditEngine(engine: Engine): Promise<Outcome[]> {
       await pulse.close();
     }
   }
-  const inProcesses = Object.entries({ fuzz, kill: killLoss }).filter(([name]) => chosen(name));
+  const inProcesses = Object.entries({ fuzz, kill: killLoss, restarts: restartLoss }).filter(([name]) => chosen(name));
   for (const [, scenario] of inProcesses) {
     const database = await freshDatabase(engine);
     try {

@@ -1,6 +1,9 @@
-// `kill -9` of `pulse up` (embedded broker) under QoS 1 load: provisions devices, publishes from many
-// in-flight slots, kills the process mid-stream, starts it again on the same data and lists every
-// acknowledged message that has no row. Used by test/ingest/kill.test.ts and `npm run audit:security`.
+// `kill -9` or a graceful stop of `pulse up` (embedded broker) under QoS 1 load: provisions devices,
+// publishes from many in-flight slots, stops the process mid-stream, starts it again on the same data and
+// lists every acknowledged message that has no row. `killUnderLoad` publishes to the first process only;
+// `restartUnderLoad` keeps publishing through several restarts with a client that reconnects at once, so
+// it also knocks while the next process starts. Used by test/ingest/kill.test.ts, restart.test.ts and
+// `npm run audit:security`.
 import mqtt from 'mqtt';
 import { connect } from '../../src/db/connection.js';
 import { freePort } from './mosquitto.js';
@@ -25,13 +28,15 @@ export interface KillOutcome {
   lost: string[];
 }
 
-export async function killUnderLoad(options: KillOptions): Promise<KillOutcome> {
-  const adminKey = 'kill-under-load-admin-key';
+const ADMIN_KEY = 'kill-under-load-admin-key';
+
+/** `pulse up` on the options' data, with a port for its broker that stays the same across restarts. */
+async function upUnderLoad(options: { dataDir: string; databaseUrl?: string | undefined; devices: number }) {
   const mqttPort = await freePort();
   const env = {
     PULSE_DATA_DIR: options.dataDir,
     MQTT_PORT: String(mqttPort),
-    ADMIN_KEY: adminKey,
+    ADMIN_KEY,
     ...(options.databaseUrl && { DATABASE_URL: options.databaseUrl }),
   };
   const first = await startPulse('up', ['up'], env);
@@ -40,7 +45,39 @@ export async function killUnderLoad(options: KillOptions): Promise<KillOutcome> 
     device_id: `d${i}`,
     site_id: 's',
   }));
-  const tokens = await provisionDevices(first.base, adminKey, plan);
+  const tokens = await provisionDevices(first.base, ADMIN_KEY, plan);
+  /** The n-th message: from device n mod devices, with its token in the payload (DEV, anonymous). */
+  const message = (n: number) => {
+    const device = `d${n % options.devices}`;
+    const body = JSON.stringify({
+      site_id: 's',
+      provision_token: tokens.get(`acme/${device}`),
+      seq: n,
+      metrics: { v: n },
+    });
+    return { key: `${device}:${n}`, topic: `tenant/acme/device/${device}/telemetry`, body };
+  };
+  return { env, mqttPort, first, message };
+}
+
+/** Which of the acknowledged messages have no row, read directly from the data after a last clean start. */
+async function lostOf(options: KillOptions, env: Record<string, string>, acknowledged: string[]): Promise<string[]> {
+  const last = await startPulse('up-again', ['up'], env);
+  await last.kill('SIGTERM');
+  const connection = await connect({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  try {
+    const { rows } = await connection.pool.query<{ key: string }>(
+      `SELECT device_id || ':' || seq AS key FROM telemetry WHERE tenant_id = 'acme'`,
+    );
+    const stored = new Set(rows.map((row) => row.key));
+    return acknowledged.filter((key) => !stored.has(key));
+  } finally {
+    await connection.close();
+  }
+}
+
+export async function killUnderLoad(options: KillOptions): Promise<KillOutcome> {
+  const { env, mqttPort, first, message } = await upUnderLoad(options);
 
   const acknowledged: string[] = [];
   const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
@@ -51,20 +88,13 @@ export async function killUnderLoad(options: KillOptions): Promise<KillOutcome> 
   let killed: Promise<void> | undefined;
   const publishFromOneSlot = async (): Promise<void> => {
     while (sent < options.maxMessages && !killed) {
-      const n = sent++;
-      const device = `d${n % options.devices}`;
-      const body = JSON.stringify({
-        site_id: 's',
-        provision_token: tokens.get(`acme/${device}`),
-        seq: n,
-        metrics: { v: n },
-      });
+      const { key, topic, body } = message(sent++);
       const outcome = await Promise.race([
-        publisher.publishAsync(`tenant/acme/device/${device}/telemetry`, body, { qos: 1 }).catch(() => 'closed'),
+        publisher.publishAsync(topic, body, { qos: 1 }).catch(() => 'closed'),
         closed,
       ]);
       if (outcome === 'closed') return; // the connection died with the process: not acknowledged
-      acknowledged.push(`${device}:${n}`);
+      acknowledged.push(key);
       if (acknowledged.length === options.killAfterAcks) killed = first.kill('SIGKILL');
     }
   };
@@ -74,16 +104,97 @@ export async function killUnderLoad(options: KillOptions): Promise<KillOutcome> 
   if (!killed) throw new Error(`only ${acknowledged.length} messages were acknowledged: the kill never came`);
 
   // The same data starts again (recovering from the kill), then is read directly.
-  const second = await startPulse('up-again', ['up'], env);
-  await second.kill('SIGTERM');
-  const connection = await connect({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
-  try {
-    const { rows } = await connection.pool.query<{ key: string }>(
-      `SELECT device_id || ':' || seq AS key FROM telemetry WHERE tenant_id = 'acme'`,
-    );
-    const stored = new Set(rows.map((row) => row.key));
-    return { sent, acknowledged: acknowledged.length, lost: acknowledged.filter((key) => !stored.has(key)) };
-  } finally {
-    await connection.close();
+  return { sent, acknowledged: acknowledged.length, lost: await lostOf(options, env, acknowledged) };
+}
+
+export interface RestartOptions extends KillOptions {
+  /** How each restart ends the running process, in order: SIGTERM (graceful) or SIGKILL. */
+  restarts: NodeJS.Signals[];
+}
+
+/** A connection that is opened again every 20 ms after any close or refusal, until `deadline`. */
+function reconnectingConnection(url: string, clientId: string, deadline: number) {
+  let current: { client: mqtt.MqttClient; closed: Promise<'closed'> } | undefined;
+  let connecting: Promise<void> | undefined;
+  const connectAgain = async () => {
+    while (Date.now() < deadline) {
+      const client = await mqtt
+        .connectAsync(url, { clientId, reconnectPeriod: 0, connectTimeout: 5000 })
+        .catch(() => undefined);
+      if (client) {
+        client.on('error', () => undefined);
+        const closed = new Promise<'closed'>((resolve) => client.once('close', () => resolve('closed')));
+        current = { client, closed };
+        void closed.then(() => current?.client === client && (current = undefined));
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  return {
+    async connected() {
+      while (!current && Date.now() < deadline) {
+        connecting ??= connectAgain().finally(() => (connecting = undefined));
+        await connecting;
+      }
+      return current;
+    },
+    end: () => current?.client.end(true),
+  };
+}
+
+/**
+ * Publishes through every restart in `restarts` over `connections` connections (8) that each connect
+ * again every 20 ms after a close or refusal, so clients are at the door while each new process starts
+ * and while the old one stops; a restart comes every `killAfterAcks` acknowledgements. A message counts
+ * as acknowledged only when its PUBACK came; one whose connection closed first is left out (the device
+ * would send it again). Lists the acknowledged messages without a row.
+ */
+export async function restartUnderLoad(
+  options: RestartOptions & { connections?: number },
+): Promise<KillOutcome & { restarts: number }> {
+  const { env, mqttPort, first, message } = await upUnderLoad(options);
+  let running = first;
+  const acknowledged: string[] = [];
+  const deadline = Date.now() + 240_000;
+  const connections = Array.from({ length: options.connections ?? 8 }, (_, i) =>
+    reconnectingConnection(`mqtt://127.0.0.1:${mqttPort}`, `restart-under-load-${process.pid}-${i}`, deadline),
+  );
+  let sent = 0;
+  let restarting: Promise<void> | undefined;
+  let restarts = 0;
+  /** The acknowledgements counted when the last restart was over: the next one comes killAfterAcks later. */
+  let acknowledgedAtRestart = 0;
+  const restart = async (signal: NodeJS.Signals) => {
+    await running.kill(signal);
+    running = await startPulse(`up-${restarts}`, ['up'], env);
+    restarts += 1;
+    acknowledgedAtRestart = acknowledged.length;
+  };
+  const publishFromOneSlot = async (slot: number): Promise<void> => {
+    const connection = connections[slot % connections.length]!;
+    while (sent < options.maxMessages && Date.now() < deadline) {
+      const open = await connection.connected();
+      if (!open) return;
+      const { key, topic, body } = message(sent++);
+      const outcome = await Promise.race([
+        open.client.publishAsync(topic, body, { qos: 1 }).catch(() => 'closed'),
+        open.closed,
+      ]);
+      if (outcome === 'closed') continue; // not acknowledged
+      acknowledged.push(key);
+      const due = restarts < options.restarts.length && !restarting;
+      if (due && acknowledged.length >= acknowledgedAtRestart + options.killAfterAcks) {
+        restarting = restart(options.restarts[restarts]!).finally(() => (restarting = undefined));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.inFlight ?? 64 }, (_, slot) => publishFromOneSlot(slot)));
+  await restarting;
+  for (const connection of connections) connection.end();
+  await running.kill('SIGTERM');
+  if (restarts < options.restarts.length) {
+    throw new Error(`${restarts} of ${options.restarts.length} restarts after ${acknowledged.length} acknowledgements`);
   }
+  return { sent, acknowledged: acknowledged.length, restarts, lost: await lostOf(options, env, acknowledged) };
 }

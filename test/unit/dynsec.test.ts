@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   adminCredentials,
   deviceAcls,
+  type DeviceLogin,
   reconcileActions,
   servicePassword,
   serviceUrl,
@@ -40,7 +41,7 @@ describe('dynsec logins', () => {
       { tenant_id: 't', device_id: 'not-activated', status: 'ACTIVE', token_set: false },
     ];
     const login = (username: string, disabled: boolean) => [username, { disabled, clientId: username }] as const;
-    const logins = new Map([
+    const logins = new Map<string, DeviceLogin>([
       login('t/active', false),
       login('t/was-disabled', true),
       login('t/revoked', false),
