@@ -44,13 +44,20 @@ export interface ExportLimits {
 
 export function registerExportRoutes(app: App, inTenant: InTenant, limits: ExportLimits): void {
   const running = new Map<string, number>();
-  // PGlite has one connection: an export's queries, page after page, would queue ahead of ingest's writes.
-  // One page query at a time across all exports lets every write in between (ingest waits at most a page).
+  // PGlite has one connection and runs on this thread: exports' queries, page after page, would queue ahead
+  // of ingest's writes and keep the event loop from even reading ingest's requests. One page query at a time
+  // across all exports, each after a turn of the event loop (setImmediate: pending I/O first), lets every
+  // write in between.
   const pages = limits.engine === 'pglite' ? new Semaphore(1) : undefined;
   const query =
     (request: FastifyRequest) =>
     <T>(fn: (tx: TenantTx) => Promise<T>): Promise<T> =>
-      pages ? pages.run(() => inTenant(request, fn)) : inTenant(request, fn);
+      pages
+        ? pages.run(async () => {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            return inTenant(request, fn);
+          })
+        : inTenant(request, fn);
 
   /** One of the tenant's export slots, taken with no await between the check and the take. */
   const takeSlot = (tenantId: string): (() => void) => {
