@@ -1051,6 +1051,7 @@ export interface paths {
                 /** @description who closed it by hand; null when Pulse closed it */
                 closed_by: string | null;
               };
+              /** @description the first `limit` entries from `cursor` on, in time order */
               timeline: {
                 /** Format: date-time */
                 at: string;
@@ -2824,6 +2825,7 @@ export interface paths {
                 /** @description who closed it by hand; null when Pulse closed it */
                 closed_by: string | null;
               };
+              /** @description the first `limit` entries from `cursor` on, in time order */
               timeline: {
                 /** Format: date-time */
                 at: string;
