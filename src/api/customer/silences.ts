@@ -18,7 +18,7 @@ const MAX_DAYS = 90;
  * What a silence's site_ids, device_ids and device_prefixes may hold together, in characters: the lists
  * are compared with every alert event the dispatcher handles (up to ~60 KB a silence before issue 36).
  */
-export const SILENCE_MAX_MATCHER_CHARS = 4096;
+const SILENCE_MAX_MATCHER_CHARS = 4096;
 const List = Type.Optional(Nullable(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100 })));
 
 const CreateSilence = Type.Object(
@@ -57,7 +57,7 @@ export function silenceWindow(
 }
 
 /** Refuses matcher lists larger than SILENCE_MAX_MATCHER_CHARS together. */
-export function checkSilenceSize(lists: (string[] | null | undefined)[]): void {
+function checkSilenceSize(lists: (string[] | null | undefined)[]): void {
   const chars = lists.reduce((sum, list) => sum + (list ?? []).reduce((n, entry) => n + entry.length, 0), 0);
   if (chars > SILENCE_MAX_MATCHER_CHARS) {
     throw new AppError(
