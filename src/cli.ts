@@ -17,6 +17,7 @@ import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
 import { ROLES, type Role } from './model/users.js';
 import { PASSWORD_RULES } from './identity/passwords.js';
 import { isLoopbackHost } from './lib/listen.js';
+import { textTable } from './lib/text-table.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [
@@ -98,7 +99,7 @@ program
         ).catch((error: unknown) => log.warn({ err: error }, 'could not add the demo alert rules'));
       }
     }
-    const statusLine = simulator ? showSimulatorStatus(simulator) : undefined;
+    const statusLine = simulator ? await showSimulatorStatus(simulator) : undefined;
     writeRuntimeInfo(cfg.PULSE_DATA_DIR, {
       httpUrl: `http://127.0.0.1:${platform.httpPort}`,
       mqttUrl: platform.mqttUrl,
@@ -416,7 +417,7 @@ program
         durationSeconds: options.uplinkDropDuration as number,
       },
     });
-    const statusLine = showSimulatorStatus(simulator);
+    const statusLine = await showSimulatorStatus(simulator);
     signals.setStop(async () => {
       statusLine.stop();
       await simulator.stop();
@@ -451,7 +452,7 @@ async function runCommand(name: CommandName, args: Record<string, unknown>) {
   }
   if ('lines' in output) for (const line of output.lines) console.log(line);
   else if (output.rows.length === 0) console.log(output.none);
-  else console.table(output.rows);
+  else for (const line of textTable(output.rows)) console.log(line);
 }
 
 /** The pid of the running Pulse that holds the embedded database, if one does. */
@@ -541,21 +542,22 @@ function brokerReach(config: Config): string {
 }
 
 /** A live status line on a terminal; a log line every 30 s otherwise. */
-function showSimulatorStatus(simulator: RunningSimulator) {
+async function showSimulatorStatus(simulator: RunningSimulator) {
+  const { showStatusLine, endStatusLine } = await import('./log.js');
   const render = () => {
     const { devices, sent, rejected, rate } = simulator.stats();
     return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s`;
   };
   const interactive = process.stdout.isTTY;
   const timer = setInterval(
-    () => (interactive ? process.stdout.write(`\r${render()}\u001b[K`) : console.log(render())),
+    () => (interactive ? showStatusLine(render()) : console.log(render())),
     interactive ? 1000 : 30_000,
   );
   timer.unref();
   return {
     stop() {
       clearInterval(timer);
-      if (interactive) process.stdout.write('\n');
+      endStatusLine();
     },
   };
 }

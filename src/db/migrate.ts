@@ -105,3 +105,7 @@ export async function pendingMigrations(connection: Connection, migrations = loa
     return migrations.filter((migration) => !versions.has(migration.version));
   });
 }
+
+/** What was applied, for one log line: `001_init` alone, or `3 migrations, 024_rollups to 026_token_epochs`. */
+export const migrationRange = (names: string[]) =>
+  names.length === 1 ? names[0]! : `${names.length} migrations, ${names[0]} to ${names.at(-1)}`;

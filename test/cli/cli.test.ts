@@ -129,8 +129,11 @@ describe('pulse CLI', () => {
       expect(JSON.parse(created.stdout).activation_code).toMatch(/^[A-Za-z0-9_-]{24}$/);
 
       const listed = await run(['device', 'list', '--tenant', 'acme'], { DATABASE_URL: url });
-      expect(listed.stdout).toContain('cli-1');
-      expect(listed.stdout).toContain('ACTIVE');
+      // A plain table: a header, a rule, a line a device; no console.table box, index or quotes.
+      const [header, , row] = listed.stdout.trim().split('\n');
+      expect(header).toMatch(/^TENANT_ID\s+DEVICE_ID\s+SITE_ID\s+STATUS/);
+      expect(row).toMatch(/^acme\s+cli-1\s+lab\s+ACTIVE/);
+      expect(listed.stdout).not.toMatch(/[│┌']/);
 
       const revoked = await run(['device', 'revoke', 'acme', 'cli-1'], { DATABASE_URL: url });
       expect(revoked.stdout.trim()).toBe('revoked acme/cli-1');
