@@ -118,7 +118,13 @@ describe('device logins on Mosquitto with dynamic security', () => {
 
   it("lets no device read another device's topics", async () => {
     const spy = await login('dev-d');
-    for (const filter of ['#', `tenant/${TENANT}/device/dev-a/+`, `tenant/${TENANT}/#`, '$share/g/tenant/+/device/+/+'])
+    for (const filter of [
+      '#',
+      `tenant/${TENANT}/device/dev-a/+`,
+      `tenant/${TENANT}/#`,
+      '$share/g/tenant/+/device/+/+',
+      '$SYS/#', // every client id and subscription of the broker
+    ])
       await expect(spy.subscribeAsync(filter), filter).rejects.toThrow(/Subscribe error/);
     const own = await spy.subscribeAsync(`tenant/${TENANT}/device/dev-d/commands/#`);
     expect(own[0]!.qos).not.toBe(128);
@@ -158,7 +164,7 @@ describe('device logins on Mosquitto with dynamic security', () => {
     expect(created.status).toBe(201);
     expect(created.body.mqtt_url).not.toContain('dynsec-admin-pw');
     const reader = await connectAs(created.body.username, created.body.password);
-    for (const filter of ['alerts/#', 'alerts/other/#', `tenant/${TENANT}/#`])
+    for (const filter of ['alerts/#', 'alerts/other/#', `tenant/${TENANT}/#`, '$SYS/#'])
       await expect(reader.subscribeAsync(filter), filter).rejects.toThrow(/Subscribe error/);
     await reader.subscribeAsync(`alerts/${TENANT}/#`, { qos: 1 });
     const seen: string[] = [];
