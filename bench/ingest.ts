@@ -2,12 +2,20 @@
 // Starts its own Mosquitto (deploy/mosquitto.conf on a free port), a fresh PostgreSQL database and Pulse
 // (`pulse run ingest provision` in a child process), provisions N devices through the API, publishes M
 // messages with the simulator's metrics from a cheap raw-socket generator (bench/mqtt-load.ts), then reports sent / stored /
-// rejected / lost, sustained msg/s and p50/p99 publish→row latency. Writes bench/results/ingest-*.json.
+// rejected / lost, sustained msg/s and p50/p99 publish→row latency, and the PostgreSQL CPU (from /proc) its
+// backends spent per stored message. Writes bench/results/ingest-*.json.
+//   --rollups worker|after   worker (default): the rollup worker runs as deployed, its cost inside Pulse's
+//                            backends; after: it is off while publishing, then the bench rolls everything up
+//                            in ROLLUP_INTERVAL_SECONDS slices on a connection of its own, so the split shows
+//   --telemetry-index btree|brin|none   idx_telemetry_tenant_time as migrated, as BRIN on time, or dropped
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { connect } from '../src/db/connection.js';
+import { createDatabase } from '../src/db/database.js';
+import { rollUpSlice, rollupHorizon } from '../src/model/rollups.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { freePort, startMosquitto } from '../test/helpers/mosquitto.js';
 import { provisionDevices } from '../test/helpers/provision.js';
@@ -25,7 +33,61 @@ const INSTANCES = Number(args.get('instances') ?? 1);
 // --drain: publish everything while Pulse is stopped (the broker queues it for Pulse's persistent
 // session), then start Pulse and time how fast it drains: ingest capacity without the load generator.
 const DRAIN = args.has('drain');
+const ROLLUPS = (args.get('rollups') ?? 'worker') as 'worker' | 'after';
+const TELEMETRY_INDEX = (args.get('telemetry-index') ?? 'btree') as 'btree' | 'brin' | 'none';
+const ROLLUP_SLICE_SECONDS = 5; // what the worker folds per run at its default interval
 const ADMIN_KEY = 'bench-admin-key-0123456789';
+
+/** CPU seconds a process has used so far (utime + stime of /proc/<pid>/stat); undefined once it is gone. */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The CPU the PostgreSQL backends of one database use (Pulse's pool, autovacuum), sampled every 250 ms
+ * from /proc: a backend that ends between two samples loses at most its last 250 ms. The bench's own
+ * connections (application_name pulse-bench) are left out. Shared processes (WAL writer, checkpointer)
+ * serve every database on the server and are not counted.
+ */
+function samplePostgresCpu(sql: pg.Pool, database: string) {
+  const first = new Map<number, number>();
+  const last = new Map<number, { kind: string; seconds: number }>();
+  const sample = async () => {
+    const { rows: backends } = await sql.query<{ pid: number; kind: string }>(
+      `SELECT pid, CASE WHEN backend_type = 'client backend' THEN application_name ELSE backend_type END AS kind
+       FROM pg_stat_activity WHERE datname = $1 AND application_name <> 'pulse-bench'`,
+      [database],
+    );
+    for (const { pid, kind } of backends) {
+      const seconds = processCpuSeconds(pid);
+      if (seconds === undefined) continue;
+      if (!first.has(pid)) first.set(pid, running ? 0 : seconds);
+      last.set(pid, { kind, seconds });
+    }
+  };
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    async start() {
+      await sample();
+      running = true;
+      timer = setInterval(() => void sample().catch(() => undefined), 250);
+    },
+    /** CPU seconds per kind of backend since start. */
+    async stop(): Promise<Record<string, number>> {
+      clearInterval(timer);
+      await sample();
+      const byKind: Record<string, number> = {};
+      for (const [pid, { kind, seconds }] of last) byKind[kind] = (byKind[kind] ?? 0) + seconds - first.get(pid)!;
+      return byKind;
+    },
+  };
+}
 
 async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
@@ -59,6 +121,7 @@ const env = {
   ADMIN_KEY,
   LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
   PULSE_DATA_DIR: dataDir,
+  ...(ROLLUPS === 'after' && { ROLLUP_INTERVAL_SECONDS: '3600' }),
 };
 // The compiled program, as users run it (`npm run bench:ingest` builds it first).
 const cli = ['--max-semi-space-size=64', 'dist/cli.js']; // the flags bin/pulse.js runs with
@@ -99,9 +162,12 @@ const stopPulse = async (processes: ChildProcess[]) => {
 };
 let pulse = await startPulse();
 
-const rows = new pg.Pool({ connectionString: urlFor(database) });
+const rows = new pg.Pool({ connectionString: urlFor(database), application_name: 'pulse-bench' });
 const result: Record<string, unknown> = {};
 try {
+  if (TELEMETRY_INDEX !== 'btree') await rows.query(`DROP INDEX idx_telemetry_tenant_time`);
+  if (TELEMETRY_INDEX === 'brin')
+    await rows.query(`CREATE INDEX idx_telemetry_time_brin ON telemetry USING brin (time)`);
   await rows.query(
     `INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '100000'), ('RATE_LIMIT_BURST', '100000')`,
   );
@@ -125,12 +191,18 @@ try {
       RawPublisher.connect('127.0.0.1', mqttPort, `bench-pub-${i}-${process.pid}`),
     ),
   );
+  const postgresCpu = samplePostgresCpu(rows, database);
+  await postgresCpu.start();
   const publishSeconds = await sendAll(publishers, messages, { rate: RATE });
   const sent = messages.length;
   if (DRAIN) pulse = await startPulse();
 
   // 5. Wait until the rows stop coming.
   const stored = await storedWhenSettled(rows, MESSAGES);
+  const cpuByKind = await postgresCpu.stop();
+  const rollupCpu = ROLLUPS === 'after' ? await rollUpMeasured() : undefined;
+  const perMessage = (seconds: number) => Math.round((seconds / stored) * 1e7) / 10; // µs, one decimal
+  const ingestCpu = Object.values(cpuByKind).reduce((sum, seconds) => sum + seconds, 0);
   // What Pulse itself counted, next to what the database holds.
   const health = (await (await fetch(`${api}/health`)).json()) as {
     components: { ingest?: { counters?: Record<string, number>; rejected_by_reason?: Record<string, number> } };
@@ -181,6 +253,15 @@ try {
     latency_p999_ms: Math.round(Number(stats.p999) * 1000),
     latency_max_ms: Math.round(Number(stats.max) * 1000),
     latency_p99_after_2s_ms: Math.round(Number(steady.p99) * 1000),
+    rollups: ROLLUPS,
+    telemetry_index: TELEMETRY_INDEX,
+    // PostgreSQL CPU per stored message: Pulse's backends (and autovacuum) while ingesting, plus — with
+    // --rollups after — the bench's roll-up of the same rows.
+    pg_cpu_us_per_msg: perMessage(ingestCpu + (rollupCpu ?? 0)),
+    ...Object.fromEntries(
+      Object.entries(cpuByKind).map(([kind, seconds]) => [`pg_cpu_us_${kind}`, perMessage(seconds)]),
+    ),
+    ...(rollupCpu !== undefined && { pg_cpu_us_rollups_after: perMessage(rollupCpu) }),
     ...Object.fromEntries(
       Object.entries(health.components.ingest?.counters ?? {}).map(([name, value]) => [`pulse_${name}`, value]),
     ),
@@ -198,6 +279,33 @@ try {
   stopChildren();
   await mosquitto.close();
   await dropDatabase(database);
+}
+
+/**
+ * Rolls up everything stored, in slices of ROLLUP_SLICE_SECONDS of ingest as the worker would have,
+ * on one connection; returns the CPU seconds its backend used.
+ */
+async function rollUpMeasured(): Promise<number> {
+  const connection = await connect({
+    databaseUrl: urlFor(database),
+    dataDir: 'memory://',
+    poolSize: 1,
+    applicationName: 'bench rollups',
+  });
+  try {
+    const db = createDatabase(connection);
+    const pid = (await db.withService((tx) => tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))).rows[0]!
+      .pid;
+    const before = processCpuSeconds(pid)!;
+    for (;;) {
+      const horizon = await db.withService((tx) => rollupHorizon(tx, 0));
+      const slice = (await db.withService((tx) => rollUpSlice(tx, horizon, ROLLUP_SLICE_SECONDS)))!;
+      if (slice.caughtUp) break;
+    }
+    return processCpuSeconds(pid)! - before;
+  } finally {
+    await connection.close();
+  }
 }
 
 console.table(result);

@@ -367,6 +367,10 @@ export const variables = {
     schema: positiveInt.default(7200),
     doc: 'Longest delay between retries.',
   },
+  INTEGRATION_FAILING_AFTER: {
+    schema: positiveInt.max(1000).default(3),
+    doc: 'Delivery attempts failing in a row (of any of its jobs) after which an integration is failing: logged once, shown, and an INTEGRATION_FAILING alert opens. A job ending FAILED makes it failing sooner.',
+  },
   STUCK_JOB_MINUTES: {
     schema: positiveInt.default(5),
     doc: 'A job PROCESSING this long (its worker died) is queued again.',

@@ -59,6 +59,7 @@ const INPUTS: Record<RoleName, { from: RoleName; what: string }[]> = {
   dispatcher: [
     { from: 'evaluator', what: 'alert changes' },
     { from: 'api', what: 'alerts closed by hand' },
+    { from: 'delivery', what: 'integration failing alerts' },
   ],
   api: [
     { from: 'ingest', what: 'live telemetry' },

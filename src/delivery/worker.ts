@@ -14,6 +14,7 @@ import {
   requeueStuckJobs,
   type ClaimedJob,
 } from '../model/deliveries.js';
+import { recordAttemptHealth, type HealthUpdate } from '../model/integration-health.js';
 import { toTarget } from '../model/integrations.js';
 import { backoffSeconds } from './backoff.js';
 
@@ -101,11 +102,12 @@ export function start(deps: RoleDeps): RunningRole {
       result.ok || attemptNo >= config.WORKER_MAX_ATTEMPTS
         ? undefined
         : backoffSeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
+    let health: HealthUpdate | undefined;
     // The attempt is recorded even while the database is briefly away: it is retried until it is.
     for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
       try {
-        await db.withService((tx) =>
-          finishAttempt(tx, {
+        health = await db.withService(async (tx) => {
+          await finishAttempt(tx, {
             job,
             ok: result.ok,
             httpStatus: result.http_status,
@@ -113,8 +115,17 @@ export function start(deps: RoleDeps): RunningRole {
             startedAt,
             latencyMs: Math.round(seconds * 1000),
             retryInSeconds,
-          }),
-        );
+          });
+          // A disabled integration was not tried: its health stays as it was.
+          if (!job.integration.enabled) return undefined;
+          const jobFailed = !result.ok && retryInSeconds === undefined;
+          return recordAttemptHealth(
+            tx,
+            job.integration,
+            { ok: result.ok, jobFailed, error: result.error },
+            config.INTEGRATION_FAILING_AFTER,
+          );
+        });
         break;
       } catch (error) {
         if (stopped) throw error;
@@ -122,6 +133,7 @@ export function start(deps: RoleDeps): RunningRole {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+    if (health) announce(job, health, result.error);
     counters.jobs_processed += 1;
     lastDeliveryAt = new Date();
     if (result.ok) counters.jobs_succeeded += 1;
@@ -139,6 +151,24 @@ export function start(deps: RoleDeps): RunningRole {
       retryTimers.add(timer);
     }
     if (!result.ok) log.debug({ job_id: job.job_id, attempt: attemptNo, error: result.error }, 'delivery failed');
+  }
+
+  /**
+   * Tells of a change of the integration's health once: only the worker whose attempt changed it gets a
+   * change (decided under the health row's lock). Its alert goes out once committed, like the evaluator's.
+   */
+  function announce(job: ClaimedJob, { change, health, alertEvent }: HealthUpdate, error: string | undefined): void {
+    const { tenant_id, integration_id, name, type } = job.integration;
+    const subject = { tenant_id, integration_id, integration_name: name, integration_type: type };
+    if (change === 'failing') {
+      log.warn(
+        { ...subject, consecutive_failures: health.consecutive_failures, error },
+        'integration failing: its notifications are not getting through',
+      );
+    } else if (change === 'recovered') {
+      log.info(subject, 'integration recovered: its notifications get through again');
+    }
+    if (alertEvent) deps.bus.publish('alert.changed', alertEvent);
   }
 
   function launch(job: ClaimedJob): void {

@@ -19,7 +19,9 @@ export interface NewJob {
 
 /**
  * Inserts the jobs that do not exist yet (one per alert × route × event × notice) and numbers the new
- * notifications in their alert's sequence, in the order planned; returns how many were new.
+ * notifications in their alert's sequence, in the order planned; returns how many were new. An alert about
+ * an integration (INTEGRATION_FAILING) is never sent to that integration — by a route, a follow-up or a
+ * backfill: it could not get through, and its failure would only feed itself.
  */
 export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number> {
   if (jobs.length === 0) return 0;
@@ -30,6 +32,7 @@ export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number>
             CASE WHEN j.silence_id IS NULL THEN 'PENDING' ELSE 'SILENCED' END, j.silence_id, COALESCE(j.notice, '')
      FROM jsonb_to_recordset($1::jsonb) AS j(tenant_id text, alert_id bigint, integration_id uuid, route_id uuid,
                                             deliver_on_event text, payload_json jsonb, silence_id uuid, notice text)
+     WHERE NOT EXISTS (SELECT 1 FROM fleet_alert f WHERE f.id = j.alert_id AND f.integration_id = j.integration_id)
      ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event, notice) DO NOTHING
      RETURNING job_id, alert_id, deliver_on_event, notice`,
     [JSON.stringify(jobs)],

@@ -3,6 +3,7 @@
 import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
+import { HEALTH_COLUMNS, type HealthState, type IntegrationHealth } from './integration-health.js';
 import { takeRateSlot } from './tenant-limits.js';
 
 export type IntegrationType = Target['type'];
@@ -238,19 +239,28 @@ export async function takeTestDelivery(tx: TenantTx, integrationId: string, limi
   return (await takeRateSlot(tx, `test_delivery:${integrationId}`, limit, 60)) === undefined;
 }
 
-/** Every tenant's integrations, without settings beyond where they send to. */
-export async function listFleetIntegrations(tx: OperatorTx, tenantId: string | undefined) {
+/**
+ * Every tenant's integrations, without settings beyond where they send to, with their health; of one tenant
+ * and in one health state when given. Failing ones first, the latest failure first.
+ */
+export async function listFleetIntegrations(
+  tx: OperatorTx,
+  filter: { tenantId?: string | undefined; state?: HealthState | undefined },
+) {
   const { rows } = await tx.query<
-    Pick<IntegrationRow, 'tenant_id' | 'integration_id' | 'name' | 'type' | 'enabled' | 'snmp_host' | 'mqtt_topic'> & {
-      url: string | null;
-      created_at: Date;
-      updated_at: Date;
-    }
+    Pick<IntegrationRow, 'tenant_id' | 'integration_id' | 'name' | 'type' | 'enabled' | 'snmp_host' | 'mqtt_topic'> &
+      IntegrationHealth & { url: string | null; created_at: Date; updated_at: Date }
   >(
-    `SELECT tenant_id, integration_id, name, type, enabled, config_json ->> 'url' AS url, snmp_host, mqtt_topic,
-            created_at, updated_at
-     FROM integrations WHERE ($1::text IS NULL OR tenant_id = $1) ORDER BY created_at DESC LIMIT 500`,
-    [tenantId ?? null],
+    `SELECT i.tenant_id, i.integration_id, i.name, i.type, i.enabled, i.config_json ->> 'url' AS url, i.snmp_host,
+            i.mqtt_topic, i.created_at, i.updated_at, ${HEALTH_COLUMNS}
+     FROM integrations i
+     LEFT JOIN integration_health h ON h.tenant_id = i.tenant_id AND h.integration_id = i.integration_id
+     WHERE ($1::text IS NULL OR i.tenant_id = $1) AND ($2::text IS NULL OR COALESCE(h.state, 'unknown') = $2)
+     ORDER BY h.state = 'failing' DESC NULLS LAST, h.last_failure_at DESC NULLS LAST, i.created_at DESC LIMIT 500`,
+    [filter.tenantId ?? null, filter.state ?? null],
   );
-  return rows;
+  return rows.map(({ state, consecutive_failures, last_success_at, last_failure_at, last_error, ...integration }) => ({
+    ...integration,
+    health: { state, consecutive_failures, last_success_at, last_failure_at, last_error },
+  }));
 }

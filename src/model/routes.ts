@@ -4,7 +4,8 @@
 import type { DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 
-export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD'] as const;
+/** What a route may filter on: device alerts, and an integration's own failure (integration-health.ts). */
+export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD', 'INTEGRATION_FAILING'] as const;
 /** Route severity names and the numeric severities they stand for. */
 export const SEVERITY_NAMES: Record<string, number[]> = {
   CRITICAL: [5],

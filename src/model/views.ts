@@ -2,6 +2,7 @@
 // readings, alerts, rules, deliveries, integrations and their routes, tenants.
 import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+import { HEALTH_STATES } from './integration-health.js';
 
 export const Metrics = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), {
   description: 'metric name → number or boolean',
@@ -269,6 +270,21 @@ export const IntegrationListItem = Obj({
   enabled: Type.Boolean(),
   url: Nullable(Type.String()),
   created_at: Timestamp,
+});
+
+/** An integration's health state (ADR 025 note). */
+export const HealthStateView = Type.Union(
+  HEALTH_STATES.map((state) => Type.Literal(state)),
+  { description: 'failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED' },
+);
+
+/** Whether an integration's notifications get through (issue 29 item 4); unknown until its first attempt. */
+export const IntegrationHealthView = Obj({
+  state: HealthStateView,
+  consecutive_failures: Type.Integer(),
+  last_success_at: Nullable(Timestamp),
+  last_failure_at: Nullable(Timestamp),
+  last_error: Nullable(Type.String()),
 });
 
 /** A user of the built-in issuer (never its password hash). */

@@ -1,5 +1,6 @@
 // Starts Pulse in-process on free ports against a fresh test database of either engine.
 import mqtt from 'mqtt';
+import type { Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/connection.js';
 import { createLogger } from '../../src/log.js';
@@ -24,7 +25,8 @@ export async function startTestPlatform(
   engine: Engine,
   env: Record<string, string> = {},
   roles: readonly RoleName[] = ROLE_NAMES,
-  options: { embeddedBroker?: boolean } = {},
+  /** `log`: a logger of the test's own, e.g. one writing to a stream the test reads. */
+  options: { embeddedBroker?: boolean; log?: Logger } = {},
 ): Promise<TestPlatform> {
   let databaseName: string | undefined;
   if (engine === 'postgres') {
@@ -45,7 +47,7 @@ export async function startTestPlatform(
   const platform = await startPlatform({
     config,
     roles,
-    log: createLogger(config.LOG_LEVEL, { pretty: false }),
+    log: options.log ?? createLogger(config.LOG_LEVEL, { pretty: false }),
     migrate: true,
     embeddedBroker: options.embeddedBroker ?? false,
   });

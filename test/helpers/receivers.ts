@@ -114,3 +114,12 @@ export async function startSnmpReceiver(options: { community: string; users: snm
   for (const user of options.users) receiver.getAuthorizer().addUser(user);
   return { port, received, errors, close: () => new Promise<void>((resolve) => receiver.close(() => resolve())) };
 }
+
+/** A URL on 127.0.0.1 where nothing listens: every connection is refused (ECONNREFUSED). */
+export async function refusingUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/hook`;
+}

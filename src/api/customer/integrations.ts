@@ -24,7 +24,15 @@ import {
 } from '../../model/integration-settings.js';
 import * as repo from '../../model/integrations.js';
 import * as routes from '../../model/routes.js';
-import { CreatedWebhook, Integration, IntegrationListItem, IntegrationRoute, TestDelivery } from '../../model/views.js';
+import { healthOfIntegrations, UNKNOWN_HEALTH } from '../../model/integration-health.js';
+import {
+  CreatedWebhook,
+  Integration,
+  IntegrationHealthView,
+  IntegrationListItem,
+  IntegrationRoute,
+  TestDelivery,
+} from '../../model/views.js';
 import { customerAdminOnly, principalOf, tenantOf, type InTenant } from '../guard.js';
 import { requireBelowCap } from '../limits.js';
 import {
@@ -218,14 +226,25 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       schema: {
         tags,
         summary: "The tenant's integrations of every type",
-        response: { 200: Obj({ tenant_id: Type.String(), integrations: Type.Array(IntegrationListItem) }) },
+        response: {
+          200: Obj({
+            tenant_id: Type.String(),
+            integrations: Type.Array(Obj({ ...IntegrationListItem.properties, health: IntegrationHealthView })),
+          }),
+        },
       },
     },
     (request) =>
-      inTenant(request, async (tx) => ({
-        tenant_id: tx.tenantId,
-        integrations: (await repo.listIntegrations(tx)).map((row) => shownTo(request, listItem(row))),
-      })),
+      inTenant(request, async (tx) => {
+        const health = await healthOfIntegrations(tx);
+        return {
+          tenant_id: tx.tenantId,
+          integrations: (await repo.listIntegrations(tx)).map((row) => ({
+            ...shownTo(request, listItem(row)),
+            health: health.get(row.integration_id) ?? UNKNOWN_HEALTH,
+          })),
+        };
+      }),
   );
   app.post(
     '/customer/integrations',

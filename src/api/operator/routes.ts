@@ -10,7 +10,16 @@ import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings } from '../../model/settings.js';
 import { alertStatusFilter } from '../v2/routes.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { Alert, DeviceWithHistory, FleetDevice, SilenceView, Tenant, TenantStatus } from '../../model/views.js';
+import {
+  Alert,
+  DeviceWithHistory,
+  FleetDevice,
+  HealthStateView,
+  IntegrationHealthView,
+  SilenceView,
+  Tenant,
+  TenantStatus,
+} from '../../model/views.js';
 import type { Audited } from './audit.js';
 import * as useCases from './use-cases.js';
 import { settingsJson } from './use-cases.js';
@@ -448,7 +457,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
       schema: {
         tags,
         summary: "Every tenant's integrations (no secrets)",
-        querystring: TenantFilterQuery,
+        querystring: Type.Object({ ...TenantFilterQuery.properties, state: Type.Optional(HealthStateView) }),
         response: {
           200: Obj({
             integrations: Type.Array(
@@ -463,6 +472,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
                 mqtt_topic: Nullable(Type.String()),
                 created_at: Timestamp,
                 updated_at: Timestamp,
+                health: IntegrationHealthView,
               }),
             ),
             tenant_filter: Nullable(Type.String()),
@@ -471,9 +481,12 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
       },
     },
     (request) => {
-      const { tenant_filter } = request.query;
+      const { tenant_filter, state } = request.query;
       return audited(request, { action: 'list_all_integrations', tenantFilter: tenant_filter }, async (tx) => ({
-        integrations: await integrationModel.listFleetIntegrations(tx, tenant_filter),
+        integrations: await integrationModel.listFleetIntegrations(tx, {
+          tenantId: tenant_filter,
+          state,
+        }),
         tenant_filter: tenant_filter ?? null,
       }));
     },
