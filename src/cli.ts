@@ -63,21 +63,27 @@ program
     const signals = handleStopSignals(log);
     const { startPlatform } = await import('./platform.js');
     const { removeRuntimeInfo, writeRuntimeInfo } = await import('./data-dir.js');
-    const { DEMO_PASSWORD, seedDemoRules, seedDemoUsers } = await import('./demo.js');
+    const { DEMO_HOST, DEMO_PASSWORD, demoUsersWanted, seedDemoRules, seedDemoUsers } = await import('./demo.js');
     const { startSimulator } = await import('./simulator/index.js');
     const platform = await startOrExit(log, () =>
-      startPlatform({ config: cfg, roles: ROLE_NAMES, log, migrate: true, embeddedBroker: true }),
+      startPlatform({
+        config: cfg,
+        roles: ROLE_NAMES,
+        log,
+        migrate: true,
+        embeddedBroker: true,
+        defaultHost: DEMO_HOST,
+      }),
     );
-    const demoLogins =
-      cfg.MODE === 'DEV' && !cfg.OIDC_ISSUER
-        ? await seedDemoUsers(
-            createUsers(platform.db),
-            DEMO_TENANTS.map((tenant) => tenant.tenantId),
-          ).catch((error: unknown) => {
-            log.warn({ err: error }, 'could not add the demo users');
-            return [];
-          })
-        : [];
+    const demoLogins = demoUsersWanted(cfg)
+      ? await seedDemoUsers(
+          createUsers(platform.db),
+          DEMO_TENANTS.map((tenant) => tenant.tenantId),
+        ).catch((error: unknown) => {
+          log.warn({ err: error }, 'could not add the demo users');
+          return [];
+        })
+      : [];
     let simulator: RunningSimulator | undefined;
     if (options.simulate > 0) {
       simulator = await startSimulator({
@@ -502,7 +508,7 @@ function printBanner(
   const shownKey = mode === 'PROD' ? `${platform.adminKey.slice(0, 4)}… (ADMIN_KEY)` : platform.adminKey;
   const lines = [
     '',
-    `  Pulse is running at ${platform.httpUrl}/app/`,
+    `  Pulse is running at ${platform.httpUrl}/app/${httpReach(platform)}`,
     `  health        ${platform.httpUrl}/health`,
     `  database      ${platform.engine === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} (${platform.databaseLocation})`,
     `  MQTT broker   ${platform.mqttUrl ?? 'none'}${brokerReach(config)}`,
@@ -532,6 +538,14 @@ function printBanner(
     '',
   ];
   console.log(lines.join('\n'));
+}
+
+/** Who can reach the web app, when that is only this machine (`pulse up` without HOST). */
+function httpReach(platform: Platform): string {
+  const host = platform.deps.config.HOST;
+  return host === undefined || isLoopbackHost(host)
+    ? '   (this machine only; HOST=0.0.0.0 opens it to the network, without the demo logins unless DEMO_USERS=on)'
+    : '';
 }
 
 /** Who can reach the embedded broker, when that is only this machine. */

@@ -93,8 +93,13 @@ export const variables = {
     doc: 'Interface the embedded broker listens on. Loopback by default. Devices log in as <tenant_id>/<device_id> with their provision token; in PROD nobody else gets in, in DEV anonymous clients may still publish with the token in the payload (never subscribe to device topics). Set 0.0.0.0 to take devices from the network (in PROD, or on a trusted network in DEV).',
   },
   HOST: {
-    schema: z.string().min(1).default('0.0.0.0'),
-    doc: 'Interface the HTTP server listens on.',
+    schema: z.string().min(1).optional(),
+    doc: 'Interface the HTTP server listens on. Unset: `pulse up` (npm start, the demo) listens on loopback only, `pulse run` on every interface. Set 0.0.0.0 to open `pulse up` to the network.',
+    defaultDoc: '127.0.0.1 (pulse up), 0.0.0.0 (pulse run)',
+  },
+  DEMO_USERS: {
+    schema: z.enum(['auto', 'on', 'off']).default('auto'),
+    doc: 'The demo logins `pulse up` creates (their password, pulse-demo, is published). auto: in DEV with the built-in issuer when HTTP listens on loopback only; on: also when HOST opens it to the network (refused in PROD); off: none.',
   },
   PORT: {
     schema: port.default(8080),
@@ -430,6 +435,13 @@ const schema = z
   .superRefine((config, ctx) => {
     if (config.MODE === 'PROD' && !config.ADMIN_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_KEY'], message: 'is required when MODE=PROD' });
+    }
+    if (config.MODE === 'PROD' && config.DEMO_USERS === 'on') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEMO_USERS'],
+        message: 'cannot be on when MODE=PROD: the demo password is published',
+      });
     }
     if (config.MODE === 'PROD' && !config.SECRETS_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRETS_KEY'], message: 'is required when MODE=PROD' });

@@ -1,8 +1,10 @@
-// Demo data for `pulse up`: a login per role in the two demo tenants, and with --simulate the reference
+// Demo data for `pulse up`: a login per role in the two demo tenants (only where it is safe: demoUsersWanted), and with --simulate the reference
 // seed's five alert rules in each demo tenant (added once; a tenant that already has rules is left alone),
 // so a first run shows alerts opening and closing.
+import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import type { NewUser, Users } from './identity/users.js';
+import { isLoopbackHost } from './lib/listen.js';
 import { createRule, listRules } from './model/rules.js';
 
 const DEMO_RULES = [
@@ -26,6 +28,18 @@ export async function seedDemoRules(db: Database, tenantIds: string[]): Promise<
 }
 
 export const DEMO_PASSWORD = 'pulse-demo';
+
+/** Where `pulse up` listens when HOST is unset: this machine only, since the demo's password is published. */
+export const DEMO_HOST = '127.0.0.1';
+
+/**
+ * Whether `pulse up` creates the demo logins: never in PROD or with an external issuer, and with
+ * DEMO_USERS=auto only while HTTP is on loopback — anyone who can reach the port knows the password.
+ */
+export function demoUsersWanted(config: Pick<Config, 'MODE' | 'OIDC_ISSUER' | 'DEMO_USERS' | 'HOST'>): boolean {
+  if (config.MODE !== 'DEV' || config.OIDC_ISSUER || config.DEMO_USERS === 'off') return false;
+  return config.DEMO_USERS === 'on' || isLoopbackHost(config.HOST ?? DEMO_HOST);
+}
 
 /** A user per role: an admin and a viewer in each demo tenant, and the two operator roles. */
 export function demoUsers(tenantIds: string[]): NewUser[] {

@@ -5,6 +5,8 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'FORBIDDEN'
   | 'CONFLICT'
+  | 'DEVICE_EXISTS'
+  | 'WRONG_PASSWORD'
   | 'INVALID_REQUEST'
   | 'INVALID_CHARACTER'
   | 'INVALID_ACTIVATION_CODE'
@@ -20,6 +22,10 @@ const statusByCode: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   FORBIDDEN: 403,
   CONFLICT: 409,
+  /** Adding a device whose id is taken, without saying to replace it. */
+  DEVICE_EXISTS: 409,
+  /** The current password a user must give to change its own was not right. */
+  WRONG_PASSWORD: 400,
   INVALID_REQUEST: 400,
   /** A control character (U+0000…) in a path parameter or query value. */
   INVALID_CHARACTER: 400,

@@ -46,6 +46,8 @@ export interface PlatformOptions {
   migrate: boolean;
   /** Start the embedded MQTT broker when MQTT_URL is unset. */
   embeddedBroker: boolean;
+  /** Where HTTP listens when HOST is unset (`pulse up`: loopback; see httpHost). */
+  defaultHost?: string;
 }
 
 export interface Platform {
@@ -229,12 +231,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     const controlKey = ownsDataDir ? registerControlRoute(http.app, { db, config, secrets, bus }) : undefined;
 
     await http.app.ready();
-    const httpPort = await listenWithFallback(http.app.server, config.HOST, config.PORT, (taken) =>
+    const listenHost = config.HOST ?? options.defaultHost ?? '0.0.0.0';
+    const httpPort = await listenWithFallback(http.app.server, listenHost, config.PORT, (taken) =>
       log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
     );
     const scheme = tls ? 'https' : 'http';
     if (controlKey) {
-      const host = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+      const host = ['0.0.0.0', '::'].includes(listenHost) ? '127.0.0.1' : listenHost;
       const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
       writeControlInfo(config.PULSE_DATA_DIR, { url, key: controlKey, pid: process.pid });
       cleanup.push(async () => removeControlInfo(config.PULSE_DATA_DIR));

@@ -11,7 +11,15 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { AppError } from '../errors.js';
-import { CUSTOMER_ROLES, isRole, OPERATOR_ROLES, tokensRevoked, type Role, type TokenUser } from '../model/users.js';
+import {
+  CUSTOMER_ROLES,
+  isRole,
+  OPERATOR_ROLES,
+  ROLES,
+  tokensRevoked,
+  type Role,
+  type TokenUser,
+} from '../model/users.js';
 
 export interface Principal {
   sub: string;
@@ -178,9 +186,10 @@ export function bearerToken(header: string | undefined): string | undefined {
   return header?.startsWith('Bearer ') ? header.slice(7).trim() || undefined : undefined;
 }
 
-export type Audience = 'customer' | 'customer_admin' | 'operator' | 'operator_admin';
+export type Audience = 'anyone' | 'customer' | 'customer_admin' | 'operator' | 'operator_admin';
 
 const ALLOWED: Record<Audience, { roles: readonly Role[]; message: string }> = {
+  anyone: { roles: ROLES, message: 'A Pulse role is required' },
   customer: { roles: CUSTOMER_ROLES, message: 'Customer access required' },
   customer_admin: { roles: ['customer_admin'], message: 'Customer admin role required' },
   operator: { roles: OPERATOR_ROLES, message: 'Operator access required' },

@@ -17,6 +17,7 @@ import * as tenants from '../model/tenants.js';
 import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { customerAdminOnly, tenantOf, type InTenant } from './guard.js';
 import type { Audited } from './operator/audit.js';
+import { countOf, noteAudit } from './audit-note.js';
 
 const BULK_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -69,7 +70,17 @@ const CreateDevice = Type.Object(
     site_id: Type.String({ minLength: 1, maxLength: 200 }),
     fw_version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
     metadata: Type.Optional(Metadata),
+    replace: Type.Optional(
+      Type.Boolean({
+        description:
+          'true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409.',
+      }),
+    ),
   },
+  { additionalProperties: false },
+);
+const RevokeDevices = Type.Object(
+  { device_ids: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 1000, uniqueItems: true }) },
   { additionalProperties: false },
 );
 const ChangeDevice = Type.Object(
@@ -181,19 +192,22 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     },
     async (request, reply) => {
       const tenantId = scope.tenantOf(request);
-      const { device_id, site_id, fw_version, metadata } = request.body;
-      const spec = {
-        row: 1,
-        tenant_id: tenantId,
-        device_id,
-        site_id: site_id.trim(),
-        fw_version,
-        metadata: metadata ?? {},
-      };
+      const { device_id, site_id, fw_version, metadata, replace } = request.body;
+      const spec = { row: 1, tenant_id: tenantId, device_id, site_id: site_id.trim(), fw_version, metadata };
       const [issued] = await changing(
         request,
         'create_device',
-        (tx) => issue(tx, [spec]),
+        async (tx) => {
+          const devices = await issue(tx, [spec]);
+          // Checked after the upsert, in its transaction, so two simultaneous adds cannot both pass; the
+          // error rolls the re-registration back.
+          if (!devices[0]!.created && !replace) throw deviceExists(device_id);
+          noteAudit(request, {
+            resourceId: device_id,
+            summary: `${devices[0]!.created ? 'created' : 're-registered'} device ${device_id}`,
+          });
+          return devices;
+        },
         (devices) => devices.map((d) => d.device_id),
       );
       return reply.status(201).send(withConnection(request, issued!));
@@ -234,7 +248,14 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
         ? await changing(
             request,
             'bulk_create_devices',
-            (tx) => issue(tx, mine),
+            async (tx) => {
+              const devices = await issue(tx, mine);
+              const created = devices.filter((d) => d.created).length;
+              noteAudit(request, {
+                summary: `imported ${countOf(devices.length, 'device')} (${created} new, ${devices.length - created} re-registered)`,
+              });
+              return devices;
+            },
             (devices) => devices.map((d) => d.device_id),
           )
         : [];
@@ -295,6 +316,35 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
   );
 
   app.post(
+    `${prefix}/revoke`,
+    {
+      ...(preHandler && { preHandler }),
+      schema: {
+        tags,
+        summary: 'Revoke several devices at once (ids that are not devices of the tenant are listed as not found)',
+        params: TenantParams,
+        body: RevokeDevices,
+        response: { 200: Obj({ revoked: Type.Array(Type.String()), not_found: Type.Array(Type.String()) }) },
+      },
+    },
+    async (request) => {
+      const { device_ids } = request.body;
+      const revoked = await changing(
+        request,
+        'revoke_devices',
+        async (tx) => {
+          const done: string[] = [];
+          for (const id of device_ids) if (await registry.revokeDevice(tx, id)) done.push(id);
+          noteAudit(request, { summary: `revoked ${countOf(done.length, 'device')}` });
+          return done;
+        },
+        (ids) => ids,
+      );
+      return { revoked, not_found: device_ids.filter((id) => !revoked.includes(id)) };
+    },
+  );
+
+  app.post(
     `${prefix}/:device_id/revoke`,
     {
       ...(preHandler && { preHandler }),
@@ -307,8 +357,20 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     },
     async (request) => {
       const { device_id } = request.params;
-      await changingOne(request, 'revoke_device', device_id, (tx) => registry.revokeDevice(tx, device_id));
+      await changingOne(request, 'revoke_device', device_id, async (tx) => {
+        const found = await registry.revokeDevice(tx, device_id);
+        if (found) noteAudit(request, { summary: `revoked device ${device_id}` });
+        return found;
+      });
       return { tenant_id: scope.tenantOf(request), device_id, status: 'revoked' as const };
     },
   );
 }
+
+const deviceExists = (deviceId: string) =>
+  new AppError(
+    'DEVICE_EXISTS',
+    `Device ${deviceId} is already registered. Registering it again issues a new activation code and moves it to ` +
+      'the site given (its token works until the code is used; its metadata stays unless given); send "replace": true to do so.',
+    { device_id: deviceId },
+  );

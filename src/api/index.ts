@@ -28,6 +28,7 @@ import {
 } from './auth.js';
 import { decoratePrincipal, guard, principalOf, tenantTransactions } from './guard.js';
 import { registerLiveRoutes } from './live.js';
+import { registerMeRoutes } from './me.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerExportRoutes } from './v2/export.js';
 import { registerCustomerRoutes } from './customer/routes.js';
@@ -142,6 +143,17 @@ export function start(deps: RoleDeps): RunningRole {
       hourDays: config.ROLLUP_1H_RETENTION_DAYS,
     });
     registerExportRoutes(v2, inTenant, { perTenant: config.EXPORTS_PER_TENANT, engine: deps.db.engine });
+  });
+
+  app.register(async (me) => {
+    guard(me, verify, 'anyone');
+    me.addHook('onRequest', rateLimited);
+    registerMeRoutes(me, {
+      users,
+      externalIssuer: config.OIDC_ISSUER,
+      failureLimit: config.LOGIN_FAILURE_LIMIT,
+      failureWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    });
   });
 
   const deviceDeps: DeviceRouteDeps = {

@@ -9,9 +9,9 @@ import { resolveDestination, SsrfError } from '../lib/ssrf.js';
 import { escapeHtml, render, templateValues } from './template.js';
 import { errorText, type SendContext } from './context.js';
 
-export const DEFAULT_SUBJECT = '[{severity_label}] {alert_type}: {device_id}';
+export const DEFAULT_SUBJECT = '[{severity_label}] {title}: {device_id}';
 
-const DEFAULT_TEXT = `ALERT {event}: {alert_type}
+const DEFAULT_TEXT = `ALERT {event}: {title} ({alert_type})
 
 Device: {device_id}
 Site: {site_id}
@@ -24,7 +24,8 @@ Alert ID: {alert_id}
 This alert was sent by Pulse.`;
 
 const DEFAULT_HTML = `<div style="font-family:system-ui,sans-serif;max-width:560px">
-<h2 class="severity-{severity_lower}">{alert_type} — {event}</h2>
+<h2 class="severity-{severity_lower}">{title} — {event}</h2>
+<p>{alert_type}</p>
 <table cellpadding="4">
 <tr><th align="left">Device</th><td>{device_id}</td></tr>
 <tr><th align="left">Site</th><td>{site_id}</td></tr>

@@ -1,5 +1,5 @@
-// What every channel sends for an alert event: the alert with its tenant, details as an object, the
-// numeric severity and a label, and ISO timestamps (the reference sent details as a JSON string, no
+// What every channel sends for an alert event: the alert with its tenant, its title (added to the
+// reference's fields), details as an object, the numeric severity and a label, and ISO timestamps (the reference sent details as a JSON string, no
 // tenant, and float32-widened confidence).
 
 export type DeliveryEvent = 'OPEN' | 'CLOSED';
@@ -15,6 +15,8 @@ export interface AlertRow {
   site_id: string;
   device_id: string;
   alert_type: string;
+  /** What a person reads as its name: the rule's name, or the type in words (model/alerts.ts ALERT_TITLE). */
+  title: string;
   fingerprint: string;
   severity: number;
   confidence: number;
@@ -77,6 +79,7 @@ export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayloa
     site_id: alert.site_id,
     device_id: alert.device_id,
     alert_type: alert.alert_type,
+    title: alert.title,
     fingerprint: alert.fingerprint,
     severity: alert.severity,
     severity_label: severityLabel(alert.severity),
@@ -100,6 +103,7 @@ export function testPayload(tenantId: string, now = new Date()): AlertPayload {
       site_id: 'test-site',
       device_id: 'test-device',
       alert_type: 'TEST_ALERT',
+      title: 'Test alert',
       fingerprint: 'TEST',
       severity: 1,
       confidence: 1,

@@ -277,6 +277,19 @@ export function mountBuiltInIssuer(
         }
         accountsAtAddress.succeeded(account);
         addresses.succeeded(address);
+        // Told only to someone who gave the right password: it says nothing to a guesser.
+        if (user === 'disabled') {
+          return reply
+            .status(403)
+            .type('text/html')
+            .send(
+              loginPage({
+                action: `${LOGIN_PATH}/${uid}`,
+                username,
+                error: 'This account is disabled. Ask your administrator to enable it.',
+              }),
+            );
+        }
         reply.hijack();
         await issuer.interactionFinished(
           request.raw,

@@ -54,8 +54,13 @@ export interface Users {
   /** The user as its tokens are checked against it (see `tokensRevoked`). */
   findForTokens(userId: string): Promise<TokenUser | undefined>;
   findByUsername(username: string): Promise<User | undefined>;
-  /** The user when the password is right; undefined otherwise (unknown user or wrong password alike). */
-  authenticate(username: string, password: string): Promise<User | undefined>;
+  /**
+   * The user when the password is right; 'disabled' when it is right but the user is disabled (only someone
+   * who knows the password learns that); undefined otherwise (unknown user or wrong password alike).
+   */
+  authenticate(username: string, password: string): Promise<User | 'disabled' | undefined>;
+  /** A user changes its own password, proving the current one; its earlier tokens and sign-ins end. */
+  changeOwnPassword(userId: string, currentPassword: string, newPassword: string): Promise<void>;
   setPassword(username: string, password: string): Promise<void>;
   delete(username: string): Promise<void>;
 }
@@ -83,9 +88,22 @@ export function createUsers(db: Database): Users {
       const row = await db.withService((tx) => model.userWithPasswordHash(tx, username));
       // An unknown user costs the same scrypt work as a known one, so timing does not tell them apart.
       const ok = await verifyPassword(password, row?.password_hash ?? DUMMY_HASH);
-      if (!row || !ok || row.disabled) return undefined;
+      if (!row || !ok) return undefined;
+      if (row.disabled) return 'disabled';
       const { password_hash: _omitted, ...user } = row;
       return user;
+    },
+    async changeOwnPassword(userId, currentPassword, newPassword) {
+      const user = await db.withService((tx) => model.findUser(tx, { userId }));
+      if (!user) throw new AppError('NOT_FOUND', 'Your user no longer exists; sign in again');
+      const row = await db.withService((tx) => model.userWithPasswordHash(tx, user.username));
+      if (!row || !(await verifyPassword(currentPassword, row.password_hash)))
+        throw new AppError('WRONG_PASSWORD', 'The current password is not right; type the one you sign in with');
+      if (newPassword === currentPassword)
+        throw new AppError('INVALID_REQUEST', 'The new password is the current one; choose another');
+      checkPassword(newPassword, user.username);
+      const hash = await hashPassword(newPassword);
+      await db.withService((tx) => model.setPasswordHash(tx, user.username, hash));
     },
     async setPassword(username, password) {
       checkPassword(password, username);

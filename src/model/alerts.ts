@@ -17,10 +17,18 @@ export interface Alert extends AlertRow {
   closed_by: string | null;
 }
 
+/**
+ * What a person reads as the alert's name: its rule's name for a threshold alert (kept in its details as it
+ * opened or last updated), else its type in words. SQL, so every reader — API pages, live pushes,
+ * notifications — gets the same title.
+ */
+export const ALERT_TITLE = `COALESCE(NULLIF(details->>'rule_name', ''),
+  CASE alert_type WHEN 'NO_HEARTBEAT' THEN 'No heartbeat' ELSE alert_type END) AS title`;
+
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
-    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, fingerprint, severity, confidence, summary, details,
-            status, created_at, closed_at
+    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, ${ALERT_TITLE}, fingerprint, severity, confidence,
+            summary, details, status, created_at, closed_at
      FROM fleet_alert WHERE id = ANY($1::bigint[])`,
     [ids],
   );
@@ -33,8 +41,8 @@ export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRo
  */
 export async function openAlertsOf(tx: ServiceTx, tenantIds: string[], unsilenced = false): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
-    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, fingerprint, severity, confidence, summary, details,
-            status, created_at, closed_at
+    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, ${ALERT_TITLE}, fingerprint, severity, confidence,
+            summary, details, status, created_at, closed_at
      FROM fleet_alert WHERE status = 'OPEN' AND tenant_id = ANY($1::text[]) AND (NOT $2 OR silenced_by IS NULL)`,
     [tenantIds, unsilenced],
   );
@@ -51,7 +59,7 @@ export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
   return rows;
 }
 
-export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, fingerprint, severity,
+export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, ${ALERT_TITLE}, fingerprint, severity,
   confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by, silenced_by, closed_by`;
 
 /**

@@ -7,6 +7,8 @@ export interface AuditRow {
   tenantFilter: string | null;
   resourceType: string | null;
   resourceId: string | null;
+  /** What the change did in words, when the route said (api/audit-note.ts). */
+  summary: string | null;
   ipAddress: string;
   userAgent: string | null;
   /** The request's HTTP status: 200 when it succeeded. */
@@ -19,8 +21,8 @@ const READ_ACTION = `(l.action LIKE 'list\\_%' OR l.action LIKE 'get\\_%' OR l.a
 export async function recordAudit(tx: OperatorTx, row: AuditRow): Promise<void> {
   await tx.query(
     `INSERT INTO operator_audit_log (user_id, action, tenant_filter, resource_type, resource_id, ip_address, user_agent,
-                                     status_code)
-     VALUES ($1, $2, $3, $4, $5, $6::inet, $7, $8)`,
+                                     status_code, summary)
+     VALUES ($1, $2, $3, $4, $5, $6::inet, $7, $8, $9)`,
     [
       row.userId,
       row.action,
@@ -30,6 +32,7 @@ export async function recordAudit(tx: OperatorTx, row: AuditRow): Promise<void> 
       row.ipAddress,
       row.userAgent,
       row.statusCode,
+      row.summary,
     ],
   );
 }
@@ -54,13 +57,14 @@ export async function auditLog(
     tenant_filter: string | null;
     resource_type: string | null;
     resource_id: string | null;
+    summary: string | null;
     ip_address: string | null;
     user_agent: string | null;
     rls_bypassed: boolean;
     status_code: number | null;
     created_at: Date;
   }>(
-    `SELECT l.id, l.user_id, u.username, l.action, l.tenant_filter, l.resource_type, l.resource_id,
+    `SELECT l.id, l.user_id, u.username, l.action, l.tenant_filter, l.resource_type, l.resource_id, l.summary,
             host(l.ip_address) AS ip_address, l.user_agent, l.rls_bypassed, l.status_code, l.created_at
      FROM operator_audit_log l LEFT JOIN users u ON u.user_id = l.user_id
      WHERE ($1::text IS NULL OR l.user_id = $1 OR u.username = $1) AND ($2::text IS NULL OR l.action = $2)

@@ -12,6 +12,8 @@ export interface CustomerAuditRow {
   resourceId: string | null;
   /** The top-level fields the request body set (names only: values can be secrets). */
   fields: string[] | null;
+  /** What the change did in words, when the route said (api/audit-note.ts). */
+  summary: string | null;
   statusCode: number;
   ipAddress: string;
   userAgent: string | null;
@@ -20,8 +22,8 @@ export interface CustomerAuditRow {
 export async function recordCustomerAudit(tx: TenantTx, row: CustomerAuditRow): Promise<void> {
   await tx.query(
     `INSERT INTO customer_audit_log (tenant_id, user_id, username, role, action, resource_id, fields, status_code,
-                                     ip_address, user_agent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10)`,
+                                     ip_address, user_agent, summary)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::inet, $10, $11)`,
     [
       tx.tenantId,
       row.userId,
@@ -33,6 +35,7 @@ export async function recordCustomerAudit(tx: TenantTx, row: CustomerAuditRow): 
       row.statusCode,
       row.ipAddress,
       row.userAgent,
+      row.summary,
     ],
   );
 }
@@ -46,6 +49,7 @@ export interface CustomerAuditEntry {
   action: string;
   resource_id: string | null;
   fields: string[] | null;
+  summary: string | null;
   status_code: number;
   ip_address: string | null;
   user_agent: string | null;
@@ -57,7 +61,7 @@ export async function customerAuditLog(
   filter: { user?: string | undefined; since?: Date | undefined; limit: number; offset: number },
 ) {
   const { rows } = await tx.query<CustomerAuditEntry>(
-    `SELECT id, tenant_id, user_id, username, role, action, resource_id, fields, status_code,
+    `SELECT id, tenant_id, user_id, username, role, action, resource_id, fields, summary, status_code,
             host(ip_address) AS ip_address, user_agent, created_at
      FROM customer_audit_log
      WHERE tenant_id = $1 AND ($2::text IS NULL OR user_id = $2 OR username = $2)

@@ -55,7 +55,8 @@ export interface UpsertedDevice {
 
 /**
  * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
- * current token working until the new code is activated, and retires the device's older unused codes.
+ * current token working until the new code is activated, retires the device's older unused codes, and
+ * keeps its metadata unless the row brings some (the admin API sends `{}` to clear it, as the reference).
  */
 export async function upsertDevices(
   tx: ServiceTx | TenantScope,
@@ -65,8 +66,9 @@ export async function upsertDevices(
   const payload = JSON.stringify(devices);
   const { rows } = await tx.query<UpsertedDevice>(
     `INSERT INTO device_registry (tenant_id, device_id, site_id, status, fw_version, metadata)
-     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, '{}')
+     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, r.metadata, '{}')
      FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, site_id text, fw_version text, metadata jsonb)
+     LEFT JOIN device_registry r ON r.tenant_id = d.tenant_id AND r.device_id = d.device_id
      ON CONFLICT (tenant_id, device_id) DO UPDATE SET
        site_id = EXCLUDED.site_id,
        status = 'ACTIVE',

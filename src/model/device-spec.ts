@@ -18,7 +18,8 @@ export interface DeviceSpec {
   device_id: string;
   site_id: string;
   fw_version?: string | null;
-  metadata: Record<string, unknown>;
+  /** Absent: a new device gets `{}`, a re-registered one keeps its own. */
+  metadata?: Record<string, unknown> | undefined;
 }
 
 export interface RowError {
@@ -51,8 +52,8 @@ export function checkDeviceSpec(input: unknown): { spec: DeviceSpec } | { error:
   }
   const fw = record.fw_version;
   if (fw !== undefined && fw !== null && typeof fw !== 'string') return { error: 'fw_version must be a string' };
-  const metadata = record.metadata ?? {};
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+  const metadata = record.metadata ?? undefined;
+  if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
     return { error: 'metadata must be a JSON object' };
   }
   return {
@@ -61,7 +62,7 @@ export function checkDeviceSpec(input: unknown): { spec: DeviceSpec } | { error:
       device_id: record.device_id as string,
       site_id: (record.site_id as string).trim(),
       fw_version: (fw as string | null | undefined) ?? null,
-      metadata: metadata as Record<string, unknown>,
+      metadata: metadata as Record<string, unknown> | undefined,
     },
   };
 }

@@ -83,6 +83,7 @@ export const Alert = Obj({
   device_id: Type.String(),
   site_id: Type.String(),
   alert_type: Type.String({ description: 'NO_HEARTBEAT or THRESHOLD' }),
+  title: Type.String({ description: "what to call it: its rule's name, or the type in words" }),
   fingerprint: Type.String(),
   severity: Type.Integer({ description: '1 info … 5 critical' }),
   confidence: Type.Number(),

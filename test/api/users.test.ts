@@ -15,7 +15,7 @@ describe.each<Engine>(['pglite', 'postgres'])('user management on %s', (engine) 
   const canLogIn = (username: string, password: string) =>
     createUsers(pulse.db)
       .authenticate(username, password)
-      .then((user) => user !== undefined);
+      .then((user) => typeof user === 'object');
 
   beforeAll(async () => {
     pulse = await startTestPlatform(engine, { API_RATE_LIMIT: '100000' }, ['api']);

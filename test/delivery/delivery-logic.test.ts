@@ -11,7 +11,7 @@ import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/r
 import { maskedUrl } from '../../src/model/integration-settings.js';
 import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
 import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/lib/ssrf.js';
-import { render, unknownVariables } from '../../src/channels/template.js';
+import { render, templateValues, unknownVariables } from '../../src/channels/template.js';
 
 const none = new Allowlist([]);
 
@@ -136,6 +136,7 @@ const alertRow: AlertRow = {
   site_id: 'plant-1',
   device_id: 'pump-7',
   alert_type: 'THRESHOLD',
+  title: 'Pump overheating',
   fingerprint: 'RULE:r:pump-7',
   severity: 5,
   confidence: 0.9,
@@ -178,6 +179,16 @@ describe('payloads, templates and channel formats', () => {
     expect(composeEmail(target, escalated).subject).toBe(
       '[Escalation after 30 min] [CRITICAL] temp <b>hot</b> & rising',
     );
+  });
+
+  it("names the alert by its title (its rule's name) in the payload and the default email subject", () => {
+    const payload = buildPayload(alertRow, 'OPEN');
+    // Added beside the reference's fields, which stay as they were.
+    expect(payload).toMatchObject({ title: 'Pump overheating', alert_type: 'THRESHOLD', summary: alertRow.summary });
+    const mail = composeEmail({ format: 'text', subject_template: '' } as unknown as EmailTarget, payload);
+    expect(mail.subject).toBe('[CRITICAL] Pump overheating: pump-7');
+    expect(mail.text).toContain('ALERT OPEN: Pump overheating (THRESHOLD)');
+    expect(render('{title}', templateValues(payload))).toBe('Pump overheating');
   });
 
   it('maps numeric severities to the SNMP severity varbind and fills the reference OIDs', () => {

@@ -15,6 +15,7 @@ import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
 import { alertStatusFilter, OneAlert, oneAlert, registerAlertDetail, TimelineEntry } from '../v2/routes.js';
 import { requireBelowCap, type TenantCaps } from '../limits.js';
+import { countOf, noteAudit } from '../audit-note.js';
 
 const tags = ['customer/alerts'];
 const AlertsQuery = Type.Object({
@@ -155,11 +156,15 @@ export function registerAlertRoutes(app: App, deps: { inTenant: InTenant; bus: B
     },
     (request) => {
       const { action, alert_ids } = request.body;
-      return change(request, action, alert_ids, async (_tx, changed) => ({
-        action,
-        changed: changed.sort((a, b) => a - b),
-        unchanged: alert_ids.filter((id) => !changed.includes(id)),
-      }));
+      return change(request, action, alert_ids, async (_tx, changed) => {
+        const done = action === 'acknowledge' ? 'acknowledged' : 'closed';
+        noteAudit(request, { summary: `${done} ${countOf(changed.length, 'alert')}` });
+        return {
+          action,
+          changed: changed.sort((a, b) => a - b),
+          unchanged: alert_ids.filter((id) => !changed.includes(id)),
+        };
+      });
     },
   );
 

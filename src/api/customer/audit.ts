@@ -10,6 +10,7 @@ import type { Database } from '../../db/database.js';
 import type { App } from '../../http/server.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import { customerAuditLog, recordCustomerAudit } from '../../model/customer-audit.js';
+import { auditNoteOf } from '../audit-note.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
 import { parseInstant } from '../time-window.js';
@@ -36,6 +37,8 @@ export function auditCustomerChanges(app: App, deps: { db: Pick<Database, 'withT
   app.addHook('onResponse', async (request, reply) => {
     const principal = request.principal;
     if (!CHANGES.has(request.method) || !principal?.tenantId) return;
+    // A route notes what it did once it succeeded; a refused request keeps only its route and status.
+    const note = reply.statusCode < 400 ? auditNoteOf(request) : undefined;
     try {
       await deps.db.withTenant(principal.tenantId, (tx) =>
         recordCustomerAudit(tx, {
@@ -43,8 +46,9 @@ export function auditCustomerChanges(app: App, deps: { db: Pick<Database, 'withT
           username: displayName(principal),
           role: principal.role,
           action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
-          resourceId: resourceOf(request),
+          resourceId: note?.resourceId ?? resourceOf(request),
           fields: sentFields.get(request) ?? null,
+          summary: note?.summary ?? null,
           statusCode: reply.statusCode,
           ipAddress: request.ip,
           userAgent: request.headers['user-agent'] ?? null,
@@ -65,6 +69,7 @@ const AuditEntry = Obj({
   action: Type.String({ description: 'method and route, e.g. PATCH /customer/alert-rules/:rule_id' }),
   resource_id: Nullable(Type.String()),
   fields: Nullable(Type.Array(Type.String(), { description: 'the fields the request set (names only)' })),
+  summary: Nullable(Type.String({ description: 'what the change did, e.g. "created device pump-7"' })),
   status_code: Type.Integer(),
   ip_address: Nullable(Type.String()),
   user_agent: Nullable(Type.String()),

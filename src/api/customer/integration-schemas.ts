@@ -1,6 +1,7 @@
 // What /customer/integrations[/snmp|/email|/mqtt] and /customer/integration-routes accept: the
 // reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
 import { Type, type TSchema } from '@sinclair/typebox';
+import { DEFAULT_SUBJECT } from '../../channels/email.js';
 
 export const IdParams = Type.Object({ integration_id: Type.String() });
 const Name = (max: number) => Type.String({ minLength: 1, maxLength: max });
@@ -61,7 +62,7 @@ const Recipients = Type.Object({
   bcc: Type.Array(Email, { maxItems: 10, default: [] }),
 });
 const Template = Type.Object({
-  subject_template: Type.String({ maxLength: 200, default: '[{severity_label}] {alert_type}: {device_id}' }),
+  subject_template: Type.String({ maxLength: 200, default: DEFAULT_SUBJECT }),
   body_template: Type.Optional(Type.Union([Type.String({ maxLength: 10000 }), Type.Null()])),
   format: Type.Union([Type.Literal('html'), Type.Literal('text')], { default: 'html' }),
 });

@@ -4,6 +4,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { SendContext } from '../../channels/index.js';
+import { DEFAULT_SUBJECT } from '../../channels/email.js';
 import type { TenantTx } from '../../db/database.js';
 import type { Config } from '../../config.js';
 import { AppError, requireChanges } from '../../errors.js';
@@ -206,7 +207,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       {
         ...settings,
         template: {
-          subject_template: '[{severity_label}] {alert_type}: {device_id}',
+          subject_template: DEFAULT_SUBJECT,
           format: 'html',
           ...settings.template,
         },

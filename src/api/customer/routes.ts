@@ -14,6 +14,7 @@ import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } f
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
 import * as ruleModel from '../../model/rules.js';
+import { noteAudit } from '../audit-note.js';
 
 const tags = ['customer'];
 
@@ -137,6 +138,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; cap
         await requireBelowCap(tx, caps, 'rules');
         return withMetricWarning(tx, await ruleModel.createRule(tx, rule));
       });
+      noteAudit(request, { resourceId: created.rule_id, summary: `created alert rule ${created.name}` });
       return reply.status(201).send(created);
     },
   );

@@ -11,6 +11,7 @@ import * as silences from '../../model/silences.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { requireBelowCap, type TenantCaps } from '../limits.js';
+import { noteAudit } from '../audit-note.js';
 
 const tags = ['customer/silences'];
 const MAX_DAYS = 90;
@@ -115,6 +116,7 @@ export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant; caps
           created_by: displayName(principalOf(request)),
         });
       });
+      noteAudit(request, { resourceId: created.silence_id, summary: `created silence "${created.comment}"` });
       return reply.status(201).send(created);
     },
   );

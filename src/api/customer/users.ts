@@ -8,6 +8,7 @@ import type { App } from '../../http/server.js';
 import { NoContent, Obj } from '../../lib/schema.js';
 import { MAX_PASSWORD_LENGTH, PASSWORD_RULES } from '../../identity/passwords.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
+import { noteAudit, userChangeSummary } from '../audit-note.js';
 import { listUsers } from '../../model/users.js';
 import { User } from '../../model/views.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
@@ -84,6 +85,10 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
     },
     async (request, reply) => {
       const created = await inTenant(request, (tx) => addUser(tx, { ...request.body, tenantId: tx.tenantId }));
+      noteAudit(request, {
+        resourceId: created.username,
+        summary: `created user ${created.username} (${created.role})`,
+      });
       return reply.status(201).send(created);
     },
   );
@@ -100,11 +105,13 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
         response: { 200: User },
       },
     },
-    (request) => {
+    async (request) => {
       const { username } = request.params;
       if (request.body.role) refuseSelf(request, username, 'change your own role');
       if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
-      return inTenant(request, (tx) => changeUser(tx, username, request.body));
+      const changed = await inTenant(request, (tx) => changeUser(tx, username, request.body));
+      noteAudit(request, { summary: userChangeSummary(username, request.body) });
+      return changed;
     },
   );
 
@@ -118,6 +125,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
       const { username } = request.params;
       refuseSelf(request, username, 'remove yourself');
       await inTenant(request, (tx) => removeUser(tx, username));
+      noteAudit(request, { summary: `removed user ${username}` });
       return reply.status(204).send(null);
     },
   );

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { inSavepoint, type Database, type OperatorTx } from '../../db/database.js';
 import { recordAudit } from '../../model/audit.js';
 import { AppError } from '../../errors.js';
+import { auditNoteOf } from '../audit-note.js';
 import { principalOf } from '../guard.js';
 
 export interface AuditEntry {
@@ -46,12 +47,14 @@ export function createAudited(db: Database): Audited {
       }
       // Written after the work, so it says how the request ended; in the same transaction, so a request
       // whose row cannot be written fails.
+      const note = 'error' in result ? undefined : auditNoteOf(request);
       await recordAudit(tx, {
         userId: principal.sub,
         action: denied ? `${entry.action}_denied` : entry.action,
         tenantFilter: entry.tenantFilter ?? null,
         resourceType: entry.resourceType ?? null,
-        resourceId: entry.resourceId ?? null,
+        resourceId: note?.resourceId ?? entry.resourceId ?? null,
+        summary: note?.summary ?? null,
         // request.ip is the peer, or X-Forwarded-For's client when the peer is a trusted proxy (TRUST_PROXY).
         ipAddress: request.ip,
         userAgent: request.headers['user-agent'] ?? null,

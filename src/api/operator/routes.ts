@@ -510,6 +510,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
                 tenant_filter: Nullable(Type.String()),
                 resource_type: Nullable(Type.String()),
                 resource_id: Nullable(Type.String()),
+                summary: Nullable(Type.String({ description: 'what the change did, e.g. "disabled user alice"' })),
                 ip_address: Nullable(Type.String()),
                 user_agent: Nullable(Type.String()),
                 rls_bypassed: Type.Boolean(),

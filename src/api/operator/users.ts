@@ -10,6 +10,7 @@ import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
 import { User } from '../../model/views.js';
 import { builtInUsersOnly, Password, refuseSelf } from '../customer/users.js';
+import { noteAudit, userChangeSummary } from '../audit-note.js';
 import type { Audited } from './audit.js';
 
 const tags = ['operator/users'];
@@ -80,7 +81,9 @@ export function registerOperatorUserRoutes(
             throw new AppError('INVALID_REQUEST', `Tenant ${tenant_id} does not exist; create it first`);
           }
         }
-        return addUser(tx, { ...user, tenantId: tenant_id });
+        const added = await addUser(tx, { ...user, tenantId: tenant_id });
+        noteAudit(request, { summary: `created user ${added.username} (${added.role})` });
+        return added;
       });
       return reply.status(201).send(created);
     },
@@ -110,7 +113,11 @@ export function registerOperatorUserRoutes(
       const { username } = request.params;
       if (request.body.role) refuseSelf(request, username, 'change your own role');
       if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
-      return audited(request, entry('update_user', username), (tx) => changeUser(tx, username, request.body));
+      return audited(request, entry('update_user', username), async (tx) => {
+        const changed = await changeUser(tx, username, request.body);
+        noteAudit(request, { summary: userChangeSummary(username, request.body) });
+        return changed;
+      });
     },
   );
 
@@ -123,7 +130,10 @@ export function registerOperatorUserRoutes(
     async (request, reply) => {
       const { username } = request.params;
       refuseSelf(request, username, 'remove yourself');
-      await audited(request, entry('delete_user', username), (tx) => removeUser(tx, username));
+      await audited(request, entry('delete_user', username), async (tx) => {
+        await removeUser(tx, username);
+        noteAudit(request, { summary: `removed user ${username}` });
+      });
       return reply.status(204).send(null);
     },
   );

@@ -6118,6 +6118,16 @@ export interface paths {
                 url: string | null;
                 /** Format: date-time */
                 created_at: string;
+                health: {
+                  /** @description failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED */
+                  state: 'unknown' | 'healthy' | 'failing';
+                  consecutive_failures: number;
+                  /** Format: date-time */
+                  last_success_at: string | null;
+                  /** Format: date-time */
+                  last_failure_at: string | null;
+                  last_error: string | null;
+                };
               }[];
             };
           };
@@ -6765,6 +6775,7 @@ export interface paths {
                   after_minutes: number;
                   integration_id: string;
                 }[];
+                deliver_superseded: boolean;
                 /** Format: date-time */
                 created_at: string;
                 /** Format: date-time */
@@ -6779,7 +6790,6 @@ export interface paths {
             [name: string]: unknown;
           };
           content: {
-                deliver_superseded: boolean;
             'application/json': {
               detail:
                 | string
@@ -6835,6 +6845,8 @@ export interface paths {
             enabled: boolean;
             /** @description repeat an OPEN, unacknowledged alert every this many minutes (null: never) */
             renotify_minutes?: number | null;
+            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
+            deliver_superseded?: boolean;
             /** @description after after_minutes OPEN and unacknowledged, also notify that integration (once per step) */
             escalations?: {
               after_minutes: number;
@@ -6849,8 +6861,6 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
-            deliver_superseded?: boolean;
           content: {
             'application/json': {
               deliver_on: string[];
@@ -6872,6 +6882,7 @@ export interface paths {
                 after_minutes: number;
                 integration_id: string;
               }[];
+              deliver_superseded: boolean;
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -6886,7 +6897,6 @@ export interface paths {
           };
           content: {
             'application/json': {
-              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -6967,6 +6977,7 @@ export interface paths {
                 after_minutes: number;
                 integration_id: string;
               }[];
+              deliver_superseded: boolean;
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -6981,7 +6992,6 @@ export interface paths {
           };
           content: {
             'application/json': {
-              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -7095,6 +7105,8 @@ export interface paths {
             enabled?: boolean;
             /** @description repeat an OPEN, unacknowledged alert every this many minutes (null: never) */
             renotify_minutes?: number | null;
+            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
+            deliver_superseded?: boolean;
             /** @description after after_minutes OPEN and unacknowledged, also notify that integration (once per step) */
             escalations?: {
               after_minutes: number;
@@ -7109,8 +7121,6 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-            /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
-            deliver_superseded?: boolean;
           content: {
             'application/json': {
               deliver_on: string[];
@@ -7132,6 +7142,7 @@ export interface paths {
                 after_minutes: number;
                 integration_id: string;
               }[];
+              deliver_superseded: boolean;
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -7146,7 +7157,6 @@ export interface paths {
           };
           content: {
             'application/json': {
-              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -9588,6 +9598,8 @@ export interface paths {
       parameters: {
         query?: {
           tenant_filter?: string;
+          /** @description failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED */
+          state?: 'unknown' | 'healthy' | 'failing';
         };
         header?: never;
         path?: never;
@@ -9615,6 +9627,16 @@ export interface paths {
                 created_at: string;
                 /** Format: date-time */
                 updated_at: string;
+                health: {
+                  /** @description failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED */
+                  state: 'unknown' | 'healthy' | 'failing';
+                  consecutive_failures: number;
+                  /** Format: date-time */
+                  last_success_at: string | null;
+                  /** Format: date-time */
+                  last_failure_at: string | null;
+                  last_error: string | null;
+                };
               }[];
               tenant_filter: string | null;
             };
@@ -11910,6 +11932,7 @@ export interface paths {
                 after_minutes: number;
                 integration_id: string;
               }[];
+              deliver_superseded: boolean;
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -11924,7 +11947,6 @@ export interface paths {
           };
           content: {
             'application/json': {
-              deliver_superseded: boolean;
               detail:
                 | string
                 | {
@@ -12010,6 +12032,7 @@ export interface paths {
                 after_minutes: number;
                 integration_id: string;
               }[];
+              deliver_superseded: boolean;
               /** Format: date-time */
               created_at: string;
               /** Format: date-time */
@@ -12024,7 +12047,6 @@ export interface paths {
           };
           content: {
             'application/json': {
-              deliver_superseded: boolean;
               detail:
                 | string
                 | {

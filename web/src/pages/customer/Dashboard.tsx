@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { Gauge, Pie, TrendBars } from '../../components/charts';
+import { FailingIntegrations } from '../../components/integration-health';
 import { Table } from '../../components/table';
 import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
@@ -64,6 +65,7 @@ export default function Dashboard() {
   const onlinePct = total ? Math.round((count('ONLINE') / total) * 1000) / 10 : undefined;
   return (
     <Page title="Dashboard">
+      <FailingIntegrations />
       <div className="grid grid-cols-2 gap-3 md:grid-cols-3 lg:grid-cols-6" data-testid="fleet-counts">
         <StatCard label="Devices" value={total} />
         <StatCard

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
+import { HealthBadge } from '../../components/integration-health';
 import { enabledColumn, QueryTable, Table } from '../../components/table';
 import { EditDeleteButtons, Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
@@ -392,6 +393,7 @@ export default function Integrations() {
           { header: 'Name', className: 'font-medium', cell: (i) => i.name },
           { header: 'Type', cell: (i) => i.type },
           { header: 'Destination', className: 'max-w-64 truncate text-xs', cell: (i) => i.url ?? '—' },
+          { header: 'Health', cell: (i) => <HealthBadge health={i.health} /> },
           enabledColumn<Integration>(admin, (row) => toggle.mutate(row)),
           { header: 'Created', cell: (i) => timeAgo(i.created_at) },
           {

@@ -7,6 +7,9 @@ import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
 
+/** A route may also take an integration's own failure, to page through another integration. */
+const ROUTE_ALERT_TYPES = [...ALERT_TYPES, 'INTEGRATION_FAILING'];
+
 type Route = Answer<'/customer/integration-routes'>['routes'][number];
 /** Escalation rows the form offers (the API takes up to five). */
 const ESCALATION_ROWS = 3;
@@ -64,7 +67,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       <Checkboxes
         legend="Alert types (none = all)"
         name="alert_types"
-        values={ALERT_TYPES}
+        values={ROUTE_ALERT_TYPES}
         checked={route.alert_types ?? []}
       />
       <Checkboxes

@@ -1,4 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
+import { FleetFailingIntegrations } from '../../components/integration-health';
 import {
   DeviceLink,
   Empty,
@@ -46,6 +47,7 @@ export default function Overview() {
           hint={a && `${a.deliveries.failed} failed in 24 h`}
         />
       </div>
+      <FleetFailingIntegrations />
       <div className="grid gap-3 lg:grid-cols-2">
         <div className="card">
           <h2 className="mb-2 text-sm font-semibold">Recent alerts, all tenants</h2>

@@ -1,0 +1,34 @@
+// What a change did, in words, for the audit logs: a route says it once the change succeeded ("created
+// device pump-7", "disabled user alice", "revoked 3 devices") with the resource it made, which a create's
+// path does not name. The customer log's hook (customer/audit.ts) and the operator's audited() read it.
+import type { FastifyRequest } from 'fastify';
+
+export interface AuditNote {
+  /** The resource the change made or touched, when the path does not name it (a create). */
+  resourceId?: string;
+  summary: string;
+}
+
+const notes = new WeakMap<FastifyRequest, AuditNote>();
+
+export function noteAudit(request: FastifyRequest, note: AuditNote): void {
+  notes.set(request, note);
+}
+
+export const auditNoteOf = (request: FastifyRequest): AuditNote | undefined => notes.get(request);
+
+/** "1 device", "3 devices". */
+export const countOf = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
+/** "disabled user alice", "enabled user alice; made alice customer_admin", "set a new password for alice". */
+export function userChangeSummary(
+  username: string,
+  changes: { role?: string | undefined; password?: string | undefined; disabled?: boolean | undefined },
+): string {
+  const parts = [
+    changes.disabled !== undefined && `${changes.disabled ? 'disabled' : 'enabled'} user ${username}`,
+    changes.role !== undefined && `made ${username} ${changes.role}`,
+    changes.password !== undefined && `set a new password for ${username}`,
+  ].filter((part) => part !== false);
+  return parts.length > 0 ? parts.join('; ') : `changed user ${username}`;
+}
