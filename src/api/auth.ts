@@ -33,6 +33,8 @@ export interface Principal {
   exp: number;
   /** When the token was issued (`iat`), seconds since the epoch, if it says. */
   issuedAt: number | undefined;
+  /** The OAuth client the token was issued to (`client_id`, RFC 9068, else `azp`), if it says. */
+  clientId: string | undefined;
 }
 
 export type VerifyToken = (token: string) => Promise<Principal>;
@@ -119,9 +121,12 @@ export function createTokenVerifier(options: { keySource: () => Promise<KeySourc
       username: typeof payload.preferred_username === 'string' ? payload.preferred_username : undefined,
       exp: payload.exp!,
       issuedAt: payload.iat,
+      clientId: stringClaim(payload.client_id) ?? stringClaim(payload.azp),
     };
   };
 }
+
+const stringClaim = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
 
 /** Throws the AppError a principal's token is refused with now, though it verified; resolves otherwise. */
 export type CheckPrincipal = (principal: Principal) => Promise<void>;

@@ -70,6 +70,8 @@ export function start(deps: RoleDeps): RunningRole {
     : builtInUserCheck((sub) => users.findForTokens(sub));
   const verify = checkingPrincipals(verifyJwt, checkPrincipal);
   let issuerUrl = config.OIDC_ISSUER;
+  /** Where the web app can sign in with the built-in issuer (its client's redirect URIs); set once listening. */
+  let appOrigins: string[] | undefined;
   if (!config.OIDC_ISSUER)
     mountBuiltInIssuer(app, async () => (await builtIn).provider, users, {
       failuresPerAccount: config.LOGIN_FAILURE_LIMIT,
@@ -91,6 +93,12 @@ export function start(deps: RoleDeps): RunningRole {
             scope: Type.String(),
             audience: Type.String(),
             built_in_issuer: Type.Boolean(),
+            app_origins: Type.Optional(
+              Type.Array(Type.String(), {
+                description:
+                  'the built-in issuer only: the origins sign-in returns to (PUBLIC_URL first); the web app opened elsewhere names them',
+              }),
+            ),
           }),
         },
       },
@@ -101,6 +109,7 @@ export function start(deps: RoleDeps): RunningRole {
       scope: LOGIN_SCOPE,
       audience: config.JWT_AUDIENCE,
       built_in_issuer: !config.OIDC_ISSUER,
+      ...(appOrigins && { app_origins: appOrigins }),
     }),
   );
   app.get(
@@ -117,12 +126,14 @@ export function start(deps: RoleDeps): RunningRole {
     () => ({ status: 'ok' as const, service: 'pulse-ui' as const, api_version: 'v2' as const }),
   );
 
-  // One budget per user across /api/v2 and /customer (the reference's was per tenant on /api/v2 only, so
-  // one viewer could spend a whole tenant's, admin included, and /customer had none).
+  // One budget per user and API client across /api/v2 and /customer (the reference's was per tenant on
+  // /api/v2 only, so one viewer could spend a whole tenant's, admin included, and /customer had none). Not
+  // per token: every tab of the web app signs in for its own tokens, and tabs must not multiply the budget;
+  // per client, so a user's script with its own client cannot starve that user's web app.
   const limiter = new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000);
   const rateLimited = async (request: FastifyRequest) => {
-    const { sub, tenantId } = principalOf(request);
-    const decision = limiter.take(`${tenantId}\u0000${sub}`);
+    const { sub, tenantId, clientId } = principalOf(request);
+    const decision = limiter.take(`${tenantId}\u0000${sub}\u0000${clientId ?? ''}`);
     if (!decision.allowed) {
       throw new AppError(
         'RATE_LIMITED',
@@ -241,11 +252,14 @@ export function start(deps: RoleDeps): RunningRole {
     name: 'api',
     async listening(publicUrl, localUrls) {
       if (config.OIDC_ISSUER) return;
-      issuerUrl = `${publicUrl}${OIDC_MOUNT}`;
-      const state = await ensureIssuerState(deps.db, deps.secrets, issuerUrl);
+      // One issuer URL (tokens name it in `iss`), served to the web app at every address it is opened on:
+      // each of them may reach the issuer and be returned to (ADR 013).
+      const origins = [...new Set([publicUrl, ...localUrls].map((url) => new URL(url).origin))];
+      deps.http.allowOrigins(origins);
+      const state = await ensureIssuerState(deps.db, deps.secrets, `${publicUrl}${OIDC_MOUNT}`);
       const provider = await createBuiltInIssuer({
-        issuer: issuerUrl,
-        appOrigins: [...new Set([publicUrl, ...localUrls])],
+        issuer: `${publicUrl}${OIDC_MOUNT}`,
+        appOrigins: origins,
         clientId: config.OIDC_CLIENT_ID,
         audience: config.JWT_AUDIENCE,
         accessTokenTtlSeconds: config.OIDC_ACCESS_TOKEN_TTL_SECONDS,
@@ -255,6 +269,8 @@ export function start(deps: RoleDeps): RunningRole {
         users,
         log: deps.log,
       });
+      issuerUrl = `${publicUrl}${OIDC_MOUNT}`;
+      appOrigins = origins;
       issuerReady({ provider, keys: localKeySource(issuerUrl, [publicJwk(state.signingKey)]) });
     },
     health: () => ({

@@ -66,6 +66,12 @@ export interface HttpServer {
   addHealthCheck(name: string, check: HealthCheck): void;
   /** Runs every health check (a failing check reports `down` with its error). */
   checkComponents(): Promise<Record<string, ComponentHealth>>;
+  /**
+   * Lets pages reach these origins too (CSP connect-src) and send forms that end there (form-action, which
+   * browsers apply to a form's redirects): the built-in issuer's sign-in moves between the addresses the
+   * web app is served from, known once the server listens.
+   */
+  allowOrigins(origins: string[]): void;
 }
 
 export interface HttpServerOptions {
@@ -91,8 +97,9 @@ export interface HttpServerOptions {
  * and the logout page load their scripts as files. Inline styles stay allowed (charts set them). Framing
  * only by the same origin, which the OIDC silent renew may need.
  */
-export function securityHeaders(connectOrigins: string[] = []): Record<string, string> {
+export function securityHeaders(connectOrigins: string[] = [], formOrigins: string[] = []): Record<string, string> {
   const connect = ["'self'", ...connectOrigins].join(' ');
+  const form = ["'self'", ...formOrigins].join(' ');
   return {
     'content-security-policy': [
       "default-src 'self'",
@@ -102,7 +109,7 @@ export function securityHeaders(connectOrigins: string[] = []): Record<string, s
       "font-src 'self' data:",
       `connect-src ${connect}`,
       "frame-ancestors 'self'",
-      "form-action 'self'",
+      `form-action ${form}`,
       "base-uri 'none'",
       "object-src 'none'",
     ].join('; '),
@@ -144,7 +151,16 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
 
   // Set on the raw response, so that routes which hijack it (the OIDC issuer) carry them too; a route's
   // own header of the same name (Swagger UI's CSP) wins.
-  const headers = Object.entries(securityHeaders(options.connectOrigins));
+  const connectOrigins = new Set(options.connectOrigins);
+  const formOrigins = new Set<string>();
+  let headers = Object.entries(securityHeaders([...connectOrigins]));
+  const allowOrigins = (origins: string[]) => {
+    for (const origin of origins) {
+      connectOrigins.add(origin);
+      formOrigins.add(origin);
+    }
+    headers = Object.entries(securityHeaders([...connectOrigins], [...formOrigins]));
+  };
   app.addHook('onRequest', async (request, reply) => {
     for (const [name, value] of headers) reply.raw.setHeader(name, value);
     if (request.protocol === 'https') reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
@@ -311,7 +327,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
   );
 
-  return { app, addHealthCheck: (name, check) => void checks.set(name, check), checkComponents };
+  return { app, addHealthCheck: (name, check) => void checks.set(name, check), checkComponents, allowOrigins };
 }
 
 function clientErrorMessage(error: FastifyError): string {

@@ -2,6 +2,8 @@
 // every endpoint, the fixed telemetry contract, the per-tenant rate limit and the OpenAPI document.
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadIssuerState, signAccessToken } from '../../src/identity/issuer-state.js';
+import { createUsers } from '../../src/identity/users.js';
 import { bearer, customToken, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { seedAlert, seedDevice, seedRule, seedTelemetry } from '../helpers/seed.js';
@@ -342,5 +344,26 @@ describe('/api/v2 rate limit', () => {
     expect((await pulse.call('/customer/alert-rules', { admin: false, headers: bearer(viewer) })).status).toBe(429);
     expect((await pulse.call('/customer/alert-rules', { admin: false, headers: bearer(admin) })).status).toBe(200);
     expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(admin) })).status).toBe(200);
+  });
+
+  it("keeps a budget per user and API client: a second tab's token shares it, a script's own client does not", async () => {
+    const firstTab = await tokenFor(pulse, { username: 'rl-d', role: 'customer_viewer', tenantId: 'rl-d' });
+    const secondTab = await tokenFor(pulse, { username: 'rl-d', role: 'customer_viewer', tenantId: 'rl-d' });
+    const state = (await loadIssuerState(pulse.db, pulse.deps.secrets))!;
+    const user = (await createUsers(pulse.db).findByUsername('rl-d'))!;
+    const script = await signAccessToken(state, user, {
+      issuer: state.issuer!,
+      audience: 'pulse-ui',
+      clientId: 'rl-d-script',
+      ttlSeconds: 600,
+    });
+    for (const tab of [firstTab, secondTab]) {
+      for (let i = 0; i < 10; i += 1) {
+        expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(tab) })).status).toBe(200);
+      }
+    }
+    expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(firstTab) })).status).toBe(429);
+    expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(secondTab) })).status).toBe(429);
+    expect((await pulse.call('/api/v2/alerts', { admin: false, headers: bearer(script) })).status).toBe(200);
   });
 });

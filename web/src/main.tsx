@@ -76,6 +76,7 @@ const appRouter = () =>
           },
           { path: '/operator/settings', element: operatorAdmin(() => import('./pages/operator/Settings')) },
           { path: '/operator/users', element: operatorAdmin(() => import('./pages/Users')) },
+          { path: '/profile', element: page(() => import('./pages/Profile')) },
           { path: '*', element: <p className="text-sm">Page not found.</p> },
         ],
       },
@@ -88,7 +89,7 @@ const queryClient = new QueryClient({
 });
 
 function App() {
-  const { session, ready, error } = useAuth();
+  const { session, ready, error, signInAt } = useAuth();
   useEffect(() => {
     if (session) startLive();
   }, [session]);
@@ -102,6 +103,16 @@ function App() {
     return (
       <div className="p-8 text-rose-600" role="alert">
         {error}
+      </div>
+    );
+  if (signInAt)
+    return (
+      <div className="p-8 text-sm" role="alert">
+        Sign-in does not work at this address ({window.location.host}). Open{' '}
+        <a className="text-indigo-600 hover:underline" href={signInAt}>
+          {signInAt}
+        </a>{' '}
+        instead, or start Pulse with PUBLIC_URL set to this address.
       </div>
     );
   if (!session) {

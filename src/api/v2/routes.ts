@@ -22,6 +22,7 @@ import type { Alert } from '../../model/alerts.js';
 import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
+import { ACTIVE_ALERT_STATUSES, DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
 import { planWindow, POINT_BUDGET, type Retention } from '../../model/resolution.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -162,6 +163,13 @@ const FLEET_MIN_BUCKET_SECONDS = 60;
 const CHART_MIN_BUCKET_SECONDS = 300;
 export const AlertTrend = Obj({
   trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
+});
+const Counts = (statuses: readonly string[], description: string) =>
+  Obj(Object.fromEntries(statuses.map((status) => [status, Type.Integer({ minimum: 0 })])), { description });
+export const FleetSummary = Obj({
+  tenant_id: Type.String(),
+  devices: Counts([...DEVICE_STATUSES, 'total'], 'devices by status (OFFLINE: never heard from), and all of them'),
+  alerts: Counts(ACTIVE_ALERT_STATUSES, 'alerts not yet closed, by status'),
 });
 export const OneAlert = Obj({ tenant_id: Type.String(), alert: AlertView });
 
@@ -352,6 +360,20 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       },
     },
     (request) => inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, request.query.hours) })),
+  );
+
+  app.get(
+    '/api/v2/fleet/summary',
+    {
+      schema: {
+        tags,
+        summary: 'Devices by status and open alerts, counted on the server: what a dashboard shows',
+        description:
+          'One call for every headline count, so a dashboard polls this instead of a page of each list per number.',
+        response: { 200: FleetSummary },
+      },
+    },
+    (request) => inTenant(request, async (tx) => ({ tenant_id: tx.tenantId, ...(await fleetCounts(tx)) })),
   );
 
   registerAlertDetail(app, '/api/v2/alerts/:alert_id', inTenant, tags);

@@ -1,8 +1,9 @@
 // The frame of every page: navigation for the signed-in role, the live-connection indicator, theme and
 // sign-out. Role guards live here too: a page for another role says so instead of rendering blank.
-import { useState, type ReactNode } from 'react';
-import { NavLink, Outlet } from 'react-router';
+import { useEffect, useState, type ReactNode } from 'react';
+import { Link, NavLink, Outlet } from 'react-router';
 import { isCustomer, isOperator, signOut, useAuth, type Role } from '../lib/auth';
+import { useApiHealth } from '../lib/api';
 import { useLive } from '../lib/live';
 
 const CUSTOMER_NAV = [
@@ -52,13 +53,37 @@ function ThemeToggle() {
   );
 }
 
+/** Whole seconds until `until`, updated every second while there is one. */
+function useSecondsUntil(until: number | null): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (until === null) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [until]);
+  return until === null ? 0 : Math.max(0, Math.ceil((until - now) / 1000));
+}
+
+/**
+ * Live only while the socket is up and the API answers: a pending 429 (paused until Retry-After) or a failed
+ * refresh means what the page shows may be old, and the header says so.
+ */
 function LiveIndicator() {
-  const status = useLive((s) => s.status);
-  const tone = status === 'live' ? 'bg-emerald-500' : status === 'connecting' ? 'bg-amber-500' : 'bg-rose-500';
+  const socket = useLive((s) => s.status);
+  const { pausedUntil, failing } = useApiHealth();
+  const retryIn = useSecondsUntil(pausedUntil);
+  const status = socket !== 'live' ? socket : pausedUntil !== null ? 'paused' : failing ? 'stale' : 'live';
+  const [tone, label] = {
+    live: ['bg-emerald-500', 'Live'],
+    connecting: ['bg-amber-500', 'Connecting…'],
+    paused: ['bg-amber-500', `Stale · paused — retrying in ${retryIn} s`],
+    stale: ['bg-amber-500', 'Stale · the last refresh failed'],
+    offline: ['bg-rose-500', 'Offline'],
+  }[status];
   return (
     <span className="flex items-center gap-1.5 text-xs text-slate-500" data-testid="live-status" data-status={status}>
       <span className={`h-2 w-2 rounded-full ${tone}`} aria-hidden />
-      {status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline'}
+      {label}
     </span>
   );
 }
@@ -111,7 +136,9 @@ export function Layout() {
           </button>
           <LiveIndicator />
           <span className="min-w-0 truncate text-sm" data-testid="whoami">
-            {session.name}
+            <Link className="hover:underline" to="/profile" title="Your profile and password">
+              {session.name}
+            </Link>
             <span className="hidden sm:inline"> · {session.role}</span>
             {session.tenantId ? ` · ${session.tenantId}` : ''}
           </span>

@@ -35,6 +35,20 @@ export function SeverityBadge({ severity }: { severity: number }) {
   return <span className={`rounded-full px-2 py-0.5 text-xs font-medium ${info.tone}`}>{info.label}</span>;
 }
 
+/** An alert's name (its rule's) with its type as a small tag. */
+export function AlertTitle({ alert }: { alert: { title: string; alert_type: string } }) {
+  return (
+    <>
+      {alert.title}
+      {alert.title !== alert.alert_type && (
+        <span className="ml-2 rounded bg-slate-200 px-1 text-xs font-normal text-slate-700 dark:bg-slate-700 dark:text-slate-200">
+          {alert.alert_type}
+        </span>
+      )}
+    </>
+  );
+}
+
 const STATUS_TONE: Record<string, string> = {
   ONLINE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
   OPEN: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',

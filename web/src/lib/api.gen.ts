@@ -199,6 +199,8 @@ export interface paths {
               scope: string;
               audience: string;
               built_in_issuer: boolean;
+              /** @description the built-in issuer only: the origins sign-in returns to (PUBLIC_URL first); the web app opened elsewhere names them */
+              app_origins?: string[];
             };
           };
         };
@@ -836,6 +838,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -990,6 +994,94 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v2/fleet/summary': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Devices by status and open alerts, counted on the server: what a dashboard shows
+     * @description One call for every headline count, so a dashboard polls this instead of a page of each list per number.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              /** @description devices by status (OFFLINE: never heard from), and all of them */
+              devices: {
+                ONLINE: number;
+                STALE: number;
+                OFFLINE: number;
+                REVOKED: number;
+                total: number;
+              };
+              /** @description alerts not yet closed, by status */
+              alerts: {
+                OPEN: number;
+                ACKNOWLEDGED: number;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v2/alerts/{alert_id}': {
     parameters: {
       query?: never;
@@ -1028,6 +1120,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -1763,6 +1857,82 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/me/password': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Change your own password (any role); your sessions and tokens end, sign in again */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            current_password: string;
+            /** @description 8-256 characters, not the username, not a common password */
+            new_password: string;
+          };
+        };
+      };
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/devices': {
     parameters: {
       query?: never;
@@ -1878,6 +2048,8 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /** @description true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409. */
+            replace?: boolean;
           };
         };
       };
@@ -2689,6 +2861,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -2802,6 +2976,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -2931,6 +3107,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -3038,6 +3216,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -3608,6 +3788,8 @@ export interface paths {
                 resource_id: string | null;
                 /** @description the fields the request set (names only) */
                 fields: string[] | null;
+                /** @description what the change did, e.g. "created device pump-7" */
+                summary: string | null;
                 status_code: number;
                 ip_address: string | null;
                 user_agent: string | null;
@@ -4662,7 +4844,7 @@ export interface paths {
               bcc: string[];
             };
             template?: {
-              /** @default [{severity_label}] {alert_type}: {device_id} */
+              /** @default [{severity_label}] {title}: {device_id} */
               subject_template: string;
               body_template?: string | null;
               /** @default html */
@@ -7668,6 +7850,85 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/devices/revoke': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Revoke several devices at once (ids that are not devices of the tenant are listed as not found) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            device_ids: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              revoked: string[];
+              not_found: string[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/devices/{device_id}/revoke': {
     parameters: {
       query?: never;
@@ -9015,6 +9276,8 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /** @description true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409. */
+            replace?: boolean;
           };
         };
       };
@@ -9324,6 +9587,8 @@ export interface paths {
                 site_id: string;
                 /** @description NO_HEARTBEAT or THRESHOLD */
                 alert_type: string;
+                /** @description what to call it: its rule's name, or the type in words */
+                title: string;
                 fingerprint: string;
                 /** @description 1 info … 5 critical */
                 severity: number;
@@ -9728,6 +9993,8 @@ export interface paths {
                 tenant_filter: string | null;
                 resource_type: string | null;
                 resource_id: string | null;
+                /** @description what the change did, e.g. "disabled user alice" */
+                summary: string | null;
                 ip_address: string | null;
                 user_agent: string | null;
                 rls_bypassed: boolean;
@@ -10395,6 +10662,87 @@ export interface paths {
               tenant_id: string;
               device_id: string;
               new_provision_token: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/devices/revoke': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Revoke several devices at once (ids that are not devices of the tenant are listed as not found) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            device_ids: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              revoked: string[];
+              not_found: string[];
             };
           };
         };

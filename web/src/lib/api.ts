@@ -1,5 +1,37 @@
 // The API client: bearer token on every call, FastAPI-style errors turned into messages a person can act on.
+// A 429 pauses every call of the tab (and of the user's other tabs, which share the budget) until its
+// Retry-After; reads then go again by themselves, writes fail with when to try again.
+import { create } from 'zustand';
 import { accessToken } from './auth';
+
+interface ApiHealth {
+  /** When the rate limit lets this user call again (ms since the epoch); null when not paused. */
+  pausedUntil: number | null;
+  /** The last answer was a failure (not a refusal of the request itself): what is shown may be stale. */
+  failing: boolean;
+}
+export const useApiHealth = create<ApiHealth>(() => ({ pausedUntil: null, failing: false }));
+
+const tabs = typeof BroadcastChannel === 'undefined' ? undefined : new BroadcastChannel('pulse-api-pause');
+tabs?.addEventListener('message', (event: MessageEvent<number>) => pauseUntil(event.data, false));
+
+/** A pause outlives its end by this much at most: a tab that had nothing waiting says so no longer. */
+const PAUSE_GRACE_MS = 5000;
+
+function pauseUntil(until: number, tell = true) {
+  if (until <= (useApiHealth.getState().pausedUntil ?? 0)) return;
+  useApiHealth.setState({ pausedUntil: until });
+  if (tell) tabs?.postMessage(until);
+  setTimeout(
+    () => useApiHealth.getState().pausedUntil === until && useApiHealth.setState({ pausedUntil: null }),
+    until - Date.now() + PAUSE_GRACE_MS,
+  );
+}
+
+async function pauseOver(): Promise<void> {
+  const until = useApiHealth.getState().pausedUntil;
+  if (until !== null && until > Date.now()) await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+}
 
 export class ApiError extends Error {
   constructor(
@@ -22,21 +54,38 @@ function detailText(detail: unknown): string {
 
 /** `body` is sent as JSON, `csv` as text/csv. */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; csv?: string } = {}): Promise<T> {
-  const token = await accessToken();
+  const method = init.method ?? 'GET';
   const [contentType, payload] =
     init.csv !== undefined
       ? ['text/csv', init.csv]
       : init.body !== undefined
         ? ['application/json', JSON.stringify(init.body)]
         : [undefined, undefined];
-  const response = await fetch(path, {
-    method: init.method ?? 'GET',
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(contentType && { 'content-type': contentType }),
-    },
-    ...(payload !== undefined && { body: payload }),
-  });
+  let response: Response;
+  for (;;) {
+    await pauseOver();
+    const token = await accessToken();
+    try {
+      response = await fetch(path, {
+        method,
+        headers: {
+          ...(token && { authorization: `Bearer ${token}` }),
+          ...(contentType && { 'content-type': contentType }),
+        },
+        ...(payload !== undefined && { body: payload }),
+      });
+    } catch (error) {
+      useApiHealth.setState({ failing: true });
+      throw error;
+    }
+    if (response.status !== 429) break;
+    const waitSeconds = Number(response.headers.get('retry-after')) || 5;
+    pauseUntil(Date.now() + waitSeconds * 1000);
+    if (method !== 'GET') {
+      throw new ApiError(429, `Too many requests for now: try again in ${waitSeconds} s`);
+    }
+  }
+  useApiHealth.setState({ pausedUntil: null, failing: response.status >= 500 });
   if (response.status === 204) return undefined as T;
   const body = (await response.json().catch(() => ({}))) as { detail?: unknown };
   if (!response.ok) {

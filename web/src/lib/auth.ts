@@ -22,9 +22,11 @@ interface AuthState {
   session: Session | null;
   ready: boolean;
   error: string | null;
+  /** Where to open the app instead: the issuer cannot return to this address. */
+  signInAt: string | null;
 }
 
-export const useAuth = create<AuthState>(() => ({ session: null, ready: false, error: null }));
+export const useAuth = create<AuthState>(() => ({ session: null, ready: false, error: null, signInAt: null }));
 
 let manager: UserManager | undefined;
 
@@ -55,8 +57,14 @@ export async function initAuth(): Promise<void> {
       authority: string;
       client_id: string;
       scope: string;
+      app_origins?: string[];
     };
     const origin = window.location.origin;
+    // The built-in issuer returns only to addresses it knows; elsewhere the sign-in would end on its error.
+    if (config.app_origins && !config.app_origins.includes(origin)) {
+      useAuth.setState({ ready: true, signInAt: `${config.app_origins[0]}/app/` });
+      return;
+    }
     manager = new UserManager({
       authority: config.authority,
       client_id: config.client_id,

@@ -35,6 +35,7 @@ export function formatValue(value: number | boolean | null | undefined, metric =
   return `${value.toLocaleString(undefined, { maximumFractionDigits: digits })}${unit ? ` ${unit}` : ''}`;
 }
 
+/** The one mapping of severities to words (the API's severity_label, in sentence case); numbers stay in the API. */
 export const SEVERITY: Record<number, { label: string; tone: string }> = {
   1: { label: 'Info', tone: 'bg-sky-100 text-sky-800 dark:bg-sky-900/50 dark:text-sky-200' },
   2: { label: 'Low', tone: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200' },
@@ -42,3 +43,10 @@ export const SEVERITY: Record<number, { label: string; tone: string }> = {
   4: { label: 'High', tone: 'bg-orange-100 text-orange-800 dark:bg-orange-900/50 dark:text-orange-200' },
   5: { label: 'Critical', tone: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200' },
 };
+
+/** A severity in words: "Critical", or the number when it is none of 1-5. */
+export const severityName = (severity: number | null | undefined) =>
+  severity === null || severity === undefined ? '—' : (SEVERITY[severity]?.label ?? String(severity));
+
+/** Severities for a select, most severe first: [5, 'Critical'] … [1, 'Info']. */
+export const SEVERITY_CHOICES = [5, 4, 3, 2, 1].map((value) => [value, severityName(value)] as const);

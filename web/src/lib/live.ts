@@ -12,10 +12,13 @@ type TelemetryFrame = {
   device_id: string;
   data: { timestamp: string; metrics: Record<string, number | boolean>; seq: number };
 };
-type AlertFrame = { type: 'alert'; event: string; alert: Record<string, unknown> };
+export type AlertFrame = { type: 'alert'; event: string; alert: Record<string, unknown> };
 
 const deviceListeners = new Map<string, Set<(frame: TelemetryFrame) => void>>();
 const alertListeners = new Set<(frame: AlertFrame) => void>();
+/** Told when a new connection is subscribed: events sent while there was none are lost, views resync. */
+const resyncListeners = new Set<() => void>();
+let everLive = false;
 let socket: WebSocket | undefined;
 let attempt = 0;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -39,9 +42,13 @@ async function connect() {
     const frame = JSON.parse(event.data as string) as { type: string };
     if (frame.type === 'authenticated') {
       attempt = 0;
+      // A fresh token on this socket authenticates again; only a new socket has missed events.
+      const reconnected = everLive && useLive.getState().status !== 'live';
+      everLive = true;
       useLive.setState({ status: 'live' });
       resubscribe();
       scheduleTokenRefresh();
+      if (reconnected) for (const listener of resyncListeners) listener();
     } else if (frame.type === 'telemetry') {
       const telemetry = frame as TelemetryFrame;
       for (const listener of deviceListeners.get(telemetry.device_id) ?? []) listener(telemetry);
@@ -94,12 +101,15 @@ export function subscribeDevice(deviceId: string, listener: (frame: TelemetryFra
   };
 }
 
-export function subscribeAlerts(listener: (frame: AlertFrame) => void): () => void {
+/** `onResync` is called after a reconnect, when events may have been missed. */
+export function subscribeAlerts(listener: (frame: AlertFrame) => void, onResync?: () => void): () => void {
   const first = alertListeners.size === 0;
   alertListeners.add(listener);
+  if (onResync) resyncListeners.add(onResync);
   if (first) send({ action: 'subscribe', type: 'alerts' });
   return () => {
     alertListeners.delete(listener);
+    if (onResync) resyncListeners.delete(onResync);
     if (alertListeners.size === 0) send({ action: 'unsubscribe', type: 'alerts' });
   };
 }

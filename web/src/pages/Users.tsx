@@ -4,6 +4,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../components/table';
+import { PasswordForm } from '../components/password';
 import { ErrorBox, Field, Modal, Page, TenantLink } from '../components/ui';
 import { api } from '../lib/api';
 import { useAuth } from '../lib/auth';
@@ -84,10 +85,17 @@ export default function Users() {
     queryFn: () => api<Answer<'/customer/users'> | Answer<'/operator/users'>>(base),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['users'] });
-  const change = useMutation({
-    mutationFn: ([username, body]: [string, Record<string, unknown>]) =>
-      api(`${base}/${encodeURIComponent(username)}`, { method: 'PATCH', body }),
-    onSuccess: refresh,
+  const patchUser = ([username, body]: [string, Record<string, unknown>]) =>
+    api(`${base}/${encodeURIComponent(username)}`, { method: 'PATCH', body });
+  const change = useMutation({ mutationFn: patchUser, onSuccess: refresh });
+  // The user whose password the "Set password" dialog sets.
+  const [settingPassword, setSettingPassword] = useState<string>();
+  const setPassword = useMutation({
+    mutationFn: patchUser,
+    onSuccess: async () => {
+      setSettingPassword(undefined);
+      await refresh();
+    },
   });
   const remove = useMutation({
     mutationFn: (username: string) => api(`${base}/${encodeURIComponent(username)}`, { method: 'DELETE' }),
@@ -106,6 +114,19 @@ export default function Users() {
     >
       <Modal open={adding} title="Add a user" onClose={() => setAdding(false)}>
         <UserForm operator={operator} onDone={() => setAdding(false)} />
+      </Modal>
+      <Modal
+        open={settingPassword !== undefined}
+        title={`New password for ${settingPassword ?? ''}`}
+        onClose={() => setSettingPassword(undefined)}
+      >
+        <p className="mb-3 text-sm">Their sessions end; hand the new password over and ask them to change it.</p>
+        <PasswordForm
+          label="Set password"
+          pending={setPassword.isPending}
+          error={setPassword.error}
+          onSubmit={({ next }) => setPassword.mutate([settingPassword!, { password: next }])}
+        />
       </Modal>
       {[change.error, remove.error].map((error, i) => error && <ErrorBox key={i} error={error} />)}
       <QueryTable
@@ -154,13 +175,7 @@ export default function Users() {
             cell: (user) =>
               user.username !== session.name && (
                 <span className="flex gap-1">
-                  <button
-                    className="btn-ghost"
-                    onClick={() => {
-                      const password = prompt(`New password for ${user.username} (at least 8 characters)`);
-                      if (password) change.mutate([user.username, { password }]);
-                    }}
-                  >
+                  <button className="btn-ghost" onClick={() => setSettingPassword(user.username)}>
                     Set password
                   </button>
                   <button

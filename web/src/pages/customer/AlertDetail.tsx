@@ -5,11 +5,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
-import { DeviceLink, ErrorBox, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { AlertTitle, DeviceLink, ErrorBox, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import { dateTime, timeAgo } from '../../lib/format';
+import { dateTime, severityName, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
+import { refetchSoon } from '../../lib/live-queries';
 import type { Answer } from '../../lib/types';
 
 type Detail = Answer<'/customer/alerts/{alert_id}'>;
@@ -28,9 +29,9 @@ function describe(entry: Entry): string {
   const who = entry.actor ? ` by ${entry.actor}` : '';
   switch (entry.kind) {
     case 'OPENED':
-      return `Opened: ${String(d.summary)} (severity ${String(d.severity)})`;
+      return `Opened: ${String(d.summary)} (${severityName(Number(d.severity))})`;
     case 'UPDATED':
-      return `Updated: ${String(d.summary)} (severity ${String(d.severity)})`;
+      return `Updated: ${String(d.summary)} (${severityName(Number(d.severity))})`;
     case 'ACKNOWLEDGED':
       return `Acknowledged${who}`;
     case 'SILENCED':
@@ -72,8 +73,13 @@ export default function AlertDetail() {
     queryFn: () => api<Detail>(`/customer/alerts/${alertId}`),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['alert', alertId] });
+  // Its own events only (an UPDATED comes with every evaluation): its timeline is fetched again, debounced.
   useEffect(
-    () => subscribeAlerts(() => void client.invalidateQueries({ queryKey: ['alert', alertId] })),
+    () =>
+      subscribeAlerts(
+        (frame) => String(frame.alert.alert_id) === alertId && refetchSoon(client, ['alert', alertId]),
+        () => void refresh(),
+      ),
     [client, alertId],
   );
   const note = useMutation({
@@ -100,7 +106,9 @@ export default function AlertDetail() {
               <div className="flex flex-wrap items-center gap-2">
                 <SeverityBadge severity={alert.severity} />
                 <StatusBadge status={alert.status} />
-                <span className="font-medium">{alert.alert_type}</span>
+                <span className="font-medium">
+                  <AlertTitle alert={alert} />
+                </span>
                 {alert.silenced_by && (
                   <span className="rounded bg-slate-200 px-1 text-xs dark:bg-slate-700">silenced</span>
                 )}

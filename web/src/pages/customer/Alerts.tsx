@@ -1,13 +1,13 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
-import { DeviceLink, ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
+import { AlertTitle, DeviceLink, ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useUrlParams } from '../../lib/url-params';
 import { useAuth } from '../../lib/auth';
-import { dateTime, timeAgo } from '../../lib/format';
-import { subscribeAlerts } from '../../lib/live';
+import { dateTime, SEVERITY_CHOICES, timeAgo } from '../../lib/format';
+import { useLiveAlerts } from '../../lib/live-queries';
 import type { Answer } from '../../lib/types';
 
 const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED', 'ALL'];
@@ -31,7 +31,7 @@ export default function Alerts() {
     queryFn: () => api<Answer<'/customer/alerts'>>(`/customer/alerts?${params}`),
     placeholderData: keepPreviousData,
   });
-  useEffect(() => subscribeAlerts(() => void client.invalidateQueries({ queryKey: ['alerts'] })), [client]);
+  useLiveAlerts();
   const change = useMutation({
     mutationFn: ({ id, action }: { id: number; action: 'acknowledge' | 'close' }) =>
       api(`/customer/alerts/${id}/${action}`, { method: 'POST' }),
@@ -81,9 +81,9 @@ export default function Alerts() {
           onChange={(e) => setFilters({ severity: e.target.value, page: '0' })}
         >
           <option value="">All severities</option>
-          {[5, 4, 3, 2, 1].map((s) => (
-            <option key={s} value={s}>
-              {s}
+          {SEVERITY_CHOICES.map(([value, name]) => (
+            <option key={value} value={value}>
+              {name}
             </option>
           ))}
         </select>
@@ -152,7 +152,7 @@ export default function Alerts() {
               <>
                 <div className="font-medium">
                   <Link className="text-indigo-600 hover:underline" to={`/alerts/${alert.alert_id}`}>
-                    {alert.alert_type}
+                    <AlertTitle alert={alert} />
                   </Link>
                   {alert.silenced_by && (
                     <span

@@ -46,7 +46,15 @@ export default function CustomerAuditLog() {
         columns={[
           { header: 'When', cell: (e) => dateTime(e.created_at) },
           { header: 'Who', cell: (e) => e.username ?? e.user_id },
-          { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
+          {
+            header: 'What',
+            cell: (e) => (
+              <>
+                {e.summary && <div>{e.summary}</div>}
+                <div className="font-mono text-xs text-slate-500">{e.action}</div>
+              </>
+            ),
+          },
           { header: 'Resource', className: 'font-mono text-xs', cell: (e) => e.resource_id ?? '—' },
           { header: 'Fields', className: 'text-xs', cell: (e) => e.fields?.join(', ') ?? '—' },
           { header: 'Outcome', cell: (e) => <Outcome status={e.status_code} /> },

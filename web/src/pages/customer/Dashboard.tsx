@@ -1,39 +1,28 @@
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Gauge, Pie, TrendBars } from '../../components/charts';
 import { FailingIntegrations } from '../../components/integration-health';
 import { Table } from '../../components/table';
 import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
-import { subscribeAlerts } from '../../lib/live';
+import { FLEET_SUMMARY_KEY, useLiveAlerts } from '../../lib/live-queries';
 import type { Alert, Answer, DeviceList, Summary } from '../../lib/types';
 
 const STATUSES = ['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'] as const;
 
 export default function Dashboard() {
-  // The eight devices seen last, and the fleet counted by status on the server (not from a page of it).
+  // Device status has no live event: the counts and the eight devices seen last are polled, gently (the
+  // user's request budget is shared by every tab). Alert counts follow the live socket in between.
   const devices = useQuery({
     queryKey: ['devices', 'dashboard'],
     queryFn: () => api<DeviceList>('/api/v2/devices?limit=8&sort=last_seen_at&order=desc'),
-    refetchInterval: 10_000,
+    refetchInterval: 30_000,
   });
-  const counts = useQuery({
-    queryKey: ['devices', 'counts'],
-    queryFn: async () =>
-      Object.fromEntries(
-        await Promise.all(
-          STATUSES.map(
-            async (status) =>
-              [status, (await api<DeviceList>(`/api/v2/devices?status=${status}&limit=1`)).total] as const,
-          ),
-        ),
-      ) as Record<(typeof STATUSES)[number], number>,
-    refetchInterval: 10_000,
-  });
-  const alerts = useQuery({
-    queryKey: ['alerts', 'open'],
-    queryFn: () => api<Answer<'/customer/alerts'>>('/customer/alerts?status=OPEN&limit=50'),
+  const fleet = useQuery({
+    queryKey: FLEET_SUMMARY_KEY,
+    queryFn: () => api<Answer<'/api/v2/fleet/summary'>>('/api/v2/fleet/summary'),
+    refetchInterval: 30_000,
   });
   const trend = useQuery({
     queryKey: ['trend'],
@@ -43,24 +32,18 @@ export default function Dashboard() {
   const summary = useQuery({
     queryKey: ['summary'],
     queryFn: () => api<Summary>('/api/v2/telemetry/summary?hours=1'),
-    refetchInterval: 30_000,
+    refetchInterval: 60_000,
   });
   const [stream, setStream] = useState<{ event: string; alert: Alert; at: number }[]>([]);
-  const { refetch } = alerts;
-  useEffect(
-    () =>
-      subscribeAlerts((frame) => {
-        setStream((items) =>
-          [{ event: frame.event, alert: frame.alert as unknown as Alert, at: Date.now() }, ...items].slice(0, 20),
-        );
-        void refetch();
-      }),
-    [refetch],
+  useLiveAlerts((frame) =>
+    setStream((items) =>
+      [{ event: frame.event, alert: frame.alert as unknown as Alert, at: Date.now() }, ...items].slice(0, 20),
+    ),
   );
 
   const list = devices.data?.devices ?? [];
-  const count = (status: (typeof STATUSES)[number]) => counts.data?.[status] ?? 0;
-  const total = devices.data?.total ?? 0;
+  const count = (status: (typeof STATUSES)[number]) => fleet.data?.devices[status] ?? 0;
+  const total = fleet.data?.devices.total ?? 0;
   // One rounding for the card and the gauge, so they say the same.
   const onlinePct = total ? Math.round((count('ONLINE') / total) * 1000) / 10 : undefined;
   return (
@@ -76,7 +59,7 @@ export default function Dashboard() {
         <StatCard label="Stale" value={count('STALE')} />
         <StatCard label="Offline" value={count('OFFLINE')} hint="silent, or never seen" />
         <StatCard label="Revoked" value={count('REVOKED')} />
-        <StatCard label="Open alerts" value={alerts.data?.total ?? '…'} />
+        <StatCard label="Open alerts" value={fleet.data?.alerts.OPEN ?? '…'} />
       </div>
       <div className="grid gap-3 lg:grid-cols-3">
         <div className="card">
@@ -106,7 +89,9 @@ export default function Dashboard() {
                 <li key={i} className="flex items-center gap-2">
                   <SeverityBadge severity={item.alert.severity} />
                   <span className="font-medium">{item.event}</span>
-                  <span className="truncate">{item.alert.summary}</span>
+                  <span className="truncate">
+                    <span className="font-medium">{item.alert.title}</span> {item.alert.summary}
+                  </span>
                   <span className="ml-auto text-xs text-slate-500">{timeAgo(item.at)}</span>
                 </li>
               ))}

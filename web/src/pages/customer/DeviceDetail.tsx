@@ -193,7 +193,8 @@ export default function DeviceDetail() {
               <ul className="space-y-1 text-sm">
                 {data.alerts.map((alert) => (
                   <li key={alert.alert_id} className="flex gap-2">
-                    <SeverityBadge severity={alert.severity} /> <StatusBadge status={alert.status} /> {alert.summary}
+                    <SeverityBadge severity={alert.severity} /> <StatusBadge status={alert.status} />{' '}
+                    <span className="font-medium">{alert.title}</span> {alert.summary}
                     <span className="ml-auto text-xs text-slate-500">{timeAgo(alert.created_at)}</span>
                   </li>
                 ))}

@@ -4,7 +4,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorBox, Field, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, ApiError } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
 import type { Answer } from '../../lib/types';
 
@@ -87,6 +87,8 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
     onSuccess: () => client.invalidateQueries(),
   });
   const [metadataError, setMetadataError] = useState('');
+  // What was sent, so a taken id (409) can be registered again with "Replace".
+  const [sent, setSent] = useState<Record<string, unknown>>();
   if (create.data) return <IssuedDevice device={create.data} />;
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -94,8 +96,17 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
     const fields = deviceFields(form);
     if (typeof fields === 'string') return setMetadataError(fields);
     setMetadataError('');
-    create.mutate({ device_id: String(form.get('device_id')).trim(), ...fields });
+    // No metadata typed: a replaced device keeps its own.
+    const { metadata, ...rest } = fields;
+    const body = {
+      device_id: String(form.get('device_id')).trim(),
+      ...rest,
+      ...(String(form.get('metadata') ?? '').trim() && { metadata }),
+    };
+    setSent(body);
+    create.mutate(body);
   };
+  const taken = create.error instanceof ApiError && create.error.status === 409;
   return (
     <form onSubmit={submit} className="space-y-3" aria-label="New device">
       <Field label="Device id" hint="No '/', '+', '#' or spaces: it is part of the device's MQTT topics.">
@@ -112,9 +123,21 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
       </Field>
       {metadataError && <ErrorBox error={new Error(metadataError)} />}
       {create.error && <ErrorBox error={create.error} />}
-      <button className="btn-primary" disabled={create.isPending}>
-        Register
-      </button>
+      <div className="flex gap-2">
+        <button className="btn-primary" disabled={create.isPending}>
+          Register
+        </button>
+        {taken && sent && (
+          <button
+            type="button"
+            className="btn-ghost"
+            disabled={create.isPending}
+            onClick={() => create.mutate({ ...sent, replace: true })}
+          >
+            Replace {String(sent.device_id)}
+          </button>
+        )}
+      </div>
     </form>
   );
 }

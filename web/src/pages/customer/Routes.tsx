@@ -6,6 +6,7 @@ import { api } from '../../lib/api';
 import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
+import { severityName, SEVERITY_CHOICES } from '../../lib/format';
 
 /** A route may also take an integration's own failure, to page through another integration. */
 const ROUTE_ALERT_TYPES = [...ALERT_TYPES, 'INTEGRATION_FAILING'];
@@ -77,14 +78,14 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
         checked={route.deliver_on ?? ['OPEN']}
       />
       <Field label="Minimum severity">
-        <input
-          className="input"
-          name="min_severity"
-          type="number"
-          min={0}
-          max={5}
-          defaultValue={route.min_severity ?? ''}
-        />
+        <select className="input" name="min_severity" defaultValue={route.min_severity ?? ''}>
+          <option value="">Any</option>
+          {SEVERITY_CHOICES.map(([value, name]) => (
+            <option key={value} value={value}>
+              {name} or more
+            </option>
+          ))}
+        </select>
       </Field>
       <Field label="Sites" hint="comma-separated">
         <input className="input" name="site_ids" defaultValue={route.site_ids?.join(', ')} />
@@ -194,7 +195,7 @@ export default function Routes() {
             cell: (route) =>
               [
                 route.alert_types?.join(', '),
-                route.min_severity !== null && `severity ≥ ${route.min_severity}`,
+                route.min_severity !== null && `${severityName(route.min_severity)} or more`,
                 route.site_ids && `sites ${route.site_ids.join(', ')}`,
                 route.device_prefixes && `devices ${route.device_prefixes.join(', ')}*`,
               ]

@@ -5,6 +5,7 @@ import { EditDeleteButtons, ErrorBox, Field, Modal, Page, SeverityBadge } from '
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import type { Answer, Rule } from '../../lib/types';
+import { SEVERITY_CHOICES } from '../../lib/format';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
 
@@ -86,8 +87,14 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       <Field label="Threshold">
         <input className="input" name="threshold" type="number" step="any" required defaultValue={rule.threshold} />
       </Field>
-      <Field label="Severity (1 info … 5 critical)">
-        <input className="input" name="severity" type="number" min={1} max={5} defaultValue={rule.severity ?? 3} />
+      <Field label="Severity">
+        <select className="input" name="severity" defaultValue={rule.severity ?? 3}>
+          {SEVERITY_CHOICES.map(([value, name]) => (
+            <option key={value} value={value}>
+              {name}
+            </option>
+          ))}
+        </select>
       </Field>
       <Field label="Sites" hint="comma-separated; empty = all">
         <input className="input" name="site_ids" defaultValue={rule.site_ids?.join(', ')} />

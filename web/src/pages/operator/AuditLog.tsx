@@ -72,7 +72,15 @@ export default function AuditLog() {
         columns={[
           { header: 'When', cell: (e) => dateTime(e.created_at) },
           { header: 'Who', cell: (e) => e.username ?? e.user_id },
-          { header: 'Action', className: 'font-mono text-xs', cell: (e) => e.action },
+          {
+            header: 'What',
+            cell: (e) => (
+              <>
+                {e.summary && <div>{e.summary}</div>}
+                <div className="font-mono text-xs text-slate-500">{e.action}</div>
+              </>
+            ),
+          },
           { header: 'Outcome', cell: (e) => <Outcome status={e.status_code} /> },
           { header: 'Tenant', cell: (e) => (e.tenant_filter ? <TenantLink tenantId={e.tenant_filter} /> : '—') },
           {

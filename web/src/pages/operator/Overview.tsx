@@ -65,7 +65,7 @@ export default function Overview() {
                         <DeviceLink deviceId={alert.device_id} tenantId={alert.tenant_id} />
                       </span>
                       <span className="min-w-0 flex-1 truncate" title={alert.summary}>
-                        {alert.summary}
+                        <span className="font-medium">{alert.title}</span> {alert.summary}
                       </span>
                       <span className="shrink-0 text-xs whitespace-nowrap text-slate-500">
                         {timeAgo(alert.created_at)}
