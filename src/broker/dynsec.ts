@@ -91,7 +91,7 @@ export interface DeviceLogins extends ManagedLogins {
   /** Creates or updates the device's login with this token as its password, enabled (setPassword). */
   /** Enables or disables an existing login (a device re-registered or revoked). */
   setEnabled(tenantId: string, deviceId: string, enabled: boolean): Promise<void>;
-  /** username → whether it is disabled and the client id it is bound to, for every device login. */
+  /** username → whether it is disabled and the client id it is bound to: every device and reader login. */
   list(): Promise<Map<string, DeviceLogin>>;
   /** Binds each login to its own user name as client id (logins made before client ids were bound). */
   bindClientIds(usernames: string[]): Promise<void>;
@@ -104,6 +104,9 @@ export const UNMANAGED_LOGINS: ManagedLogins = {
   setReader: async () => undefined,
   removeReader: async () => undefined,
 };
+
+/** `<tenant>/<device>`: a device's login (a reader's is `<tenant>/alerts/<name>`). */
+const isDeviceUsername = (username: string) => username.split('/').length === 2;
 
 export const readerUsername = (tenantId: string, name: string) => `${tenantId}/alerts/${name}`;
 
@@ -243,7 +246,7 @@ export class Dynsec implements DeviceLogins {
     const clients = (response?.data?.clients ?? []) as { username: string; disabled?: boolean; clientid?: string }[];
     return new Map(
       clients
-        .filter((c) => c.username.split('/').length === 2) // devices; readers are <tenant>/alerts/<name>
+        .filter((c) => isDeviceUsername(c.username) || c.username.split('/')[1] === 'alerts')
         .map((c) => [c.username, { disabled: c.disabled === true, clientId: c.clientid }] as const),
     );
   }
@@ -274,7 +277,7 @@ export interface RegisteredLogin {
 
 /**
  * What a reconcile changes: logins to disable (device revoked or gone) or enable (device ACTIVE again),
- * logins not yet bound to their own client id, and ACTIVE devices with a token but no login — their token exists only on the device (Pulse keeps its
+ * device and reader logins not yet bound to their own client id, and ACTIVE devices with a token but no login — their token exists only on the device (Pulse keeps its
  * hash), so only a rotation can give them one.
  */
 export function reconcileActions(registry: RegisteredLogin[], logins: Map<string, DeviceLogin>) {
@@ -290,9 +293,10 @@ export function reconcileActions(registry: RegisteredLogin[], logins: Map<string
   const enable: string[] = [];
   const unbound: string[] = [];
   for (const [username, { disabled, clientId }] of logins) {
+    if (clientId !== username) unbound.push(username);
+    if (!isDeviceUsername(username)) continue; // a reader: removed with its record, never disabled
     if (!active.has(username) && !disabled) disable.push(username);
     if (active.has(username) && disabled) enable.push(username);
-    if (clientId !== username) unbound.push(username);
   }
   return { disable, enable, withoutLogin, unbound };
 }

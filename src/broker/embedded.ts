@@ -26,6 +26,7 @@ import { createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import { rememberedPort, rememberPort } from '../data-dir.js';
+import { matchesDeviceFilter } from '../lib/device-topics.js';
 import { listenWithFallback } from '../lib/listen.js';
 
 /**
@@ -115,15 +116,21 @@ export async function startEmbeddedBroker(options: {
   let checkDevice: DeviceCheck | undefined;
   let checkReader: ReaderCheck | undefined;
   let accepting = false;
-  const clientIds = createClientIdOwners<Client>();
+  const connected = new Map<string, Client>();
+  const storedSessions = createStoredSessionOwners();
+  /** Who holds `clientId` now: the login of the client connected with it, or of its stored session. */
+  const holderOf = (clientId: string): string | undefined => {
+    const client = connected.get(clientId);
+    return client ? ownerKey(identities.get(client)) : storedSessions.ownerOf(clientId);
+  };
 
   const authenticate: NonNullable<AedesOptions['authenticate']> = (client, username, password, done) => {
     const refuse = (returnCode: RefusalCode, message: string) =>
       done(Object.assign(new Error(message), { returnCode }), false);
     /** Lets the client in as `identity` (undefined: anonymous), unless its client id is another login's. */
     const admit = (identity: Identity | undefined) => {
-      if (!clientIds.claim(client.id, ownerKey(identity), client)) {
-        return refuse(2, 'this client id is in use by another login; connect with your own');
+      if (!mayUseClientId(client.id, ownerKey(identity), holderOf(client.id))) {
+        return refuse(2, 'this client id belongs to another login; connect with your own');
       }
       if (identity) identities.set(client, identity);
       if (identity && identity.kind !== 'service') deviceClients.add(client);
@@ -181,7 +188,7 @@ export async function startEmbeddedBroker(options: {
       if (matches(packet.topic)) return gate(packet, (error) => callback(error ?? null), token);
     }
     // Denied by default: no PUBACK for a device message while nothing here would store it.
-    if (isDeviceTopic(packet.topic)) return callback(new Error('device messages are not taken here now'));
+    if (matchesDeviceFilter(packet.topic)) return callback(new Error('device messages are not taken here now'));
     callback(null);
   };
   const authorizeSubscribe: NonNullable<AedesOptions['authorizeSubscribe']> = (client, subscription, callback) => {
@@ -207,10 +214,16 @@ export async function startEmbeddedBroker(options: {
     authorizeSubscribe,
     authorizeForward,
   });
+  broker.on('client', (client) => {
+    connected.set(client.id, client);
+    // A clean session replaced whatever session the id had: it is gone from the broker, and so is its owner.
+    if (client.clean) storedSessions.forget(client.id);
+  });
   broker.on('clientDisconnect', (client) => {
     deviceClients.delete(client);
-    // A clean session ends with its connection: the id is free again. A stored one keeps its owner.
-    if (client.clean) clientIds.release(client.id, client);
+    if (connected.get(client.id) === client) connected.delete(client.id);
+    // A stored session outlives its connection: its id stays its login's until a clean session ends it.
+    if (!client.clean) storedSessions.keep(client.id, ownerKey(identities.get(client)));
   });
   /** Closes the logged-in connections whose identity matches; returns how many. */
   const closeWhere = (matches: (identity: Identity) => boolean) => {
@@ -304,29 +317,35 @@ export async function startEmbeddedBroker(options: {
 function ownerKey(identity: Identity | undefined): string {
   if (!identity) return 'anonymous';
   if (identity.kind === 'service') return 'service';
-  if (identity.kind === 'device') return `device ${identity.tenantId}/${identity.deviceId}`;
-  return `reader ${identity.tenantId}/${identity.name}`;
+  if (identity.kind === 'device') return deviceOwner(identity.tenantId, identity.deviceId);
+  return readerOwner(identity.tenantId, identity.name);
 }
+const deviceOwner = (tenantId: string, deviceId: string) => `device ${tenantId}/${deviceId}`;
+const readerOwner = (tenantId: string, name: string) => `reader ${tenantId}/${name}`;
 
 /**
- * The owner of each client id in use, connected or with a stored session. A login may take over its own
- * id (a device reconnecting before the broker noticed it left); another login may not: it would kick the
- * owner off and receive what its session holds.
+ * Whether a login (`owner`) may connect with `clientId`, which `holder` holds now (connected or with a
+ * stored session), if anyone. A client id spelled as a login's name (`<tenant>/<device>`, the id devices
+ * are told to use, or `<tenant>/alerts/<name>`) is that login's alone: nobody can take it first and lock
+ * the device out. Any other id is its holder's; a login may take over its own (a device reconnecting
+ * before the broker noticed it left). Otherwise another login would put the holder off and receive what
+ * its session holds.
  */
-export function createClientIdOwners<Connection>() {
-  const owners = new Map<string, { owner: string; connection: Connection }>();
+export function mayUseClientId(clientId: string, owner: string, holder: string | undefined): boolean {
+  const reader = readerLogin(clientId);
+  const device = deviceLogin(clientId);
+  if (reader) return owner === readerOwner(reader.tenantId, reader.name);
+  if (device) return owner === deviceOwner(device.tenantId, device.deviceId);
+  return holder === undefined || holder === owner;
+}
+
+/** The logins of stored sessions, by client id: strings only, one per session aedes keeps. */
+function createStoredSessionOwners() {
+  const owners = new Map<string, string>();
   return {
-    /** Whether `owner` may use `clientId` for `connection`; if so, it owns it from now on. */
-    claim(clientId: string, owner: string, connection: Connection): boolean {
-      const current = owners.get(clientId);
-      if (current !== undefined && current.owner !== owner) return false;
-      owners.set(clientId, { owner, connection });
-      return true;
-    },
-    /** `connection` ended its clean session; an id its owner already took over again stays taken. */
-    release(clientId: string, connection: Connection): void {
-      if (owners.get(clientId)?.connection === connection) owners.delete(clientId);
-    },
+    ownerOf: (clientId: string) => owners.get(clientId),
+    keep: (clientId: string, owner: string) => void owners.set(clientId, owner),
+    forget: (clientId: string) => void owners.delete(clientId),
   };
 }
 
@@ -337,12 +356,6 @@ export function mayReceive(identity: Identity | undefined, topic: string): boole
   if (identity?.kind === 'reader') return isOwnAlertFilter(topic, identity.tenantId);
   // `$SYS/…` lists every tenant's client ids; `tenant/…` carries tokens and commands; `alerts/…` is the readers'.
   return !topic.startsWith('$') && topic.split('/')[0] !== 'tenant' && !mayMatchAlertTopic(topic);
-}
-
-/** `tenant/<tenant>/device/<device>/<msg_type>`: a topic ingest takes (levels may be empty, as in MQTT). */
-function isDeviceTopic(topic: string): boolean {
-  const levels = topic.split('/');
-  return levels.length === 5 && levels[0] === 'tenant' && levels[2] === 'device';
 }
 
 /** `<tenant_id>/alerts/<name>`: an alert reader's login (three levels, so never a device's), or undefined. */

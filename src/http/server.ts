@@ -265,6 +265,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     // A value the database refuses as data (out of range, malformed), whichever route passed it on, is the
     // request's to fix; PostgreSQL's words name the value and the type.
     if (isDataException(error)) {
+      // Logged too: a route that should have refused the value itself, or a bad cast of our own, shows here.
+      request.log.warn(
+        { err: error, method: request.method, path: request.url.split('?')[0] },
+        'data exception answered 400',
+      );
       return reply.status(400).send({ detail: `A value in the request cannot be used: ${error.message}` });
     }
     const status = error.statusCode ?? 500;

@@ -15,10 +15,11 @@ import { parseTopic } from './topic.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
 import { credentialsMatch, validate } from './validate.js';
 import { TelemetryWriter } from './writer.js';
-import { type AcceptedMessage, insertTelemetry, type TelemetryInsert } from '../model/telemetry.js';
+import { type AcceptedMessage, storeTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
 import { saveQuarantine } from '../model/quarantine.js';
 import { MAX_ID_LENGTH } from '../model/device-spec.js';
+import { firstControlCharacter } from '../lib/control-characters.js';
 import { isDataException } from '../db/sqlstate.js';
 
 export interface IngestOptions {
@@ -95,44 +96,41 @@ export class IngestPipeline {
       () => rejectStorage(this.settings),
       log,
     );
-    this.writer = new TelemetryWriter<TelemetryInsert>(
-      (rows) => db.withService((tx) => insertTelemetry(tx, db.engine, rows)),
-      {
-        batchSize: options.batchSize,
-        concurrency: options.writerConcurrency,
-        flushIntervalMs: options.flushIntervalMs,
-        maxBacklog: options.maxBacklog,
-        onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
-        onWritten: (rows) => {
-          const messages = rows.map((row) => row.message);
-          this.counters.written += messages.length;
-          this.metrics.written.inc(messages.length);
-          this.lastWriteAt = new Date();
-          this.bus.publish('telemetry.stored', messages);
-        },
-        onRowFailed: ({ message }, error) => {
-          this.log.error(
-            { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
-            'row refused by the database',
-          );
-          this.reject({
-            reason: 'WRITE_FAILED',
-            topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
-            tenantId: message.tenant_id,
-            deviceId: message.device_id,
-            siteId: message.site_id,
-            msgType: message.msg_type,
-            eventTs: message.time,
-            payload: { site_id: message.site_id, seq: message.seq, metrics: message.metrics, error: error.message },
-          });
-        },
-        onRetry: (error, delayMs) =>
-          this.log.warn(
-            { err: error, retry_in_ms: delayMs, backlog: this.writer.backlog },
-            'database unavailable; holding telemetry',
-          ),
+    this.writer = new TelemetryWriter<TelemetryInsert>((rows) => storeTelemetry(db, rows), {
+      batchSize: options.batchSize,
+      concurrency: options.writerConcurrency,
+      flushIntervalMs: options.flushIntervalMs,
+      maxBacklog: options.maxBacklog,
+      onBatch: (seconds) => this.metrics.batchSeconds.observe(seconds),
+      onWritten: (rows) => {
+        const messages = rows.map((row) => row.message);
+        this.counters.written += messages.length;
+        this.metrics.written.inc(messages.length);
+        this.lastWriteAt = new Date();
+        this.bus.publish('telemetry.stored', messages);
       },
-    );
+      onRowFailed: ({ message }, error) => {
+        this.log.error(
+          { err: error, tenant_id: message.tenant_id, device_id: message.device_id },
+          'row refused by the database',
+        );
+        this.reject({
+          reason: 'WRITE_FAILED',
+          topic: `tenant/${message.tenant_id}/device/${message.device_id}/${message.msg_type}`,
+          tenantId: message.tenant_id,
+          deviceId: message.device_id,
+          siteId: message.site_id,
+          msgType: message.msg_type,
+          eventTs: message.time,
+          payload: { site_id: message.site_id, seq: message.seq, metrics: message.metrics, error: error.message },
+        });
+      },
+      onRetry: (error, delayMs) =>
+        this.log.warn(
+          { err: error, retry_in_ms: delayMs, backlog: this.writer.backlog },
+          'database unavailable; holding telemetry',
+        ),
+    });
   }
 
   applySettings(settings: IngestSettings): void {
@@ -158,6 +156,8 @@ export class IngestPipeline {
   /** Whether a broker login as this device with this token is valid (the same cache as messages use). */
   async credentialsValid(tenantId: string, deviceId: string, token: string): Promise<boolean> {
     if (tenantId.length > MAX_ID_LENGTH || deviceId.length > MAX_ID_LENGTH) return false;
+    // No device's id has a control character: refused before the registry is asked (a topic's are too).
+    if (firstControlCharacter(tenantId) ?? firstControlCharacter(deviceId)) return false;
     return credentialsMatch(await this.registryEntry(tenantId, deviceId), token);
   }
 

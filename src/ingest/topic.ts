@@ -23,11 +23,8 @@ export function parseTopic(topic: string): DeviceTopic | null {
   return { tenantId: topic.slice(7, tenantEnd), deviceId: topic.slice(deviceStart, deviceEnd), msgType };
 }
 
-/** Whether a topic matches the filter `tenant/+/device/+/+` (levels may be empty, as in MQTT). */
-export function matchesDeviceFilter(topic: string): boolean {
-  const levels = topic.split('/');
-  return levels.length === 5 && levels[0] === 'tenant' && levels[2] === 'device';
-}
+// Also what the embedded broker refuses by default while no gate takes it: one definition for both.
+export { matchesDeviceFilter } from '../lib/device-topics.js';
 
 export function deviceTopic(tenantId: string, deviceId: string, msgType: string): string {
   return `tenant/${tenantId}/device/${deviceId}/${msgType}`;

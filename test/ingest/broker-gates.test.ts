@@ -167,11 +167,27 @@ describe('client ids belong to their login', () => {
     expect(messages).toEqual(['{"alert":"queued"}']);
   });
 
-  it('frees a clean session’s id when it ends', async () => {
+  it('keeps an id of its own choosing to a device while it is connected, and frees it when its clean session ends', async () => {
     await start();
-    const first = await device('t', 'd1');
+    const first = await device('t', 'd1', { clientId: 'pump-controller-7' });
+    await expect(device('t', 'd2', { clientId: 'pump-controller-7' })).rejects.toThrow(/Identifier rejected/);
     await first.endAsync();
-    await device('t', 'd2', { clientId: 't/d1' });
+    const second = await device('t', 'd2', { clientId: 'pump-controller-7', clean: false });
+    // A stored session keeps the id its login's after the connection ends.
+    await second.endAsync();
+    await expect(device('t', 'd1', { clientId: 'pump-controller-7' })).rejects.toThrow(/Identifier rejected/);
+    await device('t', 'd2', { clientId: 'pump-controller-7', clean: false });
+  });
+
+  it('keeps an id spelled as a login to that login, even from whoever used it first', async () => {
+    await start();
+    // Another tenant's device takes the id devices are told to use, with a stored session, and leaves.
+    await expect(
+      client({ username: 'tenant-a/evil', password: TOKEN, clientId: 'tenant-b/pump', clean: false }),
+    ).rejects.toThrow(/Identifier rejected/);
+    await expect(client({ clientId: 'tenant-b/alerts/ops' })).rejects.toThrow(/Identifier rejected/);
+    // The device still gets in with it.
+    await device('tenant-b', 'pump');
   });
 });
 

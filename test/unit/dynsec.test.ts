@@ -48,12 +48,13 @@ describe('dynsec logins', () => {
       login('t/deleted', false),
       login('t/deleted-disabled', true),
       ['t/unbound', { disabled: false, clientId: undefined }] as const, // made before client ids were bound
+      ['t/alerts/scada', { disabled: false, clientId: undefined }] as const, // a reader: bound, never disabled
     ]);
     expect(reconcileActions([...registry, { ...registry[0]!, device_id: 'unbound' }], logins)).toEqual({
       disable: ['t/revoked', 't/deleted'],
       enable: ['t/was-disabled'],
       withoutLogin: ['t/no-login'],
-      unbound: ['t/unbound'],
+      unbound: ['t/unbound', 't/alerts/scada'],
     });
   });
 });
