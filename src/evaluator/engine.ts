@@ -17,14 +17,21 @@ import type { AlertOpen } from '../model/alerts.js';
 import type { DeviceState, DeviceStatus } from '../model/device-state.js';
 
 /** What the engine decided; the store applies it to the database in batches. */
+/** Message times that count as a sign of life: after `after`, up to `until`. */
+export interface SeenWindow {
+  after: Date;
+  until: Date;
+}
+
 export interface Effects {
   deviceChanged(device: DeviceState): void;
   /**
-   * Opens (or updates) an alert. With `unlessSeenAfter` (NO_HEARTBEAT), the store first looks for a message
-   * of the device stored after that time and, if there is one, opens nothing and reports it back
-   * (storedSignOfLife): the bus may bring a stored message after the deadline it meets.
+   * Opens (or updates) an alert. With `unlessSeen` (NO_HEARTBEAT), the store first looks for a message of
+   * the device stored with a time in that window and, if there is one, opens nothing and reports it back
+   * (storedSignOfLife): the bus may bring a stored message after the deadline it meets. The window ends at
+   * the decision's now: a message stamped ahead (clock skew) would otherwise count again at every deadline.
    */
-  openAlert(alert: AlertOpen, unlessSeenAfter?: Date): void;
+  openAlert(alert: AlertOpen, unlessSeen?: SeenWindow): void;
   closeAlert(tenantId: string, fingerprint: string): void;
   ruleStateChanged(tenantId: string, ruleId: string, deviceId: string, violatingSince: Date | null): void;
 }
@@ -313,16 +320,16 @@ export class EvaluatorEngine {
         },
       },
       // A message stored in time but not yet brought by the bus must keep this alert from opening.
-      new Date(nowMs - this.staleMs),
+      { after: new Date(nowMs - this.staleMs), until: new Date(nowMs) },
     );
   }
 
-  private open(alert: Omit<AlertOpen, 'isNew'>, unlessSeenAfter?: Date): void {
+  private open(alert: Omit<AlertOpen, 'isNew'>, unlessSeen?: SeenWindow): void {
     const alertKey = key(alert.tenant_id, alert.fingerprint);
     const isNew = !this.openFingerprints.has(alertKey);
     if (isNew) this.counters.alerts_opened += 1;
     this.openFingerprints.set(alertKey, alert.device_id);
-    this.effects.openAlert({ ...alert, isNew }, unlessSeenAfter);
+    this.effects.openAlert({ ...alert, isNew }, unlessSeen);
   }
 
   private close(tenantId: string, fingerprint: string): void {

@@ -5,14 +5,14 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
-import type { Effects } from './engine.js';
+import type { Effects, SeenWindow } from './engine.js';
 import { closeAlerts, upsertAlerts, type AlertEvent, type AlertOpen } from '../model/alerts.js';
 import { saveRuleStates, type RuleStateRow } from '../model/rules.js';
 import { upsertDeviceStates, type DeviceState } from '../model/device-state.js';
 import { latestSignsOfLife, type StoredSignOfLife } from '../model/telemetry.js';
 
 type AlertOp =
-  | { kind: 'open'; alert: AlertOpen; unlessSeenAfter?: Date | undefined }
+  | { kind: 'open'; alert: AlertOpen; unlessSeen?: SeenWindow | undefined }
   | { kind: 'close'; tenant_id: string; fingerprint: string };
 
 export class EvaluatorStore implements Effects {
@@ -42,7 +42,7 @@ export class EvaluatorStore implements Effects {
     this.devices.set(`${device.tenant_id}\u0000${device.device_id}`, { ...device });
   }
 
-  openAlert(alert: AlertOpen, unlessSeenAfter?: Date): void {
+  openAlert(alert: AlertOpen, unlessSeen?: SeenWindow): void {
     // Repeated updates of one open alert within a batch collapse into the last one.
     const last = this.alertOps.at(-1);
     if (
@@ -51,10 +51,10 @@ export class EvaluatorStore implements Effects {
       last.alert.fingerprint === alert.fingerprint
     ) {
       last.alert = { ...alert, isNew: last.alert.isNew || alert.isNew };
-      last.unlessSeenAfter = unlessSeenAfter ?? last.unlessSeenAfter;
+      last.unlessSeen = unlessSeen ?? last.unlessSeen;
       return;
     }
-    this.alertOps.push({ kind: 'open', alert, unlessSeenAfter });
+    this.alertOps.push({ kind: 'open', alert, unlessSeen });
     this.flushSoon();
   }
 
@@ -111,8 +111,8 @@ export class EvaluatorStore implements Effects {
         const found = await latestSignsOfLife(
           tx,
           ops.flatMap((op) =>
-            op.kind === 'open' && op.unlessSeenAfter
-              ? [{ tenant_id: op.alert.tenant_id, device_id: op.alert.device_id, after: op.unlessSeenAfter }]
+            op.kind === 'open' && op.unlessSeen
+              ? [{ tenant_id: op.alert.tenant_id, device_id: op.alert.device_id, ...op.unlessSeen }]
               : [],
           ),
         );
@@ -127,7 +127,7 @@ export class EvaluatorStore implements Effects {
         const events: AlertEvent[] = [];
         let duplicateOpens = 0;
         const due = ops.filter(
-          (op) => op.kind !== 'open' || !op.unlessSeenAfter || !isAlive(op.alert.tenant_id, op.alert.device_id),
+          (op) => op.kind !== 'open' || !op.unlessSeen || !isAlive(op.alert.tenant_id, op.alert.device_id),
         );
         for (const layer of layers(due)) {
           const opened = await upsertAlerts(tx, layer.opens);

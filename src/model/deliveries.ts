@@ -358,13 +358,26 @@ export async function listJobs(tx: TenantTx, filter: JobFilter) {
  * A FAILED job back in the queue, due now, for one more attempt (FAILED again if that fails too).
  * 'not_failed' when the job exists in another state; undefined when there is no such job.
  */
-export async function retryJob(tx: TenantTx, jobId: number): Promise<'retried' | 'not_failed' | undefined> {
-  const { rows } = await tx.query<{ status: string }>(
-    `SELECT status FROM delivery_jobs WHERE tenant_id = $1 AND job_id = $2 FOR UPDATE`,
+export async function retryJob(
+  tx: TenantTx,
+  jobId: number,
+): Promise<'retried' | 'not_failed' | { supersededBy: string } | undefined> {
+  // An OPEN (or a repeat or escalation) of an alert acknowledged or closed since would only be superseded
+  // at its claim (supersedeJobs): refused here instead of a 202 that never sends.
+  const { rows } = await tx.query<{ status: string; overtaken_by: string | null }>(
+    `SELECT j.status,
+            CASE WHEN j.deliver_on_event = 'OPEN' AND f.status <> 'OPEN' AND NOT COALESCE(r.deliver_superseded, false)
+                 THEN f.status END AS overtaken_by
+     FROM delivery_jobs j
+     LEFT JOIN fleet_alert f ON f.tenant_id = j.tenant_id AND f.id = j.alert_id
+     LEFT JOIN integration_routes r ON r.tenant_id = j.tenant_id AND r.route_id = j.route_id
+     WHERE j.tenant_id = $1 AND j.job_id = $2
+     FOR UPDATE OF j`,
     [tx.tenantId, jobId],
   );
   if (!rows[0]) return undefined;
   if (rows[0].status !== 'FAILED') return 'not_failed';
+  if (rows[0].overtaken_by) return { supersededBy: rows[0].overtaken_by };
   await tx.query(
     `UPDATE delivery_jobs SET status = 'PENDING', next_run_at = now(), updated_at = now() WHERE tenant_id = $1 AND job_id = $2`,
     [tx.tenantId, jobId],

@@ -275,21 +275,28 @@ export interface StoredSignOfLife {
 }
 
 /**
- * For each device, its newest stored message after the given time, if any (one index probe per device). The
- * evaluator asks before it opens NO_HEARTBEAT: a message may be stored before the bus brings it (ADR 009).
+ * For each device, its newest stored message with a time after `after` and up to `until`, if any (one index
+ * probe per device). The evaluator asks before it opens NO_HEARTBEAT: a message may be stored before the
+ * bus brings it (ADR 009).
  */
 export async function latestSignsOfLife(
   tx: ServiceTx,
-  devices: { tenant_id: string; device_id: string; after: Date }[],
+  devices: { tenant_id: string; device_id: string; after: Date; until: Date }[],
 ): Promise<StoredSignOfLife[]> {
   if (devices.length === 0) return [];
   const { rows } = await tx.query<StoredSignOfLife>(
     `SELECT d.tenant_id, d.device_id, newest.time, newest.msg_type
-     FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS d(tenant_id, device_id, after)
+     FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) AS d(tenant_id, device_id, after, until)
      JOIN LATERAL (SELECT t.time, t.msg_type FROM telemetry t
-                   WHERE t.tenant_id = d.tenant_id AND t.device_id = d.device_id AND t.time > d.after
+                   WHERE t.tenant_id = d.tenant_id AND t.device_id = d.device_id
+                     AND t.time > d.after AND t.time <= d.until
                    ORDER BY t.time DESC LIMIT 1) newest ON true`,
-    [devices.map((d) => d.tenant_id), devices.map((d) => d.device_id), devices.map((d) => d.after)],
+    [
+      devices.map((d) => d.tenant_id),
+      devices.map((d) => d.device_id),
+      devices.map((d) => d.after),
+      devices.map((d) => d.until),
+    ],
   );
   return rows;
 }

@@ -95,4 +95,29 @@ describe.each<Engine>(['pglite', 'postgres'])('deliveries on %s', (engine) => {
     expect((await call('viewerA', '/customer/deliveries?integration_id=nope')).status).toBe(400);
     expect((await call('viewerA', '/customer/deliveries?status=LOST')).status).toBe(422);
   }, 60_000);
+
+  it('refuses to retry an OPEN whose alert was acknowledged since: it would be superseded, not sent', async () => {
+    answer = 500;
+    const hook = await call('adminA', '/customer/integrations', 'POST', {
+      name: 'late hook',
+      webhook_url: webhook.url,
+    });
+    const integrationId = hook.body.integration_id as string;
+    await call('adminA', '/customer/integration-routes', 'POST', { integration_id: integrationId, name: 'late' });
+    const alertId = await seedAlert(pulse.db, { tenantId: 'dl-a', deviceId: 'pump-2' });
+    pulse.bus.publish('alert.changed', { event: 'OPENED', alert_id: alertId, tenant_id: 'dl-a', fingerprint: 'y' });
+    let jobId: number | undefined;
+    await waitFor(async () => {
+      const failed = (await call('viewerA', `/customer/deliveries?status=FAILED&integration_id=${integrationId}`)).body;
+      jobId = failed.jobs[0]?.job_id;
+      return jobId !== undefined;
+    }, 20_000);
+    expect((await call('adminA', `/customer/alerts/${alertId}/acknowledge`, 'POST')).status).toBe(200);
+    const retried = await call('adminA', `/customer/deliveries/${jobId}/retry`, 'POST');
+    expect(retried.status).toBe(409);
+    expect(retried.body.detail).toMatch(/^The alert is ACKNOWLEDGED now: this notification would be superseded/);
+    expect(
+      (await call('viewerA', `/customer/deliveries?status=FAILED&integration_id=${integrationId}`)).body.total,
+    ).toBe(1);
+  }, 60_000);
 });

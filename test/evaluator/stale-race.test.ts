@@ -114,4 +114,20 @@ describe.each(ENGINES)('stale deadline against a stored message (%s)', (engineNa
     expect(await t.alerts()).toEqual([{ alert_type: 'NO_HEARTBEAT', status: 'OPEN' }]);
     expect(t.engine.device('acme', 'd1')?.status).toBe('STALE');
   });
+
+  it('a message stamped ahead of the clock is no sign of life at every later deadline', async () => {
+    const t = await setup();
+    t.engine.onMessages([t.heartbeat(t.start)]);
+    await t.at(t.start + 1000);
+    // A device whose clock runs 4 minutes ahead (within MAX_CLOCK_SKEW_SECONDS), then silence.
+    await seedTelemetry(database!.db, {
+      tenantId: 'acme',
+      deviceId: 'd1',
+      time: new Date(t.start + 240_000),
+      msgType: 'heartbeat',
+      seq: 1,
+    });
+    await t.at(t.start + STALE_MS + 100);
+    expect(await t.alerts()).toEqual([{ alert_type: 'NO_HEARTBEAT', status: 'OPEN' }]);
+  });
 });

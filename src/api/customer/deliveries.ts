@@ -137,6 +137,12 @@ export function registerDeliveryRoutes(
       if (!outcome) throw new AppError('NOT_FOUND', 'Delivery not found');
       if (outcome === 'not_failed')
         throw new AppError('CONFLICT', 'Only a FAILED delivery can be retried; this one is queued, in flight or done');
+      if (typeof outcome === 'object') {
+        throw new AppError(
+          'CONFLICT',
+          `The alert is ${outcome.supersededBy} now: this notification would be superseded, not sent (set deliver_superseded on its route to send such notifications anyway)`,
+        );
+      }
       // Committed: wake the delivery workers rather than wait for their next poll.
       bus.publish('delivery.queued', { jobs: 1 });
       return reply.status(202).send({ job_id, status: 'PENDING' as const });
