@@ -196,6 +196,10 @@ describe('web app in Chromium', () => {
       await page.getByTestId('resolution').getByText('15 min buckets from 1-minute rollups').waitFor();
       await chart.waitFor();
       expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThan(0);
+      // The range is in the URL: a reload shows the week again.
+      await page.waitForURL(/[?&]hours=168/);
+      await page.reload();
+      await page.getByTestId('resolution').getByText('15 min buckets from 1-minute rollups').waitFor();
 
       await nav(page, 'Alert rules');
       await page.getByRole('button', { name: 'New rule' }).click();
@@ -294,6 +298,20 @@ describe('web app in Chromium', () => {
       await shot(page, 'customer-silences');
       await silenceRow.getByRole('button', { name: 'End now' }).click();
       await silenceRow.getByRole('cell', { name: 'ended', exact: true }).waitFor();
+      // One without sites, devices or prefixes would silence the whole fleet: it asks first.
+      await page.getByRole('button', { name: 'New silence' }).click();
+      await silenceForm.getByLabel('Why').fill('everything');
+      await silenceForm.getByRole('button', { name: 'Start silence' }).click();
+      await silenceForm.getByRole('button', { name: 'Silence the whole fleet' }).waitFor();
+      await silenceForm.getByRole('button', { name: 'Cancel' }).click();
+      await silenceForm.getByRole('button', { name: 'Start silence' }).waitFor();
+      expect(
+        await page
+          .getByTestId('silences-table')
+          .getByRole('row', { name: /everything/ })
+          .count(),
+      ).toBe(0);
+      await page.keyboard.press('Escape');
 
       // A deep link opened in a fresh load (tokens are gone) goes through the issuer and lands where it
       // pointed. Operator pages are not for customers.
@@ -576,6 +594,8 @@ describe('web app in Chromium', () => {
       expect(await operator.getByRole('link', { name: 'Audit log' }).count()).toBe(0);
       await operator.goto(`${origin}/app/operator/audit`);
       await operator.getByText('Not available for your role').waitFor();
+      // It says who the page is for: operator admins, not "customers".
+      await operator.getByText('This page is for operator admins (operator_admin); your role is operator.').waitFor();
     },
   );
   it(
@@ -634,6 +654,11 @@ describe('web app in Chromium', () => {
       await page.getByLabel('Note', { exact: true }).fill('Crew dispatched');
       await page.getByRole('button', { name: 'Add note' }).click();
       await timeline.getByText('web-admin: Crew dispatched').waitFor();
+      // A long note, one unbroken word even, wraps inside the page.
+      await page.getByLabel('Note', { exact: true }).fill('x'.repeat(3000));
+      await page.getByRole('button', { name: 'Add note' }).click();
+      await timeline.getByText(`web-admin: ${'x'.repeat(3000)}`).waitFor();
+      expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')).toBe(true);
       await page.getByRole('button', { name: 'Acknowledge' }).click();
       await timeline.getByText('Acknowledged by web-admin').waitFor();
       await shot(page, 'customer-alert-detail');
@@ -721,6 +746,19 @@ describe('web app in Chromium', () => {
               if (label !== labels[0]) await waitInPage(page, `document.title !== ${JSON.stringify(before)}`);
               await page.getByRole('heading', { level: 1 }).first().waitFor();
               const name = `${username}-${label.toLowerCase().replace(/\W+/g, '-')}-${width}-${dark ? 'dark' : 'light'}`;
+              await shot(page, name);
+              if (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1')) {
+                overflowing.push(name);
+              }
+            }
+            if (username === 'web-admin') {
+              // A device's page, reached through the list.
+              if (phone) await menu.click();
+              await nav.getByRole('link', { name: 'Devices', exact: true }).click();
+              await page.getByTestId('devices-table').getByRole('link', { name: 'dev-0001' }).click();
+              await page.getByRole('heading', { level: 1, name: 'Device dev-0001' }).waitFor();
+              await page.getByTestId('resolution').waitFor();
+              const name = `web-admin-device-detail-${width}-${dark ? 'dark' : 'light'}`;
               await shot(page, name);
               if (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1')) {
                 overflowing.push(name);

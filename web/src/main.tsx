@@ -17,17 +17,25 @@ const page = (load: () => Promise<{ default: React.ComponentType }>) => {
   );
 };
 const customer = (load: () => Promise<{ default: React.ComponentType }>) => (
-  <RequireRole roles={isCustomer}>{page(load)}</RequireRole>
+  <RequireRole roles={isCustomer} audience="customers">
+    {page(load)}
+  </RequireRole>
 );
 const operator = (load: () => Promise<{ default: React.ComponentType }>) => (
-  <RequireRole roles={isOperator}>{page(load)}</RequireRole>
+  <RequireRole roles={isOperator} audience="operators">
+    {page(load)}
+  </RequireRole>
 );
 const operatorAdmin = (load: () => Promise<{ default: React.ComponentType }>) => (
-  <RequireRole roles={(role) => role === 'operator_admin'}>{page(load)}</RequireRole>
+  <RequireRole roles={(role) => role === 'operator_admin'} audience="operator admins (operator_admin)">
+    {page(load)}
+  </RequireRole>
 );
 
 const customerAdmin = (load: () => Promise<{ default: React.ComponentType }>) => (
-  <RequireRole roles={(role) => role === 'customer_admin'}>{page(load)}</RequireRole>
+  <RequireRole roles={(role) => role === 'customer_admin'} audience="customer admins (customer_admin)">
+    {page(load)}
+  </RequireRole>
 );
 
 function Home() {

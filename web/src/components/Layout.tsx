@@ -2,7 +2,7 @@
 // sign-out. Role guards live here too: a page for another role says so instead of rendering blank.
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, NavLink, Outlet } from 'react-router';
-import { isCustomer, isOperator, signOut, useAuth, type Role } from '../lib/auth';
+import { isCustomer, signOut, useAuth, type Role } from '../lib/auth';
 import { useApiHealth } from '../lib/api';
 import { useLive } from '../lib/live';
 
@@ -155,15 +155,24 @@ export function Layout() {
   );
 }
 
-/** Renders the page only for the given roles; others read why. */
-export function RequireRole({ roles, children }: { roles: (role: Role) => boolean; children: ReactNode }) {
+/** Renders the page only for the given roles; others read who it is for. */
+export function RequireRole({
+  roles,
+  audience,
+  children,
+}: {
+  roles: (role: Role) => boolean;
+  /** Who the page is for, as a person reads it ("operators", "customer admins"). */
+  audience: string;
+  children: ReactNode;
+}) {
   const role = useAuth((s) => s.session?.role);
   if (!role || !roles(role)) {
     return (
       <div role="alert" className="card max-w-xl">
         <h1 className="font-semibold">Not available for your role</h1>
         <p className="mt-1 text-sm text-slate-500">
-          This page is for {isOperator(role) ? 'customers' : 'operators'}; your role is {role}.
+          This page is for {audience}; your role is {role}.
         </p>
       </div>
     );

@@ -131,7 +131,8 @@ export default function AlertDetail() {
               <p className="text-xs text-slate-500">
                 Device <DeviceLink deviceId={alert.device_id} /> · site {alert.site_id} · opened{' '}
                 {dateTime(alert.created_at)}
-                {alert.closed_at && ` · closed ${dateTime(alert.closed_at)}`}
+                {alert.acknowledged_by && ` · acknowledged by ${alert.acknowledged_by}`}
+                {alert.closed_at && ` · closed ${dateTime(alert.closed_at)} by ${alert.closed_by ?? 'Pulse'}`}
               </p>
               {change.error && <ErrorBox error={change.error} />}
             </div>
@@ -144,7 +145,8 @@ export default function AlertDetail() {
                     <span className="w-40 shrink-0 text-xs text-slate-500" title={dateTime(entry.at)}>
                       {timeAgo(entry.at)}
                     </span>
-                    <span>{describe(entry)}</span>
+                    {/* A long note, even one unbroken word, wraps within the card. */}
+                    <span className="min-w-0 whitespace-pre-wrap wrap-anywhere">{describe(entry)}</span>
                   </li>
                 ))}
               </ol>

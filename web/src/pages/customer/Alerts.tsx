@@ -142,7 +142,7 @@ export default function Alerts() {
             cell: (alert) => (
               <>
                 <StatusBadge status={alert.status} />
-                {alert.acknowledged_by && <div className="text-xs text-slate-500">by {alert.acknowledged_by}</div>}
+                <div className="text-xs text-slate-500">{statusActor(alert)}</div>
               </>
             ),
           },
@@ -206,4 +206,10 @@ export default function Alerts() {
       </QueryTable>
     </Page>
   );
+}
+
+/** Who put the alert in its status: a closed one by whoever closed it (null: Pulse, when it cleared). */
+function statusActor(alert: { status: string; acknowledged_by?: string | null; closed_by?: string | null }) {
+  if (alert.status === 'CLOSED') return `closed by ${alert.closed_by ?? 'Pulse'}`;
+  return alert.acknowledged_by ? `acknowledged by ${alert.acknowledged_by}` : '';
 }

@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
-import { useParams } from 'react-router';
+import { useParams, useSearchParams } from 'react-router';
 import { Gauge, TimeSeries } from '../../components/charts';
 import { DownloadButton, Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
@@ -10,6 +10,17 @@ import { subscribeDevice } from '../../lib/live';
 import type { Answer } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
 import { DeviceAdmin, DeviceFacts } from './DeviceManagement';
+
+/** The range a URL asks for: ?start=&end= (ISO times), else ?hours= one of RANGES, else the first. */
+function rangeOf(params: URLSearchParams): { hours: number; custom: { start: string; end: string } | null } {
+  const start = params.get('start');
+  const end = params.get('end');
+  const valid = (value: string | null) => value !== null && !Number.isNaN(Date.parse(value));
+  const custom = valid(start) && valid(end) ? { start: start!, end: end! } : null;
+  const asked = Number(params.get('hours'));
+  const hours = RANGES.some(([, value]) => value === asked) ? asked : RANGES[0]![1];
+  return { hours, custom };
+}
 
 const RANGES = [
   ['1 h', 1],
@@ -28,15 +39,24 @@ const width = (seconds: number) =>
 
 export default function DeviceDetail() {
   const deviceId = decodeURIComponent(useParams().deviceId!);
+  // The range lives in the URL (?hours=6, or ?start=…&end=…): a reload or a shared link shows the same.
+  const [params, setParams] = useSearchParams();
+  const { hours, custom } = rangeOf(params);
   // The window is fixed when chosen (a key that moved with the clock would refetch forever).
-  const [range, setRange] = useState({ hours: 1, chosenAt: Date.now() });
-  const [custom, setCustom] = useState<{ start: string; end: string } | null>(null);
+  const [chosenAt, setChosenAt] = useState(Date.now());
   const [points, setPoints] = useState<Point[]>([]);
-  const hours = range.hours;
-  const setHours = (value: number) => setRange({ hours: value, chosenAt: Date.now() });
+  const setHours = (value: number) => {
+    setParams({ hours: String(value) }, { replace: true });
+    setChosenAt(Date.now());
+  };
+  const setCustom = (chosen: { start: string; end: string }) =>
+    setParams(
+      { start: new Date(chosen.start).toISOString(), end: new Date(chosen.end).toISOString() },
+      { replace: true },
+    );
   const span = custom
-    ? `start=${new Date(custom.start).toISOString()}&end=${new Date(custom.end).toISOString()}`
-    : `start=${new Date(range.chosenAt - hours * 3600_000).toISOString()}`;
+    ? `start=${custom.start}&end=${custom.end}`
+    : `start=${new Date(chosenAt - hours * 3600_000).toISOString()}`;
   const device = useQuery({
     queryKey: ['device', deviceId],
     queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
@@ -104,16 +124,13 @@ export default function DeviceDetail() {
           <button
             key={label}
             className={!custom && hours === value ? 'btn-primary' : 'btn-ghost'}
-            onClick={() => {
-              setCustom(null);
-              setHours(value);
-            }}
+            onClick={() => setHours(value)}
           >
             {label}
           </button>
         ))}
         <form
-          className="flex items-end gap-2"
+          className="flex flex-wrap items-end gap-2"
           onSubmit={(e) => {
             e.preventDefault();
             const form = new FormData(e.currentTarget);

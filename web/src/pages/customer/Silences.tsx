@@ -31,6 +31,8 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
   const [creating, setCreating] = useState(false);
+  // A silence without sites, devices or prefixes covers the whole fleet: asked once more before it starts.
+  const [wholeFleet, setWholeFleet] = useState<Record<string, unknown> | null>(null);
   const silences = useQuery({
     queryKey: ['silences', operator],
     queryFn: (): Promise<{ silences: Silence[] }> =>
@@ -45,6 +47,7 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
     onSuccess: async () => {
       await refresh();
       setCreating(false);
+      setWholeFleet(null);
     },
   });
   const end = useMutation({
@@ -55,14 +58,17 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const types = form.getAll('alert_types').map(String);
-    create.mutate({
+    const body = {
       site_ids: commaList(form.get('site_ids')),
       device_ids: commaList(form.get('device_ids')),
       device_prefixes: commaList(form.get('device_prefixes')),
       alert_types: types.length ? types : null,
       duration_minutes: Number(form.get('duration_minutes')),
       comment: String(form.get('comment')),
-    });
+    };
+    const scoped = [body.site_ids, body.device_ids, body.device_prefixes].some((list) => list && list.length > 0);
+    if (scoped) create.mutate(body);
+    else setWholeFleet(body);
   };
   return (
     <Page
@@ -105,7 +111,14 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
           },
         ]}
       />
-      <Modal open={creating} title="New silence" onClose={() => setCreating(false)}>
+      <Modal
+        open={creating}
+        title="New silence"
+        onClose={() => {
+          setCreating(false);
+          setWholeFleet(null);
+        }}
+      >
         <form onSubmit={submit} className="grid gap-3 md:grid-cols-2" aria-label="New silence">
           <Field label="Sites" hint="comma-separated; empty = any">
             <input className="input" name="site_ids" />
@@ -132,11 +145,27 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
             <input className="input" name="comment" required placeholder="pump replacement, hall B" />
           </Field>
           {create.error && <ErrorBox error={create.error} />}
-          <div className="md:col-span-2">
-            <button className="btn-primary" disabled={create.isPending}>
-              Start silence
-            </button>
-          </div>
+          {wholeFleet ? (
+            <div role="alert" className="space-y-2 rounded border border-amber-400 p-3 text-sm md:col-span-2">
+              <p>
+                No sites, devices or prefixes: this silences{' '}
+                {wholeFleet.alert_types ? 'these alert types on every device' : 'every alert of every device'} of the
+                tenant. Nothing will be sent for them until it ends.
+              </p>
+              <button type="button" className="btn-primary" onClick={() => create.mutate(wholeFleet)}>
+                Silence the whole fleet
+              </button>{' '}
+              <button type="button" className="btn-ghost" onClick={() => setWholeFleet(null)}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <div className="md:col-span-2">
+              <button className="btn-primary" disabled={create.isPending}>
+                Start silence
+              </button>
+            </div>
+          )}
         </form>
       </Modal>
     </Page>
