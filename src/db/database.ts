@@ -61,6 +61,13 @@ export interface Database {
   withTenant<T>(tenantId: string, fn: (tx: TenantTx) => Promise<T>): Promise<T>;
   withOperator<T>(fn: (tx: OperatorTx) => Promise<T>): Promise<T>;
   withService<T>(fn: (tx: ServiceTx) => Promise<T>): Promise<T>;
+  /**
+   * Streams COPY … FROM STDIN text as the pipeline, in a transaction of its own (PostgreSQL only, as
+   * `ServiceTx.copyFrom`). The role is set in the same simple query as the COPY, which then commits
+   * implicitly: two round trips where BEGIN, COPY and COMMIT take four; a refused row rolls it all back.
+   * Resolves once committed.
+   */
+  copyAsService(sql: string, text: string): Promise<void>;
   /** Round-trip time of a trivial query in milliseconds (health checks). */
   ping(): Promise<number>;
 }
@@ -104,6 +111,8 @@ export function createDatabase(connection: Connection): Database {
     },
     withOperator: (fn) => transaction('pulse_operator', null, (q) => fn(q as OperatorTx)),
     withService: (fn) => transaction('pulse_service', null, (q) => fn(q as ServiceTx)),
+    copyAsService: (sql, text) =>
+      withClient(connection, (client) => copyText(client, engine, `SET LOCAL ROLE pulse_service; ${sql}`, text)),
     async ping() {
       const started = performance.now();
       await transaction('pulse_service', null, (q) => q.query('SELECT 1'));
