@@ -414,7 +414,7 @@ describe('web app in Chromium', () => {
       expect(await first.getByRole('cell', { name: 'web-admin', exact: true }).count()).toBe(0);
       await shot(first, 'customer-users');
 
-      // Disabled by the operator admin, the user cannot sign in any more.
+      // Disabled by the operator admin, the user cannot sign in any more, and is told why.
       page.on('dialog', (dialog) => void dialog.accept());
       const row = page.getByTestId('users-table').getByRole('row', { name: /web-first-c/ });
       await row.getByRole('button', { name: 'Disable' }).click();
@@ -425,7 +425,7 @@ describe('web app in Chromium', () => {
       await again.getByLabel('Username').fill('web-first-c');
       await again.getByLabel('Password').fill(TEST_PASSWORD);
       await again.getByRole('button', { name: 'Sign in' }).click();
-      await again.getByText('Wrong username or password.').waitFor();
+      await again.getByText('This account is disabled. Ask your administrator to enable it.').waitFor();
     },
   );
 
