@@ -39,11 +39,10 @@ const DEFAULT_HTML = `<div style="font-family:system-ui,sans-serif;max-width:560
 export function composeEmail(target: EmailTarget, payload: AlertPayload) {
   const values = templateValues(payload);
   const marker = noticeLabel(payload.notice);
-  const subject =
-    `${marker ? `[${marker}] ` : ''}${render(target.subject_template || DEFAULT_SUBJECT, values)}`.replace(
-      /[\r\n]+/g,
-      ' ',
-    );
+  // One line; a field left empty at the end (an alert of no device: INTEGRATION_FAILING) leaves no ": ".
+  const subject = `${marker ? `[${marker}] ` : ''}${render(target.subject_template || DEFAULT_SUBJECT, values)}`
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/[\s:·-]+$/, '');
   const text = render(target.format === 'text' && target.body_template ? target.body_template : DEFAULT_TEXT, values);
   const html = target.format === 'html' ? render(target.body_template || DEFAULT_HTML, values, escapeHtml) : undefined;
   return { subject, text, html };

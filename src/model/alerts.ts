@@ -23,7 +23,8 @@ export interface Alert extends AlertRow {
  * notifications — gets the same title.
  */
 export const ALERT_TITLE = `COALESCE(NULLIF(details->>'rule_name', ''),
-  CASE alert_type WHEN 'NO_HEARTBEAT' THEN 'No heartbeat' ELSE alert_type END) AS title`;
+  CASE alert_type WHEN 'NO_HEARTBEAT' THEN 'No heartbeat' WHEN 'INTEGRATION_FAILING' THEN 'Integration failing'
+                  ELSE alert_type END) AS title`;
 
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(

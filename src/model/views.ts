@@ -82,7 +82,7 @@ export const Alert = Obj({
   tenant_id: Type.String(),
   device_id: Type.String(),
   site_id: Type.String(),
-  alert_type: Type.String({ description: 'NO_HEARTBEAT or THRESHOLD' }),
+  alert_type: Type.String({ description: 'NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING' }),
   title: Type.String({ description: "what to call it: its rule's name, or the type in words" }),
   fingerprint: Type.String(),
   severity: Type.Integer({ description: '1 info … 5 critical' }),

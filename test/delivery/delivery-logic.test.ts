@@ -189,6 +189,11 @@ describe('payloads, templates and channel formats', () => {
     expect(mail.subject).toBe('[CRITICAL] Pump overheating: pump-7');
     expect(mail.text).toContain('ALERT OPEN: Pump overheating (THRESHOLD)');
     expect(render('{title}', templateValues(payload))).toBe('Pump overheating');
+    // An alert of no device (an integration failing) leaves no dangling ": " in the subject.
+    const noDevice = { ...payload, device_id: '', title: 'Integration failing', severity: 4 };
+    expect(composeEmail({ format: 'text', subject_template: '' } as unknown as EmailTarget, noDevice).subject).toMatch(
+      /^\[\w+\] Integration failing$/,
+    );
   });
 
   it('maps numeric severities to the SNMP severity varbind and fills the reference OIDs', () => {

@@ -162,5 +162,10 @@ describe.each<Engine>(['pglite', 'postgres'])('silences on %s', (engine) => {
     expect((await call('adminA', '/customer/silences', 'POST', { comment: 'no end' })).body.detail).toBe(
       'Give either ends_at or duration_minutes',
     );
+    // Every alert type a route can carry can be silenced, a failing integration's too; nothing else.
+    const failing = { duration_minutes: 5, comment: 'hook migration', alert_types: ['INTEGRATION_FAILING'] };
+    expect((await call('adminA', '/customer/silences', 'POST', failing)).status).toBe(201);
+    const unknown = { ...failing, alert_types: ['NO_SUCH_TYPE'] };
+    expect((await call('adminA', '/customer/silences', 'POST', unknown)).status).toBe(422);
   });
 });

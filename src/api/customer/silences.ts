@@ -7,6 +7,7 @@ import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
 import { Nullable, Obj } from '../../lib/schema.js';
 import { SilenceView } from '../../model/views.js';
+import { ALERT_TYPES } from '../../model/routes.js';
 import * as silences from '../../model/silences.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
@@ -27,9 +28,7 @@ const CreateSilence = Type.Object(
     site_ids: List,
     device_ids: List,
     device_prefixes: List,
-    alert_types: Type.Optional(
-      Nullable(Type.Array(Type.Union([Type.Literal('NO_HEARTBEAT'), Type.Literal('THRESHOLD')]))),
-    ),
+    alert_types: Type.Optional(Nullable(Type.Array(Type.Union(ALERT_TYPES.map((type) => Type.Literal(type)))))),
     starts_at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now' })),
     ends_at: Type.Optional(Type.String({ format: 'date-time' })),
     duration_minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DAYS * 1440 })),

@@ -836,7 +836,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -1118,7 +1118,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -2859,7 +2859,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -2974,7 +2974,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -3105,7 +3105,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -3214,7 +3214,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;
@@ -8103,7 +8103,7 @@ export interface paths {
             site_ids?: string[] | null;
             device_ids?: string[] | null;
             device_prefixes?: string[] | null;
-            alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD')[] | null;
+            alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD' | 'INTEGRATION_FAILING')[] | null;
             /**
              * Format: date-time
              * @description default: now
@@ -9585,7 +9585,7 @@ export interface paths {
                 tenant_id: string;
                 device_id: string;
                 site_id: string;
-                /** @description NO_HEARTBEAT or THRESHOLD */
+                /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
                 alert_type: string;
                 /** @description what to call it: its rule's name, or the type in words */
                 title: string;

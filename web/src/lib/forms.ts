@@ -10,4 +10,4 @@ export function commaList(value: FormDataEntryValue | null): string[] | null {
 }
 
 /** The alert types a route or a silence can name. */
-export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD'] as const;
+export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD', 'INTEGRATION_FAILING'] as const;

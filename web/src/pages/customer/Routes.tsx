@@ -9,7 +9,6 @@ import type { Answer } from '../../lib/types';
 import { severityName, SEVERITY_CHOICES } from '../../lib/format';
 
 /** A route may also take an integration's own failure, to page through another integration. */
-const ROUTE_ALERT_TYPES = [...ALERT_TYPES, 'INTEGRATION_FAILING'];
 
 type Route = Answer<'/customer/integration-routes'>['routes'][number];
 /** Escalation rows the form offers (the API takes up to five). */
@@ -68,7 +67,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       <Checkboxes
         legend="Alert types (none = all)"
         name="alert_types"
-        values={ROUTE_ALERT_TYPES}
+        values={ALERT_TYPES}
         checked={route.alert_types ?? []}
       />
       <Checkboxes
