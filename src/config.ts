@@ -90,7 +90,7 @@ export const variables = {
   },
   MQTT_HOST: {
     schema: z.string().min(1).default('127.0.0.1'),
-    doc: 'Interface the embedded broker listens on. Loopback by default. Devices log in as <tenant_id>/<device_id> with their provision token; in PROD nobody else gets in, in DEV anonymous clients may still publish with the token in the payload (never subscribe to device topics). Set 0.0.0.0 to take devices from the network (in PROD, or on a trusted network in DEV).',
+    doc: 'Interface the embedded broker listens on. Loopback by default. Devices log in as <tenant_id>/<device_id> with their provision token; in PROD nobody else gets in, in DEV anonymous clients may still publish with the token in the payload (never subscribe to device topics). Set 0.0.0.0 to take devices from the network (in PROD, or on a trusted network in DEV). MQTT over WebSocket at /mqtt follows it: with a loopback MQTT_HOST it serves this machine (or a proxy on it) only.',
   },
   HOST: {
     schema: z.string().min(1).optional(),
@@ -307,7 +307,7 @@ export const variables = {
   },
   API_RATE_LIMIT: {
     schema: positiveInt.default(100),
-    doc: 'Requests one user may make to /api/v2 and /customer together per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
+    doc: 'Requests one user may make through one API client (the web app, whatever its tabs, or another OIDC client) to /api/v2 and /customer together per API_RATE_WINDOW_SECONDS; more answer 429 with Retry-After.',
   },
   API_CHECK_RESPONSES: {
     schema: z.enum(['off', 'on']).default('off'),
