@@ -542,10 +542,11 @@ function printBanner(
 
 /** Who can reach the web app, when that is only this machine (`pulse up` without HOST). */
 function httpReach(platform: Platform): string {
-  const host = platform.deps.config.HOST;
-  return host === undefined || isLoopbackHost(host)
-    ? '   (this machine only; HOST=0.0.0.0 opens it to the network, without the demo logins unless DEMO_USERS=on)'
-    : '';
+  const { HOST: host, MODE: mode } = platform.deps.config;
+  if (host !== undefined && !isLoopbackHost(host)) return '';
+  // PROD has no demo logins to speak of.
+  const demo = mode === 'PROD' ? '' : ', without the demo logins unless DEMO_USERS=on';
+  return `   (this machine only; HOST=0.0.0.0 opens it to the network${demo})`;
 }
 
 /** Who can reach the embedded broker, when that is only this machine. */

@@ -226,8 +226,11 @@ describe.each(ENGINES)('schema on %s', (engine) => {
 
   it('stores JSON columns as jsonb and reads them back as objects', async () => {
     const schema = await describeSchema(database);
-    const jsonColumns = schema.columns.filter((c) =>
-      ['metadata', 'metrics', 'payload', 'state', 'details', 'config_json', 'payload_json'].includes(c.column_name),
+    const jsonColumns = schema.columns.filter(
+      (c) =>
+        ['metadata', 'metrics', 'payload', 'state', 'details', 'config_json', 'payload_json'].includes(c.column_name) &&
+        // An integration's health state is a word (healthy, failing), not a document.
+        !(c.table_name === 'integration_health' && c.column_name === 'state'),
     );
     expect(jsonColumns.length).toBeGreaterThan(8);
     for (const column of jsonColumns)

@@ -171,9 +171,27 @@ export async function restartUnderLoad(
     restarts += 1;
     acknowledgedAtRestart = acknowledged.length;
   };
+  // The messages in equal shares, one per process — a restarting one's share goes to the process starting,
+  // so clients knock while it starts. A share used up waits for the next restart: a slow start cannot take
+  // every message and leave none for the restarts after it.
+  const share = Math.floor(options.maxMessages / (options.restarts.length + 1));
+  const phase = () => restarts + (restarting ? 1 : 0);
+  const shareUsedUp = () => phase() < options.restarts.length && sent >= (phase() + 1) * share;
+  /** The next restart, once this process had its acknowledgements or its share of the messages. */
+  const maybeRestart = () => {
+    if (restarts >= options.restarts.length || restarting) return;
+    if (acknowledged.length >= acknowledgedAtRestart + options.killAfterAcks || shareUsedUp()) {
+      restarting = restart(options.restarts[restarts]!).finally(() => (restarting = undefined));
+    }
+  };
   const publishFromOneSlot = async (slot: number): Promise<void> => {
     const connection = connections[slot % connections.length]!;
     while (sent < options.maxMessages && Date.now() < deadline) {
+      if (shareUsedUp()) {
+        maybeRestart();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        continue;
+      }
       const open = await connection.connected();
       if (!open) return;
       const { key, topic, body } = message(sent++);
@@ -183,10 +201,7 @@ export async function restartUnderLoad(
       ]);
       if (outcome === 'closed') continue; // not acknowledged
       acknowledged.push(key);
-      const due = restarts < options.restarts.length && !restarting;
-      if (due && acknowledged.length >= acknowledgedAtRestart + options.killAfterAcks) {
-        restarting = restart(options.restarts[restarts]!).finally(() => (restarting = undefined));
-      }
+      maybeRestart();
     }
   };
   await Promise.all(Array.from({ length: options.inFlight ?? 64 }, (_, slot) => publishFromOneSlot(slot)));
