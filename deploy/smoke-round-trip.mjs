@@ -86,7 +86,8 @@ const device = await mqtt.connectAsync(`${ORIGIN.replace('https:', 'wss:')}/mqtt
   password: token,
   ca,
   reconnectPeriod: 0,
-  clientId: `smoke-${process.pid}`,
+  // Mosquitto lets a device's login use its own name as client id only (ADR 020).
+  clientId: `${TENANT}/${DEVICE}`,
 });
 const topic = (type) => `tenant/${TENANT}/device/${DEVICE}/${type}`;
 await device.publishAsync(topic('heartbeat'), JSON.stringify({ site_id: SITE }), { qos: 1 });
