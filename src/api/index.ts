@@ -189,6 +189,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerCustomerAuditRoutes(customer, { inTenant });
     registerIntegrationRoutes(customer, {
       inTenant,
+      bus: deps.bus,
       config,
       secrets: deps.secrets,
       sendContext: sendContext(config, deps.serviceMqttUrl),

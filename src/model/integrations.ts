@@ -3,6 +3,7 @@
 import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
+import type { AlertEvent } from './alerts.js';
 import { HEALTH_COLUMNS, type HealthState, type IntegrationHealth } from './integration-health.js';
 import { takeRateSlot } from './tenant-limits.js';
 
@@ -160,12 +161,33 @@ export async function updateIntegration(
   return (await findIntegration(tx, read.integration_id)) ? 'changed' : undefined;
 }
 
-export async function deleteIntegration(tx: TenantTx, integrationId: string, type?: IntegrationType): Promise<boolean> {
+/**
+ * Deletes the integration (its routes and health go with it) and closes its INTEGRATION_FAILING alert,
+ * if one is open: nothing is left to recover. Returns undefined when there was no such integration, else
+ * the alert events to announce once committed.
+ */
+export async function deleteIntegration(
+  tx: TenantTx,
+  integrationId: string,
+  type?: IntegrationType,
+): Promise<AlertEvent[] | undefined> {
   const { rowCount } = await tx.query(
     `DELETE FROM integrations WHERE tenant_id = $1 AND integration_id::text = $2 AND ($3::text IS NULL OR type = $3)`,
     [tx.tenantId, integrationId, type ?? null],
   );
-  return (rowCount ?? 0) > 0;
+  if ((rowCount ?? 0) === 0) return undefined;
+  const { rows } = await tx.query<{ id: number; fingerprint: string }>(
+    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
+     WHERE tenant_id = $1 AND integration_id::text = $2 AND alert_type = 'INTEGRATION_FAILING' AND status <> 'CLOSED'
+     RETURNING id, fingerprint`,
+    [tx.tenantId, integrationId],
+  );
+  return rows.map((row) => ({
+    event: 'CLOSED' as const,
+    alert_id: Number(row.id),
+    tenant_id: tx.tenantId,
+    fingerprint: row.fingerprint,
+  }));
 }
 
 /** The integration as its channel needs it, secrets opened. */

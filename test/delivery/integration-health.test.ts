@@ -199,6 +199,24 @@ describe.each(ENGINES)('delivery failures are seen on %s', (engine) => {
     expect((await call('operator', '/operator/integrations?state=failing')).body.integrations).toEqual([]);
   }, 60_000);
 
+  it('a failing integration deleted takes its alert with it: closed, and the pager told', async () => {
+    const doomed = await integrate('doomed', await refusingUrl());
+    await route(doomed);
+    const alertId = await seedAlert(pulse.db, { tenantId: 'ih-a', deviceId: 'pump-2' });
+    pulse.bus.publish('alert.changed', { event: 'OPENED', alert_id: alertId, tenant_id: 'ih-a', fingerprint: 'z' });
+    await waitFor(async () => (await failingAlert(doomed))[0]?.status === 'OPEN', 30_000);
+    // The pager's route (the test above) takes every INTEGRATION_FAILING alert.
+    const closedToPager = () =>
+      pager.received.filter((r) => r.json?.event === 'CLOSED' && r.json?.details?.integration_id === doomed);
+
+    // Another tenant cannot delete it.
+    expect((await call('b', `/customer/integrations/${doomed}`, 'DELETE')).status).toBe(404);
+    expect((await failingAlert(doomed))[0]).toMatchObject({ status: 'OPEN' });
+    expect((await call('a', `/customer/integrations/${doomed}`, 'DELETE')).status).toBe(204);
+    expect((await failingAlert(doomed))[0]).toMatchObject({ status: 'CLOSED' });
+    await waitFor(() => closedToPager().length === 1, 15_000);
+  }, 60_000);
+
   it("another tenant sees none of an integration's health", async () => {
     const listedToB = await call('b', '/customer/integrations');
     expect(listedToB.status).toBe(200);

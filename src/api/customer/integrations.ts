@@ -3,6 +3,7 @@
 // sealed and never returned, and a test delivery per integration (5 per minute).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import type { Bus } from '../../bus/index.js';
 import type { SendContext } from '../../channels/index.js';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
 import type { TenantTx } from '../../db/database.js';
@@ -73,6 +74,8 @@ const tags = ['customer/integrations'];
 
 export interface IntegrationRouteDeps {
   inTenant: InTenant;
+  /** Where a deleted integration's closed INTEGRATION_FAILING alert is announced. */
+  bus: Bus;
   config: Config;
   secrets: SecretBox;
   sendContext: SendContext;
@@ -85,6 +88,14 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
   const insertIntegration = async (tx: TenantTx, columns: Built['columns']) => {
     await requireBelowCap(tx, deps.config, 'integrations');
     return repo.insertIntegration(tx, columns);
+  };
+  /** Deletes an integration; its failing alert closes with it, announced once committed. */
+  const remove = async (request: FastifyRequest, integrationId: string, type?: repo.IntegrationType) => {
+    const closed = isUuid(integrationId)
+      ? await inTenant(request, (tx) => repo.deleteIntegration(tx, integrationId, type))
+      : undefined;
+    if (!closed) throw notFound();
+    for (const event of closed) deps.bus.publish('alert.changed', event);
   };
   const inTx =
     (request: FastifyRequest): InTx =>
@@ -179,10 +190,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
         },
       },
       async (request, reply) => {
-        const deleted =
-          isUuid(request.params.integration_id) &&
-          (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id, type)));
-        if (!deleted) throw notFound();
+        await remove(request, request.params.integration_id, type);
         return reply.status(204).send(null);
       },
     );
@@ -306,10 +314,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
       },
     },
     async (request, reply) => {
-      const deleted =
-        isUuid(request.params.integration_id) &&
-        (await inTenant(request, (tx) => repo.deleteIntegration(tx, request.params.integration_id)));
-      if (!deleted) throw notFound();
+      await remove(request, request.params.integration_id);
       return reply.status(204).send(null);
     },
   );
