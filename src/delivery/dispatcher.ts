@@ -24,15 +24,8 @@ const RETRY_MS = 2000;
 async function queueJobs(tx: ServiceTx, planned: NewJob[]): Promise<{ queued: number; silenced: number }> {
   const silencedAlerts = new Map(planned.filter((job) => job.silence_id).map((job) => [job.alert_id, job.silence_id!]));
   await markSilenced(tx, silencedAlerts);
-  const silenced = await insertJobs(
-    tx,
-    planned.filter((job) => job.silence_id),
-  );
-  const queued = await insertJobs(
-    tx,
-    planned.filter((job) => !job.silence_id),
-  );
-  return { queued, silenced };
+  // One insert, in the order planned: the alert's notifications are numbered in event order, held or not.
+  return insertJobs(tx, planned);
 }
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {

@@ -19,13 +19,20 @@ export interface NewJob {
 
 /**
  * Inserts the jobs that do not exist yet (one per alert × route × event × notice) and numbers the new
- * notifications in their alert's sequence, in the order planned; returns how many were new. An alert about
+ * notifications in their alert's sequence, in the order planned — held (SILENCED) ones among them, so one
+ * batch's events keep their order; returns how many were new, and how many of those held. An alert about
  * an integration (INTEGRATION_FAILING) is never sent to that integration — by a route, a follow-up or a
  * backfill: it could not get through, and its failure would only feed itself.
  */
-export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number> {
-  if (jobs.length === 0) return 0;
-  const { rows } = await tx.query<{ job_id: number; alert_id: number; deliver_on_event: string; notice: string }>(
+export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<{ queued: number; silenced: number }> {
+  if (jobs.length === 0) return { queued: 0, silenced: 0 };
+  const { rows } = await tx.query<{
+    job_id: number;
+    alert_id: number;
+    deliver_on_event: string;
+    notice: string;
+    status: string;
+  }>(
     `INSERT INTO delivery_jobs (tenant_id, alert_id, integration_id, route_id, deliver_on_event, payload_json, status,
                                 silence_id, notice)
      SELECT j.tenant_id, j.alert_id, j.integration_id, j.route_id, j.deliver_on_event, j.payload_json,
@@ -34,10 +41,10 @@ export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number>
                                             deliver_on_event text, payload_json jsonb, silence_id uuid, notice text)
      WHERE NOT EXISTS (SELECT 1 FROM fleet_alert f WHERE f.id = j.alert_id AND f.integration_id = j.integration_id)
      ON CONFLICT (tenant_id, alert_id, route_id, deliver_on_event, notice) DO NOTHING
-     RETURNING job_id, alert_id, deliver_on_event, notice`,
+     RETURNING job_id, alert_id, deliver_on_event, notice, status`,
     [JSON.stringify(jobs)],
   );
-  if (rows.length === 0) return 0;
+  if (rows.length === 0) return { queued: 0, silenced: 0 };
   const notifications = notificationsInOrder(jobs, rows);
   const counts = new Map<number, number>();
   for (const { alert_id } of notifications) counts.set(alert_id, (counts.get(alert_id) ?? 0) + 1);
@@ -59,7 +66,8 @@ export async function insertJobs(tx: ServiceTx, jobs: NewJob[]): Promise<number>
      FROM unnest($1::bigint[], $2::int[]) AS s(job_id, sequence) WHERE d.job_id = s.job_id`,
     [numbered.map((row) => row.job_id), numbered.map((row) => row.sequence)],
   );
-  return rows.length;
+  const silenced = rows.filter((row) => row.status === 'SILENCED').length;
+  return { queued: rows.length - silenced, silenced };
 }
 
 type NotificationOf = { alert_id: number | string; deliver_on_event: string; notice?: string | undefined };

@@ -4,7 +4,7 @@
 // its place in the alert's sequence and a delivery id that retries keep. Real receivers on 127.0.0.1, both
 // engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { numberNotifications } from '../../src/model/deliveries.js';
+import { insertJobs, numberNotifications, type NewJob } from '../../src/model/deliveries.js';
 import { ENGINES } from '../helpers/databases.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -91,6 +91,48 @@ describe.each(ENGINES)('delivery order on %s', (engine) => {
   const settled = async (alertId: number) =>
     (await jobs(alertId)).length > 0 &&
     (await jobs(alertId)).every((job) => !['PENDING', 'PROCESSING'].includes(job.status));
+
+  it('numbers one batch in event order, a held (silenced) notification among them', async () => {
+    const integration = await call('admin', '/customer/integrations', 'POST', {
+      name: 'held',
+      webhook_url: 'http://127.0.0.1:9/x',
+    });
+    const route = await call('admin', '/customer/integration-routes', 'POST', {
+      integration_id: integration.body.integration_id,
+      deliver_on: ['OPEN', 'CLOSED'],
+      device_prefixes: ['held-'],
+    });
+    const silence = await call('admin', '/customer/silences', 'POST', {
+      device_ids: ['held-1'],
+      duration_minutes: 5,
+      comment: 'held',
+    });
+    const alertId = await seedAlert(pulse.db, { tenantId: 'ord', deviceId: 'held-1' });
+    const job = (event: 'OPEN' | 'CLOSED', silenceId?: string): NewJob => ({
+      tenant_id: 'ord',
+      alert_id: alertId,
+      integration_id: integration.body.integration_id,
+      route_id: route.body.route_id,
+      deliver_on_event: event,
+      payload_json: {},
+      ...(silenceId && { silence_id: silenceId }),
+    });
+    // The OPEN went out before the silence began; the CLOSED comes while it holds.
+    const counted = await pulse.db.withService((tx) =>
+      insertJobs(tx, [job('OPEN'), job('CLOSED', silence.body.silence_id)]),
+    );
+    expect(counted).toEqual({ queued: 1, silenced: 1 });
+    const numbered = await pulse.db.withService((tx) =>
+      tx.query<{ event: string; status: string; sequence: number }>(
+        `SELECT deliver_on_event AS event, status, sequence FROM delivery_jobs WHERE alert_id = $1 ORDER BY sequence`,
+        [alertId],
+      ),
+    );
+    expect(numbered.rows).toEqual([
+      { event: 'OPEN', status: 'PENDING', sequence: 1 },
+      { event: 'CLOSED', status: 'SILENCED', sequence: 2 },
+    ]);
+  });
 
   it('sets aside an OPEN still retrying once its alert is closed, and sends the CLOSED once, after it', async () => {
     const target = await receiver(2);
