@@ -135,10 +135,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const tenants = [...new Set(routes.map((route) => route.tenant_id))];
       const alerts = await openAlertsOf(tx, tenants);
       const silences = await silencesFor(tx, alerts, now);
-      const backfilled = await backfillTimes(
-        tx,
-        alerts.map((alert) => alert.alert_id),
-      );
+      const backfilled = await backfillTimes(tx, alerts);
       for (const alert of alerts) {
         for (const route of routes) {
           if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;

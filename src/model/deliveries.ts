@@ -203,12 +203,14 @@ async function supersedeJobs(tx: ServiceTx, tenantId: string): Promise<void> {
  * When each route sent these alerts a backfill (its OPEN for an alert already open when the route came to
  * match it): repeats and escalations count from then.
  */
-export async function backfillTimes(tx: ServiceTx, alertIds: number[]) {
+export async function backfillTimes(tx: ServiceTx, alerts: { tenant_id: string; alert_id: number }[]) {
+  // By (tenant, alert): probes of the dedup index, not a scan of every job ever queued (this runs each tick).
   const { rows } = await tx.query<{ alert_id: number; route_id: string; created_at: Date }>(
-    `SELECT alert_id, route_id, created_at FROM delivery_jobs
-     WHERE alert_id = ANY($1::bigint[]) AND deliver_on_event = 'OPEN' AND notice = ''
-       AND payload_json->'notice'->>'kind' = 'backfill'`,
-    [alertIds],
+    `SELECT j.alert_id, j.route_id, j.created_at
+     FROM unnest($1::text[], $2::bigint[]) AS a(tenant_id, alert_id)
+     JOIN delivery_jobs j ON j.tenant_id = a.tenant_id AND j.alert_id = a.alert_id
+     WHERE j.deliver_on_event = 'OPEN' AND j.notice = '' AND j.payload_json->'notice'->>'kind' = 'backfill'`,
+    [alerts.map((alert) => alert.tenant_id), alerts.map((alert) => alert.alert_id)],
   );
   return new Map(rows.map((row) => [`${Number(row.alert_id)}\u0000${row.route_id}`, row.created_at]));
 }
