@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startDeliveryPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -17,21 +17,10 @@ describe.each<Engine>(['pglite', 'postgres'])('alert history on %s', (engine) =>
 
   beforeAll(async () => {
     webhook = await startWebhookReceiver((_request, index) => (index === 0 ? 503 : 200));
-    pulse = await startTestPlatform(
-      engine,
-      {
-        SSRF_ALLOWLIST: '127.0.0.1',
-        API_RATE_LIMIT: '100000',
-        WORKER_POLL_SECONDS: '1',
-        WORKER_BACKOFF_BASE_SECONDS: '1',
-        WORKER_BACKOFF_MAX_SECONDS: '1',
-        HEARTBEAT_STALE_SECONDS: '3600',
-      },
-      ['api', 'dispatcher', 'delivery'],
-    );
-    await pulse.db.withService((tx) =>
-      tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('ah-a', 'A'), ('ah-b', 'B') ON CONFLICT DO NOTHING`),
-    );
+    pulse = await startDeliveryPlatform(engine, ['ah-a', 'ah-b'], {
+      WORKER_BACKOFF_BASE_SECONDS: '1',
+      WORKER_BACKOFF_MAX_SECONDS: '1',
+    });
     tokens.adminA = await tokenFor(pulse, { username: 'ah-admin-a', role: 'customer_admin', tenantId: 'ah-a' });
     tokens.viewerA = await tokenFor(pulse, { username: 'ah-viewer-a', role: 'customer_viewer', tenantId: 'ah-a' });
     tokens.adminB = await tokenFor(pulse, { username: 'ah-admin-b', role: 'customer_admin', tenantId: 'ah-b' });

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startDeliveryPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -25,20 +25,7 @@ describe.each(ENGINES)('backfill of a new route on %s', (engine) => {
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    pulse = await startTestPlatform(
-      engine,
-      {
-        SSRF_ALLOWLIST: '127.0.0.1',
-        API_RATE_LIMIT: '100000',
-        WORKER_POLL_SECONDS: '1',
-        RENOTIFY_CHECK_SECONDS: '1',
-        HEARTBEAT_STALE_SECONDS: '3600',
-      },
-      ['api', 'dispatcher', 'delivery'],
-    );
-    await pulse.db.withService((tx) =>
-      tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('bf', 'Bf') ON CONFLICT DO NOTHING`),
-    );
+    pulse = await startDeliveryPlatform(engine, ['bf'], { RENOTIFY_CHECK_SECONDS: '1' });
     tokens.admin = await tokenFor(pulse, { username: 'bf-admin', role: 'customer_admin', tenantId: 'bf' });
   }, 90_000);
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthAfter, healthChange, type HealthState } from '../../src/model/integration-health.js';
 import { ENGINES, urlFor } from '../helpers/databases.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startDeliveryPlatform, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { refusingUrl, startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -73,23 +73,16 @@ describe.each(ENGINES)('delivery failures are seen on %s', (engine) => {
   beforeAll(async () => {
     pager = await startWebhookReceiver();
     later = await startWebhookReceiver();
-    pulse = await startTestPlatform(
+    pulse = await startDeliveryPlatform(
       engine,
+      ['ih-a', 'ih-b'],
       {
-        SSRF_ALLOWLIST: '127.0.0.1',
-        API_RATE_LIMIT: '100000',
-        WORKER_POLL_SECONDS: '1',
         WORKER_BACKOFF_BASE_SECONDS: '1',
         WORKER_BACKOFF_MAX_SECONDS: '1',
         WORKER_MAX_ATTEMPTS: '5',
         INTEGRATION_FAILING_AFTER: '3',
-        HEARTBEAT_STALE_SECONDS: '3600',
       },
-      ['api', 'dispatcher', 'delivery'],
       { log: captured.log },
-    );
-    await pulse.db.withService((tx) =>
-      tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('ih-a', 'A'), ('ih-b', 'B') ON CONFLICT DO NOTHING`),
     );
     tokens.a = await tokenFor(pulse, { username: 'ih-a-admin', role: 'customer_admin', tenantId: 'ih-a' });
     tokens.b = await tokenFor(pulse, { username: 'ih-b-admin', role: 'customer_admin', tenantId: 'ih-b' });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertJobs, numberNotifications, type NewJob } from '../../src/model/deliveries.js';
 import { ENGINES } from '../helpers/databases.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startDeliveryPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -42,21 +42,10 @@ describe.each(ENGINES)('delivery order on %s', (engine) => {
   };
 
   beforeAll(async () => {
-    pulse = await startTestPlatform(
-      engine,
-      {
-        SSRF_ALLOWLIST: '127.0.0.1',
-        API_RATE_LIMIT: '100000',
-        WORKER_POLL_SECONDS: '1',
-        WORKER_BACKOFF_BASE_SECONDS: '1',
-        WORKER_BACKOFF_MAX_SECONDS: '2',
-        HEARTBEAT_STALE_SECONDS: '3600',
-      },
-      ['api', 'dispatcher', 'delivery'],
-    );
-    await pulse.db.withService((tx) =>
-      tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('ord', 'Ord') ON CONFLICT DO NOTHING`),
-    );
+    pulse = await startDeliveryPlatform(engine, ['ord'], {
+      WORKER_BACKOFF_BASE_SECONDS: '1',
+      WORKER_BACKOFF_MAX_SECONDS: '2',
+    });
     tokens.admin = await tokenFor(pulse, { username: 'ord-admin', role: 'customer_admin', tenantId: 'ord' });
   }, 90_000);
   afterAll(async () => {

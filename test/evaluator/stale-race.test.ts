@@ -65,6 +65,9 @@ describe.each(ENGINES)('stale deadline against a stored message (%s)', (engineNa
             tx.query<{ alert_type: string; status: string }>(`SELECT alert_type, status FROM fleet_alert ORDER BY id`),
           )
         ).rows,
+      /** A heartbeat ingest stored at `time` whose telemetry.stored event has not reached the evaluator. */
+      storedUnannounced: (time: number, seq: number) =>
+        seedTelemetry(db, { tenantId: 'acme', deviceId: 'd1', time: new Date(time), msgType: 'heartbeat', seq }),
       deviceStatus: async () =>
         (await db.withService((tx) => tx.query<{ status: string }>(`SELECT status FROM device_state`))).rows[0]?.status,
     };
@@ -75,13 +78,7 @@ describe.each(ENGINES)('stale deadline against a stored message (%s)', (engineNa
     t.engine.onMessages([t.heartbeat(t.start)]);
     await t.at(t.start + 1000);
     // Stored by ingest 29.4 s after the last one; its telemetry.stored event is still on its way.
-    await seedTelemetry(database!.db, {
-      tenantId: 'acme',
-      deviceId: 'd1',
-      time: new Date(t.start + 29_400),
-      msgType: 'heartbeat',
-      seq: 1,
-    });
+    await t.storedUnannounced(t.start + 29_400, 1);
     await t.at(t.start + STALE_MS + 100);
     expect(await t.alerts()).toEqual([]);
     expect(t.events).toEqual([]);
@@ -103,13 +100,7 @@ describe.each(ENGINES)('stale deadline against a stored message (%s)', (engineNa
     t.engine.onMessages([t.heartbeat(t.start)]);
     await t.at(t.start + 1000);
     // Old (a device's clock behind, or a buffered reading): no sign of life within the threshold.
-    await seedTelemetry(database!.db, {
-      tenantId: 'acme',
-      deviceId: 'd1',
-      time: new Date(t.start + 50),
-      msgType: 'heartbeat',
-      seq: 1,
-    });
+    await t.storedUnannounced(t.start + 50, 1);
     await t.at(t.start + STALE_MS + 100);
     expect(await t.alerts()).toEqual([{ alert_type: 'NO_HEARTBEAT', status: 'OPEN' }]);
     expect(t.engine.device('acme', 'd1')?.status).toBe('STALE');
@@ -120,13 +111,7 @@ describe.each(ENGINES)('stale deadline against a stored message (%s)', (engineNa
     t.engine.onMessages([t.heartbeat(t.start)]);
     await t.at(t.start + 1000);
     // A device whose clock runs 4 minutes ahead (within MAX_CLOCK_SKEW_SECONDS), then silence.
-    await seedTelemetry(database!.db, {
-      tenantId: 'acme',
-      deviceId: 'd1',
-      time: new Date(t.start + 240_000),
-      msgType: 'heartbeat',
-      seq: 1,
-    });
+    await t.storedUnannounced(t.start + 240_000, 1);
     await t.at(t.start + STALE_MS + 100);
     expect(await t.alerts()).toEqual([{ alert_type: 'NO_HEARTBEAT', status: 'OPEN' }]);
   });

@@ -88,3 +88,35 @@ export async function clearMqttSession(url: string, clientId: string): Promise<v
   const client = await mqtt.connectAsync(url, { clientId, clean: true });
   await client.endAsync();
 }
+
+/**
+ * Pulse with the roles that turn alert events into notifications (api, dispatcher, delivery), polling every
+ * second, receivers on 127.0.0.1 allowed, no API rate limit and no heartbeat alerts of its own; with these
+ * tenants. `env` adds to or overrides that.
+ */
+export async function startDeliveryPlatform(
+  engine: Engine,
+  tenantIds: string[],
+  env: Record<string, string> = {},
+  options: { log?: Logger } = {},
+): Promise<TestPlatform> {
+  const pulse = await startTestPlatform(
+    engine,
+    {
+      SSRF_ALLOWLIST: '127.0.0.1',
+      API_RATE_LIMIT: '100000',
+      WORKER_POLL_SECONDS: '1',
+      HEARTBEAT_STALE_SECONDS: '3600',
+      ...env,
+    },
+    ['api', 'dispatcher', 'delivery'],
+    options,
+  );
+  await pulse.db.withService((tx) =>
+    tx.query(
+      `INSERT INTO tenants (tenant_id, name) SELECT id, id FROM unnest($1::text[]) AS id ON CONFLICT DO NOTHING`,
+      [tenantIds],
+    ),
+  );
+  return pulse;
+}

@@ -3,9 +3,10 @@
 // chart gain points, creates a rule, sees its alert appear and acknowledges it, creates each integration
 // type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
 // operator cannot open the audit log. Every page is saved under test-results/screenshots/.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
 import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
@@ -14,7 +15,6 @@ import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = 'test-results/screenshots';
 describe('web app in Chromium', () => {
   let pulse: TestPlatform;
@@ -27,9 +27,7 @@ describe('web app in Chromium', () => {
   let origin: string;
 
   beforeAll(async () => {
-    // Missing tools fail the suite with what to do; they never skip it.
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-    if (!existsSync('web/dist/index.html')) throw new Error('the web app is not built: npm run build');
+    // Missing tools fail the suite with what to do (launchChromium); they never skip it.
     mkdirSync(SHOTS, { recursive: true });
     webhook = await startWebhookReceiver();
     flaky = await startWebhookReceiver(() => flakyAnswer);
@@ -68,16 +66,7 @@ describe('web app in Chromium', () => {
     ] as const) {
       await tokenFor(pulse, { username, role, ...(tenantId && { tenantId }) });
     }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

@@ -3,14 +3,13 @@
 // traffic stay far below the per-user limit and still show the changes; a 429 pauses a tab visibly until
 // Retry-After; signing in works from 127.0.0.1 as from localhost, and an address the issuer does not know
 // says which one to open.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { seedAlert, seedDevice } from '../helpers/seed.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const USER = 'budget-admin';
 const TENANT = 'tenant-budget';
 /** A name Chromium resolves to 127.0.0.1 (see launch): an address the server answers on but was not told of. */
@@ -25,22 +24,10 @@ describe('web app request budget and sign-in addresses in Chromium', () => {
   let token: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
-    if (!existsSync('web/dist/index.html')) throw new Error('the web app is not built: npm run build');
     pulse = await startTestPlatform('postgres', { API_RATE_LIMIT: '100', API_RATE_WINDOW_SECONDS: '60' }, ['api']);
     for (let i = 1; i <= 6; i += 1) await seedDevice(pulse.db, TENANT, `dev-${i}`);
     token = await tokenFor(pulse, { username: USER, role: 'customer_admin', tenantId: TENANT });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        `--host-resolver-rules=MAP ${UNKNOWN_HOST} 127.0.0.1`,
-      ],
-    });
+    browser = await launchChromium([`--host-resolver-rules=MAP ${UNKNOWN_HOST} 127.0.0.1`]);
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
