@@ -3,7 +3,7 @@
 // the row's lock, so with any number of workers exactly one sees it and logs it, and the integration's
 // INTEGRATION_FAILING alert opens (or closes) with it. Read by customers (their list), operators (every
 // tenant's failing integrations) and the dashboard.
-import type { ServiceTx, TenantTx } from '../db/database.js';
+import type { Queryable, ServiceTx, TenantTx } from '../db/database.js';
 import type { AlertEvent } from './alerts.js';
 import type { IntegrationRow } from './integrations.js';
 
@@ -88,7 +88,7 @@ export async function recordAttemptHealth(
     change === 'failing'
       ? await openFailingAlert(tx, integration, health.consecutive_failures, error!)
       : change === 'recovered'
-        ? await closeFailingAlert(tx, integration)
+        ? await closeFailingAlert(tx, integration.tenant_id, integration.integration_id)
         : undefined;
   return { change, health, alertEvent };
 }
@@ -131,19 +131,19 @@ async function openFailingAlert(
   return { event: 'OPENED', alert_id: Number(row.id), tenant_id: integration.tenant_id, fingerprint: row.fingerprint };
 }
 
-async function closeFailingAlert(
-  tx: ServiceTx,
-  integration: Pick<IntegrationRow, 'tenant_id' | 'integration_id'>,
+/** Closes the integration's INTEGRATION_FAILING alert, if one is open: it recovered, or it was deleted. */
+export async function closeFailingAlert(
+  tx: Queryable,
+  tenantId: string,
+  integrationId: string,
 ): Promise<AlertEvent | undefined> {
   const { rows } = await tx.query<{ id: number; fingerprint: string }>(
     `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
      WHERE tenant_id = $1 AND fingerprint = $2 AND status <> 'CLOSED' RETURNING id, fingerprint`,
-    [integration.tenant_id, fingerprintOf(integration.integration_id)],
+    [tenantId, fingerprintOf(integrationId)],
   );
   const row = rows[0];
-  return (
-    row && { event: 'CLOSED', alert_id: Number(row.id), tenant_id: integration.tenant_id, fingerprint: row.fingerprint }
-  );
+  return row && { event: 'CLOSED', alert_id: Number(row.id), tenant_id: tenantId, fingerprint: row.fingerprint };
 }
 
 /** Health columns of `integration_health h`, LEFT JOINed (none: never tried, unknown). */

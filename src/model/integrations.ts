@@ -4,7 +4,7 @@ import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/ta
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
 import type { AlertEvent } from './alerts.js';
-import { HEALTH_COLUMNS, type HealthState, type IntegrationHealth } from './integration-health.js';
+import { closeFailingAlert, HEALTH_COLUMNS, type HealthState, type IntegrationHealth } from './integration-health.js';
 import { takeRateSlot } from './tenant-limits.js';
 
 export type IntegrationType = Target['type'];
@@ -176,18 +176,8 @@ export async function deleteIntegration(
     [tx.tenantId, integrationId, type ?? null],
   );
   if ((rowCount ?? 0) === 0) return undefined;
-  const { rows } = await tx.query<{ id: number; fingerprint: string }>(
-    `UPDATE fleet_alert SET status = 'CLOSED', closed_at = now(), updated_at = now()
-     WHERE tenant_id = $1 AND integration_id::text = $2 AND alert_type = 'INTEGRATION_FAILING' AND status <> 'CLOSED'
-     RETURNING id, fingerprint`,
-    [tx.tenantId, integrationId],
-  );
-  return rows.map((row) => ({
-    event: 'CLOSED' as const,
-    alert_id: Number(row.id),
-    tenant_id: tx.tenantId,
-    fingerprint: row.fingerprint,
-  }));
+  const closed = await closeFailingAlert(tx, tx.tenantId, integrationId);
+  return closed ? [closed] : [];
 }
 
 /** The integration as its channel needs it, secrets opened. */
