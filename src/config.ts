@@ -344,6 +344,18 @@ export const variables = {
     schema: positiveInt.max(3600).default(30),
     doc: 'How often the dispatcher looks for OPEN, unacknowledged alerts due a repeat or an escalation (a follow-up is up to this late).',
   },
+  COMMAND_MAX_IN_FLIGHT: {
+    schema: positiveInt.max(100).default(4),
+    doc: 'Commands a device has at once, sent and not yet answered; the rest wait QUEUED in creation order.',
+  },
+  COMMAND_SWEEP_SECONDS: {
+    schema: positiveInt.max(300).default(5),
+    doc: 'How often the dispatcher expires commands, runs fleet jobs and sends whatever a lost bus event left waiting (a device connected while it was away).',
+  },
+  COMMANDS_PER_MINUTE: {
+    schema: positiveInt.max(1_000_000).default(600),
+    doc: 'Commands and configuration changes one tenant may make per minute through the API, per api instance (fleet jobs count as one).',
+  },
   WORKER_CONCURRENCY: {
     schema: positiveInt.max(1000).default(16),
     doc: 'Deliveries one worker sends at once.',

@@ -40,6 +40,8 @@ import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRout
 import { registerUserRoutes } from './customer/users.js';
 import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerSilenceRoutes } from './customer/silences.js';
+import { registerJobRoutes } from './customer/jobs.js';
+import { commandPace, registerCommandRoutes } from './commands.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
@@ -174,6 +176,7 @@ export function start(deps: RoleDeps): RunningRole {
     mqttUrl: deps.mqttUrl,
     publicUrl: config.PUBLIC_URL,
   };
+  const commandDeps = { bus: deps.bus, pace: commandPace(config.COMMANDS_PER_MINUTE) };
   // A CSV of devices arrives as text.
   const acceptCsv = (scope: App) =>
     scope.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_r, body, done) =>
@@ -197,6 +200,8 @@ export function start(deps: RoleDeps): RunningRole {
     acceptCsv(customer);
     registerUserRoutes(customer, { inTenant, externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, customerDevices(inTenant), deviceDeps);
+    registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
+    registerJobRoutes(customer, { inTenant, ...commandDeps });
     registerSilenceRoutes(customer, { inTenant, caps: config });
     registerMqttReaderRoutes(customer, {
       inTenant,
@@ -221,6 +226,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerOperatorUserRoutes(operator, { audited, externalIssuer: config.OIDC_ISSUER });
     acceptCsv(operator);
     registerDeviceRoutes(operator, operatorDevices(audited), deviceDeps);
+    registerCommandRoutes(operator, operatorDevices(audited), commandDeps);
     registerSystemRoutes(operator, {
       audited,
       collector,

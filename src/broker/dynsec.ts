@@ -32,12 +32,14 @@ export function deviceAcls(tenantId: string, deviceId: string): Acl[] {
   ];
 }
 
-/** Ingest reads every device topic (shared or not); the MQTT integration publishes alerts. */
+/** Ingest reads every device topic (shared or not); the MQTT integration publishes alerts; the dispatcher commands. */
 export function serviceAcls(): Acl[] {
   return [
     { acltype: 'subscribePattern', topic: 'tenant/+/device/+/+', allow: true },
     { acltype: 'subscribePattern', topic: '$share/+/tenant/+/device/+/+', allow: true },
     { acltype: 'publishClientSend', topic: 'alerts/#', allow: true },
+    // Commands and desired configuration to devices (ADR 027).
+    { acltype: 'publishClientSend', topic: 'tenant/+/device/+/commands/#', allow: true },
   ];
 }
 

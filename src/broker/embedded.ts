@@ -66,6 +66,8 @@ export interface EmbeddedBroker {
   checkDevicesWith(check: DeviceCheck): void;
   /** Closes the connections logged in as this device (its token was rotated, or it was revoked). */
   disconnectDevice(tenantId: string, deviceId: string): number;
+  /** Calls `handler` when a device's last connection closes (it is gone for commands); returns the remover. */
+  onDeviceGone(handler: (tenantId: string, deviceId: string) => void): () => void;
   /** How alert readers' logins are checked; until set, reader logins are refused. */
   checkReadersWith(check: ReaderCheck): void;
   /** Lets devices, readers and anonymous clients in: every gate of this process is installed. */
@@ -219,8 +221,12 @@ export async function startEmbeddedBroker(options: {
     // A clean session replaced whatever session the id had: it is gone from the broker, and so is its owner.
     if (client.clean) storedSessions.forget(client.id);
   });
+  const goneHandlers = new Set<(tenantId: string, deviceId: string) => void>();
   broker.on('clientDisconnect', (client) => {
     deviceClients.delete(client);
+    const identity = identities.get(client);
+    if (identity?.kind === 'device' && ![...deviceClients].some((other) => sameDevice(identities.get(other), identity)))
+      for (const handler of goneHandlers) handler(identity.tenantId, identity.deviceId);
     if (connected.get(client.id) === client) connected.delete(client.id);
     // A stored session outlives its connection: its id stays its login's until a clean session ends it.
     if (!client.clean) storedSessions.keep(client.id, ownerKey(identities.get(client)));
@@ -298,6 +304,10 @@ export async function startEmbeddedBroker(options: {
     disconnectReader(tenantId, name) {
       return closeWhere((i) => i.kind === 'reader' && i.tenantId === tenantId && i.name === name);
     },
+    onDeviceGone(handler) {
+      goneHandlers.add(handler);
+      return () => goneHandlers.delete(handler);
+    },
     disconnectDevice(tenantId, deviceId) {
       return closeWhere((i) => i.kind === 'device' && i.tenantId === tenantId && i.deviceId === deviceId);
     },
@@ -312,6 +322,9 @@ export async function startEmbeddedBroker(options: {
     },
   };
 }
+
+const sameDevice = (a: Identity | undefined, b: Identity & { kind: 'device' }) =>
+  a?.kind === 'device' && a.tenantId === b.tenantId && a.deviceId === b.deviceId;
 
 /** Who a client id belongs to: one key per login (every anonymous client shares one). */
 function ownerKey(identity: Identity | undefined): string {

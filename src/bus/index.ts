@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ComponentHealth } from '../http/server.js';
 import type { AcceptedMessage } from '../model/telemetry.js';
 import type { AlertEvent } from '../model/alerts.js';
+import type { CommandChange, DeviceKey } from '../model/commands.js';
 
 export interface BusEvents {
   /** Messages accepted by ingest, before they are stored (live views); gathered per event-loop turn. Live. */
@@ -21,6 +22,14 @@ export interface BusEvents {
   'alert.changed': AlertEvent;
   /** Delivery jobs were queued (workers start on them without waiting for their poll). Live, a hint. */
   'delivery.queued': { jobs: number };
+  /** Commands were queued for these devices (sent at once to those connected). Live, a hint: the sender's sweep catches what is lost. */
+  'commands.queued': DeviceKey[];
+  /** A device connected for commands (its commands_ready) or went away. Live, a hint, as above. */
+  'device.presence': DeviceKey & { online: boolean };
+  /** Commands changed state (answered, expired, canceled): waiting API calls, the sender, jobs. Live. */
+  'commands.changed': CommandChange[];
+  /** The desired configuration of these devices changed. Live, a hint, as above. */
+  'config.changed': DeviceKey[];
 }
 
 export type BusTopic = keyof BusEvents;

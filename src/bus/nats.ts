@@ -93,6 +93,10 @@ const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
   'device.changed': 'pulse.device.changed',
   'reader.removed': 'pulse.reader.removed',
   'delivery.queued': 'pulse.delivery.queued',
+  'commands.queued': 'pulse.commands.queued',
+  'device.presence': 'pulse.device.presence',
+  'commands.changed': 'pulse.commands.changed',
+  'config.changed': 'pulse.config.changed',
 };
 /**
  * Live telemetry is every message again, for WebSocket viewers that are mostly absent: a process that

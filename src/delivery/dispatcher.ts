@@ -17,6 +17,7 @@ import { backfillTimes, insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches, takeBackfillRoutes } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';
 import { dueFollowUps } from './follow-ups.js';
+import { startCommandSender } from '../commands/sender.js';
 
 const RETRY_MS = 2000;
 
@@ -216,6 +217,9 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       log.warn({ err: error }, 'dispatcher catch-up failed; new alert events are still dispatched'),
     );
 
+  // What goes out to devices — commands, configuration, fleet jobs — is the dispatcher's too (ADR 027).
+  const sender = await startCommandSender(deps);
+
   return {
     name: 'dispatcher',
     health: () => ({
@@ -223,8 +227,10 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       service: 'dispatcher',
       counters: { ...counters, queue_depth: queued.length },
       last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
+      commands: sender.health(),
     }),
     async stop() {
+      await sender.stop();
       await consumption.stop();
       await catchUp;
       await flush();

@@ -86,7 +86,7 @@ export function registerHttpIngest(app: App, options: HttpIngestOptions): void {
         );
         if (!outcome.accepted)
           return reply.status(httpStatusFor(outcome.reason)).send({ detail: httpReason(outcome.reason) });
-        return reply.status(202).send({ status: 'accepted', device_id, seq: outcome.message.seq });
+        return reply.status(202).send({ status: 'accepted', device_id, seq: 'message' in outcome ? outcome.message.seq : 0 });
       },
     );
 

@@ -9,6 +9,8 @@ import { IngestPipeline } from './pipeline.js';
 import { defaultIngestSettings, watchSettings } from '../model/settings.js';
 import { recentRegistryEntries } from '../model/device-registry.js';
 import { startRollups } from './rollups.js';
+import { createReplyRecorder } from '../commands/replies.js';
+import { registerDeviceCommandRoutes } from '../commands/http-device.js';
 
 function createPipeline(deps: RoleDeps): IngestPipeline {
   const { config, db, log, bus } = deps;
@@ -48,6 +50,22 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     // A revocation may have gone by while the bus was away: the next message of every device asks again.
     bus.onLiveGap(() => pipeline.cache.clear()),
   ];
+  // Devices' replies to commands (ADR 027) are recorded as they arrive, before they are acknowledged.
+  const recordReply = createReplyRecorder(db, bus);
+  pipeline.onReply = recordReply;
+  const stopGone = deps.embeddedBroker?.onDeviceGone((tenant_id, device_id) => {
+    void recordReply({ tenant_id, device_id }, { type: 'commands_offline' }).catch((error: unknown) =>
+      log.warn({ err: error, tenant_id, device_id }, 'could not record a device going away'),
+    );
+  });
+  if (stopGone) unsubscribers.push(stopGone);
+  registerDeviceCommandRoutes(deps.http.app, {
+    db,
+    bus,
+    pipeline,
+    recordReply,
+    maxInFlight: config.COMMAND_MAX_IN_FLIGHT,
+  });
   registerHttpIngest(deps.http.app, {
     pipeline,
     singleBodyLimit: config.HTTP_INGEST_MAX_BODY_BYTES,

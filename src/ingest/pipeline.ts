@@ -13,7 +13,8 @@ import { memberText } from './json-member.js';
 import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
-import { credentialsMatch, validate } from './validate.js';
+import { authenticateReply, credentialsMatch, validate } from './validate.js';
+import { isReplyType, parseReply, type Reply, type ReplyType } from '../commands/protocol.js';
 import { TelemetryWriter } from './writer.js';
 import { type AcceptedMessage, storeTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
@@ -51,7 +52,13 @@ export interface IncomingMessage {
   wait: 'stored' | 'queued';
 }
 
-export type Outcome = { accepted: true; message: AcceptedMessage } | { accepted: false; reason: Reason };
+export type Outcome =
+  | { accepted: true; message: AcceptedMessage }
+  | { accepted: true; reply: ReplyType }
+  | { accepted: false; reason: Reason };
+
+/** Takes a device's reply to commands (ADR 027); resolves once it is recorded. */
+export type ReplyHandler = (device: { tenant_id: string; device_id: string }, reply: Reply) => Promise<void>;
 
 /** How long a message somebody waits on may linger before its batch is flushed. */
 const WAITED_LINGER_MS = 20;
@@ -71,6 +78,9 @@ export class IngestPipeline {
   private lookupWaiters: (() => void)[] = [];
   /** Accepted in this event-loop turn, announced together on the bus. */
   private acceptedThisTurn: AcceptedMessage[] = [];
+  /** Where devices' replies to commands go; until set, they are stored as messages of their type. */
+  onReply: ReplyHandler | undefined;
+  readonly replyCounters = { received: 0, recorded: 0 };
 
   constructor(
     db: Database,
@@ -205,6 +215,9 @@ export class IngestPipeline {
       device = cached !== undefined ? cached : await this.lookup(topic.tenantId, topic.deviceId, incoming.source);
     }
     const now = Date.now();
+    if (topic && this.onReply && !incoming.allowedMsgTypes && isReplyType(topic.msgType)) {
+      return this.handleReply(incoming, { topic, msgType: topic.msgType, payload, sizeBytes, received, text, device, now });
+    }
     const result = validate({
       topic,
       payload,
@@ -241,6 +254,53 @@ export class IngestPipeline {
     const written = this.writer.add(row, incoming.wait === 'stored' ? WAITED_LINGER_MS : undefined);
     if (incoming.wait === 'stored' && (await written) === 'failed') return { accepted: false, reason: 'WRITE_FAILED' };
     return { accepted: true, message: result.message };
+  }
+
+  /** A reply to commands: authenticated as a message is, parsed, and recorded before it is acknowledged. */
+  private async handleReply(
+    incoming: IncomingMessage,
+    read: {
+      topic: NonNullable<ReturnType<typeof parseTopic>>;
+      msgType: ReplyType;
+      payload: unknown;
+      sizeBytes: number;
+      received: number;
+      text: string;
+      device: RegistryEntry | null;
+      now: number;
+    },
+  ): Promise<Outcome> {
+    const { topic, payload } = read;
+    const checked = authenticateReply({
+      topic,
+      payload,
+      sizeBytes: read.sizeBytes,
+      headerToken: incoming.headerToken,
+      topicAuthenticated: incoming.topicAuthenticated ?? false,
+      device: read.device,
+      takeRateToken: () => this.buckets.tryTake(`${topic.tenantId}\u0000${topic.deviceId}`, read.now),
+      maxPayloadBytes: Math.min(this.settings.maxPayloadBytes, read.received),
+      nowMs: read.now,
+    });
+    if (!checked.ok)
+      return this.reject({ ...checked, topic: incoming.topic, payload, rawText: payload === undefined ? read.text : undefined });
+    const parsed = parseReply(read.msgType, checked.payload);
+    if (!parsed.ok) {
+      return this.reject({
+        reason: 'INVALID_REPLY',
+        topic: incoming.topic,
+        payload: { ...checked.payload, problem: parsed.problem },
+        tenantId: topic.tenantId,
+        deviceId: topic.deviceId,
+        siteId: null,
+        msgType: topic.msgType,
+        eventTs: null,
+      });
+    }
+    this.replyCounters.received += 1;
+    await this.onReply!({ tenant_id: topic.tenantId, device_id: topic.deviceId }, parsed.reply);
+    this.replyCounters.recorded += 1;
+    return { accepted: true, reply: read.msgType };
   }
 
   async stop(): Promise<void> {

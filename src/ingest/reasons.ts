@@ -19,6 +19,7 @@ export const REASONS = [
   'INVALID_MSG_TYPE',
   'WRITE_FAILED',
   'OVERLOADED',
+  'INVALID_REPLY',
 ] as const;
 
 export type Reason = (typeof REASONS)[number];

@@ -109,6 +109,44 @@ export function validate(input: ValidationInput): Validation {
   };
 }
 
+export type ReplyCheck = { ok: true; payload: Record<string, unknown> } | ({ ok: false } & RejectDetails);
+
+/**
+ * A device's reply to commands (commands_ready, command_ack…, ADR 027): the same checks as a message up to
+ * the rate limit — size, JSON object, tenant, registered and active device, token — but no site: a reply
+ * is about the device, not a reading of one of its sites.
+ */
+export function authenticateReply(input: Omit<ValidationInput, 'allowedMsgTypes' | 'maxClockSkewSeconds'>): ReplyCheck {
+  const topic = input.topic;
+  const payload = isPlainObject(input.payload) ? input.payload : null;
+  const reject = (reason: Reason): ReplyCheck => ({
+    ok: false,
+    reason,
+    tenantId: topic?.tenantId ?? null,
+    deviceId: topic?.deviceId ?? null,
+    siteId: payload && typeof payload.site_id === 'string' ? payload.site_id : null,
+    msgType: topic?.msgType ?? null,
+    eventTs: null,
+  });
+  if (input.sizeBytes > input.maxPayloadBytes) return reject('PAYLOAD_TOO_LARGE');
+  if (!topic) return reject('BAD_TOPIC_FORMAT');
+  if (!payload) return reject('INVALID_JSON');
+  const payloadTenant = payload.tenant_id;
+  if (payloadTenant !== undefined && payloadTenant !== null && payloadTenant !== '' && payloadTenant !== topic.tenantId)
+    return reject('TENANT_MISMATCH_TOPIC_VS_PAYLOAD');
+  const device = input.device;
+  if (!device) return reject('UNREGISTERED_DEVICE');
+  if (device.status !== 'ACTIVE') return reject('DEVICE_REVOKED');
+  if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
+  const token = input.headerToken ?? payload.provision_token;
+  const absent = token === undefined || token === null || token === '';
+  if (absent && !input.topicAuthenticated) return reject('TOKEN_MISSING');
+  if (!absent && (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)))
+    return reject('TOKEN_INVALID');
+  if (!input.takeRateToken()) return reject('RATE_LIMITED');
+  return { ok: true, payload };
+}
+
 /** An object of at most 50 finite numbers or booleans under well-formed keys; absent or null is {}. */
 export function checkMetrics(value: unknown): Record<string, number | boolean> | null {
   if (value === undefined || value === null) return {};
