@@ -11,7 +11,7 @@ import type { App } from '../http/server.js';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { TokenBuckets } from '../lib/token-bucket.js';
 import * as commands from '../model/commands.js';
-import { COMMAND_NAME, configDelta, documentProblem, FIRMWARE_COMMAND, mergePatch } from '../commands/protocol.js';
+import { COMMAND_NAME, configDelta, documentProblem, FIRMWARE_COMMAND, mergePatch } from '../model/command-protocol.js';
 import { displayName } from './auth.js';
 import { principalOf } from './guard.js';
 import type { DeviceScope } from './devices.js';
@@ -25,6 +25,7 @@ const RECHECK_MS = 1000;
 
 export const CommandView = Obj({
   command_id: Type.String(),
+  tenant_id: Type.String(),
   device_id: Type.String(),
   name: Type.String(),
   params: Type.Unknown(),
@@ -61,10 +62,17 @@ export const ConfigView = Obj({
 
 const CreateCommand = Type.Object(
   {
-    name: Type.String({ pattern: COMMAND_NAME.source, description: 'what the device switches on: reboot, set_interval…' }),
+    name: Type.String({
+      pattern: COMMAND_NAME.source,
+      description: 'what the device switches on: reboot, set_interval…',
+    }),
     params: Type.Optional(Type.Unknown({ description: 'any JSON, at most 16 KiB' })),
     expires_in_seconds: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: MAX_EXPIRY_SECONDS, description: 'how long it may wait for its device; default one day' }),
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_EXPIRY_SECONDS,
+        description: 'how long it may wait for its device; default one day',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -170,7 +178,8 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
       ...writes,
       schema: {
         tags,
-        summary: 'Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer',
+        summary:
+          'Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer',
         params: DeviceParams,
         querystring: Type.Object({ wait: Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: 0 }) }),
         body: CreateCommand,
@@ -181,7 +190,10 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
       const { device_id } = request.params as { device_id: string };
       const body = request.body;
       if (body.name === FIRMWARE_COMMAND)
-        throw new AppError('INVALID_REQUEST', `${FIRMWARE_COMMAND} is sent by firmware update jobs: create a job of kind firmware`);
+        throw new AppError(
+          'INVALID_REQUEST',
+          `${FIRMWARE_COMMAND} is sent by firmware update jobs: create a job of kind firmware`,
+        );
       checkDocument(body.params, 'params');
       deps.pace(scope.tenantOf(request));
       const created = await scope.run(request, 'send_command', async (tx) => {
@@ -239,7 +251,12 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
     `${commandsPrefix}/:command_id`,
     {
       ...reads,
-      schema: { tags, summary: 'One command with its states and answer', params: CommandParams, response: { 200: CommandView } },
+      schema: {
+        tags,
+        summary: 'One command with its states and answer',
+        params: CommandParams,
+        response: { 200: CommandView },
+      },
     },
     async (request) => {
       const { command_id } = request.params as { command_id: string };
@@ -268,12 +285,24 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
       });
       if (!outcome.current) throw new AppError('NOT_FOUND', 'No command with that id in this tenant');
       if (!outcome.canceled)
-        throw new AppError('CONFLICT', `The command is ${outcome.current.state}: only a QUEUED or SENT command can be canceled`);
+        throw new AppError(
+          'CONFLICT',
+          `The command is ${outcome.current.state}: only a QUEUED or SENT command can be canceled`,
+        );
       const { canceled } = outcome;
       bus.publish('commands.changed', [
-        { tenant_id: canceled.tenant_id, device_id: canceled.device_id, command_id, state: canceled.state, job_id: canceled.job_id },
+        {
+          tenant_id: canceled.tenant_id,
+          device_id: canceled.device_id,
+          command_id,
+          state: canceled.state,
+          job_id: canceled.job_id,
+        },
       ]);
-      noteAudit(request, { resourceId: command_id, summary: `canceled command ${canceled.name} of ${canceled.device_id}` });
+      noteAudit(request, {
+        resourceId: command_id,
+        summary: `canceled command ${canceled.name} of ${canceled.device_id}`,
+      });
       return canceled;
     },
   );
@@ -323,7 +352,12 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
         deps.pace(scope.tenantOf(request));
         const view = await scope.run(request, 'set_config', async (tx) => {
           await requireActiveDevice(tx, device_id);
-          await commands.setDesired(tx, [device_id], (current) => (method === 'put' ? desired : mergePatch(current, desired)), by(request));
+          await commands.setDesired(
+            tx,
+            [device_id],
+            (current) => (method === 'put' ? desired : mergePatch(current, desired)),
+            by(request),
+          );
           const row = await commands.getConfig(tx, device_id);
           checkDocument(row?.desired, 'the desired configuration');
           return configView(device_id, row);

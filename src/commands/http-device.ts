@@ -8,7 +8,7 @@ import { narrow, type Database } from '../db/database.js';
 import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
 import * as commands from '../model/commands.js';
-import { parseReply, type Reply, type ReplyType } from './protocol.js';
+import { parseReply, type Reply, type ReplyType } from '../model/command-protocol.js';
 
 const MAX_WAIT_SECONDS = 30;
 /** Long polls look again this often, whatever the bus says (its hints may be lost between processes). */
@@ -79,7 +79,8 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
     {
       schema: {
         tags,
-        summary: 'A device fetches its commands (now DELIVERED) and its desired configuration, waiting up to `wait` seconds for some',
+        summary:
+          'A device fetches its commands (now DELIVERED) and its desired configuration, waiting up to `wait` seconds for some',
         params: DeviceParams,
         headers: TokenHeader,
         querystring: Type.Object({ wait: Type.Integer({ minimum: 0, maximum: MAX_WAIT_SECONDS, default: 0 }) }),
@@ -109,7 +110,7 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
           tags,
           summary:
             type === 'command_result'
-              ? "A device answers a command: {status: SUCCEEDED | FAILED, result?, error?}"
+              ? 'A device answers a command: {status: SUCCEEDED | FAILED, result?, error?}'
               : 'A device reports a step of a long command: {state, detail?} (firmware: DOWNLOADING … UPDATED | FAILED)',
           params: CommandParams,
           headers: TokenHeader,

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import { narrow, type Database } from '../db/database.js';
 import * as jobs from '../model/jobs.js';
-import { nextStep } from './rollout.js';
+import { nextStep } from '../model/rollout.js';
 
 const NUDGE_DELAY_MS = 100;
 
@@ -40,8 +40,7 @@ export function createJobRunner({ db, bus, log }: { db: Database; bus: Bus; log:
       return { devices, canceled: [], config: job.kind === 'config' };
     });
     if (queued.canceled.length > 0) bus.publish('commands.changed', queued.canceled);
-    if (queued.devices.length > 0)
-      bus.publish(queued.config ? 'config.changed' : 'commands.queued', queued.devices);
+    if (queued.devices.length > 0) bus.publish(queued.config ? 'config.changed' : 'commands.queued', queued.devices);
   }
 
   async function tickAll(): Promise<void> {

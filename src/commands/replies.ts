@@ -3,7 +3,7 @@
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import * as commands from '../model/commands.js';
-import type { Reply } from './protocol.js';
+import type { Reply } from '../model/command-protocol.js';
 
 export function createReplyRecorder(db: Database, bus: Bus) {
   return async function record(device: commands.DeviceKey, reply: Reply): Promise<void> {

@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { RoleDeps } from '../roles.js';
 import * as commands from '../model/commands.js';
-import { commandsTopic, CONFIG_LEAF } from './protocol.js';
+import { commandsTopic, CONFIG_LEAF } from '../model/command-protocol.js';
 import { createJobRunner } from './jobs.js';
 import type { ComponentHealth } from '../http/server.js';
 
@@ -117,7 +117,10 @@ export async function startCommandSender(deps: RoleDeps): Promise<CommandSender>
     }),
     bus.subscribe('commands.changed', (changes) => {
       // An answered command leaves room for the next one; a job's may let the job go on.
-      want(changes.filter((change) => commands.isFinished(change.state)), false);
+      want(
+        changes.filter((change) => commands.isFinished(change.state)),
+        false,
+      );
       if (changes.some((change) => change.job_id)) jobs.nudge();
     }),
   ];

@@ -86,7 +86,9 @@ export function registerHttpIngest(app: App, options: HttpIngestOptions): void {
         );
         if (!outcome.accepted)
           return reply.status(httpStatusFor(outcome.reason)).send({ detail: httpReason(outcome.reason) });
-        return reply.status(202).send({ status: 'accepted', device_id, seq: 'message' in outcome ? outcome.message.seq : 0 });
+        return reply
+          .status(202)
+          .send({ status: 'accepted', device_id, seq: 'message' in outcome ? outcome.message.seq : 0 });
       },
     );
 

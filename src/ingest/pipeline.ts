@@ -14,7 +14,7 @@ import { rejectStorage, type IngestSettings } from '../model/settings.js';
 import { parseTopic } from './topic.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
 import { authenticateReply, credentialsMatch, validate } from './validate.js';
-import { isReplyType, parseReply, type Reply, type ReplyType } from '../commands/protocol.js';
+import { isReplyType, parseReply, type Reply, type ReplyType } from '../model/command-protocol.js';
 import { TelemetryWriter } from './writer.js';
 import { type AcceptedMessage, storeTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
@@ -216,7 +216,16 @@ export class IngestPipeline {
     }
     const now = Date.now();
     if (topic && this.onReply && !incoming.allowedMsgTypes && isReplyType(topic.msgType)) {
-      return this.handleReply(incoming, { topic, msgType: topic.msgType, payload, sizeBytes, received, text, device, now });
+      return this.handleReply(incoming, {
+        topic,
+        msgType: topic.msgType,
+        payload,
+        sizeBytes,
+        received,
+        text,
+        device,
+        now,
+      });
     }
     const result = validate({
       topic,
@@ -283,7 +292,12 @@ export class IngestPipeline {
       nowMs: read.now,
     });
     if (!checked.ok)
-      return this.reject({ ...checked, topic: incoming.topic, payload, rawText: payload === undefined ? read.text : undefined });
+      return this.reject({
+        ...checked,
+        topic: incoming.topic,
+        payload,
+        rawText: payload === undefined ? read.text : undefined,
+      });
     const parsed = parseReply(read.msgType, checked.payload);
     if (!parsed.ok) {
       return this.reject({

@@ -3,7 +3,7 @@
 // handling and the sweeps work across tenants as the pipeline (ServiceTx). Every transition is one
 // conditional UPDATE, so two instances racing over the same command change it once.
 import type { ServiceTx, TenantScope } from '../db/database.js';
-import { FIRMWARE_COMMAND, firmwareOutcome, type CommandMessage } from '../commands/protocol.js';
+import { FIRMWARE_COMMAND, firmwareOutcome, type CommandMessage } from './command-protocol.js';
 
 export const COMMAND_STATES = ['QUEUED', 'SENT', 'DELIVERED', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED'] as const;
 export type CommandState = (typeof COMMAND_STATES)[number];
@@ -56,7 +56,14 @@ export async function createCommand(tx: TenantScope, command: NewCommand): Promi
   const { rows } = await tx.query<Command>(
     `INSERT INTO device_commands (tenant_id, device_id, name, params, expires_at, created_by)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
-    [tx.tenantId, command.device_id, command.name, JSON.stringify(command.params), command.expires_at, command.created_by],
+    [
+      tx.tenantId,
+      command.device_id,
+      command.name,
+      JSON.stringify(command.params),
+      command.expires_at,
+      command.created_by,
+    ],
   );
   return rows[0]!;
 }
@@ -103,7 +110,9 @@ export async function cancelCommand(tx: TenantScope, commandId: string): Promise
   return rows[0] ?? null;
 }
 
-export const commandMessage = (command: Pick<Command, 'command_id' | 'name' | 'params' | 'created_at' | 'expires_at'>): CommandMessage => ({
+export const commandMessage = (
+  command: Pick<Command, 'command_id' | 'name' | 'params' | 'created_at' | 'expires_at'>,
+): CommandMessage => ({
   id: command.command_id,
   name: command.name,
   params: command.params,
@@ -138,10 +147,10 @@ export async function setOnline(tx: ServiceTx, device: DeviceKey, online: boolea
         [device.tenant_id, device.device_id],
       );
   if (!online && rowCount)
-    await tx.query(`UPDATE device_commands SET state = 'QUEUED' WHERE tenant_id = $1 AND device_id = $2 AND state = 'SENT'`, [
-      device.tenant_id,
-      device.device_id,
-    ]);
+    await tx.query(
+      `UPDATE device_commands SET state = 'QUEUED' WHERE tenant_id = $1 AND device_id = $2 AND state = 'SENT'`,
+      [device.tenant_id, device.device_id],
+    );
   return (rowCount ?? 0) > 0;
 }
 
@@ -166,7 +175,9 @@ export async function takeOutgoing(
   options: { maxInFlight: number; resend: boolean },
 ): Promise<Outgoing[]> {
   if (devices.length === 0) return [];
-  const { rows: online } = await tx.query<DeviceKey & { desired: unknown; desired_version: number; config_sent_version: number }>(
+  const { rows: online } = await tx.query<
+    DeviceKey & { desired: unknown; desired_version: number; config_sent_version: number }
+  >(
     `SELECT c.tenant_id, c.device_id, c.desired, c.desired_version, c.config_sent_version
      FROM device_control c JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, device_id)
        ON c.tenant_id = k.tenant_id AND c.device_id = k.device_id
@@ -192,13 +203,19 @@ export async function takeOutgoing(
      RETURNING ${prefixed('d')}`,
     [online.map((d) => d.tenant_id), online.map((d) => d.device_id), options.maxInFlight, options.resend],
   );
-  const configured = online.filter((d) => d.desired_version > 0 && (options.resend || d.desired_version > d.config_sent_version));
+  const configured = online.filter(
+    (d) => d.desired_version > 0 && (options.resend || d.desired_version > d.config_sent_version),
+  );
   if (configured.length > 0) {
     await tx.query(
       `UPDATE device_control c SET config_sent_version = k.version
        FROM unnest($1::text[], $2::text[], $3::int[]) AS k(tenant_id, device_id, version)
        WHERE c.tenant_id = k.tenant_id AND c.device_id = k.device_id`,
-      [configured.map((d) => d.tenant_id), configured.map((d) => d.device_id), configured.map((d) => d.desired_version)],
+      [
+        configured.map((d) => d.tenant_id),
+        configured.map((d) => d.device_id),
+        configured.map((d) => d.desired_version),
+      ],
     );
   }
   const byDevice = new Map<string, Command[]>();
@@ -298,7 +315,8 @@ export async function recordResult(
     [device.tenant_id, device.device_id, answer.id, answer.status, JSON.stringify(answer.result), answer.error],
   );
   const changed = rows[0];
-  if (changed?.state === 'SUCCEEDED' && changed.name === FIRMWARE_COMMAND) await recordFirmware(tx, device, changed.params);
+  if (changed?.state === 'SUCCEEDED' && changed.name === FIRMWARE_COMMAND)
+    await recordFirmware(tx, device, changed.params);
   return changed ? { ...pick(changed) } : null;
 }
 
@@ -324,7 +342,13 @@ export async function recordProgress(
          delivered_at = COALESCE(delivered_at, clock_timestamp())
      WHERE tenant_id = $1 AND device_id = $2 AND command_id = $3 AND state IN ('QUEUED', 'SENT', 'DELIVERED')
      RETURNING ${CHANGE_COLUMNS}`,
-    [device.tenant_id, device.device_id, report.id, report.state, report.detail === null ? null : JSON.stringify(report.detail)],
+    [
+      device.tenant_id,
+      device.device_id,
+      report.id,
+      report.state,
+      report.detail === null ? null : JSON.stringify(report.detail),
+    ],
   );
   return rows[0] ?? null;
 }

@@ -5,8 +5,8 @@
 import type { ServiceTx, TenantScope } from '../db/database.js';
 import type { CommandChange, DeviceKey } from './commands.js';
 import type { DeviceSelector } from './device-selection.js';
-import type { ExecutionCounts, RolloutPolicy } from '../commands/rollout.js';
-import { mergePatch } from '../commands/protocol.js';
+import type { ExecutionCounts, RolloutPolicy } from './rollout.js';
+import { mergePatch } from './command-protocol.js';
 
 export type JobKind = 'command' | 'config' | 'firmware';
 export type JobState = 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
@@ -224,7 +224,10 @@ export async function settleExecutions(tx: ServiceTx, job: Job): Promise<void> {
   );
 }
 
-export async function executionCounts(tx: ServiceTx, jobId: string): Promise<{ counts: ExecutionCounts; startedInWindow: number }> {
+export async function executionCounts(
+  tx: ServiceTx,
+  jobId: string,
+): Promise<{ counts: ExecutionCounts; startedInWindow: number }> {
   const { rows } = await tx.query<{ state: ExecutionState; n: number; recent: number }>(
     `SELECT state, count(*)::int AS n, count(*) FILTER (WHERE started_at > clock_timestamp() - interval '60 seconds')::int AS recent
      FROM job_executions WHERE job_id = $1 GROUP BY state`,

@@ -10,7 +10,7 @@ import * as jobs from '../../model/jobs.js';
 import * as templates from '../../model/command-templates.js';
 import { setDesired } from '../../model/commands.js';
 import { countSelection, selectDevices, selectsSomething, type DeviceSelector } from '../../model/device-selection.js';
-import { COMMAND_NAME, FIRMWARE_COMMAND, mergePatch } from '../../commands/protocol.js';
+import { COMMAND_NAME, FIRMWARE_COMMAND, mergePatch } from '../../model/command-protocol.js';
 import { displayName } from '../auth.js';
 import { checkDocument } from '../commands.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
@@ -36,6 +36,7 @@ const Counts = Obj({
 
 const JobView = Obj({
   job_id: Type.String(),
+  tenant_id: Type.String(),
   name: Type.String(),
   kind: Type.Union([Type.Literal('command'), Type.Literal('config'), Type.Literal('firmware')]),
   command_name: Nullable(Type.String()),
@@ -59,14 +60,25 @@ const CreateJob = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
     kind: Type.Union([Type.Literal('command'), Type.Literal('config'), Type.Literal('firmware')]),
-    command_name: Type.Optional(Type.String({ pattern: COMMAND_NAME.source, description: 'kind command: the command' })),
+    command_name: Type.Optional(
+      Type.String({ pattern: COMMAND_NAME.source, description: 'kind command: the command' }),
+    ),
     params: Type.Optional(
-      Type.Unknown({ description: "command: its params; config: a JSON merge patch of the desired configuration; firmware: {image_id}" }),
+      Type.Unknown({
+        description:
+          'command: its params; config: a JSON merge patch of the desired configuration; firmware: {image_id}',
+      }),
     ),
     selector: Selector,
-    rate_per_minute: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'devices started per minute; null: no limit' }))),
+    rate_per_minute: Type.Optional(
+      Nullable(
+        Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'devices started per minute; null: no limit' }),
+      ),
+    ),
     max_in_flight: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 100 })),
-    timeout_seconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 30 * 86_400, default: 3600, description: 'per device' })),
+    timeout_seconds: Type.Optional(
+      Type.Integer({ minimum: 10, maximum: 30 * 86_400, default: 3600, description: 'per device' }),
+    ),
     abort_failure_percent: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 100 }))),
     abort_min_devices: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10 })),
   },
@@ -108,14 +120,20 @@ function jobPayload(body: { kind: jobs.JobKind; command_name?: string | undefine
   if (body.kind === 'config') {
     const patch = body.params;
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
-      throw new AppError('INVALID_REQUEST', 'A config job needs params: a JSON object, merged into each desired configuration');
+      throw new AppError(
+        'INVALID_REQUEST',
+        'A config job needs params: a JSON object, merged into each desired configuration',
+      );
     checkDocument(patch, 'params');
     return { command_name: null, params: patch };
   }
   throw new AppError('INVALID_REQUEST', 'Firmware jobs need an uploaded image: not available yet in this version');
 }
 
-export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus; pace: (tenantId: string) => void }): void {
+export function registerJobRoutes(
+  app: App,
+  deps: { inTenant: InTenant; bus: Bus; pace: (tenantId: string) => void },
+): void {
   const { inTenant, bus } = deps;
 
   app.post(
@@ -141,7 +159,8 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
       preHandler: customerAdminOnly,
       schema: {
         tags,
-        summary: 'Change the desired configuration of every selected device with one JSON merge patch (a new version each)',
+        summary:
+          'Change the desired configuration of every selected device with one JSON merge patch (a new version each)',
         body: Type.Object({ selector: Selector, desired: JsonObject }, { additionalProperties: false }),
         response: { 200: Obj({ devices: Type.Integer() }) },
       },
@@ -152,14 +171,21 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
       deps.pace(principalOf(request).tenantId!);
       const changed = await inTenant(request, async (tx) => {
         const devices = await selectDevices(tx, selector);
-        const versions = await setDesired(tx, devices, (current) => mergePatch(current, desired), displayName(principalOf(request)));
+        const versions = await setDesired(
+          tx,
+          devices,
+          (current) => mergePatch(current, desired),
+          displayName(principalOf(request)),
+        );
         return { tenantId: tx.tenantId, devices: [...versions.keys()] };
       });
       bus.publish(
         'config.changed',
         changed.devices.map((device_id) => ({ tenant_id: changed.tenantId, device_id })),
       );
-      noteAudit(request, { summary: `changed the desired configuration of ${countOf(changed.devices.length, 'device')}` });
+      noteAudit(request, {
+        summary: `changed the desired configuration of ${countOf(changed.devices.length, 'device')}`,
+      });
       return { devices: changed.devices.length };
     },
   );
@@ -170,7 +196,8 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
       preHandler: customerAdminOnly,
       schema: {
         tags,
-        summary: 'Start a fleet job: a command or a configuration patch for each selected device, at a pace, stopped early by failures',
+        summary:
+          'Start a fleet job: a command or a configuration patch for each selected device, at a pace, stopped early by failures',
         body: CreateJob,
         response: { 201: JobView },
       },
@@ -179,13 +206,19 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
       const body = request.body;
       const payload = jobPayload(body);
       if (!selectsSomething(body.selector as DeviceSelector))
-        throw new AppError('INVALID_REQUEST', 'The selector picks no device: give all, site_ids, device_prefix or device_ids');
+        throw new AppError(
+          'INVALID_REQUEST',
+          'The selector picks no device: give all, site_ids, device_prefix or device_ids',
+        );
       deps.pace(principalOf(request).tenantId!);
       const job = await inTenant(request, async (tx) => {
         const devices = await selectDevices(tx, body.selector);
         if (devices.length === 0) throw new AppError('INVALID_REQUEST', 'No ACTIVE device matches the selector');
         if (devices.length > MAX_JOB_DEVICES)
-          throw new AppError('INVALID_REQUEST', `A job covers at most ${MAX_JOB_DEVICES} devices; this selector picks ${devices.length}`);
+          throw new AppError(
+            'INVALID_REQUEST',
+            `A job covers at most ${MAX_JOB_DEVICES} devices; this selector picks ${devices.length}`,
+          );
         return jobs.createJob(
           tx,
           {
@@ -203,7 +236,10 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
           devices,
         );
       });
-      noteAudit(request, { resourceId: job.job_id, summary: `started job "${job.name}" on ${countOf(job.counts.total, 'device')}` });
+      noteAudit(request, {
+        resourceId: job.job_id,
+        summary: `started job "${job.name}" on ${countOf(job.counts.total, 'device')}`,
+      });
       return reply.status(201).send(job);
     },
   );
@@ -248,7 +284,8 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
     },
     (request) =>
       inTenant(request, async (tx) => {
-        if (!(await jobs.getJob(tx, request.params.job_id))) throw new AppError('NOT_FOUND', 'No job with that id in this tenant');
+        if (!(await jobs.getJob(tx, request.params.job_id)))
+          throw new AppError('NOT_FOUND', 'No job with that id in this tenant');
         return { executions: await jobs.listExecutions(tx, request.params.job_id, request.query) };
       }),
   );
@@ -271,7 +308,8 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
         return { canceled, job: await jobs.getJob(tx, job_id) };
       });
       if (!outcome.job) throw new AppError('NOT_FOUND', 'No job with that id in this tenant');
-      if (!outcome.canceled) throw new AppError('CONFLICT', `The job is ${outcome.job.state}: only a RUNNING job can be canceled`);
+      if (!outcome.canceled)
+        throw new AppError('CONFLICT', `The job is ${outcome.job.state}: only a RUNNING job can be canceled`);
       if (outcome.canceled.length > 0) bus.publish('commands.changed', outcome.canceled);
       noteAudit(request, { resourceId: job_id, summary: `canceled job "${outcome.job.name}"` });
       return outcome.job;
@@ -294,7 +332,8 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
       const job = await inTenant(request, async (tx) => {
         const found = await jobs.getJob(tx, job_id);
         if (!found) throw new AppError('NOT_FOUND', 'No job with that id in this tenant');
-        if ((await jobs.retryFailed(tx, job_id)) === 0) throw new AppError('CONFLICT', 'The job has no failed device to retry');
+        if ((await jobs.retryFailed(tx, job_id)) === 0)
+          throw new AppError('CONFLICT', 'The job has no failed device to retry');
         return (await jobs.getJob(tx, job_id))!;
       });
       noteAudit(request, { resourceId: job_id, summary: `retried the failed devices of job "${job.name}"` });
@@ -336,7 +375,11 @@ export function registerJobRoutes(app: App, deps: { inTenant: InTenant; bus: Bus
     async (request, reply) => {
       checkDocument(request.body.params, 'params');
       const created = await inTenant(request, (tx) =>
-        templates.createTemplate(tx, { ...request.body, params: request.body.params ?? {}, description: request.body.description ?? null }),
+        templates.createTemplate(tx, {
+          ...request.body,
+          params: request.body.params ?? {},
+          description: request.body.description ?? null,
+        }),
       );
       noteAudit(request, { resourceId: created.template_id, summary: `saved command template "${created.label}"` });
       return reply.status(201).send(created);

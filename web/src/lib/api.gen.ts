@@ -407,6 +407,349 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/commands': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device fetches its commands (now DELIVERED) and its desired configuration, waiting up to `wait` seconds for some */
+    get: {
+      parameters: {
+        query: {
+          wait: number;
+        };
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              commands: {
+                id: string;
+                name: string;
+                params: unknown;
+                created_at: string;
+                expires_at: string;
+              }[];
+              config: {
+                version: number;
+                desired: unknown;
+              } | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/commands/{command_id}/result': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device answers a command: {status: SUCCEEDED | FAILED, result?, error?} */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              state: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/commands/{command_id}/progress': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device reports a step of a long command: {state, detail?} (firmware: DOWNLOADING … UPDATED | FAILED) */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              id: string;
+              state: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/config/reported': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device reports the configuration it applied: {version, reported} */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'recorded';
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v2/devices': {
     parameters: {
       query?: never;
@@ -8006,6 +8349,1685 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/devices/{device_id}/commands': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's commands, newest first */
+    get: {
+      parameters: {
+        query: {
+          limit: number;
+          /** @description older than this creation time */
+          before?: string;
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              commands: {
+                command_id: string;
+                tenant_id: string;
+                device_id: string;
+                name: string;
+                params: unknown;
+                state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: date-time */
+                sent_at: string | null;
+                /** Format: date-time */
+                delivered_at: string | null;
+                /** Format: date-time */
+                finished_at: string | null;
+                send_count: number;
+                progress: string | null;
+                /** Format: date-time */
+                progress_at: string | null;
+                result: unknown;
+                error: string | null;
+                created_by: string | null;
+                job_id: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer */
+    post: {
+      parameters: {
+        query: {
+          wait: number;
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description what the device switches on: reboot, set_interval… */
+            name: string;
+            /** @description any JSON, at most 16 KiB */
+            params?: unknown;
+            /** @description how long it may wait for its device; default one day */
+            expires_in_seconds?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/commands/{command_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One command with its states and answer */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/commands/{command_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a command its device has not confirmed yet (QUEUED or SENT) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/devices/{device_id}/config': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's desired and reported configuration, the keys that differ, and since when */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    /** Replace the desired configuration (a new version, sent to the device) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            desired: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change the desired configuration with a JSON merge patch (null removes a key) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            desired: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/devices/selection': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** How many ACTIVE devices a selector picks, and the first of them */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description criteria given together must all match */
+            selector: {
+              /** @description every ACTIVE device of the tenant */
+              all?: boolean;
+              site_ids?: string[];
+              device_prefix?: string;
+              device_ids?: string[];
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              count: number;
+              sample: string[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/config': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change the desired configuration of every selected device with one JSON merge patch (a new version each) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description criteria given together must all match */
+            selector: {
+              /** @description every ACTIVE device of the tenant */
+              all?: boolean;
+              site_ids?: string[];
+              device_prefix?: string;
+              device_ids?: string[];
+            };
+            desired: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              devices: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/jobs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's jobs, newest first, with their progress */
+    get: {
+      parameters: {
+        query: {
+          limit: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobs: {
+                job_id: string;
+                tenant_id: string;
+                name: string;
+                kind: 'command' | 'config' | 'firmware';
+                command_name: string | null;
+                params: unknown;
+                selector: unknown;
+                state: 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
+                rate_per_minute: number | null;
+                max_in_flight: number;
+                timeout_seconds: number;
+                abort_failure_percent: number | null;
+                abort_min_devices: number;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                started_at: string;
+                /** Format: date-time */
+                finished_at: string | null;
+                reason: string | null;
+                counts: {
+                  total: number;
+                  PENDING: number;
+                  IN_PROGRESS: number;
+                  SUCCEEDED: number;
+                  FAILED: number;
+                  TIMED_OUT: number;
+                  CANCELED: number;
+                };
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Start a fleet job: a command or a configuration patch for each selected device, at a pace, stopped early by failures */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            kind: 'command' | 'config' | 'firmware';
+            /** @description kind command: the command */
+            command_name?: string;
+            /** @description command: its params; config: a JSON merge patch of the desired configuration; firmware: {image_id} */
+            params?: unknown;
+            /** @description criteria given together must all match */
+            selector: {
+              /** @description every ACTIVE device of the tenant */
+              all?: boolean;
+              site_ids?: string[];
+              device_prefix?: string;
+              device_ids?: string[];
+            };
+            /** @description devices started per minute; null: no limit */
+            rate_per_minute?: number | null;
+            /** @default 100 */
+            max_in_flight?: number;
+            /**
+             * @description per device
+             * @default 3600
+             */
+            timeout_seconds?: number;
+            abort_failure_percent?: number | null;
+            /** @default 10 */
+            abort_min_devices?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              job_id: string;
+              tenant_id: string;
+              name: string;
+              kind: 'command' | 'config' | 'firmware';
+              command_name: string | null;
+              params: unknown;
+              selector: unknown;
+              state: 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
+              rate_per_minute: number | null;
+              max_in_flight: number;
+              timeout_seconds: number;
+              abort_failure_percent: number | null;
+              abort_min_devices: number;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              started_at: string;
+              /** Format: date-time */
+              finished_at: string | null;
+              reason: string | null;
+              counts: {
+                total: number;
+                PENDING: number;
+                IN_PROGRESS: number;
+                SUCCEEDED: number;
+                FAILED: number;
+                TIMED_OUT: number;
+                CANCELED: number;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/jobs/{job_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One job and its progress */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              job_id: string;
+              tenant_id: string;
+              name: string;
+              kind: 'command' | 'config' | 'firmware';
+              command_name: string | null;
+              params: unknown;
+              selector: unknown;
+              state: 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
+              rate_per_minute: number | null;
+              max_in_flight: number;
+              timeout_seconds: number;
+              abort_failure_percent: number | null;
+              abort_min_devices: number;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              started_at: string;
+              /** Format: date-time */
+              finished_at: string | null;
+              reason: string | null;
+              counts: {
+                total: number;
+                PENDING: number;
+                IN_PROGRESS: number;
+                SUCCEEDED: number;
+                FAILED: number;
+                TIMED_OUT: number;
+                CANCELED: number;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/jobs/{job_id}/executions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A job's devices with their outcome, in rollout order */
+    get: {
+      parameters: {
+        query: {
+          state?: 'PENDING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'CANCELED';
+          limit: number;
+          offset: number;
+        };
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              executions: {
+                device_id: string;
+                state: 'PENDING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'CANCELED';
+                command_id: string | null;
+                config_version: number | null;
+                /** Format: date-time */
+                started_at: string | null;
+                /** Format: date-time */
+                finished_at: string | null;
+                error: string | null;
+                progress: string | null;
+                result: unknown;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/jobs/{job_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a running job: devices not started are withdrawn, and so are commands not yet confirmed */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              job_id: string;
+              tenant_id: string;
+              name: string;
+              kind: 'command' | 'config' | 'firmware';
+              command_name: string | null;
+              params: unknown;
+              selector: unknown;
+              state: 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
+              rate_per_minute: number | null;
+              max_in_flight: number;
+              timeout_seconds: number;
+              abort_failure_percent: number | null;
+              abort_min_devices: number;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              started_at: string;
+              /** Format: date-time */
+              finished_at: string | null;
+              reason: string | null;
+              counts: {
+                total: number;
+                PENDING: number;
+                IN_PROGRESS: number;
+                SUCCEEDED: number;
+                FAILED: number;
+                TIMED_OUT: number;
+                CANCELED: number;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/jobs/{job_id}/retry': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Run the failed and timed-out devices of a job again */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          job_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              job_id: string;
+              tenant_id: string;
+              name: string;
+              kind: 'command' | 'config' | 'firmware';
+              command_name: string | null;
+              params: unknown;
+              selector: unknown;
+              state: 'RUNNING' | 'COMPLETED' | 'CANCELED' | 'ABORTED';
+              rate_per_minute: number | null;
+              max_in_flight: number;
+              timeout_seconds: number;
+              abort_failure_percent: number | null;
+              abort_min_devices: number;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              started_at: string;
+              /** Format: date-time */
+              finished_at: string | null;
+              reason: string | null;
+              counts: {
+                total: number;
+                PENDING: number;
+                IN_PROGRESS: number;
+                SUCCEEDED: number;
+                FAILED: number;
+                TIMED_OUT: number;
+                CANCELED: number;
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/command-templates': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's saved commands */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              templates: {
+                template_id: string;
+                label: string;
+                name: string;
+                params: unknown;
+                description: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Save a command with its parameters under a label */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            label: string;
+            name: string;
+            params?: unknown;
+            description?: string | null;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              template_id: string;
+              label: string;
+              name: string;
+              params: unknown;
+              description: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/command-templates/{template_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Remove a saved command */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          template_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/silences': {
     parameters: {
       query?: never;
@@ -10864,6 +12886,677 @@ export interface paths {
     options?: never;
     head?: never;
     patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/devices/{device_id}/commands': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's commands, newest first */
+    get: {
+      parameters: {
+        query: {
+          limit: number;
+          /** @description older than this creation time */
+          before?: string;
+        };
+        header?: never;
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              commands: {
+                command_id: string;
+                tenant_id: string;
+                device_id: string;
+                name: string;
+                params: unknown;
+                state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: date-time */
+                sent_at: string | null;
+                /** Format: date-time */
+                delivered_at: string | null;
+                /** Format: date-time */
+                finished_at: string | null;
+                send_count: number;
+                progress: string | null;
+                /** Format: date-time */
+                progress_at: string | null;
+                result: unknown;
+                error: string | null;
+                created_by: string | null;
+                job_id: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer */
+    post: {
+      parameters: {
+        query: {
+          wait: number;
+        };
+        header?: never;
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description what the device switches on: reboot, set_interval… */
+            name: string;
+            /** @description any JSON, at most 16 KiB */
+            params?: unknown;
+            /** @description how long it may wait for its device; default one day */
+            expires_in_seconds?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/commands/{command_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One command with its states and answer */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/commands/{command_id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Cancel a command its device has not confirmed yet (QUEUED or SENT) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          command_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              command_id: string;
+              tenant_id: string;
+              device_id: string;
+              name: string;
+              params: unknown;
+              state: 'QUEUED' | 'SENT' | 'DELIVERED' | 'SUCCEEDED' | 'FAILED' | 'EXPIRED' | 'CANCELED';
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              sent_at: string | null;
+              /** Format: date-time */
+              delivered_at: string | null;
+              /** Format: date-time */
+              finished_at: string | null;
+              send_count: number;
+              progress: string | null;
+              /** Format: date-time */
+              progress_at: string | null;
+              result: unknown;
+              error: string | null;
+              created_by: string | null;
+              job_id: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/devices/{device_id}/config': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's desired and reported configuration, the keys that differ, and since when */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    /** Replace the desired configuration (a new version, sent to the device) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            desired: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    /** Change the desired configuration with a JSON merge patch (null removes a key) */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            desired: {
+              [key: string]: unknown;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              desired: {
+                [key: string]: unknown;
+              };
+              desired_version: number;
+              /** Format: date-time */
+              desired_at: string | null;
+              desired_by: string | null;
+              reported: {
+                [key: string]: unknown;
+              } | null;
+              reported_version: number | null;
+              /** Format: date-time */
+              reported_at: string | null;
+              /** @description top-level keys whose desired and reported values differ */
+              delta: string[];
+              in_sync: boolean;
+              /** Format: date-time */
+              out_of_sync_since: string | null;
+              /** @description connected for commands now (MQTT) */
+              online: boolean;
+              /** Format: date-time */
+              online_changed_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
     trace?: never;
   };
   '/operator/system/health': {

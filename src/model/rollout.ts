@@ -19,9 +19,7 @@ export interface RolloutPolicy {
 }
 
 export type RolloutStep =
-  | { action: 'abort'; reason: string }
-  | { action: 'complete' }
-  | { action: 'start'; count: number };
+  { action: 'abort'; reason: string } | { action: 'complete' } | { action: 'start'; count: number };
 
 /** The window the rollout rate is counted over. */
 export const RATE_WINDOW_MS = 60_000;
@@ -30,7 +28,12 @@ export const RATE_WINDOW_MS = 60_000;
  * `startedInWindow`: executions started in the last RATE_WINDOW_MS. The rate ramps up from the job's start
  * (a job of 60 a minute starts one a second, not 60 at once), then holds over a sliding minute.
  */
-export function nextStep(policy: RolloutPolicy, counts: ExecutionCounts, startedInWindow: number, now: Date): RolloutStep {
+export function nextStep(
+  policy: RolloutPolicy,
+  counts: ExecutionCounts,
+  startedInWindow: number,
+  now: Date,
+): RolloutStep {
   const failed = counts.FAILED + counts.TIMED_OUT;
   const finished = counts.SUCCEEDED + failed;
   if (

@@ -25,7 +25,8 @@ export const REPLY_TYPES = [
 ] as const;
 export type ReplyType = (typeof REPLY_TYPES)[number];
 
-export const isReplyType = (msgType: string): msgType is ReplyType => (REPLY_TYPES as readonly string[]).includes(msgType);
+export const isReplyType = (msgType: string): msgType is ReplyType =>
+  (REPLY_TYPES as readonly string[]).includes(msgType);
 
 /** What results, progress details, parameters and reported configurations may hold, in bytes of JSON. */
 export const MAX_DOCUMENT_BYTES = 16 * 1024;
@@ -97,7 +98,9 @@ export function parseReply(type: ReplyType, payload: unknown): ParsedReply {
     if (typeof payload.state !== 'string' || !PROGRESS_STATE.test(payload.state))
       return fail('state must be an upper-case word of at most 32 characters, such as DOWNLOADING');
     const problem = documentProblem(payload.detail, 'detail');
-    return problem ? fail(problem) : { ok: true, reply: { type, id, state: payload.state, detail: payload.detail ?? null } };
+    return problem
+      ? fail(problem)
+      : { ok: true, reply: { type, id, state: payload.state, detail: payload.detail ?? null } };
   }
   const status = payload.status;
   if (status !== 'SUCCEEDED' && status !== 'FAILED') return fail('status must be SUCCEEDED or FAILED');
@@ -138,7 +141,9 @@ export function sameJson(a: unknown, b: unknown): boolean {
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
   const keys = Object.keys(left);
-  return keys.length === Object.keys(right).length && keys.every((key) => key in right && sameJson(left[key], right[key]));
+  return (
+    keys.length === Object.keys(right).length && keys.every((key) => key in right && sameJson(left[key], right[key]))
+  );
 }
 
 /**
