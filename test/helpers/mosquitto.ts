@@ -24,6 +24,8 @@ export interface Mosquitto {
   start(): Promise<void>;
   /** Stops it and removes its directory. */
   close(): Promise<void>;
+  /** The broker's process id while it runs (benchmarks read its CPU). */
+  pid(): number | undefined;
 }
 
 export async function listening(port: number, timeoutMs: number): Promise<void> {
@@ -76,6 +78,7 @@ export async function startMosquitto(extra = ''): Promise<Mosquitto> {
       await broker.stop();
       rmSync(dir, { recursive: true, force: true });
     },
+    pid: () => child?.pid,
   };
   await broker.start();
   return broker;
