@@ -106,6 +106,12 @@ function configView(deviceId: string, row: commands.DeviceConfig | null) {
   };
 }
 
+/** What was sent, for the audit log: its JSON, cut short. */
+const brief = (params: unknown) => {
+  const text = JSON.stringify(params ?? {});
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
+};
+
 /** Refuses work for a device that is not there, or cannot receive anything (revoked). */
 async function requireActiveDevice(tx: TenantScope, deviceId: string): Promise<void> {
   const status = await commands.deviceStatus(tx, deviceId);
@@ -207,7 +213,10 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
         });
       });
       bus.publish('commands.queued', [{ tenant_id: created.tenant_id, device_id }]);
-      noteAudit(request, { resourceId: created.command_id, summary: `sent command ${body.name} to ${device_id}` });
+      noteAudit(request, {
+        resourceId: created.command_id,
+        summary: `sent command ${body.name} ${brief(body.params)} to ${device_id}`,
+      });
       const wait = request.query.wait;
       const answer =
         wait > 0
@@ -365,7 +374,7 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
         bus.publish('config.changed', [{ tenant_id: scope.tenantOf(request), device_id }]);
         noteAudit(request, {
           resourceId: device_id,
-          summary: `set desired configuration of ${device_id} to version ${view.desired_version}`,
+          summary: `set desired configuration of ${device_id} to version ${view.desired_version}: ${brief(desired)}`,
         });
         return view;
       },

@@ -98,6 +98,7 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
       'sleepy',
       'busy',
       'http-1',
+      'ops',
       'cfg',
       ...Array.from({ length: 12 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`),
     ].map((device_id) => ({ tenant_id: TENANT, device_id, site_id: device_id.startsWith('fleet') ? 'plant' : 'lab' }));
@@ -311,5 +312,19 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
       tx.query(`UPDATE device_commands SET state = 'CANCELED' WHERE command_id = $1`, [created.command_id]),
     );
     expect(touched.rowCount).toBe(0);
+  });
+
+  it('lets an operator_admin command any tenant’s device, audited with what was sent', async () => {
+    users.opAdmin = await tokenFor(pulse, { username: `cmd-opadmin-${engine}`, role: 'operator_admin' });
+    users.operator = await tokenFor(pulse, { username: `cmd-op-${engine}`, role: 'operator' });
+    await device('ops', (c) => ({ status: 'SUCCEEDED', result: { echo: c.params } })).connect();
+    const path = `/operator/tenants/${TENANT}/devices/ops/commands`;
+    const sent = await call('opAdmin', `${path}?wait=10`, 'POST', { name: 'echo', params: { from: 'ops' } });
+    expect(sent.status).toBe(201);
+    expect(sent.body).toMatchObject({ tenant_id: TENANT, state: 'SUCCEEDED', result: { echo: { from: 'ops' } } });
+    expect((await call('operator', path, 'POST', { name: 'echo' })).status).toBe(403);
+    expect((await send('ops', { name: 'echo', params: { n: 1 } })).status).toBe(201);
+    const audit = await call('admin', '/customer/audit?limit=100');
+    expect(JSON.stringify(audit.body)).toContain('sent command echo {\\"n\\":1} to ops');
   });
 });
