@@ -5,6 +5,7 @@ import { ratesBetween } from '../../src/api/system/rates.js';
 import { timeWindow, timeWindowIfAny } from '../../src/api/time-window.js';
 import { hashPassword, verifyPassword } from '../../src/identity/passwords.js';
 import { SlidingWindowLimiter } from '../../src/lib/sliding-window.js';
+import { commandPace } from '../../src/api/commands.js';
 
 describe('SlidingWindowLimiter', () => {
   it('allows `limit` requests per window and says when the oldest one leaves it', () => {
@@ -106,5 +107,20 @@ describe('password hashes', () => {
     expect(await verifyPassword('correct hors', hash)).toBe(false);
     expect(await verifyPassword('x', 'garbage')).toBe(false);
     expect(await verifyPassword('x', 'scrypt$1$1$1$AA$AA')).toBe(false);
+  });
+});
+
+describe('commandPace', () => {
+  it('lets a tenant make COMMANDS_PER_MINUTE commands at once, then refuses with 429 and a way out', () => {
+    const pace = commandPace(2);
+    pace('a');
+    pace('a');
+    expect(() => pace('a')).toThrow(/at most 2 commands or configuration changes a minute/);
+    try {
+      pace('a');
+    } catch (error) {
+      expect(error).toMatchObject({ status: 429, retryAfterSeconds: 30 });
+    }
+    expect(() => pace('b')).not.toThrow();
   });
 });
