@@ -10,6 +10,7 @@ import { defaultIngestSettings, watchSettings } from '../model/settings.js';
 import { recentRegistryEntries } from '../model/device-registry.js';
 import { startRollups } from './rollups.js';
 import { createReplyRecorder } from '../commands/replies.js';
+import { allOffline } from '../model/commands.js';
 import { registerDeviceCommandRoutes } from '../commands/http-device.js';
 
 function createPipeline(deps: RoleDeps): IngestPipeline {
@@ -53,6 +54,8 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   // Devices' replies to commands (ADR 027) are recorded as they arrive, before they are acknowledged.
   const recordReply = createReplyRecorder(db, bus);
   pipeline.onReply = recordReply;
+  // This process's broker has just started: nobody is connected to it yet.
+  if (deps.embeddedBroker) await db.withService((tx) => allOffline(tx));
   const stopGone = deps.embeddedBroker?.onDeviceGone((tenant_id, device_id) => {
     void recordReply({ tenant_id, device_id }, { type: 'commands_offline' }).catch((error: unknown) =>
       log.warn({ err: error, tenant_id, device_id }, 'could not record a device going away'),

@@ -154,6 +154,18 @@ export async function setOnline(tx: ServiceTx, device: DeviceKey, online: boolea
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Every device offline: the embedded broker starts with no connection, so none is connected for commands,
+ * whatever the rows said when the process last stopped. Their SENT commands go back to QUEUED.
+ */
+export async function allOffline(tx: ServiceTx): Promise<number> {
+  await tx.query(`UPDATE device_commands SET state = 'QUEUED' WHERE state = 'SENT'`);
+  const { rowCount } = await tx.query(
+    `UPDATE device_control SET online = false, online_changed_at = clock_timestamp() WHERE online`,
+  );
+  return rowCount ?? 0;
+}
+
 export interface Outgoing {
   tenant_id: string;
   device_id: string;
