@@ -52,7 +52,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     bus.onLiveGap(() => pipeline.cache.clear()),
   ];
   // Devices' replies to commands (ADR 027) are recorded as they arrive, before they are acknowledged.
-  const recordReply = createReplyRecorder(db, bus);
+  const recordReply = createReplyRecorder(db, bus, log);
   pipeline.onReply = recordReply;
   // This process's broker has just started: nobody is connected to it yet.
   if (deps.embeddedBroker) await db.withService((tx) => allOffline(tx));

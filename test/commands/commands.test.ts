@@ -324,7 +324,11 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     expect(sent.body).toMatchObject({ tenant_id: TENANT, state: 'SUCCEEDED', result: { echo: { from: 'ops' } } });
     expect((await call('operator', path, 'POST', { name: 'echo' })).status).toBe(403);
     expect((await send('ops', { name: 'echo', params: { n: 1 } })).status).toBe(201);
-    const audit = await call('admin', '/customer/audit?limit=100');
-    expect(JSON.stringify(audit.body)).toContain('sent command echo {\\"n\\":1} to ops');
+    // The audit entry is written once the answer went out.
+    await waitFor(async () =>
+      JSON.stringify((await call('admin', '/customer/audit?limit=100')).body).includes(
+        'sent command echo {\\"n\\":1} to ops',
+      ),
+    );
   });
 });
