@@ -40,6 +40,7 @@ import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRout
 import { registerUserRoutes } from './customer/users.js';
 import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerSilenceRoutes } from './customer/silences.js';
+import { registerFirmwareRoutes } from './customer/firmware.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
@@ -198,6 +199,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerUserRoutes(customer, { inTenant, externalIssuer: config.OIDC_ISSUER });
     registerDeviceRoutes(customer, customerDevices(inTenant), deviceDeps);
     registerSilenceRoutes(customer, { inTenant, caps: config });
+    registerFirmwareRoutes(customer, { inTenant, maxBytes: config.FIRMWARE_MAX_BYTES });
     registerMqttReaderRoutes(customer, {
       inTenant,
       bus: deps.bus,
