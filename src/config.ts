@@ -420,6 +420,15 @@ export const variables = {
     schema: positiveInt.default(100),
     doc: 'Notes one alert may carry; adding more answers 409 (LIMIT_REACHED).',
   },
+  FIRMWARE_MAX_BYTES: {
+    schema: positiveInt.default(268_435_456),
+    doc: 'Largest firmware image a customer admin may upload (POST /customer/firmware), in bytes; larger answers 413 and stores nothing.',
+    defaultDoc: '268435456 (256 MiB)',
+  },
+  FIRMWARE_URL_TTL_SECONDS: {
+    schema: positiveInt.max(7 * 86_400).default(3600),
+    doc: 'How long a signed firmware download link (GET /ingest/v1/firmware/…, sent to a device with a firmware_update command) stays valid.',
+  },
   DELIVERY_RETRIES_PER_MINUTE: {
     schema: positiveInt.default(10),
     doc: 'Manual delivery retries (POST /customer/deliveries/{job_id}/retry) one tenant may make per minute; more answer 429 with Retry-After.',

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ACTIVATION_CODE_USED'
   | 'ACTIVATION_CODE_EXPIRED'
   | 'RATE_LIMITED'
+  | 'TOO_LARGE'
   | 'LIMIT_REACHED'
   | 'VALIDATION_FAILED'
   | 'UNAVAILABLE';
@@ -33,6 +34,8 @@ const statusByCode: Record<ErrorCode, number> = {
   ACTIVATION_CODE_USED: 400,
   ACTIVATION_CODE_EXPIRED: 400,
   RATE_LIMITED: 429,
+  /** A body (a firmware image) larger than the configured limit. */
+  TOO_LARGE: 413,
   /** A tenant holds as many of something as it may (a cap on silences, routes, notes…). */
   LIMIT_REACHED: 409,
   VALIDATION_FAILED: 422,

@@ -42,6 +42,7 @@ import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerSilenceRoutes } from './customer/silences.js';
 import { registerJobRoutes } from './customer/jobs.js';
 import { commandPace, registerCommandRoutes } from './commands.js';
+import { registerFirmwareRoutes } from './customer/firmware.js';
 import { registerOperatorUserRoutes } from './operator/users.js';
 import { sendContext } from '../channels/index.js';
 import { createAudited } from './operator/audit.js';
@@ -203,6 +204,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
     registerJobRoutes(customer, { inTenant, ...commandDeps });
     registerSilenceRoutes(customer, { inTenant, caps: config });
+    registerFirmwareRoutes(customer, { inTenant, maxBytes: config.FIRMWARE_MAX_BYTES });
     registerMqttReaderRoutes(customer, {
       inTenant,
       bus: deps.bus,

@@ -13,3 +13,6 @@ export function sqlState(error: unknown): string | undefined {
 export function isDataException(error: unknown): boolean {
   return sqlState(error)?.startsWith('22') ?? false;
 }
+
+/** Whether a unique constraint refused the row (23505). */
+export const isUniqueViolation = (error: unknown): boolean => sqlState(error) === '23505';

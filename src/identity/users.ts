@@ -1,6 +1,7 @@
 // The built-in issuer's users as use cases: checked input, hashed passwords, constant-time login. Their
 // SQL is model/users.ts; the API never returns password hashes.
 import type { Database, OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
+import { isUniqueViolation } from '../db/sqlstate.js';
 import { AppError, requireChanges } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';
@@ -124,8 +125,6 @@ const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA
 /** A transaction users are managed in: an operator admin's (anyone), a customer admin's (its tenant, RLS). */
 type ManagingTx = OperatorTx | TenantTx;
 
-const uniqueViolation = (error: unknown) => (error as { code?: unknown }).code === '23505';
-
 /** Adds a user of the built-in issuer; a customer admin's land in its tenant, whatever they say. */
 export async function addUser(tx: ManagingTx, user: NewUser): Promise<User> {
   checkNewUser(user);
@@ -133,7 +132,7 @@ export async function addUser(tx: ManagingTx, user: NewUser): Promise<User> {
     return (await insertChecked(tx, user, false))!;
   } catch (error) {
     // Usernames are unique across tenants; under RLS the other tenant's row is invisible, not free.
-    if (uniqueViolation(error)) throw usernameTaken(user.username);
+    if (isUniqueViolation(error)) throw usernameTaken(user.username);
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import { registerHttpIngest } from './http-routes.js';
+import { registerFirmwareDownload } from './firmware-download.js';
 import { startEmbeddedSource, startMqttSource, type MqttSource } from './mqtt-source.js';
 import { IngestPipeline } from './pipeline.js';
 import { defaultIngestSettings, watchSettings } from '../model/settings.js';
@@ -74,6 +75,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     singleBodyLimit: config.HTTP_INGEST_MAX_BODY_BYTES,
     batchBodyLimit: config.HTTP_INGEST_MAX_BATCH_BYTES,
   });
+  registerFirmwareDownload(deps.http.app, { db, secrets: deps.secrets });
 
   const rollups = startRollups(db, log, deps.metrics, {
     intervalSeconds: config.ROLLUP_INTERVAL_SECONDS,

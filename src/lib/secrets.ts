@@ -2,13 +2,18 @@
 // headers, webhook signing secrets) are stored as one AES-256-GCM sealed JSON object per integration.
 // The key comes from SECRETS_KEY (or, in DEV, a key generated once in PULSE_DATA_DIR); the database
 // alone never reveals a secret, and the API never returns one.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 export type Secrets = Record<string, unknown>;
 
 export interface SecretBox {
   seal(secrets: Secrets): string;
   open(sealed: string | null): Secrets;
+  /**
+   * A key of its own for `label` (HKDF-SHA256 of SECRETS_KEY), so one secret serves other purposes
+   * without reusing the sealing key; every process with the same SECRETS_KEY derives the same.
+   */
+  deriveKey(label: string): Buffer;
 }
 
 const VERSION = 'v1';
@@ -36,6 +41,7 @@ export function createSecretBox(key: Buffer): SecretBox {
       const plain = Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]);
       return JSON.parse(plain.toString('utf8')) as Secrets;
     },
+    deriveKey: (label) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), label, 32)),
   };
 }
 

@@ -325,3 +325,16 @@ export const SilenceView = Obj({
   created_by: Nullable(Type.String()),
   created_at: Timestamp,
 });
+
+/** A firmware image for over-the-air updates (its bytes are downloaded by devices, through signed links). */
+export const FirmwareImageView = Obj({
+  image_id: Type.String({ format: 'uuid' }),
+  tenant_id: Type.String(),
+  version: Type.String(),
+  model: Nullable(Type.String({ description: 'the device model it is for; null: every model' })),
+  filename: Nullable(Type.String()),
+  size_bytes: Type.Integer(),
+  sha256: Type.String({ description: 'SHA-256 of the image, hex' }),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp,
+});

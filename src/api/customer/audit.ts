@@ -3,6 +3,7 @@
 // how it ended (its status, so a refused change is on record too), when and from where. Written once the
 // answer is sent, in the caller's tenant (ADR 023: a change whose audit row then fails to write is
 // logged as an error, not undone). GET /customer/audit shows them to the tenant's admins.
+import { Readable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -23,8 +24,12 @@ const resourceOf = (request: FastifyRequest) => {
   return values.length > 0 ? values.join('/') : null;
 };
 
+/** The body's field names; none of a streamed body (a firmware image). */
 const fieldsOf = (request: FastifyRequest) =>
-  request.body && typeof request.body === 'object' && !Array.isArray(request.body)
+  request.body &&
+  typeof request.body === 'object' &&
+  !Array.isArray(request.body) &&
+  !(request.body instanceof Readable)
     ? Object.keys(request.body as object).sort()
     : null;
 

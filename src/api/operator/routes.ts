@@ -13,6 +13,7 @@ import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import {
   Alert,
   DeviceWithHistory,
+  FirmwareImageView,
   FleetDevice,
   HealthStateView,
   IntegrationHealthView,
@@ -27,6 +28,7 @@ import * as auditModel from '../../model/audit.js';
 import * as integrationModel from '../../model/integrations.js';
 import * as quarantineModel from '../../model/quarantine.js';
 import { listSilences } from '../../model/silences.js';
+import { listImages } from '../../model/firmware.js';
 import * as tenants from '../../model/tenants.js';
 import { narrow } from '../../db/database.js';
 import * as deviceModel from '../../model/devices.js';
@@ -446,6 +448,27 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
       const { tenant_filter, include_ended } = request.query;
       return audited(request, { action: 'view_silences', tenantFilter: tenant_filter }, async (tx) => ({
         silences: await listSilences(tx, { tenantId: tenant_filter, includeEnded: include_ended }),
+        tenant_filter: tenant_filter ?? null,
+      }));
+    },
+  );
+
+  app.get(
+    '/operator/firmware',
+    {
+      schema: {
+        tags,
+        summary: "Every tenant's firmware images (or one's, with tenant_filter), newest first",
+        querystring: TenantFilterQuery,
+        response: {
+          200: Obj({ images: Type.Array(FirmwareImageView), tenant_filter: Nullable(Type.String()) }),
+        },
+      },
+    },
+    (request) => {
+      const { tenant_filter } = request.query;
+      return audited(request, { action: 'list_firmware', tenantFilter: tenant_filter }, async (tx) => ({
+        images: await listImages(tx, { tenantId: tenant_filter }),
         tenant_filter: tenant_filter ?? null,
       }));
     },

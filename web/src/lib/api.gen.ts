@@ -750,6 +750,111 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/ingest/v1/firmware/{image_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A firmware image, by the signed link a firmware_update command carries (no token); Range requests resume */
+    get: {
+      parameters: {
+        query?: {
+          tenant?: string;
+          device?: string;
+          /** @description Unix seconds */
+          expires?: string;
+          /** @description HMAC-SHA256, base64url */
+          sig?: string;
+        };
+        header?: never;
+        path: {
+          image_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the image; ETag and X-Checksum-Sha256 carry its SHA-256 */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/octet-stream': string;
+          };
+        };
+        /** @description the bytes the Range asks for */
+        206: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/octet-stream': string;
+          };
+        };
+        /** @description What went wrong and what to change */
+        416: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v2/devices': {
     parameters: {
       query?: never;
@@ -10293,6 +10398,327 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/firmware': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's firmware images, newest first */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              images: {
+                /** Format: uuid */
+                image_id: string;
+                tenant_id: string;
+                version: string;
+                /** @description the device model it is for; null: every model */
+                model: string | null;
+                filename: string | null;
+                size_bytes: number;
+                /** @description SHA-256 of the image, hex */
+                sha256: string;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Upload a firmware image as the body (Content-Type: application/octet-stream), at most FIRMWARE_MAX_BYTES */
+    post: {
+      parameters: {
+        query: {
+          /** @description e.g. 2.4.1 */
+          version: string;
+          /** @description the device model it is for; omitted: every model */
+          model?: string;
+          filename?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/octet-stream': unknown;
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              image_id: string;
+              tenant_id: string;
+              version: string;
+              /** @description the device model it is for; null: every model */
+              model: string | null;
+              filename: string | null;
+              size_bytes: number;
+              /** @description SHA-256 of the image, hex */
+              sha256: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/firmware/{image_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One firmware image */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          image_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              image_id: string;
+              tenant_id: string;
+              version: string;
+              /** @description the device model it is for; null: every model */
+              model: string | null;
+              filename: string | null;
+              size_bytes: number;
+              /** @description SHA-256 of the image, hex */
+              sha256: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a firmware image; links to it stop working */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          image_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              image_id: string;
+              tenant_id: string;
+              version: string;
+              /** @description the device model it is for; null: every model */
+              model: string | null;
+              filename: string | null;
+              size_bytes: number;
+              /** @description SHA-256 of the image, hex */
+              sha256: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/mqtt-readers': {
     parameters: {
       query?: never;
@@ -11821,6 +12247,95 @@ export interface paths {
                 /** Format: date-time */
                 ends_at: string;
                 comment: string;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+              tenant_filter: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/firmware': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every tenant's firmware images (or one's, with tenant_filter), newest first */
+    get: {
+      parameters: {
+        query?: {
+          tenant_filter?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              images: {
+                /** Format: uuid */
+                image_id: string;
+                tenant_id: string;
+                version: string;
+                /** @description the device model it is for; null: every model */
+                model: string | null;
+                filename: string | null;
+                size_bytes: number;
+                /** @description SHA-256 of the image, hex */
+                sha256: string;
                 created_by: string | null;
                 /** Format: date-time */
                 created_at: string;
