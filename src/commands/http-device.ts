@@ -8,6 +8,7 @@ import { narrow, type Database } from '../db/database.js';
 import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
 import * as commands from '../model/commands.js';
+import { withDownloadLink, type LinkSigning } from './firmware-link.js';
 import { parseReply, type Reply, type ReplyType } from '../model/command-protocol.js';
 
 const MAX_WAIT_SECONDS = 30;
@@ -21,6 +22,7 @@ export interface DeviceCommandRouteDeps {
   pipeline: { credentialsValid(tenantId: string, deviceId: string, token: string): Promise<boolean> };
   recordReply: (device: commands.DeviceKey, reply: Reply) => Promise<void>;
   maxInFlight: number;
+  signing: LinkSigning;
 }
 
 const DeviceParams = Type.Object({ tenant_id: Type.String(), device_id: Type.String() });
@@ -96,7 +98,10 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
         const fetched = await db.withService((tx) => commands.fetchForDevice(tx, device, deps.maxInFlight));
         if (fetched.commands.length > 0) bus.publish('commands.changed', fetched.commands);
         if (fetched.messages.length > 0 || fetched.config || Date.now() >= deadline || closed)
-          return { commands: fetched.messages, config: fetched.config };
+          return {
+            commands: fetched.messages.map((message) => withDownloadLink(message, device, deps.signing)),
+            config: fetched.config,
+          };
         await somethingFor(device, deadline);
       }
     },

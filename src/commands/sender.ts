@@ -13,6 +13,7 @@ import type { RoleDeps } from '../roles.js';
 import * as commands from '../model/commands.js';
 import { commandsTopic, CONFIG_LEAF } from '../model/command-protocol.js';
 import { createJobRunner } from './jobs.js';
+import { withDownloadLink } from './firmware-link.js';
 import type { ComponentHealth } from '../http/server.js';
 
 const BATCH_DEVICES = 500;
@@ -29,6 +30,7 @@ export async function startCommandSender(deps: RoleDeps): Promise<CommandSender>
   const client = deps.serviceMqttUrl ? await connect(deps.serviceMqttUrl, config.MQTT_CA_FILE, log) : undefined;
   if (!client) log.warn('no MQTT broker: commands reach HTTP devices only');
   const jobs = createJobRunner({ db, bus, log });
+  const signing = { secrets: deps.secrets, ttlSeconds: config.FIRMWARE_URL_TTL_SECONDS, publicUrl: config.PUBLIC_URL };
 
   // Devices to serve, gathered per event-loop turn; `resend` when one of them has just connected.
   let waiting = new Map<string, { device: commands.DeviceKey; resend: boolean }>();
@@ -82,7 +84,8 @@ export async function startCommandSender(deps: RoleDeps): Promise<CommandSender>
       }
       for (const [i, message] of out.commands.entries()) {
         try {
-          await withTimeout(client!.publishAsync(topic(message.id), JSON.stringify(message), { qos: 1 }));
+          const sent = withDownloadLink(message, out, signing);
+          await withTimeout(client!.publishAsync(topic(message.id), JSON.stringify(sent), { qos: 1 }));
           counters.commands_sent += 1;
         } catch (error) {
           unsent.push(...out.commands.slice(i).map((command) => command.id));

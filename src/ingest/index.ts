@@ -69,6 +69,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     pipeline,
     recordReply,
     maxInFlight: config.COMMAND_MAX_IN_FLIGHT,
+    signing: { secrets: deps.secrets, ttlSeconds: config.FIRMWARE_URL_TTL_SECONDS, publicUrl: config.PUBLIC_URL },
   });
   registerHttpIngest(deps.http.app, {
     pipeline,

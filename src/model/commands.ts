@@ -328,7 +328,7 @@ export async function recordResult(
   );
   const changed = rows[0];
   if (changed?.state === 'SUCCEEDED' && changed.name === FIRMWARE_COMMAND)
-    await recordFirmware(tx, device, changed.params);
+    await recordFirmware(tx, device, installedVersion(answer.result) ?? changed.params.version);
   return changed ? { ...pick(changed) } : null;
 }
 
@@ -378,12 +378,18 @@ const pick = ({ tenant_id, device_id, command_id, state, job_id }: CommandChange
   job_id,
 });
 
-/** A firmware update that succeeded: the registry records the version it installed. */
-async function recordFirmware(tx: ServiceTx, device: DeviceKey, params: { version?: unknown }): Promise<void> {
-  if (typeof params.version !== 'string') return;
+/** The version a device says it runs now (`{"fw_version": …}` in its answer), if it says. */
+const installedVersion = (result: unknown) => {
+  const version = (result as { fw_version?: unknown } | null)?.fw_version;
+  return typeof version === 'string' && version.length <= 100 ? version : undefined;
+};
+
+/** A firmware update that succeeded: the registry records the version the device installed. */
+async function recordFirmware(tx: ServiceTx, device: DeviceKey, version: unknown): Promise<void> {
+  if (typeof version !== 'string') return;
   await tx.query(
     `UPDATE device_registry SET fw_version = $3, updated_at = now() WHERE tenant_id = $1 AND device_id = $2`,
-    [device.tenant_id, device.device_id, params.version],
+    [device.tenant_id, device.device_id, version],
   );
 }
 

@@ -3,10 +3,11 @@
 // offline device's commands stay QUEUED and arrive when it connects, in order, a bounded number at a
 // time; two-way calls answer; cancel and expiry hold; jobs respect their pace and abort threshold; another
 // tenant sees and touches nothing.
+import { createHash, randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { callerFor, tokenFor } from '../helpers/identity.js';
+import { bearer, callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
@@ -99,6 +100,7 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
       'busy',
       'http-1',
       'ops',
+      'fw-1',
       'cfg',
       ...Array.from({ length: 12 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`),
     ].map((device_id) => ({ tenant_id: TENANT, device_id, site_id: device_id.startsWith('fleet') ? 'plant' : 'lab' }));
@@ -280,6 +282,59 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     expect(aborted.counts.FAILED).toBe(4);
     expect(aborted.counts.CANCELED).toBe(8);
     expect(aborted.reason).toMatch(/4 of 4 finished devices failed/);
+  });
+
+  it('updates firmware: a signed link in the command, a download resumed mid-file, progress, the new version recorded', async () => {
+    const image = randomBytes(700 * 1024);
+    const uploaded = await fetch(`${pulse.base}/customer/firmware?version=2.0.0&filename=fw.bin`, {
+      method: 'POST',
+      headers: { ...bearer(users.admin!), 'content-type': 'application/octet-stream' },
+      body: image,
+    });
+    expect(uploaded.status).toBe(201);
+    const { image_id } = (await uploaded.json()) as { image_id: string };
+    const fw = device('fw-1');
+    await fw.connect();
+    const job = await call('admin', '/customer/jobs', 'POST', {
+      name: 'to 2.0.0',
+      kind: 'firmware',
+      params: { image_id },
+      selector: { device_ids: ['fw-1'] },
+    });
+    expect(job.status, JSON.stringify(job.body)).toBe(201);
+    await waitFor(() => fw.commands().some((c) => c.name === 'firmware_update'));
+    const update = fw.commands().find((c) => c.name === 'firmware_update')!;
+    const params = update.params as { url: string; size: number; sha256: string; version: string };
+    expect(params).toMatchObject({
+      image_id,
+      version: '2.0.0',
+      size: image.length,
+      sha256: createHash('sha256').update(image).digest('hex'),
+    });
+    expect(params.url).toMatch(/^\/ingest\/v1\/firmware\/.+sig=/);
+
+    await fw.reply('command_progress', { id: update.id, state: 'DOWNLOADING' });
+    // Half, then the rest with Range: the bytes add up to the image.
+    const first = await fetch(`${pulse.base}${params.url}`, { headers: { range: `bytes=0-${params.size / 2 - 1}` } });
+    expect(first.status).toBe(206);
+    const rest = await fetch(`${pulse.base}${params.url}`, { headers: { range: `bytes=${params.size / 2}-` } });
+    const bytes = Buffer.concat([Buffer.from(await first.arrayBuffer()), Buffer.from(await rest.arrayBuffer())]);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(params.sha256);
+    // Another device's link is not this one.
+    expect((await fetch(`${pulse.base}${params.url.replace('device=fw-1', 'device=busy')}`)).status).toBe(403);
+    for (const state of ['DOWNLOADED', 'VERIFIED', 'UPDATING'])
+      await fw.reply('command_progress', { id: update.id, state });
+    await waitFor(async () => (await command(update.id!)).progress === 'UPDATING');
+    await fw.reply('command_progress', { id: update.id, state: 'UPDATED', detail: { fw_version: '2.0.0' } });
+    await waitFor(
+      async () => (await call('admin', `/customer/jobs/${job.body.job_id}`)).body.state === 'COMPLETED',
+      10_000,
+    );
+    expect(await command(update.id!)).toMatchObject({ state: 'SUCCEEDED', progress: 'UPDATING' });
+    const { rows } = await pulse.db.withService((tx) =>
+      tx.query(`SELECT fw_version FROM device_registry WHERE tenant_id = $1 AND device_id = 'fw-1'`, [TENANT]),
+    );
+    expect(rows[0]!.fw_version).toBe('2.0.0');
   });
 
   it('keeps every tenant to its own commands, configuration and jobs', async () => {

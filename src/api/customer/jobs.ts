@@ -9,6 +9,9 @@ import { JsonObject, NoContent, Nullable, Obj, Timestamp } from '../../lib/schem
 import * as jobs from '../../model/jobs.js';
 import * as templates from '../../model/command-templates.js';
 import { setDesired } from '../../model/commands.js';
+import { findImage } from '../../model/firmware.js';
+import { isUuid } from '../../lib/uuid.js';
+import type { TenantScope } from '../../db/database.js';
 import { countSelection, selectDevices, selectsSomething, type DeviceSelector } from '../../model/device-selection.js';
 import { COMMAND_NAME, FIRMWARE_COMMAND, mergePatch } from '../../model/command-protocol.js';
 import { displayName } from '../auth.js';
@@ -108,7 +111,7 @@ const TemplateView = Obj({
   created_at: Timestamp,
 });
 
-/** What the job sends each device, checked: a command's name and params, a configuration patch. */
+/** What the job sends each device, checked: a command's name and params, a configuration patch; undefined for firmware. */
 function jobPayload(body: { kind: jobs.JobKind; command_name?: string | undefined; params?: unknown }) {
   if (body.kind === 'command') {
     if (!body.command_name) throw new AppError('INVALID_REQUEST', 'A command job needs command_name');
@@ -127,7 +130,26 @@ function jobPayload(body: { kind: jobs.JobKind; command_name?: string | undefine
     checkDocument(patch, 'params');
     return { command_name: null, params: patch };
   }
-  throw new AppError('INVALID_REQUEST', 'Firmware jobs need an uploaded image: not available yet in this version');
+  return undefined; // firmware: resolved against the tenant's images (firmwareParams)
+}
+
+/** A firmware job's command parameters: the image, its version, size and SHA-256 (the link is added as it is sent). */
+async function firmwareParams(tx: TenantScope, params: unknown) {
+  const imageId = (params as { image_id?: unknown } | null)?.image_id;
+  if (typeof imageId !== 'string' || !isUuid(imageId))
+    throw new AppError('INVALID_REQUEST', 'A firmware job needs params {"image_id": "<an uploaded image\'s id>"}');
+  const image = await findImage(tx, imageId);
+  if (!image) throw new AppError('NOT_FOUND', 'No firmware image with that id in this tenant');
+  return {
+    command_name: FIRMWARE_COMMAND,
+    params: {
+      image_id: image.image_id,
+      version: image.version,
+      model: image.model,
+      size: image.size_bytes,
+      sha256: image.sha256,
+    },
+  };
 }
 
 export function registerJobRoutes(
@@ -212,6 +234,7 @@ export function registerJobRoutes(
         );
       deps.pace(principalOf(request).tenantId!);
       const job = await inTenant(request, async (tx) => {
+        const sends = payload ?? (await firmwareParams(tx, body.params));
         const devices = await selectDevices(tx, body.selector);
         if (devices.length === 0) throw new AppError('INVALID_REQUEST', 'No ACTIVE device matches the selector');
         if (devices.length > MAX_JOB_DEVICES)
@@ -224,7 +247,7 @@ export function registerJobRoutes(
           {
             name: body.name,
             kind: body.kind,
-            ...payload,
+            ...sends,
             selector: body.selector,
             rate_per_minute: body.rate_per_minute ?? null,
             max_in_flight: body.max_in_flight ?? 100,
