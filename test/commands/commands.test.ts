@@ -4,9 +4,9 @@
 // time; two-way calls answer; cancel and expiry hold; jobs respect their pace and abort threshold; another
 // tenant sees and touches nothing.
 import { createHash, randomBytes } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
+import { TestDevice, type Answer } from '../helpers/command-device.js';
 import { bearer, callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
@@ -15,70 +15,14 @@ import { waitFor } from '../helpers/wait.js';
 const TENANT = 'cmd-a';
 const OTHER = 'cmd-b';
 
-interface Received {
-  topic: string;
-  message: { id?: string; name?: string; params?: unknown; version?: number; desired?: unknown };
-}
-
-/** A device that speaks the documented protocol; `answer` decides what it replies to each command. */
-class TestDevice {
-  received: Received[] = [];
-  private client: MqttClient | undefined;
-  constructor(
-    private readonly url: string,
-    readonly deviceId: string,
-    private readonly token: string,
-    private readonly answer?: (command: Received['message']) => { status: 'SUCCEEDED' | 'FAILED'; result?: unknown },
-  ) {}
-
-  get own() {
-    return `tenant/${TENANT}/device/${this.deviceId}`;
-  }
-
-  async connect(): Promise<void> {
-    this.client = await mqtt.connectAsync(this.url, {
-      username: `${TENANT}/${this.deviceId}`,
-      password: this.token,
-      clientId: `${TENANT}/${this.deviceId}`,
-      clean: true,
-      reconnectPeriod: 0,
-    });
-    this.client.on('message', (topic, payload) => {
-      const message = JSON.parse(payload.toString()) as Received['message'];
-      this.received.push({ topic, message });
-      if (this.answer && message.id && message.name) {
-        const outcome = this.answer(message);
-        void this.reply('command_ack', { id: message.id }).then(() =>
-          this.reply('command_result', { id: message.id, ...outcome }),
-        );
-      }
-    });
-    await this.client.subscribeAsync(`${this.own}/commands/#`, { qos: 1 });
-    await this.reply('commands_ready', {});
-  }
-
-  reply(type: string, body: object): Promise<unknown> {
-    return this.client!.publishAsync(`${this.own}/${type}`, JSON.stringify(body), { qos: 1 });
-  }
-
-  commands() {
-    return this.received.filter((r) => r.message.name).map((r) => r.message);
-  }
-
-  async disconnect(): Promise<void> {
-    await this.client?.endAsync();
-    this.client = undefined;
-  }
-}
-
 describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engine) => {
   let pulse: TestPlatform;
   let tokens: Map<string, string>;
   const users: Record<string, string> = {};
   const call = callerFor(() => pulse, users);
   const devices: TestDevice[] = [];
-  const device = (id: string, answer?: ConstructorParameters<typeof TestDevice>[3]) => {
-    const made = new TestDevice(pulse.mqttUrl!, id, tokens.get(`${TENANT}/${id}`)!, answer);
+  const device = (id: string, answer?: Answer) => {
+    const made = new TestDevice(pulse.mqttUrl!, TENANT, id, tokens.get(`${TENANT}/${id}`)!, answer);
     devices.push(made);
     return made;
   };
@@ -221,8 +165,8 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     expect(set.body).toMatchObject({ desired_version: 1, in_sync: false, delta: ['interval', 'mode'] });
     const cfg = device('cfg');
     await cfg.connect();
-    await waitFor(() => cfg.received.some((r) => r.topic.endsWith('/commands/config')));
-    expect(cfg.received.find((r) => r.topic.endsWith('/commands/config'))!.message).toEqual({
+    await waitFor(() => cfg.configs().length > 0);
+    expect(cfg.configs()[0]).toEqual({
       version: 1,
       desired: { interval: 10, mode: 'eco' },
     });

@@ -3,19 +3,19 @@
 // chart gain points, creates a rule, sees its alert appear and acknowledges it, creates each integration
 // type; a customer viewer cannot write; an operator admin sees both tenants and the audit log; an
 // operator cannot open the audit log. Every page is saved under test-results/screenshots/.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSimulator } from '../../src/simulator/index.js';
+import { nav, overflows, shot, signIn as signInAs, waitInPage, type SignInOptions } from '../helpers/browser.js';
 import { bearer, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { seedAlert } from '../helpers/seed.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
-const SHOTS = 'test-results/screenshots';
 describe('web app in Chromium', () => {
   let pulse: TestPlatform;
   let simulator: RunningSimulator;
@@ -28,7 +28,6 @@ describe('web app in Chromium', () => {
 
   beforeAll(async () => {
     // Missing tools fail the suite with what to do (launchChromium); they never skip it.
-    mkdirSync(SHOTS, { recursive: true });
     webhook = await startWebhookReceiver();
     flaky = await startWebhookReceiver(() => flakyAnswer);
     pulse = await startTestPlatform(
@@ -76,50 +75,7 @@ describe('web app in Chromium', () => {
     await flaky?.close();
   });
 
-  async function signIn(
-    username: string,
-    {
-      width = 1400,
-      height = 900,
-      dark = false,
-      path = '/',
-    }: { width?: number; height?: number; dark?: boolean; path?: string } = {},
-  ): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width, height } });
-    // The theme the app's own script (theme.js) reads at load.
-    if (dark) await context.addInitScript("localStorage.setItem('pulse-theme', 'dark')");
-    const page = await context.newPage();
-    page.on('pageerror', (error) => console.error(`page error (${username}):`, error.message));
-    await page.goto(`${origin}/app${path}`);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByLabel('Username').fill(username);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('whoami').waitFor();
-    expect(await page.getByTestId('whoami').textContent()).toContain(username);
-    return page;
-  }
-  /**
-   * Polls an expression in the page until it holds. (page.waitForFunction compiles its predicate inside
-   * the page, which the app's CSP refuses — as it should.)
-   */
-  const waitInPage = async (page: Page, expression: string, timeoutMs = 15_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await page.evaluate(expression))) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting in the page for ${expression}`);
-      await page.waitForTimeout(100);
-    }
-  };
-  /** Saves the page once nothing on it is loading any more. */
-  const shot = async (page: Page, name: string) => {
-    await waitInPage(page, "document.querySelectorAll('[aria-busy=true]').length === 0");
-    await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
-  };
-  /** Follows a navigation link and waits for that page's heading (the label unless given). */
-  const nav = async (page: Page, label: string, heading = label) => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: heading, exact: true }).waitFor();
-  };
+  const signIn = (username: string, options?: SignInOptions) => signInAs(browser, origin, username, options);
 
   it(
     'a customer admin sees live devices, charts that grow, rules, alerts to acknowledge and integrations',
@@ -647,7 +603,7 @@ describe('web app in Chromium', () => {
       await page.getByLabel('Note', { exact: true }).fill('x'.repeat(3000));
       await page.getByRole('button', { name: 'Add note' }).click();
       await timeline.getByText(`web-admin: ${'x'.repeat(3000)}`).waitFor();
-      expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1')).toBe(true);
+      expect(await overflows(page)).toBe(false);
       await page.getByRole('button', { name: 'Acknowledge' }).click();
       await timeline.getByText('Acknowledged by web-admin').waitFor();
       await shot(page, 'customer-alert-detail');
@@ -736,7 +692,7 @@ describe('web app in Chromium', () => {
               await page.getByRole('heading', { level: 1 }).first().waitFor();
               const name = `${username}-${label.toLowerCase().replace(/\W+/g, '-')}-${width}-${dark ? 'dark' : 'light'}`;
               await shot(page, name);
-              if (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1')) {
+              if (await overflows(page)) {
                 overflowing.push(name);
               }
             }
@@ -749,7 +705,7 @@ describe('web app in Chromium', () => {
               await page.getByTestId('resolution').waitFor();
               const name = `web-admin-device-detail-${width}-${dark ? 'dark' : 'light'}`;
               await shot(page, name);
-              if (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth + 1')) {
+              if (await overflows(page)) {
                 overflowing.push(name);
               }
             }

@@ -56,6 +56,8 @@ const appRouter = () =>
           { path: '/callback', element: <Navigate to="/" replace /> },
           { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
           { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
+          { path: '/jobs', element: customer(() => import('./pages/customer/Jobs')) },
+          { path: '/jobs/:jobId', element: customer(() => import('./pages/customer/JobDetail')) },
           { path: '/alerts', element: customer(() => import('./pages/customer/Alerts')) },
           { path: '/alerts/:alertId', element: customer(() => import('./pages/customer/AlertDetail')) },
           { path: '/deliveries', element: customer(() => import('./pages/customer/Deliveries')) },

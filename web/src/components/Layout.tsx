@@ -9,6 +9,7 @@ import { useLive } from '../lib/live';
 const CUSTOMER_NAV = [
   ['/', 'Dashboard'],
   ['/devices', 'Devices'],
+  ['/jobs', 'Jobs'],
   ['/alerts', 'Alerts'],
   ['/rules', 'Alert rules'],
   ['/integrations', 'Integrations'],

@@ -49,16 +49,31 @@ export function AlertTitle({ alert }: { alert: { title: string; alert_type: stri
   );
 }
 
+const TONE = {
+  good: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
+  bad: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',
+  waiting: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
+  busy: 'bg-sky-100 text-sky-800 dark:bg-sky-900/50 dark:text-sky-200',
+};
 const STATUS_TONE: Record<string, string> = {
-  ONLINE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
-  OPEN: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',
-  STALE: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
-  ACKNOWLEDGED: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
-  ACTIVE: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
-  COMPLETED: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
-  SENT: 'bg-emerald-100 text-emerald-800 dark:bg-emerald-900/50 dark:text-emerald-200',
-  FAILED: 'bg-rose-100 text-rose-800 dark:bg-rose-900/50 dark:text-rose-200',
-  PENDING: 'bg-amber-100 text-amber-800 dark:bg-amber-900/50 dark:text-amber-200',
+  ONLINE: TONE.good,
+  OPEN: TONE.bad,
+  STALE: TONE.waiting,
+  ACKNOWLEDGED: TONE.waiting,
+  ACTIVE: TONE.good,
+  COMPLETED: TONE.good,
+  SENT: TONE.good,
+  FAILED: TONE.bad,
+  PENDING: TONE.waiting,
+  // Commands and fleet jobs.
+  QUEUED: TONE.waiting,
+  DELIVERED: TONE.busy,
+  IN_PROGRESS: TONE.busy,
+  RUNNING: TONE.busy,
+  SUCCEEDED: TONE.good,
+  EXPIRED: TONE.bad,
+  TIMED_OUT: TONE.bad,
+  ABORTED: TONE.bad,
 };
 
 export function StatusBadge({ status }: { status: string }) {

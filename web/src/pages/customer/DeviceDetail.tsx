@@ -7,8 +7,11 @@ import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
 import { subscribeDevice } from '../../lib/live';
+import { useUrlParams } from '../../lib/url-params';
 import type { Answer } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
+import { DeviceCommands } from './DeviceCommands';
+import { DeviceConfiguration } from './DeviceConfig';
 import { DeviceAdmin, DeviceFacts } from './DeviceManagement';
 
 /** The range a URL asks for: ?start=&end= (ISO times), else ?hours= one of RANGES, else the first. */
@@ -37,8 +40,49 @@ const LIVE_POINTS = 500;
 const width = (seconds: number) =>
   seconds % 3600 === 0 ? `${seconds / 3600} h` : seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 
+const TABS = [
+  ['telemetry', 'Telemetry'],
+  ['commands', 'Commands'],
+  ['configuration', 'Configuration'],
+] as const;
+
+/** The device's facts and, in tabs (?tab=, telemetry by default), its telemetry, commands and configuration. */
 export default function DeviceDetail() {
   const deviceId = decodeURIComponent(useParams().deviceId!);
+  const [url, setUrl] = useUrlParams({ tab: 'telemetry' });
+  const tab = TABS.find(([key]) => key === url.tab)?.[0] ?? 'telemetry';
+  const device = useQuery({
+    queryKey: ['device', deviceId],
+    queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
+    refetchInterval: 10_000,
+  });
+  const admin = useAuth((state) => state.session?.role === 'customer_admin');
+  return (
+    <Page title={`Device ${deviceId}`}>
+      <Loaded query={device}>{({ device: d }) => <DeviceFacts device={d} />}</Loaded>
+      {admin && device.data && <DeviceAdmin device={device.data.device} />}
+      <div role="tablist" aria-label="Device" className="flex flex-wrap gap-1">
+        {TABS.map(([key, label]) => (
+          <button
+            key={key}
+            role="tab"
+            aria-selected={tab === key}
+            className={tab === key ? 'btn-primary' : 'btn-ghost'}
+            onClick={() => setUrl({ tab: key })}
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+      {tab === 'telemetry' && <Telemetry deviceId={deviceId} />}
+      {tab === 'commands' && <DeviceCommands deviceId={deviceId} />}
+      {tab === 'configuration' && <DeviceConfiguration deviceId={deviceId} />}
+    </Page>
+  );
+}
+
+/** Charts and gauges of a chosen range with live points, the last message, and the device's alerts. */
+function Telemetry({ deviceId }: { deviceId: string }) {
   // The range lives in the URL (?hours=6, or ?start=…&end=…): a reload or a shared link shows the same.
   const [params, setParams] = useSearchParams();
   const { hours, custom } = rangeOf(params);
@@ -57,11 +101,6 @@ export default function DeviceDetail() {
   const span = custom
     ? `start=${custom.start}&end=${custom.end}`
     : `start=${new Date(chosenAt - hours * 3600_000).toISOString()}`;
-  const device = useQuery({
-    queryKey: ['device', deviceId],
-    queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
-    refetchInterval: 10_000,
-  });
   // The whole range in at most 1,000 buckets per metric (raw rows or rollups, as the API chooses).
   const history = useQuery({
     queryKey: ['series', deviceId, span],
@@ -113,12 +152,9 @@ export default function DeviceDetail() {
   }, [deviceId, custom, buckets.length]);
 
   const metrics = useMemo(() => numericMetrics(points), [points]);
-  const admin = useAuth((state) => state.session?.role === 'customer_admin');
   const lastMessage = last.data?.telemetry[0];
   return (
-    <Page title={`Device ${deviceId}`}>
-      <Loaded query={device}>{({ device: d }) => <DeviceFacts device={d} />}</Loaded>
-      {admin && device.data && <DeviceAdmin device={device.data.device} />}
+    <>
       <div className="card flex flex-wrap items-end gap-2">
         {RANGES.map(([label, value]) => (
           <button
@@ -220,6 +256,6 @@ export default function DeviceDetail() {
           }
         </Loaded>
       </div>
-    </Page>
+    </>
   );
 }

@@ -6,6 +6,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { ErrorBox, Field, StatusBadge } from '../../components/ui';
 import { api, ApiError } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
+import { readJson } from '../../lib/forms';
 import type { Answer } from '../../lib/types';
 
 type Issued = Answer<'/customer/devices', 'post'>;
@@ -144,24 +145,13 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
 
 /** Site, firmware and metadata as both device forms send them, or what is wrong with the metadata. */
 function deviceFields(form: FormData) {
-  const metadata = parseMetadata(String(form.get('metadata') ?? ''));
-  if (metadata === undefined) return 'Metadata must be a JSON object, e.g. {"model": "P-100"}';
+  const metadata = readJson(String(form.get('metadata') ?? ''), { blank: {}, object: true });
+  if (metadata.error) return 'Metadata must be a JSON object, e.g. {"model": "P-100"}';
   return {
     site_id: String(form.get('site_id')).trim(),
     fw_version: String(form.get('fw_version') ?? '').trim() || null,
-    metadata,
+    metadata: metadata.value as Record<string, unknown>,
   };
-}
-
-/** {} for nothing, the object for a JSON object, undefined for anything else. */
-function parseMetadata(text: string): Record<string, unknown> | undefined {
-  if (text.trim() === '') return {};
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {

@@ -1,0 +1,129 @@
+// Choosing devices for a fleet job: the whole fleet, sites, an id prefix or a list of ids, with how many
+// ACTIVE devices that is now (and the first of them) counted by the server as it is typed.
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { api } from '../lib/api';
+import { commaList } from '../lib/forms';
+import type { Answer } from '../lib/types';
+
+export interface DeviceSelector {
+  all?: boolean;
+  site_ids?: string[];
+  device_prefix?: string;
+  device_ids?: string[];
+}
+
+const MODES = [
+  ['all', 'All devices'],
+  ['sites', 'Sites'],
+  ['prefix', 'Id prefix'],
+  ['ids', 'Device ids'],
+] as const;
+export type SelectionInput = { mode: (typeof MODES)[number][0]; text: string };
+
+/** The API's selector for what was chosen; null while it names no device. */
+export function toSelector({ mode, text }: SelectionInput): DeviceSelector | null {
+  if (mode === 'all') return { all: true };
+  if (mode === 'prefix') return text.trim() ? { device_prefix: text.trim() } : null;
+  const items = commaList(mode === 'ids' ? text.replace(/\s+/g, ',') : text);
+  return items && (mode === 'sites' ? { site_ids: items } : { device_ids: items });
+}
+
+/** A selector in words: "all devices", "sites plant-1, plant-2", "ids starting pump-", "3 listed devices". */
+export function describeSelector(selector: DeviceSelector): string {
+  return (
+    [
+      selector.all && 'all devices',
+      selector.site_ids && `sites ${selector.site_ids.join(', ')}`,
+      selector.device_prefix && `ids starting ${selector.device_prefix}`,
+      selector.device_ids && `${selector.device_ids.length} listed devices`,
+    ]
+      .filter(Boolean)
+      .join('; ') || 'no devices'
+  );
+}
+
+/** `value` after it stopped changing for `ms`. */
+function useSettled<T>(value: T, ms: number): T {
+  const [settled, setSettled] = useState(value);
+  useEffect(() => {
+    const timer = setTimeout(() => setSettled(value), ms);
+    return () => clearTimeout(timer);
+  }, [value, ms]);
+  return settled;
+}
+
+const COUNT_DELAY_MS = 400;
+
+export function DeviceSelection({ value, onChange }: { value: SelectionInput; onChange: (v: SelectionInput) => void }) {
+  const selector = toSelector(value);
+  const asked = useSettled(JSON.stringify(selector), COUNT_DELAY_MS);
+  const selection = useQuery({
+    queryKey: ['selection', asked],
+    queryFn: () =>
+      api<Answer<'/customer/devices/selection', 'post'>>('/customer/devices/selection', {
+        method: 'POST',
+        body: { selector: JSON.parse(asked) as DeviceSelector },
+      }),
+    enabled: asked !== 'null',
+    placeholderData: keepPreviousData,
+  });
+  const counting = selection.isFetching || asked !== JSON.stringify(selector);
+  const found = selector && selection.data;
+  return (
+    <fieldset className="space-y-2">
+      <legend className="label">Devices</legend>
+      <div className="flex flex-wrap gap-x-4 gap-y-1 text-sm">
+        {MODES.map(([mode, label]) => (
+          <label key={mode} className="flex items-center gap-1">
+            <input
+              type="radio"
+              name="selection_mode"
+              checked={value.mode === mode}
+              onChange={() => onChange({ mode, text: '' })}
+            />
+            {label}
+          </label>
+        ))}
+      </div>
+      {value.mode !== 'all' && (
+        <textarea
+          className="input font-mono text-xs"
+          rows={value.mode === 'ids' ? 3 : 1}
+          aria-label={MODES.find(([mode]) => mode === value.mode)![1]}
+          placeholder={
+            { sites: 'plant-1, plant-2', prefix: 'pump-', ids: 'pump-001 pump-002 (spaces, commas or lines)' }[
+              value.mode
+            ]
+          }
+          value={value.text}
+          onChange={(event) => onChange({ ...value, text: event.target.value })}
+        />
+      )}
+      <div className="text-sm" role="status" aria-live="polite">
+        {!selector ? (
+          <span className="text-slate-500">Choose which devices.</span>
+        ) : selection.error ? (
+          <span className="text-rose-600">{(selection.error as Error).message}</span>
+        ) : found ? (
+          <>
+            <span className={counting ? 'opacity-50' : undefined}>
+              <strong data-testid="selection-count" data-settled={!counting}>
+                {found.count}
+              </strong>{' '}
+              active device{found.count === 1 ? '' : 's'}
+            </span>
+            {found.sample.length > 0 && (
+              <span className="block truncate text-xs text-slate-500" data-testid="selection-sample">
+                {found.sample.join(', ')}
+                {found.count > found.sample.length && ` and ${found.count - found.sample.length} more`}
+              </span>
+            )}
+          </>
+        ) : (
+          <span className="text-slate-500">Counting…</span>
+        )}
+      </div>
+    </fieldset>
+  );
+}
