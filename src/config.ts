@@ -240,6 +240,10 @@ export const variables = {
     schema: positiveInt.default(5),
     doc: 'How often ingest re-reads app_settings.',
   },
+  TEXT_METRIC_MAX_LENGTH: {
+    schema: positiveInt.max(4096).default(256),
+    doc: 'Characters a text metric value (a state such as "DEFROST") may have; a longer one is INVALID_METRICS.',
+  },
   MAX_CLOCK_SKEW_SECONDS: {
     schema: nonNegativeInt.default(300),
     doc: 'A message whose ts is further than this in the future is rejected as TS_IN_FUTURE.',

@@ -31,6 +31,7 @@ import { registerLiveRoutes } from './live.js';
 import { registerMeRoutes } from './me.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerExportRoutes } from './v2/export.js';
+import { registerStateRoutes } from './v2/states.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerAlertRoutes } from './customer/alerts.js';
 import { auditCustomerChanges, registerCustomerAuditRoutes } from './customer/audit.js';
@@ -157,6 +158,7 @@ export function start(deps: RoleDeps): RunningRole {
       hourDays: config.ROLLUP_1H_RETENTION_DAYS,
     });
     registerExportRoutes(v2, inTenant, { perTenant: config.EXPORTS_PER_TENANT, engine: deps.db.engine });
+    registerStateRoutes(v2, inTenant);
   });
 
   app.register(async (me) => {

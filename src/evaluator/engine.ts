@@ -11,7 +11,7 @@ import {
   type RuleState,
 } from './rules.js';
 import { StaleTimers } from './stale-timers.js';
-import type { AcceptedMessage } from '../model/telemetry.js';
+import type { AcceptedMessage, Metrics } from '../model/telemetry.js';
 import type { Rule } from '../model/rules.js';
 import type { AlertOpen } from '../model/alerts.js';
 import type { DeviceState, DeviceStatus } from '../model/device-state.js';
@@ -249,7 +249,7 @@ export class EvaluatorEngine {
     }
   }
 
-  private evaluateRules(device: DeviceState, metrics: Record<string, number | boolean>, nowMs: number): void {
+  private evaluateRules(device: DeviceState, metrics: Metrics, nowMs: number): void {
     const index = this.ruleIndex.get(device.tenant_id);
     if (!index) return;
     for (const rules of [index.get(''), index.get(device.site_id)]) {
@@ -257,12 +257,7 @@ export class EvaluatorEngine {
     }
   }
 
-  private evaluateRule(
-    rule: Rule,
-    device: DeviceState,
-    metrics: Record<string, number | boolean>,
-    nowMs: number,
-  ): void {
+  private evaluateRule(rule: Rule, device: DeviceState, metrics: Metrics, nowMs: number): void {
     const value = metricValue(metrics, rule.metric_name);
     if (value === null) return; // no reading: the rule's state stays as it is
     try {

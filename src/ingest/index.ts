@@ -30,6 +30,7 @@ function createPipeline(deps: RoleDeps): IngestPipeline {
       authCacheNegativeTtlMs: config.AUTH_CACHE_NEGATIVE_TTL_SECONDS * 1000,
       authCacheMaxSize: config.AUTH_CACHE_MAX_SIZE,
       maxClockSkewSeconds: config.MAX_CLOCK_SKEW_SECONDS,
+      maxTextLength: config.TEXT_METRIC_MAX_LENGTH,
     },
     deps.metrics,
   );

@@ -32,6 +32,7 @@ export interface IngestOptions {
   authCacheNegativeTtlMs: number;
   authCacheMaxSize: number;
   maxClockSkewSeconds: number;
+  maxTextLength: number;
 }
 
 export interface IncomingMessage {
@@ -239,6 +240,7 @@ export class IngestPipeline {
       // A message cut short is too large whatever MAX_PAYLOAD_BYTES says.
       maxPayloadBytes: Math.min(this.settings.maxPayloadBytes, received),
       maxClockSkewSeconds: this.options.maxClockSkewSeconds,
+      maxTextLength: this.options.maxTextLength,
       nowMs: now,
     });
 

@@ -20,6 +20,7 @@ export const REASONS = [
   'WRITE_FAILED',
   'OVERLOADED',
   'INVALID_REPLY',
+  'INVALID_POSITION',
 ] as const;
 
 export type Reason = (typeof REASONS)[number];

@@ -6,7 +6,8 @@ import { sha256Hex } from '../lib/credentials.js';
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';
 import type { RegistryEntry } from '../model/device-registry.js';
-import type { AcceptedMessage } from '../model/telemetry.js';
+import type { AcceptedMessage, Metrics } from '../model/telemetry.js';
+import { jsonProblem } from '../lib/json-input.js';
 
 export interface ValidationInput {
   /** The message's topic parsed by the caller (parseTopic); null when it is not a device topic. */
@@ -26,6 +27,8 @@ export interface ValidationInput {
   takeRateToken: () => boolean;
   maxPayloadBytes: number;
   maxClockSkewSeconds: number;
+  /** How long a text metric may be (TEXT_METRIC_MAX_LENGTH). */
+  maxTextLength?: number;
   nowMs: number;
 }
 
@@ -89,8 +92,9 @@ export function validate(input: ValidationInput): Validation {
   // Only an authenticated message may spend the device's rate budget.
   if (!input.takeRateToken()) return reject('RATE_LIMITED');
 
-  const metrics = checkMetrics(payload.metrics);
-  if (!metrics) return reject('INVALID_METRICS');
+  const checked = checkMetrics(payload.metrics, input.maxTextLength);
+  if (!checked.ok) return reject(checked.reason);
+  const metrics = checked.metrics;
   const seq = payload.seq ?? 0;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) return reject('INVALID_SEQ');
   if (eventTs && eventTs.getTime() > input.nowMs + input.maxClockSkewSeconds * 1000) return reject('TS_IN_FUTURE');
@@ -116,7 +120,9 @@ export type ReplyCheck = { ok: true; payload: Record<string, unknown> } | ({ ok:
  * the rate limit — size, JSON object, tenant, registered and active device, token — but no site: a reply
  * is about the device, not a reading of one of its sites.
  */
-export function authenticateReply(input: Omit<ValidationInput, 'allowedMsgTypes' | 'maxClockSkewSeconds'>): ReplyCheck {
+export function authenticateReply(
+  input: Omit<ValidationInput, 'allowedMsgTypes' | 'maxClockSkewSeconds' | 'maxTextLength'>,
+): ReplyCheck {
   const topic = input.topic;
   const payload = isPlainObject(input.payload) ? input.payload : null;
   const reject = (reason: Reason): ReplyCheck => ({
@@ -147,19 +153,52 @@ export function authenticateReply(input: Omit<ValidationInput, 'allowedMsgTypes'
   return { ok: true, payload };
 }
 
-/** An object of at most 50 finite numbers or booleans under well-formed keys; absent or null is {}. */
-export function checkMetrics(value: unknown): Record<string, number | boolean> | null {
-  if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) return null;
+export const DEFAULT_MAX_TEXT_LENGTH = 256;
+
+/**
+ * At most 50 metrics under well-formed keys, each a finite number, a boolean, a text of at most
+ * `maxTextLength` characters, or a position `{lat, lon, alt?, acc?}` in range; absent or null is {}.
+ * A position out of range is INVALID_POSITION; anything else wrong (other objects, arrays, null values,
+ * long texts) stays INVALID_METRICS, as the reference says.
+ */
+export function checkMetrics(
+  value: unknown,
+  maxTextLength = DEFAULT_MAX_TEXT_LENGTH,
+): { ok: true; metrics: Metrics } | { ok: false; reason: 'INVALID_METRICS' | 'INVALID_POSITION' } {
+  if (value === undefined || value === null) return { ok: true, metrics: {} };
+  const invalid = { ok: false, reason: 'INVALID_METRICS' } as const;
+  if (!isPlainObject(value)) return invalid;
   let count = 0;
   for (const key in value) {
-    if (++count > MAX_METRICS) return null;
-    if (key.length > MAX_METRIC_KEY_LENGTH || !METRIC_KEY.test(key)) return null;
+    if (++count > MAX_METRICS) return invalid;
+    if (key.length > MAX_METRIC_KEY_LENGTH || !METRIC_KEY.test(key)) return invalid;
     const metric = value[key];
     if (typeof metric === 'boolean') continue;
-    if (typeof metric !== 'number' || !Number.isFinite(metric)) return null;
+    if (typeof metric === 'number') {
+      if (!Number.isFinite(metric)) return invalid;
+      continue;
+    }
+    if (typeof metric === 'string') {
+      // NUL cannot be stored in JSONB; an unpaired surrogate cannot either.
+      if (metric.length > maxTextLength || jsonProblem(metric)) return invalid;
+      continue;
+    }
+    if (!isPlainObject(metric) || !('lat' in metric || 'lon' in metric)) return invalid;
+    if (!isPosition(metric)) return { ok: false, reason: 'INVALID_POSITION' };
   }
-  return value as Record<string, number | boolean>;
+  return { ok: true, metrics: value as Metrics };
+}
+
+const POSITION_KEYS = new Set(['lat', 'lon', 'alt', 'acc']);
+const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
+
+/** Latitude in [-90, 90], longitude in [-180, 180], altitude finite, accuracy ≥ 0, nothing else. */
+export function isPosition(value: Record<string, unknown>): boolean {
+  const { lat, lon, alt, acc } = value;
+  if (!finite(lat) || lat < -90 || lat > 90 || !finite(lon) || lon < -180 || lon > 180) return false;
+  if (alt !== undefined && !finite(alt)) return false;
+  if (acc !== undefined && (!finite(acc) || acc < 0)) return false;
+  return Object.keys(value).every((key) => POSITION_KEYS.has(key));
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;

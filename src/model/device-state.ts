@@ -1,6 +1,7 @@
 // Device state: what the evaluator knows of each device (status, when it was last heard, its latest
 // metrics), kept in device_state and loaded back when an evaluator takes a device over.
 import type { ServiceTx, TenantTx } from '../db/database.js';
+import type { Metrics } from './telemetry.js';
 
 export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
 
@@ -13,7 +14,7 @@ export interface DeviceState {
   last_telemetry_at: Date | null;
   last_seen_at: Date | null;
   last_state_change_at: Date;
-  state: Record<string, number | boolean>;
+  state: Metrics;
 }
 
 export async function loadDeviceStates(tx: ServiceTx): Promise<DeviceState[]> {

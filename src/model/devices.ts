@@ -2,6 +2,7 @@
 // Customers read their own (TenantTx, row-level security), operators any tenant's (OperatorTx).
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceStatus } from './device-state.js';
+import type { Metrics } from './telemetry.js';
 
 /** A device as the APIs list it. */
 export interface Device {
@@ -152,7 +153,7 @@ export async function deviceDetail(tx: TenantScope, deviceId: string) {
   if (!rows[0]) return undefined;
   // Headline metric values as numbers (the reference sent them as text).
   const device = withHeadlineMetrics(rows[0]);
-  type Row = { time: Date; msg_type: string; metrics: Record<string, number | boolean>; seq: number };
+  type Row = { time: Date; msg_type: string; metrics: Metrics; seq: number };
   const [events, telemetry] = await Promise.all([
     tx.query<Row>(
       `SELECT time, msg_type, metrics, seq FROM telemetry

@@ -3,9 +3,21 @@ import type { Engine } from '../db/connection.js';
 import type { Database, ServiceTx, TenantTx } from '../db/database.js';
 import type { Plan } from './resolution.js';
 
+/** Where a device is: degrees, metres (issue 31). A metric whose value has this shape is a position. */
+export interface Position {
+  lat: number;
+  lon: number;
+  alt?: number;
+  acc?: number;
+}
+
+/** A metric's value: a number, a boolean, a text state ("DEFROST", "open"), or a position. */
+export type MetricValue = number | boolean | string | Position;
+export type Metrics = Record<string, MetricValue>;
+
 export interface TelemetryRow {
   timestamp: Date;
-  metrics: Record<string, number | boolean>;
+  metrics: Metrics;
   seq: number;
   msg_type: string;
 }
@@ -339,5 +351,5 @@ export interface AcceptedMessage {
   site_id: string;
   msg_type: string;
   seq: number;
-  metrics: Record<string, number | boolean>;
+  metrics: Metrics;
 }

@@ -4,9 +4,24 @@ import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { HEALTH_STATES } from './integration-health.js';
 
-export const Metrics = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), {
-  description: 'metric name → number or boolean',
-});
+/** A position a device reports as a metric (issue 31). */
+export const Position = Type.Object(
+  {
+    lat: Type.Number({ minimum: -90, maximum: 90 }),
+    lon: Type.Number({ minimum: -180, maximum: 180 }),
+    alt: Type.Optional(Type.Number({ description: 'metres above sea level' })),
+    acc: Type.Optional(Type.Number({ minimum: 0, description: 'metres' })),
+  },
+  { additionalProperties: false },
+);
+
+export const Metrics = Type.Record(
+  Type.String(),
+  Type.Union([Type.Number(), Type.Boolean(), Type.String(), Position]),
+  {
+    description: 'metric name → number, boolean, text state or position {lat, lon, alt?, acc?}',
+  },
+);
 
 const DeviceStatus = Type.Union(['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'].map((s) => Type.Literal(s)));
 const headline = {

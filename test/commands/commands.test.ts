@@ -194,9 +194,11 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
       command_name: 'reboot',
       selector: { device_prefix: 'fleet-' },
       max_in_flight: 3,
+      abort_failure_percent: null,
     });
     expect(job.status, JSON.stringify(job.body)).toBe(201);
     expect(job.body.counts).toMatchObject({ total: 12, PENDING: 12 });
+    expect(job.body.abort_failure_percent).toBeNull();
     await waitFor(
       async () => (await call('admin', `/customer/jobs/${job.body.job_id}`)).body.state === 'COMPLETED',
       20_000,

@@ -137,7 +137,7 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
         ['TOKEN_NOT_SET_IN_REGISTRY', 'tenant/acme/device/no-token/telemetry', good],
         ['TOKEN_MISSING', 'tenant/acme/device/d1/telemetry', { site_id: 'lab-1' }],
         ['TOKEN_INVALID', 'tenant/acme/device/d2/telemetry', good],
-        ['INVALID_METRICS', 'tenant/acme/device/d1/telemetry', { ...good, metrics: { temp_c: 'hot' } }],
+        ['INVALID_METRICS', 'tenant/acme/device/d1/telemetry', { ...good, metrics: { temp_c: ['hot'] } }],
         ['INVALID_SEQ', 'tenant/acme/device/d1/telemetry', { ...good, seq: 'three' }],
         [
           'TS_IN_FUTURE',
@@ -227,7 +227,15 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       ['unknown device', 'nobody', 'telemetry', { site_id: 'lab-1' }, 'tok-x', 403, 'UNREGISTERED_DEVICE'],
       ['revoked device', 'revoked', 'telemetry', { site_id: 'lab-1' }, 'tok-x', 403, 'DEVICE_REVOKED'],
       ['wrong site', 'd1', 'telemetry', { site_id: 'lab-2' }, 'TOKEN', 400, 'SITE_MISMATCH'],
-      ['string metric', 'd1', 'telemetry', { site_id: 'lab-1', metrics: { t: 'x' } }, 'TOKEN', 400, 'INVALID_METRICS'],
+      [
+        'object metric',
+        'd1',
+        'telemetry',
+        { site_id: 'lab-1', metrics: { t: { x: 1 } } },
+        'TOKEN',
+        400,
+        'INVALID_METRICS',
+      ],
       ['non-integer seq', 'd1', 'telemetry', { site_id: 'lab-1', seq: 1.5 }, 'TOKEN', 400, 'INVALID_SEQ'],
       ['not JSON', 'd1', 'telemetry', '{nope', 'TOKEN', 400, 'INVALID_JSON'],
     ])('rejects %s with the reference status and reason', async (_name, device, type, body, token, status, detail) => {

@@ -106,8 +106,9 @@ describe('validate', () => {
     ['TOKEN_INVALID', { payload: { ...GOOD, provision_token: 'tok-nope' } }],
     ['TOKEN_INVALID', { payload: { ...GOOD, provision_token: 42 } }],
     ['RATE_LIMITED', { takeRateToken: () => false }],
-    ['INVALID_METRICS', { payload: { ...GOOD, metrics: { temp_c: '21' } } }],
+    ['INVALID_METRICS', { payload: { ...GOOD, metrics: { temp_c: { value: 21 } } } }],
     ['INVALID_METRICS', { payload: { ...GOOD, metrics: [1] } }],
+    ['INVALID_POSITION', { payload: { ...GOOD, metrics: { where: { lat: 100, lon: 0 } } } }],
     ['INVALID_SEQ', { payload: { ...GOOD, seq: '5' } }],
     ['INVALID_SEQ', { payload: { ...GOOD, seq: 1.5 } }],
     ['TS_IN_FUTURE', { payload: { ...GOOD, ts: '2026-11-28T12:05:01Z' } }],
@@ -168,10 +169,19 @@ describe('validate', () => {
 });
 
 describe('metrics', () => {
-  it('accepts finite numbers and booleans under well-formed keys, and absent metrics as {}', () => {
-    expect(checkMetrics({ a: 1, 'b.c-d_e': -2.5, _f: false })).toEqual({ a: 1, 'b.c-d_e': -2.5, _f: false });
-    expect(checkMetrics(undefined)).toEqual({});
-    expect(checkMetrics(null)).toEqual({});
+  const accepted = (metrics: unknown, maxText?: number) => {
+    const checked = checkMetrics(metrics, maxText);
+    return checked.ok ? checked.metrics : checked.reason;
+  };
+
+  it('accepts finite numbers, booleans, texts and positions under well-formed keys, and absent metrics as {}', () => {
+    expect(accepted({ a: 1, 'b.c-d_e': -2.5, _f: false })).toEqual({ a: 1, 'b.c-d_e': -2.5, _f: false });
+    expect(accepted({ mode: 'DEFROST', door: 'open', fw: '' })).toEqual({ mode: 'DEFROST', door: 'open', fw: '' });
+    const position = { lat: 52.37, lon: 4.89, alt: -3, acc: 12 };
+    expect(accepted({ position, speed: 3 })).toEqual({ position, speed: 3 });
+    expect(accepted({ here: { lat: -90, lon: 180 } })).toEqual({ here: { lat: -90, lon: 180 } });
+    expect(accepted(undefined)).toEqual({});
+    expect(accepted(null)).toEqual({});
   });
 
   it.each([
@@ -179,17 +189,36 @@ describe('metrics', () => {
     [{ x: Number.POSITIVE_INFINITY }],
     [{ x: null }],
     [{ x: { nested: 1 } }],
+    [{ x: [1, 2] }],
+    [{ x: 'a'.repeat(257) }],
+    [{ x: 'nul \u0000 inside' }],
     [{ '1abc': 1 }],
     [{ 'a b': 1 }],
     [{ ['k'.repeat(129)]: 1 }],
     [Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`m${i}`, i]))],
-  ])('refuses %j', (metrics) => {
-    expect(checkMetrics(metrics)).toBeNull();
+  ])('refuses %j as INVALID_METRICS', (metrics) => {
+    expect(accepted(metrics)).toBe('INVALID_METRICS');
   });
 
-  it('allows exactly 50 metrics and 128-character keys', () => {
-    expect(checkMetrics(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`m${i}`, i])))).not.toBeNull();
-    expect(checkMetrics({ ['k'.repeat(128)]: 1 })).not.toBeNull();
+  it.each([
+    [{ p: { lat: 91, lon: 0 } }],
+    [{ p: { lat: 0, lon: -180.5 } }],
+    [{ p: { lat: 0 } }],
+    [{ p: { lat: '52', lon: 4 } }],
+    [{ p: { lat: 1, lon: 1, acc: -1 } }],
+    [{ p: { lat: 1, lon: 1, alt: Number.NaN } }],
+    [{ p: { lat: 1, lon: 1, heading: 90 } }],
+  ])('refuses %j as INVALID_POSITION', (metrics) => {
+    expect(accepted(metrics)).toBe('INVALID_POSITION');
+  });
+
+  it('allows exactly 50 metrics, 128-character keys and texts up to the configured length', () => {
+    expect(accepted(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`m${i}`, i])))).not.toBe(
+      'INVALID_METRICS',
+    );
+    expect(accepted({ ['k'.repeat(128)]: 1 })).not.toBe('INVALID_METRICS');
+    expect(accepted({ x: 'a'.repeat(256) })).toEqual({ x: 'a'.repeat(256) });
+    expect(accepted({ x: 'a'.repeat(11) }, 10)).toBe('INVALID_METRICS');
   });
 });
 

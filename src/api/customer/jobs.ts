@@ -82,7 +82,10 @@ const CreateJob = Type.Object(
     timeout_seconds: Type.Optional(
       Type.Integer({ minimum: 10, maximum: 30 * 86_400, default: 3600, description: 'per device' }),
     ),
-    abort_failure_percent: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 100 }))),
+    // Null first: the API coerces types, and an integer-first union would read null as 0 ("abort at once").
+    abort_failure_percent: Type.Optional(
+      Type.Union([Type.Null(), Type.Integer({ minimum: 0, maximum: 100 })], { description: 'null: never abort' }),
+    ),
     abort_min_devices: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, default: 10 })),
   },
   { additionalProperties: false },

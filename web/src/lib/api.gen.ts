@@ -1102,9 +1102,20 @@ export interface paths {
               telemetry: {
                 /** Format: date-time */
                 timestamp: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
                 msg_type: string;
@@ -1194,9 +1205,20 @@ export interface paths {
               telemetry: {
                 /** Format: date-time */
                 timestamp: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
               }[];
@@ -2305,6 +2327,282 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v2/devices/{device_id}/states': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A metric's values over time as segments (which value, from when to when): a state timeline */
+    get: {
+      parameters: {
+        query: {
+          /** @description the metric */
+          metric: string;
+          hours: number;
+          /** @description ISO-8601 instant */
+          start?: string;
+          /** @description ISO-8601 instant */
+          end?: string;
+          limit: number;
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              metric: string;
+              /** Format: date-time */
+              start: string;
+              /** Format: date-time */
+              end: string;
+              segments: {
+                value: unknown;
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+              }[];
+              /** @description more readings than limit: the timeline stops at the last one read */
+              truncated: boolean;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v2/devices/{device_id}/track': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A device's positions in a window, oldest first (thinned evenly to at most `limit`) */
+    get: {
+      parameters: {
+        query: {
+          /** @description the metric */
+          metric: string;
+          hours: number;
+          /** @description ISO-8601 instant */
+          start?: string;
+          /** @description ISO-8601 instant */
+          end?: string;
+          limit: number;
+        };
+        header?: never;
+        path: {
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              device_id: string;
+              metric: string;
+              points: {
+                /** Format: date-time */
+                time: string;
+                lat: number;
+                lon: number;
+                alt?: number;
+                acc?: number;
+              }[];
+              thinned: boolean;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v2/fleet/positions': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Every device's last position with its status: the fleet map */
+    get: {
+      parameters: {
+        query: {
+          /** @description the metric */
+          metric: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              metric: string;
+              devices: {
+                device_id: string;
+                site_id: string;
+                status: string;
+                /** Format: date-time */
+                at: string;
+                lat: number;
+                lon: number;
+                alt?: number;
+                acc?: number;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/me/password': {
     parameters: {
       query?: never;
@@ -2633,9 +2931,20 @@ export interface paths {
                 /** Format: date-time */
                 time: string;
                 msg_type: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
               }[];
@@ -2643,9 +2952,20 @@ export interface paths {
                 /** Format: date-time */
                 time: string;
                 msg_type: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
               }[];
@@ -9424,6 +9744,7 @@ export interface paths {
              * @default 3600
              */
             timeout_seconds?: number;
+            /** @description null: never abort */
             abort_failure_percent?: number | null;
             /** @default 10 */
             abort_min_devices?: number;
@@ -11862,9 +12183,20 @@ export interface paths {
                 /** Format: date-time */
                 time: string;
                 msg_type: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
               }[];
@@ -11872,9 +12204,20 @@ export interface paths {
                 /** Format: date-time */
                 time: string;
                 msg_type: string;
-                /** @description metric name → number or boolean */
+                /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
                 metrics: {
-                  [key: string]: number | boolean;
+                  [key: string]:
+                    | number
+                    | boolean
+                    | string
+                    | {
+                        lat: number;
+                        lon: number;
+                        /** @description metres above sea level */
+                        alt?: number;
+                        /** @description metres */
+                        acc?: number;
+                      };
                 };
                 seq: number;
               }[];
