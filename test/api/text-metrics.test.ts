@@ -35,7 +35,6 @@ describe.each<Engine>(['pglite', 'postgres'])('text and position metrics on %s',
   let pulse: TestPlatform;
   let tokens: Map<string, string>;
   const users: Record<string, string> = {};
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- answers checked field by field below
   const get = async (who: string, path: string): Promise<{ status: number; body: any }> => {
     const response = await fetch(`${pulse.base}${path}`, { headers: bearer(users[who]!) });
     return {
