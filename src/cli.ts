@@ -369,6 +369,8 @@ const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,
   uplinkDrops: { periodSeconds: 60, durationSeconds: 20 },
+  // Awake 10 s every 2 min: commands sent to them wait QUEUED, visibly, until they come.
+  sleep: { everyNth: 5, periodSeconds: 120, awakeSeconds: 10 },
 } satisfies Partial<SimulatorOptions>;
 
 program
@@ -388,6 +390,14 @@ program
   .option('--telemetry-seconds <s>', 'telemetry period', positiveInt, simulatorDefaults.telemetrySeconds)
   .option('--uplink-drop-period <s>', 'every this many seconds a device loses its uplink (0: never)', positiveInt, 60)
   .option('--uplink-drop-duration <s>', 'for this many seconds', positiveInt, 20)
+  .option(
+    '--sleepy-every <n>',
+    'one MQTT device in n sleeps, connecting only now and then (0: none)',
+    positiveInt,
+    simulatorDefaults.sleep.everyNth,
+  )
+  .option('--sleep-period <s>', 'a sleepy device wakes every this many seconds', positiveInt, 120)
+  .option('--awake-seconds <s>', 'and stays connected this long', positiveInt, 10)
   .action(async (options: Record<string, string | number>) => {
     const cfg = await loadConfigOrExit();
     const signals = handleStopSignals(await createLogger(cfg));
@@ -421,6 +431,11 @@ program
       uplinkDrops: {
         periodSeconds: options.uplinkDropPeriod as number,
         durationSeconds: options.uplinkDropDuration as number,
+      },
+      sleep: {
+        everyNth: options.sleepyEvery as number,
+        periodSeconds: options.sleepPeriod as number,
+        awakeSeconds: options.awakeSeconds as number,
       },
     });
     const statusLine = await showSimulatorStatus(simulator);
@@ -521,7 +536,8 @@ function printBanner(
     `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator
       ? [
-          `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules`,
+          `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules;`,
+          `                they answer commands (ping, reboot, set_interval, firmware_update) and one in ${simulatorDefaults.sleep.everyNth} sleeps`,
         ]
       : []),
     ...(logins.length > 0
@@ -560,8 +576,8 @@ function brokerReach(config: Config): string {
 async function showSimulatorStatus(simulator: RunningSimulator) {
   const { showStatusLine, endStatusLine } = await import('./log.js');
   const render = () => {
-    const { devices, sent, rejected, rate } = simulator.stats();
-    return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s`;
+    const { devices, sent, rejected, commands, rate } = simulator.stats();
+    return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s, ${commands} commands answered`;
   };
   const interactive = process.stdout.isTTY;
   const timer = setInterval(
