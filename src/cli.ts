@@ -239,6 +239,60 @@ device
   .argument('<device_id>')
   .action((tenant: string, device: string) => runCommand('device revoke', { tenant, device }));
 
+const command = program
+  .command('command')
+  .description("send a device commands and see its answers (docs/commands.md); an operator's work in the tenant");
+
+command
+  .command('send')
+  .description(
+    'send a device a command: it waits QUEUED until the device is connected; prints the command, with --wait its answer',
+  )
+  .argument('<tenant_id>')
+  .argument('<device_id>')
+  .argument('<name>', 'what the device switches on: ping, reboot, set_interval…')
+  .option('--params <json>', 'its parameters, any JSON, e.g. \'{"seconds": 30}\'', '{}')
+  .option('--expires <seconds>', 'how long it may wait for its device (default: a day)', positiveInt)
+  .option('--wait <seconds>', 'wait up to this long (≤ 300) for the answer', positiveInt, 0)
+  .action((tenant: string, device: string, name: string, options: { params: string; expires?: number; wait: number }) =>
+    runCommand('command send', { tenant, device, name, ...options }),
+  );
+
+command
+  .command('list')
+  .description("a device's commands, newest first, with their state and answer")
+  .argument('<tenant_id>')
+  .argument('<device_id>')
+  .option('--limit <n>', 'at most this many', positiveInt, 20)
+  .action((tenant: string, device: string, options: { limit: number }) =>
+    runCommand('command list', { tenant, device, limit: options.limit }),
+  );
+
+const job = program
+  .command('job')
+  .description("a tenant's fleet jobs (started through the API, POST /customer/jobs): list, show, cancel");
+
+job
+  .command('list')
+  .description("the tenant's jobs, newest first, with how many devices succeeded, failed and are left")
+  .argument('<tenant_id>')
+  .option('--limit <n>', 'at most this many', positiveInt, 50)
+  .action((tenant: string, options: { limit: number }) => runCommand('job list', { tenant, limit: options.limit }));
+
+job
+  .command('show')
+  .description('a job, its progress and its first 100 devices with their outcome')
+  .argument('<tenant_id>')
+  .argument('<job_id>')
+  .action((tenant: string, id: string) => runCommand('job show', { tenant, job: id }));
+
+job
+  .command('cancel')
+  .description('cancel a running job: devices not started are withdrawn, and so are commands not yet confirmed')
+  .argument('<tenant_id>')
+  .argument('<job_id>')
+  .action((tenant: string, id: string) => runCommand('job cancel', { tenant, job: id }));
+
 const user = program
   .command('user')
   .description("manage the built-in issuer's users (logins of the web app and the API)");
@@ -435,7 +489,7 @@ program
       sleep: {
         everyNth: options.sleepyEvery as number,
         periodSeconds: options.sleepPeriod as number,
-        awakeSeconds: options.awakeSeconds as number,
+        awakeSeconds: Math.max(1, options.awakeSeconds as number),
       },
     });
     const statusLine = await showSimulatorStatus(simulator);
