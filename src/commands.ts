@@ -275,9 +275,10 @@ export const commands = {
     if (!outcome.canceled)
       throw new AppError('CONFLICT', `The job is ${outcome.job.state}: only a RUNNING job can be canceled`);
     if (outcome.canceled.length > 0) ctx.bus?.publish('commands.changed', outcome.canceled);
+    const withdrawn = outcome.canceled.length;
     return {
       lines: [
-        `canceled job "${outcome.job.name}" (${id}); ${outcome.canceled.length} command(s) not yet confirmed withdrawn`,
+        `canceled job "${outcome.job.name}" (${id})${withdrawn > 0 ? `; withdrew ${withdrawn} command(s) its devices had not confirmed` : ''}`,
       ],
     };
   },

@@ -137,9 +137,7 @@ describe('pulse command and pulse job', () => {
         );
 
         const canceled = await pulse(['job', 'cancel', 'acme', job.job_id]);
-        expect(canceled.stdout.trim()).toBe(
-          `canceled job "reboot the lab" (${job.job_id}); 0 command(s) not yet confirmed withdrawn`,
-        );
+        expect(canceled.stdout.trim()).toBe(`canceled job "reboot the lab" (${job.job_id})`);
         const again = await pulse(['job', 'cancel', 'acme', job.job_id]);
         expect(again).toMatchObject({
           code: 2,
