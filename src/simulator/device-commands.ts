@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { COMMAND_NAME, CONFIG_LEAF, FIRMWARE_COMMAND, type ReplyType } from '../model/command-protocol.js';
 import { isUuid } from '../lib/uuid.js';
 
-export const MIN_INTERVAL_SECONDS = 1;
-export const MAX_INTERVAL_SECONDS = 3600;
-export const MAX_FIRMWARE_BYTES = 64 * 1024 * 1024;
+const MIN_INTERVAL_SECONDS = 1;
+const MAX_INTERVAL_SECONDS = 3600;
+const MAX_FIRMWARE_BYTES = 64 * 1024 * 1024;
 /** Answers remembered for commands sent again with the same id (after a reconnection). */
 const REMEMBERED_ANSWERS = 64;
 
@@ -44,7 +44,7 @@ export type Action =
   /** Download the image, then answer with afterDownload. */
   | { kind: 'download'; id: string; update: FirmwareUpdate };
 
-export interface Handled {
+interface Handled {
   control: DeviceControl;
   actions: Action[];
 }
@@ -73,7 +73,7 @@ const progress = (id: string, state: string, detail: Record<string, unknown>) =>
   publish('command_progress', { id, state, detail });
 
 /** `control` with the answers to command `id` remembered (the latest of them replace earlier ones). */
-export function remember(control: DeviceControl, id: string, actions: Action[]): DeviceControl {
+function remember(control: DeviceControl, id: string, actions: Action[]): DeviceControl {
   const replies = actions.flatMap((action) => (action.kind === 'publish' ? [action.reply] : []));
   const others = control.answered.filter((entry) => entry.id !== id);
   return { ...control, answered: [...others, { id, replies }].slice(-REMEMBERED_ANSWERS) };
@@ -114,60 +114,62 @@ function runCommand(control: DeviceControl, leaf: string, message: Record<string
   const repeated = control.answered.find((entry) => entry.id === id);
   if (repeated) return { control, actions: repeated.replies.map((reply) => ({ kind: 'publish', reply })) };
 
-  const ack = publish('command_ack', { id });
-  const handled = ((): Handled => {
-    const { name, params } = message;
-    if (typeof name !== 'string' || !COMMAND_NAME.test(name))
+  const handled = execute(control, id, message, now);
+  const actions = [publish('command_ack', { id }), ...handled.actions];
+  return { control: remember(handled.control, id, actions), actions };
+}
+
+/** Runs command `id`: its answer, and what else follows. */
+function execute(control: DeviceControl, id: string, message: Record<string, unknown>, now: number): Handled {
+  const { name, params } = message;
+  if (typeof name !== 'string' || !COMMAND_NAME.test(name))
+    return {
+      control,
+      actions: [result(id, 'FAILED', { error: `malformed command: name must match ${COMMAND_NAME}` })],
+    };
+  switch (name) {
+    case 'ping':
       return {
         control,
-        actions: [result(id, 'FAILED', { error: `malformed command: name must match ${COMMAND_NAME}` })],
+        actions: [
+          result(id, 'SUCCEEDED', {
+            result: {
+              pong: true,
+              uptime_s: Math.max(0, Math.floor((now - control.bootedAt) / 1000)),
+              fw_version: control.fwVersion,
+            },
+          }),
+        ],
       };
-    switch (name) {
-      case 'ping':
+    case 'reboot':
+      return { control, actions: [result(id, 'SUCCEEDED', { result: { rebooting: true } }), { kind: 'reboot' }] };
+    case 'set_interval': {
+      const seconds = isObject(params) ? params.seconds : undefined;
+      if (!isInterval(seconds))
         return {
           control,
           actions: [
-            result(id, 'SUCCEEDED', {
-              result: {
-                pong: true,
-                uptime_s: Math.max(0, Math.floor((now - control.bootedAt) / 1000)),
-                fw_version: control.fwVersion,
-              },
+            result(id, 'FAILED', {
+              error: `set_interval needs params {"seconds": n}, n a whole number from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}`,
             }),
           ],
         };
-      case 'reboot':
-        return { control, actions: [result(id, 'SUCCEEDED', { result: { rebooting: true } }), { kind: 'reboot' }] };
-      case 'set_interval': {
-        const seconds = isObject(params) ? params.seconds : undefined;
-        if (!isInterval(seconds))
-          return {
-            control,
-            actions: [
-              result(id, 'FAILED', {
-                error: `set_interval needs params {"seconds": n}, n a whole number from ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS}`,
-              }),
-            ],
-          };
-        return {
-          control: { ...control, telemetrySeconds: seconds },
-          actions: [result(id, 'SUCCEEDED', { result: { interval_seconds: seconds } })],
-        };
-      }
-      case FIRMWARE_COMMAND: {
-        const checked = firmwareUpdate(params);
-        if (typeof checked === 'string') return { control, actions: [progress(id, 'FAILED', { error: checked })] };
-        return {
-          control,
-          actions: [progress(id, 'DOWNLOADING', { url: checked.url }), { kind: 'download', id, update: checked }],
-        };
-      }
-      default:
-        return { control, actions: [result(id, 'FAILED', { error: `unknown command ${name}` })] };
+      return {
+        control: { ...control, telemetrySeconds: seconds },
+        actions: [result(id, 'SUCCEEDED', { result: { interval_seconds: seconds } })],
+      };
     }
-  })();
-  const actions = [ack, ...handled.actions];
-  return { control: remember(handled.control, id, actions), actions };
+    case FIRMWARE_COMMAND: {
+      const checked = firmwareUpdate(params);
+      if (typeof checked === 'string') return { control, actions: [progress(id, 'FAILED', { error: checked })] };
+      return {
+        control,
+        actions: [progress(id, 'DOWNLOADING', { url: checked.url }), { kind: 'download', id, update: checked }],
+      };
+    }
+    default:
+      return { control, actions: [result(id, 'FAILED', { error: `unknown command ${name}` })] };
+  }
 }
 
 /** firmware_update's params, or what is wrong with them. */
