@@ -239,6 +239,60 @@ device
   .argument('<device_id>')
   .action((tenant: string, device: string) => runCommand('device revoke', { tenant, device }));
 
+const command = program
+  .command('command')
+  .description("send a device commands and see its answers (docs/commands.md); an operator's work in the tenant");
+
+command
+  .command('send')
+  .description(
+    'send a device a command: it waits QUEUED until the device is connected; prints the command, with --wait its answer',
+  )
+  .argument('<tenant_id>')
+  .argument('<device_id>')
+  .argument('<name>', 'what the device switches on: ping, reboot, set_interval…')
+  .option('--params <json>', 'its parameters, any JSON, e.g. \'{"seconds": 30}\'', '{}')
+  .option('--expires <seconds>', 'how long it may wait for its device (default: a day)', positiveInt)
+  .option('--wait <seconds>', 'wait up to this long (≤ 300) for the answer', positiveInt, 0)
+  .action((tenant: string, device: string, name: string, options: { params: string; expires?: number; wait: number }) =>
+    runCommand('command send', { tenant, device, name, ...options }),
+  );
+
+command
+  .command('list')
+  .description("a device's commands, newest first, with their state and answer")
+  .argument('<tenant_id>')
+  .argument('<device_id>')
+  .option('--limit <n>', 'at most this many', positiveInt, 20)
+  .action((tenant: string, device: string, options: { limit: number }) =>
+    runCommand('command list', { tenant, device, limit: options.limit }),
+  );
+
+const job = program
+  .command('job')
+  .description("a tenant's fleet jobs (started through the API, POST /customer/jobs): list, show, cancel");
+
+job
+  .command('list')
+  .description("the tenant's jobs, newest first, with how many devices succeeded, failed and are left")
+  .argument('<tenant_id>')
+  .option('--limit <n>', 'at most this many', positiveInt, 50)
+  .action((tenant: string, options: { limit: number }) => runCommand('job list', { tenant, limit: options.limit }));
+
+job
+  .command('show')
+  .description('a job, its progress and its first 100 devices with their outcome')
+  .argument('<tenant_id>')
+  .argument('<job_id>')
+  .action((tenant: string, id: string) => runCommand('job show', { tenant, job: id }));
+
+job
+  .command('cancel')
+  .description('cancel a running job: devices not started are withdrawn, and so are commands not yet confirmed')
+  .argument('<tenant_id>')
+  .argument('<job_id>')
+  .action((tenant: string, id: string) => runCommand('job cancel', { tenant, job: id }));
+
 const user = program
   .command('user')
   .description("manage the built-in issuer's users (logins of the web app and the API)");
@@ -369,6 +423,8 @@ const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,
   uplinkDrops: { periodSeconds: 60, durationSeconds: 20 },
+  // Awake 10 s every 2 min: commands sent to them wait QUEUED, visibly, until they come.
+  sleep: { everyNth: 5, periodSeconds: 120, awakeSeconds: 10 },
 } satisfies Partial<SimulatorOptions>;
 
 program
@@ -388,6 +444,14 @@ program
   .option('--telemetry-seconds <s>', 'telemetry period', positiveInt, simulatorDefaults.telemetrySeconds)
   .option('--uplink-drop-period <s>', 'every this many seconds a device loses its uplink (0: never)', positiveInt, 60)
   .option('--uplink-drop-duration <s>', 'for this many seconds', positiveInt, 20)
+  .option(
+    '--sleepy-every <n>',
+    'one MQTT device in n sleeps, connecting only now and then (0: none)',
+    positiveInt,
+    simulatorDefaults.sleep.everyNth,
+  )
+  .option('--sleep-period <s>', 'a sleepy device wakes every this many seconds', positiveInt, 120)
+  .option('--awake-seconds <s>', 'and stays connected this long', positiveInt, 10)
   .action(async (options: Record<string, string | number>) => {
     const cfg = await loadConfigOrExit();
     const signals = handleStopSignals(await createLogger(cfg));
@@ -421,6 +485,11 @@ program
       uplinkDrops: {
         periodSeconds: options.uplinkDropPeriod as number,
         durationSeconds: options.uplinkDropDuration as number,
+      },
+      sleep: {
+        everyNth: options.sleepyEvery as number,
+        periodSeconds: options.sleepPeriod as number,
+        awakeSeconds: Math.max(1, options.awakeSeconds as number),
       },
     });
     const statusLine = await showSimulatorStatus(simulator);
@@ -521,7 +590,8 @@ function printBanner(
     `  admin key     ${shownKey}${platform.adminKeyFile ? `   (X-Admin-Key; stored in ${platform.adminKeyFile})` : ''}`,
     ...(simulator
       ? [
-          `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules`,
+          `  simulator     ${simulator.stats().devices} devices in tenant-a and tenant-b over MQTT, with demo alert rules;`,
+          `                they answer commands (ping, reboot, set_interval, firmware_update) and one in ${simulatorDefaults.sleep.everyNth} sleeps`,
         ]
       : []),
     ...(logins.length > 0
@@ -560,8 +630,8 @@ function brokerReach(config: Config): string {
 async function showSimulatorStatus(simulator: RunningSimulator) {
   const { showStatusLine, endStatusLine } = await import('./log.js');
   const render = () => {
-    const { devices, sent, rejected, rate } = simulator.stats();
-    return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s`;
+    const { devices, sent, rejected, commands, rate } = simulator.stats();
+    return `simulator: ${devices} devices, ${sent} messages sent, ${rejected} rejected, ${rate.toFixed(1)} msg/s, ${commands} commands answered`;
   };
   const interactive = process.stdout.isTTY;
   const timer = setInterval(

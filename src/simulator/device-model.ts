@@ -103,6 +103,21 @@ export function isUplinkDown(elapsedSeconds: number, phaseSeconds: number, drops
   return (elapsedSeconds + phaseSeconds) % drops.periodSeconds < drops.durationSeconds;
 }
 
+export interface SleepSettings {
+  /** One device in this many sleeps; 0: none. */
+  everyNth: number;
+  /** A sleepy device wakes once every this many seconds… */
+  periodSeconds: number;
+  /** …for this many. */
+  awakeSeconds: number;
+}
+
+/** Whether a sleepy device is awake at elapsedSeconds; its phase spreads the fleet's wake-ups. */
+export function isAwake(elapsedSeconds: number, phaseSeconds: number, sleep: SleepSettings): boolean {
+  if (sleep.periodSeconds <= 0 || sleep.awakeSeconds >= sleep.periodSeconds) return true;
+  return (elapsedSeconds + phaseSeconds) % sleep.periodSeconds < sleep.awakeSeconds;
+}
+
 /** Seeded PRNG (mulberry32) for reproducible simulations and tests. */
 export function seededRandom(seed: number): Random {
   let state = seed >>> 0;

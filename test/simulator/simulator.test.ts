@@ -39,7 +39,11 @@ describe('device simulator', () => {
   it('provisions its devices through the API and publishes reference-shaped messages over MQTT', async () => {
     const listener = await mqtt.connectAsync(pulse.mqttUrl!);
     const messages: { topic: string; payload: any }[] = [];
-    listener.on('message', (topic, payload) => messages.push({ topic, payload: JSON.parse(payload.toString()) }));
+    const replies: { topic: string; payload: any }[] = [];
+    listener.on('message', (topic, payload) => {
+      const message = { topic, payload: JSON.parse(payload.toString()) };
+      (/\/(heartbeat|telemetry)$/.test(topic) ? messages : replies).push(message);
+    });
     await listener.subscribeAsync(TENANTS.map((tenant) => `tenant/${tenant.tenantId}/device/+/+`));
 
     const simulator = await startSimulator({
@@ -75,6 +79,11 @@ describe('device simulator', () => {
     expect(stats.rejected).toBe(0);
     const senders = new Set(messages.map((m) => m.topic.split('/').slice(0, 4).join('/')));
     expect(senders.size).toBe(4);
+    // Each device is ready for commands once connected, and says it goes when stopped.
+    for (const sender of senders) {
+      const said = replies.filter((reply) => reply.topic.startsWith(`${sender}/`)).map((r) => r.topic.split('/')[4]);
+      expect(said).toEqual(['commands_ready', 'commands_offline']);
+    }
 
     for (const { topic, payload } of messages) {
       const [, tenant, , device, type] = topic.split('/');
@@ -88,6 +97,7 @@ describe('device simulator', () => {
         expect(Object.keys(payload.metrics).sort()).toEqual(SIMULATED_METRIC_NAMES);
       } else {
         expect(payload.metrics).toBeUndefined();
+        expect(payload.fw_version).toBe('1.0.0');
       }
     }
     expect(messages.some((m) => m.payload.msg_type === 'telemetry')).toBe(true);
