@@ -32,8 +32,6 @@ const table = (rows: object[], none: string): CommandOutput => ({
 });
 
 /** The API's bounds (POST …/commands) and a wait the control route's HTTP call outlives. */
-const DEFAULT_EXPIRY_SECONDS = 86_400;
-const MAX_EXPIRY_SECONDS = 30 * 86_400;
 const MAX_WAIT_SECONDS = 300;
 const SHOWN_EXECUTIONS = 100;
 const CREATED_BY = 'pulse CLI';
@@ -141,20 +139,6 @@ export const commands = {
     ctx: CommandContext,
     args: { tenant: string; device: string; name: string; params?: string; expires?: number; wait: number },
   ): Promise<CommandOutput> {
-    const { COMMAND_NAME, FIRMWARE_COMMAND } = await import('./model/command-protocol.js');
-    if (!COMMAND_NAME.test(args.name))
-      throw new AppError(
-        'INVALID_REQUEST',
-        `${args.name} is no command name: a letter, then up to 63 letters, digits, _ . or -`,
-      );
-    if (args.name === FIRMWARE_COMMAND)
-      throw new AppError(
-        'INVALID_REQUEST',
-        `${FIRMWARE_COMMAND} is sent by firmware update jobs (the API's /customer/jobs)`,
-      );
-    const expires = args.expires ?? DEFAULT_EXPIRY_SECONDS;
-    if (expires < 1 || expires > MAX_EXPIRY_SECONDS)
-      throw new AppError('INVALID_REQUEST', `--expires must be 1 to ${MAX_EXPIRY_SECONDS} seconds (30 days)`);
     if (args.wait > MAX_WAIT_SECONDS)
       throw new AppError(
         'INVALID_REQUEST',
@@ -163,20 +147,15 @@ export const commands = {
     const params = await commandParams(args.params);
     const { narrow } = await import('./db/database.js');
     const commands = await import('./model/commands.js');
-    const created = await ctx.db.withOperator(async (operatorTx) => {
-      const tx = narrow(operatorTx, args.tenant);
-      const status = await commands.deviceStatus(tx, args.device);
-      if (status === null) throw new AppError('NOT_FOUND', `No device ${args.device} in tenant ${args.tenant}`);
-      if (status !== 'ACTIVE')
-        throw new AppError('CONFLICT', `Device ${args.tenant}/${args.device} is ${status}: it can receive nothing`);
-      return commands.createCommand(tx, {
+    const created = await ctx.db.withOperator((tx) =>
+      commands.sendCommand(narrow(tx, args.tenant), {
         device_id: args.device,
         name: args.name,
         params,
-        expires_at: new Date(Date.now() + expires * 1000),
+        expires_in_seconds: args.expires,
         created_by: CREATED_BY,
-      });
-    });
+      }),
+    );
     ctx.bus?.publish('commands.queued', [{ tenant_id: args.tenant, device_id: args.device }]);
     if (args.wait === 0) return { lines: [JSON.stringify(created, null, 2)] };
     const { createInProcessBus } = await import('./bus/index.js');

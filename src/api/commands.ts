@@ -5,21 +5,18 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Bus } from '../bus/index.js';
-import type { TenantScope } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { TokenBuckets } from '../lib/token-bucket.js';
 import * as commands from '../model/commands.js';
-import { COMMAND_NAME, configDelta, documentProblem, FIRMWARE_COMMAND, mergePatch } from '../model/command-protocol.js';
+import { COMMAND_NAME, configDelta, documentProblem, mergePatch } from '../model/command-protocol.js';
 import { displayName } from './auth.js';
 import { principalOf } from './guard.js';
 import type { DeviceScope } from './devices.js';
 import { noteAudit } from './audit-note.js';
 
 const MAX_WAIT_SECONDS = 60;
-const DEFAULT_EXPIRY_SECONDS = 86_400;
-const MAX_EXPIRY_SECONDS = 30 * 86_400;
 /** A waiting call looks at the database this often too: the bus's hints may be lost between processes. */
 const RECHECK_MS = 1000;
 
@@ -70,7 +67,7 @@ const CreateCommand = Type.Object(
     expires_in_seconds: Type.Optional(
       Type.Integer({
         minimum: 1,
-        maximum: MAX_EXPIRY_SECONDS,
+        maximum: commands.MAX_EXPIRY_SECONDS,
         description: 'how long it may wait for its device; default one day',
       }),
     ),
@@ -111,13 +108,6 @@ const brief = (params: unknown) => {
   const text = JSON.stringify(params ?? {});
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 };
-
-/** Refuses work for a device that is not there, or cannot receive anything (revoked). */
-async function requireActiveDevice(tx: TenantScope, deviceId: string): Promise<void> {
-  const status = await commands.deviceStatus(tx, deviceId);
-  if (status === null) throw new AppError('NOT_FOUND', `No device ${deviceId} in this tenant`);
-  if (status !== 'ACTIVE') throw new AppError('CONFLICT', `Device ${deviceId} is ${status}: it can receive nothing`);
-}
 
 /** Per-tenant pace of commands and configuration changes (COMMANDS_PER_MINUTE). */
 export function commandPace(perMinute: number) {
@@ -195,23 +185,16 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
     async (request, reply) => {
       const { device_id } = request.params as { device_id: string };
       const body = request.body;
-      if (body.name === FIRMWARE_COMMAND)
-        throw new AppError(
-          'INVALID_REQUEST',
-          `${FIRMWARE_COMMAND} is sent by firmware update jobs: create a job of kind firmware`,
-        );
-      checkDocument(body.params, 'params');
       deps.pace(scope.tenantOf(request));
-      const created = await scope.run(request, 'send_command', async (tx) => {
-        await requireActiveDevice(tx, device_id);
-        return commands.createCommand(tx, {
+      const created = await scope.run(request, 'send_command', (tx) =>
+        commands.sendCommand(tx, {
           device_id,
           name: body.name,
-          params: body.params ?? {},
-          expires_at: new Date(Date.now() + (body.expires_in_seconds ?? DEFAULT_EXPIRY_SECONDS) * 1000),
+          params: body.params,
+          expires_in_seconds: body.expires_in_seconds,
           created_by: by(request),
-        });
-      });
+        }),
+      );
       bus.publish('commands.queued', [{ tenant_id: created.tenant_id, device_id }]);
       noteAudit(request, {
         resourceId: created.command_id,
@@ -360,7 +343,7 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
         checkDocument(desired, 'desired');
         deps.pace(scope.tenantOf(request));
         const view = await scope.run(request, 'set_config', async (tx) => {
-          await requireActiveDevice(tx, device_id);
+          await commands.requireActiveDevice(tx, device_id);
           await commands.setDesired(
             tx,
             [device_id],

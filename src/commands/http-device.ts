@@ -95,9 +95,14 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
       let closed = false;
       request.raw.on('close', () => (closed = true));
       for (;;) {
-        const fetched = await db.withService((tx) => commands.fetchForDevice(tx, device, deps.maxInFlight));
+        // While it waits, only news ends a long poll: a configuration it fetched and has not applied yet
+        // comes again when the poll ends, not at once (which would make the poll spin).
+        const last = Date.now() >= deadline || closed;
+        const fetched = await db.withService((tx) =>
+          commands.fetchForDevice(tx, device, deps.maxInFlight, last ? 'unapplied' : 'unsent'),
+        );
         if (fetched.commands.length > 0) bus.publish('commands.changed', fetched.commands);
-        if (fetched.messages.length > 0 || fetched.config || Date.now() >= deadline || closed)
+        if (fetched.messages.length > 0 || fetched.config || last)
           return {
             commands: fetched.messages.map((message) => withDownloadLink(message, device, deps.signing)),
             config: fetched.config,

@@ -61,6 +61,9 @@ export type Outcome =
 /** Takes a device's reply to commands (ADR 027); resolves once it is recorded. */
 export type ReplyHandler = (device: { tenant_id: string; device_id: string }, reply: Reply) => Promise<void>;
 
+/** Replies that answer a command Pulse sent, rather than start something. */
+const ANSWERS: ReadonlySet<ReplyType> = new Set(['command_ack', 'command_progress', 'command_result']);
+
 /** How long a message somebody waits on may linger before its batch is flushed. */
 const WAITED_LINGER_MS = 20;
 
@@ -289,7 +292,9 @@ export class IngestPipeline {
       headerToken: incoming.headerToken,
       topicAuthenticated: incoming.topicAuthenticated ?? false,
       device: read.device,
-      takeRateToken: () => this.buckets.tryTake(`${topic.tenantId}\u0000${topic.deviceId}`, read.now),
+      // Answers to commands are bounded by the commands sent; the device's rate budget is for what it starts.
+      takeRateToken: () =>
+        ANSWERS.has(read.msgType) || this.buckets.tryTake(`${topic.tenantId}\u0000${topic.deviceId}`, read.now),
       maxPayloadBytes: Math.min(this.settings.maxPayloadBytes, read.received),
       nowMs: read.now,
     });

@@ -3,7 +3,14 @@
 // handling and the sweeps work across tenants as the pipeline (ServiceTx). Every transition is one
 // conditional UPDATE, so two instances racing over the same command change it once.
 import type { ServiceTx, TenantScope } from '../db/database.js';
-import { FIRMWARE_COMMAND, firmwareOutcome, type CommandMessage } from './command-protocol.js';
+import { AppError } from '../errors.js';
+import {
+  COMMAND_NAME,
+  documentProblem,
+  FIRMWARE_COMMAND,
+  firmwareOutcome,
+  type CommandMessage,
+} from './command-protocol.js';
 
 export const COMMAND_STATES = ['QUEUED', 'SENT', 'DELIVERED', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED'] as const;
 export type CommandState = (typeof COMMAND_STATES)[number];
@@ -50,6 +57,55 @@ export interface NewCommand {
   params: unknown;
   expires_at: Date;
   created_by: string | null;
+}
+
+export const DEFAULT_EXPIRY_SECONDS = 86_400;
+export const MAX_EXPIRY_SECONDS = 30 * 86_400;
+
+/** Refuses work for a device that is not there, or cannot receive anything (revoked). */
+export async function requireActiveDevice(tx: TenantScope, deviceId: string): Promise<void> {
+  const status = await deviceStatus(tx, deviceId);
+  if (status === null) throw new AppError('NOT_FOUND', `No device ${deviceId} in this tenant`);
+  if (status !== 'ACTIVE') throw new AppError('CONFLICT', `Device ${deviceId} is ${status}: it can receive nothing`);
+}
+
+/**
+ * A user's command to one device (API, CLI): checked — its name, its parameters, its expiry, the device —
+ * and queued. `firmware_update` is the firmware jobs' alone.
+ */
+export async function sendCommand(
+  tx: TenantScope,
+  command: {
+    device_id: string;
+    name: string;
+    params: unknown;
+    expires_in_seconds?: number | undefined;
+    created_by: string | null;
+  },
+): Promise<Command> {
+  if (!COMMAND_NAME.test(command.name))
+    throw new AppError(
+      'INVALID_REQUEST',
+      `${command.name} is no command name: a letter, then up to 63 letters, digits, _ . or -`,
+    );
+  if (command.name === FIRMWARE_COMMAND)
+    throw new AppError(
+      'INVALID_REQUEST',
+      `${FIRMWARE_COMMAND} is sent by firmware update jobs: create a job of kind firmware`,
+    );
+  const problem = documentProblem(command.params, 'params');
+  if (problem) throw new AppError('INVALID_REQUEST', problem);
+  const expires = command.expires_in_seconds ?? DEFAULT_EXPIRY_SECONDS;
+  if (!Number.isInteger(expires) || expires < 1 || expires > MAX_EXPIRY_SECONDS)
+    throw new AppError('INVALID_REQUEST', `The expiry must be 1 to ${MAX_EXPIRY_SECONDS} seconds (30 days)`);
+  await requireActiveDevice(tx, command.device_id);
+  return createCommand(tx, {
+    device_id: command.device_id,
+    name: command.name,
+    params: command.params ?? {},
+    expires_at: new Date(Date.now() + expires * 1000),
+    created_by: command.created_by,
+  });
 }
 
 export async function createCommand(tx: TenantScope, command: NewCommand): Promise<Command> {
@@ -266,6 +322,8 @@ export async function fetchForDevice(
   tx: ServiceTx,
   device: DeviceKey,
   maxInFlight: number,
+  /** 'unsent': only a version not fetched yet (a long poll waiting for news); 'unapplied': any not applied yet. */
+  configWanted: 'unsent' | 'unapplied' = 'unapplied',
 ): Promise<{ commands: CommandChange[]; messages: CommandMessage[]; config: Outgoing['config'] }> {
   const { rows } = await tx.query<Command>(
     `WITH open AS (
@@ -286,8 +344,9 @@ export async function fetchForDevice(
   const { rows: configs } = await tx.query<{ desired: unknown; desired_version: number }>(
     `UPDATE device_control SET config_sent_version = desired_version
      WHERE tenant_id = $1 AND device_id = $2 AND desired_version > COALESCE(reported_version, 0)
+       AND ($3 = 'unapplied' OR desired_version > config_sent_version)
      RETURNING desired, desired_version`,
-    [device.tenant_id, device.device_id],
+    [device.tenant_id, device.device_id, configWanted],
   );
   const config = configs[0] ? { version: configs[0].desired_version, desired: configs[0].desired } : null;
   return { commands: rows.map(changeOf), messages: rows.map(commandMessage), config };
@@ -316,15 +375,24 @@ export async function recordAck(tx: ServiceTx, device: DeviceKey, commandId: str
 export async function recordResult(
   tx: ServiceTx,
   device: DeviceKey,
-  answer: { id: string; status: 'SUCCEEDED' | 'FAILED'; result: unknown; error: string | null },
+  answer: { id: string; status: 'SUCCEEDED' | 'FAILED'; result: unknown; error: string | null; progress?: string },
 ): Promise<CommandChange | null> {
   const { rows } = await tx.query<CommandChange & { name: string; params: { version?: unknown } }>(
     `UPDATE device_commands
      SET state = $4, result = $5, error = $6, finished_at = clock_timestamp(),
-         delivered_at = COALESCE(delivered_at, clock_timestamp())
+         delivered_at = COALESCE(delivered_at, clock_timestamp()),
+         progress = COALESCE($7, progress), progress_at = CASE WHEN $7::text IS NULL THEN progress_at ELSE clock_timestamp() END
      WHERE tenant_id = $1 AND device_id = $2 AND command_id = $3 AND state IN ('QUEUED', 'SENT', 'DELIVERED')
      RETURNING ${CHANGE_COLUMNS}, name, params`,
-    [device.tenant_id, device.device_id, answer.id, answer.status, JSON.stringify(answer.result), answer.error],
+    [
+      device.tenant_id,
+      device.device_id,
+      answer.id,
+      answer.status,
+      JSON.stringify(answer.result),
+      answer.error,
+      answer.progress ?? null,
+    ],
   );
   const changed = rows[0];
   if (changed?.state === 'SUCCEEDED' && changed.name === FIRMWARE_COMMAND)
@@ -345,7 +413,13 @@ export async function recordProgress(
   const outcome = commands[0]?.name === FIRMWARE_COMMAND ? firmwareOutcome(report.state) : undefined;
   if (outcome) {
     const error = outcome === 'FAILED' ? failureText(report.detail) : null;
-    return recordResult(tx, device, { id: report.id, status: outcome, result: report.detail, error });
+    return recordResult(tx, device, {
+      id: report.id,
+      status: outcome,
+      result: report.detail,
+      error,
+      progress: report.state,
+    });
   }
   const { rows } = await tx.query<CommandChange>(
     `UPDATE device_commands

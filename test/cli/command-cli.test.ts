@@ -91,7 +91,7 @@ describe('pulse command and pulse job', () => {
           stderr: `pulse: --params must be JSON, such as '{"seconds": 30}'\n`,
         });
         const ghost = await pulse(['command', 'send', 'acme', 'ghost', 'ping']);
-        expect(ghost).toMatchObject({ code: 2, stderr: 'pulse: No device ghost in tenant acme\n' });
+        expect(ghost).toMatchObject({ code: 2, stderr: 'pulse: No device ghost in this tenant\n' });
         const firmware = await pulse(['command', 'send', 'acme', 'cli-1', 'firmware_update']);
         expect(firmware.code).toBe(2);
         expect(firmware.stderr).toMatch(/firmware_update is sent by firmware update jobs/);

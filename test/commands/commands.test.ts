@@ -276,7 +276,7 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
       async () => (await call('admin', `/customer/jobs/${job.body.job_id}`)).body.state === 'COMPLETED',
       10_000,
     );
-    expect(await command(update.id!)).toMatchObject({ state: 'SUCCEEDED', progress: 'UPDATING' });
+    expect(await command(update.id!)).toMatchObject({ state: 'SUCCEEDED', progress: 'UPDATED' });
     const { rows } = await pulse.db.withService((tx) =>
       tx.query(`SELECT fw_version FROM device_registry WHERE tenant_id = $1 AND device_id = 'fw-1'`, [TENANT]),
     );
