@@ -58,6 +58,7 @@ const appRouter = () =>
           { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
           { path: '/jobs', element: customer(() => import('./pages/customer/Jobs')) },
           { path: '/jobs/:jobId', element: customer(() => import('./pages/customer/JobDetail')) },
+          { path: '/firmware', element: customer(() => import('./pages/customer/Firmware')) },
           { path: '/alerts', element: customer(() => import('./pages/customer/Alerts')) },
           { path: '/alerts/:alertId', element: customer(() => import('./pages/customer/AlertDetail')) },
           { path: '/deliveries', element: customer(() => import('./pages/customer/Deliveries')) },

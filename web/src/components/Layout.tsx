@@ -10,6 +10,7 @@ const CUSTOMER_NAV = [
   ['/', 'Dashboard'],
   ['/devices', 'Devices'],
   ['/jobs', 'Jobs'],
+  ['/firmware', 'Firmware'],
   ['/alerts', 'Alerts'],
   ['/rules', 'Alert rules'],
   ['/integrations', 'Integrations'],

@@ -1,5 +1,5 @@
 // Small building blocks every page uses: page frame, cards, badges, skeletons, errors with a retry,
-// empty states and a modal dialog.
+// empty states, a modal dialog and a copy button.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import { download } from '../lib/api';
@@ -210,6 +210,26 @@ export function Outcome({ status }: { status: number | null }) {
     <span className="text-emerald-600">ok</span>
   ) : (
     <span className="text-rose-600">refused ({status})</span>
+  );
+}
+
+/** Copies `text` to the clipboard, saying so for a moment; `label` names what it copies. */
+export function CopyButton({ text, label }: { text: string; label: string }) {
+  const [copied, setCopied] = useState(false);
+  return (
+    <button
+      type="button"
+      className="btn-ghost text-xs"
+      aria-label={`Copy ${label}`}
+      onClick={() =>
+        void navigator.clipboard?.writeText(text).then(() => {
+          setCopied(true);
+          setTimeout(() => setCopied(false), 1500);
+        })
+      }
+    >
+      {copied ? 'Copied' : 'Copy'}
+    </button>
   );
 }
 

@@ -79,23 +79,65 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
       throw error;
     }
     if (response.status !== 429) break;
-    const waitSeconds = Number(response.headers.get('retry-after')) || 5;
-    pauseUntil(Date.now() + waitSeconds * 1000);
-    if (method !== 'GET') {
-      throw new ApiError(429, `Too many requests for now: try again in ${waitSeconds} s`);
-    }
+    const refused = tooManyRequests(response.headers.get('retry-after'));
+    if (method !== 'GET') throw refused;
   }
   useApiHealth.setState({ pausedUntil: null, failing: response.status >= 500 });
   if (response.status === 204) return undefined as T;
   const body = (await response.json().catch(() => ({}))) as { detail?: unknown };
-  if (!response.ok) {
-    const message =
-      response.status === 403
-        ? `You do not have access to this: ${detailText(body.detail)}`
-        : detailText(body.detail ?? response.statusText);
-    throw new ApiError(response.status, message);
-  }
+  if (!response.ok) throw refusal(response.status, body, response.statusText);
   return body as T;
+}
+
+/** A 429: every call of the tab waits until its Retry-After; the error says when to try again. */
+function tooManyRequests(retryAfter: string | null): ApiError {
+  const waitSeconds = Number(retryAfter) || 5;
+  pauseUntil(Date.now() + waitSeconds * 1000);
+  return new ApiError(429, `Too many requests for now: try again in ${waitSeconds} s`);
+}
+
+/** The error of a refused call, in the API's words. */
+function refusal(status: number, body: { detail?: unknown }, statusText: string): ApiError {
+  const message =
+    status === 403
+      ? `You do not have access to this: ${detailText(body.detail)}`
+      : detailText(body.detail ?? statusText);
+  return new ApiError(status, message);
+}
+
+/**
+ * POSTs `file` as the raw request body (application/octet-stream, as firmware images go up), telling
+ * `onProgress` the share sent so far (0 to 1). XMLHttpRequest, not fetch: only it reports upload progress.
+ */
+export async function upload<T>(path: string, file: Blob, onProgress: (sent: number) => void): Promise<T> {
+  await pauseOver();
+  const token = await accessToken();
+  const request = new XMLHttpRequest();
+  const answered = new Promise<T>((resolve, reject) => {
+    request.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) onProgress(event.loaded / event.total);
+    });
+    request.addEventListener('load', () => {
+      if (request.status === 429) return reject(tooManyRequests(request.getResponseHeader('retry-after')));
+      useApiHealth.setState({ pausedUntil: null, failing: request.status >= 500 });
+      let body: { detail?: unknown } = {};
+      try {
+        body = JSON.parse(request.responseText) as typeof body;
+      } catch {
+        // Not JSON (a proxy's error page): the status text says what happened.
+      }
+      if (request.status >= 200 && request.status < 300) resolve(body as T);
+      else reject(refusal(request.status, body, request.statusText));
+    });
+    request.addEventListener('error', () =>
+      reject(new ApiError(0, 'The upload broke off: the connection closed before the server answered')),
+    );
+  });
+  request.open('POST', path);
+  if (token) request.setRequestHeader('authorization', `Bearer ${token}`);
+  request.setRequestHeader('content-type', 'application/octet-stream');
+  request.send(file);
+  return answered;
 }
 
 /**

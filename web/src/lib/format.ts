@@ -15,6 +15,20 @@ export function timeAgo(value: string | number | null | undefined, now = Date.no
 export const dateTime = (value: string | number | null | undefined) =>
   value === null || value === undefined ? '—' : new Date(value).toLocaleString();
 
+const BYTE_UNITS = ['bytes', 'KiB', 'MiB', 'GiB'];
+
+/** A size as people read it: "812 bytes", "700 KiB", "1.5 MiB". */
+export function byteSize(size: number): string {
+  let unit = 0;
+  let value = size;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toLocaleString(undefined, { maximumFractionDigits: digits })} ${BYTE_UNITS[unit]}`;
+}
+
 const UNITS: [RegExp, string][] = [
   [/_pct$/, '%'],
   [/_c$/, '°C'],

@@ -26,3 +26,4 @@ export type CommandTemplate = Answer<'/customer/command-templates'>['templates']
 export type DeviceConfig = Answer<'/customer/devices/{device_id}/config'>;
 export type Job = Answer<'/customer/jobs/{job_id}'>;
 export type Execution = Answer<'/customer/jobs/{job_id}/executions'>['executions'][number];
+export type FirmwareImage = Answer<'/customer/firmware'>['images'][number];

@@ -3,6 +3,7 @@
 // device has not confirmed yet; viewers read.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
+import { FIRMWARE_COMMAND, FirmwareProgress, sentImageName } from '../../components/firmware';
 import { CommandAnswer } from '../../components/json';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, StatusBadge } from '../../components/ui';
@@ -69,7 +70,7 @@ export function DeviceCommands({ deviceId }: { deviceId: string }) {
               <>
                 <code className="font-semibold">{c.name}</code>
                 <div className="max-w-56 truncate text-xs text-slate-500" title={JSON.stringify(c.params)}>
-                  {JSON.stringify(c.params)}
+                  {c.name === FIRMWARE_COMMAND ? sentImageName(c.params) : JSON.stringify(c.params)}
                 </div>
                 {c.job_id && (
                   <Link className="text-xs text-indigo-600 hover:underline" to={`/jobs/${c.job_id}`}>
@@ -91,7 +92,14 @@ export function DeviceCommands({ deviceId }: { deviceId: string }) {
           { header: 'Times', cell: (c) => <Transitions command={c} /> },
           {
             header: 'Progress',
-            cell: (c) => (c.progress ? <span title={dateTime(c.progress_at)}>{c.progress}</span> : '—'),
+            cell: (c) =>
+              c.name === FIRMWARE_COMMAND ? (
+                <FirmwareProgress progress={c.progress} state={c.state} at={c.progress_at} />
+              ) : c.progress ? (
+                <span title={dateTime(c.progress_at)}>{c.progress}</span>
+              ) : (
+                '—'
+              ),
           },
           {
             header: 'Answer',

@@ -3,7 +3,7 @@
 // errors), edit, rotate the token, revoke. `base` is where the API has them (devicesBase()).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { ErrorBox, Field, StatusBadge } from '../../components/ui';
+import { CopyButton, ErrorBox, Field, StatusBadge } from '../../components/ui';
 import { api, ApiError } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
 import { readJson } from '../../lib/forms';
@@ -15,25 +15,6 @@ type Issued = Answer<'/customer/devices', 'post'>;
 export const devicesBase = (tenantId?: string) =>
   tenantId ? `/operator/tenants/${encodeURIComponent(tenantId)}/devices` : '/customer/devices';
 type Imported = Answer<'/customer/devices/bulk', 'post'>;
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [copied, setCopied] = useState(false);
-  return (
-    <button
-      type="button"
-      className="btn-ghost text-xs"
-      aria-label={`Copy ${label}`}
-      onClick={() =>
-        void navigator.clipboard?.writeText(text).then(() => {
-          setCopied(true);
-          setTimeout(() => setCopied(false), 1500);
-        })
-      }
-    >
-      {copied ? 'Copied' : 'Copy'}
-    </button>
-  );
-}
 
 export function Secret({ label, value, hint }: { label: string; value: string; hint?: ReactNode }) {
   return (
@@ -252,7 +233,7 @@ export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
       </div>
       <div>
         <div className="label">Firmware</div>
-        {d.fw_version ?? '—'}
+        <span data-testid="device-firmware">{d.fw_version ?? '—'}</span>
       </div>
       {Object.entries(d.state)
         .filter(([, value]) => typeof value === 'boolean')

@@ -4,6 +4,7 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useParams } from 'react-router';
 import { describeSelector, type DeviceSelector } from '../../components/device-selector';
+import { FirmwareProgress } from '../../components/firmware';
 import { JobProgress } from '../../components/job-progress';
 import { CommandAnswer, JsonDetails } from '../../components/json';
 import { QueryTable } from '../../components/table';
@@ -190,7 +191,15 @@ export default function JobDetail() {
             title: (e) => dateTime(e.finished_at),
             cell: (e) => (e.finished_at ? timeAgo(e.finished_at) : '—'),
           },
-          { header: 'Progress', cell: (e) => e.progress ?? '—' },
+          {
+            header: 'Progress',
+            cell: (e) =>
+              job.data?.kind === 'firmware' ? (
+                <FirmwareProgress progress={e.progress} state={e.state} />
+              ) : (
+                (e.progress ?? '—')
+              ),
+          },
           {
             header: 'Answer',
             cell: (e) => <CommandAnswer error={e.error} result={e.result} />,

@@ -1,16 +1,19 @@
-// A new fleet job: a command (name and parameters) or a configuration change (a JSON merge patch) for a
-// selection of devices, at a pace, stopped early when too many fail. Firmware jobs need uploaded images,
-// which the server does not offer yet.
+// A new fleet job: a command (name and parameters), a configuration change (a JSON merge patch) or a
+// firmware update (one of the uploaded images) for a selection of devices, at a pace, stopped early when
+// too many fail.
 import { useMutation } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import { DeviceSelection, toSelector, type SelectionInput } from '../../components/device-selector';
+import { imageLabel, useFirmwareImages } from '../../components/firmware';
 import { JsonField, useJsonText } from '../../components/json';
 import { ErrorBox, Field } from '../../components/ui';
 import { api } from '../../lib/api';
+import { byteSize } from '../../lib/format';
 import { COMMAND_NAME_PATTERN } from '../../lib/forms';
 import type { Job } from '../../lib/types';
 
-type Kind = 'command' | 'config';
+type Kind = 'command' | 'config' | 'firmware';
 
 /** A number field: its value, or null when left empty. */
 const optionalNumber = (form: FormData, name: string) => {
@@ -18,11 +21,50 @@ const optionalNumber = (form: FormData, name: string) => {
   return text === '' ? null : Number(text);
 };
 
+/** One of the tenant's uploaded images, or where to upload one when there is none. */
+function FirmwarePicker({ value, onChange }: { value: string; onChange: (imageId: string) => void }) {
+  const images = useFirmwareImages();
+  const list = images.data?.images ?? [];
+  return (
+    <>
+      <Field label="Firmware image" hint="Each device downloads it, checks its SHA-256 and installs it.">
+        <select className="input" value={value} required onChange={(event) => onChange(event.target.value)}>
+          <option value="">{images.isPending ? 'Loading…' : '— choose an image —'}</option>
+          {list.map((image) => (
+            <option key={image.image_id} value={image.image_id}>
+              {imageLabel(image)} · {byteSize(image.size_bytes)}
+              {image.filename && ` · ${image.filename}`}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {images.error && <ErrorBox error={images.error} />}
+      {images.data && list.length === 0 && (
+        <p className="mt-1 text-xs text-slate-500">
+          No images yet:{' '}
+          <Link className="text-indigo-600 hover:underline" to="/firmware">
+            upload one on the Firmware page
+          </Link>
+          .
+        </p>
+      )}
+    </>
+  );
+}
+
 export function JobForm({ onCreated }: { onCreated: (job: Job) => void }) {
   const [kind, setKind] = useState<Kind>('command');
   const commandParams = useJsonText('{}', { blank: {} });
   const patch = useJsonText('', { object: true });
-  const params = kind === 'command' ? commandParams : patch;
+  const [imageId, setImageId] = useState('');
+  const params: { value?: unknown; error?: string } =
+    kind === 'command'
+      ? commandParams
+      : kind === 'config'
+        ? patch
+        : imageId
+          ? { value: { image_id: imageId } }
+          : { error: 'Choose an image' };
   const [selection, setSelection] = useState<SelectionInput>({ mode: 'prefix', text: '' });
   const selector = toSelector(selection);
   const create = useMutation({
@@ -61,9 +103,14 @@ export function JobForm({ onCreated }: { onCreated: (job: Job) => void }) {
         <select className="input" value={kind} onChange={(e) => setKind(e.target.value as Kind)}>
           <option value="command">Command</option>
           <option value="config">Configuration change</option>
+          <option value="firmware">Firmware update</option>
         </select>
       </Field>
-      {kind === 'command' ? (
+      {kind === 'firmware' ? (
+        <div className="md:col-span-2">
+          <FirmwarePicker value={imageId} onChange={setImageId} />
+        </div>
+      ) : kind === 'command' ? (
         <>
           <Field label="Command">
             <input className="input font-mono" name="command_name" required pattern={COMMAND_NAME_PATTERN} />

@@ -1,8 +1,9 @@
-// Fleet jobs: a command or a configuration change rolled out over a selection of devices. Every customer
-// role follows them; customer admins start them.
+// Fleet jobs: a command, a configuration change or a firmware update rolled out over a selection of
+// devices. Every customer role follows them; customer admins start them.
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router';
+import { sentImageName } from '../../components/firmware';
 import { JobProgress } from '../../components/job-progress';
 import { QueryTable } from '../../components/table';
 import { Modal, Page, StatusBadge } from '../../components/ui';
@@ -16,8 +17,13 @@ import { JobForm } from './JobForm';
 const RUNNING_REFRESH_MS = 5000;
 const IDLE_REFRESH_MS = 30_000;
 
-/** What a job sends: the command's name, or that it changes configuration. */
-export const jobWhat = (job: Job) => (job.kind === 'config' ? 'configuration change' : (job.command_name ?? job.kind));
+/** What a job sends: the command's name, that it changes configuration, or which firmware. */
+export const jobWhat = (job: Job) =>
+  job.kind === 'config'
+    ? 'configuration change'
+    : job.kind === 'firmware'
+      ? `firmware ${sentImageName(job.params)}`
+      : (job.command_name ?? job.kind);
 
 export default function Jobs() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
@@ -41,8 +47,8 @@ export default function Jobs() {
       }
     >
       <p className="text-sm text-slate-500">
-        A job sends a command or a configuration change to many devices at a pace you choose, and stops by itself when
-        too many fail.
+        A job sends a command, a configuration change or a firmware update to many devices at a pace you choose, and
+        stops by itself when too many fail.
       </p>
       <QueryTable
         query={jobs}
