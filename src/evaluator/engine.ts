@@ -3,7 +3,7 @@
 
 import {
   evaluateReading,
-  metricValue,
+  ruleReading,
   ruleFingerprint,
   staleFingerprint,
   thresholdDetails,
@@ -258,7 +258,7 @@ export class EvaluatorEngine {
   }
 
   private evaluateRule(rule: Rule, device: DeviceState, metrics: Metrics, nowMs: number): void {
-    const value = metricValue(metrics, rule.metric_name);
+    const value = ruleReading(rule, metrics);
     if (value === null) return; // no reading: the rule's state stays as it is
     try {
       this.counters.rules_evaluated += 1;

@@ -8,6 +8,7 @@ import type { DeviceTopic } from './topic.js';
 import type { RegistryEntry } from '../model/device-registry.js';
 import type { AcceptedMessage, Metrics } from '../model/telemetry.js';
 import { jsonProblem } from '../lib/json-input.js';
+import { isPosition } from '../model/geofence.js';
 
 export interface ValidationInput {
   /** The message's topic parsed by the caller (parseTopic); null when it is not a device topic. */
@@ -187,18 +188,6 @@ export function checkMetrics(
     if (!isPosition(metric)) return { ok: false, reason: 'INVALID_POSITION' };
   }
   return { ok: true, metrics: value as Metrics };
-}
-
-const POSITION_KEYS = new Set(['lat', 'lon', 'alt', 'acc']);
-const finite = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n);
-
-/** Latitude in [-90, 90], longitude in [-180, 180], altitude finite, accuracy ≥ 0, nothing else. */
-export function isPosition(value: Record<string, unknown>): boolean {
-  const { lat, lon, alt, acc } = value;
-  if (!finite(lat) || lat < -90 || lat > 90 || !finite(lon) || lon < -180 || lon > 180) return false;
-  if (alt !== undefined && !finite(alt)) return false;
-  if (acc !== undefined && (!finite(acc) || acc < 0)) return false;
-  return Object.keys(value).every((key) => POSITION_KEYS.has(key));
 }
 
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;

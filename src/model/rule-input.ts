@@ -1,8 +1,19 @@
 // Checks of an alert rule body beyond its JSON schema, with the reference's 400 messages (§3.4).
 import { AppError } from '../errors.js';
 import { isUuid } from '../lib/uuid.js';
+import { geofenceProblem, type Geofence } from './geofence.js';
 
-export const RULE_OPERATORS = ['GT', 'LT', 'GTE', 'LTE'] as const;
+export const NUMBER_OPERATORS = ['GT', 'LT', 'GTE', 'LTE'] as const;
+export const TEXT_OPERATORS = ['EQ', 'NE', 'IN'] as const;
+export const GEOFENCE_OPERATORS = ['INSIDE', 'OUTSIDE'] as const;
+export const RULE_OPERATORS = [...NUMBER_OPERATORS, ...TEXT_OPERATORS, ...GEOFENCE_OPERATORS] as const;
+export type OperatorKind = 'number' | 'text' | 'geofence';
+
+export function operatorKind(operator: string): OperatorKind {
+  if ((TEXT_OPERATORS as readonly string[]).includes(operator)) return 'text';
+  if ((GEOFENCE_OPERATORS as readonly string[]).includes(operator)) return 'geofence';
+  return 'number';
+}
 const METRIC_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export interface RuleFields {
@@ -16,6 +27,30 @@ export interface RuleFields {
   enabled?: boolean | undefined;
   duration_seconds?: number | undefined;
   hysteresis?: number | undefined;
+  values?: string[] | null | undefined;
+  geofence?: Geofence | null | undefined;
+}
+
+/**
+ * What each kind of rule needs, for a rule as it will be once saved (`current` holds a patched rule's
+ * stored fields): a threshold for numbers, values for text (one for EQ and NE), a geofence for positions.
+ */
+export function checkRuleShape(fields: RuleFields, current?: RuleFields): void {
+  const merged = { ...current, ...fields };
+  const kind = operatorKind(merged.operator ?? 'GT');
+  if (kind === 'number' && merged.threshold === undefined)
+    throw new AppError('VALIDATION_FAILED', 'A rule on a number needs a threshold');
+  if (kind === 'text') {
+    const values = merged.values ?? [];
+    if (values.length === 0)
+      throw new AppError('INVALID_REQUEST', `${merged.operator} needs values: the text states it matches`);
+    if (merged.operator !== 'IN' && values.length !== 1)
+      throw new AppError('INVALID_REQUEST', `${merged.operator} takes exactly one value; IN takes several`);
+  }
+  if (kind === 'geofence') {
+    const problem = geofenceProblem(merged.geofence);
+    if (problem) throw new AppError('INVALID_REQUEST', `Invalid geofence: ${problem}`);
+  }
 }
 
 /** The fields normalised (trimmed name, upper-case operator, trimmed site ids); throws 400 on the first problem. */

@@ -1,6 +1,7 @@
 // Alert rules: written by customers (TenantTx), loaded by the evaluator (ServiceTx). What a rule body
 // may hold is checked in rule-input.ts.
 import type { RuleFields } from './rule-input.js';
+import type { Geofence } from './geofence.js';
 import type { ServiceTx, TenantTx } from '../db/database.js';
 
 /** A rule as the APIs show it. */
@@ -10,8 +11,12 @@ export interface AlertRule {
   name: string;
   enabled: boolean;
   metric_name: string;
-  operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+  operator: Operator;
   threshold: number;
+  /** EQ, NE, IN: the text values matched. */
+  values: string[] | null;
+  /** INSIDE, OUTSIDE: the area. */
+  geofence: Geofence | null;
   severity: number;
   description: string | null;
   site_ids: string[] | null;
@@ -21,8 +26,8 @@ export interface AlertRule {
   updated_at: Date;
 }
 
-const RULE_COLUMNS = `tenant_id, rule_id, name, enabled, metric_name, operator, threshold, severity,
-  description, site_ids, duration_seconds, hysteresis, created_at, updated_at`;
+const RULE_COLUMNS = `tenant_id, rule_id, name, enabled, metric_name, operator, threshold, text_values AS "values",
+  geofence, severity, description, site_ids, duration_seconds, hysteresis, created_at, updated_at`;
 
 export async function listRules(tx: TenantTx, limit: number) {
   const { rows } = await tx.query<AlertRule>(
@@ -42,12 +47,12 @@ export async function findRule(tx: TenantTx, ruleId: string) {
 
 export async function createRule(
   tx: TenantTx,
-  rule: Required<Pick<RuleFields, 'name' | 'metric_name' | 'operator' | 'threshold'>> & RuleFields,
+  rule: Required<Pick<RuleFields, 'name' | 'metric_name' | 'operator'>> & RuleFields,
 ) {
   const { rows } = await tx.query<AlertRule>(
     `INSERT INTO alert_rules (tenant_id, name, description, enabled, metric_name, operator, threshold, severity, site_ids,
-                              duration_seconds, hysteresis)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ${RULE_COLUMNS}`,
+                              duration_seconds, hysteresis, text_values, geofence)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${RULE_COLUMNS}`,
     [
       tx.tenantId,
       rule.name,
@@ -55,11 +60,13 @@ export async function createRule(
       rule.enabled ?? true,
       rule.metric_name,
       rule.operator,
-      rule.threshold,
+      rule.threshold ?? 0,
       rule.severity ?? 3,
       rule.site_ids ?? null,
       rule.duration_seconds ?? 0,
       rule.hysteresis ?? 0,
+      rule.values ?? null,
+      rule.geofence ? JSON.stringify(rule.geofence) : null,
     ],
   );
   return rows[0]!;
@@ -76,16 +83,21 @@ const UPDATABLE_RULE_FIELDS = [
   'site_ids',
   'duration_seconds',
   'hysteresis',
+  'values',
+  'geofence',
 ] as const;
+const COLUMN_OF: Partial<Record<(typeof UPDATABLE_RULE_FIELDS)[number], string>> = { values: 'text_values' };
 
 /** Sets the given fields (column names come from the fixed list above, values are parameters). */
 export async function updateRule(tx: TenantTx, ruleId: string, fields: RuleFields) {
   const present = UPDATABLE_RULE_FIELDS.filter((field) => fields[field] !== undefined);
-  const assignments = present.map((field, i) => `${field} = $${i + 3}`);
+  const assignments = present.map((field, i) => `${COLUMN_OF[field] ?? field} = $${i + 3}`);
+  const value = (field: (typeof UPDATABLE_RULE_FIELDS)[number]) =>
+    field === 'geofence' && fields.geofence ? JSON.stringify(fields.geofence) : fields[field];
   const { rows } = await tx.query<AlertRule>(
     `UPDATE alert_rules SET ${[...assignments, 'updated_at = now()'].join(', ')}
      WHERE tenant_id = $1 AND rule_id = $2 RETURNING ${RULE_COLUMNS}`,
-    [tx.tenantId, ruleId, ...present.map((field) => fields[field])],
+    [tx.tenantId, ruleId, ...present.map(value)],
   );
   return rows[0];
 }
@@ -105,7 +117,8 @@ export interface RuleStateRow {
   violating_since: Date | null;
 }
 
-export type Operator = 'GT' | 'LT' | 'GTE' | 'LTE';
+/** Numbers: GT…LTE against threshold; text: EQ, NE, IN against values; positions: INSIDE, OUTSIDE a geofence. */
+export type Operator = 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
 
 export interface Rule {
   rule_id: string;
@@ -114,6 +127,8 @@ export interface Rule {
   metric_name: string;
   operator: Operator;
   threshold: number;
+  values: string[] | null;
+  geofence: Geofence | null;
   severity: number;
   site_ids: string[] | null;
   duration_seconds: number;
@@ -130,7 +145,8 @@ export async function loadRuleStates(tx: ServiceTx) {
 export async function loadEnabledRules(tx: ServiceTx): Promise<{ version: number; rules: Rule[] }> {
   const version = await tx.query<{ version: number }>(`SELECT version FROM alert_rules_version`);
   const { rows } = await tx.query<Rule>(
-    `SELECT rule_id, tenant_id, name, metric_name, operator, threshold, severity, site_ids, duration_seconds, hysteresis
+    `SELECT rule_id, tenant_id, name, metric_name, operator, threshold, text_values AS "values", geofence, severity,
+            site_ids, duration_seconds, hysteresis
      FROM alert_rules WHERE enabled`,
   );
   return { version: version.rows[0]?.version ?? 0, rules: rows };

@@ -3,6 +3,7 @@
 import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { HEALTH_STATES } from './integration-health.js';
+import { RULE_OPERATORS } from './rule-input.js';
 
 /** A position a device reports as a metric (issue 31). */
 export const Position = Type.Object(
@@ -126,14 +127,36 @@ export const AlertPage = <T extends TProperties>(extra: T) =>
     ...extra,
   });
 
+/** A rule's area: a circle (metres) or a polygon of [lat, lon] points. */
+export const Geofence = Type.Union([
+  Type.Object(
+    {
+      type: Type.Literal('circle'),
+      lat: Type.Number({ minimum: -90, maximum: 90 }),
+      lon: Type.Number({ minimum: -180, maximum: 180 }),
+      radius_m: Type.Number({ exclusiveMinimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('polygon'),
+      points: Type.Array(Type.Tuple([Type.Number(), Type.Number()]), { minItems: 3, maxItems: 500 }),
+    },
+    { additionalProperties: false },
+  ),
+]);
+
 export const AlertRule = Obj({
   tenant_id: Type.String(),
   rule_id: Type.String(),
   name: Type.String(),
   enabled: Type.Boolean(),
   metric_name: Type.String(),
-  operator: Type.Union(['GT', 'LT', 'GTE', 'LTE'].map((s) => Type.Literal(s))),
+  operator: Type.Union(RULE_OPERATORS.map((s) => Type.Literal(s))),
   threshold: Type.Number(),
+  values: Nullable(Type.Array(Type.String())),
+  geofence: Nullable(Geofence),
   severity: Type.Integer(),
   description: Nullable(Type.String()),
   site_ids: Nullable(Type.Array(Type.String())),

@@ -226,7 +226,7 @@ describe('/customer on PostgreSQL', () => {
     expect((await call(tokens.adminB, '/customer/metrics')).body.metrics).not.toContain('rssi_dbm');
 
     const problems: [unknown, number, unknown][] = [
-      [{ ...newRule, operator: 'EQ' }, 400, 'Invalid operator value'],
+      [{ ...newRule, operator: 'BETWEEN' }, 400, 'Invalid operator value'],
       [{ ...newRule, metric_name: '9lives' }, 400, 'Invalid metric_name format'],
       [{ ...newRule, site_ids: ['ok', '  '] }, 400, 'Invalid site_id value'],
       [{ ...newRule, name: '   ' }, 400, 'Invalid name length'],

@@ -54,6 +54,7 @@ describe.each<Engine>(['pglite', 'postgres'])('text and position metrics on %s',
     ]);
     users.a = await tokenFor(pulse, { username: `txt-a-${engine}`, role: 'customer_viewer', tenantId: TENANT });
     users.b = await tokenFor(pulse, { username: `txt-b-${engine}`, role: 'customer_viewer', tenantId: 'txt-b' });
+    users.admin = await tokenFor(pulse, { username: `txt-admin-${engine}`, role: 'customer_admin', tenantId: TENANT });
   }, 60_000);
   afterAll(() => pulse?.close());
 
@@ -131,6 +132,74 @@ describe.each<Engine>(['pglite', 'postgres'])('text and position metrics on %s',
     const csv = (await get('a', `/api/v2/devices/fridge-1/telemetry/export?format=csv&${window}`)).body as string;
     expect(csv).toMatch(/door/);
     expect(csv).toMatch(/,open/);
+  });
+
+  it('opens and closes alerts from a text rule and a geofence rule', async () => {
+    const create = async (rule: object): Promise<{ status: number; body: Record<string, any> }> => {
+      const response = await fetch(`${pulse.base}/customer/alert-rules`, {
+        method: 'POST',
+        headers: { ...bearer(users.admin!), 'content-type': 'application/json' },
+        body: JSON.stringify(rule),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, any> };
+    };
+    const door = await create({
+      name: 'Door open',
+      metric_name: 'door',
+      operator: 'EQ',
+      values: ['open'],
+      severity: 4,
+    });
+    expect(door.status, JSON.stringify(door.body)).toBe(201);
+    expect(door.body).toMatchObject({ operator: 'EQ', values: ['open'], geofence: null });
+    const fence = await create({
+      name: 'Left the depot',
+      metric_name: 'position',
+      operator: 'OUTSIDE',
+      geofence: { type: 'circle', lat: 52.37, lon: 4.89, radius_m: 1000 },
+      hysteresis: 100,
+    });
+    expect(fence.status, JSON.stringify(fence.body)).toBe(201);
+    expect((await create({ name: 'x', metric_name: 'door', operator: 'EQ' })).body.detail).toMatch(/EQ needs values/);
+    expect(
+      (
+        await create({
+          name: 'x',
+          metric_name: 'p',
+          operator: 'INSIDE',
+          geofence: { type: 'circle', lat: 0, lon: 0, radius_m: 0 },
+        })
+      ).status,
+    ).toBe(422);
+    expect((await create({ name: 'x', metric_name: 't', operator: 'GT' })).status).toBe(422);
+
+    const now = () => new Date().toISOString();
+    const send = (device: string, site: string, metrics: object) =>
+      fetch(`${pulse.base}/ingest/v1/tenant/${TENANT}/device/${device}/telemetry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-provision-token': tokens.get(`${TENANT}/${device}`)! },
+        body: JSON.stringify({ ts: now(), site_id: site, metrics }),
+      });
+    const openAlerts = async () =>
+      ((await get('a', '/api/v2/alerts?status=OPEN')).body.alerts as { summary: string; device_id: string }[]).filter(
+        (a) => /door|position/.test(a.summary),
+      );
+    // The evaluator picks new rules up within a few seconds: readings go on until both alerts open.
+    await waitFor(async () => {
+      await send('fridge-1', 'plant', { door: 'open' });
+      await send('truck-1', 'road', { position: { lat: 52.5, lon: 4.89 } });
+      return (await openAlerts()).length === 2;
+    }, 20_000);
+    expect((await openAlerts()).map((a) => a.summary).sort()).toEqual([
+      'plant: fridge-1 door (open) == open',
+      'road: truck-1 position (52.50000, 4.89000) outside geofence',
+    ]);
+    await send('fridge-1', 'plant', { door: 'closed' });
+    // 950 m from the centre: inside, but not 100 m inside: the alert stays open; 800 m closes it.
+    await send('truck-1', 'road', { position: { lat: 52.37 + 0.00855, lon: 4.89 } });
+    await waitFor(async () => (await openAlerts()).length === 1, 10_000);
+    await send('truck-1', 'road', { position: { lat: 52.37 + 0.0072, lon: 4.89 } });
+    await waitFor(async () => (await openAlerts()).length === 0, 10_000);
   });
 
   it('shows another tenant none of it', async () => {

@@ -33,6 +33,8 @@ export function thresholdRule(overrides: Partial<Rule> = {}): Rule {
     metric_name: 'temp_c',
     operator: 'GT',
     threshold: 30,
+    values: null,
+    geofence: null,
     severity: 3,
     site_ids: null,
     duration_seconds: 0,

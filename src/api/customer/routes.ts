@@ -8,9 +8,15 @@ import { AppError, requireChanges } from '../../errors.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
 import { requireBelowCap, type TenantCaps } from '../limits.js';
 import { devicesPage, DevicesQuery } from '../v2/routes.js';
-import { NoContent, Obj } from '../../lib/schema.js';
-import { AlertRule, DevicePage, DeviceWithHistory, SavedRule } from '../../model/views.js';
-import { checkRuleFields, checkRuleId, unknownMetricWarning, type RuleFields } from '../../model/rule-input.js';
+import { NoContent, Nullable, Obj } from '../../lib/schema.js';
+import { AlertRule, DevicePage, DeviceWithHistory, Geofence, SavedRule } from '../../model/views.js';
+import {
+  checkRuleFields,
+  checkRuleId,
+  checkRuleShape,
+  unknownMetricWarning,
+  type RuleFields,
+} from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
 import * as deviceModel from '../../model/devices.js';
 import * as ruleModel from '../../model/rules.js';
@@ -23,8 +29,21 @@ const RuleParams = Type.Object({ rule_id: Type.String() });
 const ruleFields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
   metric_name: Type.String({ minLength: 1, maxLength: 100 }),
-  operator: Type.String({ description: 'GT, LT, GTE or LTE' }),
-  threshold: Type.Number(),
+  operator: Type.String({
+    description:
+      'numbers: GT, LT, GTE or LTE (threshold); text: EQ, NE or IN (values); positions: INSIDE or OUTSIDE (geofence)',
+  }),
+  threshold: Type.Optional(Type.Number({ description: 'number rules' })),
+  values: Type.Optional(
+    Nullable(
+      Type.Array(Type.String({ maxLength: 256 }), {
+        minItems: 1,
+        maxItems: 100,
+        description: 'text rules: the state matched (EQ, NE: one; IN: any of them)',
+      }),
+    ),
+  ),
+  geofence: Type.Optional(Nullable(Geofence)),
   severity: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: '1 info … 5 critical' }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
   site_ids: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 500 }), Type.Null()])),
@@ -134,6 +153,7 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; cap
     },
     async (request, reply) => {
       const rule = checkRuleFields(request.body);
+      checkRuleShape(rule);
       const created = await inTenant(request, async (tx) => {
         await requireBelowCap(tx, caps, 'rules');
         return withMetricWarning(tx, await ruleModel.createRule(tx, rule));
@@ -160,6 +180,9 @@ export function registerCustomerRoutes(app: App, deps: { inTenant: InTenant; cap
       const fields: RuleFields = checkRuleFields(request.body ?? {});
       requireChanges(fields);
       return inTenant(request, async (tx) => {
+        const current = await ruleModel.findRule(tx, request.params.rule_id);
+        if (!current) throw new AppError('NOT_FOUND', 'Alert rule not found');
+        checkRuleShape(fields, current);
         const updated = await ruleModel.updateRule(tx, request.params.rule_id, fields);
         if (!updated) throw new AppError('NOT_FOUND', 'Alert rule not found');
         return fields.metric_name === undefined ? updated : withMetricWarning(tx, updated);
