@@ -161,6 +161,15 @@ describe('web app in Chromium', () => {
       await form.getByLabel('Metric').fill('temp_c');
       await form.getByRole('button', { name: 'Save rule' }).click();
       await page.getByRole('cell', { name: 'Too hot', exact: true }).waitFor();
+      // A rule on a text state: the form asks for a value instead of a threshold.
+      await page.getByRole('button', { name: 'New rule' }).click();
+      await form.getByLabel('Name').fill('Door left open');
+      await form.getByLabel('Metric').fill('door');
+      await form.getByLabel('Condition').selectOption('EQ');
+      expect(await form.getByLabel('Threshold', { exact: true }).count()).toBe(0);
+      await form.getByLabel('Value').fill('open');
+      await form.getByRole('button', { name: 'Save rule' }).click();
+      await page.getByText('door equals open').waitFor();
       await shot(page, 'customer-rules');
 
       // Every simulated device is above -100 °C: alerts open within seconds and show up without a reload.

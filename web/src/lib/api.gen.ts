@@ -1718,8 +1718,25 @@ export interface paths {
                 name: string;
                 enabled: boolean;
                 metric_name: string;
-                operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+                operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
                 threshold: number;
+                values: string[] | null;
+                geofence:
+                  | (
+                      | {
+                          /** @enum {string} */
+                          type: 'circle';
+                          lat: number;
+                          lon: number;
+                          radius_m: number;
+                        }
+                      | {
+                          /** @enum {string} */
+                          type: 'polygon';
+                          points: [number, number][];
+                        }
+                    )
+                  | (never | null);
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
@@ -1811,8 +1828,25 @@ export interface paths {
                 name: string;
                 enabled: boolean;
                 metric_name: string;
-                operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+                operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
                 threshold: number;
+                values: string[] | null;
+                geofence:
+                  | (
+                      | {
+                          /** @enum {string} */
+                          type: 'circle';
+                          lat: number;
+                          lon: number;
+                          radius_m: number;
+                        }
+                      | {
+                          /** @enum {string} */
+                          type: 'polygon';
+                          points: [number, number][];
+                        }
+                    )
+                  | (never | null);
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
@@ -3119,8 +3153,25 @@ export interface paths {
                 name: string;
                 enabled: boolean;
                 metric_name: string;
-                operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+                operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
                 threshold: number;
+                values: string[] | null;
+                geofence:
+                  | (
+                      | {
+                          /** @enum {string} */
+                          type: 'circle';
+                          lat: number;
+                          lon: number;
+                          radius_m: number;
+                        }
+                      | {
+                          /** @enum {string} */
+                          type: 'polygon';
+                          points: [number, number][];
+                        }
+                    )
+                  | (never | null);
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
@@ -3184,9 +3235,28 @@ export interface paths {
           'application/json': {
             name: string;
             metric_name: string;
-            /** @description GT, LT, GTE or LTE */
+            /** @description numbers: GT, LT, GTE or LTE (threshold); text: EQ, NE or IN (values); positions: INSIDE or OUTSIDE (geofence) */
             operator: string;
-            threshold: number;
+            /** @description number rules */
+            threshold?: number;
+            /** @description text rules: the state matched (EQ, NE: one; IN: any of them) */
+            values?: string[] | null;
+            geofence?:
+              | (
+                  | {
+                      /** @enum {string} */
+                      type: 'circle';
+                      lat: number;
+                      lon: number;
+                      radius_m: number;
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'polygon';
+                      points: [number, number][];
+                    }
+                )
+              | (never | null);
             /**
              * @description 1 info … 5 critical
              * @default 3
@@ -3222,8 +3292,25 @@ export interface paths {
               name: string;
               enabled: boolean;
               metric_name: string;
-              operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+              operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
               threshold: number;
+              values: string[] | null;
+              geofence:
+                | (
+                    | {
+                        /** @enum {string} */
+                        type: 'circle';
+                        lat: number;
+                        lon: number;
+                        radius_m: number;
+                      }
+                    | {
+                        /** @enum {string} */
+                        type: 'polygon';
+                        points: [number, number][];
+                      }
+                  )
+                | (never | null);
               severity: number;
               description: string | null;
               site_ids: string[] | null;
@@ -3382,8 +3469,25 @@ export interface paths {
               name: string;
               enabled: boolean;
               metric_name: string;
-              operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+              operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
               threshold: number;
+              values: string[] | null;
+              geofence:
+                | (
+                    | {
+                        /** @enum {string} */
+                        type: 'circle';
+                        lat: number;
+                        lon: number;
+                        radius_m: number;
+                      }
+                    | {
+                        /** @enum {string} */
+                        type: 'polygon';
+                        points: [number, number][];
+                      }
+                  )
+                | (never | null);
               severity: number;
               description: string | null;
               site_ids: string[] | null;
@@ -3506,9 +3610,28 @@ export interface paths {
           'application/json': {
             name?: string;
             metric_name?: string;
-            /** @description GT, LT, GTE or LTE */
+            /** @description numbers: GT, LT, GTE or LTE (threshold); text: EQ, NE or IN (values); positions: INSIDE or OUTSIDE (geofence) */
             operator?: string;
+            /** @description number rules */
             threshold?: number;
+            /** @description text rules: the state matched (EQ, NE: one; IN: any of them) */
+            values?: string[] | null;
+            geofence?:
+              | (
+                  | {
+                      /** @enum {string} */
+                      type: 'circle';
+                      lat: number;
+                      lon: number;
+                      radius_m: number;
+                    }
+                  | {
+                      /** @enum {string} */
+                      type: 'polygon';
+                      points: [number, number][];
+                    }
+                )
+              | (never | null);
             severity?: number;
             description?: string | null;
             site_ids?: string[] | null;
@@ -3531,8 +3654,25 @@ export interface paths {
               name: string;
               enabled: boolean;
               metric_name: string;
-              operator: 'GT' | 'LT' | 'GTE' | 'LTE';
+              operator: 'GT' | 'LT' | 'GTE' | 'LTE' | 'EQ' | 'NE' | 'IN' | 'INSIDE' | 'OUTSIDE';
               threshold: number;
+              values: string[] | null;
+              geofence:
+                | (
+                    | {
+                        /** @enum {string} */
+                        type: 'circle';
+                        lat: number;
+                        lon: number;
+                        radius_m: number;
+                      }
+                    | {
+                        /** @enum {string} */
+                        type: 'polygon';
+                        points: [number, number][];
+                      }
+                  )
+                | (never | null);
               severity: number;
               description: string | null;
               site_ids: string[] | null;

@@ -9,6 +9,43 @@ import { SEVERITY_CHOICES } from '../../lib/format';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
 
+const OPERATORS = {
+  number: ['GT', 'GTE', 'LT', 'LTE'],
+  text: ['EQ', 'NE', 'IN'],
+  geofence: ['OUTSIDE', 'INSIDE'],
+} as const;
+type Kind = keyof typeof OPERATORS;
+const kindOf = (operator: string | undefined): Kind =>
+  (Object.keys(OPERATORS) as Kind[]).find((kind) => (OPERATORS[kind] as readonly string[]).includes(operator ?? '')) ??
+  'number';
+const OPERATOR_LABELS: Record<string, string> = {
+  GT: '>',
+  GTE: '≥',
+  LT: '<',
+  LTE: '≤',
+  EQ: 'equals',
+  NE: 'is not',
+  IN: 'is one of',
+  OUTSIDE: 'leaves the area',
+  INSIDE: 'enters the area',
+};
+
+/** A rule's condition in words: `temp_c > 30`, `door equals open`, `position leaves the area (circle 1000 m)`. */
+export function conditionText(
+  rule: Pick<Rule, 'metric_name' | 'operator' | 'threshold' | 'values' | 'geofence'>,
+): string {
+  const label = OPERATOR_LABELS[rule.operator] ?? rule.operator;
+  const kind = kindOf(rule.operator);
+  if (kind === 'text') return `${rule.metric_name} ${label} ${(rule.values ?? []).join(', ')}`;
+  if (kind === 'geofence') {
+    const fence = rule.geofence;
+    const area =
+      fence?.type === 'circle' ? `circle ${fence.radius_m} m` : `polygon of ${fence?.points.length ?? 0} points`;
+    return `${rule.metric_name} ${label} (${area})`;
+  }
+  return `${rule.metric_name} ${label} ${rule.threshold}`;
+}
+
 /** `onDone` gets the API's warning about the saved rule, if it has one (a metric no device reported). */
 export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: string) => void }) {
   const client = useQueryClient();
@@ -18,6 +55,10 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
     queryFn: () => api<Answer<'/customer/metrics'>>('/customer/metrics'),
   }).data?.metrics;
   const [metric, setMetric] = useState(rule.metric_name ?? '');
+  const [operator, setOperator] = useState<string>(rule.operator ?? 'GT');
+  const kind = kindOf(operator);
+  const [fenceText, setFenceText] = useState(rule.geofence ? JSON.stringify(rule.geofence) : '');
+  const fence = parseFence(fenceText);
   const unknownMetric = reported && reported.length > 0 && metric.trim() !== '' && !reported.includes(metric.trim());
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
@@ -39,11 +80,17 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
+    const values = String(form.get('values') ?? '')
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
     save.mutate({
       name: form.get('name'),
       metric_name: form.get('metric_name'),
-      operator: form.get('operator'),
-      threshold: Number(form.get('threshold')),
+      operator,
+      ...(kind === 'number' && { threshold: Number(form.get('threshold')) }),
+      ...(kind === 'text' && { values }),
+      ...(kind === 'geofence' && { geofence: fence.value }),
       severity: Number(form.get('severity')),
       duration_seconds: Number(form.get('duration_seconds') || 0),
       hysteresis: Number(form.get('hysteresis') || 0),
@@ -77,16 +124,53 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
           </span>
         )}
       </Field>
-      <Field label="Operator">
-        <select className="input" name="operator" defaultValue={rule.operator ?? 'GT'}>
-          {['GT', 'GTE', 'LT', 'LTE'].map((op) => (
-            <option key={op}>{op}</option>
+      <Field label="Condition">
+        <select className="input" name="operator" value={operator} onChange={(e) => setOperator(e.target.value)}>
+          {(Object.keys(OPERATORS) as Kind[]).map((group) => (
+            <optgroup key={group} label={{ number: 'Number', text: 'Text state', geofence: 'Position' }[group]}>
+              {OPERATORS[group].map((op) => (
+                <option key={op} value={op}>
+                  {OPERATOR_LABELS[op]}
+                </option>
+              ))}
+            </optgroup>
           ))}
         </select>
       </Field>
-      <Field label="Threshold">
-        <input className="input" name="threshold" type="number" step="any" required defaultValue={rule.threshold} />
-      </Field>
+      {kind === 'number' && (
+        <Field label="Threshold">
+          <input className="input" name="threshold" type="number" step="any" required defaultValue={rule.threshold} />
+        </Field>
+      )}
+      {kind === 'text' && (
+        <Field
+          label={operator === 'IN' ? 'Values' : 'Value'}
+          hint={operator === 'IN' ? 'comma-separated' : 'e.g. open'}
+        >
+          <input className="input" name="values" required defaultValue={rule.values?.join(', ')} />
+        </Field>
+      )}
+      {kind === 'geofence' && (
+        <Field
+          label="Area"
+          hint='{"type":"circle","lat":52.37,"lon":4.89,"radius_m":1000} or {"type":"polygon","points":[[lat,lon],…]}'
+        >
+          <textarea
+            className="input font-mono text-xs"
+            name="geofence"
+            rows={3}
+            required
+            value={fenceText}
+            onChange={(e) => setFenceText(e.target.value)}
+            aria-invalid={fence.error !== undefined}
+          />
+          {fence.error && (
+            <span className="mt-1 block text-xs text-red-700 dark:text-red-400" role="alert">
+              {fence.error}
+            </span>
+          )}
+        </Field>
+      )}
       <Field label="Severity">
         <select className="input" name="severity" defaultValue={rule.severity ?? 3}>
           {SEVERITY_CHOICES.map(([value, name]) => (
@@ -108,7 +192,16 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
           defaultValue={rule.duration_seconds ?? 0}
         />
       </Field>
-      <Field label="Hysteresis" hint="recover past threshold ± this to close">
+      <Field
+        label="Hysteresis"
+        hint={
+          kind === 'geofence'
+            ? 'metres past the edge to close'
+            : kind === 'text'
+              ? 'not used for text'
+              : 'recover past threshold ± this to close'
+        }
+      >
         <input
           className="input"
           name="hysteresis"
@@ -131,7 +224,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
         <button type="button" className="btn-ghost" onClick={() => onDone()}>
           Cancel
         </button>
-        <button className="btn-primary" disabled={save.isPending}>
+        <button className="btn-primary" disabled={save.isPending || (kind === 'geofence' && fence.error !== undefined)}>
           Save rule
         </button>
       </div>
@@ -189,7 +282,7 @@ export default function Rules() {
             className: 'font-mono text-xs',
             cell: (rule) => (
               <>
-                {rule.metric_name} {rule.operator} {rule.threshold}
+                {conditionText(rule)}
                 {rule.site_ids && <div className="text-slate-500">sites: {rule.site_ids.join(', ')}</div>}
               </>
             ),
@@ -227,4 +320,17 @@ export default function Rules() {
       </Modal>
     </Page>
   );
+}
+
+/** The area a user typed, as JSON, or what is wrong with it. */
+function parseFence(text: string): { value?: unknown; error?: string } {
+  if (text.trim() === '') return { error: 'Give the area as JSON' };
+  try {
+    const value: unknown = JSON.parse(text);
+    const type = (value as { type?: unknown } | null)?.type;
+    if (type !== 'circle' && type !== 'polygon') return { error: 'The area needs "type": "circle" or "polygon"' };
+    return { value };
+  } catch {
+    return { error: 'Not JSON yet' };
+  }
 }
