@@ -1,6 +1,7 @@
 // The only module that reads process.env. Every variable is declared once here with its type, default
 // and documentation; `docs/configuration.md` is generated from this table (`npm run config-docs`).
 import { z } from 'zod';
+import { tileTemplateProblem } from './lib/map-tiles.js';
 import { parseSecretsKey } from './lib/secrets.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -321,6 +322,23 @@ export const variables = {
     schema: commaList.optional(),
     doc: 'Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (client IPs in the audit log). Unset: the peer address is the client.',
     defaultDoc: 'none',
+  },
+  MAP_TILE_URL: {
+    schema: z
+      .string()
+      .trim()
+      .superRefine((value, ctx) => {
+        const problem = tileTemplateProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    doc: "Raster tiles the web app's maps (the fleet map, a device's track) draw above the country outlines they ship with: a URL template with {z}, {x} and {y} (and {s} for subdomains), e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png, or a path on this server behind the same proxy. Browsers fetch them from there (the CSP lets images come from its origin); mind the tile server's usage policy. Unset: the outlines only, and maps need no network but Pulse.",
+    defaultDoc: 'outlines only',
+  },
+  MAP_TILE_ATTRIBUTION: {
+    schema: z.string().trim().min(1).max(300).optional(),
+    doc: "The credit shown on the maps for MAP_TILE_URL's tiles, as plain text (e.g. © OpenStreetMap contributors). Unset: the tile server's host name.",
+    defaultDoc: 'the host name',
   },
   METRICS_COLLECTION_INTERVAL: {
     schema: positiveInt.default(5),

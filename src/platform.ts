@@ -22,6 +22,7 @@ import { pruneOidcStorage } from './identity/oidc-storage.js';
 import { pruneExpiredRollups } from './model/rollups.js';
 import { createHttpServer } from './http/server.js';
 import { isLoopbackAddress, isLoopbackHost, listenWithFallback } from './lib/listen.js';
+import { tileImageSources } from './lib/map-tiles.js';
 import * as evaluator from './evaluator/index.js';
 import * as ingest from './ingest/index.js';
 import * as provision from './provision/index.js';
@@ -138,6 +139,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       trustProxy: config.TRUST_PROXY ?? false,
       checkResponses: config.API_CHECK_RESPONSES === 'on',
       connectOrigins: config.OIDC_ISSUER ? [new URL(config.OIDC_ISSUER).origin] : [],
+      imageSources: tileImageSources(config.MAP_TILE_URL),
       tls,
       webSocketMaxPayload: config.MQTT_MAX_PACKET_BYTES,
     });

@@ -32,6 +32,7 @@ import { registerMeRoutes } from './me.js';
 import { registerV2Routes } from './v2/routes.js';
 import { registerExportRoutes } from './v2/export.js';
 import { registerStateRoutes } from './v2/states.js';
+import { registerUiSettingsRoutes } from './v2/ui-settings.js';
 import { registerCustomerRoutes } from './customer/routes.js';
 import { registerAlertRoutes } from './customer/alerts.js';
 import { auditCustomerChanges, registerCustomerAuditRoutes } from './customer/audit.js';
@@ -159,6 +160,7 @@ export function start(deps: RoleDeps): RunningRole {
     });
     registerExportRoutes(v2, inTenant, { perTenant: config.EXPORTS_PER_TENANT, engine: deps.db.engine });
     registerStateRoutes(v2, inTenant);
+    registerUiSettingsRoutes(v2, { mapTileUrl: config.MAP_TILE_URL, mapTileAttribution: config.MAP_TILE_ATTRIBUTION });
   });
 
   app.register(async (me) => {

@@ -84,6 +84,8 @@ export interface HttpServerOptions {
   metrics: Registry;
   /** Origins pages may fetch from besides their own (an external OIDC issuer's token endpoint). */
   connectOrigins?: string[];
+  /** Sources pages may load images from besides their own (MAP_TILE_URL's tiles). */
+  imageSources?: string[];
   /** Check every JSON answer against its route's response schema (API_CHECK_RESPONSES). */
   checkResponses?: boolean;
   /** Serve HTTPS (HTTP/2, and HTTP/1.1 for older clients and WebSocket) with this certificate and key. */
@@ -97,15 +99,20 @@ export interface HttpServerOptions {
  * and the logout page load their scripts as files. Inline styles stay allowed (charts set them). Framing
  * only by the same origin, which the OIDC silent renew may need.
  */
-export function securityHeaders(connectOrigins: string[] = [], formOrigins: string[] = []): Record<string, string> {
+export function securityHeaders(
+  connectOrigins: string[] = [],
+  formOrigins: string[] = [],
+  imageSources: string[] = [],
+): Record<string, string> {
   const connect = ["'self'", ...connectOrigins].join(' ');
   const form = ["'self'", ...formOrigins].join(' ');
+  const image = ["'self'", 'data:', 'blob:', ...imageSources].join(' ');
   return {
     'content-security-policy': [
       "default-src 'self'",
       "script-src 'self'",
       "style-src 'self' 'unsafe-inline'",
-      "img-src 'self' data: blob:",
+      `img-src ${image}`,
       "font-src 'self' data:",
       `connect-src ${connect}`,
       "frame-ancestors 'self'",
@@ -153,13 +160,14 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   // own header of the same name (Swagger UI's CSP) wins.
   const connectOrigins = new Set(options.connectOrigins);
   const formOrigins = new Set<string>();
-  let headers = Object.entries(securityHeaders([...connectOrigins]));
+  const imageSources = options.imageSources ?? [];
+  let headers = Object.entries(securityHeaders([...connectOrigins], [], imageSources));
   const allowOrigins = (origins: string[]) => {
     for (const origin of origins) {
       connectOrigins.add(origin);
       formOrigins.add(origin);
     }
-    headers = Object.entries(securityHeaders([...connectOrigins], [...formOrigins]));
+    headers = Object.entries(securityHeaders([...connectOrigins], [...formOrigins], imageSources));
   };
   app.addHook('onRequest', async (request, reply) => {
     for (const [name, value] of headers) reply.raw.setHeader(name, value);

@@ -67,6 +67,14 @@ describe('configuration', () => {
     expect(problemsOf({ MQTT_URL: 'http://broker' })[0]).toMatch(/^MQTT_URL must be a URL starting with mqtt:/);
   });
 
+  it('takes a map tile URL template and names what a bad one lacks', () => {
+    const template = 'https://tile.openstreetmap.org/{z}/{x}/{y}.png';
+    expect(loadConfig({ MAP_TILE_URL: template }).MAP_TILE_URL).toBe(template);
+    expect(problemsOf({ MAP_TILE_URL: 'https://tile.openstreetmap.org/tiles.png' })).toEqual([
+      'MAP_TILE_URL must be an http(s) URL, or a path on this server, with {z}, {x} and {y} (got "https://tile.openstreetmap.org/tiles.png")',
+    ]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', PORT: '' }).PORT).toBe(8080);
   });

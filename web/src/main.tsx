@@ -56,6 +56,7 @@ const appRouter = () =>
           { path: '/callback', element: <Navigate to="/" replace /> },
           { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
           { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
+          { path: '/map', element: customer(() => import('./pages/customer/FleetMap')) },
           { path: '/jobs', element: customer(() => import('./pages/customer/Jobs')) },
           { path: '/jobs/:jobId', element: customer(() => import('./pages/customer/JobDetail')) },
           { path: '/firmware', element: customer(() => import('./pages/customer/Firmware')) },

@@ -9,6 +9,7 @@ import { useLive } from '../lib/live';
 const CUSTOMER_NAV = [
   ['/', 'Dashboard'],
   ['/devices', 'Devices'],
+  ['/map', 'Map'],
   ['/jobs', 'Jobs'],
   ['/firmware', 'Firmware'],
   ['/alerts', 'Alerts'],

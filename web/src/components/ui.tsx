@@ -57,6 +57,7 @@ const TONE = {
 };
 const STATUS_TONE: Record<string, string> = {
   ONLINE: TONE.good,
+  OFFLINE: TONE.bad,
   OPEN: TONE.bad,
   STALE: TONE.waiting,
   ACKNOWLEDGED: TONE.waiting,
@@ -74,6 +75,14 @@ const STATUS_TONE: Record<string, string> = {
   EXPIRED: TONE.bad,
   TIMED_OUT: TONE.bad,
   ABORTED: TONE.bad,
+};
+
+/** A device status as one colour where a badge does not fit (map markers): the badges' hues, REVOKED grey. */
+export const DEVICE_STATUS_COLOR: Record<string, string> = {
+  ONLINE: '#10b981',
+  STALE: '#f59e0b',
+  OFFLINE: '#f43f5e',
+  REVOKED: '#64748b',
 };
 
 export function StatusBadge({ status }: { status: string }) {

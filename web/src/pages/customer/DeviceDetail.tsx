@@ -1,11 +1,14 @@
 import { useQuery } from '@tanstack/react-query';
-import { useEffect, useMemo, useState } from 'react';
+import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import { useParams, useSearchParams } from 'react-router';
 import { Gauge, TimeSeries } from '../../components/charts';
-import { DownloadButton, Empty, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
+import { StateTimeline } from '../../components/state-timeline';
+import { DownloadButton, Empty, Loaded, Page, SeverityBadge, Skeleton, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
+import { positionMetrics } from '../../lib/geo';
+import { textMetrics } from '../../lib/states';
 import { subscribeDevice } from '../../lib/live';
 import { useUrlParams } from '../../lib/url-params';
 import type { Answer } from '../../lib/types';
@@ -13,6 +16,9 @@ import { useAuth } from '../../lib/auth';
 import { DeviceCommands } from './DeviceCommands';
 import { DeviceConfiguration } from './DeviceConfig';
 import { DeviceAdmin, DeviceFacts } from './DeviceManagement';
+
+// Leaflet comes with the first device that has positions, not with every device page.
+const TrackMap = lazy(() => import('../../components/map').then((map) => ({ default: map.TrackMap })));
 
 /** The range a URL asks for: ?start=&end= (ISO times), else ?hours= one of RANGES, else the first. */
 function rangeOf(params: URLSearchParams): { hours: number; custom: { start: string; end: string } | null } {
@@ -74,15 +80,19 @@ export default function DeviceDetail() {
           </button>
         ))}
       </div>
-      {tab === 'telemetry' && <Telemetry deviceId={deviceId} />}
+      {tab === 'telemetry' && <Telemetry deviceId={deviceId} latest={device.data?.device.state ?? {}} />}
       {tab === 'commands' && <DeviceCommands deviceId={deviceId} />}
       {tab === 'configuration' && <DeviceConfiguration deviceId={deviceId} />}
     </Page>
   );
 }
 
-/** Charts and gauges of a chosen range with live points, the last message, and the device's alerts. */
-function Telemetry({ deviceId }: { deviceId: string }) {
+/**
+ * Charts and gauges of a chosen range with live points, a state timeline per text metric and a track per
+ * position metric (as the device's latest values, `latest`, have them), the last message, and the
+ * device's alerts.
+ */
+function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<string, unknown> }) {
   // The range lives in the URL (?hours=6, or ?start=…&end=…): a reload or a shared link shows the same.
   const [params, setParams] = useSearchParams();
   const { hours, custom } = rangeOf(params);
@@ -152,6 +162,10 @@ function Telemetry({ deviceId }: { deviceId: string }) {
   }, [deviceId, custom, buckets.length]);
 
   const metrics = useMemo(() => numericMetrics(points), [points]);
+  const texts = textMetrics(latest);
+  const positions = positionMetrics(latest);
+  // A range that ends now follows new readings; a chosen one stays as it is.
+  const refetchMs = custom ? false : 30_000;
   const lastMessage = last.data?.telemetry[0];
   return (
     <>
@@ -195,10 +209,28 @@ function Telemetry({ deviceId }: { deviceId: string }) {
           />
         </span>
       </div>
+      {texts.length > 0 && (
+        <div className="card space-y-4" data-testid="state-timelines">
+          <h2 className="text-sm font-semibold">States</h2>
+          {texts.map((metric) => (
+            <StateTimeline
+              key={metric}
+              deviceId={deviceId}
+              metric={metric}
+              latest={latest[metric] as string}
+              span={span}
+              refetchMs={refetchMs}
+            />
+          ))}
+        </div>
+      )}
+      {positions.map((metric) => (
+        <Track key={metric} deviceId={deviceId} metric={metric} span={span} refetchMs={refetchMs} />
+      ))}
       <Loaded query={history} rows={6}>
         {() =>
           metrics.length === 0 ? (
-            <Empty>No telemetry in this range.</Empty>
+            texts.length + positions.length === 0 && <Empty>No telemetry in this range.</Empty>
           ) : (
             <>
               <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
@@ -257,5 +289,51 @@ function Telemetry({ deviceId }: { deviceId: string }) {
         </Loaded>
       </div>
     </>
+  );
+}
+
+/** Where the device went in the range, from one position metric, on a small map. */
+function Track({
+  deviceId,
+  metric,
+  span,
+  refetchMs,
+}: {
+  deviceId: string;
+  metric: string;
+  span: string;
+  refetchMs: number | false;
+}) {
+  const track = useQuery({
+    queryKey: ['track', deviceId, metric, span],
+    queryFn: () =>
+      api<Answer<'/api/v2/devices/{device_id}/track'>>(
+        `/api/v2/devices/${encodeURIComponent(deviceId)}/track?metric=${encodeURIComponent(metric)}&${span}`,
+      ),
+    refetchInterval: refetchMs,
+  });
+  return (
+    <div className="card" data-testid={`track-${metric}`}>
+      <h2 className="mb-2 text-sm font-semibold">
+        Track <span className="font-normal text-slate-500">({metric})</span>
+      </h2>
+      <Loaded query={track} rows={4}>
+        {({ points, thinned }) =>
+          points.length === 0 ? (
+            <Empty>No positions in this range.</Empty>
+          ) : (
+            <>
+              <Suspense fallback={<Skeleton rows={4} />}>
+                <TrackMap points={points} />
+              </Suspense>
+              <p className="mt-1 text-xs text-slate-500">
+                {points.length === 1 ? 'One position' : `${points.length} positions`}
+                {thinned && ', thinned evenly from more'}
+              </p>
+            </>
+          )
+        }
+      </Loaded>
+    </div>
   );
 }

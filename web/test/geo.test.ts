@@ -1,0 +1,81 @@
+// Positions among a device's latest values, and outlines made drawable on a flat map across the antimeridian.
+import { describe, expect, it } from 'vitest';
+import { flatOutlines, positionMetrics, unwrapRing } from '../src/lib/geo';
+
+describe('positionMetrics', () => {
+  it('finds the metrics whose value is a position, and no others', () => {
+    const latest = {
+      position: { lat: 52.1, lon: 5.1, acc: 8 },
+      door: 'open',
+      temp_c: 4,
+      bad: { lat: '52' },
+      none: null,
+    };
+    expect(positionMetrics(latest)).toEqual(['position']);
+  });
+});
+
+describe('unwrapRing', () => {
+  it('leaves a ring that does not cross the antimeridian as it is', () => {
+    const ring = [
+      [4, 52],
+      [5, 52],
+      [5, 53],
+      [4, 52],
+    ];
+    expect(unwrapRing(ring)).toEqual(ring);
+  });
+
+  it('carries a ring across the antimeridian on past 180° instead of across the world', () => {
+    const ring = [
+      [179, 65],
+      [-179, 66],
+      [-178, 64],
+      [179, 65],
+    ];
+    expect(unwrapRing(ring)).toEqual([
+      [179, 65],
+      [181, 66],
+      [182, 64],
+      [179, 65],
+    ]);
+  });
+
+  it('closes a ring that goes round the Earth along the pole it surrounds', () => {
+    const ring = [
+      [-180, -80],
+      [0, -70],
+      [179, -78],
+      [-180, -80],
+    ];
+    expect(unwrapRing(ring)).toEqual([
+      [-180, -80],
+      [0, -70],
+      [179, -78],
+      [180, -80],
+      [180, -90],
+      [-180, -90],
+      [-180, -80],
+    ]);
+  });
+});
+
+describe('flatOutlines', () => {
+  it('unwraps every ring of polygons and multipolygons and drops other geometries', () => {
+    const crossing = [
+      [179, 65],
+      [-179, 66],
+      [179, 65],
+    ];
+    const outlines = flatOutlines({
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', properties: { name: 'A' }, geometry: { type: 'Polygon', coordinates: [crossing] } },
+        { type: 'Feature', properties: { name: 'B' }, geometry: { type: 'MultiPolygon', coordinates: [[crossing]] } },
+        { type: 'Feature', properties: { name: 'C' }, geometry: { type: 'Point', coordinates: [0, 0] } },
+      ],
+    });
+    expect(outlines.features.map((outline) => outline.properties?.name)).toEqual(['A', 'B']);
+    expect(outlines.features[1]!.geometry.coordinates).toEqual([[unwrapRing(crossing)]]);
+  });
+});

@@ -1,0 +1,47 @@
+// Text metrics as state timelines: which metrics are text, a colour per value, where a segment sits.
+import { describe, expect, it } from 'vitest';
+import { segmentBox, stateText, textMetrics, valueColors } from '../src/lib/states';
+
+describe('textMetrics', () => {
+  it('finds the metrics whose latest value is text, sorted', () => {
+    expect(textMetrics({ mode: 'DRIVING', door: 'open', temp_c: 4, position: { lat: 1, lon: 2 } })).toEqual([
+      'door',
+      'mode',
+    ]);
+  });
+
+  it('reads a value that is not text as JSON', () => {
+    expect([stateText('open'), stateText(3), stateText(true)]).toEqual(['open', '3', 'true']);
+  });
+});
+
+describe('valueColors', () => {
+  it('gives each value of a metric its own colour, whatever else the range holds', () => {
+    const colors = valueColors(['open', 'closed', 'open', 'ajar']);
+    expect([...colors.keys()]).toEqual(['ajar', 'closed', 'open']);
+    expect(new Set(colors.values()).size).toBe(3);
+    expect(valueColors(['open', 'closed']).get('closed')).toBe(valueColors(['closed', 'x']).get('closed'));
+  });
+
+  it('stays distinct for as many values as it has colours', () => {
+    const values = Array.from({ length: 10 }, (_, i) => `state-${i}`);
+    expect(new Set(valueColors(values).values()).size).toBe(10);
+  });
+});
+
+describe('segmentBox', () => {
+  const window = { start: '2026-12-07T10:00:00Z', end: '2026-12-07T11:00:00Z' };
+  it('places a segment by its share of the window', () => {
+    expect(segmentBox({ from: '2026-12-07T10:15:00Z', to: '2026-12-07T10:45:00Z' }, window)).toEqual({
+      left: 25,
+      width: 50,
+    });
+  });
+
+  it('clips a segment that starts before the window or ends after it', () => {
+    expect(segmentBox({ from: '2026-12-07T09:00:00Z', to: '2026-12-07T12:00:00Z' }, window)).toEqual({
+      left: 0,
+      width: 100,
+    });
+  });
+});
