@@ -71,7 +71,7 @@ describe('alert rule checks', () => {
       operator: 'GTE',
       site_ids: ['a'],
     });
-    expect(() => checkRuleFields({ operator: 'EQ' })).toThrow('Invalid operator value');
+    expect(() => checkRuleFields({ operator: 'BETWEEN' })).toThrow('Invalid operator value');
     expect(() => checkRuleFields({ metric_name: 'temp-c' })).toThrow('Invalid metric_name format');
     expect(() => checkRuleFields({ site_ids: [''] })).toThrow('Invalid site_id value');
     expect(() => checkRuleFields({ name: '' })).toThrow('Invalid name length');
