@@ -2,6 +2,7 @@
 // readings, alerts, rules, deliveries, integrations and their routes, tenants.
 import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+import { AttributesView } from './device-tags.js';
 import { HEALTH_STATES } from './integration-health.js';
 
 export const Metrics = Type.Record(Type.String(), Type.Union([Type.Number(), Type.Boolean()]), {
@@ -25,6 +26,8 @@ const deviceFields = {
   last_heartbeat_at: Nullable(Timestamp),
   last_telemetry_at: Nullable(Timestamp),
   state: JsonObject,
+  tags: Type.Array(Type.String()),
+  attributes: AttributesView,
 };
 
 /** A device with its health and latest values. */
