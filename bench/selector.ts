@@ -45,33 +45,36 @@ try {
   const started = performance.now();
   await db.withService(async (tx) => {
     await tx.query(`INSERT INTO tenants (tenant_id, name) VALUES ('bench', 'bench'), ('other', 'other')`);
-    // Tags: 10% cold-chain, a batch year each, a region each, 1% pilot, 0.1% vip. Attributes: 20 models,
-    // a capacity 0-499, indoor or not, an install date over 2020-2025, a firmware channel.
+    // Each property drawn independently of the others (h: a hash of the device id and the property's name,
+    // 0-9999): tags 10% cold-chain, a batch year each, a region each, 1% pilot, 0.1% vip; attributes one
+    // of 20 models, a capacity 0-499, indoor or not, an install date over 2020-2025, a firmware channel.
+    const h = (property: string) => `(abs(hashtext(device_id || ':${property}')) % 10000)`;
     await tx.query(
       `INSERT INTO device_registry (tenant_id, device_id, site_id, tags, attributes)
-       SELECT t.tenant_id, 'dev-' || lpad(n::text, 7, '0'), 'site-' || (n % 500),
+       SELECT tenant_id, device_id, 'site-' || ${h('site')} % 500,
               array_remove(ARRAY[
-                CASE WHEN n % 10 = 0 THEN 'cold-chain' END,
-                'batch-' || (2020 + n % 6),
-                'region:' || (ARRAY['eu', 'us', 'apac'])[1 + n % 3],
-                CASE WHEN n % 100 = 1 THEN 'pilot' END,
-                CASE WHEN n % 1000 = 7 THEN 'vip' END], NULL),
+                CASE WHEN ${h('cold')} < 1000 THEN 'cold-chain' END,
+                'batch-' || (2020 + ${h('batch')} % 6),
+                'region:' || (ARRAY['eu', 'us', 'apac'])[1 + ${h('region')} % 3],
+                CASE WHEN ${h('pilot')} < 100 THEN 'pilot' END,
+                CASE WHEN ${h('vip')} < 10 THEN 'vip' END], NULL),
               jsonb_build_object(
-                'model', 'X' || (100 + (n / 7) % 20 * 10),
-                'capacity_l', (n::bigint * 7919) % 500,
-                'indoor', n % 2 = 0,
-                'installed_on', to_char(date '2020-01-01' + (n * 31) % 2190, 'YYYY-MM-DD'),
-                'fw_channel', CASE WHEN n % 5 = 0 THEN 'beta' ELSE 'stable' END)
-       FROM (VALUES ('bench', $1::int), ('other', $1::int / 5)) AS t (tenant_id, devices),
-            generate_series(1, t.devices) AS n`,
+                'model', 'X' || (100 + ${h('model')} % 20 * 10),
+                'capacity_l', ${h('capacity')} % 500,
+                'indoor', ${h('indoor')} < 5000,
+                'installed_on', to_char(date '2020-01-01' + ${h('installed')} % 2190, 'YYYY-MM-DD'),
+                'fw_channel', CASE WHEN ${h('channel')} < 2000 THEN 'beta' ELSE 'stable' END)
+       FROM (SELECT t.tenant_id, 'dev-' || lpad(n::text, 7, '0') AS device_id
+             FROM (VALUES ('bench', $1::int), ('other', $1::int / 5)) AS t (tenant_id, devices),
+                  generate_series(1, t.devices) AS n) AS devices`,
       [DEVICES],
     );
     // 80% ONLINE, 10% STALE, 10% never heard from (OFFLINE).
     await tx.query(
       `INSERT INTO device_state (tenant_id, site_id, device_id, status, last_seen_at, state)
-       SELECT tenant_id, site_id, device_id, CASE WHEN hashtext(device_id) % 10 = 1 THEN 'STALE' ELSE 'ONLINE' END,
+       SELECT tenant_id, site_id, device_id, CASE WHEN ${h('status')} < 1000 THEN 'STALE' ELSE 'ONLINE' END,
               now(), '{"temp_c": 4.5}'
-       FROM device_registry WHERE hashtext(device_id) % 10 <> 0`,
+       FROM device_registry WHERE ${h('status')} < 9000`,
     );
   });
   // As autovacuum would have by then (as the tables' owner: no Pulse role may vacuum).

@@ -146,13 +146,11 @@ function conditionsOf(selector: DeviceSelector, params: unknown[]): string[] {
   // One lookup per tag: the planner starts with the rarest.
   for (const tag of selector.tags_all ?? []) conditions.push(`dr.device_id IN (${tagged} = ${param(tag)})`);
   if (selector.status?.length) {
-    const statuses = param(selector.status);
-    conditions.push(`${DEVICE_STATUS} = ANY (${statuses}::text[])`);
-    // Devices heard from are indexed by status in device_state: a lookup there narrows ONLINE or STALE.
-    if (selector.status.every((status) => status === 'ONLINE' || status === 'STALE'))
-      conditions.push(
-        `dr.device_id IN (SELECT device_id FROM device_state WHERE tenant_id = $1 AND status = ANY (${statuses}::text[]))`,
-      );
+    // ONLINE or STALE is device_state's own status (a device never heard from has none), which its
+    // (tenant_id, status) index finds; OFFLINE and REVOKED are worked out as the lists show them.
+    const heardFrom = selector.status.every((status) => status === 'ONLINE' || status === 'STALE');
+    const status = heardFrom ? `dr.status <> 'REVOKED' AND ds.status` : DEVICE_STATUS;
+    conditions.push(`${status} = ANY (${param(selector.status)}::text[])`);
   }
   const byKey = new Map<string, AttributeCondition[]>();
   for (const condition of selector.attributes ?? [])

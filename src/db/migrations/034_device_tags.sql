@@ -29,11 +29,12 @@ CREATE TABLE device_attribute_values (
   PRIMARY KEY (tenant_id, key, device_id),
   FOREIGN KEY (tenant_id, device_id) REFERENCES device_registry (tenant_id, device_id) ON DELETE CASCADE
 );
-CREATE INDEX idx_device_attribute_text ON device_attribute_values (tenant_id, key, text_value)
+-- With the device id, so that a lookup reads the index only.
+CREATE INDEX idx_device_attribute_text ON device_attribute_values (tenant_id, key, text_value) INCLUDE (device_id)
   WHERE text_value IS NOT NULL;
 CREATE INDEX idx_device_attribute_number ON device_attribute_values (tenant_id, key, number_value)
-  WHERE number_value IS NOT NULL;
-CREATE INDEX idx_device_attribute_date ON device_attribute_values (tenant_id, key, date_value)
+  INCLUDE (device_id) WHERE number_value IS NOT NULL;
+CREATE INDEX idx_device_attribute_date ON device_attribute_values (tenant_id, key, date_value) INCLUDE (device_id)
   WHERE date_value IS NOT NULL;
 
 -- For the devices a statement inserted, or updated with other tags or attributes: their rows again. The
