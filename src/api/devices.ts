@@ -1,8 +1,8 @@
 // Device management in the web app (issue 19), for customer_admin in its own tenant (under /customer,
 // row-level security) and operator_admin in any tenant (under /operator/tenants/{tenant_id}, audited):
 // register one device or a CSV of them (each gets a one-time activation code, with the settings to paste
-// into the device), change its site, firmware or metadata, rotate its token, revoke it. Every ingest
-// instance hears of a change after it committed.
+// into the device), change its site, firmware, metadata, tags or attributes, rotate its token, revoke it.
+// Every ingest instance hears of a change after it committed.
 import { Type, type TString } from '@sinclair/typebox';
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { Bus } from '../bus/index.js';
@@ -11,13 +11,14 @@ import { AppError, requireChanges } from '../errors.js';
 import type { App } from '../http/server.js';
 import { Nullable, Obj } from '../lib/schema.js';
 import * as registry from '../model/device-registry.js';
-import { bulkRecords, checkBulk, ID_PATTERN, type RowError } from '../model/device-spec.js';
+import { bulkRecords, checkBulk, ID_PATTERN, requireLabels, type RowError } from '../model/device-spec.js';
+import { AttributesInput, TagsInput } from '../model/device-tags.js';
 import { issueDevices, rotateToken, type BrokerPasswords, type IssuedDevice } from '../model/provisioning.js';
 import * as tenants from '../model/tenants.js';
 import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { customerAdminOnly, tenantOf, type InTenant } from './guard.js';
 import type { Audited } from './operator/audit.js';
-import { countOf, noteAudit } from './audit-note.js';
+import { countOf, deviceChangeSummary, labelsSummary, noteAudit } from './audit-note.js';
 
 const BULK_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -70,10 +71,12 @@ const CreateDevice = Type.Object(
     site_id: Type.String({ minLength: 1, maxLength: 200 }),
     fw_version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
     metadata: Type.Optional(Metadata),
+    tags: Type.Optional(TagsInput('the tags')),
+    attributes: Type.Optional(AttributesInput('the attributes')),
     replace: Type.Optional(
       Type.Boolean({
         description:
-          'true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409.',
+          'true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409.',
       }),
     ),
   },
@@ -88,6 +91,10 @@ const ChangeDevice = Type.Object(
     site_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     fw_version: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
     metadata: Type.Optional(Metadata),
+    tags: Type.Optional(TagsInput("replaces the device's tags")),
+    add_tags: Type.Optional(TagsInput('tags to add, after tags')),
+    remove_tags: Type.Optional(TagsInput('tags to remove, after tags and add_tags')),
+    attributes: Type.Optional(AttributesInput("replaces the device's attributes")),
   },
   { additionalProperties: false },
 );
@@ -193,7 +200,8 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     async (request, reply) => {
       const tenantId = scope.tenantOf(request);
       const { device_id, site_id, fw_version, metadata, replace } = request.body;
-      const spec = { row: 1, tenant_id: tenantId, device_id, site_id: site_id.trim(), fw_version, metadata };
+      const labels = requireLabels(request.body);
+      const spec = { row: 1, tenant_id: tenantId, device_id, site_id: site_id.trim(), fw_version, metadata, ...labels };
       const [issued] = await changing(
         request,
         'create_device',
@@ -204,7 +212,7 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
           if (!devices[0]!.created && !replace) throw deviceExists(device_id);
           noteAudit(request, {
             resourceId: device_id,
-            summary: `${devices[0]!.created ? 'created' : 're-registered'} device ${device_id}`,
+            summary: `${devices[0]!.created ? 'created' : 're-registered'} device ${device_id}${labelsSummary(labels)}`,
           });
           return devices;
         },
@@ -221,7 +229,8 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
       bodyLimit: BULK_BODY_LIMIT,
       schema: {
         tags,
-        summary: 'Register many devices: text/csv with a device_id,site_id[,fw_version] header, or a JSON array',
+        summary:
+          'Register many devices: text/csv with a device_id,site_id[,fw_version][,tags][,attr.<key>…] header, or a JSON array',
         params: TenantParams,
         response: {
           200: Obj({
@@ -276,7 +285,7 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
       ...(preHandler && { preHandler }),
       schema: {
         tags,
-        summary: "Change a device's site, firmware or metadata",
+        summary: "Change a device's site, firmware, metadata, tags or attributes",
         params: DeviceParams,
         body: ChangeDevice,
         response: { 200: Obj({ tenant_id: Type.String(), device_id: Type.String(), status: Type.Literal('updated') }) },
@@ -286,9 +295,13 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
       const changes = request.body ?? {};
       requireChanges(changes);
       const { device_id } = request.params;
-      await changingOne(request, 'update_device', device_id, (tx) =>
-        registry.updateDevice(tx, device_id, { ...changes, site_id: changes.site_id?.trim() }),
-      );
+      const { site_id, fw_version, metadata } = changes;
+      const checked = { site_id: site_id?.trim(), fw_version, metadata, ...requireLabels(changes) };
+      await changingOne(request, 'update_device', device_id, async (tx) => {
+        const found = await registry.updateDevice(tx, device_id, checked);
+        if (found) noteAudit(request, { summary: deviceChangeSummary(device_id, checked) });
+        return found;
+      });
       return { tenant_id: scope.tenantOf(request), device_id, status: 'updated' as const };
     },
   );

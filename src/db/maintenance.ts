@@ -20,6 +20,8 @@ export interface MaintenanceOptions {
 const GROWING_TABLES = [
   'tenants',
   'device_registry',
+  'device_tags',
+  'device_attribute_values',
   'device_activation',
   'device_token_history',
   'device_state',

@@ -3,6 +3,7 @@
 // typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
 // by the caller and the rate limiter is passed in as a function.
 import { sha256Hex } from '../lib/credentials.js';
+import { MAX_METRIC_KEY_LENGTH, METRIC_KEY } from '../lib/metric-key.js';
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';
 import type { RegistryEntry } from '../model/device-registry.js';
@@ -45,8 +46,6 @@ export interface RejectDetails {
 export type Validation = { ok: true; message: AcceptedMessage } | ({ ok: false } & RejectDetails);
 
 export const MAX_METRICS = 50;
-export const MAX_METRIC_KEY_LENGTH = 128;
-const METRIC_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 export function validate(input: ValidationInput): Validation {
   const topic = input.topic;

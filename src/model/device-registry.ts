@@ -2,7 +2,9 @@
 // authenticates messages with. Admin operations run in a service transaction (they span tenants);
 // activation runs inside the device's own tenant, under row-level security.
 import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
+import { AppError } from '../errors.js';
 import type { DeviceSpec } from './device-spec.js';
+import { MAX_TAGS, type Attributes } from './device-tags.js';
 
 /** What ingest needs of a registered device to accept its messages. */
 export interface RegistryEntry {
@@ -56,7 +58,8 @@ export interface UpsertedDevice {
 /**
  * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
  * current token working until the new code is activated, retires the device's older unused codes, and
- * keeps its metadata unless the row brings some (the admin API sends `{}` to clear it, as the reference).
+ * keeps its metadata, tags and attributes unless the row brings some (the admin API sends metadata `{}` to
+ * clear it, as the reference).
  */
 export async function upsertDevices(
   tx: ServiceTx | TenantScope,
@@ -65,22 +68,29 @@ export async function upsertDevices(
 ): Promise<UpsertedDevice[]> {
   const payload = JSON.stringify(devices);
   const { rows } = await tx.query<UpsertedDevice>(
-    `INSERT INTO device_registry (tenant_id, device_id, site_id, status, fw_version, metadata)
-     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, r.metadata, '{}')
-     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, site_id text, fw_version text, metadata jsonb)
+    `INSERT INTO device_registry (tenant_id, device_id, site_id, status, fw_version, metadata, tags, attributes)
+     SELECT d.tenant_id, d.device_id, d.site_id, 'ACTIVE', d.fw_version, COALESCE(d.metadata, r.metadata, '{}'),
+            COALESCE(d.tags, r.tags, '{}'), COALESCE(d.attributes, r.attributes, '{}')
+     FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text, site_id text, fw_version text,
+       metadata jsonb, tags text[], attributes jsonb)
      LEFT JOIN device_registry r ON r.tenant_id = d.tenant_id AND r.device_id = d.device_id
      ON CONFLICT (tenant_id, device_id) DO UPDATE SET
        site_id = EXCLUDED.site_id,
        status = 'ACTIVE',
        fw_version = COALESCE(EXCLUDED.fw_version, device_registry.fw_version),
        metadata = EXCLUDED.metadata,
+       tags = EXCLUDED.tags,
+       attributes = EXCLUDED.attributes,
        updated_at = now()
      RETURNING tenant_id, device_id, site_id, (xmax = 0) AS created`,
     [payload],
   );
-  // Foreign-key checks below would otherwise reuse a plan made while the registry was small.
+  // Foreign-key checks below would otherwise reuse a plan made while the registry was small, and selections
+  // by tags and attributes one made while their tables were.
   if (devices.length >= LARGE_WRITE)
-    await tx.query(`SELECT pulse_analyze(ARRAY['device_registry', 'device_activation'])`);
+    await tx.query(
+      `SELECT pulse_analyze(ARRAY['device_registry', 'device_activation', 'device_tags', 'device_attribute_values'])`,
+    );
   await tx.query(
     `UPDATE device_activation a SET expires_at = now()
      FROM jsonb_to_recordset($1::jsonb) AS d(tenant_id text, device_id text)
@@ -150,17 +160,30 @@ export interface DeviceChanges {
   site_id?: string | undefined;
   fw_version?: string | null | undefined;
   metadata?: Record<string, unknown> | undefined;
+  /** Replaces the tags; add_tags and remove_tags apply after it. */
+  tags?: string[] | undefined;
+  add_tags?: string[] | undefined;
+  remove_tags?: string[] | undefined;
+  /** Replaces the attributes. */
+  attributes?: Attributes | undefined;
 }
 
-/** Changes a registered device's site, firmware or metadata; false when there is no such device. */
+/**
+ * Changes a registered device's site, firmware, metadata, tags or attributes; false when there is no such
+ * device. Throws (rolling the change back) when the device would end up with more than MAX_TAGS tags.
+ */
 export async function updateDevice(tx: TenantScope, deviceId: string, changes: DeviceChanges): Promise<boolean> {
-  const { rowCount } = await tx.query(
+  const { rows } = await tx.query<{ tag_count: number }>(
     `UPDATE device_registry SET
        site_id = COALESCE($3, site_id),
        fw_version = CASE WHEN $4::boolean THEN $5 ELSE fw_version END,
        metadata = COALESCE($6::jsonb, metadata),
+       tags = ARRAY(SELECT DISTINCT tag COLLATE "C" FROM unnest(COALESCE($7::text[], tags) || $8::text[]) AS tag
+                    WHERE tag <> ALL ($9::text[]) ORDER BY 1),
+       attributes = COALESCE($10::jsonb, attributes),
        updated_at = now()
-     WHERE tenant_id = $1 AND device_id = $2`,
+     WHERE tenant_id = $1 AND device_id = $2
+     RETURNING cardinality(tags) AS tag_count`,
     [
       tx.tenantId,
       deviceId,
@@ -168,9 +191,19 @@ export async function updateDevice(tx: TenantScope, deviceId: string, changes: D
       changes.fw_version !== undefined,
       changes.fw_version ?? null,
       changes.metadata === undefined ? null : JSON.stringify(changes.metadata),
+      changes.tags ?? null,
+      changes.add_tags ?? [],
+      changes.remove_tags ?? [],
+      changes.attributes === undefined ? null : JSON.stringify(changes.attributes),
     ],
   );
-  return (rowCount ?? 0) > 0;
+  const tagCount = rows[0]?.tag_count;
+  if (tagCount !== undefined && tagCount > MAX_TAGS)
+    throw new AppError(
+      'INVALID_REQUEST',
+      `Device ${deviceId} would have ${tagCount} tags; at most ${MAX_TAGS}: remove some (remove_tags) first`,
+    );
+  return tagCount !== undefined;
 }
 
 /** Replaces the device's token; returns false when the device does not exist. */

@@ -1,6 +1,7 @@
 // What an admin sends to register a device, validated the same way for one device, a JSON array and a
 // CSV file. Pure functions; the HTTP routes and the CLI call them.
 import { AppError } from '../errors.js';
+import { attributeKeyProblem, checkAttributes, checkTags, typedText, type Attributes } from './device-tags.js';
 
 /**
  * Ids end up in MQTT topics (tenant/{t}/device/{d}/…), so topic separators and wildcards are refused, and
@@ -18,8 +19,10 @@ export interface DeviceSpec {
   device_id: string;
   site_id: string;
   fw_version?: string | null;
-  /** Absent: a new device gets `{}`, a re-registered one keeps its own. */
+  /** Absent: a new device gets `{}`, a re-registered one keeps its own; so for tags and attributes. */
   metadata?: Record<string, unknown> | undefined;
+  tags?: string[] | undefined;
+  attributes?: Attributes | undefined;
 }
 
 export interface RowError {
@@ -34,7 +37,10 @@ export interface ParsedBulk {
   errors: RowError[];
 }
 
-const FIELDS = ['tenant_id', 'device_id', 'site_id', 'fw_version', 'metadata'] as const;
+const FIELDS = ['tenant_id', 'device_id', 'site_id', 'fw_version', 'metadata', 'tags', 'attributes'] as const;
+/** A CSV's columns: the fields but attributes, which are columns attr.<key> each. */
+const COLUMNS = FIELDS.filter((field) => field !== 'attributes');
+const ATTRIBUTE_COLUMN = 'attr.';
 const REQUIRED = ['tenant_id', 'device_id', 'site_id'] as const;
 
 /** Checks one device object; returns the normalised spec or a message naming what to fix. */
@@ -56,6 +62,8 @@ export function checkDeviceSpec(input: unknown): { spec: DeviceSpec } | { error:
   if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
     return { error: 'metadata must be a JSON object' };
   }
+  const labels = checkLabels(record);
+  if ('error' in labels) return labels;
   return {
     spec: {
       tenant_id: record.tenant_id as string,
@@ -63,8 +71,42 @@ export function checkDeviceSpec(input: unknown): { spec: DeviceSpec } | { error:
       site_id: (record.site_id as string).trim(),
       fw_version: (fw as string | null | undefined) ?? null,
       metadata: metadata as Record<string, unknown> | undefined,
+      tags: labels.labels.tags,
+      attributes: labels.labels.attributes,
     },
   };
+}
+
+/** Tags to set, add or remove and attributes, as a request gives them; absent ones stay absent. */
+export interface Labels {
+  tags?: string[] | undefined;
+  add_tags?: string[] | undefined;
+  remove_tags?: string[] | undefined;
+  attributes?: Attributes | undefined;
+}
+
+/** The labels among a request's fields, checked and normalised (tags sorted, without repeats). */
+export function checkLabels(input: Record<string, unknown>): { labels: Labels } | { error: string } {
+  const labels: Labels = {};
+  for (const field of ['tags', 'add_tags', 'remove_tags'] as const) {
+    if (input[field] === undefined) continue;
+    const checked = checkTags(input[field], field);
+    if ('error' in checked) return checked;
+    labels[field] = checked.tags;
+  }
+  if (input.attributes !== undefined) {
+    const checked = checkAttributes(input.attributes);
+    if ('error' in checked) return checked;
+    labels.attributes = checked.attributes;
+  }
+  return { labels };
+}
+
+/** checkLabels for a route: the labels, or a 400 saying what to fix. */
+export function requireLabels(input: Record<string, unknown>): Labels {
+  const checked = checkLabels(input);
+  if ('error' in checked) throw new AppError('INVALID_REQUEST', checked.error);
+  return checked.labels;
 }
 
 /** A CSV row that could not even be read as a device record. */
@@ -99,16 +141,23 @@ export function checkBulk(records: unknown[]): ParsedBulk {
 
 /**
  * Parses CSV (RFC 4180: quoted fields, "" escapes, CRLF or LF) with a header naming the columns
- * tenant_id, device_id, site_id and optionally fw_version and metadata (a JSON object). Returns one record
- * per data row for checkBulk, or throws a message about the file as a whole.
+ * tenant_id, device_id, site_id and optionally fw_version, metadata (a JSON object), tags (separated by ';')
+ * and attr.<key> (an attribute: true/false, a number, a date YYYY-MM-DD, else text; empty: none). Returns
+ * one record per data row for checkBulk, or throws a message about the file as a whole.
  */
 export function parseDeviceCsv(text: string, defaults: BulkDefaults = {}): unknown[] {
   const rows = parseCsv(text).filter((cells) => cells.some((cell) => cell.trim() !== ''));
   const header = rows.shift()?.map((name) => name.trim());
   if (!header) throw new Error('CSV is empty; the first line must name the columns tenant_id,device_id,site_id');
-  const unknown = header.filter((name) => !(FIELDS as readonly string[]).includes(name));
+  const unknown = header.filter(
+    (name) => !(COLUMNS as readonly string[]).includes(name) && !name.startsWith(ATTRIBUTE_COLUMN),
+  );
   if (unknown.length > 0)
-    throw new Error(`CSV has unknown column ${unknown.join(', ')} (allowed: ${FIELDS.join(', ')})`);
+    throw new Error(`CSV has unknown column ${unknown.join(', ')} (allowed: ${COLUMNS.join(', ')}, attr.<key>)`);
+  for (const name of header.filter((column) => column.startsWith(ATTRIBUTE_COLUMN))) {
+    const problem = attributeKeyProblem(name.slice(ATTRIBUTE_COLUMN.length));
+    if (problem) throw new Error(`CSV column ${name}: ${problem}`);
+  }
   const missing = REQUIRED.filter(
     (name) => !header.includes(name) && defaults[name as keyof BulkDefaults] === undefined,
   );
@@ -127,6 +176,13 @@ export function parseDeviceCsv(text: string, defaults: BulkDefaults = {}): unkno
         }
       } else if (name === 'fw_version') {
         if (cell.trim() !== '') record.fw_version = cell.trim();
+      } else if (name === 'tags') {
+        const tags = cell.split(';').map((tag) => tag.trim());
+        if (tags.some(Boolean)) record.tags = tags.filter(Boolean);
+      } else if (name.startsWith(ATTRIBUTE_COLUMN)) {
+        if (cell.trim() === '') return;
+        const attributes = (record.attributes ?? {}) as Record<string, unknown>;
+        record.attributes = { ...attributes, [name.slice(ATTRIBUTE_COLUMN.length)]: typedText(cell) };
       } else {
         record[name] = cell.trim();
       }

@@ -3,6 +3,7 @@
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceStatus } from './device-state.js';
 import type { Metrics } from './telemetry.js';
+import type { Attributes } from './device-tags.js';
 
 /** A device as the APIs list it. */
 export interface Device {
@@ -16,19 +17,8 @@ export interface Device {
   last_telemetry_at: Date | null;
   /** The latest value of every metric. */
   state: Record<string, unknown>;
-}
-
-export interface DeviceFilter {
-  limit: number;
-  offset: number;
-  status?: string | undefined;
-  siteId?: string | undefined;
-  /** Substring of the site id (case-insensitive). */
-  siteSearch?: string | undefined;
-  /** Substring of the device id (case-insensitive). */
-  search?: string | undefined;
-  sort: 'device_id' | 'site_id' | 'status' | 'last_seen_at';
-  order: 'asc' | 'desc';
+  tags: string[];
+  attributes: Attributes;
 }
 
 // A device as every API shows it: the registry joined with what the evaluator knows. A registered device
@@ -39,7 +29,8 @@ export const DEVICE_STATUS = `(CASE WHEN dr.status = 'REVOKED' THEN 'REVOKED' EL
 const DEVICE_SITE = 'dr.site_id';
 
 export const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, ${DEVICE_SITE} AS site_id, ${DEVICE_STATUS} AS status,
-  ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, COALESCE(ds.state, '{}'::jsonb) AS state`;
+  ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, COALESCE(ds.state, '{}'::jsonb) AS state,
+  dr.tags, dr.attributes`;
 
 export const DEVICE_FROM = `device_registry dr
   LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
@@ -56,38 +47,6 @@ export function withHeadlineMetrics<T extends { state: Record<string, unknown> }
     headline[metric] = typeof value === 'number' ? value : null;
   }
   return { ...device, ...headline };
-}
-
-const SORT_SQL: Record<DeviceFilter['sort'], string> = {
-  device_id: 'dr.device_id',
-  site_id: DEVICE_SITE,
-  status: 'status',
-  last_seen_at: 'ds.last_seen_at',
-};
-
-export async function listDevices(tx: TenantTx, filter: DeviceFilter) {
-  const where = `dr.tenant_id = $1
-    AND ($2::text IS NULL OR ${DEVICE_STATUS} = $2)
-    AND ($3::text IS NULL OR ${DEVICE_SITE} = $3)
-    AND ($4::text IS NULL OR dr.device_id ILIKE '%' || $4 || '%')
-    AND ($5::text IS NULL OR ${DEVICE_SITE} ILIKE '%' || $5 || '%')`;
-  const params = [
-    tx.tenantId,
-    filter.status ?? null,
-    filter.siteId ?? null,
-    escapeLike(filter.search),
-    escapeLike(filter.siteSearch),
-  ];
-  const direction = filter.order === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST';
-  const [rows, total] = await Promise.all([
-    tx.query<Device>(
-      `SELECT ${DEVICE_COLUMNS} FROM ${DEVICE_FROM} WHERE ${where}
-       ORDER BY ${SORT_SQL[filter.sort]} ${direction}, dr.site_id, dr.device_id LIMIT $6 OFFSET $7`,
-      [...params, filter.limit, filter.offset],
-    ),
-    tx.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${DEVICE_FROM} WHERE ${where}`, params),
-  ]);
-  return { devices: rows.rows, total: total.rows[0]!.total };
 }
 
 /** A search term for `ILIKE '%' || $n || '%'` with its wildcards taken literally. */

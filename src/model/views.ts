@@ -2,6 +2,7 @@
 // readings, alerts, rules, deliveries, integrations and their routes, tenants.
 import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+import { AttributesView } from './device-tags.js';
 import { HEALTH_STATES } from './integration-health.js';
 import { RULE_OPERATORS } from './rule-input.js';
 
@@ -41,6 +42,8 @@ const deviceFields = {
   last_heartbeat_at: Nullable(Timestamp),
   last_telemetry_at: Nullable(Timestamp),
   state: JsonObject,
+  tags: Type.Array(Type.String()),
+  attributes: AttributesView,
 };
 
 /** A device with its health and latest values. */

@@ -8,7 +8,8 @@ import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { FailureLimit } from '../lib/failure-limit.js';
 import { keysMatch } from '../lib/credentials.js';
-import { bulkRecords, checkBulk, ID_PATTERN, type DeviceSpec } from '../model/device-spec.js';
+import { bulkRecords, checkBulk, ID_PATTERN, requireLabels, type DeviceSpec } from '../model/device-spec.js';
+import { AttributesInput, TagsInput } from '../model/device-tags.js';
 import type { Provisioning } from './service.js';
 
 const Id = Type.String({ pattern: ID_PATTERN });
@@ -20,6 +21,8 @@ const CreateDeviceBody = Type.Object({
   site_id: NonEmpty,
   fw_version: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  tags: Type.Optional(TagsInput('the tags (kept when absent and the device exists)')),
+  attributes: Type.Optional(AttributesInput('the attributes (kept when absent and the device exists)')),
 });
 
 const ListDevicesQuery = Type.Object({
@@ -95,6 +98,7 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
       },
       async (request) => {
         const { tenant_id, device_id, site_id, fw_version, metadata } = request.body;
+        const { tags, attributes } = requireLabels(request.body);
         const spec: DeviceSpec & { row: number } = {
           row: 1,
           tenant_id,
@@ -102,6 +106,8 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
           site_id,
           fw_version,
           metadata: metadata ?? {},
+          tags,
+          attributes,
         };
         const { devices, errors } = await provisioning.registerDevices([spec]);
         const issued = devices[0];
@@ -122,7 +128,8 @@ export function registerProvisioningRoutes(app: App, options: ProvisioningRouteO
       {
         bodyLimit: BULK_BODY_LIMIT,
         schema: {
-          summary: 'Register many devices: a JSON array, {"devices": [...]}, or text/csv',
+          summary:
+            'Register many devices: a JSON array, {"devices": [...]}, or text/csv (columns tenant_id, device_id, site_id, fw_version, metadata, tags separated by ";", attr.<key>)',
           response: {
             200: Obj({
               created: Type.Integer(),

@@ -39,7 +39,7 @@ describe('device specs', () => {
     [{ tenant_id: 't', device_id: 'd', site_id: 's', fw_version: 3 }, 'fw_version must be a string'],
     [
       { tenant_id: 't', device_id: 'd', site_id: 's', site: 'x' },
-      'unknown field site (allowed: tenant_id, device_id, site_id, fw_version, metadata)',
+      'unknown field site (allowed: tenant_id, device_id, site_id, fw_version, metadata, tags, attributes)',
     ],
     ['nope', 'must be an object with tenant_id, device_id and site_id'],
   ])('rejects %j: %s', (input, message) => {
@@ -85,13 +85,50 @@ describe('device CSV', () => {
 
   it('refuses unknown and missing columns and an empty file', () => {
     expect(() => parseDeviceCsv('tenant_id,device,site_id\n')).toThrow(
-      'CSV has unknown column device (allowed: tenant_id, device_id, site_id, fw_version, metadata)',
+      'CSV has unknown column device (allowed: tenant_id, device_id, site_id, fw_version, metadata, tags, attr.<key>)',
+    );
+    expect(() => parseDeviceCsv('device_id,site_id,attr.9lives\n', { tenant_id: 't' })).toThrow(
+      `CSV column attr.9lives: attribute key "9lives" must be a letter or '_' first`,
     );
     expect(() => parseDeviceCsv('tenant_id,site_id\n')).toThrow('CSV header is missing column device_id');
     expect(() => parseDeviceCsv('\n\n')).toThrow(/CSV is empty/);
     expect(() => parseDeviceCsv('tenant_id,device_id,site_id\n"t,d,s\n')).toThrow(
       'CSV has an unterminated quoted field',
     );
+  });
+
+  it('reads tags separated by ";" and typed attr.<key> columns; empty cells set nothing', () => {
+    const csv = [
+      'device_id,site_id,tags,attr.model,attr.capacity_l,attr.indoor,attr.installed_on,attr.serial',
+      'd1,s,cold-chain; batch-2025 ;,X200,120.5,true,2025-03-01,007',
+      'd2,s,,,,,,',
+    ].join('\n');
+    expect(parseDeviceCsv(csv, { tenant_id: 't' })).toEqual([
+      {
+        tenant_id: 't',
+        device_id: 'd1',
+        site_id: 's',
+        tags: ['cold-chain', 'batch-2025'],
+        attributes: { model: 'X200', capacity_l: 120.5, indoor: true, installed_on: '2025-03-01', serial: '007' },
+      },
+      { tenant_id: 't', device_id: 'd2', site_id: 's' },
+    ]);
+  });
+
+  it('reports a bad tag or attribute as an error of its row', () => {
+    const records = parseDeviceCsv('device_id,site_id,tags,attr.since\nd1,s,a b,\nd2,s,,2025-13-01\nd3,s,ok,\n', {
+      tenant_id: 't',
+    });
+    const result = checkBulk(records);
+    expect(result.devices).toMatchObject([{ device_id: 'd3', tags: ['ok'] }]);
+    expect(result.errors).toEqual([
+      {
+        row: 1,
+        device_id: 'd1',
+        error: 'tags: tag "a b" must be lowercase letters, digits and - _ . : (at most 64 characters)',
+      },
+      { row: 2, device_id: 'd2', error: 'attributes: since: 2025-13-01 is not a date (YYYY-MM-DD)' },
+    ]);
   });
 
   it('turns a row with too many cells or bad metadata into a row error, not a failed file', () => {

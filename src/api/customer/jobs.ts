@@ -12,7 +12,8 @@ import { setDesired } from '../../model/commands.js';
 import { findImage } from '../../model/firmware.js';
 import { isUuid } from '../../lib/uuid.js';
 import type { TenantScope } from '../../db/database.js';
-import { countSelection, selectDevices, selectsSomething, type DeviceSelector } from '../../model/device-selection.js';
+import { countSelection, DeviceSelectorSchema, selectDevices, selectsSomething } from '../../model/device-selection.js';
+import { requireSelector } from '../../model/selector-input.js';
 import { COMMAND_NAME, FIRMWARE_COMMAND, mergePatch } from '../../model/command-protocol.js';
 import { displayName } from '../auth.js';
 import { checkDocument } from '../commands.js';
@@ -21,16 +22,6 @@ import { countOf, noteAudit } from '../audit-note.js';
 
 const tags = ['customer/jobs'];
 const MAX_JOB_DEVICES = 100_000;
-
-const Selector = Type.Object(
-  {
-    all: Type.Optional(Type.Boolean({ description: 'every ACTIVE device of the tenant' })),
-    site_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100 })),
-    device_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    device_ids: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 10_000 })),
-  },
-  { additionalProperties: false, description: 'criteria given together must all match' },
-);
 
 const Counts = Obj({
   total: Type.Integer(),
@@ -72,7 +63,7 @@ const CreateJob = Type.Object(
           'command: its params; config: a JSON merge patch of the desired configuration; firmware: {image_id}',
       }),
     ),
-    selector: Selector,
+    selector: DeviceSelectorSchema,
     rate_per_minute: Type.Optional(
       Nullable(
         Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'devices started per minute; null: no limit' }),
@@ -167,15 +158,17 @@ export function registerJobRoutes(
       schema: {
         tags,
         summary: 'How many ACTIVE devices a selector picks, and the first of them',
-        body: Type.Object({ selector: Selector }, { additionalProperties: false }),
+        body: Type.Object({ selector: DeviceSelectorSchema }, { additionalProperties: false }),
         response: { 200: Obj({ count: Type.Integer(), sample: Type.Array(Type.String()) }) },
       },
     },
-    (request) =>
-      inTenant(request, async (tx) => ({
-        count: await countSelection(tx, request.body.selector),
-        sample: (await selectDevices(tx, request.body.selector)).slice(0, 20),
-      })),
+    (request) => {
+      const selector = requireSelector(request.body.selector);
+      return inTenant(request, async (tx) => ({
+        count: await countSelection(tx, selector),
+        sample: await selectDevices(tx, selector, 20),
+      }));
+    },
   );
 
   app.patch(
@@ -186,12 +179,13 @@ export function registerJobRoutes(
         tags,
         summary:
           'Change the desired configuration of every selected device with one JSON merge patch (a new version each)',
-        body: Type.Object({ selector: Selector, desired: JsonObject }, { additionalProperties: false }),
+        body: Type.Object({ selector: DeviceSelectorSchema, desired: JsonObject }, { additionalProperties: false }),
         response: { 200: Obj({ devices: Type.Integer() }) },
       },
     },
     async (request) => {
-      const { selector, desired } = request.body;
+      const { desired } = request.body;
+      const selector = requireSelector(request.body.selector);
       checkDocument(desired, 'desired');
       deps.pace(principalOf(request).tenantId!);
       const changed = await inTenant(request, async (tx) => {
@@ -230,15 +224,16 @@ export function registerJobRoutes(
     async (request, reply) => {
       const body = request.body;
       const payload = jobPayload(body);
-      if (!selectsSomething(body.selector as DeviceSelector))
+      const selector = requireSelector(body.selector);
+      if (!selectsSomething(selector))
         throw new AppError(
           'INVALID_REQUEST',
-          'The selector picks no device: give all, site_ids, device_prefix or device_ids',
+          'The selector picks no device: give all, or criteria (site_ids, device_prefix, device_ids, tags_any, tags_all, attributes, status)',
         );
       deps.pace(principalOf(request).tenantId!);
       const job = await inTenant(request, async (tx) => {
         const sends = payload ?? (await firmwareParams(tx, body.params));
-        const devices = await selectDevices(tx, body.selector);
+        const devices = await selectDevices(tx, selector);
         if (devices.length === 0) throw new AppError('INVALID_REQUEST', 'No ACTIVE device matches the selector');
         if (devices.length > MAX_JOB_DEVICES)
           throw new AppError(
@@ -251,7 +246,7 @@ export function registerJobRoutes(
             name: body.name,
             kind: body.kind,
             ...sends,
-            selector: body.selector,
+            selector,
             rate_per_minute: body.rate_per_minute ?? null,
             max_in_flight: body.max_in_flight ?? 100,
             timeout_seconds: body.timeout_seconds ?? 3600,

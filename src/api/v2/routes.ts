@@ -17,6 +17,8 @@ import {
   Reading,
 } from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
+import { listDevices, SelectorQuery } from '../../model/device-selection.js';
+import { selectorFromQuery } from '../../model/selector-input.js';
 import * as alertModel from '../../model/alerts.js';
 import type { Alert } from '../../model/alerts.js';
 import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
@@ -33,8 +35,7 @@ const Instant = Type.String({ description: 'ISO-8601 instant, e.g. 2026-11-28T10
 export const DevicesQuery = Type.Object({
   limit: Limit(500, 100),
   offset: Offset,
-  status: Type.Optional(Type.String({ description: 'ONLINE, STALE, OFFLINE or REVOKED' })),
-  site_id: Type.Optional(Type.String({ description: 'the site id, exactly (as the reference)' })),
+  ...SelectorQuery.properties,
   site_q: Type.Optional(Type.String({ description: 'part of the site id, any case' })),
   q: Type.Optional(Type.String({ description: 'part of the device id' })),
   sort: Type.Union(
@@ -92,12 +93,11 @@ const SeriesPoint = Obj({
 
 /** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
 export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
-  const { limit, offset, status, site_id, site_q, q, sort, order } = query;
-  const { devices, total } = await deviceModel.listDevices(tx, {
+  const { limit, offset, site_q, q, sort, order } = query;
+  const { devices, total } = await listDevices(tx, {
     limit,
     offset,
-    status,
-    siteId: site_id,
+    selector: selectorFromQuery(query),
     siteSearch: site_q,
     search: q,
     sort,

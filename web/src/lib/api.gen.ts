@@ -868,10 +868,18 @@ export interface paths {
         query: {
           limit: number;
           offset: number;
-          /** @description ONLINE, STALE, OFFLINE or REVOKED */
-          status?: string;
-          /** @description the site id, exactly (as the reference) */
-          site_id?: string;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
           /** @description part of the site id, any case */
           site_q?: string;
           /** @description part of the device id */
@@ -906,6 +914,11 @@ export interface paths {
                 last_telemetry_at: string | null;
                 state: {
                   [key: string]: unknown;
+                };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
                 };
               }[];
               count: number;
@@ -999,6 +1012,11 @@ export interface paths {
                 last_telemetry_at: string | null;
                 state: {
                   [key: string]: unknown;
+                };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
                 temp_c?: number | null;
@@ -2801,10 +2819,18 @@ export interface paths {
         query: {
           limit: number;
           offset: number;
-          /** @description ONLINE, STALE, OFFLINE or REVOKED */
-          status?: string;
-          /** @description the site id, exactly (as the reference) */
-          site_id?: string;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
           /** @description part of the site id, any case */
           site_q?: string;
           /** @description part of the device id */
@@ -2839,6 +2865,11 @@ export interface paths {
                 last_telemetry_at: string | null;
                 state: {
                   [key: string]: unknown;
+                };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
                 };
               }[];
               count: number;
@@ -2903,7 +2934,11 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
-            /** @description true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409. */
+            /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            tags?: string[];
+            /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+            attributes?: Record<string, never>;
+            /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
         };
@@ -3022,6 +3057,11 @@ export interface paths {
                 state: {
                   [key: string]: unknown;
                 };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct?: number | null;
                 temp_c?: number | null;
                 rssi_dbm?: number | null;
@@ -3122,7 +3162,7 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Change a device's site, firmware or metadata */
+    /** Change a device's site, firmware, metadata, tags or attributes */
     patch: {
       parameters: {
         query?: never;
@@ -3141,6 +3181,14 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /** @description replaces the device's tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            tags?: string[];
+            /** @description tags to add, after tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            add_tags?: string[];
+            /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            remove_tags?: string[];
+            /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+            attributes?: Record<string, never>;
           };
         };
       };
@@ -8665,7 +8713,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Register many devices: text/csv with a device_id,site_id[,fw_version] header, or a JSON array */
+    /** Register many devices: text/csv with a device_id,site_id[,fw_version][,tags][,attr.<key>…] header, or a JSON array */
     post: {
       parameters: {
         query?: never;
@@ -9675,11 +9723,28 @@ export interface paths {
           'application/json': {
             /** @description criteria given together must all match */
             selector: {
-              /** @description every ACTIVE device of the tenant */
+              /** @description every device of the tenant */
               all?: boolean;
+              /** @description in one of these sites (at most 100) */
               site_ids?: string[];
+              /** @description ids starting with this */
               device_prefix?: string;
+              /** @description these devices (at most 10000) */
               device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
             };
           };
         };
@@ -9765,11 +9830,28 @@ export interface paths {
           'application/json': {
             /** @description criteria given together must all match */
             selector: {
-              /** @description every ACTIVE device of the tenant */
+              /** @description every device of the tenant */
               all?: boolean;
+              /** @description in one of these sites (at most 100) */
               site_ids?: string[];
+              /** @description ids starting with this */
               device_prefix?: string;
+              /** @description these devices (at most 10000) */
               device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
             };
             desired: {
               [key: string]: unknown;
@@ -9944,11 +10026,28 @@ export interface paths {
             params?: unknown;
             /** @description criteria given together must all match */
             selector: {
-              /** @description every ACTIVE device of the tenant */
+              /** @description every device of the tenant */
               all?: boolean;
+              /** @description in one of these sites (at most 100) */
               site_ids?: string[];
+              /** @description ids starting with this */
               device_prefix?: string;
+              /** @description these devices (at most 10000) */
               device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
             };
             /** @description devices started per minute; null: no limit */
             rate_per_minute?: number | null;
@@ -12097,6 +12196,11 @@ export interface paths {
                 state: {
                   [key: string]: unknown;
                 };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct: number | null;
                 temp_c: number | null;
                 rssi_dbm: number | null;
@@ -12194,6 +12298,11 @@ export interface paths {
                 state: {
                   [key: string]: unknown;
                 };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct: number | null;
                 temp_c: number | null;
                 rssi_dbm: number | null;
@@ -12260,7 +12369,11 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
-            /** @description true: re-register a device that exists (new activation code, this site; metadata kept unless given). Otherwise an existing id answers 409. */
+            /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            tags?: string[];
+            /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+            attributes?: Record<string, never>;
+            /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
         };
@@ -12380,6 +12493,11 @@ export interface paths {
                 state: {
                   [key: string]: unknown;
                 };
+                tags: string[];
+                /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+                attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct?: number | null;
                 temp_c?: number | null;
                 rssi_dbm?: number | null;
@@ -12480,7 +12598,7 @@ export interface paths {
     delete?: never;
     options?: never;
     head?: never;
-    /** Change a device's site, firmware or metadata */
+    /** Change a device's site, firmware, metadata, tags or attributes */
     patch: {
       parameters: {
         query?: never;
@@ -12500,6 +12618,14 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /** @description replaces the device's tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            tags?: string[];
+            /** @description tags to add, after tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            add_tags?: string[];
+            /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            remove_tags?: string[];
+            /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+            attributes?: Record<string, never>;
           };
         };
       };
@@ -13631,7 +13757,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Register many devices: text/csv with a device_id,site_id[,fw_version] header, or a JSON array */
+    /** Register many devices: text/csv with a device_id,site_id[,fw_version][,tags][,attr.<key>…] header, or a JSON array */
     post: {
       parameters: {
         query?: never;
@@ -15514,6 +15640,10 @@ export interface paths {
             metadata?: {
               [key: string]: unknown;
             };
+            /** @description the tags (kept when absent and the device exists); tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+            tags?: string[];
+            /** @description the attributes (kept when absent and the device exists): key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
+            attributes?: Record<string, never>;
           };
         };
       };
@@ -15586,7 +15716,7 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Register many devices: a JSON array, {"devices": [...]}, or text/csv */
+    /** Register many devices: a JSON array, {"devices": [...]}, or text/csv (columns tenant_id, device_id, site_id, fw_version, metadata, tags separated by ";", attr.<key>) */
     post: {
       parameters: {
         query?: never;

@@ -1,6 +1,7 @@
 // What a customer_admin does to its devices and an operator_admin to any tenant's: register one (its
 // activation code and connection settings are shown once, with copy buttons), import a CSV (per-row
-// errors), edit, rotate the token, revoke. `base` is where the API has them (devicesBase()).
+// errors), edit (site, firmware, metadata, tags and typed attributes), rotate the token, revoke. `base` is
+// where the API has them (devicesBase()).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { CopyButton, ErrorBox, Field, StatusBadge } from '../../components/ui';
@@ -68,22 +69,25 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
     mutationFn: (body: Record<string, unknown>) => api<Issued>(base, { method: 'POST', body }),
     onSuccess: () => client.invalidateQueries(),
   });
-  const [metadataError, setMetadataError] = useState('');
+  const [formError, setFormError] = useState('');
+  const [labels, setLabels] = useState<Labels>({ tags: [], attributes: [] });
   // What was sent, so a taken id (409) can be registered again with "Replace".
   const [sent, setSent] = useState<Record<string, unknown>>();
   if (create.data) return <IssuedDevice device={create.data} />;
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const fields = deviceFields(form);
-    if (typeof fields === 'string') return setMetadataError(fields);
-    setMetadataError('');
-    // No metadata typed: a replaced device keeps its own.
-    const { metadata, ...rest } = fields;
+    const fields = deviceFields(form, labels);
+    if (typeof fields === 'string') return setFormError(fields);
+    setFormError('');
+    // No metadata, tags or attributes given: a replaced device keeps its own.
+    const { metadata, tags, attributes, ...rest } = fields;
     const body = {
       device_id: String(form.get('device_id')).trim(),
       ...rest,
       ...(String(form.get('metadata') ?? '').trim() && { metadata }),
+      ...(tags.length > 0 && { tags }),
+      ...(Object.keys(attributes).length > 0 && { attributes }),
     };
     setSent(body);
     create.mutate(body);
@@ -103,7 +107,8 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
       <Field label="Metadata (JSON)">
         <textarea className="input font-mono text-xs" name="metadata" rows={3} placeholder='{"model": "P-100"}' />
       </Field>
-      {metadataError && <ErrorBox error={new Error(metadataError)} />}
+      <LabelsEditor labels={labels} onChange={setLabels} />
+      {formError && <ErrorBox error={new Error(formError)} />}
       {create.error && <ErrorBox error={create.error} />}
       <div className="flex gap-2">
         <button className="btn-primary" disabled={create.isPending}>
@@ -124,15 +129,200 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
   );
 }
 
-/** Site, firmware and metadata as both device forms send them, or what is wrong with the metadata. */
-function deviceFields(form: FormData) {
+/** Site, firmware, metadata, tags and attributes as both device forms send them, or what is wrong. */
+function deviceFields(form: FormData, labels: Labels) {
   const metadata = readJson(String(form.get('metadata') ?? ''), { blank: {}, object: true });
   if (metadata.error) return 'Metadata must be a JSON object, e.g. {"model": "P-100"}';
+  const attributes = attributesOf(labels.attributes);
+  if (typeof attributes === 'string') return attributes;
   return {
     site_id: String(form.get('site_id')).trim(),
     fw_version: String(form.get('fw_version') ?? '').trim() || null,
     metadata: metadata.value as Record<string, unknown>,
+    tags: labels.tags,
+    attributes,
   };
+}
+
+type AttributeValue = string | number | boolean;
+const ATTRIBUTE_TYPES = ['text', 'number', 'boolean', 'date'] as const;
+type AttributeType = (typeof ATTRIBUTE_TYPES)[number];
+/** An attribute as the editor holds it: the value as typed, read by its type when sent. */
+interface AttributeRow {
+  key: string;
+  type: AttributeType;
+  value: string;
+}
+interface Labels {
+  tags: string[];
+  attributes: AttributeRow[];
+}
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+const labelsOf = (device: { tags: string[]; attributes: Record<string, AttributeValue> }): Labels => ({
+  tags: device.tags,
+  attributes: Object.entries(device.attributes).map(([key, value]) => ({
+    key,
+    type:
+      typeof value === 'number'
+        ? 'number'
+        : typeof value === 'boolean'
+          ? 'boolean'
+          : DATE.test(value)
+            ? 'date'
+            : 'text',
+    value: String(value),
+  })),
+});
+
+/** The attributes the rows say (rows without a key left out), or what is wrong with one. */
+function attributesOf(rows: AttributeRow[]): Record<string, AttributeValue> | string {
+  const attributes: Record<string, AttributeValue> = {};
+  for (const { key, type, value } of rows) {
+    const name = key.trim();
+    if (!name) continue;
+    if (type === 'number') {
+      if (value.trim() === '' || !Number.isFinite(Number(value))) return `Attribute ${name}: "${value}" is no number`;
+      attributes[name] = Number(value);
+    } else if (type === 'date' && !DATE.test(value)) return `Attribute ${name}: pick a date`;
+    else attributes[name] = type === 'boolean' ? value === 'true' : value;
+  }
+  return attributes;
+}
+
+/** Tags as chips; with onRemove, each has a button that takes it off. */
+export function TagChips({ tags, onRemove }: { tags: string[]; onRemove?: (tag: string) => void }) {
+  return (
+    <span className="flex flex-wrap gap-1" data-testid="tags">
+      {tags.map((tag) => (
+        <span
+          key={tag}
+          className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-2 py-0.5 text-xs text-indigo-700 dark:bg-indigo-950 dark:text-indigo-300"
+        >
+          {tag}
+          {onRemove && (
+            <button type="button" aria-label={`Remove ${tag}`} onClick={() => onRemove(tag)}>
+              ×
+            </button>
+          )}
+        </span>
+      ))}
+    </span>
+  );
+}
+
+/** Adds what is typed to a list on Enter (a tag, a filter), and clears the box. */
+export function AddOnEnter({
+  label,
+  placeholder,
+  onAdd,
+}: {
+  label: string;
+  placeholder: string;
+  onAdd: (text: string) => void;
+}) {
+  const [text, setText] = useState('');
+  return (
+    <input
+      className="input max-w-48"
+      aria-label={label}
+      placeholder={placeholder}
+      value={text}
+      onChange={(e) => setText(e.target.value)}
+      onKeyDown={(e) => {
+        if (e.key !== 'Enter') return;
+        e.preventDefault();
+        if (text.trim()) onAdd(text.trim());
+        setText('');
+      }}
+    />
+  );
+}
+
+/** A device's tags (add, remove) and attributes (rows of key, type and value), part of a device form. */
+function LabelsEditor({ labels, onChange }: { labels: Labels; onChange: (labels: Labels) => void }) {
+  const rows = labels.attributes;
+  const setRows = (attributes: AttributeRow[]) => onChange({ ...labels, attributes });
+  const change = (index: number, row: Partial<AttributeRow>) =>
+    setRows(rows.map((current, i) => (i === index ? { ...current, ...row } : current)));
+  return (
+    <div className="space-y-3 md:col-span-3" aria-label="Tags and attributes">
+      <Field label="Tags" hint="Lowercase letters, digits and - _ . : (press Enter to add one).">
+        <div className="flex flex-wrap items-center gap-2">
+          <TagChips
+            tags={labels.tags}
+            onRemove={(tag) => onChange({ ...labels, tags: labels.tags.filter((t) => t !== tag) })}
+          />
+          <AddOnEnter
+            label="Add tag"
+            placeholder="cold-chain"
+            onAdd={(tag) => onChange({ ...labels, tags: [...new Set([...labels.tags, tag.toLowerCase()])].sort() })}
+          />
+        </div>
+      </Field>
+      <div>
+        <div className="label">Attributes</div>
+        {rows.map((row, i) => (
+          <div key={i} className="mb-2 flex gap-2" data-testid="attribute-row">
+            <input
+              className="input"
+              aria-label="Attribute key"
+              placeholder="model"
+              value={row.key}
+              onChange={(e) => change(i, { key: e.target.value })}
+            />
+            <select
+              className="input max-w-28"
+              aria-label="Attribute type"
+              value={row.type}
+              onChange={(e) =>
+                change(i, { type: e.target.value as AttributeType, value: e.target.value === 'boolean' ? 'true' : '' })
+              }
+            >
+              {ATTRIBUTE_TYPES.map((type) => (
+                <option key={type}>{type}</option>
+              ))}
+            </select>
+            {row.type === 'boolean' ? (
+              <select
+                className="input"
+                aria-label="Attribute value"
+                value={row.value}
+                onChange={(e) => change(i, { value: e.target.value })}
+              >
+                <option>true</option>
+                <option>false</option>
+              </select>
+            ) : (
+              <input
+                className="input"
+                aria-label="Attribute value"
+                type={row.type === 'text' ? 'text' : row.type}
+                step="any"
+                value={row.value}
+                onChange={(e) => change(i, { value: e.target.value })}
+              />
+            )}
+            <button
+              type="button"
+              className="btn-ghost"
+              aria-label={`Remove attribute ${row.key}`}
+              onClick={() => setRows(rows.filter((_, j) => j !== i))}
+            >
+              ×
+            </button>
+          </div>
+        ))}
+        <button
+          type="button"
+          className="btn-ghost text-xs"
+          onClick={() => setRows([...rows, { key: '', type: 'text', value: '' }])}
+        >
+          Add attribute
+        </button>
+      </div>
+    </div>
+  );
 }
 
 export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {
@@ -153,7 +343,10 @@ export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {
           upload.mutate(csv);
         }}
       >
-        <Field label="CSV" hint="A header line naming device_id, site_id and optionally fw_version, metadata (JSON).">
+        <Field
+          label="CSV"
+          hint="A header line naming device_id, site_id and optionally fw_version, metadata (JSON), tags (separated by ;) and attr.<key> columns (numbers, true/false, dates YYYY-MM-DD, else text)."
+        >
           <textarea
             className="input font-mono text-xs"
             rows={8}
@@ -211,7 +404,7 @@ export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {
 
 type DeviceDetail = Answer<'/api/v2/devices/{device_id}'>['device'];
 
-/** What the registry and the device's state say of it: status, site, times, firmware, booleans, metadata. */
+/** What the registry and the device's state say of it: status, site, times, firmware, booleans, tags, attributes, metadata. */
 export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
   return (
     <div className="card grid grid-cols-2 gap-2 text-sm md:grid-cols-4">
@@ -244,6 +437,18 @@ export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
           </div>
         ))}
       <div className="col-span-2">
+        <div className="label">Tags</div>
+        {d.tags.length ? <TagChips tags={d.tags} /> : '—'}
+      </div>
+      <div className="col-span-2">
+        <div className="label">Attributes</div>
+        <span className="text-xs" data-testid="device-attributes">
+          {Object.entries(d.attributes)
+            .map(([key, value]) => `${key}: ${String(value)}`)
+            .join(', ') || '—'}
+        </span>
+      </div>
+      <div className="col-span-2">
         <div className="label">Metadata</div>
         <code className="text-xs" data-testid="device-metadata">
           {Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '—'}
@@ -259,7 +464,8 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
   const path = `${base}/${encodeURIComponent(device.device_id)}`;
   const refresh = () => client.invalidateQueries();
   const [editing, setEditing] = useState(false);
-  const [metadataError, setMetadataError] = useState('');
+  const [formError, setFormError] = useState('');
+  const [labels, setLabels] = useState(() => labelsOf(device));
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) => api(path, { method: 'PATCH', body }),
     onSuccess: async () => {
@@ -276,7 +482,13 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
   return (
     <div className="card space-y-3" aria-label="Manage device">
       <div className="flex flex-wrap gap-2">
-        <button className="btn-ghost" onClick={() => setEditing((open) => !open)}>
+        <button
+          className="btn-ghost"
+          onClick={() => {
+            setLabels(labelsOf(device));
+            setEditing((open) => !open);
+          }}
+        >
           Edit
         </button>
         <button
@@ -313,9 +525,9 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
           className="grid gap-3 md:grid-cols-3"
           onSubmit={(event) => {
             event.preventDefault();
-            const fields = deviceFields(new FormData(event.currentTarget));
-            if (typeof fields === 'string') return setMetadataError(fields);
-            setMetadataError('');
+            const fields = deviceFields(new FormData(event.currentTarget), labels);
+            if (typeof fields === 'string') return setFormError(fields);
+            setFormError('');
             save.mutate(fields);
           }}
         >
@@ -333,7 +545,8 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
               defaultValue={JSON.stringify(device.metadata, null, 2)}
             />
           </Field>
-          {metadataError && <ErrorBox error={new Error(metadataError)} />}
+          <LabelsEditor labels={labels} onChange={setLabels} />
+          {formError && <ErrorBox error={new Error(formError)} />}
           <div>
             <button className="btn-primary" disabled={save.isPending}>
               Save

@@ -4,16 +4,69 @@ import { QueryTable } from '../../components/table';
 import { DeviceLink, DownloadButton, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import { AddDeviceForm, ImportDevicesForm } from './DeviceManagement';
+import { AddDeviceForm, AddOnEnter, ImportDevicesForm, TagChips } from './DeviceManagement';
 import { useUrlParams } from '../../lib/url-params';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
 
 const PAGE = 50;
+const OPERATORS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'one_of', 'exists'];
+
+/** A condition on an attribute, key:op:value as the API reads it (one_of: values separated by |). */
+function AttributeFilter({ onAdd }: { onAdd: (condition: string) => void }) {
+  const [key, setKey] = useState('');
+  const [op, setOp] = useState('eq');
+  const [value, setValue] = useState('');
+  return (
+    <form
+      className="flex gap-1"
+      aria-label="Attribute filter"
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (!key.trim()) return;
+        onAdd(op === 'exists' ? `${key.trim()}:exists` : `${key.trim()}:${op}:${value.trim()}`);
+        setValue('');
+      }}
+    >
+      <input
+        className="input max-w-32"
+        aria-label="Attribute"
+        placeholder="attribute"
+        value={key}
+        onChange={(e) => setKey(e.target.value)}
+      />
+      <select className="input max-w-20" aria-label="Operator" value={op} onChange={(e) => setOp(e.target.value)}>
+        {OPERATORS.map((operator) => (
+          <option key={operator}>{operator}</option>
+        ))}
+      </select>
+      {op !== 'exists' && (
+        <input
+          className="input max-w-32"
+          aria-label="Value"
+          placeholder={op === 'one_of' ? 'a|b' : 'value'}
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+        />
+      )}
+      <button className="btn-ghost">Filter</button>
+    </form>
+  );
+}
 
 export default function Devices() {
-  const [filters, setFilters] = useUrlParams({ q: '', status: '', site: '', sort: 'site_id', order: 'asc', page: '0' });
-  const { q, status, site, sort, order } = filters;
+  const [filters, setFilters] = useUrlParams({
+    q: '',
+    status: '',
+    site: '',
+    sort: 'site_id',
+    order: 'asc',
+    page: '0',
+    tag: [] as string[],
+    match: 'any',
+    attr: [] as string[],
+  });
+  const { q, status, site, sort, order, tag, match, attr } = filters;
   const page = Number(filters.page) || 0;
   const params = new URLSearchParams({
     limit: String(PAGE),
@@ -24,6 +77,8 @@ export default function Devices() {
     ...(status && { status }),
     ...(site && { site_q: site }),
   });
+  for (const one of tag) params.append(match === 'all' ? 'tags_all' : 'tag', one);
+  for (const condition of attr) params.append('attr', condition);
   const devices = useQuery({
     queryKey: ['devices', params.toString()],
     queryFn: () => api<DeviceList>(`/api/v2/devices?${params}`),
@@ -118,6 +173,35 @@ export default function Devices() {
           value={site}
           onChange={(e) => setFilters({ site: e.target.value, page: '0' })}
         />
+        <AddOnEnter
+          label="Filter by tag"
+          placeholder="tag (Enter)"
+          onAdd={(added) => setFilters({ tag: [...new Set([...tag, added.toLowerCase()])], page: '0' })}
+        />
+        {tag.length > 1 && (
+          <select
+            className="input max-w-28"
+            aria-label="Tags to match"
+            value={match}
+            onChange={(e) => setFilters({ match: e.target.value, page: '0' })}
+          >
+            <option value="any">any tag</option>
+            <option value="all">all tags</option>
+          </select>
+        )}
+        <AttributeFilter onAdd={(condition) => setFilters({ attr: [...attr, condition], page: '0' })} />
+        {(tag.length > 0 || attr.length > 0) && (
+          <div className="flex w-full flex-wrap items-center gap-2" data-testid="device-filters">
+            <TagChips
+              tags={tag}
+              onRemove={(removed) => setFilters({ tag: tag.filter((t) => t !== removed), page: '0' })}
+            />
+            <TagChips
+              tags={attr}
+              onRemove={(removed) => setFilters({ attr: attr.filter((a) => a !== removed), page: '0' })}
+            />
+          </div>
+        )}
       </div>
       <QueryTable
         query={devices}
@@ -147,6 +231,7 @@ export default function Devices() {
           { header: 'Device', sortKey: 'device_id', cell: (device) => <DeviceLink deviceId={device.device_id} /> },
           { header: 'Site', sortKey: 'site_id', cell: (device) => device.site_id },
           { header: 'Status', sortKey: 'status', cell: (device) => <StatusBadge status={device.status} /> },
+          { header: 'Tags', cell: (device) => <TagChips tags={device.tags} /> },
           {
             header: 'Battery',
             className: 'tabular-nums',
