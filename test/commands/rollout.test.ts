@@ -47,12 +47,16 @@ describe('a fleet job at its rollout rate', () => {
     expect(job.status, JSON.stringify(job.body)).toBe(201);
     expect(job.body.counts.total).toBe(DEVICES);
     const startedAt = new Date(job.body.started_at).getTime();
-    await waitFor(async () => (await call('admin', `/customer/jobs/${job.body.job_id}`)).body.counts.IN_PROGRESS >= 40, 20_000);
+    await waitFor(
+      async () => (await call('admin', `/customer/jobs/${job.body.job_id}`)).body.counts.IN_PROGRESS >= 40,
+      20_000,
+    );
 
     const { rows } = await pulse.db.withService((tx) =>
-      tx.query<{ started_at: Date }>(`SELECT started_at FROM job_executions WHERE job_id = $1 AND started_at IS NOT NULL`, [
-        job.body.job_id,
-      ]),
+      tx.query<{ started_at: Date }>(
+        `SELECT started_at FROM job_executions WHERE job_id = $1 AND started_at IS NOT NULL`,
+        [job.body.job_id],
+      ),
     );
     const times = rows.map((row) => row.started_at.getTime()).sort((a, b) => a - b);
     // At any moment, no more started than the ramp allows: rate × elapsed, plus the one it starts at once.
@@ -68,6 +72,8 @@ describe('a fleet job at its rollout rate', () => {
     expect(canceled.body.state).toBe('CANCELED');
     expect(canceled.body.counts.PENDING).toBe(0);
     expect(canceled.body.counts.CANCELED).toBeGreaterThan(0);
-    expect(canceled.body.counts.CANCELED + canceled.body.counts.IN_PROGRESS + canceled.body.counts.SUCCEEDED).toBe(DEVICES);
+    expect(canceled.body.counts.CANCELED + canceled.body.counts.IN_PROGRESS + canceled.body.counts.SUCCEEDED).toBe(
+      DEVICES,
+    );
   });
 });
