@@ -81,13 +81,8 @@ export function validate(input: ValidationInput): Validation {
   if (!device) return reject('UNREGISTERED_DEVICE');
   if (device.status !== 'ACTIVE') return reject('DEVICE_REVOKED');
   if (device.site_id !== siteId) return reject('SITE_MISMATCH_REGISTRY_VS_PAYLOAD');
-  if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
-  const token = input.headerToken ?? payload.provision_token;
-  const absent = token === undefined || token === null || token === '';
-  // A token that is there is checked even so: a device sending a stale one should hear of it.
-  if (absent && !input.topicAuthenticated) return reject('TOKEN_MISSING');
-  if (!absent && (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)))
-    return reject('TOKEN_INVALID');
+  const refused = tokenRefusal(device, input.headerToken ?? payload.provision_token, input.topicAuthenticated);
+  if (refused) return reject(refused);
 
   // Only an authenticated message may spend the device's rate budget.
   if (!input.takeRateToken()) return reject('RATE_LIMITED');
@@ -143,14 +138,26 @@ export function authenticateReply(
   const device = input.device;
   if (!device) return reject('UNREGISTERED_DEVICE');
   if (device.status !== 'ACTIVE') return reject('DEVICE_REVOKED');
-  if (!device.provision_token_hash) return reject('TOKEN_NOT_SET_IN_REGISTRY');
-  const token = input.headerToken ?? payload.provision_token;
-  const absent = token === undefined || token === null || token === '';
-  if (absent && !input.topicAuthenticated) return reject('TOKEN_MISSING');
-  if (!absent && (typeof token !== 'string' || !tokenMatches(token, device.provision_token_hash)))
-    return reject('TOKEN_INVALID');
+  const refused = tokenRefusal(device, input.headerToken ?? payload.provision_token, input.topicAuthenticated);
+  if (refused) return reject(refused);
   if (!input.takeRateToken()) return reject('RATE_LIMITED');
   return { ok: true, payload };
+}
+
+/**
+ * Why the token a message carries does not authenticate it as this active device, if it does not. A
+ * token that is there is checked even when the broker vouched for the sender: a device sending a stale
+ * one should hear of it.
+ */
+function tokenRefusal(
+  device: RegistryEntry,
+  token: unknown,
+  topicAuthenticated: boolean | undefined,
+): 'TOKEN_NOT_SET_IN_REGISTRY' | 'TOKEN_MISSING' | 'TOKEN_INVALID' | undefined {
+  if (!device.provision_token_hash) return 'TOKEN_NOT_SET_IN_REGISTRY';
+  const absent = token === undefined || token === null || token === '';
+  if (absent) return topicAuthenticated ? undefined : 'TOKEN_MISSING';
+  return typeof token === 'string' && tokenMatches(token, device.provision_token_hash) ? undefined : 'TOKEN_INVALID';
 }
 
 export const DEFAULT_MAX_TEXT_LENGTH = 256;

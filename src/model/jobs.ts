@@ -2,8 +2,8 @@
 // the job's pace. Customers create, read, cancel and retry under row-level security; the runner moves
 // jobs on as the pipeline, one job per transaction with the job's row locked, so any number of
 // dispatchers run a job without starting an execution twice.
-import type { ServiceTx, TenantScope } from '../db/database.js';
-import type { CommandChange, DeviceKey } from './commands.js';
+import { narrow, type ServiceTx, type TenantScope } from '../db/database.js';
+import { setDesired, type CommandChange, type DeviceKey } from './commands.js';
 import type { DeviceSelector } from './device-selection.js';
 import type { ExecutionCounts, RolloutPolicy } from './rollout.js';
 import { mergePatch } from './command-protocol.js';
@@ -265,33 +265,18 @@ export async function startExecutions(tx: ServiceTx, job: Job, count: number): P
     );
   if (devices.length === 0) return [];
   if (job.kind === 'config') {
-    await tx.query(
-      `INSERT INTO device_control (tenant_id, device_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
-      [job.tenant_id, devices],
-    );
-    const { rows: current } = await tx.query<{ device_id: string; desired: Record<string, unknown> }>(
-      `SELECT device_id, desired FROM device_control WHERE tenant_id = $1 AND device_id = ANY ($2::text[])
-       ORDER BY device_id FOR UPDATE`,
-      [job.tenant_id, devices],
-    );
     const patch = job.params as Record<string, unknown>;
+    const versions = await setDesired(
+      narrow(tx, job.tenant_id),
+      devices,
+      (current) => mergePatch(current, patch),
+      `job ${job.name}`,
+    );
     await tx.query(
-      `WITH patched AS (
-         UPDATE device_control c
-         SET desired = k.desired, desired_version = c.desired_version + 1, desired_at = clock_timestamp(),
-             desired_by = $4, out_of_sync_since = COALESCE(c.out_of_sync_since, clock_timestamp())
-         FROM unnest($2::text[], $3::jsonb[]) AS k(device_id, desired)
-         WHERE c.tenant_id = $1 AND c.device_id = k.device_id
-         RETURNING c.device_id, c.desired_version)
-       UPDATE job_executions e SET state = 'IN_PROGRESS', started_at = clock_timestamp(), config_version = p.desired_version
-       FROM patched p WHERE e.job_id = $5 AND e.device_id = p.device_id`,
-      [
-        job.tenant_id,
-        current.map((row) => row.device_id),
-        current.map((row) => JSON.stringify(mergePatch(row.desired, patch))),
-        `job ${job.name}`,
-        job.job_id,
-      ],
+      `UPDATE job_executions e SET state = 'IN_PROGRESS', started_at = clock_timestamp(), config_version = v.version
+       FROM unnest($2::text[], $3::int[]) AS v(device_id, version)
+       WHERE e.job_id = $1 AND e.device_id = v.device_id`,
+      [job.job_id, [...versions.keys()], [...versions.values()]],
     );
   } else {
     await tx.query(
