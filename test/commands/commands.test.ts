@@ -183,6 +183,29 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     await waitFor(() => cfg.received.some((r) => r.message.version === 2));
   });
 
+  it('patches the desired configuration of a selection, each device one new version', async () => {
+    const before = (await call('admin', '/customer/devices/cfg/config')).body.desired_version as number;
+    const patched = await call('admin', '/customer/config', 'PATCH', {
+      selector: { device_ids: ['cfg', 'busy'] },
+      desired: { level: 5 },
+    });
+    expect(patched.body).toEqual({ devices: 2 });
+    const cfg = (await call('admin', '/customer/devices/cfg/config')).body;
+    expect(cfg).toMatchObject({ desired_version: before + 1, in_sync: false });
+    expect(cfg.desired.level).toBe(5);
+    expect((await call('admin', '/customer/devices/busy/config')).body.desired).toEqual({ level: 5 });
+    expect(
+      (await call('viewer', '/customer/config', 'PATCH', { selector: { all: true }, desired: { x: 1 } })).status,
+    ).toBe(403);
+    // Another tenant's selection never reaches these devices.
+    expect(
+      (await call('other', '/customer/config', 'PATCH', { selector: { device_ids: ['cfg'] }, desired: { x: 1 } })).body,
+    ).toEqual({
+      devices: 0,
+    });
+    expect((await call('admin', '/customer/devices/cfg/config')).body.desired.x).toBeUndefined();
+  });
+
   it('runs a job at its pace over a selection and stops it when too many fail', async () => {
     const fleet = Array.from({ length: 12 }, (_, i) => `fleet-${String(i).padStart(2, '0')}`);
     for (const id of fleet) await device(id, () => ({ status: 'SUCCEEDED', result: { ok: 1 } })).connect();
