@@ -282,15 +282,7 @@ export function registerCommandRoutes(app: App, scope: DeviceScope, deps: Comman
           `The command is ${outcome.current.state}: only a QUEUED or SENT command can be canceled`,
         );
       const { canceled } = outcome;
-      bus.publish('commands.changed', [
-        {
-          tenant_id: canceled.tenant_id,
-          device_id: canceled.device_id,
-          command_id,
-          state: canceled.state,
-          job_id: canceled.job_id,
-        },
-      ]);
+      bus.publish('commands.changed', [commands.changeOf(canceled)]);
       noteAudit(request, {
         resourceId: command_id,
         summary: `canceled command ${canceled.name} of ${canceled.device_id}`,

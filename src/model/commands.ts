@@ -352,7 +352,8 @@ export async function fetchForDevice(
   return { commands: rows.map(changeOf), messages: rows.map(commandMessage), config };
 }
 
-const changeOf = (command: Command): CommandChange => ({
+/** What a transition tells the rest of Pulse, from a command or a row holding at least as much. */
+export const changeOf = (command: CommandChange): CommandChange => ({
   tenant_id: command.tenant_id,
   device_id: command.device_id,
   command_id: command.command_id,
@@ -397,7 +398,7 @@ export async function recordResult(
   const changed = rows[0];
   if (changed?.state === 'SUCCEEDED' && changed.name === FIRMWARE_COMMAND)
     await recordFirmware(tx, device, installedVersion(answer.result) ?? changed.params.version);
-  return changed ? { ...pick(changed) } : null;
+  return changed ? changeOf(changed) : null;
 }
 
 /** A step of a long command (a firmware update's DOWNLOADING…); UPDATED and FAILED end a firmware update. */
@@ -443,14 +444,6 @@ const failureText = (detail: unknown) =>
   typeof detail === 'object' && detail !== null && typeof (detail as { error?: unknown }).error === 'string'
     ? (detail as { error: string }).error.slice(0, 1000)
     : 'the device reported FAILED';
-
-const pick = ({ tenant_id, device_id, command_id, state, job_id }: CommandChange): CommandChange => ({
-  tenant_id,
-  device_id,
-  command_id,
-  state,
-  job_id,
-});
 
 /** The version a device says it runs now (`{"fw_version": …}` in its answer), if it says. */
 const installedVersion = (result: unknown) => {
