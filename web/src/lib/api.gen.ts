@@ -1758,6 +1758,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -1868,6 +1893,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -3352,6 +3402,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -3441,6 +3516,31 @@ export interface paths {
             severity: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /** @default true */
             enabled: boolean;
             /**
@@ -3491,6 +3591,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -3668,6 +3793,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -3812,6 +3962,31 @@ export interface paths {
             severity?: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             enabled?: boolean;
             duration_seconds?: number;
             hysteresis?: number;
@@ -3853,6 +4028,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -8029,6 +8229,31 @@ export interface paths {
                 alert_types: string[] | null;
                 site_ids: string[] | null;
                 device_prefixes: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 tenant_id: string;
                 route_id: string;
                 integration_id: string;
@@ -8106,6 +8331,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             /** @default true */
@@ -8136,6 +8386,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8231,6 +8506,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8367,6 +8667,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             enabled?: boolean;
@@ -8396,6 +8721,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -10856,6 +11206,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -10920,6 +11295,31 @@ export interface paths {
             device_ids?: string[] | null;
             device_prefixes?: string[] | null;
             alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD' | 'INTEGRATION_FAILING')[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /**
              * Format: date-time
              * @description default: now
@@ -10947,6 +11347,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -11035,6 +11460,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -12980,6 +13430,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -16217,6 +16692,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -16317,6 +16817,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
