@@ -45,6 +45,7 @@ const deviceFields = {
   state: JsonObject,
   tags: Type.Array(Type.String()),
   attributes: AttributesView,
+  reported_attributes: { ...AttributesView, description: 'what the device reported of itself; attributes win' },
 };
 
 /** A device with its health and latest values. */

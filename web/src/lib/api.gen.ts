@@ -750,6 +750,90 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/attributes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device reports what it knows of itself: {attributes: {model, build, …}}, all of it (replacing what it reported before; what people set stays) */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'recorded';
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/ingest/v1/firmware/{image_id}': {
     parameters: {
       query?: never;
@@ -920,6 +1004,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -1016,6 +1104,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -2975,6 +3067,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -3164,6 +3260,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -12705,6 +12805,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct: number | null;
                 temp_c: number | null;
                 rssi_dbm: number | null;
@@ -12805,6 +12909,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct: number | null;
@@ -13000,6 +13108,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
