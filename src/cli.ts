@@ -454,9 +454,12 @@ program
         secrets: createSecretBox(resolveSecretsKey(cfg)),
         onProgress: (progress) =>
           process.stderr.write(tty ? `\r${progressLine(progress)}` : `${progressLine(progress)}\n`),
+        onRollups: (day) =>
+          process.stderr.write(
+            `${tty ? '\n' : ''}rebuilding the rollups from ${day} (if interrupted: pulse rollup rebuild --since ${day})\n`,
+          ),
       }),
     );
-    if (tty && options.telemetrySince) process.stderr.write('\n');
     for (const line of reportLines(report)) console.log(line);
   });
 

@@ -184,7 +184,7 @@ const SEVERITY_WORDS: Record<string, number> = { critical: 5, high: 4, medium: 3
 
 export function mapRule(source: SourceRow): Mapped<RuleRow> {
   const metric = text(source.metric_name)?.trim();
-  if (!metric) return { refused: `no metric_name (a ${text(source.rule_type) ?? 'threshold'} rule Pulse cannot evaluate)` };
+  if (!metric) return { refused: `no metric_name: a rule of type ${text(source.rule_type) ?? 'threshold'} without one is not a threshold rule` };
   const operator = OPERATORS[text(source.operator) ?? ''];
   if (!operator) return { refused: `operator ${String(source.operator)} is not one of GT, LT, GTE, LTE` };
   if (operator === 'EQ' || operator === 'NE') return { refused: `operator ${String(source.operator)} on a number` };

@@ -53,6 +53,8 @@ export interface ImportOptions {
   destinations: DestinationRules;
   secrets: SecretBox;
   onProgress?: (progress: TelemetryProgress) => void;
+  /** The rollups are rebuilt from this day on (it starts now). */
+  onRollups?: (day: string) => void;
   now?: Date;
 }
 
@@ -69,7 +71,8 @@ export interface Outcome {
 export interface TenantReport {
   tenant_id: string;
   outcomes: Outcome[];
-  telemetry?: { rows: number; refusedRows: number; refused?: string };
+  /** `first`: the oldest row written, where the rollups start again. */
+  telemetry?: { rows: number; refusedRows: number; refused?: string; first?: Date };
 }
 
 export interface ImportReport {
@@ -77,7 +80,7 @@ export interface ImportReport {
   level: string;
   dryRun: boolean;
   tenants: TenantReport[];
-  rollups?: { days: number; messages: number };
+  rollups?: { since: string; days: number; messages: number };
 }
 
 export interface TelemetryProgress {
@@ -202,19 +205,22 @@ export async function importOriginal(db: Database, options: ImportOptions): Prom
       );
     }
     const report: ImportReport = { source, level: sourceLevel(shape), dryRun: options.dryRun, tenants: [] };
-    let telemetryRows = 0;
+    let firstRow: Date | undefined;
     for (const tenantSource of await sourceTenants(client, shape.tables.has('tenants'))) {
       const tenant = await importTenant(db, client, source, tenantSource, shape, options);
       report.tenants.push(tenant.report);
       if (since && tenant.devices.length + tenant.refusedDevices.length > 0) {
         tenant.report.telemetry = await importTelemetry(db, client, source, tenant, since, options);
-        telemetryRows += tenant.report.telemetry.rows;
+        const { first } = tenant.report.telemetry;
+        if (first && (!firstRow || first < firstRow)) firstRow = first;
       }
     }
-    if (since && !options.dryRun) {
-      // New rows fall in days an earlier rebuild may have done: those start again; otherwise it resumes.
-      const rebuilt = await rebuildRollups(db, since.toISOString().slice(0, 10), { restart: telemetryRows > 0, now });
-      report.rollups = { days: rebuilt.days, messages: rebuilt.messages };
+    if (firstRow && !options.dryRun) {
+      // From the oldest day written; an interrupted rebuild goes on with `pulse rollup rebuild --since` it.
+      const day = firstRow.toISOString().slice(0, 10);
+      options.onRollups?.(day);
+      const rebuilt = await rebuildRollups(db, day, { restart: true, now });
+      report.rollups = { since: day, days: rebuilt.days, messages: rebuilt.messages };
     }
     return report;
   } finally {
@@ -382,6 +388,7 @@ async function importTelemetry(
   const refusedRows = await countTelemetry(client, tenantId, tenant.refusedDevices, window);
   if (options.dryRun || total === 0) return { rows: total, refusedRows };
   let done = 0;
+  let first: Date | undefined;
   let next = window;
   for (;;) {
     const batch = await telemetryBatch(client, tenantId, tenant.devices, next, options.batchSize);
@@ -408,10 +415,11 @@ async function importTelemetry(
       await target.recordTelemetry(narrow(tx, tenantId), source, { since: window.after, through: last.at }, batch.length);
     });
     done += batch.length;
+    first ??= batch[0]!.time;
     options.onProgress?.({ tenant_id: tenantId, done, total });
     next = { after: last.at, inclusive: false, before: null };
   }
-  return { rows: done, refusedRows };
+  return { rows: done, refusedRows, ...(first && { first }) };
 }
 
 /** "[#####-----]  1,200/5,000 rows  tenant-a" */
@@ -453,7 +461,8 @@ export function reportLines(report: ImportReport): string[] {
   }
   lines.push(...notes);
   if (report.rollups) {
-    lines.push(`rollups rebuilt: ${report.rollups.days} day(s), ${report.rollups.messages.toLocaleString('en')} messages`);
+    const { since, days, messages } = report.rollups;
+    lines.push(`rollups rebuilt from ${since}: ${days} day(s), ${messages.toLocaleString('en')} messages`);
   }
   if (!report.dryRun && changed === 0) lines.push('nothing to import: Pulse already has everything this import brings');
   return lines;

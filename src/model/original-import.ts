@@ -9,36 +9,26 @@ type ImportTx = Narrowed<ServiceTx>;
 
 /** The keys of a tenant's rows already in Pulse, by kind (alerts: the original ids imported before). */
 export async function presentKeys(tx: ImportTx, source: string) {
-  const [tenant, devices, states, rules, integrations, routes, alerts, fingerprints] = await Promise.all([
-    tx.query<{ key: string }>(`SELECT tenant_id AS key FROM tenants WHERE tenant_id = $1`, [tx.tenantId]),
-    tx.query<{ key: string }>(`SELECT device_id AS key FROM device_registry WHERE tenant_id = $1`, [tx.tenantId]),
-    tx.query<{ key: string }>(`SELECT device_id AS key FROM device_state WHERE tenant_id = $1`, [tx.tenantId]),
-    tx.query<{ key: string }>(`SELECT rule_id AS key FROM alert_rules WHERE tenant_id = $1`, [tx.tenantId]),
-    tx.query<{ key: string }>(`SELECT integration_id::text AS key FROM integrations WHERE tenant_id = $1`, [
-      tx.tenantId,
-    ]),
-    tx.query<{ key: string }>(`SELECT route_id::text AS key FROM integration_routes WHERE tenant_id = $1`, [
-      tx.tenantId,
-    ]),
-    tx.query<{ key: string }>(
-      `SELECT source_alert_id::text AS key FROM imported_alerts WHERE source = $1 AND tenant_id = $2`,
-      [source, tx.tenantId],
-    ),
-    tx.query<{ key: string }>(`SELECT fingerprint AS key FROM fleet_alert WHERE tenant_id = $1 AND status <> 'CLOSED'`, [
-      tx.tenantId,
-    ]),
-  ]);
-  const keys = (result: { rows: { key: string }[] }) => new Set(result.rows.map((row) => row.key));
+  // One after the other: a transaction's connection runs one query at a time.
+  const keys = async (sql: string, params: unknown[]) =>
+    new Set((await tx.query<{ key: string }>(sql, params)).rows.map((row) => row.key));
+  const tenant = tx.tenantId;
   return {
-    tenant: keys(tenant),
-    device: keys(devices),
-    'device state': keys(states),
-    rule: keys(rules),
-    integration: keys(integrations),
-    route: keys(routes),
-    alert: keys(alerts),
+    tenant: await keys(`SELECT tenant_id AS key FROM tenants WHERE tenant_id = $1`, [tenant]),
+    device: await keys(`SELECT device_id AS key FROM device_registry WHERE tenant_id = $1`, [tenant]),
+    'device state': await keys(`SELECT device_id AS key FROM device_state WHERE tenant_id = $1`, [tenant]),
+    rule: await keys(`SELECT rule_id AS key FROM alert_rules WHERE tenant_id = $1`, [tenant]),
+    integration: await keys(`SELECT integration_id::text AS key FROM integrations WHERE tenant_id = $1`, [tenant]),
+    route: await keys(`SELECT route_id::text AS key FROM integration_routes WHERE tenant_id = $1`, [tenant]),
+    alert: await keys(`SELECT source_alert_id::text AS key FROM imported_alerts WHERE source = $1 AND tenant_id = $2`, [
+      source,
+      tenant,
+    ]),
     /** Fingerprints of alerts open in Pulse: an original alert with one of them would be a second. */
-    openFingerprints: keys(fingerprints),
+    openFingerprints: await keys(
+      `SELECT fingerprint AS key FROM fleet_alert WHERE tenant_id = $1 AND status <> 'CLOSED'`,
+      [tenant],
+    ),
   };
 }
 
