@@ -184,7 +184,10 @@ const SEVERITY_WORDS: Record<string, number> = { critical: 5, high: 4, medium: 3
 
 export function mapRule(source: SourceRow): Mapped<RuleRow> {
   const metric = text(source.metric_name)?.trim();
-  if (!metric) return { refused: `no metric_name: a rule of type ${text(source.rule_type) ?? 'threshold'} without one is not a threshold rule` };
+  if (!metric)
+    return {
+      refused: `no metric_name: a rule of type ${text(source.rule_type) ?? 'threshold'} without one is not a threshold rule`,
+    };
   const operator = OPERATORS[text(source.operator) ?? ''];
   if (!operator) return { refused: `operator ${String(source.operator)} is not one of GT, LT, GTE, LTE` };
   if (operator === 'EQ' || operator === 'NE') return { refused: `operator ${String(source.operator)} on a number` };
@@ -246,7 +249,9 @@ export function mapIntegration(source: SourceRow): Mapped<IntegrationSource> {
       const url = text(config.url);
       if (!url) return { refused: 'a webhook without a URL' };
       const headers = Object.fromEntries(
-        Object.entries(object(config.headers)).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+        Object.entries(object(config.headers)).filter(
+          (entry): entry is [string, string] => typeof entry[1] === 'string',
+        ),
       );
       const secret = text(config.secret);
       return {
@@ -378,11 +383,13 @@ export function mapRoute(source: SourceRow, integrations: ReadonlySet<string>): 
   // Added by the original's migration 033, lower-case.
   const severities = texts(source.severities)?.map((name) => name.toUpperCase()) ?? null;
   const unknownSeverity = severities?.find((name) => !(name in SEVERITY_NAMES));
-  if (unknownSeverity) return { refused: `severity ${unknownSeverity} is not one of ${Object.keys(SEVERITY_NAMES).join(', ')}` };
+  if (unknownSeverity)
+    return { refused: `severity ${unknownSeverity} is not one of ${Object.keys(SEVERITY_NAMES).join(', ')}` };
   const deliverOn = texts(source.deliver_on) ?? ['OPEN'];
   const unknownEvent = deliverOn.find((event) => !['OPEN', 'CLOSED'].includes(event));
   if (unknownEvent) return { refused: `deliver_on ${unknownEvent} is not OPEN or CLOSED` };
-  const minSeverity = source.min_severity === null || source.min_severity === undefined ? null : Number(source.min_severity);
+  const minSeverity =
+    source.min_severity === null || source.min_severity === undefined ? null : Number(source.min_severity);
   return {
     row: {
       tenant_id: String(source.tenant_id),

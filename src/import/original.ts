@@ -167,7 +167,8 @@ export function parseSince(value: string, now: Date): Date {
   if (Number.isNaN(instant.getTime())) {
     throw new AppError('INVALID_REQUEST', `--telemetry-since must be a date such as 2026-11-01 (got "${value}")`);
   }
-  if (instant.getTime() > now.getTime()) throw new AppError('INVALID_REQUEST', `--telemetry-since ${value} is in the future`);
+  if (instant.getTime() > now.getTime())
+    throw new AppError('INVALID_REQUEST', `--telemetry-since ${value} is in the future`);
   return instant;
 }
 
@@ -299,14 +300,20 @@ async function importTenant(
       (await read('integrations')).map(async (row) => {
         const key = String(row.integration_id);
         // Built only when new: building checks the destination (DNS) and seals the secrets.
-        return { key, mapped: present.integration.has(key) ? undefined : await buildIntegration(mapIntegration(row), options) };
+        return {
+          key,
+          mapped: present.integration.has(key) ? undefined : await buildIntegration(mapIntegration(row), options),
+        };
       }),
     ),
   );
   const routeTargets = new Set([...present.integration, ...integrations.map((i) => i.integration_id)]);
   const routes = decide(
     'route',
-    (await read('integration_routes')).map((row) => ({ key: String(row.route_id), mapped: mapRoute(row, routeTargets) })),
+    (await read('integration_routes')).map((row) => ({
+      key: String(row.route_id),
+      mapped: mapRoute(row, routeTargets),
+    })),
   );
   const alerts = decide(
     'alert',
@@ -412,7 +419,12 @@ async function importTelemetry(
           metricsJson: JSON.stringify(row.metrics ?? {}),
         })),
       );
-      await target.recordTelemetry(narrow(tx, tenantId), source, { since: window.after, through: last.at }, batch.length);
+      await target.recordTelemetry(
+        narrow(tx, tenantId),
+        source,
+        { since: window.after, through: last.at },
+        batch.length,
+      );
     });
     done += batch.length;
     first ??= batch[0]!.time;
