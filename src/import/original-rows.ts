@@ -241,7 +241,9 @@ export function mapIntegration(source: SourceRow): Mapped<IntegrationSource> {
   const name = text(source.name)?.trim();
   if (!name) return { refused: 'no name' };
   const enabled = source.enabled !== false;
-  const base = { tenant_id: String(source.tenant_id), integration_id: id, created_at: text(source.created_at) };
+  const found = (integration: IntegrationSettings): Mapped<IntegrationSource> => ({
+    row: { tenant_id: String(source.tenant_id), integration_id: id, created_at: text(source.created_at), integration },
+  });
   const type = text(source.type);
   switch (type) {
     case 'webhook': {
@@ -254,46 +256,36 @@ export function mapIntegration(source: SourceRow): Mapped<IntegrationSource> {
         ),
       );
       const secret = text(config.secret);
-      return {
-        row: {
-          ...base,
-          integration: {
-            type,
-            settings: { name, webhook_url: url, enabled, headers, public_headers: [] },
-            ...(secret && { signingSecret: secret }),
-          },
-        },
-      };
+      return found({
+        type,
+        settings: { name, webhook_url: url, enabled, headers, public_headers: [] },
+        ...(secret && { signingSecret: secret }),
+      });
     }
     case 'snmp': {
       const config = json(source.snmp_config);
       const host = text(source.snmp_host);
       if (!host) return { refused: 'an SNMP integration without a host' };
       const version = text(config.version) === '3' ? '3' : '2c';
-      return {
-        row: {
-          ...base,
-          integration: {
-            type,
-            settings: {
-              name,
-              enabled,
-              snmp_host: host,
-              snmp_port: Number(source.snmp_port ?? 162),
-              snmp_oid_prefix: text(source.snmp_oid_prefix) ?? '1.3.6.1.4.1.99999',
-              snmp_config: {
-                version,
-                community: text(config.community) ?? undefined,
-                username: text(config.username) ?? undefined,
-                auth_protocol: text(config.auth_protocol) ?? undefined,
-                auth_password: text(config.auth_password) ?? undefined,
-                priv_protocol: text(config.priv_protocol),
-                priv_password: text(config.priv_password),
-              },
-            },
+      return found({
+        type,
+        settings: {
+          name,
+          enabled,
+          snmp_host: host,
+          snmp_port: Number(source.snmp_port ?? 162),
+          snmp_oid_prefix: text(source.snmp_oid_prefix) ?? '1.3.6.1.4.1.99999',
+          snmp_config: {
+            version,
+            community: text(config.community) ?? undefined,
+            username: text(config.username) ?? undefined,
+            auth_protocol: text(config.auth_protocol) ?? undefined,
+            auth_password: text(config.auth_password) ?? undefined,
+            priv_protocol: text(config.priv_protocol),
+            priv_password: text(config.priv_password),
           },
         },
-      };
+      });
     }
     case 'email': {
       const smtp = json(source.email_config);
@@ -302,55 +294,45 @@ export function mapIntegration(source: SourceRow): Mapped<IntegrationSource> {
       const host = text(smtp.smtp_host);
       if (!host) return { refused: 'an email integration without an SMTP host' };
       const list = (value: unknown) => texts(value) ?? [];
-      return {
-        row: {
-          ...base,
-          integration: {
-            type,
-            settings: {
-              name,
-              enabled,
-              smtp_config: {
-                smtp_host: host,
-                smtp_port: Number(smtp.smtp_port ?? 587),
-                smtp_user: text(smtp.smtp_user),
-                smtp_password: text(smtp.smtp_password),
-                smtp_tls: smtp.smtp_tls !== false,
-                from_address: text(smtp.from_address) ?? '',
-                from_name: text(smtp.from_name) ?? 'OpsConductor Pulse',
-              },
-              recipients: { to: list(recipients.to), cc: list(recipients.cc), bcc: list(recipients.bcc) },
-              template: {
-                subject_template: text(template.subject_template) ?? DEFAULT_SUBJECT,
-                body_template: text(template.body_template),
-                format: text(template.format) === 'text' ? 'text' : 'html',
-              },
-            },
+      return found({
+        type,
+        settings: {
+          name,
+          enabled,
+          smtp_config: {
+            smtp_host: host,
+            smtp_port: Number(smtp.smtp_port ?? 587),
+            smtp_user: text(smtp.smtp_user),
+            smtp_password: text(smtp.smtp_password),
+            smtp_tls: smtp.smtp_tls !== false,
+            from_address: text(smtp.from_address) ?? '',
+            from_name: text(smtp.from_name) ?? 'OpsConductor Pulse',
+          },
+          recipients: { to: list(recipients.to), cc: list(recipients.cc), bcc: list(recipients.bcc) },
+          template: {
+            subject_template: text(template.subject_template) ?? DEFAULT_SUBJECT,
+            body_template: text(template.body_template),
+            format: text(template.format) === 'text' ? 'text' : 'html',
           },
         },
-      };
+      });
     }
     case 'mqtt': {
       const topic = text(source.mqtt_topic);
       if (!topic) return { refused: 'an MQTT integration without a topic' };
       const config = json(source.mqtt_config);
-      return {
-        row: {
-          ...base,
-          integration: {
-            type,
-            settings: {
-              name,
-              enabled,
-              mqtt_topic: topic,
-              mqtt_qos: Number(source.mqtt_qos ?? 1),
-              mqtt_retain: source.mqtt_retain === true,
-              // The original's default broker was its own; in Pulse no broker means Pulse's.
-              mqtt_config: { broker_url: text(config.broker_url) },
-            },
-          },
+      return found({
+        type,
+        settings: {
+          name,
+          enabled,
+          mqtt_topic: topic,
+          mqtt_qos: Number(source.mqtt_qos ?? 1),
+          mqtt_retain: source.mqtt_retain === true,
+          // The original's default broker was its own; in Pulse no broker means Pulse's.
+          mqtt_config: { broker_url: text(config.broker_url) },
         },
-      };
+      });
     }
     default:
       return { refused: `type ${String(type)} is not webhook, snmp, email or mqtt` };
