@@ -29,9 +29,14 @@ export async function createOriginalDatabase(
     .replaceAll('{{SMTP_PORT}}', String(receivers.smtpPort));
   const scripts = [fixture('schema-305eab4.sql'), fixture('seed-demo.sql'), extras];
   if (level === 'later') scripts.push(fixture('schema-later.sql'));
-  await asSuperuser(async (client) => {
-    for (const script of scripts) for (const statement of statements(script)) await client.query(statement);
-  }, name);
+  try {
+    await asSuperuser(async (client) => {
+      for (const script of scripts) for (const statement of statements(script)) await client.query(statement);
+    }, name);
+  } catch (error) {
+    await dropDatabase(name);
+    throw error;
+  }
   return { url: urlFor(name), name, drop: () => dropDatabase(name) };
 }
 
