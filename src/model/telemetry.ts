@@ -213,6 +213,51 @@ export function telemetrySeries(tx: TenantTx, query: SeriesQuery): Promise<Serie
   );
 }
 
+export interface TextPoint {
+  metric: string;
+  time: Date;
+  /** The value in force at the bucket's end. */
+  last: string;
+  /** How many times the value changed within the bucket (into it, from the one before, included). */
+  changes: number;
+  samples: number;
+}
+
+/**
+ * A device's text metrics in the plan's buckets: from the text rollups (changes counted as they were
+ * rolled up) and raw rows (a change wherever a value differs from the one before it in the window).
+ */
+export function textSeries(tx: TenantTx, deviceId: string, plan: Plan): Promise<TextPoint[]> {
+  return atWatermark(
+    tx,
+    async (tiers) => {
+      const { sql, params } = parts(tiers, [tx.tenantId, deviceId], plan.start, plan.end, {
+        rollup: (resolution, range) => `
+          SELECT r.metric, r.first_time, r.first, r.last_time, r.last, r.changes, r.count, false AS raw
+          FROM telemetry_text_${resolution} r WHERE r.tenant_id = $1 AND r.device_id = $2 AND ${range}`,
+        raw: (range) => `
+          SELECT m.key AS metric, t.time AS first_time, m.value #>> '{}' AS first, t.time AS last_time,
+                 m.value #>> '{}' AS last, 0 AS changes, 1 AS count, true AS raw
+          FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+          WHERE t.tenant_id = $1 AND t.device_id = $2 AND t.msg_type = 'telemetry' AND ${range}
+            AND jsonb_typeof(m.value) = 'string'`,
+      });
+      const { rows } = await tx.query<TextPoint>(
+        `SELECT metric, date_bin(make_interval(secs => $${params.length + 1}::int), first_time, ${EPOCH}) AS time,
+                (array_agg(last ORDER BY last_time DESC))[1] AS last,
+                sum(changes + CASE WHEN raw AND previous <> first THEN 1 ELSE 0 END)::int AS changes,
+                sum(count)::int AS samples
+         FROM (SELECT p.*, lag(p.last) OVER (PARTITION BY p.metric ORDER BY p.first_time) AS previous
+               FROM (${sql}) p) s
+         GROUP BY 1, 2 ORDER BY 1, 2`,
+        [...params, plan.bucketSeconds],
+      );
+      return rows;
+    },
+    plan,
+  );
+}
+
 /** avg/min/max of every numeric metric per group of devices over the plan's window (booleans left out). */
 export function groupedSummary(tx: TenantTx, plan: Plan, groups: NonNullable<SeriesQuery['groups']>) {
   return atWatermark(

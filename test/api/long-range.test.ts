@@ -108,7 +108,8 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
         `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
          SELECT now() - make_interval(mins => g * 20) - make_interval(secs => d.n * 7), d.tenant, d.device, 'site-1',
                 'telemetry', g, jsonb_build_object('temp_c', round((20 + 10 * sin(g / 9.0 + d.n))::numeric, 2),
-                                                   'pump_on', (g + d.n) % 3 = 0)
+                                                   'pump_on', (g + d.n) % 3 = 0,
+                                                   'mode', CASE WHEN (g / 3 + d.n) % 2 = 0 THEN 'AUTO' ELSE 'DEFROST' END)
          FROM generate_series(0, 31 * 72) g,
               (VALUES (1, 'lr-a', 'a-1'), (2, 'lr-a', 'a-2'), (3, 'lr-a', 'a-3'), (4, 'lr-b', 'b-1')) AS d(n, tenant, device)`,
       ),
@@ -152,6 +153,41 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     const month = await get('/api/v2/devices/a-2/telemetry/series?hours=720');
     expect(month.resolution).toBe('1h');
     expect(month.metrics.temp_c.length).toBeGreaterThanOrEqual(719);
+  });
+
+  it("draws a device's text metric as the last value and the changes per bucket, from rollups as from raw rows", async () => {
+    const { rows } = await pulse.db.withService((tx) =>
+      tx.query<{ time: Date; mode: string }>(
+        `SELECT time, metrics ->> 'mode' AS mode FROM telemetry
+         WHERE tenant_id = 'lr-a' AND device_id = 'a-2' AND msg_type = 'telemetry' ORDER BY time`,
+      ),
+    );
+    for (const [hours, resolution] of [
+      [720, '1h'],
+      [168, '1m'],
+      [6, 'raw'],
+    ] as const) {
+      const series = await get(`/api/v2/devices/a-2/telemetry/series?hours=${hours}`);
+      expect(series.resolution).toBe(resolution);
+      const ms = series.bucket_seconds * 1000;
+      const expected = new Map<number, { last: string; changes: number; samples: number }>();
+      rows.forEach(({ time, mode }, i) => {
+        if (time < new Date(series.start)) return;
+        const bucket = Math.floor(time.getTime() / ms) * ms;
+        const point = expected.get(bucket) ?? { last: mode, changes: 0, samples: 0 };
+        const changed = i > 0 && rows[i - 1]!.mode !== mode;
+        expected.set(bucket, { last: mode, changes: point.changes + (changed ? 1 : 0), samples: point.samples + 1 });
+      });
+      const drawn = series.texts.mode as { time: string; last: string; changes: number; samples: number }[];
+      expect(drawn.length).toBe(expected.size);
+      expect(drawn.reduce((sum, point) => sum + point.changes, 0)).toBeGreaterThan(hours === 6 ? 3 : 100);
+      // The first bucket may not know the value before the window (raw rows): compared from the second on.
+      for (const point of drawn.slice(1))
+        expect({ ...point, time: new Date(point.time).getTime() }, `${hours} h`).toEqual({
+          time: new Date(point.time).getTime(),
+          ...expected.get(new Date(point.time).getTime()),
+        });
+    }
   });
 
   it('summarises 24 h, 7 d and 30 d from rollups as raw rows would', async () => {

@@ -592,6 +592,18 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
             metrics: Type.Record(Type.String(), Type.Array(SeriesPoint), {
               description: 'metric → its buckets, oldest first',
             }),
+            texts: Type.Record(
+              Type.String(),
+              Type.Array(
+                Obj({
+                  time: Timestamp,
+                  last: Type.String({ description: 'the value in force at the end of the bucket' }),
+                  changes: Type.Integer({ description: 'how many times the value changed in the bucket' }),
+                  samples: Type.Integer(),
+                }),
+              ),
+              { description: 'text metric → its buckets, oldest first' },
+            ),
             resolution: ResolutionName,
             bucket_seconds: Type.Integer(),
             start: Timestamp,
@@ -609,10 +621,15 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
         for (const { metric, ...point } of await telemetryModel.telemetrySeries(tx, { deviceId: device_id, plan })) {
           (metrics[metric] ??= []).push(point);
         }
+        const texts: Record<string, Omit<telemetryModel.TextPoint, 'metric'>[]> = {};
+        for (const { metric, ...point } of await telemetryModel.textSeries(tx, device_id, plan)) {
+          (texts[metric] ??= []).push(point);
+        }
         return {
           tenant_id: tx.tenantId,
           device_id,
           metrics,
+          texts,
           resolution: plan.resolution,
           bucket_seconds: plan.bucketSeconds,
           start: plan.start,

@@ -2359,6 +2359,18 @@ export interface paths {
                   samples: number;
                 }[];
               };
+              /** @description text metric → its buckets, oldest first */
+              texts: {
+                [key: string]: {
+                  /** Format: date-time */
+                  time: string;
+                  /** @description the value in force at the end of the bucket */
+                  last: string;
+                  /** @description how many times the value changed in the bucket */
+                  changes: number;
+                  samples: number;
+                }[];
+              };
               /** @description what answered: raw rows, 1-minute or 1-hour rollups */
               resolution: 'raw' | '1m' | '1h';
               bucket_seconds: number;
