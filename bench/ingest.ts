@@ -8,6 +8,8 @@
 //                            backends; after: it is off while publishing, then the bench rolls everything up
 //                            in ROLLUP_INTERVAL_SECONDS slices on a connection of its own, so the split shows
 //   --telemetry-index btree|brin|none   idx_telemetry_tenant_time as migrated, as BRIN on time, or dropped
+//   --payload numbers|mixed   the simulator's numbers (default), or with a text state and a position added
+//                            to every message (issue 31); bench:ingest-payloads runs both side by side
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +38,14 @@ const INSTANCES = Number(args.get('instances') ?? 1);
 const DRAIN = args.has('drain');
 const ROLLUPS = (args.get('rollups') ?? 'worker') as 'worker' | 'after';
 const TELEMETRY_INDEX = (args.get('telemetry-index') ?? 'btree') as 'btree' | 'brin' | 'none';
+const PAYLOAD = (args.get('payload') ?? 'numbers') as 'numbers' | 'mixed';
+const MODES = ['AUTO', 'DEFROST', 'COOLING', 'IDLE'];
+/** A text state and a position with every message: a state that changes now and then, a device that moves. */
+const mixed = (metrics: Record<string, number | boolean>, sent: number, device: number) => ({
+  ...metrics,
+  mode: MODES[Math.floor(sent / 7_919 + device) % MODES.length],
+  position: { lat: 52 + ((device * 37 + sent) % 1000) / 10_000, lon: 5 + (device % 100) / 1000, acc: 8 },
+});
 const ROLLUP_SLICE_SECONDS = 5; // what the worker folds per run at its default interval
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 
@@ -135,7 +145,14 @@ try {
 
   // 4. Publish: every message encoded before the clock starts (bench/mqtt-load.ts), spread round-robin
   // over devices, sent in ticks over PUBLISHERS connections.
-  const messages = simulatedTelemetry({ tokens, count: MESSAGES, qos: QOS, siteId: 'lab-1', seed: 42 });
+  const messages = simulatedTelemetry({
+    tokens,
+    count: MESSAGES,
+    qos: QOS,
+    siteId: 'lab-1',
+    seed: 42,
+    ...(PAYLOAD === 'mixed' && { adjust: mixed }),
+  });
   const publishers = await Promise.all(
     Array.from({ length: PUBLISHERS }, (_, i) =>
       RawPublisher.connect('127.0.0.1', mqttPort, `bench-pub-${i}-${process.pid}`),
@@ -143,6 +160,8 @@ try {
   );
   const postgresCpu = samplePostgresCpu(rows, database);
   await postgresCpu.start();
+  const pulseCpu = () => pulse.reduce((sum, child) => sum + (processCpuSeconds(child.pid!) ?? 0), 0);
+  const pulseCpuBefore = pulseCpu();
   const publishSeconds = await sendAll(publishers, messages, { rate: RATE });
   const sent = messages.length;
   if (DRAIN) pulse = await startPulse();
@@ -163,6 +182,7 @@ try {
     );
   }
   const cpuByKind = await postgresCpu.stop();
+  const pulseCpuSeconds = DRAIN ? undefined : pulseCpu() - pulseCpuBefore;
   const rollupCpu = ROLLUPS === 'after' ? await rollUpMeasured() : undefined;
   const perMessage = (seconds: number) => Math.round((seconds / stored) * 1e7) / 10; // µs, one decimal
   const ingestCpu = Object.values(cpuByKind).reduce((sum, seconds) => sum + seconds, 0);
@@ -218,6 +238,9 @@ try {
     latency_p99_after_2s_ms: Math.round(Number(steady.p99) * 1000),
     rollups: ROLLUPS,
     telemetry_index: TELEMETRY_INDEX,
+    payload: PAYLOAD,
+    // Pulse's own processes while ingesting (not with --drain: they start after the publishing).
+    ...(pulseCpuSeconds !== undefined && { pulse_cpu_us_per_msg: perMessage(pulseCpuSeconds) }),
     // PostgreSQL CPU per stored message: Pulse's backends (and autovacuum) while ingesting, plus — with
     // --rollups after — the bench's roll-up of the same rows.
     pg_cpu_us_per_msg: perMessage(ingestCpu + (rollupCpu ?? 0)),

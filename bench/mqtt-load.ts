@@ -171,11 +171,7 @@ export function simulatedTelemetry(options: {
   qos: 0 | 1;
   siteId: string;
   seed: number;
-  adjust?: (
-    metrics: Record<string, number | boolean>,
-    sent: number,
-    device: number,
-  ) => Record<string, number | boolean>;
+  adjust?: (metrics: Record<string, number | boolean>, sent: number, device: number) => Record<string, unknown>;
 }): PreparedPublish[] {
   const devices = options.tokens.length;
   const random = seededRandom(options.seed);
