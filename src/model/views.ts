@@ -297,8 +297,30 @@ const Mqtt = Obj({
   mqtt_username: Nullable(Type.String()),
 });
 
+const chatView = (type: 'slack' | 'teams') =>
+  Obj({
+    ...integrationBase,
+    type: Type.Literal(type),
+    url: Nullable(Type.String({ description: 'the webhook URL masked to its origin: the URL is the credential' })),
+  });
+const PagerDuty = Obj({ ...integrationBase, type: Type.Literal('pagerduty') });
+const Opsgenie = Obj({
+  ...integrationBase,
+  type: Type.Literal('opsgenie'),
+  region: Type.Union([Type.Literal('us'), Type.Literal('eu')]),
+});
+
 /** An integration with every setting but its secrets. */
-export const Integration = Type.Union([Webhook, Snmp, Email, Mqtt]);
+export const Integration = Type.Union([
+  Webhook,
+  Snmp,
+  Email,
+  Mqtt,
+  chatView('slack'),
+  chatView('teams'),
+  PagerDuty,
+  Opsgenie,
+]);
 
 /** A webhook just created: its signing secret is shown this once. */
 export const CreatedWebhook = Obj({ ...webhookFields, signing_secret: Type.String() });
@@ -308,7 +330,9 @@ export const IntegrationListItem = Obj({
   tenant_id: Type.String(),
   integration_id: Type.String(),
   name: Type.String(),
-  type: Type.Union(['webhook', 'snmp', 'email', 'mqtt'].map((t) => Type.Literal(t))),
+  type: Type.Union(
+    ['webhook', 'snmp', 'email', 'mqtt', 'slack', 'teams', 'pagerduty', 'opsgenie'].map((t) => Type.Literal(t)),
+  ),
   enabled: Type.Boolean(),
   url: Nullable(Type.String()),
   created_at: Timestamp,

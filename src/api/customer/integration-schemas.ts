@@ -1,4 +1,4 @@
-// What /customer/integrations[/snmp|/email|/mqtt] and /customer/integration-routes accept: the
+// What /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes accept: the
 // reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
 import { Type, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
@@ -101,6 +101,49 @@ const mqttFields = {
 export const MqttCreate = Type.Object(mqttFields);
 export const MqttPatch = withoutDefaults(Type.Partial(Type.Object(mqttFields)));
 
+/** Slack and Teams: a webhook URL, which is the credential (stored sealed). */
+const chatFields = (where: string) => ({
+  name: Name(100),
+  webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: `${where}; stored sealed, shown masked` }),
+  enabled: Type.Boolean({ default: true }),
+});
+const slackFields = chatFields("the Slack app's incoming webhook URL (https://hooks.slack.com/services/…)");
+export const SlackCreate = Type.Object(slackFields);
+export const SlackPatch = withoutDefaults(Type.Partial(Type.Object(slackFields)));
+const teamsFields = chatFields(
+  'the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app)',
+);
+export const TeamsCreate = Type.Object(teamsFields);
+export const TeamsPatch = withoutDefaults(Type.Partial(Type.Object(teamsFields)));
+
+const pagerDutyFields = {
+  name: Name(100),
+  routing_key: Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: 'the Integration Key of an Events API v2 integration on a PagerDuty service; stored sealed',
+  }),
+  enabled: Type.Boolean({ default: true }),
+};
+export const PagerDutyCreate = Type.Object(pagerDutyFields);
+export const PagerDutyPatch = withoutDefaults(Type.Partial(Type.Object(pagerDutyFields)));
+
+const opsgenieFields = {
+  name: Name(100),
+  api_key: Type.String({
+    minLength: 1,
+    maxLength: 128,
+    description: 'the API key of an Opsgenie API integration; stored sealed',
+  }),
+  region: Type.Union([Type.Literal('us'), Type.Literal('eu')], {
+    default: 'us',
+    description: "the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again",
+  }),
+  enabled: Type.Boolean({ default: true }),
+};
+export const OpsgenieCreate = Type.Object(opsgenieFields);
+export const OpsgeniePatch = withoutDefaults(Type.Partial(Type.Object(opsgenieFields)));
+
 export const RouteParams = Type.Object({ route_id: Type.String() });
 const StringList = Type.Union([Type.Array(Type.String(), { maxItems: 100 }), Type.Null()]);
 const routeFields = {
@@ -111,7 +154,13 @@ const routeFields = {
   min_severity: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 5 }), Type.Null()])),
   site_ids: Type.Optional(StringList),
   device_prefixes: Type.Optional(StringList),
-  deliver_on: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 2 })),
+  deliver_on: Type.Optional(
+    Type.Array(Type.String(), {
+      minItems: 1,
+      maxItems: 3,
+      description: 'which events: OPEN, ACKNOWLEDGED, CLOSED (default OPEN)',
+    }),
+  ),
   priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
   enabled: Type.Boolean({ default: true }),
   renotify_minutes: Type.Optional(
