@@ -63,7 +63,7 @@ describe('native notification channels', () => {
     await Promise.all(Object.values(receivers).map((receiver) => receiver.close()));
   });
 
-  it('creates each type with its credential sealed: answers show none of it, a viewer sees no URL path', async () => {
+  it('creates each type with its credential sealed: no answer shows it, URLs are masked', async () => {
     const answers = [
       await admin('/customer/integrations/slack', 'POST', {
         name: 'ops channel',
