@@ -403,3 +403,22 @@ export const FirmwareImageView = Obj({
   created_by: Nullable(Type.String()),
   created_at: Timestamp,
 });
+
+/** An API key as listed: never its secret, only the first characters that tell it apart. */
+export const ApiKeyView = Obj({
+  tenant_id: Type.String(),
+  key_id: Type.String(),
+  name: Type.String(),
+  role: Type.Union([Type.Literal('customer_viewer'), Type.Literal('customer_admin')]),
+  prefix: Type.String({ description: 'the secret\'s first characters' }),
+  allowed_cidrs: Type.Array(Type.String(), { description: 'networks it may be used from; empty: anywhere' }),
+  expires_at: Nullable(Timestamp),
+  status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
+  created_by: Type.String(),
+  created_at: Timestamp,
+  last_used_at: Nullable(Timestamp),
+  last_used_ip: Nullable(Type.String()),
+  use_count: Type.Integer({ description: 'requests made with it (written at most a minute late)' }),
+  revoked_at: Nullable(Timestamp),
+  revoked_by: Nullable(Type.String()),
+});
