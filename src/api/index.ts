@@ -30,6 +30,7 @@ import { decoratePrincipal, guard, principalOf, tenantTransactions } from './gua
 import { apiKeyVerifier } from './api-keys.js';
 import { findKeyBySecret, recordKeyUses } from '../model/api-keys.js';
 import { registerApiKeyRoutes } from './customer/api-keys.js';
+import { registerCustomerQuarantineRoutes } from './customer/quarantine.js';
 import { registerOperatorApiKeyRoutes } from './operator/api-keys.js';
 import { registerLiveRoutes } from './live.js';
 import { registerMeRoutes } from './me.js';
@@ -207,6 +208,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerDeliveryRoutes(customer, { inTenant, bus: deps.bus, retriesPerMinute: config.DELIVERY_RETRIES_PER_MINUTE });
     registerCustomerAuditRoutes(customer, { inTenant });
     registerApiKeyRoutes(customer, { inTenant, onRevoked: apiKeys.forget });
+    registerCustomerQuarantineRoutes(customer, { inTenant });
     registerIntegrationRoutes(customer, {
       inTenant,
       bus: deps.bus,

@@ -422,3 +422,25 @@ export const ApiKeyView = Obj({
   revoked_at: Nullable(Timestamp),
   revoked_by: Nullable(Type.String()),
 });
+
+/** Rejected messages of the last minutes and reject counts per minute and reason. */
+export const QuarantineView = Obj({
+  minutes: Type.Integer(),
+  limit: Type.Integer(),
+  events: Type.Array(
+    Obj({
+      id: Type.Integer(),
+      ingested_at: Timestamp,
+      tenant_id: Nullable(Type.String()),
+      site_id: Nullable(Type.String()),
+      device_id: Nullable(Type.String()),
+      msg_type: Nullable(Type.String()),
+      reason: Type.String(),
+      topic: Type.String(),
+      payload: Type.Unknown({
+        description: 'what the device sent, its token replaced (DEV); {} when stored without it',
+      }),
+    }),
+  ),
+  counts: Type.Array(Obj({ minute: Timestamp, reason: Type.String(), count: Type.Integer() })),
+});
