@@ -19,7 +19,10 @@ export function opsgenieRequest(payload: AlertPayload, alertUrl: string): { path
     const action = payload.event === 'CLOSED' ? 'close' : 'acknowledge';
     return {
       path: `/v2/alerts/${encodeURIComponent(alias)}/${action}?identifierType=alias`,
-      body: { source: 'Pulse', note: `${payload.event === 'CLOSED' ? 'Closed' : 'Acknowledged'} in Pulse: ${alertUrl}` },
+      body: {
+        source: 'Pulse',
+        note: `${payload.event === 'CLOSED' ? 'Closed' : 'Acknowledged'} in Pulse: ${alertUrl}`,
+      },
     };
   }
   const lines = facts(payload).map(([label, value]) => `${label}: ${value}`);

@@ -28,9 +28,7 @@ export function slackMessage(payload: AlertPayload, alertUrl: string) {
       },
       {
         type: 'actions',
-        elements: [
-          { type: 'button', text: { type: 'plain_text', text: 'View in Pulse' }, url: clip(alertUrl, 3000) },
-        ],
+        elements: [{ type: 'button', text: { type: 'plain_text', text: 'View in Pulse' }, url: clip(alertUrl, 3000) }],
       },
     ],
   };

@@ -89,14 +89,7 @@ export interface OpsgenieTarget extends Common {
 }
 
 export type Target =
-  | WebhookTarget
-  | SnmpTarget
-  | EmailTarget
-  | MqttTarget
-  | SlackTarget
-  | TeamsTarget
-  | PagerDutyTarget
-  | OpsgenieTarget;
+  WebhookTarget | SnmpTarget | EmailTarget | MqttTarget | SlackTarget | TeamsTarget | PagerDutyTarget | OpsgenieTarget;
 
 export interface SendResult {
   ok: boolean;

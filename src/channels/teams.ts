@@ -11,7 +11,13 @@ import { maskedUrl } from '../lib/masked-url.js';
 
 /** Adaptive Card text colours by severity, and green once resolved. */
 const colour = (payload: AlertPayload) =>
-  payload.event === 'CLOSED' ? 'Good' : payload.severity >= 4 ? 'Attention' : payload.severity === 3 ? 'Warning' : 'Default';
+  payload.event === 'CLOSED'
+    ? 'Good'
+    : payload.severity >= 4
+      ? 'Attention'
+      : payload.severity === 3
+        ? 'Warning'
+        : 'Default';
 
 export function teamsMessage(payload: AlertPayload, alertUrl: string) {
   return {

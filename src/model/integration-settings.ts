@@ -348,13 +348,7 @@ export function currentSettings(row: IntegrationRow, box: SecretBox): Settings {
 const changed = (next: unknown, before: unknown) => next !== undefined && next !== before;
 
 type Settings =
-  | WebhookSettings
-  | SnmpSettings
-  | EmailSettings
-  | MqttSettings
-  | ChatSettings
-  | PagerDutySettings
-  | OpsgenieSettings;
+  WebhookSettings | SnmpSettings | EmailSettings | MqttSettings | ChatSettings | PagerDutySettings | OpsgenieSettings;
 
 /**
  * The stored settings an update starts from. An update that moves the integration to another

@@ -258,7 +258,12 @@ export function toTarget(row: IntegrationRow, box: SecretBox): Target {
     case 'pagerduty':
       return { ...common, type: 'pagerduty', routing_key: secrets.routing_key as string };
     case 'opsgenie':
-      return { ...common, type: 'opsgenie', api_key: secrets.api_key as string, region: row.config_json.region ?? 'us' };
+      return {
+        ...common,
+        type: 'opsgenie',
+        api_key: secrets.api_key as string,
+        region: row.config_json.region ?? 'us',
+      };
   }
 }
 

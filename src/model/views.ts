@@ -410,7 +410,7 @@ export const ApiKeyView = Obj({
   key_id: Type.String(),
   name: Type.String(),
   role: Type.Union([Type.Literal('customer_viewer'), Type.Literal('customer_admin')]),
-  prefix: Type.String({ description: 'the secret\'s first characters' }),
+  prefix: Type.String({ description: "the secret's first characters" }),
   allowed_cidrs: Type.Array(Type.String(), { description: 'networks it may be used from; empty: anywhere' }),
   expires_at: Nullable(Timestamp),
   status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),

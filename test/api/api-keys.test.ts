@@ -57,7 +57,9 @@ describe('API keys', () => {
     const stored = await pulse.db.withOperator((tx) => tx.query(`SELECT * FROM api_keys`));
     expect(JSON.stringify(stored.rows)).not.toContain(key.secret.slice(14));
     expect((await call(tokens.viewerA!, '/customer/api-keys')).status).toBe(403);
-    const duplicate = await call(tokens.adminA!, '/customer/api-keys', { json: { name: 'ci-reader', role: 'customer_viewer' } });
+    const duplicate = await call(tokens.adminA!, '/customer/api-keys', {
+      json: { name: 'ci-reader', role: 'customer_viewer' },
+    });
     expect(duplicate.status).toBe(409);
   });
 
@@ -77,7 +79,7 @@ describe('API keys', () => {
     expect(Date.now() - new Date(listed.last_used_at).getTime()).toBeLessThan(60_000);
   });
 
-  it("an admin key writes, and the audit log names the key", async () => {
+  it('an admin key writes, and the audit log names the key', async () => {
     const key = await createKey({ name: 'provisioner', role: 'customer_admin' });
     const rule = await call(key.secret, '/customer/alert-rules', {
       json: { name: 'Hot', metric_name: 'temp_c', operator: 'GT', threshold: 30 },
@@ -110,7 +112,11 @@ describe('API keys', () => {
   });
 
   it('an allow-listed key is refused from another address', async () => {
-    const key = await createKey({ name: 'office', role: 'customer_viewer', allowed_cidrs: ['203.0.113.0/24', '2001:db8::/32'] });
+    const key = await createKey({
+      name: 'office',
+      role: 'customer_viewer',
+      allowed_cidrs: ['203.0.113.0/24', '2001:db8::/32'],
+    });
     expect((await call(key.secret, '/api/v2/devices', { from: '203.0.113.9' })).status).toBe(200);
     expect((await call(key.secret, '/api/v2/devices', { from: '2001:db8::7' })).status).toBe(200);
     const outside = await call(key.secret, '/api/v2/devices', { from: '198.51.100.7' });
@@ -156,7 +162,9 @@ describe('API keys', () => {
     const other = await createKey({ name: 'revoked-elsewhere', role: 'customer_viewer' });
     expect((await call(other.secret, '/api/v2/devices')).status).toBe(200);
     await pulse.db.withOperator((tx) =>
-      tx.query(`UPDATE api_keys SET revoked_at = now(), revoked_by = 'another process' WHERE key_id = $1`, [other.key_id]),
+      tx.query(`UPDATE api_keys SET revoked_at = now(), revoked_by = 'another process' WHERE key_id = $1`, [
+        other.key_id,
+      ]),
     );
     const revokedAt = Date.now();
     await waitFor(async () => (await call(other.secret, '/api/v2/devices')).status === 401, USER_RECHECK_MS + 3000);
@@ -182,14 +190,19 @@ describe('API keys', () => {
     const key = await createKey({ name: 'leaked', role: 'customer_admin' });
     const all = await call(tokens.operator!, '/operator/api-keys');
     expect(all.status).toBe(200);
-    expect(new Set(all.body.keys.map((k: { tenant_id: string }) => k.tenant_id))).toEqual(new Set(['tenant-a', 'tenant-b']));
+    expect(new Set(all.body.keys.map((k: { tenant_id: string }) => k.tenant_id))).toEqual(
+      new Set(['tenant-a', 'tenant-b']),
+    );
     expect(JSON.stringify(all.body)).not.toContain(key.secret);
     const ofB = await call(tokens.operator!, '/operator/api-keys?tenant_id=tenant-b');
     expect(ofB.body.keys.map((k: { name: string }) => k.name)).toEqual(['b-key']);
     const path = `/operator/tenants/tenant-a/api-keys/${key.key_id}`;
     expect((await call(tokens.operator!, path, { method: 'DELETE' })).status).toBe(403);
     expect((await call(key.secret, '/api/v2/devices')).status).toBe(200);
-    expect((await call(tokens.operatorAdmin!, `/operator/tenants/tenant-b/api-keys/${key.key_id}`, { method: 'DELETE' })).status).toBe(404);
+    expect(
+      (await call(tokens.operatorAdmin!, `/operator/tenants/tenant-b/api-keys/${key.key_id}`, { method: 'DELETE' }))
+        .status,
+    ).toBe(404);
     const revoked = await call(tokens.operatorAdmin!, path, { method: 'DELETE' });
     expect(revoked.body).toMatchObject({ status: 'revoked', revoked_by: 'k-op-admin' });
     expect((await call(key.secret, '/api/v2/devices')).status).toBe(401);

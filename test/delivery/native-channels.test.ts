@@ -84,9 +84,9 @@ describe('native notification channels', () => {
     const everything = JSON.stringify([
       answers.map((answer) => answer.body),
       (await admin('/customer/integrations')).body,
-      ...(await Promise.all(['slack', 'teams', 'pagerduty', 'opsgenie'].map((t) => admin(`/customer/integrations/${t}`)))).map(
-        (answer) => answer.body,
-      ),
+      ...(
+        await Promise.all(['slack', 'teams', 'pagerduty', 'opsgenie'].map((t) => admin(`/customer/integrations/${t}`)))
+      ).map((answer) => answer.body),
     ]);
     for (const secret of ['slackSecretPart', 'teamsSecretSig', ROUTING_KEY, GENIE_KEY]) {
       expect(everything).not.toContain(secret);
@@ -108,7 +108,11 @@ describe('native notification channels', () => {
       webhook_url: 'http://169.254.169.254/latest',
     });
     expect(blocked.status).toBe(400);
-    const region = await admin('/customer/integrations/opsgenie', 'POST', { name: 'x', api_key: GENIE_KEY, region: 'ap' });
+    const region = await admin('/customer/integrations/opsgenie', 'POST', {
+      name: 'x',
+      api_key: GENIE_KEY,
+      region: 'ap',
+    });
     expect(region.status).toBe(422);
     const viewer = await call(tokens.viewer!, '/customer/integrations/pagerduty', 'POST', {
       name: 'x',
@@ -123,9 +127,9 @@ describe('native notification channels', () => {
     for (const [type, id] of Object.entries(ids)) {
       expect((await call(tokens.other!, `/customer/integrations/${type}/${id}`)).status).toBe(404);
       expect((await call(tokens.other!, `/customer/integrations/${type}/${id}/test`, 'POST')).status).toBe(404);
-      expect((await call(tokens.other!, `/customer/integrations/${type}/${id}`, 'PATCH', { name: 'mine' })).status).toBe(
-        404,
-      );
+      expect(
+        (await call(tokens.other!, `/customer/integrations/${type}/${id}`, 'PATCH', { name: 'mine' })).status,
+      ).toBe(404);
       expect((await call(tokens.other!, `/customer/integrations/${type}/${id}`, 'DELETE')).status).toBe(404);
     }
     expect((await admin(`/customer/integrations/slack/${ids.slack}`)).body.name).toBe('ops channel');
@@ -177,9 +181,7 @@ describe('native notification channels', () => {
     const alertId = Number(since(receivers.pagerduty, start.pagerduty!)[0]!.json.dedup_key);
     const alertUrl = `${PUBLIC_URL}/app/alerts/${alertId}`;
     const counts = (n: number) =>
-      Object.entries(receivers).every(
-        ([name, r]) => name === 'opsgenieUs' || since(r, start[name]!).length >= n,
-      );
+      Object.entries(receivers).every(([name, r]) => name === 'opsgenieUs' || since(r, start[name]!).length >= n);
     await waitFor(() => counts(1), 10_000);
     expect((await admin(`/customer/alerts/${alertId}/acknowledge`, 'POST')).status).toBe(200);
     await waitFor(() => counts(2), 10_000);

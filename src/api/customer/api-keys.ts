@@ -93,7 +93,8 @@ export function registerApiKeyRoutes(app: App, deps: { inTenant: InTenant; onRev
           createdBy: displayName(principalOf(request)),
         }),
       );
-      if (!key) throw new AppError('CONFLICT', `An API key named "${name.trim()}" exists; revoke it or pick another name`);
+      if (!key)
+        throw new AppError('CONFLICT', `An API key named "${name.trim()}" exists; revoke it or pick another name`);
       noteAudit(request, { resourceId: key.key_id, summary: `created API key ${key.name} (${key.role})` });
       return reply.status(201).send({ ...keyView(key), secret });
     },

@@ -100,7 +100,9 @@ export async function genericChangeColumns(
 ): Promise<repo.IntegrationColumns> {
   const { secrets, rules } = context;
   if (row.type === 'webhook') {
-    const current = updateBase(row.type, currentSettings(row, secrets), changes).base as Parameters<typeof buildWebhook>[0];
+    const current = updateBase(row.type, currentSettings(row, secrets), changes).base as Parameters<
+      typeof buildWebhook
+    >[0];
     const signing = secrets.open(row.secrets).signing_secret as string | undefined;
     const headers = changes.headers ?? current.headers;
     return (await buildWebhook({ ...current, ...changes, headers }, rules, secrets, signing)).columns;

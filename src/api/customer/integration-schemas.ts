@@ -137,7 +137,8 @@ const opsgenieFields = {
   }),
   region: Type.Union([Type.Literal('us'), Type.Literal('eu')], {
     default: 'us',
-    description: "the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again",
+    description:
+      'the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again',
   }),
   enabled: Type.Boolean({ default: true }),
 };

@@ -26,7 +26,11 @@ export function registerCustomerQuarantineRoutes(app: App, deps: { inTenant: InT
     },
     (request) => {
       const { minutes, limit } = request.query;
-      return deps.inTenant(request, async (tx) => ({ minutes, limit, ...(await recentQuarantine(tx, { minutes, limit })) }));
+      return deps.inTenant(request, async (tx) => ({
+        minutes,
+        limit,
+        ...(await recentQuarantine(tx, { minutes, limit })),
+      }));
     },
   );
 }

@@ -21,7 +21,7 @@ export function registerOperatorApiKeyRoutes(app: App, deps: { audited: Audited;
     {
       schema: {
         tags,
-        summary: "API keys of every tenant, or of one (never a secret)",
+        summary: 'API keys of every tenant, or of one (never a secret)',
         querystring: Type.Object({ tenant_id: Type.Optional(Type.String()) }),
         response: { 200: Obj({ tenant_id: Nullable(Type.String()), keys: Type.Array(ApiKeyView) }) },
       },
