@@ -1,6 +1,6 @@
 // What /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes accept: the
 // reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
 
 export const IdParams = Type.Object({ integration_id: Type.String() });
@@ -101,49 +101,44 @@ const mqttFields = {
 export const MqttCreate = Type.Object(mqttFields);
 export const MqttPatch = withoutDefaults(Type.Partial(Type.Object(mqttFields)));
 
-/** Slack and Teams: a webhook URL, which is the credential (stored sealed). */
-const chatFields = (where: string) => ({
+/** A create body of `fields` and its PATCH (every field optional, no defaults). */
+const bodies = <F extends TProperties>(fields: F) => ({
+  create: Type.Object(fields),
+  patch: withoutDefaults(Type.Partial(Type.Object(fields))),
+});
+/** A credential: stored sealed, never answered. */
+const sealed = (maxLength: number, what: string) =>
+  Type.String({ minLength: 1, maxLength, description: `${what}; stored sealed` });
+
+/** Slack and Teams: a webhook URL, which is the credential (shown masked). */
+export const SlackBodies = bodies({
   name: Name(100),
-  webhook_url: Type.String({ minLength: 1, maxLength: 2048, description: `${where}; stored sealed, shown masked` }),
+  webhook_url: sealed(2048, "the Slack app's incoming webhook URL (https://hooks.slack.com/services/…)"),
   enabled: Type.Boolean({ default: true }),
 });
-const slackFields = chatFields("the Slack app's incoming webhook URL (https://hooks.slack.com/services/…)");
-export const SlackCreate = Type.Object(slackFields);
-export const SlackPatch = withoutDefaults(Type.Partial(Type.Object(slackFields)));
-const teamsFields = chatFields(
-  'the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app)',
-);
-export const TeamsCreate = Type.Object(teamsFields);
-export const TeamsPatch = withoutDefaults(Type.Partial(Type.Object(teamsFields)));
-
-const pagerDutyFields = {
+export const TeamsBodies = bodies({
   name: Name(100),
-  routing_key: Type.String({
-    minLength: 1,
-    maxLength: 64,
-    description: 'the Integration Key of an Events API v2 integration on a PagerDuty service; stored sealed',
-  }),
+  webhook_url: sealed(
+    2048,
+    'the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app)',
+  ),
   enabled: Type.Boolean({ default: true }),
-};
-export const PagerDutyCreate = Type.Object(pagerDutyFields);
-export const PagerDutyPatch = withoutDefaults(Type.Partial(Type.Object(pagerDutyFields)));
-
-const opsgenieFields = {
+});
+export const PagerDutyBodies = bodies({
   name: Name(100),
-  api_key: Type.String({
-    minLength: 1,
-    maxLength: 128,
-    description: 'the API key of an Opsgenie API integration; stored sealed',
-  }),
+  routing_key: sealed(64, 'the Integration Key of an Events API v2 integration on a PagerDuty service'),
+  enabled: Type.Boolean({ default: true }),
+});
+export const OpsgenieBodies = bodies({
+  name: Name(100),
+  api_key: sealed(128, 'the API key of an Opsgenie API integration'),
   region: Type.Union([Type.Literal('us'), Type.Literal('eu')], {
     default: 'us',
     description:
       'the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again',
   }),
   enabled: Type.Boolean({ default: true }),
-};
-export const OpsgenieCreate = Type.Object(opsgenieFields);
-export const OpsgeniePatch = withoutDefaults(Type.Partial(Type.Object(opsgenieFields)));
+});
 
 export const RouteParams = Type.Object({ route_id: Type.String() });
 const StringList = Type.Union([Type.Array(Type.String(), { maxItems: 100 }), Type.Null()]);

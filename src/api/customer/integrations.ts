@@ -59,20 +59,16 @@ import {
   IdParams,
   MqttCreate,
   MqttPatch,
-  OpsgenieCreate,
-  OpsgeniePatch,
-  PagerDutyCreate,
-  PagerDutyPatch,
+  OpsgenieBodies,
+  PagerDutyBodies,
   RouteCreate,
   RouteParams,
   RoutePatch,
   RoutesQuery,
-  SlackCreate,
-  SlackPatch,
+  SlackBodies,
   SnmpCreate,
   SnmpPatch,
-  TeamsCreate,
-  TeamsPatch,
+  TeamsBodies,
   WebhookCreate,
   WebhookPatch,
 } from './integration-schemas.js';
@@ -238,18 +234,10 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
   typed('mqtt', { create: MqttCreate, patch: MqttPatch }, (settings, tenantId) =>
     buildMqtt(settings, tenantId, rules, secrets),
   );
-  typed('slack', { create: SlackCreate, patch: SlackPatch }, (settings) =>
-    buildChat('slack', settings, rules, secrets),
-  );
-  typed('teams', { create: TeamsCreate, patch: TeamsPatch }, (settings) =>
-    buildChat('teams', settings, rules, secrets),
-  );
-  typed('pagerduty', { create: PagerDutyCreate, patch: PagerDutyPatch }, async (settings) =>
-    buildPagerDuty(settings, secrets),
-  );
-  typed('opsgenie', { create: OpsgenieCreate, patch: OpsgeniePatch }, async (settings) =>
-    buildOpsgenie(settings, secrets),
-  );
+  typed('slack', SlackBodies, (settings) => buildChat('slack', settings, rules, secrets));
+  typed('teams', TeamsBodies, (settings) => buildChat('teams', settings, rules, secrets));
+  typed('pagerduty', PagerDutyBodies, async (settings) => buildPagerDuty(settings, secrets));
+  typed('opsgenie', OpsgenieBodies, async (settings) => buildOpsgenie(settings, secrets));
 
   // Generic endpoints: every type in the list; create/patch are for webhooks (reference).
   app.get(

@@ -116,6 +116,20 @@ function patchFor(
   return [`${path}/${id}`, changes];
 }
 
+/** A sealed credential's input: required for a new integration, kept when left empty on an edit. */
+function CredentialInput({ name, type, existing }: { name: string; type: 'url' | 'password'; existing: boolean }) {
+  return (
+    <input
+      className="input"
+      name={name}
+      type={type}
+      required={!existing}
+      autoComplete="off"
+      placeholder={existing ? 'empty: keep' : undefined}
+    />
+  );
+}
+
 /** Creates an integration of any type, or changes `existing` (its type fixed, its values filled in). */
 function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; onDone: (secret?: string) => void }) {
   const client = useQueryClient();
@@ -180,14 +194,7 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
               : 'from the Workflows app: "Post to a channel when a webhook request is received"; stored sealed'
           }
         >
-          <input
-            className="input"
-            name="webhook_url"
-            type="url"
-            required={!existing}
-            autoComplete="off"
-            placeholder={existing ? 'empty: keep' : undefined}
-          />
+          <CredentialInput name="webhook_url" type="url" existing={!!existing} />
         </Field>
       )}
       {kind === 'pagerduty' && (
@@ -195,27 +202,13 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
           label="Routing key"
           hint="the Integration Key of an Events API v2 integration on the PagerDuty service; stored sealed"
         >
-          <input
-            className="input"
-            name="routing_key"
-            type="password"
-            required={!existing}
-            autoComplete="off"
-            placeholder={existing ? 'empty: keep' : undefined}
-          />
+          <CredentialInput name="routing_key" type="password" existing={!!existing} />
         </Field>
       )}
       {kind === 'opsgenie' && (
         <div className="grid grid-cols-2 gap-3">
           <Field label="API key" hint="of an Opsgenie API integration; stored sealed">
-            <input
-              className="input"
-              name="api_key"
-              type="password"
-              required={!existing}
-              autoComplete="off"
-              placeholder={existing ? 'empty: keep' : undefined}
-            />
+            <CredentialInput name="api_key" type="password" existing={!!existing} />
           </Field>
           <Field label="Region">
             <select className="input" name="region" defaultValue={value('region') ?? 'us'}>
