@@ -8638,7 +8638,7 @@ export interface paths {
         content: {
           'application/json': {
             name: string;
-            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed, shown masked */
+            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed */
             webhook_url: string;
             /** @default true */
             enabled: boolean;
@@ -9140,7 +9140,7 @@ export interface paths {
         content: {
           'application/json': {
             name?: string;
-            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed, shown masked */
+            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed */
             webhook_url?: string;
             enabled?: boolean;
           };
@@ -9658,7 +9658,7 @@ export interface paths {
         content: {
           'application/json': {
             name: string;
-            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed, shown masked */
+            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed */
             webhook_url: string;
             /** @default true */
             enabled: boolean;
@@ -10160,7 +10160,7 @@ export interface paths {
         content: {
           'application/json': {
             name?: string;
-            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed, shown masked */
+            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed */
             webhook_url?: string;
             enabled?: boolean;
           };
