@@ -358,6 +358,18 @@ export const variables = {
     doc: 'Comma-separated CIDRs, addresses or host names that notifications may reach although private (on-prem receivers, tests). Everything else private, loopback, link-local or cloud-metadata is refused.',
     defaultDoc: 'empty',
   },
+  PAGERDUTY_EVENTS_URL: {
+    schema: url(['http:', 'https:']).default('https://events.pagerduty.com/v2/enqueue'),
+    doc: 'Where PagerDuty integrations send (Events API v2). Change it only for a proxy or a test receiver; subject to the same SSRF rules as webhooks.',
+  },
+  OPSGENIE_API_URL: {
+    schema: url(['http:', 'https:']).default('https://api.opsgenie.com'),
+    doc: "Opsgenie's API for integrations in the US region (the Alert API is under /v2/alerts). Subject to the SSRF rules.",
+  },
+  OPSGENIE_EU_API_URL: {
+    schema: url(['http:', 'https:']).default('https://api.eu.opsgenie.com'),
+    doc: "Opsgenie's API for integrations in the EU region. Subject to the SSRF rules.",
+  },
   ALERT_LOOKBACK_MINUTES: {
     schema: positiveInt.default(30),
     doc: 'At start the dispatcher queues deliveries for alert events of this many past minutes that have none (idempotent).',

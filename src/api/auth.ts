@@ -35,6 +35,8 @@ export interface Principal {
   issuedAt: number | undefined;
   /** The OAuth client the token was issued to (`client_id`, RFC 9068, else `azp`), if it says. */
   clientId: string | undefined;
+  /** Set when the caller used an API key (api-keys.ts) rather than a signed-in user's token. */
+  apiKey?: { id: string; name: string };
 }
 
 export type VerifyToken = (token: string) => Promise<Principal>;

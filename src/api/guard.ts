@@ -5,6 +5,7 @@ import type { App } from '../http/server.js';
 import type { Database, TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { bearerToken, requireRole, type Audience, type Principal, type VerifyToken } from './auth.js';
+import { isApiKey, type ApiKeyVerifier } from './api-keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,11 +19,23 @@ export function decoratePrincipal(app: App): void {
   app.decorateRequest('principal', null);
 }
 
-export function guard(scope: App, verify: VerifyToken, audience: Audience): void {
+/**
+ * `apiKeys`: the scope also takes API keys (/api/v2 and /customer). Elsewhere — /operator above all — a
+ * key is refused before anything else is looked at.
+ */
+export function guard(scope: App, verify: VerifyToken, audience: Audience, apiKeys?: ApiKeyVerifier): void {
   scope.addHook('onRequest', async (request) => {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new AppError('UNAUTHORIZED', 'Missing authorization');
-    const principal = await verify(token);
+    let principal: Principal;
+    if (isApiKey(token)) {
+      if (!apiKeys) {
+        throw new AppError('UNAUTHORIZED', 'API keys are accepted on /api/v2 and /customer only; sign in for this');
+      }
+      principal = await apiKeys.verify(token, request.ip);
+    } else {
+      principal = await verify(token);
+    }
     requireRole(principal, audience);
     request.principal = principal;
   });
@@ -43,6 +56,13 @@ export const tenantTransactions =
   (db: Pick<Database, 'withTenant'>): InTenant =>
   (request, fn) =>
     db.withTenant(tenantOf(request), fn);
+
+/** preHandler of routes a signed-in person must call: an API key cannot manage API keys. */
+export const signedInOnly = async (request: FastifyRequest) => {
+  if (principalOf(request).apiKey) {
+    throw new AppError('FORBIDDEN', 'API keys cannot manage API keys; sign in as a customer admin');
+  }
+};
 
 /** preHandler of routes that change a tenant's data. */
 export const customerAdminOnly = async (request: FastifyRequest) => requireRole(principalOf(request), 'customer_admin');

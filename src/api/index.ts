@@ -1,6 +1,6 @@
 // The api role: the web app at /app/, identity (the built-in OIDC issuer unless OIDC_ISSUER names one),
 // the public auth config the web app reads, /api/v2 and /customer (customers, a rate limit per user;
-// devices, alerts, rules, integrations, routes), /operator (audited, incl. /operator/system with its
+// devices, alerts, rules, integrations, routes; API keys too, ADR 031), /operator (audited, incl. /operator/system with its
 // metrics collector) and the live WebSocket. Every data route verifies a bearer JWT (./auth.ts); customer
 // routes run in withTenant(), operator routes in withOperator().
 import type { FastifyRequest } from 'fastify';
@@ -27,6 +27,11 @@ import {
   type KeySource,
 } from './auth.js';
 import { decoratePrincipal, guard, principalOf, tenantTransactions } from './guard.js';
+import { apiKeyVerifier } from './api-keys.js';
+import { findKeyBySecret, recordKeyUses } from '../model/api-keys.js';
+import { registerApiKeyRoutes } from './customer/api-keys.js';
+import { registerCustomerQuarantineRoutes } from './customer/quarantine.js';
+import { registerOperatorApiKeyRoutes } from './operator/api-keys.js';
 import { registerLiveRoutes } from './live.js';
 import { registerMeRoutes } from './me.js';
 import { registerV2Routes } from './v2/routes.js';
@@ -148,10 +153,17 @@ export function start(deps: RoleDeps): RunningRole {
       );
     }
   };
+  // API keys of machine clients, on /api/v2 and /customer only; their use is rate-limited per key above
+  // (a key's principal is its own subject).
+  const apiKeys = apiKeyVerifier({
+    find: (sha256) => deps.db.withService((tx) => findKeyBySecret(tx, sha256)),
+    recordUses: (uses) => deps.db.withService((tx) => recordKeyUses(tx, uses)),
+    log: deps.log,
+  });
   // Customer routes get their database only as transactions of the caller's tenant.
   const inTenant = tenantTransactions(deps.db);
   app.register(async (v2) => {
-    guard(v2, verify, 'customer');
+    guard(v2, verify, 'customer', apiKeys);
     v2.addHook('onRequest', rateLimited);
     registerV2Routes(v2, inTenant, {
       rawDays: config.TELEMETRY_RETENTION_DAYS,
@@ -188,13 +200,15 @@ export function start(deps: RoleDeps): RunningRole {
       done(null, body),
     );
   app.register(async (customer) => {
-    guard(customer, verify, 'customer');
+    guard(customer, verify, 'customer', apiKeys);
     customer.addHook('onRequest', rateLimited);
     auditCustomerChanges(customer, { db: deps.db, log: deps.log });
     registerCustomerRoutes(customer, { inTenant, caps: config });
     registerAlertRoutes(customer, { inTenant, bus: deps.bus, caps: config });
     registerDeliveryRoutes(customer, { inTenant, bus: deps.bus, retriesPerMinute: config.DELIVERY_RETRIES_PER_MINUTE });
     registerCustomerAuditRoutes(customer, { inTenant });
+    registerApiKeyRoutes(customer, { inTenant, onRevoked: apiKeys.forget });
+    registerCustomerQuarantineRoutes(customer, { inTenant });
     registerIntegrationRoutes(customer, {
       inTenant,
       bus: deps.bus,
@@ -230,6 +244,7 @@ export function start(deps: RoleDeps): RunningRole {
     const audited = createAudited(deps.db);
     registerOperatorRoutes(operator, { audited, config, bus: deps.bus });
     registerOperatorUserRoutes(operator, { audited, externalIssuer: config.OIDC_ISSUER });
+    registerOperatorApiKeyRoutes(operator, { audited, onRevoked: apiKeys.forget });
     acceptCsv(operator);
     registerDeviceRoutes(operator, operatorDevices(audited), deviceDeps);
     registerCommandRoutes(operator, operatorDevices(audited), commandDeps);
@@ -295,6 +310,7 @@ export function start(deps: RoleDeps): RunningRole {
     stop: async () => {
       collector.stop();
       live?.stop();
+      await apiKeys.stop();
     },
   };
 }

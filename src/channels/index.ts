@@ -5,6 +5,10 @@ import { sendEmail } from './email.js';
 import { publishMqtt } from './mqtt.js';
 import { sendSnmpTrap } from './snmp.js';
 import { sendWebhook } from './webhook.js';
+import { sendSlack } from './slack.js';
+import { sendTeams } from './teams.js';
+import { sendPagerDuty } from './pagerduty.js';
+import { sendOpsgenie } from './opsgenie.js';
 
 export { sendContext, type SendContext } from './context.js';
 
@@ -19,5 +23,13 @@ export function send(target: Target, payload: AlertPayload, ctx: SendContext): P
       return sendEmail(target, payload, ctx);
     case 'mqtt':
       return publishMqtt(target, payload, ctx);
+    case 'slack':
+      return sendSlack(target, payload, ctx);
+    case 'teams':
+      return sendTeams(target, payload, ctx);
+    case 'pagerduty':
+      return sendPagerDuty(target, payload, ctx);
+    case 'opsgenie':
+      return sendOpsgenie(target, payload, ctx);
   }
 }

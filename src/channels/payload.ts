@@ -2,7 +2,9 @@
 // reference's fields), details as an object, the numeric severity and a label, and ISO timestamps (the reference sent details as a JSON string, no
 // tenant, and float32-widened confidence).
 
-export type DeliveryEvent = 'OPEN' | 'CLOSED';
+/** What a notification announces: the alert opened, someone acknowledged it, or it closed. */
+export type DeliveryEvent = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+export const DELIVERY_EVENTS: readonly DeliveryEvent[] = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
 
 export const SEVERITY_LABELS: Record<number, string> = { 1: 'INFO', 2: 'LOW', 3: 'WARNING', 4: 'HIGH', 5: 'CRITICAL' };
 
@@ -25,6 +27,17 @@ export interface AlertRow {
   status: string;
   created_at: Date;
   closed_at: Date | null;
+  /** Read where an ACKNOWLEDGED event may be dispatched (alertsByIds); absent elsewhere. */
+  acknowledged_at?: Date | null;
+}
+
+/** When the event happened, if it has: an OPEN when the alert opened, and so on. */
+export function eventHappenedAt(
+  alert: { created_at: Date; closed_at: Date | null; acknowledged_at?: Date | null | undefined },
+  event: DeliveryEvent,
+): Date | null {
+  if (event === 'OPEN') return alert.created_at;
+  return (event === 'CLOSED' ? alert.closed_at : alert.acknowledged_at) ?? null;
 }
 
 /**
@@ -48,11 +61,13 @@ export const noticeLabel = (notice: Notice | undefined) =>
  * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
  * an escalation says so in `notice` (absent on the event's own notification, as the reference sends it).
  */
-export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at'> & {
+export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at' | 'acknowledged_at'> & {
   severity_label: string;
   event: DeliveryEvent;
   created_at: string;
   closed_at: string | null;
+  /** On ACKNOWLEDGED events only. */
+  acknowledged_at?: string;
   notice?: Notice;
   /** Added as the job is sent (deliveryFields): what receivers order and de-duplicate by. */
   sequence?: number;
@@ -90,6 +105,7 @@ export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayloa
     event,
     created_at: alert.created_at.toISOString(),
     closed_at: alert.closed_at?.toISOString() ?? null,
+    ...(event === 'ACKNOWLEDGED' && alert.acknowledged_at && { acknowledged_at: alert.acknowledged_at.toISOString() }),
     details: alert.details ?? {},
   };
 }

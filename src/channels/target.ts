@@ -63,7 +63,33 @@ export interface MqttTarget extends Common {
   password: string | undefined;
 }
 
-export type Target = WebhookTarget | SnmpTarget | EmailTarget | MqttTarget;
+/** Slack incoming webhook or Teams workflow webhook: the URL is the credential. */
+export interface SlackTarget extends Common {
+  type: 'slack';
+  url: string;
+}
+
+export interface TeamsTarget extends Common {
+  type: 'teams';
+  url: string;
+}
+
+export interface PagerDutyTarget extends Common {
+  type: 'pagerduty';
+  /** The integration key of a PagerDuty service (Events API v2). */
+  routing_key: string;
+}
+
+export type OpsgenieRegion = 'us' | 'eu';
+
+export interface OpsgenieTarget extends Common {
+  type: 'opsgenie';
+  api_key: string;
+  region: OpsgenieRegion;
+}
+
+export type Target =
+  WebhookTarget | SnmpTarget | EmailTarget | MqttTarget | SlackTarget | TeamsTarget | PagerDutyTarget | OpsgenieTarget;
 
 export interface SendResult {
   ok: boolean;

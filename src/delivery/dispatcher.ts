@@ -1,4 +1,4 @@
-// The dispatcher role: every alert event on the bus (OPENED → OPEN, CLOSED → CLOSED) becomes one
+// The dispatcher role: every alert event on the bus (OPENED → OPEN, ACKNOWLEDGED, CLOSED) becomes one
 // delivery job per matching route, idempotently (unique alert × route × event). Events are gathered per
 // event-loop turn so a burst of thousands of alerts costs a few queries; at start, alert events of the
 // last ALERT_LOOKBACK_MINUTES are dispatched again (existing jobs are kept), so a restart loses none.
@@ -126,7 +126,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
 
   const consumption = await bus.consume('alert.changed', 'dispatcher', async ({ event, alert_id }) => {
     if (event === 'OPENED') await enqueue(alert_id, 'OPEN');
-    else if (event === 'CLOSED') await enqueue(alert_id, 'CLOSED');
+    else if (event === 'ACKNOWLEDGED' || event === 'CLOSED') await enqueue(alert_id, event);
   });
 
   /** Queues the repeats and escalations due now (ADR 022). */

@@ -29,7 +29,7 @@ export const ALERT_TITLE = `COALESCE(NULLIF(details->>'rule_name', ''),
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
     `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, ${ALERT_TITLE}, fingerprint, severity, confidence,
-            summary, details, status, created_at, closed_at
+            summary, details, status, created_at, closed_at, acknowledged_at
      FROM fleet_alert WHERE id = ANY($1::bigint[])`,
     [ids],
   );
@@ -53,6 +53,9 @@ export async function openAlertsOf(tx: ServiceTx, tenantIds: string[], unsilence
 export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
   const { rows } = await tx.query<{ alert_id: number; event: DeliveryEvent }>(
     `SELECT id AS alert_id, 'OPEN' AS event FROM fleet_alert WHERE created_at > now() - make_interval(mins => $1::int)
+     UNION ALL
+     SELECT id, 'ACKNOWLEDGED' FROM fleet_alert
+     WHERE status = 'ACKNOWLEDGED' AND acknowledged_at > now() - make_interval(mins => $1::int)
      UNION ALL
      SELECT id, 'CLOSED' FROM fleet_alert WHERE status = 'CLOSED' AND closed_at > now() - make_interval(mins => $1::int)`,
     [minutes],

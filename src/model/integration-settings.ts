@@ -3,7 +3,7 @@
 // the same path: an update is the stored settings with the changes applied, checked again in full.
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
-import type { EmailTarget } from '../channels/target.js';
+import type { EmailTarget, OpsgenieRegion } from '../channels/target.js';
 import {
   checkBrokerUrl,
   checkEmailAddresses,
@@ -17,8 +17,9 @@ import {
   type SnmpConfigInput,
 } from './integration-input.js';
 import { DEFAULT_SUBJECT } from '../channels/email.js';
-import { toTarget, type IntegrationColumns, type IntegrationRow } from './integrations.js';
+import { toTarget, type IntegrationColumns, type IntegrationRow, type IntegrationType } from './integrations.js';
 import type { SecretBox } from '../lib/secrets.js';
+import { maskedUrl } from '../lib/masked-url.js';
 
 const REDACTED = '[redacted]';
 
@@ -74,6 +75,26 @@ export interface MqttSettings {
         password?: string | null | undefined;
       }
     | undefined;
+}
+
+/** Slack or Teams: a webhook whose URL is the credential (stored sealed, shown masked). */
+export interface ChatSettings {
+  name: string;
+  webhook_url: string;
+  enabled: boolean;
+}
+
+export interface PagerDutySettings {
+  name: string;
+  routing_key: string;
+  enabled: boolean;
+}
+
+export interface OpsgenieSettings {
+  name: string;
+  api_key: string;
+  region: OpsgenieRegion;
+  enabled: boolean;
 }
 
 export interface Built {
@@ -198,6 +219,62 @@ export async function buildMqtt(
   };
 }
 
+export async function buildChat(
+  type: 'slack' | 'teams',
+  settings: ChatSettings,
+  rules: DestinationRules,
+  box: SecretBox,
+): Promise<Built> {
+  const url = await checkWebhookUrl(settings.webhook_url, rules);
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type,
+      enabled: settings.enabled,
+      config_json: { url: maskedUrl(url) },
+      secrets: box.seal({ url }),
+    },
+  };
+}
+
+export function buildPagerDuty(settings: PagerDutySettings, box: SecretBox): Built {
+  const key = settings.routing_key.trim();
+  if (!/^[A-Za-z0-9]{32}$/.test(key)) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      'Invalid PagerDuty routing key: use the Integration Key of an Events API v2 integration (32 letters and digits)',
+    );
+  }
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'pagerduty',
+      enabled: settings.enabled,
+      config_json: {},
+      secrets: box.seal({ routing_key: key }),
+    },
+  };
+}
+
+export function buildOpsgenie(settings: OpsgenieSettings, box: SecretBox): Built {
+  const key = settings.api_key.trim();
+  if (!/^[A-Za-z0-9-]{8,128}$/.test(key)) {
+    throw new AppError(
+      'INVALID_REQUEST',
+      'Invalid Opsgenie API key: use the API key of an Opsgenie API integration (letters, digits and dashes)',
+    );
+  }
+  return {
+    columns: {
+      name: settings.name.trim(),
+      type: 'opsgenie',
+      enabled: settings.enabled,
+      config_json: { region: settings.region },
+      secrets: box.seal({ api_key: key }),
+    },
+  };
+}
+
 /** The stored settings in the shape clients send, secrets included: the base an update applies to. */
 export function currentSettings(row: IntegrationRow, box: SecretBox): Settings {
   const target = toTarget(row, box);
@@ -258,49 +335,77 @@ export function currentSettings(row: IntegrationRow, box: SecretBox): Settings {
         mqtt_retain: target.retain,
         mqtt_config: { broker_url: target.broker_url, username: target.username, password: target.password },
       };
+    case 'slack':
+    case 'teams':
+      return { name: row.name, enabled: row.enabled, webhook_url: target.url };
+    case 'pagerduty':
+      return { name: row.name, enabled: row.enabled, routing_key: target.routing_key };
+    case 'opsgenie':
+      return { name: row.name, enabled: row.enabled, api_key: target.api_key, region: target.region };
   }
 }
 
 const changed = (next: unknown, before: unknown) => next !== undefined && next !== before;
 
-type Settings = WebhookSettings | SnmpSettings | EmailSettings | MqttSettings;
+type Settings =
+  WebhookSettings | SnmpSettings | EmailSettings | MqttSettings | ChatSettings | PagerDutySettings | OpsgenieSettings;
 
 /**
  * The stored settings an update starts from. An update that moves the integration to another
- * destination (URL, host, port, broker) leaves the old destination's secrets behind unless it gives
- * them again: they were meant for that server, not for whichever one the update names. `dropped` names
- * what was left behind, for the message when the update then lacks it.
+ * destination (URL, host, port, broker, Opsgenie region) leaves the old destination's secrets behind unless
+ * it gives them again: they were meant for that server, not for whichever one the update names. `dropped`
+ * names what was left behind, for the message when the update then lacks it. Slack's and Teams' URL is
+ * the secret itself, and PagerDuty has one destination: nothing to leave behind.
  */
-export function updateBase(current: Settings, changes: Record<string, unknown>): { base: Settings; dropped: string[] } {
+export function updateBase(
+  type: IntegrationType,
+  current: Settings,
+  changes: Record<string, unknown>,
+): { base: Settings; dropped: string[] } {
   const same = { base: current, dropped: [] };
-  if ('webhook_url' in current) {
-    if (!changed(changes.webhook_url, current.webhook_url) || changes.headers !== undefined) return same;
-    const kept = new Set((current.public_headers ?? []).map((name) => name.toLowerCase()));
-    const secret = Object.keys(current.headers).filter((name) => !kept.has(name.toLowerCase()));
-    const headers = Object.fromEntries(Object.entries(current.headers).filter(([name]) => !secret.includes(name)));
-    return { base: { ...current, headers }, dropped: secret.map((name) => `header ${name}`) };
+  switch (type) {
+    case 'webhook': {
+      const webhook = current as WebhookSettings;
+      if (!changed(changes.webhook_url, webhook.webhook_url) || changes.headers !== undefined) return same;
+      const kept = new Set((webhook.public_headers ?? []).map((name) => name.toLowerCase()));
+      const secret = Object.keys(webhook.headers).filter((name) => !kept.has(name.toLowerCase()));
+      const headers = Object.fromEntries(Object.entries(webhook.headers).filter(([name]) => !secret.includes(name)));
+      return { base: { ...webhook, headers }, dropped: secret.map((name) => `header ${name}`) };
+    }
+    case 'snmp': {
+      const snmp = current as SnmpSettings;
+      if (!changed(changes.snmp_host, snmp.snmp_host) && !changed(changes.snmp_port, snmp.snmp_port)) return same;
+      const { community, auth_password, priv_password, ...rest } = snmp.snmp_config;
+      const dropped = Object.entries({ community, auth_password, priv_password }).filter(([, value]) => value);
+      return { base: { ...snmp, snmp_config: rest }, dropped: dropped.map(([name]) => `snmp_config.${name}`) };
+    }
+    case 'email': {
+      const email = current as EmailSettings;
+      const next = (changes.smtp_config ?? {}) as Partial<EmailSettings['smtp_config']>;
+      const smtp = email.smtp_config;
+      if (!changed(next.smtp_host, smtp.smtp_host) && !changed(next.smtp_port, smtp.smtp_port)) return same;
+      return {
+        base: { ...email, smtp_config: { ...smtp, smtp_password: undefined } },
+        dropped: smtp.smtp_password ? ['smtp_config.smtp_password'] : [],
+      };
+    }
+    case 'mqtt': {
+      const mqtt = current as MqttSettings;
+      const next = (changes.mqtt_config ?? {}) as NonNullable<MqttSettings['mqtt_config']>;
+      if (!changed(next.broker_url, mqtt.mqtt_config?.broker_url)) return same;
+      return {
+        base: { ...mqtt, mqtt_config: { ...mqtt.mqtt_config, password: undefined } },
+        dropped: mqtt.mqtt_config?.password ? ['mqtt_config.password'] : [],
+      };
+    }
+    case 'opsgenie': {
+      const opsgenie = current as OpsgenieSettings;
+      if (!changed(changes.region, opsgenie.region)) return same;
+      return { base: { ...opsgenie, api_key: '' }, dropped: ['api_key'] };
+    }
+    default:
+      return same;
   }
-  if ('snmp_host' in current) {
-    if (!changed(changes.snmp_host, current.snmp_host) && !changed(changes.snmp_port, current.snmp_port)) return same;
-    const { community, auth_password, priv_password, ...rest } = current.snmp_config;
-    const dropped = Object.entries({ community, auth_password, priv_password }).filter(([, value]) => value);
-    return { base: { ...current, snmp_config: rest }, dropped: dropped.map(([name]) => `snmp_config.${name}`) };
-  }
-  if ('smtp_config' in current) {
-    const next = (changes.smtp_config ?? {}) as Partial<EmailSettings['smtp_config']>;
-    const smtp = current.smtp_config;
-    if (!changed(next.smtp_host, smtp.smtp_host) && !changed(next.smtp_port, smtp.smtp_port)) return same;
-    return {
-      base: { ...current, smtp_config: { ...smtp, smtp_password: undefined } },
-      dropped: smtp.smtp_password ? ['smtp_config.smtp_password'] : [],
-    };
-  }
-  const next = (changes.mqtt_config ?? {}) as NonNullable<MqttSettings['mqtt_config']>;
-  if (!changed(next.broker_url, current.mqtt_config?.broker_url)) return same;
-  return {
-    base: { ...current, mqtt_config: { ...current.mqtt_config, password: undefined } },
-    dropped: current.mqtt_config?.password ? ['mqtt_config.password'] : [],
-  };
 }
 
 /** An update's check failed after updateBase left secrets behind: say so, and which. */
@@ -378,20 +483,13 @@ export function publicView(row: IntegrationRow) {
         broker_url: row.mqtt_config?.broker_url ?? null,
         mqtt_username: row.mqtt_config?.username ?? null,
       };
-  }
-}
-
-/**
- * A webhook URL as a viewer sees it: its origin only. The path and query of Slack-, Teams- or
- * PagerDuty-style URLs are the credential; anyone who reads them can post as the integration.
- */
-export function maskedUrl(url: string | null): string | null {
-  if (!url) return url;
-  try {
-    const parsed = new URL(url);
-    return parsed.pathname === '/' && !parsed.search ? `${parsed.origin}/` : `${parsed.origin}/…`;
-  } catch {
-    return '…';
+    case 'slack':
+    case 'teams':
+      return { ...base, type: row.type, url: row.config_json.url ?? null };
+    case 'pagerduty':
+      return { ...base, type: 'pagerduty' as const };
+    case 'opsgenie':
+      return { ...base, type: 'opsgenie' as const, region: row.config_json.region ?? 'us' };
   }
 }
 
@@ -400,13 +498,13 @@ export function viewerView<V extends object>(view: V): V {
   return 'url' in view && typeof view.url === 'string' ? { ...view, url: maskedUrl(view.url) } : view;
 }
 
-/** One line per integration in the generic list (its real type; `url` for webhooks). */
+/** One line per integration in the generic list (its real type; `url` for webhooks, masked for Slack and Teams). */
 export const listItem = (row: IntegrationRow) => ({
   tenant_id: row.tenant_id,
   integration_id: row.integration_id,
   name: row.name,
   type: row.type,
   enabled: row.enabled,
-  url: row.type === 'webhook' ? (row.config_json.url ?? null) : null,
+  url: row.config_json.url ?? null,
   created_at: row.created_at,
 });

@@ -1,6 +1,6 @@
-// Integrations: where a tenant's alert notifications go (webhook, SNMP, email, MQTT), in the tenant's
-// transaction. Secrets are sealed before they reach a query and opened only to build a channel target.
-import type { EmailTarget, MqttTarget, SnmpTarget, Target } from '../channels/target.js';
+// Integrations: where a tenant's alert notifications go (webhook, SNMP, email, MQTT, Slack, Teams, PagerDuty,
+// Opsgenie), in the tenant's transaction. Secrets are sealed before they reach a query and opened only to build a channel target.
+import type { EmailTarget, MqttTarget, OpsgenieRegion, SnmpTarget, Target } from '../channels/target.js';
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
 import type { AlertEvent } from './alerts.js';
@@ -15,7 +15,16 @@ export interface IntegrationRow {
   name: string;
   type: IntegrationType;
   enabled: boolean;
-  config_json: { url?: string; headers?: Record<string, string>; secret_headers?: string[] };
+  /**
+   * Webhook: its URL and public headers. Slack and Teams: the URL masked (the real one is sealed).
+   * Opsgenie: its region.
+   */
+  config_json: {
+    url?: string;
+    headers?: Record<string, string>;
+    secret_headers?: string[];
+    region?: OpsgenieRegion;
+  };
   snmp_config: { version: '2c' | '3'; username?: string; auth_protocol?: string; priv_protocol?: string | null } | null;
   snmp_host: string | null;
   snmp_port: number | null;
@@ -242,6 +251,18 @@ export function toTarget(row: IntegrationRow, box: SecretBox): Target {
         broker_url: row.mqtt_config?.broker_url ?? undefined,
         username: row.mqtt_config?.username ?? undefined,
         password: secrets.password as string | undefined,
+      };
+    case 'slack':
+    case 'teams':
+      return { ...common, type: row.type, url: secrets.url as string };
+    case 'pagerduty':
+      return { ...common, type: 'pagerduty', routing_key: secrets.routing_key as string };
+    case 'opsgenie':
+      return {
+        ...common,
+        type: 'opsgenie',
+        api_key: secrets.api_key as string,
+        region: row.config_json.region ?? 'us',
       };
   }
 }

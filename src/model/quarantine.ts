@@ -1,6 +1,6 @@
 // Quarantine: what ingest rejected, counted per minute and reason and (DEV, or STORE_REJECTS) kept as
-// events; read by operators.
-import type { OperatorTx, ServiceTx } from '../db/database.js';
+// events; read by operators, and by each tenant's admins for their own.
+import type { OperatorTx, ServiceTx, TenantScope } from '../db/database.js';
 
 export interface CounterIncrement {
   bucketMinute: Date;
@@ -63,10 +63,12 @@ export async function saveQuarantine(tx: ServiceTx, counters: CounterIncrement[]
   }
 }
 
-export async function recentQuarantine(
-  tx: OperatorTx,
-  filter: { tenantId: string | undefined; minutes: number; limit: number },
-) {
+/**
+ * The rejects of the last `minutes`: stored events (newest first) and counts per minute and reason. Of one
+ * tenant when `tx` names one — a customer's, or an operator's narrowed to it — else of every tenant.
+ */
+export async function recentQuarantine(tx: OperatorTx | TenantScope, filter: { minutes: number; limit: number }) {
+  const tenantId = 'tenantId' in tx ? tx.tenantId : null;
   const [events, counts] = await Promise.all([
     tx.query<{
       id: number;
@@ -83,14 +85,14 @@ export async function recentQuarantine(
       `SELECT id, ingested_at, tenant_id, site_id, device_id, msg_type, reason, topic, payload FROM quarantine_events
        WHERE ingested_at > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
        ORDER BY ingested_at DESC, id DESC LIMIT $3`,
-      [filter.minutes, filter.tenantId ?? null, filter.limit],
+      [filter.minutes, tenantId, filter.limit],
     ),
     // Counted for every reject, whether or not its event row was stored (PROD stores none).
     tx.query<{ minute: Date; reason: string; count: number }>(
       `SELECT bucket_minute AS minute, reason, sum(cnt)::int AS count FROM quarantine_counters_minute
        WHERE bucket_minute > now() - make_interval(mins => $1::int) AND ($2::text IS NULL OR tenant_id = $2)
        GROUP BY bucket_minute, reason ORDER BY bucket_minute, reason`,
-      [filter.minutes, filter.tenantId ?? null],
+      [filter.minutes, tenantId],
     ),
   ]);
   return { events: events.rows, counts: counts.rows };

@@ -1,7 +1,7 @@
 // Routes: which alert events go to which integration. The vocabulary of a route's filter, the rule that
 // matches an alert against it (every matching route gets its own job; priority only orders them), and
 // the routes' SQL.
-import type { DeliveryEvent } from '../channels/payload.js';
+import { eventHappenedAt, type DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceSelector } from './device-selection.js';
 
@@ -181,16 +181,16 @@ export interface DispatchRoute extends RouteFilter, FollowUpPolicy {
 
 /**
  * Whether an alert event is still worth a notification on this route (ADR 012): it is still true — an OPEN
- * whose alert has closed since is not — and it happened once the route existed: a new route does not page
+ * or ACKNOWLEDGED whose alert has closed since is not — and it happened once the route existed: a new route does not page
  * for the past, and a restart's catch-up never sends what happened before a route was made.
  */
 export function eventStillDue(
   route: { created_at: Date },
-  alert: { status: string; created_at: Date; closed_at: Date | null },
+  alert: { status: string; created_at: Date; closed_at: Date | null; acknowledged_at?: Date | null | undefined },
   event: DeliveryEvent,
 ): boolean {
-  if (event === 'OPEN' && alert.status === 'CLOSED') return false;
-  const happenedAt = event === 'OPEN' ? alert.created_at : alert.closed_at;
+  if (event !== 'CLOSED' && alert.status === 'CLOSED') return false;
+  const happenedAt = eventHappenedAt(alert, event);
   return happenedAt !== null && happenedAt.getTime() >= route.created_at.getTime();
 }
 

@@ -1,7 +1,7 @@
 // Silences: a tenant's maintenance windows. The rule that holds an alert event's notifications (pure),
 // and the silences' SQL: customers manage their tenant's under row-level security, the dispatcher reads
 // every tenant's, operators see all.
-import type { DeliveryEvent } from '../channels/payload.js';
+import { eventHappenedAt, type DeliveryEvent } from '../channels/payload.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 import type { DeviceSelector } from './device-selection.js';
 
@@ -32,9 +32,9 @@ export interface SilencedAlert {
 
 const empty = (list: string[] | null) => !list || list.length === 0;
 
-/** When the event happened: an OPEN when the alert opened, a CLOSED when it closed. */
+/** When the event happened: an OPEN when the alert opened, a CLOSED when it closed, and so on. */
 export const eventTime = (alert: SilencedAlert, event: DeliveryEvent) =>
-  event === 'OPEN' ? alert.created_at : (alert.closed_at ?? alert.created_at);
+  eventHappenedAt(alert, event) ?? alert.created_at;
 
 /**
  * Whether the silence holds this event: same tenant, the event happened inside the window, and every

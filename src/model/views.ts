@@ -301,8 +301,30 @@ const Mqtt = Obj({
   mqtt_username: Nullable(Type.String()),
 });
 
+const chatView = (type: 'slack' | 'teams') =>
+  Obj({
+    ...integrationBase,
+    type: Type.Literal(type),
+    url: Nullable(Type.String({ description: 'the webhook URL masked to its origin: the URL is the credential' })),
+  });
+const PagerDuty = Obj({ ...integrationBase, type: Type.Literal('pagerduty') });
+const Opsgenie = Obj({
+  ...integrationBase,
+  type: Type.Literal('opsgenie'),
+  region: Type.Union([Type.Literal('us'), Type.Literal('eu')]),
+});
+
 /** An integration with every setting but its secrets. */
-export const Integration = Type.Union([Webhook, Snmp, Email, Mqtt]);
+export const Integration = Type.Union([
+  Webhook,
+  Snmp,
+  Email,
+  Mqtt,
+  chatView('slack'),
+  chatView('teams'),
+  PagerDuty,
+  Opsgenie,
+]);
 
 /** A webhook just created: its signing secret is shown this once. */
 export const CreatedWebhook = Obj({ ...webhookFields, signing_secret: Type.String() });
@@ -312,7 +334,9 @@ export const IntegrationListItem = Obj({
   tenant_id: Type.String(),
   integration_id: Type.String(),
   name: Type.String(),
-  type: Type.Union(['webhook', 'snmp', 'email', 'mqtt'].map((t) => Type.Literal(t))),
+  type: Type.Union(
+    ['webhook', 'snmp', 'email', 'mqtt', 'slack', 'teams', 'pagerduty', 'opsgenie'].map((t) => Type.Literal(t)),
+  ),
   enabled: Type.Boolean(),
   url: Nullable(Type.String()),
   created_at: Timestamp,
@@ -383,4 +407,45 @@ export const FirmwareImageView = Obj({
   sha256: Type.String({ description: 'SHA-256 of the image, hex' }),
   created_by: Nullable(Type.String()),
   created_at: Timestamp,
+});
+
+/** An API key as listed: never its secret, only the first characters that tell it apart. */
+export const ApiKeyView = Obj({
+  tenant_id: Type.String(),
+  key_id: Type.String(),
+  name: Type.String(),
+  role: Type.Union([Type.Literal('customer_viewer'), Type.Literal('customer_admin')]),
+  prefix: Type.String({ description: "the secret's first characters" }),
+  allowed_cidrs: Type.Array(Type.String(), { description: 'networks it may be used from; empty: anywhere' }),
+  expires_at: Nullable(Timestamp),
+  status: Type.Union([Type.Literal('active'), Type.Literal('expired'), Type.Literal('revoked')]),
+  created_by: Type.String(),
+  created_at: Timestamp,
+  last_used_at: Nullable(Timestamp),
+  last_used_ip: Nullable(Type.String()),
+  use_count: Type.Integer({ description: 'requests made with it (written at most a minute late)' }),
+  revoked_at: Nullable(Timestamp),
+  revoked_by: Nullable(Type.String()),
+});
+
+/** Rejected messages of the last minutes and reject counts per minute and reason. */
+export const QuarantineView = Obj({
+  minutes: Type.Integer(),
+  limit: Type.Integer(),
+  events: Type.Array(
+    Obj({
+      id: Type.Integer(),
+      ingested_at: Timestamp,
+      tenant_id: Nullable(Type.String()),
+      site_id: Nullable(Type.String()),
+      device_id: Nullable(Type.String()),
+      msg_type: Nullable(Type.String()),
+      reason: Type.String(),
+      topic: Type.String(),
+      payload: Type.Unknown({
+        description: 'what the device sent, its token replaced (DEV); {} when stored without it',
+      }),
+    }),
+  ),
+  counts: Type.Array(Obj({ minute: Timestamp, reason: Type.String(), count: Type.Integer() })),
 });

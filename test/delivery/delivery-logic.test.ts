@@ -8,7 +8,7 @@ import type { EmailTarget } from '../../src/channels/target.js';
 import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
 import { backoffSeconds } from '../../src/delivery/backoff.js';
 import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/routes.js';
-import { maskedUrl } from '../../src/model/integration-settings.js';
+import { maskedUrl } from '../../src/lib/masked-url.js';
 import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
 import { addressProblem, Allowlist, hostnameProblem, resolveDestination } from '../../src/lib/ssrf.js';
 import { render, templateValues, unknownVariables } from '../../src/channels/template.js';

@@ -6,6 +6,9 @@ import snmp from 'net-snmp';
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedRequest {
+  method: string;
+  /** Path and query, as requested. */
+  url: string;
   headers: IncomingHttpHeaders;
   body: string;
   json: any;
@@ -21,7 +24,14 @@ export async function startWebhookReceiver(
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
-      const request = { headers: req.headers, body, json: safeJson(body), at: Date.now() };
+      const request = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body,
+        json: safeJson(body),
+        at: Date.now(),
+      };
       received.push(request);
       res.statusCode = answer(request, received.length - 1);
       setTimeout(() => res.end('{}'), delayMs);

@@ -64,6 +64,8 @@ const appRouter = () =>
           { path: '/alerts/:alertId', element: customer(() => import('./pages/customer/AlertDetail')) },
           { path: '/deliveries', element: customer(() => import('./pages/customer/Deliveries')) },
           { path: '/audit', element: customerAdmin(() => import('./pages/customer/AuditLog')) },
+          { path: '/api-keys', element: customerAdmin(() => import('./pages/customer/ApiKeys')) },
+          { path: '/quarantine', element: customerAdmin(() => import('./pages/customer/Quarantine')) },
           { path: '/rules', element: customer(() => import('./pages/customer/Rules')) },
           { path: '/integrations', element: customer(() => import('./pages/customer/Integrations')) },
           { path: '/routes', element: customer(() => import('./pages/customer/Routes')) },

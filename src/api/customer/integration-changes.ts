@@ -3,7 +3,7 @@
 // with its per-minute budget, and a route's lists checked and normalised.
 import type { Static } from '@sinclair/typebox';
 import { send, type SendContext } from '../../channels/index.js';
-import { testPayload } from '../../channels/payload.js';
+import { DELIVERY_EVENTS, testPayload } from '../../channels/payload.js';
 import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { SecretBox } from '../../lib/secrets.js';
@@ -85,7 +85,7 @@ export async function typedChangeColumns<S>(
   build: (settings: S) => Promise<Built>,
   secrets: SecretBox,
 ): Promise<repo.IntegrationColumns> {
-  const { base, dropped } = updateBase(currentSettings(row, secrets), changes);
+  const { base, dropped } = updateBase(row.type, currentSettings(row, secrets), changes);
   const merged = mergeSettings(base as unknown as Record<string, unknown>, changes) as S;
   const built = await build(merged).catch((error: unknown) => {
     throw explainDropped(error, dropped);
@@ -101,7 +101,9 @@ export async function genericChangeColumns(
 ): Promise<repo.IntegrationColumns> {
   const { secrets, rules } = context;
   if (row.type === 'webhook') {
-    const current = updateBase(currentSettings(row, secrets), changes).base as Parameters<typeof buildWebhook>[0];
+    const current = updateBase(row.type, currentSettings(row, secrets), changes).base as Parameters<
+      typeof buildWebhook
+    >[0];
     const signing = secrets.open(row.secrets).signing_secret as string | undefined;
     const headers = changes.headers ?? current.headers;
     return (await buildWebhook({ ...current, ...changes, headers }, rules, secrets, signing)).columns;
@@ -170,7 +172,7 @@ export const routeColumns = (body: Partial<Static<typeof RouteCreate>>): RouteCo
   ...(body.site_ids !== undefined && { site_ids: body.site_ids?.map((s) => s.trim()).filter(Boolean) ?? null }),
   ...(body.device_prefixes !== undefined && { device_prefixes: body.device_prefixes?.filter(Boolean) ?? null }),
   ...(body.selector !== undefined && { selector: scopeSelector(body.selector, 'a route') }),
-  ...(body.deliver_on !== undefined && { deliver_on: checkList('deliver_on', body.deliver_on, ['OPEN', 'CLOSED'])! }),
+  ...(body.deliver_on !== undefined && { deliver_on: checkList('deliver_on', body.deliver_on, DELIVERY_EVENTS)! }),
   ...(body.priority !== undefined && { priority: body.priority }),
   ...(body.renotify_minutes !== undefined && { renotify_minutes: body.renotify_minutes }),
   ...(body.deliver_superseded !== undefined && { deliver_superseded: body.deliver_superseded }),

@@ -1,6 +1,6 @@
-// What /customer/integrations[/snmp|/email|/mqtt] and /customer/integration-routes accept: the
+// What /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes accept: the
 // reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
 import { DeviceSelectorSchema } from '../../model/device-selection.js';
 import { Nullable } from '../../lib/schema.js';
@@ -103,6 +103,45 @@ const mqttFields = {
 export const MqttCreate = Type.Object(mqttFields);
 export const MqttPatch = withoutDefaults(Type.Partial(Type.Object(mqttFields)));
 
+/** A create body of `fields` and its PATCH (every field optional, no defaults). */
+const bodies = <F extends TProperties>(fields: F) => ({
+  create: Type.Object(fields),
+  patch: withoutDefaults(Type.Partial(Type.Object(fields))),
+});
+/** A credential: stored sealed, never answered. */
+const sealed = (maxLength: number, what: string) =>
+  Type.String({ minLength: 1, maxLength, description: `${what}; stored sealed` });
+
+/** Slack and Teams: a webhook URL, which is the credential (shown masked). */
+export const SlackBodies = bodies({
+  name: Name(100),
+  webhook_url: sealed(2048, "the Slack app's incoming webhook URL (https://hooks.slack.com/services/…)"),
+  enabled: Type.Boolean({ default: true }),
+});
+export const TeamsBodies = bodies({
+  name: Name(100),
+  webhook_url: sealed(
+    2048,
+    'the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app)',
+  ),
+  enabled: Type.Boolean({ default: true }),
+});
+export const PagerDutyBodies = bodies({
+  name: Name(100),
+  routing_key: sealed(64, 'the Integration Key of an Events API v2 integration on a PagerDuty service'),
+  enabled: Type.Boolean({ default: true }),
+});
+export const OpsgenieBodies = bodies({
+  name: Name(100),
+  api_key: sealed(128, 'the API key of an Opsgenie API integration'),
+  region: Type.Union([Type.Literal('us'), Type.Literal('eu')], {
+    default: 'us',
+    description:
+      'the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again',
+  }),
+  enabled: Type.Boolean({ default: true }),
+});
+
 export const RouteParams = Type.Object({ route_id: Type.String() });
 const StringList = Type.Union([Type.Array(Type.String(), { maxItems: 100 }), Type.Null()]);
 const routeFields = {
@@ -115,7 +154,13 @@ const routeFields = {
   device_prefixes: Type.Optional(StringList),
   // Devices by tags, attributes… (no status), besides the lists above.
   selector: Type.Optional(Nullable(DeviceSelectorSchema)),
-  deliver_on: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 2 })),
+  deliver_on: Type.Optional(
+    Type.Array(Type.String(), {
+      minItems: 1,
+      maxItems: 3,
+      description: 'which events: OPEN, ACKNOWLEDGED, CLOSED (default OPEN)',
+    }),
+  ),
   priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
   enabled: Type.Boolean({ default: true }),
   renotify_minutes: Type.Optional(

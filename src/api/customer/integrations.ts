@@ -1,4 +1,4 @@
-// /customer/integrations[/snmp|/email|/mqtt] and /customer/integration-routes (reference §3.4): CRUD with
+// /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes (reference §3.4): CRUD with
 // the reference's fields, messages and status codes, destinations checked against the SSRF rules, secrets
 // sealed and never returned, and a test delivery per integration (5 per minute).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
@@ -15,8 +15,11 @@ import type { SecretBox } from '../../lib/secrets.js';
 import { isUuid } from '../../lib/uuid.js';
 import type { DestinationRules } from '../../model/integration-input.js';
 import {
+  buildChat,
   buildEmail,
   buildMqtt,
+  buildOpsgenie,
+  buildPagerDuty,
   buildSnmp,
   buildWebhook,
   listItem,
@@ -56,12 +59,16 @@ import {
   IdParams,
   MqttCreate,
   MqttPatch,
+  OpsgenieBodies,
+  PagerDutyBodies,
   RouteCreate,
   RouteParams,
   RoutePatch,
   RoutesQuery,
+  SlackBodies,
   SnmpCreate,
   SnmpPatch,
+  TeamsBodies,
   WebhookCreate,
   WebhookPatch,
 } from './integration-schemas.js';
@@ -227,6 +234,10 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
   typed('mqtt', { create: MqttCreate, patch: MqttPatch }, (settings, tenantId) =>
     buildMqtt(settings, tenantId, rules, secrets),
   );
+  typed('slack', SlackBodies, (settings) => buildChat('slack', settings, rules, secrets));
+  typed('teams', TeamsBodies, (settings) => buildChat('teams', settings, rules, secrets));
+  typed('pagerduty', PagerDutyBodies, async (settings) => buildPagerDuty(settings, secrets));
+  typed('opsgenie', OpsgenieBodies, async (settings) => buildOpsgenie(settings, secrets));
 
   // Generic endpoints: every type in the list; create/patch are for webhooks (reference).
   app.get(

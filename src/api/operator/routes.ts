@@ -17,6 +17,7 @@ import {
   FleetDevice,
   HealthStateView,
   IntegrationHealthView,
+  QuarantineView,
   SilenceView,
   Tenant,
   TenantStatus,
@@ -397,28 +398,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
         tags,
         summary: 'Rejected messages and reject counts per minute and reason',
         querystring: QuarantineQuery,
-        response: {
-          200: Obj({
-            minutes: Type.Integer(),
-            limit: Type.Integer(),
-            events: Type.Array(
-              Obj({
-                id: Type.Integer(),
-                ingested_at: Timestamp,
-                tenant_id: Nullable(Type.String()),
-                site_id: Nullable(Type.String()),
-                device_id: Nullable(Type.String()),
-                msg_type: Nullable(Type.String()),
-                reason: Type.String(),
-                topic: Type.String(),
-                payload: Type.Unknown({
-                  description: 'what the device sent, its token replaced (DEV); {} when stored without it',
-                }),
-              }),
-            ),
-            counts: Type.Array(Obj({ minute: Timestamp, reason: Type.String(), count: Type.Integer() })),
-          }),
-        },
+        response: { 200: QuarantineView },
       },
     },
     (request) => {
@@ -426,7 +406,7 @@ export function registerOperatorRoutes(app: App, deps: { audited: Audited; confi
       return audited(request, { action: 'view_quarantine', tenantFilter: tenant_filter }, async (tx) => ({
         minutes,
         limit,
-        ...(await quarantineModel.recentQuarantine(tx, { tenantId: tenant_filter, minutes, limit })),
+        ...(await quarantineModel.recentQuarantine(tenant_filter ? narrow(tx, tenant_filter) : tx, { minutes, limit })),
       }));
     },
   );

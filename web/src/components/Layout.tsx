@@ -29,6 +29,8 @@ const OPERATOR_NAV = [
 ] as const;
 const CUSTOMER_ADMIN_NAV = [
   ['/users', 'Users'],
+  ['/api-keys', 'API keys'],
+  ['/quarantine', 'Rejected messages'],
   ['/audit', 'Audit log'],
 ] as const;
 const OPERATOR_ADMIN_NAV = [

@@ -5240,6 +5240,386 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/api-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's API keys with their last use, live ones first (customer_admin) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              keys: {
+                tenant_id: string;
+                key_id: string;
+                name: string;
+                role: 'customer_viewer' | 'customer_admin';
+                /** @description the secret's first characters */
+                prefix: string;
+                /** @description networks it may be used from; empty: anywhere */
+                allowed_cidrs: string[];
+                /** Format: date-time */
+                expires_at: string | null;
+                status: 'active' | 'expired' | 'revoked';
+                created_by: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                last_used_at: string | null;
+                last_used_ip: string | null;
+                /** @description requests made with it (written at most a minute late) */
+                use_count: number;
+                /** Format: date-time */
+                revoked_at: string | null;
+                revoked_by: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create an API key; its secret is answered this once (customer_admin)
+     * @description Use it as `Authorization: Bearer <secret>` on /api/v2 and /customer.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /** @description what the key may do: read (customer_viewer) or also change (customer_admin) */
+            role: 'customer_viewer' | 'customer_admin';
+            /** @description when it stops working (ISO-8601); absent: never */
+            expires_at?: string;
+            /** @description networks it may be used from (CIDRs or addresses); absent or empty: anywhere */
+            allowed_cidrs?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              key_id: string;
+              name: string;
+              role: 'customer_viewer' | 'customer_admin';
+              /** @description the secret's first characters */
+              prefix: string;
+              /** @description networks it may be used from; empty: anywhere */
+              allowed_cidrs: string[];
+              /** Format: date-time */
+              expires_at: string | null;
+              status: 'active' | 'expired' | 'revoked';
+              created_by: string;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              last_used_at: string | null;
+              last_used_ip: string | null;
+              /** @description requests made with it (written at most a minute late) */
+              use_count: number;
+              /** Format: date-time */
+              revoked_at: string | null;
+              revoked_by: string | null;
+              /** @description shown once */
+              secret: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/api-keys/{key_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke an API key now (customer_admin); it is kept, revoked, in the list */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          key_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              key_id: string;
+              name: string;
+              role: 'customer_viewer' | 'customer_admin';
+              /** @description the secret's first characters */
+              prefix: string;
+              /** @description networks it may be used from; empty: anywhere */
+              allowed_cidrs: string[];
+              /** Format: date-time */
+              expires_at: string | null;
+              status: 'active' | 'expired' | 'revoked';
+              created_by: string;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              last_used_at: string | null;
+              last_used_ip: string | null;
+              /** @description requests made with it (written at most a minute late) */
+              use_count: number;
+              /** Format: date-time */
+              revoked_at: string | null;
+              revoked_by: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/quarantine': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** This tenant's rejected messages and reject counts per minute and reason (customer_admin) */
+    get: {
+      parameters: {
+        query: {
+          minutes: number;
+          limit: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              minutes: number;
+              limit: number;
+              events: {
+                id: number;
+                /** Format: date-time */
+                ingested_at: string;
+                tenant_id: string | null;
+                site_id: string | null;
+                device_id: string | null;
+                msg_type: string | null;
+                reason: string;
+                topic: string;
+                /** @description what the device sent, its token replaced (DEV); {} when stored without it */
+                payload: unknown;
+              }[];
+              counts: {
+                /** Format: date-time */
+                minute: string;
+                reason: string;
+                count: number;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/integrations/snmp': {
     parameters: {
       query?: never;
@@ -5355,6 +5735,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 }
             )[];
           };
@@ -5532,6 +5973,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -5694,6 +6196,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -5927,6 +6490,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -6166,6 +6790,67 @@ export interface paths {
                   broker_url: string | null;
                   mqtt_username: string | null;
                 }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
             )[];
           };
         };
@@ -6351,6 +7036,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -6513,6 +7259,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -6750,6 +7557,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -6989,6 +7857,67 @@ export interface paths {
                   broker_url: string | null;
                   mqtt_username: string | null;
                 }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
             )[];
           };
         };
@@ -7155,6 +8084,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -7317,6 +8307,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -7540,6 +8591,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -7663,6 +8775,4093 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/customer/integrations/slack': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's slack integrations */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': (
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
+            )[];
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a slack integration */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed */
+            webhook_url: string;
+            /** @default true */
+            enabled: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/slack/{integration_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One slack integration */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a slack integration */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a slack integration */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed */
+            webhook_url?: string;
+            enabled?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/integrations/slack/{integration_id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test slack notification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              success: boolean;
+              integration_id: string;
+              integration_name: string;
+              integration_type: string;
+              destination: string;
+              error: string | null;
+              http_status: number | null;
+              duration_ms: number;
+              latency_ms: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/teams': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's teams integrations */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': (
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
+            )[];
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a teams integration */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed */
+            webhook_url: string;
+            /** @default true */
+            enabled: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/teams/{integration_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One teams integration */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a teams integration */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a teams integration */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed */
+            webhook_url?: string;
+            enabled?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/integrations/teams/{integration_id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test teams notification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              success: boolean;
+              integration_id: string;
+              integration_name: string;
+              integration_type: string;
+              destination: string;
+              error: string | null;
+              http_status: number | null;
+              duration_ms: number;
+              latency_ms: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/pagerduty': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's pagerduty integrations */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': (
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
+            )[];
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a pagerduty integration */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /** @description the Integration Key of an Events API v2 integration on a PagerDuty service; stored sealed */
+            routing_key: string;
+            /** @default true */
+            enabled: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/pagerduty/{integration_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One pagerduty integration */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a pagerduty integration */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a pagerduty integration */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            /** @description the Integration Key of an Events API v2 integration on a PagerDuty service; stored sealed */
+            routing_key?: string;
+            enabled?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/integrations/pagerduty/{integration_id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test pagerduty notification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              success: boolean;
+              integration_id: string;
+              integration_name: string;
+              integration_type: string;
+              destination: string;
+              error: string | null;
+              http_status: number | null;
+              duration_ms: number;
+              latency_ms: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/opsgenie': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's opsgenie integrations */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': (
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                }
+            )[];
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** Create a opsgenie integration */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            /** @description the API key of an Opsgenie API integration; stored sealed */
+            api_key: string;
+            /**
+             * @description the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again
+             * @default us
+             */
+            region: 'us' | 'eu';
+            /** @default true */
+            enabled: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/integrations/opsgenie/{integration_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One opsgenie integration */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    /** Delete a opsgenie integration */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /** Change a opsgenie integration */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name?: string;
+            /** @description the API key of an Opsgenie API integration; stored sealed */
+            api_key?: string;
+            /** @description the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again */
+            region?: 'us' | 'eu';
+            enabled?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json':
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'webhook';
+                  /** @description for customer_viewer only its origin: the path can be a credential */
+                  url: string | null;
+                  /** @description secret values shown as [redacted] */
+                  headers: {
+                    [key: string]: string;
+                  };
+                  signed: boolean;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'snmp';
+                  snmp_host: string | null;
+                  snmp_port: number | null;
+                  snmp_version: string | null;
+                  snmp_oid_prefix: string | null;
+                  snmp_username: string | null;
+                  snmp_auth_protocol: string | null;
+                  snmp_priv_protocol: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'email';
+                  smtp_host: string;
+                  smtp_port: number;
+                  smtp_user: string | null;
+                  smtp_tls: boolean;
+                  smtp_tls_mode: string;
+                  tls_verify: boolean;
+                  from_address: string;
+                  from_name: string;
+                  recipients: {
+                    to: string[];
+                    cc: string[];
+                    bcc: string[];
+                  } | null;
+                  recipient_count: number;
+                  template_format: string;
+                  subject_template: string;
+                  body_template: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'mqtt';
+                  mqtt_topic: string | null;
+                  mqtt_qos: number | null;
+                  mqtt_retain: boolean | null;
+                  broker_url: string | null;
+                  mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
+                };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    trace?: never;
+  };
+  '/customer/integrations/opsgenie/{integration_id}/test': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Send a test opsgenie notification */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          integration_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              success: boolean;
+              integration_id: string;
+              integration_name: string;
+              integration_type: string;
+              destination: string;
+              error: string | null;
+              http_status: number | null;
+              duration_ms: number;
+              latency_ms: number;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/customer/integrations': {
     parameters: {
       query?: never;
@@ -7692,7 +12891,7 @@ export interface paths {
                 tenant_id: string;
                 integration_id: string;
                 name: string;
-                type: 'webhook' | 'snmp' | 'email' | 'mqtt';
+                type: 'webhook' | 'snmp' | 'email' | 'mqtt' | 'slack' | 'teams' | 'pagerduty' | 'opsgenie';
                 enabled: boolean;
                 url: string | null;
                 /** Format: date-time */
@@ -7962,6 +13161,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -8184,6 +13444,67 @@ export interface paths {
                   mqtt_retain: boolean | null;
                   broker_url: string | null;
                   mqtt_username: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'slack';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'teams';
+                  /** @description the webhook URL masked to its origin: the URL is the credential */
+                  url: string | null;
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'pagerduty';
+                }
+              | {
+                  tenant_id: string;
+                  integration_id: string;
+                  /** @description the same as integration_id (reference) */
+                  id: string;
+                  name: string;
+                  enabled: boolean;
+                  /** Format: date-time */
+                  created_at: string;
+                  /** Format: date-time */
+                  updated_at: string;
+                  /** @enum {string} */
+                  type: 'opsgenie';
+                  region: 'us' | 'eu';
                 };
           };
         };
@@ -8468,6 +13789,7 @@ export interface paths {
               /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
               status?: string[];
             } | null;
+            /** @description which events: OPEN, ACKNOWLEDGED, CLOSED (default OPEN) */
             deliver_on?: string[];
             priority?: number;
             /** @default true */
@@ -8804,6 +14126,7 @@ export interface paths {
               /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
               status?: string[];
             } | null;
+            /** @description which events: OPEN, ACKNOWLEDGED, CLOSED (default OPEN) */
             deliver_on?: string[];
             priority?: number;
             enabled?: boolean;
@@ -14401,6 +19724,200 @@ export interface paths {
     };
     trace?: never;
   };
+  '/operator/api-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** API keys of every tenant, or of one (never a secret) */
+    get: {
+      parameters: {
+        query?: {
+          tenant_id?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string | null;
+              keys: {
+                tenant_id: string;
+                key_id: string;
+                name: string;
+                role: 'customer_viewer' | 'customer_admin';
+                /** @description the secret's first characters */
+                prefix: string;
+                /** @description networks it may be used from; empty: anywhere */
+                allowed_cidrs: string[];
+                /** Format: date-time */
+                expires_at: string | null;
+                status: 'active' | 'expired' | 'revoked';
+                created_by: string;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                last_used_at: string | null;
+                last_used_ip: string | null;
+                /** @description requests made with it (written at most a minute late) */
+                use_count: number;
+                /** Format: date-time */
+                revoked_at: string | null;
+                revoked_by: string | null;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/operator/tenants/{tenant_id}/api-keys/{key_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke a tenant's API key now (operator_admin) */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          tenant_id: string;
+          key_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tenant_id: string;
+              key_id: string;
+              name: string;
+              role: 'customer_viewer' | 'customer_admin';
+              /** @description the secret's first characters */
+              prefix: string;
+              /** @description networks it may be used from; empty: anywhere */
+              allowed_cidrs: string[];
+              /** Format: date-time */
+              expires_at: string | null;
+              status: 'active' | 'expired' | 'revoked';
+              created_by: string;
+              /** Format: date-time */
+              created_at: string;
+              /** Format: date-time */
+              last_used_at: string | null;
+              last_used_ip: string | null;
+              /** @description requests made with it (written at most a minute late) */
+              use_count: number;
+              /** Format: date-time */
+              revoked_at: string | null;
+              revoked_by: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/operator/tenants/{tenant_id}/devices/bulk': {
     parameters: {
       query?: never;
@@ -16650,7 +22167,7 @@ export interface paths {
               tenant_id: string;
               integration_id: string;
               name: string;
-              type: 'webhook' | 'snmp' | 'email' | 'mqtt';
+              type: 'webhook' | 'snmp' | 'email' | 'mqtt' | 'slack' | 'teams' | 'pagerduty' | 'opsgenie';
               enabled: boolean;
               url: string | null;
               /** Format: date-time */
@@ -16730,7 +22247,7 @@ export interface paths {
               tenant_id: string;
               integration_id: string;
               name: string;
-              type: 'webhook' | 'snmp' | 'email' | 'mqtt';
+              type: 'webhook' | 'snmp' | 'email' | 'mqtt' | 'slack' | 'teams' | 'pagerduty' | 'opsgenie';
               enabled: boolean;
               url: string | null;
               /** Format: date-time */

@@ -15,6 +15,18 @@ type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>
 type IntegrationDetail = Answer<'/customer/integrations/{integration_id}'>;
 type Kind = Integration['type'];
 
+const KIND_LABELS: Record<Kind, string> = {
+  webhook: 'Webhook',
+  snmp: 'SNMP',
+  email: 'Email',
+  mqtt: 'MQTT',
+  slack: 'Slack',
+  teams: 'Teams',
+  pagerduty: 'PagerDuty',
+  opsgenie: 'Opsgenie',
+};
+const KINDS = Object.keys(KIND_LABELS) as Kind[];
+
 /** The request body of each type's form, as the API expects it. */
 function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] {
   const name = form.get('name');
@@ -58,6 +70,13 @@ function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] 
           recipients: { to: commaList(form.get('to')) ?? [], cc: commaList(form.get('cc')) ?? [], bcc: [] },
         },
       ];
+    case 'slack':
+    case 'teams':
+      return [`/customer/integrations/${kind}`, { name, webhook_url: form.get('webhook_url') }];
+    case 'pagerduty':
+      return ['/customer/integrations/pagerduty', { name, routing_key: form.get('routing_key') }];
+    case 'opsgenie':
+      return ['/customer/integrations/opsgenie', { name, api_key: form.get('api_key'), region: form.get('region') }];
     case 'mqtt':
       return [
         '/customer/integrations/mqtt',
@@ -73,7 +92,7 @@ function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] 
 
 /**
  * A change of an integration as its PATCH takes it: secrets left empty are kept (an SNMP integration's
- * settings are then left out: they travel with their secret).
+ * settings are then left out: they travel with their secret; a Slack or Teams URL is itself the secret).
  */
 function patchFor(
   kind: Kind,
@@ -90,7 +109,25 @@ function patchFor(
     if (!smtp.smtp_password) delete smtp.smtp_password;
     changes.smtp_config = smtp;
   }
+  // A credential left empty is kept (a changed Opsgenie region needs its key again: the API says so).
+  for (const credential of ['webhook_url', 'routing_key', 'api_key'] as const) {
+    if (kind !== 'webhook' && changes[credential] === '') delete changes[credential];
+  }
   return [`${path}/${id}`, changes];
+}
+
+/** A sealed credential's input: required for a new integration, kept when left empty on an edit. */
+function CredentialInput({ name, type, existing }: { name: string; type: 'url' | 'password'; existing: boolean }) {
+  return (
+    <input
+      className="input"
+      name={name}
+      type={type}
+      required={!existing}
+      autoComplete="off"
+      placeholder={existing ? 'empty: keep' : undefined}
+    />
+  );
 }
 
 /** Creates an integration of any type, or changes `existing` (its type fixed, its values filled in). */
@@ -120,7 +157,7 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
   return (
     <form onSubmit={submit} className="space-y-3" aria-label={existing ? 'Edit integration' : 'New integration'}>
       <div role="tablist" className={existing ? 'hidden' : 'flex gap-1'}>
-        {(['webhook', 'snmp', 'email', 'mqtt'] as const).map((k) => (
+        {KINDS.map((k) => (
           <button
             type="button"
             role="tab"
@@ -129,7 +166,7 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
             className={kind === k ? 'btn-primary' : 'btn-ghost'}
             onClick={() => setKind(k)}
           >
-            {k.toUpperCase()}
+            {KIND_LABELS[k]}
           </button>
         ))}
       </div>
@@ -147,6 +184,39 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
             defaultValue={value('url')}
           />
         </Field>
+      )}
+      {(kind === 'slack' || kind === 'teams') && (
+        <Field
+          label={kind === 'slack' ? 'Incoming webhook URL' : 'Workflow webhook URL'}
+          hint={
+            kind === 'slack'
+              ? 'from a Slack app with Incoming Webhooks (https://hooks.slack.com/services/…); stored sealed'
+              : 'from the Workflows app: "Post to a channel when a webhook request is received"; stored sealed'
+          }
+        >
+          <CredentialInput name="webhook_url" type="url" existing={!!existing} />
+        </Field>
+      )}
+      {kind === 'pagerduty' && (
+        <Field
+          label="Routing key"
+          hint="the Integration Key of an Events API v2 integration on the PagerDuty service; stored sealed"
+        >
+          <CredentialInput name="routing_key" type="password" existing={!!existing} />
+        </Field>
+      )}
+      {kind === 'opsgenie' && (
+        <div className="grid grid-cols-2 gap-3">
+          <Field label="API key" hint="of an Opsgenie API integration; stored sealed">
+            <CredentialInput name="api_key" type="password" existing={!!existing} />
+          </Field>
+          <Field label="Region">
+            <select className="input" name="region" defaultValue={value('region') ?? 'us'}>
+              <option value="us">US (api.opsgenie.com)</option>
+              <option value="eu">EU (api.eu.opsgenie.com)</option>
+            </select>
+          </Field>
+        </div>
       )}
       {kind === 'snmp' && (
         <div className="grid grid-cols-2 gap-3">
@@ -277,7 +347,7 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
       {save.error && <ErrorBox error={save.error} />}
       <div className="flex justify-end">
         <button className="btn-primary" disabled={save.isPending}>
-          {existing ? 'Save' : `Create ${kind}`}
+          {existing ? 'Save' : `Create ${KIND_LABELS[kind]}`}
         </button>
       </div>
     </form>

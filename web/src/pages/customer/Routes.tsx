@@ -73,7 +73,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       <Checkboxes
         legend="Deliver on"
         name="deliver_on"
-        values={['OPEN', 'CLOSED']}
+        values={['OPEN', 'ACKNOWLEDGED', 'CLOSED']}
         checked={route.deliver_on ?? ['OPEN']}
       />
       <Field label="Minimum severity">
