@@ -4,14 +4,13 @@
 // once although two dispatchers send; another device can neither read nor answer its commands; and a
 // command to an offline device waits through a kill -9 of every Pulse process and a broker restart, and
 // arrives when the device connects.
-import { spawnSync } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { dropDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startDynsecMosquitto } from '../helpers/mosquitto.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
@@ -97,13 +96,7 @@ describe('commands over Mosquitto (dynsec), NATS and separate processes', () => 
 
   beforeAll(async () => {
     [nats, broker] = await Promise.all([startNatsCluster(1), startDynsecMosquitto('commands-admin-pw')]);
-    databaseName = uniqueName('pulse_test_commands');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName), LOG_LEVEL: 'warn' },
-      encoding: 'utf8',
-    });
-    expect(migrated.status, migrated.stderr).toBe(0);
+    databaseName = await migratedDatabase('pulse_test_commands');
     api = await start('api', ['api', 'provision']);
     [ingest, dispatchers] = await Promise.all([startIngest(), startDispatchers()]);
     const devices = ['two-way', 'sleepy', 'intruder', ...Array.from({ length: 8 }, (_, i) => `fleet-${i}`)];

@@ -3,12 +3,11 @@
 // watches the devices tagged cold; a geofence rule with hysteresis watches one truck. Messages cross from
 // the ingest process to the evaluator over NATS, and a tag set through the api process reaches the
 // evaluator's scopes over NATS (device.changed).
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { dropDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
@@ -71,13 +70,7 @@ describe('text, geofence and scoped rules over NATS and separate processes', () 
 
   beforeAll(async () => {
     nats = await startNatsCluster(1);
-    databaseName = uniqueName('pulse_test_rules');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName), LOG_LEVEL: 'warn' },
-      encoding: 'utf8',
-    });
-    expect(migrated.status, migrated.stderr).toBe(0);
+    databaseName = await migratedDatabase('pulse_test_rules');
     [api, ingest, evaluator] = await Promise.all([
       startPulse('api', ['run', 'api', 'provision'], env()),
       startPulse('ingest', ['run', 'ingest'], env()),

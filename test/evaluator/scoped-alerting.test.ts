@@ -69,32 +69,22 @@ describe.each<Engine>(['pglite', 'postgres'])('selectors as scopes on %s', (engi
   });
 
   it('watches the devices a rule’s selector picks, and follows their tags as they change', async () => {
-    const refused = await call('adminA', '/customer/alert-rules', 'POST', {
-      name: 'door',
-      metric_name: 'door',
-      operator: 'EQ',
-      values: ['open'],
-      selector: { status: ['ONLINE'] },
-    });
+    const doorRule = (who: string, selector: object) =>
+      call(who, '/customer/alert-rules', 'POST', {
+        name: 'door open',
+        metric_name: 'door',
+        operator: 'EQ',
+        values: ['open'],
+        selector,
+      });
+    const refused = await doorRule('adminA', { status: ['ONLINE'] });
     expect(refused.status).toBe(400);
     expect(refused.body.detail).toMatch(/cannot pick devices by status/);
-    const rule = await call('adminA', '/customer/alert-rules', 'POST', {
-      name: 'door open',
-      metric_name: 'door',
-      operator: 'EQ',
-      values: ['open'],
-      selector: { tags_any: ['cold'] },
-    });
+    const rule = await doorRule('adminA', { tags_any: ['cold'] });
     expect(rule.status).toBe(201);
     expect(rule.body.selector).toEqual({ tags_any: ['cold'] });
     // Tenant B's rule names the same tag: it sees B's device only.
-    const theirs = await call('adminB', '/customer/alert-rules', 'POST', {
-      name: 'door open',
-      metric_name: 'door',
-      operator: 'EQ',
-      values: ['open'],
-      selector: { tags_any: ['cold'] },
-    });
+    const theirs = await doorRule('adminB', { tags_any: ['cold'] });
     expect(theirs.status).toBe(201);
     // The evaluator reloads rules within half a second.
     await waitFor(async () => {

@@ -1,7 +1,8 @@
 // Pulse as separate operating-system processes (`pulse run <roles…>`), as an operator runs it: each on its
 // own free HTTP port, ready once its /health answers; killed with a signal like a real crash.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { asSuperuser, uniqueName, urlFor } from './databases.js';
 import { freePort } from './mosquitto.js';
 
 export interface PulseProcess {
@@ -18,6 +19,18 @@ export interface PulseProcess {
 /** tsx from the sources (tests), or the built CLI (benchmarks: no transpiling in the measured processes). */
 export function pulseCommand(built = false): string[] {
   return built ? [path.resolve('dist/cli.js')] : ['--import', 'tsx', path.resolve('src/cli.ts')];
+}
+
+/** A new PostgreSQL database, migrated by `pulse migrate` as an operator prepares one; its name. */
+export async function migratedDatabase(prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await asSuperuser((client) => client.query(`CREATE DATABASE ${name}`));
+  const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(name), LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+  });
+  if (migrated.status !== 0) throw new Error(`pulse migrate failed: ${migrated.stderr}`);
+  return name;
 }
 
 export async function startPulse(
