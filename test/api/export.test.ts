@@ -97,8 +97,8 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
       )) {
         for (const row of page) {
           count += 1;
-          expect(Date.parse(row.time)).toBeGreaterThanOrEqual(last);
-          last = Date.parse(row.time);
+          expect(Date.parse(`${row.utc}Z`)).toBeGreaterThanOrEqual(last);
+          last = Date.parse(`${row.utc}Z`);
           seqs.set(Number(row.seq), (seqs.get(Number(row.seq)) ?? 0) + 1);
         }
       }
