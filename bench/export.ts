@@ -53,6 +53,16 @@ try {
     await client.query(`ANALYZE telemetry`);
   }, database);
   server = await startPulseServer(['up'], env);
+  // The rollup worker of `pulse up` first rolls up the month just stored: measured after it, not beside it.
+  await asSuperuser(async (client) => {
+    for (let i = 0; i < 600; i += 1) {
+      const { rows } = await client.query(
+        `SELECT ingested_through >= (SELECT max(ingested_at) FROM telemetry) AS done FROM rollup_state`,
+      );
+      if (rows[0].done) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }, database);
   const { base } = server;
   const token = viewerToken(cli, TENANT);
   const window = `start=${new Date(START).toISOString()}&end=${new Date(END).toISOString()}`;
