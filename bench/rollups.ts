@@ -120,8 +120,6 @@ async function benchRebuild(db: Database) {
   console.log(`seeded in ${Math.round((performance.now() - seeding) / 1000)} s`);
 
   const perDay: { day: string; messages: number; seconds: number; per_second: number }[] = [];
-  let dayStarted = performance.now();
-  let messagesBefore = 0;
   // Timed here from one day's progress to the next (not from the progress' own fields): the same numbers
   // from a checkout before they existed, for a side-by-side run.
   let dayStarted = performance.now();
