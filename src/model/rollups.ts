@@ -18,6 +18,12 @@ const MERGE_DEVICE = `
     count = r.count + EXCLUDED.count,
     last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
     last_time = GREATEST(r.last_time, EXCLUDED.last_time), bool = r.bool AND EXCLUDED.bool`;
+const MERGE_TEXT = `
+    first = CASE WHEN EXCLUDED.first_time < r.first_time THEN EXCLUDED.first ELSE r.first END,
+    first_time = LEAST(r.first_time, EXCLUDED.first_time),
+    last = CASE WHEN EXCLUDED.last_time >= r.last_time THEN EXCLUDED.last ELSE r.last END,
+    last_time = GREATEST(r.last_time, EXCLUDED.last_time), changes = r.changes + EXCLUDED.changes,
+    count = r.count + EXCLUDED.count`;
 const MERGE_FLEET = `
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
     count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
@@ -66,6 +72,38 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
               sum(count)::int, bool_and(bool)
        FROM minutes GROUP BY 1, 2, 3
        ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+     -- Text metrics: a change is counted where the new value arrives; a device's first sample in the slice
+     -- is compared with the last value rolled up before it.
+     texts AS (
+       SELECT t.tenant_id, t.device_id, m.key AS metric, t.time, m.value #>> '{}' AS v,
+              CASE WHEN row_number() OVER w = 1 THEN (
+                SELECT r.last FROM telemetry_text_1m r
+                WHERE r.tenant_id = t.tenant_id AND r.device_id = t.device_id AND r.metric = m.key
+                  AND r.bucket <= date_bin(interval '1 minute', t.time, ${EPOCH}) AND r.last_time < t.time
+                ORDER BY r.bucket DESC LIMIT 1)
+              ELSE lag(m.value #>> '{}') OVER w END AS previous
+       FROM messages t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+       WHERE jsonb_typeof(m.value) = 'string'
+       WINDOW w AS (PARTITION BY t.tenant_id, t.device_id, m.key ORDER BY t.time)),
+     text_minutes AS MATERIALIZED (
+       SELECT tenant_id, device_id, metric, date_bin(interval '1 minute', time, ${EPOCH}) AS bucket,
+              (array_agg(v ORDER BY time))[1] AS first, min(time) AS first_time,
+              (array_agg(v ORDER BY time DESC))[1] AS last, max(time) AS last_time,
+              count(*) FILTER (WHERE previous <> v)::int AS changes, count(*)::int AS count
+       FROM texts GROUP BY 1, 2, 3, 4),
+     t1m AS (
+       INSERT INTO telemetry_text_1m AS r (tenant_id, device_id, metric, bucket, first, first_time, last, last_time,
+                                           changes, count)
+       SELECT * FROM text_minutes
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_TEXT}),
+     t1h AS (
+       INSERT INTO telemetry_text_1h AS r (tenant_id, device_id, metric, bucket, first, first_time, last, last_time,
+                                           changes, count)
+       SELECT tenant_id, device_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}),
+              (array_agg(first ORDER BY first_time))[1], min(first_time),
+              (array_agg(last ORDER BY last_time DESC))[1], max(last_time), sum(changes)::int, sum(count)::int
+       FROM text_minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_TEXT}),
      newest AS (
        SELECT n.tenant_id, n.device_id, top.buckets[1] AS last_bucket, top.buckets[2] AS previous_bucket
        FROM (SELECT tenant_id, device_id, array_agg(bucket) AS buckets FROM minutes WHERE metric = '#messages'
@@ -142,15 +180,19 @@ const ROLLUP_TABLES = [
   'telemetry_rollup_1h',
   'telemetry_fleet_1m',
   'telemetry_fleet_1h',
+  'telemetry_text_1m',
+  'telemetry_text_1h',
 ] as const;
 type RollupTable = (typeof ROLLUP_TABLES)[number];
 
-/** What a rollup table's primary key leads with before `bucket`: one time series per value of the pair. */
-const SERIES: Record<RollupTable, [string, string]> = {
+/** What a rollup table's primary key leads with before `bucket`: one time series per value of these. */
+const SERIES: Record<RollupTable, string[]> = {
   telemetry_rollup_1m: ['tenant_id', 'device_id'],
   telemetry_rollup_1h: ['tenant_id', 'device_id'],
   telemetry_fleet_1m: ['tenant_id', 'metric'],
   telemetry_fleet_1h: ['tenant_id', 'metric'],
+  telemetry_text_1m: ['tenant_id', 'device_id', 'metric'],
+  telemetry_text_1h: ['tenant_id', 'device_id', 'metric'],
 };
 
 /**
@@ -177,19 +219,20 @@ export async function rebuildDay(tx: ServiceTx, day: string, since: string): Pro
   const state = (await lockState(tx, true))!;
   const start = `${day}T00:00:00Z`;
   for (const table of ROLLUP_TABLES) {
-    const [first, second] = SERIES[table];
+    const key = SERIES[table];
+    const of = (alias: string) => key.map((column) => `${alias}.${column}`).join(', ');
     // The day's buckets of each series, found through the primary key: one index range per series (the
     // series listed by a skip scan of the same key), not a scan of every bucket kept — the cost of a day
     // stays the same however much history the table holds.
     await tx.query(
       `WITH RECURSIVE series AS (
-         (SELECT ${first}, ${second} FROM ${table} ORDER BY 1, 2 LIMIT 1)
+         (SELECT ${key.join(', ')} FROM ${table} ORDER BY ${key.join(', ')} LIMIT 1)
          UNION ALL
          SELECT next.* FROM series s CROSS JOIN LATERAL (
-           SELECT ${first}, ${second} FROM ${table} r WHERE (r.${first}, r.${second}) > (s.${first}, s.${second})
-           ORDER BY 1, 2 LIMIT 1) next)
+           SELECT ${of('r')} FROM ${table} r WHERE (${of('r')}) > (${of('s')})
+           ORDER BY ${of('r')} LIMIT 1) next)
        DELETE FROM ${table} r USING series s
-       WHERE r.${first} = s.${first} AND r.${second} = s.${second}
+       WHERE ${key.map((column) => `r.${column} = s.${column}`).join(' AND ')}
          AND r.bucket >= $1::timestamptz AND r.bucket < $1::timestamptz + interval '1 day'`,
       [start],
     );
@@ -234,8 +277,10 @@ export async function pruneExpiredRollups(
   for (const [table, days] of [
     ['telemetry_rollup_1m', retention.minuteDays],
     ['telemetry_fleet_1m', retention.minuteDays],
+    ['telemetry_text_1m', retention.minuteDays],
     ['telemetry_rollup_1h', retention.hourDays],
     ['telemetry_fleet_1h', retention.hourDays],
+    ['telemetry_text_1h', retention.hourDays],
   ] as const) {
     if (days === 0) continue;
     for (;;) {

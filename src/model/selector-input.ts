@@ -9,7 +9,9 @@ import {
   MAX_SITES,
   type AttributeCondition,
   type AttributeOp,
+  selectsSomething,
   type DeviceSelector,
+  type GroupBy,
   type SelectorQuery,
 } from './device-selection.js';
 import {
@@ -176,4 +178,31 @@ export function selectorFromQuery(query: SelectorQuery): DeviceSelector {
     Object.entries(criteria).filter(([, value]) => value !== undefined && (!Array.isArray(value) || value.length > 0)),
   );
   return requireSelector(given);
+}
+
+/** `site`, `tag` or `attribute:<key>` as a GroupBy, or a 400 saying what to write. */
+export function groupByFromText(text: string): GroupBy {
+  if (text === 'site' || text === 'tag') return { by: text };
+  if (text.startsWith('attribute:')) {
+    const key = text.slice('attribute:'.length);
+    const problem = attributeKeyProblem(key);
+    if (problem) throw new AppError('INVALID_REQUEST', `group_by=${text}: ${problem}`);
+    return { by: 'attribute', key };
+  }
+  throw new AppError('INVALID_REQUEST', `group_by=${text} must be site, tag or attribute:<key>, e.g. attribute:model`);
+}
+
+/**
+ * A selector as the scope of a rule, route or silence: checked, and null when it narrows nothing (no
+ * criteria, or `all`). A status would change with every heartbeat: a scope names devices, not their health.
+ */
+export function scopeSelector(input: unknown, owner: string): DeviceSelector | null {
+  if (input === null) return null;
+  const { all: _all, ...selector } = requireSelector(input);
+  if (selector.status)
+    throw new AppError(
+      'INVALID_REQUEST',
+      `Invalid selector: ${owner} cannot pick devices by status; use sites, an id prefix, devices, tags or attributes`,
+    );
+  return selectsSomething(selector) ? selector : null;
 }

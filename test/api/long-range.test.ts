@@ -72,8 +72,8 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
       if (slice?.caughtUp) return;
     }
   };
-  /** A raw-row computation of one metric's buckets, fleet-wide or for one device. */
-  const rawChart = async (metric: string, start: string, end: string, bucket: number, device?: string) =>
+  /** A raw-row computation of one metric's buckets, fleet-wide or for some devices. */
+  const rawChart = async (metric: string, start: string, end: string, bucket: number, device?: string | string[]) =>
     (
       await pulse.db.withService((tx) =>
         tx.query<{ time: Date; avg: number; min: number; max: number; samples: number }>(
@@ -81,9 +81,9 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
                   avg((metrics ->> $1)::float8) AS avg, min((metrics ->> $1)::float8) AS min,
                   max((metrics ->> $1)::float8) AS max, count(*)::int AS samples
            FROM telemetry WHERE tenant_id = 'lr-a' AND msg_type = 'telemetry' AND metrics ? $1
-             AND time >= $2 AND time < $3 AND ($5::text IS NULL OR device_id = $5)
+             AND time >= $2 AND time < $3 AND ($5::text[] IS NULL OR device_id = ANY ($5))
            GROUP BY 1 ORDER BY 1`,
-          [metric, start, end, bucket, device ?? null],
+          [metric, start, end, bucket, device === undefined ? null : [device].flat()],
         ),
       )
     ).rows.map((row) => ({ ...row, time: row.time.toISOString() }));
@@ -108,7 +108,8 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
         `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
          SELECT now() - make_interval(mins => g * 20) - make_interval(secs => d.n * 7), d.tenant, d.device, 'site-1',
                 'telemetry', g, jsonb_build_object('temp_c', round((20 + 10 * sin(g / 9.0 + d.n))::numeric, 2),
-                                                   'pump_on', (g + d.n) % 3 = 0)
+                                                   'pump_on', (g + d.n) % 3 = 0,
+                                                   'mode', CASE WHEN (g / 3 + d.n) % 2 = 0 THEN 'AUTO' ELSE 'DEFROST' END)
          FROM generate_series(0, 31 * 72) g,
               (VALUES (1, 'lr-a', 'a-1'), (2, 'lr-a', 'a-2'), (3, 'lr-a', 'a-3'), (4, 'lr-b', 'b-1')) AS d(n, tenant, device)`,
       ),
@@ -154,6 +155,41 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     expect(month.metrics.temp_c.length).toBeGreaterThanOrEqual(719);
   });
 
+  it("draws a device's text metric as the last value and the changes per bucket, from rollups as from raw rows", async () => {
+    const { rows } = await pulse.db.withService((tx) =>
+      tx.query<{ time: Date; mode: string }>(
+        `SELECT time, metrics ->> 'mode' AS mode FROM telemetry
+         WHERE tenant_id = 'lr-a' AND device_id = 'a-2' AND msg_type = 'telemetry' ORDER BY time`,
+      ),
+    );
+    for (const [hours, resolution] of [
+      [720, '1h'],
+      [168, '1m'],
+      [6, 'raw'],
+    ] as const) {
+      const series = await get(`/api/v2/devices/a-2/telemetry/series?hours=${hours}`);
+      expect(series.resolution).toBe(resolution);
+      const ms = series.bucket_seconds * 1000;
+      const expected = new Map<number, { last: string; changes: number; samples: number }>();
+      rows.forEach(({ time, mode }, i) => {
+        if (time < new Date(series.start)) return;
+        const bucket = Math.floor(time.getTime() / ms) * ms;
+        const point = expected.get(bucket) ?? { last: mode, changes: 0, samples: 0 };
+        const changed = i > 0 && rows[i - 1]!.mode !== mode;
+        expected.set(bucket, { last: mode, changes: point.changes + (changed ? 1 : 0), samples: point.samples + 1 });
+      });
+      const drawn = series.texts.mode as { time: string; last: string; changes: number; samples: number }[];
+      expect(drawn.length).toBe(expected.size);
+      expect(drawn.reduce((sum, point) => sum + point.changes, 0)).toBeGreaterThan(hours === 6 ? 3 : 100);
+      // The first bucket may not know the value before the window (raw rows): compared from the second on.
+      for (const point of drawn.slice(1))
+        expect({ ...point, time: new Date(point.time).getTime() }, `${hours} h`).toEqual({
+          time: new Date(point.time).getTime(),
+          ...expected.get(new Date(point.time).getTime()),
+        });
+    }
+  });
+
   it('summarises 24 h, 7 d and 30 d from rollups as raw rows would', async () => {
     for (const hours of [24, 168, 720]) {
       const summary = await get(`/api/v2/telemetry/summary?hours=${hours}`);
@@ -195,11 +231,78 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     expectSameSeries(after.series, await rawChart('temp_c', after.start, after.end, after.bucket_seconds));
   });
 
+  it('charts and summarises the devices a selector picks, per site, tag or attribute, as raw rows would', async () => {
+    await pulse.db.withService((tx) =>
+      tx.query(
+        `UPDATE device_registry SET site_id = v.site, tags = v.tags, attributes = v.attributes
+         FROM (VALUES ('a-1', 'north', '{cold,x}'::text[], '{"model": "X200"}'::jsonb),
+                      ('a-2', 'north', '{x}', '{"model": "X300"}'),
+                      ('a-3', 'south', '{}', '{"model": "X200"}')) AS v(device, site, tags, attributes)
+         WHERE tenant_id = 'lr-a' AND device_id = v.device`,
+      ),
+    );
+    const bySite = await get('/api/v2/telemetry/chart?metric=temp_c&hours=720&group_by=site');
+    expect(bySite.series).toEqual([]);
+    expect(Object.keys(bySite.groups).sort()).toEqual(['north', 'south']);
+    const raw = (devices: string[]) => rawChart('temp_c', bySite.start, bySite.end, bySite.bucket_seconds, devices);
+    expectSameSeries(bySite.groups.north, await raw(['a-1', 'a-2']));
+    expectSameSeries(bySite.groups.south, await raw(['a-3']));
+
+    // A device counts in each of its tags; a selector narrows before grouping.
+    const byTag = await get('/api/v2/telemetry/chart?metric=temp_c&hours=168&group_by=tag');
+    expect(Object.keys(byTag.groups).sort()).toEqual(['cold', 'x']);
+    const rawTag = (devices: string[]) => rawChart('temp_c', byTag.start, byTag.end, byTag.bucket_seconds, devices);
+    expectSameSeries(byTag.groups.x, await rawTag(['a-1', 'a-2']));
+    expectSameSeries(byTag.groups.cold, await rawTag(['a-1']));
+    const selected = await get('/api/v2/telemetry/chart?metric=temp_c&hours=168&tag=cold');
+    expect(selected.groups).toBeUndefined();
+    expectSameSeries(selected.series, await rawTag(['a-1']));
+
+    const summary = await get('/api/v2/telemetry/summary?hours=720&group_by=attribute:model&site_id=north');
+    expect(Object.keys(summary.groups).sort()).toEqual(['X200', 'X300']);
+    expect(summary.groups.X200.device_count).toBe(1);
+    const { rows } = await pulse.db.withService((tx) =>
+      tx.query<{ samples: number; avg: number; min: number; max: number }>(
+        `SELECT count(*)::int AS samples, avg((metrics ->> 'temp_c')::float8) AS avg,
+                min((metrics ->> 'temp_c')::float8) AS min, max((metrics ->> 'temp_c')::float8) AS max
+         FROM telemetry WHERE tenant_id = 'lr-a' AND device_id = 'a-2' AND msg_type = 'telemetry' AND time >= $1`,
+        [summary.start],
+      ),
+    );
+    const x300 = summary.groups.X300.metrics.temp_c;
+    expect([x300.samples, x300.min, x300.max]).toEqual([rows[0]!.samples, rows[0]!.min, rows[0]!.max]);
+    expect(x300.avg).toBeCloseTo(rows[0]!.avg, 9);
+    expect(Object.keys(summary.groups.X300.metrics)).toEqual(['temp_c']);
+    // The whole fleet stays at the top level, as the reference answers it.
+    expect(summary.device_count).toBe(3);
+    const all = await get('/api/v2/telemetry/summary?hours=24&tag=x');
+    expect(Object.keys(all.groups)).toEqual(['all']);
+    expect(all.groups.all.device_count).toBe(2);
+
+    for (const [query, message] of [
+      ['group_by=model', /site, tag or attribute:<key>/],
+      ['group_by=attribute:1x', /attribute key/],
+      ['group_by=site&device_id=a-1', /device_id reads one device/],
+      ['attr=model', /key:op:value/],
+    ] as const) {
+      const response = await pulse.call(`/api/v2/telemetry/chart?metric=temp_c&${query}`, {
+        admin: false,
+        headers: bearer(token),
+      });
+      expect(response.status, query).toBe(400);
+      expect(response.body.detail).toMatch(message);
+    }
+  });
+
   it("never shows another tenant's data", async () => {
     const theirs = await get('/api/v2/telemetry/summary?hours=720', other);
     expect(theirs.device_count).toBe(1);
     const chart = await get('/api/v2/telemetry/chart?metric=temp_c&hours=720', other);
     expect(chart.series.reduce((sum: number, p: any) => sum + p.samples, 0)).toBe(theirs.sample_count);
+    const grouped = await get('/api/v2/telemetry/summary?hours=720&group_by=site', other);
+    expect(Object.keys(grouped.groups)).toEqual(['site-1']);
+    expect(grouped.groups['site-1'].device_count).toBe(1);
+    expect((await get('/api/v2/telemetry/chart?metric=temp_c&hours=24&tag=x', other)).series).toEqual([]);
     const response = await pulse.call('/api/v2/devices/a-1/telemetry/series?hours=24', {
       admin: false,
       headers: bearer(other),

@@ -750,6 +750,90 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/attributes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device reports what it knows of itself: {attributes: {model, build, …}}, all of it (replacing what it reported before; what people set stays) */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'recorded';
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/ingest/v1/firmware/{image_id}': {
     parameters: {
       query?: never;
@@ -920,6 +1004,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -1016,6 +1104,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -1758,6 +1850,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -1868,6 +1985,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -1931,12 +2073,26 @@ export interface paths {
     };
     /**
      * avg/min/max of every numeric metric over the last hours
-     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket.
+     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. The top level is the whole fleet (as the reference); a selector (the devices list's filters) or `group_by` adds `groups`: the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.
      */
     get: {
       parameters: {
         query: {
           hours: number;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
+          /** @description site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model */
+          group_by?: string;
         };
         header?: never;
         path?: never;
@@ -1964,6 +2120,20 @@ export interface paths {
                   min: number;
                   max: number;
                   samples: number;
+                };
+              };
+              /** @description group → the devices in it and their metrics */
+              groups?: {
+                [key: string]: {
+                  device_count: number;
+                  metrics: {
+                    [key: string]: {
+                      avg: number;
+                      min: number;
+                      max: number;
+                      samples: number;
+                    };
+                  };
                 };
               };
             };
@@ -2029,6 +2199,20 @@ export interface paths {
         query: {
           metric: string;
           device_id?: string;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
+          /** @description site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model */
+          group_by?: string;
           hours: number;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
@@ -2052,6 +2236,7 @@ export interface paths {
             'application/json': {
               metric: string;
               device_id: string | null;
+              /** @description the fleet, the device, or the devices a selector picks; empty with group_by */
               series: {
                 /** Format: date-time */
                 time: string;
@@ -2060,6 +2245,17 @@ export interface paths {
                 max: number;
                 samples: number;
               }[];
+              /** @description with group_by: site, tag or attribute value → its buckets */
+              groups?: {
+                [key: string]: {
+                  /** Format: date-time */
+                  time: string;
+                  avg: number;
+                  min: number;
+                  max: number;
+                  samples: number;
+                }[];
+              };
               /** @description what answered: raw rows, 1-minute or 1-hour rollups */
               resolution: 'raw' | '1m' | '1h';
               bucket_seconds: number;
@@ -2160,6 +2356,18 @@ export interface paths {
                   avg: number;
                   min: number;
                   max: number;
+                  samples: number;
+                }[];
+              };
+              /** @description text metric → its buckets, oldest first */
+              texts: {
+                [key: string]: {
+                  /** Format: date-time */
+                  time: string;
+                  /** @description the value in force at the end of the bucket */
+                  last: string;
+                  /** @description how many times the value changed in the bucket */
+                  changes: number;
                   samples: number;
                 }[];
               };
@@ -2871,6 +3079,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -3060,6 +3272,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -3298,6 +3514,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -3387,6 +3628,31 @@ export interface paths {
             severity: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /** @default true */
             enabled: boolean;
             /**
@@ -3437,6 +3703,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -3614,6 +3905,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -3758,6 +4074,31 @@ export interface paths {
             severity?: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             enabled?: boolean;
             duration_seconds?: number;
             hysteresis?: number;
@@ -3799,6 +4140,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -7975,6 +8341,31 @@ export interface paths {
                 alert_types: string[] | null;
                 site_ids: string[] | null;
                 device_prefixes: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 tenant_id: string;
                 route_id: string;
                 integration_id: string;
@@ -8052,6 +8443,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             /** @default true */
@@ -8082,6 +8498,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8177,6 +8618,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8313,6 +8779,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             enabled?: boolean;
@@ -8342,6 +8833,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -10802,6 +11318,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -10866,6 +11407,31 @@ export interface paths {
             device_ids?: string[] | null;
             device_prefixes?: string[] | null;
             alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD' | 'INTEGRATION_FAILING')[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /**
              * Format: date-time
              * @description default: now
@@ -10893,6 +11459,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -10981,6 +11572,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -12201,6 +12817,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct: number | null;
                 temp_c: number | null;
                 rssi_dbm: number | null;
@@ -12301,6 +12921,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct: number | null;
@@ -12496,6 +13120,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -12926,6 +13554,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -16163,6 +16816,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -16263,6 +16941,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
