@@ -3,8 +3,12 @@
 // seconds (straight SQL), then a `pulse up` process answers one device's month and the whole fleet's as CSV
 // over HTTP. Reports rows/s, MB/s, and the server's resident memory before and at its peak during each
 // export (sampled from /proc every 50 ms): constant memory means the peak does not grow with the rows.
+// Side by side in the same run, the floor: `COPY (SELECT … ORDER BY …) TO STDOUT` of the same ordered rows
+// (as CSV, straight from PostgreSQL, bytes counted and thrown away), and Pulse's rows/s as a share of it.
 // Writes bench/results/export-*.json.
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
 import { benchArgs, saveResult } from './results.js';
@@ -49,6 +53,16 @@ try {
     await client.query(`ANALYZE telemetry`);
   }, database);
   server = await startPulseServer(['up'], env);
+  // The rollup worker of `pulse up` first rolls up the month just stored: measured after it, not beside it.
+  await asSuperuser(async (client) => {
+    for (let i = 0; i < 600; i += 1) {
+      const { rows } = await client.query(
+        `SELECT ingested_through >= (SELECT max(ingested_at) FROM telemetry) AS done FROM rollup_state`,
+      );
+      if (rows[0].done) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }, database);
   const { base } = server;
   const token = viewerToken(cli, TENANT);
   const window = `start=${new Date(START).toISOString()}&end=${new Date(END).toISOString()}`;
@@ -85,8 +99,45 @@ try {
   const device = await measure('device month', `/api/v2/devices/dev-1/telemetry/export?${window}`);
   const fleet = await measure('fleet month', `/api/v2/telemetry/export?${window}`);
   const ndjson = await measure('fleet ndjson', `/api/v2/telemetry/export?${window}&format=ndjson`, false);
-  saveResult('export', { devices: DEVICES, days: DAYS, interval_seconds: INTERVAL, device, fleet, ndjson });
+  const copy = await copyFloor();
+  const share = (rowsPerSecond: number) => Math.round((rowsPerSecond / copy.rows_per_second) * 100);
+  console.log(
+    `COPY floor     ${copy.rows} rows in ${copy.seconds} s: ${copy.rows_per_second} rows/s; fleet CSV ${share(fleet.rows_per_second)} %, NDJSON ${share(ndjson.rows_per_second)} % of it`,
+  );
+  saveResult('export', {
+    devices: DEVICES,
+    days: DAYS,
+    interval_seconds: INTERVAL,
+    device,
+    fleet,
+    ndjson,
+    copy,
+    fleet_csv_share_of_copy_pct: share(fleet.rows_per_second),
+    fleet_ndjson_share_of_copy_pct: share(ndjson.rows_per_second),
+  });
 } finally {
   await server?.stop();
   await dropDatabase(database);
+}
+
+/** The fleet month as `COPY (… ORDER BY …) TO STDOUT` CSV, as a superuser over one connection: the floor. */
+async function copyFloor() {
+  const client = new pg.Client({ connectionString: urlFor(database) });
+  await client.connect();
+  try {
+    const started = performance.now();
+    const stream = client.query(
+      copyTo(
+        `COPY (SELECT time, device_id, site_id, msg_type, seq, metrics FROM telemetry
+               WHERE tenant_id = '${TENANT}' AND time >= '${new Date(START).toISOString()}' AND time < '${new Date(END).toISOString()}'
+               ORDER BY time, device_id, seq, msg_type) TO STDOUT (FORMAT csv)`,
+      ),
+    );
+    let rows = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) for (const byte of chunk) if (byte === 10) rows += 1;
+    const seconds = (performance.now() - started) / 1000;
+    return { rows, seconds: Math.round(seconds * 100) / 100, rows_per_second: Math.round(rows / seconds) };
+  } finally {
+    await client.end();
+  }
 }

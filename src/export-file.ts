@@ -4,8 +4,8 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Database } from './db/database.js';
-import { exportLines, type ExportFormat } from './lib/export-format.js';
-import { exportMetricNames, exportRows, type ExportFilter, type ExportRow } from './model/telemetry-export.js';
+import { exportLines, type ExportedRow, type ExportFormat } from './lib/export-format.js';
+import { exportMetricNames, exportPages, type ExportFilter } from './model/telemetry-export.js';
 
 /** Writes the export to `path`; returns how many rows it wrote. */
 export async function exportToFile(
@@ -17,13 +17,13 @@ export async function exportToFile(
 ): Promise<number> {
   const columns = await db.withTenant(tenantId, (tx) => exportMetricNames(tx, filter));
   let rows = 0;
-  async function* counted(source: AsyncIterable<ExportRow>) {
-    for await (const row of source) {
-      rows += 1;
-      yield row;
+  async function* counted(source: AsyncIterable<ExportedRow[]>) {
+    for await (const page of source) {
+      rows += page.length;
+      yield page;
     }
   }
-  const source = counted(exportRows((fn) => db.withTenant(tenantId, fn), filter));
+  const source = counted(exportPages((fn) => db.withTenant(tenantId, fn), filter));
   await pipeline(
     Readable.from(exportLines(source, format, columns, filter.metrics !== undefined)),
     createWriteStream(path),

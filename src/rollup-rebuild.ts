@@ -16,6 +16,9 @@ export interface RebuildProgress {
   done: number;
   days: number;
   messages: number;
+  /** The messages of this day, and the seconds its transaction took: its rate, flat from day to day. */
+  dayMessages: number;
+  daySeconds: number;
 }
 
 /** The days to rebuild: from `since` (or the day after the last one done for it) through today. */
@@ -51,17 +54,27 @@ export async function rebuildRollups(
   let messages = await db.withService((tx) => takeOverForRebuild(tx, todo[0] ?? tomorrow, horizon));
   let done = all.length - todo.length;
   for (const day of todo) {
-    messages += await db.withService((tx) => rebuildDay(tx, day, since));
+    const started = performance.now();
+    const dayMessages = await db.withService((tx) => rebuildDay(tx, day, since));
+    messages += dayMessages;
     done += 1;
-    options.onProgress?.({ day, done, days: all.length, messages });
+    const daySeconds = (performance.now() - started) / 1000;
+    options.onProgress?.({ day, done, days: all.length, messages, dayMessages, daySeconds });
   }
   // A bulk load's pages are summarised for ingested_at now rather than at the next maintenance.
   await db.withService((tx) => tx.query('SELECT telemetry_summarize_ingested()'));
   return { days: todo.length, skipped: all.length - todo.length, messages };
 }
 
-/** A one-line progress bar for a terminal: "[#####-----]  12/30 days  2026-11-12  1,234 messages". */
-export function progressLine({ day, done, days, messages }: RebuildProgress, width = 30): string {
+/**
+ * A one-line progress bar for a terminal, with the day's own rate:
+ * "[#####-----]  12/30 days  2026-11-12  1,234 messages  (45,678 msg/s)".
+ */
+export function progressLine(
+  { day, done, days, messages, dayMessages, daySeconds }: RebuildProgress,
+  width = 30,
+): string {
   const filled = Math.round((done / Math.max(days, 1)) * width);
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(done).padStart(String(days).length)}/${days} days  ${day}  ${messages.toLocaleString('en')} messages`;
+  const rate = Math.round(dayMessages / Math.max(daySeconds, 0.001)).toLocaleString('en');
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(done).padStart(String(days).length)}/${days} days  ${day}  ${messages.toLocaleString('en')} messages  (${rate} msg/s)`;
 }

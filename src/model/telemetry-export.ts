@@ -1,6 +1,8 @@
 // Telemetry taken out of Pulse (issue 17): one device's or the whole tenant's rows over a window, read in
 // pages of short transactions (no transaction held open while a client downloads, which PGlite's single
 // connection could not afford) and in a total order, so an export sees every row exactly once.
+// Rows come as text (issue 35): the instant in UTC, the metrics as stored JSON, nothing parsed into dates
+// or objects by the driver; and the next page is read while the caller writes the current one.
 import type { TenantTx } from '../db/database.js';
 import type { ExportedRow } from '../lib/export-format.js';
 
@@ -12,9 +14,6 @@ export interface ExportFilter {
   /** Only these metrics (and rows that carry one of them); all when undefined. */
   metrics?: string[] | undefined;
 }
-
-/** A stored row as an export gives it (the shape the formats take). */
-export type ExportRow = ExportedRow;
 
 const WHERE = `tenant_id = $1 AND ($2::text IS NULL OR device_id = $2) AND time >= $3 AND time < $4
   AND ($5::text[] IS NULL OR metrics ?| $5)`;
@@ -30,45 +29,58 @@ export async function exportMetricNames(tx: TenantTx, filter: ExportFilter): Pro
   return rows.map((row) => row.name);
 }
 
-/** Rows from `from` on (skipping the first `skip` of them), in export order. */
-export async function exportPage(
-  tx: TenantTx,
-  filter: ExportFilter,
-  from: Date,
-  skip: number,
-  size: number,
-): Promise<ExportRow[]> {
+/**
+ * Rows from the instant `from` (ISO-8601) on, skipping the first `skip` of them, in export order: time (the order of
+ * the time indexes), then the other columns — metrics compared as JSON, and only between rows equal in
+ * everything else, never turned into text to sort.
+ */
+async function exportPage(tx: TenantTx, filter: ExportFilter, from: string, skip: number, size: number) {
   const [tenant, device, , end, metrics] = args(tx, filter);
-  const { rows } = await tx.query<ExportRow & { seq: string | number }>(
-    `SELECT time, device_id, site_id, msg_type, seq, metrics FROM telemetry WHERE ${WHERE}
-     ORDER BY time, device_id, seq, msg_type, metrics::text LIMIT $6 OFFSET $7`,
+  const { rows } = await tx.query<ExportedRow>(
+    `SELECT (time AT TIME ZONE 'UTC')::text AS utc, device_id, site_id, msg_type, seq::text AS seq,
+            metrics::text AS metrics
+     FROM telemetry t WHERE ${WHERE}
+     ORDER BY t.time, t.device_id, t.seq, t.msg_type, t.metrics LIMIT $6 OFFSET $7`,
     [tenant, device, from, end, metrics, size, skip],
   );
-  return rows.map((row) => ({ ...row, seq: Number(row.seq) }));
+  return rows;
 }
 
 /**
- * Every row of the export, page by page. The next page starts at the last row's instant, past the rows
- * at that instant already given: rows sharing an instant (even exact duplicates) are neither lost nor
- * repeated at a page boundary.
+ * Every row of the export, a page at a time. The next page starts at the last row's instant, past the
+ * rows at that instant already given: rows sharing an instant (even exact duplicates) are neither lost
+ * nor repeated at a page boundary. It is asked for before this page is handed over, so the database
+ * reads it while the caller writes this one.
  */
-export async function* exportRows(
+export async function* exportPages(
   inTenant: <T>(fn: (tx: TenantTx) => Promise<T>) => Promise<T>,
   filter: ExportFilter,
-  pageSize = 2000,
-): AsyncGenerator<ExportRow> {
-  let from = filter.start;
+  pageSize = 5000,
+): AsyncGenerator<ExportedRow[]> {
+  const read = (from: string, skip: number) => inTenant((tx) => exportPage(tx, filter, from, skip, pageSize));
+  let from = filter.start.toISOString();
   let skip = 0;
-  for (;;) {
-    const page = await inTenant((tx) => exportPage(tx, filter, from, skip, pageSize));
-    yield* page;
-    if (page.length < pageSize) return;
-    const last = page[page.length - 1]!.time.getTime();
-    const atLast = page.filter((row) => row.time.getTime() === last).length;
-    if (last === from.getTime()) skip += page.length;
-    else {
-      from = new Date(last);
-      skip = atLast;
+  let next: Promise<ExportedRow[]> | undefined = read(from, skip);
+  try {
+    while (next) {
+      const page: ExportedRow[] = await next;
+      next = undefined;
+      if (page.length === pageSize) {
+        const last = page[page.length - 1]!.utc;
+        let atLast = 0;
+        while (atLast < page.length && page[page.length - 1 - atLast]!.utc === last) atLast += 1;
+        const lastInstant = `${last}Z`;
+        if (lastInstant === from) skip += page.length;
+        else {
+          from = lastInstant;
+          skip = atLast;
+        }
+        next = read(from, skip);
+      }
+      yield page;
     }
+  } finally {
+    // A download that stops early leaves the page read ahead to settle unobserved.
+    next?.catch(() => undefined);
   }
 }

@@ -4,7 +4,7 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { exportRows } from '../../src/model/telemetry-export.js';
+import { exportPages } from '../../src/model/telemetry-export.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { seedDevice } from '../helpers/seed.js';
@@ -26,6 +26,7 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     await seedDevice(pulse.db, 'ex-a', 'e-2', 'site-1');
     await seedDevice(pulse.db, 'ex-b', 'b-1', 'site-1');
     await seedDevice(pulse.db, 'ex-c', 'c-1', 'site-1');
+    await seedDevice(pulse.db, 'ex-d', 'd-1', 'site-1');
     await pulse.db.withService(async (tx) => {
       // e-1: 4,500 rows over two days, three at each instant, the last 10 stored twice (duplicates),
       // plus heartbeats; a site with a comma and a quote.
@@ -60,7 +61,20 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
          VALUES (to_timestamp($1 / 1000.0) + interval '1 hour', 'ex-b', 'b-1', 'site-1', 'telemetry', 1, '{"secret_b": 1}')`,
         [START],
       );
+      // Values JavaScript prints in its own way: a numeric stored with a trailing zero, exponents, a text
+      // to quote, a position; an instant with microseconds; no site.
+      await tx.query(
+        `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics) VALUES
+         (to_timestamp($1 / 1000.0) + interval '3 hours 0.123456 seconds', 'ex-d', 'd-1', NULL, 'telemetry', 9007199254740993,
+          $2),
+         (to_timestamp($1 / 1000.0) + interval '4 hours', 'ex-d', 'd-1', NULL, 'heartbeat', 2, '{}')`,
+        [
+          START,
+          '{"n": 1.50, "big": 1e21, "tiny": 0.0000001, "text": "a, \\"b\\"", "pos": {"lat": 1.5, "lon": -2.25}, "flag": true}',
+        ],
+      );
     });
+    tokens.viewerD = await tokenFor(pulse, { username: 'ex-viewer-d', role: 'customer_viewer', tenantId: 'ex-d' });
     tokens.viewerA = await tokenFor(pulse, { username: 'ex-viewer-a', role: 'customer_viewer', tenantId: 'ex-a' });
     tokens.viewerB = await tokenFor(pulse, { username: 'ex-viewer-b', role: 'customer_viewer', tenantId: 'ex-b' });
     tokens.viewerC = await tokenFor(pulse, { username: 'ex-viewer-c', role: 'customer_viewer', tenantId: 'ex-c' });
@@ -72,7 +86,7 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
       let count = 0;
       let last = 0;
       const seqs = new Map<number, number>();
-      for await (const row of exportRows(
+      for await (const page of exportPages(
         (fn) => pulse.db.withTenant('ex-a', fn),
         {
           deviceId: 'e-1',
@@ -81,10 +95,12 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
         },
         pageSize,
       )) {
-        count += 1;
-        expect(row.time.getTime()).toBeGreaterThanOrEqual(last);
-        last = row.time.getTime();
-        seqs.set(row.seq, (seqs.get(row.seq) ?? 0) + 1);
+        for (const row of page) {
+          count += 1;
+          expect(Date.parse(`${row.utc}Z`)).toBeGreaterThanOrEqual(last);
+          last = Date.parse(`${row.utc}Z`);
+          seqs.set(Number(row.seq), (seqs.get(Number(row.seq)) ?? 0) + 1);
+        }
       }
       expect(count, `page size ${pageSize}`).toBe(4510);
       expect(seqs.get(4495)).toBe(2);
@@ -129,6 +145,25 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     expect(lines).toHaveLength(1 + 4510); // e-2's heartbeats carry no uplink_ok
     const everything = (await (await get('viewerA', `/api/v2/telemetry/export?${window}`)).text()).split('\r\n');
     expect(everything.filter(Boolean)).toHaveLength(1 + 4510 + 40);
+  });
+
+  it('writes values as JavaScript prints them: numbers, exponents, quoted texts, positions, milliseconds', async () => {
+    const csv = await (await get('viewerD', `/api/v2/telemetry/export?${window}`)).text();
+    expect(csv).toBe(
+      'time,device_id,site_id,msg_type,seq,big,flag,n,pos,text,tiny\r\n' +
+        '2026-11-20T03:00:00.123+00:00,d-1,,telemetry,9007199254740992,1e+21,true,1.5,"{""lat"":1.5,""lon"":-2.25}","a, ""b""",1e-7\r\n' +
+        '2026-11-20T04:00:00.000+00:00,d-1,,heartbeat,2,,,,,,\r\n',
+    );
+    const ndjson = await (await get('viewerD', `/api/v2/devices/d-1/telemetry/export?${window}&format=ndjson`)).text();
+    expect(ndjson).toBe(
+      '{"time":"2026-11-20T03:00:00.123+00:00","device_id":"d-1","site_id":null,"msg_type":"telemetry","seq":9007199254740992,' +
+        '"metrics":{"n":1.5,"big":1e+21,"pos":{"lat":1.5,"lon":-2.25},"flag":true,"text":"a, \\"b\\"","tiny":1e-7}}\n' +
+        '{"time":"2026-11-20T04:00:00.000+00:00","device_id":"d-1","site_id":null,"msg_type":"heartbeat","seq":2,"metrics":{}}\n',
+    );
+    const listed = await (
+      await get('viewerD', `/api/v2/telemetry/export?${window}&format=ndjson&metrics=tiny,n`)
+    ).text();
+    expect(listed).toContain('"metrics":{"n":1.5,"tiny":1e-7}}\n');
   });
 
   it("never exports another tenant's rows", async () => {

@@ -270,12 +270,17 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
 
   it('rebuilds a day from raw rows, and prunes rollups past their retention', async () => {
     await query(`UPDATE telemetry_rollup_1h SET count = count + 1000, sum = 0`);
+    await query(`UPDATE telemetry_rollup_1m SET count = count + 1000`);
+    await query(`UPDATE telemetry_fleet_1h SET count = count + 1000`);
     await query(`DELETE FROM telemetry_fleet_1m`);
     const days = await query<{ day: string }>(
       `SELECT DISTINCT (time AT TIME ZONE 'UTC')::date::text AS day FROM telemetry ORDER BY 1`,
     );
     for (const { day } of days) await database.db.withService((tx) => rebuildDay(tx, day, days[0]!.day));
+    // Every series' buckets of every day were replaced, none left behind to add to.
     expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
+    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
+    expectSame(await rolled('telemetry_fleet_1h', true), await raw('1 hour', true));
     expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
     expect((await database.db.withService(rollupState)).rebuild_done_through).toBe(days.at(-1)!.day);
     // A manual fix took a device's newest messages away: rebuilding their day finds its newest buckets again.
@@ -322,7 +327,9 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     const progress: string[] = [];
     const resumed = await rebuildRollups(database.db, since, { onProgress: (p) => progress.push(progressLine(p, 10)) });
     expect(resumed).toMatchObject({ days: 2, skipped: 1 });
-    expect(progress.at(-1)).toMatch(/^\[##########\] 3\/3 days {2}\d{4}-\d{2}-\d{2} {2}[\d,]+ messages$/);
+    expect(progress.at(-1)).toMatch(
+      /^\[##########\] 3\/3 days {2}\d{4}-\d{2}-\d{2} {2}[\d,]+ messages {2}\([\d,]+ msg\/s\)$/,
+    );
     expect(await messageCount()).toBe(await storedCount());
     expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
     expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));

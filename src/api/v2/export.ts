@@ -14,7 +14,7 @@ import type { App } from '../../http/server.js';
 import { exportLines, type ExportFormat } from '../../lib/export-format.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import * as deviceModel from '../../model/devices.js';
-import { exportMetricNames, exportRows, type ExportFilter } from '../../model/telemetry-export.js';
+import { exportMetricNames, exportPages, type ExportFilter } from '../../model/telemetry-export.js';
 import { tenantOf, type InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
 
@@ -98,7 +98,7 @@ export function registerExportRoutes(app: App, inTenant: InTenant, limits: Expor
       throw error;
     }
     const body = Readable.from(
-      exportLines(exportRows(query(request), filter), format, columns, filter.metrics !== undefined),
+      exportLines(exportPages(query(request), filter), format, columns, filter.metrics !== undefined),
     );
     body.once('close', release);
     body.once('error', (error) => request.log.error({ err: error }, 'telemetry export failed midway'));
