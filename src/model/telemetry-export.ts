@@ -9,6 +9,8 @@ import type { ExportedRow } from '../lib/export-format.js';
 export interface ExportFilter {
   /** One device, or every device of the tenant. */
   deviceId?: string | undefined;
+  /** Only these devices (a selection); every device when undefined. */
+  deviceIds?: string[] | undefined;
   start: Date;
   end: Date;
   /** Only these metrics (and rows that carry one of them); all when undefined. */
@@ -16,8 +18,15 @@ export interface ExportFilter {
 }
 
 const WHERE = `tenant_id = $1 AND ($2::text IS NULL OR device_id = $2) AND time >= $3 AND time < $4
-  AND ($5::text[] IS NULL OR metrics ?| $5)`;
-const args = (tx: TenantTx, f: ExportFilter) => [tx.tenantId, f.deviceId ?? null, f.start, f.end, f.metrics ?? null];
+  AND ($5::text[] IS NULL OR metrics ?| $5) AND ($6::text[] IS NULL OR device_id = ANY ($6))`;
+const args = (tx: TenantTx, f: ExportFilter) => [
+  tx.tenantId,
+  f.deviceId ?? null,
+  f.start,
+  f.end,
+  f.metrics ?? null,
+  f.deviceIds ?? null,
+];
 
 /** The metric names the window's rows carry, sorted: a CSV's columns. */
 export async function exportMetricNames(tx: TenantTx, filter: ExportFilter): Promise<string[]> {
@@ -35,13 +44,13 @@ export async function exportMetricNames(tx: TenantTx, filter: ExportFilter): Pro
  * everything else, never turned into text to sort.
  */
 async function exportPage(tx: TenantTx, filter: ExportFilter, from: string, skip: number, size: number) {
-  const [tenant, device, , end, metrics] = args(tx, filter);
+  const [tenant, device, , end, metrics, devices] = args(tx, filter);
   const { rows } = await tx.query<ExportedRow>(
     `SELECT (time AT TIME ZONE 'UTC')::text AS utc, device_id, site_id, msg_type, seq::text AS seq,
             metrics::text AS metrics
      FROM telemetry t WHERE ${WHERE}
-     ORDER BY t.time, t.device_id, t.seq, t.msg_type, t.metrics LIMIT $6 OFFSET $7`,
-    [tenant, device, from, end, metrics, size, skip],
+     ORDER BY t.time, t.device_id, t.seq, t.msg_type, t.metrics LIMIT $7 OFFSET $8`,
+    [tenant, device, from, end, metrics, devices, size, skip],
   );
   return rows;
 }

@@ -147,6 +147,27 @@ describe.each<Engine>(['pglite', 'postgres'])('telemetry export on %s', (engine)
     expect(everything.filter(Boolean)).toHaveLength(1 + 4510 + 40);
   });
 
+  it('exports the devices a selector picks: by tag, attribute or site, the same as the devices list', async () => {
+    await pulse.db.withService((tx) =>
+      tx.query(`UPDATE device_registry SET tags = '{cold}', attributes = '{"model": "X1"}'
+                WHERE tenant_id = 'ex-a' AND device_id = 'e-2'`),
+    );
+    const lines = async (query: string, who = 'viewerA') =>
+      (await (await get(who, `/api/v2/telemetry/export?${window}&${query}`)).text()).split('\r\n').filter(Boolean);
+    const devicesOf = (csv: string[]) => [...new Set(csv.slice(1).map((line) => line.split(',')[1]))];
+    const tagged = await lines('tag=cold');
+    expect(devicesOf(tagged)).toEqual(['e-2']);
+    expect(tagged).toHaveLength(1 + 40);
+    expect(await lines('attr=model:eq:X1&format=csv')).toEqual(tagged);
+    expect(devicesOf(await lines('site_id=site-1'))).toEqual(expect.arrayContaining(['e-1', 'e-2']));
+    expect(await lines('tag=nothing-has-this')).toEqual(['time,device_id,site_id,msg_type,seq']);
+    // Another tenant's selector never reaches tenant A's devices, even by a tag A uses.
+    expect(await lines('tag=cold', 'viewerB')).toEqual(['time,device_id,site_id,msg_type,seq']);
+    const bad = await get('viewerA', `/api/v2/telemetry/export?${window}&attr=model`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(/key:op:value/);
+  });
+
   it('writes values as JavaScript prints them: numbers, exponents, quoted texts, positions, milliseconds', async () => {
     const csv = await (await get('viewerD', `/api/v2/telemetry/export?${window}`)).text();
     expect(csv).toBe(

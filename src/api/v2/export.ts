@@ -15,6 +15,8 @@ import { exportLines, type ExportFormat } from '../../lib/export-format.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import * as deviceModel from '../../model/devices.js';
 import { exportMetricNames, exportPages, type ExportFilter } from '../../model/telemetry-export.js';
+import { devicesByGroup, selectsSomething, SelectorQuery, type DeviceSelector } from '../../model/device-selection.js';
+import { selectorFromQuery } from '../../model/selector-input.js';
 import { tenantOf, type InTenant } from '../guard.js';
 import { timeWindow } from '../time-window.js';
 
@@ -86,12 +88,18 @@ export function registerExportRoutes(app: App, inTenant: InTenant, limits: Expor
     request: FastifyRequest,
     reply: FastifyReply,
     release: () => void,
-    filter: ExportFilter,
+    asked: ExportFilter & { selector?: DeviceSelector },
     format: ExportFormat,
     name: string,
   ) => {
     let columns: string[];
+    let filter: ExportFilter = asked;
     try {
+      // The devices a selector picks, once: the export is of them as they were when it started.
+      if (asked.selector) {
+        const picked = await query(request)((tx) => devicesByGroup(tx, asked.selector!));
+        filter = { ...asked, deviceIds: picked.map((device) => device.device_id) };
+      }
       columns = await query(request)((tx) => exportMetricNames(tx, filter));
     } catch (error) {
       release();
@@ -151,9 +159,11 @@ export function registerExportRoutes(app: App, inTenant: InTenant, limits: Expor
     {
       schema: {
         tags,
-        summary: "Every device's telemetry over a window (at most 31 days), optionally some metrics, streamed",
+        summary:
+          "Every device's telemetry over a window (at most 31 days), or the devices a selector picks (the devices list's filters), optionally some metrics, streamed",
         querystring: Type.Object({
           ...Window,
+          ...SelectorQuery.properties,
           metrics: Type.Optional(
             Type.String({ description: 'comma-separated metric names: only these columns, and rows that carry one' }),
           ),
@@ -168,11 +178,12 @@ export function registerExportRoutes(app: App, inTenant: InTenant, limits: Expor
         .map((m) => m.trim())
         .filter(Boolean);
       if (metrics && metrics.length === 0) throw new AppError('INVALID_REQUEST', 'metrics names no metric');
+      const selector = selectorFromQuery(request.query);
       return stream(
         request,
         reply,
         takeSlot(tenantOf(request)),
-        { start, end, metrics },
+        { start, end, metrics, ...(selectsSomething(selector) && { selector }) },
         request.query.format,
         tenantOf(request).replace(/[^\w.-]/g, '_'),
       );

@@ -2513,7 +2513,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Every device's telemetry over a window (at most 31 days), optionally some metrics, streamed */
+    /** Every device's telemetry over a window (at most 31 days), or the devices a selector picks (the devices list's filters), optionally some metrics, streamed */
     get: {
       parameters: {
         query: {
@@ -2524,6 +2524,18 @@ export interface paths {
           /** @description the last hours, without start */
           hours: number;
           format: 'csv' | 'ndjson';
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
           /** @description comma-separated metric names: only these columns, and rows that carry one */
           metrics?: string;
         };
