@@ -4,6 +4,7 @@
 // list shows every device. Here the selector's schema and SQL; selector-input.ts checks one (pure).
 import { Type, type Static } from '@sinclair/typebox';
 import type { TenantScope, TenantTx } from '../db/database.js';
+import { AppError } from '../errors.js';
 import { DEVICE_COLUMNS, DEVICE_FROM, DEVICE_STATUS, escapeLike, type Device } from './devices.js';
 import { attributeType, TAGS_DESCRIPTION, type AttributeType, type AttributeValue } from './device-tags.js';
 import type { DEVICE_STATUSES } from './fleet.js';
@@ -190,6 +191,49 @@ export async function selectDevices(tx: TenantScope, selector: DeviceSelector, l
     [...params, limit ?? null],
   );
   return rows.map((row) => row.device_id);
+}
+
+/** How a fleet-wide read splits the selected devices: by site, by tag (a device in each of its tags), or by
+ * an attribute's value (devices without it left out). */
+export type GroupBy = { by: 'site' } | { by: 'tag' } | { by: 'attribute'; key: string };
+
+/** At most this many groups in one read: a chart of more is no longer read by anyone. */
+export const MAX_GROUPS = 100;
+
+const GROUP_JOINS: Record<GroupBy['by'], (param: (value: unknown) => string, groupBy: GroupBy) => [string, string]> = {
+  site: () => ['', 'dr.site_id'],
+  tag: () => [`JOIN device_tags g ON g.tenant_id = dr.tenant_id AND g.device_id = dr.device_id`, 'g.tag'],
+  attribute: (param, groupBy) => [
+    `JOIN device_attribute_values g ON g.tenant_id = dr.tenant_id AND g.device_id = dr.device_id
+         AND g.key = ${param((groupBy as { key: string }).key)}`,
+    // A date's text is in text_value too.
+    `COALESCE(g.text_value, g.number_value::text, g.boolean_value::text)`,
+  ],
+};
+
+/**
+ * The devices of any registry status a read covers (`{}`: the whole fleet), each with its group when
+ * `groupBy` is given (a device with two tags twice). More than MAX_GROUPS groups is a request to narrow.
+ */
+export async function devicesByGroup(
+  tx: TenantScope,
+  selector: DeviceSelector,
+  groupBy?: GroupBy,
+): Promise<{ device_id: string; group: string }[]> {
+  const params: unknown[] = [tx.tenantId];
+  const conditions = [`dr.tenant_id = $1`, ...conditionsOf(selector, params)];
+  const [join, group] = groupBy ? GROUP_JOINS[groupBy.by]((value) => `$${params.push(value)}`, groupBy) : ['', `''`];
+  const { rows } = await tx.query<{ device_id: string; group: string }>(
+    `SELECT dr.device_id, ${group} AS group FROM ${DEVICE_FROM} ${join} WHERE ${conditions.join(' AND ')}`,
+    params,
+  );
+  const groups = new Set(rows.map((row) => row.group));
+  if (groups.size > MAX_GROUPS)
+    throw new AppError(
+      'INVALID_REQUEST',
+      `group_by gives ${groups.size} groups; at most ${MAX_GROUPS}: narrow the selection or group by something coarser`,
+    );
+  return rows;
 }
 
 export interface DeviceListFilter {

@@ -10,6 +10,7 @@ import {
   type AttributeCondition,
   type AttributeOp,
   type DeviceSelector,
+  type GroupBy,
   type SelectorQuery,
 } from './device-selection.js';
 import {
@@ -176,4 +177,16 @@ export function selectorFromQuery(query: SelectorQuery): DeviceSelector {
     Object.entries(criteria).filter(([, value]) => value !== undefined && (!Array.isArray(value) || value.length > 0)),
   );
   return requireSelector(given);
+}
+
+/** `site`, `tag` or `attribute:<key>` as a GroupBy, or a 400 saying what to write. */
+export function groupByFromText(text: string): GroupBy {
+  if (text === 'site' || text === 'tag') return { by: text };
+  if (text.startsWith('attribute:')) {
+    const key = text.slice('attribute:'.length);
+    const problem = attributeKeyProblem(key);
+    if (problem) throw new AppError('INVALID_REQUEST', `group_by=${text}: ${problem}`);
+    return { by: 'attribute', key };
+  }
+  throw new AppError('INVALID_REQUEST', `group_by=${text} must be site, tag or attribute:<key>, e.g. attribute:model`);
 }

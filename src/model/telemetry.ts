@@ -48,11 +48,24 @@ const EPOCH = `timestamptz '1970-01-01 00:00:00+00'`;
 const valueOf = (json: string) =>
   `CASE jsonb_typeof(${json}) WHEN 'number' THEN (${json})::text::float8 ELSE CASE WHEN ${json} = 'true'::jsonb THEN 1 ELSE 0 END END`;
 
+/** A bucket's or window's statistics over sample rows (sum/count/min/max). */
+const STATS = 'sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples';
+
+export interface MetricStats {
+  metric: string;
+  avg: number;
+  min: number;
+  max: number;
+  samples: number;
+}
+
 export interface SeriesQuery {
   /** One metric, or every metric when undefined. */
   metric?: string | undefined;
   /** One device, or the whole fleet when undefined. */
   deviceId?: string | undefined;
+  /** Instead of one device or the fleet: these devices, each counted in its group (devicesByGroup). */
+  groups?: { device_id: string; group: string }[] | undefined;
   plan: Plan;
 }
 
@@ -137,26 +150,42 @@ function parts(
   return { sql: sql.join('\n UNION ALL '), params: all };
 }
 
-/** A window's samples as (metric, time, min, max, sum, count, bool) rows: rollup buckets and raw rows. */
+/**
+ * A window's samples as (grp, metric, time, min, max, sum, count, bool) rows: rollup buckets and raw rows.
+ * The fleet's own rollups answer for the whole fleet; a device's, for one device or for groups of them (each
+ * device's rows joined to its groups, found by index one device at a time).
+ */
 function samples(tx: TenantTx, query: SeriesQuery, tiers: Tiers) {
   const value = valueOf('m.value');
-  const fleet = query.deviceId === undefined;
-  return parts(tiers, [tx.tenantId, query.metric ?? null, query.deviceId ?? null], query.plan.start, query.plan.end, {
+  const fleet = query.deviceId === undefined && query.groups === undefined;
+  const params: unknown[] = [tx.tenantId, query.metric ?? null, query.deviceId ?? null];
+  if (query.groups)
+    params.push(
+      query.groups.map((row) => row.device_id),
+      query.groups.map((row) => row.group),
+    );
+  const grouped = (alias: string) =>
+    query.groups
+      ? [`g.grp`, `JOIN unnest($4::text[], $5::text[]) AS g(device_id, grp) ON g.device_id = ${alias}.device_id`]
+      : [`NULL::text`, ''];
+  return parts(tiers, params, query.plan.start, query.plan.end, {
     rollup: (resolution, range) => `
-      SELECT r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool
-      FROM ${fleet ? `telemetry_fleet_${resolution}` : `telemetry_rollup_${resolution}`} r
-      WHERE r.tenant_id = $1 AND ${fleet ? '$3::text IS NULL' : 'r.device_id = $3'}
+      SELECT ${grouped('r')[0]} AS grp, r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool
+      FROM ${fleet ? `telemetry_fleet_${resolution}` : `telemetry_rollup_${resolution}`} r ${grouped('r')[1]}
+      WHERE r.tenant_id = $1 AND ${query.deviceId === undefined ? '$3::text IS NULL' : 'r.device_id = $3'}
         AND ($2::text IS NULL OR r.metric = $2) AND r.metric <> '#messages' AND ${range}`,
     raw: (range) => `
-      SELECT m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum, 1 AS count,
-             jsonb_typeof(m.value) = 'boolean' AS bool
-      FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+      SELECT ${grouped('t')[0]} AS grp, m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum,
+             1 AS count, jsonb_typeof(m.value) = 'boolean' AS bool
+      FROM telemetry t ${grouped('t')[1]} CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
       WHERE t.tenant_id = $1 AND ($3::text IS NULL OR t.device_id = $3) AND t.msg_type = 'telemetry' AND ${range}
         AND ($2::text IS NULL OR m.key = $2) AND jsonb_typeof(m.value) IN ('number', 'boolean')`,
   });
 }
 
 export interface SeriesPoint {
+  /** The group of a grouped read. */
+  group?: string;
   metric: string;
   time: Date;
   avg: number;
@@ -173,14 +202,30 @@ export function telemetrySeries(tx: TenantTx, query: SeriesQuery): Promise<Serie
       const { sql, params } = samples(tx, query, tiers);
       const bucket = `$${params.length + 1}`;
       const { rows } = await tx.query<SeriesPoint>(
-        `SELECT metric, date_bin(make_interval(secs => ${bucket}::int), time, ${EPOCH}) AS time,
-                sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
-         FROM (${sql}) s GROUP BY 1, 2 ORDER BY 1, 2`,
+        `SELECT date_bin(make_interval(secs => ${bucket}::int), time, ${EPOCH}) AS time,
+                ${query.groups ? 'grp AS group, ' : ''}metric, ${STATS}
+         FROM (${sql}) s GROUP BY 1, grp, metric ORDER BY grp, metric, 1`,
         [...params, query.plan.bucketSeconds],
       );
       return rows;
     },
     query.plan,
+  );
+}
+
+/** avg/min/max of every numeric metric per group of devices over the plan's window (booleans left out). */
+export function groupedSummary(tx: TenantTx, plan: Plan, groups: NonNullable<SeriesQuery['groups']>) {
+  return atWatermark(
+    tx,
+    async (tiers) => {
+      const { sql, params } = samples(tx, { plan, groups }, tiers);
+      const { rows } = await tx.query<MetricStats & { group: string }>(
+        `SELECT grp AS group, metric, ${STATS} FROM (${sql}) s WHERE NOT bool GROUP BY 1, 2 ORDER BY 1, 2`,
+        params,
+      );
+      return rows;
+    },
+    plan,
   );
 }
 
@@ -190,8 +235,8 @@ export function telemetrySummary(tx: TenantTx, plan: Plan) {
     tx,
     async (tiers) => {
       const { sql, params } = samples(tx, { plan }, tiers);
-      const metrics = await tx.query<{ metric: string; avg: number; min: number; max: number; samples: number }>(
-        `SELECT metric, sum(sum) / sum(count) AS avg, min(min) AS min, max(max) AS max, sum(count)::int AS samples
+      const metrics = await tx.query<MetricStats>(
+        `SELECT metric, ${STATS}
          FROM (${sql}) s WHERE NOT bool GROUP BY 1 ORDER BY 1`,
         params,
       );

@@ -72,8 +72,8 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
       if (slice?.caughtUp) return;
     }
   };
-  /** A raw-row computation of one metric's buckets, fleet-wide or for one device. */
-  const rawChart = async (metric: string, start: string, end: string, bucket: number, device?: string) =>
+  /** A raw-row computation of one metric's buckets, fleet-wide or for some devices. */
+  const rawChart = async (metric: string, start: string, end: string, bucket: number, device?: string | string[]) =>
     (
       await pulse.db.withService((tx) =>
         tx.query<{ time: Date; avg: number; min: number; max: number; samples: number }>(
@@ -81,9 +81,9 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
                   avg((metrics ->> $1)::float8) AS avg, min((metrics ->> $1)::float8) AS min,
                   max((metrics ->> $1)::float8) AS max, count(*)::int AS samples
            FROM telemetry WHERE tenant_id = 'lr-a' AND msg_type = 'telemetry' AND metrics ? $1
-             AND time >= $2 AND time < $3 AND ($5::text IS NULL OR device_id = $5)
+             AND time >= $2 AND time < $3 AND ($5::text[] IS NULL OR device_id = ANY ($5))
            GROUP BY 1 ORDER BY 1`,
-          [metric, start, end, bucket, device ?? null],
+          [metric, start, end, bucket, device === undefined ? null : [device].flat()],
         ),
       )
     ).rows.map((row) => ({ ...row, time: row.time.toISOString() }));
@@ -195,11 +195,78 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     expectSameSeries(after.series, await rawChart('temp_c', after.start, after.end, after.bucket_seconds));
   });
 
+  it('charts and summarises the devices a selector picks, per site, tag or attribute, as raw rows would', async () => {
+    await pulse.db.withService((tx) =>
+      tx.query(
+        `UPDATE device_registry SET site_id = v.site, tags = v.tags, attributes = v.attributes
+         FROM (VALUES ('a-1', 'north', '{cold,x}'::text[], '{"model": "X200"}'::jsonb),
+                      ('a-2', 'north', '{x}', '{"model": "X300"}'),
+                      ('a-3', 'south', '{}', '{"model": "X200"}')) AS v(device, site, tags, attributes)
+         WHERE tenant_id = 'lr-a' AND device_id = v.device`,
+      ),
+    );
+    const bySite = await get('/api/v2/telemetry/chart?metric=temp_c&hours=720&group_by=site');
+    expect(bySite.series).toEqual([]);
+    expect(Object.keys(bySite.groups).sort()).toEqual(['north', 'south']);
+    const raw = (devices: string[]) => rawChart('temp_c', bySite.start, bySite.end, bySite.bucket_seconds, devices);
+    expectSameSeries(bySite.groups.north, await raw(['a-1', 'a-2']));
+    expectSameSeries(bySite.groups.south, await raw(['a-3']));
+
+    // A device counts in each of its tags; a selector narrows before grouping.
+    const byTag = await get('/api/v2/telemetry/chart?metric=temp_c&hours=168&group_by=tag');
+    expect(Object.keys(byTag.groups).sort()).toEqual(['cold', 'x']);
+    const rawTag = (devices: string[]) => rawChart('temp_c', byTag.start, byTag.end, byTag.bucket_seconds, devices);
+    expectSameSeries(byTag.groups.x, await rawTag(['a-1', 'a-2']));
+    expectSameSeries(byTag.groups.cold, await rawTag(['a-1']));
+    const selected = await get('/api/v2/telemetry/chart?metric=temp_c&hours=168&tag=cold');
+    expect(selected.groups).toBeUndefined();
+    expectSameSeries(selected.series, await rawTag(['a-1']));
+
+    const summary = await get('/api/v2/telemetry/summary?hours=720&group_by=attribute:model&site_id=north');
+    expect(Object.keys(summary.groups).sort()).toEqual(['X200', 'X300']);
+    expect(summary.groups.X200.device_count).toBe(1);
+    const { rows } = await pulse.db.withService((tx) =>
+      tx.query<{ samples: number; avg: number; min: number; max: number }>(
+        `SELECT count(*)::int AS samples, avg((metrics ->> 'temp_c')::float8) AS avg,
+                min((metrics ->> 'temp_c')::float8) AS min, max((metrics ->> 'temp_c')::float8) AS max
+         FROM telemetry WHERE tenant_id = 'lr-a' AND device_id = 'a-2' AND msg_type = 'telemetry' AND time >= $1`,
+        [summary.start],
+      ),
+    );
+    const x300 = summary.groups.X300.metrics.temp_c;
+    expect([x300.samples, x300.min, x300.max]).toEqual([rows[0]!.samples, rows[0]!.min, rows[0]!.max]);
+    expect(x300.avg).toBeCloseTo(rows[0]!.avg, 9);
+    expect(Object.keys(summary.groups.X300.metrics)).toEqual(['temp_c']);
+    // The whole fleet stays at the top level, as the reference answers it.
+    expect(summary.device_count).toBe(3);
+    const all = await get('/api/v2/telemetry/summary?hours=24&tag=x');
+    expect(Object.keys(all.groups)).toEqual(['all']);
+    expect(all.groups.all.device_count).toBe(2);
+
+    for (const [query, message] of [
+      ['group_by=model', /site, tag or attribute:<key>/],
+      ['group_by=attribute:1x', /attribute key/],
+      ['group_by=site&device_id=a-1', /device_id reads one device/],
+      ['attr=model', /key:op:value/],
+    ] as const) {
+      const response = await pulse.call(`/api/v2/telemetry/chart?metric=temp_c&${query}`, {
+        admin: false,
+        headers: bearer(token),
+      });
+      expect(response.status, query).toBe(400);
+      expect(response.body.detail).toMatch(message);
+    }
+  });
+
   it("never shows another tenant's data", async () => {
     const theirs = await get('/api/v2/telemetry/summary?hours=720', other);
     expect(theirs.device_count).toBe(1);
     const chart = await get('/api/v2/telemetry/chart?metric=temp_c&hours=720', other);
     expect(chart.series.reduce((sum: number, p: any) => sum + p.samples, 0)).toBe(theirs.sample_count);
+    const grouped = await get('/api/v2/telemetry/summary?hours=720&group_by=site', other);
+    expect(Object.keys(grouped.groups)).toEqual(['site-1']);
+    expect(grouped.groups['site-1'].device_count).toBe(1);
+    expect((await get('/api/v2/telemetry/chart?metric=temp_c&hours=24&tag=x', other)).series).toEqual([]);
     const response = await pulse.call('/api/v2/devices/a-1/telemetry/series?hours=24', {
       admin: false,
       headers: bearer(other),

@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
 import { MAX_CHART_DAYS, timeWindow } from '../time-window.js';
+import { groupBy } from '../../lib/group-by.js';
 import { JsonObject, Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import {
   Alert as AlertView,
@@ -17,15 +18,15 @@ import {
   Reading,
 } from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
-import { listDevices, SelectorQuery } from '../../model/device-selection.js';
-import { selectorFromQuery } from '../../model/selector-input.js';
+import { devicesByGroup, listDevices, selectsSomething, SelectorQuery } from '../../model/device-selection.js';
+import { groupByFromText, selectorFromQuery } from '../../model/selector-input.js';
 import * as alertModel from '../../model/alerts.js';
 import type { Alert } from '../../model/alerts.js';
 import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
 import { ACTIVE_ALERT_STATUSES, DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
-import { planWindow, POINT_BUDGET, type Retention } from '../../model/resolution.js';
+import { planWindow, POINT_BUDGET, type Plan, type Retention } from '../../model/resolution.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -68,10 +69,19 @@ const TimelineQuery = Type.Object({
 });
 const RulesQuery = Type.Object({ limit: Limit(500, 100) });
 const RuleParams = Type.Object({ rule_id: Type.String({ minLength: 1 }) });
-const SummaryQuery = Type.Object({ hours: Hours(720, 1) });
+const GroupByQuery = Type.Object({
+  ...SelectorQuery.properties,
+  group_by: Type.Optional(
+    Type.String({
+      description: 'site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model',
+    }),
+  ),
+});
+const SummaryQuery = Type.Object({ hours: Hours(720, 1), ...GroupByQuery.properties });
 const ChartQuery = Type.Object({
   metric: Type.String({ minLength: 1 }),
   device_id: Type.Optional(Type.String()),
+  ...GroupByQuery.properties,
   hours: Hours(720, 6),
   start: Type.Optional(Instant),
   end: Type.Optional(Instant),
@@ -90,6 +100,45 @@ const SeriesPoint = Obj({
   max: Type.Number(),
   samples: Type.Integer(),
 });
+
+const MetricStatsMap = Type.Record(
+  Type.String(),
+  Obj({ avg: Type.Number(), min: Type.Number(), max: Type.Number(), samples: Type.Integer() }),
+);
+const byMetric = (metrics: telemetryModel.MetricStats[]) =>
+  Object.fromEntries(metrics.map(({ metric, ...stats }) => [metric, stats]));
+const bucketOf = ({ time, avg, min, max, samples }: telemetryModel.SeriesPoint) => ({ time, avg, min, max, samples });
+
+/** The summary's groups: each with its devices (reporting or not) and its metrics' statistics. */
+async function summaryByGroup(
+  tx: TenantTx,
+  plan: Plan,
+  groups: { device_id: string; group: string }[],
+  grouping: string | undefined,
+) {
+  const label = (group: string) => (grouping === undefined ? 'all' : group);
+  const stats = groupBy(await telemetryModel.groupedSummary(tx, plan, groups), (row) => label(row.group));
+  const devices = groupBy(groups, (row) => label(row.group));
+  return Object.fromEntries(
+    [...devices].map(([group, members]) => [
+      group,
+      {
+        device_count: new Set(members.map((member) => member.device_id)).size,
+        metrics: byMetric((stats.get(group) ?? []).map(({ group: _group, ...row }) => row)),
+      },
+    ]),
+  );
+}
+
+/**
+ * The devices a fleet read narrows to and their groups, when its query names a selector or a group_by;
+ * undefined for the whole fleet, which its own rollups answer.
+ */
+async function readGroups(tx: TenantTx, query: Static<typeof GroupByQuery>) {
+  const selector = selectorFromQuery(query);
+  if (query.group_by === undefined && !selectsSomething(selector)) return undefined;
+  return devicesByGroup(tx, selector, query.group_by === undefined ? undefined : groupByFromText(query.group_by));
+}
 
 /** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
 export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
@@ -425,7 +474,9 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
         tags,
         summary: 'avg/min/max of every numeric metric over the last hours',
         description:
-          'Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket.',
+          'Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. ' +
+          "The top level is the whole fleet (as the reference); a selector (the devices list's filters) or `group_by` adds `groups`: " +
+          "the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.",
         querystring: SummaryQuery,
         response: {
           200: Obj({
@@ -434,9 +485,11 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
             hours: Type.Integer(),
             resolution: ResolutionName,
             start: Timestamp,
-            metrics: Type.Record(
-              Type.String(),
-              Obj({ avg: Type.Number(), min: Type.Number(), max: Type.Number(), samples: Type.Integer() }),
+            metrics: MetricStatsMap,
+            groups: Type.Optional(
+              Type.Record(Type.String(), Obj({ device_count: Type.Integer(), metrics: MetricStatsMap }), {
+                description: 'group → the devices in it and their metrics',
+              }),
             ),
           }),
         },
@@ -449,6 +502,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
           { start: new Date(end.getTime() - request.query.hours * 3600_000), end },
           { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS },
         );
+        const groups = await readGroups(tx, request.query);
         const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, plan);
         return {
           sample_count,
@@ -456,7 +510,8 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
           hours: request.query.hours,
           resolution: plan.resolution,
           start: plan.start,
-          metrics: Object.fromEntries(metrics.map(({ metric, ...stats }) => [metric, stats])),
+          metrics: byMetric(metrics),
+          ...(groups && { groups: await summaryByGroup(tx, plan, groups, request.query.group_by) }),
         };
       }),
   );
@@ -473,7 +528,14 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
           200: Obj({
             metric: Type.String(),
             device_id: Nullable(Type.String()),
-            series: Type.Array(SeriesPoint),
+            series: Type.Array(SeriesPoint, {
+              description: 'the fleet, the device, or the devices a selector picks; empty with group_by',
+            }),
+            groups: Type.Optional(
+              Type.Record(Type.String(), Type.Array(SeriesPoint), {
+                description: 'with group_by: site, tag or attribute value → its buckets',
+              }),
+            ),
             resolution: ResolutionName,
             bucket_seconds: Type.Integer(),
             hours: Type.Number(),
@@ -493,11 +555,18 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
             ? { minBucketSeconds: CHART_MIN_BUCKET_SECONDS }
             : { bucketSeconds: bucket_minutes * 60 },
         );
-        const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, plan });
+        const groups = await readGroups(tx, request.query);
+        if (groups && device_id !== undefined)
+          throw new AppError('INVALID_REQUEST', 'device_id reads one device: leave out the selector and group_by');
+        const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, groups, plan });
+        const byGroup = groupBy(points, (point) => point.group ?? '');
         return {
           metric,
           device_id: device_id ?? null,
-          series: points.map(({ metric: _metric, ...point }) => point),
+          series: request.query.group_by === undefined ? points.map(bucketOf) : [],
+          ...(request.query.group_by !== undefined && {
+            groups: Object.fromEntries([...byGroup].map(([group, groupPoints]) => [group, groupPoints.map(bucketOf)])),
+          }),
           resolution: plan.resolution,
           bucket_seconds: plan.bucketSeconds,
           hours: window.hours,

@@ -1931,12 +1931,26 @@ export interface paths {
     };
     /**
      * avg/min/max of every numeric metric over the last hours
-     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket.
+     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. The top level is the whole fleet (as the reference); a selector (the devices list's filters) or `group_by` adds `groups`: the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.
      */
     get: {
       parameters: {
         query: {
           hours: number;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
+          /** @description site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model */
+          group_by?: string;
         };
         header?: never;
         path?: never;
@@ -1964,6 +1978,20 @@ export interface paths {
                   min: number;
                   max: number;
                   samples: number;
+                };
+              };
+              /** @description group → the devices in it and their metrics */
+              groups?: {
+                [key: string]: {
+                  device_count: number;
+                  metrics: {
+                    [key: string]: {
+                      avg: number;
+                      min: number;
+                      max: number;
+                      samples: number;
+                    };
+                  };
                 };
               };
             };
@@ -2029,6 +2057,20 @@ export interface paths {
         query: {
           metric: string;
           device_id?: string;
+          /** @description has any of these tags: tag=a&tag=b or tag=a,b */
+          tag?: string | string[];
+          /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
+          tags_all?: string | string[];
+          /** @description attribute conditions key:op:value, all of which must hold, e.g. attr=model:eq:X200, attr=battery_v:lt:3.3, attr=installed_on:gte:2025-01-01, attr=model:one_of:X200|X300, attr=model:exists. Values: true/false, numbers, dates, else text ("42" in quotes is text). Operators: eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+          attr?: string | string[];
+          /** @description any of ONLINE, STALE, OFFLINE, REVOKED: status=ONLINE&status=STALE or ONLINE,STALE */
+          status?: string | string[];
+          /** @description in one of these sites, exactly (repeat for more) */
+          site_id?: string | string[];
+          /** @description device ids starting with this */
+          prefix?: string;
+          /** @description site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model */
+          group_by?: string;
           hours: number;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
@@ -2052,6 +2094,7 @@ export interface paths {
             'application/json': {
               metric: string;
               device_id: string | null;
+              /** @description the fleet, the device, or the devices a selector picks; empty with group_by */
               series: {
                 /** Format: date-time */
                 time: string;
@@ -2060,6 +2103,17 @@ export interface paths {
                 max: number;
                 samples: number;
               }[];
+              /** @description with group_by: site, tag or attribute value → its buckets */
+              groups?: {
+                [key: string]: {
+                  /** Format: date-time */
+                  time: string;
+                  avg: number;
+                  min: number;
+                  max: number;
+                  samples: number;
+                }[];
+              };
               /** @description what answered: raw rows, 1-minute or 1-hour rollups */
               resolution: 'raw' | '1m' | '1h';
               bucket_seconds: number;
