@@ -23,6 +23,13 @@ const everyWidget = [
     options: { metrics: ['temp_c'], devices: ['fr-1', '$device'], stats: ['avg', 'max'] },
   },
   { id: 'fleet-temp', type: 'timeseries', layout: at(6, 0, 6), options: { metrics: ['temp_c'] } },
+  { id: 'by-site', type: 'timeseries', layout: at(0, 14, 6), options: { metrics: ['temp_c'], group_by: 'site' } },
+  {
+    id: 'site-bars',
+    type: 'bar',
+    layout: at(6, 14, 6),
+    options: { group_by: 'site', metric: 'temp_c', stat: 'max' },
+  },
   {
     id: 'hot',
     type: 'stat',
@@ -43,6 +50,7 @@ const everyWidget = [
   { id: 'where', type: 'map', layout: at(6, 9, 6), options: {} },
   { id: 'note', type: 'text', layout: at(0, 12, 12, 2), options: { markdown: '# Cold room\n<script>x</script>' } },
 ];
+const widget = (id: string) => everyWidget.find((w) => w.id === id)!;
 const board = (name: string, widgets: unknown[] = everyWidget) => ({
   version: 1,
   name,
@@ -116,7 +124,7 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     dashboardId = created.body.dashboard_id;
     expect(created.body.definition.widgets).toHaveLength(everyWidget.length);
     // Defaults filled in: a table's limit, a stat's thresholds.
-    expect(created.body.definition.widgets[6].options.limit).toBe(10);
+    expect(created.body.definition.widgets.find((w: { id: string }) => w.id === 'devices').options.limit).toBe(10);
     expect(created.body.choices.sites).toEqual(['s1', 's2']);
     expect(created.body.choices.tags).toEqual([]);
 
@@ -152,6 +160,11 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(widgets.online.value).toBe(1);
     expect(widgets.gauge.value).toBeGreaterThan(4);
     expect(widgets.statuses.bars).toContainEqual({ label: 'STALE', value: 1 });
+    expect(widgets['by-site'].series.map((s: { label: string }) => s.label)).toEqual(['s1 temp_c', 's2 temp_c']);
+    expect(widgets['site-bars'].bars).toEqual([
+      { label: 's1', value: 26 },
+      { label: 's2', value: 10 },
+    ]);
     expect(widgets.devices.rows).toEqual([
       { device_id: 'fr-1', site_id: 's1', status: 'ONLINE', 'metric:temp_c': 21.5 },
       { device_id: 'fr-2', site_id: 's2', status: 'STALE', 'metric:temp_c': 21.5 },
@@ -176,6 +189,9 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     const { widgets } = data.body;
     expect(widgets.devices.rows.map((row: { device_id: string }) => row.device_id)).toEqual(['fr-2']);
     expect(widgets.online.value).toBe(0);
+    const fleetMax = Math.max(...widgets['fleet-temp'].series[0].points.map((p: { max: number }) => p.max));
+    expect(fleetMax).toBe(10);
+    expect(widgets['site-bars'].bars).toEqual([{ label: 's2', value: 10 }]);
     expect(widgets.where.positions.map((p: { device_id: string }) => p.device_id)).toEqual(['fr-2']);
     expect(new Date(data.body.end).getTime() - new Date(data.body.start).getTime()).toBeLessThan(3601_000);
     // A widget needing $device says so when none is chosen; the others are answered.
@@ -187,10 +203,10 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
   it('refuses a wrong document with a 422 naming the path', async () => {
     const cases: [unknown, string][] = [
       [{ ...board('x'), version: 2 }, '/version'],
-      [board('x', [{ ...everyWidget[2], options: { metric: 'temp c' } }]), '/widgets/0/options/metric'],
-      [board('x', [{ ...everyWidget[0], type: 'pie' }]), '/widgets/0/type'],
-      [board('x', [everyWidget[2], everyWidget[2]]), '/widgets/1/id'],
-      [board('x', [{ ...everyWidget[2], layout: at(10, 0, 4) }]), '/widgets/0/layout'],
+      [board('x', [{ ...widget('hot'), options: { metric: 'temp c' } }]), '/widgets/0/options/metric'],
+      [board('x', [{ ...widget('temps'), type: 'pie' }]), '/widgets/0/type'],
+      [board('x', [widget('hot'), widget('hot')]), '/widgets/1/id'],
+      [board('x', [{ ...widget('hot'), layout: at(10, 0, 4) }]), '/widgets/0/layout'],
       [{ ...board('x'), variables: ['site'] }, '/widgets/0/options'],
       [{ ...board('x'), time: { from: 'now', to: 'now-1h' } }, '/time/from'],
       [{ name: 'x' }, '/version'],

@@ -2,18 +2,20 @@
 // widgets, read through the model's functions — series from raw rows or rollups as planWindow decides
 // (each widget says which answered), counts, lists and states — in one transaction of the tenant. The
 // variables narrow fleet-wide widgets (site, tag) and fill `$device`. A widget that cannot be read says why
-// in its `error`; the others are still answered.
+// in its `error`; the others are still answered. Fleet-wide reads narrowed or grouped read the devices'
+// rollups of the devices a selector picks (devicesByGroup), the fleet's own rollups otherwise.
 import { Type, type Static } from '@sinclair/typebox';
 import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import { resolveRange, type DashboardDocument, type Widget } from '../../model/dashboard-schema.js';
-import { listDevices, selectDevices, type DeviceSelector } from '../../model/device-selection.js';
+import { devicesByGroup, listDevices, selectDevices, type DeviceSelector } from '../../model/device-selection.js';
+import { groupBy } from '../../lib/group-by.js';
 import { DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
 import { listAlerts } from '../../model/alerts.js';
 import { planWindow, type Plan, type Retention } from '../../model/resolution.js';
 import { fleetPositions, metricStates } from '../../model/telemetry-states.js';
-import { telemetrySeries } from '../../model/telemetry.js';
+import { groupedSummary, telemetrySeries } from '../../model/telemetry.js';
 import { Alert as AlertView } from '../../model/views.js';
 import { MAX_WINDOW_DAYS } from '../time-window.js';
 
@@ -101,11 +103,16 @@ const FLEET_MIN_BUCKET_SECONDS = 60;
 const pointsOf = (rows: Awaited<ReturnType<typeof telemetrySeries>>) =>
   rows.map(({ time, avg, min, max, samples }) => ({ time, avg, min, max, samples }));
 
-/** A metric's series for one device, or the fleet's (narrowing is refused until fleet groups can be read). */
+/** The narrowed devices (or the fleet's) in their groups by site or tag; undefined: the whole fleet, ungrouped. */
+async function groupsOf(context: Context, by?: 'site' | 'tag') {
+  if (by === undefined && !context.narrowing) return undefined;
+  return devicesByGroup(context.tx, context.narrowing ?? {}, by && { by });
+}
+
+/** A metric's series for one device, or the fleet's (the narrowed devices' when a variable narrows it). */
 async function seriesOf(context: Context, metric: string, device: string | undefined, plan: Plan) {
-  if (device === undefined && context.narrowing)
-    throw new AppError('INVALID_REQUEST', 'A fleet-wide series cannot be narrowed by site or tag yet');
-  return pointsOf(await telemetrySeries(context.tx, { metric, deviceId: device, plan }));
+  const groups = device === undefined ? await groupsOf(context) : undefined;
+  return pointsOf(await telemetrySeries(context.tx, { metric, deviceId: device, groups, plan }));
 }
 
 /** A statistic over a series' buckets (avg weighted by samples); last: the newest bucket's average. */
@@ -174,26 +181,41 @@ type Reader<T extends Widget['type']> = (
 
 const READERS: { [T in Widget['type']]: Reader<T> } = {
   async timeseries(context, options) {
-    if (options.group_by) throw new AppError('INVALID_REQUEST', 'Series by site or tag cannot be read yet');
     const devices = options.devices.map((ref) => deviceOf(ref, context));
     const plan = planOf(context, devices.length === 0 ? { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS } : {});
     const series = [];
-    for (const device of devices.length === 0 ? [undefined] : devices)
-      for (const metric of options.metrics)
-        series.push({
-          label: device === undefined ? `fleet ${metric}` : `${device} ${metric}`,
-          metric,
-          points: await seriesOf(context, metric, device, plan),
-        });
+    if (options.group_by) {
+      const groups = await groupsOf(context, options.group_by);
+      for (const metric of options.metrics) {
+        const points = await telemetrySeries(context.tx, { metric, groups, plan });
+        for (const [group, groupPoints] of groupBy(points, (point) => point.group ?? ''))
+          series.push({ label: `${group} ${metric}`, metric, points: pointsOf(groupPoints) });
+      }
+    } else
+      for (const device of devices.length === 0 ? [undefined] : devices)
+        for (const metric of options.metrics)
+          series.push({
+            label: `${device ?? 'fleet'} ${metric}`,
+            metric,
+            points: await seriesOf(context, metric, device, plan),
+          });
     return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, series };
   },
   stat: valueWidget,
   gauge: valueWidget,
   async bar(context, options) {
-    if (options.group_by !== 'status')
-      throw new AppError('INVALID_REQUEST', `A bar by ${options.group_by} cannot be read yet`);
-    const counts = await statusCounts(context);
-    return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };
+    if (options.group_by === 'status') {
+      const counts = await statusCounts(context);
+      return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };
+    }
+    const plan = planOf(context, { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS });
+    const stats = await groupedSummary(context.tx, plan, (await groupsOf(context, options.group_by))!);
+    const stat = options.stat ?? 'avg';
+    return {
+      resolution: plan.resolution,
+      bucket_seconds: plan.bucketSeconds,
+      bars: stats.filter((row) => row.metric === options.metric).map((row) => ({ label: row.group, value: row[stat] })),
+    };
   },
   async table(context, options) {
     const { devices, total } = await listDevices(context.tx, {
