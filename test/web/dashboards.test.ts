@@ -100,7 +100,7 @@ describe('dashboards in Chromium', () => {
       await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       dashboardId = new URL(page.url()).pathname.split('/').pop()!;
 
-      await page.getByRole('button', { name: 'Edit' }).click();
+      await page.getByRole('button', { name: 'Edit', exact: true }).click();
       for (const kind of ['site', 'device']) await page.getByLabel(`Variable ${kind} on`).check();
       for (const type of TYPES) {
         await page.getByLabel('Add widget').selectOption({ label: type });
@@ -110,7 +110,7 @@ describe('dashboards in Chromium', () => {
       }
       expect(await page.locator('[data-widget]').count()).toBe(TYPES.length);
       await page.getByRole('button', { name: 'Save' }).click();
-      await page.getByRole('button', { name: 'Edit' }).waitFor();
+      await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
       const before = await saved();
       expect(before.widgets.map((w: { type: string }) => w.type)).toEqual([
         'timeseries',
@@ -125,7 +125,7 @@ describe('dashboards in Chromium', () => {
       ]);
 
       // Move the single stat to the right of the time series, and make the gauge larger by its corner.
-      await page.getByRole('button', { name: 'Edit' }).click();
+      await page.getByRole('button', { name: 'Edit', exact: true }).click();
       const stat = page.locator('[data-widget=w2] header');
       const statBox = (await stat.boundingBox())!;
       await page.mouse.move(statBox.x + 40, statBox.y + 8);
@@ -140,7 +140,7 @@ describe('dashboards in Chromium', () => {
       await page.mouse.move(handleBox.x + 300, handleBox.y + 130, { steps: 12 });
       await page.mouse.up();
       await page.getByRole('button', { name: 'Save' }).click();
-      await page.getByRole('button', { name: 'Edit' }).waitFor();
+      await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
       const after = await saved();
       const layoutOf = (doc: { widgets: { id: string; layout: object }[] }, id: string) =>
         doc.widgets.find((w) => w.id === id)!.layout as { x: number; y: number; w: number; h: number };
@@ -160,13 +160,15 @@ describe('dashboards in Chromium', () => {
           /raw|1-minute|1-hour/,
         );
         expect(await page.locator('[data-widget=w6] [data-testid=widget-alert]').count()).toBe(1);
-        expect(await page.locator('[data-widget=w9] h2').textContent()).toBe('Note');
+        expect(await page.locator('[data-widget=w9] [data-testid=markdown] h2').textContent()).toBe('Note');
         const box = (id: string) => page.locator(`.react-grid-item:has([data-widget=${id}])`).boundingBox();
         expect((await box('w3'))!.width).toBeGreaterThan(400);
       };
       await checkBoard();
       await shot(page, 'dashboard-built-1440');
       await page.reload();
+      await page.getByTestId('whoami').waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(page, TYPES.length);
       await checkBoard();
       await page.context().close();
@@ -229,6 +231,8 @@ describe('dashboards in Chromium', () => {
       expect(await overflows(page)).toBe(false);
       await shot(page, 'dashboard-viewer-390');
       await page.reload();
+      await page.getByTestId('whoami').waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(page, TYPES.length);
       expect(await page.getByLabel('Variable site').inputValue()).toBe('depot');
       expect(await page.getByLabel('Range').inputValue()).toBe('now-6h');

@@ -14,6 +14,7 @@ const STACK_BELOW_PX = 640;
 function WidgetFrame({
   widget,
   data,
+  fetching,
   editing,
   shared,
   onEdit,
@@ -21,6 +22,8 @@ function WidgetFrame({
 }: {
   widget: Widget;
   data: DashboardData | undefined;
+  /** A newer answer is on its way (the one shown is for an earlier range or variable). */
+  fetching: boolean;
   editing: boolean;
   shared: boolean;
   onEdit?: (widget: Widget) => void;
@@ -28,7 +31,7 @@ function WidgetFrame({
 }) {
   const answer = data?.widgets[widget.id];
   const resolution = answer?.resolution;
-  const drawn = widget.type === 'text' || (answer !== undefined && data !== undefined);
+  const drawn = widget.type === 'text' || (answer !== undefined && !fetching);
   return (
     <section
       className="card flex h-full min-h-0 flex-col gap-1 overflow-hidden !p-2"
@@ -77,6 +80,7 @@ function WidgetFrame({
 export function DashboardBoard({
   widgets,
   data,
+  fetching = false,
   editing = false,
   shared = false,
   onLayout,
@@ -85,6 +89,7 @@ export function DashboardBoard({
 }: {
   widgets: Widget[];
   data: DashboardData | undefined;
+  fetching?: boolean;
   editing?: boolean;
   shared?: boolean;
   /** Told the widgets' new places after a move or resize. */
@@ -94,7 +99,15 @@ export function DashboardBoard({
 }) {
   const { width, containerRef, mounted } = useContainerWidth();
   const frame = (widget: Widget) => (
-    <WidgetFrame widget={widget} data={data} editing={editing} shared={shared} onEdit={onEdit} onRemove={onRemove} />
+    <WidgetFrame
+      widget={widget}
+      data={data}
+      fetching={fetching}
+      editing={editing}
+      shared={shared}
+      onEdit={onEdit}
+      onRemove={onRemove}
+    />
   );
   const stacked = mounted && width < STACK_BELOW_PX;
   const ordered = [...widgets].sort((a, b) => a.layout.y - b.layout.y || a.layout.x - b.layout.x);

@@ -1,5 +1,6 @@
 // What each widget type draws from its share of a dashboard's data (POST …/data): charts on ECharts, the
 // state band and the fleet map of the device pages, tables and lists, and Markdown with its HTML escaped.
+// Options the server fills in by default may be missing from a widget being edited: drawn with the same.
 import MarkdownIt from 'markdown-it';
 import { lazy, Suspense, useMemo } from 'react';
 import { Link } from 'react-router';
@@ -43,7 +44,7 @@ function TimeseriesWidget({ series, stats }: { series: Series[]; stats: Of<'time
 }
 
 function StatWidget({ value, options }: { value: number | null; options: Of<'stat'> }) {
-  const color = thresholdColor(value, options.thresholds);
+  const color = thresholdColor(value, options.thresholds ?? []);
   return (
     <div className="grid h-full place-items-center">
       <span className="text-3xl font-semibold tabular-nums" style={{ color }} data-testid="stat-value">
@@ -56,13 +57,14 @@ function StatWidget({ value, options }: { value: number | null; options: Of<'sta
 
 function GaugeWidget({ value, options }: { value: number | null; options: Of<'gauge'> }) {
   const option = useMemo(() => {
-    const span = options.max - options.min || 1;
-    const sorted = [...options.thresholds].sort((a, b) => a.value - b.value);
+    const { min = 0, max = 100 } = options;
+    const span = max - min || 1;
+    const sorted = [...(options.thresholds ?? [])].sort((a, b) => a.value - b.value);
     // The arc coloured from each threshold up; indigo below the first.
     const colors: [number, string][] = sorted.length
       ? [
           ...sorted.map(
-            (t, i) => [(t.value - options.min) / span, i === 0 ? '#6366f1' : sorted[i - 1]!.color] as [number, string],
+            (t, i) => [(t.value - min) / span, i === 0 ? '#6366f1' : sorted[i - 1]!.color] as [number, string],
           ),
           [1, sorted.at(-1)!.color],
         ]
@@ -71,8 +73,8 @@ function GaugeWidget({ value, options }: { value: number | null; options: Of<'ga
       series: [
         {
           type: 'gauge',
-          min: options.min,
-          max: options.max,
+          min,
+          max,
           axisLine: { lineStyle: { width: 10, color: colors } },
           splitNumber: 4,
           pointer: { width: 4 },
@@ -81,7 +83,7 @@ function GaugeWidget({ value, options }: { value: number | null; options: Of<'ga
             offsetCenter: [0, '60%'],
             formatter: () => (value === null ? '—' : `${Number(value.toFixed(2))} ${options.unit ?? ''}`),
           },
-          data: [{ value: value ?? options.min }],
+          data: [{ value: value ?? min }],
         },
       ],
     };
@@ -230,7 +232,7 @@ export function WidgetBody({
   if (data.error) return <p className="text-sm text-amber-700 dark:text-amber-300">{data.error}</p>;
   switch (widget.type) {
     case 'timeseries':
-      return <TimeseriesWidget series={data.series ?? []} stats={widget.options.stats} />;
+      return <TimeseriesWidget series={data.series ?? []} stats={widget.options.stats ?? ['avg']} />;
     case 'stat':
       return <StatWidget value={data.value ?? null} options={widget.options} />;
     case 'gauge':
@@ -238,7 +240,9 @@ export function WidgetBody({
     case 'bar':
       return <BarWidget bars={data.bars ?? []} />;
     case 'table':
-      return <TableWidget rows={data.rows ?? []} columns={widget.options.columns} linkDevices={!shared} />;
+      return (
+        <TableWidget rows={data.rows ?? []} columns={widget.options.columns ?? ['device_id']} linkDevices={!shared} />
+      );
     case 'alerts':
       return <AlertsWidget alerts={data.alerts ?? []} linkAlerts={!shared} />;
     case 'states':

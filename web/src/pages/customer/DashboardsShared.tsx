@@ -29,7 +29,7 @@ function SharedBoard({ token, shared }: { token: string; shared: Shared }) {
         canGoLive={false}
       />
       {data.error && <ErrorBox error={data.error} />}
-      <DashboardBoard widgets={shared.definition.widgets} data={data.data} shared />
+      <DashboardBoard widgets={shared.definition.widgets} data={data.data} fetching={data.isFetching} shared />
     </div>
   );
 }

@@ -181,7 +181,8 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const state = useDashboardState(view.definition);
   const id = view.dashboard_id;
   const data = useDashboardData(
-    [id, draft ? JSON.stringify(draft.widgets) : 'saved'],
+    // A widget moved or resized reads the same data: its place is not part of the key.
+    [id, draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved'],
     state,
     (body) =>
       api<DashboardData>(`/customer/dashboards/${id}/data`, {
@@ -233,15 +234,16 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
     <DashboardBoard
       widgets={definition.widgets}
       data={data.data}
+      fetching={data.isFetching}
       editing={draft !== null}
-      onLayout={(layout) =>
-        change(
-          definition.widgets.map((widget) => {
-            const place = layout.find((item) => item.i === widget.id);
-            return place ? { ...widget, layout: { x: place.x, y: place.y, w: place.w, h: place.h } } : widget;
-          }),
-        )
-      }
+      onLayout={(layout) => {
+        const moved = definition.widgets.map((widget) => {
+          const place = layout.find((item) => item.i === widget.id);
+          return place ? { ...widget, layout: { x: place.x, y: place.y, w: place.w, h: place.h } } : widget;
+        });
+        // The grid tells its layout after every render too: only a real change is one.
+        if (JSON.stringify(moved) !== JSON.stringify(definition.widgets)) change(moved);
+      }}
       onEdit={setEditingWidget}
       onRemove={(widget) => change(definition.widgets.filter((w) => w.id !== widget.id))}
     />
