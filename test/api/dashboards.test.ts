@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-import { seedAlert, seedDevice } from '../helpers/seed.js';
+import { seedAlert, seedDevice, seedReadings } from '../helpers/seed.js';
 
 const A = 'db-a';
 const B = 'db-b';
@@ -72,29 +72,12 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     await seedDevice(pulse.db, A, 'fr-1', 's1');
     await seedDevice(pulse.db, A, 'fr-2', 's2', 'STALE');
     await seedDevice(pulse.db, B, 'fr-b', 's1');
-    const now = Date.now();
-    await pulse.db.withService(async (tx) => {
-      for (let i = 0; i < 30; i += 1)
-        for (const [device, base] of [
-          ['fr-1', 20],
-          ['fr-2', 4],
-        ] as const)
-          await tx.query(
-            `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
-             VALUES ($1, $2, $3, 's1', 'telemetry', $4, $5)`,
-            [
-              new Date(now - (30 - i) * 5 * 60_000),
-              A,
-              device,
-              i,
-              JSON.stringify({
-                temp_c: base + (i % 7),
-                door: i % 10 < 5 ? 'open' : 'closed',
-                position: { lat: 48.1 + i / 1000, lon: 11.5 },
-              }),
-            ],
-          );
-    });
+    const base = { 'fr-1': 20, 'fr-2': 4 } as Record<string, number>;
+    await seedReadings(pulse.db, A, ['fr-1', 'fr-2'], { count: 30, stepMinutes: 5 }, (device, i) => ({
+      temp_c: base[device]! + (i % 7),
+      door: i % 10 < 5 ? 'open' : 'closed',
+      position: { lat: 48.1 + i / 1000, lon: 11.5 },
+    }));
     await seedAlert(pulse.db, { tenantId: A, deviceId: 'fr-2' });
     users.adminA = await tokenFor(pulse, { username: 'db-admin-a', role: 'customer_admin', tenantId: A });
     users.viewerA = await tokenFor(pulse, { username: 'db-viewer-a', role: 'customer_viewer', tenantId: A });

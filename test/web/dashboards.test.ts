@@ -10,7 +10,7 @@ import { overflows, shot, signIn, waitInPage } from '../helpers/browser.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
-import { seedAlert, seedDevice } from '../helpers/seed.js';
+import { seedAlert, seedDevice, seedReadings } from '../helpers/seed.js';
 
 const TENANT = 'web-dash';
 const ADMIN = 'dash-web-admin';
@@ -51,30 +51,13 @@ describe('dashboards in Chromium', () => {
     origin = `http://localhost:${pulse.httpPort}`;
     await seedDevice(pulse.db, TENANT, 'fr-1', 'plant');
     await seedDevice(pulse.db, TENANT, 'fr-2', 'depot', 'STALE');
-    const now = Date.now();
-    await pulse.db.withService(async (tx) => {
-      for (let i = 0; i < 40; i += 1)
-        for (const [device, base] of [
-          ['fr-1', 3],
-          ['fr-2', 6],
-        ] as const)
-          await tx.query(
-            `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
-             VALUES ($1, $2, $3, 'plant', 'telemetry', $4, $5)`,
-            [
-              new Date(now - (40 - i) * 4 * 60_000),
-              TENANT,
-              device,
-              i,
-              JSON.stringify({
-                temp_c: base + (i % 5),
-                battery_pct: 90 - i,
-                door: i % 8 < 4 ? 'open' : 'closed',
-                position: { lat: 48.1 + i / 1000, lon: 11.5 + (device === 'fr-2' ? 1 : 0) },
-              }),
-            ],
-          );
-    });
+    const base = { 'fr-1': 3, 'fr-2': 6 } as Record<string, number>;
+    await seedReadings(pulse.db, TENANT, ['fr-1', 'fr-2'], { count: 40, stepMinutes: 4 }, (device, i) => ({
+      temp_c: base[device]! + (i % 5),
+      battery_pct: 90 - i,
+      door: i % 8 < 4 ? 'open' : 'closed',
+      position: { lat: 48.1 + i / 1000, lon: 11.5 + (device === 'fr-2' ? 1 : 0) },
+    }));
     await seedAlert(pulse.db, { tenantId: TENANT, deviceId: 'fr-2' });
     users.admin = await tokenFor(pulse, { username: ADMIN, role: 'customer_admin', tenantId: TENANT });
     users.viewer = await tokenFor(pulse, { username: VIEWER, role: 'customer_viewer', tenantId: TENANT });

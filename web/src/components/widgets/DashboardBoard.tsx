@@ -3,7 +3,6 @@
 // widgets stack in reading order, each the full width.
 import ReactGridLayout, { useContainerWidth, type Layout } from 'react-grid-layout';
 import 'react-grid-layout/css/styles.css';
-import 'react-resizable/css/styles.css';
 import { RESOLUTION_TEXT, type DashboardData, type Widget } from '../../lib/dashboards';
 import { WidgetBody } from './WidgetBody';
 

@@ -76,6 +76,22 @@ export function useDashboardData(
   return query;
 }
 
+/** One end of an absolute range: a local date and time, kept as an ISO instant. */
+function InstantInput({ label, value, onChange }: { label: string; value: string; onChange: (iso: string) => void }) {
+  return (
+    <label className="flex flex-col gap-0.5">
+      <span className="text-xs text-slate-500">{label}</span>
+      <input
+        className="input"
+        type="datetime-local"
+        aria-label={label}
+        value={value.startsWith('now') ? '' : isoToLocal(value)}
+        onChange={(event) => event.target.value && onChange(localToIso(event.target.value))}
+      />
+    </label>
+  );
+}
+
 export function DashboardToolbar({
   state,
   declared,
@@ -122,26 +138,8 @@ export function DashboardToolbar({
       </label>
       {!relative && (
         <>
-          <label className="flex flex-col gap-0.5">
-            <span className="text-xs text-slate-500">From</span>
-            <input
-              className="input"
-              type="datetime-local"
-              aria-label="From"
-              value={time.from.startsWith('now') ? '' : isoToLocal(time.from)}
-              onChange={(event) => event.target.value && setParams({ from: localToIso(event.target.value) })}
-            />
-          </label>
-          <label className="flex flex-col gap-0.5">
-            <span className="text-xs text-slate-500">To</span>
-            <input
-              className="input"
-              type="datetime-local"
-              aria-label="To"
-              value={time.to.startsWith('now') ? '' : isoToLocal(time.to)}
-              onChange={(event) => event.target.value && setParams({ to: localToIso(event.target.value) })}
-            />
-          </label>
+          <InstantInput label="From" value={time.from} onChange={(from) => setParams({ from })} />
+          <InstantInput label="To" value={time.to} onChange={(to) => setParams({ to })} />
         </>
       )}
       {declared.map((kind) => (

@@ -51,7 +51,7 @@ export default function Dashboards() {
       actions={
         admin && (
           <div className="flex gap-2">
-            <label className="btn-secondary cursor-pointer">
+            <label className="btn-ghost cursor-pointer">
               Import JSON
               <input
                 type="file"

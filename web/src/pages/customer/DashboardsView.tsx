@@ -89,7 +89,7 @@ function WidgetEditor({
       {problem && <ErrorBox error={new Error(problem)} />}
       <div className="flex gap-2">
         <button className="btn-primary">Apply</button>
-        <button type="button" className="btn-secondary" onClick={onCancel}>
+        <button type="button" className="btn-ghost" onClick={onCancel}>
           Cancel
         </button>
       </div>
@@ -287,7 +287,7 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
             <button className="btn-primary" onClick={() => save.mutate(draft)} disabled={save.isPending}>
               Save
             </button>
-            <button className="btn-secondary" onClick={() => setDraft(null)}>
+            <button className="btn-ghost" onClick={() => setDraft(null)}>
               Cancel
             </button>
           </>
@@ -299,18 +299,18 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
               </button>
             )}
             {admin && (
-              <button className="btn-secondary" onClick={() => duplicate.mutate()}>
+              <button className="btn-ghost" onClick={() => duplicate.mutate()}>
                 {view.built_in ? 'Save as my dashboard' : 'Duplicate'}
               </button>
             )}
-            <button className="btn-secondary" onClick={() => exportJson.mutate()}>
+            <button className="btn-ghost" onClick={() => exportJson.mutate()}>
               Export
             </button>
-            <Link className="btn-secondary" to={`/kiosk/dashboards/${id}${location.search}`}>
+            <Link className="btn-ghost" to={`/kiosk/dashboards/${id}${location.search}`}>
               Kiosk
             </Link>
             {editable && (
-              <button className="btn-secondary" onClick={() => setSharing(true)}>
+              <button className="btn-ghost" onClick={() => setSharing(true)}>
                 Share
               </button>
             )}
