@@ -419,6 +419,50 @@ program
     );
   });
 
+program
+  .command('import')
+  .description('bring a deployment of another product over')
+  .command('original')
+  .description(
+    'import an OpsConductor-Pulse database: tenants, devices with their tokens, rules, integrations, routes, device state, open alerts and, with --telemetry-since, telemetry (docs/moving-from-opsconductor-pulse.md); run again to resume, a second run changes nothing',
+  )
+  .requiredOption('--from <postgres-url>', "the original's database, e.g. postgres://iot:iot_dev@db:5432/iotcloud")
+  .option('--dry-run', 'print what would be imported and every row that would be refused, and change nothing')
+  .option('--telemetry-since <date>', 'also the telemetry from this date (UTC) or instant on, then the rollups over it')
+  .option('--batch-size <rows>', 'telemetry rows per transaction', positiveInt, 5000)
+  .action(async (options: { from: string; dryRun?: boolean; telemetrySince?: string; batchSize: number }) => {
+    const cfg = await loadConfigOrExit();
+    const owner = await embeddedDatabaseOwner(cfg);
+    if (owner !== undefined) {
+      throw new AppError(
+        'CONFLICT',
+        `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: stop it, then import`,
+      );
+    }
+    const { importOriginal, progressLine, reportLines } = await import('./import/original.js');
+    const { resolveSecretsKey } = await import('./data-dir.js');
+    const { createSecretBox } = await import('./lib/secrets.js');
+    const { Allowlist } = await import('./lib/ssrf.js');
+    const tty = process.stderr.isTTY;
+    const report = await withDatabase(cfg, (db) =>
+      importOriginal(db, {
+        from: options.from,
+        dryRun: options.dryRun ?? false,
+        telemetrySince: options.telemetrySince,
+        batchSize: Math.max(1, options.batchSize),
+        destinations: { allowlist: new Allowlist(cfg.SSRF_ALLOWLIST), requireHttps: cfg.MODE === 'PROD' },
+        secrets: createSecretBox(resolveSecretsKey(cfg)),
+        onProgress: (progress) =>
+          process.stderr.write(tty ? `\r${progressLine(progress)}` : `${progressLine(progress)}\n`),
+        onRollups: (day) =>
+          process.stderr.write(
+            `${tty ? '\n' : ''}rebuilding the rollups from ${day} (if interrupted: pulse rollup rebuild --since ${day})\n`,
+          ),
+      }),
+    );
+    for (const line of reportLines(report)) console.log(line);
+  });
+
 const simulatorDefaults = {
   heartbeatSeconds: 5,
   telemetrySeconds: 10,

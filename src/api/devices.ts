@@ -161,10 +161,12 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     action: string,
     change: (tx: TenantScope) => Promise<T>,
     deviceIds: (r: T) => string[],
+    labelsOnly = false,
   ) => {
     const tenantId = scope.tenantOf(request);
     const result = await scope.run(request, action, change);
-    for (const device_id of deviceIds(result)) bus.publish('device.changed', { tenant_id: tenantId, device_id });
+    for (const device_id of deviceIds(result))
+      bus.publish('device.changed', { tenant_id: tenantId, device_id, ...(labelsOnly && { labels_only: true }) });
     return result;
   };
   /** `changing` for one device: not found (inside the transaction, so an audit says 404) when `change` finds none. */
@@ -173,6 +175,7 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
     action: string,
     deviceId: string,
     change: (tx: TenantScope) => Promise<T | false | undefined>,
+    labelsOnly = false,
   ) =>
     changing(
       request,
@@ -183,6 +186,7 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
         return result;
       },
       () => [deviceId],
+      labelsOnly,
     );
 
   app.post(
@@ -297,11 +301,18 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
       const { device_id } = request.params;
       const { site_id, fw_version, metadata } = changes;
       const checked = { site_id: site_id?.trim(), fw_version, metadata, ...requireLabels(changes) };
-      await changingOne(request, 'update_device', device_id, async (tx) => {
-        const found = await registry.updateDevice(tx, device_id, checked);
-        if (found) noteAudit(request, { summary: deviceChangeSummary(device_id, checked) });
-        return found;
-      });
+      await changingOne(
+        request,
+        'update_device',
+        device_id,
+        async (tx) => {
+          const found = await registry.updateDevice(tx, device_id, checked);
+          if (found) noteAudit(request, { summary: deviceChangeSummary(device_id, checked) });
+          return found;
+          // Labels only: the device stays connected (its login and token are as they were).
+        },
+        true,
+      );
       return { tenant_id: scope.tenantOf(request), device_id, status: 'updated' as const };
     },
   );

@@ -22,7 +22,8 @@ export interface LoginSyncOptions {
 }
 
 export async function startLoginSync({ logins, bus, db, log, reconcile }: LoginSyncOptions) {
-  const unsubscribe = bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
+  const unsubscribe = bus.subscribe('device.changed', async ({ tenant_id, device_id, labels_only }) => {
+    if (labels_only) return;
     try {
       const status = await db.withService((tx) => registry.registryStatus(tx, tenant_id, device_id));
       await logins.setEnabled(tenant_id, device_id, status === 'ACTIVE');

@@ -14,8 +14,11 @@ export interface BusEvents {
   'telemetry.accepted': AcceptedMessage[];
   /** Messages stored in telemetry, in batches as written. Durable, partitioned by device. */
   'telemetry.stored': AcceptedMessage[];
-  /** A device's registration, token or status changed (caches must forget it). Live. */
-  'device.changed': { tenant_id: string; device_id: string };
+  /**
+   * A device's registration, token or status changed (caches must forget it), or with `labels_only` just its
+   * site, firmware, metadata, tags or attributes (its login and connection stay). Live.
+   */
+  'device.changed': { tenant_id: string; device_id: string; labels_only?: boolean };
   /** A tenant's alert reader (an MQTT login for alerts/<tenant>/#) was removed: put it out. Live. */
   'reader.removed': { tenant_id: string; name: string };
   /** An alert opened, changed or closed (after the change is committed). Durable for the dispatcher. */

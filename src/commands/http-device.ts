@@ -144,24 +144,31 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
   answer('command_result', 'result');
   answer('command_progress', 'progress');
 
-  app.post(
-    '/ingest/v1/tenant/:tenant_id/device/:device_id/config/reported',
-    {
-      schema: {
-        tags,
-        summary: 'A device reports the configuration it applied: {version, reported}',
-        params: DeviceParams,
-        headers: TokenHeader,
-        body: Type.Object({}, { additionalProperties: true }),
-        response: { 200: Type.Object({ status: Type.Literal('recorded') }) },
+  const report = (type: 'config_reported' | 'attributes_reported', path: string, summary: string) =>
+    app.post(
+      `/ingest/v1/tenant/:tenant_id/device/:device_id/${path}`,
+      {
+        schema: {
+          tags,
+          summary,
+          params: DeviceParams,
+          headers: TokenHeader,
+          body: Type.Object({}, { additionalProperties: true }),
+          response: { 200: Type.Object({ status: Type.Literal('recorded') }) },
+        },
       },
-    },
-    async (request) => {
-      const device = await authenticate(request.params, request.headers['x-provision-token']);
-      const parsed = parseReply('config_reported', request.body);
-      if (!parsed.ok) throw new AppError('INVALID_REQUEST', parsed.problem);
-      await deps.recordReply(device, parsed.reply);
-      return { status: 'recorded' as const };
-    },
+      async (request) => {
+        const device = await authenticate(request.params, request.headers['x-provision-token']);
+        const parsed = parseReply(type, request.body);
+        if (!parsed.ok) throw new AppError('INVALID_REQUEST', parsed.problem);
+        await deps.recordReply(device, parsed.reply);
+        return { status: 'recorded' as const };
+      },
+    );
+  report('config_reported', 'config/reported', 'A device reports the configuration it applied: {version, reported}');
+  report(
+    'attributes_reported',
+    'attributes',
+    'A device reports what it knows of itself: {attributes: {model, build, …}}, all of it (replacing what it reported before; what people set stays)',
   );
 }

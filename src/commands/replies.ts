@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
 import type { Database, ServiceTx } from '../db/database.js';
 import * as commands from '../model/commands.js';
+import { setReportedAttributes } from '../model/device-registry.js';
 import type { Reply } from '../model/command-protocol.js';
 
 /** Replies per transaction at most: a burst is recorded in several, each acknowledged when it commits. */
@@ -16,6 +17,7 @@ type Effect = {
   presence?: commands.DeviceKey & { online: boolean };
   config?: commands.DeviceKey;
   change?: commands.CommandChange;
+  labels?: commands.DeviceKey;
 };
 
 /** One reply's change, inside the caller's transaction. */
@@ -35,6 +37,8 @@ async function apply(tx: ServiceTx, device: commands.DeviceKey, reply: Reply): P
       return { change: (await commands.recordProgress(tx, device, reply)) ?? undefined };
     case 'command_result':
       return { change: (await commands.recordResult(tx, device, reply)) ?? undefined };
+    case 'attributes_reported':
+      return (await setReportedAttributes(tx, device, reply.attributes)) ? { labels: device } : {};
   }
 }
 
@@ -50,6 +54,8 @@ export function createReplyRecorder(db: Database, bus: Bus, log?: Logger) {
   function announce(effects: Effect[]): void {
     // A reply that changed nothing (a repeat, a late answer) says nothing either.
     for (const { presence } of effects) if (presence) bus.publish('device.presence', presence);
+    // Selectors (rules' scopes) read the device's attributes again; its connection stays.
+    for (const { labels } of effects) if (labels) bus.publish('device.changed', { ...labels, labels_only: true });
     const configs = effects.flatMap((effect) => (effect.config ? [effect.config] : []));
     if (configs.length > 0) bus.publish('config.changed', configs);
     const changes = effects.flatMap((effect) => (effect.change ? [effect.change] : []));

@@ -16,6 +16,7 @@ import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js
 import { backfillTimes, insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches, takeBackfillRoutes } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';
+import { scopeMatcher } from '../model/device-selection.js';
 import { dueFollowUps } from './follow-ups.js';
 import { startCommandSender } from '../commands/sender.js';
 
@@ -57,6 +58,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
       const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
       const silences = await silencesFor(tx, [...alerts.values()], new Date(earliest));
+      const inScope = await scopeMatcher(tx, [...routes, ...silences], [...alerts.values()]);
       const planned: NewJob[] = [];
       for (const { alert_id, event } of events) {
         const alert = alerts.get(alert_id);
@@ -64,11 +66,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         counters.alerts_processed += 1;
         const payload = buildPayload(alert, event);
         for (const route of routes) {
-          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
+          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event) || !inScope(route, alert))
+            continue;
           if (!eventStillDue(route, alert, event)) continue;
           counters.routes_matched += 1;
           // Held by a silence covering the moment it happened: kept, never sent (and never later).
-          const silence = silences.find((candidate) => silenceMatches(candidate, alert, event));
+          const silence = silences.find((s) => silenceMatches(s, alert, event) && inScope(s, alert));
           planned.push({
             tenant_id: alert.tenant_id,
             alert_id,
@@ -136,17 +139,21 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const tenants = [...new Set(routes.map((route) => route.tenant_id))];
       const alerts = await openAlertsOf(tx, tenants);
       const silences = await silencesFor(tx, alerts, now);
+      const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts);
       const backfilled = await backfillTimes(tx, alerts);
       for (const alert of alerts) {
         for (const route of routes) {
-          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;
+          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
+            continue;
           // Counted from the route's backfill if it sent one; else only alerts newer than the route are due.
           const since =
             backfilled.get(`${alert.alert_id}\u0000${route.route_id}`) ??
             (eventStillDue(route, alert, 'OPEN') ? alert.created_at : undefined);
           if (!since) continue;
           // A follow-up happens now: a silence running now holds it.
-          const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN'));
+          const silence = silences.find(
+            (s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert),
+          );
           for (const due of dueFollowUps(route, since, now)) {
             planned.push({
               tenant_id: alert.tenant_id,
@@ -180,11 +187,15 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     const routes = (await activeRoutes(tx, { tenantIds: tenants })).filter((route) => ids.has(route.route_id));
     const alerts = routes.length > 0 ? await openAlertsOf(tx, tenants, true) : [];
     const silences = await silencesFor(tx, alerts, now);
+    const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts);
     const planned: NewJob[] = [];
     for (const alert of alerts) {
-      const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN'));
+      const silence = silences.find(
+        (s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert),
+      );
       for (const route of routes) {
-        if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN')) continue;
+        if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
+          continue;
         planned.push({
           tenant_id: alert.tenant_id,
           alert_id: alert.alert_id,

@@ -137,14 +137,19 @@ export class EvaluatorEngine {
     }
   }
 
-  /** Replaces a tenant's enabled rules; alerts of rules that are gone or disabled close. */
+  /**
+   * Replaces a tenant's enabled rules; alerts of rules that are gone or disabled close, and so do those of
+   * devices a rule's selector no longer picks.
+   */
   setRules(tenantId: string, rules: Rule[]): void {
-    const kept = new Set(rules.map((rule) => rule.rule_id));
+    const kept = new Map(rules.map((rule) => [rule.rule_id, rule]));
     for (const previous of this.rulesFor(tenantId)) {
-      if (kept.has(previous.rule_id)) continue;
+      const rule = kept.get(previous.rule_id);
+      if (rule && !rule.selector) continue;
       for (const [stateKey, state] of this.ruleStates) {
         if (!stateKey.startsWith(`${previous.rule_id}\u0000${tenantId}\u0000`)) continue;
         const deviceId = stateKey.slice(previous.rule_id.length + tenantId.length + 2);
+        if (rule?.members?.has(deviceId)) continue;
         if (state.alertOpen) this.close(tenantId, ruleFingerprint(previous.rule_id, deviceId));
         this.ruleStates.delete(stateKey);
         this.effects.ruleStateChanged(tenantId, previous.rule_id, deviceId, null);
@@ -253,7 +258,9 @@ export class EvaluatorEngine {
     const index = this.ruleIndex.get(device.tenant_id);
     if (!index) return;
     for (const rules of [index.get(''), index.get(device.site_id)]) {
-      for (const rule of rules ?? []) this.evaluateRule(rule, device, metrics, nowMs);
+      for (const rule of rules ?? []) {
+        if (!rule.selector || rule.members?.has(device.device_id)) this.evaluateRule(rule, device, metrics, nowMs);
+      }
     }
   }
 

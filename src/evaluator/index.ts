@@ -12,8 +12,13 @@ import { loadDeviceStates } from '../model/device-state.js';
 import { loadEnabledRules, loadRuleStates, rulesVersion, type Rule } from '../model/rules.js';
 import { loadOpenAlerts } from '../model/alerts.js';
 import { registryStatus } from '../model/device-registry.js';
+import { scopeMembers } from '../model/device-selection.js';
+import { narrow } from '../db/database.js';
+import { debouncedTenants } from './debounce.js';
 
 const RULES_POLL_MS = 500;
+/** How long a burst of device changes is gathered before rules' selectors are read again. */
+const RESCOPE_DELAY_MS = 500;
 /**
  * Device states (last seen, latest metrics) are saved at least this often, and with every alert change.
  * Each save rewrites every device heard since the last one and acknowledges its stored-message events to
@@ -67,23 +72,47 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     () => store.stats.duplicateOpens,
   );
 
+  /** The rules, each with a selector given the devices it picks now. */
+  const scoped = (rules: Rule[]) =>
+    db.withService(async (tx) => {
+      const result: Rule[] = [];
+      for (const rule of rules) {
+        const members = rule.selector && new Set(await scopeMembers(narrow(tx, rule.tenant_id), rule.selector));
+        result.push(members ? { ...rule, members } : rule);
+      }
+      return result;
+    });
+
   const initial = await db.withService(loadEnabledRules);
-  engine.restore({ devices: [], openAlerts: [], rules: initial.rules, ruleStates: [] });
+  let rules = initial.rules;
+  engine.restore({ devices: [], openAlerts: [], rules: await scoped(rules), ruleStates: [] });
   let version = initial.version;
 
-  const applyRules = (rules: Rule[]) => {
-    const byTenant = new Map<string, Rule[]>(engine.tenantsWithRules().map((tenant) => [tenant, []]));
-    for (const rule of rules) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
+  const applyRules = (scopedRules: Rule[], tenants = engine.tenantsWithRules()) => {
+    const byTenant = new Map<string, Rule[]>(tenants.map((tenant) => [tenant, []]));
+    for (const rule of scopedRules) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
     for (const [tenant, tenantRules] of byTenant) engine.setRules(tenant, tenantRules);
   };
+  // A device's tags, attributes or site changed (device.changed): the selectors of its tenant's rules are
+  // read again, once for a burst of changes (a CSV import announces every device).
+  const rescope = debouncedTenants(
+    RESCOPE_DELAY_MS,
+    async (tenants) => {
+      const affected = rules.filter((rule) => rule.selector && tenants.has(rule.tenant_id));
+      if (affected.length > 0)
+        applyRules(await scoped(rules.filter((rule) => tenants.has(rule.tenant_id))), [...tenants]);
+    },
+    (error) => log.warn({ err: error }, "could not read rules' selectors again"),
+  );
   // Rules change through the API or by hand in SQL; a trigger bumps the version, watched here.
   const rulesTimer = setInterval(() => {
     db.withService(rulesVersion)
       .then(async (current) => {
         if (current === version) return;
         const loaded = await db.withService(loadEnabledRules);
-        version = loaded.version;
-        applyRules(loaded.rules);
+        const scopedRules = await scoped(loaded.rules);
+        [version, rules] = [loaded.version, loaded.rules];
+        applyRules(scopedRules);
         log.info({ rules: loaded.rules.length, version }, 'alert rules reloaded');
       })
       .catch((error: unknown) => log.warn({ err: error }, 'could not check alert rules'));
@@ -135,6 +164,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
 
   const unsubscribers = [
     bus.subscribe('device.changed', async ({ tenant_id, device_id }) => {
+      if (rules.some((rule) => rule.selector && rule.tenant_id === tenant_id)) rescope.add(tenant_id);
       // A bulk registration announces thousands of devices the evaluator has never seen: no query for those.
       if (!engine.device(tenant_id, device_id)) return;
       const status = await db.withService((tx) => registryStatus(tx, tenant_id, device_id));
@@ -162,6 +192,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       for (const unsubscribe of unsubscribers) unsubscribe();
       await ownership.stop();
       clearInterval(rulesTimer);
+      rescope.stop();
       engine.stop();
       await store.stop();
     },

@@ -45,10 +45,10 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     pipeline.applySettings(next),
   );
   const unsubscribers = [
-    bus.subscribe('device.changed', ({ tenant_id, device_id }) => {
+    bus.subscribe('device.changed', ({ tenant_id, device_id, labels_only }) => {
       pipeline.forgetDevice(tenant_id, device_id);
       // A rotated or revoked device logs in again, with what is valid now.
-      deps.embeddedBroker?.disconnectDevice(tenant_id, device_id);
+      if (!labels_only) deps.embeddedBroker?.disconnectDevice(tenant_id, device_id);
     }),
     // A revocation may have gone by while the bus was away: the next message of every device asks again.
     bus.onLiveGap(() => pipeline.cache.clear()),

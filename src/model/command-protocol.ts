@@ -11,9 +11,11 @@
 //   command_progress   {"id","state","detail"?}             under way (firmware: DOWNLOADING…)
 //   command_result     {"id","status","result"?,"error"?}   SUCCEEDED or FAILED
 //   config_reported    {"version","reported"}               what it applied
+//   attributes_reported {"attributes"}                      what it knows of itself (model, build…): all of it
 // Each may carry `provision_token` where the broker does not authenticate devices (as telemetry does).
 import { isUuid } from '../lib/uuid.js';
 import { jsonProblem } from '../lib/json-input.js';
+import { checkAttributes, type Attributes } from './device-tags.js';
 
 export const REPLY_TYPES = [
   'commands_ready',
@@ -22,6 +24,7 @@ export const REPLY_TYPES = [
   'command_progress',
   'command_result',
   'config_reported',
+  'attributes_reported',
 ] as const;
 export type ReplyType = (typeof REPLY_TYPES)[number];
 
@@ -57,7 +60,8 @@ export type Reply =
   | { type: 'command_ack'; id: string }
   | { type: 'command_progress'; id: string; state: string; detail: unknown }
   | { type: 'command_result'; id: string; status: 'SUCCEEDED' | 'FAILED'; result: unknown; error: string | null }
-  | { type: 'config_reported'; version: number; reported: Record<string, unknown> };
+  | { type: 'config_reported'; version: number; reported: Record<string, unknown> }
+  | { type: 'attributes_reported'; attributes: Attributes };
 
 export type ParsedReply = { ok: true; reply: Reply } | { ok: false; problem: string };
 
@@ -83,6 +87,10 @@ export function parseReply(type: ReplyType, payload: unknown): ParsedReply {
   const fail = (problem: string): ParsedReply => ({ ok: false, problem });
   if (!isObject(payload)) return fail('the payload must be a JSON object');
   if (type === 'commands_ready' || type === 'commands_offline') return { ok: true, reply: { type } };
+  if (type === 'attributes_reported') {
+    const checked = checkAttributes(payload.attributes);
+    return 'error' in checked ? fail(checked.error) : { ok: true, reply: { type, attributes: checked.attributes } };
+  }
   if (type === 'config_reported') {
     const { version, reported } = payload;
     if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0)

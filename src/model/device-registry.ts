@@ -206,6 +206,20 @@ export async function updateDevice(tx: TenantScope, deviceId: string, changes: D
   return tagCount !== undefined;
 }
 
+/** What a device reports of itself replaces what it reported before; true when that changed anything. */
+export async function setReportedAttributes(
+  tx: ServiceTx,
+  device: { tenant_id: string; device_id: string },
+  attributes: Attributes,
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE device_registry SET reported_attributes = $3, updated_at = now()
+     WHERE tenant_id = $1 AND device_id = $2 AND reported_attributes IS DISTINCT FROM $3::jsonb`,
+    [device.tenant_id, device.device_id, JSON.stringify(attributes)],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
 /** Replaces the device's token; returns false when the device does not exist. */
 export async function replaceToken(
   tx: TenantScope,

@@ -3,7 +3,7 @@
 // given together must all match. A job selects ACTIVE devices only (a revoked one can receive nothing); the
 // list shows every device. Here the selector's schema and SQL; selector-input.ts checks one (pure).
 import { Type, type Static } from '@sinclair/typebox';
-import type { TenantScope, TenantTx } from '../db/database.js';
+import { narrow, type ServiceTx, type TenantScope, type TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { DEVICE_COLUMNS, DEVICE_FROM, DEVICE_STATUS, escapeLike, type Device } from './devices.js';
 import { attributeType, TAGS_DESCRIPTION, type AttributeType, type AttributeValue } from './device-tags.js';
@@ -234,6 +234,42 @@ export async function devicesByGroup(
       `group_by gives ${groups.size} groups; at most ${MAX_GROUPS}: narrow the selection or group by something coarser`,
     );
   return rows;
+}
+
+/**
+ * The devices of any registry status a scope's selector picks (a rule's, a route's, a silence's), among
+ * `among` when given: the few devices a batch of alerts is about.
+ */
+export async function scopeMembers(tx: TenantScope, selector: DeviceSelector, among?: string[]): Promise<string[]> {
+  const params: unknown[] = [tx.tenantId];
+  const conditions = [`dr.tenant_id = $1`, ...conditionsOf(selector, params)];
+  if (among) conditions.push(`dr.device_id = ANY ($${params.push(among)}::text[])`);
+  const { rows } = await tx.query<{ device_id: string }>(
+    `SELECT dr.device_id FROM ${DEVICE_FROM} WHERE ${conditions.join(' AND ')}`,
+    params,
+  );
+  return rows.map((row) => row.device_id);
+}
+
+/**
+ * Whether an alert's device is in the scope of a route or silence (`{}` or null: every device), for the
+ * alerts of one dispatch: each scope with a selector is read once, among these alerts' devices only.
+ */
+export async function scopeMatcher(
+  tx: ServiceTx,
+  scopes: { tenant_id: string; selector: DeviceSelector | null }[],
+  alerts: { tenant_id: string; device_id: string }[],
+): Promise<(scope: { selector: DeviceSelector | null }, alert: { device_id: string }) => boolean> {
+  const members = new Map<object, Set<string>>();
+  for (const scope of scopes) {
+    if (!scope.selector || members.has(scope)) continue;
+    const among = [...new Set(alerts.filter((a) => a.tenant_id === scope.tenant_id).map((a) => a.device_id))];
+    members.set(
+      scope,
+      new Set(among.length > 0 ? await scopeMembers(narrow(tx, scope.tenant_id), scope.selector, among) : []),
+    );
+  }
+  return (scope, alert) => !scope.selector || (members.get(scope)?.has(alert.device_id) ?? false);
 }
 
 export interface DeviceListFilter {

@@ -19,6 +19,8 @@ export interface Device {
   state: Record<string, unknown>;
   tags: string[];
   attributes: Attributes;
+  /** What the device reported of itself (attributes_reported); `attributes` win for a key both name. */
+  reported_attributes: Attributes;
 }
 
 // A device as every API shows it: the registry joined with what the evaluator knows. A registered device
@@ -30,7 +32,7 @@ const DEVICE_SITE = 'dr.site_id';
 
 export const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, ${DEVICE_SITE} AS site_id, ${DEVICE_STATUS} AS status,
   ds.last_seen_at, ds.last_heartbeat_at, ds.last_telemetry_at, COALESCE(ds.state, '{}'::jsonb) AS state,
-  dr.tags, dr.attributes`;
+  dr.tags, dr.attributes, dr.reported_attributes`;
 
 export const DEVICE_FROM = `device_registry dr
   LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;

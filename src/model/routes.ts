@@ -3,6 +3,7 @@
 // the routes' SQL.
 import type { DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
+import type { DeviceSelector } from './device-selection.js';
 
 /** What a route may filter on: device alerts, and an integration's own failure (integration-health.ts). */
 export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD', 'INTEGRATION_FAILING'] as const;
@@ -23,6 +24,8 @@ export interface RouteFilter {
   alert_types: string[] | null;
   site_ids: string[] | null;
   device_prefixes: string[] | null;
+  /** Devices by tags, attributes…: matched by the dispatcher (scopeMatcher), as the alert's device is now. */
+  selector: DeviceSelector | null;
 }
 
 export interface RoutedAlert {
@@ -67,6 +70,7 @@ export interface RouteColumns {
   severities?: string[] | null;
   site_ids?: string[] | null;
   device_prefixes?: string[] | null;
+  selector?: DeviceSelector | null;
   deliver_on?: string[];
   priority?: number;
   renotify_minutes?: number | null;
@@ -83,6 +87,7 @@ const ROUTE_WRITABLE = [
   'severities',
   'site_ids',
   'device_prefixes',
+  'selector',
   'deliver_on',
   'priority',
   'renotify_minutes',
@@ -90,12 +95,12 @@ const ROUTE_WRITABLE = [
   'deliver_superseded',
 ] as const;
 
-/** A column's value as a query parameter (the escalation steps are JSONB). */
+/** A column's value as a query parameter (the escalation steps and the selector are JSONB). */
 const param = (columns: RouteColumns, name: (typeof ROUTE_WRITABLE)[number]) =>
-  name === 'escalations' ? JSON.stringify(columns.escalations) : columns[name];
+  (name === 'escalations' || name === 'selector') && columns[name] ? JSON.stringify(columns[name]) : columns[name];
 
 const ROUTE_SELECT = `SELECT r.tenant_id, r.route_id, r.integration_id, i.name AS integration_name, i.type AS integration_type,
-  r.name, r.enabled, r.min_severity, r.alert_types, r.severities, r.site_ids, r.device_prefixes, r.deliver_on, r.priority,
+  r.name, r.enabled, r.min_severity, r.alert_types, r.severities, r.site_ids, r.device_prefixes, r.selector, r.deliver_on, r.priority,
   r.renotify_minutes, r.escalations, r.deliver_superseded, r.created_at, r.updated_at
   FROM integration_routes r JOIN integrations i ON i.tenant_id = r.tenant_id AND i.integration_id = r.integration_id`;
 
@@ -211,7 +216,7 @@ export async function activeRoutes(
 ): Promise<DispatchRoute[]> {
   const { rows } = await tx.query<DispatchRoute>(
     `SELECT r.tenant_id, r.route_id, r.integration_id, r.min_severity, r.alert_types, r.severities, r.site_ids,
-            r.device_prefixes, r.deliver_on, r.renotify_minutes, r.created_at,
+            r.device_prefixes, r.selector, r.deliver_on, r.renotify_minutes, r.created_at,
             (SELECT COALESCE(jsonb_agg(step), '[]'::jsonb) FROM jsonb_array_elements(r.escalations) AS step
              JOIN integrations e ON e.tenant_id = r.tenant_id AND e.integration_id::text = step->>'integration_id'
              WHERE e.enabled) AS escalations

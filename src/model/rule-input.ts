@@ -2,6 +2,8 @@
 import { AppError } from '../errors.js';
 import { isUuid } from '../lib/uuid.js';
 import { geofenceProblem, type Geofence } from './geofence.js';
+import type { DeviceSelector } from './device-selection.js';
+import { scopeSelector } from './selector-input.js';
 
 export const NUMBER_OPERATORS = ['GT', 'LT', 'GTE', 'LTE'] as const;
 export const TEXT_OPERATORS = ['EQ', 'NE', 'IN'] as const;
@@ -29,6 +31,8 @@ export interface RuleFields {
   hysteresis?: number | undefined;
   values?: string[] | null | undefined;
   geofence?: Geofence | null | undefined;
+  /** As given: checkRuleFields makes it a DeviceSelector (or null). */
+  selector?: DeviceSelector | object | null | undefined;
 }
 
 /**
@@ -74,6 +78,7 @@ export function checkRuleFields<T extends RuleFields>(fields: T): T {
     checked.site_ids = checked.site_ids.map((site) => site.trim());
     if (checked.site_ids.some((site) => site === '')) throw new AppError('INVALID_REQUEST', 'Invalid site_id value');
   }
+  if (checked.selector !== undefined) checked.selector = scopeSelector(checked.selector, 'a rule');
   return checked;
 }
 

@@ -2,6 +2,7 @@
 // may hold is checked in rule-input.ts.
 import type { RuleFields } from './rule-input.js';
 import type { Geofence } from './geofence.js';
+import type { DeviceSelector } from './device-selection.js';
 import type { ServiceTx, TenantTx } from '../db/database.js';
 
 /** A rule as the APIs show it. */
@@ -20,6 +21,8 @@ export interface AlertRule {
   severity: number;
   description: string | null;
   site_ids: string[] | null;
+  /** The devices it watches besides its sites (tags, attributes, id prefix…); null: all of them. */
+  selector: DeviceSelector | null;
   duration_seconds: number;
   hysteresis: number;
   created_at: Date;
@@ -27,7 +30,7 @@ export interface AlertRule {
 }
 
 const RULE_COLUMNS = `tenant_id, rule_id, name, enabled, metric_name, operator, threshold, text_values AS "values",
-  geofence, severity, description, site_ids, duration_seconds, hysteresis, created_at, updated_at`;
+  geofence, severity, description, site_ids, selector, duration_seconds, hysteresis, created_at, updated_at`;
 
 export async function listRules(tx: TenantTx, limit: number) {
   const { rows } = await tx.query<AlertRule>(
@@ -51,8 +54,8 @@ export async function createRule(
 ) {
   const { rows } = await tx.query<AlertRule>(
     `INSERT INTO alert_rules (tenant_id, name, description, enabled, metric_name, operator, threshold, severity, site_ids,
-                              duration_seconds, hysteresis, text_values, geofence)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${RULE_COLUMNS}`,
+                              duration_seconds, hysteresis, text_values, geofence, selector)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ${RULE_COLUMNS}`,
     [
       tx.tenantId,
       rule.name,
@@ -67,6 +70,7 @@ export async function createRule(
       rule.hysteresis ?? 0,
       rule.values ?? null,
       rule.geofence ? JSON.stringify(rule.geofence) : null,
+      rule.selector ? JSON.stringify(rule.selector) : null,
     ],
   );
   return rows[0]!;
@@ -85,6 +89,7 @@ const UPDATABLE_RULE_FIELDS = [
   'hysteresis',
   'values',
   'geofence',
+  'selector',
 ] as const;
 const COLUMN_OF: Partial<Record<(typeof UPDATABLE_RULE_FIELDS)[number], string>> = { values: 'text_values' };
 
@@ -93,7 +98,7 @@ export async function updateRule(tx: TenantTx, ruleId: string, fields: RuleField
   const present = UPDATABLE_RULE_FIELDS.filter((field) => fields[field] !== undefined);
   const assignments = present.map((field, i) => `${COLUMN_OF[field] ?? field} = $${i + 3}`);
   const value = (field: (typeof UPDATABLE_RULE_FIELDS)[number]) =>
-    field === 'geofence' && fields.geofence ? JSON.stringify(fields.geofence) : fields[field];
+    (field === 'geofence' || field === 'selector') && fields[field] ? JSON.stringify(fields[field]) : fields[field];
   const { rows } = await tx.query<AlertRule>(
     `UPDATE alert_rules SET ${[...assignments, 'updated_at = now()'].join(', ')}
      WHERE tenant_id = $1 AND rule_id = $2 RETURNING ${RULE_COLUMNS}`,
@@ -131,6 +136,9 @@ export interface Rule {
   geofence: Geofence | null;
   severity: number;
   site_ids: string[] | null;
+  selector: DeviceSelector | null;
+  /** The devices the selector picks, as the evaluator last read them (undefined without a selector). */
+  members?: ReadonlySet<string>;
   duration_seconds: number;
   hysteresis: number;
 }
@@ -146,7 +154,7 @@ export async function loadEnabledRules(tx: ServiceTx): Promise<{ version: number
   const version = await tx.query<{ version: number }>(`SELECT version FROM alert_rules_version`);
   const { rows } = await tx.query<Rule>(
     `SELECT rule_id, tenant_id, name, metric_name, operator, threshold, text_values AS "values", geofence, severity,
-            site_ids, duration_seconds, hysteresis
+            site_ids, selector, duration_seconds, hysteresis
      FROM alert_rules WHERE enabled`,
   );
   return { version: version.rows[0]?.version ?? 0, rules: rows };

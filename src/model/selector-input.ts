@@ -9,6 +9,7 @@ import {
   MAX_SITES,
   type AttributeCondition,
   type AttributeOp,
+  selectsSomething,
   type DeviceSelector,
   type GroupBy,
   type SelectorQuery,
@@ -189,4 +190,19 @@ export function groupByFromText(text: string): GroupBy {
     return { by: 'attribute', key };
   }
   throw new AppError('INVALID_REQUEST', `group_by=${text} must be site, tag or attribute:<key>, e.g. attribute:model`);
+}
+
+/**
+ * A selector as the scope of a rule, route or silence: checked, and null when it narrows nothing (no
+ * criteria, or `all`). A status would change with every heartbeat: a scope names devices, not their health.
+ */
+export function scopeSelector(input: unknown, owner: string): DeviceSelector | null {
+  if (input === null) return null;
+  const { all: _all, ...selector } = requireSelector(input);
+  if (selector.status)
+    throw new AppError(
+      'INVALID_REQUEST',
+      `Invalid selector: ${owner} cannot pick devices by status; use sites, an id prefix, devices, tags or attributes`,
+    );
+  return selectsSomething(selector) ? selector : null;
 }

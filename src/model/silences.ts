@@ -3,6 +3,7 @@
 // every tenant's, operators see all.
 import type { DeliveryEvent } from '../channels/payload.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
+import type { DeviceSelector } from './device-selection.js';
 
 export interface Silence {
   silence_id: string;
@@ -11,6 +12,8 @@ export interface Silence {
   device_ids: string[] | null;
   device_prefixes: string[] | null;
   alert_types: string[] | null;
+  /** Devices by tags, attributes…: matched by the dispatcher (scopeMatcher), as the alert's device is now. */
+  selector: DeviceSelector | null;
   starts_at: Date;
   ends_at: Date;
   comment: string;
@@ -49,7 +52,7 @@ export function silenceMatches(silence: Silence, alert: SilencedAlert, event: De
   return true;
 }
 
-const COLUMNS = `silence_id, tenant_id, site_ids, device_ids, device_prefixes, alert_types, starts_at, ends_at,
+const COLUMNS = `silence_id, tenant_id, site_ids, device_ids, device_prefixes, alert_types, selector, starts_at, ends_at,
   comment, created_by, created_at`;
 
 /**
@@ -111,8 +114,9 @@ export type NewSilence = Omit<Silence, 'silence_id' | 'tenant_id' | 'created_at'
 
 export async function createSilence(tx: TenantTx, silence: NewSilence): Promise<Silence> {
   const { rows } = await tx.query<Silence>(
-    `INSERT INTO silences (tenant_id, site_ids, device_ids, device_prefixes, alert_types, starts_at, ends_at, comment, created_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+    `INSERT INTO silences (tenant_id, site_ids, device_ids, device_prefixes, alert_types, starts_at, ends_at, comment,
+                           created_by, selector)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${COLUMNS}`,
     [
       tx.tenantId,
       silence.site_ids,
@@ -123,6 +127,7 @@ export async function createSilence(tx: TenantTx, silence: NewSilence): Promise<
       silence.ends_at,
       silence.comment,
       silence.created_by,
+      silence.selector ? JSON.stringify(silence.selector) : null,
     ],
   );
   return rows[0]!;

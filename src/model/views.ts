@@ -3,6 +3,7 @@
 import { Type, type TProperties } from '@sinclair/typebox';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
 import { AttributesView } from './device-tags.js';
+import { DeviceSelectorSchema } from './device-selection.js';
 import { HEALTH_STATES } from './integration-health.js';
 import { RULE_OPERATORS } from './rule-input.js';
 
@@ -44,6 +45,7 @@ const deviceFields = {
   state: JsonObject,
   tags: Type.Array(Type.String()),
   attributes: AttributesView,
+  reported_attributes: { ...AttributesView, description: 'what the device reported of itself; attributes win' },
 };
 
 /** A device with its health and latest values. */
@@ -163,6 +165,7 @@ export const AlertRule = Obj({
   severity: Type.Integer(),
   description: Nullable(Type.String()),
   site_ids: Nullable(Type.Array(Type.String())),
+  selector: Nullable(DeviceSelectorSchema),
   duration_seconds: Type.Integer(),
   hysteresis: Type.Number(),
   created_at: Timestamp,
@@ -193,6 +196,7 @@ const routeFilter = {
   alert_types: Nullable(Type.Array(Type.String())),
   site_ids: Nullable(Type.Array(Type.String())),
   device_prefixes: Nullable(Type.Array(Type.String())),
+  selector: Nullable(DeviceSelectorSchema),
 };
 
 /** Which alerts go to which integration. */
@@ -360,6 +364,7 @@ export const SilenceView = Obj({
   device_ids: Nullable(Type.Array(Type.String())),
   device_prefixes: Nullable(Type.Array(Type.String())),
   alert_types: Nullable(Type.Array(Type.String())),
+  selector: Nullable(DeviceSelectorSchema),
   starts_at: Timestamp,
   ends_at: Timestamp,
   comment: Type.String(),

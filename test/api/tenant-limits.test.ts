@@ -66,7 +66,7 @@ describe.each<Engine>(['pglite', 'postgres'])('tenant limits on %s', (engine) =>
     const answer = await call('adminB', '/customer/silences', 'POST', { ...silence('b'), device_ids: devices });
     expect(answer.status).toBe(400);
     expect(answer.body.detail).toBe(
-      'site_ids, device_ids and device_prefixes hold 6000 characters together, at most 4096; cover many devices with a site or a device prefix',
+      'site_ids, device_ids, device_prefixes and the selector hold 6000 characters together, at most 4096; cover many devices with a site, a device prefix or a tag',
     );
   });
 

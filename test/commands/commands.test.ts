@@ -306,6 +306,47 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     expect(rows[0]!.fw_version).toBe('2.0.0');
   });
 
+  it('takes the attributes a device reports of itself over MQTT and HTTP; a person’s value wins, and it stays connected', async () => {
+    const ops = device('ops', () => ({ status: 'SUCCEEDED' }));
+    await ops.connect();
+    await ops.reply('attributes_reported', { attributes: { model: 'R1', build: '2026.12', battery_cells: 4 } });
+    const shown = async () => (await call('admin', '/customer/devices/ops')).body.device;
+    await waitFor(async () => (await shown()).reported_attributes.model === 'R1', 10_000);
+    const selected = async (query: string) =>
+      (await call('admin', `/customer/devices?${query}`)).body.devices.map((d: { device_id: string }) => d.device_id);
+    expect(await selected('attr=model:eq:R1')).toEqual(['ops']);
+    // What a person sets wins for the selector; the device's own report is still shown.
+    expect((await call('admin', '/customer/devices/ops', 'PATCH', { attributes: { model: 'R1-custom' } })).status).toBe(
+      200,
+    );
+    expect(await selected('attr=model:eq:R1')).toEqual([]);
+    expect(await selected('attr=model:eq:R1-custom&attr=battery_cells:gte:4')).toEqual(['ops']);
+    expect((await shown()).reported_attributes).toEqual({ model: 'R1', build: '2026.12', battery_cells: 4 });
+    // Neither the report nor the change put the device out: a command still reaches it.
+    const ping = await send('ops', { name: 'ping' }, '?wait=10');
+    expect(ping.body.state).toBe('SUCCEEDED');
+
+    const http = (body: unknown) =>
+      fetch(`${pulse.base}/ingest/v1/tenant/${TENANT}/device/http-1/attributes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-provision-token': tokens.get(`${TENANT}/http-1`)! },
+        body: JSON.stringify(body),
+      });
+    const bad = await http({ attributes: { model: { nested: true } } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { detail: string }).detail).toMatch(
+      /attributes: model must be text, a finite number/,
+    );
+    expect((await http({ attributes: { model: 'H1' } })).status).toBe(200);
+    expect(await selected('attr=model:eq:H1')).toEqual(['http-1']);
+    // Reported again, it replaces what it reported before.
+    expect((await http({ attributes: { serial: 'S-9' } })).status).toBe(200);
+    expect((await call('admin', '/customer/devices/http-1')).body.device.reported_attributes).toEqual({
+      serial: 'S-9',
+    });
+    expect(await selected('attr=model:exists&prefix=http')).toEqual([]);
+  });
+
   it('keeps every tenant to its own commands, configuration and jobs', async () => {
     const created = (await send('busy', { name: 'ping' })).body;
     expect((await call('other', `/customer/commands/${created.command_id}`)).status).toBe(404);

@@ -104,6 +104,7 @@ describe('routing', () => {
     alert_types: null,
     site_ids: null,
     device_prefixes: null,
+    selector: null,
     ...overrides,
   });
   const alert = { alert_type: 'THRESHOLD', severity: 4, site_id: 'plant-1', device_id: 'pump-7' };

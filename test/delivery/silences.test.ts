@@ -20,6 +20,7 @@ describe('which events a silence holds', () => {
     device_ids: null,
     device_prefixes: ['pump-'],
     alert_types: null,
+    selector: null,
     starts_at: at('2026-12-01T10:00:00Z'),
     ends_at: at('2026-12-01T12:00:00Z'),
     comment: 'maintenance',

@@ -37,6 +37,7 @@ export function thresholdRule(overrides: Partial<Rule> = {}): Rule {
     geofence: null,
     severity: 3,
     site_ids: null,
+    selector: null,
     duration_seconds: 0,
     hysteresis: 0,
     ...overrides,

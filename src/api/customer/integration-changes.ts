@@ -20,6 +20,7 @@ import {
 import * as repo from '../../model/integrations.js';
 import { ALERT_TYPES, SEVERITY_NAMES, type EscalationStep, type RouteColumns } from '../../model/routes.js';
 import type { RouteCreate, WebhookPatch } from './integration-schemas.js';
+import { scopeSelector } from '../../model/selector-input.js';
 
 const TEST_DELIVERIES_PER_MINUTE = 5;
 
@@ -168,6 +169,7 @@ export const routeColumns = (body: Partial<Static<typeof RouteCreate>>): RouteCo
   }),
   ...(body.site_ids !== undefined && { site_ids: body.site_ids?.map((s) => s.trim()).filter(Boolean) ?? null }),
   ...(body.device_prefixes !== undefined && { device_prefixes: body.device_prefixes?.filter(Boolean) ?? null }),
+  ...(body.selector !== undefined && { selector: scopeSelector(body.selector, 'a route') }),
   ...(body.deliver_on !== undefined && { deliver_on: checkList('deliver_on', body.deliver_on, ['OPEN', 'CLOSED'])! }),
   ...(body.priority !== undefined && { priority: body.priority }),
   ...(body.renotify_minutes !== undefined && { renotify_minutes: body.renotify_minutes }),

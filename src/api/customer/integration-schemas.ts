@@ -2,6 +2,8 @@
 // reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
 import { Type, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
+import { DeviceSelectorSchema } from '../../model/device-selection.js';
+import { Nullable } from '../../lib/schema.js';
 
 export const IdParams = Type.Object({ integration_id: Type.String() });
 const Name = (max: number) => Type.String({ minLength: 1, maxLength: max });
@@ -111,6 +113,8 @@ const routeFields = {
   min_severity: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 5 }), Type.Null()])),
   site_ids: Type.Optional(StringList),
   device_prefixes: Type.Optional(StringList),
+  // Devices by tags, attributes… (no status), besides the lists above.
+  selector: Type.Optional(Nullable(DeviceSelectorSchema)),
   deliver_on: Type.Optional(Type.Array(Type.String(), { minItems: 1, maxItems: 2 })),
   priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
   enabled: Type.Boolean({ default: true }),

@@ -18,6 +18,7 @@ import {
   type RuleFields,
 } from '../../model/rule-input.js';
 import { reportedMetrics } from '../../model/device-state.js';
+import { DeviceSelectorSchema } from '../../model/device-selection.js';
 import * as deviceModel from '../../model/devices.js';
 import * as ruleModel from '../../model/rules.js';
 import { noteAudit } from '../audit-note.js';
@@ -47,6 +48,8 @@ const ruleFields = {
   severity: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: '1 info … 5 critical' }),
   description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
   site_ids: Type.Optional(Type.Union([Type.Array(Type.String(), { maxItems: 500 }), Type.Null()])),
+  // Which devices it watches, as a fleet job picks them (no status); null: all.
+  selector: Type.Optional(Nullable(DeviceSelectorSchema)),
   enabled: Type.Boolean({ default: true }),
   duration_seconds: Type.Integer({
     minimum: 0,

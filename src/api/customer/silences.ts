@@ -8,6 +8,8 @@ import type { App } from '../../http/server.js';
 import { Nullable, Obj } from '../../lib/schema.js';
 import { SilenceView } from '../../model/views.js';
 import { ALERT_TYPES } from '../../model/routes.js';
+import { DeviceSelectorSchema } from '../../model/device-selection.js';
+import { scopeSelector } from '../../model/selector-input.js';
 import * as silences from '../../model/silences.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
@@ -29,6 +31,8 @@ const CreateSilence = Type.Object(
     device_ids: List,
     device_prefixes: List,
     alert_types: Type.Optional(Nullable(Type.Array(Type.Union(ALERT_TYPES.map((type) => Type.Literal(type)))))),
+    // The devices it holds by tags, attributes… (no status), besides the lists above.
+    selector: Type.Optional(Nullable(DeviceSelectorSchema)),
     starts_at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now' })),
     ends_at: Type.Optional(Type.String({ format: 'date-time' })),
     duration_minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DAYS * 1440 })),
@@ -62,7 +66,7 @@ function checkSilenceSize(lists: (string[] | null | undefined)[]): void {
   if (chars > SILENCE_MAX_MATCHER_CHARS) {
     throw new AppError(
       'INVALID_REQUEST',
-      `site_ids, device_ids and device_prefixes hold ${chars} characters together, at most ${SILENCE_MAX_MATCHER_CHARS}; cover many devices with a site or a device prefix`,
+      `site_ids, device_ids, device_prefixes and the selector hold ${chars} characters together, at most ${SILENCE_MAX_MATCHER_CHARS}; cover many devices with a site, a device prefix or a tag`,
     );
   }
 }
@@ -101,7 +105,8 @@ export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant; caps
     async (request, reply) => {
       const body = request.body;
       const window = silenceWindow(body);
-      checkSilenceSize([body.site_ids, body.device_ids, body.device_prefixes]);
+      const selector = body.selector === undefined ? null : scopeSelector(body.selector, 'a silence');
+      checkSilenceSize([body.site_ids, body.device_ids, body.device_prefixes, selector && [JSON.stringify(selector)]]);
       const orNull = (list: string[] | null | undefined) => (list && list.length > 0 ? list : null);
       const created = await inTenant(request, async (tx) => {
         await requireBelowCap(tx, caps, 'silences');
@@ -110,6 +115,7 @@ export function registerSilenceRoutes(app: App, deps: { inTenant: InTenant; caps
           device_ids: orNull(body.device_ids),
           device_prefixes: orNull(body.device_prefixes),
           alert_types: orNull(body.alert_types),
+          selector,
           ...window,
           comment: body.comment.trim(),
           created_by: displayName(principalOf(request)),

@@ -1268,6 +1268,90 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/ingest/v1/tenant/{tenant_id}/device/{device_id}/attributes': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** A device reports what it knows of itself: {attributes: {model, build, …}}, all of it (replacing what it reported before; what people set stays) */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          'x-provision-token': string;
+        };
+        path: {
+          tenant_id: string;
+          device_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            [key: string]: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'recorded';
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/ingest/v1/firmware/{image_id}': {
     parameters: {
       query?: never;
@@ -1438,6 +1522,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -1534,6 +1622,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -2276,6 +2368,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -2386,6 +2503,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -3443,6 +3585,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
               }[];
               count: number;
               total: number;
@@ -3632,6 +3778,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -3870,6 +4020,31 @@ export interface paths {
                 severity: number;
                 description: string | null;
                 site_ids: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 duration_seconds: number;
                 hysteresis: number;
                 /** Format: date-time */
@@ -3959,6 +4134,31 @@ export interface paths {
             severity: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /** @default true */
             enabled: boolean;
             /**
@@ -4009,6 +4209,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -4186,6 +4411,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -4330,6 +4580,31 @@ export interface paths {
             severity?: number;
             description?: string | null;
             site_ids?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             enabled?: boolean;
             duration_seconds?: number;
             hysteresis?: number;
@@ -4371,6 +4646,31 @@ export interface paths {
               severity: number;
               description: string | null;
               site_ids: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               duration_seconds: number;
               hysteresis: number;
               /** Format: date-time */
@@ -8547,6 +8847,31 @@ export interface paths {
                 alert_types: string[] | null;
                 site_ids: string[] | null;
                 device_prefixes: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 tenant_id: string;
                 route_id: string;
                 integration_id: string;
@@ -8624,6 +8949,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             /** @default true */
@@ -8654,6 +9004,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8749,6 +9124,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -8885,6 +9285,31 @@ export interface paths {
             min_severity?: number | null;
             site_ids?: string[] | null;
             device_prefixes?: string[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             deliver_on?: string[];
             priority?: number;
             enabled?: boolean;
@@ -8914,6 +9339,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -11374,6 +11824,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -11438,6 +11913,31 @@ export interface paths {
             device_ids?: string[] | null;
             device_prefixes?: string[] | null;
             alert_types?: ('NO_HEARTBEAT' | 'THRESHOLD' | 'INTEGRATION_FAILING')[] | null;
+            /** @description criteria given together must all match */
+            selector?: {
+              /** @description every device of the tenant */
+              all?: boolean;
+              /** @description in one of these sites (at most 100) */
+              site_ids?: string[];
+              /** @description ids starting with this */
+              device_prefix?: string;
+              /** @description these devices (at most 10000) */
+              device_ids?: string[];
+              /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_any?: string[];
+              /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+              tags_all?: string[];
+              /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+              attributes?: {
+                key: string;
+                /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                op: string;
+                /** @description absent for exists; a list for one_of */
+                value?: unknown;
+              }[];
+              /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+              status?: string[];
+            } | null;
             /**
              * Format: date-time
              * @description default: now
@@ -11465,6 +11965,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -11553,6 +12078,31 @@ export interface paths {
               device_ids: string[] | null;
               device_prefixes: string[] | null;
               alert_types: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               /** Format: date-time */
               starts_at: string;
               /** Format: date-time */
@@ -15841,6 +16391,10 @@ export interface paths {
                 attributes: {
                   [key: string]: string | number | boolean;
                 };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
+                  [key: string]: string | number | boolean;
+                };
                 battery_pct: number | null;
                 temp_c: number | null;
                 rssi_dbm: number | null;
@@ -15941,6 +16495,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct: number | null;
@@ -16136,6 +16694,10 @@ export interface paths {
                 tags: string[];
                 /** @description key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
                 attributes: {
+                  [key: string]: string | number | boolean;
+                };
+                /** @description what the device reported of itself; attributes win */
+                reported_attributes: {
                   [key: string]: string | number | boolean;
                 };
                 battery_pct?: number | null;
@@ -16566,6 +17128,31 @@ export interface paths {
                 device_ids: string[] | null;
                 device_prefixes: string[] | null;
                 alert_types: string[] | null;
+                /** @description criteria given together must all match */
+                selector: {
+                  /** @description every device of the tenant */
+                  all?: boolean;
+                  /** @description in one of these sites (at most 100) */
+                  site_ids?: string[];
+                  /** @description ids starting with this */
+                  device_prefix?: string;
+                  /** @description these devices (at most 10000) */
+                  device_ids?: string[];
+                  /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_any?: string[];
+                  /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                  tags_all?: string[];
+                  /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                  attributes?: {
+                    key: string;
+                    /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                    op: string;
+                    /** @description absent for exists; a list for one_of */
+                    value?: unknown;
+                  }[];
+                  /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                  status?: string[];
+                } | null;
                 /** Format: date-time */
                 starts_at: string;
                 /** Format: date-time */
@@ -19803,6 +20390,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
@@ -19903,6 +20515,31 @@ export interface paths {
               alert_types: string[] | null;
               site_ids: string[] | null;
               device_prefixes: string[] | null;
+              /** @description criteria given together must all match */
+              selector: {
+                /** @description every device of the tenant */
+                all?: boolean;
+                /** @description in one of these sites (at most 100) */
+                site_ids?: string[];
+                /** @description ids starting with this */
+                device_prefix?: string;
+                /** @description these devices (at most 10000) */
+                device_ids?: string[];
+                /** @description has any of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_any?: string[];
+                /** @description has all of these tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
+                tags_all?: string[];
+                /** @description conditions on attributes, all of which must hold (at most 20): eq, ne, lt, lte, gt, gte, exists, one_of. The value's type says how to compare: text, a number, true/false, or a date "YYYY-MM-DD" (lt, lte, gt, gte compare numbers and dates); one_of takes a list of values, exists none. ne and the comparisons match devices that have the attribute only. */
+                attributes?: {
+                  key: string;
+                  /** @description eq, ne, lt, lte, gt, gte, exists, one_of */
+                  op: string;
+                  /** @description absent for exists; a list for one_of */
+                  value?: unknown;
+                }[];
+                /** @description health status, any of ONLINE, STALE, OFFLINE (REVOKED: in lists only; jobs select ACTIVE devices) */
+                status?: string[];
+              } | null;
               tenant_id: string;
               route_id: string;
               integration_id: string;
