@@ -122,8 +122,9 @@ try {
     await client.query(`VACUUM ANALYZE`);
     return rows[0]!.id;
   }, database);
-  const token = viewerToken(cli, TENANT);
   server = await startPulseServer(['run', 'api'], env);
+  // Tokens name the issuer, which the server sets up as it starts.
+  const token = viewerToken(cli, TENANT);
   const { base } = server;
 
   // The one call that answers every widget, as a signed-in page makes it.
