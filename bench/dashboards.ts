@@ -9,6 +9,7 @@ import { launchChromium } from '../test/helpers/chromium.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
 import { sha256Hex } from '../src/lib/credentials.js';
+import { checkDashboard } from '../src/model/dashboard-schema.js';
 import { seedMonth } from './month-seed.js';
 import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
 import { benchArgs, saveResult } from './results.js';
@@ -113,7 +114,7 @@ try {
     };
     const { rows } = await client.query<{ id: string }>(
       `INSERT INTO dashboards (tenant_id, name, definition) VALUES ($1, $2, $3) RETURNING dashboard_id::text AS id`,
-      [TENANT, definition.name, JSON.stringify(definition)],
+      [TENANT, definition.name, JSON.stringify(checkDashboard(definition))],
     );
     await client.query(
       `INSERT INTO dashboard_shares (tenant_id, dashboard_id, token_hash, expires_at) VALUES ($1, $2, $3, now() + interval '1 day')`,
