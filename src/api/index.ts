@@ -47,6 +47,8 @@ import { customerDevices, operatorDevices, registerDeviceRoutes, type DeviceRout
 import { registerUserRoutes } from './customer/users.js';
 import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerSilenceRoutes } from './customer/silences.js';
+import { registerDashboardRoutes } from './customer/dashboards.js';
+import { registerSharedDashboardRoutes } from './shared-dashboards.js';
 import { registerJobRoutes } from './customer/jobs.js';
 import { commandPace, registerCommandRoutes } from './commands.js';
 import { registerFirmwareRoutes } from './customer/firmware.js';
@@ -162,14 +164,15 @@ export function start(deps: RoleDeps): RunningRole {
   });
   // Customer routes get their database only as transactions of the caller's tenant.
   const inTenant = tenantTransactions(deps.db);
+  const retention = {
+    rawDays: config.TELEMETRY_RETENTION_DAYS,
+    minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
+    hourDays: config.ROLLUP_1H_RETENTION_DAYS,
+  };
   app.register(async (v2) => {
     guard(v2, verify, 'customer', apiKeys);
     v2.addHook('onRequest', rateLimited);
-    registerV2Routes(v2, inTenant, {
-      rawDays: config.TELEMETRY_RETENTION_DAYS,
-      minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
-      hourDays: config.ROLLUP_1H_RETENTION_DAYS,
-    });
+    registerV2Routes(v2, inTenant, retention);
     registerExportRoutes(v2, inTenant, { perTenant: config.EXPORTS_PER_TENANT, engine: deps.db.engine });
     registerStateRoutes(v2, inTenant);
     registerUiSettingsRoutes(v2, { mapTileUrl: config.MAP_TILE_URL, mapTileAttribution: config.MAP_TILE_ATTRIBUTION });
@@ -222,6 +225,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
     registerJobRoutes(customer, { inTenant, ...commandDeps });
     registerSilenceRoutes(customer, { inTenant, caps: config });
+    registerDashboardRoutes(customer, { inTenant, retention });
     registerFirmwareRoutes(customer, { inTenant, maxBytes: config.FIRMWARE_MAX_BYTES });
     registerMqttReaderRoutes(customer, {
       inTenant,
@@ -229,6 +233,13 @@ export function start(deps: RoleDeps): RunningRole {
       logins: deps.brokerLogins,
       mqttUrl: deps.mqttUrl,
     });
+  });
+
+  // Share links have no login: the same budget, per address.
+  registerSharedDashboardRoutes(app, {
+    db: deps.db,
+    limiter: new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000),
+    retention,
   });
 
   const collector = new MetricsCollector({

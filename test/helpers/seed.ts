@@ -94,3 +94,32 @@ export async function storedRows(db: Database, tenantId: string, deviceId: strin
   );
   return rows[0]!.n;
 }
+
+/**
+ * `count` readings of each device, `stepMinutes` apart up to now, each made by `metricsOf(device, i)` (the
+ * i-th reading, oldest first): a few hours of data in one transaction, without simulating it.
+ */
+export async function seedReadings(
+  db: Database,
+  tenantId: string,
+  devices: string[],
+  { count, stepMinutes }: { count: number; stepMinutes: number },
+  metricsOf: (device: string, i: number) => Record<string, unknown>,
+) {
+  const now = Date.now();
+  await db.withService(async (tx) => {
+    for (let i = 0; i < count; i += 1)
+      for (const device of devices)
+        await tx.query(
+          `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
+           VALUES ($1, $2, $3, 'site-1', 'telemetry', $4, $5)`,
+          [
+            new Date(now - (count - i) * stepMinutes * 60_000),
+            tenantId,
+            device,
+            i,
+            JSON.stringify(metricsOf(device, i)),
+          ],
+        );
+  });
+}

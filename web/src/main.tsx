@@ -49,6 +49,13 @@ let router: ReturnType<typeof createBrowserRouter> | undefined;
 const appRouter = () =>
   (router ??= createBrowserRouter(
     [
+      // A wall screen: the dashboard alone, without the navigation around pages.
+      {
+        path: '/kiosk/dashboards/:dashboardId',
+        element: customer(() =>
+          import('./pages/customer/DashboardsView').then((page) => ({ default: () => <page.default kiosk /> })),
+        ),
+      },
       {
         element: <Layout />,
         children: [
@@ -57,6 +64,8 @@ const appRouter = () =>
           { path: '/devices', element: customer(() => import('./pages/customer/Devices')) },
           { path: '/devices/:deviceId', element: customer(() => import('./pages/customer/DeviceDetail')) },
           { path: '/map', element: customer(() => import('./pages/customer/FleetMap')) },
+          { path: '/dashboards', element: customer(() => import('./pages/customer/Dashboards')) },
+          { path: '/dashboards/:dashboardId', element: customer(() => import('./pages/customer/DashboardsView')) },
           { path: '/jobs', element: customer(() => import('./pages/customer/Jobs')) },
           { path: '/jobs/:jobId', element: customer(() => import('./pages/customer/JobDetail')) },
           { path: '/firmware', element: customer(() => import('./pages/customer/Firmware')) },
@@ -102,11 +111,26 @@ const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false, staleTime: 5_000 } },
 });
 
+/** A dashboard's share link is read without signing in. */
+const SHARED_PATH = '/app/shared/';
+let sharedRouter: ReturnType<typeof createBrowserRouter> | undefined;
+const sharedDashboardRouter = () =>
+  (sharedRouter ??= createBrowserRouter(
+    [{ path: '/shared/:token', element: page(() => import('./pages/customer/DashboardsShared')) }],
+    { basename: '/app' },
+  ));
+
 function App() {
   const { session, ready, error, signInAt } = useAuth();
   useEffect(() => {
     if (session) startLive();
   }, [session]);
+  if (window.location.pathname.startsWith(SHARED_PATH))
+    return (
+      <QueryClientProvider client={queryClient}>
+        <RouterProvider router={sharedDashboardRouter()} />
+      </QueryClientProvider>
+    );
   if (!ready)
     return (
       <div className="p-8">
@@ -149,7 +173,8 @@ function App() {
   );
 }
 
-void initAuth();
+// A share link needs no sign-in (and must not start one).
+if (!window.location.pathname.startsWith(SHARED_PATH)) void initAuth();
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <App />

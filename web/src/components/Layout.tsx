@@ -8,6 +8,7 @@ import { useLive } from '../lib/live';
 
 const CUSTOMER_NAV = [
   ['/', 'Dashboard'],
+  ['/dashboards', 'Dashboards'],
   ['/devices', 'Devices'],
   ['/map', 'Map'],
   ['/jobs', 'Jobs'],

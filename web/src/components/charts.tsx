@@ -22,17 +22,21 @@ const dark = () => document.documentElement.classList.contains('dark');
 
 function useECharts(
   option: echarts.EChartsCoreOption,
-  height: number,
+  height: number | string,
   attributes: Record<string, string | number> = {},
 ) {
   const ref = useRef<HTMLDivElement>(null);
   const chart = useRef<echarts.ECharts | null>(null);
   useEffect(() => {
     chart.current = echarts.init(ref.current!, dark() ? 'dark' : undefined, { renderer: 'canvas' });
+    // Drawn: what a test or a benchmark waits for.
+    chart.current.on('finished', () => ref.current?.setAttribute('data-drawn', 'true'));
     const resize = () => chart.current?.resize();
-    window.addEventListener('resize', resize);
+    // The box may change without the window (a dashboard's widget resized).
+    const observer = new ResizeObserver(resize);
+    observer.observe(ref.current!);
     return () => {
-      window.removeEventListener('resize', resize);
+      observer.disconnect();
       chart.current?.dispose();
     };
   }, []);
@@ -205,4 +209,9 @@ export function TimeSeries({ metric, points }: { metric: string; points: { t: nu
     180,
     { 'data-testid': `chart-${metric}`, 'data-points': points.length },
   );
+}
+
+/** Any ECharts option in a box of `height` (a dashboard widget's, which fills its cell). */
+export function Chart({ option, height }: { option: echarts.EChartsCoreOption; height: number | string }) {
+  return useECharts(option, height, { 'data-chart': 'true' });
 }

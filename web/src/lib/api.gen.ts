@@ -325,6 +325,524 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/shared-dashboards/{token}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The dashboard a share link shows (no login) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          token: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              definition: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+              /** @description what the dashboard's variables offer: the tenant's sites, tags and (the first 1,000) devices; empty for a variable the dashboard lacks */
+              choices: {
+                sites: string[];
+                tags: string[];
+                devices: string[];
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/shared-dashboards/{token}/data': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** The shared dashboard's widgets' data (its stored widgets only) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          token: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description e.g. from now-24h to now */
+            time?: {
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              from: string;
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              to: string;
+            };
+            /** @description the chosen values of the dashboard variables */
+            variables?: {
+              site?: string;
+              tag?: string;
+              device?: string;
+            };
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              start: string;
+              /** Format: date-time */
+              end: string;
+              /** @description widget id → its data */
+              widgets: {
+                [key: string]: {
+                  resolution: ('raw' | '1m' | '1h') | (never | null);
+                  bucket_seconds?: number;
+                  /** @description why this widget could not be read */
+                  error?: string;
+                  series?: {
+                    label: string;
+                    metric: string;
+                    points: {
+                      /** Format: date-time */
+                      time: string;
+                      avg: number;
+                      min: number;
+                      max: number;
+                      samples: number;
+                    }[];
+                  }[];
+                  value?: number | null;
+                  bars?: {
+                    label: string;
+                    value: number;
+                  }[];
+                  /** @description table: the chosen columns per device */
+                  rows?: {
+                    [key: string]: unknown;
+                  }[];
+                  total?: number;
+                  alerts?: {
+                    alert_id: number;
+                    tenant_id: string;
+                    device_id: string;
+                    site_id: string;
+                    /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+                    alert_type: string;
+                    /** @description what to call it: its rule's name, or the type in words */
+                    title: string;
+                    fingerprint: string;
+                    /** @description 1 info … 5 critical */
+                    severity: number;
+                    confidence: number;
+                    summary: string;
+                    details: {
+                      [key: string]: unknown;
+                    };
+                    status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                    /** Format: date-time */
+                    created_at: string;
+                    /** Format: date-time */
+                    updated_at: string;
+                    /** Format: date-time */
+                    closed_at: string | null;
+                    /** Format: date-time */
+                    acknowledged_at: string | null;
+                    acknowledged_by: string | null;
+                    /** @description the silence that held its notifications */
+                    silenced_by: string | null;
+                    /** @description who closed it by hand; null when Pulse closed it */
+                    closed_by: string | null;
+                  }[];
+                  segments?: {
+                    value: unknown;
+                    /** Format: date-time */
+                    from: string;
+                    /** Format: date-time */
+                    to: string;
+                  }[];
+                  positions?: {
+                    device_id: string;
+                    site_id: string;
+                    status: string;
+                    lat: number;
+                    lon: number;
+                    /** Format: date-time */
+                    at: string;
+                  }[];
+                };
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/device/activate': {
     parameters: {
       query?: never;
@@ -16937,6 +17455,3074 @@ export interface paths {
               /** Format: date-time */
               ends_at: string;
               comment: string;
+              created_by: string | null;
+              /** Format: date-time */
+              created_at: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The tenant's dashboards, and the built-in one (shown while the tenant has none) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dashboards: {
+                dashboard_id: string;
+                name: string;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+                /** Format: date-time */
+                updated_at: string;
+              }[];
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              built_in: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /**
+     * Create a dashboard, or import an exported one
+     * @description The body is a dashboard document (schema version 1, docs/dashboards.md). A wrong one answers 422 naming the path, e.g. `Invalid dashboard at /widgets/2/options/metric: …`.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description the schema version: 1
+             * @enum {number}
+             */
+            version: 1;
+            name: string;
+            /** @default  */
+            description: string;
+            /**
+             * @default {
+             *       "from": "now-24h",
+             *       "to": "now"
+             *     }
+             */
+            time: {
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              from: string;
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              to: string;
+            };
+            /**
+             * @description auto-refresh; 0: off
+             * @default 60
+             */
+            refresh_seconds: number;
+            /** @default [] */
+            variables: ('site' | 'tag' | 'device')[];
+            /** @default [] */
+            widgets: (
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'timeseries';
+                  options: {
+                    metrics: string[];
+                    /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                    devices: string[];
+                    /** @description the fleet: one line per site or tag */
+                    group_by?: 'site' | 'tag';
+                    /** @description default: ["avg"] */
+                    stats: ('avg' | 'min' | 'max')[];
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'stat';
+                  options: {
+                    /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                    metric:
+                      | string
+                      | 'fleet:devices'
+                      | 'fleet:ONLINE'
+                      | 'fleet:STALE'
+                      | 'fleet:OFFLINE'
+                      | 'fleet:REVOKED'
+                      | 'fleet:online_pct'
+                      | 'fleet:open_alerts';
+                    /** @description a device id, or $device: the value of the device variable */
+                    device?: string;
+                    /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                    stat: ('avg' | 'min' | 'max') | 'last';
+                    unit?: string;
+                    /** @description default: [] */
+                    thresholds: {
+                      value: number;
+                      /** @description a colour as #rrggbb */
+                      color: string;
+                    }[];
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'gauge';
+                  options: {
+                    /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                    metric:
+                      | string
+                      | 'fleet:devices'
+                      | 'fleet:ONLINE'
+                      | 'fleet:STALE'
+                      | 'fleet:OFFLINE'
+                      | 'fleet:REVOKED'
+                      | 'fleet:online_pct'
+                      | 'fleet:open_alerts';
+                    /** @description a device id, or $device: the value of the device variable */
+                    device?: string;
+                    /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                    stat: ('avg' | 'min' | 'max') | 'last';
+                    unit?: string;
+                    /** @description default: [] */
+                    thresholds: {
+                      value: number;
+                      /** @description a colour as #rrggbb */
+                      color: string;
+                    }[];
+                    /** @description default: 0 */
+                    min: number;
+                    /** @description default: 100 */
+                    max: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'bar';
+                  options: {
+                    /** @description a metric */
+                    metric?: string;
+                    /** @description status: devices per status (no metric); site, tag: the metric per group */
+                    group_by: 'status' | 'site' | 'tag';
+                    stat?: 'avg' | 'min' | 'max';
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'table';
+                  options: {
+                    /** @description default: ["device_id","status","last_seen_at"] */
+                    columns: string[];
+                    /** @description default: "last_seen_at" */
+                    sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                    /** @description default: 10 */
+                    limit: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'alerts';
+                  options: {
+                    /** @description default: "OPEN" */
+                    status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                    alert_type?: string;
+                    /** @description default: 1 */
+                    min_severity: number;
+                    /** @description default: 10 */
+                    limit: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'states';
+                  options: {
+                    /** @description a device id, or $device: the value of the device variable */
+                    device: string;
+                    /** @description a metric */
+                    metric: string;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'map';
+                  options: {
+                    /** @description a metric; default: "position" */
+                    metric: string;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'text';
+                  options: {
+                    /** @description Markdown; HTML in it is shown as text */
+                    markdown: string;
+                  };
+                }
+            )[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dashboard_id: string;
+              /** @description the built-in dashboard: save a copy to change it */
+              built_in: boolean;
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              definition: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+              /** @description what the dashboard's variables offer: the tenant's sites, tags and (the first 1,000) devices; empty for a variable the dashboard lacks */
+              choices: {
+                sites: string[];
+                tags: string[];
+                devices: string[];
+              };
+              /** Format: date-time */
+              updated_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A dashboard (default: the built-in one) with what its variables offer */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dashboard_id: string;
+              /** @description the built-in dashboard: save a copy to change it */
+              built_in: boolean;
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              definition: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+              /** @description what the dashboard's variables offer: the tenant's sites, tags and (the first 1,000) devices; empty for a variable the dashboard lacks */
+              choices: {
+                sites: string[];
+                tags: string[];
+                devices: string[];
+              };
+              /** Format: date-time */
+              updated_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    /** Replace a dashboard (its name, range, variables, widgets and their places) */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description the schema version: 1
+             * @enum {number}
+             */
+            version: 1;
+            name: string;
+            /** @default  */
+            description: string;
+            /**
+             * @default {
+             *       "from": "now-24h",
+             *       "to": "now"
+             *     }
+             */
+            time: {
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              from: string;
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              to: string;
+            };
+            /**
+             * @description auto-refresh; 0: off
+             * @default 60
+             */
+            refresh_seconds: number;
+            /** @default [] */
+            variables: ('site' | 'tag' | 'device')[];
+            /** @default [] */
+            widgets: (
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'timeseries';
+                  options: {
+                    metrics: string[];
+                    /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                    devices: string[];
+                    /** @description the fleet: one line per site or tag */
+                    group_by?: 'site' | 'tag';
+                    /** @description default: ["avg"] */
+                    stats: ('avg' | 'min' | 'max')[];
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'stat';
+                  options: {
+                    /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                    metric:
+                      | string
+                      | 'fleet:devices'
+                      | 'fleet:ONLINE'
+                      | 'fleet:STALE'
+                      | 'fleet:OFFLINE'
+                      | 'fleet:REVOKED'
+                      | 'fleet:online_pct'
+                      | 'fleet:open_alerts';
+                    /** @description a device id, or $device: the value of the device variable */
+                    device?: string;
+                    /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                    stat: ('avg' | 'min' | 'max') | 'last';
+                    unit?: string;
+                    /** @description default: [] */
+                    thresholds: {
+                      value: number;
+                      /** @description a colour as #rrggbb */
+                      color: string;
+                    }[];
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'gauge';
+                  options: {
+                    /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                    metric:
+                      | string
+                      | 'fleet:devices'
+                      | 'fleet:ONLINE'
+                      | 'fleet:STALE'
+                      | 'fleet:OFFLINE'
+                      | 'fleet:REVOKED'
+                      | 'fleet:online_pct'
+                      | 'fleet:open_alerts';
+                    /** @description a device id, or $device: the value of the device variable */
+                    device?: string;
+                    /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                    stat: ('avg' | 'min' | 'max') | 'last';
+                    unit?: string;
+                    /** @description default: [] */
+                    thresholds: {
+                      value: number;
+                      /** @description a colour as #rrggbb */
+                      color: string;
+                    }[];
+                    /** @description default: 0 */
+                    min: number;
+                    /** @description default: 100 */
+                    max: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'bar';
+                  options: {
+                    /** @description a metric */
+                    metric?: string;
+                    /** @description status: devices per status (no metric); site, tag: the metric per group */
+                    group_by: 'status' | 'site' | 'tag';
+                    stat?: 'avg' | 'min' | 'max';
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'table';
+                  options: {
+                    /** @description default: ["device_id","status","last_seen_at"] */
+                    columns: string[];
+                    /** @description default: "last_seen_at" */
+                    sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                    /** @description default: 10 */
+                    limit: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'alerts';
+                  options: {
+                    /** @description default: "OPEN" */
+                    status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                    alert_type?: string;
+                    /** @description default: 1 */
+                    min_severity: number;
+                    /** @description default: 10 */
+                    limit: number;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'states';
+                  options: {
+                    /** @description a device id, or $device: the value of the device variable */
+                    device: string;
+                    /** @description a metric */
+                    metric: string;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'map';
+                  options: {
+                    /** @description a metric; default: "position" */
+                    metric: string;
+                  };
+                }
+              | {
+                  /** @description unique within the dashboard */
+                  id: string;
+                  /** @description default: "" */
+                  title: string;
+                  /** @description the place on a 12-column grid, in cells */
+                  layout: {
+                    x: number;
+                    y: number;
+                    w: number;
+                    h: number;
+                  };
+                  /** @enum {string} */
+                  type: 'text';
+                  options: {
+                    /** @description Markdown; HTML in it is shown as text */
+                    markdown: string;
+                  };
+                }
+            )[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dashboard_id: string;
+              /** @description the built-in dashboard: save a copy to change it */
+              built_in: boolean;
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              definition: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+              /** @description what the dashboard's variables offer: the tenant's sites, tags and (the first 1,000) devices; empty for a variable the dashboard lacks */
+              choices: {
+                sites: string[];
+                tags: string[];
+                devices: string[];
+              };
+              /** Format: date-time */
+              updated_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    /** Delete a dashboard and its share links */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description No content */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}/export': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A dashboard as a JSON document to import elsewhere (schema version 1) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /**
+               * @description the schema version: 1
+               * @enum {number}
+               */
+              version: 1;
+              name: string;
+              /** @default  */
+              description: string;
+              /**
+               * @default {
+               *       "from": "now-24h",
+               *       "to": "now"
+               *     }
+               */
+              time: {
+                /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                from: string;
+                /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                to: string;
+              };
+              /**
+               * @description auto-refresh; 0: off
+               * @default 60
+               */
+              refresh_seconds: number;
+              /** @default [] */
+              variables: ('site' | 'tag' | 'device')[];
+              /** @default [] */
+              widgets: (
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'timeseries';
+                    options: {
+                      metrics: string[];
+                      /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                      devices: string[];
+                      /** @description the fleet: one line per site or tag */
+                      group_by?: 'site' | 'tag';
+                      /** @description default: ["avg"] */
+                      stats: ('avg' | 'min' | 'max')[];
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'stat';
+                    options: {
+                      /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                      metric:
+                        | string
+                        | 'fleet:devices'
+                        | 'fleet:ONLINE'
+                        | 'fleet:STALE'
+                        | 'fleet:OFFLINE'
+                        | 'fleet:REVOKED'
+                        | 'fleet:online_pct'
+                        | 'fleet:open_alerts';
+                      /** @description a device id, or $device: the value of the device variable */
+                      device?: string;
+                      /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                      stat: ('avg' | 'min' | 'max') | 'last';
+                      unit?: string;
+                      /** @description default: [] */
+                      thresholds: {
+                        value: number;
+                        /** @description a colour as #rrggbb */
+                        color: string;
+                      }[];
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'gauge';
+                    options: {
+                      /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                      metric:
+                        | string
+                        | 'fleet:devices'
+                        | 'fleet:ONLINE'
+                        | 'fleet:STALE'
+                        | 'fleet:OFFLINE'
+                        | 'fleet:REVOKED'
+                        | 'fleet:online_pct'
+                        | 'fleet:open_alerts';
+                      /** @description a device id, or $device: the value of the device variable */
+                      device?: string;
+                      /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                      stat: ('avg' | 'min' | 'max') | 'last';
+                      unit?: string;
+                      /** @description default: [] */
+                      thresholds: {
+                        value: number;
+                        /** @description a colour as #rrggbb */
+                        color: string;
+                      }[];
+                      /** @description default: 0 */
+                      min: number;
+                      /** @description default: 100 */
+                      max: number;
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'bar';
+                    options: {
+                      /** @description a metric */
+                      metric?: string;
+                      /** @description status: devices per status (no metric); site, tag: the metric per group */
+                      group_by: 'status' | 'site' | 'tag';
+                      stat?: 'avg' | 'min' | 'max';
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'table';
+                    options: {
+                      /** @description default: ["device_id","status","last_seen_at"] */
+                      columns: string[];
+                      /** @description default: "last_seen_at" */
+                      sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                      /** @description default: 10 */
+                      limit: number;
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'alerts';
+                    options: {
+                      /** @description default: "OPEN" */
+                      status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                      alert_type?: string;
+                      /** @description default: 1 */
+                      min_severity: number;
+                      /** @description default: 10 */
+                      limit: number;
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'states';
+                    options: {
+                      /** @description a device id, or $device: the value of the device variable */
+                      device: string;
+                      /** @description a metric */
+                      metric: string;
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'map';
+                    options: {
+                      /** @description a metric; default: "position" */
+                      metric: string;
+                    };
+                  }
+                | {
+                    /** @description unique within the dashboard */
+                    id: string;
+                    /** @description default: "" */
+                    title: string;
+                    /** @description the place on a 12-column grid, in cells */
+                    layout: {
+                      x: number;
+                      y: number;
+                      w: number;
+                      h: number;
+                    };
+                    /** @enum {string} */
+                    type: 'text';
+                    options: {
+                      /** @description Markdown; HTML in it is shown as text */
+                      markdown: string;
+                    };
+                  }
+              )[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}/duplicate': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Copy a dashboard (default: save the built-in one as the tenant’s own) */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              dashboard_id: string;
+              /** @description the built-in dashboard: save a copy to change it */
+              built_in: boolean;
+              /** @description a dashboard, schema version 1 (docs/dashboards.md) */
+              definition: {
+                /**
+                 * @description the schema version: 1
+                 * @enum {number}
+                 */
+                version: 1;
+                name: string;
+                /** @default  */
+                description: string;
+                /**
+                 * @default {
+                 *       "from": "now-24h",
+                 *       "to": "now"
+                 *     }
+                 */
+                time: {
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  from: string;
+                  /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+                  to: string;
+                };
+                /**
+                 * @description auto-refresh; 0: off
+                 * @default 60
+                 */
+                refresh_seconds: number;
+                /** @default [] */
+                variables: ('site' | 'tag' | 'device')[];
+                /** @default [] */
+                widgets: (
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'timeseries';
+                      options: {
+                        metrics: string[];
+                        /** @description one line per device and metric; none: the fleet (narrowed by the site and tag variables); default: [] */
+                        devices: string[];
+                        /** @description the fleet: one line per site or tag */
+                        group_by?: 'site' | 'tag';
+                        /** @description default: ["avg"] */
+                        stats: ('avg' | 'min' | 'max')[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'stat';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'gauge';
+                      options: {
+                        /** @description a metric, or one of the fleet's counts (fleet:devices, fleet:ONLINE, fleet:STALE, fleet:OFFLINE, fleet:REVOKED, fleet:online_pct, fleet:open_alerts) */
+                        metric:
+                          | string
+                          | 'fleet:devices'
+                          | 'fleet:ONLINE'
+                          | 'fleet:STALE'
+                          | 'fleet:OFFLINE'
+                          | 'fleet:REVOKED'
+                          | 'fleet:online_pct'
+                          | 'fleet:open_alerts';
+                        /** @description a device id, or $device: the value of the device variable */
+                        device?: string;
+                        /** @description over the window; last: the latest value (of the device, or the fleet average); default: "avg" */
+                        stat: ('avg' | 'min' | 'max') | 'last';
+                        unit?: string;
+                        /** @description default: [] */
+                        thresholds: {
+                          value: number;
+                          /** @description a colour as #rrggbb */
+                          color: string;
+                        }[];
+                        /** @description default: 0 */
+                        min: number;
+                        /** @description default: 100 */
+                        max: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'bar';
+                      options: {
+                        /** @description a metric */
+                        metric?: string;
+                        /** @description status: devices per status (no metric); site, tag: the metric per group */
+                        group_by: 'status' | 'site' | 'tag';
+                        stat?: 'avg' | 'min' | 'max';
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'table';
+                      options: {
+                        /** @description default: ["device_id","status","last_seen_at"] */
+                        columns: string[];
+                        /** @description default: "last_seen_at" */
+                        sort: 'last_seen_at' | 'device_id' | 'site_id' | 'status';
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'alerts';
+                      options: {
+                        /** @description default: "OPEN" */
+                        status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED' | 'ALL';
+                        alert_type?: string;
+                        /** @description default: 1 */
+                        min_severity: number;
+                        /** @description default: 10 */
+                        limit: number;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'states';
+                      options: {
+                        /** @description a device id, or $device: the value of the device variable */
+                        device: string;
+                        /** @description a metric */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'map';
+                      options: {
+                        /** @description a metric; default: "position" */
+                        metric: string;
+                      };
+                    }
+                  | {
+                      /** @description unique within the dashboard */
+                      id: string;
+                      /** @description default: "" */
+                      title: string;
+                      /** @description the place on a 12-column grid, in cells */
+                      layout: {
+                        x: number;
+                        y: number;
+                        w: number;
+                        h: number;
+                      };
+                      /** @enum {string} */
+                      type: 'text';
+                      options: {
+                        /** @description Markdown; HTML in it is shown as text */
+                        markdown: string;
+                      };
+                    }
+                )[];
+              };
+              /** @description what the dashboard's variables offer: the tenant's sites, tags and (the first 1,000) devices; empty for a variable the dashboard lacks */
+              choices: {
+                sites: string[];
+                tags: string[];
+                devices: string[];
+              };
+              /** Format: date-time */
+              updated_at: string | null;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}/data': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Every widget's data in one answer, for a range and the variables' values
+     * @description Series come from raw rows, 1-minute or 1-hour rollups (each widget names its `resolution`); a widget that cannot be read has an `error` instead.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description e.g. from now-24h to now */
+            time?: {
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              from: string;
+              /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
+              to: string;
+            };
+            /** @description the chosen values of the dashboard variables */
+            variables?: {
+              site?: string;
+              tag?: string;
+              device?: string;
+            };
+            /** @description widgets being edited, read instead of the stored ones (checked as in a document) */
+            widgets?: unknown[];
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: date-time */
+              start: string;
+              /** Format: date-time */
+              end: string;
+              /** @description widget id → its data */
+              widgets: {
+                [key: string]: {
+                  resolution: ('raw' | '1m' | '1h') | (never | null);
+                  bucket_seconds?: number;
+                  /** @description why this widget could not be read */
+                  error?: string;
+                  series?: {
+                    label: string;
+                    metric: string;
+                    points: {
+                      /** Format: date-time */
+                      time: string;
+                      avg: number;
+                      min: number;
+                      max: number;
+                      samples: number;
+                    }[];
+                  }[];
+                  value?: number | null;
+                  bars?: {
+                    label: string;
+                    value: number;
+                  }[];
+                  /** @description table: the chosen columns per device */
+                  rows?: {
+                    [key: string]: unknown;
+                  }[];
+                  total?: number;
+                  alerts?: {
+                    alert_id: number;
+                    tenant_id: string;
+                    device_id: string;
+                    site_id: string;
+                    /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+                    alert_type: string;
+                    /** @description what to call it: its rule's name, or the type in words */
+                    title: string;
+                    fingerprint: string;
+                    /** @description 1 info … 5 critical */
+                    severity: number;
+                    confidence: number;
+                    summary: string;
+                    details: {
+                      [key: string]: unknown;
+                    };
+                    status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+                    /** Format: date-time */
+                    created_at: string;
+                    /** Format: date-time */
+                    updated_at: string;
+                    /** Format: date-time */
+                    closed_at: string | null;
+                    /** Format: date-time */
+                    acknowledged_at: string | null;
+                    acknowledged_by: string | null;
+                    /** @description the silence that held its notifications */
+                    silenced_by: string | null;
+                    /** @description who closed it by hand; null when Pulse closed it */
+                    closed_by: string | null;
+                  }[];
+                  segments?: {
+                    value: unknown;
+                    /** Format: date-time */
+                    from: string;
+                    /** Format: date-time */
+                    to: string;
+                  }[];
+                  positions?: {
+                    device_id: string;
+                    site_id: string;
+                    status: string;
+                    lat: number;
+                    lon: number;
+                    /** Format: date-time */
+                    at: string;
+                  }[];
+                };
+              };
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}/shares': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A dashboard's share links (their tokens are never shown again) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              shares: {
+                share_id: string;
+                dashboard_id: string;
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: date-time */
+                revoked_at: string | null;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    /** A read-only link to this dashboard alone, valid until it expires or is revoked */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @default 168 */
+            expires_in_hours: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              share: {
+                share_id: string;
+                dashboard_id: string;
+                /** Format: date-time */
+                expires_at: string;
+                /** Format: date-time */
+                revoked_at: string | null;
+                created_by: string | null;
+                /** Format: date-time */
+                created_at: string;
+              };
+              /** @description shown once: the link is /app/shared/<token> */
+              token: string;
+              path: string;
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+        /** @description What went wrong and what to change */
+        '5XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              detail:
+                | string
+                | {
+                    loc: (string | number)[];
+                    msg: string;
+                    type: string;
+                  }[];
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/customer/dashboards/{dashboard_id}/shares/{share_id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** Revoke a share link now */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          /** @description a dashboard id, or default */
+          dashboard_id: string;
+          share_id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              share_id: string;
+              dashboard_id: string;
+              /** Format: date-time */
+              expires_at: string;
+              /** Format: date-time */
+              revoked_at: string | null;
               created_by: string | null;
               /** Format: date-time */
               created_at: string;

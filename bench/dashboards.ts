@@ -1,0 +1,201 @@
+// A 12-widget dashboard over a month of a fleet (issue 32): `npm run bench:dashboards -- [--devices 2000]
+// [--days 30] [--interval 300] [--runs 5]`. A fresh PostgreSQL database gets the month (bench/month-seed.ts,
+// rollups rebuilt), devices get tags and positions, and a dashboard of twelve widgets of every kind over the
+// last 30 days is stored with a share link; `pulse run api` alone serves it. Timed: the one data call
+// answering every widget (POST …/data, `runs` times, signed in), and in Debian's Chromium the shared page
+// from navigation until every widget has drawn (charts: ECharts' `finished`), `runs` times. Prints p50/max
+// and writes bench/results/dashboards-*.json.
+import { launchChromium } from '../test/helpers/chromium.js';
+import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
+import { startNatsCluster } from '../test/helpers/nats.js';
+import { sha256Hex } from '../src/lib/credentials.js';
+import { checkDashboard } from '../src/model/dashboard-schema.js';
+import { seedMonth } from './month-seed.js';
+import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
+import { benchArgs, saveResult } from './results.js';
+
+const args = benchArgs();
+const DEVICES = Number(args.get('devices') ?? 2000);
+const DAYS = Number(args.get('days') ?? 30);
+const INTERVAL = Number(args.get('interval') ?? 300);
+const RUNS = Number(args.get('runs') ?? 5);
+const TENANT = 'bench-dash';
+const TOKEN = 'dsh_bench-dashboards-share-token';
+const NOW = Date.now();
+
+const at = (x: number, y: number, w: number, h: number) => ({ x, y, w, h });
+const WIDGETS = [
+  {
+    id: 'fleet',
+    type: 'timeseries',
+    layout: at(0, 0, 6, 4),
+    options: { metrics: ['temp_c'], stats: ['min', 'avg', 'max'] },
+  },
+  { id: 'by-site', type: 'timeseries', layout: at(6, 0, 6, 4), options: { metrics: ['temp_c'], group_by: 'site' } },
+  {
+    id: 'devices',
+    type: 'timeseries',
+    layout: at(0, 4, 6, 4),
+    options: { metrics: ['temp_c', 'battery_pct'], devices: ['dev-1', 'dev-2', 'dev-3'] },
+  },
+  { id: 'online', type: 'stat', layout: at(6, 4, 2, 2), options: { metric: 'fleet:ONLINE' } },
+  {
+    id: 'temp',
+    type: 'stat',
+    layout: at(8, 4, 2, 2),
+    options: { metric: 'temp_c', stat: 'max', thresholds: [{ value: 25, color: '#dc2626' }] },
+  },
+  { id: 'battery', type: 'gauge', layout: at(10, 4, 2, 4), options: { metric: 'battery_pct', unit: '%' } },
+  {
+    id: 'site-bars',
+    type: 'bar',
+    layout: at(6, 6, 4, 2),
+    options: { metric: 'temp_c', group_by: 'site', stat: 'max' },
+  },
+  { id: 'tag-bars', type: 'bar', layout: at(0, 8, 4, 4), options: { metric: 'battery_pct', group_by: 'tag' } },
+  {
+    id: 'table',
+    type: 'table',
+    layout: at(4, 8, 4, 4),
+    options: { columns: ['device_id', 'site_id', 'status', 'metric:temp_c'], limit: 10 },
+  },
+  { id: 'alerts', type: 'alerts', layout: at(8, 8, 4, 4), options: { status: 'OPEN', limit: 10 } },
+  { id: 'map', type: 'map', layout: at(0, 12, 8, 6), options: {} },
+  { id: 'note', type: 'text', layout: at(8, 12, 4, 6), options: { markdown: '## Cold chain\nA month of the fleet.' } },
+];
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+};
+
+const database = uniqueName('pulse_bench_dash');
+await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const nats = await startNatsCluster(1);
+const env = {
+  ...process.env,
+  DATABASE_URL: urlFor(database),
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+  NATS_URL: nats.urls,
+};
+const cli = pulseCli(env);
+let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
+const browser = await launchChromium();
+try {
+  cli('migrate');
+  const { seedSeconds, rebuildSeconds } = await seedMonth({
+    database,
+    tenant: TENANT,
+    devices: DEVICES,
+    days: DAYS,
+    interval: INTERVAL,
+    now: NOW,
+    cli,
+  });
+  const dashboardId = await asSuperuser(async (client) => {
+    await client.query(
+      `UPDATE device_registry SET tags = ARRAY['zone-' || (substring(device_id FROM 5)::int % 8)] WHERE tenant_id = $1`,
+      [TENANT],
+    );
+    await client.query(
+      `UPDATE device_state SET state = state || jsonb_build_object('position',
+         jsonb_build_object('lat', 45 + (substring(device_id FROM 5)::int % 97) / 10.0,
+                            'lon', 2 + (substring(device_id FROM 5)::int % 89) / 10.0))
+       WHERE tenant_id = $1`,
+      [TENANT],
+    );
+    const definition = {
+      version: 1,
+      name: 'Fleet month',
+      time: { from: `now-${DAYS}d`, to: 'now' },
+      refresh_seconds: 0,
+      widgets: WIDGETS,
+    };
+    const { rows } = await client.query<{ id: string }>(
+      `INSERT INTO dashboards (tenant_id, name, definition) VALUES ($1, $2, $3) RETURNING dashboard_id::text AS id`,
+      [TENANT, definition.name, JSON.stringify(checkDashboard(definition))],
+    );
+    await client.query(
+      `INSERT INTO dashboard_shares (tenant_id, dashboard_id, token_hash, expires_at) VALUES ($1, $2, $3, now() + interval '1 day')`,
+      [TENANT, rows[0]!.id, sha256Hex(TOKEN)],
+    );
+    await client.query(`VACUUM ANALYZE`);
+    return rows[0]!.id;
+  }, database);
+  server = await startPulseServer(['run', 'api'], env);
+  // Tokens name the issuer, which the server sets up as it starts.
+  const token = viewerToken(cli, TENANT);
+  const { base } = server;
+
+  // The one call that answers every widget, as a signed-in page makes it.
+  const dataMs: number[] = [];
+  let resolutions: Record<string, string | null> = {};
+  for (let run = 0; run <= RUNS; run += 1) {
+    const started = performance.now();
+    const response = await fetch(`${base}/customer/dashboards/${dashboardId}/data`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const answer = (await response.json()) as {
+      widgets: Record<string, { resolution: string | null; error?: string }>;
+    };
+    if (!response.ok) throw new Error(`data call answered ${response.status}: ${JSON.stringify(answer)}`);
+    const failed = Object.entries(answer.widgets).filter(([, widget]) => widget.error);
+    if (failed.length > 0) throw new Error(`widgets failed: ${JSON.stringify(failed)}`);
+    resolutions = Object.fromEntries(Object.entries(answer.widgets).map(([id, widget]) => [id, widget.resolution]));
+    if (run > 0) dataMs.push(performance.now() - started); // the first warms the server
+  }
+
+  // The page, from navigation until every widget has drawn.
+  const pageMs: number[] = [];
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  for (let run = 0; run <= RUNS; run += 1) {
+    const page = await context.newPage();
+    const started = performance.now();
+    await page.goto(`${base}/app/shared/${TOKEN}`);
+    for (;;) {
+      const drawn = await page.evaluate(
+        `document.querySelectorAll('[data-widget][data-state=drawn]').length === ${WIDGETS.length} &&
+         [...document.querySelectorAll('[data-chart]')].every((chart) => chart.dataset.drawn === 'true')`,
+      );
+      if (drawn) break;
+      if (performance.now() - started > 60_000) throw new Error('the dashboard did not draw within 60 s');
+      await page.waitForTimeout(10);
+    }
+    if (run > 0) pageMs.push(performance.now() - started); // the first loads the app's files into the cache
+    await page.close();
+  }
+  await context.close();
+
+  const summary = (samples: number[]) => ({
+    p50_ms: percentile(samples, 50),
+    max_ms: percentile(samples, 100),
+    runs: samples.length,
+  });
+  console.log(
+    `${DEVICES} devices × ${DAYS} days (seeded in ${seedSeconds} s, rollups rebuilt in ${Math.round(rebuildSeconds)} s)`,
+  );
+  console.log(`resolutions: ${JSON.stringify(resolutions)}`);
+  console.log(
+    `data call for ${WIDGETS.length} widgets: p50 ${percentile(dataMs, 50)} ms, max ${percentile(dataMs, 100)} ms`,
+  );
+  console.log(`page until every widget drew: p50 ${percentile(pageMs, 50)} ms, max ${percentile(pageMs, 100)} ms`);
+  saveResult('dashboards', {
+    devices: DEVICES,
+    days: DAYS,
+    interval_seconds: INTERVAL,
+    widgets: WIDGETS.length,
+    resolutions,
+    data_call: summary(dataMs),
+    page_drawn: summary(pageMs),
+    seed_seconds: seedSeconds,
+    rollup_rebuild_seconds: Math.round(rebuildSeconds),
+  });
+} finally {
+  await browser.close();
+  await server?.stop();
+  await nats.close();
+  await dropDatabase(database);
+}

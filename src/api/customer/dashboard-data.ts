@@ -1,0 +1,301 @@
+// Every widget's data of a dashboard in one answer (issue 32): one request per refresh whatever the
+// widgets, read through the model's functions — series from raw rows or rollups as planWindow decides
+// (each widget says which answered), counts, lists and states — in one transaction of the tenant. The
+// variables narrow fleet-wide widgets (site, tag) and fill `$device`. A widget that cannot be read says why
+// in its `error`; the others are still answered. Fleet-wide reads narrowed or grouped read the devices'
+// rollups of the devices a selector picks (devicesByGroup), the fleet's own rollups otherwise.
+import { Type, type Static } from '@sinclair/typebox';
+import type { TenantTx } from '../../db/database.js';
+import { AppError } from '../../errors.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { resolveRange, type DashboardDocument, type Widget } from '../../model/dashboard-schema.js';
+import { devicesByGroup, listDevices, selectDevices, type DeviceSelector } from '../../model/device-selection.js';
+import { groupBy } from '../../lib/group-by.js';
+import { DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
+import { listAlerts } from '../../model/alerts.js';
+import { planWindow, type Plan, type Retention } from '../../model/resolution.js';
+import { fleetPositions, metricStates } from '../../model/telemetry-states.js';
+import { groupedSummary, telemetrySeries } from '../../model/telemetry.js';
+import { Alert as AlertView } from '../../model/views.js';
+import { MAX_WINDOW_DAYS } from '../time-window.js';
+
+export const DashboardVariables = Type.Object(
+  {
+    site: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    tag: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    device: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false, description: 'the chosen values of the dashboard variables' },
+);
+export type DashboardVariables = Static<typeof DashboardVariables>;
+
+const Point = Obj({
+  time: Timestamp,
+  avg: Type.Number(),
+  min: Type.Number(),
+  max: Type.Number(),
+  samples: Type.Integer(),
+});
+const Series = Obj({
+  label: Type.String(),
+  metric: Type.String(),
+  points: Type.Array(Point),
+});
+export const WidgetData = Obj({
+  resolution: Nullable(
+    Type.Union([Type.Literal('raw'), Type.Literal('1m'), Type.Literal('1h')], {
+      description: 'what answered: raw rows, 1-minute or 1-hour rollups; null: the current state',
+    }),
+  ),
+  bucket_seconds: Type.Optional(Type.Integer()),
+  error: Type.Optional(Type.String({ description: 'why this widget could not be read' })),
+  series: Type.Optional(Type.Array(Series)),
+  value: Type.Optional(Nullable(Type.Number())),
+  bars: Type.Optional(Type.Array(Obj({ label: Type.String(), value: Type.Number() }))),
+  rows: Type.Optional(
+    Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'table: the chosen columns per device' }),
+  ),
+  total: Type.Optional(Type.Integer()),
+  alerts: Type.Optional(Type.Array(AlertView)),
+  segments: Type.Optional(Type.Array(Obj({ value: Type.Unknown(), from: Timestamp, to: Timestamp }))),
+  positions: Type.Optional(
+    Type.Array(
+      Obj({
+        device_id: Type.String(),
+        site_id: Type.String(),
+        status: Type.String(),
+        lat: Type.Number(),
+        lon: Type.Number(),
+        at: Timestamp,
+      }),
+    ),
+  ),
+});
+type WidgetData = Static<typeof WidgetData>;
+export const DashboardData = Obj({
+  start: Timestamp,
+  end: Timestamp,
+  widgets: Type.Record(Type.String(), WidgetData, { description: 'widget id → its data' }),
+});
+
+interface Context {
+  tx: TenantTx;
+  window: { start: Date; end: Date };
+  retention: Retention;
+  now: Date;
+  variables: DashboardVariables;
+  /** The site and tag variables as a selector; undefined when neither is set (the whole fleet). */
+  narrowing: DeviceSelector | undefined;
+}
+
+/** The widget's device: `$device` is the device variable's value. */
+function deviceOf(ref: string, context: Context): string {
+  if (ref !== '$device') return ref;
+  if (!context.variables.device) throw new AppError('INVALID_REQUEST', 'Choose a device');
+  return context.variables.device;
+}
+
+const planOf = (context: Context, options: { minBucketSeconds?: number } = {}) =>
+  planWindow(context.window, context.retention, context.now, options);
+/** Fleet-wide series are drawn in minutes at least, as /api/v2's (from rollups, whatever the fleet's size). */
+const FLEET_MIN_BUCKET_SECONDS = 60;
+
+const pointsOf = (rows: Awaited<ReturnType<typeof telemetrySeries>>) =>
+  rows.map(({ time, avg, min, max, samples }) => ({ time, avg, min, max, samples }));
+
+/** The narrowed devices (or the fleet's) in their groups by site or tag; undefined: the whole fleet, ungrouped. */
+async function groupsOf(context: Context, by?: 'site' | 'tag') {
+  if (by === undefined && !context.narrowing) return undefined;
+  return devicesByGroup(context.tx, context.narrowing ?? {}, by && { by });
+}
+
+/** A metric's series for one device, or the fleet's (the narrowed devices' when a variable narrows it). */
+async function seriesOf(context: Context, metric: string, device: string | undefined, plan: Plan) {
+  const groups = device === undefined ? await groupsOf(context) : undefined;
+  return pointsOf(await telemetrySeries(context.tx, { metric, deviceId: device, groups, plan }));
+}
+
+/** A statistic over a series' buckets (avg weighted by samples); last: the newest bucket's average. */
+export function reduceSeries(
+  points: { avg: number; min: number; max: number; samples: number }[],
+  stat: 'avg' | 'min' | 'max' | 'last',
+): number | null {
+  if (points.length === 0) return null;
+  if (stat === 'last') return points.at(-1)!.avg;
+  if (stat === 'min') return Math.min(...points.map((point) => point.min));
+  if (stat === 'max') return Math.max(...points.map((point) => point.max));
+  const samples = points.reduce((sum, point) => sum + point.samples, 0);
+  return samples === 0 ? null : points.reduce((sum, point) => sum + point.avg * point.samples, 0) / samples;
+}
+
+/** Devices per status: the fleet's counts, or the narrowed devices'. */
+async function statusCounts(context: Context): Promise<Record<(typeof DEVICE_STATUSES)[number], number>> {
+  if (!context.narrowing) return (await fleetCounts(context.tx)).devices;
+  const counts = await Promise.all(
+    DEVICE_STATUSES.map(async (status) => {
+      const selector = { ...context.narrowing, status: [status] };
+      const { total } = await listDevices(context.tx, {
+        selector,
+        limit: 0,
+        offset: 0,
+        sort: 'device_id',
+        order: 'asc',
+      });
+      return [status, total] as const;
+    }),
+  );
+  return Object.fromEntries(counts) as Record<(typeof DEVICE_STATUSES)[number], number>;
+}
+
+/** A single stat's or gauge's value. */
+async function valueWidget(
+  context: Context,
+  options: Extract<Widget, { type: 'stat' | 'gauge' }>['options'],
+): Promise<WidgetData> {
+  const { metric } = options;
+  if (metric.startsWith('fleet:')) {
+    const what = metric.slice('fleet:'.length);
+    if (what === 'open_alerts') return { resolution: null, value: (await fleetCounts(context.tx)).alerts.OPEN };
+    const counts = await statusCounts(context);
+    const total = DEVICE_STATUSES.reduce((sum, status) => sum + counts[status], 0);
+    const value =
+      what === 'devices'
+        ? total
+        : what === 'online_pct'
+          ? total === 0
+            ? null
+            : Math.round((counts.ONLINE / total) * 1000) / 10
+          : counts[what as (typeof DEVICE_STATUSES)[number]];
+    return { resolution: null, value };
+  }
+  const device = options.device === undefined ? undefined : deviceOf(options.device, context);
+  const plan = planOf(context, device === undefined ? { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS } : {});
+  const points = await seriesOf(context, metric, device, plan);
+  return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, value: reduceSeries(points, options.stat) };
+}
+
+type Reader<T extends Widget['type']> = (
+  context: Context,
+  options: Extract<Widget, { type: T }>['options'],
+) => Promise<WidgetData>;
+
+const READERS: { [T in Widget['type']]: Reader<T> } = {
+  async timeseries(context, options) {
+    const devices = options.devices.map((ref) => deviceOf(ref, context));
+    const plan = planOf(context, devices.length === 0 ? { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS } : {});
+    const series = [];
+    if (options.group_by) {
+      const groups = await groupsOf(context, options.group_by);
+      for (const metric of options.metrics) {
+        const points = await telemetrySeries(context.tx, { metric, groups, plan });
+        for (const [group, groupPoints] of groupBy(points, (point) => point.group ?? ''))
+          series.push({ label: `${group} ${metric}`, metric, points: pointsOf(groupPoints) });
+      }
+    } else
+      for (const device of devices.length === 0 ? [undefined] : devices)
+        for (const metric of options.metrics)
+          series.push({
+            label: `${device ?? 'fleet'} ${metric}`,
+            metric,
+            points: await seriesOf(context, metric, device, plan),
+          });
+    return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, series };
+  },
+  stat: valueWidget,
+  gauge: valueWidget,
+  async bar(context, options) {
+    if (options.group_by === 'status') {
+      const counts = await statusCounts(context);
+      return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };
+    }
+    const plan = planOf(context, { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS });
+    const stats = await groupedSummary(context.tx, plan, (await groupsOf(context, options.group_by))!);
+    const stat = options.stat ?? 'avg';
+    return {
+      resolution: plan.resolution,
+      bucket_seconds: plan.bucketSeconds,
+      bars: stats.filter((row) => row.metric === options.metric).map((row) => ({ label: row.group, value: row[stat] })),
+    };
+  },
+  async table(context, options) {
+    const { devices, total } = await listDevices(context.tx, {
+      selector: context.narrowing ?? {},
+      limit: options.limit,
+      offset: 0,
+      sort: options.sort,
+      order: options.sort === 'last_seen_at' ? 'desc' : 'asc',
+    });
+    const rows = devices.map((device) =>
+      Object.fromEntries(
+        options.columns.map((column) => [
+          column,
+          column.startsWith('metric:')
+            ? (device.state[column.slice('metric:'.length)] ?? null)
+            : device[column as 'device_id' | 'site_id' | 'status' | 'last_seen_at' | 'tags'],
+        ]),
+      ),
+    );
+    return { resolution: null, rows, total };
+  },
+  async alerts(context, options) {
+    const status = options.status === 'ALL' ? undefined : options.status;
+    const narrowed = context.narrowing && new Set(await selectDevices(context.tx, context.narrowing));
+    // Severity and the variables are applied to the newest 500: a list of more is not read on a dashboard.
+    const alerts = await listAlerts(context.tx, { status, alertType: options.alert_type, limit: 500, offset: 0 });
+    return {
+      resolution: null,
+      alerts: alerts
+        .filter((alert) => alert.severity >= options.min_severity && (!narrowed || narrowed.has(alert.device_id)))
+        .slice(0, options.limit),
+    };
+  },
+  async states(context, options) {
+    const device = deviceOf(options.device, context);
+    // States are read from raw rows: at most their window's last days.
+    const earliest = new Date(context.window.end.getTime() - MAX_WINDOW_DAYS * 86_400_000);
+    const window = {
+      start: context.window.start < earliest ? earliest : context.window.start,
+      end: context.window.end,
+    };
+    const { segments } = await metricStates(context.tx, device, options.metric, window, 10_000);
+    return { resolution: 'raw', segments };
+  },
+  async map(context, options) {
+    const narrowed = context.narrowing && new Set(await selectDevices(context.tx, context.narrowing));
+    const positions = (await fleetPositions(context.tx, options.metric))
+      .filter((position) => !narrowed || narrowed.has(position.device_id))
+      .map(({ device_id, site_id, status, lat, lon, at }) => ({ device_id, site_id, status, lat, lon, at }));
+    return { resolution: null, positions };
+  },
+  text: async () => ({ resolution: null }),
+};
+
+/** Every widget's data for the dashboard's range (or `range`) and the chosen variables. */
+export async function dashboardData(
+  tx: TenantTx,
+  dashboard: DashboardDocument,
+  request: { time?: { from: string; to: string } | undefined; variables?: DashboardVariables | undefined },
+  retention: Retention,
+  now = new Date(),
+): Promise<Static<typeof DashboardData>> {
+  const window = resolveRange(request.time ?? dashboard.time, now, '/time');
+  const variables = request.variables ?? {};
+  const narrowing: DeviceSelector | undefined =
+    variables.site || variables.tag
+      ? {
+          ...(variables.site && { site_ids: [variables.site] }),
+          ...(variables.tag && { tags_any: [variables.tag] }),
+        }
+      : undefined;
+  const context: Context = { tx, window, retention, now, variables, narrowing };
+  const widgets: Record<string, WidgetData> = {};
+  for (const widget of dashboard.widgets) {
+    try {
+      widgets[widget.id] = await (READERS[widget.type] as Reader<typeof widget.type>)(context, widget.options as never);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      widgets[widget.id] = { resolution: null, error: error.message };
+    }
+  }
+  return { start: window.start, end: window.end, widgets };
+}

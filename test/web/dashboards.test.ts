@@ -1,0 +1,258 @@
+// Dashboards customers build (issue 32) in Debian's Chromium against a real Pulse with seeded readings: an
+// admin builds a dashboard with every widget type, moves and resizes widgets (react-grid-layout), sets a
+// variable and a range, reloads (all kept, from the URL and the saved layout), exports, deletes and imports
+// it; a viewer on a phone sees it stacked and cannot edit; kiosk mode is the board alone, dark; a share link
+// shows that one dashboard without a login and stops when revoked. Screenshots under test-results/.
+import { readFileSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { overflows, shot, signIn, waitInPage } from '../helpers/browser.js';
+import { launchChromium } from '../helpers/chromium.js';
+import { callerFor, tokenFor } from '../helpers/identity.js';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { seedAlert, seedDevice, seedReadings } from '../helpers/seed.js';
+
+const TENANT = 'web-dash';
+const ADMIN = 'dash-web-admin';
+const VIEWER = 'dash-web-viewer';
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+const TYPES = [
+  'Time series',
+  'Single stat',
+  'Gauge',
+  'Bar by group',
+  'Device table',
+  'Alert list',
+  'State timeline',
+  'Map',
+  'Text (Markdown)',
+];
+
+/** Waits until every widget on the page has its data drawn (charts: ECharts finished). */
+const allDrawn = (page: Page, count: number) =>
+  waitInPage(
+    page,
+    `document.querySelectorAll('[data-widget][data-state=drawn]').length === ${count} &&
+     [...document.querySelectorAll('[data-chart]')].every((chart) => chart.dataset.drawn === 'true')`,
+  );
+
+describe('dashboards in Chromium', () => {
+  let pulse: TestPlatform;
+  let browser: Browser;
+  let origin: string;
+  const users: Record<string, string> = {};
+  const call = callerFor(() => pulse, users);
+  let dashboardId: string;
+  let exportedFile: string;
+
+  beforeAll(async () => {
+    pulse = await startTestPlatform('postgres', { API_RATE_LIMIT: '100000' });
+    origin = `http://localhost:${pulse.httpPort}`;
+    await seedDevice(pulse.db, TENANT, 'fr-1', 'plant');
+    await seedDevice(pulse.db, TENANT, 'fr-2', 'depot', 'STALE');
+    const base = { 'fr-1': 3, 'fr-2': 6 } as Record<string, number>;
+    await seedReadings(pulse.db, TENANT, ['fr-1', 'fr-2'], { count: 40, stepMinutes: 4 }, (device, i) => ({
+      temp_c: base[device]! + (i % 5),
+      battery_pct: 90 - i,
+      door: i % 8 < 4 ? 'open' : 'closed',
+      position: { lat: 48.1 + i / 1000, lon: 11.5 + (device === 'fr-2' ? 1 : 0) },
+    }));
+    await seedAlert(pulse.db, { tenantId: TENANT, deviceId: 'fr-2' });
+    users.admin = await tokenFor(pulse, { username: ADMIN, role: 'customer_admin', tenantId: TENANT });
+    users.viewer = await tokenFor(pulse, { username: VIEWER, role: 'customer_viewer', tenantId: TENANT });
+    browser = await launchChromium();
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await pulse?.close();
+  });
+
+  const saved = async () => (await call('admin', `/customer/dashboards/${dashboardId}`)).body.definition;
+
+  it(
+    'builds a dashboard of every widget type, moves and resizes widgets, and keeps variable, range and layout over a reload',
+    { timeout: 120_000 },
+    async () => {
+      const page = await signIn(browser, origin, ADMIN, { ...DESKTOP, path: '/dashboards' });
+      await page.getByRole('heading', { level: 1, name: 'Dashboards' }).waitFor();
+      await page.getByTestId('dashboard-list').getByText('Fleet overview').waitFor();
+      await page.getByRole('button', { name: 'New dashboard' }).click();
+      await page.getByLabel('Name').fill('Cold room');
+      await page.getByRole('button', { name: 'Create' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      dashboardId = new URL(page.url()).pathname.split('/').pop()!;
+
+      await page.getByRole('button', { name: 'Edit', exact: true }).click();
+      for (const kind of ['site', 'device']) await page.getByLabel(`Variable ${kind} on`).check();
+      for (const type of TYPES) {
+        await page.getByLabel('Add widget').selectOption({ label: type });
+        await page.getByTestId('widget-editor').waitFor();
+        await page.getByRole('button', { name: 'Apply' }).click();
+        await page.getByTestId('widget-editor').waitFor({ state: 'detached' });
+      }
+      expect(await page.locator('[data-widget]').count()).toBe(TYPES.length);
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+      const before = await saved();
+      expect(before.widgets.map((w: { type: string }) => w.type)).toEqual([
+        'timeseries',
+        'stat',
+        'gauge',
+        'bar',
+        'table',
+        'alerts',
+        'states',
+        'map',
+        'text',
+      ]);
+
+      // Move the single stat to the right of the time series, and make the gauge larger by its corner.
+      await page.getByRole('button', { name: 'Edit', exact: true }).click();
+      const stat = page.locator('[data-widget=w2] header');
+      const statBox = (await stat.boundingBox())!;
+      await page.mouse.move(statBox.x + 40, statBox.y + 8);
+      await page.mouse.down();
+      await page.mouse.move(statBox.x + 800, statBox.y - 150, { steps: 12 });
+      await page.mouse.move(statBox.x + 820, statBox.y - 200, { steps: 4 });
+      await page.mouse.up();
+      const handle = page.locator('.react-grid-item:has([data-widget=w3]) .react-resizable-handle-se');
+      const handleBox = (await handle.boundingBox())!;
+      await page.mouse.move(handleBox.x + 5, handleBox.y + 5);
+      await page.mouse.down();
+      await page.mouse.move(handleBox.x + 300, handleBox.y + 130, { steps: 12 });
+      await page.mouse.up();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+      const after = await saved();
+      const layoutOf = (doc: { widgets: { id: string; layout: object }[] }, id: string) =>
+        doc.widgets.find((w) => w.id === id)!.layout as { x: number; y: number; w: number; h: number };
+      expect(layoutOf(after, 'w2').x).toBeGreaterThan(layoutOf(before, 'w2').x);
+      expect(layoutOf(after, 'w3').w).toBeGreaterThan(layoutOf(before, 'w3').w);
+      expect(layoutOf(after, 'w3').h).toBeGreaterThan(layoutOf(before, 'w3').h);
+
+      await page.getByLabel('Variable device').selectOption('fr-1');
+      await page.getByLabel('Range').selectOption({ label: 'Last 7 days' });
+      await waitInPage(page, "location.search.includes('device=fr-1') && location.search.includes('from=now-7d')");
+      await allDrawn(page, TYPES.length);
+      const checkBoard = async () => {
+        expect(await page.getByLabel('Variable device').inputValue()).toBe('fr-1');
+        expect(await page.getByLabel('Range').inputValue()).toBe('now-7d');
+        expect(await page.locator('[data-widget=w7] [data-testid=state-segment]').count()).toBeGreaterThan(3);
+        expect(await page.locator('[data-widget=w1] [data-testid=resolution]').textContent()).toMatch(
+          /raw|1-minute|1-hour/,
+        );
+        expect(await page.locator('[data-widget=w6] [data-testid=widget-alert]').count()).toBe(1);
+        expect(await page.locator('[data-widget=w9] [data-testid=markdown] h2').textContent()).toBe('Note');
+        const box = (id: string) => page.locator(`.react-grid-item:has([data-widget=${id}])`).boundingBox();
+        expect((await box('w3'))!.width).toBeGreaterThan(400);
+      };
+      await checkBoard();
+      await shot(page, 'dashboard-built-1440');
+      await page.reload();
+      await page.getByTestId('whoami').waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await allDrawn(page, TYPES.length);
+      await checkBoard();
+      await page.context().close();
+    },
+  );
+
+  it(
+    'exports, deletes and imports the dashboard; kiosk mode shows the board alone and dark',
+    { timeout: 60_000 },
+    async () => {
+      const page = await signIn(browser, origin, ADMIN, { ...DESKTOP, path: `/dashboards/${dashboardId}` });
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Export' }).click(),
+      ]);
+      exportedFile = (await download.path())!;
+      const exported = JSON.parse(readFileSync(exportedFile, 'utf8'));
+      expect(exported).toMatchObject({ version: 1, name: 'Cold room' });
+      expect(exported.widgets).toHaveLength(TYPES.length);
+
+      await page.getByRole('link', { name: 'Kiosk' }).click();
+      await page.getByTestId('kiosk').waitFor();
+      await allDrawn(page, TYPES.length);
+      expect(await page.evaluate("document.documentElement.classList.contains('dark')")).toBe(true);
+      expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
+      await shot(page, 'dashboard-kiosk-1440');
+      await page.goBack();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+
+      page.once('dialog', (dialog) => void dialog.accept());
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Dashboards' }).waitFor();
+      expect((await call('admin', `/customer/dashboards/${dashboardId}`)).status).toBe(404);
+
+      await page.getByTestId('import-dashboard').setInputFiles(exportedFile);
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      dashboardId = new URL(page.url()).pathname.split('/').pop()!;
+      expect((await saved()).widgets).toEqual(exported.widgets);
+      await allDrawn(page, TYPES.length);
+      await page.context().close();
+    },
+  );
+
+  it(
+    'shows a viewer the dashboard stacked on a phone, read only, with variable and range kept over a reload',
+    { timeout: 60_000 },
+    async () => {
+      const page = await signIn(browser, origin, VIEWER, { ...PHONE, path: `/dashboards/${dashboardId}` });
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await page.locator('[data-testid=dashboard-grid][data-layout=stacked]').waitFor();
+      for (const action of ['Edit', 'Delete', 'Share', 'Duplicate'])
+        expect(await page.getByRole('button', { name: action }).count(), action).toBe(0);
+      await page.getByLabel('Variable device').selectOption('fr-1');
+      await page.getByLabel('Variable site').selectOption('depot');
+      await page.getByLabel('Range').selectOption({ label: 'Last 6 hours' });
+      await allDrawn(page, TYPES.length);
+      // The site variable narrows the device table to depot's device.
+      expect(await page.locator('[data-widget=w5] tbody tr').count()).toBe(1);
+      expect(await overflows(page)).toBe(false);
+      await shot(page, 'dashboard-viewer-390');
+      await page.reload();
+      await page.getByTestId('whoami').waitFor();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await allDrawn(page, TYPES.length);
+      expect(await page.getByLabel('Variable site').inputValue()).toBe('depot');
+      expect(await page.getByLabel('Range').inputValue()).toBe('now-6h');
+      expect(await page.locator('[data-widget=w5] tbody tr').count()).toBe(1);
+      expect((await call('viewer', `/customer/dashboards/${dashboardId}`, 'PUT', await saved())).status).toBe(403);
+      await page.context().close();
+    },
+  );
+
+  it(
+    'shares the dashboard by a link that needs no login, shows nothing else, and stops when revoked',
+    { timeout: 60_000 },
+    async () => {
+      const page = await signIn(browser, origin, ADMIN, { ...PHONE, path: `/dashboards/${dashboardId}` });
+      await page.getByRole('button', { name: 'Share' }).click();
+      await page.getByRole('button', { name: 'Create link' }).click();
+      const link = (await page.getByTestId('share-link').locator('a').textContent())!;
+      expect(link).toContain('/app/shared/dsh_');
+
+      const stranger = await browser.newContext({ viewport: PHONE });
+      const shared = await stranger.newPage();
+      await shared.goto(`${link}?device=fr-1`);
+      await shared.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await allDrawn(shared, TYPES.length);
+      expect(await shared.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
+      expect(await shared.getByRole('button', { name: 'Sign in' }).count()).toBe(0);
+      // No link into the app: device ids and alerts are text here.
+      expect(await shared.locator('a[href^="/app/"]').count()).toBe(0);
+      expect(await overflows(shared)).toBe(false);
+      await shot(shared, 'dashboard-shared-390');
+
+      await page.getByRole('button', { name: 'Revoke' }).click();
+      await page.getByTestId('share-list').getByText('revoked').waitFor();
+      await shared.reload();
+      await shared.getByRole('alert').getByText('unknown, expired or revoked').waitFor();
+      await stranger.close();
+      await page.context().close();
+    },
+  );
+});

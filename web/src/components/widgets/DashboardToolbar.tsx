@@ -1,0 +1,190 @@
+// A dashboard's range, variables and refresh, kept in the URL (a link, a bookmark or a reload shows the same
+// view), and the one query that reads every widget's data: refreshed on its interval, and in live mode
+// again soon after any live event of the devices and alerts it shows (at most every LIVE_REFETCH_GAP_MS).
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect } from 'react';
+import {
+  isoToLocal,
+  localToIso,
+  RELATIVE_RANGES,
+  type Choices,
+  type DashboardData,
+  type DashboardDocument,
+  type Variables,
+} from '../../lib/dashboards';
+import { subscribeAlerts, subscribeDevice } from '../../lib/live';
+import { refetchSoon } from '../../lib/live-queries';
+import { useUrlParams } from '../../lib/url-params';
+
+const REFRESH_CHOICES = [
+  ['0', 'Off'],
+  ['10', '10 s'],
+  ['30', '30 s'],
+  ['60', '1 min'],
+  ['300', '5 min'],
+] as const;
+
+/** The view's state from the URL, with the dashboard's own range and refresh as defaults. */
+export function useDashboardState(definition: DashboardDocument | undefined) {
+  const [params, setParams] = useUrlParams({
+    from: '',
+    to: '',
+    site: '',
+    tag: '',
+    device: '',
+    refresh: '',
+    live: '',
+  });
+  const time = {
+    from: params.from || definition?.time.from || 'now-24h',
+    to: params.to || definition?.time.to || 'now',
+  };
+  const variables: Variables = {
+    ...(params.site && { site: params.site }),
+    ...(params.tag && { tag: params.tag }),
+    ...(params.device && { device: params.device }),
+  };
+  const refreshSeconds = Number(params.refresh || definition?.refresh_seconds || 0);
+  return { params, setParams, time, variables, refreshSeconds, live: params.live === '1' };
+}
+type DashboardState = ReturnType<typeof useDashboardState>;
+
+/** Every widget's data in one request; `key` names the dashboard (and the draft being edited). */
+export function useDashboardData(
+  key: unknown[],
+  state: DashboardState,
+  fetchData: (body: { time: { from: string; to: string }; variables: Variables }) => Promise<DashboardData>,
+  watched: { devices: string[] } | undefined,
+) {
+  const client = useQueryClient();
+  const queryKey = ['dashboard-data', ...key, state.time, state.variables];
+  const query = useQuery({
+    queryKey,
+    queryFn: () => fetchData({ time: state.time, variables: state.variables }),
+    refetchInterval: state.refreshSeconds > 0 ? state.refreshSeconds * 1000 : false,
+    placeholderData: (previous) => previous,
+  });
+  const devicesKey = watched?.devices.join('\u0000') ?? '';
+  const queryKeyText = JSON.stringify(queryKey);
+  useEffect(() => {
+    if (!state.live || !watched) return;
+    const again = () => refetchSoon(client, queryKey);
+    const stops = [subscribeAlerts(again, again), ...watched.devices.map((device) => subscribeDevice(device, again))];
+    return () => stops.forEach((stop) => stop());
+    // queryKey changes identity every render; its text says when it really changed.
+  }, [state.live, devicesKey, queryKeyText, client]);
+  return query;
+}
+
+/** One end of an absolute range: a local date and time, kept as an ISO instant. */
+function InstantInput({ label, value, onChange }: { label: string; value: string; onChange: (iso: string) => void }) {
+  return (
+    <label className="flex flex-col gap-0.5">
+      <span className="text-xs text-slate-500">{label}</span>
+      <input
+        className="input"
+        type="datetime-local"
+        aria-label={label}
+        value={value.startsWith('now') ? '' : isoToLocal(value)}
+        onChange={(event) => event.target.value && onChange(localToIso(event.target.value))}
+      />
+    </label>
+  );
+}
+
+export function DashboardToolbar({
+  state,
+  declared,
+  choices,
+  canGoLive,
+}: {
+  state: DashboardState;
+  declared: DashboardDocument['variables'];
+  choices: Choices | undefined;
+  /** Live mode needs the live socket, which needs a login (not on a share link). */
+  canGoLive: boolean;
+}) {
+  const { params, setParams, time } = state;
+  const relative = RELATIVE_RANGES.some(([from]) => from === time.from) && time.to === 'now';
+  const lists: Record<(typeof declared)[number], string[]> = {
+    site: choices?.sites ?? [],
+    tag: choices?.tags ?? [],
+    device: choices?.devices ?? [],
+  };
+  return (
+    <div className="flex flex-wrap items-end gap-2 text-sm" data-testid="dashboard-toolbar">
+      <label className="flex flex-col gap-0.5">
+        <span className="text-xs text-slate-500">Range</span>
+        <select
+          className="input"
+          aria-label="Range"
+          value={relative ? time.from : 'custom'}
+          onChange={(event) =>
+            event.target.value === 'custom'
+              ? setParams({
+                  from: new Date(Date.now() - 86_400_000).toISOString(),
+                  to: new Date().toISOString(),
+                })
+              : setParams({ from: event.target.value, to: 'now' })
+          }
+        >
+          {RELATIVE_RANGES.map(([from, label]) => (
+            <option key={from} value={from}>
+              {label}
+            </option>
+          ))}
+          <option value="custom">From … to …</option>
+        </select>
+      </label>
+      {!relative && (
+        <>
+          <InstantInput label="From" value={time.from} onChange={(from) => setParams({ from })} />
+          <InstantInput label="To" value={time.to} onChange={(to) => setParams({ to })} />
+        </>
+      )}
+      {declared.map((kind) => (
+        <label key={kind} className="flex flex-col gap-0.5">
+          <span className="text-xs text-slate-500 capitalize">{kind}</span>
+          <select
+            className="input"
+            aria-label={`Variable ${kind}`}
+            value={params[kind]}
+            onChange={(event) => setParams({ [kind]: event.target.value })}
+          >
+            <option value="">{kind === 'device' ? 'Choose…' : 'All'}</option>
+            {lists[kind].map((value) => (
+              <option key={value} value={value}>
+                {value}
+              </option>
+            ))}
+          </select>
+        </label>
+      ))}
+      <label className="flex flex-col gap-0.5">
+        <span className="text-xs text-slate-500">Refresh</span>
+        <select
+          className="input"
+          aria-label="Refresh"
+          value={String(state.refreshSeconds)}
+          onChange={(event) => setParams({ refresh: event.target.value })}
+        >
+          {REFRESH_CHOICES.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {canGoLive && (
+        <label className="flex items-center gap-1 pb-2">
+          <input
+            type="checkbox"
+            checked={state.live}
+            onChange={(event) => setParams({ live: event.target.checked ? '1' : '' })}
+          />
+          Live
+        </label>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,89 @@
+// Dashboards (issue 32) as the pages use them: the document's types (generated from the API), the range and
+// variables a view keeps in its URL, and a starting point for each widget type.
+import type { Answer } from './types';
+
+export type DashboardView = Answer<'/customer/dashboards/{dashboard_id}'>;
+export type DashboardDocument = DashboardView['definition'];
+export type Widget = DashboardDocument['widgets'][number];
+export type WidgetType = Widget['type'];
+export type DashboardData = Answer<'/customer/dashboards/{dashboard_id}/data', 'post'>;
+export type WidgetData = DashboardData['widgets'][string];
+export type Choices = DashboardView['choices'];
+export interface Variables {
+  site?: string;
+  tag?: string;
+  device?: string;
+}
+
+/** Ranges offered in the picker, relative to now. */
+export const RELATIVE_RANGES = [
+  ['now-1h', 'Last hour'],
+  ['now-6h', 'Last 6 hours'],
+  ['now-24h', 'Last 24 hours'],
+  ['now-7d', 'Last 7 days'],
+  ['now-30d', 'Last 30 days'],
+] as const;
+
+export const RESOLUTION_TEXT: Record<string, string> = { raw: 'raw', '1m': '1-minute', '1h': '1-hour' };
+
+/** A datetime-local input's value (local time) as an ISO instant, and back. */
+export const localToIso = (local: string) => new Date(local).toISOString();
+export const isoToLocal = (iso: string) => {
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+};
+
+/** The options a new widget of each type starts with (the editor shows them as JSON to change). */
+export const WIDGET_TEMPLATES: Record<
+  WidgetType,
+  { title: string; options: Record<string, unknown>; w: number; h: number }
+> = {
+  timeseries: { title: 'Time series', options: { metrics: ['temp_c'], devices: [], stats: ['avg'] }, w: 6, h: 4 },
+  stat: {
+    title: 'Single stat',
+    options: { metric: 'temp_c', stat: 'avg', thresholds: [{ value: 30, color: '#dc2626' }] },
+    w: 3,
+    h: 2,
+  },
+  gauge: { title: 'Gauge', options: { metric: 'battery_pct', stat: 'avg', min: 0, max: 100 }, w: 3, h: 4 },
+  bar: { title: 'Bar by group', options: { group_by: 'status' }, w: 4, h: 4 },
+  table: {
+    title: 'Devices',
+    options: { columns: ['device_id', 'site_id', 'status', 'last_seen_at'], sort: 'last_seen_at', limit: 10 },
+    w: 6,
+    h: 5,
+  },
+  alerts: { title: 'Alerts', options: { status: 'OPEN', min_severity: 1, limit: 10 }, w: 6, h: 5 },
+  states: { title: 'State timeline', options: { device: '$device', metric: 'door' }, w: 6, h: 3 },
+  map: { title: 'Map', options: { metric: 'position' }, w: 6, h: 6 },
+  text: { title: 'Note', options: { markdown: '## Note\nWrite **Markdown** here.' }, w: 4, h: 3 },
+};
+
+export const WIDGET_TYPE_NAMES: Record<WidgetType, string> = {
+  timeseries: 'Time series',
+  stat: 'Single stat',
+  gauge: 'Gauge',
+  bar: 'Bar by group',
+  table: 'Device table',
+  alerts: 'Alert list',
+  states: 'State timeline',
+  map: 'Map',
+  text: 'Text (Markdown)',
+};
+
+/** The first free widget id of the form w1, w2, … */
+export function newWidgetId(widgets: Widget[]): string {
+  const taken = new Set(widgets.map((widget) => widget.id));
+  let n = widgets.length + 1;
+  while (taken.has(`w${n}`)) n += 1;
+  return `w${n}`;
+}
+
+/** The colour a value takes from its thresholds: the highest threshold it reaches. */
+export function thresholdColor(value: number | null | undefined, thresholds: { value: number; color: string }[]) {
+  if (value === null || value === undefined) return undefined;
+  return [...thresholds]
+    .sort((a, b) => a.value - b.value)
+    .filter((t) => value >= t.value)
+    .at(-1)?.color;
+}

@@ -1,0 +1,49 @@
+// A dashboard opened by its share link (/app/shared/<token>), with no login: that one dashboard, read only,
+// with its range and variables; nothing leads elsewhere in the app. A link expired or revoked says so.
+import { useQuery } from '@tanstack/react-query';
+import { useParams } from 'react-router';
+import { DashboardBoard } from '../../components/widgets/DashboardBoard';
+import { DashboardToolbar, useDashboardData, useDashboardState } from '../../components/widgets/DashboardToolbar';
+import { ErrorBox, Loaded } from '../../components/ui';
+import { api } from '../../lib/api';
+import type { DashboardData } from '../../lib/dashboards';
+import type { Answer } from '../../lib/types';
+
+type Shared = Answer<'/api/shared-dashboards/{token}'>;
+
+function SharedBoard({ token, shared }: { token: string; shared: Shared }) {
+  const state = useDashboardState(shared.definition);
+  const data = useDashboardData(
+    ['shared', token],
+    state,
+    (body) => api<DashboardData>(`/api/shared-dashboards/${token}/data`, { method: 'POST', body }),
+    undefined,
+  );
+  return (
+    <div className="space-y-3">
+      <h1 className="text-xl font-semibold">{shared.definition.name}</h1>
+      <DashboardToolbar
+        state={state}
+        declared={shared.definition.variables}
+        choices={shared.choices}
+        canGoLive={false}
+      />
+      {data.error && <ErrorBox error={data.error} />}
+      <DashboardBoard widgets={shared.definition.widgets} data={data.data} fetching={data.isFetching} shared />
+    </div>
+  );
+}
+
+export default function DashboardsShared() {
+  const { token = '' } = useParams();
+  const shared = useQuery({
+    queryKey: ['shared-dashboard', token],
+    queryFn: () => api<Shared>(`/api/shared-dashboards/${encodeURIComponent(token)}`),
+    retry: false,
+  });
+  return (
+    <main className="min-h-screen p-3" data-testid="shared-dashboard">
+      <Loaded query={shared}>{(answer) => <SharedBoard token={token} shared={answer} />}</Loaded>
+    </main>
+  );
+}
