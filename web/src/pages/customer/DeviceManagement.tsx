@@ -4,6 +4,7 @@
 // where the API has them (devicesBase()).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { AddOnEnter, TagChips } from '../../components/device-labels';
 import { CopyButton, ErrorBox, Field, StatusBadge } from '../../components/ui';
 import { api, ApiError } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
@@ -188,55 +189,6 @@ function attributesOf(rows: AttributeRow[]): Record<string, AttributeValue> | st
     else attributes[name] = type === 'boolean' ? value === 'true' : value;
   }
   return attributes;
-}
-
-/** Tags as chips; with onRemove, each has a button that takes it off. */
-export function TagChips({ tags, onRemove }: { tags: string[]; onRemove?: (tag: string) => void }) {
-  return (
-    <span className="flex flex-wrap gap-1" data-testid="tags">
-      {tags.map((tag) => (
-        <span
-          key={tag}
-          className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-2 py-0.5 text-xs text-indigo-700 dark:bg-indigo-950 dark:text-indigo-300"
-        >
-          {tag}
-          {onRemove && (
-            <button type="button" aria-label={`Remove ${tag}`} onClick={() => onRemove(tag)}>
-              ×
-            </button>
-          )}
-        </span>
-      ))}
-    </span>
-  );
-}
-
-/** Adds what is typed to a list on Enter (a tag, a filter), and clears the box. */
-export function AddOnEnter({
-  label,
-  placeholder,
-  onAdd,
-}: {
-  label: string;
-  placeholder: string;
-  onAdd: (text: string) => void;
-}) {
-  const [text, setText] = useState('');
-  return (
-    <input
-      className="input max-w-48"
-      aria-label={label}
-      placeholder={placeholder}
-      value={text}
-      onChange={(e) => setText(e.target.value)}
-      onKeyDown={(e) => {
-        if (e.key !== 'Enter') return;
-        e.preventDefault();
-        if (text.trim()) onAdd(text.trim());
-        setText('');
-      }}
-    />
-  );
 }
 
 /** A device's tags (add, remove) and attributes (rows of key, type and value), part of a device form. */
