@@ -13,7 +13,7 @@ type Bucket = Chart['series'][number];
 
 const HOURS = 24;
 /** More lines than this are unreadable on a card: the rest are left out, and the card says so. */
-export const MAX_LINES = 10;
+const MAX_LINES = 10;
 const GROUPINGS = [
   ['', 'none'],
   ['site', 'site'],
@@ -23,7 +23,7 @@ const GROUPINGS = [
 const samplesOf = (buckets: Bucket[]) => buckets.reduce((sum, bucket) => sum + bucket.samples, 0);
 
 /** The lines to draw: the fleet's, or the groups' with the most samples first, at most MAX_LINES. */
-export function linesOf(chart: Chart): { lines: { name: string; points: Bucket[] }[]; groupCount: number } {
+function linesOf(chart: Chart): { lines: { name: string; points: Bucket[] }[]; groupCount: number } {
   if (!chart.groups) return { lines: [{ name: chart.metric, points: chart.series }], groupCount: 0 };
   const groups = Object.entries(chart.groups).sort(([, a], [, b]) => samplesOf(b) - samplesOf(a));
   return {

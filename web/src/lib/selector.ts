@@ -2,31 +2,19 @@
 // into the API's {key, op, value}, and a selector said in words for the lists of rules, routes, silences
 // and jobs. The server checks every selector again (src/model/selector-input.ts) and says what to fix.
 
+import type { Rule } from './types';
+
 export type AttributeValue = string | number | boolean;
-
-export interface AttributeCondition {
-  key: string;
-  op: string;
-  value?: unknown;
-}
-
-export interface DeviceSelector {
-  all?: boolean;
-  site_ids?: string[];
-  device_prefix?: string;
-  device_ids?: string[];
-  tags_any?: string[];
-  tags_all?: string[];
-  attributes?: AttributeCondition[];
-  status?: string[];
-}
+/** As the API documents it (the scope of a rule is one: every selector has this shape). */
+export type DeviceSelector = NonNullable<Rule['selector']>;
+type AttributeCondition = NonNullable<DeviceSelector['attributes']>[number];
 
 export const ATTRIBUTE_OPS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'one_of', 'exists'] as const;
 
 const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 
 /** A typed value as the API reads `attr=` text: true/false, a number, else text ("42" in quotes is text). */
-export function typedText(text: string): AttributeValue {
+function typedText(text: string): AttributeValue {
   const trimmed = text.trim();
   if (trimmed.length >= 2 && trimmed.startsWith('"') && trimmed.endsWith('"')) return trimmed.slice(1, -1);
   if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true';
@@ -59,7 +47,7 @@ const OP_WORDS: Record<string, string> = {
 };
 
 /** A condition in words: `model = X200`, `battery_v < 3.3`, `model one of X200, X300`, `model set`. */
-export function conditionWords({ key, op, value }: AttributeCondition): string {
+function conditionWords({ key, op, value }: AttributeCondition): string {
   if (op === 'exists') return `${key} set`;
   const shown = Array.isArray(value) ? value.map(String).join(', ') : String(value);
   return `${key} ${OP_WORDS[op] ?? op} ${shown}`;
