@@ -116,7 +116,7 @@ function TagList({ label, tags, onChange }: { label: string; tags: string[]; onC
     <div className="flex flex-wrap items-center gap-2">
       <AddOnEnter
         label={label}
-        placeholder="tag (Enter)"
+        placeholder={`${label.toLowerCase()} (Enter)`}
         onAdd={(added) => onChange([...new Set([...tags, added.toLowerCase()])])}
       />
       <TagChips tags={tags} onRemove={(removed) => onChange(tags.filter((tag) => tag !== removed))} />
@@ -176,7 +176,7 @@ export function ScopeFields({
         />
       )}
       <p className="text-xs text-slate-500" data-testid="scope-words">
-        {describeSelector(scopeOf(value), 'no tag or attribute: any device')}
+        {describeSelector(scopeOf(value), 'no criteria here: every device')}
       </p>
     </fieldset>
   );
