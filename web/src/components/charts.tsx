@@ -41,7 +41,11 @@ function useECharts(
     };
   }, []);
   useEffect(() => {
-    chart.current?.setOption({ backgroundColor: 'transparent', ...option }, { notMerge: false });
+    // The series given are those drawn: one left out (a group gone) leaves the chart.
+    chart.current?.setOption(
+      { backgroundColor: 'transparent', ...option },
+      { notMerge: false, replaceMerge: ['series'] },
+    );
   }, [option]);
   return <div ref={ref} style={{ height }} {...attributes} />;
 }
@@ -158,9 +162,12 @@ export function TrendBars({ points }: { points: { hour: string; opened: number; 
 export function Lines({
   series,
   unit = '',
+  attributes,
 }: {
   series: { name: string; points: { time: string; value: number }[] }[];
   unit?: string;
+  /** On the chart's element, e.g. a test id. */
+  attributes?: Record<string, string | number>;
 }) {
   return useECharts(
     {
@@ -177,6 +184,7 @@ export function Lines({
       })),
     },
     220,
+    attributes,
   );
 }
 

@@ -1,46 +1,37 @@
-// Choosing devices for a fleet job: the whole fleet, sites, an id prefix or a list of ids, with how many
+// Choosing devices for a fleet job: the whole fleet, sites, an id prefix, a list of ids, tags (any) or
+// attribute conditions as the devices list takes them, with how many
 // ACTIVE devices that is now (and the first of them) counted by the server as it is typed.
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
 import { api } from '../lib/api';
 import { commaList } from '../lib/forms';
+import { conditionFromText, type DeviceSelector } from '../lib/selector';
 import type { Answer } from '../lib/types';
-
-export interface DeviceSelector {
-  all?: boolean;
-  site_ids?: string[];
-  device_prefix?: string;
-  device_ids?: string[];
-}
+import { AttributeFilter, TagChips } from './device-labels';
 
 const MODES = [
   ['all', 'All devices'],
   ['sites', 'Sites'],
   ['prefix', 'Id prefix'],
   ['ids', 'Device ids'],
+  ['tags', 'Tags'],
+  ['attributes', 'Attributes'],
 ] as const;
-export type SelectionInput = { mode: (typeof MODES)[number][0]; text: string };
+/** What was chosen: the mode, its text, and (attributes) conditions as the devices list writes them. */
+export type SelectionInput = { mode: (typeof MODES)[number][0]; text: string; conditions?: string[] };
 
 /** The API's selector for what was chosen; null while it names no device. */
-export function toSelector({ mode, text }: SelectionInput): DeviceSelector | null {
+export function toSelector({ mode, text, conditions = [] }: SelectionInput): DeviceSelector | null {
   if (mode === 'all') return { all: true };
   if (mode === 'prefix') return text.trim() ? { device_prefix: text.trim() } : null;
+  if (mode === 'attributes') {
+    const attributes = conditions.map(conditionFromText).filter((condition) => condition !== null);
+    return attributes.length > 0 ? { attributes } : null;
+  }
   const items = commaList(mode === 'ids' ? text.replace(/\s+/g, ',') : text);
-  return items && (mode === 'sites' ? { site_ids: items } : { device_ids: items });
-}
-
-/** A selector in words: "all devices", "sites plant-1, plant-2", "ids starting pump-", "3 listed devices". */
-export function describeSelector(selector: DeviceSelector): string {
-  return (
-    [
-      selector.all && 'all devices',
-      selector.site_ids && `sites ${selector.site_ids.join(', ')}`,
-      selector.device_prefix && `ids starting ${selector.device_prefix}`,
-      selector.device_ids && `${selector.device_ids.length} listed devices`,
-    ]
-      .filter(Boolean)
-      .join('; ') || 'no devices'
-  );
+  if (!items) return null;
+  if (mode === 'tags') return { tags_any: items.map((tag) => tag.toLowerCase()) };
+  return mode === 'sites' ? { site_ids: items } : { device_ids: items };
 }
 
 /** `value` after it stopped changing for `ms`. */
@@ -86,19 +77,37 @@ export function DeviceSelection({ value, onChange }: { value: SelectionInput; on
           </label>
         ))}
       </div>
-      {value.mode !== 'all' && (
-        <textarea
-          className="input font-mono text-xs"
-          rows={value.mode === 'ids' ? 3 : 1}
-          aria-label={MODES.find(([mode]) => mode === value.mode)![1]}
-          placeholder={
-            { sites: 'plant-1, plant-2', prefix: 'pump-', ids: 'pump-001 pump-002 (spaces, commas or lines)' }[
-              value.mode
-            ]
-          }
-          value={value.text}
-          onChange={(event) => onChange({ ...value, text: event.target.value })}
-        />
+      {value.mode === 'attributes' ? (
+        <div className="space-y-1">
+          <AttributeFilter
+            action="Add condition"
+            onAdd={(condition) => onChange({ ...value, conditions: [...(value.conditions ?? []), condition] })}
+          />
+          <TagChips
+            tags={value.conditions ?? []}
+            onRemove={(removed) =>
+              onChange({ ...value, conditions: value.conditions?.filter((condition) => condition !== removed) })
+            }
+          />
+        </div>
+      ) : (
+        value.mode !== 'all' && (
+          <textarea
+            className="input font-mono text-xs"
+            rows={value.mode === 'ids' ? 3 : 1}
+            aria-label={MODES.find(([mode]) => mode === value.mode)![1]}
+            placeholder={
+              {
+                sites: 'plant-1, plant-2',
+                prefix: 'pump-',
+                ids: 'pump-001 pump-002 (spaces, commas or lines)',
+                tags: 'cold-chain, batch-2025 (any of them)',
+              }[value.mode]
+            }
+            value={value.text}
+            onChange={(event) => onChange({ ...value, text: event.target.value })}
+          />
+        )
       )}
       <div className="text-sm" role="status" aria-live="polite">
         {!selector ? (

@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Gauge, Pie, TrendBars } from '../../components/charts';
+import { FleetChart } from '../../components/fleet-chart';
 import { FailingIntegrations } from '../../components/integration-health';
 import { Table } from '../../components/table';
 import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
@@ -78,6 +79,7 @@ export default function Dashboard() {
           <Pie data={STATUSES.map((name) => ({ name, value: count(name) })).filter((d) => d.value > 0)} />
         </div>
       </div>
+      {summary.data && <FleetChart metrics={Object.keys(summary.data.metrics).sort()} />}
       <div className="grid gap-3 lg:grid-cols-2">
         <div className="card">
           <h2 className="mb-2 text-sm font-semibold">Live alert stream</h2>

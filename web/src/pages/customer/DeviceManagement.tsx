@@ -4,10 +4,12 @@
 // where the API has them (devicesBase()).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
+import { AddOnEnter, TagChips } from '../../components/device-labels';
 import { CopyButton, ErrorBox, Field, StatusBadge } from '../../components/ui';
 import { api, ApiError } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
 import { readJson } from '../../lib/forms';
+import type { AttributeValue } from '../../lib/selector';
 import type { Answer } from '../../lib/types';
 
 type Issued = Answer<'/customer/devices', 'post'>;
@@ -129,6 +131,31 @@ export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
   );
 }
 
+/**
+ * What a device reported of itself, read only: an attribute people set under the same key wins (in the
+ * selector too), and says so.
+ */
+function ReportedAttributes({
+  reported,
+  attributes,
+}: {
+  reported: Record<string, AttributeValue>;
+  attributes: Record<string, AttributeValue>;
+}) {
+  const entries = Object.entries(reported);
+  if (entries.length === 0) return <span className="text-xs">—</span>;
+  return (
+    <ul className="text-xs" data-testid="device-reported-attributes">
+      {entries.map(([key, value]) => (
+        <li key={key} className={key in attributes ? 'text-slate-500' : undefined}>
+          {key}: {String(value)}
+          {key in attributes && ` (set by people: ${String(attributes[key])}, which wins)`}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 /** Site, firmware, metadata, tags and attributes as both device forms send them, or what is wrong. */
 function deviceFields(form: FormData, labels: Labels) {
   const metadata = readJson(String(form.get('metadata') ?? ''), { blank: {}, object: true });
@@ -144,7 +171,6 @@ function deviceFields(form: FormData, labels: Labels) {
   };
 }
 
-type AttributeValue = string | number | boolean;
 const ATTRIBUTE_TYPES = ['text', 'number', 'boolean', 'date'] as const;
 type AttributeType = (typeof ATTRIBUTE_TYPES)[number];
 /** An attribute as the editor holds it: the value as typed, read by its type when sent. */
@@ -190,57 +216,16 @@ function attributesOf(rows: AttributeRow[]): Record<string, AttributeValue> | st
   return attributes;
 }
 
-/** Tags as chips; with onRemove, each has a button that takes it off. */
-export function TagChips({ tags, onRemove }: { tags: string[]; onRemove?: (tag: string) => void }) {
-  return (
-    <span className="flex flex-wrap gap-1" data-testid="tags">
-      {tags.map((tag) => (
-        <span
-          key={tag}
-          className="inline-flex items-center gap-1 rounded-full bg-indigo-50 px-2 py-0.5 text-xs text-indigo-700 dark:bg-indigo-950 dark:text-indigo-300"
-        >
-          {tag}
-          {onRemove && (
-            <button type="button" aria-label={`Remove ${tag}`} onClick={() => onRemove(tag)}>
-              ×
-            </button>
-          )}
-        </span>
-      ))}
-    </span>
-  );
-}
-
-/** Adds what is typed to a list on Enter (a tag, a filter), and clears the box. */
-export function AddOnEnter({
-  label,
-  placeholder,
-  onAdd,
-}: {
-  label: string;
-  placeholder: string;
-  onAdd: (text: string) => void;
-}) {
-  const [text, setText] = useState('');
-  return (
-    <input
-      className="input max-w-48"
-      aria-label={label}
-      placeholder={placeholder}
-      value={text}
-      onChange={(e) => setText(e.target.value)}
-      onKeyDown={(e) => {
-        if (e.key !== 'Enter') return;
-        e.preventDefault();
-        if (text.trim()) onAdd(text.trim());
-        setText('');
-      }}
-    />
-  );
-}
-
 /** A device's tags (add, remove) and attributes (rows of key, type and value), part of a device form. */
-function LabelsEditor({ labels, onChange }: { labels: Labels; onChange: (labels: Labels) => void }) {
+function LabelsEditor({
+  labels,
+  onChange,
+  reported = {},
+}: {
+  labels: Labels;
+  onChange: (labels: Labels) => void;
+  reported?: Record<string, AttributeValue>;
+}) {
   const rows = labels.attributes;
   const setRows = (attributes: AttributeRow[]) => onChange({ ...labels, attributes });
   const change = (index: number, row: Partial<AttributeRow>) =>
@@ -321,6 +306,17 @@ function LabelsEditor({ labels, onChange }: { labels: Labels; onChange: (labels:
           Add attribute
         </button>
       </div>
+      {Object.keys(reported).length > 0 && (
+        <div>
+          <div className="label">Reported by the device (read only)</div>
+          <ReportedAttributes
+            reported={reported}
+            attributes={Object.fromEntries(
+              rows.filter((row) => row.key.trim()).map((row) => [row.key.trim(), row.value]),
+            )}
+          />
+        </div>
+      )}
     </div>
   );
 }
@@ -449,6 +445,10 @@ export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
         </span>
       </div>
       <div className="col-span-2">
+        <div className="label">Reported by the device</div>
+        <ReportedAttributes reported={d.reported_attributes} attributes={d.attributes} />
+      </div>
+      <div className="col-span-2">
         <div className="label">Metadata</div>
         <code className="text-xs" data-testid="device-metadata">
           {Object.keys(d.metadata).length ? JSON.stringify(d.metadata) : '—'}
@@ -545,7 +545,7 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
               defaultValue={JSON.stringify(device.metadata, null, 2)}
             />
           </Field>
-          <LabelsEditor labels={labels} onChange={setLabels} />
+          <LabelsEditor labels={labels} onChange={setLabels} reported={device.reported_attributes} />
           {formError && <ErrorBox error={new Error(formError)} />}
           <div>
             <button className="btn-primary" disabled={save.isPending}>

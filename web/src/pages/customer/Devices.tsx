@@ -4,55 +4,13 @@ import { QueryTable } from '../../components/table';
 import { DeviceLink, DownloadButton, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
 import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import { AddDeviceForm, AddOnEnter, ImportDevicesForm, TagChips } from './DeviceManagement';
+import { AddOnEnter, AttributeFilter, TagChips } from '../../components/device-labels';
+import { AddDeviceForm, ImportDevicesForm } from './DeviceManagement';
 import { useUrlParams } from '../../lib/url-params';
 import { formatValue, timeAgo } from '../../lib/format';
 import type { DeviceList } from '../../lib/types';
 
 const PAGE = 50;
-const OPERATORS = ['eq', 'ne', 'lt', 'lte', 'gt', 'gte', 'one_of', 'exists'];
-
-/** A condition on an attribute, key:op:value as the API reads it (one_of: values separated by |). */
-function AttributeFilter({ onAdd }: { onAdd: (condition: string) => void }) {
-  const [key, setKey] = useState('');
-  const [op, setOp] = useState('eq');
-  const [value, setValue] = useState('');
-  return (
-    <form
-      className="flex gap-1"
-      aria-label="Attribute filter"
-      onSubmit={(event) => {
-        event.preventDefault();
-        if (!key.trim()) return;
-        onAdd(op === 'exists' ? `${key.trim()}:exists` : `${key.trim()}:${op}:${value.trim()}`);
-        setValue('');
-      }}
-    >
-      <input
-        className="input max-w-32"
-        aria-label="Attribute"
-        placeholder="attribute"
-        value={key}
-        onChange={(e) => setKey(e.target.value)}
-      />
-      <select className="input max-w-20" aria-label="Operator" value={op} onChange={(e) => setOp(e.target.value)}>
-        {OPERATORS.map((operator) => (
-          <option key={operator}>{operator}</option>
-        ))}
-      </select>
-      {op !== 'exists' && (
-        <input
-          className="input max-w-32"
-          aria-label="Value"
-          placeholder={op === 'one_of' ? 'a|b' : 'value'}
-          value={value}
-          onChange={(e) => setValue(e.target.value)}
-        />
-      )}
-      <button className="btn-ghost">Filter</button>
-    </form>
-  );
-}
 
 export default function Devices() {
   const [filters, setFilters] = useUrlParams({

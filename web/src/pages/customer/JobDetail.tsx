@@ -3,7 +3,7 @@
 // admins cancel it while it runs and retry its failed devices.
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useParams } from 'react-router';
-import { describeSelector, type DeviceSelector } from '../../components/device-selector';
+import { describeSelector, type DeviceSelector } from '../../lib/selector';
 import { FirmwareProgress } from '../../components/firmware';
 import { JobProgress } from '../../components/job-progress';
 import { CommandAnswer, JsonDetails } from '../../components/json';

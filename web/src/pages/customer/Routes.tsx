@@ -7,6 +7,8 @@ import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import type { Answer } from '../../lib/types';
 import { severityName, SEVERITY_CHOICES } from '../../lib/format';
+import { ScopeFields } from '../../components/device-labels';
+import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
 
 /** A route may also take an integration's own failure, to page through another integration. */
 
@@ -20,6 +22,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
     queryKey: ['integrations'],
     queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
   });
+  const [scope, setScope] = useState<DeviceSelector>(route.selector ?? {});
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
       route.route_id
@@ -44,6 +47,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       min_severity: form.get('min_severity') ? Number(form.get('min_severity')) : null,
       site_ids: commaList(form.get('site_ids')),
       device_prefixes: commaList(form.get('device_prefixes')),
+      selector: scopeOf(scope),
       deliver_on: form.getAll('deliver_on'),
       renotify_minutes: form.get('renotify_minutes') ? Number(form.get('renotify_minutes')) : null,
       escalations,
@@ -92,6 +96,7 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       <Field label="Device id prefixes" hint="comma-separated">
         <input className="input" name="device_prefixes" defaultValue={route.device_prefixes?.join(', ')} />
       </Field>
+      <ScopeFields value={scope} onChange={setScope} />
       <Field label="Repeat every (minutes)" hint="while OPEN and unacknowledged; empty: never">
         <input
           className="input"
@@ -197,6 +202,7 @@ export default function Routes() {
                 route.min_severity !== null && `${severityName(route.min_severity)} or more`,
                 route.site_ids && `sites ${route.site_ids.join(', ')}`,
                 route.device_prefixes && `devices ${route.device_prefixes.join(', ')}*`,
+                route.selector && describeSelector(route.selector),
               ]
                 .filter(Boolean)
                 .join(' · ') || 'all',

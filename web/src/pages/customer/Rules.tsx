@@ -6,6 +6,8 @@ import { api } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import type { Answer, Rule } from '../../lib/types';
 import { SEVERITY_CHOICES } from '../../lib/format';
+import { ScopeFields } from '../../components/device-labels';
+import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
 
@@ -59,6 +61,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
   const kind = kindOf(operator);
   const [fenceText, setFenceText] = useState(rule.geofence ? JSON.stringify(rule.geofence) : '');
   const fence = parseFence(fenceText);
+  const [scope, setScope] = useState<DeviceSelector>(rule.selector ?? {});
   const unknownMetric = reported && reported.length > 0 && metric.trim() !== '' && !reported.includes(metric.trim());
   const save = useMutation({
     mutationFn: (body: Record<string, unknown>) =>
@@ -96,6 +99,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       hysteresis: Number(form.get('hysteresis') || 0),
       description: form.get('description') || null,
       site_ids: sites.length ? sites : null,
+      selector: scopeOf(scope),
       enabled: form.get('enabled') === 'on',
     });
   };
@@ -183,6 +187,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       <Field label="Sites" hint="comma-separated; empty = all">
         <input className="input" name="site_ids" defaultValue={rule.site_ids?.join(', ')} />
       </Field>
+      <ScopeFields value={scope} onChange={setScope} withPrefix />
       <Field label="Duration (s)" hint="violation must last this long">
         <input
           className="input"
@@ -284,6 +289,7 @@ export default function Rules() {
               <>
                 {conditionText(rule)}
                 {rule.site_ids && <div className="text-slate-500">sites: {rule.site_ids.join(', ')}</div>}
+                {rule.selector && <div className="text-slate-500">devices: {describeSelector(rule.selector)}</div>}
               </>
             ),
           },

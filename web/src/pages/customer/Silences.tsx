@@ -9,6 +9,8 @@ import { ALERT_TYPES, commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { dateTime } from '../../lib/format';
 import type { Answer } from '../../lib/types';
+import { ScopeFields } from '../../components/device-labels';
+import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
 
 type Silence = Answer<'/customer/silences'>['silences'][number];
 
@@ -18,6 +20,7 @@ const scope = (s: Silence) =>
     s.site_ids && `sites ${s.site_ids.join(', ')}`,
     s.device_ids && `devices ${s.device_ids.join(', ')}`,
     s.device_prefixes && `devices starting ${s.device_prefixes.join(', ')}`,
+    s.selector && describeSelector(s.selector),
     s.alert_types && s.alert_types.join(', '),
   ]
     .filter(Boolean)
@@ -31,7 +34,8 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
   const [creating, setCreating] = useState(false);
-  // A silence without sites, devices or prefixes covers the whole fleet: asked once more before it starts.
+  const [deviceScope, setDeviceScope] = useState<DeviceSelector>({});
+  // A silence without sites, devices, prefixes, tags or attributes covers the whole fleet: asked once more before it starts.
   const [wholeFleet, setWholeFleet] = useState<Record<string, unknown> | null>(null);
   const silences = useQuery({
     queryKey: ['silences', operator],
@@ -62,11 +66,14 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
       site_ids: commaList(form.get('site_ids')),
       device_ids: commaList(form.get('device_ids')),
       device_prefixes: commaList(form.get('device_prefixes')),
+      selector: scopeOf(deviceScope),
       alert_types: types.length ? types : null,
       duration_minutes: Number(form.get('duration_minutes')),
       comment: String(form.get('comment')),
     };
-    const scoped = [body.site_ids, body.device_ids, body.device_prefixes].some((list) => list && list.length > 0);
+    const scoped =
+      body.selector !== null ||
+      [body.site_ids, body.device_ids, body.device_prefixes].some((list) => list && list.length > 0);
     if (scoped) create.mutate(body);
     else setWholeFleet(body);
   };
@@ -75,7 +82,13 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
       title="Silences"
       actions={
         admin && (
-          <button className="btn-primary" onClick={() => setCreating(true)}>
+          <button
+            className="btn-primary"
+            onClick={() => {
+              setDeviceScope({});
+              setCreating(true);
+            }}
+          >
             New silence
           </button>
         )
@@ -129,6 +142,7 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
           <Field label="Device id prefixes" hint="e.g. pump-">
             <input className="input" name="device_prefixes" />
           </Field>
+          <ScopeFields value={deviceScope} onChange={setDeviceScope} />
           <Checkboxes legend="Alert types (none = any)" name="alert_types" values={ALERT_TYPES} />
           <Field label="For (minutes)">
             <input
@@ -148,7 +162,7 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
           {wholeFleet ? (
             <div role="alert" className="space-y-2 rounded border border-amber-400 p-3 text-sm md:col-span-2">
               <p>
-                No sites, devices or prefixes: this silences{' '}
+                No sites, devices, prefixes, tags or attributes: this silences{' '}
                 {wholeFleet.alert_types ? 'these alert types on every device' : 'every alert of every device'} of the
                 tenant. Nothing will be sent for them until it ends.
               </p>
