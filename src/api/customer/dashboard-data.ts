@@ -13,7 +13,7 @@ import { devicesByGroup, listDevices, selectDevices, type DeviceSelector } from 
 import { groupBy } from '../../lib/group-by.js';
 import { DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
 import { listAlerts } from '../../model/alerts.js';
-import { planWindow, type Plan, type Retention } from '../../model/resolution.js';
+import { planWindow, selectionMinBucketSeconds, type Plan, type Retention } from '../../model/resolution.js';
 import { fleetPositions, metricStates } from '../../model/telemetry-states.js';
 import { groupedSummary, telemetrySeries } from '../../model/telemetry.js';
 import { Alert as AlertView } from '../../model/views.js';
@@ -95,6 +95,11 @@ function deviceOf(ref: string, context: Context): string {
   return context.variables.device;
 }
 
+/** The fleet's own rollups answer in minutes; narrowed by a variable, its devices' own in hours for long windows. */
+const fleetMinBucket = (context: Context) =>
+  context.narrowing
+    ? Math.max(FLEET_MIN_BUCKET_SECONDS, selectionMinBucketSeconds(context.window))
+    : FLEET_MIN_BUCKET_SECONDS;
 const planOf = (context: Context, options: { minBucketSeconds?: number } = {}) =>
   planWindow(context.window, context.retention, context.now, options);
 /** Fleet-wide series are drawn in minutes at least, as /api/v2's (from rollups, whatever the fleet's size). */
@@ -169,7 +174,7 @@ async function valueWidget(
     return { resolution: null, value };
   }
   const device = options.device === undefined ? undefined : deviceOf(options.device, context);
-  const plan = planOf(context, device === undefined ? { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS } : {});
+  const plan = planOf(context, device === undefined ? { minBucketSeconds: fleetMinBucket(context) } : {});
   const points = await seriesOf(context, metric, device, plan);
   return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, value: reduceSeries(points, options.stat) };
 }
@@ -182,7 +187,14 @@ type Reader<T extends Widget['type']> = (
 const READERS: { [T in Widget['type']]: Reader<T> } = {
   async timeseries(context, options) {
     const devices = options.devices.map((ref) => deviceOf(ref, context));
-    const plan = planOf(context, devices.length === 0 ? { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS } : {});
+    const plan = planOf(
+      context,
+      options.group_by
+        ? { minBucketSeconds: selectionMinBucketSeconds(context.window) }
+        : devices.length === 0
+          ? { minBucketSeconds: fleetMinBucket(context) }
+          : {},
+    );
     const series = [];
     if (options.group_by) {
       const groups = await groupsOf(context, options.group_by);
@@ -208,7 +220,7 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
       const counts = await statusCounts(context);
       return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };
     }
-    const plan = planOf(context, { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS });
+    const plan = planOf(context, { minBucketSeconds: selectionMinBucketSeconds(context.window) });
     const stats = await groupedSummary(context.tx, plan, (await groupsOf(context, options.group_by))!);
     const stat = options.stat ?? 'avg';
     return {

@@ -26,7 +26,13 @@ import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow }
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
 import { ACTIVE_ALERT_STATUSES, DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
-import { planWindow, POINT_BUDGET, type Plan, type Retention } from '../../model/resolution.js';
+import {
+  planWindow,
+  POINT_BUDGET,
+  selectionMinBucketSeconds,
+  type Plan,
+  type Retention,
+} from '../../model/resolution.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
 const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
@@ -498,11 +504,10 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
     (request) =>
       inTenant(request, async (tx) => {
         const end = new Date();
-        const plan = planned(
-          { start: new Date(end.getTime() - request.query.hours * 3600_000), end },
-          { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS },
-        );
+        const window = { start: new Date(end.getTime() - request.query.hours * 3600_000), end };
+        const plan = planned(window, { minBucketSeconds: FLEET_MIN_BUCKET_SECONDS });
         const groups = await readGroups(tx, request.query);
+        const groupPlan = planned(window, { minBucketSeconds: selectionMinBucketSeconds(window) });
         const { sample_count, device_count, metrics } = await telemetryModel.telemetrySummary(tx, plan);
         return {
           sample_count,
@@ -511,7 +516,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
           resolution: plan.resolution,
           start: plan.start,
           metrics: byMetric(metrics),
-          ...(groups && { groups: await summaryByGroup(tx, plan, groups, request.query.group_by) }),
+          ...(groups && { groups: await summaryByGroup(tx, groupPlan, groups, request.query.group_by) }),
         };
       }),
   );
@@ -549,13 +554,14 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       inTenant(request, async (tx) => {
         const { metric, device_id, bucket_minutes } = request.query;
         const window = timeWindow(request.query, new Date(), MAX_CHART_DAYS);
+        const groups = await readGroups(tx, request.query);
+        const minBucketSeconds = groups
+          ? Math.max(CHART_MIN_BUCKET_SECONDS, selectionMinBucketSeconds(window))
+          : CHART_MIN_BUCKET_SECONDS;
         const plan = planned(
           window,
-          bucket_minutes === undefined
-            ? { minBucketSeconds: CHART_MIN_BUCKET_SECONDS }
-            : { bucketSeconds: bucket_minutes * 60 },
+          bucket_minutes === undefined ? { minBucketSeconds } : { bucketSeconds: bucket_minutes * 60 },
         );
-        const groups = await readGroups(tx, request.query);
         if (groups && device_id !== undefined)
           throw new AppError('INVALID_REQUEST', 'device_id reads one device: leave out the selector and group_by');
         const points = await telemetryModel.telemetrySeries(tx, { metric, deviceId: device_id, groups, plan });
