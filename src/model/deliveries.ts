@@ -174,7 +174,8 @@ export async function claimJobs(tx: ServiceTx, tenantId: string, count: number):
 /**
  * Sets aside what the alert has overtaken (ADR 025), with the reason in last_error: a pending OPEN or
  * follow-up of an alert acknowledged or closed since (unless its route has deliver_superseded); then a
- * pending CLOSED on a route that delivers OPENs but never sent this alert's OPEN (not even tried).
+ * pending CLOSED on a route that delivers OPENs but never sent this alert's OPEN (not even tried) — unless
+ * the alert came from an original deployment (`pulse import original`), which sent its OPEN.
  * Two statements: the second sees the OPENs the first set aside.
  */
 async function supersedeJobs(tx: ServiceTx, tenantId: string): Promise<void> {
@@ -194,7 +195,8 @@ async function supersedeJobs(tx: ServiceTx, tenantId: string): Promise<void> {
        AND NOT EXISTS (SELECT 1 FROM delivery_jobs o
                        WHERE o.tenant_id = j.tenant_id AND o.alert_id = j.alert_id AND o.route_id = j.route_id
                          AND o.deliver_on_event = 'OPEN' AND o.notice = ''
-                         AND (o.status IN ('PENDING', 'PROCESSING', 'COMPLETED') OR o.attempts > 0))`,
+                         AND (o.status IN ('PENDING', 'PROCESSING', 'COMPLETED') OR o.attempts > 0))
+       AND NOT EXISTS (SELECT 1 FROM imported_alerts i WHERE i.tenant_id = j.tenant_id AND i.alert_id = j.alert_id)`,
     [tenantId],
   );
 }

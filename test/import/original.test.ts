@@ -293,6 +293,21 @@ describe('pulse import original (PostgreSQL)', { timeout: forCalls(6) }, () => {
       expect(receiver.received[0]!.json).toMatchObject({ device_id: 'warehouse-east-sensor-01', status: 'OPEN' });
       await new Promise((resolve) => setTimeout(resolve, 2000));
       expect(receiver.received).toHaveLength(1);
+
+      // An imported alert closing in Pulse: the original sent its OPEN, so its CLOSED goes out.
+      const [imported] = await query(
+        `SELECT f.id, f.fingerprint FROM imported_alerts i JOIN fleet_alert f ON f.id = i.alert_id
+         WHERE i.tenant_id = 'tenant-a' AND f.status = 'OPEN' ORDER BY f.id LIMIT 1`,
+      );
+      await query(`UPDATE fleet_alert SET status = 'CLOSED', closed_at = now() WHERE id = $1`, [imported.id]);
+      platform.deps.bus.publish('alert.changed', {
+        event: 'CLOSED',
+        alert_id: Number(imported.id),
+        tenant_id: 'tenant-a',
+        fingerprint: imported.fingerprint,
+      });
+      await waitFor(() => receiver.received.length === 2, 10_000);
+      expect(receiver.received[1]!.json).toMatchObject({ alert_id: Number(imported.id), status: 'CLOSED' });
     });
   });
 });
