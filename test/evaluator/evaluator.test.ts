@@ -1,7 +1,7 @@
 // The evaluator end to end on PostgreSQL: devices send over HTTP ingest, rules are written in SQL while
 // Pulse runs, alerts and device states are read back from the database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 describe('evaluator on PostgreSQL', () => {
@@ -57,7 +57,7 @@ describe('evaluator on PostgreSQL', () => {
     ).rows[0];
 
   beforeAll(async () => {
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    await createPostgresDatabase({ migrated: true, name: database });
     pulse = await startTestPlatform('pglite', env);
     await pulse.db.withOperator((tx) =>
       tx.query(`INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '1000'), ('RATE_LIMIT_BURST', '1000')`),
@@ -69,7 +69,7 @@ describe('evaluator on PostgreSQL', () => {
   });
   afterAll(async () => {
     await pulse?.close();
-    await dropDatabase(database);
+    await releaseDatabase(database);
   });
 
   it('a heartbeat makes the device ONLINE', async () => {

@@ -107,9 +107,17 @@ export async function releaseDatabase(name: string): Promise<void> {
   else await dropDatabase(name);
 }
 
-/** A new `pulse_test_*` database on the machine's PostgreSQL, a copy of the migrated template unless not `migrated`. */
-export async function createPostgresDatabase({ migrated }: { migrated: boolean }): Promise<string> {
-  const name = uniqueName('pulse_test');
+/**
+ * A new database on the machine's PostgreSQL (a `pulse_test_*` name unless given), a copy of the migrated
+ * template unless not `migrated`; returns its name.
+ */
+export async function createPostgresDatabase({
+  migrated,
+  name = uniqueName('pulse_test'),
+}: {
+  migrated: boolean;
+  name?: string;
+}): Promise<string> {
   const template = migrated ? ` TEMPLATE ${await migratedTemplate()}` : '';
   await asSuperuser((client) => client.query(`CREATE DATABASE ${name}${template}`));
   return name;

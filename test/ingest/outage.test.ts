@@ -2,7 +2,7 @@
 // PostgreSQL is cut and refused for two seconds. Pulse keeps running and stores every message.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName } from '../helpers/databases.js';
 import { clearMqttSession, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -21,7 +21,7 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
   const clientId = uniqueName(`pulse_test_${name}`);
   const tenant = uniqueName(name);
   const database = uniqueName(`pulse_test_${name}`);
-  await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+  await createPostgresDatabase({ migrated: true, name: database });
   const proxy = await startTcpProxy('127.0.0.1', 5432);
   // The engine argument only matters without DATABASE_URL; here PostgreSQL is reached through the proxy.
   const pulse = await startTestPlatform('pglite', {
@@ -50,7 +50,7 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
     async close() {
       await pulse.close();
       await proxy.close();
-      await dropDatabase(database);
+      await releaseDatabase(database);
       await clearMqttSession(BROKER, clientId);
     },
   };

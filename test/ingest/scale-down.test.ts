@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
@@ -32,12 +32,7 @@ describe('scaling ingest down on Mosquitto', () => {
   beforeAll(async () => {
     mosquitto = await startMosquitto();
     databaseName = uniqueName('pulse_test_scale');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName) },
-      encoding: 'utf8',
-    });
-    expect(migrated.status, migrated.stderr).toBe(0);
+    await createPostgresDatabase({ migrated: true, name: databaseName });
     sql = new pg.Client({ connectionString: urlFor(databaseName) });
     await sql.connect();
     [kept, removed] = await Promise.all([
@@ -53,7 +48,7 @@ describe('scaling ingest down on Mosquitto', () => {
   afterAll(async () => {
     await Promise.all([kept?.kill('SIGKILL'), removed?.kill('SIGKILL')]);
     await sql?.end();
-    if (databaseName) await dropDatabase(databaseName);
+    if (databaseName) await releaseDatabase(databaseName);
     await mosquitto?.close();
   });
 
