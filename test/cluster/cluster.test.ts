@@ -12,11 +12,11 @@ import { partitionOf } from '../../src/bus/partitions.js';
 import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
 import { createDatabase } from '../../src/db/database.js';
 import { createSecretBox } from '../../src/lib/secrets.js';
-import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -84,8 +84,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
 
   beforeAll(async () => {
     [nats, mosquitto, webhook] = await Promise.all([startNatsCluster(3), startMosquitto(), startWebhookReceiver()]);
-    databaseName = uniqueName('pulse_test_cluster');
-    await createPostgresDatabase({ migrated: true, name: databaseName });
+    databaseName = await migratedDatabase('pulse_test_cluster');
     connection = await connectDatabase({ databaseUrl: urlFor(databaseName), dataDir: 'memory://' });
     sql = new pg.Client({ connectionString: urlFor(databaseName) });
     await sql.connect();

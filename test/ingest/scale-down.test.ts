@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor, whenSettled } from '../helpers/wait.js';
 
@@ -31,8 +31,7 @@ describe('scaling ingest down on Mosquitto', () => {
 
   beforeAll(async () => {
     mosquitto = await startMosquitto();
-    databaseName = uniqueName('pulse_test_scale');
-    await createPostgresDatabase({ migrated: true, name: databaseName });
+    databaseName = await migratedDatabase('pulse_test_scale');
     sql = new pg.Client({ connectionString: urlFor(databaseName) });
     await sql.connect();
     [kept, removed] = await Promise.all([
