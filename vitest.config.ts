@@ -15,6 +15,7 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 90_000,
+    globalSetup: ['./test/helpers/global-setup.ts'],
     // Every answer of every Pulse the tests start (in process or as a child) is checked against its schema.
     env: { API_CHECK_RESPONSES: 'on' },
     reporters: ['default', './test/helpers/summary-reporter.ts'],

@@ -49,6 +49,8 @@ export interface PlatformOptions {
   embeddedBroker: boolean;
   /** Where HTTP listens when HOST is unset (`pulse up`: loopback; see httpHost). */
   defaultHost?: string;
+  /** An in-memory embedded database starts as this dump (tests start from one migrated copy). */
+  loadDataDir?: Blob;
 }
 
 export interface Platform {
@@ -87,6 +89,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       dataDir: config.PULSE_DATA_DIR,
       poolSize: config.DATABASE_POOL_SIZE,
       applicationName: `pulse ${options.roles.join(' ')}`,
+      loadDataDir: options.loadDataDir,
     });
     cleanup.push(() => connection.close());
     if (options.migrate) {

@@ -35,6 +35,8 @@ export interface ConnectOptions {
   poolSize?: number;
   /** Shown in pg_stat_activity (e.g. `pulse ingest`), so an operator sees which role holds a connection. */
   applicationName?: string;
+  /** `memory://` only: the embedded database starts as this dump of a data directory (PGlite's dumpDataDir). */
+  loadDataDir?: Blob | undefined;
 }
 
 export async function connect(options: ConnectOptions): Promise<Connection> {
@@ -72,7 +74,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   const lock = inMemory ? undefined : claimDataDir(home);
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(dataDir);
+    pglite = await PGlite.create(dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (error) {
     lock?.release();
     throw error;

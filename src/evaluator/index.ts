@@ -181,6 +181,8 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       status: store.stats.failures > 0 && store.stats.flushes === 0 ? 'degraded' : 'ok',
       service: 'evaluator',
       counters: { ...engine.counters },
+      // The alert_rules_version this instance evaluates with: a rule changed in SQL is in force once this reaches it.
+      rules_version: version,
       devices: engine.deviceCount,
       stale_timers: engine.timers.size,
       timer_lateness_ms: engine.timers.lastLatenessMs,

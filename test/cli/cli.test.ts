@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations } from '../../src/db/migrate.js';
 import { BASE_ENV, CLI, deadline, forCalls, run, startUp, stopWithin } from '../helpers/cli.js';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { asSuperuser, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { clearMqttSession } from '../helpers/platform.js';
 import { UP_COMPONENTS } from '../helpers/fixtures.js';
 
@@ -19,7 +19,7 @@ describe('pulse CLI', () => {
     return urlFor(name);
   };
   afterAll(async () => {
-    for (const name of databases) await dropDatabase(name);
+    for (const name of databases) await releaseDatabase(name);
   });
 
   it('stops on an invalid variable with one line naming it and what is allowed', async () => {

@@ -12,15 +12,14 @@ import { partitionOf } from '../../src/bus/partitions.js';
 import { connect as connectDatabase, type Connection } from '../../src/db/connection.js';
 import { createDatabase } from '../../src/db/database.js';
 import { createSecretBox } from '../../src/lib/secrets.js';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
-import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
-import { spawnSync } from 'node:child_process';
 
 const ADMIN_KEY = 'cluster-test-admin-key-0001';
 /** One key for every process (and the test's own tokens): the issuer's keys are sealed with it. */
@@ -85,13 +84,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
 
   beforeAll(async () => {
     [nats, mosquitto, webhook] = await Promise.all([startNatsCluster(3), startMosquitto(), startWebhookReceiver()]);
-    databaseName = uniqueName('pulse_test_cluster');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName), LOG_LEVEL: 'warn' },
-      encoding: 'utf8',
-    });
-    expect(migrated.status, migrated.stderr).toBe(0);
+    databaseName = await migratedDatabase('pulse_test_cluster');
     connection = await connectDatabase({ databaseUrl: urlFor(databaseName), dataDir: 'memory://' });
     sql = new pg.Client({ connectionString: urlFor(databaseName) });
     await sql.connect();
@@ -177,7 +170,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     await Promise.all(processes.map((p) => p.kill('SIGKILL')));
     await sql?.end();
     await connection?.close();
-    if (databaseName) await dropDatabase(databaseName);
+    if (databaseName) await releaseDatabase(databaseName);
     await Promise.all([nats?.close(), mosquitto?.close(), webhook?.close()]);
   });
 

@@ -6,7 +6,7 @@
 // arrives when the device connects.
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startDynsecMosquitto } from '../helpers/mosquitto.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
@@ -118,7 +118,7 @@ describe('commands over Mosquitto (dynsec), NATS and separate processes', () => 
     await connection?.close();
     await nats?.close();
     await broker?.close();
-    if (databaseName) await dropDatabase(databaseName);
+    if (databaseName) await releaseDatabase(databaseName);
   });
 
   it('answers a two-way call across the processes', async () => {

@@ -4,7 +4,7 @@
 // the ingest process to the evaluator over NATS, and a tag set through the api process reaches the
 // evaluator's scopes over NATS (device.changed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropDatabase, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { migratedDatabase, startPulse, type PulseProcess } from '../helpers/processes.js';
@@ -95,7 +95,7 @@ describe('text, geofence and scoped rules over NATS and separate processes', () 
   afterAll(async () => {
     await Promise.all([api, ingest, evaluator].map((p) => p?.kill('SIGKILL')));
     await connection?.close();
-    if (databaseName) await dropDatabase(databaseName);
+    if (databaseName) await releaseDatabase(databaseName);
     await nats?.close();
   });
 

@@ -1,8 +1,11 @@
 // The evaluator end to end on PostgreSQL: devices send over HTTP ingest, rules are written in SQL while
 // Pulse runs, alerts and device states are read back from the database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { waitFor } from '../helpers/wait.js';
+import { rulesVersion } from '../../src/model/rules.js';
+import { saveSettings } from '../../src/model/settings.js';
 
 describe('evaluator on PostgreSQL', () => {
   const database = uniqueName('pulse_test_eval');
@@ -56,20 +59,26 @@ describe('evaluator on PostgreSQL', () => {
       )
     ).rows[0];
 
+  const health = (role: 'ingest' | 'evaluator') =>
+    pulse.roles.find((running) => running.name === role)!.health() as Promise<any>;
+  /** Until the evaluator's rules poll has read the rules as they are now in the database. */
+  const rulesInForce = async () => {
+    const version = await pulse.db.withService(rulesVersion);
+    await waitFor(async () => (await health('evaluator')).rules_version === version);
+  };
+
   beforeAll(async () => {
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    await createPostgresDatabase({ migrated: true, name: database });
     pulse = await startTestPlatform('pglite', env);
-    await pulse.db.withOperator((tx) =>
-      tx.query(`INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '1000'), ('RATE_LIMIT_BURST', '1000')`),
-    );
+    await pulse.db.withOperator((tx) => saveSettings(tx, { RATE_LIMIT_RPS: '1000', RATE_LIMIT_BURST: '1000' }));
     await provision('d1');
     await provision('d2');
     await provision('quiet');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await waitFor(async () => (await health('ingest')).settings.rateLimitRps === 1000); // the settings poll
   });
   afterAll(async () => {
     await pulse?.close();
-    await dropDatabase(database);
+    await releaseDatabase(database);
   });
 
   it('a heartbeat makes the device ONLINE', async () => {
@@ -84,7 +93,7 @@ describe('evaluator on PostgreSQL', () => {
          VALUES ('acme', 'hot', 'High temperature', 'temp_c', 'GT', 30, 2)`,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 700)); // the rules poll
+    await rulesInForce();
     await send('d1', 'telemetry', { temp_c: 35 });
     await expect
       .poll(() => alerts('d1'), { timeout: 1500 })
@@ -107,9 +116,9 @@ describe('evaluator on PostgreSQL', () => {
       ]);
     await send('d1', 'heartbeat');
     await send('d1', 'telemetry', { temp_c: 36 });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The state is saved after the message was evaluated: once it shows 36, the repeat changed no alert.
+    await expect.poll(async () => (await deviceState('d1'))?.state, { timeout: 1500 }).toEqual({ temp_c: 36 });
     expect((await alerts('d1')).map((a) => a.status)).toEqual(['OPEN']);
-    expect((await deviceState('d1'))?.state).toEqual({ temp_c: 36 });
     await send('d1', 'telemetry', { temp_c: 20 });
     await expect.poll(async () => (await alerts('d1')).map((a) => a.status), { timeout: 1500 }).toEqual(['CLOSED']);
   });
@@ -121,7 +130,7 @@ describe('evaluator on PostgreSQL', () => {
          VALUES ('acme', 'cold', 'Cold', 'temp_c', 'LT', 10, 3)`,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await rulesInForce();
     await send('d1', 'telemetry', { temp_c: 5 });
     await expect
       .poll(async () => (await alerts('d1')).filter((a) => a.fingerprint === 'RULE:cold:d1').map((a) => a.status), {
@@ -171,7 +180,7 @@ describe('evaluator on PostgreSQL', () => {
          VALUES ('acme', 'sustained', 'Sustained heat', 'heat', 'GT', 30, 3, 1, 5, ARRAY['lab-1'])`,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await rulesInForce();
     const sustained = async () =>
       (await alerts('slow')).filter((a) => a.fingerprint === 'RULE:sustained:slow').map((a) => a.status);
     await send('slow', 'telemetry', { heat: 35 });
@@ -180,7 +189,7 @@ describe('evaluator on PostgreSQL', () => {
 
     await pulse.stop(); // the duration state must survive this
     pulse = await startTestPlatform('pglite', env);
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await rulesInForce();
     await send('slow', 'telemetry', { heat: 36 });
     await expect.poll(sustained, { timeout: 1500 }).toEqual(['OPEN']);
     await send('slow', 'telemetry', { heat: 27 }); // below 30 but above 30 - 5: stays open
@@ -198,14 +207,14 @@ describe('evaluator on PostgreSQL', () => {
     await pulse.stop();
     pulse = await startTestPlatform('pglite', env);
     await send('d1', 'telemetry', { temp_c: 41 });
-    await new Promise((resolve) => setTimeout(resolve, 3500)); // d1 also goes stale meanwhile
-    const all = await alerts('d1');
-    expect(
-      all
+    const openFingerprints = async () =>
+      (await alerts('d1'))
         .filter((a) => a.status === 'OPEN')
         .map((a) => a.fingerprint)
-        .sort(),
-    ).toEqual(['NO_HEARTBEAT:d1', 'RULE:hot:d1']);
+        .sort();
+    // d1 also goes stale meanwhile
+    await expect.poll(openFingerprints, { timeout: 3500 + 1500 }).toEqual(['NO_HEARTBEAT:d1', 'RULE:hot:d1']);
+    const all = await alerts('d1');
     expect(all.filter((a) => a.fingerprint === 'RULE:hot:d1' && a.status === 'OPEN')).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@
 // period of one timeout from the start has passed.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import type { RoleName } from '../../src/roles.js';
 import { clearMqttSession, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
@@ -31,13 +31,13 @@ describe('a restart longer than the heartbeat timeout', () => {
   let beating: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    await createPostgresDatabase({ migrated: true, name: database });
   });
   afterAll(async () => {
     clearInterval(beating);
     await device?.endAsync(true);
     await pulse?.close();
-    await dropDatabase(database);
+    await releaseDatabase(database);
     await clearMqttSession(BROKER, clientId);
   });
 

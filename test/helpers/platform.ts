@@ -6,7 +6,7 @@ import type { Engine } from '../../src/db/connection.js';
 import { createLogger } from '../../src/log.js';
 import { startPlatform, type Platform } from '../../src/platform.js';
 import { ROLE_NAMES, type RoleName } from '../../src/roles.js';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from './databases.js';
+import { createPostgresDatabase, migratedPgliteDump, releaseDatabase, urlFor } from './databases.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -28,11 +28,11 @@ export async function startTestPlatform(
   /** `log`: a logger of the test's own, e.g. one writing to a stream the test reads. */
   options: { embeddedBroker?: boolean; log?: Logger } = {},
 ): Promise<TestPlatform> {
-  let databaseName: string | undefined;
-  if (engine === 'postgres') {
-    databaseName = uniqueName('pulse_test');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-  }
+  // A copy of the migrated database (databases.ts), unless the test brings a database of its own.
+  const databaseName =
+    engine === 'postgres' && env.DATABASE_URL === undefined
+      ? await createPostgresDatabase({ migrated: true })
+      : undefined;
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
@@ -50,6 +50,8 @@ export async function startTestPlatform(
     log: options.log ?? createLogger(config.LOG_LEVEL, { pretty: false }),
     migrate: true,
     embeddedBroker: options.embeddedBroker ?? false,
+    ...(!config.DATABASE_URL &&
+      config.PULSE_DATA_DIR.startsWith('memory://') && { loadDataDir: await migratedPgliteDump() }),
   });
   const base = `http://127.0.0.1:${platform.httpPort}`;
   return {
@@ -78,7 +80,7 @@ export async function startTestPlatform(
     },
     async close() {
       await platform.stop();
-      if (databaseName) await dropDatabase(databaseName);
+      if (databaseName) await releaseDatabase(databaseName);
     },
   };
 }

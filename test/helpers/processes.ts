@@ -1,8 +1,8 @@
 // Pulse as separate operating-system processes (`pulse run <roles…>`), as an operator runs it: each on its
 // own free HTTP port, ready once its /health answers; killed with a signal like a real crash.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { asSuperuser, uniqueName, urlFor } from './databases.js';
+import { createPostgresDatabase, uniqueName } from './databases.js';
 import { freePort } from './mosquitto.js';
 
 export interface PulseProcess {
@@ -21,16 +21,12 @@ export function pulseCommand(built = false): string[] {
   return built ? [path.resolve('dist/cli.js')] : ['--import', 'tsx', path.resolve('src/cli.ts')];
 }
 
-/** A new PostgreSQL database, migrated by `pulse migrate` as an operator prepares one; its name. */
+/**
+ * A new PostgreSQL database, migrated as `pulse migrate` leaves one: a copy of the migrated template
+ * (databases.ts), without a process of its own; its name. test/cli covers `pulse migrate` itself.
+ */
 export async function migratedDatabase(prefix: string): Promise<string> {
-  const name = uniqueName(prefix);
-  await asSuperuser((client) => client.query(`CREATE DATABASE ${name}`));
-  const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-    env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(name), LOG_LEVEL: 'warn' },
-    encoding: 'utf8',
-  });
-  if (migrated.status !== 0) throw new Error(`pulse migrate failed: ${migrated.stderr}`);
-  return name;
+  return createPostgresDatabase({ migrated: true, name: uniqueName(prefix) });
 }
 
 export async function startPulse(

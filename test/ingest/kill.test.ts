@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { killUnderLoad } from '../helpers/kill-under-load.js';
 
 const DEVICES = 200;
@@ -16,11 +16,11 @@ describe.each(['pglite', 'postgres'] as Engine[])('kill -9 of pulse up on %s', (
   const database = uniqueName('pulse_test_kill');
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
-    if (engine === 'postgres') await dropDatabase(database);
+    if (engine === 'postgres') await releaseDatabase(database);
   });
 
   it('loses no message the broker acknowledged', async () => {
-    if (engine === 'postgres') await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    if (engine === 'postgres') await createPostgresDatabase({ migrated: true, name: database });
     const outcome = await killUnderLoad({
       dataDir,
       databaseUrl: engine === 'postgres' ? urlFor(database) : undefined,

@@ -2,9 +2,11 @@
 // PostgreSQL is cut and refused for two seconds. Pulse keeps running and stores every message.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName } from '../helpers/databases.js';
 import { clearMqttSession, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait.js';
+import { saveSettings } from '../../src/model/settings.js';
 
 const BROKER = 'mqtt://127.0.0.1:1883';
 
@@ -21,7 +23,7 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
   const clientId = uniqueName(`pulse_test_${name}`);
   const tenant = uniqueName(name);
   const database = uniqueName(`pulse_test_${name}`);
-  await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+  await createPostgresDatabase({ migrated: true, name: database });
   const proxy = await startTcpProxy('127.0.0.1', 5432);
   // The engine argument only matters without DATABASE_URL; here PostgreSQL is reached through the proxy.
   const pulse = await startTestPlatform('pglite', {
@@ -29,6 +31,7 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
     MQTT_URL: BROKER,
     MQTT_CLIENT_ID: clientId,
     MQTT_SHARED_GROUP: clientId,
+    SETTINGS_POLL_SECONDS: '1',
     ...env,
   });
   const created = await pulse.call('/api/admin/devices', {
@@ -38,10 +41,9 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
     admin: false,
     json: { tenant_id: tenant, device_id: 'd1', activation_code: created.body.activation_code },
   });
-  await pulse.db.withOperator((tx) =>
-    tx.query(`INSERT INTO app_settings (key, value) VALUES ('RATE_LIMIT_RPS', '10000'), ('RATE_LIMIT_BURST', '10000')`),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 5500)); // the settings poll
+  await pulse.db.withOperator((tx) => saveSettings(tx, { RATE_LIMIT_RPS: '10000', RATE_LIMIT_BURST: '10000' }));
+  const ingest = pulse.roles.find((role) => role.name === 'ingest')!;
+  await waitFor(async () => ((await ingest.health()) as any).settings.rateLimitRps === 10000); // the settings poll
   return {
     pulse,
     proxy,
@@ -50,7 +52,7 @@ async function startBehindProxy(name: string, env: Record<string, string>): Prom
     async close() {
       await pulse.close();
       await proxy.close();
-      await dropDatabase(database);
+      await releaseDatabase(database);
       await clearMqttSession(BROKER, clientId);
     },
   };

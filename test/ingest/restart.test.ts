@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import { restartUnderLoad } from '../helpers/kill-under-load.js';
 
 const DEVICES = 200;
@@ -17,11 +17,11 @@ describe.each(['pglite', 'postgres'] as Engine[])('restarts of pulse up on %s', 
   const database = uniqueName('pulse_test_restart');
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
-    if (engine === 'postgres') await dropDatabase(database);
+    if (engine === 'postgres') await releaseDatabase(database);
   });
 
   it('lose no message the broker acknowledged, graceful or killed', async () => {
-    if (engine === 'postgres') await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+    if (engine === 'postgres') await createPostgresDatabase({ migrated: true, name: database });
     const outcome = await restartUnderLoad({
       dataDir,
       databaseUrl: engine === 'postgres' ? urlFor(database) : undefined,

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import mqtt from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../helpers/databases.js';
+import { releaseDatabase, urlFor } from '../helpers/databases.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
-import { pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
+import { migratedDatabase, pulseCommand, startPulse, type PulseProcess } from '../helpers/processes.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor, whenSettled } from '../helpers/wait.js';
 
@@ -31,13 +31,7 @@ describe('scaling ingest down on Mosquitto', () => {
 
   beforeAll(async () => {
     mosquitto = await startMosquitto();
-    databaseName = uniqueName('pulse_test_scale');
-    await asSuperuser((client) => client.query(`CREATE DATABASE ${databaseName}`));
-    const migrated = spawnSync(process.execPath, [...pulseCommand(), 'migrate'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: urlFor(databaseName) },
-      encoding: 'utf8',
-    });
-    expect(migrated.status, migrated.stderr).toBe(0);
+    databaseName = await migratedDatabase('pulse_test_scale');
     sql = new pg.Client({ connectionString: urlFor(databaseName) });
     await sql.connect();
     [kept, removed] = await Promise.all([
@@ -53,7 +47,7 @@ describe('scaling ingest down on Mosquitto', () => {
   afterAll(async () => {
     await Promise.all([kept?.kill('SIGKILL'), removed?.kill('SIGKILL')]);
     await sql?.end();
-    if (databaseName) await dropDatabase(databaseName);
+    if (databaseName) await releaseDatabase(databaseName);
     await mosquitto?.close();
   });
 

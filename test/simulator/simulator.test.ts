@@ -9,6 +9,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import { uniqueName } from '../helpers/databases.js';
 import { clearMqttSession, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { SIMULATED_METRIC_NAMES } from '../helpers/fixtures.js';
+import { waitFor } from '../helpers/wait.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const TENANTS = [
@@ -56,9 +57,19 @@ describe('device simulator', () => {
       tenants: TENANTS,
       random: seededRandom(1),
     });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const sendersOf = (list: { topic: string }[]) => new Set(list.map((m) => m.topic.split('/').slice(0, 4).join('/')));
+    // Every device has spoken, telemetry among it.
+    await waitFor(
+      () => sendersOf(messages).size === 4 && messages.some((m) => m.payload.msg_type === 'telemetry'),
+      10_000,
+    );
     await simulator.stop();
-    await new Promise((resolve) => setTimeout(resolve, 300)); // let the broker deliver the last messages
+    // The broker has delivered the last messages: all that were sent, and each device's goodbye.
+    await waitFor(
+      () =>
+        messages.length === simulator.stats().sent &&
+        replies.filter((reply) => reply.topic.endsWith('/commands_offline')).length === 4,
+    );
     await listener.endAsync();
 
     const registry = await pulse.db.withService((tx) =>
@@ -77,7 +88,7 @@ describe('device simulator', () => {
     expect(stats.devices).toBe(4);
     expect(stats.sent).toBe(messages.length);
     expect(stats.rejected).toBe(0);
-    const senders = new Set(messages.map((m) => m.topic.split('/').slice(0, 4).join('/')));
+    const senders = sendersOf(messages);
     expect(senders.size).toBe(4);
     // Each device is ready for commands once connected, and says it goes when stopped.
     for (const sender of senders) {
@@ -147,7 +158,8 @@ describe('device simulator', () => {
         deviceCount: 2,
         tenants: [{ tenantId: 'sim-http', sites: ['s'] }],
       });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      // Both devices have sent, one of them refused.
+      await waitFor(() => new Set(ingestRequests.map((r) => r.url.split('/')[6])).size === 2, 10_000);
       await simulator.stop();
 
       expect(ingestRequests.length).toBeGreaterThan(0);
