@@ -2,6 +2,7 @@
 // migrations and demo seed (test/fixtures/original): dry run, import, a second run, refusals; then Pulse
 // started on the imported database — devices publish over MQTT with the tokens they always had, and the
 // alerts that came over open are not notified again.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -369,5 +370,92 @@ describe('pulse import original of a later migration level, interrupted and resu
       `SELECT status, acknowledged_at IS NOT NULL AS has_time FROM fleet_alert WHERE status = 'ACKNOWLEDGED'`,
     );
     expect(acknowledged).toEqual([{ status: 'ACKNOWLEDGED', has_time: true }]);
+  });
+});
+
+describe("the original's own device simulator, unchanged, against Pulse after the import", { timeout: 180_000 }, () => {
+  const PER_SITE = '2'; // 2 tenants × 3 sites × 2 = 12 devices
+  let original: OriginalDatabase;
+  let pulse: TestDatabase;
+  let platform: TestPlatform;
+  const simulators: ChildProcess[] = [];
+  /** test/fixtures/original/device_simulator.py as its users run it; its output, as it goes. */
+  const simulate = (ingestUrl: string) => {
+    const source = new URL(original.url);
+    const child = spawn('/usr/bin/python3', ['test/fixtures/original/device_simulator.py'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        PYTHONUNBUFFERED: '1',
+        INGEST_URL: ingestUrl,
+        NUM_DEVICES_PER_TENANT: PER_SITE,
+        TELEMETRY_INTERVAL: '2',
+        HEARTBEAT_INTERVAL: '2',
+        PG_HOST: source.hostname,
+        PG_PORT: source.port || '5432',
+        PG_DB: source.pathname.slice(1),
+        PG_USER: decodeURIComponent(source.username) || 'postgres',
+        PG_PASS: decodeURIComponent(source.password),
+      },
+    });
+    simulators.push(child);
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return { output: () => output, child };
+  };
+
+  beforeAll(async () => {
+    original = await createOriginalDatabase('305eab4', {
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      snmpPort: 1162,
+      smtpPort: 2525,
+    });
+    // On the original's deployment the simulator registers its devices (with the tokens it will send) in
+    // the original's database; its traffic goes nowhere here.
+    const registering = simulate('http://127.0.0.1:9');
+    await waitFor(() => registering.output().includes('Registered 12 devices'), 60_000);
+    registering.child.kill('SIGKILL');
+    pulse = await createTestDatabase('postgres');
+    await importOriginal(pulse.db, {
+      from: original.url,
+      dryRun: false,
+      batchSize: 500,
+      destinations: { allowlist: new Allowlist(['127.0.0.1']), requireHttps: false },
+      secrets: createSecretBox(Buffer.from(SECRETS_KEY, 'hex')),
+    });
+    platform = await startTestPlatform('postgres', { DATABASE_URL: pulse.url!, SECRETS_KEY }, ['api', 'ingest']);
+  });
+  afterAll(async () => {
+    for (const child of simulators) child.kill('SIGKILL');
+    await platform?.close();
+    await pulse?.drop();
+    await original?.drop();
+  });
+
+  it('gets every message of the simulator pointed at Pulse stored, with the tokens it always had', async () => {
+    const running = simulate(platform.base);
+    const counts = async () =>
+      (
+        await pulse.connection.pool.query<{ device_id: string; telemetry: number; heartbeats: number }>(
+          `SELECT device_id, count(*) FILTER (WHERE msg_type = 'telemetry')::int AS telemetry,
+                  count(*) FILTER (WHERE msg_type = 'heartbeat')::int AS heartbeats
+           FROM telemetry WHERE device_id LIKE '%-sim-%' GROUP BY device_id`,
+        )
+      ).rows;
+    await waitFor(async () => {
+      const rows = await counts();
+      return rows.length === 12 && rows.every((row) => row.telemetry >= 2 && row.heartbeats >= 2);
+    }, 90_000);
+    running.child.kill('SIGKILL');
+    // It logs every refusal it gets ("Telemetry failed …"): there was none, and Pulse quarantined nothing of it.
+    expect(running.output()).not.toMatch(/failed|error/i);
+    const { rows: rejected } = await pulse.connection.pool.query(
+      `SELECT reason, count(*)::int AS n FROM quarantine_events WHERE device_id LIKE '%-sim-%' GROUP BY reason`,
+    );
+    expect(rejected).toEqual([]);
+    const { rows: tenants } = await pulse.connection.pool.query(
+      `SELECT DISTINCT tenant_id FROM telemetry WHERE device_id LIKE '%-sim-%' ORDER BY 1`,
+    );
+    expect(tenants.map((row) => row.tenant_id)).toEqual(['tenant-a', 'tenant-b']);
   });
 });
