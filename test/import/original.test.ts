@@ -459,3 +459,55 @@ describe("the original's own device simulator, unchanged, against Pulse after th
     expect(tenants.map((row) => row.tenant_id)).toEqual(['tenant-a', 'tenant-b']);
   });
 });
+
+describe('pulse import original into the embedded database (PGlite)', { timeout: 120_000 }, () => {
+  let original: OriginalDatabase;
+  let pulse: TestDatabase;
+  beforeAll(async () => {
+    original = await createOriginalDatabase('305eab4', {
+      webhookUrl: 'http://127.0.0.1:9/hook',
+      snmpPort: 1162,
+      smtpPort: 2525,
+    });
+    pulse = await createTestDatabase('pglite');
+  });
+  afterAll(async () => {
+    await pulse?.drop();
+    await original?.drop();
+  });
+
+  it('brings the same over as on PostgreSQL, telemetry and rollups included, and a second run changes nothing', async () => {
+    const options = {
+      from: original.url,
+      dryRun: false,
+      telemetrySince: SINCE,
+      batchSize: 1000,
+      destinations: { allowlist: new Allowlist(['127.0.0.1']), requireHttps: false },
+      secrets: createSecretBox(Buffer.from(SECRETS_KEY, 'hex')),
+    };
+    await importOriginal(pulse.db, options);
+    const counts = () =>
+      pulse.db.withService(async (tx) => {
+        const one = async (sql: string) => (await tx.query<{ n: number }>(sql)).rows[0]!.n;
+        return {
+          devices: await one(`SELECT count(*)::int AS n FROM device_registry`),
+          hashed: await one(
+            `SELECT count(*)::int AS n FROM device_registry WHERE provision_token_hash = encode(sha256(('tok-' || device_id)::bytea), 'hex')`,
+          ),
+          alerts: await one(`SELECT count(*)::int AS n FROM fleet_alert WHERE status IN ('OPEN', 'ACKNOWLEDGED')`),
+          telemetry: await one(`SELECT count(*)::int AS n FROM telemetry`),
+          rollups: await one(`SELECT count(*)::int AS n FROM telemetry_rollup_1h`),
+          jobs: await one(`SELECT count(*)::int AS n FROM delivery_jobs`),
+        };
+      });
+    const first = await counts();
+    expect(first.devices).toBe(30);
+    expect(first.hashed).toBe(30);
+    expect(first.alerts).toBeGreaterThan(0);
+    expect(first.telemetry).toBe(SEEDED_TELEMETRY);
+    expect(first.rollups).toBeGreaterThan(0);
+    expect(first.jobs).toBe(0);
+    await importOriginal(pulse.db, options);
+    expect(await counts()).toEqual(first);
+  });
+});
