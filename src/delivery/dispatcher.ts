@@ -49,6 +49,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   let retrying = false;
   let stopped = false;
 
+  const scopeError = (error: unknown, scope: { tenant_id: string }) =>
+    log.error(
+      { err: error, tenant_id: scope.tenant_id },
+      "could not read a route's or silence's selector: it picks nothing",
+    );
+
   async function dispatch(events: Queued[]): Promise<void> {
     const jobs = await db.withService(async (tx) => {
       const alerts = new Map(
@@ -58,7 +64,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
       const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
       const silences = await silencesFor(tx, [...alerts.values()], new Date(earliest));
-      const inScope = await scopeMatcher(tx, [...routes, ...silences], [...alerts.values()]);
+      const inScope = await scopeMatcher(tx, [...routes, ...silences], [...alerts.values()], scopeError);
       const planned: NewJob[] = [];
       for (const { alert_id, event } of events) {
         const alert = alerts.get(alert_id);
@@ -66,8 +72,11 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         counters.alerts_processed += 1;
         const payload = buildPayload(alert, event);
         for (const route of routes) {
-          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event) || !inScope(route, alert))
-            continue;
+          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
+          // A route's selector picks the alerts it opens on, as their devices are then; the CLOSED of one it
+          // notified follows wherever the device is now (one whose OPEN it never sent is set aside).
+          const followsOpen = event !== 'OPEN' && route.deliver_on.includes('OPEN');
+          if (!followsOpen && !inScope(route, alert)) continue;
           if (!eventStillDue(route, alert, event)) continue;
           counters.routes_matched += 1;
           // Held by a silence covering the moment it happened: kept, never sent (and never later).
@@ -139,7 +148,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       const tenants = [...new Set(routes.map((route) => route.tenant_id))];
       const alerts = await openAlertsOf(tx, tenants);
       const silences = await silencesFor(tx, alerts, now);
-      const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts);
+      const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
       const backfilled = await backfillTimes(tx, alerts);
       for (const alert of alerts) {
         for (const route of routes) {
@@ -187,7 +196,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     const routes = (await activeRoutes(tx, { tenantIds: tenants })).filter((route) => ids.has(route.route_id));
     const alerts = routes.length > 0 ? await openAlertsOf(tx, tenants, true) : [];
     const silences = await silencesFor(tx, alerts, now);
-    const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts);
+    const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
     const planned: NewJob[] = [];
     for (const alert of alerts) {
       const silence = silences.find(

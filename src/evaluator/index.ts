@@ -72,16 +72,38 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     () => store.stats.duplicateOpens,
   );
 
-  /** The rules, each with a selector given the devices it picks now. */
-  const scoped = (rules: Rule[]) =>
-    db.withService(async (tx) => {
-      const result: Rule[] = [];
-      for (const rule of rules) {
-        const members = rule.selector && new Set(await scopeMembers(narrow(tx, rule.tenant_id), rule.selector));
-        result.push(members ? { ...rule, members } : rule);
+  /**
+   * The rules, each with a selector given the devices it picks now. A selector that cannot be read (written
+   * by hand in SQL, say) picks none, said in the log: one rule never stops the others.
+   */
+  const scoped = async (rules: Rule[]) => {
+    const result: Rule[] = [];
+    for (const rule of rules) {
+      if (!rule.selector) {
+        result.push(rule);
+        continue;
       }
-      return result;
-    });
+      const members = await db
+        .withService((tx) => scopeMembers(narrow(tx, rule.tenant_id), rule.selector!))
+        .catch((error: unknown) => {
+          log.error(
+            { err: error, tenant_id: rule.tenant_id, rule_id: rule.rule_id },
+            "could not read a rule's selector",
+          );
+          return [];
+        });
+      result.push({ ...rule, members: new Set(members) });
+    }
+    return result;
+  };
+  // Reloads and rescopes take turns, each applying the rules as they are when it runs: a slow rescope
+  // never puts back a rule a reload has just removed.
+  let turn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(step: () => Promise<T>): Promise<T> => {
+    const next = turn.then(step);
+    turn = next.catch(() => undefined);
+    return next;
+  };
 
   const initial = await db.withService(loadEnabledRules);
   let rules = initial.rules;
@@ -97,25 +119,29 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   // read again, once for a burst of changes (a CSV import announces every device).
   const rescope = debouncedTenants(
     RESCOPE_DELAY_MS,
-    async (tenants) => {
-      const affected = rules.filter((rule) => rule.selector && tenants.has(rule.tenant_id));
-      if (affected.length > 0)
-        applyRules(await scoped(rules.filter((rule) => tenants.has(rule.tenant_id))), [...tenants]);
-    },
+    (tenants) =>
+      inTurn(async () => {
+        const current = rules.filter((rule) => tenants.has(rule.tenant_id));
+        if (current.some((rule) => rule.selector)) applyRules(await scoped(current), [...tenants]);
+      }),
     (error) => log.warn({ err: error }, "could not read rules' selectors again"),
   );
   // Rules change through the API or by hand in SQL; a trigger bumps the version, watched here.
+  let reloading = false;
   const rulesTimer = setInterval(() => {
-    db.withService(rulesVersion)
-      .then(async (current) => {
-        if (current === version) return;
-        const loaded = await db.withService(loadEnabledRules);
-        const scopedRules = await scoped(loaded.rules);
-        [version, rules] = [loaded.version, loaded.rules];
-        applyRules(scopedRules);
-        log.info({ rules: loaded.rules.length, version }, 'alert rules reloaded');
-      })
-      .catch((error: unknown) => log.warn({ err: error }, 'could not check alert rules'));
+    if (reloading) return;
+    reloading = true;
+    inTurn(async () => {
+      const current = await db.withService(rulesVersion);
+      if (current === version) return;
+      const loaded = await db.withService(loadEnabledRules);
+      const scopedRules = await scoped(loaded.rules);
+      [version, rules] = [loaded.version, loaded.rules];
+      applyRules(scopedRules);
+      log.info({ rules: loaded.rules.length, version }, 'alert rules reloaded');
+    })
+      .catch((error: unknown) => log.warn({ err: error }, 'could not check alert rules'))
+      .finally(() => (reloading = false));
   }, RULES_POLL_MS);
   rulesTimer.unref();
 
@@ -194,7 +220,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       for (const unsubscribe of unsubscribers) unsubscribe();
       await ownership.stop();
       clearInterval(rulesTimer);
-      rescope.stop();
+      await rescope.stop();
       engine.stop();
       await store.stop();
     },

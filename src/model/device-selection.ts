@@ -3,7 +3,7 @@
 // given together must all match. A job selects ACTIVE devices only (a revoked one can receive nothing); the
 // list shows every device. Here the selector's schema and SQL; selector-input.ts checks one (pure).
 import { Type, type Static } from '@sinclair/typebox';
-import { narrow, type ServiceTx, type TenantScope, type TenantTx } from '../db/database.js';
+import { inSavepoint, narrow, type ServiceTx, type TenantScope, type TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { DEVICE_COLUMNS, DEVICE_FROM, DEVICE_STATUS, escapeLike, type Device } from './devices.js';
 import { attributeType, TAGS_DESCRIPTION, type AttributeType, type AttributeValue } from './device-tags.js';
@@ -259,15 +259,24 @@ export async function scopeMatcher(
   tx: ServiceTx,
   scopes: { tenant_id: string; selector: DeviceSelector | null }[],
   alerts: { tenant_id: string; device_id: string }[],
+  onError: (error: unknown, scope: { tenant_id: string }) => void = () => undefined,
 ): Promise<(scope: { selector: DeviceSelector | null }, alert: { device_id: string }) => boolean> {
   const members = new Map<object, Set<string>>();
   for (const scope of scopes) {
     if (!scope.selector || members.has(scope)) continue;
     const among = [...new Set(alerts.filter((a) => a.tenant_id === scope.tenant_id).map((a) => a.device_id))];
-    members.set(
-      scope,
-      new Set(among.length > 0 ? await scopeMembers(narrow(tx, scope.tenant_id), scope.selector, among) : []),
-    );
+    // A selector that cannot be read (written by hand in SQL) picks nothing, in a savepoint: the batch's
+    // other tenants and scopes go on.
+    const picked =
+      among.length === 0
+        ? []
+        : await inSavepoint(tx, () => scopeMembers(narrow(tx, scope.tenant_id), scope.selector!, among)).catch(
+            (error: unknown) => {
+              onError(error, scope);
+              return [];
+            },
+          );
+    members.set(scope, new Set(picked));
   }
   return (scope, alert) => !scope.selector || (members.get(scope)?.has(alert.device_id) ?? false);
 }

@@ -193,16 +193,23 @@ export function groupByFromText(text: string): GroupBy {
 }
 
 /**
- * A selector as the scope of a rule, route or silence: checked, and null when it narrows nothing (no
- * criteria, or `all`). A status would change with every heartbeat: a scope names devices, not their health.
+ * A selector as the scope of a rule, route or silence: checked; null (every device) for null or `{"all": true}`;
+ * criteria that name nothing are refused. A status would change with every heartbeat: a scope names devices,
+ * not their health.
  */
 export function scopeSelector(input: unknown, owner: string): DeviceSelector | null {
   if (input === null) return null;
-  const { all: _all, ...selector } = requireSelector(input);
+  const { all, ...selector } = requireSelector(input);
   if (selector.status)
     throw new AppError(
       'INVALID_REQUEST',
       `Invalid selector: ${owner} cannot pick devices by status; use sites, an id prefix, devices, tags or attributes`,
     );
-  return selectsSomething(selector) ? selector : null;
+  if (selectsSomething(selector)) return selector;
+  if (all) return null;
+  // Criteria that name nothing ({"tags_any": []}) are a mistake, not "every device": a silence would hold all.
+  throw new AppError(
+    'INVALID_REQUEST',
+    `Invalid selector: it names no devices; give criteria (sites, an id prefix, devices, tags, attributes), {"all": true} or null for every device`,
+  );
 }

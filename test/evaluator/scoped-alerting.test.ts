@@ -80,6 +80,10 @@ describe.each<Engine>(['pglite', 'postgres'])('selectors as scopes on %s', (engi
     const refused = await doorRule('adminA', { status: ['ONLINE'] });
     expect(refused.status).toBe(400);
     expect(refused.body.detail).toMatch(/cannot pick devices by status/);
+    // Criteria that name nothing are a mistake, never "every device".
+    const empty = await doorRule('adminA', { tags_any: [] });
+    expect(empty.status).toBe(400);
+    expect(empty.body.detail).toMatch(/names no devices/);
     const rule = await doorRule('adminA', { tags_any: ['cold'] });
     expect(rule.status).toBe(201);
     expect(rule.body.selector).toEqual({ tags_any: ['cold'] });
@@ -122,12 +126,26 @@ describe.each<Engine>(['pglite', 'postgres'])('selectors as scopes on %s', (engi
       integration_id: integration.body.integration_id,
       name: 'model X1 only',
       selector: { attributes: [{ key: 'model', op: 'eq', value: 'X1' }] },
+      deliver_on: ['OPEN', 'CLOSED'],
     });
     expect(route.status).toBe(200);
     expect(route.body.selector).toEqual({ attributes: [{ key: 'model', op: 'eq', value: 'X1' }] });
     // The new route backfills the open alerts it picks: fr-3's (model X1), never fr-2's.
     await waitFor(() => delivered('fr-3'), 15_000);
     expect(delivered('fr-2')).toBe(false);
+
+    // fr-3 leaves the route's scope, then its door shuts: the CLOSED of the OPEN the route sent still goes out.
+    const opened = (await thresholdAlert('adminA', 'fr-3'))!;
+    expect((await call('adminA', '/customer/devices/fr-3', 'PATCH', { attributes: { model: 'X2' } })).status).toBe(200);
+    await publish(A, 'fr-3', { door: 'closed' });
+    await waitFor(
+      () =>
+        webhook.received.some(
+          (request) => request.json?.alert_id === opened.alert_id && request.json?.status === 'CLOSED',
+        ),
+      15_000,
+    );
+    expect((await call('adminA', '/customer/devices/fr-3', 'PATCH', { attributes: { model: 'X1' } })).status).toBe(200);
 
     // A silence of the devices tagged both cold and night holds fr-3's next alert, not fr-2's.
     expect((await call('adminA', '/customer/devices/fr-2', 'PATCH', { attributes: { model: 'X1' } })).status).toBe(200);

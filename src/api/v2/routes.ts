@@ -558,9 +558,12 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
         const minBucketSeconds = groups
           ? Math.max(CHART_MIN_BUCKET_SECONDS, selectionMinBucketSeconds(window))
           : CHART_MIN_BUCKET_SECONDS;
+        // Asked-for buckets too are at least the selection's: minutes of a month of thousands of devices are not.
         const plan = planned(
           window,
-          bucket_minutes === undefined ? { minBucketSeconds } : { bucketSeconds: bucket_minutes * 60 },
+          bucket_minutes === undefined
+            ? { minBucketSeconds }
+            : { bucketSeconds: Math.max(bucket_minutes * 60, groups ? selectionMinBucketSeconds(window) : 0) },
         );
         if (groups && device_id !== undefined)
           throw new AppError('INVALID_REQUEST', 'device_id reads one device: leave out the selector and group_by');

@@ -13,8 +13,6 @@ CREATE TABLE imported_alerts (
   imported_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
   PRIMARY KEY (source, tenant_id, source_alert_id)
 );
--- The dispatcher asks whether an alert came over (its CLOSED is then due although Pulse never sent its OPEN).
-CREATE INDEX imported_alerts_alert_idx ON imported_alerts (tenant_id, alert_id);
 
 -- The telemetry of a tenant imported so far: every original row with since <= time <= through. Kept as
 -- the original's own timestamps (microseconds), committed with each batch.
