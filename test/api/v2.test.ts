@@ -298,8 +298,8 @@ describe('/api/v2 on PostgreSQL', () => {
         const success = statuses.find((status) => /^2/.test(status));
         // The WebSocket's answer is the upgrade, and /metrics is Prometheus text.
         if (path === '/api/v2/ws' || path === '/metrics') continue;
-        // Exports answer a file (CSV or NDJSON), firmware downloads bytes: documented as such.
-        const media = path.endsWith('/export')
+        // Telemetry exports answer a file (CSV or NDJSON), firmware downloads bytes: documented as such.
+        const media = path.endsWith('/telemetry/export')
           ? 'text/csv'
           : path.startsWith('/ingest/v1/firmware/')
             ? 'application/octet-stream'
