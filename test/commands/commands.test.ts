@@ -325,6 +325,7 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     // Neither the report nor the change put the device out: a command still reaches it.
     const ping = await send('ops', { name: 'ping' }, '?wait=10');
     expect(ping.body.state).toBe('SUCCEEDED');
+    await ops.disconnect(); // the next test connects as ops itself
 
     const http = (body: unknown) =>
       fetch(`${pulse.base}/ingest/v1/tenant/${TENANT}/device/http-1/attributes`, {

@@ -39,9 +39,10 @@ export class TestDevice {
       this.received.push({ topic, message });
       if (this.answer && message.id && message.name) {
         const outcome = this.answer(message);
-        void this.reply('command_ack', { id: message.id }).then(() =>
-          this.reply('command_result', { id: message.id, ...outcome }),
-        );
+        // A device going away answers nothing (its client refuses to publish while disconnecting).
+        void this.reply('command_ack', { id: message.id })
+          .then(() => this.reply('command_result', { id: message.id, ...outcome }))
+          .catch(() => undefined);
       }
     });
     await this.client.subscribeAsync(`${this.own}/commands/#`, { qos: 1 });
