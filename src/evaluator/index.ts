@@ -72,9 +72,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     () => store.stats.duplicateOpens,
   );
 
+  /** Each scoped rule's members as last read: kept when a later read fails, so no alert closes for that. */
+  const lastMembers = new Map<string, ReadonlySet<string>>();
   /**
    * The rules, each with a selector given the devices it picks now. A selector that cannot be read (written
-   * by hand in SQL, say) picks none, said in the log: one rule never stops the others.
+   * by hand in SQL, say) keeps the members last read, or picks none, said in the log: one rule never stops
+   * the others.
    */
   const scoped = async (rules: Rule[]) => {
     const result: Rule[] = [];
@@ -84,15 +87,16 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
         continue;
       }
       const members = await db
-        .withService((tx) => scopeMembers(narrow(tx, rule.tenant_id), rule.selector!))
+        .withService(async (tx) => new Set(await scopeMembers(narrow(tx, rule.tenant_id), rule.selector!)))
         .catch((error: unknown) => {
           log.error(
             { err: error, tenant_id: rule.tenant_id, rule_id: rule.rule_id },
             "could not read a rule's selector",
           );
-          return [];
+          return lastMembers.get(rule.rule_id) ?? new Set<string>();
         });
-      result.push({ ...rule, members: new Set(members) });
+      lastMembers.set(rule.rule_id, members);
+      result.push({ ...rule, members });
     }
     return result;
   };
