@@ -22,6 +22,19 @@ const SINCE = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
 /** Rows of the original's seed (two tenants × 15 devices × 96 half-hours × telemetry and heartbeat). */
 const SEEDED_TELEMETRY = 2 * 15 * 96 * 2;
 
+/** Receivers for integrations that are never meant to be reached. */
+const NOWHERE = { webhookUrl: 'http://127.0.0.1:9/hook', snmpPort: 1162, smtpPort: 2525 };
+
+/** A real import of an original's rows since SINCE into Pulse, sealing with `key`. */
+const importOptions = (from: string, batchSize: number, key: Buffer) => ({
+  from,
+  dryRun: false,
+  telemetrySince: SINCE,
+  batchSize,
+  destinations: { allowlist: new Allowlist(['127.0.0.1']), requireHttps: false },
+  secrets: createSecretBox(key),
+});
+
 /** Every table the import writes, as one digest each: equal digests, nothing changed. */
 async function digests(pulse: TestDatabase) {
   const tables = [
@@ -317,11 +330,7 @@ describe('pulse import original of a later migration level, interrupted and resu
   let original: OriginalDatabase;
   let pulse: TestDatabase;
   beforeAll(async () => {
-    original = await createOriginalDatabase('later', {
-      webhookUrl: 'http://127.0.0.1:9/hook',
-      snmpPort: 1162,
-      smtpPort: 2525,
-    });
+    original = await createOriginalDatabase('later', NOWHERE);
     pulse = await createTestDatabase('postgres');
   });
   afterAll(async () => {
@@ -330,14 +339,7 @@ describe('pulse import original of a later migration level, interrupted and resu
   });
 
   it('reads symbols, severities and acknowledgements of later levels; telemetry resumes after the last batch', async () => {
-    const options = {
-      from: original.url,
-      dryRun: false,
-      telemetrySince: SINCE,
-      batchSize: 500,
-      destinations: { allowlist: new Allowlist(['127.0.0.1']), requireHttps: false },
-      secrets: createSecretBox(randomBytes(32)),
-    };
+    const options = importOptions(original.url, 500, randomBytes(32));
     let batches = 0;
     await expect(
       importOriginal(pulse.db, {
@@ -405,11 +407,7 @@ describe("the original's own device simulator, unchanged, against Pulse after th
   };
 
   beforeAll(async () => {
-    original = await createOriginalDatabase('305eab4', {
-      webhookUrl: 'http://127.0.0.1:9/hook',
-      snmpPort: 1162,
-      smtpPort: 2525,
-    });
+    original = await createOriginalDatabase('305eab4', NOWHERE);
     // On the original's deployment the simulator registers its devices (with the tokens it will send) in
     // the original's database; its traffic goes nowhere here.
     const registering = simulate('http://127.0.0.1:9');
@@ -464,11 +462,7 @@ describe('pulse import original into the embedded database (PGlite)', { timeout:
   let original: OriginalDatabase;
   let pulse: TestDatabase;
   beforeAll(async () => {
-    original = await createOriginalDatabase('305eab4', {
-      webhookUrl: 'http://127.0.0.1:9/hook',
-      snmpPort: 1162,
-      smtpPort: 2525,
-    });
+    original = await createOriginalDatabase('305eab4', NOWHERE);
     pulse = await createTestDatabase('pglite');
   });
   afterAll(async () => {
@@ -477,14 +471,7 @@ describe('pulse import original into the embedded database (PGlite)', { timeout:
   });
 
   it('brings the same over as on PostgreSQL, telemetry and rollups included, and a second run changes nothing', async () => {
-    const options = {
-      from: original.url,
-      dryRun: false,
-      telemetrySince: SINCE,
-      batchSize: 1000,
-      destinations: { allowlist: new Allowlist(['127.0.0.1']), requireHttps: false },
-      secrets: createSecretBox(Buffer.from(SECRETS_KEY, 'hex')),
-    };
+    const options = importOptions(original.url, 1000, Buffer.from(SECRETS_KEY, 'hex'));
     await importOriginal(pulse.db, options);
     const counts = () =>
       pulse.db.withService(async (tx) => {
