@@ -33,6 +33,8 @@ const SELECTORS: Record<string, DeviceSelector> = {
   },
   'tag + site + status': { tags_any: ['cold-chain'], site_ids: ['site-10', 'site-20', 'site-30'], status: ['ONLINE'] },
   'status only (10%)': { status: ['STALE'] },
+  'status only (80%)': { status: ['ONLINE'] },
+  'whole fleet': {},
 };
 
 const percentile = (values: number[], p: number) =>
