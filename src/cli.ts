@@ -473,7 +473,7 @@ const simulatorDefaults = {
 
 program
   .command('simulate')
-  .description('simulate devices as the reference simulator does: provisions them through the API, then publishes')
+  .description('simulate devices as the original simulator does: provisions them through the API, then publishes')
   .option('--devices <n>', 'number of devices', positiveInt, 25)
   .option('--tenants <ids>', 'comma-separated tenants; devices are spread over them', 'tenant-a,tenant-b')
   .option('--sites <ids>', 'comma-separated sites used in every tenant', 'lab-1')

@@ -1,4 +1,4 @@
-// Demo data for `pulse up`: a login per role in the two demo tenants (only where it is safe: demoUsersWanted), and with --simulate the reference
+// Demo data for `pulse up`: a login per role in the two demo tenants (only where it is safe: demoUsersWanted), and with --simulate the original
 // seed's five alert rules in each demo tenant (added once; a tenant that already has rules is left alone),
 // so a first run shows alerts opening and closing.
 import type { Config } from './config.js';

@@ -1,5 +1,5 @@
 // Errors a user can act on: a stable code, an HTTP status and a message. The HTTP layer maps them to the
-// reference's `{"detail": "<message>"}` bodies in one place (src/http/server.ts).
+// `{"detail": "<message>"}` bodies of docs/wire-contract.md#errors in one place (src/http/server.ts).
 export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'

@@ -1,6 +1,7 @@
 // Who is calling: verifies the bearer JWT (RS256/ES256) against the issuer's keys — the built-in issuer's
 // key, or an external issuer's JWKS fetched from its discovery document, cached and refetched when a
-// token names an unknown `kid` — and turns it into a Principal. Messages and statuses as the reference.
+// token names an unknown `kid` — and turns it into a Principal. Messages and statuses:
+// docs/wire-contract.md#tokens-and-roles.
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -203,7 +204,7 @@ const ALLOWED: Record<Audience, { roles: readonly Role[]; message: string }> = {
   operator_admin: { roles: ['operator_admin'], message: 'Operator admin access required' },
 };
 
-/** Throws the reference's 403 when the principal's role is not for this audience. */
+/** Throws the 403 of docs/wire-contract.md#tokens-and-roles when the principal's role is not for this audience. */
 export function requireRole(principal: Principal, audience: Audience): void {
   const rule = ALLOWED[audience];
   if (!rule.roles.includes(principal.role)) throw new AppError('FORBIDDEN', rule.message);

@@ -138,7 +138,7 @@ export function start(deps: RoleDeps): RunningRole {
     () => ({ status: 'ok' as const, service: 'pulse-ui' as const, api_version: 'v2' as const }),
   );
 
-  // One budget per user and API client across /api/v2 and /customer (the reference's was per tenant on
+  // One budget per user and API client across /api/v2 and /customer (the original's was per tenant on
   // /api/v2 only, so one viewer could spend a whole tenant's, admin included, and /customer had none). Not
   // per token: every tab of the web app signs in for its own tokens, and tabs must not multiply the budget;
   // per client, so a user's script with its own client cannot starve that user's web app.

@@ -1,4 +1,4 @@
-// WebSocket /api/v2/ws (reference §3.3 messages), event-driven: telemetry is pushed as ingest accepts it
+// WebSocket /api/v2/ws (docs/wire-contract.md#live-socket), event-driven: telemetry is pushed as ingest accepts it
 // and alerts as the evaluator changes them, only to clients subscribed to them and allowed to see them.
 // The token comes as ?token= or in a first {"action":"auth","token"} message; a bad one closes the socket
 // with 4001 (4003 for a role without access) after the handshake, so clients can read the code, and the

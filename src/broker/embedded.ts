@@ -10,7 +10,7 @@
 // Who may do what (ADR 019): a device logs in with user name `<tenant_id>/<device_id>` and its provision
 // token as password, and may publish to its own topics only and subscribe to its own commands subtree.
 // Pulse's own clients log in as `pulse` with a password made at each start. Anonymous clients are refused
-// when `requireAuth` (PROD); in DEV they may publish with the token in the payload, as the reference's
+// when `requireAuth` (PROD); in DEV they may publish with the token in the payload, as the original's
 // devices do. Nobody may subscribe to other devices' topics: their payloads hold tokens.
 //
 // Until `open()` (once every role of the process has started) only Pulse's own clients get in; devices and

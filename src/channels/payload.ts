@@ -1,6 +1,7 @@
-// What every channel sends for an alert event: the alert with its tenant, its title (added to the
-// reference's fields), details as an object, the numeric severity and a label, and ISO timestamps (the reference sent details as a JSON string, no
-// tenant, and float32-widened confidence).
+// What every channel sends for an alert event (docs/wire-contract.md#notification-payload): the alert with
+// its tenant and its title added to the original's fields, details as an object, the numeric severity and a
+// label, and ISO timestamps (the original sent details as a JSON string, no tenant, and float32-widened
+// confidence).
 
 /** What a notification announces: the alert opened, someone acknowledged it, or it closed. */
 export type DeliveryEvent = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
@@ -59,7 +60,7 @@ export const noticeLabel = (notice: Notice | undefined) =>
 
 /**
  * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
- * an escalation says so in `notice` (absent on the event's own notification, as the reference sends it).
+ * an escalation says so in `notice` (absent on the event's own notification, as the original sends it).
  */
 export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at' | 'acknowledged_at'> & {
   severity_label: string;
@@ -77,7 +78,7 @@ export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at' | 'acknowle
 
 /**
  * The payload as one job sends it, every attempt alike: its place in the alert's sequence, the alert's
- * status as the job was claimed (`status` stays the event's, as the reference sends it) and the job's
+ * status as the job was claimed (`status` stays the event's, as the original sends it) and the job's
  * delivery id (also X-Pulse-Delivery on webhooks).
  */
 export function deliveryFields(

@@ -1,5 +1,6 @@
-// SNMP trap (v2c or v3) with the reference worker's varbinds under the integration's OID prefix; the
-// severity varbind follows the alert's numeric severity (1 critical, 2 warning, 3 info).
+// SNMP trap (v2c or v3) with the original's varbinds under the integration's OID prefix; the severity
+// varbind follows the alert's numeric severity (1 critical, 2 warning, 3 info). See
+// docs/wire-contract.md#notification-payload.
 import snmp from 'net-snmp';
 import type { SendResult, SnmpTarget } from './target.js';
 import type { AlertPayload } from './payload.js';

@@ -1,5 +1,5 @@
 // `{name}` templates for email subjects and bodies and MQTT topics. Unknown names are left as they are
-// (the reference fell back to the raw template on any unknown name); values may be escaped for HTML.
+// (the original fell back to the raw template on any unknown name); values may be escaped for HTML.
 import type { AlertPayload } from './payload.js';
 
 export const TEMPLATE_VARIABLES = [

@@ -43,7 +43,7 @@ export function compare(operator: NumberOperator, value: number, threshold: numb
   }
 }
 
-/** Booleans count as 1/0, as in the reference; anything else is not a reading. */
+/** Booleans count as 1/0 (docs/wire-contract.md#alerts); anything else is not a reading. */
 export function metricValue(metrics: Record<string, unknown>, name: string): number | null {
   const value = metrics[name];
   if (typeof value === 'boolean') return value ? 1 : 0;
@@ -105,8 +105,8 @@ export function evaluateReading(
 }
 
 /**
- * The reference's THRESHOLD summary: `site: device metric (value) > 25.0`; for text `… door (open) == open`,
- * for positions `… position (52.37000, 4.89000) outside geofence`.
+ * The THRESHOLD summary of docs/wire-contract.md#alerts, `site: device metric (value) > 25.0`; for text
+ * `… door (open) == open`, for positions `… position (52.37000, 4.89000) outside geofence`.
  */
 export function thresholdSummary(rule: Rule, siteId: string, deviceId: string, value: Reading): string {
   const symbol = OPERATOR_SYMBOLS[rule.operator];

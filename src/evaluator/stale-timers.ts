@@ -1,5 +1,5 @@
 // Per-device deadlines in a timer wheel: 100 ms slots, O(1) to arm, re-arm or cancel, one interval for
-// all devices. A sweep of every device (the reference polled the whole fleet every 5 s) is not needed.
+// all devices. A sweep of every device (the original polled the whole fleet every 5 s) is not needed.
 export class StaleTimers {
   private readonly slots = new Map<number, Set<string>>();
   private readonly slotOf = new Map<string, number>();

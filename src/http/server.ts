@@ -1,6 +1,6 @@
 // The one HTTP server on PORT. Roles register their routes on it before it listens; this module owns what
-// every route shares: error mapping to the reference's `{"detail": …}` bodies, 422 validation errors in
-// FastAPI's shape, the 404 body, and GET /health.
+// every route shares: error mapping to the `{"detail": …}` bodies of docs/wire-contract.md#errors, 422
+// validation errors in FastAPI's shape, the 404 body, and GET /health.
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -200,7 +200,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     }),
   );
 
-  // Timestamps leave as ISO-8601 with an explicit +00:00 offset, as the reference's services print them.
+  // Timestamps leave as ISO-8601 with an explicit +00:00 offset (docs/wire-contract.md#timestamps).
   const toJson = (payload: unknown) =>
     JSON.stringify(payload, function (this: Record<string, unknown>, key, value: unknown) {
       const raw = this[key];

@@ -1,6 +1,6 @@
 // Registry entries by (tenant, device), so a message costs no database query: positive entries live
 // AUTH_CACHE_TTL_SECONDS, "not registered" answers a shorter negative TTL. At most maxSize entries; when
-// full, the oldest tenth is evicted (as the reference). Misses are loaded in batches: every device missed
+// full, the oldest tenth is evicted (as the original's). Misses are loaded in batches: every device missed
 // in one event-loop turn in one query (a restarted ingest, or a fleet provisioned after it started, meets
 // thousands of unknown devices at once; one transaction each would queue the telemetry writes behind
 // them), and concurrent misses for one device share its load.

@@ -1,4 +1,4 @@
-// HTTP ingest, as the reference's (§1.6): one message per request, or up to 100 in a batch. A 202 is
+// HTTP ingest (docs/wire-contract.md#http-ingest): one message per request, or up to 100 in a batch. A 202 is
 // sent only after the row is written (see ADR 008), so an accepted message survives a crash right after.
 import type { FastifyBaseLogger } from 'fastify';
 import { Type } from '@sinclair/typebox';
@@ -156,7 +156,7 @@ const BatchResult = Obj({
     Obj({
       index: Type.Integer(),
       status: Type.Union([Type.Literal('accepted'), Type.Literal('rejected')]),
-      reason: Nullable(Type.String({ description: 'the reference reason string' })),
+      reason: Nullable(Type.String({ description: 'a quarantine reason (docs/wire-contract.md#quarantine-reasons)' })),
       device_id: Nullable(Type.String()),
     }),
   ),
@@ -171,7 +171,7 @@ function unreadReason(error: { code?: string; statusCode?: number; validationCon
   return 'INVALID_JSON'; // wrong media type, empty body: it could not be read as a message
 }
 
-/** As the reference's pydantic model: site_id is a required string (422), the rest is ingest's to judge. */
+/** As the original's request model: site_id is a required string (422), the rest is ingest's to judge. */
 function siteIdProblem(body: string): AppError | undefined {
   let parsed: unknown;
   try {

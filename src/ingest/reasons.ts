@@ -1,5 +1,5 @@
-// Quarantine reasons. The first eleven are the reference's exact strings (§1.3); the rest are this
-// project's fixes (§11 B13, S10) and its own failure modes.
+// Quarantine reasons (docs/wire-contract.md#quarantine-reasons). The first eleven are the original's exact strings;
+// the rest are this project's fixes and its own failure modes.
 export const REASONS = [
   'PAYLOAD_TOO_LARGE',
   'BAD_TOPIC_FORMAT',
@@ -25,7 +25,7 @@ export const REASONS = [
 
 export type Reason = (typeof REASONS)[number];
 
-/** HTTP ingest answers with these statuses (reference §1.6); anything else is 400. */
+/** HTTP ingest answers with these statuses (docs/wire-contract.md#http-ingest); anything else is 400. */
 const HTTP_STATUS: Partial<Record<Reason, number>> = {
   RATE_LIMITED: 429,
   UNREGISTERED_DEVICE: 403,
@@ -41,7 +41,7 @@ export function httpStatusFor(reason: Reason): number {
   return HTTP_STATUS[reason] ?? 400;
 }
 
-/** The reference's HTTP ingest says SITE_MISMATCH where MQTT says SITE_MISMATCH_REGISTRY_VS_PAYLOAD. */
+/** The original's HTTP ingest says SITE_MISMATCH where MQTT says SITE_MISMATCH_REGISTRY_VS_PAYLOAD. */
 export function httpReason(reason: Reason): string {
   return reason === 'SITE_MISMATCH_REGISTRY_VS_PAYLOAD' ? 'SITE_MISMATCH' : reason;
 }

@@ -1,4 +1,4 @@
-// The one validation both sources use (MQTT and HTTP), in the reference's order (§1.3) with this
+// The one validation both sources use (MQTT and HTTP), in the order of docs/wire-contract.md#validation with this
 // project's fixes: authentication before rate limiting, INVALID_JSON for what is not a JSON object,
 // typed metrics and seq, and a bound on timestamps from the future. Pure: the registry entry is looked up
 // by the caller and the rate limiter is passed in as a function.
@@ -21,7 +21,7 @@ export interface ValidationInput {
   headerToken?: string | undefined;
   /** The broker authenticated the sender as the topic's device (dynsec): a missing token is no reject. */
   topicAuthenticated?: boolean;
-  /** HTTP only takes telemetry and heartbeat; MQTT, as the reference, stores any message type. */
+  /** HTTP only takes telemetry and heartbeat; MQTT, as the original, stores any message type. */
   allowedMsgTypes?: readonly string[] | undefined;
   /** The registry entry of the topic's device; null when it is not registered. */
   device: RegistryEntry | null;
@@ -166,7 +166,7 @@ export const DEFAULT_MAX_TEXT_LENGTH = 256;
  * At most 50 metrics under well-formed keys, each a finite number, a boolean, a text of at most
  * `maxTextLength` characters, or a position `{lat, lon, alt?, acc?}` in range; absent or null is {}.
  * A position out of range is INVALID_POSITION; anything else wrong (other objects, arrays, null values,
- * long texts) stays INVALID_METRICS, as the reference says.
+ * long texts) stays INVALID_METRICS (docs/wire-contract.md#quarantine-reasons).
  */
 export function checkMetrics(
   value: unknown,

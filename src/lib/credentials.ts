@@ -1,4 +1,4 @@
-// Device credentials, wire-compatible with the reference: provision tokens are `tok-` + 32 URL-safe
+// Device credentials (docs/wire-contract.md#device-credentials): provision tokens are `tok-` + 32 URL-safe
 // characters, activation codes 24 URL-safe characters; only their SHA-256 (lowercase hex) is stored.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-// A sliding-window request limit per key (the reference's per-tenant API limit): at most `limit` requests
+// A sliding-window request limit per key (the API's, docs/wire-contract.md#data-api): at most `limit` requests
 // in any `windowMs`. Memory is bounded: a key holds at most `limit` timestamps, and idle keys are dropped.
 
 export type WindowDecision = { allowed: true } | { allowed: false; retryAfterMs: number };

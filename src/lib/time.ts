@@ -1,4 +1,4 @@
-/** ISO-8601 in UTC with an explicit `+00:00` offset, as the reference's Python services print timestamps. */
+/** ISO-8601 in UTC with an explicit `+00:00` offset (docs/wire-contract.md#timestamps). */
 export function isoUtc(date: Date): string {
   return date.toISOString().replace('Z', '+00:00');
 }

@@ -234,7 +234,7 @@ export async function loadOpenAlerts(tx: ServiceTx) {
 }
 
 /**
- * At most one active alert per (tenant, fingerprint): a repeat updates it (reference semantics). An alert
+ * At most one active alert per (tenant, fingerprint): a repeat updates it (docs/wire-contract.md#alerts). An alert
  * the engine took for new that was already open is a duplicate attempt (two owners of one device during
  * a partition handover); the unique index turns it into an update, and it is counted.
  */

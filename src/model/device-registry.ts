@@ -59,7 +59,7 @@ export interface UpsertedDevice {
  * Registers or re-registers devices and issues each a new activation code. Re-registering keeps the
  * current token working until the new code is activated, retires the device's older unused codes, and
  * keeps its metadata, tags and attributes unless the row brings some (the admin API sends metadata `{}` to
- * clear it, as the reference).
+ * clear it, as the original's did).
  */
 export async function upsertDevices(
   tx: ServiceTx | TenantScope,

@@ -37,7 +37,7 @@ export const DEVICE_COLUMNS = `dr.tenant_id, dr.device_id, ${DEVICE_SITE} AS sit
 export const DEVICE_FROM = `device_registry dr
   LEFT JOIN device_state ds ON ds.tenant_id = dr.tenant_id AND ds.device_id = dr.device_id`;
 
-/** The reference's four headline metrics as numbers (null when missing or not a number). */
+/** The four headline metrics as numbers, null when missing or not a number (docs/wire-contract.md#data-api). */
 const HEADLINE_METRICS = ['battery_pct', 'temp_c', 'rssi_dbm', 'snr_db'] as const;
 
 export function withHeadlineMetrics<T extends { state: Record<string, unknown> }>(
@@ -112,7 +112,7 @@ export async function deviceDetail(tx: TenantScope, deviceId: string) {
     [tenantId, deviceId],
   );
   if (!rows[0]) return undefined;
-  // Headline metric values as numbers (the reference sent them as text).
+  // Headline metric values as numbers (the original sent them as text).
   const device = withHeadlineMetrics(rows[0]);
   type Row = { time: Date; msg_type: string; metrics: Metrics; seq: number };
   const [events, telemetry] = await Promise.all([

@@ -1,6 +1,6 @@
-// Checks of integration settings when they are saved, with the reference's 400 messages: destinations
-// (SSRF rules, DNS resolved now; the worker checks again at send time), SNMP credentials, email addresses
-// and MQTT topics.
+// Checks of integration settings when they are saved, with the 400 messages of
+// docs/wire-contract.md#customer-api: destinations (SSRF rules, DNS resolved now; the worker checks again at
+// send time), SNMP credentials, email addresses and MQTT topics.
 import { AppError } from '../errors.js';
 import type { SnmpTarget } from '../channels/target.js';
 import { resolveDestination, SsrfError, type Allowlist, type Resolver } from '../lib/ssrf.js';

@@ -1,4 +1,4 @@
-// Checks of an alert rule body beyond its JSON schema, with the reference's 400 messages (§3.4).
+// Checks of an alert rule body beyond its JSON schema, with the 400 messages of docs/wire-contract.md#customer-api.
 import { AppError } from '../errors.js';
 import { isUuid } from '../lib/uuid.js';
 import { geofenceProblem, type Geofence } from './geofence.js';

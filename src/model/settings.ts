@@ -35,7 +35,7 @@ export function applySettingRows(defaults: IngestSettings, rows: { key: string; 
   for (const { key, value } of rows) {
     switch (key) {
       case 'MODE':
-        // As the reference: anything but DEV means PROD, the safe side.
+        // Anything but DEV means PROD, the safe side (docs/wire-contract.md#runtime-settings).
         settings.mode = value.trim().toUpperCase() === 'DEV' ? 'DEV' : 'PROD';
         break;
       case 'STORE_REJECTS':

@@ -51,7 +51,7 @@ const deviceFields = {
 /** A device with its health and latest values. */
 export const Device = Obj(deviceFields);
 
-/** A device of the fleet list, with the reference's four headline metrics as numbers. */
+/** A device of the fleet list, with the four headline metrics as numbers (docs/wire-contract.md#data-api). */
 export const FleetDevice = Obj({ ...deviceFields, ...headline });
 
 /** One device as the registry and the evaluator know it. */
@@ -247,7 +247,7 @@ export const TestDelivery = Obj({
 const integrationBase = {
   tenant_id: Type.String(),
   integration_id: Type.String(),
-  id: Type.String({ description: 'the same as integration_id (reference)' }),
+  id: Type.String({ description: 'the same as integration_id (as OpsConductor-Pulse answers it)' }),
   name: Type.String(),
   enabled: Type.Boolean(),
   created_at: Timestamp,

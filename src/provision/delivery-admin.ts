@@ -1,5 +1,6 @@
-// The reference's admin delivery endpoints (§2) behind X-Admin-Key: webhook integrations and routes for
-// any tenant. Unlike the reference, destinations are checked against the SSRF rules here too.
+// The original's admin delivery endpoints (docs/wire-contract.md#provisioning-api) behind X-Admin-Key:
+// webhook integrations and routes for any tenant. Unlike the original, destinations are checked against the
+// SSRF rules here too.
 import { Type } from '@sinclair/typebox';
 import type { App } from '../http/server.js';
 import type { Database } from '../db/database.js';

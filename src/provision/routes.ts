@@ -1,5 +1,5 @@
-// HTTP surface of provisioning (reference §2): /api/admin/devices* behind X-Admin-Key, and the
-// unauthenticated /api/device/activate, limited per client address on failed attempts.
+// HTTP surface of provisioning (docs/wire-contract.md#provisioning-api): /api/admin/devices* behind
+// X-Admin-Key, and the unauthenticated /api/device/activate, limited per client address on failed attempts.
 import { Type } from '@sinclair/typebox';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { App } from '../http/server.js';

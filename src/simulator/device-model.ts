@@ -1,6 +1,6 @@
-// The simulated device of the reference simulator (§7.1): seven metrics drifting within bounds, a battery
-// that drains with jitter and now and then recharges, and periodic uplink drops. Pure: randomness is
-// passed in, so tests can seed it.
+// The simulated device of the original's simulator (docs/wire-contract.md#simulator): seven metrics drifting
+// within bounds, a battery that drains with jitter and now and then recharges, and periodic uplink drops.
+// Pure: randomness is passed in, so tests can seed it.
 export type Random = () => number;
 
 export interface DeviceModelSettings {
@@ -96,7 +96,7 @@ export interface UplinkDrops {
 
 /**
  * Whether a device's uplink is down at elapsedSeconds. Each device has its own phase so the fleet does not
- * go silent all at once (the reference drops every device together, which makes the whole fleet flap).
+ * go silent all at once (the original drops every device together, which makes the whole fleet flap).
  */
 export function isUplinkDown(elapsedSeconds: number, phaseSeconds: number, drops: UplinkDrops): boolean {
   if (drops.periodSeconds <= 0 || drops.durationSeconds <= 0) return false;

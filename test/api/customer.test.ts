@@ -1,5 +1,5 @@
 // /customer on PostgreSQL with every role running: the role × endpoint matrix, tenant isolation of every
-// endpoint (guessed ids included), rule CRUD with the reference's messages, alert filters, acknowledge and
+// endpoint (guessed ids included), rule CRUD with the messages of docs/wire-contract.md, alert filters, acknowledge and
 // close — and a manually closed alert whose condition still holds coming back as a new alert.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, tokenFor } from '../helpers/identity.js';
@@ -174,7 +174,7 @@ describe('/customer on PostgreSQL', () => {
     ]);
   });
 
-  it('creates, reads, changes and deletes a rule with duration and hysteresis, with the reference messages', async () => {
+  it("creates, reads, changes and deletes a rule with duration and hysteresis, with the contract's messages", async () => {
     const created = await call(tokens.adminA, '/customer/alert-rules', 'POST', {
       ...newRule,
       operator: 'gte',

@@ -273,7 +273,7 @@ describe.each<Engine>(['pglite', 'postgres'])('long ranges on %s', (engine) => {
     expect([x300.samples, x300.min, x300.max]).toEqual([rows[0]!.samples, rows[0]!.min, rows[0]!.max]);
     expect(x300.avg).toBeCloseTo(rows[0]!.avg, 9);
     expect(Object.keys(summary.groups.X300.metrics)).toEqual(['temp_c']);
-    // The whole fleet stays at the top level, as the reference answers it.
+    // The whole fleet stays at the top level, as the original answers it.
     expect(summary.device_count).toBe(3);
     const all = await get('/api/v2/telemetry/summary?hours=24&tag=x');
     expect(Object.keys(all.groups)).toEqual(['all']);

@@ -110,7 +110,7 @@ describe.each<Engine>(ENGINES)('readable alerts and records on %s', (engine) => 
     expect((await call('adminB', '/customer/devices', 'POST', { device_id: 'pump-7', site_id: 'b' })).status).toBe(201);
   });
 
-  it("keeps the reference's upsert on POST /api/admin/devices (200, site moved, metadata as sent)", async () => {
+  it("keeps the original's upsert on POST /api/admin/devices (200, site moved, metadata as sent)", async () => {
     await call('adminA', '/customer/devices', 'POST', { device_id: 'pump-8', site_id: 'north', metadata: { k: 1 } });
     const admin = await pulse.call('/api/admin/devices', {
       json: { tenant_id: 'rr-a', device_id: 'pump-8', site_id: 'east' },

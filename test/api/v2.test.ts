@@ -151,7 +151,7 @@ describe('/api/v2 on PostgreSQL', () => {
     expect(paged).toMatchObject({ count: 1, total: 2 });
     expect(paged.devices[0].device_id).toBe('a-1');
     expect((await get('/api/v2/devices?q=2', tokens.viewerA)).body.total).toBe(1);
-    // site_id is exact (the reference's contract); site_q finds a part of it, in any case, '_' literally.
+    // site_id is exact (docs/wire-contract.md#data-api); site_q finds a part of it, in any case, '_' literally.
     expect((await get('/api/v2/devices?site_id=site', tokens.viewerA)).body.total).toBe(0);
     expect((await get('/api/v2/devices?site_q=SITE-1', tokens.viewerA)).body.devices).toEqual([
       expect.objectContaining({ device_id: 'a-1' }),
@@ -231,7 +231,7 @@ describe('/api/v2 on PostgreSQL', () => {
     expect((await get('/api/v2/telemetry/chart', tokens.viewerA)).status).toBe(422);
   });
 
-  it('rejects tampered, expired, foreign and mis-addressed tokens with the reference messages', async () => {
+  it('rejects tampered, expired, foreign and mis-addressed tokens with the messages of the wire contract', async () => {
     const [header, payload] = tokens.viewerA!.split('.');
     const tampered = `${header}.${payload}.${Buffer.from('forged').toString('base64url')}`;
     expect((await get('/api/v2/devices', tampered)).body).toEqual({ detail: 'Invalid token' });

@@ -1,10 +1,10 @@
-// The schema: reference tables and columns, roles, forced RLS, idempotent migrations, and the same schema
+// The schema: the original's tables and columns, roles, forced RLS, idempotent migrations, and the same schema
 // on PGlite and PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate, MigrationError, pendingMigrations } from '../../src/db/migrate.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 
-const REFERENCE_COLUMNS: Record<string, string[]> = {
+const ORIGINAL_COLUMNS: Record<string, string[]> = {
   tenants: [
     'tenant_id',
     'name',
@@ -176,7 +176,7 @@ const REFERENCE_COLUMNS: Record<string, string[]> = {
   rate_limits: ['id', 'tenant_id', 'action', 'created_at'],
 };
 
-const TENANT_SCOPED = Object.keys(REFERENCE_COLUMNS).filter((t) => !['app_settings', 'operator_audit_log'].includes(t));
+const TENANT_SCOPED = Object.keys(ORIGINAL_COLUMNS).filter((t) => !['app_settings', 'operator_audit_log'].includes(t));
 
 /** A comparable description of the schema: columns with types, indexes, policies, RLS flags. */
 async function describeSchema(database: TestDatabase) {
@@ -215,10 +215,10 @@ describe.each(ENGINES)('schema on %s', (engine) => {
   });
   afterAll(() => database?.drop());
 
-  it('has every reference table with the reference column names', async () => {
+  it('has every table of the original with its column names (docs/wire-contract.md#database)', async () => {
     const schema = await describeSchema(database);
     schemas[engine] = schema;
-    for (const [table, expected] of Object.entries(REFERENCE_COLUMNS)) {
+    for (const [table, expected] of Object.entries(ORIGINAL_COLUMNS)) {
       const actual = schema.columns.filter((c) => c.table_name === table).map((c) => c.column_name);
       expect(actual, table).toEqual(expect.arrayContaining(expected));
     }

@@ -184,7 +184,7 @@ describe('payloads, templates and channel formats', () => {
 
   it("names the alert by its title (its rule's name) in the payload and the default email subject", () => {
     const payload = buildPayload(alertRow, 'OPEN');
-    // Added beside the reference's fields, which stay as they were.
+    // Added beside the original's fields, which stay as they were (docs/wire-contract.md#notification-payload).
     expect(payload).toMatchObject({ title: 'Pump overheating', alert_type: 'THRESHOLD', summary: alertRow.summary });
     const mail = composeEmail({ format: 'text', subject_template: '' } as unknown as EmailTarget, payload);
     expect(mail.subject).toBe('[CRITICAL] Pump overheating: pump-7');
@@ -197,7 +197,7 @@ describe('payloads, templates and channel formats', () => {
     );
   });
 
-  it('maps numeric severities to the SNMP severity varbind and fills the reference OIDs', () => {
+  it('maps numeric severities to the SNMP severity varbind and fills the OIDs of the wire contract', () => {
     expect([5, 4, 3, 2, 1].map(snmpSeverity)).toEqual([1, 1, 2, 3, 3]);
     const varbinds = trapVarbinds('1.3.6.1.4.1.99999', buildPayload(alertRow, 'OPEN'));
     expect(varbinds.slice(0, 4).map((v) => [v.oid, v.value])).toEqual([

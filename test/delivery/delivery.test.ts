@@ -482,7 +482,7 @@ describe('alert delivery', () => {
     }, 10_000);
   });
 
-  it('sends test deliveries with the reference shape, at most 5 a minute per integration', async () => {
+  it("sends test deliveries in the original's shape, at most 5 a minute per integration", async () => {
     const before = webhook.received.length;
     const result = await admin(`/customer/integrations/${ids.webhook}/test`, 'POST');
     expect(result.body).toMatchObject({

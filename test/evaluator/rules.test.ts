@@ -91,7 +91,7 @@ describe('threshold rules', () => {
     expect(metricValue({}, 'c')).toBeNull();
   });
 
-  it('summarises like the reference', () => {
+  it('summarises as the wire contract says', () => {
     expect(
       thresholdSummary(rule({ threshold: 25, operator: 'LT', metric_name: 'battery_pct' }), 'lab-1', 'd1', 20.5),
     ).toBe('lab-1: d1 battery_pct (20.5) < 25.0');

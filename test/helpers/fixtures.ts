@@ -1,4 +1,4 @@
-/** The metrics of a simulated telemetry message, sorted: the reference simulator's seven plus uplink_ok. */
+/** A simulated telemetry message's metrics, sorted: the original simulator's seven plus uplink_ok (wire contract). */
 export const SIMULATED_METRIC_NAMES = [
   'battery_pct',
   'humidity_pct',

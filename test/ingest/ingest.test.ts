@@ -102,7 +102,7 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
   });
 
   describe('MQTT', () => {
-    it('stores reference telemetry and heartbeats, metrics as objects', async () => {
+    it("stores the original's telemetry and heartbeats, metrics as objects", async () => {
       await publish('tenant/acme/device/d1/telemetry', {
         ts: new Date().toISOString(),
         tenant_id: 'acme',
@@ -211,7 +211,7 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
 
-    it('answers 202 as the reference once the row is stored', async () => {
+    it('answers 202 as the contract says once the row is stored', async () => {
       const response = await post(
         'd1',
         'telemetry',
@@ -238,7 +238,7 @@ describe.each(SETUPS)('ingest on $name', ({ engine, external }) => {
       ],
       ['non-integer seq', 'd1', 'telemetry', { site_id: 'lab-1', seq: 1.5 }, 'TOKEN', 400, 'INVALID_SEQ'],
       ['not JSON', 'd1', 'telemetry', '{nope', 'TOKEN', 400, 'INVALID_JSON'],
-    ])('rejects %s with the reference status and reason', async (_name, device, type, body, token, status, detail) => {
+    ])("rejects %s with the contract's status and reason", async (_name, device, type, body, token, status, detail) => {
       const response = await post(device, type, body, token === 'TOKEN' ? tokens.d1 : token);
       expect(response).toMatchObject({ status, body: { detail } });
     });

@@ -56,7 +56,7 @@ describe('validate', () => {
     expect(rememberedTokenBytes()).toBe(before);
   });
 
-  it('accepts a reference telemetry message', () => {
+  it("accepts a telemetry message of the original's simulator", () => {
     const result = validate(input({ payload: { ...GOOD, ts: '2026-11-28T11:59:00.123456+00:00', tenant_id: 'acme' } }));
     expect(result).toEqual({
       ok: true,
@@ -233,7 +233,7 @@ describe('timestamps', () => {
 });
 
 describe('topics', () => {
-  it('parses the reference grammar only', () => {
+  it("parses the contract's topic grammar only", () => {
     expect(parseTopic('tenant/t/device/d/telemetry')).toEqual({ tenantId: 't', deviceId: 'd', msgType: 'telemetry' });
     expect(parseTopic('tenant/t/device/d/telemetry/extra')).toBeNull();
     expect(parseTopic('tenants/t/device/d/telemetry')).toBeNull();
@@ -250,7 +250,7 @@ describe('topics', () => {
 });
 
 describe('HTTP mapping', () => {
-  it('uses the reference statuses and its SITE_MISMATCH spelling', () => {
+  it("uses the contract's statuses and its SITE_MISMATCH spelling", () => {
     expect(httpStatusFor('RATE_LIMITED')).toBe(429);
     expect(httpStatusFor('UNREGISTERED_DEVICE')).toBe(403);
     expect(httpStatusFor('DEVICE_REVOKED')).toBe(403);

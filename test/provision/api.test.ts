@@ -1,4 +1,4 @@
-// The provisioning API over real HTTP, on both engines: the reference contract (§2) and this project's fixes.
+// The provisioning API over real HTTP, on both engines: docs/wire-contract.md#provisioning-api, fixes included.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
@@ -37,7 +37,7 @@ describe.each(ENGINES)('provisioning API on %s', (engine) => {
     it.each([
       ['missing', {}],
       ['wrong', { 'x-admin-key': 'not-the-key-at-all' }],
-    ])('answers 401 with the reference message when the key is %s', async (_case, headers) => {
+    ])("answers 401 with the contract's message when the key is %s", async (_case, headers) => {
       for (const [path, init] of [
         ['/api/admin/devices', {}],
         ['/api/admin/devices', { json: { tenant_id: 't', device_id: 'd', site_id: 's' } }],
@@ -224,7 +224,7 @@ describe.each(ENGINES)('provisioning API on %s', (engine) => {
   });
 
   describe('listing', () => {
-    it('lists devices in reference shape and order, with filters', async () => {
+    it("lists devices in the contract's shape and order, with filters", async () => {
       const all = await pulse.call('/api/admin/devices?tenant_id=acme');
       expect(all.status).toBe(200);
       expect(all.body.length).toBeGreaterThan(5);

@@ -1,5 +1,5 @@
 // The simulator against a running Pulse: it provisions and activates its devices through the API, then
-// publishes reference-shaped messages with valid tokens over MQTT or HTTP.
+// publishes messages shaped as docs/wire-contract.md#message-payload with valid tokens over MQTT or HTTP.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import mqtt from 'mqtt';
@@ -37,7 +37,7 @@ describe('device simulator', () => {
     await clearMqttSession(BROKER, clientId);
   });
 
-  it('provisions its devices through the API and publishes reference-shaped messages over MQTT', async () => {
+  it('provisions its devices through the API and publishes messages as the original simulator does over MQTT', async () => {
     const listener = await mqtt.connectAsync(pulse.mqttUrl!);
     const messages: { topic: string; payload: any }[] = [];
     const replies: { topic: string; payload: any }[] = [];

@@ -65,7 +65,7 @@ describe('timeWindow', () => {
 });
 
 describe('alert rule checks', () => {
-  it('normalises and returns the reference messages', () => {
+  it("normalises and returns the contract's messages", () => {
     expect(checkRuleFields({ name: ' Hot ', operator: 'gte', site_ids: [' a '] })).toEqual({
       name: 'Hot',
       operator: 'GTE',

@@ -13,7 +13,7 @@ describe('device credentials', () => {
     expect(newActivationCode()).toMatch(/^[A-Za-z0-9_-]{24}$/);
   });
 
-  it('hashes as lowercase SHA-256 hex of the UTF-8 string, like the reference', () => {
+  it('hashes as lowercase SHA-256 hex of the UTF-8 string, like the original', () => {
     expect(sha256Hex('tok-dev-0001')).toBe(createHash('sha256').update('tok-dev-0001').digest('hex'));
     expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
   });

@@ -15,7 +15,7 @@ describe('simulated device', () => {
     expect(initialReadings(seededRandom(7))).not.toEqual(initialReadings(seededRandom(8)));
   });
 
-  it('starts within the reference ranges', () => {
+  it("starts within the original simulator's ranges", () => {
     const random = seededRandom(1);
     for (let i = 0; i < 200; i++) {
       const r = initialReadings(random);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkBulk, checkDeviceSpec, parseDeviceCsv } from '../../src/model/device-spec.js';
 
 describe('device specs', () => {
-  it('accepts the reference body; absent metadata stays absent (a new device gets {}, a re-registered one keeps its own)', () => {
+  it('accepts the body of the original admin API; absent metadata stays absent (a new device gets {}, a re-registered one keeps its own)', () => {
     expect(checkDeviceSpec({ tenant_id: 't', device_id: 'd-1', site_id: 'lab-1' })).toEqual({
       spec: { tenant_id: 't', device_id: 'd-1', site_id: 'lab-1', fw_version: null, metadata: undefined },
     });

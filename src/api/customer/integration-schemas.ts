@@ -1,5 +1,5 @@
 // What /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes accept: the
-// reference's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
+// original's fields and limits, as TypeBox schemas (PATCH bodies are the create bodies without defaults).
 import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
 import { DEFAULT_SUBJECT } from '../../channels/email.js';
 import { DeviceSelectorSchema } from '../../model/device-selection.js';

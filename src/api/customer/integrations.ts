@@ -1,6 +1,7 @@
-// /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes (reference §3.4): CRUD with
-// the reference's fields, messages and status codes, destinations checked against the SSRF rules, secrets
-// sealed and never returned, and a test delivery per integration (5 per minute).
+// /customer/integrations[/snmp|/email|/mqtt|/slack|/teams|/pagerduty|/opsgenie] and /customer/integration-routes
+// (docs/wire-contract.md#customer-api): CRUD with the original's fields, messages and status codes,
+// destinations checked against the SSRF rules, secrets sealed and never returned, and a test delivery per
+// integration (5 per minute).
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Bus } from '../../bus/index.js';
@@ -239,7 +240,7 @@ export function registerIntegrationRoutes(app: App, deps: IntegrationRouteDeps):
   typed('pagerduty', PagerDutyBodies, async (settings) => buildPagerDuty(settings, secrets));
   typed('opsgenie', OpsgenieBodies, async (settings) => buildOpsgenie(settings, secrets));
 
-  // Generic endpoints: every type in the list; create/patch are for webhooks (reference).
+  // Generic endpoints: every type in the list; create/patch are for webhooks (as the original's).
   app.get(
     '/customer/integrations',
     {

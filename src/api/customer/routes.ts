@@ -1,4 +1,4 @@
-// /customer (reference §3.4, without integrations and routes, which come with alert delivery): the
+// /customer (docs/wire-contract.md#customer-api, without integrations and routes, which come with alert delivery): the
 // tenant's devices and alert rules (alerts: ./alerts.ts; deliveries: ./deliveries.ts). Customer roles
 // read; writes need customer_admin. Everything runs in withTenant() for the caller's tenant.
 import { Type } from '@sinclair/typebox';

@@ -1,6 +1,6 @@
-// /operator (reference §3.5): tenants, every tenant's devices, alerts, quarantine and integrations, the
-// audit log and the runtime settings. Operator roles read; tenant writes, the audit log and settings
-// writes need operator_admin. Every request is audited (./audit.ts) and runs as pulse_operator.
+// /operator (docs/wire-contract.md#operator-api): tenants, every tenant's devices, alerts, quarantine and
+// integrations, the audit log and the runtime settings. Operator roles read; tenant writes, the audit log
+// and settings writes need operator_admin. Every request is audited (./audit.ts) and runs as pulse_operator.
 import { Type } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
 import type { Bus } from '../../bus/index.js';
@@ -138,7 +138,7 @@ const statusFilter = (status: string) => (status.toUpperCase() === 'ALL' ? undef
 
 export function registerOperatorRoutes(app: App, deps: { audited: Audited; config: Config; bus: Bus }): void {
   const { audited } = deps;
-  // The reference's settings form posts form fields; JSON is the main format.
+  // The original's settings form posts form fields; JSON is the main format.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
     done(null, Object.fromEntries(new URLSearchParams(body as string))),
   );

@@ -1,5 +1,5 @@
 // Turns the cumulative counters roles report in /health into per-second rates between two samples (the
-// reference plotted the raw counters as if they were rates). Pure; unit-tested.
+// original plotted the raw counters as if they were rates). Pure; unit-tested.
 
 export type CounterSnapshot = Record<string, Record<string, number>>;
 

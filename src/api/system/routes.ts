@@ -1,6 +1,6 @@
-// /operator/system (reference §3.6) for operator roles, audited like every operator request: component
-// health, throughput as rates, metric history (single and batch), capacity, platform aggregates and
-// recent errors. Timestamps are plain ISO-8601 (the reference printed "+00:00Z").
+// /operator/system (docs/wire-contract.md#operator-api) for operator roles, audited like every operator
+// request: component health, throughput as rates, metric history (single and batch), capacity, platform
+// aggregates and recent errors. Timestamps are plain ISO-8601 (the original printed "+00:00Z").
 import { statfs } from 'node:fs/promises';
 import { Type, type Static, type TInteger } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';

@@ -1,5 +1,6 @@
-// /api/v2 (reference §3.2) for customer roles, with the fixed telemetry contract: items carry `timestamp`
-// and object metrics, windows are `start`/`end` or `hours`, and every count is the caller's tenant's only.
+// /api/v2 (docs/wire-contract.md#data-api) for customer roles, with the fixed telemetry contract: items carry
+// `timestamp` and object metrics, windows are `start`/`end` or `hours`, and every count is the caller's
+// tenant's only.
 import { Type, type Static } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
 import { AppError } from '../../errors.js';
@@ -201,7 +202,7 @@ function readCursor(cursor: string | undefined): TimelineCursor | undefined {
 
 const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
 
-/** ALL (any case) means every status; the reference matched it literally and returned nothing. */
+/** ALL (any case) means every status; the original matched it literally and returned nothing. */
 export function alertStatusFilter(status: string): string | undefined {
   const upper = status.toUpperCase();
   if (upper === 'ALL') return undefined;
@@ -214,7 +215,7 @@ export function alertStatusFilter(status: string): string | undefined {
 const tags = ['api/v2'];
 /** Fleet-wide summaries are drawn in minutes at least (from rollups, whatever the fleet's size). */
 const FLEET_MIN_BUCKET_SECONDS = 60;
-/** A chart's bucket when none is asked for: the reference's 5 minutes, or more when the window needs it. */
+/** A chart's bucket when none is asked for: the original's 5 minutes, or more when the window needs it. */
 const CHART_MIN_BUCKET_SECONDS = 300;
 export const AlertTrend = Obj({
   trend: Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() })),
@@ -481,7 +482,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
         summary: 'avg/min/max of every numeric metric over the last hours',
         description:
           'Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. ' +
-          "The top level is the whole fleet (as the reference); a selector (the devices list's filters) or `group_by` adds `groups`: " +
+          "The top level is the whole fleet (as in OpsConductor-Pulse); a selector (the devices list's filters) or `group_by` adds `groups`: " +
           "the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.",
         querystring: SummaryQuery,
         response: {
@@ -527,7 +528,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       schema: {
         tags,
         summary: 'One metric in time buckets: avg/min/max/samples',
-        description: `Without \`bucket_minutes\` the bucket is 5 minutes (as the reference), or the smallest that draws the window in at most ${POINT_BUDGET} points; the data comes from raw rows, 1-minute or 1-hour rollups (\`resolution\`). Booleans count 0/1 (avg: the share of true).`,
+        description: `Without \`bucket_minutes\` the bucket is 5 minutes (as in OpsConductor-Pulse), or the smallest that draws the window in at most ${POINT_BUDGET} points; the data comes from raw rows, 1-minute or 1-hour rollups (\`resolution\`). Booleans count 0/1 (avg: the share of true).`,
         querystring: ChartQuery,
         response: {
           200: Obj({

@@ -2591,7 +2591,7 @@ export interface paths {
     };
     /**
      * avg/min/max of every numeric metric over the last hours
-     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. The top level is the whole fleet (as the reference); a selector (the devices list's filters) or `group_by` adds `groups`: the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.
+     * @description Answered from raw rows or rollups (`resolution`); the window starts at `start`, the last `hours` widened to a whole bucket. The top level is the whole fleet (as in OpsConductor-Pulse); a selector (the devices list's filters) or `group_by` adds `groups`: the selected devices per site, tag or attribute value (`all` without group_by), from the devices' rollups.
      */
     get: {
       parameters: {
@@ -2710,7 +2710,7 @@ export interface paths {
     };
     /**
      * One metric in time buckets: avg/min/max/samples
-     * @description Without `bucket_minutes` the bucket is 5 minutes (as the reference), or the smallest that draws the window in at most 1000 points; the data comes from raw rows, 1-minute or 1-hour rollups (`resolution`). Booleans count 0/1 (avg: the share of true).
+     * @description Without `bucket_minutes` the bucket is 5 minutes (as in OpsConductor-Pulse), or the smallest that draws the window in at most 1000 points; the data comes from raw rows, 1-minute or 1-hour rollups (`resolution`). Booleans count 0/1 (avg: the share of true).
      */
     get: {
       parameters: {
@@ -6177,7 +6177,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6198,7 +6198,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6219,7 +6219,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6250,7 +6250,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6269,7 +6269,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6285,7 +6285,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6301,7 +6301,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6315,7 +6315,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6415,7 +6415,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6436,7 +6436,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6457,7 +6457,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6488,7 +6488,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6507,7 +6507,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6523,7 +6523,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6539,7 +6539,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6553,7 +6553,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6638,7 +6638,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6659,7 +6659,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6680,7 +6680,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6711,7 +6711,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6730,7 +6730,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6746,7 +6746,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6762,7 +6762,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6776,7 +6776,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6932,7 +6932,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6953,7 +6953,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -6974,7 +6974,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7005,7 +7005,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7024,7 +7024,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7040,7 +7040,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7056,7 +7056,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7070,7 +7070,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7231,7 +7231,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7252,7 +7252,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7273,7 +7273,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7304,7 +7304,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7323,7 +7323,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7339,7 +7339,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7355,7 +7355,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7369,7 +7369,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7478,7 +7478,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7499,7 +7499,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7520,7 +7520,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7551,7 +7551,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7570,7 +7570,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7586,7 +7586,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7602,7 +7602,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7616,7 +7616,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7701,7 +7701,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7722,7 +7722,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7743,7 +7743,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7774,7 +7774,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7793,7 +7793,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7809,7 +7809,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7825,7 +7825,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7839,7 +7839,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -7999,7 +7999,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8020,7 +8020,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8041,7 +8041,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8072,7 +8072,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8091,7 +8091,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8107,7 +8107,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8123,7 +8123,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8137,7 +8137,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8298,7 +8298,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8319,7 +8319,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8340,7 +8340,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8371,7 +8371,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8390,7 +8390,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8406,7 +8406,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8422,7 +8422,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8436,7 +8436,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8526,7 +8526,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8547,7 +8547,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8568,7 +8568,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8599,7 +8599,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8618,7 +8618,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8634,7 +8634,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8650,7 +8650,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8664,7 +8664,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8749,7 +8749,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8770,7 +8770,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8791,7 +8791,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8822,7 +8822,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8841,7 +8841,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8857,7 +8857,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8873,7 +8873,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -8887,7 +8887,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9033,7 +9033,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9054,7 +9054,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9075,7 +9075,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9106,7 +9106,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9125,7 +9125,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9141,7 +9141,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9157,7 +9157,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9171,7 +9171,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9332,7 +9332,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9353,7 +9353,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9374,7 +9374,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9405,7 +9405,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9424,7 +9424,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9440,7 +9440,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9456,7 +9456,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9470,7 +9470,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9552,7 +9552,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9573,7 +9573,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9594,7 +9594,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9625,7 +9625,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9644,7 +9644,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9660,7 +9660,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9676,7 +9676,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9690,7 +9690,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9775,7 +9775,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9796,7 +9796,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9817,7 +9817,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9848,7 +9848,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9867,7 +9867,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9883,7 +9883,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9899,7 +9899,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -9913,7 +9913,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10053,7 +10053,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10074,7 +10074,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10095,7 +10095,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10126,7 +10126,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10145,7 +10145,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10161,7 +10161,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10177,7 +10177,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10191,7 +10191,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10352,7 +10352,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10373,7 +10373,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10394,7 +10394,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10425,7 +10425,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10444,7 +10444,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10460,7 +10460,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10476,7 +10476,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10490,7 +10490,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10572,7 +10572,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10593,7 +10593,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10614,7 +10614,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10645,7 +10645,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10664,7 +10664,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10680,7 +10680,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10696,7 +10696,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10710,7 +10710,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10795,7 +10795,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10816,7 +10816,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10837,7 +10837,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10868,7 +10868,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10887,7 +10887,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10903,7 +10903,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10919,7 +10919,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -10933,7 +10933,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11073,7 +11073,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11094,7 +11094,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11115,7 +11115,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11146,7 +11146,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11165,7 +11165,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11181,7 +11181,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11197,7 +11197,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11211,7 +11211,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11372,7 +11372,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11393,7 +11393,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11414,7 +11414,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11445,7 +11445,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11464,7 +11464,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11480,7 +11480,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11496,7 +11496,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11510,7 +11510,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11592,7 +11592,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11613,7 +11613,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11634,7 +11634,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11665,7 +11665,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11684,7 +11684,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11700,7 +11700,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11716,7 +11716,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11730,7 +11730,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11815,7 +11815,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11836,7 +11836,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11857,7 +11857,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11888,7 +11888,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11907,7 +11907,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11923,7 +11923,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11939,7 +11939,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -11953,7 +11953,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12093,7 +12093,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12114,7 +12114,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12135,7 +12135,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12166,7 +12166,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12185,7 +12185,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12201,7 +12201,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12217,7 +12217,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12231,7 +12231,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12392,7 +12392,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12413,7 +12413,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12434,7 +12434,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12465,7 +12465,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12484,7 +12484,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12500,7 +12500,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12516,7 +12516,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12530,7 +12530,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12617,7 +12617,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12638,7 +12638,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12659,7 +12659,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12690,7 +12690,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12709,7 +12709,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12725,7 +12725,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12741,7 +12741,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12755,7 +12755,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12840,7 +12840,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12861,7 +12861,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12882,7 +12882,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12913,7 +12913,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12932,7 +12932,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12948,7 +12948,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12964,7 +12964,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -12978,7 +12978,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13120,7 +13120,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13141,7 +13141,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13162,7 +13162,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13193,7 +13193,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13212,7 +13212,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13228,7 +13228,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13244,7 +13244,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13258,7 +13258,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13511,7 +13511,7 @@ export interface paths {
             'application/json': {
               tenant_id: string;
               integration_id: string;
-              /** @description the same as integration_id (reference) */
+              /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
               id: string;
               name: string;
               enabled: boolean;
@@ -13603,7 +13603,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13624,7 +13624,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13645,7 +13645,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13676,7 +13676,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13695,7 +13695,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13711,7 +13711,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13727,7 +13727,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13741,7 +13741,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13886,7 +13886,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13907,7 +13907,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13928,7 +13928,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13959,7 +13959,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13978,7 +13978,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -13994,7 +13994,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -14010,7 +14010,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -14024,7 +14024,7 @@ export interface paths {
               | {
                   tenant_id: string;
                   integration_id: string;
-                  /** @description the same as integration_id (reference) */
+                  /** @description the same as integration_id (as OpsConductor-Pulse answers it) */
                   id: string;
                   name: string;
                   enabled: boolean;
@@ -26255,7 +26255,7 @@ export interface paths {
               results: {
                 index: number;
                 status: 'accepted' | 'rejected';
-                /** @description the reference reason string */
+                /** @description a quarantine reason (docs/wire-contract.md#quarantine-reasons) */
                 reason: string | null;
                 device_id: string | null;
               }[];
@@ -26275,7 +26275,7 @@ export interface paths {
                   results: {
                     index: number;
                     status: 'accepted' | 'rejected';
-                    /** @description the reference reason string */
+                    /** @description a quarantine reason (docs/wire-contract.md#quarantine-reasons) */
                     reason: string | null;
                     device_id: string | null;
                   }[];
