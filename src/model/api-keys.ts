@@ -48,6 +48,15 @@ export async function insertApiKey(tx: TenantTx, key: NewApiKey): Promise<ApiKey
   return rows[0];
 }
 
+/** The tenant's keys not revoked (expired ones included: they still name a client to renew). */
+export async function countLiveApiKeys(tx: TenantTx): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM api_keys WHERE tenant_id = $1 AND revoked_at IS NULL`,
+    [tx.tenantId],
+  );
+  return rows[0]!.n;
+}
+
 /** The tenant's keys, live ones first, newest first. */
 export async function listApiKeys(tx: TenantTx): Promise<ApiKey[]> {
   const { rows } = await tx.query<ApiKey>(

@@ -3,9 +3,12 @@
 // the recheck interval when another process revoked it), once expired, from outside its networks (the
 // client address comes through a trusted proxy's X-Forwarded-For), on /operator, and for managing keys;
 // rate-limited per key; its writes audited under its name. Tenant B neither sees nor revokes tenant A's
-// keys; operators list every tenant's and an operator admin revokes one.
+// keys; operators list every tenant's and an operator admin revokes one. A tenant holds at most
+// MAX_LIVE_KEYS unrevoked keys.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_RECHECK_MS } from '../../src/api/auth.js';
+import { MAX_LIVE_KEYS } from '../../src/api/customer/api-keys.js';
+import { insertApiKey } from '../../src/model/api-keys.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
@@ -220,5 +223,35 @@ describe('API keys', () => {
     expect(statuses.slice(0, RATE_LIMIT).every((status) => status === 200)).toBe(true);
     expect(statuses[RATE_LIMIT]).toBe(429);
     expect((await call(calm.secret, '/api/v2/devices')).status).toBe(200);
+  });
+
+  it('a tenant holds at most MAX_LIVE_KEYS unrevoked keys; revoking one makes room', async () => {
+    const held = (await call(tokens.adminB!, '/customer/api-keys')).body.keys.filter(
+      (key: { status: string }) => key.status !== 'revoked',
+    ).length;
+    await pulse.db.withTenant('tenant-b', async (tx) => {
+      for (let i = held; i < MAX_LIVE_KEYS; i += 1)
+        await insertApiKey(tx, {
+          name: `filler-${i}`,
+          role: 'customer_viewer',
+          prefix: `pulse_filler${i}`,
+          secretSha256: i.toString(16).padStart(64, 'f'),
+          allowedCidrs: [],
+          expiresAt: null,
+          createdBy: 'test',
+        });
+    });
+    const refused = await call(tokens.adminB!, '/customer/api-keys', {
+      json: { name: 'one-more', role: 'customer_viewer' },
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body.detail).toMatch(/at most 100; revoke one/);
+    // Tenant A's room is its own.
+    await createKey({ name: 'a-still-fits', role: 'customer_viewer' });
+    const filler = (await call(tokens.adminB!, '/customer/api-keys')).body.keys.find(
+      (key: { name: string }) => key.name === 'filler-99',
+    );
+    expect((await call(tokens.adminB!, `/customer/api-keys/${filler.key_id}`, { method: 'DELETE' })).status).toBe(200);
+    await createKey({ name: 'one-more', role: 'customer_viewer' }, tokens.adminB);
   });
 });

@@ -8,7 +8,7 @@ import type { App } from '../../http/server.js';
 import { parseNetworks } from '../../lib/networks.js';
 import { Obj } from '../../lib/schema.js';
 import { isUuid } from '../../lib/uuid.js';
-import { insertApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../../model/api-keys.js';
+import { countLiveApiKeys, insertApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../../model/api-keys.js';
 import { ApiKeyView } from '../../model/views.js';
 import { noteAudit } from '../audit-note.js';
 import { displayName } from '../auth.js';
@@ -17,6 +17,8 @@ import { customerAdminOnly, principalOf, signedInOnly, type InTenant } from '../
 import { parseInstant } from '../time-window.js';
 
 const tags = ['customer/api-keys'];
+/** Keys one tenant may hold unrevoked: one per machine client is plenty; more is a leak waiting to happen. */
+export const MAX_LIVE_KEYS = 100;
 export const KeyParams = Type.Object({ key_id: Type.String() });
 
 /** A key as the API shows it. */
@@ -82,8 +84,14 @@ export function registerApiKeyRoutes(app: App, deps: { inTenant: InTenant; onRev
       const parsed = parseNetworks(allowed_cidrs);
       if ('problem' in parsed) throw new AppError('INVALID_REQUEST', `Invalid allowed_cidrs: ${parsed.problem}`);
       const { secret, prefix, sha256 } = newApiKeySecret();
-      const key = await deps.inTenant(request, (tx) =>
-        insertApiKey(tx, {
+      const key = await deps.inTenant(request, async (tx) => {
+        const held = await countLiveApiKeys(tx);
+        if (held >= MAX_LIVE_KEYS)
+          throw new AppError(
+            'LIMIT_REACHED',
+            `Limit reached: ${held} API keys not revoked, at most ${MAX_LIVE_KEYS}; revoke one you no longer use`,
+          );
+        return insertApiKey(tx, {
           name: name.trim(),
           role,
           prefix,
@@ -91,8 +99,8 @@ export function registerApiKeyRoutes(app: App, deps: { inTenant: InTenant; onRev
           allowedCidrs: parsed.networks,
           expiresAt,
           createdBy: displayName(principalOf(request)),
-        }),
-      );
+        });
+      });
       if (!key)
         throw new AppError('CONFLICT', `An API key named "${name.trim()}" exists; revoke it or pick another name`);
       noteAudit(request, { resourceId: key.key_id, summary: `created API key ${key.name} (${key.role})` });
