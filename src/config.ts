@@ -382,6 +382,10 @@ export const variables = {
     schema: positiveInt.max(100).default(4),
     doc: 'Commands a device has at once, sent and not yet answered; the rest wait QUEUED in creation order.',
   },
+  EVALUATOR_SCOPE_REFRESH_SECONDS: {
+    schema: positiveInt.max(3600).default(60),
+    doc: "How often the evaluator reads its rules' selectors again although no device change was announced: a change made in SQL, or announced while the bus was down, reaches the rules' scopes within this time.",
+  },
   COMMAND_SWEEP_SECONDS: {
     schema: positiveInt.max(300).default(5),
     doc: 'How often the dispatcher expires commands, runs fleet jobs and sends whatever a lost bus event left waiting (a device connected while it was away).',

@@ -113,6 +113,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   let rules = initial.rules;
   engine.restore({ devices: [], openAlerts: [], rules: await scoped(rules), ruleStates: [] });
   let version = initial.version;
+  let scopesReadAt = Date.now();
 
   const applyRules = (scopedRules: Rule[], tenants = engine.tenantsWithRules()) => {
     const byTenant = new Map<string, Rule[]>(tenants.map((tenant) => [tenant, []]));
@@ -137,10 +138,16 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
     reloading = true;
     inTurn(async () => {
       const current = await db.withService(rulesVersion);
-      if (current === version) return;
+      if (current === version) {
+        // A device change nobody announced (made in SQL, or while the bus was down) reaches the scopes too.
+        if (Date.now() - scopesReadAt < config.EVALUATOR_SCOPE_REFRESH_SECONDS * 1000) return;
+        scopesReadAt = Date.now();
+        if (rules.some((rule) => rule.selector)) applyRules(await scoped(rules));
+        return;
+      }
       const loaded = await db.withService(loadEnabledRules);
       const scopedRules = await scoped(loaded.rules);
-      [version, rules] = [loaded.version, loaded.rules];
+      [version, rules, scopesReadAt] = [loaded.version, loaded.rules, Date.now()];
       applyRules(scopedRules);
       log.info({ rules: loaded.rules.length, version }, 'alert rules reloaded');
     })

@@ -9,7 +9,12 @@ import { saveSettings } from '../../src/model/settings.js';
 
 describe('evaluator on PostgreSQL', () => {
   const database = uniqueName('pulse_test_eval');
-  const env = { DATABASE_URL: urlFor(database), HEARTBEAT_STALE_SECONDS: '2', SETTINGS_POLL_SECONDS: '1' };
+  const env = {
+    DATABASE_URL: urlFor(database),
+    HEARTBEAT_STALE_SECONDS: '2',
+    SETTINGS_POLL_SECONDS: '1',
+    EVALUATOR_SCOPE_REFRESH_SECONDS: '1',
+  };
   let pulse: TestPlatform;
   const tokens: Record<string, string> = {};
 
@@ -121,6 +126,29 @@ describe('evaluator on PostgreSQL', () => {
     expect((await alerts('d1')).map((a) => a.status)).toEqual(['OPEN']);
     await send('d1', 'telemetry', { temp_c: 20 });
     await expect.poll(async () => (await alerts('d1')).map((a) => a.status), { timeout: 1500 }).toEqual(['CLOSED']);
+  });
+
+  it("a device's tags changed in SQL, with no event, reach a rule's scope within the refresh", async () => {
+    await provision('scoped-1');
+    await pulse.db.withTenant('acme', async (tx) => {
+      await tx.query(
+        `UPDATE device_registry SET tags = '{freezer}' WHERE tenant_id = 'acme' AND device_id = 'scoped-1'`,
+      );
+      await tx.query(
+        `INSERT INTO alert_rules (tenant_id, rule_id, name, metric_name, operator, threshold, severity, selector)
+         VALUES ('acme', 'freezer-warm', 'Freezer warm', 'cabinet_c', 'GT', -10, 3, '{"tags_any": ["freezer"]}')`,
+      );
+    });
+    await rulesInForce();
+    await send('scoped-1', 'telemetry', { cabinet_c: -2 });
+    await expect.poll(async () => (await alerts('scoped-1')).map((a) => a.status), { timeout: 5000 }).toEqual(['OPEN']);
+    // Untagged behind Pulse's back: no device.changed; the periodic read of the scope closes the alert.
+    await pulse.db.withTenant('acme', (tx) =>
+      tx.query(`UPDATE device_registry SET tags = '{}' WHERE tenant_id = 'acme' AND device_id = 'scoped-1'`),
+    );
+    await expect
+      .poll(async () => (await alerts('scoped-1')).map((a) => a.status), { timeout: 10_000 })
+      .toEqual(['CLOSED']);
   });
 
   it('disabling a rule in SQL closes its open alerts', async () => {
