@@ -44,13 +44,15 @@ export interface EngineCounters {
 }
 
 const key = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId}`;
+const ruleKey = (tenantId: string, ruleId: string) => `${tenantId}\u0000${ruleId}`;
 
 export class EvaluatorEngine {
   private readonly devices = new Map<string, DeviceState>();
   private readonly rulesByTenant = new Map<string, Rule[]>();
   /** Rules by tenant and site (site-filtered rules under each of their sites, the others under ''). */
   private readonly ruleIndex = new Map<string, Map<string, Rule[]>>();
-  private readonly ruleStates = new Map<string, RuleState>();
+  /** Each rule's states by device, under ruleKey(tenant, rule): a rule's devices are found without a scan. */
+  private readonly ruleStates = new Map<string, Map<string, RuleState>>();
   /** Open alerts: key(tenant, fingerprint) → the device they are about. */
   private readonly openFingerprints = new Map<string, string>();
   readonly timers: StaleTimers;
@@ -86,7 +88,7 @@ export class EvaluatorEngine {
     for (const rule of input.rules ?? []) byTenant.set(rule.tenant_id, [...(byTenant.get(rule.tenant_id) ?? []), rule]);
     for (const [tenantId, rules] of byTenant) this.indexRules(tenantId, rules);
     for (const row of input.ruleStates) {
-      this.ruleStates.set(`${row.rule_id}\u0000${key(row.tenant_id, row.device_id)}`, {
+      this.statesOf(row.tenant_id, row.rule_id).set(row.device_id, {
         violatingSince: row.violating_since?.getTime() ?? null,
         alertOpen: this.openFingerprints.has(key(row.tenant_id, ruleFingerprint(row.rule_id, row.device_id))),
       });
@@ -112,9 +114,10 @@ export class EvaluatorEngine {
     for (const [alertKey, deviceId] of this.openFingerprints) {
       if (isGone(alertKey.slice(0, alertKey.indexOf('\u0000')), deviceId)) this.openFingerprints.delete(alertKey);
     }
-    for (const stateKey of this.ruleStates.keys()) {
-      const [, tenantId, deviceId] = stateKey.split('\u0000');
-      if (isGone(tenantId!, deviceId!)) this.ruleStates.delete(stateKey);
+    for (const [stateKey, states] of this.ruleStates) {
+      const tenantId = stateKey.slice(0, stateKey.indexOf('\u0000'));
+      for (const deviceId of states.keys()) if (isGone(tenantId, deviceId)) states.delete(deviceId);
+      if (states.size === 0) this.ruleStates.delete(stateKey);
     }
   }
 
@@ -146,14 +149,14 @@ export class EvaluatorEngine {
     for (const previous of this.rulesFor(tenantId)) {
       const rule = kept.get(previous.rule_id);
       if (rule && !rule.selector) continue;
-      for (const [stateKey, state] of this.ruleStates) {
-        if (!stateKey.startsWith(`${previous.rule_id}\u0000${tenantId}\u0000`)) continue;
-        const deviceId = stateKey.slice(previous.rule_id.length + tenantId.length + 2);
+      const states = this.ruleStates.get(ruleKey(tenantId, previous.rule_id));
+      for (const [deviceId, state] of states ?? []) {
         if (rule?.members?.has(deviceId)) continue;
         if (state.alertOpen) this.close(tenantId, ruleFingerprint(previous.rule_id, deviceId));
-        this.ruleStates.delete(stateKey);
+        states!.delete(deviceId);
         this.effects.ruleStateChanged(tenantId, previous.rule_id, deviceId, null);
       }
+      if (states?.size === 0) this.ruleStates.delete(ruleKey(tenantId, previous.rule_id));
     }
     this.indexRules(tenantId, rules);
   }
@@ -254,6 +257,13 @@ export class EvaluatorEngine {
     }
   }
 
+  private statesOf(tenantId: string, ruleId: string): Map<string, RuleState> {
+    const k = ruleKey(tenantId, ruleId);
+    let states = this.ruleStates.get(k);
+    if (!states) this.ruleStates.set(k, (states = new Map()));
+    return states;
+  }
+
   private evaluateRules(device: DeviceState, metrics: Metrics, nowMs: number): void {
     const index = this.ruleIndex.get(device.tenant_id);
     if (!index) return;
@@ -269,10 +279,10 @@ export class EvaluatorEngine {
     if (value === null) return; // no reading: the rule's state stays as it is
     try {
       this.counters.rules_evaluated += 1;
-      const stateKey = `${rule.rule_id}\u0000${key(device.tenant_id, device.device_id)}`;
-      const before = this.ruleStates.get(stateKey) ?? { violatingSince: null, alertOpen: false };
+      const states = this.statesOf(device.tenant_id, rule.rule_id);
+      const before = states.get(device.device_id) ?? { violatingSince: null, alertOpen: false };
       const { state, action } = evaluateReading(rule, before, value, nowMs);
-      this.ruleStates.set(stateKey, state);
+      states.set(device.device_id, state);
       if (state.violatingSince !== before.violatingSince) {
         const since = state.violatingSince === null ? null : new Date(state.violatingSince);
         this.effects.ruleStateChanged(device.tenant_id, rule.rule_id, device.device_id, since);
