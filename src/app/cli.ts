@@ -7,17 +7,17 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import type { CommandName, CommandOutput } from './commands.js';
-import type { Config } from './config.js';
-import type { Database } from './db/database.js';
-import { AppError } from './errors.js';
-import { createUsers, type NewUser } from './identity/users.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { createUsers, type NewUser } from '../identity/users.js';
 import type { Platform } from './platform.js';
-import { missingInputs, ROLE_NAMES, type RoleName } from './roles.js';
-import type { RunningSimulator, SimulatorOptions } from './simulator/index.js';
-import { ROLES, type Role } from './model/users.js';
-import { PASSWORD_RULES } from './identity/passwords.js';
-import { isLoopbackHost } from './lib/listen.js';
-import { textTable } from './lib/text-table.js';
+import { missingInputs, ROLE_NAMES, type RoleName } from '../roles.js';
+import type { RunningSimulator, SimulatorOptions } from '../simulator/index.js';
+import { ROLES, type Role } from '../model/users.js';
+import { PASSWORD_RULES } from '../identity/passwords.js';
+import { isLoopbackHost } from '../lib/listen.js';
+import { textTable } from '../lib/text-table.js';
 
 const SHUTDOWN_LIMIT_MS = 10_000;
 const DEMO_TENANTS = [
@@ -27,7 +27,7 @@ const DEMO_TENANTS = [
 
 /** The configuration, or an exit that says what is wrong with it. */
 async function loadConfigOrExit(): Promise<Config> {
-  const { ConfigError, loadConfig } = await import('./config.js');
+  const { ConfigError, loadConfig } = await import('../config.js');
   try {
     return loadConfig();
   } catch (error) {
@@ -64,7 +64,7 @@ program
     const { startPlatform } = await import('./platform.js');
     const { removeRuntimeInfo, writeRuntimeInfo } = await import('./data-dir.js');
     const { DEMO_HOST, DEMO_PASSWORD, demoUsersWanted, seedDemoRules, seedDemoUsers } = await import('./demo.js');
-    const { startSimulator } = await import('./simulator/index.js');
+    const { startSimulator } = await import('../simulator/index.js');
     const platform = await startOrExit(log, () =>
       startPlatform({
         config: cfg,
@@ -169,7 +169,7 @@ program
     const log = await createLogger(cfg);
     if (!cfg.NATS_URL)
       log.warn('NATS_URL is unset: drained messages are stored, but evaluators elsewhere will not hear of them');
-    const { defaultClientId, drain } = await import('./ingest/index.js');
+    const { defaultClientId, drain } = await import('../ingest/index.js');
     const { startPlatform } = await import('./platform.js');
     const clientId = options.clientId ?? cfg.MQTT_CLIENT_ID ?? defaultClientId();
     const platform = await startOrExit(log, () =>
@@ -188,8 +188,8 @@ program
   .description('create or update the database schema (idempotent)')
   .action(async () => {
     const cfg = await loadConfigOrExit();
-    const { connect } = await import('./db/connection.js');
-    const { migrate, pendingMigrations } = await import('./db/migrate.js');
+    const { connect } = await import('../db/connection.js');
+    const { migrate, pendingMigrations } = await import('../db/migrate.js');
     const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
     try {
       const { applied, alreadyApplied } = await migrate(connection);
@@ -366,7 +366,7 @@ program
           `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: export from the web app or GET /api/v2/telemetry/export, or stop it first`,
         );
       }
-      const { timeWindow } = await import('./api/time-window.js');
+      const { timeWindow } = await import('../api/time-window.js');
       const { exportToFile } = await import('./export-file.js');
       const { start, end } = timeWindow(options);
       const metrics = options.metrics
@@ -404,7 +404,7 @@ program
         `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: stop it, then rebuild`,
       );
     }
-    const { progressLine, rebuildRollups } = await import('./rollup-rebuild.js');
+    const { progressLine, rebuildRollups } = await import('../model/rollup-rebuild.js');
     const tty = process.stderr.isTTY;
     const result = await withDatabase(cfg, (db) =>
       rebuildRollups(db, options.since, {
@@ -439,10 +439,10 @@ program
         `Pulse (pid ${owner}) holds the embedded database in ${cfg.PULSE_DATA_DIR}: stop it, then import`,
       );
     }
-    const { importOriginal, progressLine, reportLines } = await import('./import/original.js');
+    const { importOriginal, progressLine, reportLines } = await import('../import/original.js');
     const { resolveSecretsKey } = await import('./data-dir.js');
-    const { createSecretBox } = await import('./lib/secrets.js');
-    const { Allowlist } = await import('./lib/ssrf.js');
+    const { createSecretBox } = await import('../lib/secrets.js');
+    const { Allowlist } = await import('../lib/ssrf.js');
     const tty = process.stderr.isTTY;
     const report = await withDatabase(cfg, (db) =>
       importOriginal(db, {
@@ -500,7 +500,7 @@ program
     const cfg = await loadConfigOrExit();
     const signals = handleStopSignals(await createLogger(cfg));
     const { readRuntimeInfo, resolveAdminKey } = await import('./data-dir.js');
-    const { startSimulator } = await import('./simulator/index.js');
+    const { startSimulator } = await import('../simulator/index.js');
     const adminKey = resolveAdminKey(cfg).key;
     const running = readRuntimeInfo(cfg.PULSE_DATA_DIR);
     const simulator = await startSimulator({
@@ -564,7 +564,7 @@ async function runCommand(name: CommandName, args: Record<string, unknown>) {
   } else {
     const { run } = await import('./control.js');
     const { resolveSecretsKey } = await import('./data-dir.js');
-    const { createSecretBox } = await import('./lib/secrets.js');
+    const { createSecretBox } = await import('../lib/secrets.js');
     output = await withDatabase(cfg, (db) =>
       run(name, { db, config: cfg, secrets: createSecretBox(resolveSecretsKey(cfg)) }, args),
     );
@@ -577,15 +577,15 @@ async function runCommand(name: CommandName, args: Record<string, unknown>) {
 /** The pid of the running Pulse that holds the embedded database, if one does. */
 async function embeddedDatabaseOwner(cfg: Config): Promise<number | undefined> {
   if (cfg.DATABASE_URL || cfg.PULSE_DATA_DIR.startsWith('memory://')) return undefined;
-  const { dataDirOwner } = await import('./lib/data-dir-lock.js');
+  const { dataDirOwner } = await import('../lib/data-dir-lock.js');
   return dataDirOwner(cfg.PULSE_DATA_DIR);
 }
 
 /** Opens the configured database (migrating it first when needed) for one command. */
 async function withDatabase<T>(cfg: Config, fn: (db: Database) => Promise<T>): Promise<T> {
-  const { connect } = await import('./db/connection.js');
-  const { migrate, pendingMigrations } = await import('./db/migrate.js');
-  const { createDatabase } = await import('./db/database.js');
+  const { connect } = await import('../db/connection.js');
+  const { migrate, pendingMigrations } = await import('../db/migrate.js');
+  const { createDatabase } = await import('../db/database.js');
   const connection = await connect({ databaseUrl: cfg.DATABASE_URL, dataDir: cfg.PULSE_DATA_DIR });
   try {
     if ((await pendingMigrations(connection)).length > 0) await migrate(connection);

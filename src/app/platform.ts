@@ -5,29 +5,29 @@ import { readFile } from 'node:fs/promises';
 import { createSecureContext, type Server as SecureServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import * as api from './api/index.js';
+import * as api from '../api/index.js';
 import { resolveAdminKey, resolveSecretsKey } from './data-dir.js';
-import * as dispatcher from './delivery/dispatcher.js';
-import { createSecretBox } from './lib/secrets.js';
-import * as deliveryWorker from './delivery/worker.js';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded.js';
-import { Dynsec, serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from './broker/dynsec.js';
-import { checkAlertReaders, startLoginSync } from './broker/login-sync.js';
-import type { Config } from './config.js';
-import { connect, type Connection } from './db/connection.js';
-import { createDatabase, type Database } from './db/database.js';
-import { migrate, migrationRange, pendingMigrations } from './db/migrate.js';
-import { startMaintenance } from './db/maintenance.js';
-import { pruneOidcStorage } from './identity/oidc-storage.js';
-import { pruneExpiredRollups } from './model/rollups.js';
-import { createHttpServer } from './http/server.js';
-import { isLoopbackAddress, isLoopbackHost, listenWithFallback } from './lib/listen.js';
-import { tileImageSources } from './lib/map-tiles.js';
-import * as evaluator from './evaluator/index.js';
-import * as ingest from './ingest/index.js';
-import * as provision from './provision/index.js';
-import { type RoleDeps, type RoleName, type RoleStarter, type RunningRole } from './roles.js';
-import { createInProcessBus, type Bus } from './bus/index.js';
+import * as dispatcher from '../delivery/dispatcher.js';
+import { createSecretBox } from '../lib/secrets.js';
+import * as deliveryWorker from '../delivery/worker.js';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
+import { Dynsec, serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from '../broker/dynsec.js';
+import { checkAlertReaders, startLoginSync } from '../broker-logins/sync.js';
+import type { Config } from '../config.js';
+import { connect, type Connection } from '../db/connection.js';
+import { createDatabase, type Database } from '../db/database.js';
+import { migrate, migrationRange, pendingMigrations } from '../db/migrate.js';
+import { startMaintenance } from '../db/maintenance.js';
+import { pruneOidcStorage } from '../identity/oidc-storage.js';
+import { pruneExpiredRollups } from '../model/rollups.js';
+import { createHttpServer } from '../http/server.js';
+import { isLoopbackAddress, isLoopbackHost, listenWithFallback } from '../lib/listen.js';
+import { tileImageSources } from '../lib/map-tiles.js';
+import * as evaluator from '../evaluator/index.js';
+import * as ingest from '../ingest/index.js';
+import * as provision from '../provision/index.js';
+import { type RoleDeps, type RoleName, type RoleStarter, type RunningRole } from '../roles.js';
+import { createInProcessBus, type Bus } from '../bus/index.js';
 import { registerControlRoute, removeControlInfo, writeControlInfo } from './control.js';
 
 const roleStarters: Record<RoleName, RoleStarter> = {
@@ -274,7 +274,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 async function openBus(config: Config, roles: readonly RoleName[], log: Logger): Promise<Bus> {
   if (!config.NATS_URL) return createInProcessBus(log);
   // Loaded only when asked for: every `pulse` command starts faster without the NATS client.
-  const { createNatsBus } = await import('./bus/nats.js');
+  const { createNatsBus } = await import('../bus/nats.js');
   return createNatsBus({
     servers: config.NATS_URL,
     caFile: config.NATS_CA_FILE,

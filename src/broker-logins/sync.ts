@@ -9,8 +9,8 @@ import type { Database } from '../db/database.js';
 import { keysMatch, sha256Hex } from '../lib/credentials.js';
 import * as registry from '../model/device-registry.js';
 import { readerPasswordHash } from '../model/mqtt-readers.js';
-import { reconcileActions, type DeviceLogins } from './dynsec.js';
-import type { EmbeddedBroker } from './embedded.js';
+import { reconcileActions, type DeviceLogins } from '../broker/dynsec.js';
+import type { EmbeddedBroker } from '../broker/embedded.js';
 
 export interface LoginSyncOptions {
   logins: DeviceLogins;

@@ -25,7 +25,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import { rememberedPort, rememberPort } from '../data-dir.js';
+import { rememberedPort, rememberPort } from '../app/data-dir.js';
 import { matchesDeviceFilter } from '../lib/device-topics.js';
 import { listenWithFallback } from '../lib/listen.js';
 

@@ -25,7 +25,7 @@ import {
   type TelemetryWindow,
 } from '../model/original-source.js';
 import { insertTelemetry, type Metrics } from '../model/telemetry.js';
-import { rebuildRollups } from '../rollup-rebuild.js';
+import { rebuildRollups } from '../model/rollup-rebuild.js';
 import {
   KINDS,
   mapAlert,

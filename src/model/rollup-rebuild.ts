@@ -4,9 +4,9 @@
 // will recompute),
 // so every row is counted once, by the rebuild or by the worker after it. Resumable: the last day done is
 // kept in rollup_state, and the same --since goes on from the day after.
-import type { Database } from './db/database.js';
-import { AppError } from './errors.js';
-import { rebuildDay, rollupHorizon, rollupState, takeOverForRebuild } from './model/rollups.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { rebuildDay, rollupHorizon, rollupState, takeOverForRebuild } from './rollups.js';
 
 const DAY_MS = 86_400_000;
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);

@@ -7,7 +7,7 @@ import type { ServiceTx } from '../../src/db/database.js';
 import { planWindow } from '../../src/model/resolution.js';
 import { insertTelemetry, telemetrySummary, type TelemetryInsert } from '../../src/model/telemetry.js';
 import { pruneExpiredRollups, rebuildDay, rollUpSlice, rollupHorizon, rollupState } from '../../src/model/rollups.js';
-import { daysToRebuild, progressLine, rebuildRollups } from '../../src/rollup-rebuild.js';
+import { daysToRebuild, progressLine, rebuildRollups } from '../../src/model/rollup-rebuild.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 
 const HOUR = 3_600_000;
