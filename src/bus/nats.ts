@@ -26,7 +26,8 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, nanos, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { ComponentHealth } from '../http/server.js';
+import type { ComponentHealth } from '../contracts/health.js';
+import type { AcceptedMessage } from '../contracts/messages.js';
 import {
   STORED_CONSUMER_GROUP,
   type Bus,
@@ -37,7 +38,6 @@ import {
   type PartitionOwner,
 } from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
-import type { AcceptedMessage } from '../model/telemetry.js';
 
 export interface NatsBusOptions {
   servers: string[];

@@ -18,6 +18,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ComponentHealth, HealthCheck } from '../contracts/health.js';
 import { isDataException } from '../db/sqlstate.js';
 import { AppError } from '../errors.js';
 import { jsonProblem } from '../lib/json-input.js';
@@ -50,15 +51,6 @@ export const Problem = Type.Object(
   },
   { description: 'What went wrong and what to change' },
 );
-
-export type ComponentStatus = 'ok' | 'degraded' | 'down';
-
-export interface ComponentHealth {
-  status: ComponentStatus;
-  [detail: string]: unknown;
-}
-
-export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>;
 
 export interface HttpServer {
   app: App;

@@ -24,7 +24,8 @@ import {
   type SourceShape,
   type TelemetryWindow,
 } from '../model/original-source.js';
-import { insertTelemetry, type Metrics } from '../model/telemetry.js';
+import type { Metrics } from '../contracts/messages.js';
+import { insertTelemetry } from '../model/telemetry.js';
 import { rebuildRollups } from '../model/rollup-rebuild.js';
 import {
   KINDS,

@@ -1,6 +1,7 @@
 // Alerts (fleet_alert): opened and closed by the evaluator, listed, acknowledged and closed by customers
 // (TenantTx), listed across tenants by operators (OperatorTx), read by the dispatcher (ServiceTx).
 import type { AlertRow, DeliveryEvent } from '../channels/payload.js';
+import type { AlertEvent } from '../contracts/messages.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 
 export type AlertStatus = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
@@ -217,13 +218,6 @@ export interface AlertOpen {
   details: Record<string, unknown>;
   /** The engine did not hold this alert open: the store counts it when the database already did. */
   isNew: boolean;
-}
-
-export interface AlertEvent {
-  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
-  alert_id: number;
-  tenant_id: string;
-  fingerprint: string;
 }
 
 export async function loadOpenAlerts(tx: ServiceTx) {
