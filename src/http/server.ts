@@ -19,7 +19,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ComponentHealth, HealthCheck } from '../contracts/health.js';
-import { isDataException } from '../db/sqlstate.js';
+import { isDataException } from '../lib/sqlstate.js';
 import { AppError } from '../errors.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';

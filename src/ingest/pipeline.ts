@@ -22,7 +22,7 @@ import { registryEntries, type RegistryEntry } from '../model/device-registry.js
 import { saveQuarantine } from '../model/quarantine.js';
 import { MAX_ID_LENGTH } from '../model/device-spec.js';
 import { firstControlCharacter } from '../lib/control-characters.js';
-import { isDataException } from '../db/sqlstate.js';
+import { isDataException } from '../lib/sqlstate.js';
 
 export interface IngestOptions {
   batchSize: number;

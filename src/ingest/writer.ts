@@ -5,7 +5,7 @@
 //     (quarantined WRITE_FAILED by the caller), the others are written;
 //   - when the database is unreachable the batch is retried with backoff until it is back, while the
 //     backlog (bounded by maxBacklog) tells sources to stop taking more.
-import { isDataException, sqlState } from '../db/sqlstate.js';
+import { isDataException, sqlState } from '../lib/sqlstate.js';
 
 export type InsertBatch<Row> = (rows: Row[]) => Promise<void>;
 
