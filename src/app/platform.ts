@@ -6,7 +6,7 @@ import { createSecureContext, type Server as SecureServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import * as api from '../api/index.js';
-import { resolveAdminKey, resolveSecretsKey } from './data-dir.js';
+import { rememberedPort, rememberPort, resolveAdminKey, resolveSecretsKey } from './data-dir.js';
 import * as dispatcher from '../delivery/dispatcher.js';
 import { createSecretBox } from '../lib/secrets.js';
 import * as deliveryWorker from '../delivery/worker.js';
@@ -126,7 +126,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         host: config.MQTT_HOST,
         port: config.MQTT_PORT,
         log,
-        dataDir: config.PULSE_DATA_DIR,
+        fallbackPort: {
+          remembered: rememberedPort(config.PULSE_DATA_DIR, 'mqtt'),
+          remember: (port) => rememberPort(config.PULSE_DATA_DIR, 'mqtt', port),
+        },
         requireAuth: config.MODE === 'PROD',
         maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
         ...(tls && config.MQTT_TLS_PORT !== undefined && { tls: { ...tls, port: config.MQTT_TLS_PORT } }),
