@@ -10,9 +10,9 @@
 // unacknowledged alerts are due on routes asking for them; the job's notice key makes each one happen
 // once however many dispatchers run.
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
+import type { DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx } from '../db/database.js';
-import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
+import { alertsByIds, buildPayload, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
 import { backfillTimes, insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches, takeBackfillRoutes } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';

@@ -5,7 +5,7 @@ import { composeEmail } from '../../src/channels/email.js';
 import { snmpSeverity, trapVarbinds } from '../../src/channels/snmp.js';
 import { checkMqttTopic, checkSnmpConfig } from '../../src/model/integration-input.js';
 import type { EmailTarget } from '../../src/channels/target.js';
-import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
+import { buildPayload, type AlertRow } from '../../src/model/alerts.js';
 import { backoffSeconds } from '../../src/delivery/backoff.js';
 import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/routes.js';
 import { maskedUrl } from '../../src/lib/masked-url.js';
