@@ -21,6 +21,7 @@ import type { Registry } from 'prom-client';
 import type { ComponentHealth, HealthCheck } from '../contracts/health.js';
 import { isDataException } from '../lib/sqlstate.js';
 import { AppError } from '../errors.js';
+import { errorStatus } from './error-status.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
 import { boundIntegers, controlCharacterProblem } from './input-checks.js';
@@ -255,7 +256,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
       if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
-      return reply.status(error.status).send({ detail: error.message, ...error.extra });
+      return reply.status(errorStatus(error)).send({ detail: error.message, ...error.extra });
     }
     // Only with API_CHECK_RESPONSES=on: say what is off, so the failing test names it.
     if (error instanceof ResponseSchemaError) return reply.status(500).send({ detail: error.message });
