@@ -38,6 +38,7 @@ import {
   type PartitionOwner,
 } from './index.js';
 import { assignPartitions, partitionOf } from './partitions.js';
+import { backoffDelay } from '../lib/retry.js';
 
 export interface NatsBusOptions {
   servers: string[];
@@ -87,6 +88,8 @@ const PUBLISH_WINDOW = 64;
  * most a second later, so events flow as soon as a new leader is elected (the message id dedupes).
  */
 const PUBLISH_TIMEOUT_MS = 3000;
+/** Waits before the outbox sends again after a refusal (ms): a leader is usually back within a second. */
+const OUTBOX_BACKOFF = { initial: 100, max: 1000 };
 
 const LIVE_SUBJECTS: Record<Exclude<BusTopic, DurableTopic>, string> = {
   'telemetry.accepted': 'pulse.live.telemetry',
@@ -230,7 +233,7 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
   let inFlight = 0;
   let sequence = 0;
   let retryTimer: NodeJS.Timeout | undefined;
-  let retryDelay = 100;
+  let failedRounds = 0;
   let closing = false;
 
   function enqueue(subject: string, data: string): void {
@@ -272,18 +275,18 @@ export async function createNatsBus(options: NatsBusOptions): Promise<Bus> {
       outbox.splice(outbox.indexOf(entry), 1);
       outboxBytes -= entry.data.length;
       counters.published += 1;
-      retryDelay = 100;
+      failedRounds = 0;
       pump();
       return;
     }
     counters.publish_retries += 1;
     if (retryTimer) return;
+    const retryDelay = backoffDelay(++failedRounds, OUTBOX_BACKOFF);
     log.warn({ err: error, outbox: outbox.length, retry_in_ms: retryDelay }, 'NATS did not store an event; retrying');
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       pump();
     }, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 1000);
   }
 
   const gathering = new Map<number, AcceptedMessage[]>();

@@ -4,6 +4,7 @@
 // dead worker left PROCESSING are queued again after STUCK_JOB_MINUTES.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RoleDeps, RunningRole } from '../roles.js';
+import { backoffDelay, retryWithBackoff } from '../lib/retry.js';
 import { send, sendContext } from '../channels/index.js';
 import { deliveryFields, type AlertPayload } from '../channels/payload.js';
 import {
@@ -16,7 +17,6 @@ import {
 } from '../model/deliveries.js';
 import { recordAttemptHealth, type HealthUpdate } from '../model/integration-health.js';
 import { toTarget } from '../model/integrations.js';
-import { backoffSeconds } from './backoff.js';
 
 const STOP_GRACE_MS = 8000;
 const STUCK_CHECK_EVERY_MS = 30_000;
@@ -101,12 +101,11 @@ export function start(deps: RoleDeps): RunningRole {
     const retryInSeconds =
       result.ok || attemptNo >= config.WORKER_MAX_ATTEMPTS
         ? undefined
-        : backoffSeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
-    let health: HealthUpdate | undefined;
+        : retrySeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
     // The attempt is recorded even while the database is briefly away: it is retried until it is.
-    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
-      try {
-        health = await db.withService(async (tx) => {
+    const health: HealthUpdate | undefined = await retryWithBackoff(
+      () =>
+        db.withService(async (tx) => {
           await finishAttempt(tx, {
             job,
             ok: result.ok,
@@ -125,14 +124,16 @@ export function start(deps: RoleDeps): RunningRole {
             { ok: result.ok, jobFailed, error: result.error },
             config.INTEGRATION_FAILING_AFTER,
           );
-        });
-        break;
-      } catch (error) {
-        if (stopped) throw error;
-        log.warn({ err: error, job_id: job.job_id }, 'could not record a delivery attempt; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+        }),
+      {
+        initial: 200,
+        max: 5000,
+        beforeRetry: (error) => {
+          if (stopped) throw error;
+          log.warn({ err: error, job_id: job.job_id }, 'could not record a delivery attempt; retrying');
+        },
+      },
+    );
     if (health) announce(job, health, result.error);
     counters.jobs_processed += 1;
     lastDeliveryAt = new Date();
@@ -249,4 +250,12 @@ export function start(deps: RoleDeps): RunningRole {
       ]);
     },
   };
+}
+
+/**
+ * Seconds before a failed delivery's attempt + 1: the base doubled per attempt, capped, then ±20 % so that
+ * jobs that failed together do not retry together; whole seconds, at least one.
+ */
+export function retrySeconds(attempt: number, baseSeconds: number, maxSeconds: number, random = Math.random): number {
+  return Math.max(1, Math.round(backoffDelay(attempt, { initial: baseSeconds, max: maxSeconds, jitter: 0.2 }, random)));
 }
