@@ -9,7 +9,7 @@ import { COMMAND_STATES } from '../contracts/messages.js';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
 import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
-import { TokenBuckets } from '../lib/token-bucket.js';
+import { TokenBuckets } from '../lib/rate-limit.js';
 import * as commands from '../model/commands.js';
 import { COMMAND_NAME, configDelta, documentProblem, mergePatch } from '../model/command-protocol.js';
 import { displayName } from './auth.js';

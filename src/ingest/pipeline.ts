@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
 import { retryWithBackoff } from '../lib/retry.js';
-import { TokenBuckets } from '../lib/token-bucket.js';
+import { TokenBuckets } from '../lib/rate-limit.js';
 import { DeviceAuthCache } from './auth-cache.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';

@@ -4,7 +4,7 @@ import { checkRuleFields, checkRuleId } from '../../src/model/rule-input.js';
 import { ratesBetween } from '../../src/api/system/rates.js';
 import { timeWindow, timeWindowIfAny } from '../../src/api/time-window.js';
 import { hashPassword, verifyPassword } from '../../src/identity/passwords.js';
-import { SlidingWindowLimiter } from '../../src/lib/sliding-window.js';
+import { SlidingWindowLimiter } from '../../src/lib/rate-limit.js';
 import { commandPace } from '../../src/api/commands.js';
 
 describe('SlidingWindowLimiter', () => {
