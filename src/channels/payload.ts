@@ -28,11 +28,8 @@ export const noticeLabel = (notice: Notice | undefined) =>
         ? `Escalation after ${notice.after_minutes} min`
         : 'Already open';
 
-/**
- * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
- * an escalation says so in `notice` (absent on the event's own notification, as the reference sends it).
- */
-export interface AlertPayload {
+/** What a notification tells of the alert itself, as the model reads it (model/alerts.ts AlertRow). */
+export interface AlertFields {
   alert_id: number;
   tenant_id: string;
   site_id: string;
@@ -42,9 +39,18 @@ export interface AlertPayload {
   title: string;
   fingerprint: string;
   severity: number;
-  severity_label: string;
   confidence: number;
   summary: string;
+  details: Record<string, unknown>;
+  status: string;
+}
+
+/**
+ * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
+ * an escalation says so in `notice` (absent on the event's own notification, as the reference sends it).
+ */
+export interface AlertPayload extends AlertFields {
+  severity_label: string;
   /** The state the event announces (the alert may have moved on since). */
   status: string;
   event: DeliveryEvent;
@@ -52,7 +58,6 @@ export interface AlertPayload {
   closed_at: string | null;
   /** On ACKNOWLEDGED events only. */
   acknowledged_at?: string;
-  details: Record<string, unknown>;
   notice?: Notice;
   /** Added as the job is sent (deliveryFields): what receivers order and de-duplicate by. */
   sequence?: number;

@@ -1,26 +1,13 @@
 // Alerts (fleet_alert): opened and closed by the evaluator, listed, acknowledged and closed by customers
 // (TenantTx), listed across tenants by operators (OperatorTx), read by the dispatcher (ServiceTx).
-import { severityLabel, type AlertPayload, type DeliveryEvent } from '../channels/payload.js';
+import { severityLabel, type AlertFields, type AlertPayload, type DeliveryEvent } from '../channels/payload.js';
 import type { AlertEvent } from '../contracts/messages.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 
 export type AlertStatus = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
 
-/** An alert as notifications announce it (alertsByIds, openAlertsOf). */
-export interface AlertRow {
-  alert_id: number;
-  tenant_id: string;
-  site_id: string;
-  device_id: string;
-  alert_type: string;
-  /** What a person reads as its name: the rule's name, or the type in words (ALERT_TITLE). */
-  title: string;
-  fingerprint: string;
-  severity: number;
-  confidence: number;
-  summary: string;
-  details: Record<string, unknown>;
-  status: string;
+/** An alert as notifications announce it (alertsByIds, openAlertsOf); its title is ALERT_TITLE. */
+export interface AlertRow extends AlertFields {
   created_at: Date;
   closed_at: Date | null;
   /** When it was acknowledged: the time of its ACKNOWLEDGED event. */
