@@ -65,16 +65,3 @@ export async function rebuildRollups(
   await db.withService((tx) => tx.query('SELECT telemetry_summarize_ingested()'));
   return { days: todo.length, skipped: all.length - todo.length, messages };
 }
-
-/**
- * A one-line progress bar for a terminal, with the day's own rate:
- * "[#####-----]  12/30 days  2026-11-12  1,234 messages  (45,678 msg/s)".
- */
-export function progressLine(
-  { day, done, days, messages, dayMessages, daySeconds }: RebuildProgress,
-  width = 30,
-): string {
-  const filled = Math.round((done / Math.max(days, 1)) * width);
-  const rate = Math.round(dayMessages / Math.max(daySeconds, 0.001)).toLocaleString('en');
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(done).padStart(String(days).length)}/${days} days  ${day}  ${messages.toLocaleString('en')} messages  (${rate} msg/s)`;
-}
