@@ -11,8 +11,8 @@ import * as dispatcher from '../delivery/dispatcher.js';
 import { createSecretBox } from '../lib/secrets.js';
 import * as deliveryWorker from '../delivery/worker.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../broker/embedded.js';
-import { Dynsec, serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from '../broker/dynsec.js';
-import { checkAlertReaders, startLoginSync } from '../broker-logins/sync.js';
+import { serviceUrl as dynsecServiceUrl, UNMANAGED_LOGINS } from '../broker/dynsec.js';
+import { checkAlertReaders, startBrokerLogins } from '../broker-logins/sync.js';
 import type { Config } from '../config.js';
 import { connect, type Connection } from '../db/connection.js';
 import { createDatabase, type Database } from '../db/database.js';
@@ -20,7 +20,7 @@ import { migrate, migrationRange, pendingMigrations } from '../db/migrate.js';
 import { startMaintenance } from '../db/maintenance.js';
 import { pruneOidcStorage } from '../identity/oidc-storage.js';
 import { pruneExpiredRollups } from '../model/rollups.js';
-import { createHttpServer } from '../http/server.js';
+import { createHttpServer, type HttpServer } from '../http/server.js';
 import { isLoopbackAddress, isLoopbackHost, listenWithFallback } from '../lib/listen.js';
 import { tileImageSources } from '../lib/map-tiles.js';
 import * as evaluator from '../evaluator/index.js';
@@ -76,6 +76,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const adminKey = resolveAdminKey(config);
   const secrets = createSecretBox(resolveSecretsKey(config));
   const cleanup: (() => Promise<void>)[] = [];
+  const onStop = (step: () => Promise<void>) => void cleanup.push(step);
   const stop = async () => {
     for (const step of cleanup.reverse()) {
       await step().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
@@ -84,58 +85,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   };
 
   try {
-    const connection = await connect({
-      databaseUrl: config.DATABASE_URL,
-      dataDir: config.PULSE_DATA_DIR,
-      poolSize: config.DATABASE_POOL_SIZE,
-      applicationName: `pulse ${options.roles.join(' ')}`,
-      loadDataDir: options.loadDataDir,
-    });
-    cleanup.push(() => connection.close());
-    if (options.migrate) {
-      const { applied } = await migrate(connection);
-      // One line, however many: a fresh database applies every migration there is.
-      if (applied.length > 0) log.info(`database migrated: ${migrationRange(applied.map((m) => m.name))}`);
-    } else {
-      const pending = await pendingMigrations(connection);
-      if (pending.length > 0) {
-        throw new Error(`the database schema is missing ${pending.length} migration(s); run \`pulse migrate\` first`);
-      }
-    }
-    const db = createDatabase(connection);
-
-    const maintenance = startMaintenance(db, log, {
-      daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
-      retentionDays: config.TELEMETRY_RETENTION_DAYS,
-      analyze: connection.engine === 'pglite',
-      prune: [
-        pruneOidcStorage,
-        (db) =>
-          pruneExpiredRollups(db, {
-            minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
-            hourDays: config.ROLLUP_1H_RETENTION_DAYS,
-          }),
-      ],
-    });
-    cleanup.push(() => maintenance.stop());
-
+    const { connection, db } = await openDatabase(options, onStop);
     const tls = await readTlsFiles(config);
-    let broker: EmbeddedBroker | undefined;
-    if (options.embeddedBroker && !config.MQTT_URL) {
-      broker = await startEmbeddedBroker({
-        host: config.MQTT_HOST,
-        port: config.MQTT_PORT,
-        log,
-        fallbackPort: {
-          remembered: rememberedPort(config.PULSE_DATA_DIR, 'mqtt'),
-          remember: (port) => rememberPort(config.PULSE_DATA_DIR, 'mqtt', port),
-        },
-        requireAuth: config.MODE === 'PROD',
-        maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
-        ...(tls && config.MQTT_TLS_PORT !== undefined && { tls: { ...tls, port: config.MQTT_TLS_PORT } }),
-      });
-      cleanup.push(() => broker!.stop());
-    }
+    const broker = options.embeddedBroker && !config.MQTT_URL ? await startBroker(config, log, tls, onStop) : undefined;
 
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics, prefix: 'pulse_' });
@@ -149,33 +101,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       tls,
       webSocketMaxPayload: config.MQTT_MAX_PACKET_BYTES,
     });
-    cleanup.push(() => http.app.close());
-    if (broker) {
-      const embedded = broker;
-      // Devices and browsers that only speak HTTP(S): MQTT over WebSocket on the HTTP port.
-      // The same bind rule as the MQTT port: a loopback MQTT_HOST takes no device from the network here either.
-      const mqttFromNetwork = !isLoopbackHost(config.MQTT_HOST);
-      http.app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
-        if (!mqttFromNetwork && !isLoopbackAddress(request.socket.remoteAddress)) {
-          return socket.close(1008, 'MQTT over WebSocket is taken from this machine only (MQTT_HOST)');
-        }
-        embedded.handleWebSocket(socket, request.ip);
-      });
-    }
-    if (tls) {
-      // A renewed certificate is taken on SIGHUP, without a restart; open connections keep theirs.
-      const reload = () =>
-        void readTlsFiles(config).then(
-          (renewed) => {
-            (http.app.server as unknown as SecureServer).setSecureContext(renewed!);
-            broker?.setSecureContext(renewed!);
-            log.info({ cert: config.TLS_CERT_FILE }, 'TLS certificate reloaded');
-          },
-          (error: unknown) => log.error({ err: error }, 'TLS certificate not reloaded; the old one stays'),
-        );
-      process.on('SIGHUP', reload);
-      cleanup.push(async () => void process.off('SIGHUP', reload));
-    }
+    onStop(() => http.app.close());
+    if (broker) serveMqttOverWebSocket(http, broker, config);
+    if (tls) reloadTlsOnHangup(config, log, http, broker, onStop);
     http.addHealthCheck('database', async () => ({
       status: 'ok',
       engine: connection.engine,
@@ -188,23 +116,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 
     // What devices are told to connect to: never with the credentials MQTT_URL may carry.
     const mqttUrl = config.MQTT_URL ? withoutCredentials(config.MQTT_URL) : broker?.url;
-    if (!mqttUrl && options.roles.includes('ingest')) {
-      log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
-    }
-    if (config.MODE === 'PROD' && config.MQTT_URL && config.MQTT_BROKER_AUTH === 'none') {
-      log.warn(
-        'MQTT_BROKER_AUTH=none: Pulse does not manage device logins on MQTT_URL; unless the broker is secured otherwise, any client can read and publish device topics (MQTT_BROKER_AUTH=dynsec for Mosquitto)',
-      );
-    }
+    warnOfUnguardedMqtt(options, mqttUrl);
     const bus = await openBus(config, options.roles, log);
-    cleanup.push(() => bus.close());
+    onStop(() => bus.close());
     http.addHealthCheck('bus', () => bus.health());
-    const logins = await openBrokerLogins(config, options.roles, { bus, db, log });
-    if (logins) cleanup.push(() => logins.close());
-    if (broker) {
-      const readers = checkAlertReaders(broker, { db, bus });
-      cleanup.push(readers.stop);
-    }
+    const logins = await startBrokerLogins(config, options.roles, { bus, db, log });
+    if (logins) onStop(() => logins.close());
+    if (broker) onStop(checkAlertReaders(broker, { db, bus }).stop);
     const deps: RoleDeps = {
       config,
       db,
@@ -227,31 +145,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     for (const name of options.roles) {
       const role = await roleStarters[name](deps);
       roles.push(role);
-      cleanup.push(() => role.stop());
+      onStop(() => role.stop());
       http.addHealthCheck(name, () => role.health());
     }
 
     // Every gate of this process is installed: devices may connect (ADR 019).
     broker?.open();
-
-    // This process owns the embedded database: the CLI's commands come through here (ADR 017).
-    const ownsDataDir = connection.engine === 'pglite' && !config.PULSE_DATA_DIR.startsWith('memory://');
-    const controlKey = ownsDataDir ? registerControlRoute(http.app, { db, config, secrets, bus }) : undefined;
-
-    await http.app.ready();
-    const listenHost = config.HOST ?? options.defaultHost ?? '0.0.0.0';
-    const httpPort = await listenWithFallback(http.app.server, listenHost, config.PORT, (taken) =>
-      log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
+    const { httpPort, publicUrl, localUrls } = await listen(
+      options,
+      deps,
+      { connection, secure: tls !== undefined },
+      onStop,
     );
-    const scheme = tls ? 'https' : 'http';
-    if (controlKey) {
-      const host = ['0.0.0.0', '::'].includes(listenHost) ? '127.0.0.1' : listenHost;
-      const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
-      writeControlInfo(config.PULSE_DATA_DIR, { url, key: controlKey, pid: process.pid });
-      cleanup.push(async () => removeControlInfo(config.PULSE_DATA_DIR));
-    }
-    const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `${scheme}://localhost:${httpPort}`;
-    const localUrls = [`${scheme}://localhost:${httpPort}`, `${scheme}://127.0.0.1:${httpPort}`];
     for (const role of roles) await role.listening?.(publicUrl, localUrls);
 
     return {
@@ -272,6 +177,144 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     await stop();
     throw error;
   }
+}
+
+type OnStop = (step: () => Promise<void>) => void;
+
+/** Opens the database, migrates it (pulse up) or refuses an outdated schema, and starts its maintenance. */
+async function openDatabase({ config, log, ...options }: PlatformOptions, onStop: OnStop) {
+  const connection = await connect({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.PULSE_DATA_DIR,
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: `pulse ${options.roles.join(' ')}`,
+    loadDataDir: options.loadDataDir,
+  });
+  onStop(() => connection.close());
+  if (options.migrate) {
+    const { applied } = await migrate(connection);
+    // One line, however many: a fresh database applies every migration there is.
+    if (applied.length > 0) log.info(`database migrated: ${migrationRange(applied.map((m) => m.name))}`);
+  } else {
+    const pending = await pendingMigrations(connection);
+    if (pending.length > 0) {
+      throw new Error(`the database schema is missing ${pending.length} migration(s); run \`pulse migrate\` first`);
+    }
+  }
+  const db = createDatabase(connection);
+
+  const maintenance = startMaintenance(db, log, {
+    daysAhead: config.TELEMETRY_PARTITION_DAYS_AHEAD,
+    retentionDays: config.TELEMETRY_RETENTION_DAYS,
+    analyze: connection.engine === 'pglite',
+    prune: [
+      pruneOidcStorage,
+      (db) =>
+        pruneExpiredRollups(db, {
+          minuteDays: config.ROLLUP_1M_RETENTION_DAYS,
+          hourDays: config.ROLLUP_1H_RETENTION_DAYS,
+        }),
+    ],
+  });
+  onStop(() => maintenance.stop());
+  return { connection, db };
+}
+
+async function startBroker(
+  config: Config,
+  log: Logger,
+  tls: { cert: Buffer; key: Buffer } | undefined,
+  onStop: OnStop,
+): Promise<EmbeddedBroker> {
+  const broker = await startEmbeddedBroker({
+    host: config.MQTT_HOST,
+    port: config.MQTT_PORT,
+    log,
+    fallbackPort: {
+      remembered: rememberedPort(config.PULSE_DATA_DIR, 'mqtt'),
+      remember: (port) => rememberPort(config.PULSE_DATA_DIR, 'mqtt', port),
+    },
+    requireAuth: config.MODE === 'PROD',
+    maxPacketBytes: config.MQTT_MAX_PACKET_BYTES,
+    ...(tls && config.MQTT_TLS_PORT !== undefined && { tls: { ...tls, port: config.MQTT_TLS_PORT } }),
+  });
+  onStop(() => broker.stop());
+  return broker;
+}
+
+/** Devices and browsers that only speak HTTP(S): MQTT over WebSocket on the HTTP port. */
+function serveMqttOverWebSocket(http: HttpServer, broker: EmbeddedBroker, config: Config): void {
+  // The same bind rule as the MQTT port: a loopback MQTT_HOST takes no device from the network here either.
+  const mqttFromNetwork = !isLoopbackHost(config.MQTT_HOST);
+  http.app.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, request) => {
+    if (!mqttFromNetwork && !isLoopbackAddress(request.socket.remoteAddress)) {
+      return socket.close(1008, 'MQTT over WebSocket is taken from this machine only (MQTT_HOST)');
+    }
+    broker.handleWebSocket(socket, request.ip);
+  });
+}
+
+/** A renewed certificate is taken on SIGHUP, without a restart; open connections keep theirs. */
+function reloadTlsOnHangup(
+  config: Config,
+  log: Logger,
+  http: HttpServer,
+  broker: EmbeddedBroker | undefined,
+  onStop: OnStop,
+): void {
+  const reload = () =>
+    void readTlsFiles(config).then(
+      (renewed) => {
+        (http.app.server as unknown as SecureServer).setSecureContext(renewed!);
+        broker?.setSecureContext(renewed!);
+        log.info({ cert: config.TLS_CERT_FILE }, 'TLS certificate reloaded');
+      },
+      (error: unknown) => log.error({ err: error }, 'TLS certificate not reloaded; the old one stays'),
+    );
+  process.on('SIGHUP', reload);
+  onStop(async () => void process.off('SIGHUP', reload));
+}
+
+function warnOfUnguardedMqtt({ config, roles, log }: PlatformOptions, mqttUrl: string | undefined): void {
+  if (!mqttUrl && roles.includes('ingest')) {
+    log.warn('MQTT_URL is unset and no embedded broker runs here: ingest takes HTTP only');
+  }
+  if (config.MODE === 'PROD' && config.MQTT_URL && config.MQTT_BROKER_AUTH === 'none') {
+    log.warn(
+      'MQTT_BROKER_AUTH=none: Pulse does not manage device logins on MQTT_URL; unless the broker is secured otherwise, any client can read and publish device topics (MQTT_BROKER_AUTH=dynsec for Mosquitto)',
+    );
+  }
+}
+
+/**
+ * Listens (on a free port when PORT is taken) and, when this process owns the embedded database, takes the
+ * CLI's commands over the control route (ADR 017). Returns the URL users reach it at and its loopback URLs.
+ */
+async function listen(
+  { config, log, defaultHost }: PlatformOptions,
+  deps: RoleDeps,
+  { connection, secure }: { connection: Connection; secure: boolean },
+  onStop: OnStop,
+) {
+  const ownsDataDir = connection.engine === 'pglite' && !config.PULSE_DATA_DIR.startsWith('memory://');
+  const { db, secrets, bus, http } = deps;
+  const controlKey = ownsDataDir ? registerControlRoute(http.app, { db, config, secrets, bus }) : undefined;
+
+  await http.app.ready();
+  const listenHost = config.HOST ?? defaultHost ?? '0.0.0.0';
+  const httpPort = await listenWithFallback(http.app.server, listenHost, config.PORT, (taken) =>
+    log.warn(`HTTP port ${taken} is in use; listening on a free port instead (set PORT to choose one)`),
+  );
+  const scheme = secure ? 'https' : 'http';
+  if (controlKey) {
+    const host = ['0.0.0.0', '::'].includes(listenHost) ? '127.0.0.1' : listenHost;
+    const url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${httpPort}`;
+    writeControlInfo(config.PULSE_DATA_DIR, { url, key: controlKey, pid: process.pid });
+    onStop(async () => removeControlInfo(config.PULSE_DATA_DIR));
+  }
+  const publicUrl = config.PUBLIC_URL?.replace(/\/$/, '') ?? `${scheme}://localhost:${httpPort}`;
+  const localUrls = [`${scheme}://localhost:${httpPort}`, `${scheme}://127.0.0.1:${httpPort}`];
+  return { httpPort, publicUrl, localUrls };
 }
 
 async function openBus(config: Config, roles: readonly RoleName[], log: Logger): Promise<Bus> {
@@ -298,31 +341,6 @@ const withoutCredentials = (url: string) => {
   parsed.password = '';
   return parsed.toString();
 };
-
-/**
- * With MQTT_BROKER_AUTH=dynsec, a process that makes tokens (provision, api) keeps the broker's device
- * logins: passwords where tokens are made, enabled/disabled on every device.changed, and (provision) a
- * full reconcile at start. Ingest opens it too, for the service login its subscription uses: whichever
- * process starts first creates it.
- */
-async function openBrokerLogins(
-  config: Config,
-  roles: readonly RoleName[],
-  deps: { bus: Bus; db: Database; log: Logger },
-) {
-  if (config.MQTT_BROKER_AUTH !== 'dynsec' || !config.MQTT_URL) return undefined;
-  if (!roles.some((role) => role === 'provision' || role === 'api' || role === 'ingest')) return undefined;
-  const ca = config.MQTT_CA_FILE ? await readFile(config.MQTT_CA_FILE) : undefined;
-  const dynsec = await Dynsec.open(config.MQTT_URL, deps.log, ca);
-  const sync = await startLoginSync({ logins: dynsec, ...deps, reconcile: roles.includes('provision') });
-  return {
-    logins: dynsec,
-    close: async () => {
-      await sync.stop();
-      await dynsec.close();
-    },
-  };
-}
 
 /** TLS_CERT_FILE and TLS_KEY_FILE, read (at start and on SIGHUP); undefined when TLS is off. */
 async function readTlsFiles(config: Config): Promise<{ cert: Buffer; key: Buffer } | undefined> {

@@ -9,6 +9,7 @@ import { ROLES, type Role } from '../../model/users.js';
 import type { CommandName, CommandOutput } from '../commands.js';
 import { embeddedDatabaseOwner, loadConfigOrExit, positiveInt, withDatabase } from './common.js';
 
+// A registrar, like the API's route registrars: the group's commands one after another, as commander declares them.
 export function addAdminCommands(program: Command): void {
   const device = program
     .command('device')

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import type { RebuildProgress } from '../../model/rollup-rebuild.js';
 import { loadConfigOrExit, positiveInt, refuseWhileHeld, withDatabase } from './common.js';
 
+// A registrar, like the API's route registrars: the group's commands one after another, as commander declares them.
 export function addDataCommands(program: Command): void {
   program
     .command('migrate')

@@ -15,6 +15,7 @@ const DEMO_TENANTS = [
   { tenantId: 'tenant-b', sites: ['factory-floor', 'loading-dock', 'office-hvac'] },
 ];
 
+// A registrar, like the API's route registrars: the group's commands one after another, as commander declares them.
 export function addServeCommands(program: Command): void {
   program
     .command('up')
