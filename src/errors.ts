@@ -1,6 +1,6 @@
 // Errors a user can act on: a stable code and a message, thrown by the model and the roles alike. They know
 // nothing of HTTP: the edge maps each code to a status and the reference's `{"detail": "<message>"}` body
-// in one place (src/http/error-status.ts); the CLI prints the message.
+// in one place (src/http/error-answers.ts); the CLI prints the message.
 export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { inSavepoint, type Database, type OperatorTx } from '../../db/database.js';
 import { recordAudit } from '../../model/audit.js';
 import { AppError } from '../../errors.js';
-import { errorStatus } from '../../http/error-status.js';
+import { errorStatus } from '../../http/error-answers.js';
 import { auditNoteOf } from '../audit-note.js';
 import { principalOf } from '../guard.js';
 
