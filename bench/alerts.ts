@@ -7,7 +7,7 @@
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startTestPlatform } from '../test/helpers/platform.js';
 import { saveResult } from './results.js';
-import type { AcceptedMessage } from '../src/model/telemetry.js';
+import type { AcceptedMessage } from '../src/contracts/messages.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)

@@ -4,7 +4,7 @@
 // different keys in rotation (a lookup each time a key's 5 s cache has lapsed; here each key's first call).
 // Then the key check alone, in this process: a cached key, and a key looked up every time (no cache).
 // Prints p50/p95 latency and requests per second of each and writes bench/results/api-keys-*.json.
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/app/log.js';
 import { apiKeyVerifier } from '../src/api/api-keys.js';
 import { findKeyBySecret, recordKeyUses } from '../src/model/api-keys.js';
 import { tokenFor } from '../test/helpers/identity.js';

@@ -103,7 +103,7 @@ const env = {
   // ROLLUP_INTERVAL_SECONDS=30 shows what folding telemetry into rollups every 5 s costs PostgreSQL.
   ...(process.env.ROLLUP_INTERVAL_SECONDS && { ROLLUP_INTERVAL_SECONDS: process.env.ROLLUP_INTERVAL_SECONDS }),
 };
-const migrated = spawnSync(process.execPath, ['dist/cli.js', 'migrate'], { env: { ...process.env, ...env } });
+const migrated = spawnSync(process.execPath, ['dist/app/cli.js', 'migrate'], { env: { ...process.env, ...env } });
 if (migrated.status !== 0) throw new Error(`migrate failed: ${migrated.stderr}`);
 
 const processes: PulseProcess[] = [];

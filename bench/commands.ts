@@ -46,13 +46,13 @@ const env = {
   HEARTBEAT_STALE_SECONDS: '3600',
 };
 const cli = (...command: string[]) =>
-  execFileSync(process.execPath, ['dist/cli.js', ...command], { env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  execFileSync(process.execPath, ['dist/app/cli.js', ...command], { env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
 cli('migrate');
 const pulse = spawn(
   process.execPath,
   [
     '--max-semi-space-size=64',
-    'dist/cli.js',
+    'dist/app/cli.js',
     'run',
     'api',
     'provision',

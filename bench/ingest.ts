@@ -84,7 +84,7 @@ const env = {
   ...(ROLLUPS === 'after' && { ROLLUP_INTERVAL_SECONDS: '3600' }),
 };
 // The compiled program, as users run it (`npm run bench:ingest` builds it first).
-const cli = ['--max-semi-space-size=64', 'dist/cli.js']; // the flags bin/pulse.js runs with
+const cli = ['--max-semi-space-size=64', 'dist/app/cli.js']; // the flags bin/pulse.js runs with
 await new Promise<void>((resolve, reject) =>
   spawn(process.execPath, [...cli, 'migrate'], { env, stdio: 'ignore' }).on('exit', (code) =>
     code === 0 ? resolve() : reject(new Error('migrate failed')),

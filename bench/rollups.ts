@@ -13,7 +13,7 @@
 // `--keep yes` leaves the database for EXPLAIN.
 import { connect } from '../src/db/connection.js';
 import { createDatabase, type Database } from '../src/db/database.js';
-import { rebuildRollups } from '../src/rollup-rebuild.js';
+import { rebuildRollups } from '../src/model/rollup-rebuild.js';
 import { migrate } from '../src/db/migrate.js';
 import { rollUpSlice, rollupHorizon } from '../src/model/rollups.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';

@@ -8,9 +8,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/app/cli.js', import.meta.url));
 if (!existsSync(cli)) {
-  console.error('pulse: dist/cli.js is missing; run `npm install` (or `npm run build`) in the checkout first');
+  console.error('pulse: dist/app/cli.js is missing; run `npm install` (or `npm run build`) in the checkout first');
   process.exit(1);
 }
 await import(cli);

@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import openapiTS, { astToString } from 'openapi-typescript';
 import prettier from 'prettier';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { startPlatform } from '../src/platform.js';
+import { createLogger } from '../src/app/log.js';
+import { startPlatform } from '../src/app/platform.js';
 import { ROLE_NAMES } from '../src/roles.js';
 
 const TARGET = 'web/src/lib/api.gen.ts';

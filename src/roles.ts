@@ -8,7 +8,8 @@ import type { Config } from './config.js';
 import type { ManagedLogins } from './broker/dynsec.js';
 import type { Database } from './db/database.js';
 import type { SecretBox } from './lib/secrets.js';
-import type { ComponentHealth, HttpServer } from './http/server.js';
+import type { ComponentHealth } from './contracts/health.js';
+import type { HttpServer } from './http/server.js';
 
 export interface RoleDeps {
   config: Config;

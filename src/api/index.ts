@@ -15,7 +15,7 @@ import { Obj } from '../lib/schema.js';
 import { ensureIssuerState, publicJwk } from '../identity/issuer-state.js';
 import { createBuiltInIssuer, mountBuiltInIssuer, OIDC_MOUNT } from '../identity/provider.js';
 import { createUsers } from '../identity/users.js';
-import { SlidingWindowLimiter } from '../lib/sliding-window.js';
+import { SlidingWindowLimiter } from '../lib/rate-limit.js';
 import type { RoleDeps, RunningRole } from '../roles.js';
 import {
   builtInUserCheck,

@@ -14,8 +14,7 @@ import { AppError } from '../errors.js';
 import { isOperator, type CheckPrincipal, type Principal, type VerifyToken } from './auth.js';
 import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';
-import type { AcceptedMessage } from '../model/telemetry.js';
-import type { AlertEvent } from '../model/alerts.js';
+import type { AcceptedMessage, AlertEvent } from '../contracts/messages.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../model/users.js';
 
 const AUTH_TIMEOUT_MS = 10_000;

@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
 import type { Users } from '../identity/users.js';
-import { FailureLimit } from '../lib/failure-limit.js';
+import { FailureLimit } from '../lib/rate-limit.js';
 import { NoContent } from '../lib/schema.js';
 import { builtInUsersOnly, Password } from './customer/users.js';
 import { principalOf } from './guard.js';

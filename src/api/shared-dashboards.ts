@@ -7,7 +7,7 @@ import type { Database, TenantTx } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
 import { sha256Hex } from '../lib/credentials.js';
-import type { SlidingWindowLimiter } from '../lib/sliding-window.js';
+import type { SlidingWindowLimiter } from '../lib/rate-limit.js';
 import { liveShare } from '../model/dashboards.js';
 import type { Retention } from '../model/resolution.js';
 import { DashboardData } from './customer/dashboard-data.js';

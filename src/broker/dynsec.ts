@@ -6,7 +6,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
-import type { BrokerPasswords } from '../model/provisioning.js';
 
 const CONTROL = '$CONTROL/dynamic-security/v1';
 const TIMEOUT_MS = 10_000;
@@ -82,8 +81,10 @@ interface Response {
   correlationData?: string;
 }
 
-/** Logins Pulse keeps on a broker it manages: devices' (BrokerPasswords) and tenants' alert readers. */
-export interface ManagedLogins extends BrokerPasswords {
+/** Logins Pulse keeps on a broker it manages: devices' (the model's BrokerPasswords) and tenants' alert readers. */
+export interface ManagedLogins {
+  /** Where a device's new token becomes its password. */
+  setPassword(tenantId: string, deviceId: string, token: string): Promise<void>;
   /** Creates an alert reader `<tenant>/alerts/<name>` allowed to subscribe to alerts/<tenant>/# only. */
   setReader(tenantId: string, name: string, password: string): Promise<void>;
   removeReader(tenantId: string, name: string): Promise<void>;

@@ -25,7 +25,6 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import { createWebSocketStream, type WebSocket } from 'ws';
 import { Aedes, type AedesOptions, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import { rememberedPort, rememberPort } from '../data-dir.js';
 import { matchesDeviceFilter } from '../lib/device-topics.js';
 import { listenWithFallback } from '../lib/listen.js';
 
@@ -102,8 +101,8 @@ export async function startEmbeddedBroker(options: {
   host: string;
   port: number;
   log: Logger;
-  /** Where to remember a fallback port (PULSE_DATA_DIR), unless the data lives in memory. */
-  dataDir?: string | undefined;
+  /** The port it fell back to last time, and where to keep a new one (PULSE_DATA_DIR). */
+  fallbackPort?: { remembered: number | undefined; remember(port: number): void } | undefined;
   /** Refuse clients that do not log in (PROD). */
   requireAuth: boolean;
   /** Connections sending a larger packet are closed before it is read (MQTT_MAX_PACKET_BYTES). */
@@ -265,7 +264,7 @@ export async function startEmbeddedBroker(options: {
       options.log.warn(`MQTT TLS port ${taken} is in use; the embedded broker listens for mqtts:// on another port`),
     );
   }
-  // The fallback port is kept in the data dir: device scripts written against it keep working after a restart.
+  // A fallback port is remembered (in the data dir): device scripts written against it keep working after a restart.
   const port = await listenWithFallback(
     server,
     options.host,
@@ -274,9 +273,9 @@ export async function startEmbeddedBroker(options: {
       options.log.warn(
         `MQTT port ${taken} is in use; the embedded broker listens on another port instead (set MQTT_PORT, or MQTT_URL to use the broker that is there)`,
       ),
-    options.dataDir ? rememberedPort(options.dataDir, 'mqtt') : undefined,
+    options.fallbackPort?.remembered,
   );
-  if (options.dataDir && port !== options.port && options.port !== 0) rememberPort(options.dataDir, 'mqtt', port);
+  if (port !== options.port && options.port !== 0) options.fallbackPort?.remember(port);
   const host = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   return {
     port,

@@ -4,10 +4,8 @@
 //     is only live, so the roles can run as separate processes and several instances (ADR 015).
 // A throwing handler never affects the publisher or other handlers.
 import type { Logger } from 'pino';
-import type { ComponentHealth } from '../http/server.js';
-import type { AcceptedMessage } from '../model/telemetry.js';
-import type { AlertEvent } from '../model/alerts.js';
-import type { CommandChange, DeviceKey } from '../model/commands.js';
+import type { ComponentHealth } from '../contracts/health.js';
+import type { AcceptedMessage, AlertEvent, CommandChange, DeviceKey } from '../contracts/messages.js';
 
 export interface BusEvents {
   /** Messages accepted by ingest, before they are stored (live views); gathered per event-loop turn. Live. */

@@ -12,35 +12,6 @@ export const SEVERITY_LABELS: Record<number, string> = { 1: 'INFO', 2: 'LOW', 3:
 export const severityLabel = (severity: number) =>
   SEVERITY_LABELS[Math.min(5, Math.max(1, Math.round(severity)))] ?? 'INFO';
 
-export interface AlertRow {
-  alert_id: number;
-  tenant_id: string;
-  site_id: string;
-  device_id: string;
-  alert_type: string;
-  /** What a person reads as its name: the rule's name, or the type in words (model/alerts.ts ALERT_TITLE). */
-  title: string;
-  fingerprint: string;
-  severity: number;
-  confidence: number;
-  summary: string;
-  details: Record<string, unknown>;
-  status: string;
-  created_at: Date;
-  closed_at: Date | null;
-  /** Read where an ACKNOWLEDGED event may be dispatched (alertsByIds); absent elsewhere. */
-  acknowledged_at?: Date | null;
-}
-
-/** When the event happened, if it has: an OPEN when the alert opened, and so on. */
-export function eventHappenedAt(
-  alert: { created_at: Date; closed_at: Date | null; acknowledged_at?: Date | null | undefined },
-  event: DeliveryEvent,
-): Date | null {
-  if (event === 'OPEN') return alert.created_at;
-  return (event === 'CLOSED' ? alert.closed_at : alert.acknowledged_at) ?? null;
-}
-
 /**
  * A follow-up of an OPEN nobody acknowledged (its n-th repeat, or an escalation step), or the OPEN a route
  * sends for an alert that was already open when the route was created or widened to match it (backfill).
@@ -58,12 +29,31 @@ export const noticeLabel = (notice: Notice | undefined) =>
         ? `Escalation after ${notice.after_minutes} min`
         : 'Already open';
 
+/** What a notification tells of the alert itself, as the model reads it (model/alerts.ts AlertRow). */
+export interface AlertFields {
+  alert_id: number;
+  tenant_id: string;
+  site_id: string;
+  device_id: string;
+  alert_type: string;
+  /** What a person reads as its name: the rule's name, or the type in words. */
+  title: string;
+  fingerprint: string;
+  severity: number;
+  confidence: number;
+  summary: string;
+  details: Record<string, unknown>;
+  status: string;
+}
+
 /**
  * The alert as channels send it: dates as ISO strings, plus its severity label and the event; a repeat or
  * an escalation says so in `notice` (absent on the event's own notification, as the original sends it).
  */
-export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at' | 'acknowledged_at'> & {
+export interface AlertPayload extends AlertFields {
   severity_label: string;
+  /** The state the event announces (the alert may have moved on since). */
+  status: string;
   event: DeliveryEvent;
   created_at: string;
   closed_at: string | null;
@@ -74,7 +64,7 @@ export type AlertPayload = Omit<AlertRow, 'created_at' | 'closed_at' | 'acknowle
   sequence?: number;
   alert_status?: string;
   delivery_id?: string;
-};
+}
 
 /**
  * The payload as one job sends it, every attempt alike: its place in the alert's sequence, the alert's
@@ -88,48 +78,24 @@ export function deliveryFields(
   return { ...payload, sequence: job.sequence, alert_status: job.alert_status, delivery_id: job.delivery_id };
 }
 
-export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {
-  return {
-    alert_id: alert.alert_id,
-    tenant_id: alert.tenant_id,
-    site_id: alert.site_id,
-    device_id: alert.device_id,
-    alert_type: alert.alert_type,
-    title: alert.title,
-    fingerprint: alert.fingerprint,
-    severity: alert.severity,
-    severity_label: severityLabel(alert.severity),
-    confidence: alert.confidence,
-    summary: alert.summary,
-    // The state the event announces (the alert may have moved on since).
-    status: event,
-    event,
-    created_at: alert.created_at.toISOString(),
-    closed_at: alert.closed_at?.toISOString() ?? null,
-    ...(event === 'ACKNOWLEDGED' && alert.acknowledged_at && { acknowledged_at: alert.acknowledged_at.toISOString() }),
-    details: alert.details ?? {},
-  };
-}
-
 /** A payload for test deliveries, recognisable as such. */
 export function testPayload(tenantId: string, now = new Date()): AlertPayload {
-  return buildPayload(
-    {
-      alert_id: 0,
-      tenant_id: tenantId,
-      site_id: 'test-site',
-      device_id: 'test-device',
-      alert_type: 'TEST_ALERT',
-      title: 'Test alert',
-      fingerprint: 'TEST',
-      severity: 1,
-      confidence: 1,
-      summary: 'Test delivery from Pulse',
-      details: { test: true },
-      status: 'OPEN',
-      created_at: now,
-      closed_at: null,
-    },
-    'OPEN',
-  );
+  return {
+    alert_id: 0,
+    tenant_id: tenantId,
+    site_id: 'test-site',
+    device_id: 'test-device',
+    alert_type: 'TEST_ALERT',
+    title: 'Test alert',
+    fingerprint: 'TEST',
+    severity: 1,
+    severity_label: severityLabel(1),
+    confidence: 1,
+    summary: 'Test delivery from Pulse',
+    status: 'OPEN',
+    event: 'OPEN',
+    created_at: now.toISOString(),
+    closed_at: null,
+    details: { test: true },
+  };
 }

@@ -4,6 +4,7 @@
 // The bodies are checked exactly as the MQTT replies are (parseReply).
 import { Type } from '@sinclair/typebox';
 import type { Bus } from '../bus/index.js';
+import type { DeviceKey } from '../contracts/messages.js';
 import { narrow, type Database } from '../db/database.js';
 import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
@@ -20,7 +21,7 @@ export interface DeviceCommandRouteDeps {
   bus: Bus;
   /** Whether the token is this active device's (ingest's registry cache). */
   pipeline: { credentialsValid(tenantId: string, deviceId: string, token: string): Promise<boolean> };
-  recordReply: (device: commands.DeviceKey, reply: Reply) => Promise<void>;
+  recordReply: (device: DeviceKey, reply: Reply) => Promise<void>;
   maxInFlight: number;
   signing: LinkSigning;
 }
@@ -56,9 +57,9 @@ export function registerDeviceCommandRoutes(app: App, deps: DeviceCommandRouteDe
   }
 
   /** Waits until the bus hints at something for this device, or RECHECK_MS, or the deadline. */
-  function somethingFor(device: commands.DeviceKey, deadline: number): Promise<void> {
+  function somethingFor(device: DeviceKey, deadline: number): Promise<void> {
     return new Promise((resolve) => {
-      const mine = (keys: commands.DeviceKey[]) =>
+      const mine = (keys: DeviceKey[]) =>
         keys.some((key) => key.tenant_id === device.tenant_id && key.device_id === device.device_id);
       const done = () => {
         clearTimeout(timer);

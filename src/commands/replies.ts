@@ -4,6 +4,7 @@
 // tried alone, so one bad reply never takes the others down with it.
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
+import type { CommandChange, DeviceKey } from '../contracts/messages.js';
 import type { Database, ServiceTx } from '../db/database.js';
 import * as commands from '../model/commands.js';
 import { setReportedAttributes } from '../model/device-registry.js';
@@ -12,16 +13,16 @@ import type { Reply } from '../model/command-protocol.js';
 /** Replies per transaction at most: a burst is recorded in several, each acknowledged when it commits. */
 const MAX_BATCH = 500;
 
-type Pending = { device: commands.DeviceKey; reply: Reply; done: (error?: unknown) => void };
+type Pending = { device: DeviceKey; reply: Reply; done: (error?: unknown) => void };
 type Effect = {
-  presence?: commands.DeviceKey & { online: boolean };
-  config?: commands.DeviceKey;
-  change?: commands.CommandChange;
-  labels?: commands.DeviceKey;
+  presence?: DeviceKey & { online: boolean };
+  config?: DeviceKey;
+  change?: CommandChange;
+  labels?: DeviceKey;
 };
 
 /** One reply's change, inside the caller's transaction. */
-async function apply(tx: ServiceTx, device: commands.DeviceKey, reply: Reply): Promise<Effect> {
+async function apply(tx: ServiceTx, device: DeviceKey, reply: Reply): Promise<Effect> {
   switch (reply.type) {
     case 'commands_ready':
     case 'commands_offline': {
@@ -79,7 +80,7 @@ export function createReplyRecorder(db: Database, bus: Bus, log?: Logger) {
   }
 
   /** Resolves once the reply is recorded (a QoS 1 reply is acknowledged only then). */
-  return function record(device: commands.DeviceKey, reply: Reply): Promise<void> {
+  return function record(device: DeviceKey, reply: Reply): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = (error?: unknown) => (error === undefined ? resolve() : reject(error as Error));
       const size = pending.push({ device, reply, done });

@@ -14,7 +14,8 @@ import * as commands from '../model/commands.js';
 import { commandsTopic, CONFIG_LEAF } from '../model/command-protocol.js';
 import { createJobRunner } from './jobs.js';
 import { withDownloadLink } from './firmware-link.js';
-import type { ComponentHealth } from '../http/server.js';
+import type { ComponentHealth } from '../contracts/health.js';
+import type { DeviceKey } from '../contracts/messages.js';
 
 const BATCH_DEVICES = 500;
 const PUBLISH_TIMEOUT_MS = 10_000;
@@ -33,11 +34,11 @@ export async function startCommandSender(deps: RoleDeps): Promise<CommandSender>
   const signing = { secrets: deps.secrets, ttlSeconds: config.FIRMWARE_URL_TTL_SECONDS, publicUrl: config.PUBLIC_URL };
 
   // Devices to serve, gathered per event-loop turn; `resend` when one of them has just connected.
-  let waiting = new Map<string, { device: commands.DeviceKey; resend: boolean }>();
+  let waiting = new Map<string, { device: DeviceKey; resend: boolean }>();
   let serving: Promise<void> | undefined;
   let stopped = false;
 
-  function want(devices: commands.DeviceKey[], resend: boolean): void {
+  function want(devices: DeviceKey[], resend: boolean): void {
     if (stopped || !client) return;
     const first = waiting.size === 0;
     for (const device of devices) {

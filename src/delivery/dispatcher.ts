@@ -10,9 +10,9 @@
 // unacknowledged alerts are due on routes asking for them; the job's notice key makes each one happen
 // once however many dispatchers run.
 import type { RoleDeps, RunningRole } from '../roles.js';
-import { buildPayload, type DeliveryEvent } from '../channels/payload.js';
+import type { DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx } from '../db/database.js';
-import { alertsByIds, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
+import { alertsByIds, buildPayload, openAlertsOf, recentAlertEvents } from '../model/alerts.js';
 import { backfillTimes, insertJobs, type NewJob } from '../model/deliveries.js';
 import { activeRoutes, eventStillDue, routeMatches, takeBackfillRoutes } from '../model/routes.js';
 import { markSilenced, silenceMatches, silencesFor } from '../model/silences.js';
@@ -28,6 +28,133 @@ async function queueJobs(tx: ServiceTx, planned: NewJob[]): Promise<{ queued: nu
   await markSilenced(tx, silencedAlerts);
   // One insert, in the order planned: the alert's notifications are numbered in event order, held or not.
   return insertJobs(tx, planned);
+}
+
+/** Counts of what the dispatcher planned, for its health. */
+interface PlanCounters {
+  alerts_processed: number;
+  routes_matched: number;
+}
+
+type ScopeError = (error: unknown, scope: { tenant_id: string }) => void;
+
+/** A job for each route that matches each event, still due, and held where a silence covers it. */
+async function planEventJobs(
+  tx: ServiceTx,
+  events: { alert_id: number; event: DeliveryEvent }[],
+  counters: PlanCounters,
+  scopeError: ScopeError,
+): Promise<NewJob[]> {
+  const alerts = new Map(
+    (await alertsByIds(tx, [...new Set(events.map((e) => e.alert_id))])).map((a) => [a.alert_id, a]),
+  );
+  const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
+  const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
+  const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
+  const silences = await silencesFor(tx, [...alerts.values()], new Date(earliest));
+  const inScope = await scopeMatcher(tx, [...routes, ...silences], [...alerts.values()], scopeError);
+  const planned: NewJob[] = [];
+  for (const { alert_id, event } of events) {
+    const alert = alerts.get(alert_id);
+    if (!alert) continue;
+    counters.alerts_processed += 1;
+    const payload = buildPayload(alert, event);
+    for (const route of routes) {
+      if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
+      // A route's selector picks the alerts it opens on, as their devices are then; the CLOSED of one it
+      // notified follows wherever the device is now (one whose OPEN it never sent is set aside).
+      const followsOpen = event !== 'OPEN' && route.deliver_on.includes('OPEN');
+      if (!followsOpen && !inScope(route, alert)) continue;
+      if (!eventStillDue(route, alert, event)) continue;
+      counters.routes_matched += 1;
+      // Held by a silence covering the moment it happened: kept, never sent (and never later).
+      const silence = silences.find((s) => silenceMatches(s, alert, event) && inScope(s, alert));
+      planned.push({
+        tenant_id: alert.tenant_id,
+        alert_id,
+        integration_id: route.integration_id,
+        route_id: route.route_id,
+        deliver_on_event: event,
+        payload_json: payload,
+        silence_id: silence?.silence_id,
+      });
+    }
+  }
+  return planned;
+}
+
+/** The repeats and escalations due now on routes asking for them (ADR 022). */
+async function planFollowUps(tx: ServiceTx, now: Date, scopeError: ScopeError): Promise<NewJob[]> {
+  const planned: NewJob[] = [];
+  const routes = await activeRoutes(tx, { followUpsOnly: true });
+  if (routes.length === 0) return planned;
+  const tenants = [...new Set(routes.map((route) => route.tenant_id))];
+  const alerts = await openAlertsOf(tx, tenants);
+  const silences = await silencesFor(tx, alerts, now);
+  const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
+  const backfilled = await backfillTimes(tx, alerts);
+  for (const alert of alerts) {
+    for (const route of routes) {
+      if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
+        continue;
+      // Counted from the route's backfill if it sent one; else only alerts newer than the route are due.
+      const since =
+        backfilled.get(`${alert.alert_id}\u0000${route.route_id}`) ??
+        (eventStillDue(route, alert, 'OPEN') ? alert.created_at : undefined);
+      if (!since) continue;
+      // A follow-up happens now: a silence running now holds it.
+      const silence = silences.find(
+        (s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert),
+      );
+      for (const due of dueFollowUps(route, since, now)) {
+        planned.push({
+          tenant_id: alert.tenant_id,
+          alert_id: alert.alert_id,
+          integration_id: due.integration_id,
+          route_id: route.route_id,
+          deliver_on_event: 'OPEN',
+          payload_json: { ...buildPayload(alert, 'OPEN'), notice: due.notice },
+          silence_id: silence?.silence_id,
+          notice: due.key,
+        });
+      }
+    }
+  }
+  return planned;
+}
+
+/**
+ * Routes created or changed since the last look get the OPEN alerts they now match, unacknowledged and
+ * never silenced, once (ADR 025): as their OPEN job — the event's own identity, so an alert the route
+ * already notified (or held) gets nothing — marked `notice: {kind: 'backfill'}`.
+ */
+async function planBackfill(tx: ServiceTx, now: Date, scopeError: ScopeError): Promise<NewJob[]> {
+  const taken = await takeBackfillRoutes(tx);
+  if (taken.length === 0) return [];
+  const tenants = [...new Set(taken.map((route) => route.tenant_id))];
+  const ids = new Set(taken.map((route) => route.route_id));
+  const routes = (await activeRoutes(tx, { tenantIds: tenants })).filter((route) => ids.has(route.route_id));
+  const alerts = routes.length > 0 ? await openAlertsOf(tx, tenants, true) : [];
+  const silences = await silencesFor(tx, alerts, now);
+  const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
+  const planned: NewJob[] = [];
+  for (const alert of alerts) {
+    const silence = silences.find((s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert));
+    for (const route of routes) {
+      if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
+        continue;
+      planned.push({
+        tenant_id: alert.tenant_id,
+        alert_id: alert.alert_id,
+        integration_id: route.integration_id,
+        route_id: route.route_id,
+        deliver_on_event: 'OPEN',
+        payload_json: { ...buildPayload(alert, 'OPEN'), notice: { kind: 'backfill' } },
+        silence_id: silence?.silence_id,
+      });
+    }
+  }
+  return planned;
 }
 
 export async function start(deps: RoleDeps): Promise<RunningRole> {
@@ -57,41 +184,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
 
   async function dispatch(events: Queued[]): Promise<void> {
     const jobs = await db.withService(async (tx) => {
-      const alerts = new Map(
-        (await alertsByIds(tx, [...new Set(events.map((e) => e.alert_id))])).map((a) => [a.alert_id, a]),
-      );
-      const tenants = [...new Set([...alerts.values()].map((alert) => alert.tenant_id))];
-      const routes = tenants.length > 0 ? await activeRoutes(tx, { tenantIds: tenants }) : [];
-      const earliest = Math.min(...[...alerts.values()].map((alert) => alert.created_at.getTime()));
-      const silences = await silencesFor(tx, [...alerts.values()], new Date(earliest));
-      const inScope = await scopeMatcher(tx, [...routes, ...silences], [...alerts.values()], scopeError);
-      const planned: NewJob[] = [];
-      for (const { alert_id, event } of events) {
-        const alert = alerts.get(alert_id);
-        if (!alert) continue;
-        counters.alerts_processed += 1;
-        const payload = buildPayload(alert, event);
-        for (const route of routes) {
-          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, event)) continue;
-          // A route's selector picks the alerts it opens on, as their devices are then; the CLOSED of one it
-          // notified follows wherever the device is now (one whose OPEN it never sent is set aside).
-          const followsOpen = event !== 'OPEN' && route.deliver_on.includes('OPEN');
-          if (!followsOpen && !inScope(route, alert)) continue;
-          if (!eventStillDue(route, alert, event)) continue;
-          counters.routes_matched += 1;
-          // Held by a silence covering the moment it happened: kept, never sent (and never later).
-          const silence = silences.find((s) => silenceMatches(s, alert, event) && inScope(s, alert));
-          planned.push({
-            tenant_id: alert.tenant_id,
-            alert_id,
-            integration_id: route.integration_id,
-            route_id: route.route_id,
-            deliver_on_event: event,
-            payload_json: payload,
-            silence_id: silence?.silence_id,
-          });
-        }
-      }
+      const planned = await planEventJobs(tx, events, counters, scopeError);
       const { queued, silenced } = await queueJobs(tx, planned);
       counters.notifications_silenced += silenced;
       return queued;
@@ -142,81 +235,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
   async function followUp(): Promise<void> {
     const now = new Date();
     const { queued, silenced } = await db.withService(async (tx) => {
-      const planned = await backfill(tx, now);
-      const routes = await activeRoutes(tx, { followUpsOnly: true });
-      if (routes.length === 0) return queueJobs(tx, planned);
-      const tenants = [...new Set(routes.map((route) => route.tenant_id))];
-      const alerts = await openAlertsOf(tx, tenants);
-      const silences = await silencesFor(tx, alerts, now);
-      const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
-      const backfilled = await backfillTimes(tx, alerts);
-      for (const alert of alerts) {
-        for (const route of routes) {
-          if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
-            continue;
-          // Counted from the route's backfill if it sent one; else only alerts newer than the route are due.
-          const since =
-            backfilled.get(`${alert.alert_id}\u0000${route.route_id}`) ??
-            (eventStillDue(route, alert, 'OPEN') ? alert.created_at : undefined);
-          if (!since) continue;
-          // A follow-up happens now: a silence running now holds it.
-          const silence = silences.find(
-            (s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert),
-          );
-          for (const due of dueFollowUps(route, since, now)) {
-            planned.push({
-              tenant_id: alert.tenant_id,
-              alert_id: alert.alert_id,
-              integration_id: due.integration_id,
-              route_id: route.route_id,
-              deliver_on_event: 'OPEN',
-              payload_json: { ...buildPayload(alert, 'OPEN'), notice: due.notice },
-              silence_id: silence?.silence_id,
-              notice: due.key,
-            });
-          }
-        }
-      }
+      const planned = [...(await planBackfill(tx, now, scopeError)), ...(await planFollowUps(tx, now, scopeError))];
       return queueJobs(tx, planned);
     });
     counters.follow_ups_queued += queued;
     counters.notifications_silenced += silenced;
     if (queued > 0) bus.publish('delivery.queued', { jobs: queued });
-  }
-  /**
-   * Routes created or changed since the last look get the OPEN alerts they now match, unacknowledged and
-   * never silenced, once (ADR 025): as their OPEN job — the event's own identity, so an alert the route
-   * already notified (or held) gets nothing — marked `notice: {kind: 'backfill'}`.
-   */
-  async function backfill(tx: ServiceTx, now: Date): Promise<NewJob[]> {
-    const taken = await takeBackfillRoutes(tx);
-    if (taken.length === 0) return [];
-    const tenants = [...new Set(taken.map((route) => route.tenant_id))];
-    const ids = new Set(taken.map((route) => route.route_id));
-    const routes = (await activeRoutes(tx, { tenantIds: tenants })).filter((route) => ids.has(route.route_id));
-    const alerts = routes.length > 0 ? await openAlertsOf(tx, tenants, true) : [];
-    const silences = await silencesFor(tx, alerts, now);
-    const inScope = await scopeMatcher(tx, [...routes, ...silences], alerts, scopeError);
-    const planned: NewJob[] = [];
-    for (const alert of alerts) {
-      const silence = silences.find(
-        (s) => silenceMatches(s, { ...alert, created_at: now }, 'OPEN') && inScope(s, alert),
-      );
-      for (const route of routes) {
-        if (route.tenant_id !== alert.tenant_id || !routeMatches(route, alert, 'OPEN') || !inScope(route, alert))
-          continue;
-        planned.push({
-          tenant_id: alert.tenant_id,
-          alert_id: alert.alert_id,
-          integration_id: route.integration_id,
-          route_id: route.route_id,
-          deliver_on_event: 'OPEN',
-          payload_json: { ...buildPayload(alert, 'OPEN'), notice: { kind: 'backfill' } },
-          silence_id: silence?.silence_id,
-        });
-      }
-    }
-    return planned;
   }
   let followingUp = false;
   const followUpTimer = setInterval(() => {

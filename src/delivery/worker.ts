@@ -4,6 +4,7 @@
 // dead worker left PROCESSING are queued again after STUCK_JOB_MINUTES.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RoleDeps, RunningRole } from '../roles.js';
+import { backoffDelay, retryWithBackoff } from '../lib/retry.js';
 import { send, sendContext } from '../channels/index.js';
 import { deliveryFields, type AlertPayload } from '../channels/payload.js';
 import {
@@ -16,11 +17,12 @@ import {
 } from '../model/deliveries.js';
 import { recordAttemptHealth, type HealthUpdate } from '../model/integration-health.js';
 import { toTarget } from '../model/integrations.js';
-import { backoffSeconds } from './backoff.js';
 
 const STOP_GRACE_MS = 8000;
 const STUCK_CHECK_EVERY_MS = 30_000;
 
+// One closure on purpose, though long: pump, launch and deliver share the worker's running state (slots per
+// tenant, tasks in flight, retry timers, counters); what needs none of it is in the functions below.
 export function start(deps: RoleDeps): RunningRole {
   const { db, config, log } = deps;
   const ctx = sendContext(deps.config, deps.serviceMqttUrl);
@@ -34,56 +36,13 @@ export function start(deps: RoleDeps): RunningRole {
   let again = false;
   let stopped = false;
 
-  const attempts = new Counter({
-    name: 'pulse_delivery_attempts_total',
-    help: 'Delivery attempts by channel and outcome',
-    labelNames: ['channel', 'outcome'] as const,
-    registers: [deps.metrics],
-  });
-  const latency = new Histogram({
-    name: 'pulse_delivery_latency_seconds',
-    help: 'Time of one delivery attempt, by channel',
-    labelNames: ['channel'] as const,
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [deps.metrics],
-  });
-  new Gauge({
-    name: 'pulse_delivery_jobs',
-    help: 'Delivery jobs waiting (pending) and being sent (processing), across workers',
-    labelNames: ['status'] as const,
-    registers: [deps.metrics],
-    async collect() {
-      const jobs = await db.withService((tx) => jobCounts(tx));
-      this.set({ status: 'pending' }, jobs.pending);
-      this.set({ status: 'processing' }, jobs.processing);
-    },
-  });
-  new Counter({
-    name: 'pulse_delivery_jobs_finished_total',
-    help: 'Delivery jobs finished by this worker: succeeded, failed for good, or scheduled for retry',
-    labelNames: ['outcome'] as const,
-    registers: [deps.metrics],
-    collect() {
-      this.reset();
-      this.inc({ outcome: 'succeeded' }, counters.jobs_succeeded);
-      this.inc({ outcome: 'failed' }, counters.jobs_failed);
-      this.inc({ outcome: 'retry' }, counters.retries_scheduled);
-    },
-  });
-  new Gauge({
-    name: 'pulse_delivery_in_flight',
-    help: 'Deliveries being sent by this worker',
-    registers: [deps.metrics],
-    collect() {
-      this.set(running.size);
-    },
-  });
+  const { attempts, latency } = deliveryMetrics(deps, counters, running);
 
   async function deliver(job: ClaimedJob): Promise<void> {
     const startedAt = new Date();
     const started = performance.now();
     let channel = 'unknown';
-    let result: { ok: boolean; http_status?: number | undefined; error?: string | undefined };
+    let result: AttemptRecord['result'];
     try {
       const row = job.integration;
       if (!row.enabled) result = { ok: false, error: 'integration_disabled' };
@@ -101,39 +60,9 @@ export function start(deps: RoleDeps): RunningRole {
     const retryInSeconds =
       result.ok || attemptNo >= config.WORKER_MAX_ATTEMPTS
         ? undefined
-        : backoffSeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
-    let health: HealthUpdate | undefined;
-    // The attempt is recorded even while the database is briefly away: it is retried until it is.
-    for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
-      try {
-        health = await db.withService(async (tx) => {
-          await finishAttempt(tx, {
-            job,
-            ok: result.ok,
-            httpStatus: result.http_status,
-            error: result.error,
-            startedAt,
-            latencyMs: Math.round(seconds * 1000),
-            retryInSeconds,
-          });
-          // A disabled integration was not tried: its health stays as it was.
-          if (!job.integration.enabled) return undefined;
-          const jobFailed = !result.ok && retryInSeconds === undefined;
-          return recordAttemptHealth(
-            tx,
-            job.integration,
-            { ok: result.ok, jobFailed, error: result.error },
-            config.INTEGRATION_FAILING_AFTER,
-          );
-        });
-        break;
-      } catch (error) {
-        if (stopped) throw error;
-        log.warn({ err: error, job_id: job.job_id }, 'could not record a delivery attempt; retrying');
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
-    if (health) announce(job, health, result.error);
+        : retrySeconds(attemptNo, config.WORKER_BACKOFF_BASE_SECONDS, config.WORKER_BACKOFF_MAX_SECONDS);
+    const health = await recordAttempt(deps, job, { result, startedAt, seconds, retryInSeconds }, () => stopped);
+    if (health) announceHealth(deps, job, health, result.error);
     counters.jobs_processed += 1;
     lastDeliveryAt = new Date();
     if (result.ok) counters.jobs_succeeded += 1;
@@ -151,24 +80,6 @@ export function start(deps: RoleDeps): RunningRole {
       retryTimers.add(timer);
     }
     if (!result.ok) log.debug({ job_id: job.job_id, attempt: attemptNo, error: result.error }, 'delivery failed');
-  }
-
-  /**
-   * Tells of a change of the integration's health once: only the worker whose attempt changed it gets a
-   * change (decided under the health row's lock). Its alert goes out once committed, like the evaluator's.
-   */
-  function announce(job: ClaimedJob, { change, health, alertEvent }: HealthUpdate, error: string | undefined): void {
-    const { tenant_id, integration_id, name, type } = job.integration;
-    const subject = { tenant_id, integration_id, integration_name: name, integration_type: type };
-    if (change === 'failing') {
-      log.warn(
-        { ...subject, consecutive_failures: health.consecutive_failures, error },
-        'integration failing: its notifications are not getting through',
-      );
-    } else if (change === 'recovered') {
-      log.info(subject, 'integration recovered: its notifications get through again');
-    }
-    if (alertEvent) deps.bus.publish('alert.changed', alertEvent);
   }
 
   function launch(job: ClaimedJob): void {
@@ -249,4 +160,138 @@ export function start(deps: RoleDeps): RunningRole {
       ]);
     },
   };
+}
+
+interface AttemptRecord {
+  result: { ok: boolean; http_status?: number | undefined; error?: string | undefined };
+  startedAt: Date;
+  seconds: number;
+  retryInSeconds: number | undefined;
+}
+
+/**
+ * Records an attempt, and the integration's health after it, in one transaction — retried while the database
+ * is briefly away, until the worker stops. Returns the health update when the integration was tried.
+ */
+function recordAttempt(
+  { db, config, log }: RoleDeps,
+  job: ClaimedJob,
+  { result, startedAt, seconds, retryInSeconds }: AttemptRecord,
+  stopped: () => boolean,
+): Promise<HealthUpdate | undefined> {
+  return retryWithBackoff(
+    () =>
+      db.withService(async (tx) => {
+        await finishAttempt(tx, {
+          job,
+          ok: result.ok,
+          httpStatus: result.http_status,
+          error: result.error,
+          startedAt,
+          latencyMs: Math.round(seconds * 1000),
+          retryInSeconds,
+        });
+        // A disabled integration was not tried: its health stays as it was.
+        if (!job.integration.enabled) return undefined;
+        const jobFailed = !result.ok && retryInSeconds === undefined;
+        return recordAttemptHealth(
+          tx,
+          job.integration,
+          { ok: result.ok, jobFailed, error: result.error },
+          config.INTEGRATION_FAILING_AFTER,
+        );
+      }),
+    {
+      initial: 200,
+      max: 5000,
+      beforeRetry: (error) => {
+        if (stopped()) throw error;
+        log.warn({ err: error, job_id: job.job_id }, 'could not record a delivery attempt; retrying');
+      },
+    },
+  );
+}
+
+/**
+ * Tells of a change of the integration's health once: only the worker whose attempt changed it gets a
+ * change (decided under the health row's lock). Its alert goes out once committed, like the evaluator's.
+ */
+function announceHealth(
+  { log, bus }: RoleDeps,
+  job: ClaimedJob,
+  { change, health, alertEvent }: HealthUpdate,
+  error: string | undefined,
+): void {
+  const { tenant_id, integration_id, name, type } = job.integration;
+  const subject = { tenant_id, integration_id, integration_name: name, integration_type: type };
+  if (change === 'failing') {
+    log.warn(
+      { ...subject, consecutive_failures: health.consecutive_failures, error },
+      'integration failing: its notifications are not getting through',
+    );
+  } else if (change === 'recovered') {
+    log.info(subject, 'integration recovered: its notifications get through again');
+  }
+  if (alertEvent) bus.publish('alert.changed', alertEvent);
+}
+
+/** The worker's Prometheus metrics: attempts and their time by channel, jobs by status and outcome, what is in flight. */
+function deliveryMetrics(
+  { db, metrics }: RoleDeps,
+  counters: { jobs_succeeded: number; jobs_failed: number; retries_scheduled: number },
+  running: Set<Promise<void>>,
+) {
+  const attempts = new Counter({
+    name: 'pulse_delivery_attempts_total',
+    help: 'Delivery attempts by channel and outcome',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [metrics],
+  });
+  const latency = new Histogram({
+    name: 'pulse_delivery_latency_seconds',
+    help: 'Time of one delivery attempt, by channel',
+    labelNames: ['channel'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [metrics],
+  });
+  new Gauge({
+    name: 'pulse_delivery_jobs',
+    help: 'Delivery jobs waiting (pending) and being sent (processing), across workers',
+    labelNames: ['status'] as const,
+    registers: [metrics],
+    async collect() {
+      const jobs = await db.withService((tx) => jobCounts(tx));
+      this.set({ status: 'pending' }, jobs.pending);
+      this.set({ status: 'processing' }, jobs.processing);
+    },
+  });
+  new Counter({
+    name: 'pulse_delivery_jobs_finished_total',
+    help: 'Delivery jobs finished by this worker: succeeded, failed for good, or scheduled for retry',
+    labelNames: ['outcome'] as const,
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc({ outcome: 'succeeded' }, counters.jobs_succeeded);
+      this.inc({ outcome: 'failed' }, counters.jobs_failed);
+      this.inc({ outcome: 'retry' }, counters.retries_scheduled);
+    },
+  });
+  new Gauge({
+    name: 'pulse_delivery_in_flight',
+    help: 'Deliveries being sent by this worker',
+    registers: [metrics],
+    collect() {
+      this.set(running.size);
+    },
+  });
+  return { attempts, latency };
+}
+
+/**
+ * Seconds before a failed delivery's attempt + 1: the base doubled per attempt, capped, then ±20 % so that
+ * jobs that failed together do not retry together; whole seconds, at least one.
+ */
+export function retrySeconds(attempt: number, baseSeconds: number, maxSeconds: number, random = Math.random): number {
+  return Math.max(1, Math.round(backoffDelay(attempt, { initial: baseSeconds, max: maxSeconds, jitter: 0.2 }, random)));
 }

@@ -11,7 +11,7 @@ import {
   type RuleState,
 } from './rules.js';
 import { StaleTimers } from './stale-timers.js';
-import type { AcceptedMessage, Metrics } from '../model/telemetry.js';
+import type { AcceptedMessage, Metrics } from '../contracts/messages.js';
 import type { Rule } from '../model/rules.js';
 import type { AlertOpen } from '../model/alerts.js';
 import type { DeviceState, DeviceStatus } from '../model/device-state.js';

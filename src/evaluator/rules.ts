@@ -6,7 +6,7 @@
 import type { Operator, Rule } from '../model/rules.js';
 import { isPosition, signedDistance } from '../model/geofence.js';
 import { operatorKind } from '../model/rule-input.js';
-import type { Position } from '../model/telemetry.js';
+import type { Position } from '../contracts/messages.js';
 
 export interface RuleState {
   /** When the condition started to hold without a break (ms), or null. */

@@ -1,6 +1,7 @@
 // The one HTTP server on PORT. Roles register their routes on it before it listens; this module owns what
-// every route shares: error mapping to the `{"detail": …}` bodies of docs/wire-contract.md#errors, 422
-// validation errors in FastAPI's shape, the 404 body, and GET /health.
+// every route shares: security headers, input checks, how answers are written, the API's description,
+// GET /health and /metrics — and, through error-answers.ts, error mapping to the `{"detail": …}` bodies of
+// docs/wire-contract.md#errors, 422 validation errors in FastAPI's shape and the 404 body.
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -9,7 +10,6 @@ import { Type } from '@sinclair/typebox';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
-  type FastifyError,
   type FastifyInstance,
   type RawReplyDefaultExpression,
   type RawRequestDefaultExpression,
@@ -18,8 +18,9 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { isDataException } from '../db/sqlstate.js';
+import type { ComponentHealth, HealthCheck } from '../contracts/health.js';
 import { AppError } from '../errors.js';
+import { answerErrors } from './error-answers.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
 import { boundIntegers, controlCharacterProblem } from './input-checks.js';
@@ -50,15 +51,6 @@ export const Problem = Type.Object(
   },
   { description: 'What went wrong and what to change' },
 );
-
-export type ComponentStatus = 'ok' | 'degraded' | 'down';
-
-export interface ComponentHealth {
-  status: ComponentStatus;
-  [detail: string]: unknown;
-}
-
-export type HealthCheck = () => ComponentHealth | Promise<ComponentHealth>;
 
 export interface HttpServer {
   app: App;
@@ -156,6 +148,17 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   // One WebSocket server for every `websocket: true` route (the live API, MQTT over WebSocket).
   await app.register(fastifyWebsocket, { options: { maxPayload: options.webSocketMaxPayload } });
 
+  const allowOrigins = sendSecurityHeaders(app, options);
+  refuseUnusableInput(app);
+  serialiseAnswers(app, options.checkResponses ?? false);
+  await describeApi(app);
+  answerErrors(app);
+  const health = serveHealthAndMetrics(app, options.metrics);
+  return { app, ...health, allowOrigins };
+}
+
+/** The security headers on every answer; returns how to allow more origins (allowOrigins of HttpServer). */
+function sendSecurityHeaders(app: App, options: HttpServerOptions): (origins: string[]) => void {
   // Set on the raw response, so that routes which hijack it (the OIDC issuer) carry them too; a route's
   // own header of the same name (Swagger UI's CSP) wins.
   const connectOrigins = new Set(options.connectOrigins);
@@ -173,7 +176,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     for (const [name, value] of headers) reply.raw.setHeader(name, value);
     if (request.protocol === 'https') reply.raw.setHeader('strict-transport-security', 'max-age=31536000');
   });
+  return allowOrigins;
+}
 
+/** What no route needs to check for itself. */
+function refuseUnusableInput(app: App): void {
   // No id, name or filter holds a control character (PostgreSQL cannot even compare text with U+0000):
   // refused for every route before it reads them.
   app.addHook('onRequest', async (request) => {
@@ -199,7 +206,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       done(null, value);
     }),
   );
+}
 
+/** How answers are written, and (API_CHECK_RESPONSES) checked against the route's schema. */
+function serialiseAnswers(app: App, checkResponses: boolean): void {
   // Timestamps leave as ISO-8601 with an explicit +00:00 offset (docs/wire-contract.md#timestamps).
   const toJson = (payload: unknown) =>
     JSON.stringify(payload, function (this: Record<string, unknown>, key, value: unknown) {
@@ -209,7 +219,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   // Answers are serialised per status from the route's response schema, by this compiler; a route without
   // one (static files, the issuer's pages) gets Fastify's JSON.stringify.
   app.setSerializerCompiler(({ schema, method, url, httpStatus }) => {
-    if (!options.checkResponses) return toJson;
+    if (!checkResponses) return toJson;
     const check = compileResponseCheck(schema);
     return (payload) => {
       const json = toJson(payload);
@@ -224,7 +234,7 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     if (!route.schema || route.schema.hide) return;
     route.schema.response = { '4xx': Problem, '5xx': Problem, ...(route.schema.response as object) };
   });
-  if (options.checkResponses) {
+  if (checkResponses) {
     // A status the route does not declare would leave unchecked (and undocumented).
     app.addHook('onSend', async (request, reply, payload) => {
       const declared = request.routeOptions.schema?.response as Record<string, unknown> | undefined;
@@ -238,7 +248,9 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
       return payload;
     });
   }
+}
 
+async function describeApi(app: App): Promise<void> {
   // Every route registered after this is described at /api/docs/json from the schemas that validate it.
   await app.register(fastifySwagger, {
     openapi: {
@@ -259,38 +271,10 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+}
 
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
-    if (error instanceof AppError) {
-      if (error.retryAfterSeconds !== undefined) reply.header('Retry-After', String(error.retryAfterSeconds));
-      return reply.status(error.status).send({ detail: error.message, ...error.extra });
-    }
-    // Only with API_CHECK_RESPONSES=on: say what is off, so the failing test names it.
-    if (error instanceof ResponseSchemaError) return reply.status(500).send({ detail: error.message });
-    if (error.validation) {
-      return reply.status(422).send({ detail: toFastApiDetail(error) });
-    }
-    // A value the database refuses as data (out of range, malformed), whichever route passed it on, is the
-    // request's to fix; PostgreSQL's words name the value and the type.
-    if (isDataException(error)) {
-      // Logged too: a route that should have refused the value itself, or a bad cast of our own, shows here.
-      request.log.warn(
-        { err: error, method: request.method, path: request.url.split('?')[0] },
-        'data exception answered 400',
-      );
-      return reply.status(400).send({ detail: `A value in the request cannot be used: ${error.message}` });
-    }
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
-      // The path only: a query string may carry a token (?token= of the live WebSocket).
-      request.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
-      return reply.status(500).send({ detail: 'Internal server error' });
-    }
-    return reply.status(status).send({ detail: clientErrorMessage(error) });
-  });
-
-  app.setNotFoundHandler((_request, reply) => reply.status(404).send({ detail: 'Not Found' }));
-
+/** GET /health (every component's check) and GET /metrics. */
+function serveHealthAndMetrics(app: App, metrics: Registry) {
   const checks = new Map<string, HealthCheck>();
   const checkComponents = async () => {
     const components: Record<string, ComponentHealth> = {};
@@ -336,44 +320,8 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
         },
       },
     },
-    async (_request, reply) =>
-      reply.header('content-type', options.metrics.contentType).send(await options.metrics.metrics()),
+    async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
   );
 
-  return { app, addHealthCheck: (name, check) => void checks.set(name, check), checkComponents, allowOrigins };
-}
-
-function clientErrorMessage(error: FastifyError): string {
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return 'Request body is too large';
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return `Unsupported Content-Type; send application/json`;
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'Request body is empty; send a JSON object';
-    default:
-      return error instanceof SyntaxError ? `Request body is not valid JSON: ${error.message}` : error.message;
-  }
-}
-
-interface FastApiValidationItem {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
-}
-
-/** Fastify/ajv validation errors as FastAPI's 422 detail list: [{loc, msg, type}]. */
-function toFastApiDetail(error: FastifyError): FastApiValidationItem[] {
-  const where = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
-  return (error.validation ?? []).map((issue) => {
-    const path = issue.instancePath
-      .split('/')
-      .filter(Boolean)
-      .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-    const params = issue.params as Record<string, unknown>;
-    if (issue.keyword === 'required') {
-      return { loc: [where, ...path, String(params.missingProperty)], msg: 'Field required', type: 'missing' };
-    }
-    return { loc: [where, ...path], msg: issue.message ?? 'Invalid value', type: issue.keyword };
-  });
+  return { addHealthCheck: (name: string, check: HealthCheck) => void checks.set(name, check), checkComponents };
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Database } from '../db/database.js';
 import type { IssuerState } from './issuer-state.js';
 import { oidcStorage } from './oidc-storage.js';
-import { FailureLimit } from '../lib/failure-limit.js';
+import { FailureLimit } from '../lib/rate-limit.js';
 import { LOGOUT_SCRIPT, LOGOUT_SCRIPT_PATH, loginPage, logoutPage, messagePage } from './pages.js';
 import type { Users } from './users.js';
 import { tokensRevoked, type User } from '../model/users.js';

@@ -1,7 +1,7 @@
 // The built-in issuer's users as use cases: checked input, hashed passwords, constant-time login. Their
 // SQL is model/users.ts; the API never returns password hashes.
 import type { Database, OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
-import { isUniqueViolation } from '../db/sqlstate.js';
+import { isUniqueViolation } from '../lib/sqlstate.js';
 import { AppError, requireChanges } from '../errors.js';
 import { ensureTenants } from '../model/tenants.js';
 import * as model from '../model/users.js';

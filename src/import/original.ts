@@ -24,8 +24,9 @@ import {
   type SourceShape,
   type TelemetryWindow,
 } from '../model/original-source.js';
-import { insertTelemetry, type Metrics } from '../model/telemetry.js';
-import { rebuildRollups } from '../rollup-rebuild.js';
+import type { Metrics } from '../contracts/messages.js';
+import { insertTelemetry } from '../model/telemetry.js';
+import { rebuildRollups } from '../model/rollup-rebuild.js';
 import {
   KINDS,
   mapAlert,

@@ -6,7 +6,7 @@
 // them), and concurrent misses for one device share its load.
 // Provisioning changes invalidate at once (bus `device.changed`, from any process over NATS); when the
 // bus connection was lost and such events may have been missed, the whole cache goes.
-import { isDataException } from '../db/sqlstate.js';
+import { isDataException } from '../lib/sqlstate.js';
 import type { DeviceKey, RegistryEntry } from '../model/device-registry.js';
 
 export interface AuthCacheOptions {

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Bus } from '../bus/index.js';
 import type { Database } from '../db/database.js';
-import { TokenBuckets } from '../lib/token-bucket.js';
+import { retryWithBackoff } from '../lib/retry.js';
+import { TokenBuckets } from '../lib/rate-limit.js';
 import { DeviceAuthCache } from './auth-cache.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
@@ -16,12 +17,13 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from '../lib/json-input.js';
 import { authenticateReply, credentialsMatch, validate } from './validate.js';
 import { isReplyType, parseReply, type Reply, type ReplyType } from '../model/command-protocol.js';
 import { TelemetryWriter } from './writer.js';
-import { type AcceptedMessage, storeTelemetry, type TelemetryInsert } from '../model/telemetry.js';
+import type { AcceptedMessage } from '../contracts/messages.js';
+import { storeTelemetry, type TelemetryInsert } from '../model/telemetry.js';
 import { registryEntries, type RegistryEntry } from '../model/device-registry.js';
 import { saveQuarantine } from '../model/quarantine.js';
 import { MAX_ID_LENGTH } from '../model/device-spec.js';
 import { firstControlCharacter } from '../lib/control-characters.js';
-import { isDataException } from '../db/sqlstate.js';
+import { isDataException } from '../lib/sqlstate.js';
 
 export interface IngestOptions {
   batchSize: number;
@@ -370,18 +372,15 @@ export class IngestPipeline {
   private async lookup(tenantId: string, deviceId: string, source: IncomingMessage['source']) {
     this.lookingUp += 1;
     try {
-      let delay = 100;
-      for (;;) {
-        try {
-          return await this.registryEntry(tenantId, deviceId);
-        } catch (error) {
+      return await retryWithBackoff(() => this.registryEntry(tenantId, deviceId), {
+        initial: 100,
+        max: 5000,
+        beforeRetry: (error, delayMs) => {
           // Stopping: leave the message unacknowledged; the broker delivers it again later.
           if (source !== 'mqtt' || this.stopping) throw error;
-          this.log.warn({ err: error, retry_in_ms: delay }, 'registry lookup failed; retrying');
-          await new Promise((resolve) => setTimeout(resolve, delay));
-          delay = Math.min(delay * 2, 5000);
-        }
-      }
+          this.log.warn({ err: error, retry_in_ms: delayMs }, 'registry lookup failed; retrying');
+        },
+      });
     } finally {
       this.lookingUp -= 1;
       for (const wake of this.lookupWaiters.splice(0)) wake();

@@ -7,7 +7,7 @@ import { MAX_METRIC_KEY_LENGTH, METRIC_KEY } from '../lib/metric-key.js';
 import type { Reason } from './reasons.js';
 import type { DeviceTopic } from './topic.js';
 import type { RegistryEntry } from '../model/device-registry.js';
-import type { AcceptedMessage, Metrics } from '../model/telemetry.js';
+import type { AcceptedMessage, Metrics } from '../contracts/messages.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isPosition } from '../model/geofence.js';
 

@@ -5,7 +5,8 @@
 //     (quarantined WRITE_FAILED by the caller), the others are written;
 //   - when the database is unreachable the batch is retried with backoff until it is back, while the
 //     backlog (bounded by maxBacklog) tells sources to stop taking more.
-import { isDataException, sqlState } from '../db/sqlstate.js';
+import { retryWithBackoff } from '../lib/retry.js';
+import { isDataException, sqlState } from '../lib/sqlstate.js';
 
 export type InsertBatch<Row> = (rows: Row[]) => Promise<void>;
 
@@ -147,19 +148,15 @@ export class TelemetryWriter<Row> {
 
   private async writeBatch(batch: Pending<Row>[]): Promise<void> {
     const started = performance.now();
-    let delay = 100;
-    for (;;) {
-      try {
-        await this.writeSplitting(batch);
-        break;
-      } catch (error) {
-        // Only errors that are not about the rows reach here: the database is away. Keep the batch.
+    await retryWithBackoff(() => this.writeSplitting(batch), {
+      initial: 100,
+      max: this.options.maxRetryDelayMs ?? 5000,
+      // Only errors that are not about the rows reach here: the database is away. Keep the batch.
+      beforeRetry: (error, delayMs) => {
         this.stats.retries += 1;
-        this.options.onRetry(error as Error, delay);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, this.options.maxRetryDelayMs ?? 5000);
-      }
-    }
+        this.options.onRetry(error as Error, delayMs);
+      },
+    });
     const latency = performance.now() - started;
     this.options.onBatch?.(latency / 1000);
     this.stats.batches += 1;

@@ -1,9 +1,51 @@
 // Alerts (fleet_alert): opened and closed by the evaluator, listed, acknowledged and closed by customers
 // (TenantTx), listed across tenants by operators (OperatorTx), read by the dispatcher (ServiceTx).
-import type { AlertRow, DeliveryEvent } from '../channels/payload.js';
+import { severityLabel, type AlertFields, type AlertPayload, type DeliveryEvent } from '../channels/payload.js';
+import type { AlertEvent } from '../contracts/messages.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
 
 export type AlertStatus = 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+
+/** An alert as notifications announce it (alertsByIds, openAlertsOf); its title is ALERT_TITLE. */
+export interface AlertRow extends AlertFields {
+  created_at: Date;
+  closed_at: Date | null;
+  /** When it was acknowledged: the time of its ACKNOWLEDGED event. */
+  acknowledged_at?: Date | null;
+}
+
+/** When the event happened, if it has: an OPEN when the alert opened, and so on. */
+export function eventHappenedAt(
+  alert: { created_at: Date; closed_at: Date | null; acknowledged_at?: Date | null | undefined },
+  event: DeliveryEvent,
+): Date | null {
+  if (event === 'OPEN') return alert.created_at;
+  return (event === 'CLOSED' ? alert.closed_at : alert.acknowledged_at) ?? null;
+}
+
+/** What the channels send for an event of this alert. */
+export function buildPayload(alert: AlertRow, event: DeliveryEvent): AlertPayload {
+  return {
+    alert_id: alert.alert_id,
+    tenant_id: alert.tenant_id,
+    site_id: alert.site_id,
+    device_id: alert.device_id,
+    alert_type: alert.alert_type,
+    title: alert.title,
+    fingerprint: alert.fingerprint,
+    severity: alert.severity,
+    severity_label: severityLabel(alert.severity),
+    confidence: alert.confidence,
+    summary: alert.summary,
+    // The state the event announces (the alert may have moved on since).
+    status: event,
+    event,
+    created_at: alert.created_at.toISOString(),
+    closed_at: alert.closed_at?.toISOString() ?? null,
+    ...(event === 'ACKNOWLEDGED' && alert.acknowledged_at && { acknowledged_at: alert.acknowledged_at.toISOString() }),
+    details: alert.details ?? {},
+  };
+}
 
 /** An alert as the APIs show it: what notifications carry, and who acknowledged it when. */
 export interface Alert extends AlertRow {
@@ -26,11 +68,13 @@ export const ALERT_TITLE = `COALESCE(NULLIF(details->>'rule_name', ''),
   CASE alert_type WHEN 'NO_HEARTBEAT' THEN 'No heartbeat' WHEN 'INTEGRATION_FAILING' THEN 'Integration failing'
                   ELSE alert_type END) AS title`;
 
+/** The columns of an AlertRow; ALERT_COLUMNS adds those of an Alert. */
+const ALERT_ROW_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, ${ALERT_TITLE}, fingerprint, severity,
+  confidence, summary, details, status, created_at, closed_at, acknowledged_at`;
+
 export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
-    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, ${ALERT_TITLE}, fingerprint, severity, confidence,
-            summary, details, status, created_at, closed_at, acknowledged_at
-     FROM fleet_alert WHERE id = ANY($1::bigint[])`,
+    `SELECT ${ALERT_ROW_COLUMNS} FROM fleet_alert WHERE id = ANY($1::bigint[])`,
     [ids],
   );
   return rows;
@@ -42,8 +86,7 @@ export async function alertsByIds(tx: ServiceTx, ids: number[]): Promise<AlertRo
  */
 export async function openAlertsOf(tx: ServiceTx, tenantIds: string[], unsilenced = false): Promise<AlertRow[]> {
   const { rows } = await tx.query<AlertRow>(
-    `SELECT id AS alert_id, tenant_id, site_id, device_id, alert_type, ${ALERT_TITLE}, fingerprint, severity, confidence,
-            summary, details, status, created_at, closed_at
+    `SELECT ${ALERT_ROW_COLUMNS}
      FROM fleet_alert WHERE status = 'OPEN' AND tenant_id = ANY($1::text[]) AND (NOT $2 OR silenced_by IS NULL)`,
     [tenantIds, unsilenced],
   );
@@ -63,8 +106,7 @@ export async function recentAlertEvents(tx: ServiceTx, minutes: number) {
   return rows;
 }
 
-export const ALERT_COLUMNS = `id AS alert_id, tenant_id, device_id, site_id, alert_type, ${ALERT_TITLE}, fingerprint, severity,
-  confidence, summary, details, status, created_at, updated_at, closed_at, acknowledged_at, acknowledged_by, silenced_by, closed_by`;
+export const ALERT_COLUMNS = `${ALERT_ROW_COLUMNS}, updated_at, acknowledged_by, silenced_by, closed_by`;
 
 /**
  * One page of the alerts matching `where` (its placeholders are `params`), newest first, and how many
@@ -217,13 +259,6 @@ export interface AlertOpen {
   details: Record<string, unknown>;
   /** The engine did not hold this alert open: the store counts it when the database already did. */
   isNew: boolean;
-}
-
-export interface AlertEvent {
-  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
-  alert_id: number;
-  tenant_id: string;
-  fingerprint: string;
 }
 
 export async function loadOpenAlerts(tx: ServiceTx) {

@@ -2,6 +2,7 @@
 // Customers create, read and cancel under row-level security (TenantScope); the sender, ingest's reply
 // handling and the sweeps work across tenants as the pipeline (ServiceTx). Every transition is one
 // conditional UPDATE, so two instances racing over the same command change it once.
+import type { CommandChange, CommandState, DeviceKey } from '../contracts/messages.js';
 import type { ServiceTx, TenantScope } from '../db/database.js';
 import { AppError } from '../errors.js';
 import {
@@ -12,8 +13,6 @@ import {
   type CommandMessage,
 } from './command-protocol.js';
 
-export const COMMAND_STATES = ['QUEUED', 'SENT', 'DELIVERED', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED'] as const;
-export type CommandState = (typeof COMMAND_STATES)[number];
 export const OPEN_STATES: readonly CommandState[] = ['QUEUED', 'SENT', 'DELIVERED'];
 export const isFinished = (state: CommandState) => !OPEN_STATES.includes(state);
 
@@ -41,14 +40,6 @@ export interface Command {
 const COLUMNS = `command_id, tenant_id, device_id, name, params, state, created_at, expires_at, sent_at,
   delivered_at, finished_at, send_count, progress, progress_at, result, error, created_by, job_id`;
 
-/** What a transition tells the rest of Pulse (the sender, waiting API calls, jobs). */
-export interface CommandChange {
-  tenant_id: string;
-  device_id: string;
-  command_id: string;
-  state: CommandState;
-  job_id: string | null;
-}
 const CHANGE_COLUMNS = 'tenant_id, device_id, command_id, state, job_id';
 
 export interface NewCommand {
@@ -177,11 +168,6 @@ export const commandMessage = (
 });
 
 // --- The pipeline's side -------------------------------------------------------------------------
-
-export interface DeviceKey {
-  tenant_id: string;
-  device_id: string;
-}
 
 /**
  * A device connected for commands (online) or went away. Going away puts its SENT commands back in the

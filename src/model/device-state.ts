@@ -1,7 +1,7 @@
 // Device state: what the evaluator knows of each device (status, when it was last heard, its latest
 // metrics), kept in device_state and loaded back when an evaluator takes a device over.
 import type { ServiceTx, TenantTx } from '../db/database.js';
-import type { Metrics } from './telemetry.js';
+import type { Metrics } from '../contracts/messages.js';
 
 export type DeviceStatus = 'ONLINE' | 'STALE' | 'REVOKED';
 

@@ -2,7 +2,7 @@
 // Customers read their own (TenantTx, row-level security), operators any tenant's (OperatorTx).
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
 import type { DeviceStatus } from './device-state.js';
-import type { Metrics } from './telemetry.js';
+import type { Metrics } from '../contracts/messages.js';
 import type { Attributes } from './device-tags.js';
 
 /** A device as the APIs list it. */

@@ -5,7 +5,7 @@
 // role, a chunk per short transaction, so a slow download never holds a connection.
 import { createHash } from 'node:crypto';
 import type { OperatorTx, TenantScope, TenantTx } from '../db/database.js';
-import { isUniqueViolation } from '../db/sqlstate.js';
+import { isUniqueViolation } from '../lib/sqlstate.js';
 import { AppError } from '../errors.js';
 
 /**

@@ -1,7 +1,7 @@
 // Geofences (issue 31), pure: a circle or a polygon on the earth, and how far a position is from its edge.
 // Distances in metres: great-circle to a circle's centre; to a polygon's edges on a local flat projection
 // around the position (good to well under a percent for fences up to tens of kilometres).
-import type { Position } from './telemetry.js';
+import type { Position } from '../contracts/messages.js';
 
 export type Geofence =
   { type: 'circle'; lat: number; lon: number; radius_m: number } | { type: 'polygon'; points: [number, number][] };

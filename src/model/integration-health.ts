@@ -4,7 +4,7 @@
 // INTEGRATION_FAILING alert opens (or closes) with it. Read by customers (their list), operators (every
 // tenant's failing integrations) and the dashboard.
 import type { Queryable, ServiceTx, TenantTx } from '../db/database.js';
-import type { AlertEvent } from './alerts.js';
+import type { AlertEvent } from '../contracts/messages.js';
 import type { IntegrationRow } from './integrations.js';
 
 export const HEALTH_STATES = ['unknown', 'healthy', 'failing'] as const;

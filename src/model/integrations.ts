@@ -3,7 +3,7 @@
 import type { EmailTarget, MqttTarget, OpsgenieRegion, SnmpTarget, Target } from '../channels/target.js';
 import type { OperatorTx, ServiceTx, TenantScope, TenantTx } from '../db/database.js';
 import type { SecretBox, Secrets } from '../lib/secrets.js';
-import type { AlertEvent } from './alerts.js';
+import type { AlertEvent } from '../contracts/messages.js';
 import { closeFailingAlert, HEALTH_COLUMNS, type HealthState, type IntegrationHealth } from './integration-health.js';
 import { takeRateSlot } from './tenant-limits.js';
 

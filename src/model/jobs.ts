@@ -3,7 +3,8 @@
 // jobs on as the pipeline, one job per transaction with the job's row locked, so any number of
 // dispatchers run a job without starting an execution twice.
 import { narrow, type ServiceTx, type TenantScope } from '../db/database.js';
-import { setDesired, type CommandChange, type DeviceKey } from './commands.js';
+import type { CommandChange, DeviceKey } from '../contracts/messages.js';
+import { setDesired } from './commands.js';
 import type { DeviceSelector } from './device-selection.js';
 import type { ExecutionCounts, RolloutPolicy } from './rollout.js';
 import { mergePatch } from './command-protocol.js';

@@ -1,8 +1,9 @@
 // Routes: which alert events go to which integration. The vocabulary of a route's filter, the rule that
 // matches an alert against it (every matching route gets its own job; priority only orders them), and
 // the routes' SQL.
-import { eventHappenedAt, type DeliveryEvent } from '../channels/payload.js';
+import type { DeliveryEvent } from '../channels/payload.js';
 import type { ServiceTx, TenantScope, TenantTx } from '../db/database.js';
+import { eventHappenedAt } from './alerts.js';
 import type { DeviceSelector } from './device-selection.js';
 
 /** What a route may filter on: device alerts, and an integration's own failure (integration-health.ts). */

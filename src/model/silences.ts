@@ -1,8 +1,9 @@
 // Silences: a tenant's maintenance windows. The rule that holds an alert event's notifications (pure),
 // and the silences' SQL: customers manage their tenant's under row-level security, the dispatcher reads
 // every tenant's, operators see all.
-import { eventHappenedAt, type DeliveryEvent } from '../channels/payload.js';
+import type { DeliveryEvent } from '../channels/payload.js';
 import type { OperatorTx, ServiceTx, TenantTx } from '../db/database.js';
+import { eventHappenedAt } from './alerts.js';
 import type { DeviceSelector } from './device-selection.js';
 
 export interface Silence {

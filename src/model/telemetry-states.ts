@@ -3,7 +3,7 @@
 import type { TenantTx } from '../db/database.js';
 import type { DeviceStatus } from './device-state.js';
 import { DEVICE_FROM, DEVICE_STATUS } from './devices.js';
-import type { Position } from './telemetry.js';
+import type { Position } from '../contracts/messages.js';
 
 export interface StateSegment {
   value: unknown;

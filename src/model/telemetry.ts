@@ -1,19 +1,8 @@
 // Telemetry: written by ingest in batches (ServiceTx), read per tenant (TenantTx).
 import type { Engine } from '../db/connection.js';
 import type { Database, ServiceTx, TenantTx } from '../db/database.js';
+import type { AcceptedMessage, Metrics } from '../contracts/messages.js';
 import type { Plan } from './resolution.js';
-
-/** Where a device is: degrees, metres (issue 31). A metric whose value has this shape is a position. */
-export interface Position {
-  lat: number;
-  lon: number;
-  alt?: number;
-  acc?: number;
-}
-
-/** A metric's value: a number, a boolean, a text state ("DEFROST", "open"), or a position. */
-export type MetricValue = number | boolean | string | Position;
-export type Metrics = Record<string, MetricValue>;
 
 export interface TelemetryRow {
   timestamp: Date;
@@ -432,14 +421,4 @@ const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': 
 function escapeCopy(value: string): string {
   if (!HAS_COPY_SPECIAL.test(value)) return value;
   return value.replace(COPY_SPECIAL, (char) => COPY_ESCAPES[char]!);
-}
-
-export interface AcceptedMessage {
-  time: Date;
-  tenant_id: string;
-  device_id: string;
-  site_id: string;
-  msg_type: string;
-  seq: number;
-  metrics: Metrics;
 }

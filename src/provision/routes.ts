@@ -6,7 +6,7 @@ import type { App } from '../http/server.js';
 import { AppError } from '../errors.js';
 import { BulkRowError, RegisteredDevice } from '../model/views.js';
 import { Nullable, Obj, Timestamp } from '../lib/schema.js';
-import { FailureLimit } from '../lib/failure-limit.js';
+import { FailureLimit } from '../lib/rate-limit.js';
 import { keysMatch } from '../lib/credentials.js';
 import { bulkRecords, checkBulk, ID_PATTERN, requireLabels, type DeviceSpec } from '../model/device-spec.js';
 import { AttributesInput, TagsInput } from '../model/device-tags.js';

@@ -2,7 +2,7 @@
 // users), an operator admin's anywhere; passwords checked, roles kept within their kind; on both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
-import { DEMO_PASSWORD, seedDemoUsers } from '../../src/demo.js';
+import { DEMO_PASSWORD, seedDemoUsers } from '../../src/app/demo.js';
 import { createUsers } from '../../src/identity/users.js';
 import { callerFor, TEST_PASSWORD, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';

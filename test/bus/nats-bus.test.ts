@@ -9,8 +9,7 @@ import { createNatsBus, type NatsBusOptions } from '../../src/bus/nats.js';
 import { partitionOf } from '../../src/bus/partitions.js';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats.js';
 import { waitFor } from '../helpers/wait.js';
-import type { AcceptedMessage } from '../../src/model/telemetry.js';
-import type { AlertEvent } from '../../src/model/alerts.js';
+import type { AcceptedMessage, AlertEvent } from '../../src/contracts/messages.js';
 
 const log = pino({ level: 'silent' });
 let nats: NatsCluster;

@@ -7,7 +7,8 @@ import type { ServiceTx } from '../../src/db/database.js';
 import { planWindow } from '../../src/model/resolution.js';
 import { insertTelemetry, telemetrySummary, type TelemetryInsert } from '../../src/model/telemetry.js';
 import { pruneExpiredRollups, rebuildDay, rollUpSlice, rollupHorizon, rollupState } from '../../src/model/rollups.js';
-import { daysToRebuild, progressLine, rebuildRollups } from '../../src/rollup-rebuild.js';
+import { rebuildProgressLine } from '../../src/app/cli/data.js';
+import { daysToRebuild, rebuildRollups } from '../../src/model/rollup-rebuild.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 
 const HOUR = 3_600_000;
@@ -325,7 +326,9 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
       }),
     ).rejects.toBe(stop);
     const progress: string[] = [];
-    const resumed = await rebuildRollups(database.db, since, { onProgress: (p) => progress.push(progressLine(p, 10)) });
+    const resumed = await rebuildRollups(database.db, since, {
+      onProgress: (p) => progress.push(rebuildProgressLine(p, 10)),
+    });
     expect(resumed).toMatchObject({ days: 2, skipped: 1 });
     expect(progress.at(-1)).toMatch(
       /^\[##########\] 3\/3 days {2}\d{4}-\d{2}-\d{2} {2}[\d,]+ messages {2}\([\d,]+ msg\/s\)$/,

@@ -5,8 +5,8 @@ import { composeEmail } from '../../src/channels/email.js';
 import { snmpSeverity, trapVarbinds } from '../../src/channels/snmp.js';
 import { checkMqttTopic, checkSnmpConfig } from '../../src/model/integration-input.js';
 import type { EmailTarget } from '../../src/channels/target.js';
-import { buildPayload, type AlertRow } from '../../src/channels/payload.js';
-import { backoffSeconds } from '../../src/delivery/backoff.js';
+import { buildPayload, type AlertRow } from '../../src/model/alerts.js';
+import { retrySeconds } from '../../src/delivery/worker.js';
 import { eventStillDue, routeMatches, type RouteFilter } from '../../src/model/routes.js';
 import { maskedUrl } from '../../src/lib/masked-url.js';
 import { createSecretBox, parseSecretsKey } from '../../src/lib/secrets.js';
@@ -124,10 +124,11 @@ describe('routing', () => {
   });
 
   it('backs off exponentially with ±20 % jitter, capped', () => {
-    expect([1, 2, 3, 4].map((attempt) => backoffSeconds(attempt, 30, 7200, () => 0.5))).toEqual([30, 60, 120, 240]);
-    expect(backoffSeconds(20, 30, 7200, () => 0.5)).toBe(7200);
-    expect(backoffSeconds(1, 30, 7200, () => 0)).toBe(24);
-    expect(backoffSeconds(1, 30, 7200, () => 1)).toBe(36);
+    expect([1, 2, 3, 4].map((attempt) => retrySeconds(attempt, 30, 7200, () => 0.5))).toEqual([30, 60, 120, 240]);
+    expect(retrySeconds(20, 30, 7200, () => 0.5)).toBe(7200);
+    expect(retrySeconds(1, 30, 7200, () => 0)).toBe(24);
+    expect(retrySeconds(1, 30, 7200, () => 1)).toBe(36);
+    expect(retrySeconds(1, 1, 60, () => 0)).toBe(1); // whole seconds: 0.8 s is 1
   });
 });
 

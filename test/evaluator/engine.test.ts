@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EvaluatorEngine } from '../../src/evaluator/engine.js';
 import { thresholdRule } from '../helpers/fixtures.js';
-import type { AcceptedMessage } from '../../src/model/telemetry.js';
+import type { AcceptedMessage } from '../../src/contracts/messages.js';
 import type { AlertOpen } from '../../src/model/alerts.js';
 import type { DeviceState } from '../../src/model/device-state.js';
 import type { Rule } from '../../src/model/rules.js';

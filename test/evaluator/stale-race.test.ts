@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createInProcessBus } from '../../src/bus/index.js';
 import { EvaluatorEngine } from '../../src/evaluator/engine.js';
 import { EvaluatorStore } from '../../src/evaluator/store.js';
-import { createLogger } from '../../src/log.js';
-import type { AlertEvent } from '../../src/model/alerts.js';
+import { createLogger } from '../../src/app/log.js';
+import type { AlertEvent } from '../../src/contracts/messages.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 import { seedDevice, seedTelemetry } from '../helpers/seed.js';
 

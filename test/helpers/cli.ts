@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-export const CLI = ['--import', 'tsx', path.resolve('src/cli.ts')];
+export const CLI = ['--import', 'tsx', path.resolve('src/app/cli.ts')];
 export const BASE_ENV = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',

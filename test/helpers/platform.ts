@@ -3,8 +3,8 @@ import mqtt from 'mqtt';
 import type { Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/connection.js';
-import { createLogger } from '../../src/log.js';
-import { startPlatform, type Platform } from '../../src/platform.js';
+import { createLogger } from '../../src/app/log.js';
+import { startPlatform, type Platform } from '../../src/app/platform.js';
 import { ROLE_NAMES, type RoleName } from '../../src/roles.js';
 import { createPostgresDatabase, migratedPgliteDump, releaseDatabase, urlFor } from './databases.js';
 

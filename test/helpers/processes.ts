@@ -18,7 +18,7 @@ export interface PulseProcess {
 
 /** tsx from the sources (tests), or the built CLI (benchmarks: no transpiling in the measured processes). */
 export function pulseCommand(built = false): string[] {
-  return built ? [path.resolve('dist/cli.js')] : ['--import', 'tsx', path.resolve('src/cli.ts')];
+  return built ? [path.resolve('dist/app/cli.js')] : ['--import', 'tsx', path.resolve('src/app/cli.ts')];
 }
 
 /**

@@ -6,8 +6,8 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dynsec } from '../../src/broker/dynsec.js';
-import { reconcileLogins } from '../../src/broker/login-sync.js';
-import { createLogger } from '../../src/log.js';
+import { reconcileLogins } from '../../src/broker-logins/sync.js';
+import { createLogger } from '../../src/app/log.js';
 import { startDynsecMosquitto } from '../helpers/mosquitto.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { tokenFor } from '../helpers/identity.js';

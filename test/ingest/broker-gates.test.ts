@@ -5,7 +5,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../src/broker/embedded.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/app/log.js';
 import { reconnectWithBackoff } from '../../src/simulator/index.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isRowError, TelemetryWriter, type InsertBatch, type WriterOptions } from '../../src/ingest/writer.js';
-import type { AcceptedMessage } from '../../src/model/telemetry.js';
+import type { AcceptedMessage } from '../../src/contracts/messages.js';
 
 const message = (seq: number): AcceptedMessage => ({
   time: new Date(0),

@@ -108,7 +108,7 @@ describe('a running platform', () => {
   });
 
   it('adds the five demo alert rules to a demo tenant once', async () => {
-    const { seedDemoRules } = await import('../../src/demo.js');
+    const { seedDemoRules } = await import('../../src/app/demo.js');
     expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(5);
     expect(await seedDemoRules(pulse.db, ['demo-x'])).toBe(0);
     const { rows } = await pulse.db.withTenant('demo-x', (tx) =>
@@ -131,8 +131,8 @@ describe('a running platform', () => {
 describe('startup failures', () => {
   it('refuses to run roles against a database whose schema is behind, saying what to do', async () => {
     const { loadConfig } = await import('../../src/config.js');
-    const { startPlatform } = await import('../../src/platform.js');
-    const { createLogger } = await import('../../src/log.js');
+    const { startPlatform } = await import('../../src/app/platform.js');
+    const { createLogger } = await import('../../src/app/log.js');
     const config = loadConfig({ PULSE_DATA_DIR: 'memory://', PORT: '0', HOST: '127.0.0.1', ADMIN_KEY: 'x'.repeat(20) });
     await expect(
       startPlatform({

@@ -4,7 +4,7 @@ import { checkRuleFields, checkRuleId } from '../../src/model/rule-input.js';
 import { ratesBetween } from '../../src/api/system/rates.js';
 import { timeWindow, timeWindowIfAny } from '../../src/api/time-window.js';
 import { hashPassword, verifyPassword } from '../../src/identity/passwords.js';
-import { SlidingWindowLimiter } from '../../src/lib/sliding-window.js';
+import { SlidingWindowLimiter } from '../../src/lib/rate-limit.js';
 import { commandPace } from '../../src/api/commands.js';
 
 describe('SlidingWindowLimiter', () => {
@@ -52,7 +52,7 @@ describe('timeWindow', () => {
         timeWindow(query, now);
         expect.unreachable();
       } catch (error) {
-        expect((error as { status: number }).status).toBe(422);
+        expect((error as { code: string }).code).toBe('VALIDATION_FAILED');
         expect((error as { extra: { detail: { loc: string[]; msg: string }[] } }).extra.detail[0]).toMatchObject({
           loc: ['query', loc],
           msg: expect.stringMatching(msg),
@@ -119,7 +119,7 @@ describe('commandPace', () => {
     try {
       pace('a');
     } catch (error) {
-      expect(error).toMatchObject({ status: 429, retryAfterSeconds: 30 });
+      expect(error).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 30 });
     }
     expect(() => pace('b')).not.toThrow();
   });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { renderConfigurationDoc, withConfigurationTable } from '../../src/config-doc.js';
+import { renderConfigurationDoc, withConfigurationTable } from '../../src/app/config-doc.js';
 
 describe('configuration docs (regenerate with `npm run config-docs`)', () => {
   it('docs/configuration.md matches the schema', () => {

@@ -1,5 +1,5 @@
 // The dashboard document's check (issue 32): defaults filled in, the built-in dashboard valid, and every
-// kind of mistake refused with a 422 whose message and loc name the path.
+// kind of mistake refused (VALIDATION_FAILED: a 422) whose message and loc name the path.
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { checkDashboard, resolveRange } from '../../src/model/dashboard-schema.js';
@@ -13,7 +13,7 @@ function refusal(input: unknown): { path: string; msg: string } {
     checkDashboard(input);
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
-    expect(error.status).toBe(422);
+    expect(error.code).toBe('VALIDATION_FAILED');
     const [detail] = error.extra.detail as { loc: string[]; msg: string }[];
     return { path: `/${detail!.loc.slice(1).join('/')}`, msg: detail!.msg };
   }

@@ -2,7 +2,7 @@
 // and its demo logins (a published password) exist only in DEV, only on loopback unless DEMO_USERS=on.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { demoUsersWanted } from '../../src/demo.js';
+import { demoUsersWanted } from '../../src/app/demo.js';
 
 const wanted = (env: Record<string, string>) => demoUsersWanted(loadConfig(env));
 

@@ -1,7 +1,7 @@
 // FailureLimit (src/lib/failure-limit.ts): slots taken before an attempt, given back on success; an
 // attempt finding every slot held by attempts in flight waits for them instead of being refused.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FailureLimit } from '../../src/lib/failure-limit.js';
+import { FailureLimit } from '../../src/lib/rate-limit.js';
 
 describe('FailureLimit', () => {
   beforeEach(() => {

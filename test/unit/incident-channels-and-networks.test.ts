@@ -2,7 +2,8 @@
 // checked against the documented request schemas), when an ACKNOWLEDGED event is still due, and API key
 // allow-lists.
 import { describe, expect, it } from 'vitest';
-import { buildPayload, type AlertRow, type DeliveryEvent } from '../../src/channels/payload.js';
+import type { DeliveryEvent } from '../../src/channels/payload.js';
+import { buildPayload, type AlertRow } from '../../src/model/alerts.js';
 import { slackMessage } from '../../src/channels/slack.js';
 import { teamsMessage } from '../../src/channels/teams.js';
 import { pagerDutyEvent } from '../../src/channels/pagerduty.js';

@@ -1,7 +1,7 @@
 // A log line written while the simulator's status line shows takes a line of its own, and the status
 // line is drawn again under it (issue 29: pino lines glued onto the status line).
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger, endStatusLine, showStatusLine } from '../../src/log.js';
+import { createLogger, endStatusLine, showStatusLine } from '../../src/app/log.js';
 
 const written: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBuckets } from '../../src/lib/token-bucket.js';
+import { TokenBuckets } from '../../src/lib/rate-limit.js';
 
 describe('token buckets', () => {
   it('a new key starts with a full burst, then refuses', () => {

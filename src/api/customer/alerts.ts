@@ -13,7 +13,7 @@ import { addNote } from '../../model/alert-history.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { timeWindowIfAny } from '../time-window.js';
-import { alertStatusFilter, OneAlert, oneAlert, registerAlertDetail, TimelineEntry } from '../v2/routes.js';
+import { alertStatusFilter, OneAlert, oneAlert, registerAlertDetail, TimelineEntry } from '../common-reads.js';
 import { requireBelowCap, type TenantCaps } from '../limits.js';
 import { countOf, noteAudit } from '../audit-note.js';
 

@@ -7,7 +7,7 @@ import type { TenantTx } from '../../db/database.js';
 import { AppError, requireChanges } from '../../errors.js';
 import { customerAdminOnly, type InTenant } from '../guard.js';
 import { requireBelowCap, type TenantCaps } from '../limits.js';
-import { devicesPage, DevicesQuery } from '../v2/routes.js';
+import { devicesPage, DevicesQuery } from '../common-reads.js';
 import { NoContent, Nullable, Obj } from '../../lib/schema.js';
 import { AlertRule, DevicePage, DeviceWithHistory, Geofence, SavedRule } from '../../model/views.js';
 import {

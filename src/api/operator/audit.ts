@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { inSavepoint, type Database, type OperatorTx } from '../../db/database.js';
 import { recordAudit } from '../../model/audit.js';
 import { AppError } from '../../errors.js';
+import { errorStatus } from '../../http/error-answers.js';
 import { auditNoteOf } from '../audit-note.js';
 import { principalOf } from '../guard.js';
 
@@ -26,7 +27,7 @@ export type Audited = <T>(
 
 /** The status a failed request answers with (the HTTP layer maps errors the same way). */
 function statusOf(error: unknown): number {
-  if (error instanceof AppError) return error.status;
+  if (error instanceof AppError) return errorStatus(error);
   const status = (error as { statusCode?: unknown }).statusCode;
   return typeof status === 'number' ? status : 500;
 }

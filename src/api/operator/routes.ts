@@ -8,7 +8,7 @@ import type { Config } from '../../config.js';
 import { AppError } from '../../errors.js';
 import * as settingsModel from '../../model/settings.js';
 import { applySettingRows, defaultIngestSettings } from '../../model/settings.js';
-import { alertStatusFilter } from '../v2/routes.js';
+import { alertStatusFilter, Limit, Offset } from '../common-reads.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import {
   Alert,
@@ -36,8 +36,6 @@ import * as deviceModel from '../../model/devices.js';
 import * as alertModel from '../../model/alerts.js';
 
 const tags = ['operator'];
-const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
-const Offset = Type.Integer({ minimum: 0, default: 0 });
 const TenantParams = Type.Object({ tenant_id: Type.String({ minLength: 1 }) });
 
 const TenantsQuery = Type.Object({

@@ -3,7 +3,7 @@
 // database. Keeps METRICS_RETENTION_DAYS of history.
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.js';
-import type { ComponentHealth } from '../../http/server.js';
+import type { ComponentHealth } from '../../contracts/health.js';
 import { ratesBetween, type CounterSnapshot, type Rate } from './rates.js';
 import { insertSamples, platformGauges, pruneSamples } from '../../model/system.js';
 

@@ -5,7 +5,7 @@ import { statfs } from 'node:fs/promises';
 import { Type, type Static, type TInteger } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import type { ComponentHealth } from '../../http/server.js';
+import type { ComponentHealth } from '../../contracts/health.js';
 import type { Audited } from '../operator/audit.js';
 import type { MetricsCollector } from './collector.js';
 import * as systemModel from '../../model/system.js';

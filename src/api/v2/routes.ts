@@ -6,24 +6,15 @@ import type { App } from '../../http/server.js';
 import { AppError } from '../../errors.js';
 import type { TenantTx } from '../../db/database.js';
 import type { InTenant } from '../guard.js';
+import { alertStatusFilter, devicesPage, DevicesQuery, Limit, Offset, registerAlertDetail } from '../common-reads.js';
 import { MAX_CHART_DAYS, timeWindow } from '../time-window.js';
 import { groupBy } from '../../lib/group-by.js';
-import { JsonObject, Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import {
-  Alert as AlertView,
-  AlertPage,
-  AlertRule,
-  DeviceDetail,
-  DevicePage,
-  LatestReading,
-  Reading,
-} from '../../model/views.js';
+import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { AlertPage, AlertRule, DeviceDetail, DevicePage, LatestReading, Reading } from '../../model/views.js';
 import * as deviceModel from '../../model/devices.js';
-import { devicesByGroup, listDevices, selectsSomething, SelectorQuery } from '../../model/device-selection.js';
+import { devicesByGroup, selectsSomething, SelectorQuery } from '../../model/device-selection.js';
 import { groupByFromText, selectorFromQuery } from '../../model/selector-input.js';
 import * as alertModel from '../../model/alerts.js';
-import type { Alert } from '../../model/alerts.js';
-import { alertTimeline, type TimelineCursor, type TimelineEntry as TimelineRow } from '../../model/alert-history.js';
 import * as ruleModel from '../../model/rules.js';
 import * as telemetryModel from '../../model/telemetry.js';
 import { ACTIVE_ALERT_STATUSES, DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
@@ -36,24 +27,8 @@ import {
 } from '../../model/resolution.js';
 
 const Hours = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
-const Limit = (max: number, fallback: number) => Type.Integer({ minimum: 1, maximum: max, default: fallback });
-const Offset = Type.Integer({ minimum: 0, default: 0 });
 const Instant = Type.String({ description: 'ISO-8601 instant, e.g. 2026-11-28T10:00:00Z' });
 
-export const DevicesQuery = Type.Object({
-  limit: Limit(500, 100),
-  offset: Offset,
-  ...SelectorQuery.properties,
-  site_q: Type.Optional(Type.String({ description: 'part of the site id, any case' })),
-  q: Type.Optional(Type.String({ description: 'part of the device id' })),
-  sort: Type.Union(
-    [Type.Literal('site_id'), Type.Literal('device_id'), Type.Literal('status'), Type.Literal('last_seen_at')],
-    {
-      default: 'site_id',
-    },
-  ),
-  order: Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }),
-});
 const DeviceParams = Type.Object({ device_id: Type.String({ minLength: 1 }) });
 const TelemetryQuery = Type.Object({
   hours: Hours(168, 6),
@@ -69,11 +44,6 @@ const AlertsQuery = Type.Object({
   offset: Offset,
 });
 const TrendQuery = Type.Object({ hours: Hours(168, 24) });
-const AlertParams = Type.Object({ alert_id: Type.Integer() });
-const TimelineQuery = Type.Object({
-  limit: Limit(1000, 200),
-  cursor: Type.Optional(Type.String({ description: "the previous answer's next_cursor: the timeline's next page" })),
-});
 const RulesQuery = Type.Object({ limit: Limit(500, 100) });
 const RuleParams = Type.Object({ rule_id: Type.String({ minLength: 1 }) });
 const GroupByQuery = Type.Object({
@@ -147,71 +117,6 @@ async function readGroups(tx: TenantTx, query: Static<typeof GroupByQuery>) {
   return devicesByGroup(tx, selector, query.group_by === undefined ? undefined : groupByFromText(query.group_by));
 }
 
-/** One page of the tenant's devices with the total (shared by /api/v2 and /customer). */
-export async function devicesPage(tx: TenantTx, query: Static<typeof DevicesQuery>) {
-  const { limit, offset, site_q, q, sort, order } = query;
-  const { devices, total } = await listDevices(tx, {
-    limit,
-    offset,
-    selector: selectorFromQuery(query),
-    siteSearch: site_q,
-    search: q,
-    sort,
-    order,
-  });
-  return { tenant_id: tx.tenantId, devices, count: devices.length, total, limit, offset };
-}
-
-/** One alert of the tenant, as /api/v2 and /customer answer it; with a page of its timeline when asked. */
-export async function oneAlert(tx: TenantTx, alertId: number): Promise<{ tenant_id: string; alert: Alert }>;
-export async function oneAlert(
-  tx: TenantTx,
-  alertId: number,
-  timeline: Static<typeof TimelineQuery>,
-): Promise<{ tenant_id: string; alert: Alert; timeline: TimelineRow[]; next_cursor: string | null }>;
-export async function oneAlert(tx: TenantTx, alertId: number, timeline?: Static<typeof TimelineQuery>) {
-  const alert = await alertModel.findAlert(tx, alertId);
-  if (!alert) throw new AppError('NOT_FOUND', 'Alert not found');
-  if (!timeline) return { tenant_id: tx.tenantId, alert };
-  const page = await alertTimeline(tx, alertId, { limit: timeline.limit, after: readCursor(timeline.cursor) });
-  return {
-    tenant_id: tx.tenantId,
-    alert,
-    timeline: page.entries,
-    next_cursor: page.next && Buffer.from(JSON.stringify(page.next)).toString('base64url'),
-  };
-}
-
-/** A next_cursor as given out; anything else is a request to fix. */
-function readCursor(cursor: string | undefined): TimelineCursor | undefined {
-  if (cursor === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-    if (
-      typeof parsed === 'object' &&
-      parsed !== null &&
-      ['at', 'kind', 'key'].every((field) => typeof (parsed as Record<string, unknown>)[field] === 'string') &&
-      !Number.isNaN(Date.parse((parsed as TimelineCursor).at))
-    )
-      return parsed as TimelineCursor;
-  } catch {
-    // not base64url JSON: refused below
-  }
-  throw new AppError('INVALID_REQUEST', "cursor is not a timeline cursor: pass a previous answer's next_cursor");
-}
-
-const ALERT_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED'];
-
-/** ALL (any case) means every status; the original matched it literally and returned nothing. */
-export function alertStatusFilter(status: string): string | undefined {
-  const upper = status.toUpperCase();
-  if (upper === 'ALL') return undefined;
-  if (!ALERT_STATUSES.includes(upper)) {
-    throw new AppError('INVALID_REQUEST', `status must be one of ${[...ALERT_STATUSES, 'ALL'].join(', ')}`);
-  }
-  return upper;
-}
-
 const tags = ['api/v2'];
 /** Fleet-wide summaries are drawn in minutes at least (from rollups, whatever the fleet's size). */
 const FLEET_MIN_BUCKET_SECONDS = 60;
@@ -227,46 +132,6 @@ export const FleetSummary = Obj({
   devices: Counts([...DEVICE_STATUSES, 'total'], 'devices by status (OFFLINE: never heard from), and all of them'),
   alerts: Counts(ACTIVE_ALERT_STATUSES, 'alerts not yet closed, by status'),
 });
-export const OneAlert = Obj({ tenant_id: Type.String(), alert: AlertView });
-
-/** One entry of an alert's timeline. */
-export const TimelineEntry = Obj({
-  at: Timestamp,
-  kind: Type.Union(
-    ['OPENED', 'UPDATED', 'ACKNOWLEDGED', 'SILENCED', 'CLOSED', 'NOTE', 'NOTIFIED', 'NOTIFY_FAILED', 'HELD'].map((k) =>
-      Type.Literal(k),
-    ),
-    {
-      description:
-        'NOTIFIED / NOTIFY_FAILED: one delivery attempt (detail: integration, event, notice, attempt, http_status, error, latency_ms); HELD: a notification a silence held; NOTE: detail.text',
-    },
-  ),
-  actor: Nullable(Type.String({ description: 'the user who did it; null when Pulse did' })),
-  detail: JsonObject,
-});
-const AlertWithTimeline = Obj({
-  tenant_id: Type.String(),
-  alert: AlertView,
-  timeline: Type.Array(TimelineEntry, { description: 'the first `limit` entries from `cursor` on, in time order' }),
-  next_cursor: Nullable(Type.String({ description: "the timeline's next page (pass as cursor); null on the last" })),
-});
-
-/** One alert with its timeline, at `path` (/api/v2 and /customer answer the same). */
-export function registerAlertDetail(app: App, path: string, inTenant: InTenant, routeTags: string[]): void {
-  app.get(
-    path,
-    {
-      schema: {
-        tags: routeTags,
-        summary: 'One alert with its timeline, a page at a time',
-        params: AlertParams,
-        querystring: TimelineQuery,
-        response: { 200: AlertWithTimeline },
-      },
-    },
-    (request) => inTenant(request, (tx) => oneAlert(tx, request.params.alert_id, request.query)),
-  );
-}
 
 export function registerV2Routes(app: App, inTenant: InTenant, retention: Retention): void {
   const requireDevice = async (tx: TenantTx, deviceId: string) => {

@@ -3,14 +3,42 @@
 // any process, after its commit — enables or disables that device's login. Passwords are set where tokens
 // are made (activation, rotation), since only there is the token in clear. On the embedded broker, which
 // checks logins itself, the alert readers' logins are checked against the database here too.
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.js';
+import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import { keysMatch, sha256Hex } from '../lib/credentials.js';
 import * as registry from '../model/device-registry.js';
 import { readerPasswordHash } from '../model/mqtt-readers.js';
-import { reconcileActions, type DeviceLogins } from './dynsec.js';
-import type { EmbeddedBroker } from './embedded.js';
+import { Dynsec, reconcileActions, type DeviceLogins } from '../broker/dynsec.js';
+import type { EmbeddedBroker } from '../broker/embedded.js';
+import type { RoleName } from '../roles.js';
+
+/**
+ * With MQTT_BROKER_AUTH=dynsec, a process that makes tokens (provision, api) keeps the broker's device
+ * logins: passwords where tokens are made, enabled/disabled on every device.changed, and (provision) a
+ * full reconcile at start. Ingest opens it too, for the service login its subscription uses: whichever
+ * process starts first creates it.
+ */
+export async function startBrokerLogins(
+  config: Config,
+  roles: readonly RoleName[],
+  deps: { bus: Bus; db: Database; log: Logger },
+) {
+  if (config.MQTT_BROKER_AUTH !== 'dynsec' || !config.MQTT_URL) return undefined;
+  if (!roles.some((role) => role === 'provision' || role === 'api' || role === 'ingest')) return undefined;
+  const ca = config.MQTT_CA_FILE ? await readFile(config.MQTT_CA_FILE) : undefined;
+  const dynsec = await Dynsec.open(config.MQTT_URL, deps.log, ca);
+  const sync = await startLoginSync({ logins: dynsec, ...deps, reconcile: roles.includes('provision') });
+  return {
+    logins: dynsec,
+    close: async () => {
+      await sync.stop();
+      await dynsec.close();
+    },
+  };
+}
 
 export interface LoginSyncOptions {
   logins: DeviceLogins;

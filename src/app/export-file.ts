@@ -3,9 +3,9 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Database } from './db/database.js';
-import { exportLines, type ExportedRow, type ExportFormat } from './lib/export-format.js';
-import { exportMetricNames, exportPages, type ExportFilter } from './model/telemetry-export.js';
+import type { Database } from '../db/database.js';
+import { exportLines, type ExportedRow, type ExportFormat } from '../lib/export-format.js';
+import { exportMetricNames, exportPages, type ExportFilter } from '../model/telemetry-export.js';
 
 /** Writes the export to `path`; returns how many rows it wrote. */
 export async function exportToFile(

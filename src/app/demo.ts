@@ -1,11 +1,11 @@
 // Demo data for `pulse up`: a login per role in the two demo tenants (only where it is safe: demoUsersWanted), and with --simulate the original
 // seed's five alert rules in each demo tenant (added once; a tenant that already has rules is left alone),
 // so a first run shows alerts opening and closing.
-import type { Config } from './config.js';
-import type { Database } from './db/database.js';
-import type { NewUser, Users } from './identity/users.js';
-import { isLoopbackHost } from './lib/listen.js';
-import { createRule, listRules } from './model/rules.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import type { NewUser, Users } from '../identity/users.js';
+import { isLoopbackHost } from '../lib/listen.js';
+import { createRule, listRules } from '../model/rules.js';
 
 const DEMO_RULES = [
   { name: 'Low Battery Warning', metric_name: 'battery_pct', operator: 'LT', threshold: 25, severity: 2 },

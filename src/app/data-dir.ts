@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from './config.js';
-import { parseSecretsKey } from './lib/secrets.js';
+import type { Config } from '../config.js';
+import { parseSecretsKey } from '../lib/secrets.js';
 
 export interface AdminKey {
   key: string;

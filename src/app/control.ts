@@ -7,9 +7,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
-import type { App } from './http/server.js';
+import type { App } from '../http/server.js';
 import { commands, isCommandName, type CommandContext, type CommandName, type CommandOutput } from './commands.js';
-import { AppError } from './errors.js';
+import { AppError } from '../errors.js';
 
 export interface ControlInfo {
   url: string;

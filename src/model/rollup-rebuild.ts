@@ -4,9 +4,9 @@
 // will recompute),
 // so every row is counted once, by the rebuild or by the worker after it. Resumable: the last day done is
 // kept in rollup_state, and the same --since goes on from the day after.
-import type { Database } from './db/database.js';
-import { AppError } from './errors.js';
-import { rebuildDay, rollupHorizon, rollupState, takeOverForRebuild } from './model/rollups.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { rebuildDay, rollupHorizon, rollupState, takeOverForRebuild } from './rollups.js';
 
 const DAY_MS = 86_400_000;
 const isoDay = (date: Date) => date.toISOString().slice(0, 10);
@@ -64,17 +64,4 @@ export async function rebuildRollups(
   // A bulk load's pages are summarised for ingested_at now rather than at the next maintenance.
   await db.withService((tx) => tx.query('SELECT telemetry_summarize_ingested()'));
   return { days: todo.length, skipped: all.length - todo.length, messages };
-}
-
-/**
- * A one-line progress bar for a terminal, with the day's own rate:
- * "[#####-----]  12/30 days  2026-11-12  1,234 messages  (45,678 msg/s)".
- */
-export function progressLine(
-  { day, done, days, messages, dayMessages, daySeconds }: RebuildProgress,
-  width = 30,
-): string {
-  const filled = Math.round((done / Math.max(days, 1)) * width);
-  const rate = Math.round(dayMessages / Math.max(daySeconds, 0.001)).toLocaleString('en');
-  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(done).padStart(String(days).length)}/${days} days  ${day}  ${messages.toLocaleString('en')} messages  (${rate} msg/s)`;
 }

@@ -1,5 +1,5 @@
 // Renders the configuration reference from the schema, so the docs cannot drift from the code.
-import { variables } from './config.js';
+import { variables } from '../config.js';
 
 /** The table alone, also embedded in the README between its configuration markers. */
 export function renderConfigurationTable(): string {

@@ -4,15 +4,15 @@
 // Commands and jobs are an operator's work in one named tenant: a narrowed operator transaction. A command
 // made here reaches its device through the running process's bus when there is one, else at the
 // dispatcher's next sweep (COMMAND_SWEEP_SECONDS).
-import type { Bus } from './bus/index.js';
-import type { Config } from './config.js';
-import type { Database } from './db/database.js';
-import { AppError } from './errors.js';
-import { createUsers } from './identity/users.js';
-import type { SecretBox } from './lib/secrets.js';
-import type { Role } from './model/users.js';
-import { textTable } from './lib/text-table.js';
-import { isUuid } from './lib/uuid.js';
+import type { Bus } from '../bus/index.js';
+import type { Config } from '../config.js';
+import type { Database } from '../db/database.js';
+import { AppError } from '../errors.js';
+import { createUsers } from '../identity/users.js';
+import type { SecretBox } from '../lib/secrets.js';
+import type { Role } from '../model/users.js';
+import { textTable } from '../lib/text-table.js';
+import { isUuid } from '../lib/uuid.js';
 
 export interface CommandContext {
   db: Database;
@@ -44,7 +44,7 @@ async function commandParams(json: string | undefined): Promise<unknown> {
   } catch {
     throw new AppError('INVALID_REQUEST', `--params must be JSON, such as '{"seconds": 30}'`);
   }
-  const { documentProblem } = await import('./model/command-protocol.js');
+  const { documentProblem } = await import('../model/command-protocol.js');
   const problem = documentProblem(params, '--params');
   if (problem) throw new AppError('INVALID_REQUEST', problem);
   return params;
@@ -60,8 +60,8 @@ const answer = (command: { result: unknown; error: string | null }) =>
   command.error ?? (command.result === null || command.result === undefined ? '' : JSON.stringify(command.result));
 
 async function provisioning(ctx: CommandContext) {
-  const { createProvisioning } = await import('./provision/service.js');
-  const { UNMANAGED_LOGINS } = await import('./broker/dynsec.js');
+  const { createProvisioning } = await import('../provision/service.js');
+  const { UNMANAGED_LOGINS } = await import('../broker/dynsec.js');
   return createProvisioning(ctx.db, {
     activationTtlMinutes: ctx.config.ACTIVATION_TTL_MINUTES,
     // The CLI registers and revokes (the broker's login follows at the next reconcile); it mints no token.
@@ -81,7 +81,7 @@ export const commands = {
     } catch {
       throw new AppError('INVALID_REQUEST', '--metadata must be a JSON object');
     }
-    const { checkDeviceSpec } = await import('./model/device-spec.js');
+    const { checkDeviceSpec } = await import('../model/device-spec.js');
     const checked = checkDeviceSpec({
       tenant_id: args.tenant,
       device_id: args.device,
@@ -145,8 +145,8 @@ export const commands = {
         `--wait is at most ${MAX_WAIT_SECONDS} seconds: pulse command list shows later answers`,
       );
     const params = await commandParams(args.params);
-    const { narrow } = await import('./db/database.js');
-    const commands = await import('./model/commands.js');
+    const { narrow } = await import('../db/database.js');
+    const commands = await import('../model/commands.js');
     const created = await ctx.db.withOperator((tx) =>
       commands.sendCommand(narrow(tx, args.tenant), {
         device_id: args.device,
@@ -158,9 +158,9 @@ export const commands = {
     );
     ctx.bus?.publish('commands.queued', [{ tenant_id: args.tenant, device_id: args.device }]);
     if (args.wait === 0) return { lines: [JSON.stringify(created, null, 2)] };
-    const { createInProcessBus } = await import('./bus/index.js');
+    const { createInProcessBus } = await import('../bus/index.js');
     const { createLogger } = await import('./log.js');
-    const { waitForCommand } = await import('./api/commands.js');
+    const { waitForCommand } = await import('../api/commands.js');
     // Without the running process's bus nobody announces the answer: a bus of its own hears nothing, and
     // the wait reads the command every second.
     const bus = ctx.bus ?? createInProcessBus(createLogger('silent'));
@@ -173,8 +173,8 @@ export const commands = {
     ctx: CommandContext,
     args: { tenant: string; device: string; limit: number },
   ): Promise<CommandOutput> {
-    const { narrow } = await import('./db/database.js');
-    const { listCommands } = await import('./model/commands.js');
+    const { narrow } = await import('../db/database.js');
+    const { listCommands } = await import('../model/commands.js');
     const listed = await ctx.db.withOperator((tx) =>
       listCommands(narrow(tx, args.tenant), args.device, { limit: Math.max(1, args.limit) }),
     );
@@ -192,8 +192,8 @@ export const commands = {
   },
 
   async 'job list'(ctx: CommandContext, args: { tenant: string; limit: number }): Promise<CommandOutput> {
-    const { narrow } = await import('./db/database.js');
-    const { listJobs } = await import('./model/jobs.js');
+    const { narrow } = await import('../db/database.js');
+    const { listJobs } = await import('../model/jobs.js');
     const listed = await ctx.db.withOperator((tx) => listJobs(narrow(tx, args.tenant), Math.max(1, args.limit)));
     return table(
       listed.map((job) => ({
@@ -213,8 +213,8 @@ export const commands = {
 
   async 'job show'(ctx: CommandContext, args: { tenant: string; job: string }): Promise<CommandOutput> {
     const id = jobId(args.job);
-    const { narrow } = await import('./db/database.js');
-    const jobs = await import('./model/jobs.js');
+    const { narrow } = await import('../db/database.js');
+    const jobs = await import('../model/jobs.js');
     const found = await ctx.db.withOperator(async (operatorTx) => {
       const tx = narrow(operatorTx, args.tenant);
       const job = await jobs.getJob(tx, id);
@@ -243,8 +243,8 @@ export const commands = {
 
   async 'job cancel'(ctx: CommandContext, args: { tenant: string; job: string }): Promise<CommandOutput> {
     const id = jobId(args.job);
-    const { narrow } = await import('./db/database.js');
-    const jobs = await import('./model/jobs.js');
+    const { narrow } = await import('../db/database.js');
+    const jobs = await import('../model/jobs.js');
     const outcome = await ctx.db.withOperator(async (operatorTx) => {
       const tx = narrow(operatorTx, args.tenant);
       const canceled = await jobs.stopJob(tx, id, 'CANCELED', `canceled by the ${CREATED_BY}`);
@@ -272,7 +272,7 @@ export const commands = {
     }
     const found = await createUsers(db).findByUsername(args.username);
     if (!found) throw new AppError('NOT_FOUND', `User ${args.username} not found`);
-    const { ensureIssuerState, loadIssuerState, signAccessToken } = await import('./identity/issuer-state.js');
+    const { ensureIssuerState, loadIssuerState, signAccessToken } = await import('../identity/issuer-state.js');
     // The issuer URL the server last served; before the server ever ran, the one it will serve.
     const state =
       (await loadIssuerState(db, secrets)) ??
