@@ -23,6 +23,7 @@ import { AppError } from '../errors.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
 import { boundIntegers, controlCharacterProblem } from './input-checks.js';
+import { defaultsOptionalForSenders } from './openapi-requests.js';
 import { compileResponseCheck, ResponseSchemaError } from './response-check.js';
 
 /** The server every role registers on: request and reply types come from the routes' TypeBox schemas. */
@@ -240,7 +241,11 @@ export async function createHttpServer(options: HttpServerOptions): Promise<Http
   }
 
   // Every route registered after this is described at /api/docs/json from the schemas that validate it.
+  // A shared schema (`app.addSchema`) is listed under components by its $id.
   await app.register(fastifySwagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (document) =>
+      'openapiObject' in document ? defaultsOptionalForSenders(document.openapiObject) : document.swaggerObject,
     openapi: {
       info: {
         title: 'Pulse API',
