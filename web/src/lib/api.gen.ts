@@ -26336,7 +26336,173 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: never;
+  schemas: {
+    /** @description A message a client sends on /api/v2/ws */
+    LiveRequest:
+      | {
+          /** @enum {string} */
+          action: 'auth';
+          /** @description an access token (JWT) */
+          token: string;
+        }
+      | {
+          action: 'subscribe' | 'unsubscribe';
+          /** @enum {string} */
+          type: 'device';
+          device_id: string;
+          /** @description operators: the tenant whose device or alerts (customers get their own) */
+          tenant_id?: string;
+        }
+      | {
+          action: 'subscribe' | 'unsubscribe';
+          /** @enum {string} */
+          type: 'alerts';
+          /** @description operators: the tenant whose device or alerts (customers get their own) */
+          tenant_id?: string;
+        };
+    /** @description A message the server sends on /api/v2/ws */
+    LiveFrame:
+      | {
+          /** @enum {string} */
+          type: 'authenticated';
+          role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+          tenant_id: string | null;
+          /** Format: date-time */
+          expires_at: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'subscribed';
+          /** @enum {string} */
+          channel: 'device';
+          device_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'unsubscribed';
+          /** @enum {string} */
+          channel: 'device';
+          device_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'subscribed';
+          /** @enum {string} */
+          channel: 'alerts';
+          tenant_id?: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'unsubscribed';
+          /** @enum {string} */
+          channel: 'alerts';
+        }
+      | {
+          /** @enum {string} */
+          type: 'alerts';
+          alerts: {
+            alert_id: number;
+            tenant_id: string;
+            device_id: string;
+            site_id: string;
+            /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+            alert_type: string;
+            /** @description what to call it: its rule's name, or the type in words */
+            title: string;
+            fingerprint: string;
+            /** @description 1 info … 5 critical */
+            severity: number;
+            confidence: number;
+            summary: string;
+            details: {
+              [key: string]: unknown;
+            };
+            status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledged_by: string | null;
+            /** @description the silence that held its notifications */
+            silenced_by: string | null;
+            /** @description who closed it by hand; null when Pulse closed it */
+            closed_by: string | null;
+          }[];
+        }
+      | {
+          /** @enum {string} */
+          type: 'alert';
+          event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
+          alert: {
+            alert_id: number;
+            tenant_id: string;
+            device_id: string;
+            site_id: string;
+            /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+            alert_type: string;
+            /** @description what to call it: its rule's name, or the type in words */
+            title: string;
+            fingerprint: string;
+            /** @description 1 info … 5 critical */
+            severity: number;
+            confidence: number;
+            summary: string;
+            details: {
+              [key: string]: unknown;
+            };
+            status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledged_by: string | null;
+            /** @description the silence that held its notifications */
+            silenced_by: string | null;
+            /** @description who closed it by hand; null when Pulse closed it */
+            closed_by: string | null;
+          };
+        }
+      | {
+          /** @enum {string} */
+          type: 'telemetry';
+          device_id: string;
+          data: {
+            /** Format: date-time */
+            timestamp: string;
+            /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
+            metrics: {
+              [key: string]:
+                | number
+                | boolean
+                | string
+                | {
+                    lat: number;
+                    lon: number;
+                    /** @description metres above sea level */
+                    alt?: number;
+                    /** @description metres */
+                    acc?: number;
+                  };
+            };
+            seq: number;
+          };
+        }
+      | {
+          /** @enum {string} */
+          type: 'error';
+          message: string;
+          device_id?: string;
+        };
+    Role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+  };
   responses: never;
   parameters: never;
   requestBodies: never;
