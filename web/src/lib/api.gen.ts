@@ -3679,7 +3679,9 @@ export interface paths {
             /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
             /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
@@ -3934,7 +3936,9 @@ export interface paths {
             /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             remove_tags?: string[];
             /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -15090,7 +15094,12 @@ export interface paths {
         path?: never;
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          'text/csv': string;
+          'application/json': unknown;
+        };
+      };
       responses: {
         /** @description Default Response */
         200: {
@@ -21917,7 +21926,9 @@ export interface paths {
             /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
             /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
@@ -22174,7 +22185,9 @@ export interface paths {
             /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             remove_tags?: string[];
             /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -23535,7 +23548,12 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          'text/csv': string;
+          'application/json': unknown;
+        };
+      };
       responses: {
         /** @description Default Response */
         200: {
@@ -25411,7 +25429,9 @@ export interface paths {
             /** @description the tags (kept when absent and the device exists); tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes (kept when absent and the device exists): key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
