@@ -236,6 +236,13 @@ export function registerDeviceRoutes(app: App, scope: DeviceScope, deps: DeviceR
         summary:
           'Register many devices: text/csv with a device_id,site_id[,fw_version][,tags][,attr.<key>…] header, or a JSON array',
         params: TenantParams,
+        // No type for the JSON array: each row is checked by itself and a bad one is reported in `errors`.
+        body: {
+          content: {
+            'text/csv': { schema: Type.String({ description: 'a header line, then one device a line' }) },
+            'application/json': { schema: { description: 'an array of devices, each as POST …/devices takes it' } },
+          },
+        },
         response: {
           200: Obj({
             created: Type.Integer(),

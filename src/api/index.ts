@@ -284,7 +284,14 @@ export function start(deps: RoleDeps): RunningRole {
     ws.addHook('onRoute', (route) => {
       if (route.websocket && route.schema) route.schema.hide = false;
     });
-    live = registerLiveRoutes(ws, { verify, recheck: checkPrincipal, db: deps.db, bus: deps.bus, log: deps.log });
+    live = registerLiveRoutes(ws, {
+      verify,
+      recheck: checkPrincipal,
+      db: deps.db,
+      bus: deps.bus,
+      log: deps.log,
+      checkFrames: config.API_CHECK_RESPONSES === 'on',
+    });
   });
 
   return {

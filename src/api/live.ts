@@ -3,7 +3,8 @@
 // The token comes as ?token= or in a first {"action":"auth","token"} message; a bad one closes the socket
 // with 4001 (4003 for a role without access) after the handshake, so clients can read the code, and the
 // socket closes when the token expires unless the client sends a fresh one, or with 4001 and the reason
-// when its user is deleted, disabled or changed (the REST routes' recheck, run every second).
+// when its user is deleted, disabled or changed (the REST routes' recheck, run every second). The messages
+// both ways are the schemas of ./live-frames.ts.
 import type { FastifyRequest } from 'fastify';
 import type { App } from '../http/server.js';
 import type { WebSocket } from 'ws';
@@ -16,6 +17,8 @@ import * as deviceModel from '../model/devices.js';
 import * as alertModel from '../model/alerts.js';
 import type { AcceptedMessage, AlertEvent } from '../contracts/messages.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../model/users.js';
+import { compileResponseCheck } from '../http/response-check.js';
+import { DOCUMENTED_SCHEMAS, LiveFrame, type LiveRequest } from './live-frames.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 /** Connections one address may hold open before authenticating (each waits up to AUTH_TIMEOUT_MS). */
@@ -43,13 +46,14 @@ interface Client {
   authenticated?: () => void;
 }
 
-type ClientMessage = {
-  action?: unknown;
-  type?: unknown;
-  token?: unknown;
-  device_id?: unknown;
-  tenant_id?: unknown;
-};
+type FieldOf<Union> = Union extends unknown ? keyof Union : never;
+/** A message as it arrives: the fields of a LiveRequest, each of them still to be checked. */
+type ClientMessage = { [Field in FieldOf<LiveRequest>]?: unknown };
+
+/** Closes a socket whose frame broke LiveFrame (with API_CHECK_RESPONSES=on): a bug in the hub or the schema. */
+const CLOSE_INTERNAL_ERROR = 1011;
+/** The longest close reason a WebSocket carries, in bytes. */
+const MAX_CLOSE_REASON = 123;
 
 const deviceKey = (tenantId: string, deviceId: string) => `${tenantId}\u0000${deviceId}`;
 
@@ -60,20 +64,41 @@ export interface LiveHub {
 
 export function registerLiveRoutes(
   app: App,
-  deps: { verify: VerifyToken; recheck: CheckPrincipal; db: Database; bus: Bus; log: Logger },
+  deps: {
+    verify: VerifyToken;
+    recheck: CheckPrincipal;
+    db: Database;
+    bus: Bus;
+    log: Logger;
+    /** Check every frame against LiveFrame before it leaves (API_CHECK_RESPONSES). */
+    checkFrames: boolean;
+  },
 ): LiveHub {
   const { verify, db, log } = deps;
   const clients = new Set<Client>();
   const byDevice = new Map<string, Set<Client>>();
   let framesDropped = 0;
+  for (const schema of DOCUMENTED_SCHEMAS) app.addSchema(schema);
+  // Compiled without its $id, which the checker may hold once per process while hubs come and go.
+  const { $id: _, ...frameSchema } = LiveFrame;
+  const frameProblem = deps.checkFrames ? compileResponseCheck(frameSchema) : undefined;
 
-  const send = (client: Client, frame: unknown, droppable = false) => {
+  const send = (client: Client, frame: LiveFrame, droppable = false) => {
     if (client.socket.readyState !== client.socket.OPEN) return;
     if (droppable && client.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       framesDropped += 1;
       return;
     }
-    client.socket.send(JSON.stringify(frame));
+    const json = JSON.stringify(frame);
+    const problem = frameProblem?.(JSON.parse(json));
+    if (problem) {
+      log.error({ frame_type: frame.type, problem }, 'live frame off its schema');
+      let reason = `${frame.type} frame off its schema: ${problem}`;
+      while (Buffer.byteLength(reason) > MAX_CLOSE_REASON) reason = reason.slice(0, -1);
+      client.socket.close(CLOSE_INTERNAL_ERROR, reason);
+      return;
+    }
+    client.socket.send(json);
   };
 
   // Live telemetry is heard only while some client watches a device: over NATS, ingest publishes it only
@@ -230,7 +255,7 @@ export function registerLiveRoutes(
       if (message.msg_type !== 'telemetry') continue;
       const subscribers = byDevice.get(deviceKey(message.tenant_id, message.device_id));
       if (!subscribers) continue;
-      const frame = {
+      const frame: LiveFrame = {
         type: 'telemetry',
         device_id: message.device_id,
         data: { timestamp: message.time.toISOString(), metrics: message.metrics, seq: message.seq },

@@ -23,8 +23,11 @@ export interface AcceptedMessage {
   metrics: Metrics;
 }
 
+/** What happened to an alert, as the bus and the live WebSocket tell it. */
+export const ALERT_EVENTS = ['OPENED', 'UPDATED', 'ACKNOWLEDGED', 'CLOSED'] as const;
+
 export interface AlertEvent {
-  event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
+  event: (typeof ALERT_EVENTS)[number];
   alert_id: number;
   tenant_id: string;
   fingerprint: string;

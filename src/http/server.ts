@@ -24,6 +24,7 @@ import { answerErrors } from './error-answers.js';
 import { jsonProblem } from '../lib/json-input.js';
 import { isoUtc } from '../lib/time.js';
 import { boundIntegers, controlCharacterProblem } from './input-checks.js';
+import { defaultsOptionalForSenders } from './openapi-requests.js';
 import { compileResponseCheck, ResponseSchemaError } from './response-check.js';
 
 /** The server every role registers on: request and reply types come from the routes' TypeBox schemas. */
@@ -252,7 +253,11 @@ function serialiseAnswers(app: App, checkResponses: boolean): void {
 
 async function describeApi(app: App): Promise<void> {
   // Every route registered after this is described at /api/docs/json from the schemas that validate it.
+  // A shared schema (`app.addSchema`) is listed under components by its $id.
   await app.register(fastifySwagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (document) =>
+      'openapiObject' in document ? defaultsOptionalForSenders(document.openapiObject) : document.swaggerObject,
     openapi: {
       info: {
         title: 'Pulse API',

@@ -37,8 +37,6 @@ const PACKET_NAMES = [
   'reserved (15)',
 ];
 
-/** The largest remaining length MQTT can express (four length bytes). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
 /** What a broker may send a client that only subscribes. */
 const FROM_BROKER = new Set<number>([PACKET.CONNACK, PACKET.PUBLISH, PACKET.SUBACK, PACKET.UNSUBACK, PACKET.PINGRESP]);
 /** Packets a broker sends a subscriber, PUBLISH aside, are a few bytes; more is a broken stream. */

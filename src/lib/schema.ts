@@ -10,6 +10,13 @@ export const Obj = <T extends TProperties>(properties: T, options: { description
 
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
+/** One of these strings. */
+export const OneOf = <T extends string>(values: readonly T[], options: { description?: string } = {}) =>
+  Type.Union(
+    values.map((value) => Type.Literal(value)),
+    options,
+  );
+
 /** An instant: a Date in the handlers, ISO-8601 with an offset on the wire. */
 export const Timestamp = Type.Unsafe<Date | string>({ type: 'string', format: 'date-time' });
 

@@ -39,8 +39,6 @@ export const MAX_COMMAND_NESTING = 16;
 export const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 /** The command Pulse sends for a firmware update (fleet jobs of kind firmware). */
 export const FIRMWARE_COMMAND = 'firmware_update';
-/** Firmware progress states a device reports; UPDATED and FAILED end the update. */
-export const FIRMWARE_STATES = ['DOWNLOADING', 'DOWNLOADED', 'VERIFIED', 'UPDATING', 'UPDATED', 'FAILED'] as const;
 const PROGRESS_STATE = /^[A-Z][A-Z0-9_]{0,31}$/;
 
 export const commandsTopic = (tenantId: string, deviceId: string, leaf: string) =>

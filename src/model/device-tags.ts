@@ -30,7 +30,11 @@ export const AttributesView = Type.Record(Type.String(), Type.Union([Type.String
  * whose type coercion would turn a number into text.
  */
 export const AttributesInput = (what: string) =>
-  Type.Unsafe<Record<string, unknown>>({ type: 'object', description: `${what}: ${ATTRIBUTES_DESCRIPTION}` });
+  Type.Unsafe<Record<string, unknown>>({
+    type: 'object',
+    additionalProperties: true,
+    description: `${what}: ${ATTRIBUTES_DESCRIPTION}`,
+  });
 /** Tags as requests send them (checked by checkTags). */
 export const TagsInput = (what: string) => Type.Array(Type.String(), { description: `${what}; ${TAGS_DESCRIPTION}` });
 

@@ -1,11 +1,12 @@
 // What the APIs show of each entity, as TypeBox schemas (see lib/schema.ts for why schemas): devices,
 // readings, alerts, rules, deliveries, integrations and their routes, tenants.
 import { Type, type TProperties } from '@sinclair/typebox';
-import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+import { JsonObject, Nullable, Obj, OneOf, Timestamp } from '../lib/schema.js';
 import { AttributesView } from './device-tags.js';
 import { DeviceSelectorSchema } from './device-selection.js';
 import { HEALTH_STATES } from './integration-health.js';
 import { RULE_OPERATORS } from './rule-input.js';
+import { ROLES } from './users.js';
 
 /** A position a device reports as a metric (issue 31). */
 export const Position = Type.Object(
@@ -357,13 +358,16 @@ export const IntegrationHealthView = Obj({
   last_error: Nullable(Type.String()),
 });
 
+/** What a user or token may do: a token's `role` claim. */
+export const Role = OneOf(ROLES);
+
 /** A user of the built-in issuer (never its password hash). */
 export const User = Obj({
   user_id: Type.String(),
   username: Type.String(),
   email: Nullable(Type.String()),
   tenant_id: Nullable(Type.String()),
-  role: Type.Union(['customer_viewer', 'customer_admin', 'operator', 'operator_admin'].map((r) => Type.Literal(r))),
+  role: Role,
   disabled: Type.Boolean({ description: 'signs in no more and its tokens are refused' }),
   created_at: Timestamp,
 });

@@ -286,6 +286,12 @@ describe('/api/v2 on PostgreSQL', () => {
     expect(
       docs.body.paths['/api/v2/devices/{device_id}/telemetry'].get.parameters.map((p: { name: string }) => p.name),
     ).toEqual(expect.arrayContaining(['device_id', 'start', 'end', 'hours', 'limit']));
+    // A parameter with a default may be left out; the WebSocket's messages and the roles have names.
+    const limit = docs.body.paths['/api/v2/devices'].get.parameters.find((p: { name: string }) => p.name === 'limit');
+    expect(limit).toMatchObject({ required: false, schema: { default: expect.any(Number) } });
+    expect(Object.keys(docs.body.components.schemas)).toEqual(
+      expect.arrayContaining(['LiveRequest', 'LiveFrame', 'Role']),
+    );
     expect((await pulse.call('/api/docs', { admin: false, redirect: 'follow' })).status).toBe(200);
   });
 

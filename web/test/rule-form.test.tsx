@@ -12,8 +12,8 @@ afterEach(() => {
 
 function renderForm(answer: { status: number; body: unknown }) {
   const requests: { url: string; body: unknown; method: string }[] = [];
-  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
-    requests.push({ url, method: init.method ?? 'GET', body: JSON.parse(String(init.body)) });
+  vi.stubGlobal('fetch', async (request: Request) => {
+    requests.push({ url: new URL(request.url).pathname, method: request.method, body: await request.json() });
     return new Response(JSON.stringify(answer.body), {
       status: answer.status,
       headers: { 'content-type': 'application/json' },

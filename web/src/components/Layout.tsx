@@ -2,7 +2,8 @@
 // sign-out. Role guards live here too: a page for another role says so instead of rendering blank.
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, NavLink, Outlet } from 'react-router';
-import { isCustomer, signOut, useAuth, type Role } from '../lib/auth';
+import { isCustomer, signOut, useAuth } from '../lib/auth';
+import type { Role } from '../lib/types';
 import { useApiHealth } from '../lib/api';
 import { useLive } from '../lib/live';
 

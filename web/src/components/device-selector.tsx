@@ -3,10 +3,9 @@
 // ACTIVE devices that is now (and the first of them) counted by the server as it is typed.
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { commaList } from '../lib/forms';
 import { conditionFromText, type DeviceSelector } from '../lib/selector';
-import type { Answer } from '../lib/types';
 import { AttributeFilter, TagChips } from './device-labels';
 
 const MODES = [
@@ -52,10 +51,7 @@ export function DeviceSelection({ value, onChange }: { value: SelectionInput; on
   const selection = useQuery({
     queryKey: ['selection', asked],
     queryFn: () =>
-      api<Answer<'/customer/devices/selection', 'post'>>('/customer/devices/selection', {
-        method: 'POST',
-        body: { selector: JSON.parse(asked) as DeviceSelector },
-      }),
+      unwrap(api.POST('/customer/devices/selection', { body: { selector: JSON.parse(asked) as DeviceSelector } })),
     enabled: asked !== 'null',
     placeholderData: keepPreviousData,
   });

@@ -1,9 +1,9 @@
 // Firmware updates as people read them: the tenant's images, which one a firmware_update command (or a
 // firmware job) sends, and how far a device got through the steps it reports, DOWNLOADING to UPDATED.
 import { useQuery } from '@tanstack/react-query';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { byteSize, dateTime } from '../lib/format';
-import type { Answer, FirmwareImage } from '../lib/types';
+import type { FirmwareImage } from '../lib/types';
 
 /** The command a firmware job sends each device (the API's FIRMWARE_COMMAND). */
 export const FIRMWARE_COMMAND = 'firmware_update';
@@ -19,7 +19,7 @@ export const FIRMWARE_IMAGES_KEY = ['firmware'];
 export const useFirmwareImages = () =>
   useQuery({
     queryKey: FIRMWARE_IMAGES_KEY,
-    queryFn: () => api<Answer<'/customer/firmware'>>('/customer/firmware'),
+    queryFn: () => unwrap(api.GET('/customer/firmware')),
   });
 
 /** "2.4.1 for P-100", or "2.4.1 for every model". */

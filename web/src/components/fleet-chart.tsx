@@ -2,7 +2,7 @@
 // the server groups from its rollups; here at most MAX_LINES lines are drawn, those with the most samples.
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { unitOf } from '../lib/format';
 import type { Answer } from '../lib/types';
 import { Lines } from './charts';
@@ -36,10 +36,10 @@ export function FleetChart({ metrics }: { metrics: string[] }) {
   const [chosen, setChosen] = useState('');
   const [groupBy, setGroupBy] = useState('');
   const metric = chosen || (metrics.includes('temp_c') ? 'temp_c' : (metrics[0] ?? ''));
-  const params = new URLSearchParams({ metric, hours: String(HOURS), ...(groupBy && { group_by: groupBy }) });
+  const query = { metric, hours: HOURS, ...(groupBy && { group_by: groupBy }) };
   const chart = useQuery({
-    queryKey: ['fleet-chart', params.toString()],
-    queryFn: () => api<Chart>(`/api/v2/telemetry/chart?${params}`),
+    queryKey: ['fleet-chart', query],
+    queryFn: () => unwrap(api.GET('/api/v2/telemetry/chart', { params: { query } })),
     enabled: metric !== '',
     refetchInterval: 60_000,
   });

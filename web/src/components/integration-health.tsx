@@ -3,7 +3,7 @@
 import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { timeAgo } from '../lib/format';
 import type { Answer } from '../lib/types';
 import { TenantLink } from './ui';
@@ -81,7 +81,7 @@ function FailingCard({ failing, tenantShown }: { failing: Failing[]; tenantShown
 export function FailingIntegrations() {
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
+    queryFn: () => unwrap(api.GET('/customer/integrations')),
     refetchInterval: 60_000,
   });
   const failing = (integrations.data?.integrations ?? []).filter((i) => i.health.state === 'failing');
@@ -92,7 +92,7 @@ export function FailingIntegrations() {
 export function FleetFailingIntegrations() {
   const integrations = useQuery({
     queryKey: ['op-integrations', 'failing'],
-    queryFn: () => api<Answer<'/operator/integrations'>>('/operator/integrations?state=failing'),
+    queryFn: () => unwrap(api.GET('/operator/integrations', { params: { query: { state: 'failing' } } })),
     refetchInterval: 60_000,
   });
   return <FailingCard failing={integrations.data?.integrations ?? []} tenantShown />;

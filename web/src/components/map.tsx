@@ -11,7 +11,7 @@ import { createPortal } from 'react-dom';
 import Supercluster from 'supercluster';
 import { feature } from 'topojson-client';
 import countriesUrl from 'world-atlas/countries-110m.json?url';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { dateTime, timeAgo } from '../lib/format';
 import { flatOutlines } from '../lib/geo';
 import type { Answer } from '../lib/types';
@@ -52,7 +52,7 @@ function useBaseMap(container: RefObject<HTMLDivElement | null>): { map: L.Map |
   const [outlined, setOutlined] = useState(false);
   const settings = useQuery({
     queryKey: ['ui-settings'],
-    queryFn: () => api<Answer<'/api/v2/ui-settings'>>('/api/v2/ui-settings'),
+    queryFn: () => unwrap(api.GET('/api/v2/ui-settings')),
     staleTime: Infinity,
   });
   useEffect(() => {

@@ -3,7 +3,7 @@ import { useState, type ReactNode } from 'react';
 import { Lines } from './charts';
 import { Table } from './table';
 import { Empty, Loaded, Page } from './ui';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { perMinuteSeries } from '../lib/minutes';
 import type { Answer } from '../lib/types';
 import { dateTime } from '../lib/format';
@@ -27,7 +27,7 @@ export function QuarantineReport({
   const [minutes, setMinutes] = useState(60);
   const data = useQuery({
     queryKey: ['quarantine', endpoint, minutes],
-    queryFn: () => api<Report>(`${endpoint}?minutes=${minutes}&limit=200`),
+    queryFn: () => unwrap(api.GET(endpoint, { params: { query: { minutes, limit: 200 } } })),
     refetchInterval: 15_000,
   });
   const dataUpdatedAt = data.dataUpdatedAt;

@@ -2,10 +2,10 @@
 // when: hover, focus or tap one for its times), with its latest value as text.
 import { useQuery } from '@tanstack/react-query';
 import { useMemo, useState } from 'react';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { dateTime } from '../lib/format';
 import { segmentBox, stateText, valueColors } from '../lib/states';
-import type { Answer } from '../lib/types';
+import type { Span } from '../lib/types';
 import { Loaded } from './ui';
 
 export function StateTimeline({
@@ -19,16 +19,18 @@ export function StateTimeline({
   metric: string;
   /** The metric's latest value. */
   latest: string;
-  /** The range, as the query string of the API's window (`start=…&end=…`). */
-  span: string;
+  /** The range. */
+  span: Span;
   /** How often the band follows new readings; false for a fixed range. */
   refetchMs: number | false;
 }) {
   const states = useQuery({
     queryKey: ['states', deviceId, metric, span],
     queryFn: () =>
-      api<Answer<'/api/v2/devices/{device_id}/states'>>(
-        `/api/v2/devices/${encodeURIComponent(deviceId)}/states?metric=${encodeURIComponent(metric)}&${span}`,
+      unwrap(
+        api.GET('/api/v2/devices/{device_id}/states', {
+          params: { path: { device_id: deviceId }, query: { metric, ...span } },
+        }),
       ),
     refetchInterval: refetchMs,
   });

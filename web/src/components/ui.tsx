@@ -2,7 +2,6 @@
 // empty states, a modal dialog and a copy button.
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
-import { download } from '../lib/api';
 import { SEVERITY } from '../lib/format';
 
 export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
@@ -305,8 +304,8 @@ export function Pager({
   );
 }
 
-/** A button that downloads what the API answers at `path` (an export), saying why when it cannot. */
-export function DownloadButton({ path, label, title }: { path: string; label: string; title?: string }) {
+/** A button that runs `save` (a `download` of an export), saying why when it cannot. */
+export function DownloadButton({ save, label, title }: { save: () => Promise<void>; label: string; title?: string }) {
   const [state, setState] = useState<{ busy: boolean; error?: string }>({ busy: false });
   return (
     <span className="inline-flex items-center gap-2">
@@ -316,7 +315,7 @@ export function DownloadButton({ path, label, title }: { path: string; label: st
         title={title}
         onClick={() => {
           setState({ busy: true });
-          download(path).then(
+          save().then(
             () => setState({ busy: false }),
             (error: unknown) => setState({ busy: false, error: (error as Error).message }),
           );

@@ -2,6 +2,7 @@
 // the WebSocket without asking the API again (ADR 013). Each frame carries the whole alert as it is now, so a
 // list on its first page can be patched exactly; what cannot be known from the frame (a later page whose
 // rows shift, an alert closed from an unknown status) is answered with 'refetch', which callers debounce.
+import type { LiveFrame } from './types';
 
 /** The fields of an alert a list filters and sorts by. */
 export interface ListedAlert {
@@ -17,17 +18,24 @@ export interface AlertListPage<A extends ListedAlert> {
   total: number;
 }
 
-export type AlertEventName = 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
+export type AlertEventName = Extract<LiveFrame, { type: 'alert' }>['event'];
 
-/** Whether `alert` belongs in a list asked for with `params` (status, severity, device_id: exact, as the API). */
-export function listShows(params: URLSearchParams, alert: ListedAlert): boolean {
-  const status = params.get('status') ?? 'OPEN';
-  const severity = params.get('severity');
-  const device = params.get('device_id');
+/** The filter and page a list was asked for, as GET /customer/alerts takes them. */
+export interface AlertListQuery {
+  status?: string;
+  severity?: number;
+  device_id?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** Whether `alert` belongs in a list asked for with `query` (status, severity, device_id: exact, as the API). */
+function listShows(query: AlertListQuery, alert: ListedAlert): boolean {
+  const status = query.status ?? 'OPEN';
   return (
     (status === 'ALL' || status === alert.status) &&
-    (!severity || Number(severity) === alert.severity) &&
-    (!device || device === alert.device_id)
+    (query.severity === undefined || query.severity === alert.severity) &&
+    (query.device_id === undefined || query.device_id === alert.device_id)
   );
 }
 
@@ -42,14 +50,14 @@ const newerFirst = (a: ListedAlert, b: ListedAlert) =>
  */
 export function patchAlertPage<A extends ListedAlert>(
   page: AlertListPage<A>,
-  params: URLSearchParams,
+  query: AlertListQuery,
   alert: A,
 ): AlertListPage<A> | 'refetch' {
   const index = page.alerts.findIndex((shown) => shown.alert_id === alert.alert_id);
-  const shows = listShows(params, alert);
+  const shows = listShows(query, alert);
   if (index >= 0 && shows) return { ...page, alerts: page.alerts.map((shown, i) => (i === index ? alert : shown)) };
-  const limit = Number(params.get('limit') ?? page.alerts.length);
-  const firstPage = Number(params.get('offset') ?? 0) === 0;
+  const limit = query.limit ?? page.alerts.length;
+  const firstPage = (query.offset ?? 0) === 0;
   if (index >= 0) {
     if (!firstPage || page.total > limit) return 'refetch';
     return { alerts: page.alerts.filter((_, i) => i !== index), total: page.total - 1 };

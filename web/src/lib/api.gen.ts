@@ -935,8 +935,8 @@ export interface paths {
     /** A device fetches its commands (now DELIVERED) and its desired configuration, waiting up to `wait` seconds for some */
     get: {
       parameters: {
-        query: {
-          wait: number;
+        query?: {
+          wait?: number;
         };
         header: {
           'x-provision-token': string;
@@ -1467,9 +1467,9 @@ export interface paths {
     /** The tenant's devices with their health */
     get: {
       parameters: {
-        query: {
-          limit: number;
-          offset: number;
+        query?: {
+          limit?: number;
+          offset?: number;
           /** @description has any of these tags: tag=a&tag=b or tag=a,b */
           tag?: string | string[];
           /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
@@ -1486,8 +1486,8 @@ export interface paths {
           site_q?: string;
           /** @description part of the device id */
           q?: string;
-          sort: 'site_id' | 'device_id' | 'status' | 'last_seen_at';
-          order: 'asc' | 'desc';
+          sort?: 'site_id' | 'device_id' | 'status' | 'last_seen_at';
+          order?: 'asc' | 'desc';
         };
         header?: never;
         path?: never;
@@ -1702,13 +1702,13 @@ export interface paths {
      */
     get: {
       parameters: {
-        query: {
-          hours: number;
+        query?: {
+          hours?: number;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           end?: string;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path: {
@@ -1811,8 +1811,8 @@ export interface paths {
     /** A device's newest telemetry (never heartbeats) */
     get: {
       parameters: {
-        query: {
-          count: number;
+        query?: {
+          count?: number;
         };
         header?: never;
         path: {
@@ -1908,12 +1908,12 @@ export interface paths {
     /** The tenant's alerts, newest first */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description OPEN, ACKNOWLEDGED, CLOSED or ALL */
-          status: string;
+          status?: string;
           alert_type?: string;
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -2023,8 +2023,8 @@ export interface paths {
     /** Alerts opened and closed per hour (this tenant only) */
     get: {
       parameters: {
-        query: {
-          hours: number;
+        query?: {
+          hours?: number;
         };
         header?: never;
         path?: never;
@@ -2190,8 +2190,8 @@ export interface paths {
     /** One alert with its timeline, a page at a time */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
           /** @description the previous answer's next_cursor: the timeline's next page */
           cursor?: string;
         };
@@ -2323,8 +2323,8 @@ export interface paths {
     /** The tenant's alert rules */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -2595,8 +2595,8 @@ export interface paths {
      */
     get: {
       parameters: {
-        query: {
-          hours: number;
+        query?: {
+          hours?: number;
           /** @description has any of these tags: tag=a&tag=b or tag=a,b */
           tag?: string | string[];
           /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
@@ -2731,7 +2731,7 @@ export interface paths {
           prefix?: string;
           /** @description site, tag (a device counts in each of its tags) or attribute:<key>, e.g. attribute:model */
           group_by?: string;
-          hours: number;
+          hours?: number;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
@@ -2842,8 +2842,8 @@ export interface paths {
      */
     get: {
       parameters: {
-        query: {
-          hours: number;
+        query?: {
+          hours?: number;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
@@ -2953,14 +2953,14 @@ export interface paths {
     /** A device's telemetry and heartbeats over a window (at most 31 days), streamed as CSV or NDJSON */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           end?: string;
           /** @description the last hours, without start */
-          hours: number;
-          format: 'csv' | 'ndjson';
+          hours?: number;
+          format?: 'csv' | 'ndjson';
         };
         header?: never;
         path: {
@@ -3034,14 +3034,14 @@ export interface paths {
     /** Every device's telemetry over a window (at most 31 days), or the devices a selector picks (the devices list's filters), optionally some metrics, streamed */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           start?: string;
           /** @description ISO-8601 instant, e.g. 2026-11-28T10:00:00Z */
           end?: string;
           /** @description the last hours, without start */
-          hours: number;
-          format: 'csv' | 'ndjson';
+          hours?: number;
+          format?: 'csv' | 'ndjson';
           /** @description has any of these tags: tag=a&tag=b or tag=a,b */
           tag?: string | string[];
           /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
@@ -3130,12 +3130,12 @@ export interface paths {
         query: {
           /** @description the metric */
           metric: string;
-          hours: number;
+          hours?: number;
           /** @description ISO-8601 instant */
           start?: string;
           /** @description ISO-8601 instant */
           end?: string;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path: {
@@ -3224,15 +3224,15 @@ export interface paths {
     /** A device's positions in a window, oldest first (thinned evenly to at most `limit`) */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description the metric */
-          metric: string;
-          hours: number;
+          metric?: string;
+          hours?: number;
           /** @description ISO-8601 instant */
           start?: string;
           /** @description ISO-8601 instant */
           end?: string;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path: {
@@ -3317,9 +3317,9 @@ export interface paths {
     /** Every device's last position with its status: the fleet map */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description the metric */
-          metric: string;
+          metric?: string;
         };
         header?: never;
         path?: never;
@@ -3554,9 +3554,9 @@ export interface paths {
     /** The tenant's devices */
     get: {
       parameters: {
-        query: {
-          limit: number;
-          offset: number;
+        query?: {
+          limit?: number;
+          offset?: number;
           /** @description has any of these tags: tag=a&tag=b or tag=a,b */
           tag?: string | string[];
           /** @description has all of these tags: tags_all=a&tags_all=b or tags_all=a,b */
@@ -3573,8 +3573,8 @@ export interface paths {
           site_q?: string;
           /** @description part of the device id */
           q?: string;
-          sort: 'site_id' | 'device_id' | 'status' | 'last_seen_at';
-          order: 'asc' | 'desc';
+          sort?: 'site_id' | 'device_id' | 'status' | 'last_seen_at';
+          order?: 'asc' | 'desc';
         };
         header?: never;
         path?: never;
@@ -3679,7 +3679,9 @@ export interface paths {
             /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
             /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
@@ -3934,7 +3936,9 @@ export interface paths {
             /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             remove_tags?: string[];
             /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -4147,7 +4151,7 @@ export interface paths {
                   | {
                       /** @enum {string} */
                       type: 'polygon';
-                      points: [number, number][];
+                      points: unknown[][];
                     }
                 )
               | (never | null);
@@ -4155,7 +4159,7 @@ export interface paths {
              * @description 1 info … 5 critical
              * @default 3
              */
-            severity: number;
+            severity?: number;
             description?: string | null;
             site_ids?: string[] | null;
             /** @description criteria given together must all match */
@@ -4184,17 +4188,17 @@ export interface paths {
               status?: string[];
             } | null;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             /**
              * @description violation must last this long
              * @default 0
              */
-            duration_seconds: number;
+            duration_seconds?: number;
             /**
              * @description the value must recover past threshold ± this to close
              * @default 0
              */
-            hysteresis: number;
+            hysteresis?: number;
           };
         };
       };
@@ -4597,7 +4601,7 @@ export interface paths {
                   | {
                       /** @enum {string} */
                       type: 'polygon';
-                      points: [number, number][];
+                      points: unknown[][];
                     }
                 )
               | (never | null);
@@ -4753,9 +4757,9 @@ export interface paths {
     /** The tenant's alerts, filtered and paged, newest first */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description OPEN, ACKNOWLEDGED, CLOSED or ALL */
-          status: string;
+          status?: string;
           severity?: number;
           device_id?: string;
           site_id?: string;
@@ -4764,8 +4768,8 @@ export interface paths {
           start?: string;
           /** @description created at or before (ISO-8601) */
           end?: string;
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -4875,8 +4879,8 @@ export interface paths {
     /** One alert with its timeline, a page at a time */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
           /** @description the previous answer's next_cursor: the timeline's next page */
           cursor?: string;
         };
@@ -5406,8 +5410,8 @@ export interface paths {
     /** Latest delivery attempts of the tenant */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
           /** @description only this integration (a UUID) */
           integration_id?: string;
         };
@@ -5497,7 +5501,7 @@ export interface paths {
     /** The tenant's notifications, newest first, with how each went */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description only this integration (a UUID) */
           integration_id?: string;
           status?: 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'SILENCED' | 'SUPERSEDED';
@@ -5505,8 +5509,8 @@ export interface paths {
           start?: string;
           /** @description queued before (ISO-8601) */
           end?: string;
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -5682,13 +5686,13 @@ export interface paths {
     /** Who changed what in this tenant, newest first (customer_admin) */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description a user id or name */
           user?: string;
           /** @description from (ISO-8601) */
           start?: string;
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -6065,9 +6069,9 @@ export interface paths {
     /** This tenant's rejected messages and reject counts per minute and reason (customer_admin) */
     get: {
       parameters: {
-        query: {
-          minutes: number;
-          limit: number;
+        query?: {
+          minutes?: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -6381,7 +6385,7 @@ export interface paths {
             name: string;
             snmp_host: string;
             /** @default 162 */
-            snmp_port: number;
+            snmp_port?: number;
             snmp_config:
               | {
                   /** @enum {string} */
@@ -6398,9 +6402,9 @@ export interface paths {
                   priv_password?: string | null;
                 };
             /** @default 1.3.6.1.4.1.99999 */
-            snmp_oid_prefix: string;
+            snmp_oid_prefix?: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -7436,34 +7440,34 @@ export interface paths {
             smtp_config: {
               smtp_host: string;
               /** @default 587 */
-              smtp_port: number;
+              smtp_port?: number;
               smtp_user?: string | null;
               smtp_password?: string | null;
               /** @default true */
-              smtp_tls: boolean;
+              smtp_tls?: boolean;
               smtp_tls_mode?: 'starttls' | 'implicit' | 'none';
               /** @description verify the server certificate (default true) */
               tls_verify?: boolean;
               from_address: string;
               /** @default Pulse Alerts */
-              from_name: string;
+              from_name?: string;
             };
             recipients: {
               to: string[];
               /** @default [] */
-              cc: string[];
+              cc?: string[];
               /** @default [] */
-              bcc: string[];
+              bcc?: string[];
             };
             template?: {
               /** @default [{severity_label}] {title}: {device_id} */
-              subject_template: string;
+              subject_template?: string;
               body_template?: string | null;
               /** @default html */
-              format: 'html' | 'text';
+              format?: 'html' | 'text';
             };
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -8502,11 +8506,11 @@ export interface paths {
             name: string;
             mqtt_topic: string;
             /** @default 1 */
-            mqtt_qos: number;
+            mqtt_qos?: number;
             /** @default false */
-            mqtt_retain: boolean;
+            mqtt_retain?: boolean;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             mqtt_config?: {
               broker_url?: string | null;
               username?: string | null;
@@ -9537,7 +9541,7 @@ export interface paths {
             /** @description the Slack app's incoming webhook URL (https://hooks.slack.com/services/…); stored sealed */
             webhook_url: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -10557,7 +10561,7 @@ export interface paths {
             /** @description the URL of a Teams workflow "Post to a channel when a webhook request is received" (Workflows app); stored sealed */
             webhook_url: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -11577,7 +11581,7 @@ export interface paths {
             /** @description the Integration Key of an Events API v2 integration on a PagerDuty service; stored sealed */
             routing_key: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -12600,9 +12604,9 @@ export interface paths {
              * @description the Opsgenie instance: us (api.opsgenie.com) or eu (api.eu.opsgenie.com); a change needs the key again
              * @default us
              */
-            region: 'us' | 'eu';
+            region?: 'us' | 'eu';
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -13491,7 +13495,7 @@ export interface paths {
             name: string;
             webhook_url: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             /** @description sent with every POST; values are stored sealed and shown redacted unless named in public_headers */
             headers?: {
               [key: string]: string;
@@ -14168,8 +14172,8 @@ export interface paths {
     /** The tenant's routes: which alerts go to which integration */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -14323,7 +14327,7 @@ export interface paths {
             deliver_on?: string[];
             priority?: number;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             /** @description repeat an OPEN, unacknowledged alert every this many minutes (null: never) */
             renotify_minutes?: number | null;
             /** @description send an OPEN (or repeat, escalation) still pending when its alert was acknowledged or closed (default: set it aside as SUPERSEDED) */
@@ -15090,7 +15094,12 @@ export interface paths {
         path?: never;
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          'text/csv': string;
+          'application/json': unknown;
+        };
+      };
       responses: {
         /** @description Default Response */
         200: {
@@ -15416,8 +15425,8 @@ export interface paths {
     /** A device's commands, newest first */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
           /** @description older than this creation time */
           before?: string;
         };
@@ -15506,8 +15515,8 @@ export interface paths {
     /** Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer */
     post: {
       parameters: {
-        query: {
-          wait: number;
+        query?: {
+          wait?: number;
         };
         header?: never;
         path: {
@@ -16288,8 +16297,8 @@ export interface paths {
     /** The tenant's jobs, newest first, with their progress */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -16630,10 +16639,10 @@ export interface paths {
     /** A job's devices with their outcome, in rollout order */
     get: {
       parameters: {
-        query: {
+        query?: {
           state?: 'PENDING' | 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'CANCELED';
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path: {
@@ -17147,8 +17156,8 @@ export interface paths {
     /** The tenant's silences: running and coming first, then (include_ended) the ones over */
     get: {
       parameters: {
-        query: {
-          include_ended: boolean;
+        query?: {
+          include_ended?: boolean;
         };
         header?: never;
         path?: never;
@@ -17862,14 +17871,14 @@ export interface paths {
             version: 1;
             name: string;
             /** @default  */
-            description: string;
+            description?: string;
             /**
              * @default {
              *       "from": "now-24h",
              *       "to": "now"
              *     }
              */
-            time: {
+            time?: {
               /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
               from: string;
               /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
@@ -17879,11 +17888,11 @@ export interface paths {
              * @description auto-refresh; 0: off
              * @default 60
              */
-            refresh_seconds: number;
+            refresh_seconds?: number;
             /** @default [] */
-            variables: ('site' | 'tag' | 'device')[];
+            variables?: ('site' | 'tag' | 'device')[];
             /** @default [] */
-            widgets: (
+            widgets?: (
               | {
                   /** @description unique within the dashboard */
                   id: string;
@@ -18813,14 +18822,14 @@ export interface paths {
             version: 1;
             name: string;
             /** @default  */
-            description: string;
+            description?: string;
             /**
              * @default {
              *       "from": "now-24h",
              *       "to": "now"
              *     }
              */
-            time: {
+            time?: {
               /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
               from: string;
               /** @description now, now-<n>m|h|d (relative) or an ISO-8601 instant with its offset */
@@ -18830,11 +18839,11 @@ export interface paths {
              * @description auto-refresh; 0: off
              * @default 60
              */
-            refresh_seconds: number;
+            refresh_seconds?: number;
             /** @default [] */
-            variables: ('site' | 'tag' | 'device')[];
+            variables?: ('site' | 'tag' | 'device')[];
             /** @default [] */
-            widgets: (
+            widgets?: (
               | {
                   /** @description unique within the dashboard */
                   id: string;
@@ -20415,7 +20424,7 @@ export interface paths {
         content: {
           'application/json': {
             /** @default 168 */
-            expires_in_hours: number;
+            expires_in_hours?: number;
           };
         };
       };
@@ -21129,11 +21138,11 @@ export interface paths {
     /** Tenants */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description ACTIVE, SUSPENDED, DELETED or ALL */
-          status: string;
-          limit: number;
-          offset: number;
+          status?: string;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -21699,12 +21708,12 @@ export interface paths {
     /** Every tenant's devices */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_filter?: string;
           status?: string;
           q?: string;
-          limit: number;
-          offset: number;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -21917,7 +21926,9 @@ export interface paths {
             /** @description the tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
             /** @description true: re-register a device that exists (new activation code, this site; metadata, tags and attributes kept unless given). Otherwise an existing id answers 409. */
             replace?: boolean;
           };
@@ -22174,7 +22185,9 @@ export interface paths {
             /** @description tags to remove, after tags and add_tags; tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             remove_tags?: string[];
             /** @description replaces the device's attributes: key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -22241,12 +22254,12 @@ export interface paths {
     /** Every tenant's alerts */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_filter?: string;
           /** @description OPEN, ACKNOWLEDGED, CLOSED or ALL */
-          status: string;
-          limit: number;
-          offset: number;
+          status?: string;
+          limit?: number;
+          offset?: number;
         };
         header?: never;
         path?: never;
@@ -22355,10 +22368,10 @@ export interface paths {
     /** Rejected messages and reject counts per minute and reason */
     get: {
       parameters: {
-        query: {
-          minutes: number;
+        query?: {
+          minutes?: number;
           tenant_filter?: string;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -22451,9 +22464,9 @@ export interface paths {
     /** Every tenant's silences (or one's, with tenant_filter): running and coming first */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_filter?: string;
-          include_ended: boolean;
+          include_ended?: boolean;
         };
         header?: never;
         path?: never;
@@ -22756,7 +22769,7 @@ export interface paths {
     /** The operator audit log (operator_admin) */
     get: {
       parameters: {
-        query: {
+        query?: {
           /** @description user id or username */
           user_id?: string;
           action?: string;
@@ -22765,7 +22778,7 @@ export interface paths {
           since?: string;
           /** @description leave out requests that only read (list_*, get_*, view_*); denials stay */
           changes_only?: boolean;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -23535,7 +23548,12 @@ export interface paths {
         };
         cookie?: never;
       };
-      requestBody?: never;
+      requestBody: {
+        content: {
+          'text/csv': string;
+          'application/json': unknown;
+        };
+      };
       responses: {
         /** @description Default Response */
         200: {
@@ -23865,8 +23883,8 @@ export interface paths {
     /** A device's commands, newest first */
     get: {
       parameters: {
-        query: {
-          limit: number;
+        query?: {
+          limit?: number;
           /** @description older than this creation time */
           before?: string;
         };
@@ -23956,8 +23974,8 @@ export interface paths {
     /** Send a device a command; it waits QUEUED until the device is connected. `wait` (≤ 60 s) waits for its answer */
     post: {
       parameters: {
-        query: {
-          wait: number;
+        query?: {
+          wait?: number;
         };
         header?: never;
         path: {
@@ -24706,7 +24724,7 @@ export interface paths {
       parameters: {
         query: {
           metric: string;
-          minutes: number;
+          minutes?: number;
           service?: string;
         };
         header?: never;
@@ -24791,7 +24809,7 @@ export interface paths {
         query: {
           /** @description comma-separated metric names */
           metrics: string;
-          minutes: number;
+          minutes?: number;
           service?: string;
         };
         header?: never;
@@ -25168,9 +25186,9 @@ export interface paths {
     /** Recent delivery failures, rejects and denied operator requests */
     get: {
       parameters: {
-        query: {
-          hours: number;
-          limit: number;
+        query?: {
+          hours?: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -25323,11 +25341,11 @@ export interface paths {
     /** Registered devices of every tenant */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_id?: string;
           site_id?: string;
           status?: string;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -25411,7 +25429,9 @@ export interface paths {
             /** @description the tags (kept when absent and the device exists); tags: lowercase letters, digits and - _ . : (at most 64 characters); at most 50 per device */
             tags?: string[];
             /** @description the attributes (kept when absent and the device exists): key → text, number, boolean or date ("YYYY-MM-DD"); keys as metric names, at most 50 per device */
-            attributes?: Record<string, never>;
+            attributes?: {
+              [key: string]: unknown;
+            };
           };
         };
       };
@@ -25744,10 +25764,10 @@ export interface paths {
     /** Integrations of every tenant */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_id?: string;
           enabled?: boolean;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -25825,12 +25845,12 @@ export interface paths {
             name: string;
             url: string;
             /** @default {} */
-            headers: {
+            headers?: {
               [key: string]: string;
             };
             public_headers?: string[];
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
           };
         };
       };
@@ -25906,11 +25926,11 @@ export interface paths {
     /** Routes of every tenant */
     get: {
       parameters: {
-        query: {
+        query?: {
           tenant_id?: string;
           integration_id?: string;
           enabled?: boolean;
-          limit: number;
+          limit?: number;
         };
         header?: never;
         path?: never;
@@ -26030,7 +26050,7 @@ export interface paths {
             integration_id: string;
             name: string;
             /** @default true */
-            enabled: boolean;
+            enabled?: boolean;
             min_severity?: number | null;
             alert_types?: string[];
             severities?: string[];
@@ -26038,7 +26058,7 @@ export interface paths {
             device_prefixes?: string[];
             deliver_on?: string[];
             /** @default 100 */
-            priority: number;
+            priority?: number;
           };
         };
       };
@@ -26336,7 +26356,173 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: never;
+  schemas: {
+    /** @description A message a client sends on /api/v2/ws */
+    LiveRequest:
+      | {
+          /** @enum {string} */
+          action: 'auth';
+          /** @description an access token (JWT) */
+          token: string;
+        }
+      | {
+          action: 'subscribe' | 'unsubscribe';
+          /** @enum {string} */
+          type: 'device';
+          device_id: string;
+          /** @description operators: the tenant whose device or alerts (customers get their own) */
+          tenant_id?: string;
+        }
+      | {
+          action: 'subscribe' | 'unsubscribe';
+          /** @enum {string} */
+          type: 'alerts';
+          /** @description operators: the tenant whose device or alerts (customers get their own) */
+          tenant_id?: string;
+        };
+    /** @description A message the server sends on /api/v2/ws */
+    LiveFrame:
+      | {
+          /** @enum {string} */
+          type: 'authenticated';
+          role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+          tenant_id: string | null;
+          /** Format: date-time */
+          expires_at: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'subscribed';
+          /** @enum {string} */
+          channel: 'device';
+          device_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'unsubscribed';
+          /** @enum {string} */
+          channel: 'device';
+          device_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'subscribed';
+          /** @enum {string} */
+          channel: 'alerts';
+          tenant_id?: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'unsubscribed';
+          /** @enum {string} */
+          channel: 'alerts';
+        }
+      | {
+          /** @enum {string} */
+          type: 'alerts';
+          alerts: {
+            alert_id: number;
+            tenant_id: string;
+            device_id: string;
+            site_id: string;
+            /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+            alert_type: string;
+            /** @description what to call it: its rule's name, or the type in words */
+            title: string;
+            fingerprint: string;
+            /** @description 1 info … 5 critical */
+            severity: number;
+            confidence: number;
+            summary: string;
+            details: {
+              [key: string]: unknown;
+            };
+            status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledged_by: string | null;
+            /** @description the silence that held its notifications */
+            silenced_by: string | null;
+            /** @description who closed it by hand; null when Pulse closed it */
+            closed_by: string | null;
+          }[];
+        }
+      | {
+          /** @enum {string} */
+          type: 'alert';
+          event: 'OPENED' | 'UPDATED' | 'ACKNOWLEDGED' | 'CLOSED';
+          alert: {
+            alert_id: number;
+            tenant_id: string;
+            device_id: string;
+            site_id: string;
+            /** @description NO_HEARTBEAT, THRESHOLD or INTEGRATION_FAILING */
+            alert_type: string;
+            /** @description what to call it: its rule's name, or the type in words */
+            title: string;
+            fingerprint: string;
+            /** @description 1 info … 5 critical */
+            severity: number;
+            confidence: number;
+            summary: string;
+            details: {
+              [key: string]: unknown;
+            };
+            status: 'OPEN' | 'ACKNOWLEDGED' | 'CLOSED';
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            closed_at: string | null;
+            /** Format: date-time */
+            acknowledged_at: string | null;
+            acknowledged_by: string | null;
+            /** @description the silence that held its notifications */
+            silenced_by: string | null;
+            /** @description who closed it by hand; null when Pulse closed it */
+            closed_by: string | null;
+          };
+        }
+      | {
+          /** @enum {string} */
+          type: 'telemetry';
+          device_id: string;
+          data: {
+            /** Format: date-time */
+            timestamp: string;
+            /** @description metric name → number, boolean, text state or position {lat, lon, alt?, acc?} */
+            metrics: {
+              [key: string]:
+                | number
+                | boolean
+                | string
+                | {
+                    lat: number;
+                    lon: number;
+                    /** @description metres above sea level */
+                    alt?: number;
+                    /** @description metres */
+                    acc?: number;
+                  };
+            };
+            seq: number;
+          };
+        }
+      | {
+          /** @enum {string} */
+          type: 'error';
+          message: string;
+          device_id?: string;
+        };
+    Role: 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+  };
   responses: never;
   parameters: never;
   requestBodies: never;

@@ -1,8 +1,13 @@
-// The API client: bearer token on every call, FastAPI-style errors turned into messages a person can act on.
+// The API client: typed from the server's OpenAPI document (./api.gen.ts), so a path names its parameters,
+// request body and answer and a call that does not fit them fails the type check (ADR 018). A bearer token
+// goes on every call, and FastAPI-style errors become messages a person can act on.
 // A 429 pauses every call of the tab (and of the user's other tabs, which share the budget) until its
 // Retry-After; reads then go again by themselves, writes fail with when to try again.
+import createClient, { createQuerySerializer } from 'openapi-fetch';
 import { create } from 'zustand';
+import type { paths } from './api.gen';
 import { accessToken } from './auth';
+import type { Answer } from './types';
 
 interface ApiHealth {
   /** When the rate limit lets this user call again (ms since the epoch); null when not paused. */
@@ -52,41 +57,48 @@ function detailText(detail: unknown): string {
   return 'Request failed';
 }
 
-/** `body` is sent as JSON, `csv` as text/csv. */
-export async function api<T>(path: string, init: { method?: string; body?: unknown; csv?: string } = {}): Promise<T> {
-  const method = init.method ?? 'GET';
-  const [contentType, payload] =
-    init.csv !== undefined
-      ? ['text/csv', init.csv]
-      : init.body !== undefined
-        ? ['application/json', JSON.stringify(init.body)]
-        : [undefined, undefined];
-  let response: Response;
+/**
+ * Sends one request of the client: after any pause, with the current token. A GET refused with 429 waits
+ * for its Retry-After and goes again; any other request refused so throws.
+ */
+async function send(request: Request): Promise<Response> {
   for (;;) {
     await pauseOver();
     const token = await accessToken();
+    if (token) request.headers.set('authorization', `Bearer ${token}`);
+    let response: Response;
     try {
-      response = await fetch(path, {
-        method,
-        headers: {
-          ...(token && { authorization: `Bearer ${token}` }),
-          ...(contentType && { 'content-type': contentType }),
-        },
-        ...(payload !== undefined && { body: payload }),
-      });
+      response = await fetch(request);
     } catch (error) {
       useApiHealth.setState({ failing: true });
       throw error;
     }
-    if (response.status !== 429) break;
+    if (response.status !== 429) {
+      useApiHealth.setState({ pausedUntil: null, failing: response.status >= 500 });
+      return response;
+    }
     const refused = tooManyRequests(response.headers.get('retry-after'));
-    if (method !== 'GET') throw refused;
+    if (request.method !== 'GET') throw refused;
   }
-  useApiHealth.setState({ pausedUntil: null, failing: response.status >= 500 });
-  if (response.status === 204) return undefined as T;
-  const body = (await response.json().catch(() => ({}))) as { detail?: unknown };
-  if (!response.ok) throw refusal(response.status, body, response.statusText);
-  return body as T;
+}
+
+/** What a call of the client resolves to. */
+type Called<Data> = { data?: Data; error?: unknown; response: Response };
+
+/**
+ * The API. Each call answers `{ data, error, response }`; `unwrap` turns that into the answer or an
+ * ApiError. A body is sent as JSON unless the call says otherwise (a CSV: `bodySerializer` and its type).
+ */
+export const api = createClient<paths>({ fetch: send });
+
+/** What a call answered, or its refusal thrown as an ApiError in the API's words. */
+export async function unwrap<Data>(call: Promise<Called<Data>>): Promise<Data> {
+  return answerOf(await call);
+}
+
+function answerOf<Data>({ data, error, response }: Called<Data>): Data {
+  if (!response.ok) throw refusal(response.status, error, response.statusText);
+  return data as Data;
 }
 
 /** A 429: every call of the tab waits until its Retry-After; the error says when to try again. */
@@ -96,44 +108,53 @@ function tooManyRequests(retryAfter: string | null): ApiError {
   return new ApiError(429, `Too many requests for now: try again in ${waitSeconds} s`);
 }
 
-/** The error of a refused call, in the API's words. */
-function refusal(status: number, body: { detail?: unknown }, statusText: string): ApiError {
-  const message =
-    status === 403
-      ? `You do not have access to this: ${detailText(body.detail)}`
-      : detailText(body.detail ?? statusText);
+/** The error of a refused call, in the API's words (`body` is what it answered, JSON or not). */
+function refusal(status: number, body: unknown, statusText: string): ApiError {
+  const detail = typeof body === 'object' && body !== null && 'detail' in body ? body.detail : statusText;
+  const message = status === 403 ? `You do not have access to this: ${detailText(detail)}` : detailText(detail);
   return new ApiError(status, message);
 }
+
+/** The paths that take a POST. */
+type PostPath = { [P in keyof paths]: paths[P] extends { post: object } ? P : never }[keyof paths];
+type PostQuery<P extends PostPath> = paths[P]['post'] extends { parameters: { query?: infer Query } } ? Query : never;
+const queryString = createQuerySerializer();
 
 /**
  * POSTs `file` as the raw request body (application/octet-stream, as firmware images go up), telling
  * `onProgress` the share sent so far (0 to 1). XMLHttpRequest, not fetch: only it reports upload progress.
  */
-export async function upload<T>(path: string, file: Blob, onProgress: (sent: number) => void): Promise<T> {
+export async function upload<P extends PostPath>(
+  path: P,
+  query: PostQuery<P>,
+  file: Blob,
+  onProgress: (sent: number) => void,
+): Promise<Answer<P, 'post'>> {
   await pauseOver();
   const token = await accessToken();
   const request = new XMLHttpRequest();
-  const answered = new Promise<T>((resolve, reject) => {
+  const answered = new Promise<Answer<P, 'post'>>((resolve, reject) => {
     request.upload.addEventListener('progress', (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
     request.addEventListener('load', () => {
       if (request.status === 429) return reject(tooManyRequests(request.getResponseHeader('retry-after')));
       useApiHealth.setState({ pausedUntil: null, failing: request.status >= 500 });
-      let body: { detail?: unknown } = {};
+      let body: unknown;
       try {
-        body = JSON.parse(request.responseText) as typeof body;
+        body = JSON.parse(request.responseText);
       } catch {
         // Not JSON (a proxy's error page): the status text says what happened.
       }
-      if (request.status >= 200 && request.status < 300) resolve(body as T);
+      if (request.status >= 200 && request.status < 300) resolve(body as Answer<P, 'post'>);
       else reject(refusal(request.status, body, request.statusText));
     });
     request.addEventListener('error', () =>
       reject(new ApiError(0, 'The upload broke off: the connection closed before the server answered')),
     );
   });
-  request.open('POST', path);
+  const search = queryString(query as Record<string, unknown>);
+  request.open('POST', search ? `${path}?${search}` : path);
   if (token) request.setRequestHeader('authorization', `Bearer ${token}`);
   request.setRequestHeader('content-type', 'application/octet-stream');
   request.send(file);
@@ -144,15 +165,12 @@ export async function upload<T>(path: string, file: Blob, onProgress: (sent: num
  * Downloads a file the API answers (an export) under the name its Content-Disposition gives. Tokens live
  * in memory only, so a plain link cannot carry one: the file is fetched and handed to the browser.
  */
-export async function download(path: string): Promise<void> {
-  const token = await accessToken();
-  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { detail?: unknown };
-    throw new ApiError(response.status, detailText(body.detail ?? response.statusText));
-  }
-  const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'export.csv';
-  const url = URL.createObjectURL(await response.blob());
+export async function download(call: Promise<Called<Blob>>): Promise<void> {
+  const called = await call;
+  const file = answerOf(called);
+  const disposition = called.response.headers.get('content-disposition') ?? '';
+  const name = /filename="([^"]+)"/.exec(disposition)?.[1] ?? 'export.csv';
+  const url = URL.createObjectURL(file);
   const link = Object.assign(document.createElement('a'), { href: url, download: name });
   document.body.append(link);
   link.click();

@@ -7,8 +7,7 @@
 // password, and lands on the page it was on.
 import { InMemoryWebStorage, UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import { create } from 'zustand';
-
-export type Role = 'customer_viewer' | 'customer_admin' | 'operator' | 'operator_admin';
+import type { Role } from './types';
 
 export interface Session {
   token: string;

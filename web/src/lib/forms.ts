@@ -11,6 +11,8 @@ export function commaList(value: FormDataEntryValue | null): string[] | null {
 
 /** The alert types a route or a silence can name. */
 export const ALERT_TYPES = ['NO_HEARTBEAT', 'THRESHOLD', 'INTEGRATION_FAILING'] as const;
+export const isAlertType = (value: string): value is (typeof ALERT_TYPES)[number] =>
+  (ALERT_TYPES as readonly string[]).includes(value);
 
 /**
  * What a JSON field holds: its value (`blank` when nothing is typed), or what is wrong with it in words.

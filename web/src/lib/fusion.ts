@@ -1,10 +1,12 @@
 // Live points merged into REST history: one rolling buffer per series, at most `limit` points, unique by
 // timestamp (a later copy replaces an earlier one), always in time order, oldest first.
+import type { LiveFrame } from './types';
 
 export interface Point {
   /** Milliseconds since the epoch. */
   t: number;
-  metrics: Record<string, number | boolean>;
+  /** As the live socket sends them: numbers, but text states and positions too. */
+  metrics: Extract<LiveFrame, { type: 'telemetry' }>['data']['metrics'];
 }
 
 export const BUFFER_POINTS = 500;

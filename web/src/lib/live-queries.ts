@@ -6,8 +6,8 @@ import { useEffect, useRef } from 'react';
 import {
   patchAlertCounts,
   patchAlertPage,
-  type AlertEventName,
   type AlertListPage,
+  type AlertListQuery,
   type ListedAlert,
 } from './alert-cache';
 import { subscribeAlerts, type AlertFrame } from './live';
@@ -15,7 +15,7 @@ import { subscribeAlerts, type AlertFrame } from './live';
 export const LIVE_REFETCH_GAP_MS = 10_000;
 /** The key of the dashboard's counts (GET /api/v2/fleet/summary). */
 export const FLEET_SUMMARY_KEY = ['fleet-summary'] as const;
-/** Alert lists are cached under ['alerts', <their query string>]. */
+/** Alert lists are cached under ['alerts', <their query (AlertListQuery)>]. */
 export const ALERT_LISTS_KEY = ['alerts'] as const;
 
 const scheduled = new Map<string, ReturnType<typeof setTimeout>>();
@@ -50,18 +50,17 @@ const applied = new WeakSet<AlertFrame>();
 export function applyAlertEvent(client: QueryClient, frame: AlertFrame): void {
   if (applied.has(frame)) return;
   applied.add(frame);
-  const alert = frame.alert as unknown as ListedAlert;
   for (const query of client.getQueryCache().findAll({ queryKey: ALERT_LISTS_KEY })) {
-    const [, params] = query.queryKey;
+    const [, listQuery] = query.queryKey;
     const page = query.state.data as AlertListPage<ListedAlert> | undefined;
-    if (typeof params !== 'string' || !page) continue;
-    const patched = patchAlertPage(page, new URLSearchParams(params), alert);
+    if (typeof listQuery !== 'object' || listQuery === null || !page) continue;
+    const patched = patchAlertPage(page, listQuery as AlertListQuery, frame.alert);
     if (patched === 'refetch') refetchSoon(client, query.queryKey);
     else if (patched !== page) client.setQueryData(query.queryKey, patched);
   }
   const summary = client.getQueryData<Counted>(FLEET_SUMMARY_KEY);
   if (!summary) return;
-  const counts = patchAlertCounts(summary.alerts, frame.event as AlertEventName);
+  const counts = patchAlertCounts(summary.alerts, frame.event);
   if (counts === 'refetch') refetchSoon(client, FLEET_SUMMARY_KEY);
   else if (counts !== summary.alerts) client.setQueryData(FLEET_SUMMARY_KEY, { ...summary, alerts: counts });
 }

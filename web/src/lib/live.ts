@@ -1,18 +1,16 @@
 // One WebSocket per tab to /api/v2/ws: authenticates with the current token (and sends a fresh one before
 // it expires), reconnects with exponential backoff, and re-subscribes whatever is wanted. Components ask
-// for channels with `subscribeDevice` / `subscribeAlerts` and get events through callbacks.
+// for channels with `subscribeDevice` / `subscribeAlerts` and get events through callbacks. The messages
+// both ways are the server's schemas (LiveFrame, LiveRequest in /api/docs/json).
 import { create } from 'zustand';
 import { accessToken, useAuth } from './auth';
+import type { LiveFrame, LiveRequest } from './types';
 
 export type LiveStatus = 'connecting' | 'live' | 'offline';
 export const useLive = create<{ status: LiveStatus }>(() => ({ status: 'offline' }));
 
-type TelemetryFrame = {
-  type: 'telemetry';
-  device_id: string;
-  data: { timestamp: string; metrics: Record<string, number | boolean>; seq: number };
-};
-export type AlertFrame = { type: 'alert'; event: string; alert: Record<string, unknown> };
+type TelemetryFrame = Extract<LiveFrame, { type: 'telemetry' }>;
+export type AlertFrame = Extract<LiveFrame, { type: 'alert' }>;
 
 const deviceListeners = new Map<string, Set<(frame: TelemetryFrame) => void>>();
 const alertListeners = new Set<(frame: AlertFrame) => void>();
@@ -23,7 +21,7 @@ let socket: WebSocket | undefined;
 let attempt = 0;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
-const send = (message: unknown) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(message));
+const send = (message: LiveRequest) => socket?.readyState === WebSocket.OPEN && socket.send(JSON.stringify(message));
 
 function resubscribe() {
   for (const deviceId of deviceListeners.keys()) send({ action: 'subscribe', type: 'device', device_id: deviceId });
@@ -37,9 +35,9 @@ async function connect() {
   if (!token) return;
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v2/ws`);
   socket = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ action: 'auth', token }));
+  ws.onopen = () => ws.send(JSON.stringify({ action: 'auth', token } satisfies LiveRequest));
   ws.onmessage = (event) => {
-    const frame = JSON.parse(event.data as string) as { type: string };
+    const frame = JSON.parse(event.data as string) as LiveFrame;
     if (frame.type === 'authenticated') {
       attempt = 0;
       // A fresh token on this socket authenticates again; only a new socket has missed events.
@@ -50,10 +48,9 @@ async function connect() {
       scheduleTokenRefresh();
       if (reconnected) for (const listener of resyncListeners) listener();
     } else if (frame.type === 'telemetry') {
-      const telemetry = frame as TelemetryFrame;
-      for (const listener of deviceListeners.get(telemetry.device_id) ?? []) listener(telemetry);
+      for (const listener of deviceListeners.get(frame.device_id) ?? []) listener(frame);
     } else if (frame.type === 'alert') {
-      for (const listener of alertListeners) listener(frame as AlertFrame);
+      for (const listener of alertListeners) listener(frame);
     }
   };
   ws.onclose = () => {

@@ -3,14 +3,14 @@
 import { useMutation } from '@tanstack/react-query';
 import { PasswordForm } from '../components/password';
 import { Page } from '../components/ui';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { signOut, useAuth } from '../lib/auth';
 
 export default function Profile() {
   const session = useAuth((s) => s.session)!;
   const change = useMutation({
     mutationFn: ({ current, next }: { current: string; next: string }) =>
-      api('/api/me/password', { method: 'POST', body: { current_password: current, new_password: next } }),
+      unwrap(api.POST('/api/me/password', { body: { current_password: current, new_password: next } })),
   });
   return (
     <Page title="Profile">

@@ -6,21 +6,26 @@ import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../components/table';
 import { PasswordForm } from '../components/password';
 import { ErrorBox, Field, Modal, Page, TenantLink } from '../components/ui';
-import { api } from '../lib/api';
+import { api, unwrap } from '../lib/api';
 import { useAuth } from '../lib/auth';
 import { timeAgo } from '../lib/format';
-import type { Answer } from '../lib/types';
+import type { Answer, Body, Role } from '../lib/types';
 
 type User = Answer<'/customer/users'>['users'][number];
-const CUSTOMER_ROLES = ['customer_viewer', 'customer_admin'] as const;
-const OPERATOR_ROLES = ['operator', 'operator_admin'] as const;
+type Change = Body<'/operator/users/{username}', 'patch'>;
+const CUSTOMER_ROLES = ['customer_viewer', 'customer_admin'] as const satisfies Role[];
+/** A customer admin's forms offer only these: its API takes no other. */
+type CustomerRole = (typeof CUSTOMER_ROLES)[number];
+const OPERATOR_ROLES = ['operator', 'operator_admin'] as const satisfies Role[];
 
 function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void }) {
   const client = useQueryClient();
-  const [role, setRole] = useState<string>('customer_viewer');
+  const [role, setRole] = useState<Role>('customer_viewer');
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) =>
-      api(operator ? '/operator/users' : '/customer/users', { method: 'POST', body }),
+    mutationFn: (body: Body<'/operator/users', 'post'>) =>
+      operator
+        ? unwrap(api.POST('/operator/users', { body }))
+        : unwrap(api.POST('/customer/users', { body: { ...body, role: body.role as CustomerRole } })),
     onSuccess: async () => {
       await client.invalidateQueries({ queryKey: ['users'] });
       onDone();
@@ -39,7 +44,7 @@ function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void 
       ...(operator && tenant && { tenant_id: tenant }),
     });
   };
-  const customerRole = (CUSTOMER_ROLES as readonly string[]).includes(role);
+  const customerRole = (CUSTOMER_ROLES as readonly Role[]).includes(role);
   return (
     <form onSubmit={submit} className="space-y-3" aria-label="New user">
       <Field label="Username">
@@ -49,7 +54,7 @@ function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void 
         <input className="input" name="email" type="email" />
       </Field>
       <Field label="Role">
-        <select className="input" value={role} onChange={(e) => setRole(e.target.value)} aria-label="Role">
+        <select className="input" value={role} onChange={(e) => setRole(e.target.value as Role)} aria-label="Role">
           {[...CUSTOMER_ROLES, ...(operator ? OPERATOR_ROLES : [])].map((r) => (
             <option key={r}>{r}</option>
           ))}
@@ -77,16 +82,23 @@ function UserForm({ operator, onDone }: { operator: boolean; onDone: () => void 
 export default function Users() {
   const session = useAuth((s) => s.session)!;
   const operator = session.role === 'operator_admin';
-  const base = operator ? '/operator/users' : '/customer/users';
   const client = useQueryClient();
   const [adding, setAdding] = useState(false);
   const users = useQuery({
-    queryKey: ['users', base],
-    queryFn: () => api<Answer<'/customer/users'> | Answer<'/operator/users'>>(base),
+    queryKey: ['users', operator],
+    queryFn: (): Promise<{ users: User[] }> =>
+      operator ? unwrap(api.GET('/operator/users')) : unwrap(api.GET('/customer/users')),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['users'] });
-  const patchUser = ([username, body]: [string, Record<string, unknown>]) =>
-    api(`${base}/${encodeURIComponent(username)}`, { method: 'PATCH', body });
+  const patchUser = ([username, body]: [string, Change]) =>
+    operator
+      ? unwrap(api.PATCH('/operator/users/{username}', { params: { path: { username } }, body }))
+      : unwrap(
+          api.PATCH('/customer/users/{username}', {
+            params: { path: { username } },
+            body: { ...body, role: body.role as CustomerRole | undefined },
+          }),
+        );
   const change = useMutation({ mutationFn: patchUser, onSuccess: refresh });
   // The user whose password the "Set password" dialog sets.
   const [settingPassword, setSettingPassword] = useState<string>();
@@ -98,11 +110,14 @@ export default function Users() {
     },
   });
   const remove = useMutation({
-    mutationFn: (username: string) => api(`${base}/${encodeURIComponent(username)}`, { method: 'DELETE' }),
+    mutationFn: (username: string) =>
+      operator
+        ? unwrap(api.DELETE('/operator/users/{username}', { params: { path: { username } } }))
+        : unwrap(api.DELETE('/customer/users/{username}', { params: { path: { username } } })),
     onSuccess: refresh,
   });
   const roles = (user: User) =>
-    (CUSTOMER_ROLES as readonly string[]).includes(user.role) ? CUSTOMER_ROLES : OPERATOR_ROLES;
+    (CUSTOMER_ROLES as readonly Role[]).includes(user.role) ? CUSTOMER_ROLES : OPERATOR_ROLES;
   return (
     <Page
       title="Users"
@@ -151,7 +166,7 @@ export default function Users() {
                   className="input py-0.5"
                   aria-label={`Role of ${user.username}`}
                   value={user.role}
-                  onChange={(e) => change.mutate([user.username, { role: e.target.value }])}
+                  onChange={(e) => change.mutate([user.username, { role: e.target.value as Role }])}
                 >
                   {roles(user).map((r) => (
                     <option key={r}>{r}</option>

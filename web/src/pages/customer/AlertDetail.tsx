@@ -6,7 +6,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { useParams } from 'react-router';
 import { AlertTitle, DeviceLink, ErrorBox, Loaded, Page, SeverityBadge, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, severityName, timeAgo } from '../../lib/format';
 import { subscribeAlerts } from '../../lib/live';
@@ -65,12 +65,13 @@ const TONE: Partial<Record<Entry['kind'], string>> = {
 
 export default function AlertDetail() {
   const alertId = useParams().alertId!;
+  const path = { alert_id: Number(alertId) };
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
   const [text, setText] = useState('');
   const detail = useQuery({
     queryKey: ['alert', alertId],
-    queryFn: () => api<Detail>(`/customer/alerts/${alertId}`),
+    queryFn: () => unwrap(api.GET('/customer/alerts/{alert_id}', { params: { path } })),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['alert', alertId] });
   // Its own events only (an UPDATED comes with every evaluation): its timeline is fetched again, debounced.
@@ -83,14 +84,16 @@ export default function AlertDetail() {
     [client, alertId],
   );
   const note = useMutation({
-    mutationFn: (body: { text: string }) => api(`/customer/alerts/${alertId}/notes`, { method: 'POST', body }),
+    mutationFn: (body: { text: string }) =>
+      unwrap(api.POST('/customer/alerts/{alert_id}/notes', { params: { path }, body })),
     onSuccess: async () => {
       setText('');
       await refresh();
     },
   });
   const change = useMutation({
-    mutationFn: (action: 'acknowledge' | 'close') => api(`/customer/alerts/${alertId}/${action}`, { method: 'POST' }),
+    mutationFn: (action: 'acknowledge' | 'close') =>
+      unwrap(api.POST(`/customer/alerts/{alert_id}/${action}`, { params: { path } })),
     onSuccess: refresh,
   });
   const submit = (event: FormEvent) => {

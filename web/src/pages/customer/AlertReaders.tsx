@@ -4,32 +4,30 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { QueryTable } from '../../components/table';
 import { ErrorBox } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
-import type { Answer } from '../../lib/types';
 import { Secret } from './DeviceManagement';
-
-type Created = Answer<'/customer/mqtt-readers', 'post'>;
 
 export function AlertReaders() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
   const readers = useQuery({
     queryKey: ['mqtt-readers'],
-    queryFn: () => api<Answer<'/customer/mqtt-readers'>>('/customer/mqtt-readers'),
+    queryFn: () => unwrap(api.GET('/customer/mqtt-readers')),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['mqtt-readers'] });
   const [name, setName] = useState('');
   const create = useMutation({
-    mutationFn: (body: { name: string }) => api<Created>('/customer/mqtt-readers', { method: 'POST', body }),
+    mutationFn: (body: { name: string }) => unwrap(api.POST('/customer/mqtt-readers', { body })),
     onSuccess: async () => {
       setName('');
       await refresh();
     },
   });
   const remove = useMutation({
-    mutationFn: (reader: string) => api(`/customer/mqtt-readers/${encodeURIComponent(reader)}`, { method: 'DELETE' }),
+    mutationFn: (reader: string) =>
+      unwrap(api.DELETE('/customer/mqtt-readers/{name}', { params: { path: { name: reader } } })),
     onSuccess: refresh,
   });
   return (

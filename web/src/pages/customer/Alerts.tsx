@@ -3,12 +3,12 @@ import { useState } from 'react';
 import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { AlertTitle, DeviceLink, ErrorBox, Page, Pager, SeverityBadge, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useUrlParams } from '../../lib/url-params';
 import { useAuth } from '../../lib/auth';
 import { dateTime, SEVERITY_CHOICES, timeAgo } from '../../lib/format';
 import { useLiveAlerts } from '../../lib/live-queries';
-import type { Answer } from '../../lib/types';
+import type { Query } from '../../lib/types';
 
 const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'CLOSED', 'ALL'];
 const PAGE = 50;
@@ -19,22 +19,22 @@ export default function Alerts() {
   const [filters, setFilters] = useUrlParams({ status: 'OPEN', severity: '', device: '', page: '0' });
   const { status, severity, device } = filters;
   const page = Number(filters.page) || 0;
-  const params = new URLSearchParams({
+  const query: Query<'/customer/alerts'> = {
     status,
-    limit: String(PAGE),
-    offset: String(page * PAGE),
-    ...(severity && { severity }),
+    limit: PAGE,
+    offset: page * PAGE,
+    ...(severity && { severity: Number(severity) }),
     ...(device && { device_id: device }),
-  });
+  };
   const alerts = useQuery({
-    queryKey: ['alerts', params.toString()],
-    queryFn: () => api<Answer<'/customer/alerts'>>(`/customer/alerts?${params}`),
+    queryKey: ['alerts', query],
+    queryFn: () => unwrap(api.GET('/customer/alerts', { params: { query } })),
     placeholderData: keepPreviousData,
   });
   useLiveAlerts();
   const change = useMutation({
     mutationFn: ({ id, action }: { id: number; action: 'acknowledge' | 'close' }) =>
-      api(`/customer/alerts/${id}/${action}`, { method: 'POST' }),
+      unwrap(api.POST(`/customer/alerts/{alert_id}/${action}`, { params: { path: { alert_id: id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['alerts'] }),
   });
   // Alerts ticked for a bulk acknowledge or close (on this page).
@@ -49,10 +49,7 @@ export default function Alerts() {
     });
   const bulk = useMutation({
     mutationFn: (action: 'acknowledge' | 'close') =>
-      api<Answer<'/customer/alerts/bulk', 'post'>>('/customer/alerts/bulk', {
-        method: 'POST',
-        body: { action, alert_ids: [...selected] },
-      }),
+      unwrap(api.POST('/customer/alerts/bulk', { body: { action, alert_ids: [...selected] } })),
     onSuccess: async () => {
       setSelected(new Set());
       await client.invalidateQueries({ queryKey: ['alerts'] });

@@ -4,10 +4,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, Field, Page, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { commaList } from '../../lib/forms';
 import { dateTime, timeAgo } from '../../lib/format';
-import type { Answer } from '../../lib/types';
+import type { Answer, Body } from '../../lib/types';
 import { Secret } from './DeviceManagement';
 
 type Created = Answer<'/customer/api-keys', 'post'>;
@@ -17,19 +17,20 @@ export default function ApiKeys() {
   const client = useQueryClient();
   const keys = useQuery({
     queryKey: ['api-keys'],
-    queryFn: () => api<Answer<'/customer/api-keys'>>('/customer/api-keys'),
+    queryFn: () => unwrap(api.GET('/customer/api-keys')),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['api-keys'] });
   const [created, setCreated] = useState<Created | null>(null);
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api<Created>('/customer/api-keys', { method: 'POST', body }),
+    mutationFn: (body: Body<'/customer/api-keys', 'post'>) => unwrap(api.POST('/customer/api-keys', { body })),
     onSuccess: async (key) => {
       setCreated(key);
       await refresh();
     },
   });
   const revoke = useMutation({
-    mutationFn: (key: Key) => api(`/customer/api-keys/${key.key_id}`, { method: 'DELETE' }),
+    mutationFn: (key: Key) =>
+      unwrap(api.DELETE('/customer/api-keys/{key_id}', { params: { path: { key_id: key.key_id } } })),
     onSuccess: refresh,
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
@@ -38,7 +39,7 @@ export default function ApiKeys() {
     const expires = String(form.get('expires_at') ?? '');
     create.mutate({
       name: String(form.get('name')).trim(),
-      role: form.get('role'),
+      role: form.get('role') === 'customer_admin' ? 'customer_admin' : 'customer_viewer',
       ...(expires && { expires_at: new Date(expires).toISOString() }),
       allowed_cidrs: commaList(form.get('allowed_cidrs')) ?? [],
     });

@@ -3,21 +3,21 @@
 import { useQuery } from '@tanstack/react-query';
 import { QueryTable } from '../../components/table';
 import { Outcome, Page } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { dateTime } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
-import type { Answer } from '../../lib/types';
+import type { Query } from '../../lib/types';
 
 export default function CustomerAuditLog() {
   const [filters, setFilters] = useUrlParams({ user: '', since: '' });
-  const params = new URLSearchParams({
-    limit: '200',
+  const query: Query<'/customer/audit'> = {
+    limit: 200,
     ...(filters.user && { user: filters.user }),
     ...(filters.since && { start: new Date(filters.since).toISOString() }),
-  });
+  };
   const log = useQuery({
-    queryKey: ['customer-audit', params.toString()],
-    queryFn: () => api<Answer<'/customer/audit'>>(`/customer/audit?${params}`),
+    queryKey: ['customer-audit', query],
+    queryFn: () => unwrap(api.GET('/customer/audit', { params: { query } })),
   });
   return (
     <Page title="Audit log">

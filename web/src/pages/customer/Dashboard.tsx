@@ -5,10 +5,10 @@ import { FleetChart } from '../../components/fleet-chart';
 import { FailingIntegrations } from '../../components/integration-health';
 import { Table } from '../../components/table';
 import { DeviceLink, Empty, Loaded, Page, SeverityBadge, StatCard, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { formatValue, timeAgo } from '../../lib/format';
 import { FLEET_SUMMARY_KEY, useLiveAlerts } from '../../lib/live-queries';
-import type { Alert, Answer, DeviceList, Summary } from '../../lib/types';
+import type { Alert } from '../../lib/types';
 
 const STATUSES = ['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'] as const;
 
@@ -17,22 +17,23 @@ export default function Dashboard() {
   // user's request budget is shared by every tab). Alert counts follow the live socket in between.
   const devices = useQuery({
     queryKey: ['devices', 'dashboard'],
-    queryFn: () => api<DeviceList>('/api/v2/devices?limit=8&sort=last_seen_at&order=desc'),
+    queryFn: () =>
+      unwrap(api.GET('/api/v2/devices', { params: { query: { limit: 8, sort: 'last_seen_at', order: 'desc' } } })),
     refetchInterval: 30_000,
   });
   const fleet = useQuery({
     queryKey: FLEET_SUMMARY_KEY,
-    queryFn: () => api<Answer<'/api/v2/fleet/summary'>>('/api/v2/fleet/summary'),
+    queryFn: () => unwrap(api.GET('/api/v2/fleet/summary')),
     refetchInterval: 30_000,
   });
   const trend = useQuery({
     queryKey: ['trend'],
-    queryFn: () => api<Answer<'/api/v2/alerts/trend'>>('/api/v2/alerts/trend?hours=24'),
+    queryFn: () => unwrap(api.GET('/api/v2/alerts/trend', { params: { query: { hours: 24 } } })),
     refetchInterval: 60_000,
   });
   const summary = useQuery({
     queryKey: ['summary'],
-    queryFn: () => api<Summary>('/api/v2/telemetry/summary?hours=1'),
+    queryFn: () => unwrap(api.GET('/api/v2/telemetry/summary', { params: { query: { hours: 1 } } })),
     refetchInterval: 60_000,
   });
   const [stream, setStream] = useState<{ event: string; alert: Alert; at: number }[]>([]);

@@ -5,11 +5,12 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import type { DashboardView } from '../../lib/dashboards';
 import { timeAgo } from '../../lib/format';
-import type { Answer } from '../../lib/types';
+import type { Body } from '../../lib/types';
+
+type NewDashboard = Body<'/customer/dashboards', 'post'>;
 
 export default function Dashboards() {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
@@ -19,10 +20,10 @@ export default function Dashboards() {
   const [fileError, setFileError] = useState<string | null>(null);
   const list = useQuery({
     queryKey: ['dashboards'],
-    queryFn: () => api<Answer<'/customer/dashboards'>>('/customer/dashboards'),
+    queryFn: () => unwrap(api.GET('/customer/dashboards')),
   });
   const create = useMutation({
-    mutationFn: (body: unknown) => api<DashboardView>('/customer/dashboards', { method: 'POST', body }),
+    mutationFn: (body: NewDashboard) => unwrap(api.POST('/customer/dashboards', { body })),
     onSuccess: async (created) => {
       await client.invalidateQueries({ queryKey: ['dashboards'] });
       void navigate(`/dashboards/${created.dashboard_id}`);
@@ -43,7 +44,8 @@ export default function Dashboards() {
       return;
     }
     setFileError(null);
-    create.mutate(document);
+    // Whatever the file holds: the API checks it, and its 422 names what is wrong.
+    create.mutate(document as NewDashboard);
   };
   return (
     <Page

@@ -5,8 +5,7 @@ import { useParams } from 'react-router';
 import { DashboardBoard } from '../../components/widgets/DashboardBoard';
 import { DashboardToolbar, useDashboardData, useDashboardState } from '../../components/widgets/DashboardToolbar';
 import { ErrorBox, Loaded } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { DashboardData } from '../../lib/dashboards';
+import { api, unwrap } from '../../lib/api';
 import type { Answer } from '../../lib/types';
 
 type Shared = Answer<'/api/shared-dashboards/{token}'>;
@@ -16,7 +15,7 @@ function SharedBoard({ token, shared }: { token: string; shared: Shared }) {
   const data = useDashboardData(
     ['shared', token],
     state,
-    (body) => api<DashboardData>(`/api/shared-dashboards/${token}/data`, { method: 'POST', body }),
+    (body) => unwrap(api.POST('/api/shared-dashboards/{token}/data', { params: { path: { token } }, body })),
     undefined,
   );
   return (
@@ -38,7 +37,7 @@ export default function DashboardsShared() {
   const { token = '' } = useParams();
   const shared = useQuery({
     queryKey: ['shared-dashboard', token],
-    queryFn: () => api<Shared>(`/api/shared-dashboards/${encodeURIComponent(token)}`),
+    queryFn: () => unwrap(api.GET('/api/shared-dashboards/{token}', { params: { path: { token } } })),
     retry: false,
   });
   return (

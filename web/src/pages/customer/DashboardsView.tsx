@@ -8,22 +8,18 @@ import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { DashboardBoard } from '../../components/widgets/DashboardBoard';
 import { DashboardToolbar, useDashboardData, useDashboardState } from '../../components/widgets/DashboardToolbar';
 import { CopyButton, ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
-import { api, download } from '../../lib/api';
+import { api, download, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import {
   newWidgetId,
   WIDGET_TEMPLATES,
   WIDGET_TYPE_NAMES,
-  type DashboardData,
   type DashboardDocument,
   type DashboardView,
   type Widget,
   type WidgetType,
 } from '../../lib/dashboards';
 import { dateTime } from '../../lib/format';
-import type { Answer } from '../../lib/types';
-
-type Share = Answer<'/customer/dashboards/{dashboard_id}/shares'>['shares'][number];
 
 /** The devices a dashboard's widgets name (the device variable's value for $device): what live mode follows. */
 function watchedDevices(widgets: Widget[], chosen: string | undefined): string[] {
@@ -102,18 +98,28 @@ function Shares({ dashboardId }: { dashboardId: string }) {
   const key = ['dashboard-shares', dashboardId];
   const shares = useQuery({
     queryKey: key,
-    queryFn: () => api<{ shares: Share[] }>(`/customer/dashboards/${dashboardId}/shares`),
+    queryFn: () =>
+      unwrap(
+        api.GET('/customer/dashboards/{dashboard_id}/shares', { params: { path: { dashboard_id: dashboardId } } }),
+      ),
   });
   const create = useMutation({
     mutationFn: (hours: number) =>
-      api<Answer<'/customer/dashboards/{dashboard_id}/shares', 'post'>>(`/customer/dashboards/${dashboardId}/shares`, {
-        method: 'POST',
-        body: { expires_in_hours: hours },
-      }),
+      unwrap(
+        api.POST('/customer/dashboards/{dashboard_id}/shares', {
+          params: { path: { dashboard_id: dashboardId } },
+          body: { expires_in_hours: hours },
+        }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: key }),
   });
   const revoke = useMutation({
-    mutationFn: (shareId: string) => api(`/customer/dashboards/${dashboardId}/shares/${shareId}`, { method: 'DELETE' }),
+    mutationFn: (shareId: string) =>
+      unwrap(
+        api.DELETE('/customer/dashboards/{dashboard_id}/shares/{share_id}', {
+          params: { path: { dashboard_id: dashboardId, share_id: shareId } },
+        }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: key }),
   });
   const link = create.data && `${window.location.origin}${create.data.path}`;
@@ -180,15 +186,18 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const definition = draft ?? view.definition;
   const state = useDashboardState(view.definition);
   const id = view.dashboard_id;
+  const path = { dashboard_id: id };
   const data = useDashboardData(
     // A widget moved or resized reads the same data: its place is not part of the key.
     [id, draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved'],
     state,
     (body) =>
-      api<DashboardData>(`/customer/dashboards/${id}/data`, {
-        method: 'POST',
-        body: { ...body, ...(draft && { widgets: draft.widgets }) },
-      }),
+      unwrap(
+        api.POST('/customer/dashboards/{dashboard_id}/data', {
+          params: { path },
+          body: { ...body, ...(draft && { widgets: draft.widgets }) },
+        }),
+      ),
     { devices: watchedDevices(definition.widgets, state.variables.device) },
   );
   const done = (answer: DashboardView) => {
@@ -197,27 +206,30 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   };
   const save = useMutation({
     mutationFn: (document: DashboardDocument) =>
-      api<DashboardView>(`/customer/dashboards/${id}`, { method: 'PUT', body: document }),
+      unwrap(api.PUT('/customer/dashboards/{dashboard_id}', { params: { path }, body: document })),
     onSuccess: (answer) => {
       done(answer);
       setDraft(null);
     },
   });
   const duplicate = useMutation({
-    mutationFn: () => api<DashboardView>(`/customer/dashboards/${id}/duplicate`, { method: 'POST' }),
+    mutationFn: () => unwrap(api.POST('/customer/dashboards/{dashboard_id}/duplicate', { params: { path } })),
     onSuccess: (answer) => {
       done(answer);
       void navigate(`/dashboards/${answer.dashboard_id}`);
     },
   });
   const remove = useMutation({
-    mutationFn: () => api(`/customer/dashboards/${id}`, { method: 'DELETE' }),
+    mutationFn: () => unwrap(api.DELETE('/customer/dashboards/{dashboard_id}', { params: { path } })),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ['dashboards'] });
       void navigate('/dashboards');
     },
   });
-  const exportJson = useMutation({ mutationFn: () => download(`/customer/dashboards/${id}/export`) });
+  const exportJson = useMutation({
+    mutationFn: () =>
+      download(api.GET('/customer/dashboards/{dashboard_id}/export', { params: { path }, parseAs: 'blob' })),
+  });
   const change = (widgets: Widget[]) => setDraft({ ...definition, widgets });
   const addWidget = (type: WidgetType) => {
     const template = WIDGET_TEMPLATES[type];
@@ -399,7 +411,8 @@ export default function DashboardsView({ kiosk = false }: { kiosk?: boolean }) {
   }, [kiosk]);
   const view = useQuery({
     queryKey: ['dashboard', dashboardId],
-    queryFn: () => api<DashboardView>(`/customer/dashboards/${encodeURIComponent(dashboardId)}`),
+    queryFn: () =>
+      unwrap(api.GET('/customer/dashboards/{dashboard_id}', { params: { path: { dashboard_id: dashboardId } } })),
   });
   return (
     <Loaded query={view}>{(answer) => <DashboardPage key={answer.dashboard_id} view={answer} kiosk={kiosk} />}</Loaded>

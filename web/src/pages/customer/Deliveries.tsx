@@ -5,13 +5,20 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, Page, Pager, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
-import type { Answer } from '../../lib/types';
+import type { Query } from '../../lib/types';
 
-const STATUSES = ['', 'FAILED', 'PENDING', 'PROCESSING', 'COMPLETED', 'SILENCED', 'SUPERSEDED'];
+const STATUSES: NonNullable<Query<'/customer/deliveries'>['status']>[] = [
+  'FAILED',
+  'PENDING',
+  'PROCESSING',
+  'COMPLETED',
+  'SILENCED',
+  'SUPERSEDED',
+];
 const PAGE = 50;
 /** How far back the "since" choices reach, in hours ('' = all). */
 const SINCE = [
@@ -36,25 +43,32 @@ export default function Deliveries() {
   const page = Number(filters.page) || 0;
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
+    queryFn: () => unwrap(api.GET('/customer/integrations')),
   });
   // Relative to now at each fetch; the query is keyed by the filters (and refreshed every 5 s).
-  const start = filters.since ? new Date(Date.now() - Number(filters.since) * 3_600_000).toISOString() : '';
-  const params = new URLSearchParams({
-    limit: String(PAGE),
-    offset: String(page * PAGE),
-    ...(filters.integration && { integration_id: filters.integration }),
-    ...(filters.status && { status: filters.status }),
-    ...(start && { start }),
-  });
+  const since = () => new Date(Date.now() - Number(filters.since) * 3_600_000).toISOString();
   const jobs = useQuery({
     queryKey: ['deliveries', filters],
-    queryFn: () => api<Answer<'/customer/deliveries'>>(`/customer/deliveries?${params}`),
+    queryFn: () =>
+      unwrap(
+        api.GET('/customer/deliveries', {
+          params: {
+            query: {
+              limit: PAGE,
+              offset: page * PAGE,
+              ...(filters.integration && { integration_id: filters.integration }),
+              status: STATUSES.find((status) => status === filters.status),
+              ...(filters.since && { start: since() }),
+            },
+          },
+        }),
+      ),
     placeholderData: keepPreviousData,
     refetchInterval: 5000,
   });
   const retry = useMutation({
-    mutationFn: (jobId: number) => api(`/customer/deliveries/${jobId}/retry`, { method: 'POST' }),
+    mutationFn: (jobId: number) =>
+      unwrap(api.POST('/customer/deliveries/{job_id}/retry', { params: { path: { job_id: jobId } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['deliveries'] }),
   });
   return (
@@ -79,7 +93,7 @@ export default function Deliveries() {
           value={filters.status}
           onChange={(e) => setFilters({ status: e.target.value, page: '0' })}
         >
-          {STATUSES.map((s) => (
+          {['', ...STATUSES].map((s) => (
             <option key={s} value={s}>
               {s || 'Any status'}
             </option>

@@ -7,10 +7,10 @@ import { FIRMWARE_COMMAND, FirmwareProgress, sentImageName } from '../../compone
 import { CommandAnswer } from '../../components/json';
 import { QueryTable } from '../../components/table';
 import { ErrorBox, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
-import type { Answer, Command } from '../../lib/types';
+import type { Command } from '../../lib/types';
 import { SendCommand } from './SendCommand';
 
 /** Every end state sets finished_at: until then a command moves on by itself, and the list is refreshed. */
@@ -41,21 +41,26 @@ function Transitions({ command: c }: { command: Command }) {
 export function DeviceCommands({ deviceId }: { deviceId: string }) {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
-  const path = `/customer/devices/${encodeURIComponent(deviceId)}/commands`;
   const queryKey = ['commands', deviceId];
   const refresh = () => client.invalidateQueries({ queryKey });
   const commands = useQuery({
     queryKey,
-    queryFn: () => api<Answer<'/customer/devices/{device_id}/commands'>>(`${path}?limit=50`),
+    queryFn: () =>
+      unwrap(
+        api.GET('/customer/devices/{device_id}/commands', {
+          params: { path: { device_id: deviceId }, query: { limit: 50 } },
+        }),
+      ),
     refetchInterval: (query) => (query.state.data?.commands.some(isOpen) ? REFRESH_MS : false),
   });
   const cancel = useMutation({
-    mutationFn: (commandId: string) => api(`/customer/commands/${commandId}/cancel`, { method: 'POST' }),
+    mutationFn: (commandId: string) =>
+      unwrap(api.POST('/customer/commands/{command_id}/cancel', { params: { path: { command_id: commandId } } })),
     onSettled: refresh,
   });
   return (
     <div className="space-y-4">
-      {admin && <SendCommand path={path} onSent={refresh} />}
+      {admin && <SendCommand deviceId={deviceId} onSent={refresh} />}
       {cancel.error && <ErrorBox error={cancel.error} />}
       <QueryTable
         query={commands}

@@ -5,7 +5,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { JsonField, JsonKeys, useJsonText } from '../../components/json';
 import { ErrorBox, Loaded } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
 import type { DeviceConfig } from '../../lib/types';
@@ -52,11 +52,17 @@ function SyncState({ config: c }: { config: DeviceConfig }) {
   );
 }
 
-function DesiredEditor({ config, path, onDone }: { config: DeviceConfig; path: string; onDone: () => void }) {
+function DesiredEditor({ config, onDone }: { config: DeviceConfig; onDone: () => void }) {
   const client = useQueryClient();
   const desired = useJsonText(JSON.stringify(config.desired, null, 2), { object: true });
   const save = useMutation({
-    mutationFn: (value: unknown) => api<DeviceConfig>(path, { method: 'PUT', body: { desired: value } }),
+    mutationFn: (value: Record<string, unknown>) =>
+      unwrap(
+        api.PUT('/customer/devices/{device_id}/config', {
+          params: { path: { device_id: config.device_id } },
+          body: { desired: value },
+        }),
+      ),
     onSuccess: (saved) => {
       client.setQueryData(['config', config.device_id], saved);
       onDone();
@@ -68,7 +74,8 @@ function DesiredEditor({ config, path, onDone }: { config: DeviceConfig; path: s
       className="space-y-2"
       onSubmit={(event) => {
         event.preventDefault();
-        if (desired.error === undefined) save.mutate(desired.value);
+        // A JSON object: the field is read with `object: true`.
+        if (desired.error === undefined) save.mutate(desired.value as Record<string, unknown>);
       }}
     >
       <JsonField
@@ -92,11 +99,11 @@ function DesiredEditor({ config, path, onDone }: { config: DeviceConfig; path: s
 
 export function DeviceConfiguration({ deviceId }: { deviceId: string }) {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
-  const path = `/customer/devices/${encodeURIComponent(deviceId)}/config`;
   const [editing, setEditing] = useState(false);
   const config = useQuery({
     queryKey: ['config', deviceId],
-    queryFn: () => api<DeviceConfig>(path),
+    queryFn: () =>
+      unwrap(api.GET('/customer/devices/{device_id}/config', { params: { path: { device_id: deviceId } } })),
     refetchInterval: (query) =>
       query.state.data?.online && !query.state.data.in_sync ? REPORT_REFRESH_MS : IDLE_REFRESH_MS,
   });
@@ -125,7 +132,7 @@ export function DeviceConfiguration({ deviceId }: { deviceId: string }) {
                 )}
               </p>
               {editing ? (
-                <DesiredEditor config={c} path={path} onDone={() => setEditing(false)} />
+                <DesiredEditor config={c} onDone={() => setEditing(false)} />
               ) : (
                 <JsonKeys value={c.desired} marked={c.delta} testId="desired" />
               )}

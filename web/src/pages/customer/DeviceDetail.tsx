@@ -4,14 +4,14 @@ import { useParams, useSearchParams } from 'react-router';
 import { Gauge, TimeSeries } from '../../components/charts';
 import { StateTimeline } from '../../components/state-timeline';
 import { DownloadButton, Empty, Loaded, Page, SeverityBadge, Skeleton, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, download, unwrap } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
 import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
 import { positionMetrics } from '../../lib/geo';
 import { textMetrics } from '../../lib/states';
 import { subscribeDevice } from '../../lib/live';
 import { useUrlParams } from '../../lib/url-params';
-import type { Answer } from '../../lib/types';
+import type { Span } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
 import { DeviceCommands } from './DeviceCommands';
 import { DeviceConfiguration } from './DeviceConfig';
@@ -59,7 +59,7 @@ export default function DeviceDetail() {
   const tab = TABS.find(([key]) => key === url.tab)?.[0] ?? 'telemetry';
   const device = useQuery({
     queryKey: ['device', deviceId],
-    queryFn: () => api<Answer<'/api/v2/devices/{device_id}'>>(`/api/v2/devices/${encodeURIComponent(deviceId)}`),
+    queryFn: () => unwrap(api.GET('/api/v2/devices/{device_id}', { params: { path: { device_id: deviceId } } })),
     refetchInterval: 10_000,
   });
   const admin = useAuth((state) => state.session?.role === 'customer_admin');
@@ -108,30 +108,24 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
       { start: new Date(chosen.start).toISOString(), end: new Date(chosen.end).toISOString() },
       { replace: true },
     );
-  const span = custom
-    ? `start=${custom.start}&end=${custom.end}`
-    : `start=${new Date(chosenAt - hours * 3600_000).toISOString()}`;
+  const span: Span = custom ?? { start: new Date(chosenAt - hours * 3600_000).toISOString() };
+  const path = { device_id: deviceId };
   // The whole range in at most 1,000 buckets per metric (raw rows or rollups, as the API chooses).
   const history = useQuery({
     queryKey: ['series', deviceId, span],
-    queryFn: () =>
-      api<Answer<'/api/v2/devices/{device_id}/telemetry/series'>>(
-        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry/series?${span}`,
-      ),
+    queryFn: () => unwrap(api.GET('/api/v2/devices/{device_id}/telemetry/series', { params: { path, query: span } })),
   });
   // What the device last sent, as stored (a heartbeat too).
   const last = useQuery({
     queryKey: ['last-message', deviceId],
     queryFn: () =>
-      api<Answer<'/api/v2/devices/{device_id}/telemetry'>>(
-        `/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry?hours=168&limit=1`,
-      ),
+      unwrap(api.GET('/api/v2/devices/{device_id}/telemetry', { params: { path, query: { hours: 168, limit: 1 } } })),
     refetchInterval: 10_000,
   });
   const alerts = useQuery({
     queryKey: ['device-alerts', deviceId],
     queryFn: () =>
-      api<Answer<'/customer/alerts'>>(`/customer/alerts?status=ALL&device_id=${encodeURIComponent(deviceId)}&limit=20`),
+      unwrap(api.GET('/customer/alerts', { params: { query: { status: 'ALL', device_id: deviceId, limit: 20 } } })),
   });
 
   // The range's buckets (each metric's average), oldest first, then live points merged in as they come.
@@ -204,7 +198,14 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
         )}
         <span className="ml-auto">
           <DownloadButton
-            path={`/api/v2/devices/${encodeURIComponent(deviceId)}/telemetry/export?${span}`}
+            save={() =>
+              download(
+                api.GET('/api/v2/devices/{device_id}/telemetry/export', {
+                  params: { path, query: span },
+                  parseAs: 'blob',
+                }),
+              )
+            }
             label="Download CSV"
           />
         </span>
@@ -301,14 +302,16 @@ function Track({
 }: {
   deviceId: string;
   metric: string;
-  span: string;
+  span: Span;
   refetchMs: number | false;
 }) {
   const track = useQuery({
     queryKey: ['track', deviceId, metric, span],
     queryFn: () =>
-      api<Answer<'/api/v2/devices/{device_id}/track'>>(
-        `/api/v2/devices/${encodeURIComponent(deviceId)}/track?metric=${encodeURIComponent(metric)}&${span}`,
+      unwrap(
+        api.GET('/api/v2/devices/{device_id}/track', {
+          params: { path: { device_id: deviceId }, query: { metric, ...span } },
+        }),
       ),
     refetchInterval: refetchMs,
   });

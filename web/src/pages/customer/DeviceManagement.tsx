@@ -1,23 +1,19 @@
 // What a customer_admin does to its devices and an operator_admin to any tenant's: register one (its
 // activation code and connection settings are shown once, with copy buttons), import a CSV (per-row
-// errors), edit (site, firmware, metadata, tags and typed attributes), rotate the token, revoke. `base` is
-// where the API has them (devicesBase()).
+// errors), edit (site, firmware, metadata, tags and typed attributes), rotate the token, revoke: of the
+// caller's own tenant (customers), or of the one `tenantId` names (operators).
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { AddOnEnter, TagChips } from '../../components/device-labels';
 import { CopyButton, ErrorBox, Field, StatusBadge } from '../../components/ui';
-import { api, ApiError } from '../../lib/api';
+import { api, ApiError, unwrap } from '../../lib/api';
 import { dateTime, timeAgo } from '../../lib/format';
 import { readJson } from '../../lib/forms';
 import type { AttributeValue } from '../../lib/selector';
-import type { Answer } from '../../lib/types';
+import type { Answer, Body } from '../../lib/types';
 
 type Issued = Answer<'/customer/devices', 'post'>;
-
-/** The API's device-management routes: the caller's own tenant, or (operators) the one named. */
-export const devicesBase = (tenantId?: string) =>
-  tenantId ? `/operator/tenants/${encodeURIComponent(tenantId)}/devices` : '/customer/devices';
-type Imported = Answer<'/customer/devices/bulk', 'post'>;
+type NewDevice = Body<'/customer/devices', 'post'>;
 
 export function Secret({ label, value, hint }: { label: string; value: string; hint?: ReactNode }) {
   return (
@@ -65,16 +61,21 @@ export function IssuedDevice({ device }: { device: Issued }) {
   );
 }
 
-export function AddDeviceForm({ base = devicesBase() }: { base?: string }) {
+export function AddDeviceForm({ tenantId }: { tenantId?: string }) {
   const client = useQueryClient();
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api<Issued>(base, { method: 'POST', body }),
+    mutationFn: (body: NewDevice) =>
+      unwrap(
+        tenantId === undefined
+          ? api.POST('/customer/devices', { body })
+          : api.POST('/operator/tenants/{tenant_id}/devices', { params: { path: { tenant_id: tenantId } }, body }),
+      ),
     onSuccess: () => client.invalidateQueries(),
   });
   const [formError, setFormError] = useState('');
   const [labels, setLabels] = useState<Labels>({ tags: [], attributes: [] });
   // What was sent, so a taken id (409) can be registered again with "Replace".
-  const [sent, setSent] = useState<Record<string, unknown>>();
+  const [sent, setSent] = useState<NewDevice>();
   if (create.data) return <IssuedDevice device={create.data} />;
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -321,11 +322,21 @@ function LabelsEditor({
   );
 }
 
-export function ImportDevicesForm({ base = devicesBase() }: { base?: string }) {
+export function ImportDevicesForm({ tenantId }: { tenantId?: string }) {
   const client = useQueryClient();
   const [csv, setCsv] = useState('device_id,site_id,fw_version\n');
   const upload = useMutation({
-    mutationFn: (text: string) => api<Imported>(`${base}/bulk`, { method: 'POST', csv: text }),
+    mutationFn: (text: string) => {
+      const asCsv = { body: text, bodySerializer: String, headers: { 'content-type': 'text/csv' } };
+      return unwrap(
+        tenantId === undefined
+          ? api.POST('/customer/devices/bulk', asCsv)
+          : api.POST('/operator/tenants/{tenant_id}/devices/bulk', {
+              params: { path: { tenant_id: tenantId } },
+              ...asCsv,
+            }),
+      );
+    },
     onSuccess: () => client.invalidateQueries(),
   });
   const result = upload.data;
@@ -459,15 +470,21 @@ export function DeviceFacts({ device: d }: { device: DeviceDetail }) {
 }
 
 /** Edit, rotate and revoke on a device's page. */
-export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDetail; base?: string }) {
+export function DeviceAdmin({ device, tenantId }: { device: DeviceDetail; tenantId?: string }) {
   const client = useQueryClient();
-  const path = `${base}/${encodeURIComponent(device.device_id)}`;
+  const path = { device_id: device.device_id };
+  const operatorPath = { ...path, tenant_id: tenantId! };
   const refresh = () => client.invalidateQueries();
   const [editing, setEditing] = useState(false);
   const [formError, setFormError] = useState('');
   const [labels, setLabels] = useState(() => labelsOf(device));
   const save = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api(path, { method: 'PATCH', body }),
+    mutationFn: (body: Body<'/customer/devices/{device_id}', 'patch'>) =>
+      unwrap(
+        tenantId === undefined
+          ? api.PATCH('/customer/devices/{device_id}', { params: { path }, body })
+          : api.PATCH('/operator/tenants/{tenant_id}/devices/{device_id}', { params: { path: operatorPath }, body }),
+      ),
     onSuccess: async () => {
       await refresh();
       setEditing(false);
@@ -475,9 +492,23 @@ export function DeviceAdmin({ device, base = devicesBase() }: { device: DeviceDe
   });
   const rotate = useMutation({
     mutationFn: () =>
-      api<Answer<'/customer/devices/{device_id}/rotate-token', 'post'>>(`${path}/rotate-token`, { method: 'POST' }),
+      unwrap(
+        tenantId === undefined
+          ? api.POST('/customer/devices/{device_id}/rotate-token', { params: { path } })
+          : api.POST('/operator/tenants/{tenant_id}/devices/{device_id}/rotate-token', {
+              params: { path: operatorPath },
+            }),
+      ),
   });
-  const revoke = useMutation({ mutationFn: () => api(`${path}/revoke`, { method: 'POST' }), onSuccess: refresh });
+  const revoke = useMutation({
+    mutationFn: () =>
+      unwrap(
+        tenantId === undefined
+          ? api.POST('/customer/devices/{device_id}/revoke', { params: { path } })
+          : api.POST('/operator/tenants/{tenant_id}/devices/{device_id}/revoke', { params: { path: operatorPath } }),
+      ),
+    onSuccess: refresh,
+  });
   const revoked = device.status === 'REVOKED';
   return (
     <div className="card space-y-3" aria-label="Manage device">

@@ -2,13 +2,15 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tansta
 import { useState } from 'react';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, DownloadButton, ErrorBox, Modal, Page, Pager, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, download, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { AddOnEnter, AttributeFilter, TagChips } from '../../components/device-labels';
 import { AddDeviceForm, ImportDevicesForm } from './DeviceManagement';
 import { useUrlParams } from '../../lib/url-params';
 import { formatValue, timeAgo } from '../../lib/format';
-import type { DeviceList } from '../../lib/types';
+import type { Query } from '../../lib/types';
+
+type DeviceQuery = Query<'/api/v2/devices'>;
 
 const PAGE = 50;
 
@@ -26,20 +28,21 @@ export default function Devices() {
   });
   const { q, status, site, sort, order, tag, match, attr } = filters;
   const page = Number(filters.page) || 0;
-  const params = new URLSearchParams({
-    limit: String(PAGE),
-    offset: String(page * PAGE),
-    sort,
-    order,
+  // Sort and order come from the URL as typed there; the API refuses one it does not know.
+  const query: DeviceQuery = {
+    limit: PAGE,
+    offset: page * PAGE,
+    sort: sort as DeviceQuery['sort'],
+    order: order as DeviceQuery['order'],
     ...(q && { q }),
     ...(status && { status }),
     ...(site && { site_q: site }),
-  });
-  for (const one of tag) params.append(match === 'all' ? 'tags_all' : 'tag', one);
-  for (const condition of attr) params.append('attr', condition);
+    ...(match === 'all' ? { tags_all: tag } : { tag }),
+    attr,
+  };
   const devices = useQuery({
-    queryKey: ['devices', params.toString()],
-    queryFn: () => api<DeviceList>(`/api/v2/devices?${params}`),
+    queryKey: ['devices', query],
+    queryFn: () => unwrap(api.GET('/api/v2/devices', { params: { query } })),
     placeholderData: keepPreviousData,
     refetchInterval: 15_000,
   });
@@ -57,7 +60,7 @@ export default function Devices() {
   const revoke = useMutation({
     // One request: one transaction, and one audit entry ("revoked 3 devices").
     mutationFn: (deviceIds: string[]) =>
-      api('/customer/devices/revoke', { method: 'POST', body: { device_ids: deviceIds } }),
+      unwrap(api.POST('/customer/devices/revoke', { body: { device_ids: deviceIds } })),
     onSettled: async () => {
       setSelected(new Set());
       await client.invalidateQueries({ queryKey: ['devices'] });
@@ -69,7 +72,9 @@ export default function Devices() {
       actions={
         <div className="flex flex-wrap justify-end gap-2">
           <DownloadButton
-            path="/api/v2/telemetry/export?hours=24"
+            save={() =>
+              download(api.GET('/api/v2/telemetry/export', { params: { query: { hours: 24 } }, parseAs: 'blob' }))
+            }
             label="Download CSV"
             title="Every device's telemetry of the last 24 hours"
           />

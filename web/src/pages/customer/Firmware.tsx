@@ -7,10 +7,9 @@ import { Link } from 'react-router';
 import { FIRMWARE_IMAGES_KEY, imageLabel, useFirmwareImages } from '../../components/firmware';
 import { QueryTable } from '../../components/table';
 import { CopyButton, ErrorBox, Field, Modal, Page } from '../../components/ui';
-import { api, upload } from '../../lib/api';
+import { api, unwrap, upload } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { byteSize, dateTime, timeAgo } from '../../lib/format';
-import type { FirmwareImage } from '../../lib/types';
 
 /** A version as the API takes it: letters, digits and . _ + ~ - (no spaces or slashes). */
 const VERSION_PATTERN = '[A-Za-z0-9._+~\\-]+';
@@ -20,9 +19,8 @@ function UploadForm({ onUploaded }: { onUploaded: () => void }) {
   const [sent, setSent] = useState(0);
   const send = useMutation({
     mutationFn: ({ file, version, model }: { file: File; version: string; model: string }) => {
-      const query = new URLSearchParams({ version, filename: file.name.slice(0, FILENAME_MAX) });
-      if (model) query.set('model', model);
-      return upload<FirmwareImage>(`/customer/firmware?${query}`, file, setSent);
+      const query = { version, filename: file.name.slice(0, FILENAME_MAX), ...(model && { model }) };
+      return upload('/customer/firmware', query, file, setSent);
     },
     onMutate: () => setSent(0),
     onSuccess: onUploaded,
@@ -68,7 +66,8 @@ export default function Firmware() {
   const images = useFirmwareImages();
   const refresh = () => client.invalidateQueries({ queryKey: FIRMWARE_IMAGES_KEY });
   const remove = useMutation({
-    mutationFn: (imageId: string) => api(`/customer/firmware/${imageId}`, { method: 'DELETE' }),
+    mutationFn: (imageId: string) =>
+      unwrap(api.DELETE('/customer/firmware/{image_id}', { params: { path: { image_id: imageId } } })),
     onSettled: refresh,
   });
   return (

@@ -1,14 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
 import { FleetMap, STATUSES } from '../../components/map';
 import { DEVICE_STATUS_COLOR, Empty, Loaded, Page } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
 
 /** Every device at its last position (the `position` metric), refreshed every 30 s. */
 export default function FleetMapPage() {
   const positions = useQuery({
     queryKey: ['fleet-positions'],
-    queryFn: () => api<Answer<'/api/v2/fleet/positions'>>('/api/v2/fleet/positions'),
+    queryFn: () => unwrap(api.GET('/api/v2/fleet/positions')),
     refetchInterval: 30_000,
   });
   const devices = positions.data?.devices ?? [];

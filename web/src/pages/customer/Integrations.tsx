@@ -4,16 +4,18 @@ import { Link } from 'react-router';
 import { HealthBadge } from '../../components/integration-health';
 import { enabledColumn, QueryTable, Table } from '../../components/table';
 import { EditDeleteButtons, Empty, ErrorBox, Field, Loaded, Modal, Page, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { commaList } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
-import type { Answer, Integration } from '../../lib/types';
+import type { Answer, Body, Integration } from '../../lib/types';
 import { AlertReaders } from './AlertReaders';
 
 type TestResult = Answer<'/customer/integrations/{integration_id}/test', 'post'>;
 type IntegrationDetail = Answer<'/customer/integrations/{integration_id}'>;
 type Kind = Integration['type'];
+type SnmpV3 = Extract<Body<'/customer/integrations/snmp', 'post'>['snmp_config'], { version: '3' }>;
+type Opsgenie = Body<'/customer/integrations/opsgenie', 'post'>;
 
 const KIND_LABELS: Record<Kind, string> = {
   webhook: 'Webhook',
@@ -27,66 +29,77 @@ const KIND_LABELS: Record<Kind, string> = {
 };
 const KINDS = Object.keys(KIND_LABELS) as Kind[];
 
-/** The request body of each type's form, as the API expects it. */
-function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] {
-  const name = form.get('name');
+/** A form's request: the integration's type and the body its POST takes (Slack and Teams take the same). */
+type FormRequest =
+  | { kind: 'webhook'; body: Body<'/customer/integrations', 'post'> }
+  | { kind: 'snmp'; body: Body<'/customer/integrations/snmp', 'post'> }
+  | { kind: 'email'; body: Body<'/customer/integrations/email', 'post'> }
+  | { kind: 'slack' | 'teams'; body: Body<'/customer/integrations/slack', 'post'> }
+  | { kind: 'pagerduty'; body: Body<'/customer/integrations/pagerduty', 'post'> }
+  | { kind: 'opsgenie'; body: Body<'/customer/integrations/opsgenie', 'post'> }
+  | { kind: 'mqtt'; body: Body<'/customer/integrations/mqtt', 'post'> };
+
+/** The request of each type's form, as the API expects it. */
+function requestFor(kind: Kind, form: FormData): FormRequest {
+  const text = (field: string) => String(form.get(field) ?? '');
+  const name = text('name');
   switch (kind) {
     case 'webhook':
-      return ['/customer/integrations', { name, webhook_url: form.get('webhook_url') }];
+      return { kind, body: { name, webhook_url: text('webhook_url') } };
     case 'snmp': {
       const v3 = form.get('version') === '3';
-      return [
-        '/customer/integrations/snmp',
-        {
+      return {
+        kind,
+        body: {
           name,
-          snmp_host: form.get('snmp_host'),
+          snmp_host: text('snmp_host'),
           snmp_port: Number(form.get('snmp_port') || 162),
           snmp_config: v3
             ? {
                 version: '3',
-                username: form.get('username'),
-                auth_protocol: form.get('auth_protocol'),
-                auth_password: form.get('auth_password'),
-                priv_protocol: form.get('priv_protocol') || null,
-                priv_password: form.get('priv_password') || null,
+                username: text('username'),
+                auth_protocol: text('auth_protocol') as SnmpV3['auth_protocol'],
+                auth_password: text('auth_password'),
+                priv_protocol: (text('priv_protocol') || null) as SnmpV3['priv_protocol'],
+                priv_password: text('priv_password') || null,
               }
-            : { version: '2c', community: form.get('community') },
+            : { version: '2c', community: text('community') },
         },
-      ];
+      };
     }
     case 'email':
-      return [
-        '/customer/integrations/email',
-        {
+      return {
+        kind,
+        body: {
           name,
           smtp_config: {
-            smtp_host: form.get('smtp_host'),
+            smtp_host: text('smtp_host'),
             smtp_port: Number(form.get('smtp_port') || 587),
-            smtp_user: form.get('smtp_user') || null,
-            smtp_password: form.get('smtp_password') || null,
+            smtp_user: text('smtp_user') || null,
+            smtp_password: text('smtp_password') || null,
             smtp_tls: form.get('smtp_tls') === 'on',
-            from_address: form.get('from_address'),
+            from_address: text('from_address'),
           },
           recipients: { to: commaList(form.get('to')) ?? [], cc: commaList(form.get('cc')) ?? [], bcc: [] },
         },
-      ];
+      };
     case 'slack':
     case 'teams':
-      return [`/customer/integrations/${kind}`, { name, webhook_url: form.get('webhook_url') }];
+      return { kind, body: { name, webhook_url: text('webhook_url') } };
     case 'pagerduty':
-      return ['/customer/integrations/pagerduty', { name, routing_key: form.get('routing_key') }];
+      return { kind, body: { name, routing_key: text('routing_key') } };
     case 'opsgenie':
-      return ['/customer/integrations/opsgenie', { name, api_key: form.get('api_key'), region: form.get('region') }];
+      return { kind, body: { name, api_key: text('api_key'), region: text('region') as Opsgenie['region'] } };
     case 'mqtt':
-      return [
-        '/customer/integrations/mqtt',
-        {
+      return {
+        kind,
+        body: {
           name,
-          mqtt_topic: form.get('mqtt_topic'),
+          mqtt_topic: text('mqtt_topic'),
           mqtt_qos: Number(form.get('mqtt_qos')),
           mqtt_retain: form.get('mqtt_retain') === 'on',
         },
-      ];
+      };
   }
 }
 
@@ -94,26 +107,46 @@ function bodyFor(kind: Kind, form: FormData): [string, Record<string, unknown>] 
  * A change of an integration as its PATCH takes it: secrets left empty are kept (an SNMP integration's
  * settings are then left out: they travel with their secret; a Slack or Teams URL is itself the secret).
  */
-function patchFor(
-  kind: Kind,
-  id: string,
-  [path, body]: [string, Record<string, unknown>],
-): [string, Record<string, unknown>] {
-  const changes = { ...body };
+function changeOf<R extends FormRequest>({ kind, body }: R): Partial<R['body']> {
+  const changes: Record<string, unknown> = { ...body };
   if (kind === 'snmp') {
-    const config = changes.snmp_config as Record<string, unknown>;
-    if (!config.community && !config.auth_password) delete changes.snmp_config;
+    const config = body.snmp_config;
+    if (!('community' in config ? config.community : config.auth_password)) delete changes.snmp_config;
   }
   if (kind === 'email') {
-    const smtp = { ...(changes.smtp_config as Record<string, unknown>) };
-    if (!smtp.smtp_password) delete smtp.smtp_password;
-    changes.smtp_config = smtp;
+    const { smtp_password, ...smtp } = body.smtp_config;
+    changes.smtp_config = smtp_password ? body.smtp_config : smtp;
   }
   // A credential left empty is kept (a changed Opsgenie region needs its key again: the API says so).
   for (const credential of ['webhook_url', 'routing_key', 'api_key'] as const) {
     if (kind !== 'webhook' && changes[credential] === '') delete changes[credential];
   }
-  return [`${path}/${id}`, changes];
+  return changes as Partial<R['body']>;
+}
+
+/** Where each type's integrations are created; `…/{integration_id}` below it changes one. */
+const COLLECTIONS = {
+  webhook: '/customer/integrations',
+  snmp: '/customer/integrations/snmp',
+  email: '/customer/integrations/email',
+  slack: '/customer/integrations/slack',
+  teams: '/customer/integrations/teams',
+  pagerduty: '/customer/integrations/pagerduty',
+  opsgenie: '/customer/integrations/opsgenie',
+  mqtt: '/customer/integrations/mqtt',
+} as const;
+
+/** Creates the integration a form describes, or with `id` changes that one. */
+function saveIntegration(request: FormRequest, id?: string) {
+  const collection = COLLECTIONS[request.kind];
+  return id
+    ? unwrap(
+        api.PATCH(`${collection}/{integration_id}`, {
+          params: { path: { integration_id: id } },
+          body: changeOf(request),
+        }),
+      )
+    : unwrap(api.POST(collection, { body: request.body }));
 }
 
 /** A sealed credential's input: required for a new integration, kept when left empty on an edit. */
@@ -140,18 +173,16 @@ function IntegrationForm({ existing, onDone }: { existing?: IntegrationDetail; o
     return found === null || found === undefined ? undefined : String(found);
   };
   const save = useMutation({
-    mutationFn: ([path, body]: [string, Record<string, unknown>]) =>
-      // Only a new webhook's answer has a signing secret.
-      api<Partial<Answer<'/customer/integrations', 'post'>>>(path, { method: existing ? 'PATCH' : 'POST', body }),
+    mutationFn: (request: FormRequest) => saveIntegration(request, existing?.integration_id),
     onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: ['integrations'] });
-      onDone(existing ? undefined : saved.signing_secret);
+      // Only a new webhook's answer has a signing secret.
+      onDone('signing_secret' in saved && typeof saved.signing_secret === 'string' ? saved.signing_secret : undefined);
     },
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const body = bodyFor(kind, new FormData(event.currentTarget));
-    save.mutate(existing ? patchFor(kind, existing.integration_id, body) : body);
+    save.mutate(requestFor(kind, new FormData(event.currentTarget)));
   };
   const recipients = existing?.type === 'email' ? existing.recipients : null;
   return (
@@ -359,8 +390,10 @@ function LastAttempts({ integration }: { integration: Integration }) {
   const attempts = useQuery({
     queryKey: ['attempts', integration.integration_id],
     queryFn: () =>
-      api<Answer<'/customer/delivery-status'>>(
-        `/customer/delivery-status?integration_id=${integration.integration_id}&limit=10`,
+      unwrap(
+        api.GET('/customer/delivery-status', {
+          params: { query: { integration_id: integration.integration_id, limit: 10 } },
+        }),
       ),
   });
   return (
@@ -413,25 +446,33 @@ export default function Integrations() {
   const [tested, setTested] = useState<Record<string, TestResult>>({});
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
+    queryFn: () => unwrap(api.GET('/customer/integrations')),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['integrations'] });
   const toggle = useMutation({
     mutationFn: (i: Integration) =>
-      api(`/customer/integrations/${i.integration_id}`, { method: 'PATCH', body: { enabled: !i.enabled } }),
+      unwrap(
+        api.PATCH('/customer/integrations/{integration_id}', {
+          params: { path: { integration_id: i.integration_id } },
+          body: { enabled: !i.enabled },
+        }),
+      ),
     onSuccess: refresh,
   });
   const remove = useMutation({
-    mutationFn: (id: string) => api(`/customer/integrations/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/customer/integrations/{integration_id}', { params: { path: { integration_id: id } } })),
     onSuccess: refresh,
   });
   const test = useMutation({
-    mutationFn: (id: string) => api<TestResult>(`/customer/integrations/${id}/test`, { method: 'POST' }),
+    mutationFn: (id: string) =>
+      unwrap(api.POST('/customer/integrations/{integration_id}/test', { params: { path: { integration_id: id } } })),
     onSuccess: (result, id) => setTested((all) => ({ ...all, [id]: result })),
   });
   // Edited with every setting it has now (the list shows only a few).
   const edit = useMutation({
-    mutationFn: (id: string) => api<IntegrationDetail>(`/customer/integrations/${id}`),
+    mutationFn: (id: string) =>
+      unwrap(api.GET('/customer/integrations/{integration_id}', { params: { path: { integration_id: id } } })),
     onSuccess: setEditing,
   });
   const failure = toggle.error ?? remove.error ?? test.error ?? edit.error;

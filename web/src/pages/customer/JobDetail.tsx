@@ -9,11 +9,11 @@ import { JobProgress } from '../../components/job-progress';
 import { CommandAnswer, JsonDetails } from '../../components/json';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, ErrorBox, Loaded, Page, Pager, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
-import type { Answer, Execution, Job } from '../../lib/types';
+import type { Execution, Job, Query } from '../../lib/types';
 import { jobWhat } from './Jobs';
 
 const EXECUTION_STATES: Execution['state'][] = [
@@ -90,27 +90,28 @@ export default function JobDetail() {
   const client = useQueryClient();
   const [filters, setFilters] = useUrlParams({ state: '', page: '0' });
   const page = Number(filters.page) || 0;
-  const path = `/customer/jobs/${encodeURIComponent(jobId)}`;
+  const path = { job_id: jobId };
   const job = useQuery({
     queryKey: ['job', jobId],
-    queryFn: () => api<Job>(path),
+    queryFn: () => unwrap(api.GET('/customer/jobs/{job_id}', { params: { path } })),
     refetchInterval: (query) => (isMoving(query.state.data) ? REFRESH_MS : false),
   });
-  const query = new URLSearchParams({
-    limit: String(PAGE),
-    offset: String(page * PAGE),
-    ...(filters.state && { state: filters.state }),
-  });
+  const query: Query<'/customer/jobs/{job_id}/executions'> = {
+    limit: PAGE,
+    offset: page * PAGE,
+    state: EXECUTION_STATES.find((state) => state === filters.state),
+  };
   // Asked again whenever the job's counts change (the last change too, as the job stops moving), and every
   // 2 s while it moves, for the progress its devices report.
   const executions = useQuery({
-    queryKey: ['job', jobId, 'executions', query.toString(), JSON.stringify(job.data?.counts)],
-    queryFn: () => api<Answer<'/customer/jobs/{job_id}/executions'>>(`${path}/executions?${query}`),
+    queryKey: ['job', jobId, 'executions', query, JSON.stringify(job.data?.counts)],
+    queryFn: () => unwrap(api.GET('/customer/jobs/{job_id}/executions', { params: { path, query } })),
     placeholderData: keepPreviousData,
     refetchInterval: isMoving(job.data) ? REFRESH_MS : false,
   });
   const act = useMutation({
-    mutationFn: (action: 'cancel' | 'retry') => api<Job>(`${path}/${action}`, { method: 'POST' }),
+    mutationFn: (action: 'cancel' | 'retry') =>
+      unwrap(api.POST(`/customer/jobs/{job_id}/${action}`, { params: { path } })),
     onSettled: () => client.invalidateQueries({ queryKey: ['job', jobId] }),
   });
   const counts = job.data?.counts;

@@ -8,10 +8,10 @@ import { DeviceSelection, toSelector, type SelectionInput } from '../../componen
 import { imageLabel, useFirmwareImages } from '../../components/firmware';
 import { JsonField, useJsonText } from '../../components/json';
 import { ErrorBox, Field } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { byteSize } from '../../lib/format';
 import { COMMAND_NAME_PATTERN } from '../../lib/forms';
-import type { Job } from '../../lib/types';
+import type { Body, Job } from '../../lib/types';
 
 type Kind = 'command' | 'config' | 'firmware';
 
@@ -68,7 +68,7 @@ export function JobForm({ onCreated }: { onCreated: (job: Job) => void }) {
   const [selection, setSelection] = useState<SelectionInput>({ mode: 'prefix', text: '' });
   const selector = toSelector(selection);
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api<Job>('/customer/jobs', { method: 'POST', body }),
+    mutationFn: (body: Body<'/customer/jobs', 'post'>) => unwrap(api.POST('/customer/jobs', { body })),
     onSuccess: onCreated,
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {

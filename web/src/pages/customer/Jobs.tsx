@@ -7,10 +7,10 @@ import { sentImageName } from '../../components/firmware';
 import { JobProgress } from '../../components/job-progress';
 import { QueryTable } from '../../components/table';
 import { Modal, Page, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime, timeAgo } from '../../lib/format';
-import type { Answer, Job } from '../../lib/types';
+import type { Job } from '../../lib/types';
 import { JobForm } from './JobForm';
 
 /** Quick while a job runs (its bar moves), slow otherwise (a colleague may start one). */
@@ -31,7 +31,7 @@ export default function Jobs() {
   const [creating, setCreating] = useState(false);
   const jobs = useQuery({
     queryKey: ['jobs'],
-    queryFn: () => api<Answer<'/customer/jobs'>>('/customer/jobs?limit=100'),
+    queryFn: () => unwrap(api.GET('/customer/jobs', { params: { query: { limit: 100 } } })),
     refetchInterval: (query) =>
       query.state.data?.jobs.some((job) => job.state === 'RUNNING') ? RUNNING_REFRESH_MS : IDLE_REFRESH_MS,
   });

@@ -2,10 +2,10 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { enabledColumn, QueryTable } from '../../components/table';
 import { Checkboxes, EditDeleteButtons, ErrorBox, Field, Modal, Page } from '../../components/ui';
-import { api } from '../../lib/api';
-import { ALERT_TYPES, commaList } from '../../lib/forms';
+import { api, unwrap } from '../../lib/api';
+import { ALERT_TYPES, commaList, isAlertType } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
-import type { Answer } from '../../lib/types';
+import type { Answer, Body } from '../../lib/types';
 import { severityName, SEVERITY_CHOICES } from '../../lib/format';
 import { ScopeFields } from '../../components/device-labels';
 import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
@@ -20,14 +20,19 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
   const client = useQueryClient();
   const integrations = useQuery({
     queryKey: ['integrations'],
-    queryFn: () => api<Answer<'/customer/integrations'>>('/customer/integrations'),
+    queryFn: () => unwrap(api.GET('/customer/integrations')),
   });
   const [scope, setScope] = useState<DeviceSelector>(route.selector ?? {});
   const save = useMutation({
-    mutationFn: (body: Record<string, unknown>) =>
-      route.route_id
-        ? api(`/customer/integration-routes/${route.route_id}`, { method: 'PATCH', body })
-        : api('/customer/integration-routes', { method: 'POST', body }),
+    mutationFn: (body: Body<'/customer/integration-routes', 'post'>) =>
+      unwrap(
+        route.route_id
+          ? api.PATCH('/customer/integration-routes/{route_id}', {
+              params: { path: { route_id: route.route_id } },
+              body,
+            })
+          : api.POST('/customer/integration-routes', { body }),
+      ),
     onSuccess: async () => {
       await client.invalidateQueries({ queryKey: ['routes'] });
       onDone();
@@ -41,14 +46,16 @@ function RouteForm({ route, onDone }: { route: Partial<Route>; onDone: () => voi
       integration_id: String(form.get(`escalate_to_${i}`) ?? ''),
     })).filter((step) => step.after_minutes > 0 && step.integration_id);
     save.mutate({
-      integration_id: form.get('integration_id'),
-      name: form.get('name'),
-      alert_types: form.getAll('alert_types').length ? form.getAll('alert_types') : null,
+      integration_id: String(form.get('integration_id')),
+      name: String(form.get('name')),
+      alert_types: form.getAll('alert_types').length
+        ? form.getAll('alert_types').map(String).filter(isAlertType)
+        : null,
       min_severity: form.get('min_severity') ? Number(form.get('min_severity')) : null,
       site_ids: commaList(form.get('site_ids')),
       device_prefixes: commaList(form.get('device_prefixes')),
       selector: scopeOf(scope),
-      deliver_on: form.getAll('deliver_on'),
+      deliver_on: form.getAll('deliver_on').map(String),
       renotify_minutes: form.get('renotify_minutes') ? Number(form.get('renotify_minutes')) : null,
       escalations,
     });
@@ -153,16 +160,22 @@ export default function Routes() {
   const [editing, setEditing] = useState<Partial<Route> | null>(null);
   const routes = useQuery({
     queryKey: ['routes'],
-    queryFn: () => api<Answer<'/customer/integration-routes'>>('/customer/integration-routes'),
+    queryFn: () => unwrap(api.GET('/customer/integration-routes')),
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['routes'] });
   const remove = useMutation({
-    mutationFn: (id: string) => api(`/customer/integration-routes/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/customer/integration-routes/{route_id}', { params: { path: { route_id: id } } })),
     onSuccess: refresh,
   });
   const toggle = useMutation({
     mutationFn: (route: Route) =>
-      api(`/customer/integration-routes/${route.route_id}`, { method: 'PATCH', body: { enabled: !route.enabled } }),
+      unwrap(
+        api.PATCH('/customer/integration-routes/{route_id}', {
+          params: { path: { route_id: route.route_id } },
+          body: { enabled: !route.enabled },
+        }),
+      ),
     onSuccess: refresh,
   });
   return (

@@ -2,14 +2,15 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { enabledColumn, QueryTable } from '../../components/table';
 import { EditDeleteButtons, ErrorBox, Field, Modal, Page, SeverityBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import type { Answer, Rule } from '../../lib/types';
+import type { Body, Rule } from '../../lib/types';
 import { SEVERITY_CHOICES } from '../../lib/format';
 import { ScopeFields } from '../../components/device-labels';
 import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
 
 type Draft = Partial<Rule> & { site_ids_text?: string };
+type Geofence = NonNullable<Body<'/customer/alert-rules', 'post'>['geofence']>;
 
 const OPERATORS = {
   number: ['GT', 'GTE', 'LT', 'LTE'],
@@ -54,7 +55,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
   // What this tenant's devices report, suggested as the metric and warned about before saving.
   const reported = useQuery({
     queryKey: ['metrics'],
-    queryFn: () => api<Answer<'/customer/metrics'>>('/customer/metrics'),
+    queryFn: () => unwrap(api.GET('/customer/metrics')),
   }).data?.metrics;
   const [metric, setMetric] = useState(rule.metric_name ?? '');
   const [operator, setOperator] = useState<string>(rule.operator ?? 'GT');
@@ -64,13 +65,12 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
   const [scope, setScope] = useState<DeviceSelector>(rule.selector ?? {});
   const unknownMetric = reported && reported.length > 0 && metric.trim() !== '' && !reported.includes(metric.trim());
   const save = useMutation({
-    mutationFn: (body: Record<string, unknown>) =>
-      rule.rule_id
-        ? api<Answer<'/customer/alert-rules/{rule_id}', 'patch'>>(`/customer/alert-rules/${rule.rule_id}`, {
-            method: 'PATCH',
-            body,
-          })
-        : api<Answer<'/customer/alert-rules', 'post'>>('/customer/alert-rules', { method: 'POST', body }),
+    mutationFn: (body: Body<'/customer/alert-rules', 'post'>) =>
+      unwrap(
+        rule.rule_id
+          ? api.PATCH('/customer/alert-rules/{rule_id}', { params: { path: { rule_id: rule.rule_id } }, body })
+          : api.POST('/customer/alert-rules', { body }),
+      ),
     onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: ['rules'] });
       onDone(saved?.warning);
@@ -88,8 +88,8 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       .map((v) => v.trim())
       .filter(Boolean);
     save.mutate({
-      name: form.get('name'),
-      metric_name: form.get('metric_name'),
+      name: String(form.get('name')),
+      metric_name: String(form.get('metric_name')),
       operator,
       ...(kind === 'number' && { threshold: Number(form.get('threshold')) }),
       ...(kind === 'text' && { values }),
@@ -97,7 +97,7 @@ export function RuleForm({ rule, onDone }: { rule: Draft; onDone: (warning?: str
       severity: Number(form.get('severity')),
       duration_seconds: Number(form.get('duration_seconds') || 0),
       hysteresis: Number(form.get('hysteresis') || 0),
-      description: form.get('description') || null,
+      description: String(form.get('description') ?? '') || null,
       site_ids: sites.length ? sites : null,
       selector: scopeOf(scope),
       enabled: form.get('enabled') === 'on',
@@ -242,17 +242,23 @@ export default function Rules() {
   const client = useQueryClient();
   const rules = useQuery({
     queryKey: ['rules'],
-    queryFn: () => api<Answer<'/customer/alert-rules'>>('/customer/alert-rules'),
+    queryFn: () => unwrap(api.GET('/customer/alert-rules')),
   });
   const [editing, setEditing] = useState<Draft | null>(null);
   const [warning, setWarning] = useState<string>();
   const remove = useMutation({
-    mutationFn: (id: string) => api(`/customer/alert-rules/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/customer/alert-rules/{rule_id}', { params: { path: { rule_id: id } } })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['rules'] }),
   });
   const toggle = useMutation({
     mutationFn: (rule: Rule) =>
-      api(`/customer/alert-rules/${rule.rule_id}`, { method: 'PATCH', body: { enabled: !rule.enabled } }),
+      unwrap(
+        api.PATCH('/customer/alert-rules/{rule_id}', {
+          params: { path: { rule_id: rule.rule_id } },
+          body: { enabled: !rule.enabled },
+        }),
+      ),
     onSuccess: () => client.invalidateQueries({ queryKey: ['rules'] }),
   });
   return (
@@ -329,13 +335,14 @@ export default function Rules() {
 }
 
 /** The area a user typed, as JSON, or what is wrong with it. */
-function parseFence(text: string): { value?: unknown; error?: string } {
+/** An area as typed: its type is checked here, its points and radius by the API (which says what is wrong). */
+function parseFence(text: string): { value?: Geofence; error?: string } {
   if (text.trim() === '') return { error: 'Give the area as JSON' };
   try {
     const value: unknown = JSON.parse(text);
     const type = (value as { type?: unknown } | null)?.type;
     if (type !== 'circle' && type !== 'polygon') return { error: 'The area needs "type": "circle" or "polygon"' };
-    return { value };
+    return { value: value as Geofence };
   } catch {
     return { error: 'Not JSON yet' };
   }

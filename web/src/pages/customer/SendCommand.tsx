@@ -4,9 +4,9 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { JsonDetails, JsonField, useJsonText } from '../../components/json';
 import { ErrorBox, Field } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { COMMAND_NAME_PATTERN } from '../../lib/forms';
-import type { Answer, Command, CommandTemplate } from '../../lib/types';
+import type { Body, Command } from '../../lib/types';
 
 const TEMPLATES_KEY = ['command-templates'];
 const MAX_WAIT_SECONDS = 60;
@@ -29,8 +29,8 @@ function Outcome({ command, waited }: { command: Command; waited: number }) {
   );
 }
 
-/** `path`: where the device's commands are; `onSent` refreshes what lists them. */
-export function SendCommand({ path, onSent }: { path: string; onSent: () => unknown }) {
+/** `onSent` refreshes what lists the device's commands. */
+export function SendCommand({ deviceId, onSent }: { deviceId: string; onSent: () => unknown }) {
   const client = useQueryClient();
   const [name, setName] = useState('');
   const params = useJsonText('{}', { blank: {} });
@@ -38,22 +38,21 @@ export function SendCommand({ path, onSent }: { path: string; onSent: () => unkn
   const [label, setLabel] = useState('');
   const templates = useQuery({
     queryKey: TEMPLATES_KEY,
-    queryFn: () => api<Answer<'/customer/command-templates'>>('/customer/command-templates'),
+    queryFn: () => unwrap(api.GET('/customer/command-templates')),
   });
   const send = useMutation({
-    mutationFn: ({ body, wait }: { body: Record<string, unknown>; wait: number }) =>
-      api<Command>(`${path}${wait > 0 ? `?wait=${wait}` : ''}`, { method: 'POST', body }).then((command) => ({
-        command,
-        wait,
-      })),
+    mutationFn: ({ body, wait }: { body: Body<'/customer/devices/{device_id}/commands', 'post'>; wait: number }) =>
+      unwrap(
+        api.POST('/customer/devices/{device_id}/commands', {
+          params: { path: { device_id: deviceId }, query: wait > 0 ? { wait } : {} },
+          body,
+        }),
+      ).then((command) => ({ command, wait })),
     onSettled: onSent,
   });
   const saveTemplate = useMutation({
     mutationFn: () =>
-      api<CommandTemplate>('/customer/command-templates', {
-        method: 'POST',
-        body: { label: label.trim(), name, params: params.value },
-      }),
+      unwrap(api.POST('/customer/command-templates', { body: { label: label.trim(), name, params: params.value } })),
     onSuccess: async (saved) => {
       await client.invalidateQueries({ queryKey: TEMPLATES_KEY });
       setTemplateId(saved.template_id);
@@ -61,7 +60,8 @@ export function SendCommand({ path, onSent }: { path: string; onSent: () => unkn
     },
   });
   const deleteTemplate = useMutation({
-    mutationFn: (id: string) => api(`/customer/command-templates/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/customer/command-templates/{template_id}', { params: { path: { template_id: id } } })),
     onSuccess: async () => {
       setTemplateId('');
       await client.invalidateQueries({ queryKey: TEMPLATES_KEY });

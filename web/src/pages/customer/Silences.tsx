@@ -4,15 +4,16 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { QueryTable } from '../../components/table';
 import { Checkboxes, ErrorBox, Field, Modal, Page, TenantLink } from '../../components/ui';
-import { api } from '../../lib/api';
-import { ALERT_TYPES, commaList } from '../../lib/forms';
+import { api, unwrap } from '../../lib/api';
+import { ALERT_TYPES, commaList, isAlertType } from '../../lib/forms';
 import { useAuth } from '../../lib/auth';
 import { dateTime } from '../../lib/format';
-import type { Answer } from '../../lib/types';
+import type { Answer, Body } from '../../lib/types';
 import { ScopeFields } from '../../components/device-labels';
 import { describeSelector, scopeOf, type DeviceSelector } from '../../lib/selector';
 
 type Silence = Answer<'/customer/silences'>['silences'][number];
+type NewSilence = Body<'/customer/silences', 'post'>;
 
 /** What a silence covers, in words. */
 const scope = (s: Silence) =>
@@ -36,18 +37,18 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
   const [creating, setCreating] = useState(false);
   const [deviceScope, setDeviceScope] = useState<DeviceSelector>({});
   // A silence without sites, devices, prefixes, tags or attributes covers the whole fleet: asked once more before it starts.
-  const [wholeFleet, setWholeFleet] = useState<Record<string, unknown> | null>(null);
+  const [wholeFleet, setWholeFleet] = useState<NewSilence | null>(null);
   const silences = useQuery({
     queryKey: ['silences', operator],
     queryFn: (): Promise<{ silences: Silence[] }> =>
       operator
-        ? api<Answer<'/operator/silences'>>('/operator/silences?include_ended=true')
-        : api<Answer<'/customer/silences'>>('/customer/silences?include_ended=true'),
+        ? unwrap(api.GET('/operator/silences', { params: { query: { include_ended: true } } }))
+        : unwrap(api.GET('/customer/silences', { params: { query: { include_ended: true } } })),
     refetchInterval: 30_000,
   });
   const refresh = () => client.invalidateQueries({ queryKey: ['silences'] });
   const create = useMutation({
-    mutationFn: (body: Record<string, unknown>) => api('/customer/silences', { method: 'POST', body }),
+    mutationFn: (body: NewSilence) => unwrap(api.POST('/customer/silences', { body })),
     onSuccess: async () => {
       await refresh();
       setCreating(false);
@@ -55,13 +56,14 @@ export default function Silences({ operator = false }: { operator?: boolean }) {
     },
   });
   const end = useMutation({
-    mutationFn: (id: string) => api(`/customer/silences/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/customer/silences/{silence_id}', { params: { path: { silence_id: id } } })),
     onSuccess: refresh,
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const types = form.getAll('alert_types').map(String);
+    const types = form.getAll('alert_types').map(String).filter(isAlertType);
     const body = {
       site_ids: commaList(form.get('site_ids')),
       device_ids: commaList(form.get('device_ids')),

@@ -1,8 +1,8 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, Page, Pager, StatusBadge, TenantLink } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
+import type { Query } from '../../lib/types';
 import { formatValue, timeAgo } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
 
@@ -10,19 +10,19 @@ export default function AllDevices() {
   const [filters, setFilters] = useUrlParams({ tenant: '', page: '0' });
   const { tenant } = filters;
   const page = Number(filters.page) || 0;
-  const params = new URLSearchParams({
-    limit: '100',
-    offset: String(page * 100),
+  const query: Query<'/operator/devices'> = {
+    limit: 100,
+    offset: page * 100,
     ...(tenant && { tenant_filter: tenant }),
-  });
+  };
   const devices = useQuery({
-    queryKey: ['op-devices', params.toString()],
-    queryFn: () => api<Answer<'/operator/devices'>>(`/operator/devices?${params}`),
+    queryKey: ['op-devices', query],
+    queryFn: () => unwrap(api.GET('/operator/devices', { params: { query } })),
     placeholderData: keepPreviousData,
   });
   const tenants = useQuery({
     queryKey: ['tenant-ids'],
-    queryFn: () => api<Answer<'/operator/tenants'>>('/operator/tenants?status=ALL&limit=500'),
+    queryFn: () => unwrap(api.GET('/operator/tenants', { params: { query: { status: 'ALL', limit: 500 } } })),
   });
   return (
     <Page title="All devices">

@@ -1,8 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, Outcome, Page, TenantLink } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
+import type { Query } from '../../lib/types';
 import { dateTime } from '../../lib/format';
 import { useUrlParams } from '../../lib/url-params';
 
@@ -11,17 +11,17 @@ export default function AuditLog() {
   const [filters, setFilters] = useUrlParams({ user: '', action: '', tenant: '', since: '', changes: 'only' });
   const { user, action, tenant, since } = filters;
   const changesOnly = filters.changes === 'only';
-  const params = new URLSearchParams({
-    limit: '200',
-    ...(changesOnly && { changes_only: 'true' }),
+  const query: Query<'/operator/audit-log'> = {
+    limit: 200,
+    ...(changesOnly && { changes_only: true }),
     ...(user && { user_id: user }),
     ...(action && { action }),
     ...(tenant && { tenant_filter: tenant }),
     ...(since && { since: new Date(since).toISOString() }),
-  });
+  };
   const log = useQuery({
-    queryKey: ['audit', params.toString()],
-    queryFn: () => api<Answer<'/operator/audit-log'>>(`/operator/audit-log?${params}`),
+    queryKey: ['audit', query],
+    queryFn: () => unwrap(api.GET('/operator/audit-log', { params: { query } })),
   });
   return (
     <Page title="Audit log">

@@ -4,11 +4,11 @@ import { useQuery } from '@tanstack/react-query';
 import { useParams } from 'react-router';
 import { Table } from '../../components/table';
 import { Empty, Loaded, Page, TenantLink } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import { dateTime } from '../../lib/format';
 import type { Answer } from '../../lib/types';
-import { DeviceAdmin, DeviceFacts, devicesBase } from '../customer/DeviceManagement';
+import { DeviceAdmin, DeviceFacts } from '../customer/DeviceManagement';
 
 type Stored = Answer<'/operator/tenants/{tenant_id}/devices/{device_id}'>['telemetry'][number];
 
@@ -20,8 +20,10 @@ export default function OperatorDevice() {
   const device = useQuery({
     queryKey: ['op-device', tenantId, deviceId],
     queryFn: () =>
-      api<Answer<'/operator/tenants/{tenant_id}/devices/{device_id}'>>(
-        `${devicesBase(tenantId)}/${encodeURIComponent(deviceId)}`,
+      unwrap(
+        api.GET('/operator/tenants/{tenant_id}/devices/{device_id}', {
+          params: { path: { tenant_id: tenantId, device_id: deviceId } },
+        }),
       ),
     refetchInterval: 10_000,
   });
@@ -34,7 +36,7 @@ export default function OperatorDevice() {
         {(data) => (
           <>
             <DeviceFacts device={data.device} />
-            {admin && <DeviceAdmin device={data.device} base={devicesBase(tenantId)} />}
+            {admin && <DeviceAdmin device={data.device} tenantId={tenantId} />}
             <Messages title="Latest telemetry" rows={data.telemetry} />
             <Messages title="Latest events" rows={data.events} />
           </>

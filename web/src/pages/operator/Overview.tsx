@@ -10,24 +10,23 @@ import {
   StatCard,
   TenantLink,
 } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
-import type { Answer } from '../../lib/types';
 
 export default function Overview() {
   const aggregates = useQuery({
     queryKey: ['aggregates'],
-    queryFn: () => api<Answer<'/operator/system/aggregates'>>('/operator/system/aggregates'),
+    queryFn: () => unwrap(api.GET('/operator/system/aggregates')),
     refetchInterval: 15_000,
   });
   const alerts = useQuery({
     queryKey: ['op-alerts'],
-    queryFn: () => api<Answer<'/operator/alerts'>>('/operator/alerts?status=OPEN&limit=10'),
+    queryFn: () => unwrap(api.GET('/operator/alerts', { params: { query: { status: 'OPEN', limit: 10 } } })),
     refetchInterval: 15_000,
   });
   const quarantine = useQuery({
     queryKey: ['op-quarantine-recent'],
-    queryFn: () => api<Answer<'/operator/quarantine'>>('/operator/quarantine?minutes=60&limit=10'),
+    queryFn: () => unwrap(api.GET('/operator/quarantine', { params: { query: { minutes: 60, limit: 10 } } })),
     refetchInterval: 15_000,
   });
   const a = aggregates.data;

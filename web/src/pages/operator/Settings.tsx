@@ -1,8 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { FormEvent } from 'react';
 import { ErrorBox, Field, Loaded, Page } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
+import type { Answer, Body } from '../../lib/types';
 
 type Settings = Answer<'/operator/settings'>['settings'];
 
@@ -10,10 +10,10 @@ export default function SettingsPage() {
   const client = useQueryClient();
   const settings = useQuery({
     queryKey: ['settings'],
-    queryFn: () => api<Answer<'/operator/settings'>>('/operator/settings'),
+    queryFn: () => unwrap(api.GET('/operator/settings')),
   });
   const save = useMutation({
-    mutationFn: (body: Partial<Settings>) => api('/operator/settings', { method: 'POST', body }),
+    mutationFn: (body: Body<'/operator/settings', 'post'>) => unwrap(api.POST('/operator/settings', { body })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['settings'] }),
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {

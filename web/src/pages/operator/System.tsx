@@ -2,8 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Lines } from '../../components/charts';
 import { Loaded, Page, StatCard } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
 import { formatValue } from '../../lib/format';
 
 export default function System() {
@@ -11,25 +10,32 @@ export default function System() {
   const refetchInterval = interval || false;
   const health = useQuery({
     queryKey: ['system-health'],
-    queryFn: () => api<Answer<'/operator/system/health'>>('/operator/system/health'),
+    queryFn: () => unwrap(api.GET('/operator/system/health')),
     refetchInterval,
   });
   const metrics = useQuery({
     queryKey: ['system-metrics'],
-    queryFn: () => api<Answer<'/operator/system/metrics'>>('/operator/system/metrics'),
+    queryFn: () => unwrap(api.GET('/operator/system/metrics')),
     refetchInterval,
   });
   const history = useQuery({
     queryKey: ['system-history'],
     queryFn: () =>
-      api<Answer<'/operator/system/metrics/history/batch'>>(
-        '/operator/system/metrics/history/batch?metrics=messages_received_per_sec,messages_written_per_sec,messages_rejected_per_sec,queue_depth&minutes=30',
+      unwrap(
+        api.GET('/operator/system/metrics/history/batch', {
+          params: {
+            query: {
+              metrics: 'messages_received_per_sec,messages_written_per_sec,messages_rejected_per_sec,queue_depth',
+              minutes: 30,
+            },
+          },
+        }),
       ),
     refetchInterval,
   });
   const capacity = useQuery({
     queryKey: ['capacity'],
-    queryFn: () => api<Answer<'/operator/system/capacity'>>('/operator/system/capacity'),
+    queryFn: () => unwrap(api.GET('/operator/system/capacity')),
   });
   const series = (names: string[]) => names.map((name) => ({ name, points: history.data?.[name]?.points ?? [] }));
   return (

@@ -3,21 +3,22 @@ import { useState } from 'react';
 import { useParams } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { DeviceLink, Loaded, Modal, Page, StatCard, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
+import { api, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
-import type { Answer } from '../../lib/types';
 import { timeAgo } from '../../lib/format';
-import { AddDeviceForm, devicesBase, ImportDevicesForm } from '../customer/DeviceManagement';
+import { AddDeviceForm, ImportDevicesForm } from '../customer/DeviceManagement';
 
 export default function TenantDetail() {
   const tenantId = useParams().tenantId!;
   const stats = useQuery({
     queryKey: ['tenant', tenantId],
-    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}/stats'>>(`/operator/tenants/${tenantId}/stats`),
+    queryFn: () =>
+      unwrap(api.GET('/operator/tenants/{tenant_id}/stats', { params: { path: { tenant_id: tenantId } } })),
   });
   const devices = useQuery({
     queryKey: ['tenant-devices', tenantId],
-    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}/devices'>>(`/operator/tenants/${tenantId}/devices`),
+    queryFn: () =>
+      unwrap(api.GET('/operator/tenants/{tenant_id}/devices', { params: { path: { tenant_id: tenantId } } })),
   });
   const admin = useAuth((state) => state.session?.role === 'operator_admin');
   const [dialog, setDialog] = useState<'add' | 'import' | null>(null);
@@ -38,10 +39,10 @@ export default function TenantDetail() {
       }
     >
       <Modal open={dialog === 'add'} title={`Add a device to ${tenantId}`} onClose={() => setDialog(null)}>
-        <AddDeviceForm base={devicesBase(tenantId)} />
+        <AddDeviceForm tenantId={tenantId} />
       </Modal>
       <Modal open={dialog === 'import'} title={`Import devices into ${tenantId}`} onClose={() => setDialog(null)}>
-        <ImportDevicesForm base={devicesBase(tenantId)} />
+        <ImportDevicesForm tenantId={tenantId} />
       </Modal>
       <Loaded query={stats}>
         {({ name, status, stats: s }) => (

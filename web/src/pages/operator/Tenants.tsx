@@ -3,12 +3,14 @@ import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router';
 import { QueryTable } from '../../components/table';
 import { EditDeleteButtons, ErrorBox, Field, Modal, Page, StatusBadge } from '../../components/ui';
-import { api } from '../../lib/api';
-import type { Answer } from '../../lib/types';
+import { api, unwrap } from '../../lib/api';
+import type { Answer, Body } from '../../lib/types';
 import { useAuth } from '../../lib/auth';
 import { timeAgo } from '../../lib/format';
 
 type TenantStats = Answer<'/operator/tenants/stats/summary'>['tenants'][number];
+/** What the form's status select offers (DELETED comes by deleting). */
+type TenantStatus = NonNullable<Body<'/operator/tenants/{tenant_id}', 'patch'>['status']>;
 
 export default function Tenants() {
   const admin = useAuth((s) => s.session?.role === 'operator_admin');
@@ -16,38 +18,43 @@ export default function Tenants() {
   const [editing, setEditing] = useState<Partial<TenantStats> | null>(null);
   const tenants = useQuery({
     queryKey: ['tenants'],
-    queryFn: () => api<Answer<'/operator/tenants/stats/summary'>>('/operator/tenants/stats/summary'),
+    queryFn: () => unwrap(api.GET('/operator/tenants/stats/summary')),
     refetchInterval: 15_000,
   });
   // The list does not carry contact details: an edit starts from the tenant itself, or it would blank them.
   const detail = useQuery({
     queryKey: ['tenant', editing?.tenant_id],
-    queryFn: () => api<Answer<'/operator/tenants/{tenant_id}'>>(`/operator/tenants/${editing!.tenant_id}`),
+    queryFn: () =>
+      unwrap(api.GET('/operator/tenants/{tenant_id}', { params: { path: { tenant_id: editing!.tenant_id! } } })),
     enabled: Boolean(editing?.tenant_id),
   });
   const loadingDetail = Boolean(editing?.tenant_id) && !detail.data;
   const refresh = () => client.invalidateQueries({ queryKey: ['tenants'] });
   const save = useMutation({
-    mutationFn: (body: Record<string, unknown>) =>
-      editing?.tenant_id
-        ? api(`/operator/tenants/${editing.tenant_id}`, { method: 'PATCH', body })
-        : api('/operator/tenants', { method: 'POST', body }),
+    mutationFn: (form: FormData) => {
+      const fields = { name: String(form.get('name')), contact_email: String(form.get('contact_email')) || null };
+      return unwrap(
+        editing?.tenant_id
+          ? api.PATCH('/operator/tenants/{tenant_id}', {
+              params: { path: { tenant_id: editing.tenant_id } },
+              body: { ...fields, status: form.get('status') as TenantStatus },
+            })
+          : api.POST('/operator/tenants', { body: { ...fields, tenant_id: String(form.get('tenant_id')) } }),
+      );
+    },
     onSuccess: async () => {
       await refresh();
       setEditing(null);
     },
   });
   const remove = useMutation({
-    mutationFn: (id: string) => api(`/operator/tenants/${id}`, { method: 'DELETE' }),
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE('/operator/tenants/{tenant_id}', { params: { path: { tenant_id: id } } })),
     onSuccess: refresh,
   });
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const body: Record<string, unknown> = { name: form.get('name'), contact_email: form.get('contact_email') || null };
-    if (editing?.tenant_id) body.status = form.get('status');
-    else body.tenant_id = form.get('tenant_id');
-    save.mutate(body);
+    save.mutate(new FormData(event.currentTarget));
   };
   return (
     <Page
