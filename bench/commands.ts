@@ -46,7 +46,10 @@ const env = {
   HEARTBEAT_STALE_SECONDS: '3600',
 };
 const cli = (...command: string[]) =>
-  execFileSync(process.execPath, ['dist/app/cli.js', ...command], { env, stdio: ['ignore', 'pipe', 'inherit'] }).toString();
+  execFileSync(process.execPath, ['dist/app/cli.js', ...command], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).toString();
 cli('migrate');
 const pulse = spawn(
   process.execPath,
