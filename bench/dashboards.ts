@@ -1,10 +1,11 @@
 // A 12-widget dashboard over a month of a fleet (issue 32): `npm run bench:dashboards -- [--devices 2000]
-// [--days 30] [--interval 300] [--runs 5]`. A fresh PostgreSQL database gets the month (bench/month-seed.ts,
-// rollups rebuilt), devices get tags and positions, and a dashboard of twelve widgets of every kind over the
-// last 30 days is stored with a share link; `pulse run api` alone serves it. Timed: the one data call
-// answering every widget (POST …/data, `runs` times, signed in), and in Debian's Chromium the shared page
-// from navigation until every widget has drawn (charts: ECharts' `finished`), `runs` times. Prints p50/max
-// and writes bench/results/dashboards-*.json.
+// [--days 30] [--interval 300] [--raw-days 2] [--runs 10] [--keep yes | --reuse <database>]`. A fresh
+// PostgreSQL database gets the month (bench/month-seed.ts: the last `raw-days` as raw rows with every rollup
+// rebuilt, the days before as 1-hour rollups), devices get tags and positions, and a dashboard of twelve
+// widgets of every kind over the last 30 days is stored with a share link; `pulse run api` alone serves it.
+// Timed: the one data call answering every widget (POST …/data, `runs` times, signed in), and in Debian's
+// Chromium the shared page from navigation until every widget has drawn (charts: ECharts' `finished`),
+// `runs` times. Prints p50/p95/max and writes bench/results/dashboards-*.json.
 import { launchChromium } from '../test/helpers/chromium.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
@@ -18,7 +19,12 @@ const args = benchArgs();
 const DEVICES = Number(args.get('devices') ?? 2000);
 const DAYS = Number(args.get('days') ?? 30);
 const INTERVAL = Number(args.get('interval') ?? 300);
-const RUNS = Number(args.get('runs') ?? 5);
+const RAW_DAYS = Number(args.get('raw-days') ?? 2);
+const RUNS = Number(args.get('runs') ?? 10);
+/** `--keep yes` leaves the database for a closer look (EXPLAIN), and prints its name. */
+const KEEP = args.get('keep') === 'yes' || args.has('reuse');
+/** `--reuse <database>` times a kept database again (migrated first) without seeding it. */
+const REUSE = args.get('reuse');
 const TENANT = 'bench-dash';
 const TOKEN = 'dsh_bench-dashboards-share-token';
 const NOW = Date.now();
@@ -69,8 +75,8 @@ const percentile = (samples: number[], p: number) => {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 };
 
-const database = uniqueName('pulse_bench_dash');
-await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const database = REUSE ?? uniqueName('pulse_bench_dash');
+if (!REUSE) await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
 const nats = await startNatsCluster(1);
 const env = {
   ...process.env,
@@ -84,16 +90,23 @@ let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
 const browser = await launchChromium();
 try {
   cli('migrate');
-  const { seedSeconds, rebuildSeconds } = await seedMonth({
-    database,
-    tenant: TENANT,
-    devices: DEVICES,
-    days: DAYS,
-    interval: INTERVAL,
-    now: NOW,
-    cli,
-  });
+  const { seedSeconds, rebuildSeconds } = REUSE
+    ? { seedSeconds: 0, rebuildSeconds: 0 }
+    : await seedMonth({
+        database,
+        tenant: TENANT,
+        devices: DEVICES,
+        days: DAYS,
+        interval: INTERVAL,
+        rawDays: RAW_DAYS,
+        now: NOW,
+        cli,
+      });
   const dashboardId = await asSuperuser(async (client) => {
+    if (REUSE) {
+      const { rows } = await client.query<{ id: string }>(`SELECT dashboard_id::text AS id FROM dashboards LIMIT 1`);
+      return rows[0]!.id;
+    }
     await client.query(
       `UPDATE device_registry SET tags = ARRAY['zone-' || (substring(device_id FROM 5)::int % 8)] WHERE tenant_id = $1`,
       [TENANT],
@@ -171,20 +184,25 @@ try {
 
   const summary = (samples: number[]) => ({
     p50_ms: percentile(samples, 50),
+    p95_ms: percentile(samples, 95),
     max_ms: percentile(samples, 100),
     runs: samples.length,
   });
+  const described = (samples: number[]) => {
+    const { p50_ms, p95_ms, max_ms } = summary(samples);
+    return `p50 ${p50_ms} ms, p95 ${p95_ms} ms, max ${max_ms} ms`;
+  };
   console.log(
-    `${DEVICES} devices × ${DAYS} days (seeded in ${seedSeconds} s, rollups rebuilt in ${Math.round(rebuildSeconds)} s)`,
+    `${DEVICES} devices × ${DAYS} days, the last ${RAW_DAYS} raw (seeded in ${seedSeconds} s, rollups rebuilt in ${Math.round(rebuildSeconds)} s)`,
   );
   console.log(`resolutions: ${JSON.stringify(resolutions)}`);
-  console.log(
-    `data call for ${WIDGETS.length} widgets: p50 ${percentile(dataMs, 50)} ms, max ${percentile(dataMs, 100)} ms`,
-  );
-  console.log(`page until every widget drew: p50 ${percentile(pageMs, 50)} ms, max ${percentile(pageMs, 100)} ms`);
+  console.log(`data call for ${WIDGETS.length} widgets: ${described(dataMs)}`);
+  console.log(`page until every widget drew: ${described(pageMs)}`);
   saveResult('dashboards', {
     devices: DEVICES,
     days: DAYS,
+    raw_days: RAW_DAYS,
+    ...(REUSE && { reused_database: REUSE }),
     interval_seconds: INTERVAL,
     widgets: WIDGETS.length,
     resolutions,
@@ -197,5 +215,6 @@ try {
   await browser.close();
   await server?.stop();
   await nats.close();
-  await dropDatabase(database);
+  if (KEEP) console.log(`kept database ${database}`);
+  else await dropDatabase(database);
 }
