@@ -24,7 +24,7 @@ import { DashboardDocument, liveFollows } from '../model/dashboard-schema.js';
 const tags = ['shared dashboards'];
 const TokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 100 }) });
 /** Live mode's `changed` events are this far apart at least: each makes the page read its data again. */
-export const LIVE_GAP_MS = 10_000;
+const LIVE_GAP_MS = 10_000;
 /** How often an open stream checks that its link still works (and keeps proxies from closing it). */
 const LIVE_RECHECK_MS = 15_000;
 /** Streams one address may hold open at once. */
@@ -37,10 +37,9 @@ export function registerSharedDashboardRoutes(
     bus: Pick<Bus, 'subscribe'>;
     limiter: SlidingWindowLimiter;
     retention: Retention;
-    liveGapMs?: number;
   },
 ): void {
-  const { db, bus, limiter, retention, liveGapMs = LIVE_GAP_MS } = deps;
+  const { db, bus, limiter, retention } = deps;
   const streamsByAddress = new Map<string, number>();
   /** Open live streams: ended as the server closes, which would otherwise wait for them. */
   const openStreams = new Set<ServerResponse>();
@@ -150,7 +149,7 @@ export function registerSharedDashboardRoutes(
             lastSent = Date.now();
             stream.write('event: changed\ndata: {}\n\n');
           },
-          Math.max(0, lastSent + liveGapMs - Date.now()),
+          Math.max(0, lastSent + LIVE_GAP_MS - Date.now()),
         );
       };
       const stops: (() => void)[] = [];

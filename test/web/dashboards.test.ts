@@ -332,8 +332,8 @@ describe('dashboards in Chromium', () => {
   );
 
   it(
-    'shares the dashboard by a link that needs no login, shows nothing else, and stops when revoked',
-    { timeout: 60_000 },
+    'shares the dashboard by a link that needs no login, shows nothing else, and stops when revoked, live too',
+    { timeout: 90_000 },
     async () => {
       const page = await signIn(browser, origin, ADMIN, { ...PHONE, path: `/dashboards/${dashboardId}` });
       await page.getByRole('button', { name: 'Share' }).click();
@@ -343,7 +343,8 @@ describe('dashboards in Chromium', () => {
 
       const stranger = await browser.newContext({ viewport: PHONE });
       const shared = await stranger.newPage();
-      await shared.goto(`${link}?device=fr-1`);
+      // Live: the link's own event stream, which also tells the page when the link stops working.
+      await shared.goto(`${link}?device=fr-1&live=1`);
       await shared.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(shared, TYPES.length);
       expect(await shared.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
@@ -353,8 +354,11 @@ describe('dashboards in Chromium', () => {
       expect(await overflows(shared)).toBe(false);
       await shot(shared, 'dashboard-shared-390');
 
+      expect(await shared.getByLabel('Live').isChecked()).toBe(true);
       await page.getByRole('button', { name: 'Revoke' }).click();
       await page.getByTestId('share-list').getByText('revoked').waitFor();
+      // Without a reload: the open page is told within the stream's recheck (15 s).
+      await shared.getByRole('alert').getByText('unknown, expired or revoked').waitFor({ timeout: 30_000 });
       await shared.reload();
       await shared.getByRole('alert').getByText('unknown, expired or revoked').waitFor();
       await stranger.close();
