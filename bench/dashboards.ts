@@ -3,9 +3,10 @@
 // PostgreSQL database gets the month (bench/month-seed.ts: the last `raw-days` as raw rows with every rollup
 // rebuilt, the days before as 1-hour rollups), devices get tags and positions, and a dashboard of twelve
 // widgets of every kind over the last 30 days is stored with a share link; `pulse run api` alone serves it.
-// Timed: the one data call answering every widget (POST …/data, `runs` times, signed in), and in Debian's
-// Chromium the shared page from navigation until every widget has drawn (charts: ECharts' `finished`),
-// `runs` times. Prints p50/p95/max and writes bench/results/dashboards-*.json.
+// Timed: the one data call answering every widget (POST …/data, `runs` times, signed in), each widget read
+// alone, and in Debian's Chromium the shared page from navigation until every widget has drawn (charts:
+// ECharts' `finished`), `runs` times, with when its data call started and ended. Prints p50/p95/max and
+// writes bench/results/dashboards-*.json.
 import { launchChromium } from '../test/helpers/chromium.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
@@ -141,15 +142,13 @@ try {
   const token = viewerToken(cli, TENANT);
   const { base } = server;
 
-  // The one call that answers every widget, as a signed-in page makes it.
-  const dataMs: number[] = [];
-  let resolutions: Record<string, string | null> = {};
-  for (let run = 0; run <= RUNS; run += 1) {
+  /** The data call as a signed-in page makes it; `widgets` reads those instead of the stored ones. */
+  const dataCall = async (body: object) => {
     const started = performance.now();
     const response = await fetch(`${base}/customer/dashboards/${dashboardId}/data`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify(body),
     });
     const answer = (await response.json()) as {
       widgets: Record<string, { resolution: string | null; error?: string }>;
@@ -157,12 +156,31 @@ try {
     if (!response.ok) throw new Error(`data call answered ${response.status}: ${JSON.stringify(answer)}`);
     const failed = Object.entries(answer.widgets).filter(([, widget]) => widget.error);
     if (failed.length > 0) throw new Error(`widgets failed: ${JSON.stringify(failed)}`);
+    return { ms: performance.now() - started, answer };
+  };
+
+  // The one call that answers every widget.
+  const dataMs: number[] = [];
+  let resolutions: Record<string, string | null> = {};
+  for (let run = 0; run <= RUNS; run += 1) {
+    const { ms, answer } = await dataCall({});
     resolutions = Object.fromEntries(Object.entries(answer.widgets).map(([id, widget]) => [id, widget.resolution]));
-    if (run > 0) dataMs.push(performance.now() - started); // the first warms the server
+    if (run > 0) dataMs.push(ms); // the first warms the server
+  }
+  // Each widget alone (the call with that widget only): where the call's time goes.
+  const widgetMs: Record<string, number> = {};
+  for (const widget of WIDGETS) {
+    const samples: number[] = [];
+    for (let run = 0; run < 3; run += 1) samples.push((await dataCall({ widgets: [widget] })).ms);
+    widgetMs[widget.id] = percentile(samples, 50);
   }
 
-  // The page, from navigation until every widget has drawn.
+  // The page, from navigation until every widget has drawn; in the page's own clock, when its data call
+  // started and ended.
   const pageMs: number[] = [];
+  const dataStartMs: number[] = [];
+  const pageDataMs: number[] = [];
+  const afterDataMs: number[] = [];
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   for (let run = 0; run <= RUNS; run += 1) {
     const page = await context.newPage();
@@ -177,7 +195,17 @@ try {
       if (performance.now() - started > 60_000) throw new Error('the dashboard did not draw within 60 s');
       await page.waitForTimeout(10);
     }
-    if (run > 0) pageMs.push(performance.now() - started); // the first loads the app's files into the cache
+    const timing = (await page.evaluate(`(() => {
+      const data = performance.getEntriesByType('resource').find((entry) => entry.name.endsWith('/data'));
+      return { drawn: performance.now(), start: data.startTime, end: data.responseEnd };
+    })()`)) as { drawn: number; start: number; end: number };
+    if (run > 0) {
+      // The first loads the app's files into the cache.
+      pageMs.push(performance.now() - started);
+      dataStartMs.push(timing.start);
+      pageDataMs.push(timing.end - timing.start);
+      afterDataMs.push(timing.drawn - timing.end);
+    }
     await page.close();
   }
   await context.close();
@@ -197,7 +225,11 @@ try {
   );
   console.log(`resolutions: ${JSON.stringify(resolutions)}`);
   console.log(`data call for ${WIDGETS.length} widgets: ${described(dataMs)}`);
+  console.log(`each widget alone (p50 of 3 calls, ms): ${JSON.stringify(widgetMs)}`);
   console.log(`page until every widget drew: ${described(pageMs)}`);
+  console.log(
+    `  in the page: data call started at ${described(dataStartMs)}; took ${described(pageDataMs)}; drawn after it in ${described(afterDataMs)}`,
+  );
   saveResult('dashboards', {
     devices: DEVICES,
     days: DAYS,
@@ -207,7 +239,11 @@ try {
     widgets: WIDGETS.length,
     resolutions,
     data_call: summary(dataMs),
+    widget_alone_p50_ms: widgetMs,
     page_drawn: summary(pageMs),
+    page_data_call_started: summary(dataStartMs),
+    page_data_call: summary(pageDataMs),
+    page_drawn_after_data: summary(afterDataMs),
     seed_seconds: seedSeconds,
     rollup_rebuild_seconds: Math.round(rebuildSeconds),
   });
