@@ -120,6 +120,12 @@ export function registerSharedDashboardRoutes(
           '`event: changed` when what the dashboard shows may have changed (read its data again), at most every 10 s; `event: gone` when the link expires or is revoked. `device` is the device variable chosen.',
         params: TokenParams,
         querystring: Type.Object({ device: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+        response: {
+          200: {
+            description: 'a stream of server-sent events (`event: changed` or `event: gone`, `data: {}`)',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+        },
       },
     },
     async (request, reply) => {

@@ -867,6 +867,15 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
+        /** @description a stream of server-sent events (`event: changed` or `event: gone`, `data: {}`) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/event-stream': string;
+          };
+        };
         /** @description What went wrong and what to change */
         '4XX': {
           headers: {
