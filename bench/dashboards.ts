@@ -1,10 +1,12 @@
 // A 12-widget dashboard over a month of a fleet (issue 32): `npm run bench:dashboards -- [--devices 2000]
-// [--days 30] [--interval 300] [--runs 5]`. A fresh PostgreSQL database gets the month (bench/month-seed.ts,
-// rollups rebuilt), devices get tags and positions, and a dashboard of twelve widgets of every kind over the
-// last 30 days is stored with a share link; `pulse run api` alone serves it. Timed: the one data call
-// answering every widget (POST …/data, `runs` times, signed in), and in Debian's Chromium the shared page
-// from navigation until every widget has drawn (charts: ECharts' `finished`), `runs` times. Prints p50/max
-// and writes bench/results/dashboards-*.json.
+// [--days 30] [--interval 300] [--raw-days 2] [--runs 10] [--keep yes | --reuse <database>]`. A fresh
+// PostgreSQL database gets the month (bench/month-seed.ts: the last `raw-days` as raw rows with every rollup
+// rebuilt, the days before as 1-hour rollups), devices get tags and positions, and a dashboard of twelve
+// widgets of every kind over the last 30 days is stored with a share link; `pulse run api` alone serves it.
+// Timed: the one data call answering every widget (POST …/data, `runs` times, signed in), each widget read
+// alone, and in Debian's Chromium the shared page from navigation until every widget has drawn (charts:
+// ECharts' `finished`), `runs` times, with when its data call started and ended. Prints p50/p95/max and
+// writes bench/results/dashboards-*.json.
 import { launchChromium } from '../test/helpers/chromium.js';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
@@ -18,7 +20,12 @@ const args = benchArgs();
 const DEVICES = Number(args.get('devices') ?? 2000);
 const DAYS = Number(args.get('days') ?? 30);
 const INTERVAL = Number(args.get('interval') ?? 300);
-const RUNS = Number(args.get('runs') ?? 5);
+const RAW_DAYS = Number(args.get('raw-days') ?? 2);
+const RUNS = Number(args.get('runs') ?? 10);
+/** `--keep yes` leaves the database for a closer look (EXPLAIN), and prints its name. */
+const KEEP = args.get('keep') === 'yes' || args.has('reuse');
+/** `--reuse <database>` times a kept database again (migrated first) without seeding it. */
+const REUSE = args.get('reuse');
 const TENANT = 'bench-dash';
 const TOKEN = 'dsh_bench-dashboards-share-token';
 const NOW = Date.now();
@@ -69,8 +76,8 @@ const percentile = (samples: number[], p: number) => {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 };
 
-const database = uniqueName('pulse_bench_dash');
-await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
+const database = REUSE ?? uniqueName('pulse_bench_dash');
+if (!REUSE) await asSuperuser((client) => client.query(`CREATE DATABASE ${database}`));
 const nats = await startNatsCluster(1);
 const env = {
   ...process.env,
@@ -84,16 +91,23 @@ let server: Awaited<ReturnType<typeof startPulseServer>> | undefined;
 const browser = await launchChromium();
 try {
   cli('migrate');
-  const { seedSeconds, rebuildSeconds } = await seedMonth({
-    database,
-    tenant: TENANT,
-    devices: DEVICES,
-    days: DAYS,
-    interval: INTERVAL,
-    now: NOW,
-    cli,
-  });
+  const { seedSeconds, rebuildSeconds } = REUSE
+    ? { seedSeconds: 0, rebuildSeconds: 0 }
+    : await seedMonth({
+        database,
+        tenant: TENANT,
+        devices: DEVICES,
+        days: DAYS,
+        interval: INTERVAL,
+        rawDays: RAW_DAYS,
+        now: NOW,
+        cli,
+      });
   const dashboardId = await asSuperuser(async (client) => {
+    if (REUSE) {
+      const { rows } = await client.query<{ id: string }>(`SELECT dashboard_id::text AS id FROM dashboards LIMIT 1`);
+      return rows[0]!.id;
+    }
     await client.query(
       `UPDATE device_registry SET tags = ARRAY['zone-' || (substring(device_id FROM 5)::int % 8)] WHERE tenant_id = $1`,
       [TENANT],
@@ -128,15 +142,13 @@ try {
   const token = viewerToken(cli, TENANT);
   const { base } = server;
 
-  // The one call that answers every widget, as a signed-in page makes it.
-  const dataMs: number[] = [];
-  let resolutions: Record<string, string | null> = {};
-  for (let run = 0; run <= RUNS; run += 1) {
+  /** The data call as a signed-in page makes it; `widgets` reads those instead of the stored ones. */
+  const dataCall = async (body: object) => {
     const started = performance.now();
     const response = await fetch(`${base}/customer/dashboards/${dashboardId}/data`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify(body),
     });
     const answer = (await response.json()) as {
       widgets: Record<string, { resolution: string | null; error?: string }>;
@@ -144,12 +156,31 @@ try {
     if (!response.ok) throw new Error(`data call answered ${response.status}: ${JSON.stringify(answer)}`);
     const failed = Object.entries(answer.widgets).filter(([, widget]) => widget.error);
     if (failed.length > 0) throw new Error(`widgets failed: ${JSON.stringify(failed)}`);
+    return { ms: performance.now() - started, answer };
+  };
+
+  // The one call that answers every widget.
+  const dataMs: number[] = [];
+  let resolutions: Record<string, string | null> = {};
+  for (let run = 0; run <= RUNS; run += 1) {
+    const { ms, answer } = await dataCall({});
     resolutions = Object.fromEntries(Object.entries(answer.widgets).map(([id, widget]) => [id, widget.resolution]));
-    if (run > 0) dataMs.push(performance.now() - started); // the first warms the server
+    if (run > 0) dataMs.push(ms); // the first warms the server
+  }
+  // Each widget alone (the call with that widget only): where the call's time goes.
+  const widgetMs: Record<string, number> = {};
+  for (const widget of WIDGETS) {
+    const samples: number[] = [];
+    for (let run = 0; run < 3; run += 1) samples.push((await dataCall({ widgets: [widget] })).ms);
+    widgetMs[widget.id] = percentile(samples, 50);
   }
 
-  // The page, from navigation until every widget has drawn.
+  // The page, from navigation until every widget has drawn; in the page's own clock, when its data call
+  // started and ended.
   const pageMs: number[] = [];
+  const dataStartMs: number[] = [];
+  const pageDataMs: number[] = [];
+  const afterDataMs: number[] = [];
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   for (let run = 0; run <= RUNS; run += 1) {
     const page = await context.newPage();
@@ -164,32 +195,55 @@ try {
       if (performance.now() - started > 60_000) throw new Error('the dashboard did not draw within 60 s');
       await page.waitForTimeout(10);
     }
-    if (run > 0) pageMs.push(performance.now() - started); // the first loads the app's files into the cache
+    const timing = (await page.evaluate(`(() => {
+      const data = performance.getEntriesByType('resource').find((entry) => entry.name.endsWith('/data'));
+      return { drawn: performance.now(), start: data.startTime, end: data.responseEnd };
+    })()`)) as { drawn: number; start: number; end: number };
+    if (run > 0) {
+      // The first loads the app's files into the cache.
+      pageMs.push(performance.now() - started);
+      dataStartMs.push(timing.start);
+      pageDataMs.push(timing.end - timing.start);
+      afterDataMs.push(timing.drawn - timing.end);
+    }
     await page.close();
   }
   await context.close();
 
   const summary = (samples: number[]) => ({
     p50_ms: percentile(samples, 50),
+    p95_ms: percentile(samples, 95),
     max_ms: percentile(samples, 100),
     runs: samples.length,
   });
+  const described = (samples: number[]) => {
+    const { p50_ms, p95_ms, max_ms } = summary(samples);
+    return `p50 ${p50_ms} ms, p95 ${p95_ms} ms, max ${max_ms} ms`;
+  };
   console.log(
-    `${DEVICES} devices × ${DAYS} days (seeded in ${seedSeconds} s, rollups rebuilt in ${Math.round(rebuildSeconds)} s)`,
+    `${DEVICES} devices × ${DAYS} days, the last ${RAW_DAYS} raw (seeded in ${seedSeconds} s, rollups rebuilt in ${Math.round(rebuildSeconds)} s)`,
   );
   console.log(`resolutions: ${JSON.stringify(resolutions)}`);
+  console.log(`data call for ${WIDGETS.length} widgets: ${described(dataMs)}`);
+  console.log(`each widget alone (p50 of 3 calls, ms): ${JSON.stringify(widgetMs)}`);
+  console.log(`page until every widget drew: ${described(pageMs)}`);
   console.log(
-    `data call for ${WIDGETS.length} widgets: p50 ${percentile(dataMs, 50)} ms, max ${percentile(dataMs, 100)} ms`,
+    `  in the page: data call started at ${described(dataStartMs)}; took ${described(pageDataMs)}; drawn after it in ${described(afterDataMs)}`,
   );
-  console.log(`page until every widget drew: p50 ${percentile(pageMs, 50)} ms, max ${percentile(pageMs, 100)} ms`);
   saveResult('dashboards', {
     devices: DEVICES,
     days: DAYS,
+    raw_days: RAW_DAYS,
+    ...(REUSE && { reused_database: REUSE }),
     interval_seconds: INTERVAL,
     widgets: WIDGETS.length,
     resolutions,
     data_call: summary(dataMs),
+    widget_alone_p50_ms: widgetMs,
     page_drawn: summary(pageMs),
+    page_data_call_started: summary(dataStartMs),
+    page_data_call: summary(pageDataMs),
+    page_drawn_after_data: summary(afterDataMs),
     seed_seconds: seedSeconds,
     rollup_rebuild_seconds: Math.round(rebuildSeconds),
   });
@@ -197,5 +251,6 @@ try {
   await browser.close();
   await server?.stop();
   await nats.close();
-  await dropDatabase(database);
+  if (KEEP) console.log(`kept database ${database}`);
+  else await dropDatabase(database);
 }

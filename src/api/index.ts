@@ -238,6 +238,7 @@ export function start(deps: RoleDeps): RunningRole {
   // Share links have no login: the same budget, per address.
   registerSharedDashboardRoutes(app, {
     db: deps.db,
+    bus: deps.bus,
     limiter: new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000),
     retention,
   });

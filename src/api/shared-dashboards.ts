@@ -1,34 +1,59 @@
 // A dashboard's read-only share link (issue 32), with no login: its token (only its SHA-256 is stored)
 // opens that one dashboard and its widgets' data — nothing else of the tenant — until the link expires or
 // is revoked, and each address may ask so many times per window (a wall screen refreshes; a guesser waits).
+// Live mode is a stream of server-sent events that carry no data: `changed` when something the dashboard
+// shows may have changed (telemetry of the devices it names or of the fleet when it shows the fleet,
+// alerts when it lists them), at most every LIVE_GAP_MS, so the page reads its data again; `gone` when the
+// link stops working.
+import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { Database, TenantTx } from '../db/database.js';
+import type { Bus } from '../bus/index.js';
+import type { Database } from '../db/database.js';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
 import { sha256Hex } from '../lib/credentials.js';
 import type { SlidingWindowLimiter } from '../lib/rate-limit.js';
 import { liveShare } from '../model/dashboards.js';
 import type { Retention } from '../model/resolution.js';
-import { DashboardData } from './customer/dashboard-data.js';
+import { DashboardData, type TenantReads } from './customer/dashboard-data.js';
 import { Choices, DataRequest, dashboardOr404, dashboardView, dataOf } from './customer/dashboards.js';
 import { Obj } from '../lib/schema.js';
-import { DashboardDocument } from '../model/dashboard-schema.js';
+import { DashboardDocument, liveFollows } from '../model/dashboard-schema.js';
 
 const tags = ['shared dashboards'];
 const TokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 100 }) });
+/** Live mode's `changed` events are this far apart at least: each makes the page read its data again. */
+const LIVE_GAP_MS = 10_000;
+/** How often an open stream checks that its link still works (and keeps proxies from closing it). */
+const LIVE_RECHECK_MS = 15_000;
+/** Streams one address may hold open at once. */
+const LIVE_STREAMS_PER_ADDRESS = 10;
 
 export function registerSharedDashboardRoutes(
   app: App,
-  deps: { db: Pick<Database, 'withService' | 'withTenant'>; limiter: SlidingWindowLimiter; retention: Retention },
+  deps: {
+    db: Pick<Database, 'withService' | 'withTenant'>;
+    bus: Pick<Bus, 'subscribe'>;
+    limiter: SlidingWindowLimiter;
+    retention: Retention;
+  },
 ): void {
-  const { db, limiter, retention } = deps;
+  const { db, bus, limiter, retention } = deps;
+  const streamsByAddress = new Map<string, number>();
+  /** Open live streams: ended as the server closes, which would otherwise wait for them. */
+  const openStreams = new Set<ServerResponse>();
+  app.addHook('preClose', async () => {
+    for (const stream of openStreams) stream.end();
+  });
 
-  /** Runs `fn` in the link's tenant on its dashboard; 404 for a link unknown, expired or revoked. */
-  const withShare = async <T>(
+  /**
+   * The link's dashboard and transactions of its tenant to read it in; 404 for a link unknown, expired or
+   * revoked.
+   */
+  const shareOf = async (
     request: FastifyRequest<{ Params: { token: string } }>,
-    fn: (tx: TenantTx, dashboardId: string) => Promise<T>,
-  ): Promise<T> => {
+  ): Promise<{ tenantId: string; dashboardId: string; inTenant: TenantReads }> => {
     const decision = limiter.take(`share\u0000${request.ip}`);
     if (!decision.allowed)
       throw new AppError(
@@ -39,7 +64,11 @@ export function registerSharedDashboardRoutes(
       );
     const share = await db.withService((tx) => liveShare(tx, sha256Hex(request.params.token)));
     if (!share) throw new AppError('NOT_FOUND', 'This dashboard link is unknown, expired or revoked');
-    return db.withTenant(share.tenant_id, (tx) => fn(tx, share.dashboard_id));
+    return {
+      tenantId: share.tenant_id,
+      dashboardId: share.dashboard_id,
+      inTenant: (read) => db.withTenant(share.tenant_id, read),
+    };
   };
 
   app.get(
@@ -57,11 +86,11 @@ export function registerSharedDashboardRoutes(
         },
       },
     },
-    (request) =>
-      withShare(request, async (tx, dashboardId) => {
-        const { definition, choices } = await dashboardView(tx, dashboardId);
-        return { definition, choices };
-      }),
+    async (request) => {
+      const { dashboardId, inTenant } = await shareOf(request);
+      const { definition, choices } = await inTenant((tx) => dashboardView(tx, dashboardId));
+      return { definition, choices };
+    },
   );
 
   app.post(
@@ -75,10 +104,94 @@ export function registerSharedDashboardRoutes(
         response: { 200: DashboardData },
       },
     },
-    (request) =>
-      withShare(request, async (tx, dashboardId) => {
-        const { definition } = await dashboardOr404(tx, dashboardId);
-        return dataOf(tx, definition, request.body, retention);
-      }),
+    async (request) => {
+      const { dashboardId, inTenant } = await shareOf(request);
+      const { definition } = await inTenant((tx) => dashboardOr404(tx, dashboardId));
+      return dataOf(inTenant, definition, request.body, retention);
+    },
+  );
+  app.get(
+    '/api/shared-dashboards/:token/live',
+    {
+      schema: {
+        tags,
+        summary: 'Live mode of a shared dashboard: server-sent events, no data',
+        description:
+          '`event: changed` when what the dashboard shows may have changed (read its data again), at most every 10 s; `event: gone` when the link expires or is revoked. `device` is the device variable chosen.',
+        params: TokenParams,
+        querystring: Type.Object({ device: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+        response: {
+          200: {
+            description: 'a stream of server-sent events (`event: changed` or `event: gone`, `data: {}`)',
+            content: { 'text/event-stream': { schema: Type.String() } },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const address = request.ip;
+      if ((streamsByAddress.get(address) ?? 0) >= LIVE_STREAMS_PER_ADDRESS)
+        throw new AppError('RATE_LIMITED', 'Too many live dashboards open from this address', {}, 60);
+      const { tenantId, dashboardId, inTenant } = await shareOf(request);
+      const { definition } = await inTenant((tx) => dashboardOr404(tx, dashboardId));
+      const follows = liveFollows(definition, request.query.device);
+      streamsByAddress.set(address, (streamsByAddress.get(address) ?? 0) + 1);
+      reply.hijack();
+      const stream = reply.raw;
+      openStreams.add(stream);
+      stream.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      stream.write(': live\n\n');
+      let lastSent = 0;
+      let pending: NodeJS.Timeout | undefined;
+      const changed = () => {
+        if (pending) return;
+        pending = setTimeout(
+          () => {
+            pending = undefined;
+            lastSent = Date.now();
+            stream.write('event: changed\ndata: {}\n\n');
+          },
+          Math.max(0, lastSent + LIVE_GAP_MS - Date.now()),
+        );
+      };
+      const stops: (() => void)[] = [];
+      if (follows.fleet || follows.devices.size > 0)
+        stops.push(
+          bus.subscribe('telemetry.accepted', (messages) => {
+            if (messages.some((m) => m.tenant_id === tenantId && (follows.fleet || follows.devices.has(m.device_id))))
+              changed();
+          }),
+        );
+      if (follows.alerts)
+        stops.push(
+          bus.subscribe('alert.changed', (event) => {
+            if (event.tenant_id === tenantId) changed();
+          }),
+        );
+      const tokenHash = sha256Hex(request.params.token);
+      const recheck = setInterval(() => {
+        db.withService((tx) => liveShare(tx, tokenHash)).then(
+          (share) => {
+            if (share) return void stream.write(': still\n\n');
+            stream.write('event: gone\ndata: {}\n\n');
+            stream.end();
+          },
+          (error: unknown) => request.log.warn({ err: error }, 'a shared dashboard link could not be rechecked'),
+        );
+      }, LIVE_RECHECK_MS);
+      stream.on('close', () => {
+        openStreams.delete(stream);
+        for (const stop of stops) stop();
+        clearInterval(recheck);
+        clearTimeout(pending);
+        const open = (streamsByAddress.get(address) ?? 1) - 1;
+        if (open === 0) streamsByAddress.delete(address);
+        else streamsByAddress.set(address, open);
+      });
+    },
   );
 }

@@ -274,3 +274,34 @@ export function resolveRange(range: { from: string; to: string }, now: Date, pat
     refuse(`${path}/from`, `a range spans at most ${MAX_RANGE_DAYS} days`);
   return { start, end };
 }
+
+/** What a dashboard's live mode follows: the devices its widgets name, any device of the fleet, alerts. */
+export interface LiveFollows {
+  devices: Set<string>;
+  /** A fleet-wide widget: telemetry of any of the tenant's devices may change it. */
+  fleet: boolean;
+  alerts: boolean;
+}
+
+/** What may change a dashboard's widgets, `$device` being `device` (none chosen: nothing of it). */
+export function liveFollows(document: DashboardDocument, device: string | undefined): LiveFollows {
+  const follows: LiveFollows = { devices: new Set(), fleet: false, alerts: false };
+  for (const widget of document.widgets) {
+    for (const ref of deviceRefs(widget)) {
+      const id = ref === '$device' ? device : ref;
+      if (id) follows.devices.add(id);
+    }
+    const fleetValue =
+      (widget.type === 'stat' || widget.type === 'gauge') && widget.options.metric.startsWith('fleet:');
+    if (widget.type === 'alerts' || (fleetValue && widget.options.metric === 'fleet:open_alerts'))
+      follows.alerts = true;
+    else if (
+      fleetValue ||
+      ['bar', 'table', 'map'].includes(widget.type) ||
+      (widget.type === 'timeseries' && widget.options.devices.length === 0) ||
+      ((widget.type === 'stat' || widget.type === 'gauge') && widget.options.device === undefined)
+    )
+      follows.fleet = true;
+  }
+  return follows;
+}

@@ -227,13 +227,17 @@ export async function devicesByGroup(
     `SELECT dr.device_id, ${group} AS group FROM ${DEVICE_FROM} ${join} WHERE ${conditions.join(' AND ')}`,
     params,
   );
-  const groups = new Set(rows.map((row) => row.group));
-  if (groups.size > MAX_GROUPS)
+  checkGroupCount(new Set(rows.map((row) => row.group)).size);
+  return rows;
+}
+
+/** Refuses more than MAX_GROUPS groups: one line or bar each would not be read. */
+export function checkGroupCount(groups: number): void {
+  if (groups > MAX_GROUPS)
     throw new AppError(
       'INVALID_REQUEST',
-      `group_by gives ${groups.size} groups; at most ${MAX_GROUPS}: narrow the selection or group by something coarser`,
+      `group_by gives ${groups} groups; at most ${MAX_GROUPS}: narrow the selection or group by something coarser`,
     );
-  return rows;
 }
 
 /**

@@ -40,7 +40,7 @@ const covers = (days: number, start: Date, now: Date) =>
 
 /**
  * The plan for drawing `start`..`end`: a bucket size (the one asked for, else the smallest step within
- * the point budget and at least `minBucketSeconds`) and the coarsest resolution that fits in it evenly and
+ * the point budget — POINT_BUDGET unless `pointBudget` — and at least `minBucketSeconds`) and the coarsest resolution that fits in it evenly and
  * is still kept for `start`. Fleet-wide reads ask for minutes at least: their cost then does not grow with
  * the devices, even for the last hour.
  */
@@ -48,13 +48,14 @@ export function planWindow(
   window: { start: Date; end: Date },
   retention: Retention,
   now: Date,
-  options: { bucketSeconds?: number | undefined; minBucketSeconds?: number } = {},
+  options: { bucketSeconds?: number | undefined; minBucketSeconds?: number; pointBudget?: number } = {},
 ): Plan {
   const span = Math.max(1, (window.end.getTime() - window.start.getTime()) / 1000);
+  const budget = options.pointBudget ?? POINT_BUDGET;
   let bucket =
     options.bucketSeconds ??
-    STEPS.find((step) => step * POINT_BUDGET >= span && step >= (options.minBucketSeconds ?? 0)) ??
-    Math.ceil(span / POINT_BUDGET / 86_400) * 86_400;
+    STEPS.find((step) => step * budget >= span && step >= (options.minBucketSeconds ?? 0)) ??
+    Math.ceil(span / budget / 86_400) * 86_400;
   const kept: Resolution[] = (['raw', '1m', '1h'] as const).filter((resolution) =>
     covers(
       resolution === 'raw' ? retention.rawDays : resolution === '1m' ? retention.minuteDays : retention.hourDays,

@@ -1,4 +1,5 @@
-// Rollups of telemetry (ADR 024): per device and per tenant (fleet), 1-minute and 1-hour buckets. Built by
+// Rollups of telemetry (ADR 024): per device, per site (ADR 035) and per tenant (fleet), 1-minute and 1-hour
+// buckets. Built by
 // the rollup worker from telemetry by ingested_at up to a watermark, moved in the same transaction; rebuilt
 // per day from raw rows by `pulse rollup rebuild`; read through the resolution the caller chose
 // (resolution.ts). Booleans count as 0/1 (avg = share of true).
@@ -29,9 +30,10 @@ const MERGE_FLEET = `
     count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
 
 /**
- * Folds the telemetry of a slice into all four rollups, and each device's two newest buckets; returns how
- * many messages it read. The messages' metrics are aggregated once per device, metric and minute; the hour
- * and fleet rollups are built from those minutes (far fewer rows than samples when devices report often).
+ * Folds the telemetry of a slice into every rollup (device, site, fleet; numbers and texts), and each
+ * device's two newest buckets; returns how many messages it read. The messages' metrics are aggregated
+ * once per device, metric and minute; the hour, site and fleet rollups are built from those minutes (far
+ * fewer rows than samples when devices report often).
  * The newest buckets are read, then written: one instance at a time holds the watermark.
  */
 async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
@@ -39,21 +41,23 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
   await tx.query(`SET LOCAL work_mem = '64MB'`);
   const { rows } = await tx.query<{ messages: number }>(
     `WITH messages AS MATERIALIZED (
-       SELECT tenant_id, device_id, time, metrics FROM telemetry t WHERE msg_type = 'telemetry' AND ${slice.where}),
+       SELECT tenant_id, device_id, site_id, time, metrics FROM telemetry t WHERE msg_type = 'telemetry' AND ${slice.where}),
      src AS (
-       SELECT t.tenant_id, t.device_id, m.key AS metric, t.time, ${VALUE} AS v, jsonb_typeof(m.value) = 'boolean' AS bool
+       SELECT t.tenant_id, t.device_id, t.site_id, m.key AS metric, t.time, ${VALUE} AS v,
+              jsonb_typeof(m.value) = 'boolean' AS bool
        FROM messages t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
        WHERE jsonb_typeof(m.value) IN ('number', 'boolean')
        UNION ALL
-       SELECT tenant_id, device_id, '#messages', time, 1, false FROM messages),
+       SELECT tenant_id, device_id, site_id, '#messages', time, 1, false FROM messages),
+     -- A device that moves within a minute counts that minute at one of its sites.
      minutes AS MATERIALIZED (
        SELECT tenant_id, device_id, metric, date_bin(interval '1 minute', time, ${EPOCH}) AS bucket, min(v) AS min,
               max(v) AS max, sum(v) AS sum, count(*)::int AS count, ${LAST('time', 'v')} AS last, max(time) AS last_time,
-              bool_and(bool) AS bool
+              bool_and(bool) AS bool, max(site_id) AS site_id
        FROM src GROUP BY 1, 2, 3, 4),
      d1m AS (
        INSERT INTO telemetry_rollup_1m AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-       SELECT * FROM minutes
+       SELECT tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool FROM minutes
        ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
      d1h AS (
        INSERT INTO telemetry_rollup_1h AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
@@ -72,6 +76,17 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
               sum(count)::int, bool_and(bool)
        FROM minutes GROUP BY 1, 2, 3
        ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+     s1m AS (
+       INSERT INTO telemetry_site_1m AS r (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
+       SELECT tenant_id, site_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, site_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+     s1h AS (
+       INSERT INTO telemetry_site_1h AS r (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
+       SELECT tenant_id, site_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
+              sum(count)::int, bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, site_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
      -- Text metrics: a change is counted where the new value arrives; a device's first sample in the slice
      -- is compared with the last value rolled up before it.
      texts AS (
@@ -180,6 +195,8 @@ const ROLLUP_TABLES = [
   'telemetry_rollup_1h',
   'telemetry_fleet_1m',
   'telemetry_fleet_1h',
+  'telemetry_site_1m',
+  'telemetry_site_1h',
   'telemetry_text_1m',
   'telemetry_text_1h',
 ] as const;
@@ -191,6 +208,8 @@ const SERIES: Record<RollupTable, string[]> = {
   telemetry_rollup_1h: ['tenant_id', 'device_id'],
   telemetry_fleet_1m: ['tenant_id', 'metric'],
   telemetry_fleet_1h: ['tenant_id', 'metric'],
+  telemetry_site_1m: ['tenant_id', 'metric'],
+  telemetry_site_1h: ['tenant_id', 'metric'],
   telemetry_text_1m: ['tenant_id', 'device_id', 'metric'],
   telemetry_text_1h: ['tenant_id', 'device_id', 'metric'],
 };
@@ -277,9 +296,11 @@ export async function pruneExpiredRollups(
   for (const [table, days] of [
     ['telemetry_rollup_1m', retention.minuteDays],
     ['telemetry_fleet_1m', retention.minuteDays],
+    ['telemetry_site_1m', retention.minuteDays],
     ['telemetry_text_1m', retention.minuteDays],
     ['telemetry_rollup_1h', retention.hourDays],
     ['telemetry_fleet_1h', retention.hourDays],
+    ['telemetry_site_1h', retention.hourDays],
     ['telemetry_text_1h', retention.hourDays],
   ] as const) {
     if (days === 0) continue;

@@ -55,6 +55,11 @@ export interface SeriesQuery {
   deviceId?: string | undefined;
   /** Instead of one device or the fleet: these devices, each counted in its group (devicesByGroup). */
   groups?: { device_id: string; group: string }[] | undefined;
+  /**
+   * Instead of one device or the fleet: sites, from their own rollups (a message counts at the site it was
+   * sent from) — `only` these (every site when undefined), each its own group when `grouped`, else summed.
+   */
+  sites?: { only?: string[] | undefined; grouped: boolean } | undefined;
   plan: Plan;
 }
 
@@ -141,33 +146,48 @@ function parts(
 
 /**
  * A window's samples as (grp, metric, time, min, max, sum, count, bool) rows: rollup buckets and raw rows.
- * The fleet's own rollups answer for the whole fleet; a device's, for one device or for groups of them (each
- * device's rows joined to its groups, found by index one device at a time).
+ * The fleet's own rollups answer for the whole fleet, the sites' for sites; a device's, for one device or
+ * for groups of them (each device's rows joined to its groups, found by index one device at a time).
  */
 function samples(tx: TenantTx, query: SeriesQuery, tiers: Tiers) {
   const value = valueOf('m.value');
-  const fleet = query.deviceId === undefined && query.groups === undefined;
+  const { groups, sites } = query;
   const params: unknown[] = [tx.tenantId, query.metric ?? null, query.deviceId ?? null];
-  if (query.groups)
+  if (groups)
     params.push(
-      query.groups.map((row) => row.device_id),
-      query.groups.map((row) => row.group),
+      groups.map((row) => row.device_id),
+      groups.map((row) => row.group),
     );
-  const grouped = (alias: string) =>
-    query.groups
-      ? [`g.grp`, `JOIN unnest($4::text[], $5::text[]) AS g(device_id, grp) ON g.device_id = ${alias}.device_id`]
-      : [`NULL::text`, ''];
+  if (sites) params.push(sites.only ?? null);
+  const table = sites ? 'site' : query.deviceId === undefined && groups === undefined ? 'fleet' : 'rollup';
+  /** The group column, the join that finds it and the condition that picks the rows of one source. */
+  const scope = (alias: string) => {
+    if (groups)
+      return {
+        group: 'g.grp',
+        join: `JOIN unnest($4::text[], $5::text[]) AS g(device_id, grp) ON g.device_id = ${alias}.device_id`,
+        where: 'true',
+      };
+    if (sites)
+      return {
+        group: sites.grouped ? `${alias}.site_id` : 'NULL::text',
+        join: '',
+        where: `($4::text[] IS NULL OR ${alias}.site_id = ANY ($4::text[]))`,
+      };
+    return { group: 'NULL::text', join: '', where: 'true' };
+  };
   return parts(tiers, params, query.plan.start, query.plan.end, {
     rollup: (resolution, range) => `
-      SELECT ${grouped('r')[0]} AS grp, r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool
-      FROM ${fleet ? `telemetry_fleet_${resolution}` : `telemetry_rollup_${resolution}`} r ${grouped('r')[1]}
-      WHERE r.tenant_id = $1 AND ${query.deviceId === undefined ? '$3::text IS NULL' : 'r.device_id = $3'}
-        AND ($2::text IS NULL OR r.metric = $2) AND r.metric <> '#messages' AND ${range}`,
+      SELECT ${scope('r').group} AS grp, r.metric, r.bucket AS time, r.min, r.max, r.sum, r.count, r.bool
+      FROM telemetry_${table}_${resolution} r ${scope('r').join}
+      WHERE r.tenant_id = $1 AND ${table === 'rollup' && query.deviceId !== undefined ? 'r.device_id = $3' : '$3::text IS NULL'}
+        AND ${scope('r').where} AND ($2::text IS NULL OR r.metric = $2) AND r.metric <> '#messages' AND ${range}`,
     raw: (range) => `
-      SELECT ${grouped('t')[0]} AS grp, m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum,
+      SELECT ${scope('t').group} AS grp, m.key AS metric, t.time, ${value} AS min, ${value} AS max, ${value} AS sum,
              1 AS count, jsonb_typeof(m.value) = 'boolean' AS bool
-      FROM telemetry t ${grouped('t')[1]} CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
-      WHERE t.tenant_id = $1 AND ($3::text IS NULL OR t.device_id = $3) AND t.msg_type = 'telemetry' AND ${range}
+      FROM telemetry t ${scope('t').join} CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+      WHERE t.tenant_id = $1 AND ($3::text IS NULL OR t.device_id = $3) AND ${scope('t').where}
+        AND t.msg_type = 'telemetry' AND ${range}
         AND ($2::text IS NULL OR m.key = $2) AND jsonb_typeof(m.value) IN ('number', 'boolean')`,
   });
 }
@@ -192,7 +212,7 @@ export function telemetrySeries(tx: TenantTx, query: SeriesQuery): Promise<Serie
       const bucket = `$${params.length + 1}`;
       const { rows } = await tx.query<SeriesPoint>(
         `SELECT date_bin(make_interval(secs => ${bucket}::int), time, ${EPOCH}) AS time,
-                ${query.groups ? 'grp AS group, ' : ''}metric, ${STATS}
+                ${query.groups || query.sites?.grouped ? 'grp AS group, ' : ''}metric, ${STATS}
          FROM (${sql}) s GROUP BY 1, grp, metric ORDER BY grp, metric, 1`,
         [...params, query.plan.bucketSeconds],
       );
@@ -247,12 +267,15 @@ export function textSeries(tx: TenantTx, deviceId: string, plan: Plan): Promise<
   );
 }
 
-/** avg/min/max of every numeric metric per group of devices over the plan's window (booleans left out). */
-export function groupedSummary(tx: TenantTx, plan: Plan, groups: NonNullable<SeriesQuery['groups']>) {
+/**
+ * avg/min/max of a metric (every numeric metric when undefined) per group over the plan's window (booleans
+ * left out): groups of devices, or sites from their own rollups.
+ */
+export function groupedSummary(tx: TenantTx, plan: Plan, grouping: Pick<SeriesQuery, 'groups' | 'sites' | 'metric'>) {
   return atWatermark(
     tx,
     async (tiers) => {
-      const { sql, params } = samples(tx, { plan, groups }, tiers);
+      const { sql, params } = samples(tx, { ...grouping, plan }, tiers);
       const { rows } = await tx.query<MetricStats & { group: string }>(
         `SELECT grp AS group, metric, ${STATS} FROM (${sql}) s WHERE NOT bool GROUP BY 1, 2 ORDER BY 1, 2`,
         params,

@@ -1,8 +1,8 @@
 // Dashboards customers build (issue 32): the built-in dashboard a tenant starts with; create (import),
 // change, duplicate, export and delete by a customer_admin, viewing only by a viewer; every widget type's
 // data in one call, narrowed by the variables; import errors naming the path; share links that show one
-// dashboard without a login until expired or revoked; and tenant B reaching nothing of tenant A's
-// (application and row-level security); on both engines.
+// dashboard without a login until expired or revoked, live by events that carry no data; and tenant B
+// reaching nothing of tenant A's (application and row-level security); on both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
@@ -267,6 +267,49 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     );
     expect((await anonymous(`/api/shared-dashboards/${expiring.body.token}`)).status).toBe(404);
   });
+
+  it("streams a shared dashboard's live changes without data, for its tenant's devices only, until revoked", async () => {
+    const shared = await call('adminA', `/customer/dashboards/${dashboardId}/shares`, 'POST', {});
+    const { token } = shared.body;
+    const response = await fetch(`${pulse.base}/api/shared-dashboards/${token}/live?device=fr-1`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const events: string[] = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of response.body!) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+          events.push(text.slice(0, end));
+          text = text.slice(end + 2);
+        }
+      }
+    })();
+    const telemetryOf = (tenant: string, device: string) => ({
+      time: new Date(),
+      tenant_id: tenant,
+      device_id: device,
+      site_id: 's1',
+      msg_type: 'telemetry',
+      seq: 1,
+      metrics: { temp_c: 99 },
+    });
+    const changes = () => events.filter((event) => event.startsWith('event: changed'));
+    await expect.poll(() => events.length).toBeGreaterThan(0);
+    // Another tenant's device with the same name changes nothing here.
+    pulse.bus.publish('telemetry.accepted', [telemetryOf(B, 'fr-1')]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(changes()).toEqual([]);
+    pulse.bus.publish('telemetry.accepted', [telemetryOf(A, 'fr-1')]);
+    await expect.poll(() => changes().length).toBe(1);
+    // The event says only that something changed: no reading, no device, no alert.
+    expect(changes()[0]).toBe('event: changed\ndata: {}');
+    await call('adminA', `/customer/dashboards/${dashboardId}/shares/${shared.body.share.share_id}`, 'DELETE');
+    await expect.poll(() => events.at(-1), { timeout: 20_000, interval: 200 }).toBe('event: gone\ndata: {}');
+    await reading;
+    expect((await fetch(`${pulse.base}/api/shared-dashboards/${token}/live`)).status).toBe(404);
+  }, 30_000);
 
   it("lets tenant B neither see nor touch tenant A's dashboards", async () => {
     const base = `/customer/dashboards/${dashboardId}`;

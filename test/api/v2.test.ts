@@ -304,12 +304,15 @@ describe('/api/v2 on PostgreSQL', () => {
         const success = statuses.find((status) => /^2/.test(status));
         // The WebSocket's answer is the upgrade, and /metrics is Prometheus text.
         if (path === '/api/v2/ws' || path === '/metrics') continue;
-        // Telemetry exports answer a file (CSV or NDJSON), firmware downloads bytes: documented as such.
+        // Telemetry exports answer a file (CSV or NDJSON), firmware downloads bytes, a shared dashboard's
+        // live mode a stream of events: documented as such.
         const media = path.endsWith('/telemetry/export')
           ? 'text/csv'
           : path.startsWith('/ingest/v1/firmware/')
             ? 'application/octet-stream'
-            : 'application/json';
+            : path.endsWith('/live')
+              ? 'text/event-stream'
+              : 'application/json';
         if (!success || !operation.responses![success].content?.[media]?.schema) {
           if (success !== '204') undocumented.push(`${method.toUpperCase()} ${path}`);
         }

@@ -1,4 +1,5 @@
-// Telemetry rollups (issue 17) on both engines: what the worker builds equals a raw-row computation,
+// Telemetry rollups (issue 17) on both engines: what the worker builds (per device, site and fleet) equals
+// a raw-row computation,
 // late and out-of-order messages land in their own buckets, a restart in the middle neither skips nor
 // double-counts (the counts add up to the rows stored), a write still in flight is not skipped, a
 // rebuild recomputes a day, retention prunes, and another tenant sees none of it under RLS.
@@ -12,6 +13,8 @@ import { daysToRebuild, rebuildRollups } from '../../src/model/rollup-rebuild.js
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
 
 const HOUR = 3_600_000;
+/** Devices d-0 and d-2 send from site north, the others from south. */
+const siteOf = (device: string) => (Number(device.slice(-1)) % 2 === 0 ? 'north' : 'south');
 
 describe.each(ENGINES)('rollups on %s', (engine) => {
   let database: TestDatabase;
@@ -23,7 +26,15 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     const metrics: Record<string, number | boolean> = { temp_c: Math.round(next() * 1000) / 10, on: next() > 0.3 };
     if (next() > 0.5) metrics.battery_pct = Math.round(next() * 100);
     return {
-      message: { time, tenant_id: tenant, device_id: device, site_id: 's', msg_type: 'telemetry', seq: 0, metrics },
+      message: {
+        time,
+        tenant_id: tenant,
+        device_id: device,
+        site_id: siteOf(device),
+        msg_type: 'telemetry',
+        seq: 0,
+        metrics,
+      },
       metricsJson: JSON.stringify(metrics),
     };
   };
@@ -41,21 +52,23 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
   };
   const query = async <R extends object>(sql: string, params: unknown[] = []) =>
     (await database.db.withService((tx: ServiceTx) => tx.query<R>(sql, params))).rows;
-  const raw = (width: string, fleet: boolean) =>
+  /** What a rollup is per: each device, each site, or the fleet (null). */
+  type Per = 'device_id' | 'site_id' | null;
+  const raw = (width: string, per: Per) =>
     query<Record<string, unknown>>(
-      `SELECT t.tenant_id, ${fleet ? '' : 't.device_id, '}m.key AS metric,
+      `SELECT t.tenant_id, ${per ? `t.${per}, ` : ''}m.key AS metric,
               date_bin(interval '${width}', t.time, timestamptz '1970-01-01 00:00:00+00') AS bucket,
               min(v) AS min, max(v) AS max, sum(v) AS sum, count(*)::int AS count
        FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
        CROSS JOIN LATERAL (SELECT CASE jsonb_typeof(m.value) WHEN 'number' THEN (m.value)::text::float8
                                        ELSE CASE WHEN m.value = 'true'::jsonb THEN 1 ELSE 0 END END AS v) x
        WHERE t.msg_type = 'telemetry' AND jsonb_typeof(m.value) IN ('number', 'boolean')
-       GROUP BY 1, 2, 3${fleet ? '' : ', 4'} ORDER BY 1, 2, 3${fleet ? '' : ', 4'}`,
+       GROUP BY 1, 2, 3${per ? ', 4' : ''} ORDER BY 1, 2, 3${per ? ', 4' : ''}`,
     );
-  const rolled = (table: string, fleet: boolean) =>
+  const rolled = (table: string, per: Per) =>
     query<Record<string, unknown>>(
-      `SELECT tenant_id, ${fleet ? '' : 'device_id, '}metric, bucket, min, max, sum, count FROM ${table}
-       WHERE metric <> '#messages' ORDER BY 1, 2, 3${fleet ? '' : ', 4'}`,
+      `SELECT tenant_id, ${per ? `${per}, ` : ''}metric, bucket, min, max, sum, count FROM ${table}
+       WHERE metric <> '#messages' ORDER BY 1, 2, 3${per ? ', 4' : ''}`,
     );
   const expectSame = (actual: Record<string, unknown>[], expected: Record<string, unknown>[]) => {
     expect(actual.length).toBe(expected.length);
@@ -99,7 +112,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
   }, 60_000);
   afterAll(() => database?.drop());
 
-  it('builds 1-minute and 1-hour rollups, per device and per fleet, equal to a raw computation', async () => {
+  it('builds 1-minute and 1-hour rollups, per device, per site and per fleet, equal to a raw computation', async () => {
     const now = Date.now();
     const rows: TelemetryInsert[] = [];
     for (let i = 0; i < 600; i += 1) {
@@ -124,10 +137,12 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     await store(rows.slice(300));
     expect(await catchUp()).toBe(300);
 
-    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
-    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
-    expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
-    expectSame(await rolled('telemetry_fleet_1h', true), await raw('1 hour', true));
+    expectSame(await rolled('telemetry_rollup_1m', 'device_id'), await raw('1 minute', 'device_id'));
+    expectSame(await rolled('telemetry_rollup_1h', 'device_id'), await raw('1 hour', 'device_id'));
+    expectSame(await rolled('telemetry_site_1m', 'site_id'), await raw('1 minute', 'site_id'));
+    expectSame(await rolled('telemetry_site_1h', 'site_id'), await raw('1 hour', 'site_id'));
+    expectSame(await rolled('telemetry_fleet_1m', null), await raw('1 minute', null));
+    expectSame(await rolled('telemetry_fleet_1h', null), await raw('1 hour', null));
     expect(await messageCount()).toBe(600);
     await expectNewestBuckets();
     // Booleans are 0/1: their average is the share of true; they are marked as such.
@@ -172,7 +187,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     );
     expect(bucket).toMatchObject({ count: 2, min: -40, max: 99, last: -40 });
     expect(bucket!.bucket.toISOString()).toBe(new Date(Math.floor(lateTime.getTime() / HOUR) * HOUR).toISOString());
-    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
+    expectSame(await rolled('telemetry_rollup_1m', 'device_id'), await raw('1 minute', 'device_id'));
     await expectNewestBuckets();
   });
 
@@ -234,7 +249,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     }
     await catchUp();
     expect(await messageCount()).toBe(await storedCount());
-    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
+    expectSame(await rolled('telemetry_rollup_1h', 'device_id'), await raw('1 hour', 'device_id'));
   });
 
   // PGlite has one connection: no write can be in flight beside the rollup's.
@@ -274,15 +289,19 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     await query(`UPDATE telemetry_rollup_1m SET count = count + 1000`);
     await query(`UPDATE telemetry_fleet_1h SET count = count + 1000`);
     await query(`DELETE FROM telemetry_fleet_1m`);
+    await query(`UPDATE telemetry_site_1h SET count = count + 1000`);
+    await query(`DELETE FROM telemetry_site_1m`);
     const days = await query<{ day: string }>(
       `SELECT DISTINCT (time AT TIME ZONE 'UTC')::date::text AS day FROM telemetry ORDER BY 1`,
     );
     for (const { day } of days) await database.db.withService((tx) => rebuildDay(tx, day, days[0]!.day));
     // Every series' buckets of every day were replaced, none left behind to add to.
-    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
-    expectSame(await rolled('telemetry_rollup_1m', false), await raw('1 minute', false));
-    expectSame(await rolled('telemetry_fleet_1h', true), await raw('1 hour', true));
-    expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
+    expectSame(await rolled('telemetry_rollup_1h', 'device_id'), await raw('1 hour', 'device_id'));
+    expectSame(await rolled('telemetry_rollup_1m', 'device_id'), await raw('1 minute', 'device_id'));
+    expectSame(await rolled('telemetry_fleet_1h', null), await raw('1 hour', null));
+    expectSame(await rolled('telemetry_fleet_1m', null), await raw('1 minute', null));
+    expectSame(await rolled('telemetry_site_1h', 'site_id'), await raw('1 hour', 'site_id'));
+    expectSame(await rolled('telemetry_site_1m', 'site_id'), await raw('1 minute', 'site_id'));
     expect((await database.db.withService(rollupState)).rebuild_done_through).toBe(days.at(-1)!.day);
     // A manual fix took a device's newest messages away: rebuilding their day finds its newest buckets again.
     await query(
@@ -334,8 +353,8 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
       /^\[##########\] 3\/3 days {2}\d{4}-\d{2}-\d{2} {2}[\d,]+ messages {2}\([\d,]+ msg\/s\)$/,
     );
     expect(await messageCount()).toBe(await storedCount());
-    expectSame(await rolled('telemetry_rollup_1h', false), await raw('1 hour', false));
-    expectSame(await rolled('telemetry_fleet_1m', true), await raw('1 minute', true));
+    expectSame(await rolled('telemetry_rollup_1h', 'device_id'), await raw('1 hour', 'device_id'));
+    expectSame(await rolled('telemetry_fleet_1m', null), await raw('1 minute', null));
     expect(() =>
       daysToRebuild('2026-13-01', { rebuild_since: null, rebuild_done_through: null }, '2026-12-01', false),
     ).toThrow('--since must be a date such as 2026-11-01');
@@ -347,6 +366,8 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
       'telemetry_rollup_1h',
       'telemetry_fleet_1m',
       'telemetry_fleet_1h',
+      'telemetry_site_1m',
+      'telemetry_site_1h',
       'telemetry_rollup_devices',
     ]) {
       const seen = await database.db.withTenant('ru-b', (tx) =>

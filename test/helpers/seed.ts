@@ -111,8 +111,10 @@ export async function seedReadings(
     for (let i = 0; i < count; i += 1)
       for (const device of devices)
         await tx.query(
+          // From the device's site, as ingest accepts it (site-1 for a device not registered).
           `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
-           VALUES ($1, $2, $3, 'site-1', 'telemetry', $4, $5)`,
+           VALUES ($1, $2, $3, COALESCE((SELECT site_id FROM device_registry WHERE tenant_id = $2 AND device_id = $3),
+                                        'site-1'), 'telemetry', $4, $5)`,
           [
             new Date(now - (count - i) * stepMinutes * 60_000),
             tenantId,

@@ -1,8 +1,8 @@
 // The dashboard document's check (issue 32): defaults filled in, the built-in dashboard valid, and every
-// kind of mistake refused (VALIDATION_FAILED: a 422) whose message and loc name the path.
+// kind of mistake refused (VALIDATION_FAILED: a 422) whose message and loc name the path; what live mode follows.
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { checkDashboard, resolveRange } from '../../src/model/dashboard-schema.js';
+import { checkDashboard, liveFollows, resolveRange } from '../../src/model/dashboard-schema.js';
 import { DEFAULT_DASHBOARD } from '../../src/model/dashboards.js';
 
 const stat = { id: 'w', type: 'stat', layout: { x: 0, y: 0, w: 3, h: 2 }, options: { metric: 'temp_c' } };
@@ -77,6 +77,35 @@ describe('resolveRange', () => {
     expect(resolveRange({ from: '2026-11-01T00:00:00Z', to: 'now-1d' }, now)).toEqual({
       start: new Date('2026-11-01T00:00:00Z'),
       end: new Date('2026-11-30T12:00:00Z'),
+    });
+  });
+});
+
+describe('liveFollows', () => {
+  const at = { x: 0, y: 0, w: 3, h: 2 };
+  const follows = (widgets: unknown[], device?: string) =>
+    liveFollows(checkDashboard({ ...doc({ widgets }), variables: ['device'] }), device);
+
+  it('follows the devices widgets name, $device as the chosen one, and nothing of the fleet', () => {
+    const named = [
+      { id: 'a', type: 'timeseries', layout: at, options: { metrics: ['t'], devices: ['d1', '$device'] } },
+      { id: 'b', type: 'states', layout: at, options: { device: 'd2', metric: 'door' } },
+      { id: 'c', type: 'text', layout: at, options: { markdown: 'x' } },
+    ];
+    expect(follows(named, 'd3')).toEqual({ devices: new Set(['d1', 'd3', 'd2']), fleet: false, alerts: false });
+    expect(follows(named).devices).toEqual(new Set(['d1', 'd2']));
+  });
+
+  it('follows the fleet for fleet-wide widgets and alerts for alert lists and open-alert counts', () => {
+    expect(follows([stat])).toMatchObject({ fleet: true, alerts: false });
+    expect(follows([{ id: 'm', type: 'map', layout: at, options: {} }])).toMatchObject({ fleet: true });
+    expect(follows([{ id: 'a', type: 'alerts', layout: at, options: {} }])).toMatchObject({
+      fleet: false,
+      alerts: true,
+    });
+    expect(follows([{ ...stat, options: { metric: 'fleet:open_alerts' } }])).toMatchObject({
+      fleet: false,
+      alerts: true,
     });
   });
 });

@@ -1,6 +1,7 @@
 // Dashboards customers build (issue 32) in Debian's Chromium against a real Pulse with seeded readings: an
 // admin builds a dashboard with every widget type, moves and resizes widgets (react-grid-layout), sets a
-// variable and a range, reloads (all kept, from the URL and the saved layout), exports, deletes and imports
+// variable and a range, reloads (all kept, from the URL and the saved layout), edits widgets through
+// their forms at 1440 px and on a phone, exports, deletes and imports
 // it; a viewer on a phone sees it stacked and cannot edit; kiosk mode is the board alone, dark; a share link
 // shows that one dashboard without a login and stops when revoked. Screenshots under test-results/.
 import { readFileSync } from 'node:fs';
@@ -159,6 +160,111 @@ describe('dashboards in Chromium', () => {
   );
 
   it(
+    "edits widgets through their type's form at 1440 px and on a phone, the JSON view showing the same options",
+    { timeout: 120_000 },
+    async () => {
+      const page = await signIn(browser, origin, ADMIN, { ...DESKTOP, path: `/dashboards/${dashboardId}` });
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await page.getByRole('button', { name: 'Edit', exact: true }).click();
+      const editor = page.getByTestId('widget-editor');
+      const open = async (id: string, type: string) => {
+        await page.getByLabel(`Edit ${id}`).click();
+        await page.locator(`[data-testid=widget-editor][data-type=${type}]`).waitFor();
+      };
+      const apply = async () => {
+        await editor.getByRole('button', { name: 'Apply' }).click();
+        await editor.waitFor({ state: 'detached' });
+      };
+
+      await open('w1', 'timeseries');
+      await editor.getByLabel('Add metric').fill('battery_pct');
+      await editor.getByLabel('Add metric').press('Enter');
+      await editor.getByLabel('Add device').selectOption('fr-2');
+      await editor.getByLabel('min', { exact: true }).check();
+      await apply();
+
+      await open('w2', 'stat');
+      await editor.getByLabel('Title').fill('Hottest fr-1');
+      await editor.getByLabel('Metric', { exact: true }).fill('temp_c');
+      await editor.getByLabel('Device').selectOption('fr-1');
+      await editor.getByLabel('Statistic').selectOption('max');
+      await editor.getByLabel('Unit').fill('°C');
+      await editor.getByRole('button', { name: 'Add threshold' }).click();
+      await editor.getByLabel('Threshold 2 value').fill('5');
+      await editor.getByLabel('Threshold 2 colour').fill('#16a34a');
+      await shot(page, 'dashboard-widget-editor-1440');
+      // The JSON view holds what the form says, and the form takes back what is typed there.
+      await editor.getByLabel('Edit the options as JSON').check();
+      const json = JSON.parse(await editor.getByLabel('Options (JSON)').inputValue());
+      expect(json).toMatchObject({ metric: 'temp_c', device: 'fr-1', stat: 'max', unit: '°C' });
+      await editor.getByLabel('Options (JSON)').fill(JSON.stringify({ ...json, unit: 'C' }));
+      await editor.getByLabel('Edit the options as JSON').uncheck();
+      expect(await editor.getByLabel('Unit').inputValue()).toBe('C');
+      await apply();
+
+      await open('w5', 'table');
+      await editor.getByLabel('temp_c (latest)').check();
+      await editor.getByLabel('Sort by').selectOption('device_id');
+      await apply();
+
+      await open('w6', 'alerts');
+      await editor.getByLabel('Status').selectOption('ALL');
+      await editor.getByLabel('Alert type').selectOption('THRESHOLD');
+      await apply();
+
+      await open('w9', 'text');
+      await editor.getByLabel('Markdown').fill('## Note\nEdited **here**.');
+      await apply();
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+
+      const options = (id: string) =>
+        saved().then((doc) => doc.widgets.find((w: { id: string }) => w.id === id).options);
+      expect(await options('w1')).toEqual({
+        metrics: ['temp_c', 'battery_pct'],
+        devices: ['fr-2'],
+        stats: ['avg', 'min'],
+      });
+      expect(await options('w2')).toEqual({
+        metric: 'temp_c',
+        device: 'fr-1',
+        stat: 'max',
+        unit: 'C',
+        thresholds: [
+          { value: 30, color: '#dc2626' },
+          { value: 5, color: '#16a34a' },
+        ],
+      });
+      expect((await options('w5')).columns).toContain('metric:temp_c');
+      expect((await options('w5')).sort).toBe('device_id');
+      expect(await options('w6')).toMatchObject({ status: 'ALL', alert_type: 'THRESHOLD' });
+      expect((await options('w9')).markdown).toBe('## Note\nEdited **here**.');
+      expect((await saved()).widgets.find((w: { id: string }) => w.id === 'w2').title).toBe('Hottest fr-1');
+      await page.context().close();
+
+      const phone = await signIn(browser, origin, ADMIN, { ...PHONE, path: `/dashboards/${dashboardId}` });
+      await phone.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      await phone.getByRole('button', { name: 'Edit', exact: true }).click();
+      await phone.getByLabel('Edit w4').click();
+      const phoneEditor = phone.locator('[data-testid=widget-editor][data-type=bar]');
+      await phoneEditor.getByLabel('Bars').selectOption('site');
+      await phoneEditor.getByLabel('Metric', { exact: true }).fill('temp_c');
+      await phoneEditor.getByLabel('Statistic').selectOption('max');
+      expect(await overflows(phone)).toBe(false);
+      await shot(phone, 'dashboard-widget-editor-390');
+      await phoneEditor.getByRole('button', { name: 'Apply' }).click();
+      await phone.getByRole('button', { name: 'Save' }).click();
+      await phone.getByRole('button', { name: 'Edit', exact: true }).waitFor();
+      expect(await options('w4')).toEqual({ group_by: 'site', metric: 'temp_c', stat: 'max' });
+      await allDrawn(phone, TYPES.length);
+      expect(await phone.locator('[data-widget=w4]').textContent()).not.toContain('Nothing to count');
+      const data = await call('admin', `/customer/dashboards/${dashboardId}/data`, 'POST', {});
+      expect(data.body.widgets.w4.bars.map((bar: { label: string }) => bar.label)).toEqual(['depot', 'plant']);
+      await phone.context().close();
+    },
+  );
+
+  it(
     'exports, deletes and imports the dashboard; kiosk mode shows the board alone and dark',
     { timeout: 60_000 },
     async () => {
@@ -226,8 +332,8 @@ describe('dashboards in Chromium', () => {
   );
 
   it(
-    'shares the dashboard by a link that needs no login, shows nothing else, and stops when revoked',
-    { timeout: 60_000 },
+    'shares the dashboard by a link that needs no login, shows nothing else, and stops when revoked, live too',
+    { timeout: 90_000 },
     async () => {
       const page = await signIn(browser, origin, ADMIN, { ...PHONE, path: `/dashboards/${dashboardId}` });
       await page.getByRole('button', { name: 'Share' }).click();
@@ -237,7 +343,8 @@ describe('dashboards in Chromium', () => {
 
       const stranger = await browser.newContext({ viewport: PHONE });
       const shared = await stranger.newPage();
-      await shared.goto(`${link}?device=fr-1`);
+      // Live: the link's own event stream, which also tells the page when the link stops working.
+      await shared.goto(`${link}?device=fr-1&live=1`);
       await shared.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(shared, TYPES.length);
       expect(await shared.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
@@ -247,8 +354,11 @@ describe('dashboards in Chromium', () => {
       expect(await overflows(shared)).toBe(false);
       await shot(shared, 'dashboard-shared-390');
 
+      expect(await shared.getByLabel('Live').isChecked()).toBe(true);
       await page.getByRole('button', { name: 'Revoke' }).click();
       await page.getByTestId('share-list').getByText('revoked').waitFor();
+      // Without a reload: the open page is told within the stream's recheck (15 s).
+      await shared.getByRole('alert').getByText('unknown, expired or revoked').waitFor({ timeout: 30_000 });
       await shared.reload();
       await shared.getByRole('alert').getByText('unknown, expired or revoked').waitFor();
       await stranger.close();

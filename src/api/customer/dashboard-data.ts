@@ -1,21 +1,29 @@
 // Every widget's data of a dashboard in one answer (issue 32): one request per refresh whatever the
 // widgets, read through the model's functions — series from raw rows or rollups as planWindow decides
-// (each widget says which answered), counts, lists and states — in one transaction of the tenant. The
-// variables narrow fleet-wide widgets (site, tag) and fill `$device`. A widget that cannot be read says why
-// in its `error`; the others are still answered. Fleet-wide reads narrowed or grouped read the devices'
-// rollups of the devices a selector picks (devicesByGroup), the fleet's own rollups otherwise.
+// (each widget says which answered), counts, lists and states — each widget in a transaction of the
+// tenant of its own, a few at once. The variables narrow fleet-wide widgets (site, tag) and fill `$device`.
+// A widget that cannot be read says why in its `error`; the others are still answered. Fleet-wide reads
+// come from the fleet's own rollups, the sites' (a site variable, one line or bar per site), or — with a
+// tag — the rollups of the devices a selector picks (devicesByGroup), in hours beyond two days (ADR 035).
 import { Type, type Static } from '@sinclair/typebox';
 import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
 import { resolveRange, type DashboardDocument, type Widget } from '../../model/dashboard-schema.js';
-import { devicesByGroup, listDevices, selectDevices, type DeviceSelector } from '../../model/device-selection.js';
+import {
+  checkGroupCount,
+  devicesByGroup,
+  listDevices,
+  selectDevices,
+  type DeviceSelector,
+} from '../../model/device-selection.js';
+import { Semaphore } from '../../lib/semaphore.js';
 import { groupBy } from '../../lib/group-by.js';
 import { DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
 import { listAlerts } from '../../model/alerts.js';
 import { planWindow, selectionMinBucketSeconds, type Plan, type Retention } from '../../model/resolution.js';
 import { fleetPositions, metricStates } from '../../model/telemetry-states.js';
-import { groupedSummary, telemetrySeries } from '../../model/telemetry.js';
+import { groupedSummary, telemetrySeries, type SeriesQuery } from '../../model/telemetry.js';
 import { Alert as AlertView } from '../../model/views.js';
 import { MAX_WINDOW_DAYS } from '../time-window.js';
 
@@ -86,7 +94,12 @@ interface Context {
   variables: DashboardVariables;
   /** The site and tag variables as a selector; undefined when neither is set (the whole fleet). */
   narrowing: DeviceSelector | undefined;
+  /** Points a series of this widget is drawn in at most: about one per two pixels of its width. */
+  pointBudget: number;
 }
+
+/** A grid column is about 110 px wide on a 1,440-px screen: a series needs no more points than that. */
+const POINTS_PER_COLUMN = 60;
 
 /** The widget's device: `$device` is the device variable's value. */
 function deviceOf(ref: string, context: Context): string {
@@ -95,29 +108,44 @@ function deviceOf(ref: string, context: Context): string {
   return context.variables.device;
 }
 
-/** The fleet's own rollups answer in minutes; narrowed by a variable, its devices' own in hours for long windows. */
-const fleetMinBucket = (context: Context) =>
-  context.narrowing
-    ? Math.max(FLEET_MIN_BUCKET_SECONDS, selectionMinBucketSeconds(context.window))
-    : FLEET_MIN_BUCKET_SECONDS;
 const planOf = (context: Context, options: { minBucketSeconds?: number } = {}) =>
-  planWindow(context.window, context.retention, context.now, options);
+  planWindow(context.window, context.retention, context.now, { ...options, pointBudget: context.pointBudget });
 /** Fleet-wide series are drawn in minutes at least, as /api/v2's (from rollups, whatever the fleet's size). */
 const FLEET_MIN_BUCKET_SECONDS = 60;
 
 const pointsOf = (rows: Awaited<ReturnType<typeof telemetrySeries>>) =>
   rows.map(({ time, avg, min, max, samples }) => ({ time, avg, min, max, samples }));
 
-/** The narrowed devices (or the fleet's) in their groups by site or tag; undefined: the whole fleet, ungrouped. */
-async function groupsOf(context: Context, by?: 'site' | 'tag') {
-  if (by === undefined && !context.narrowing) return undefined;
-  return devicesByGroup(context.tx, context.narrowing ?? {}, by && { by });
+/**
+ * Where a fleet-wide read comes from, optionally one group per site or tag, and the least bucket it is read
+ * in: the fleet's own rollups (nothing narrows it), the sites' (a site variable, groups by site), or the
+ * rollups of each device a tag picks (whole hours beyond two days: they are many rows).
+ */
+async function fleetScope(
+  context: Context,
+  by?: 'site' | 'tag',
+): Promise<{ scope: Pick<SeriesQuery, 'groups' | 'sites'>; minBucketSeconds: number }> {
+  const { site, tag } = context.variables;
+  if (by === 'tag' || tag)
+    return {
+      scope: { groups: await devicesByGroup(context.tx, context.narrowing ?? {}, by && { by }) },
+      minBucketSeconds: Math.max(FLEET_MIN_BUCKET_SECONDS, selectionMinBucketSeconds(context.window)),
+    };
+  const scope = by || site ? { sites: { only: site ? [site] : undefined, grouped: by === 'site' } } : {};
+  return { scope, minBucketSeconds: FLEET_MIN_BUCKET_SECONDS };
 }
 
 /** A metric's series for one device, or the fleet's (the narrowed devices' when a variable narrows it). */
-async function seriesOf(context: Context, metric: string, device: string | undefined, plan: Plan) {
-  const groups = device === undefined ? await groupsOf(context) : undefined;
-  return pointsOf(await telemetrySeries(context.tx, { metric, deviceId: device, groups, plan }));
+async function seriesOf(context: Context, metric: string, device: string | undefined) {
+  const { scope, minBucketSeconds } = device === undefined ? await fleetScope(context) : { scope: {} };
+  const plan = planOf(context, { minBucketSeconds });
+  const points = await telemetrySeries(context.tx, { metric, deviceId: device, ...scope, plan });
+  return { plan, points: pointsOf(points) };
+}
+
+/** One group per site or tag gives at most MAX_GROUPS of them. */
+function checkGroups(rows: { group?: string | undefined }[]) {
+  checkGroupCount(new Set(rows.map((row) => row.group)).size);
 }
 
 /** A statistic over a series' buckets (avg weighted by samples); last: the newest bucket's average. */
@@ -174,8 +202,7 @@ async function valueWidget(
     return { resolution: null, value };
   }
   const device = options.device === undefined ? undefined : deviceOf(options.device, context);
-  const plan = planOf(context, device === undefined ? { minBucketSeconds: fleetMinBucket(context) } : {});
-  const points = await seriesOf(context, metric, device, plan);
+  const { plan, points } = await seriesOf(context, metric, device);
   return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, value: reduceSeries(points, options.stat) };
 }
 
@@ -186,32 +213,28 @@ type Reader<T extends Widget['type']> = (
 
 const READERS: { [T in Widget['type']]: Reader<T> } = {
   async timeseries(context, options) {
-    const devices = options.devices.map((ref) => deviceOf(ref, context));
-    const plan = planOf(
-      context,
-      options.group_by
-        ? { minBucketSeconds: selectionMinBucketSeconds(context.window) }
-        : devices.length === 0
-          ? { minBucketSeconds: fleetMinBucket(context) }
-          : {},
-    );
-    const series = [];
     if (options.group_by) {
-      const groups = await groupsOf(context, options.group_by);
+      const { scope, minBucketSeconds } = await fleetScope(context, options.group_by);
+      const plan = planOf(context, { minBucketSeconds });
+      const series = [];
       for (const metric of options.metrics) {
-        const points = await telemetrySeries(context.tx, { metric, groups, plan });
+        const points = await telemetrySeries(context.tx, { metric, ...scope, plan });
+        checkGroups(points);
         for (const [group, groupPoints] of groupBy(points, (point) => point.group ?? ''))
           series.push({ label: `${group} ${metric}`, metric, points: pointsOf(groupPoints) });
       }
-    } else
-      for (const device of devices.length === 0 ? [undefined] : devices)
-        for (const metric of options.metrics)
-          series.push({
-            label: `${device ?? 'fleet'} ${metric}`,
-            metric,
-            points: await seriesOf(context, metric, device, plan),
-          });
-    return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, series };
+      return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, series };
+    }
+    const devices = options.devices.map((ref) => deviceOf(ref, context));
+    const series = [];
+    let plan: Plan | undefined;
+    for (const device of devices.length === 0 ? [undefined] : devices)
+      for (const metric of options.metrics) {
+        const read = await seriesOf(context, metric, device);
+        plan = read.plan;
+        series.push({ label: `${device ?? 'fleet'} ${metric}`, metric, points: read.points });
+      }
+    return { resolution: plan!.resolution, bucket_seconds: plan!.bucketSeconds, series };
   },
   stat: valueWidget,
   gauge: valueWidget,
@@ -220,13 +243,15 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
       const counts = await statusCounts(context);
       return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };
     }
-    const plan = planOf(context, { minBucketSeconds: selectionMinBucketSeconds(context.window) });
-    const stats = await groupedSummary(context.tx, plan, (await groupsOf(context, options.group_by))!);
+    const { scope, minBucketSeconds } = await fleetScope(context, options.group_by);
+    const plan = planOf(context, { minBucketSeconds });
+    const stats = await groupedSummary(context.tx, plan, { ...scope, metric: options.metric });
+    checkGroups(stats);
     const stat = options.stat ?? 'avg';
     return {
       resolution: plan.resolution,
       bucket_seconds: plan.bucketSeconds,
-      bars: stats.filter((row) => row.metric === options.metric).map((row) => ({ label: row.group, value: row[stat] })),
+      bars: stats.map((row) => ({ label: row.group, value: row[stat] })),
     };
   },
   async table(context, options) {
@@ -282,9 +307,18 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
   text: async () => ({ resolution: null }),
 };
 
-/** Every widget's data for the dashboard's range (or `range`) and the chosen variables. */
+/** Opens a transaction of the tenant: each widget is read in one of its own. */
+export type TenantReads = <T>(fn: (tx: TenantTx) => Promise<T>) => Promise<T>;
+
+/**
+ * Widgets one data call reads at once, each on a connection of its own: independent reads overlap, and a
+ * dashboard leaves most of the pool to other requests.
+ */
+const WIDGETS_READ_AT_ONCE = 3;
+
+/** Every widget's data for the dashboard's range (or the request's) and the chosen variables. */
 export async function dashboardData(
-  tx: TenantTx,
+  inTenant: TenantReads,
   dashboard: DashboardDocument,
   request: { time?: { from: string; to: string } | undefined; variables?: DashboardVariables | undefined },
   retention: Retention,
@@ -299,15 +333,24 @@ export async function dashboardData(
           ...(variables.tag && { tags_any: [variables.tag] }),
         }
       : undefined;
-  const context: Context = { tx, window, retention, now, variables, narrowing };
-  const widgets: Record<string, WidgetData> = {};
-  for (const widget of dashboard.widgets) {
-    try {
-      widgets[widget.id] = await (READERS[widget.type] as Reader<typeof widget.type>)(context, widget.options as never);
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-      widgets[widget.id] = { resolution: null, error: error.message };
-    }
-  }
-  return { start: window.start, end: window.end, widgets };
+  const reads = new Semaphore(WIDGETS_READ_AT_ONCE);
+  const answers = await Promise.all(
+    dashboard.widgets.map((widget) =>
+      reads.run(async (): Promise<[string, WidgetData]> => {
+        try {
+          const data = await inTenant((tx) =>
+            (READERS[widget.type] as Reader<typeof widget.type>)(
+              { tx, window, retention, now, variables, narrowing, pointBudget: widget.layout.w * POINTS_PER_COLUMN },
+              widget.options as never,
+            ),
+          );
+          return [widget.id, data];
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          return [widget.id, { resolution: null, error: error.message }];
+        }
+      }),
+    ),
+  );
+  return { start: window.start, end: window.end, widgets: Object.fromEntries(answers) };
 }

@@ -17,7 +17,7 @@ import type { Retention } from '../../model/resolution.js';
 import { displayName } from '../auth.js';
 import { customerAdminOnly, principalOf, type InTenant } from '../guard.js';
 import { noteAudit } from '../audit-note.js';
-import { DashboardData, dashboardData, DashboardVariables } from './dashboard-data.js';
+import { DashboardData, dashboardData, DashboardVariables, type TenantReads } from './dashboard-data.js';
 
 const tags = ['customer/dashboards'];
 /** Dashboards one tenant may keep. */
@@ -104,7 +104,7 @@ export async function dashboardView(tx: TenantTx, dashboardId: string) {
 
 /** The data of a dashboard's widgets, or of the widgets being edited when the request sends them. */
 export async function dataOf(
-  tx: TenantTx,
+  inTenant: TenantReads,
   definition: DashboardDocument,
   body: {
     time?: { from: string; to: string } | undefined;
@@ -114,7 +114,7 @@ export async function dataOf(
   retention: Retention,
 ) {
   const dashboard = body.widgets === undefined ? definition : checkDashboard({ ...definition, widgets: body.widgets });
-  return dashboardData(tx, dashboard, body, retention);
+  return dashboardData(inTenant, dashboard, body, retention);
 }
 
 async function requireRoom(tx: TenantTx): Promise<void> {
@@ -276,11 +276,10 @@ export function registerDashboardRoutes(app: App, deps: { inTenant: InTenant; re
         response: { 200: DashboardData },
       },
     },
-    (request) =>
-      inTenant(request, async (tx) => {
-        const { definition } = await dashboardOr404(tx, request.params.dashboard_id);
-        return dataOf(tx, definition, request.body, retention);
-      }),
+    async (request) => {
+      const { definition } = await inTenant(request, (tx) => dashboardOr404(tx, request.params.dashboard_id));
+      return dataOf((read) => inTenant(request, read), definition, request.body, retention);
+    },
   );
 
   app.get(

@@ -94,7 +94,7 @@ async function summaryByGroup(
   grouping: string | undefined,
 ) {
   const label = (group: string) => (grouping === undefined ? 'all' : group);
-  const stats = groupBy(await telemetryModel.groupedSummary(tx, plan, groups), (row) => label(row.group));
+  const stats = groupBy(await telemetryModel.groupedSummary(tx, plan, { groups }), (row) => label(row.group));
   const devices = groupBy(groups, (row) => label(row.group));
   return Object.fromEntries(
     [...devices].map(([group, members]) => [

@@ -4,7 +4,7 @@ import { BarChart, GaugeChart, LineChart, PieChart } from 'echarts/charts';
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components';
 import * as echarts from 'echarts/core';
 import { CanvasRenderer } from 'echarts/renderers';
-import { useEffect, useRef } from 'react';
+import { useEffect, useMemo, useRef } from 'react';
 import { unitOf } from '../lib/format';
 
 echarts.use([
@@ -219,7 +219,11 @@ export function TimeSeries({ metric, points }: { metric: string; points: { t: nu
   );
 }
 
-/** Any ECharts option in a box of `height` (a dashboard widget's, which fills its cell). */
+/**
+ * Any ECharts option in a box of `height` (a dashboard widget's, which fills its cell), drawn at once: a
+ * dashboard redraws its widgets on every refresh, where an entry animation only delays and costs.
+ */
 export function Chart({ option, height }: { option: echarts.EChartsCoreOption; height: number | string }) {
-  return useECharts(option, height, { 'data-chart': 'true' });
+  const still = useMemo(() => ({ animation: false, ...option }), [option]);
+  return useECharts(still, height, { 'data-chart': 'true' });
 }

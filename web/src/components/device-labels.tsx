@@ -37,10 +37,13 @@ export function AddOnEnter({
   label,
   placeholder,
   onAdd,
+  list,
 }: {
   label: string;
   placeholder: string;
   onAdd: (text: string) => void;
+  /** The id of a <datalist> of suggestions. */
+  list?: string;
 }) {
   const [text, setText] = useState('');
   return (
@@ -48,6 +51,7 @@ export function AddOnEnter({
       className="input max-w-48"
       aria-label={label}
       placeholder={placeholder}
+      list={list}
       value={text}
       onChange={(e) => setText(e.target.value)}
       onKeyDown={(e) => {

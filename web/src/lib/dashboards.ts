@@ -33,7 +33,7 @@ export const isoToLocal = (iso: string) => {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 };
 
-/** The options a new widget of each type starts with (the editor shows them as JSON to change). */
+/** The options a new widget of each type starts with, which its editor then changes. */
 export const WIDGET_TEMPLATES: Record<
   WidgetType,
   { title: string; options: Record<string, unknown>; w: number; h: number }

@@ -1,10 +1,11 @@
 // A dashboard's widgets on a 12-column grid (react-grid-layout: moved by the title bar and resized by the
 // corner while editing), each with its title and the resolution its data came from. On a narrow screen the
 // widgets stack in reading order, each the full width.
+import { useEffect } from 'react';
 import ReactGridLayout, { useContainerWidth, type Layout } from 'react-grid-layout';
 import 'react-grid-layout/css/styles.css';
 import { RESOLUTION_TEXT, type DashboardData, type Widget } from '../../lib/dashboards';
-import { WidgetBody } from './WidgetBody';
+import { preloadWidgetCode, WidgetBody } from './WidgetBody';
 
 const ROW_HEIGHT = 56;
 /** Below this width the grid's columns get too narrow to read: widgets stack. */
@@ -97,6 +98,7 @@ export function DashboardBoard({
   onRemove?: (widget: Widget) => void;
 }) {
   const { width, containerRef, mounted } = useContainerWidth();
+  useEffect(() => preloadWidgetCode(widgets), [widgets]);
   const frame = (widget: Widget) => (
     <WidgetFrame
       widget={widget}

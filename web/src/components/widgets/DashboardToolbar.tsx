@@ -1,6 +1,7 @@
 // A dashboard's range, variables and refresh, kept in the URL (a link, a bookmark or a reload shows the same
 // view), and the one query that reads every widget's data: refreshed on its interval, and in live mode
-// again soon after any live event of the devices and alerts it shows (at most every LIVE_REFETCH_GAP_MS).
+// again soon after any live event of what it shows (at most every LIVE_REFETCH_GAP_MS): the live socket's
+// for a signed-in user, a share link's own event stream on a shared page.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import {
@@ -12,7 +13,6 @@ import {
   type DashboardDocument,
   type Variables,
 } from '../../lib/dashboards';
-import { subscribeAlerts, subscribeDevice } from '../../lib/live';
 import { refetchSoon } from '../../lib/live-queries';
 import { useUrlParams } from '../../lib/url-params';
 
@@ -49,12 +49,21 @@ export function useDashboardState(definition: DashboardDocument | undefined) {
 }
 type DashboardState = ReturnType<typeof useDashboardState>;
 
+/**
+ * What live mode listens to: `follow` calls `again` whenever what the widgets show may have changed, and
+ * returns how to stop; `key` changes when what it follows does.
+ */
+export interface LiveSource {
+  key: string;
+  follow: (again: () => void) => () => void;
+}
+
 /** Every widget's data in one request; `key` names the dashboard (and the draft being edited). */
 export function useDashboardData(
   key: unknown[],
   state: DashboardState,
   fetchData: (body: { time: { from: string; to: string }; variables: Variables }) => Promise<DashboardData>,
-  watched: { devices: string[] } | undefined,
+  live: LiveSource,
 ) {
   const client = useQueryClient();
   const queryKey = ['dashboard-data', ...key, state.time, state.variables];
@@ -64,15 +73,12 @@ export function useDashboardData(
     refetchInterval: state.refreshSeconds > 0 ? state.refreshSeconds * 1000 : false,
     placeholderData: (previous) => previous,
   });
-  const devicesKey = watched?.devices.join('\u0000') ?? '';
   const queryKeyText = JSON.stringify(queryKey);
   useEffect(() => {
-    if (!state.live || !watched) return;
-    const again = () => refetchSoon(client, queryKey);
-    const stops = [subscribeAlerts(again, again), ...watched.devices.map((device) => subscribeDevice(device, again))];
-    return () => stops.forEach((stop) => stop());
+    if (!state.live) return;
+    return live.follow(() => refetchSoon(client, queryKey));
     // queryKey changes identity every render; its text says when it really changed.
-  }, [state.live, devicesKey, queryKeyText, client]);
+  }, [state.live, live.key, queryKeyText, client]);
   return query;
 }
 
@@ -96,13 +102,10 @@ export function DashboardToolbar({
   state,
   declared,
   choices,
-  canGoLive,
 }: {
   state: DashboardState;
   declared: DashboardDocument['variables'];
   choices: Choices | undefined;
-  /** Live mode needs the live socket, which needs a login (not on a share link). */
-  canGoLive: boolean;
 }) {
   const { params, setParams, time } = state;
   const relative = RELATIVE_RANGES.some(([from]) => from === time.from) && time.to === 'now';
@@ -175,16 +178,14 @@ export function DashboardToolbar({
           ))}
         </select>
       </label>
-      {canGoLive && (
-        <label className="flex items-center gap-1 pb-2">
-          <input
-            type="checkbox"
-            checked={state.live}
-            onChange={(event) => setParams({ live: event.target.checked ? '1' : '' })}
-          />
-          Live
-        </label>
-      )}
+      <label className="flex items-center gap-1 pb-2">
+        <input
+          type="checkbox"
+          checked={state.live}
+          onChange={(event) => setParams({ live: event.target.checked ? '1' : '' })}
+        />
+        Live
+      </label>
     </div>
   );
 }

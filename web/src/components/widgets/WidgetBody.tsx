@@ -11,7 +11,13 @@ import { Chart } from '../charts';
 import { StateBand } from '../state-timeline';
 import { DeviceLink, Empty, SeverityBadge, Skeleton, StatusBadge } from '../ui';
 
-const FleetMap = lazy(() => import('../map').then((module) => ({ default: module.FleetMap })));
+const loadMap = () => import('../map');
+const FleetMap = lazy(() => loadMap().then((module) => ({ default: module.FleetMap })));
+
+/** Starts loading the code a dashboard's widgets draw with later (the map's) while their data is read. */
+export function preloadWidgetCode(widgets: Widget[]): void {
+  if (widgets.some((widget) => widget.type === 'map')) void loadMap();
+}
 
 // html: false escapes any HTML in a note; links only of safe schemes (markdown-it's validateLink).
 const markdown = new MarkdownIt({ html: false, linkify: true });

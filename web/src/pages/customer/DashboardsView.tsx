@@ -3,10 +3,16 @@
 // variables), then saves; exports, duplicates, deletes it and gives out share links. Kiosk mode
 // (/kiosk/dashboards/…) shows the board alone, dark, for a wall screen.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useLayoutEffect, useState, type FormEvent } from 'react';
+import { useLayoutEffect, useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { DashboardBoard } from '../../components/widgets/DashboardBoard';
-import { DashboardToolbar, useDashboardData, useDashboardState } from '../../components/widgets/DashboardToolbar';
+import {
+  DashboardToolbar,
+  useDashboardData,
+  useDashboardState,
+  type LiveSource,
+} from '../../components/widgets/DashboardToolbar';
+import { WidgetEditor } from '../../components/widgets/WidgetEditor';
 import { CopyButton, ErrorBox, Field, Loaded, Modal, Page } from '../../components/ui';
 import { api, download, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
@@ -20,6 +26,7 @@ import {
   type WidgetType,
 } from '../../lib/dashboards';
 import { dateTime } from '../../lib/format';
+import { subscribeAlerts, subscribeDevice } from '../../lib/live';
 
 /** The devices a dashboard's widgets name (the device variable's value for $device): what live mode follows. */
 function watchedDevices(widgets: Widget[], chosen: string | undefined): string[] {
@@ -30,67 +37,15 @@ function watchedDevices(widgets: Widget[], chosen: string | undefined): string[]
   return [...new Set(refs.map((ref) => (ref === '$device' ? (chosen ?? '') : ref)).filter(Boolean))];
 }
 
-function WidgetEditor({
-  widget,
-  onDone,
-  onCancel,
-}: {
-  widget: Widget;
-  onDone: (widget: Widget) => void;
-  onCancel: () => void;
-}) {
-  const [problem, setProblem] = useState<string | null>(null);
-  const submit = (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    let options: unknown;
-    try {
-      options = JSON.parse(String(form.get('options')));
-    } catch (error) {
-      setProblem(`The options are not JSON: ${(error as Error).message}`);
-      return;
-    }
-    const size = (name: string, fallback: number) => Number(form.get(name)) || fallback;
-    onDone({
-      ...widget,
-      title: String(form.get('title')),
-      options,
-      layout: { ...widget.layout, w: size('w', widget.layout.w), h: size('h', widget.layout.h) },
-    } as Widget);
+/** Live mode for a signed-in user: the live socket's events of the devices the widgets name, and alerts. */
+function liveSocket(devices: string[]): LiveSource {
+  return {
+    key: devices.join('\u0000'),
+    follow: (again) => {
+      const stops = [subscribeAlerts(again, again), ...devices.map((device) => subscribeDevice(device, again))];
+      return () => stops.forEach((stop) => stop());
+    },
   };
-  return (
-    <form onSubmit={submit} className="space-y-3" data-testid="widget-editor">
-      <p className="text-sm text-slate-500">
-        {WIDGET_TYPE_NAMES[widget.type]} — the options are described in docs/dashboards.md; the dashboard's variables
-        are used as <code>$device</code>.
-      </p>
-      <Field label="Title">
-        <input name="title" className="input w-full" defaultValue={widget.title} maxLength={100} />
-      </Field>
-      <Field label="Options (JSON)">
-        <textarea
-          name="options"
-          className="input h-40 w-full font-mono text-xs"
-          defaultValue={JSON.stringify(widget.options, null, 2)}
-        />
-      </Field>
-      <div className="flex gap-3">
-        <Field label="Width (1–12 columns)">
-          <input name="w" type="number" min={1} max={12} className="input w-24" defaultValue={widget.layout.w} />
-        </Field>
-        <Field label="Height (rows)">
-          <input name="h" type="number" min={1} max={50} className="input w-24" defaultValue={widget.layout.h} />
-        </Field>
-      </div>
-      {problem && <ErrorBox error={new Error(problem)} />}
-      <div className="flex gap-2">
-        <button className="btn-primary">Apply</button>
-        <button type="button" className="btn-ghost" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
-    </form>
-  );
 }
 
 function Shares({ dashboardId }: { dashboardId: string }) {
@@ -198,7 +153,7 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
           body: { ...body, ...(draft && { widgets: draft.widgets }) },
         }),
       ),
-    { devices: watchedDevices(definition.widgets, state.variables.device) },
+    liveSocket(watchedDevices(definition.widgets, state.variables.device)),
   );
   const done = (answer: DashboardView) => {
     client.setQueryData(['dashboard', answer.dashboard_id], answer);
@@ -260,7 +215,7 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
       onRemove={(widget) => change(definition.widgets.filter((w) => w.id !== widget.id))}
     />
   );
-  const toolbar = <DashboardToolbar state={state} declared={definition.variables} choices={view.choices} canGoLive />;
+  const toolbar = <DashboardToolbar state={state} declared={definition.variables} choices={view.choices} />;
   const failure = (save.error ?? duplicate.error ?? remove.error ?? exportJson.error ?? data.error) as Error | null;
   if (kiosk)
     return (
@@ -378,6 +333,7 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
         {editingWidget && (
           <WidgetEditor
             widget={editingWidget}
+            document={definition}
             onCancel={() => setEditingWidget(null)}
             onDone={(widget) => {
               const exists = definition.widgets.some((w) => w.id === widget.id);
