@@ -5,8 +5,10 @@ import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/connection.js';
 import { createLogger } from '../../src/app/log.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
+import { rulesVersion } from '../../src/model/rules.js';
 import { ROLE_NAMES, type RoleName } from '../../src/roles.js';
 import { createPostgresDatabase, migratedPgliteDump, releaseDatabase, urlFor } from './databases.js';
+import { waitFor } from './wait.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -83,6 +85,17 @@ export async function startTestPlatform(
       if (databaseName) await releaseDatabase(databaseName);
     },
   };
+}
+
+/** What a role running in this Pulse reports of itself (its part of /health). */
+export async function roleHealth(pulse: Platform, role: RoleName): Promise<any> {
+  return pulse.roles.find((running) => running.name === role)!.health();
+}
+
+/** Until the evaluator's rules poll has read the rules as they are now in the database. */
+export async function rulesInForce(pulse: Platform): Promise<void> {
+  const version = await pulse.db.withService(rulesVersion);
+  await waitFor(async () => (await roleHealth(pulse, 'evaluator')).rules_version === version);
 }
 
 /** Ends a persistent MQTT session a test left on a shared broker, so it queues nothing for it later. */
