@@ -39,6 +39,11 @@ export interface RunningRole {
   health(): ComponentHealth | Promise<ComponentHealth>;
   /** Called once the HTTP server listens: the URL users reach it at, and its loopback URLs. */
   listening?(publicUrl: string, localUrls: string[]): Promise<void>;
+  /**
+   * Runs the role's periodic check once, now, and resolves when it is done (the dispatcher's repeats and
+   * escalations): a test then knows the check happened instead of waiting for its timer.
+   */
+  pollNow?(): Promise<void>;
   stop(): Promise<void>;
 }
 

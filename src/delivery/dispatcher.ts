@@ -273,6 +273,7 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
       commands: sender.health(),
     }),
+    pollNow: followUp,
     async stop() {
       await sender.stop();
       await consumption.stop();
