@@ -40,8 +40,8 @@ export interface RunningRole {
   /** Called once the HTTP server listens: the URL users reach it at, and its loopback URLs. */
   listening?(publicUrl: string, localUrls: string[]): Promise<void>;
   /**
-   * Runs the role's periodic check once, now, and resolves when it is done (the dispatcher's repeats and
-   * escalations): a test then knows the check happened instead of waiting for its timer.
+   * Runs the role's periodic checks once, now, and resolves when they are done (the dispatcher's repeats,
+   * escalations and command sweep): a test then knows a check happened instead of waiting for its timer.
    */
   pollNow?(): Promise<void>;
   stop(): Promise<void>;

@@ -273,7 +273,10 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
       commands: sender.health(),
     }),
-    pollNow: followUp,
+    async pollNow() {
+      await followUp();
+      await sender.sweepNow();
+    },
     async stop() {
       await sender.stop();
       await consumption.stop();
