@@ -40,8 +40,9 @@ export interface RunningRole {
   /** Called once the HTTP server listens: the URL users reach it at, and its loopback URLs. */
   listening?(publicUrl: string, localUrls: string[]): Promise<void>;
   /**
-   * Runs the role's periodic checks once, now, and resolves when they are done (the dispatcher's repeats,
-   * escalations and command sweep): a test then knows a check happened instead of waiting for its timer.
+   * Does now what the role's start and timers have pending, and resolves when it is done (the dispatcher:
+   * its look-back at start and the events waiting, repeats and escalations, the command sweep): a test
+   * then knows a check happened instead of waiting for its timer.
    */
   pollNow?(): Promise<void>;
   stop(): Promise<void>;

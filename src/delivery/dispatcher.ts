@@ -274,6 +274,8 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       commands: sender.health(),
     }),
     async pollNow() {
+      await catchUp;
+      await flush();
       await followUp();
       await sender.sweepNow();
     },
