@@ -39,6 +39,13 @@ export interface RunningRole {
   health(): ComponentHealth | Promise<ComponentHealth>;
   /** Called once the HTTP server listens: the URL users reach it at, and its loopback URLs. */
   listening?(publicUrl: string, localUrls: string[]): Promise<void>;
+  /**
+   * Does now what the role's start and timers have pending, and resolves when it is done (the dispatcher:
+   * its look-back at start and the events waiting, repeats and escalations, the command sweep; the
+   * evaluator: the stale deadlines due and saving what it decided): a test then knows a check happened
+   * instead of waiting for its timer.
+   */
+  pollNow?(): Promise<void>;
   stop(): Promise<void>;
 }
 

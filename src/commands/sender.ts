@@ -22,6 +22,8 @@ const PUBLISH_TIMEOUT_MS = 10_000;
 
 export interface CommandSender {
   health(): ComponentHealth;
+  /** Runs a sweep now and resolves once what it found is sent (the dispatcher's pollNow). */
+  sweepNow(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -137,6 +139,10 @@ export async function startCommandSender(deps: RoleDeps): Promise<CommandSender>
       mqtt: client ? { connected: client.connected } : null,
       counters: { ...counters, ...jobs.counters },
     }),
+    async sweepNow() {
+      await sweep();
+      await serve();
+    },
     async stop() {
       stopped = true;
       for (const unsubscribe of unsubscribers) unsubscribe();

@@ -273,6 +273,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       last_dispatch_at: lastDispatchAt?.toISOString() ?? null,
       commands: sender.health(),
     }),
+    async pollNow() {
+      await catchUp;
+      await flush();
+      await followUp();
+      await sender.sweepNow();
+    },
     async stop() {
       await sender.stop();
       await consumption.stop();

@@ -227,6 +227,12 @@ export async function start(deps: RoleDeps): Promise<RunningRole> {
       duplicate_opens: store.stats.duplicateOpens,
       partitions: { total: bus.partitions, owned: ownership.owned() },
     }),
+    async pollNow() {
+      engine.timers.tick();
+      // The second flush takes what was decided while the first (perhaps already under way) ran.
+      await store.flush();
+      await store.flush();
+    },
     async stop() {
       for (const unsubscribe of unsubscribers) unsubscribe();
       await ownership.stop();

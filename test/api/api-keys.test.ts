@@ -146,8 +146,8 @@ describe('API keys', () => {
       expires_at: new Date(Date.now() + 1500).toISOString(),
     });
     expect((await call(key.secret, '/api/v2/devices')).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1600));
-    const expired = await call(key.secret, '/api/v2/devices');
+    let expired = await call(key.secret, '/api/v2/devices');
+    await waitFor(async () => (expired = await call(key.secret, '/api/v2/devices')).status !== 200, 5000);
     expect(expired.status).toBe(401);
     expect(expired.body.detail).toMatch(/^API key "short-lived" expired at /);
     const listed = (await call(tokens.adminA!, '/customer/api-keys')).body.keys;

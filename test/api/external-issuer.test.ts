@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JWKS_REFETCH_COOLDOWN_MS } from '../../src/api/auth.js';
 import { bearer } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface SigningKey {
   kid: string;
@@ -26,6 +27,7 @@ describe('an external OIDC issuer', () => {
   let pulse: TestPlatform;
   const published: SigningKey[] = [];
   let jwksFetches = 0;
+  let lastJwksFetch = 0;
 
   const sign = (key: SigningKey, alg: 'RS256' | 'ES256', claims: Record<string, unknown>, audience = 'pulse-ui') =>
     new SignJWT(claims)
@@ -44,6 +46,7 @@ describe('an external OIDC issuer', () => {
         response.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/certs` }));
       } else if (request.url === '/realms/acme/certs') {
         jwksFetches += 1;
+        lastJwksFetch = Date.now();
         response.end(JSON.stringify({ keys: published.map((k) => k.jwk) }));
       } else {
         response.statusCode = 404;
@@ -78,9 +81,9 @@ describe('an external OIDC issuer', () => {
       detail: 'Invalid token claims',
     });
 
-    // The issuer rotates to an ES256 key: the first token naming it (after the refetch cooldown) triggers
-    // one refetch.
-    await new Promise((resolve) => setTimeout(resolve, JWKS_REFETCH_COOLDOWN_MS + 100));
+    // The issuer rotates to an ES256 key: the first token naming it once the refetch cooldown since the last
+    // fetch is over triggers one refetch.
+    await waitFor(() => Date.now() > lastJwksFetch + JWKS_REFETCH_COOLDOWN_MS + 100, JWKS_REFETCH_COOLDOWN_MS + 1000);
     const before = jwksFetches;
     published.push(await newKey('k2', 'ES256'));
     const rotated = await sign(published[1]!, 'ES256', { role: 'customer_admin', tenant_id: 'acme' });

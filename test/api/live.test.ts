@@ -4,7 +4,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { customToken, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { roleHealth, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -201,7 +201,7 @@ describe('WebSocket /api/v2/ws', () => {
   it('holds at most ten unauthenticated connections per address; authenticating frees a place', async () => {
     // Earlier tests' connections that never authenticated are closed first.
     for (const client of clients.splice(0)) client.socket.terminate();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await waitFor(async () => (await roleHealth(pulse, 'api')).websocket_connections === 0);
     const waiting = await Promise.all(Array.from({ length: 10 }, () => open()));
     const refused = await open();
     expect(await refused.closed).toEqual({

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { TestDevice, type Answer } from '../helpers/command-device.js';
 import { bearer, callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { pollNow, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -71,8 +71,8 @@ describe.each<Engine>(['pglite', 'postgres'])('commands to devices on %s', (engi
     expect(first.body).toMatchObject({ state: 'QUEUED', name: 'ping', params: { n: 1 }, sent_at: null });
     const ids = [first.body.command_id as string];
     for (const n of [2, 3]) ids.push((await send('sleepy', { name: 'ping', params: { n } })).body.command_id);
-    // Sweeps run every second: two of them go by and nothing is sent to a device that never connected.
-    await new Promise((resolve) => setTimeout(resolve, 2200));
+    // A sweep sends nothing to a device that never connected.
+    await pollNow(pulse, 'dispatcher');
     for (const id of ids) expect((await command(id)).state).toBe('QUEUED');
 
     const sleepy = device('sleepy');

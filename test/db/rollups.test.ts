@@ -262,7 +262,6 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
           `INSERT INTO telemetry (time, tenant_id, device_id, site_id, msg_type, seq, metrics)
          VALUES (now(), 'ru-a', 'slow-writer', 's', 'telemetry', 0, '{"temp_c": 1}')`,
         );
-        await new Promise((resolve) => setTimeout(resolve, 50));
         await catchUp(); // the horizon stops before the open transaction's start
         const { ingested_through } = await database.db.withService(rollupState);
         const [{ started }] = (

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES } from '../helpers/databases.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startDeliveryPlatform, type TestPlatform } from '../helpers/platform.js';
+import { deliveriesSettled, pollNow, startDeliveryPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,8 +48,9 @@ describe.each(ENGINES)('backfill of a new route on %s', (engine) => {
 
     await waitFor(() => of(openAlert).length === 1, 15_000);
     expect(of(openAlert)[0]!.json).toMatchObject({ event: 'OPEN', notice: { kind: 'backfill' }, alert_status: 'OPEN' });
-    // Open for an hour, but repeats count from the backfill: none yet, after several checks.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    // Open for an hour, but repeats count from the backfill: none yet at the next check.
+    await pollNow(pulse, 'dispatcher');
+    await deliveriesSettled(pulse);
     expect(of(openAlert)).toHaveLength(1);
     expect(of(acknowledged)).toEqual([]);
     expect(of(elsewhere)).toEqual([]);
@@ -74,7 +75,8 @@ describe.each(ENGINES)('backfill of a new route on %s', (engine) => {
     expect(widened.status).toBe(200);
     await waitFor(() => of(elsewhere).length === 1, 15_000);
     expect(of(elsewhere)[0]!.json.notice).toEqual({ kind: 'backfill' });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await pollNow(pulse, 'dispatcher');
+    await deliveriesSettled(pulse);
     expect(of(elsewhere)).toHaveLength(1);
     expect(of(openAlert)).toHaveLength(3);
   }, 90_000);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { dueFollowUps } from '../../src/delivery/follow-ups.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { deliveriesSettled, pollNow, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { seedAlert } from '../helpers/seed.js';
 import { waitFor } from '../helpers/wait.js';
@@ -120,14 +120,17 @@ describe.each<Engine>(['pglite', 'postgres'])('re-notify and escalation on %s', 
       alert_id: alertId,
       notice: { kind: 'escalation', after_minutes: 2 },
     });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Checked again at once: nothing more is due yet.
+    await pollNow(pulse, 'dispatcher');
+    await deliveriesSettled(pulse);
     expect(of(primary, alertId)).toHaveLength(3);
     expect(of(onCall, alertId)).toHaveLength(1);
 
     // Acknowledged: nothing more, however long it stays open.
     expect((await call('adminA', `/customer/alerts/${alertId}/acknowledge`, 'POST')).status).toBe(200);
     await age(alertId, 600);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await pollNow(pulse, 'dispatcher');
+    await deliveriesSettled(pulse);
     expect(of(primary, alertId)).toHaveLength(3);
     expect(of(onCall, alertId)).toHaveLength(1);
   }, 60_000);

@@ -5,7 +5,7 @@
 // page at PUBLIC_URL. Tenant B neither sees nor changes tenant A's integrations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { deliveriesSettled, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { schemaProblems } from '../helpers/service-schemas.js';
 import { waitFor } from '../helpers/wait.js';
@@ -187,7 +187,7 @@ describe('native notification channels', () => {
     await waitFor(() => counts(2), 10_000);
     expect((await admin(`/customer/alerts/${alertId}/close`, 'POST')).status).toBe(200);
     await waitFor(() => counts(3), 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // nothing more arrives
+    await deliveriesSettled(pulse); // nothing more is on its way
 
     const pagerduty = since(receivers.pagerduty, start.pagerduty!).map((r) => r.json);
     expect(pagerduty.map((event) => [event.event_action, event.dedup_key, event.routing_key])).toEqual([

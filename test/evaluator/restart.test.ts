@@ -6,12 +6,19 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, releaseDatabase, uniqueName, urlFor } from '../helpers/databases.js';
 import type { RoleName } from '../../src/roles.js';
-import { clearMqttSession, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import {
+  clearMqttSession,
+  pollNow,
+  startTestPlatform,
+  TEST_ADMIN_KEY,
+  type TestPlatform,
+} from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BROKER = 'mqtt://127.0.0.1:1883';
 const STALE_SECONDS = 3;
+const FLUSH_INTERVAL_MS = 1000;
 
 describe('a restart longer than the heartbeat timeout', () => {
   const database = uniqueName('pulse_test_restart');
@@ -22,6 +29,7 @@ describe('a restart longer than the heartbeat timeout', () => {
     MQTT_CLIENT_ID: clientId,
     MQTT_SHARED_GROUP: clientId,
     HEARTBEAT_STALE_SECONDS: String(STALE_SECONDS),
+    FLUSH_INTERVAL_MS: String(FLUSH_INTERVAL_MS),
   };
   // The evaluator starts before ingest has taken the broker's backlog, as an evaluator process of its own
   // would: without the grace period it would find every device past its deadline.
@@ -64,10 +72,12 @@ describe('a restart longer than the heartbeat timeout', () => {
       ).rows[0]?.status;
     await waitFor(async () => (await statusOf('steady')) === 'ONLINE' && (await statusOf('silent')) === 'ONLINE');
 
-    // Down for twice the timeout; the steady device keeps publishing into the broker meanwhile.
+    // Down until every device is past its deadline (its last stored message, at the latest now, plus the
+    // timeout and ingest's flush interval); the steady device keeps publishing into the broker meanwhile.
     await pulse.close();
     pulse = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 2 * STALE_SECONDS * 1000));
+    const everyDeadlinePassed = Date.now() + STALE_SECONDS * 1000 + FLUSH_INTERVAL_MS;
+    await waitFor(() => Date.now() > everyDeadlinePassed, everyDeadlinePassed - Date.now() + 1000);
     const noHeartbeat = async () =>
       (
         await pulse!.db.withTenant('acme', (tx) =>
@@ -76,15 +86,16 @@ describe('a restart longer than the heartbeat timeout', () => {
       ).rows.map((row) => row.device_id);
 
     // The evaluator comes back first, alone, as an evaluator process of its own may: every device is past
-    // its deadline, and none is called silent before a full timeout from its start.
+    // its deadline, and none is called silent before a full timeout from its start (the deadlines due now
+    // fired, and what they decided saved).
     pulse = await start(['evaluator']);
-    await new Promise((resolve) => setTimeout(resolve, (STALE_SECONDS * 1000) / 2));
+    await pollNow(pulse, 'evaluator');
     expect(await noHeartbeat()).toEqual([]);
     await pulse.close();
 
     pulse = await start();
     await waitFor(async () => (await noHeartbeat()).includes('silent'), (STALE_SECONDS + 5) * 1000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await pollNow(pulse, 'evaluator');
     expect(await noHeartbeat()).toEqual(['silent']);
   }, 60_000);
 });

@@ -5,8 +5,11 @@ import { loadConfig } from '../../src/config.js';
 import type { Engine } from '../../src/db/connection.js';
 import { createLogger } from '../../src/app/log.js';
 import { startPlatform, type Platform } from '../../src/app/platform.js';
+import { jobCounts } from '../../src/model/deliveries.js';
+import { rulesVersion } from '../../src/model/rules.js';
 import { ROLE_NAMES, type RoleName } from '../../src/roles.js';
 import { createPostgresDatabase, migratedPgliteDump, releaseDatabase, urlFor } from './databases.js';
+import { waitFor } from './wait.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -83,6 +86,30 @@ export async function startTestPlatform(
       if (databaseName) await releaseDatabase(databaseName);
     },
   };
+}
+
+/** What a role running in this Pulse reports of itself (its part of /health). */
+export async function roleHealth(pulse: Platform, role: RoleName): Promise<any> {
+  return pulse.roles.find((running) => running.name === role)!.health();
+}
+
+/** Until the evaluator's rules poll has read the rules as they are now in the database. */
+export async function rulesInForce(pulse: Platform): Promise<void> {
+  const version = await pulse.db.withService(rulesVersion);
+  await waitFor(async () => (await roleHealth(pulse, 'evaluator')).rules_version === version);
+}
+
+/** Runs a role's periodic check now (RunningRole.pollNow) and waits for it to finish. */
+export async function pollNow(pulse: Platform, role: RoleName): Promise<void> {
+  await pulse.roles.find((running) => running.name === role)!.pollNow!();
+}
+
+/** Until the delivery worker has sent, or given up on, every job queued so far. */
+export async function deliveriesSettled(pulse: Platform, timeoutMs = 10_000): Promise<void> {
+  await waitFor(async () => {
+    const { pending, processing } = await pulse.db.withService(jobCounts);
+    return pending + processing === 0;
+  }, timeoutMs);
 }
 
 /** Ends a persistent MQTT session a test left on a shared broker, so it queues nothing for it later. */

@@ -12,7 +12,7 @@ import { importOriginal } from '../../src/import/original.js';
 import { BASE_ENV, forCalls, run } from '../helpers/cli.js';
 import { adminUrl, createTestDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createOriginalDatabase, type OriginalDatabase } from '../helpers/original.js';
-import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { deliveriesSettled, pollNow, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -286,7 +286,7 @@ describe('pulse import original (PostgreSQL)', { timeout: forCalls(6) }, () => {
 
     it('the open alerts that came over are not notified again; a new alert is', async () => {
       // The dispatcher looked back over ALERT_LOOKBACK_MINUTES at start and follows up every second.
-      await new Promise((resolve) => setTimeout(resolve, 4000));
+      await pollNow(platform, 'dispatcher');
       expect((await query(`SELECT count(*)::int AS n FROM delivery_jobs`))[0].n).toBe(0);
       expect(receiver.received).toHaveLength(0);
 
@@ -305,7 +305,8 @@ describe('pulse import original (PostgreSQL)', { timeout: forCalls(6) }, () => {
       await waitFor(() => receiver.received.length === 1, 10_000);
       expect(receiver.received[0]!.headers.authorization).toBe('Bearer original-webhook-secret');
       expect(receiver.received[0]!.json).toMatchObject({ device_id: 'warehouse-east-sensor-01', status: 'OPEN' });
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await pollNow(platform, 'dispatcher');
+      await deliveriesSettled(platform);
       expect(receiver.received).toHaveLength(1);
 
       // An imported alert closing in Pulse: the original sent its OPEN, so its CLOSED goes out.

@@ -3,19 +3,24 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { connect as connectTcp, createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import * as fc from 'fast-check';
-import { OVERSIZED_PREVIEW_BYTES, PacketReader, type ReadResult } from '../../src/ingest/mqtt-packets.js';
+import {
+  connectPacket,
+  OVERSIZED_PREVIEW_BYTES,
+  PacketReader,
+  type ReadResult,
+} from '../../src/ingest/mqtt-packets.js';
 import { DEFAULT_MAX_PACKET_BYTES, MqttSubscriber, type InboundPublish } from '../../src/ingest/mqtt-subscriber.js';
 import { mutate, mutation, split, validStream } from '../helpers/mqtt-fuzz.js';
 import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { createTestCa, type TestCa } from '../helpers/tls.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, whenSettled } from '../helpers/wait.js';
 
 interface Received extends InboundPublish {
   done: (() => void) | undefined;
@@ -45,6 +50,18 @@ function subscriber(
     onEvent: (event, detail) => events.push(detail.error ? `${event}: ${detail.error.message}` : event),
   });
   return { instance, received, events };
+}
+
+/**
+ * Connects with `keepaliveSeconds` and never sends another packet; resolves when the broker drops the
+ * connection for it (MQTT 3.1.1 §3.1.2.10: after one and a half keepalives).
+ */
+async function silentClientDropped(url: string, keepaliveSeconds: number): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const socket = connectTcp(Number(port), hostname);
+  socket.on('data', () => undefined); // the CONNACK
+  socket.write(connectPacket({ clientId: `silent-${process.pid}`, clean: true, keepaliveSeconds }));
+  await new Promise((resolve) => socket.once('close', resolve));
 }
 
 const seqs = (received: Received[]) => received.map((m) => JSON.parse(m.payload.toString()).seq as number);
@@ -90,11 +107,13 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
     expect(received[0]!.payload.toString()).toBe(big.slice(0, OVERSIZED_PREVIEW_BYTES));
     expect(seqs(received.slice(1))).toEqual([1]);
     await instance.stop();
-    // Both were acknowledged: the persistent session holds nothing more.
+    // Both were acknowledged: the persistent session holds nothing more. What it held would come before a
+    // message published now.
     const again = subscriber(broker.url, 'sub-oversized');
     await again.instance.start();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(again.received).toEqual([]);
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 2 }), { qos: 1 });
+    await waitFor(() => again.received.length > 0);
+    expect(seqs(again.received)).toEqual([2]);
     await again.instance.stop();
   });
 
@@ -105,18 +124,18 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
       await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq }), { qos: 1 });
     }
     await waitFor(() => first.received.length === 4);
-    // 0 and 2 are done; 1 is not, so only 0 may be acknowledged (2 waits behind 1).
+    // 0 and 2 are done; 1 is not, so only 0 may be acknowledged (2 waits behind 1). stop() writes what is
+    // acknowledged before it disconnects.
     first.received[0]!.done!();
     first.received[2]!.done!();
-    await new Promise((resolve) => setTimeout(resolve, 100));
     await first.instance.stop();
 
-    // The persistent session gets every unacknowledged message again.
+    // The persistent session gets every unacknowledged message again, before one published now.
     const second = subscriber(broker.url, 'sub-acks');
     await second.instance.start();
-    await waitFor(() => second.received.length >= 3);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(seqs(second.received)).toEqual([1, 2, 3]);
+    await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 4 }), { qos: 1 });
+    await waitFor(() => seqs(second.received).includes(4));
+    expect(seqs(second.received)).toEqual([1, 2, 3, 4]);
     await second.instance.stop();
   });
 
@@ -127,11 +146,9 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
     for (let seq = 0; seq < 200; seq++) {
       await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq }), { qos: 1 });
     }
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(received.length).toBeLessThan(200);
-    const whilePaused = received.length;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(received.length).toBe(whilePaused);
+    // What was on its way when it paused has arrived; nothing more comes.
+    const whilePaused = await whenSettled(async () => received.length, { intervalMs: 200, timeoutMs: 5000 });
+    expect(whilePaused).toBeLessThan(200);
     instance.resume();
     await waitFor(() => received.length === 200);
     expect(seqs(received)).toEqual([...Array(200).keys()]);
@@ -143,7 +160,8 @@ describe('ingest MQTT subscriber on Mosquitto', () => {
     await instance.start();
     instance.pause();
     await device.publishAsync('tenant/t/device/d/telemetry', JSON.stringify({ seq: 5 }), { qos: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Paused until the broker has dropped a client that kept as silent as long, with the same keepalive.
+    await silentClientDropped(broker.url, 1);
     instance.resume();
     await waitFor(() => received.length === 1);
     expect(seqs(received)).toEqual([5]);

@@ -6,8 +6,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/db/connection.js';
 import { urlFor } from '../helpers/databases.js';
-import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { roleHealth, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ENGINES: Engine[] = ['pglite', 'postgres'];
 
@@ -75,7 +76,8 @@ describe.each(ENGINES)('the embedded broker on %s', (engine) => {
         acknowledged.push(i + 1);
       }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Every one taken by ingest and waiting for the locked table.
+    await waitFor(async () => (await roleHealth(pulse, 'ingest')).counters.messages_accepted >= 11, 10_000);
     expect(acknowledged).toEqual([]);
     await unlock();
     await Promise.all(publishes);

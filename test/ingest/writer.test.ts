@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isRowError, TelemetryWriter, type InsertBatch, type WriterOptions } from '../../src/ingest/writer.js';
 import type { AcceptedMessage } from '../../src/contracts/messages.js';
 
@@ -34,14 +34,21 @@ const rowError = (text: string) => Object.assign(new Error(text), { code: '22P05
 
 describe('telemetry writer', () => {
   it('writes a full batch at once and the rest after the flush interval', async () => {
-    const batches: number[] = [];
-    const { instance, written } = writer(async (messages) => void batches.push(messages.length));
-    const outcomes = Array.from({ length: 13 }, (_, i) => instance.add(message(i)));
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(batches).toEqual([10]);
-    expect(await Promise.all(outcomes)).toEqual(Array(13).fill('written'));
-    expect(batches).toEqual([10, 3]);
-    expect(written).toEqual([...Array(13).keys()]);
+    vi.useFakeTimers();
+    try {
+      const batches: number[] = [];
+      const { instance, written } = writer(async (messages) => void batches.push(messages.length));
+      const outcomes = Array.from({ length: 13 }, (_, i) => instance.add(message(i)));
+      expect(batches).toEqual([10]);
+      await vi.advanceTimersByTimeAsync(49);
+      expect(batches).toEqual([10]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await Promise.all(outcomes)).toEqual(Array(13).fill('written'));
+      expect(batches).toEqual([10, 3]);
+      expect(written).toEqual([...Array(13).keys()]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('takes up to eight batches at once when every writer was busy', async () => {
@@ -97,7 +104,7 @@ describe('telemetry writer', () => {
     expect(instance.isFull).toBe(true);
     let woke = false;
     const room = instance.waitForRoom().then(() => (woke = true));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setImmediate(resolve)); // what was due has run: the backlog is still full
     expect(woke).toBe(false);
     release();
     await Promise.all(outcomes);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BusEvents, BusTopic } from '../../src/bus/index.js';
 import { urlFor } from '../helpers/databases.js';
 import { bearer, tokenFor } from '../helpers/identity.js';
-import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
+import { rulesInForce, startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
 import { provisionDevices } from '../helpers/provision.js';
 import { startWebhookReceiver } from '../helpers/receivers.js';
 import { waitFor } from '../helpers/wait.js';
@@ -65,7 +65,7 @@ describe('events after commit (PostgreSQL)', () => {
     ).toBe(201);
     const hook = await customer('/customer/integrations', { name: 'hook', webhook_url: `${webhook.url}/x` });
     await customer('/customer/integration-routes', { integration_id: hook.body.integration_id, name: 'all' });
-    await new Promise((resolve) => setTimeout(resolve, 700)); // the evaluator's rule poll
+    await rulesInForce(pulse);
 
     const ingest = await pulse.call('/ingest/v1/tenant/acme/device/d1/telemetry', {
       admin: false,

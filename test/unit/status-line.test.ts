@@ -2,6 +2,7 @@
 // line is drawn again under it (issue 29: pino lines glued onto the status line).
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger, endStatusLine, showStatusLine } from '../../src/app/log.js';
+import { waitFor } from '../helpers/wait.js';
 
 const written: string[] = [];
 const realWrite = process.stdout.write.bind(process.stdout);
@@ -18,7 +19,7 @@ describe('the status line', () => {
       written.push(String(chunk)) > 0) as typeof process.stdout.write;
     showStatusLine('simulator: 25 devices');
     log.info('ingest subscribed');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => written.join('').includes('ingest subscribed'));
     endStatusLine();
     // Erase the line, draw the status; erase it, the log line on a line of its own, the status again below.
     const [before, status, rest] = written.join('').split('\r\u001b[K');
