@@ -5,10 +5,17 @@
 // tenant's failing integrations) and the dashboard.
 import type { Queryable, ServiceTx, TenantTx } from '../db/database.js';
 import type { AlertEvent } from '../contracts/messages.js';
-import type { IntegrationRow } from './integrations.js';
+import type { Target } from '../channels/target.js';
 
 export const HEALTH_STATES = ['unknown', 'healthy', 'failing'] as const;
 export type HealthState = (typeof HEALTH_STATES)[number];
+/** What an alert about an integration names of it (integrations.ts reads this module: no import back). */
+interface IntegrationNamed {
+  tenant_id: string;
+  integration_id: string;
+  name: string;
+  type: Target['type'];
+}
 
 export interface Health {
   state: HealthState;
@@ -59,7 +66,7 @@ export interface HealthUpdate {
 /** Records one attempt's outcome in the integration's health (the worker's transaction). */
 export async function recordAttemptHealth(
   tx: ServiceTx,
-  integration: Pick<IntegrationRow, 'tenant_id' | 'integration_id' | 'name' | 'type'>,
+  integration: IntegrationNamed,
   attempt: { ok: boolean; jobFailed: boolean; error: string | undefined },
   failingAfter: number,
 ): Promise<HealthUpdate> {
@@ -98,7 +105,7 @@ const fingerprintOf = (integrationId: string) => `integration_failing:${integrat
 /** Opens the integration's alert; one still open or acknowledged is updated instead (no new event). */
 async function openFailingAlert(
   tx: ServiceTx,
-  integration: Pick<IntegrationRow, 'tenant_id' | 'integration_id' | 'name' | 'type'>,
+  integration: IntegrationNamed,
   consecutiveFailures: number,
   error: string,
 ): Promise<AlertEvent | undefined> {
