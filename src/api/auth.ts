@@ -134,7 +134,7 @@ const stringClaim = (value: unknown) => (typeof value === 'string' && value ? va
 /** Throws the AppError a principal's token is refused with now, though it verified; resolves otherwise. */
 export type CheckPrincipal = (principal: Principal) => Promise<void>;
 
-/** How stale the API's view of a built-in issuer's user may be. */
+/** How stale the API's view of a built-in issuer's user may be (changed through another api process). */
 export const USER_RECHECK_MS = 5000;
 
 /**
@@ -142,13 +142,14 @@ export const USER_RECHECK_MS = 5000;
  * password or role, has its tokens refused within `recheckMs` instead of living out their lifetime. Users
  * are read from the database, so every api process sees a change made through any other; each remembers a
  * user for `recheckMs` only, so the check costs a query per user every few seconds, not one per request.
+ * A change made through this process calls `forget()` after its commit and is seen at the next request.
  */
 export function builtInUserCheck(
   findUser: (sub: string) => Promise<TokenUser | undefined>,
   recheckMs = USER_RECHECK_MS,
-): CheckPrincipal {
+): CheckPrincipal & { forget(): void } {
   const looked = new Map<string, { user: TokenUser | undefined; at: number }>();
-  return async (principal) => {
+  const check: CheckPrincipal = async (principal) => {
     const now = Date.now();
     let known = looked.get(principal.sub);
     if (!known || now - known.at > recheckMs) {
@@ -165,6 +166,8 @@ export function builtInUserCheck(
       );
     }
   };
+  // Every user, not the one changed: changes are rare, and the next request of each reads it again.
+  return Object.assign(check, { forget: () => looked.clear() });
 }
 
 /** A verifier that also refuses what `check` refuses. */

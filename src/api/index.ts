@@ -77,9 +77,9 @@ export function start(deps: RoleDeps): RunningRole {
   const verifyJwt = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
   // Users of an external issuer live there; the built-in issuer's live here, and deleting, disabling or
   // changing one ends its earlier tokens, on REST and on open WebSockets alike.
-  const checkPrincipal: CheckPrincipal = config.OIDC_ISSUER
-    ? async () => undefined
-    : builtInUserCheck((sub) => users.findForTokens(sub));
+  const builtInUsers = config.OIDC_ISSUER ? undefined : builtInUserCheck((sub) => users.findForTokens(sub));
+  const checkPrincipal: CheckPrincipal = builtInUsers ?? (async () => undefined);
+  const userDeps = { externalIssuer: config.OIDC_ISSUER, usersChanged: () => builtInUsers?.forget() };
   const verify = checkingPrincipals(verifyJwt, checkPrincipal);
   let issuerUrl = config.OIDC_ISSUER;
   /** Where the web app can sign in with the built-in issuer (its client's redirect URIs); set once listening. */
@@ -220,7 +220,7 @@ export function start(deps: RoleDeps): RunningRole {
       sendContext: sendContext(config, deps.serviceMqttUrl),
     });
     acceptCsv(customer);
-    registerUserRoutes(customer, { inTenant, externalIssuer: config.OIDC_ISSUER });
+    registerUserRoutes(customer, { inTenant, ...userDeps });
     registerDeviceRoutes(customer, customerDevices(inTenant), deviceDeps);
     registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
     registerJobRoutes(customer, { inTenant, ...commandDeps });
@@ -255,7 +255,7 @@ export function start(deps: RoleDeps): RunningRole {
     guard(operator, verify, 'operator');
     const audited = createAudited(deps.db);
     registerOperatorRoutes(operator, { audited, config, bus: deps.bus });
-    registerOperatorUserRoutes(operator, { audited, externalIssuer: config.OIDC_ISSUER });
+    registerOperatorUserRoutes(operator, { audited, ...userDeps });
     registerOperatorApiKeyRoutes(operator, { audited, onRevoked: apiKeys.forget });
     acceptCsv(operator);
     registerDeviceRoutes(operator, operatorDevices(audited), deviceDeps);

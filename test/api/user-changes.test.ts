@@ -1,6 +1,7 @@
-// Deleting, disabling, demoting a user or resetting its password reaches every token it holds within the
-// API's 5 s recheck (issue 36, item 7): REST, open WebSockets, refresh tokens and browser sessions, and on
-// another api process sharing the database. Both engines.
+// Deleting, disabling, demoting a user or resetting its password reaches every token it holds (issue 36,
+// item 7): REST at the next request and open WebSockets within a second on the api process that made the
+// change, refresh tokens and browser sessions, and another api process sharing the database within its 5 s
+// recheck. Both engines.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Engine } from '../../src/db/connection.js';
@@ -10,7 +11,7 @@ import { authorizeUrl, Browser, login, redirectUriOf, signIn, tokenRequest } fro
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { waitFor } from '../helpers/wait.js';
 
-/** The recheck's 5 s, and room for a loaded machine. */
+/** Another process's 5 s recheck (an open socket's 1 s here), and room for a loaded machine. */
 const RECHECK_BOUND_MS = 9000;
 const SIGN_IN_AGAIN = /sign in again/;
 const GONE = 'This user no longer exists or is disabled';
@@ -56,14 +57,10 @@ describe.each<Engine>(ENGINES)('a change to a user reaches its tokens on %s', (e
   const as = (token: string, path = '/customer/alerts', method = 'GET', json?: unknown) =>
     pulse.call(path, { admin: false, method, headers: bearer(token), ...(json !== undefined && { json }) });
 
-  /** The token's answer once the API refuses it, within the recheck. */
-  async function refusal(token: string): Promise<{ status: number; body: any }> {
-    let last = await as(token);
-    await waitFor(async () => (last = await as(token)).status !== 200, RECHECK_BOUND_MS);
-    return last;
-  }
+  /** The token's answer right after the change: made through this process, it is seen at the next request. */
+  const refusal = (token: string) => as(token);
 
-  it("a demoted admin's token is refused within the recheck: it creates no rule", async () => {
+  it("a demoted admin's token is refused at its next request: it creates no rule", async () => {
     const { username, token } = await newAdmin();
     const rule = { name: 'Too hot', metric_name: 'temp_c', operator: 'GT', threshold: 30 };
     const created = await as(token, '/customer/alert-rules', 'POST', rule);
@@ -87,7 +84,7 @@ describe.each<Engine>(ENGINES)('a change to a user reaches its tokens on %s', (e
     await change(username, 'disable');
     expect(await refusal(token)).toMatchObject({ status: 401, body: { detail: GONE } });
     expect((await call('admin', `/customer/users/${username}`, 'PATCH', { disabled: false })).status).toBe(200);
-    await waitFor(async () => SIGN_IN_AGAIN.test((await as(token)).body.detail), RECHECK_BOUND_MS);
+    expect((await as(token)).body.detail).toMatch(SIGN_IN_AGAIN);
   });
 
   it.each<Change>(['delete', 'disable', 'demote', 'password'])(

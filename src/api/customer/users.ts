@@ -55,7 +55,13 @@ export function builtInUsersOnly(externalIssuer: string | undefined) {
   };
 }
 
-export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externalIssuer: string | undefined }): void {
+/** What the user routes need: `usersChanged` after a change commits, so this process's token checks read it. */
+export interface UserRouteDeps {
+  externalIssuer: string | undefined;
+  usersChanged: () => void;
+}
+
+export function registerUserRoutes(app: App, deps: UserRouteDeps & { inTenant: InTenant }): void {
   const { inTenant } = deps;
   const preHandler = [customerAdminOnly, builtInUsersOnly(deps.externalIssuer)];
 
@@ -110,6 +116,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
       if (request.body.role) refuseSelf(request, username, 'change your own role');
       if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
       const changed = await inTenant(request, (tx) => changeUser(tx, username, request.body));
+      deps.usersChanged();
       noteAudit(request, { summary: userChangeSummary(username, request.body) });
       return changed;
     },
@@ -125,6 +132,7 @@ export function registerUserRoutes(app: App, deps: { inTenant: InTenant; externa
       const { username } = request.params;
       refuseSelf(request, username, 'remove yourself');
       await inTenant(request, (tx) => removeUser(tx, username));
+      deps.usersChanged();
       noteAudit(request, { summary: `removed user ${username}` });
       return reply.status(204).send(null);
     },

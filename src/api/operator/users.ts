@@ -9,7 +9,7 @@ import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
 import { User } from '../../model/views.js';
-import { builtInUsersOnly, Password, refuseSelf } from '../customer/users.js';
+import { builtInUsersOnly, Password, refuseSelf, type UserRouteDeps } from '../customer/users.js';
 import { noteAudit, userChangeSummary } from '../audit-note.js';
 import type { Audited } from './audit.js';
 
@@ -17,10 +17,7 @@ const tags = ['operator/users'];
 const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
 const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
 
-export function registerOperatorUserRoutes(
-  app: App,
-  deps: { audited: Audited; externalIssuer: string | undefined },
-): void {
+export function registerOperatorUserRoutes(app: App, deps: UserRouteDeps & { audited: Audited }): void {
   const { audited } = deps;
   const preHandler = builtInUsersOnly(deps.externalIssuer);
   // Every route here is operator_admin's, listing included: users' names and e-mails are personal data.
@@ -109,15 +106,17 @@ export function registerOperatorUserRoutes(
         response: { 200: User },
       },
     },
-    (request) => {
+    async (request) => {
       const { username } = request.params;
       if (request.body.role) refuseSelf(request, username, 'change your own role');
       if (request.body.disabled) refuseSelf(request, username, 'disable yourself');
-      return audited(request, entry('update_user', username), async (tx) => {
-        const changed = await changeUser(tx, username, request.body);
+      const changed = await audited(request, entry('update_user', username), async (tx) => {
+        const user = await changeUser(tx, username, request.body);
         noteAudit(request, { summary: userChangeSummary(username, request.body) });
-        return changed;
+        return user;
       });
+      deps.usersChanged();
+      return changed;
     },
   );
 
@@ -134,6 +133,7 @@ export function registerOperatorUserRoutes(
         await removeUser(tx, username);
         noteAudit(request, { summary: `removed user ${username}` });
       });
+      deps.usersChanged();
       return reply.status(204).send(null);
     },
   );
