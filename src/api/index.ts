@@ -48,7 +48,7 @@ import { registerUserRoutes } from './customer/users.js';
 import { registerMqttReaderRoutes } from './customer/mqtt-readers.js';
 import { registerSilenceRoutes } from './customer/silences.js';
 import { registerDashboardRoutes } from './customer/dashboards.js';
-import { registerSharedDashboardRoutes } from './shared-dashboards.js';
+import { LiveShareChecks, registerSharedDashboardRoutes } from './shared-dashboards.js';
 import { registerJobRoutes } from './customer/jobs.js';
 import { commandPace, registerCommandRoutes } from './commands.js';
 import { registerFirmwareRoutes } from './customer/firmware.js';
@@ -74,6 +74,7 @@ export function start(deps: RoleDeps): RunningRole {
   const builtIn = new Promise<{ provider: Provider; keys: KeySource }>((resolve) => (issuerReady = resolve));
   const keySource = config.OIDC_ISSUER ? remoteKeySource(config.OIDC_ISSUER) : async () => (await builtIn).keys;
   const users = createUsers(deps.db);
+  const shareChecks = new LiveShareChecks();
   const verifyJwt = createTokenVerifier({ keySource, audience: config.JWT_AUDIENCE });
   // Users of an external issuer live there; the built-in issuer's live here, and deleting, disabling or
   // changing one ends its earlier tokens, on REST and on open WebSockets alike.
@@ -225,7 +226,7 @@ export function start(deps: RoleDeps): RunningRole {
     registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
     registerJobRoutes(customer, { inTenant, ...commandDeps });
     registerSilenceRoutes(customer, { inTenant, caps: config });
-    registerDashboardRoutes(customer, { inTenant, retention });
+    registerDashboardRoutes(customer, { inTenant, retention, sharesChanged: () => shareChecks.recheckAll() });
     registerFirmwareRoutes(customer, { inTenant, maxBytes: config.FIRMWARE_MAX_BYTES });
     registerMqttReaderRoutes(customer, {
       inTenant,
@@ -241,6 +242,7 @@ export function start(deps: RoleDeps): RunningRole {
     bus: deps.bus,
     limiter: new SlidingWindowLimiter(config.API_RATE_LIMIT, config.API_RATE_WINDOW_SECONDS * 1000),
     retention,
+    checks: shareChecks,
   });
 
   const collector = new MetricsCollector({

@@ -30,6 +30,23 @@ const LIVE_RECHECK_MS = 15_000;
 /** Streams one address may hold open at once. */
 const LIVE_STREAMS_PER_ADDRESS = 10;
 
+/**
+ * The open live streams' link checks. A link revoked or a dashboard deleted through this process checks them
+ * at once (`recheckAll`, after the commit); one changed through another process is seen within LIVE_RECHECK_MS.
+ */
+export class LiveShareChecks {
+  private readonly checks = new Set<() => void>();
+
+  add(check: () => void): () => void {
+    this.checks.add(check);
+    return () => this.checks.delete(check);
+  }
+
+  recheckAll(): void {
+    for (const check of this.checks) check();
+  }
+}
+
 export function registerSharedDashboardRoutes(
   app: App,
   deps: {
@@ -37,6 +54,7 @@ export function registerSharedDashboardRoutes(
     bus: Pick<Bus, 'subscribe'>;
     limiter: SlidingWindowLimiter;
     retention: Retention;
+    checks: LiveShareChecks;
   },
 ): void {
   const { db, bus, limiter, retention } = deps;
@@ -173,7 +191,7 @@ export function registerSharedDashboardRoutes(
           }),
         );
       const tokenHash = sha256Hex(request.params.token);
-      const recheck = setInterval(() => {
+      const check = () => {
         db.withService((tx) => liveShare(tx, tokenHash)).then(
           (share) => {
             if (share) return void stream.write(': still\n\n');
@@ -182,7 +200,9 @@ export function registerSharedDashboardRoutes(
           },
           (error: unknown) => request.log.warn({ err: error }, 'a shared dashboard link could not be rechecked'),
         );
-      }, LIVE_RECHECK_MS);
+      };
+      const recheck = setInterval(check, LIVE_RECHECK_MS);
+      stops.push(deps.checks.add(check));
       stream.on('close', () => {
         openStreams.delete(stream);
         for (const stop of stops) stop();

@@ -306,7 +306,7 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     // The event says only that something changed: no reading, no device, no alert.
     expect(changes()[0]).toBe('event: changed\ndata: {}');
     await call('adminA', `/customer/dashboards/${dashboardId}/shares/${shared.body.share.share_id}`, 'DELETE');
-    await expect.poll(() => events.at(-1), { timeout: 20_000, interval: 200 }).toBe('event: gone\ndata: {}');
+    await expect.poll(() => events.at(-1), { timeout: 5000 }).toBe('event: gone\ndata: {}');
     await reading;
     expect((await fetch(`${pulse.base}/api/shared-dashboards/${token}/live`)).status).toBe(404);
   }, 30_000);

@@ -126,7 +126,11 @@ async function requireRoom(tx: TenantTx): Promise<void> {
     );
 }
 
-export function registerDashboardRoutes(app: App, deps: { inTenant: InTenant; retention: Retention }): void {
+export function registerDashboardRoutes(
+  app: App,
+  /** `sharesChanged`: after a link is revoked or a dashboard deleted, so open live streams check their links. */
+  deps: { inTenant: InTenant; retention: Retention; sharesChanged: () => void },
+): void {
   const { inTenant, retention } = deps;
   const created = async (request: FastifyRequest, definition: DashboardDocument) => {
     const row = await inTenant(request, async (tx) => {
@@ -259,6 +263,7 @@ export function registerDashboardRoutes(app: App, deps: { inTenant: InTenant; re
     async (request, reply) => {
       const deleted = await inTenant(request, (tx) => dashboards.deleteDashboard(tx, request.params.dashboard_id));
       if (!deleted) throw new AppError('NOT_FOUND', 'Dashboard not found');
+      deps.sharesChanged();
       return reply.status(204).send(null);
     },
   );
@@ -352,6 +357,7 @@ export function registerDashboardRoutes(app: App, deps: { inTenant: InTenant; re
       const { dashboard_id, share_id } = request.params;
       const revoked = await inTenant(request, (tx) => dashboards.revokeShare(tx, dashboard_id, share_id));
       if (!revoked) throw new AppError('NOT_FOUND', 'No share link of this dashboard with that id still valid');
+      deps.sharesChanged();
       return revoked;
     },
   );
