@@ -113,7 +113,6 @@ const start = async (name: string, roles: string[], extra: Record<string, string
     ['run', ...roles],
     { ...env, ...extra },
     {
-      built: true,
       nodeArgs: PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=${name}.cpuprofile`] : [],
     },
   );

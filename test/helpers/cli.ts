@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
-export const CLI = ['--import', 'tsx', path.resolve('src/app/cli.ts')];
+/** The built CLI, as `npx pulse` runs it (the global setup builds it when a source is newer). */
+export const CLI = [path.resolve('dist/app/cli.js')];
 export const BASE_ENV = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',
@@ -11,7 +12,7 @@ export const BASE_ENV = {
 };
 
 /**
- * A test's deadline from the CLI calls it makes: each starts Node, tsx and a database connection, which
+ * A test's deadline from the CLI calls it makes: each starts Node and a database connection, which
  * on a busy machine takes seconds, so a fixed 30 s failed a test of eight calls under load.
  */
 const CLI_CALL_BUDGET_MS = 15_000;

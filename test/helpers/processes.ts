@@ -16,9 +16,9 @@ export interface PulseProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** tsx from the sources (tests), or the built CLI (benchmarks: no transpiling in the measured processes). */
-export function pulseCommand(built = false): string[] {
-  return built ? [path.resolve('dist/app/cli.js')] : ['--import', 'tsx', path.resolve('src/app/cli.ts')];
+/** The built CLI (the tests' global setup builds it when a source is newer): no transpiling in each process. */
+export function pulseCommand(): string[] {
+  return [path.resolve('dist/app/cli.js')];
 }
 
 /**
@@ -33,11 +33,11 @@ export async function startPulse(
   name: string,
   args: string[],
   env: Record<string, string>,
-  options: { built?: boolean; timeoutMs?: number; nodeArgs?: string[] } = {},
+  options: { timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<PulseProcess> {
   const port = await freePort();
   const nodeArgs = ['--max-semi-space-size=64', ...(options.nodeArgs ?? [])];
-  const child = spawn(process.execPath, [...nodeArgs, ...pulseCommand(options.built), ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...pulseCommand(), ...args], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
