@@ -252,8 +252,9 @@ describe('NATS bus', () => {
     await nats.nodes[0]!.kill();
     for (let id = 1; id <= 10; id++)
       bus.publish('alert.changed', { event: 'OPENED', alert_id: 1000 + id, tenant_id: 't1', fingerprint: 'f' });
-    const health = await bus.health();
-    expect(health).toMatchObject({ status: 'degraded', outbox: { events: 10 } });
+    // The client notices the lost connection a moment after the kill: until then it says ok.
+    await expect.poll(async () => (await bus.health()).status, { timeout: 5000 }).toBe('degraded');
+    expect(await bus.health()).toMatchObject({ status: 'degraded', outbox: { events: 10 } });
     await nats.nodes[0]!.start();
     await waitFor(() => seen.filter((id) => id > 1000).length === 10, 20_000);
     expect(new Set(seen.filter((id) => id > 1000)).size).toBe(10);
