@@ -55,6 +55,8 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
   let temperature = 80;
   let publishing = false;
   let publisher: Promise<void> | undefined;
+  /** QoS 1 publishes not yet acknowledged or refused. */
+  const inFlight = new Set<Promise<void>>();
 
   const env = () => ({
     DATABASE_URL: urlFor(databaseName),
@@ -189,12 +191,14 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
             seq,
             metrics: { temp_c: temperature, battery_pct: 90 },
           });
-          device
+          const sent = device
             .client!.publishAsync(`tenant/${device.tenantId}/device/${device.deviceId}/telemetry`, payload, { qos: 1 })
             .then(
-              () => device.acked.push(seq),
+              () => void device.acked.push(seq),
               () => undefined, // not acknowledged: the device would send it again; nothing is promised
             );
+          inFlight.add(sent);
+          void sent.finally(() => inFlight.delete(sent));
         }
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -296,7 +300,7 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
 
     publishing = false;
     await publisher;
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // the last acks
+    await waitFor(() => inFlight.size === 0, 10_000); // the last acks
 
     // Every acknowledged message is stored.
     for (const device of devices) {
@@ -339,7 +343,12 @@ describe('Pulse as separate processes over a 3-node NATS cluster', () => {
     // Exactly one OPEN webhook per alert opened.
     const alertsOpened = await count(`SELECT count(*) AS n FROM fleet_alert`);
     await waitFor(() => webhook.received.filter((r) => r.json?.event === 'OPEN').length >= alertsOpened, 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    // and no job left to send another: a duplicate would have arrived by then.
+    await waitFor(
+      async () =>
+        (await count(`SELECT count(*) AS n FROM delivery_jobs WHERE status IN ('PENDING', 'PROCESSING')`)) === 0,
+      30_000,
+    );
     const opens = webhook.received.filter((r) => r.json?.event === 'OPEN').map((r) => r.json.alert_id);
     if (opens.length !== alertsOpened) {
       // A flake seen twice in CI (48 OPEN webhooks for 38 alerts): say which alerts, and their jobs' attempts.
