@@ -194,6 +194,7 @@ export function registerSharedDashboardRoutes(
       const check = () => {
         db.withService((tx) => liveShare(tx, tokenHash)).then(
           (share) => {
+            if (stream.writableEnded) return; // ended by an earlier check whose 'close' has not come yet
             if (share) return void stream.write(': still\n\n');
             stream.write('event: gone\ndata: {}\n\n');
             stream.end();
