@@ -7,6 +7,7 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiError,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
@@ -47,7 +48,7 @@ export interface StreamOptions {
 /** Sets up the streams and the evaluator's partition consumers; every step is idempotent. */
 export function provisionStreams(nc: NatsConnection, js: JetStreamClient, options: StreamOptions, log: Logger) {
   // A cluster still electing its leaders is asked again.
-  return patiently(log, async () => {
+  return patiently(nc, log, async () => {
     const jsm = await jetstreamManager(nc);
     const servers = new Set([...(nc.info?.connect_urls ?? []), nc.getServer()]).size;
     const replicas = options.replicas ?? (servers >= 3 ? 3 : 1);
@@ -203,27 +204,35 @@ export async function streamsHealth(jsm: JetStreamManager, consumptions: Set<{ s
 
 /**
  * A cluster that has just started, or lost a node, answers JetStream requests only once it has elected
- * its leaders; under load that took longer than a request's 5 s when every process started at once.
+ * its leaders; under load that took longer than a request's 5 s when every process started at once, and
+ * before its JetStream is up nothing answers at all ("jetstream is not enabled").
  */
 const SETUP_PATIENCE_MS = 30_000;
 
-/** Runs `setup` again while JetStream times out, for at most SETUP_PATIENCE_MS; other errors at once. */
-async function patiently<T>(log: Logger, setup: () => Promise<T>): Promise<T> {
+/** Runs `setup` again while JetStream is not ready, for at most SETUP_PATIENCE_MS; other errors at once. */
+async function patiently<T>(nc: NatsConnection, log: Logger, setup: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + SETUP_PATIENCE_MS;
   for (;;) {
     try {
       return await setup();
     } catch (error) {
-      if (!isTimeout(error) || Date.now() > deadline) throw error;
-      log.warn({ err: error }, 'NATS JetStream did not answer in time (electing leaders?); asking again');
+      if (!notReadyYet(nc, error) || Date.now() > deadline) throw error;
+      log.warn({ err: error }, 'NATS JetStream is not ready (electing leaders?); asking again');
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
   }
 }
 
-function isTimeout(error: unknown): boolean {
+/**
+ * A timeout, a 503, or no answer from a server that says it runs JetStream: a cluster still starting. No
+ * answer from a server without JetStream is refused at once.
+ */
+function notReadyYet(nc: NatsConnection, error: unknown): boolean {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
     if (cause instanceof TimeoutError) return true;
+    if (cause instanceof JetStreamApiError && cause.status === 503) return true;
+    // The class is not exported by @nats-io/jetstream; its name is set.
+    if (cause.name === 'JetStreamNotEnabled') return nc.info?.jetstream === true;
   }
   return false;
 }

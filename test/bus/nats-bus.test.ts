@@ -115,7 +115,7 @@ describe('NATS bus', () => {
       const starting = createNatsBus({ ...options(cluster.nodes[0]!.url), replicas: 1, log: recording }).then(
         (bus) => ((started = true), bus),
       );
-      await waitFor(() => warnings.some((warning) => warning.startsWith('NATS JetStream did not answer')), 30_000);
+      await waitFor(() => warnings.some((warning) => warning.startsWith('NATS JetStream is not ready')), 30_000);
       expect(started).toBe(false);
       await Promise.all([cluster.nodes[1]!.start(), cluster.nodes[2]!.start()]);
       const bus = await starting;
@@ -125,6 +125,19 @@ describe('NATS bus', () => {
       await cluster.close();
     }
   }, 60_000);
+
+  it('refuses a server without JetStream at once, saying so, instead of waiting for it', async () => {
+    const plain = await startNatsCluster(1, [], { jetstream: false });
+    try {
+      const warnings: string[] = [];
+      const recording = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line).msg) });
+      const refused = await createNatsBus({ ...options(plain.nodes[0]!.url), log: recording }).catch((e: Error) => e);
+      expect(String(refused)).toMatch(/has no usable JetStream: jetstream is not enabled/);
+      expect(warnings.filter((warning) => warning.startsWith('NATS JetStream is not ready'))).toEqual([]);
+    } finally {
+      await plain.close();
+    }
+  });
 
   it('sends live telemetry only while some process listens, and a process that starts learns of listeners', async () => {
     const raw = await connect({ servers: nats.nodes[0]!.url });

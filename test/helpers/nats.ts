@@ -22,8 +22,12 @@ export interface NatsCluster {
 
 const SERVER = '/usr/sbin/nats-server';
 
-/** `extraArgs` go to every node (e.g. --user/--pass). */
-export async function startNatsCluster(size = 3, extraArgs: string[] = []): Promise<NatsCluster> {
+/** `extraArgs` go to every node (e.g. --user/--pass); `jetstream: false` starts servers without it. */
+export async function startNatsCluster(
+  size = 3,
+  extraArgs: string[] = [],
+  { jetstream = true }: { jetstream?: boolean } = {},
+): Promise<NatsCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pulse-nats-'));
   const ports = await Promise.all(Array.from({ length: size }, () => freePort()));
   const clusterPorts = size > 1 ? await Promise.all(Array.from({ length: size }, () => freePort())) : [];
@@ -31,7 +35,8 @@ export async function startNatsCluster(size = 3, extraArgs: string[] = []): Prom
   const nodes = ports.map((port, index): NatsNode => {
     let child: ChildProcess | undefined;
     const args = [
-      ...['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', path.join(dir, `n${index}`), '-n', `n${index}`],
+      ...['-a', '127.0.0.1', '-p', String(port), '-n', `n${index}`],
+      ...(jetstream ? ['-js', '-sd', path.join(dir, `n${index}`)] : []),
       ...extraArgs,
     ];
     if (size > 1) {
