@@ -226,7 +226,11 @@ export function start(deps: RoleDeps): RunningRole {
     registerCommandRoutes(customer, customerDevices(inTenant), commandDeps);
     registerJobRoutes(customer, { inTenant, ...commandDeps });
     registerSilenceRoutes(customer, { inTenant, caps: config });
-    registerDashboardRoutes(customer, { inTenant, retention, sharesChanged: () => shareChecks.recheckAll() });
+    registerDashboardRoutes(customer, {
+      inTenant,
+      retention,
+      sharesChanged: (dashboardId) => shareChecks.recheck(dashboardId),
+    });
     registerFirmwareRoutes(customer, { inTenant, maxBytes: config.FIRMWARE_MAX_BYTES });
     registerMqttReaderRoutes(customer, {
       inTenant,

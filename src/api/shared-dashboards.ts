@@ -31,19 +31,26 @@ const LIVE_RECHECK_MS = 15_000;
 const LIVE_STREAMS_PER_ADDRESS = 10;
 
 /**
- * The open live streams' link checks. A link revoked or a dashboard deleted through this process checks them
- * at once (`recheckAll`, after the commit); one changed through another process is seen within LIVE_RECHECK_MS.
+ * The open live streams' link checks, by dashboard. A link revoked or a dashboard deleted through this
+ * process checks that dashboard's streams at once (`recheck`, after the commit); one changed through another
+ * process is seen within LIVE_RECHECK_MS.
  */
 export class LiveShareChecks {
-  private readonly checks = new Set<() => void>();
+  private readonly byDashboard = new Map<string, Set<() => void>>();
 
-  add(check: () => void): () => void {
-    this.checks.add(check);
-    return () => this.checks.delete(check);
+  add(dashboardId: string, check: () => void): () => void {
+    let checks = this.byDashboard.get(dashboardId);
+    if (!checks) this.byDashboard.set(dashboardId, (checks = new Set()));
+    checks.add(check);
+    return () => {
+      checks.delete(check);
+      if (checks.size === 0) this.byDashboard.delete(dashboardId);
+    };
   }
 
-  recheckAll(): void {
-    for (const check of this.checks) check();
+  /** `dashboardId` as a route received it: a UUID in any case (streams hold it as the database spells it). */
+  recheck(dashboardId: string): void {
+    for (const check of this.byDashboard.get(dashboardId.toLowerCase()) ?? []) check();
   }
 }
 
@@ -162,7 +169,9 @@ export function registerSharedDashboardRoutes(
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
-      stream.write(': live\n\n');
+      /** Writes unless the stream ended: a timer or a check may come between its end and its 'close'. */
+      const send = (text: string) => void (stream.writableEnded || stream.write(text));
+      send(': live\n\n');
       let lastSent = 0;
       let pending: NodeJS.Timeout | undefined;
       const changed = () => {
@@ -171,7 +180,7 @@ export function registerSharedDashboardRoutes(
           () => {
             pending = undefined;
             lastSent = Date.now();
-            stream.write('event: changed\ndata: {}\n\n');
+            send('event: changed\ndata: {}\n\n');
           },
           Math.max(0, lastSent + LIVE_GAP_MS - Date.now()),
         );
@@ -194,16 +203,15 @@ export function registerSharedDashboardRoutes(
       const check = () => {
         db.withService((tx) => liveShare(tx, tokenHash)).then(
           (share) => {
-            if (stream.writableEnded) return; // ended by an earlier check whose 'close' has not come yet
-            if (share) return void stream.write(': still\n\n');
-            stream.write('event: gone\ndata: {}\n\n');
+            if (share) return send(': still\n\n');
+            send('event: gone\ndata: {}\n\n');
             stream.end();
           },
           (error: unknown) => request.log.warn({ err: error }, 'a shared dashboard link could not be rechecked'),
         );
       };
       const recheck = setInterval(check, LIVE_RECHECK_MS);
-      stops.push(deps.checks.add(check));
+      stops.push(deps.checks.add(dashboardId, check));
       stream.on('close', () => {
         openStreams.delete(stream);
         for (const stop of stops) stop();

@@ -128,8 +128,8 @@ async function requireRoom(tx: TenantTx): Promise<void> {
 
 export function registerDashboardRoutes(
   app: App,
-  /** `sharesChanged`: after a link is revoked or a dashboard deleted, so open live streams check their links. */
-  deps: { inTenant: InTenant; retention: Retention; sharesChanged: () => void },
+  /** `sharesChanged`: after a dashboard's link is revoked or the dashboard deleted: its live streams check. */
+  deps: { inTenant: InTenant; retention: Retention; sharesChanged: (dashboardId: string) => void },
 ): void {
   const { inTenant, retention } = deps;
   const created = async (request: FastifyRequest, definition: DashboardDocument) => {
@@ -263,7 +263,7 @@ export function registerDashboardRoutes(
     async (request, reply) => {
       const deleted = await inTenant(request, (tx) => dashboards.deleteDashboard(tx, request.params.dashboard_id));
       if (!deleted) throw new AppError('NOT_FOUND', 'Dashboard not found');
-      deps.sharesChanged();
+      deps.sharesChanged(request.params.dashboard_id);
       return reply.status(204).send(null);
     },
   );
@@ -357,7 +357,7 @@ export function registerDashboardRoutes(
       const { dashboard_id, share_id } = request.params;
       const revoked = await inTenant(request, (tx) => dashboards.revokeShare(tx, dashboard_id, share_id));
       if (!revoked) throw new AppError('NOT_FOUND', 'No share link of this dashboard with that id still valid');
-      deps.sharesChanged();
+      deps.sharesChanged(dashboard_id);
       return revoked;
     },
   );
