@@ -40,8 +40,8 @@ const covers = (days: number, start: Date, now: Date) =>
 
 /**
  * The plan for drawing `start`..`end`: a bucket size (the one asked for, else the smallest step within
- * the point budget — POINT_BUDGET unless `pointBudget` — and at least `minBucketSeconds`) and the coarsest resolution that fits in it evenly and
- * is still kept for `start`. Fleet-wide reads ask for minutes at least: their cost then does not grow with
+ * the point budget — POINT_BUDGET unless `pointBudget` — and at least `minBucketSeconds`) and the coarsest
+ * resolution that fits in it evenly and is still kept for `start`. Fleet-wide reads ask for minutes at least: their cost then does not grow with
  * the devices, even for the last hour.
  */
 export function planWindow(

@@ -1,8 +1,7 @@
 // Rollups of telemetry (ADR 024): per device, per site (ADR 035) and per tenant (fleet), 1-minute and 1-hour
-// buckets. Built by
-// the rollup worker from telemetry by ingested_at up to a watermark, moved in the same transaction; rebuilt
-// per day from raw rows by `pulse rollup rebuild`; read through the resolution the caller chose
-// (resolution.ts). Booleans count as 0/1 (avg = share of true).
+// buckets. Built by the rollup worker from telemetry by ingested_at up to a watermark, moved in the same
+// transaction; rebuilt per day from raw rows by `pulse rollup rebuild`; read through the resolution the
+// caller chose (resolution.ts). Booleans count as 0/1 (avg = share of true).
 import type { ServiceTx } from '../db/database.js';
 
 /** The slice of telemetry a statement aggregates: its placeholders start at $1. */
