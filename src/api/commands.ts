@@ -8,7 +8,7 @@ import type { Bus } from '../bus/index.js';
 import { COMMAND_STATES } from '../contracts/messages.js';
 import { AppError } from '../errors.js';
 import type { App } from '../http/server.js';
-import { JsonObject, Nullable, Obj, Timestamp } from '../lib/schema.js';
+import { JsonObject, Nullable, Obj, OneOf, Timestamp } from '../lib/schema.js';
 import { TokenBuckets } from '../lib/rate-limit.js';
 import * as commands from '../model/commands.js';
 import { COMMAND_NAME, configDelta, documentProblem, mergePatch } from '../model/command-protocol.js';
@@ -27,7 +27,7 @@ export const CommandView = Obj({
   device_id: Type.String(),
   name: Type.String(),
   params: Type.Unknown(),
-  state: Type.Union(COMMAND_STATES.map((state) => Type.Literal(state))),
+  state: OneOf(COMMAND_STATES),
   created_at: Timestamp,
   expires_at: Timestamp,
   sent_at: Nullable(Timestamp),

@@ -4,6 +4,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { AppError } from '../errors.js';
+import { OneOf } from '../lib/schema.js';
 
 export const DASHBOARD_SCHEMA_VERSION = 1;
 export const MAX_WIDGETS = 30;
@@ -145,12 +146,7 @@ const Widget = Type.Unsafe(
 const AnyWidget = Type.Object(
   {
     ...widgetFields,
-    type: Type.Unsafe<WidgetType>(
-      Type.Union(
-        WIDGET_TYPES.map((type) => Type.Literal(type)),
-        { description: WIDGET_TYPES.join(', ') },
-      ),
-    ),
+    type: Type.Unsafe<WidgetType>(OneOf(WIDGET_TYPES, { description: WIDGET_TYPES.join(', ') })),
     options: Type.Object({}),
   },
   { additionalProperties: false },

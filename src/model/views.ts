@@ -27,7 +27,7 @@ export const Metrics = Type.Record(
   },
 );
 
-const DeviceStatus = Type.Union(['ONLINE', 'STALE', 'OFFLINE', 'REVOKED'].map((s) => Type.Literal(s)));
+const DeviceStatus = OneOf(['ONLINE', 'STALE', 'OFFLINE', 'REVOKED']);
 const headline = {
   battery_pct: Nullable(Type.Number()),
   temp_c: Nullable(Type.Number()),
@@ -97,7 +97,7 @@ export const DeviceWithHistory = Obj({
   telemetry: Type.Array(StoredRow),
 });
 
-const AlertStatus = Type.Union(['OPEN', 'ACKNOWLEDGED', 'CLOSED'].map((s) => Type.Literal(s)));
+const AlertStatus = OneOf(['OPEN', 'ACKNOWLEDGED', 'CLOSED']);
 
 export const Alert = Obj({
   alert_id: Type.Integer(),
@@ -159,7 +159,7 @@ export const AlertRule = Obj({
   name: Type.String(),
   enabled: Type.Boolean(),
   metric_name: Type.String(),
-  operator: Type.Union(RULE_OPERATORS.map((s) => Type.Literal(s))),
+  operator: OneOf(RULE_OPERATORS),
   threshold: Type.Number(),
   values: Nullable(Type.Array(Type.String())),
   geofence: Nullable(Geofence),
@@ -218,7 +218,7 @@ export const IntegrationRoute = Obj({
   updated_at: Timestamp,
 });
 
-export const TenantStatus = Type.Union(['ACTIVE', 'SUSPENDED', 'DELETED'].map((s) => Type.Literal(s)));
+export const TenantStatus = OneOf(['ACTIVE', 'SUSPENDED', 'DELETED']);
 
 export const Tenant = Obj({
   tenant_id: Type.String(),
@@ -335,19 +335,16 @@ export const IntegrationListItem = Obj({
   tenant_id: Type.String(),
   integration_id: Type.String(),
   name: Type.String(),
-  type: Type.Union(
-    ['webhook', 'snmp', 'email', 'mqtt', 'slack', 'teams', 'pagerduty', 'opsgenie'].map((t) => Type.Literal(t)),
-  ),
+  type: OneOf(['webhook', 'snmp', 'email', 'mqtt', 'slack', 'teams', 'pagerduty', 'opsgenie']),
   enabled: Type.Boolean(),
   url: Nullable(Type.String()),
   created_at: Timestamp,
 });
 
 /** An integration's health state (ADR 025 note). */
-export const HealthStateView = Type.Union(
-  HEALTH_STATES.map((state) => Type.Literal(state)),
-  { description: 'failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED' },
-);
+export const HealthStateView = OneOf(HEALTH_STATES, {
+  description: 'failing: INTEGRATION_FAILING_AFTER attempts failed in a row, or a job ended FAILED',
+});
 
 /** Whether an integration's notifications get through (issue 29 item 4); unknown until its first attempt. */
 export const IntegrationHealthView = Obj({

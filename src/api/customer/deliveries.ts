@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { Bus } from '../../bus/index.js';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
-import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { Nullable, Obj, OneOf, Timestamp } from '../../lib/schema.js';
 import { isUuid } from '../../lib/uuid.js';
 import * as deliveries from '../../model/deliveries.js';
 import { DeliveryAttempt } from '../../model/views.js';
@@ -14,9 +14,7 @@ import { requireRateSlot } from '../limits.js';
 import { parseInstant } from '../time-window.js';
 
 const tags = ['customer/deliveries'];
-const JobStatus = Type.Union(
-  ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'SILENCED', 'SUPERSEDED'].map((s) => Type.Literal(s)),
-);
+const JobStatus = OneOf(['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED', 'SILENCED', 'SUPERSEDED']);
 const IntegrationFilter = Type.Optional(Type.String({ description: 'only this integration (a UUID)' }));
 
 const DeliveryJob = Obj({

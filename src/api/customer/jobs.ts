@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import type { Bus } from '../../bus/index.js';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
-import { JsonObject, NoContent, Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { JsonObject, NoContent, Nullable, Obj, OneOf, Timestamp } from '../../lib/schema.js';
 import * as jobs from '../../model/jobs.js';
 import * as templates from '../../model/command-templates.js';
 import { setDesired } from '../../model/commands.js';
@@ -36,7 +36,7 @@ const JobView = Obj({
   command_name: Nullable(Type.String()),
   params: Type.Unknown(),
   selector: Type.Unknown(),
-  state: Type.Union(['RUNNING', 'COMPLETED', 'CANCELED', 'ABORTED'].map((s) => Type.Literal(s))),
+  state: OneOf(['RUNNING', 'COMPLETED', 'CANCELED', 'ABORTED']),
   rate_per_minute: Nullable(Type.Integer()),
   max_in_flight: Type.Integer(),
   timeout_seconds: Type.Integer(),
@@ -86,7 +86,7 @@ const JobParams = Type.Object({ job_id: Type.String({ format: 'uuid' }) });
 
 const ExecutionView = Obj({
   device_id: Type.String(),
-  state: Type.Union(jobs.EXECUTION_STATES.map((state) => Type.Literal(state))),
+  state: OneOf(jobs.EXECUTION_STATES),
   command_id: Nullable(Type.String()),
   config_version: Nullable(Type.Integer()),
   started_at: Nullable(Timestamp),
@@ -296,7 +296,7 @@ export function registerJobRoutes(
         summary: "A job's devices with their outcome, in rollout order",
         params: JobParams,
         querystring: Type.Object({
-          state: Type.Optional(Type.Union(jobs.EXECUTION_STATES.map((state) => Type.Literal(state)))),
+          state: Type.Optional(OneOf(jobs.EXECUTION_STATES)),
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
           offset: Type.Integer({ minimum: 0, default: 0 }),
         }),

@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
-import { Nullable, Obj } from '../../lib/schema.js';
+import { Nullable, Obj, OneOf } from '../../lib/schema.js';
 import { SilenceView } from '../../model/views.js';
 import { ALERT_TYPES } from '../../model/routes.js';
 import { DeviceSelectorSchema } from '../../model/device-selection.js';
@@ -30,7 +30,7 @@ const CreateSilence = Type.Object(
     site_ids: List,
     device_ids: List,
     device_prefixes: List,
-    alert_types: Type.Optional(Nullable(Type.Array(Type.Union(ALERT_TYPES.map((type) => Type.Literal(type)))))),
+    alert_types: Type.Optional(Nullable(Type.Array(OneOf(ALERT_TYPES)))),
     // The devices it holds by tags, attributes… (no status), besides the lists above.
     selector: Type.Optional(Nullable(DeviceSelectorSchema)),
     starts_at: Type.Optional(Type.String({ format: 'date-time', description: 'default: now' })),

@@ -4,7 +4,7 @@
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
 import type { App } from '../../http/server.js';
-import { NoContent, Nullable, Obj } from '../../lib/schema.js';
+import { NoContent, Nullable, Obj, OneOf } from '../../lib/schema.js';
 import { addUser, changeUser, removeUser } from '../../identity/users.js';
 import * as tenants from '../../model/tenants.js';
 import { listUsers, ROLES } from '../../model/users.js';
@@ -14,7 +14,7 @@ import { noteAudit, userChangeSummary } from '../audit-note.js';
 import type { Audited } from './audit.js';
 
 const tags = ['operator/users'];
-const Role = Type.Union(ROLES.map((role) => Type.Literal(role)));
+const Role = OneOf(ROLES);
 const UserParams = Type.Object({ username: Type.String({ minLength: 1 }) });
 
 export function registerOperatorUserRoutes(app: App, deps: UserRouteDeps & { audited: Audited }): void {

@@ -4,7 +4,7 @@
 import { statfs } from 'node:fs/promises';
 import { Type, type Static, type TInteger } from '@sinclair/typebox';
 import type { App } from '../../http/server.js';
-import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
+import { Nullable, Obj, OneOf, Timestamp } from '../../lib/schema.js';
 import type { ComponentHealth } from '../../contracts/health.js';
 import type { Audited } from '../operator/audit.js';
 import type { MetricsCollector } from './collector.js';
@@ -30,7 +30,7 @@ const ErrorsQuery = Type.Object({
 /** A component's health: its status and what it reports of itself (latency, connections, …). */
 const SystemComponent = Type.Object(
   {
-    status: Type.Union(['healthy', 'degraded', 'down', 'unknown'].map((s) => Type.Literal(s))),
+    status: OneOf(['healthy', 'degraded', 'down', 'unknown']),
     latency_ms: Type.Optional(Type.Number()),
   },
   { additionalProperties: true },
