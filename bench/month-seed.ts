@@ -2,8 +2,9 @@
 // devices reporting every `interval` seconds for `days` days up to now, straight SQL into daily partitions,
 // some alerts, and the rollups rebuilt by `pulse rollup rebuild` as the product would. With `rawDays`, only
 // the last UTC days from that many days ago on are stored as raw rows and rebuilt; the days before get
-// their 1-hour rollups (device and fleet) computed in SQL from the same readings: what a long-running Pulse
-// holds for reads of a month, at a fraction of the seeding time (no 1-minute rollups for those days).
+// their 1-hour rollups (device, site and fleet) and 1-day ones (device) computed in SQL from the same
+// readings: what a long-running Pulse holds for reads of a month, at a fraction of the seeding time (no
+// 1-minute rollups for those days).
 import { asSuperuser } from '../test/helpers/databases.js';
 import type { Cli } from './pulse-process.js';
 
@@ -73,6 +74,21 @@ export async function seedMonth(month: {
         `INSERT INTO telemetry_fleet_1h (tenant_id, metric, bucket, min, max, sum, count, bool)
          SELECT tenant_id, metric, bucket, min(min), max(max), sum(sum), sum(count), bool_and(bool)
          FROM telemetry_rollup_1h WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3`,
+        [TENANT, new Date(from), new Date(to)],
+      );
+      // Each device's site is 'site-' || (d % 20), as the registry's.
+      await client.query(
+        `INSERT INTO telemetry_site_1h (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
+         SELECT tenant_id, 'site-' || (substring(device_id FROM 5)::int % 20), metric, bucket, min(min), max(max),
+                sum(sum), sum(count), bool_and(bool)
+         FROM telemetry_rollup_1h WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3, 4`,
+        [TENANT, new Date(from), new Date(to)],
+      );
+      await client.query(
+        `INSERT INTO telemetry_rollup_1d (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+         SELECT tenant_id, device_id, metric, date_trunc('day', bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', min(min),
+                max(max), sum(sum), sum(count), (array_agg(last ORDER BY last_time DESC))[1], max(last_time), bool_and(bool)
+         FROM telemetry_rollup_1h WHERE tenant_id = $1 AND bucket >= $2 AND bucket < $3 GROUP BY 1, 2, 3, 4`,
         [TENANT, new Date(from), new Date(to)],
       );
       process.stdout.write(`\r  rollups of ${new Date(from).toISOString().slice(0, 10)}`);

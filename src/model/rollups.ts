@@ -1,7 +1,7 @@
 // Rollups of telemetry (ADR 024): per device, per site (ADR 035) and per tenant (fleet), 1-minute and 1-hour
-// buckets. Built by the rollup worker from telemetry by ingested_at up to a watermark, moved in the same
-// transaction; rebuilt per day from raw rows by `pulse rollup rebuild`; read through the resolution the
-// caller chose (resolution.ts). Booleans count as 0/1 (avg = share of true).
+// buckets, and per device 1-day ones (ADR 036). Built by the rollup worker from telemetry by ingested_at up
+// to a watermark, moved in the same transaction; rebuilt per day from raw rows by `pulse rollup rebuild`;
+// read through the resolution the caller chose (resolution.ts). Booleans count as 0/1 (avg = share of true).
 import type { ServiceTx } from '../db/database.js';
 
 /** The slice of telemetry a statement aggregates: its placeholders start at $1. */
@@ -61,6 +61,12 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
      d1h AS (
        INSERT INTO telemetry_rollup_1h AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
        SELECT tenant_id, device_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
+              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
+     d1d AS (
+       INSERT INTO telemetry_rollup_1d AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+       SELECT tenant_id, device_id, metric, date_bin(interval '1 day', bucket, ${EPOCH}), min(min), max(max), sum(sum),
               sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
        FROM minutes GROUP BY 1, 2, 3, 4
        ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
@@ -192,6 +198,7 @@ export async function rollUpSlice(
 const ROLLUP_TABLES = [
   'telemetry_rollup_1m',
   'telemetry_rollup_1h',
+  'telemetry_rollup_1d',
   'telemetry_fleet_1m',
   'telemetry_fleet_1h',
   'telemetry_site_1m',
@@ -205,6 +212,7 @@ type RollupTable = (typeof ROLLUP_TABLES)[number];
 const SERIES: Record<RollupTable, string[]> = {
   telemetry_rollup_1m: ['tenant_id', 'device_id'],
   telemetry_rollup_1h: ['tenant_id', 'device_id'],
+  telemetry_rollup_1d: ['tenant_id', 'device_id'],
   telemetry_fleet_1m: ['tenant_id', 'metric'],
   telemetry_fleet_1h: ['tenant_id', 'metric'],
   telemetry_site_1m: ['tenant_id', 'metric'],
@@ -298,6 +306,7 @@ export async function pruneExpiredRollups(
     ['telemetry_site_1m', retention.minuteDays],
     ['telemetry_text_1m', retention.minuteDays],
     ['telemetry_rollup_1h', retention.hourDays],
+    ['telemetry_rollup_1d', retention.hourDays],
     ['telemetry_fleet_1h', retention.hourDays],
     ['telemetry_site_1h', retention.hourDays],
     ['telemetry_text_1h', retention.hourDays],

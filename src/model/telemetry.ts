@@ -75,13 +75,18 @@ async function readWatermark(tx: TenantTx): Promise<Date> {
  * rollup worker moved it meanwhile, the read is repeated, so no row is counted in both. These reads are
  * small: parallel workers and JIT compilation would cost more than they save.
  */
-async function atWatermark<T>(tx: TenantTx, read: (tiers: Tiers) => Promise<T>, plan: Plan): Promise<T> {
+async function atWatermark<T>(
+  tx: TenantTx,
+  read: (tiers: Tiers) => Promise<T>,
+  plan: Plan,
+  options: { wholeDays?: boolean } = {},
+): Promise<T> {
   await tx.query(`SET LOCAL max_parallel_workers_per_gather = 0`);
   // Their estimated cost over a month of partitions crosses jit_above_cost: compiling took 100 ms of 105.
   await tx.query(`SET LOCAL jit = off`);
   for (let attempt = 1; ; attempt += 1) {
     const watermark = await readWatermark(tx);
-    const result = await read(tiers(plan, watermark));
+    const result = await read(tiers(plan, watermark, options.wholeDays));
     if (attempt >= 5 || (await readWatermark(tx)).getTime() === watermark.getTime()) return result;
   }
 }
@@ -89,29 +94,47 @@ async function atWatermark<T>(tx: TenantTx, read: (tiers: Tiers) => Promise<T>, 
 const floorTo = (date: Date, seconds: number) =>
   new Date(Math.floor(date.getTime() / (seconds * 1000)) * seconds * 1000);
 
+const ceilTo = (date: Date, seconds: number) => new Date(Math.ceil(date.getTime() / (seconds * 1000)) * seconds * 1000);
+const DAY_SECONDS = 86_400;
+
 /**
- * Where a window's data comes from: rollup tables over time ranges, then raw rows from `rawFrom` on, and
- * before it the raw rows ingested after the watermark (late or backfilled: not rolled up yet). A 1-hour plan
- * reads 1-hour buckets up to the watermark's hour, then 1-minute buckets up to its minute; a 1-minute plan
- * 1-minute buckets up to its minute; a raw plan raw rows only.
+ * Where a window's data comes from: rollup tables over time ranges, each from where the one before ends,
+ * then raw rows from `rawFrom` on, and before it the raw rows ingested after the watermark (late or
+ * backfilled: not rolled up yet). A 1-hour plan reads 1-hour buckets up to the watermark's hour, then
+ * 1-minute buckets up to its minute; a 1-minute plan 1-minute buckets up to its minute; a raw plan raw rows
+ * only. With `wholeDays` (a statistic over the window of devices' own rollups, not a series) a 1-hour plan
+ * reads the window's whole days, up to the watermark's, from the 1-day rollups, and its hours before and
+ * after them from the 1-hour ones.
  */
 interface Tiers {
-  rollups: { resolution: '1m' | '1h'; until: Date | undefined }[];
+  rollups: { resolution: '1m' | '1h' | '1d'; until: Date }[];
   rawFrom: Date | undefined;
   watermark: Date;
 }
 
-function tiers(plan: Plan, watermark: Date): Tiers {
+function tiers(plan: Plan, watermark: Date, wholeDays = false): Tiers {
   if (plan.resolution === 'raw') return { rollups: [], rawFrom: undefined, watermark };
   const minute = floorTo(watermark, 60);
-  const rollups: Tiers['rollups'] =
-    plan.resolution === '1h'
-      ? [
-          { resolution: '1h', until: floorTo(watermark, 3600) },
-          { resolution: '1m', until: minute },
-        ]
-      : [{ resolution: '1m', until: minute }];
-  return { rollups, rawFrom: minute, watermark };
+  if (plan.resolution === '1m') return { rollups: [{ resolution: '1m', until: minute }], rawFrom: minute, watermark };
+  const hour = floorTo(watermark, 3600);
+  const hours: Tiers['rollups'] = [
+    { resolution: '1h', until: hour },
+    { resolution: '1m', until: minute },
+  ];
+  if (!wholeDays) return { rollups: hours, rawFrom: minute, watermark };
+  // Never past the watermark's hour, and each tier's end at or after the one before (an empty range).
+  const firstDay = new Date(Math.min(ceilTo(plan.start, DAY_SECONDS).getTime(), hour.getTime()));
+  const lastDay = new Date(
+    Math.max(
+      firstDay.getTime(),
+      Math.min(floorTo(watermark, DAY_SECONDS).getTime(), floorTo(plan.end, DAY_SECONDS).getTime()),
+    ),
+  );
+  const days: Tiers['rollups'] = [
+    { resolution: '1h', until: firstDay },
+    { resolution: '1d', until: lastDay },
+  ];
+  return { rollups: [...days, ...hours], rawFrom: minute, watermark };
 }
 
 /**
@@ -283,6 +306,8 @@ export function groupedSummary(tx: TenantTx, plan: Plan, grouping: Pick<SeriesQu
       return rows;
     },
     plan,
+    // Only devices' own rollups have days.
+    { wholeDays: grouping.groups !== undefined },
   );
 }
 

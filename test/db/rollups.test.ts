@@ -11,6 +11,7 @@ import { pruneExpiredRollups, rebuildDay, rollUpSlice, rollupHorizon, rollupStat
 import { rebuildProgressLine } from '../../src/app/cli/data.js';
 import { daysToRebuild, rebuildRollups } from '../../src/model/rollup-rebuild.js';
 import { createTestDatabase, ENGINES, type TestDatabase } from '../helpers/databases.js';
+import { waitFor } from '../helpers/wait.js';
 
 const HOUR = 3_600_000;
 /** Devices d-0 and d-2 send from site north, the others from south. */
@@ -47,7 +48,8 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
       const horizon = await database.db.withService((tx) => rollupHorizon(tx, 0));
       const slice = (await database.db.withService((tx) => rollUpSlice(tx, horizon, sliceSeconds)))!;
       messages += slice.messages;
-      if (slice.caughtUp) return messages;
+      // The horizon is read in milliseconds: rows of its last microseconds are the next slice's.
+      if (slice.caughtUp && slice.messages === 0) return messages;
     }
   };
   const query = async <R extends object>(sql: string, params: unknown[] = []) =>
@@ -139,6 +141,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
 
     expectSame(await rolled('telemetry_rollup_1m', 'device_id'), await raw('1 minute', 'device_id'));
     expectSame(await rolled('telemetry_rollup_1h', 'device_id'), await raw('1 hour', 'device_id'));
+    expectSame(await rolled('telemetry_rollup_1d', 'device_id'), await raw('1 day', 'device_id'));
     expectSame(await rolled('telemetry_site_1m', 'site_id'), await raw('1 minute', 'site_id'));
     expectSame(await rolled('telemetry_site_1h', 'site_id'), await raw('1 hour', 'site_id'));
     expectSame(await rolled('telemetry_fleet_1m', null), await raw('1 minute', null));
@@ -290,6 +293,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     await query(`DELETE FROM telemetry_fleet_1m`);
     await query(`UPDATE telemetry_site_1h SET count = count + 1000`);
     await query(`DELETE FROM telemetry_site_1m`);
+    await query(`UPDATE telemetry_rollup_1d SET min = min - 1000`);
     const days = await query<{ day: string }>(
       `SELECT DISTINCT (time AT TIME ZONE 'UTC')::date::text AS day FROM telemetry ORDER BY 1`,
     );
@@ -301,6 +305,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     expectSame(await rolled('telemetry_fleet_1m', null), await raw('1 minute', null));
     expectSame(await rolled('telemetry_site_1h', 'site_id'), await raw('1 hour', 'site_id'));
     expectSame(await rolled('telemetry_site_1m', 'site_id'), await raw('1 minute', 'site_id'));
+    expectSame(await rolled('telemetry_rollup_1d', 'device_id'), await raw('1 day', 'device_id'));
     expect((await database.db.withService(rollupState)).rebuild_done_through).toBe(days.at(-1)!.day);
     // A manual fix took a device's newest messages away: rebuilding their day finds its newest buckets again.
     await query(
@@ -318,8 +323,15 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
        SELECT 'ru-a', 'old', 'temp_c', now() - make_interval(days => 100) + make_interval(mins => g), 1, 1, 1, 1, 1, now()
        FROM generate_series(1, 25) g`,
     );
-    expect(await pruneExpiredRollups(database.db, { minuteDays: 90, hourDays: 730 }, 10)).toBe(25);
+    // Days are kept as long as hours.
+    await query(
+      `INSERT INTO telemetry_rollup_1d (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time)
+       SELECT 'ru-a', 'old', 'temp_c', now() - make_interval(days => d), 1, 1, 1, 1, 1, now()
+       FROM generate_series(728, 733) d`,
+    );
+    expect(await pruneExpiredRollups(database.db, { minuteDays: 90, hourDays: 730 }, 10)).toBe(29);
     expect(await query(`SELECT 1 FROM telemetry_rollup_1m WHERE device_id = 'old'`)).toEqual([]);
+    expect(await query(`SELECT 1 FROM telemetry_rollup_1d WHERE device_id = 'old'`)).toHaveLength(2);
   });
 
   it('rebuilds from --since day by day, resumes where an interrupted run stopped, and counts every row once', async () => {
@@ -363,6 +375,7 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
     for (const table of [
       'telemetry_rollup_1m',
       'telemetry_rollup_1h',
+      'telemetry_rollup_1d',
       'telemetry_fleet_1m',
       'telemetry_fleet_1h',
       'telemetry_site_1m',
@@ -374,5 +387,94 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
       );
       expect(seen.rows).toEqual([{ tenant_id: 'ru-b' }]);
     }
+  });
+
+  it('rebuilds text rollups equal to what the worker built, last value and changes per bucket, and prunes expired ones', async () => {
+    // Two doors sampled every 20 s for three hours across a UTC midnight, stored in two batches: the worker
+    // compares the second batch's first samples with the values it rolled up before.
+    const midnight = new Date();
+    midnight.setUTCHours(0, 0, 0, 0);
+    const start = midnight.getTime() - 5 * 24 * HOUR - 90 * 60_000;
+    const doors: Record<string, string> = { 'door-1': 'closed', 'door-2': 'closed' };
+    const rows = Array.from({ length: 540 }, (_, i) => {
+      const device = i % 2 === 0 ? 'door-1' : 'door-2';
+      if (next() > 0.7) doors[device] = doors[device] === 'open' ? 'closed' : 'open';
+      const metrics = { door: doors[device]!, mode: next() > 0.9 ? 'DEFROST' : 'COOL', temp_c: 4 };
+      const time = new Date(start + Math.floor(i / 2) * 40_000 + (i % 2) * 20_000);
+      return {
+        message: {
+          time,
+          tenant_id: 'ru-t',
+          device_id: device,
+          site_id: 'north',
+          msg_type: 'telemetry',
+          seq: i,
+          metrics,
+        },
+        metricsJson: JSON.stringify(metrics),
+      };
+    });
+    // The horizon comes back in milliseconds: rows stored in its last millisecond wait for the next slice.
+    const rolledUpThrough = async (count: number) =>
+      waitFor(async () => {
+        await catchUp();
+        const [rolled] = await query<{ n: number }>(
+          `SELECT COALESCE(sum(count), 0)::int AS n FROM telemetry_fleet_1h WHERE tenant_id = 'ru-t' AND metric = '#messages'`,
+        );
+        return rolled!.n === count;
+      });
+    await store(rows.slice(0, 250));
+    await rolledUpThrough(250);
+    await store(rows.slice(250));
+    await rolledUpThrough(540);
+
+    const rawText = (width: string) =>
+      query<Record<string, unknown>>(
+        `SELECT tenant_id, device_id, metric, date_bin(interval '${width}', time, timestamptz '1970-01-01 00:00:00+00') AS bucket,
+                (array_agg(v ORDER BY time))[1] AS first, (array_agg(v ORDER BY time DESC))[1] AS last,
+                count(*) FILTER (WHERE previous <> v)::int AS changes, count(*)::int AS count
+         FROM (SELECT t.tenant_id, t.device_id, m.key AS metric, t.time, m.value #>> '{}' AS v,
+                      lag(m.value #>> '{}') OVER (PARTITION BY t.tenant_id, t.device_id, m.key ORDER BY t.time) AS previous
+               FROM telemetry t CROSS JOIN LATERAL jsonb_each(t.metrics) AS m(key, value)
+               WHERE t.tenant_id = 'ru-t' AND t.msg_type = 'telemetry' AND jsonb_typeof(m.value) = 'string') x
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
+      );
+    const textRolled = (table: string) =>
+      query<Record<string, unknown>>(
+        `SELECT tenant_id, device_id, metric, bucket, first, last, changes, count, first_time, last_time FROM ${table}
+         WHERE tenant_id = 'ru-t' ORDER BY 1, 2, 3, 4`,
+      );
+    const built1m = await textRolled('telemetry_text_1m');
+    const built1h = await textRolled('telemetry_text_1h');
+    expectSame(built1m, await rawText('1 minute'));
+    expectSame(built1h, await rawText('1 hour'));
+    expect(built1h.reduce((sum, row) => sum + (row.changes as number), 0)).toBeGreaterThan(20);
+
+    await query(`UPDATE telemetry_text_1m SET changes = changes + 100, last = 'stale' WHERE tenant_id = 'ru-t'`);
+    await query(`DELETE FROM telemetry_text_1h WHERE tenant_id = 'ru-t'`);
+    const days = await query<{ day: string }>(
+      `SELECT DISTINCT (time AT TIME ZONE 'UTC')::date::text AS day FROM telemetry WHERE tenant_id = 'ru-t' ORDER BY 1`,
+    );
+    expect(days).toHaveLength(2);
+    for (const { day } of days) await database.db.withService((tx) => rebuildDay(tx, day, days[0]!.day));
+    expect(await textRolled('telemetry_text_1m')).toEqual(built1m);
+    expect(await textRolled('telemetry_text_1h')).toEqual(built1h);
+
+    // Past retention: 100-day-old minutes and 800-day-old hours go; 100-day-old hours stay.
+    const old = (table: string, days: number, count: number) =>
+      query(
+        `INSERT INTO ${table} (tenant_id, device_id, metric, bucket, first, first_time, last, last_time, changes, count)
+         SELECT 'ru-t', 'old', 'door', date_bin(interval '1 hour', now() - make_interval(days => ${days}), timestamptz '1970-01-01 00:00:00+00') - make_interval(hours => g),
+                'open', now(), 'closed', now(), 1, 2
+         FROM generate_series(1, ${count}) g`,
+      );
+    await old('telemetry_text_1m', 100, 7);
+    await old('telemetry_text_1h', 800, 3);
+    await old('telemetry_text_1h', 100, 2);
+    expect(await pruneExpiredRollups(database.db, { minuteDays: 90, hourDays: 730 }, 4)).toBe(10);
+    const left = async (table: string) =>
+      (await query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE device_id = 'old'`))[0]!.n;
+    expect([await left('telemetry_text_1m'), await left('telemetry_text_1h')]).toEqual([0, 2]);
+    expect(await textRolled('telemetry_text_1m')).toEqual(built1m);
   });
 });
