@@ -6,6 +6,7 @@ import { Layout, RequireRole } from './components/Layout';
 import { Skeleton } from './components/ui';
 import { initAuth, isCustomer, isOperator, signIn, useAuth } from './lib/auth';
 import { startLive } from './lib/live';
+import { prefetchSharedDashboard } from './lib/shared-dashboard';
 import './index.css';
 
 const page = (load: () => Promise<{ default: React.ComponentType }>) => {
@@ -114,11 +115,16 @@ const queryClient = new QueryClient({
 /** A dashboard's share link is read without signing in. */
 const SHARED_PATH = '/app/shared/';
 let sharedRouter: ReturnType<typeof createBrowserRouter> | undefined;
-const sharedDashboardRouter = () =>
-  (sharedRouter ??= createBrowserRouter(
+const sharedDashboardRouter = () => {
+  if (!sharedRouter) {
+    const [token = ''] = window.location.pathname.slice(SHARED_PATH.length).split('/');
+    prefetchSharedDashboard(queryClient, decodeURIComponent(token), new URLSearchParams(window.location.search));
+  }
+  return (sharedRouter ??= createBrowserRouter(
     [{ path: '/shared/:token', element: page(() => import('./pages/customer/DashboardsShared')) }],
     { basename: '/app' },
   ));
+};
 
 function App() {
   const { session, ready, error, signInAt } = useAuth();

@@ -15,6 +15,42 @@ export interface Variables {
   device?: string;
 }
 
+/** What a dashboard view keeps in its URL ('' when absent). */
+export const VIEW_PARAMS = { from: '', to: '', site: '', tag: '', device: '', refresh: '', live: '' };
+export type ViewParams = typeof VIEW_PARAMS;
+export type TimeRange = { from: string; to: string };
+
+/** The variables' values the URL holds. */
+export const variablesOf = (params: Pick<ViewParams, 'site' | 'tag' | 'device'>): Variables => ({
+  ...(params.site && { site: params.site }),
+  ...(params.tag && { tag: params.tag }),
+  ...(params.device && { device: params.device }),
+});
+
+/**
+ * The range a data call asks for: the URL's; null when it names none — the server reads the dashboard's
+ * own, so the call need not wait for the definition; undefined (wait) when it names one end only and the
+ * definition, which gives the other, is not there yet.
+ */
+export function requestedRange(params: Pick<ViewParams, 'from' | 'to'>, own: TimeRange | undefined) {
+  if (!params.from && !params.to) return null;
+  if (params.from && params.to) return { from: params.from, to: params.to };
+  return own && { from: params.from || own.from, to: params.to || own.to };
+}
+
+/** The one query of every widget's data: `key` names the dashboard (and a draft being edited). */
+export function dashboardDataQuery(
+  key: unknown[],
+  time: TimeRange | null,
+  variables: Variables,
+  fetchData: (body: { time?: TimeRange; variables: Variables }) => Promise<DashboardData>,
+) {
+  return {
+    queryKey: ['dashboard-data', ...key, time, variables],
+    queryFn: () => fetchData({ ...(time && { time }), variables }),
+  };
+}
+
 /** Ranges offered in the picker, relative to now. */
 export const RELATIVE_RANGES = [
   ['now-1h', 'Last hour'],

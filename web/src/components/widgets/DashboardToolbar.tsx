@@ -5,13 +5,15 @@
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect } from 'react';
 import {
+  dashboardDataQuery,
   isoToLocal,
   localToIso,
   RELATIVE_RANGES,
+  requestedRange,
+  variablesOf,
+  VIEW_PARAMS,
   type Choices,
-  type DashboardData,
   type DashboardDocument,
-  type Variables,
 } from '../../lib/dashboards';
 import { refetchSoon } from '../../lib/live-queries';
 import { useUrlParams } from '../../lib/url-params';
@@ -26,28 +28,17 @@ const REFRESH_CHOICES = [
 
 /** The view's state from the URL, with the dashboard's own range and refresh as defaults. */
 export function useDashboardState(definition: DashboardDocument | undefined) {
-  const [params, setParams] = useUrlParams({
-    from: '',
-    to: '',
-    site: '',
-    tag: '',
-    device: '',
-    refresh: '',
-    live: '',
-  });
+  const [params, setParams] = useUrlParams(VIEW_PARAMS);
   const time = {
     from: params.from || definition?.time.from || 'now-24h',
     to: params.to || definition?.time.to || 'now',
   };
-  const variables: Variables = {
-    ...(params.site && { site: params.site }),
-    ...(params.tag && { tag: params.tag }),
-    ...(params.device && { device: params.device }),
-  };
+  const variables = variablesOf(params);
   const refreshSeconds = Number(params.refresh || definition?.refresh_seconds || 0);
-  return { params, setParams, time, variables, refreshSeconds, live: params.live === '1' };
+  const requestTime = requestedRange(params, definition?.time);
+  return { params, setParams, time, requestTime, variables, refreshSeconds, live: params.live === '1' };
 }
-type DashboardState = ReturnType<typeof useDashboardState>;
+export type DashboardState = ReturnType<typeof useDashboardState>;
 
 /**
  * What live mode listens to: `follow` calls `again` whenever what the widgets show may have changed, and
@@ -62,14 +53,16 @@ export interface LiveSource {
 export function useDashboardData(
   key: unknown[],
   state: DashboardState,
-  fetchData: (body: { time: { from: string; to: string }; variables: Variables }) => Promise<DashboardData>,
+  fetchData: Parameters<typeof dashboardDataQuery>[3],
   live: LiveSource,
 ) {
   const client = useQueryClient();
-  const queryKey = ['dashboard-data', ...key, state.time, state.variables];
+  const { requestTime } = state;
+  const { queryKey, queryFn } = dashboardDataQuery(key, requestTime ?? null, state.variables, fetchData);
   const query = useQuery({
     queryKey,
-    queryFn: () => fetchData({ time: state.time, variables: state.variables }),
+    queryFn,
+    enabled: requestTime !== undefined,
     refetchInterval: state.refreshSeconds > 0 ? state.refreshSeconds * 1000 : false,
     placeholderData: (previous) => previous,
   });
@@ -81,6 +74,7 @@ export function useDashboardData(
   }, [state.live, live.key, queryKeyText, client]);
   return query;
 }
+export type DashboardDataQuery = ReturnType<typeof useDashboardData>;
 
 /** One end of an absolute range: a local date and time, kept as an ISO instant. */
 function InstantInput({ label, value, onChange }: { label: string; value: string; onChange: (iso: string) => void }) {

@@ -8,10 +8,12 @@ import {
   DashboardToolbar,
   useDashboardData,
   useDashboardState,
+  type DashboardDataQuery,
+  type DashboardState,
   type LiveSource,
 } from '../../components/widgets/DashboardToolbar';
 import { ErrorBox, Loaded } from '../../components/ui';
-import { api, unwrap } from '../../lib/api';
+import { sharedDashboardData, sharedDashboardQuery } from '../../lib/shared-dashboard';
 import type { Answer } from '../../lib/types';
 
 type Shared = Answer<'/api/shared-dashboards/{token}'>;
@@ -33,17 +35,7 @@ function linkEvents(token: string, device: string | undefined, gone: () => void)
   };
 }
 
-function SharedBoard({ token, shared }: { token: string; shared: Shared }) {
-  const client = useQueryClient();
-  const state = useDashboardState(shared.definition);
-  const data = useDashboardData(
-    ['shared', token],
-    state,
-    (body) => unwrap(api.POST('/api/shared-dashboards/{token}/data', { params: { path: { token } }, body })),
-    linkEvents(token, state.variables.device, () => {
-      void client.invalidateQueries({ queryKey: ['shared-dashboard', token] });
-    }),
-  );
+function SharedBoard({ shared, state, data }: { shared: Shared; state: DashboardState; data: DashboardDataQuery }) {
   return (
     <div className="space-y-3">
       <h1 className="text-xl font-semibold">{shared.definition.name}</h1>
@@ -56,14 +48,21 @@ function SharedBoard({ token, shared }: { token: string; shared: Shared }) {
 
 export default function DashboardsShared() {
   const { token = '' } = useParams();
-  const shared = useQuery({
-    queryKey: ['shared-dashboard', token],
-    queryFn: () => unwrap(api.GET('/api/shared-dashboards/{token}', { params: { path: { token } } })),
-    retry: false,
-  });
+  const client = useQueryClient();
+  const shared = useQuery(sharedDashboardQuery(token));
+  const state = useDashboardState(shared.data?.definition);
+  // Asked for beside the definition, not after it (and started as the app starts: prefetchSharedDashboard).
+  const data = useDashboardData(
+    ['shared', token],
+    state,
+    sharedDashboardData(token),
+    linkEvents(token, state.variables.device, () => {
+      void client.invalidateQueries({ queryKey: ['shared-dashboard', token] });
+    }),
+  );
   return (
     <main className="min-h-screen p-3" data-testid="shared-dashboard">
-      <Loaded query={shared}>{(answer) => <SharedBoard token={token} shared={answer} />}</Loaded>
+      <Loaded query={shared}>{(answer) => <SharedBoard shared={answer} state={state} data={data} />}</Loaded>
     </main>
   );
 }

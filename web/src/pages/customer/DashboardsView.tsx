@@ -143,8 +143,13 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const id = view.dashboard_id;
   const path = { dashboard_id: id };
   const data = useDashboardData(
-    // A widget moved or resized reads the same data: its place is not part of the key.
-    [id, draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved'],
+    // A widget moved or resized reads the same data: its place is not part of the key. The saved range is
+    // (the call asks for it only when the URL names none).
+    [
+      id,
+      view.definition.time,
+      draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved',
+    ],
     state,
     (body) =>
       unwrap(
