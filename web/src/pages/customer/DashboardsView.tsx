@@ -17,7 +17,11 @@ import { CopyButton, ErrorBox, Field, Loaded, Modal, Page } from '../../componen
 import { api, download, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import {
+  dashboardDataQuery,
   newWidgetId,
+  requestedRange,
+  variablesOf,
+  VIEW_PARAMS,
   WIDGET_TEMPLATES,
   WIDGET_TYPE_NAMES,
   type DashboardDocument,
@@ -26,6 +30,7 @@ import {
   type WidgetType,
 } from '../../lib/dashboards';
 import { dateTime } from '../../lib/format';
+import { useUrlParams } from '../../lib/url-params';
 import { subscribeAlerts, subscribeDevice } from '../../lib/live';
 
 /** The devices a dashboard's widgets name (the device variable's value for $device): what live mode follows. */
@@ -130,6 +135,17 @@ function Shares({ dashboardId }: { dashboardId: string }) {
   );
 }
 
+/** A dashboard's data call: for its saved widgets, or for `widgets` being edited. */
+const dataOf =
+  (dashboardId: string, widgets?: Widget[]): Parameters<typeof dashboardDataQuery>[3] =>
+  (body) =>
+    unwrap(
+      api.POST('/customer/dashboards/{dashboard_id}/data', {
+        params: { path: { dashboard_id: dashboardId } },
+        body: { ...body, ...(widgets && { widgets }) },
+      }),
+    );
+
 function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean }) {
   const admin = useAuth((s) => s.session?.role === 'customer_admin');
   const client = useQueryClient();
@@ -143,26 +159,17 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const id = view.dashboard_id;
   const path = { dashboard_id: id };
   const data = useDashboardData(
-    // A widget moved or resized reads the same data: its place is not part of the key. The saved range is
-    // (the call asks for it only when the URL names none).
-    [
-      id,
-      view.definition.time,
-      draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved',
-    ],
+    // A widget moved or resized reads the same data: its place is not part of the key.
+    [id, draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved'],
     state,
-    (body) =>
-      unwrap(
-        api.POST('/customer/dashboards/{dashboard_id}/data', {
-          params: { path },
-          body: { ...body, ...(draft && { widgets: draft.widgets }) },
-        }),
-      ),
+    dataOf(id, draft?.widgets),
     liveSocket(watchedDevices(definition.widgets, state.variables.device)),
   );
   const done = (answer: DashboardView) => {
     client.setQueryData(['dashboard', answer.dashboard_id], answer);
     void client.invalidateQueries({ queryKey: ['dashboards'] });
+    // The saved data was read for the saved widgets and range.
+    void client.invalidateQueries({ queryKey: ['dashboard-data', answer.dashboard_id] });
   };
   const save = useMutation({
     mutationFn: (document: DashboardDocument) =>
@@ -375,6 +382,15 @@ export default function DashboardsView({ kiosk = false }: { kiosk?: boolean }) {
     queryFn: () =>
       unwrap(api.GET('/customer/dashboards/{dashboard_id}', { params: { path: { dashboard_id: dashboardId } } })),
   });
+  // Its data is asked for beside it, not after it, when the URL alone says what to ask for (once: the
+  // page's own query takes over).
+  const client = useQueryClient();
+  const [params] = useUrlParams(VIEW_PARAMS);
+  const time = requestedRange(params, undefined);
+  if (time !== undefined) {
+    const saved = dashboardDataQuery([dashboardId, 'saved'], time, variablesOf(params), dataOf(dashboardId));
+    if (!client.getQueryState(saved.queryKey)) void client.prefetchQuery(saved);
+  }
   return (
     <Loaded query={view}>{(answer) => <DashboardPage key={answer.dashboard_id} view={answer} kiosk={kiosk} />}</Loaded>
   );
