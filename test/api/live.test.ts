@@ -1,5 +1,6 @@
 // WebSocket /api/v2/ws on PostgreSQL with the embedded broker: authentication and its close codes,
-// telemetry pushed as ingest accepts it, alert changes as they happen, and nothing across tenants.
+// telemetry (numbers, text states, positions) pushed as ingest accepts it, alert changes as they happen,
+// and nothing across tenants.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -118,6 +119,26 @@ describe('WebSocket /api/v2/ws', () => {
     );
     expect(await client.next('telemetry', (f) => f.data.seq === 8)).toMatchObject({
       data: { metrics: { temp_c: 23 } },
+    });
+    client.send({ action: 'unsubscribe', type: 'device', device_id: 'a-1' });
+    await client.next('unsubscribed');
+  });
+
+  it('pushes text states and positions in the frame as the device sent them, beside numbers', async () => {
+    const client = await open(`?token=${tokens.a}`);
+    await client.next('authenticated');
+    client.send({ action: 'subscribe', type: 'device', device_id: 'a-1' });
+    await client.next('subscribed');
+    const metrics = { temp_c: 4.5, door: 'open', position: { lat: 52.37, lon: 4.895, alt: 3, acc: 8 } };
+    await publisher.publishAsync(
+      'tenant/tenant-a/device/a-1/telemetry',
+      JSON.stringify({ site_id: 's', provision_token: deviceToken, seq: 9, metrics }),
+      { qos: 0 },
+    );
+    expect(await client.next('telemetry', (f) => f.data.seq === 9)).toEqual({
+      type: 'telemetry',
+      device_id: 'a-1',
+      data: { timestamp: expect.any(String), metrics, seq: 9 },
     });
     client.send({ action: 'unsubscribe', type: 'device', device_id: 'a-1' });
     await client.next('unsubscribed');

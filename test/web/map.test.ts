@@ -1,11 +1,12 @@
 // Positions and text states in the web app (issue 31), in Debian's Chromium against a real Pulse whose
-// devices post telemetry over HTTP: the fleet map draws the country outlines shipped with the app and asks
-// nothing of any host but Pulse, every device sits at its last position coloured by its status, two devices
-// close together form a cluster that splits when clicked, and a device's popup leads to its page; that page
-// shows a state timeline per text metric (segments with their times on hover, the latest value as text)
-// beside the charts of its numbers, and its track as a line. With MAP_TILE_URL the tiles (allowed by the
-// CSP) go above the outlines, credited. The pages fit a phone and a desktop; screenshots go under
-// test-results/screenshots/.
+// devices post telemetry over HTTP, the truck over MQTT too: the fleet map draws the country outlines shipped
+// with the app and asks nothing of any host but Pulse, every device sits at its last position coloured by
+// its status, two devices close together form a cluster that splits when clicked, and a device's popup
+// leads to its page; that page shows a state timeline per text metric (segments with their times on hover,
+// the latest value as text) beside the charts of its numbers, and its track as a line, all following live
+// readings. With MAP_TILE_URL the tiles (allowed by the CSP) go above the outlines, credited. The pages fit
+// a phone and a desktop; screenshots go under test-results/screenshots/.
+import mqtt from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nav, overflows, shot, signIn as signInAs, type SignInOptions } from '../helpers/browser.js';
@@ -34,6 +35,7 @@ const PLACES = {
   paris: { lat: 48.8566, lon: 2.3522 },
   northSea: { lat: 56.0, lon: 3.0 },
   copenhagen: { lat: 55.676, lon: 12.568 },
+  saintDenis: { lat: 48.9362, lon: 2.3574 },
 };
 /** Who is where, each device's status once set up, and its site. */
 const DEVICES = [
@@ -57,19 +59,22 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
   let pulse: TestPlatform;
   let browser: Browser;
   let origin: string;
+  let publisher: mqtt.MqttClient;
+  let tokens: Map<string, string>;
   const users: Record<string, string> = {};
   const call = callerFor(() => pulse, users);
 
   beforeAll(async () => {
     // A device stays ONLINE for the whole test; one heard of only 15 minutes ago is STALE.
-    pulse = await startTestPlatform('postgres', {
-      API_RATE_LIMIT: '100000',
-      FLUSH_INTERVAL_MS: '50',
-      HEARTBEAT_STALE_SECONDS: '600',
-    });
+    pulse = await startTestPlatform(
+      'postgres',
+      { API_RATE_LIMIT: '100000', FLUSH_INTERVAL_MS: '50', HEARTBEAT_STALE_SECONDS: '600' },
+      undefined,
+      { embeddedBroker: true },
+    );
     origin = `http://localhost:${pulse.httpPort}`;
     await pulse.call('/operator/tenants', { json: { tenant_id: TENANT, name: TENANT } });
-    const tokens = await provisionDevices(
+    tokens = await provisionDevices(
       pulse.base,
       TEST_ADMIN_KEY,
       DEVICES.map(({ device_id, site_id }) => ({ tenant_id: TENANT, device_id, site_id })),
@@ -97,15 +102,21 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
       [0.1, 'closed'],
     ] as const)
       await post('fridge-1', minutes, { door, temp_c: 4 + minutes / 10, position: PLACES.munich });
+    // The truck's first reading comes over HTTP, the next two over MQTT: the map, band and track show both.
+    await post('truck-1', 50, { position: PLACES.lyon, mode: 'DRIVING', speed_kmh: 80 });
+    publisher = await mqtt.connectAsync(pulse.mqttUrl!);
     for (const [minutes, position, mode] of [
-      [50, PLACES.lyon, 'DRIVING'],
       [35, PLACES.dijon, 'RESTING'],
       [0.1, PLACES.paris, 'DRIVING'],
     ] as const)
-      await post('truck-1', minutes, { position, mode, speed_kmh: 80 });
+      await publishTruck({ ts: minutesAgo(minutes), metrics: { position, mode, speed_kmh: 80 } });
     await post('buoy-1', 15, { position: PLACES.northSea, wave_m: 1.5 });
     await post('old-1', 0.1, { position: PLACES.copenhagen });
     await waitFor(async () => (await call('admin', '/api/v2/fleet/positions')).body.devices.length === 6, 15_000);
+    await waitFor(
+      async () => (await call('admin', '/api/v2/devices/truck-1/track?hours=1')).body.points.length === 3,
+      15_000,
+    );
     expect((await call('admin', '/customer/devices/revoke', 'POST', { device_ids: ['old-1'] })).status).toBe(200);
     const statuses = async () =>
       Object.fromEntries(
@@ -121,9 +132,20 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
+    await publisher?.endAsync();
     await pulse?.close();
   });
 
+  let truckSeq = 0;
+  /** The truck's telemetry over MQTT (the embedded broker), as a device sends it. */
+  const publishTruck = async (message: { ts: string; metrics: object }) => {
+    truckSeq += 1;
+    await publisher.publishAsync(
+      `tenant/${TENANT}/device/truck-1/telemetry`,
+      JSON.stringify({ site_id: 'road', provision_token: tokens.get(`${TENANT}/truck-1`), seq: truckSeq, ...message }),
+      { qos: 1 },
+    );
+  };
   const signIn = (options: SignInOptions) => signInAs(browser, origin, ADMIN, options);
   const expectFits = async (page: Page, name: string) => {
     await shot(page, name);
@@ -165,6 +187,11 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
         expect(await computed(marker, 'background-color'), device_id).toEqual([STATUS_RGB[status]]);
       }
       expect(await page.getByTestId('map-device').count()).toBe(4);
+      // The truck's last reading, over MQTT, put it in Paris: north of the fridge in Munich (Lyon and Dijon,
+      // where its earlier readings had it, are south).
+      const y = async (device: string) =>
+        (await page.locator(`[data-testid=map-device][data-device="${device}"]`).boundingBox())!.y;
+      expect(await y('truck-1')).toBeLessThan(await y('fridge-1'));
       expect(await page.getByTestId('map-legend').textContent()).toBe('ONLINE 4STALE 1OFFLINE 0REVOKED 1');
       await shot(page, 'map-fleet-1440');
 
@@ -252,6 +279,41 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
       await page.context().close();
     }
   });
+
+  it(
+    'follows a text state and a position the device publishes while its page is open, without a reload',
+    { timeout: 60_000 },
+    async () => {
+      const page = await signIn(DESKTOP);
+      const frames: string[] = [];
+      page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+      await page.goto(`${origin}/app/devices/truck-1`);
+      const mode = page.getByTestId('states-mode');
+      const track = page.getByTestId('track-position');
+      await mode.getByTestId('state-segment').first().waitFor();
+      await track.getByText('3 positions').waitFor();
+      // The page's socket watches the truck before it publishes.
+      await waitFor(() => frames.some((frame) => frame.includes('"subscribed"') && frame.includes('"truck-1"')));
+
+      await publishTruck({ ts: new Date().toISOString(), metrics: { mode: 'PARKED', position: PLACES.saintDenis } });
+      // Sooner than the page refetches anything (10 s, 30 s): the live frame brought them.
+      const soon = { timeout: 5000 };
+      await mode.getByTestId('latest-state').getByText('PARKED', { exact: true }).waitFor(soon);
+      const parked = mode.locator('[data-testid=state-segment][data-value=PARKED]');
+      await parked.waitFor(soon);
+      expect(
+        await mode
+          .getByTestId('state-segment')
+          .evaluateAll((segments) => segments.map((segment) => segment.getAttribute('data-value'))),
+      ).toEqual(['DRIVING', 'RESTING', 'DRIVING', 'PARKED']);
+      // The state in force grows as time passes.
+      await waitFor(async () => (await parked.boundingBox())!.width > 0, 5000);
+      await track.getByText('4 positions').waitFor(soon);
+      expect((await track.locator('path.track-line').getAttribute('d'))?.match(/[ML]/g)).toEqual(['M', 'L', 'L', 'L']);
+      await shot(page, 'map-device-live-1440');
+      await page.context().close();
+    },
+  );
 });
 
 describe('map tiles from MAP_TILE_URL in Chromium', () => {

@@ -2,7 +2,8 @@
 // scoped to a tag and a silence scoped to an attribute made through the forms are what the API then holds,
 // and their lists say them in words; a device page shows what the device reported of itself beside what
 // people set; the dashboard's fleet chart grouped by site draws one line per site; a fleet job picking a
-// tag counts the devices that carry it; the forms fit a 390 px phone. Screenshots go under
+// tag counts the devices that carry it; the forms fit a 390 px phone; a tag and an attribute set in a
+// device's form filter the devices list, the filters kept in its URL. Screenshots go under
 // test-results/screenshots/.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -219,6 +220,52 @@ describe('device scopes, reported attributes, grouped fleet charts and tag-picke
     await page.getByRole('button', { name: 'New silence' }).click();
     await fits('New silence', 'Start silence');
     await shot(page, 'phone-silence-form');
+    await page.context().close();
+  });
+
+  it('filters the devices list by a tag and an attribute set in the device form, the filters kept in the URL', async () => {
+    const page = await open('/devices/pump-1');
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const form = page.getByRole('form', { name: 'Edit device' });
+    await form.getByLabel('Add tag').fill('Cold-Chain');
+    await form.getByLabel('Add tag').press('Enter');
+    await form.getByRole('button', { name: 'Remove cold-chain' }).waitFor();
+    await form.getByRole('button', { name: 'Add attribute' }).click();
+    await form.getByLabel('Attribute key').fill('flow_lpm');
+    await form.getByLabel('Attribute type').selectOption('number');
+    await form.getByLabel('Attribute value').fill('120');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached' });
+    await page.getByTestId('device-attributes').getByText('flow_lpm: 120').waitFor();
+    expect((await call('admin', '/api/v2/devices/pump-1')).body.device).toMatchObject({
+      tags: ['cold-chain'],
+      attributes: { flow_lpm: 120 },
+    });
+
+    await page.goto(`${origin}/app/devices`);
+    const table = page.getByTestId('devices-table');
+    const listed = async () => (await table.locator('tbody tr').getByRole('link').allTextContents()).join();
+    await page.getByLabel('Filter by tag').fill('cold-chain');
+    await page.getByLabel('Filter by tag').press('Enter');
+    await waitFor(async () => (await listed()) === 'fridge-1,fridge-2,pump-1', 10_000);
+    await page.getByLabel('Attribute', { exact: true }).fill('flow_lpm');
+    await page.getByLabel('Comparison').selectOption('gt');
+    await page.getByLabel('Compare with').fill('100');
+    await page.getByRole('button', { name: 'Filter', exact: true }).click();
+    await waitFor(async () => (await listed()) === 'pump-1', 10_000);
+    const filters = () => new URL(page.url()).searchParams;
+    expect(filters().getAll('tag')).toEqual(['cold-chain']);
+    expect(filters().getAll('attr')).toEqual(['flow_lpm:gt:100']);
+
+    await page.reload();
+    // Both filters show as chips again, each with its button to take it off.
+    const chips = page.getByTestId('device-filters');
+    await chips.getByRole('button', { name: 'Remove flow_lpm:gt:100' }).waitFor();
+    expect(await chips.getByRole('button', { name: 'Remove cold-chain' }).count()).toBe(1);
+    await waitFor(async () => (await listed()) === 'pump-1', 10_000);
+    expect(filters().getAll('tag')).toEqual(['cold-chain']);
+    expect(filters().getAll('attr')).toEqual(['flow_lpm:gt:100']);
+    await shot(page, 'customer-devices-filtered');
     await page.context().close();
   });
 });

@@ -1,6 +1,6 @@
 // The web app's live-data fusion: REST history and live points in one rolling, ordered, de-duplicated buffer.
 import { describe, expect, it } from 'vitest';
-import { latestValue, mergePoints, numericMetrics, type Point } from '../src/lib/fusion';
+import { latestValue, mergePoints, numericMetrics, readingsOf, withNewerPoints, type Point } from '../src/lib/fusion';
 
 const point = (t: number, temp: number | boolean): Point => ({ t, metrics: { temp_c: temp } });
 
@@ -30,5 +30,31 @@ describe('mergePoints', () => {
     expect(latestValue(buffer, 'temp_c')).toBe(5);
     expect(latestValue(buffer, 'humidity')).toBeUndefined();
     expect(numericMetrics(buffer)).toEqual(['temp_c']);
+  });
+});
+
+describe('live text states and positions', () => {
+  const buffer: Point[] = [
+    { t: 1000, metrics: { temp_c: 4 } },
+    { t: 2000, metrics: { door: 'open', position: { lat: 1, lon: 2 } } },
+    { t: 3000, metrics: { door: 'closed', temp_c: 5 } },
+  ];
+
+  it("lists one metric's readings, oldest first", () => {
+    expect(readingsOf(buffer, 'door')).toEqual([
+      { t: 2000, value: 'open' },
+      { t: 3000, value: 'closed' },
+    ]);
+  });
+
+  it('puts the values of points newer than the stored state over it, and leaves it when none is', () => {
+    const stored = { door: 'ajar', position: { lat: 0, lon: 0 }, mode: 'IDLE' };
+    expect(withNewerPoints(stored, 1500, buffer)).toEqual({
+      door: 'closed',
+      position: { lat: 1, lon: 2 },
+      mode: 'IDLE',
+      temp_c: 5,
+    });
+    expect(withNewerPoints(stored, 3000, buffer)).toBe(stored);
   });
 });

@@ -1,6 +1,6 @@
 // Positions among a device's latest values, and outlines made drawable on a flat map across the antimeridian.
 import { describe, expect, it } from 'vitest';
-import { flatOutlines, positionMetrics, unwrapRing } from '../src/lib/geo';
+import { flatOutlines, positionMetrics, unwrapRing, withPositions } from '../src/lib/geo';
 
 describe('positionMetrics', () => {
   it('finds the metrics whose value is a position, and no others', () => {
@@ -77,5 +77,24 @@ describe('flatOutlines', () => {
     });
     expect(outlines.features.map((outline) => outline.properties?.name)).toEqual(['A', 'B']);
     expect(outlines.features[1]!.geometry.coordinates).toEqual([[unwrapRing(crossing)]]);
+  });
+});
+
+describe('withPositions', () => {
+  const track = [{ time: '2026-12-07T10:00:00.000Z', lat: 1, lon: 1, acc: 5 }];
+  const at = (iso: string) => Date.parse(iso);
+
+  it('appends the positions that came after the last point, skipping older ones and other values', () => {
+    expect(
+      withPositions(track, [
+        { t: at('2026-12-07T09:59:00Z'), value: { lat: 9, lon: 9 } },
+        { t: at('2026-12-07T10:01:00Z'), value: 'not a position' },
+        { t: at('2026-12-07T10:02:00Z'), value: { lat: 2, lon: 3, alt: 40 } },
+      ]),
+    ).toEqual([...track, { time: '2026-12-07T10:02:00.000Z', lat: 2, lon: 3, alt: 40 }]);
+  });
+
+  it('returns the track itself when nothing newer came', () => {
+    expect(withPositions(track, [{ t: at('2026-12-07T10:00:00Z'), value: { lat: 2, lon: 2 } }])).toBe(track);
   });
 });

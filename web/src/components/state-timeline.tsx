@@ -1,10 +1,10 @@
 // A text metric's states over the page's range as one band of coloured segments (which value, from when to
-// when: hover, focus or tap one for its times), with its latest value as text.
+// when: hover, focus or tap one for its times), with its latest value as text; live readings extend it.
 import { useQuery } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { api, unwrap } from '../lib/api';
 import { dateTime } from '../lib/format';
-import { segmentBox, stateText, valueColors } from '../lib/states';
+import { segmentBox, stateText, valueColors, withReadings } from '../lib/states';
 import type { Span } from '../lib/types';
 import { Loaded } from './ui';
 
@@ -12,6 +12,7 @@ export function StateTimeline({
   deviceId,
   metric,
   latest,
+  readings,
   span,
   refetchMs,
 }: {
@@ -19,6 +20,8 @@ export function StateTimeline({
   metric: string;
   /** The metric's latest value. */
   latest: string;
+  /** The metric's live readings, oldest first: the band follows them before it is fetched again. */
+  readings: readonly { t: number; value: unknown }[];
   /** The range. */
   span: Span;
   /** How often the band follows new readings; false for a fixed range. */
@@ -34,9 +37,18 @@ export function StateTimeline({
       ),
     refetchInterval: refetchMs,
   });
+  // A band that live readings extend runs on to now, growing each second as the state in force lasts.
+  const [now, setNow] = useState(Date.now);
+  const live = readings.length > 0;
+  useEffect(() => {
+    if (!live) return undefined;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [live]);
+  const band = useMemo(() => states.data && withReadings(states.data, readings, now), [states.data, readings, now]);
   const colors = useMemo(
-    () => valueColors([latest, ...(states.data?.segments ?? []).map((segment) => stateText(segment.value))]),
-    [latest, states.data],
+    () => valueColors([latest, ...(band?.segments ?? []).map((segment) => stateText(segment.value))]),
+    [latest, band],
   );
   return (
     <div className="space-y-1" data-testid={`states-${metric}`}>
@@ -50,14 +62,14 @@ export function StateTimeline({
         </span>
       </div>
       <Loaded query={states} rows={1}>
-        {({ segments, start, end, truncated }) => (
+        {() => (
           <StateBand
             metric={metric}
             colors={colors}
-            segments={segments}
-            start={start}
-            end={end}
-            truncated={truncated}
+            segments={band!.segments}
+            start={band!.start}
+            end={band!.end}
+            truncated={band!.truncated}
           />
         )}
       </Loaded>

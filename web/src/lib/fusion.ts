@@ -35,3 +35,26 @@ export function numericMetrics(points: readonly Point[]): string[] {
     for (const [name, value] of Object.entries(point.metrics)) if (typeof value === 'number') names.add(name);
   return [...names].sort();
 }
+
+/** One metric's value at a time (milliseconds since the epoch), as a live point brought it. */
+export interface Reading {
+  t: number;
+  value: unknown;
+}
+
+/** A metric's readings in a time-ordered buffer, oldest first. */
+export const readingsOf = (points: readonly Point[], metric: string): Reading[] =>
+  points.filter((point) => metric in point.metrics).map((point) => ({ t: point.t, value: point.metrics[metric] }));
+
+/**
+ * A device's latest values as stored (`storedAt`: its last telemetry, in milliseconds) with the values of
+ * newer points over them: a text state or position shows as soon as its live point comes.
+ */
+export function withNewerPoints(
+  stored: Record<string, unknown>,
+  storedAt: number,
+  points: readonly Point[],
+): Record<string, unknown> {
+  const newer = points.filter((point) => point.t > storedAt);
+  return newer.length === 0 ? stored : Object.assign({ ...stored }, ...newer.map((point) => point.metrics));
+}

@@ -14,6 +14,20 @@ export const isPosition = (value: unknown): value is LatLon =>
   typeof (value as LatLon).lat === 'number' &&
   typeof (value as LatLon).lon === 'number';
 
+/**
+ * A track (oldest first) with the positions among `readings` that came after its last point appended: the
+ * ones a live socket brought that the fetched track may not hold yet.
+ */
+export function withPositions<P extends LatLon & { time: string }>(
+  points: P[],
+  readings: readonly { t: number; value: unknown }[],
+): (P | (LatLon & { time: string }))[] {
+  const lastAt = points.length === 0 ? -Infinity : Date.parse(points.at(-1)!.time);
+  const newer = readings.filter((reading) => reading.t > lastAt && isPosition(reading.value));
+  if (newer.length === 0) return points;
+  return [...points, ...newer.map(({ t, value }) => ({ ...(value as LatLon), time: new Date(t).toISOString() }))];
+}
+
 /** The metrics whose latest value is a position, sorted. */
 export const positionMetrics = (latest: Record<string, unknown>): string[] =>
   Object.keys(latest)

@@ -1,5 +1,6 @@
 // Text metrics ("door": "open") drawn as state timelines: which metrics are text, a colour per value that
-// stays the same from one range to the next, and where each segment sits in its band. Pure.
+// stays the same from one range to the next, where each segment sits in its band, and a band extended by
+// live readings. Pure.
 
 /** The metrics whose latest value is text, sorted. */
 export const textMetrics = (latest: Record<string, unknown>): string[] =>
@@ -56,4 +57,37 @@ export function segmentBox(
   const clamp = (t: number) => Math.min(100, Math.max(0, ((t - start) / span) * 100));
   const left = clamp(Date.parse(segment.from));
   return { left, width: clamp(Date.parse(segment.to)) - left };
+}
+
+interface Band {
+  segments: { value: unknown; from: string; to: string }[];
+  start: string;
+  end: string;
+  truncated: boolean;
+}
+
+/**
+ * A fetched band followed by the readings (oldest first) that came after its last segment began, which it
+ * may not hold yet: a new value starts a segment, and the band runs on to `now` (ms), as the state in force
+ * lasts. A truncated band stops at its last reading read and stays as it is.
+ */
+export function withReadings<B extends Band>(
+  band: B,
+  readings: readonly { t: number; value: unknown }[],
+  now: number,
+): B {
+  const lastFrom = Date.parse(band.segments.at(-1)?.from ?? band.start);
+  const newer = readings.filter((reading) => reading.t > lastFrom);
+  if (band.truncated || newer.length === 0) return band;
+  const end = new Date(Math.max(Date.parse(band.end), newer.at(-1)!.t, now)).toISOString();
+  const segments = band.segments.map((segment) => ({ ...segment }));
+  for (const { t, value } of newer) {
+    const last = segments.at(-1);
+    if (last && stateText(last.value) === stateText(value)) continue;
+    const from = new Date(t).toISOString();
+    if (last) last.to = from;
+    segments.push({ value, from, to: end });
+  }
+  segments.at(-1)!.to = end;
+  return { ...band, segments, end };
 }

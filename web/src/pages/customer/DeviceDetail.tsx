@@ -6,8 +6,16 @@ import { StateTimeline } from '../../components/state-timeline';
 import { DownloadButton, Empty, Loaded, Page, SeverityBadge, Skeleton, StatusBadge } from '../../components/ui';
 import { api, download, unwrap } from '../../lib/api';
 import { timeAgo } from '../../lib/format';
-import { latestValue, mergePoints, numericMetrics, type Point } from '../../lib/fusion';
-import { positionMetrics } from '../../lib/geo';
+import {
+  latestValue,
+  mergePoints,
+  numericMetrics,
+  readingsOf,
+  withNewerPoints,
+  type Point,
+  type Reading,
+} from '../../lib/fusion';
+import { positionMetrics, withPositions } from '../../lib/geo';
 import { textMetrics } from '../../lib/states';
 import { subscribeDevice } from '../../lib/live';
 import { useUrlParams } from '../../lib/url-params';
@@ -80,7 +88,13 @@ export default function DeviceDetail() {
           </button>
         ))}
       </div>
-      {tab === 'telemetry' && <Telemetry deviceId={deviceId} latest={device.data?.device.state ?? {}} />}
+      {tab === 'telemetry' && (
+        <Telemetry
+          deviceId={deviceId}
+          stored={device.data?.device.state ?? {}}
+          storedAt={Date.parse(device.data?.device.last_telemetry_at ?? '') || -Infinity}
+        />
+      )}
       {tab === 'commands' && <DeviceCommands deviceId={deviceId} />}
       {tab === 'configuration' && <DeviceConfiguration deviceId={deviceId} />}
     </Page>
@@ -89,10 +103,18 @@ export default function DeviceDetail() {
 
 /**
  * Charts and gauges of a chosen range with live points, a state timeline per text metric and a track per
- * position metric (as the device's latest values, `latest`, have them), the last message, and the
- * device's alerts.
+ * position metric (as the device's latest values have them: those `stored` as of its last telemetry,
+ * `storedAt`, with newer live ones over them), the last message, and the device's alerts.
  */
-function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<string, unknown> }) {
+function Telemetry({
+  deviceId,
+  stored,
+  storedAt,
+}: {
+  deviceId: string;
+  stored: Record<string, unknown>;
+  storedAt: number;
+}) {
   // The range lives in the URL (?hours=6, or ?start=…&end=…): a reload or a shared link shows the same.
   const [params, setParams] = useSearchParams();
   const { hours, custom } = rangeOf(params);
@@ -156,6 +178,8 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
   }, [deviceId, custom, buckets.length]);
 
   const metrics = useMemo(() => numericMetrics(points), [points]);
+  // Live points carry text states and positions too: the latest values, bands and tracks follow them at once.
+  const latest = useMemo(() => withNewerPoints(stored, storedAt, points), [stored, storedAt, points]);
   const texts = textMetrics(latest);
   const positions = positionMetrics(latest);
   // A range that ends now follows new readings; a chosen one stays as it is.
@@ -219,6 +243,7 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
               deviceId={deviceId}
               metric={metric}
               latest={latest[metric] as string}
+              readings={readingsOf(points, metric)}
               span={span}
               refetchMs={refetchMs}
             />
@@ -226,7 +251,14 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
         </div>
       )}
       {positions.map((metric) => (
-        <Track key={metric} deviceId={deviceId} metric={metric} span={span} refetchMs={refetchMs} />
+        <Track
+          key={metric}
+          deviceId={deviceId}
+          metric={metric}
+          readings={readingsOf(points, metric)}
+          span={span}
+          refetchMs={refetchMs}
+        />
       ))}
       <Loaded query={history} rows={6}>
         {() =>
@@ -293,15 +325,17 @@ function Telemetry({ deviceId, latest }: { deviceId: string; latest: Record<stri
   );
 }
 
-/** Where the device went in the range, from one position metric, on a small map. */
+/** Where the device went in the range, from one position metric, on a small map; live readings extend it. */
 function Track({
   deviceId,
   metric,
+  readings,
   span,
   refetchMs,
 }: {
   deviceId: string;
   metric: string;
+  readings: readonly Reading[];
   span: Span;
   refetchMs: number | false;
 }) {
@@ -315,22 +349,23 @@ function Track({
       ),
     refetchInterval: refetchMs,
   });
+  const points = useMemo(() => track.data && withPositions(track.data.points, readings), [track.data, readings]);
   return (
     <div className="card" data-testid={`track-${metric}`}>
       <h2 className="mb-2 text-sm font-semibold">
         Track <span className="font-normal text-slate-500">({metric})</span>
       </h2>
       <Loaded query={track} rows={4}>
-        {({ points, thinned }) =>
-          points.length === 0 ? (
+        {({ thinned }) =>
+          points!.length === 0 ? (
             <Empty>No positions in this range.</Empty>
           ) : (
             <>
               <Suspense fallback={<Skeleton rows={4} />}>
-                <TrackMap points={points} />
+                <TrackMap points={points!} />
               </Suspense>
               <p className="mt-1 text-xs text-slate-500">
-                {points.length === 1 ? 'One position' : `${points.length} positions`}
+                {points!.length === 1 ? 'One position' : `${points!.length} positions`}
                 {thinned && ', thinned evenly from more'}
               </p>
             </>
