@@ -22,7 +22,12 @@ const everyWidget = [
     layout: at(0, 0, 6),
     options: { metrics: ['temp_c'], devices: ['fr-1', '$device'], stats: ['avg', 'max'] },
   },
-  { id: 'fleet-temp', type: 'timeseries', layout: at(6, 0, 6), options: { metrics: ['temp_c'] } },
+  {
+    id: 'fleet-temp',
+    type: 'timeseries',
+    layout: at(6, 0, 6),
+    options: { metrics: ['temp_c'], stats: ['avg', 'max'] },
+  },
   { id: 'by-site', type: 'timeseries', layout: at(0, 14, 6), options: { metrics: ['temp_c'], group_by: 'site' } },
   {
     id: 'site-bars',
@@ -174,6 +179,9 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(widgets.online.value).toBe(0);
     const fleetMax = Math.max(...widgets['fleet-temp'].series[0].points.map((p: { max: number }) => p.max));
     expect(fleetMax).toBe(10);
+    // A point carries the statistics its chart draws, no more.
+    expect(Object.keys(widgets['fleet-temp'].series[0].points[0])).toEqual(['time', 'avg', 'max']);
+    expect(Object.keys(widgets['by-site'].series[0].points[0])).toEqual(['time', 'avg']);
     expect(widgets['site-bars'].bars).toEqual([{ label: 's2', value: 10 }]);
     expect(widgets.where.positions.map((p: { device_id: string }) => p.device_id)).toEqual(['fr-2']);
     expect(new Date(data.body.end).getTime() - new Date(data.body.start).getTime()).toBeLessThan(3601_000);

@@ -37,12 +37,12 @@ export const DashboardVariables = Type.Object(
 );
 export type DashboardVariables = Static<typeof DashboardVariables>;
 
+/** A bucket of a series: the statistics its widget draws (`stats`, avg by default), no more. */
 const Point = Obj({
   time: Timestamp,
-  avg: Type.Number(),
-  min: Type.Number(),
-  max: Type.Number(),
-  samples: Type.Integer(),
+  avg: Type.Optional(Type.Number()),
+  min: Type.Optional(Type.Number()),
+  max: Type.Optional(Type.Number()),
 });
 const Series = Obj({
   label: Type.String(),
@@ -113,8 +113,11 @@ const planOf = (context: Context, options: { minBucketSeconds?: number } = {}) =
 /** Fleet-wide series are drawn in minutes at least, as /api/v2's (from rollups, whatever the fleet's size). */
 const FLEET_MIN_BUCKET_SECONDS = 60;
 
-const pointsOf = (rows: Awaited<ReturnType<typeof telemetrySeries>>) =>
-  rows.map(({ time, avg, min, max, samples }) => ({ time, avg, min, max, samples }));
+type Stat = 'avg' | 'min' | 'max';
+/** The points a chart draws: a dashboard's answer is read once per refresh, and most lines draw one statistic. */
+const pointsOf = (rows: Awaited<ReturnType<typeof telemetrySeries>>, stats: readonly Stat[]) =>
+  rows.map((row) => Object.fromEntries([['time', row.time], ...stats.map((stat) => [stat, row[stat]])]) as Point);
+type Point = Static<typeof Point>;
 
 /**
  * Where a fleet-wide read comes from, optionally one group per site or tag, and the least bucket it is read
@@ -140,7 +143,7 @@ async function seriesOf(context: Context, metric: string, device: string | undef
   const { scope, minBucketSeconds } = device === undefined ? await fleetScope(context) : { scope: {} };
   const plan = planOf(context, { minBucketSeconds });
   const points = await telemetrySeries(context.tx, { metric, deviceId: device, ...scope, plan });
-  return { plan, points: pointsOf(points) };
+  return { plan, points };
 }
 
 /** One group per site or tag gives at most MAX_GROUPS of them. */
@@ -221,7 +224,7 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
         const points = await telemetrySeries(context.tx, { metric, ...scope, plan });
         checkGroups(points);
         for (const [group, groupPoints] of groupBy(points, (point) => point.group ?? ''))
-          series.push({ label: `${group} ${metric}`, metric, points: pointsOf(groupPoints) });
+          series.push({ label: `${group} ${metric}`, metric, points: pointsOf(groupPoints, options.stats) });
       }
       return { resolution: plan.resolution, bucket_seconds: plan.bucketSeconds, series };
     }
@@ -232,7 +235,7 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
       for (const metric of options.metrics) {
         const read = await seriesOf(context, metric, device);
         plan = read.plan;
-        series.push({ label: `${device ?? 'fleet'} ${metric}`, metric, points: read.points });
+        series.push({ label: `${device ?? 'fleet'} ${metric}`, metric, points: pointsOf(read.points, options.stats) });
       }
     return { resolution: plan!.resolution, bucket_seconds: plan!.bucketSeconds, series };
   },

@@ -732,10 +732,9 @@ export interface paths {
                     points: {
                       /** Format: date-time */
                       time: string;
-                      avg: number;
-                      min: number;
-                      max: number;
-                      samples: number;
+                      avg?: number;
+                      min?: number;
+                      max?: number;
                     }[];
                   }[];
                   value?: number | null;
@@ -20297,10 +20296,9 @@ export interface paths {
                     points: {
                       /** Format: date-time */
                       time: string;
-                      avg: number;
-                      min: number;
-                      max: number;
-                      samples: number;
+                      avg?: number;
+                      min?: number;
+                      max?: number;
                     }[];
                   }[];
                   value?: number | null;
