@@ -31,9 +31,14 @@ function useECharts(
     chart.current = echarts.init(ref.current!, dark() ? 'dark' : undefined, { renderer: 'canvas' });
     // Drawn: what a test or a benchmark waits for.
     chart.current.on('finished', () => ref.current?.setAttribute('data-drawn', 'true'));
-    const resize = () => chart.current?.resize();
-    // The box may change without the window (a dashboard's widget resized).
-    const observer = new ResizeObserver(resize);
+    // The box may change without the window (a dashboard's widget resized). The observer also reports the
+    // size the chart was just made at: drawing it again at that size would only double the work.
+    let size = `${ref.current!.clientWidth}x${ref.current!.clientHeight}`;
+    const observer = new ResizeObserver(([entry]) => {
+      const next = `${Math.round(entry!.contentRect.width)}x${Math.round(entry!.contentRect.height)}`;
+      if (next !== size) chart.current?.resize();
+      size = next;
+    });
     observer.observe(ref.current!);
     return () => {
       observer.disconnect();
