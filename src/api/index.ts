@@ -344,7 +344,20 @@ function serveWebApp({ http: { app } }: RoleDeps): void {
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/app/'));
   if (existsSync(`${WEB_DIST}index.html`)) {
     app.register(async (web) => {
-      await web.register(fastifyStatic, { root: WEB_DIST, prefix: '/app/', redirect: true, wildcard: false });
+      await web.register(fastifyStatic, {
+        root: WEB_DIST,
+        prefix: '/app/',
+        redirect: true,
+        wildcard: false,
+        // The build names each asset by its content: a browser keeps it and never asks again. The app's page
+        // names the assets of the build being served: asked for again each time.
+        cacheControl: false,
+        setHeaders: (response, path) =>
+          response.setHeader(
+            'cache-control',
+            path.startsWith(`${WEB_DIST}assets/`) ? 'public, max-age=31536000, immutable' : 'no-cache',
+          ),
+      });
       // Client-side routes (/app/devices/…, /app/callback) get the app itself.
       web.get('/app/*', { schema: { hide: true } }, (_request, reply) => reply.sendFile('index.html'));
     });

@@ -104,7 +104,17 @@ describe('a running platform', () => {
     const app = await fetch(`${pulse.base}/app/`);
     // The SPA is built by `npm install`; a checkout without a build gets a 503 that says how to fix it.
     expect([200, 503]).toContain(app.status);
-    if (app.status === 200) expect(await app.text()).toContain('<title>Pulse</title>');
+    if (app.status !== 200) return;
+    const page = await app.text();
+    expect(page).toContain('<title>Pulse</title>');
+    // Assets, named by their content, are kept by the browser; the page that names them is asked for again.
+    expect(app.headers.get('cache-control')).toBe('no-cache');
+    const deepLink = await fetch(`${pulse.base}/app/devices/d-1`);
+    expect(deepLink.headers.get('cache-control')).toBe('no-cache');
+    const asset = page.match(/\/app\/assets\/[^"]+\.js/)![0];
+    const script = await fetch(`${pulse.base}${asset}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
   });
 
   it('adds the five demo alert rules to a demo tenant once', async () => {
