@@ -18,6 +18,16 @@ export const LiveRequest = Type.Union(
     Obj({ action: Type.Literal('auth'), token: Type.String({ description: 'an access token (JWT)' }) }),
     Obj({ action: Action, type: Type.Literal('device'), device_id: Type.String(), tenant_id: OperatorTenant }),
     Obj({ action: Action, type: Type.Literal('alerts'), tenant_id: OperatorTenant }),
+    Obj(
+      {
+        action: Action,
+        type: Type.Literal('dashboard'),
+        dashboard_id: Type.String({ description: 'a dashboard of the tenant, or `default`' }),
+        device: Type.Optional(Type.String({ description: "the device variable's value, for widgets of $device" })),
+        tenant_id: OperatorTenant,
+      },
+      { description: 'live mode of a dashboard: `changed` frames when what it shows may have changed' },
+    ),
   ],
   { $id: 'LiveRequest', description: 'A message a client sends on /api/v2/ws' },
 );
@@ -35,6 +45,16 @@ export const LiveFrame = Type.Union(
     Obj({ type: Type.Literal('unsubscribed'), channel: Type.Literal('device'), device_id: Type.String() }),
     Obj({ type: Type.Literal('subscribed'), channel: Type.Literal('alerts'), tenant_id: Type.Optional(Type.String()) }),
     Obj({ type: Type.Literal('unsubscribed'), channel: Type.Literal('alerts') }),
+    Obj({ type: Type.Literal('subscribed'), channel: Type.Literal('dashboard'), dashboard_id: Type.String() }),
+    Obj({ type: Type.Literal('unsubscribed'), channel: Type.Literal('dashboard'), dashboard_id: Type.String() }),
+    Obj(
+      { type: Type.Literal('changed'), channel: Type.Literal('dashboard'), dashboard_id: Type.String() },
+      {
+        description:
+          'what the dashboard shows may have changed (telemetry of a device it names, or of the fleet when it ' +
+          'shows the fleet; an alert when it lists alerts): read its data again. At most every 10 s.',
+      },
+    ),
     Obj(
       { type: Type.Literal('alerts'), alerts: Type.Array(Alert) },
       { description: 'the active alerts when an alert subscription starts' },

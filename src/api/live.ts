@@ -19,6 +19,9 @@ import type { AcceptedMessage, AlertEvent } from '../contracts/messages.js';
 import { CUSTOMER_ROLES, OPERATOR_ROLES } from '../model/users.js';
 import { compileResponseCheck } from '../http/response-check.js';
 import { DOCUMENTED_SCHEMAS, LiveFrame, type LiveRequest } from './live-frames.js';
+import { dashboardOr404 } from './customer/dashboards.js';
+import { followDashboard } from './dashboard-live.js';
+import { liveFollows } from '../model/dashboard-schema.js';
 
 const AUTH_TIMEOUT_MS = 10_000;
 /** Connections one address may hold open before authenticating (each waits up to AUTH_TIMEOUT_MS). */
@@ -41,6 +44,8 @@ interface Client {
   devices: Set<string>;
   /** Tenants whose alerts this client receives; '*' is every tenant (operators only). */
   alertTenants: Set<string>;
+  /** Dashboards in live mode (tenant, dashboard, device variable) → how to stop following each. */
+  dashboards: Map<string, () => void>;
   alive: boolean;
   /** Ends this connection's count among its address's unauthenticated ones (once). */
   authenticated?: () => void;
@@ -126,6 +131,8 @@ export function registerLiveRoutes(
   const forget = (client: Client) => {
     clearTimeout(client.expiry);
     for (const key of client.devices) unsubscribeDevice(client, key);
+    for (const stop of client.dashboards.values()) stop();
+    client.dashboards.clear();
     clients.delete(client);
   };
 
@@ -225,6 +232,11 @@ export function registerLiveRoutes(
       return;
     }
 
+    if (message.type === 'dashboard') {
+      await followDashboardOf(client, message, subscribe);
+      return;
+    }
+
     if (message.type === 'alerts') {
       const tenantId = subscriptionTenant(client, message);
       const operatorAll = isOperator(client.principal) && tenantId === undefined;
@@ -248,6 +260,42 @@ export function registerLiveRoutes(
         : [];
       send(client, { type: 'alerts', alerts });
     }
+  }
+
+  /** Live mode of a dashboard: `changed` frames as a share link's stream sends its events (dashboard-live.ts). */
+  async function followDashboardOf(client: Client, message: ClientMessage, subscribe: boolean): Promise<void> {
+    const dashboardId = typeof message.dashboard_id === 'string' ? message.dashboard_id : '';
+    const device = typeof message.device === 'string' && message.device ? message.device : undefined;
+    const tenantId = subscriptionTenant(client, message);
+    if (!dashboardId || !tenantId) {
+      send(client, { type: 'error', message: 'dashboard_id (and tenant_id, for operators) required' });
+      return;
+    }
+    const key = `${tenantId}\u0000${dashboardId}\u0000${device ?? ''}`;
+    client.dashboards.get(key)?.();
+    client.dashboards.delete(key);
+    if (!subscribe) {
+      send(client, { type: 'unsubscribed', channel: 'dashboard', dashboard_id: dashboardId });
+      return;
+    }
+    const found = await db
+      .withTenant(tenantId, (tx) => dashboardOr404(tx, dashboardId))
+      .catch((error: unknown) => {
+        if (error instanceof AppError && error.code === 'NOT_FOUND') return undefined;
+        throw error;
+      });
+    if (!found || client.socket.readyState !== client.socket.OPEN) {
+      if (!found) send(client, { type: 'error', message: 'Dashboard not found' });
+      return;
+    }
+    const follows = liveFollows(found.definition, device);
+    client.dashboards.set(
+      key,
+      followDashboard(deps.bus, tenantId, follows, () =>
+        send(client, { type: 'changed', channel: 'dashboard', dashboard_id: dashboardId }),
+      ),
+    );
+    send(client, { type: 'subscribed', channel: 'dashboard', dashboard_id: dashboardId });
   }
 
   function onTelemetry(messages: AcceptedMessage[]) {
@@ -322,7 +370,8 @@ export function registerLiveRoutes(
         summary: 'Live telemetry and alert changes (WebSocket)',
         description:
           'Authenticate with ?token=<JWT> or a first message {"action":"auth","token":"<JWT>"}; then send ' +
-          '{"action":"subscribe","type":"device","device_id":"…"} or {"action":"subscribe","type":"alerts"}.',
+          '{"action":"subscribe","type":"device","device_id":"…"}, {"action":"subscribe","type":"alerts"} or ' +
+          '{"action":"subscribe","type":"dashboard","dashboard_id":"…"} (data-less `changed` frames).',
       },
     },
     (socket: WebSocket, request: FastifyRequest) => {
@@ -332,6 +381,7 @@ export function registerLiveRoutes(
         expiry: undefined,
         devices: new Set(),
         alertTenants: new Set(),
+        dashboards: new Map(),
         alive: true,
       };
       // Unauthenticated connections cost a socket and a timer each: an address may hold only a few.

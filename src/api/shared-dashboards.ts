@@ -3,8 +3,8 @@
 // is revoked, and each address may ask so many times per window (a wall screen refreshes; a guesser waits).
 // Live mode is a stream of server-sent events that carry no data: `changed` when something the dashboard
 // shows may have changed (telemetry of the devices it names or of the fleet when it shows the fleet,
-// alerts when it lists them), at most every LIVE_GAP_MS, so the page reads its data again; `gone` when the
-// link stops working.
+// alerts when it lists them), at most every LIVE_GAP_MS (dashboard-live.ts), so the page reads its data
+// again; `gone` when the link stops working.
 import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
@@ -20,11 +20,10 @@ import { DashboardData, type TenantReads } from './customer/dashboard-data.js';
 import { Choices, DataRequest, dashboardOr404, dashboardView, dataOf } from './customer/dashboards.js';
 import { Obj } from '../lib/schema.js';
 import { DashboardDocument, liveFollows } from '../model/dashboard-schema.js';
+import { followDashboard } from './dashboard-live.js';
 
 const tags = ['shared dashboards'];
 const TokenParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 100 }) });
-/** Live mode's `changed` events are this far apart at least: each makes the page read its data again. */
-const LIVE_GAP_MS = 10_000;
 /** How often an open stream checks that its link still works (and keeps proxies from closing it). */
 const LIVE_RECHECK_MS = 15_000;
 /** Streams one address may hold open at once. */
@@ -172,33 +171,7 @@ export function registerSharedDashboardRoutes(
       /** Writes unless the stream ended: a timer or a check may come between its end and its 'close'. */
       const send = (text: string) => void (stream.writableEnded || stream.write(text));
       send(': live\n\n');
-      let lastSent = 0;
-      let pending: NodeJS.Timeout | undefined;
-      const changed = () => {
-        if (pending) return;
-        pending = setTimeout(
-          () => {
-            pending = undefined;
-            lastSent = Date.now();
-            send('event: changed\ndata: {}\n\n');
-          },
-          Math.max(0, lastSent + LIVE_GAP_MS - Date.now()),
-        );
-      };
-      const stops: (() => void)[] = [];
-      if (follows.fleet || follows.devices.size > 0)
-        stops.push(
-          bus.subscribe('telemetry.accepted', (messages) => {
-            if (messages.some((m) => m.tenant_id === tenantId && (follows.fleet || follows.devices.has(m.device_id))))
-              changed();
-          }),
-        );
-      if (follows.alerts)
-        stops.push(
-          bus.subscribe('alert.changed', (event) => {
-            if (event.tenant_id === tenantId) changed();
-          }),
-        );
+      const stops = [followDashboard(bus, tenantId, follows, () => send('event: changed\ndata: {}\n\n'))];
       const tokenHash = sha256Hex(request.params.token);
       const check = () => {
         db.withService((tx) => liveShare(tx, tokenHash)).then(
@@ -216,7 +189,6 @@ export function registerSharedDashboardRoutes(
         openStreams.delete(stream);
         for (const stop of stops) stop();
         clearInterval(recheck);
-        clearTimeout(pending);
         const open = (streamsByAddress.get(address) ?? 1) - 1;
         if (open === 0) streamsByAddress.delete(address);
         else streamsByAddress.set(address, open);

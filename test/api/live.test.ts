@@ -212,6 +212,44 @@ describe('WebSocket /api/v2/ws', () => {
     expect(snapshot.alerts.every((alert: { tenant_id: string }) => alert.tenant_id === 'tenant-a')).toBe(true);
   });
 
+  it("says when a dashboard's fleet reports, and never follows another tenant's dashboard", async () => {
+    const admin = await tokenFor(pulse, { username: 'ws-a-admin', role: 'customer_admin', tenantId: 'tenant-a' });
+    const created = await pulse.call('/customer/dashboards', {
+      admin: false,
+      headers: { authorization: `Bearer ${admin}` },
+      json: {
+        version: 1,
+        name: 'Fleet',
+        widgets: [
+          { id: 'f', type: 'timeseries', layout: { x: 0, y: 0, w: 6, h: 4 }, options: { metrics: ['temp_c'] } },
+        ],
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const dashboardId = created.body.dashboard_id as string;
+    const a = await open(`?token=${tokens.a}`);
+    a.send({ action: 'subscribe', type: 'dashboard', dashboard_id: dashboardId });
+    expect(await a.next('subscribed', (f) => f.channel === 'dashboard')).toEqual({
+      type: 'subscribed',
+      channel: 'dashboard',
+      dashboard_id: dashboardId,
+    });
+    // A fleet-wide line: any device of the tenant's telemetry changes it; the frame carries no data.
+    await publisher.publishAsync(
+      'tenant/tenant-a/device/a-1/telemetry',
+      JSON.stringify({ site_id: 's', provision_token: deviceToken, seq: 40, metrics: { temp_c: 5 } }),
+      { qos: 0 },
+    );
+    expect(await a.next('changed')).toEqual({ type: 'changed', channel: 'dashboard', dashboard_id: dashboardId });
+    a.send({ action: 'unsubscribe', type: 'dashboard', dashboard_id: dashboardId });
+    expect(await a.next('unsubscribed', (f) => f.channel === 'dashboard')).toMatchObject({ dashboard_id: dashboardId });
+
+    const b = await open(`?token=${tokens.b}`);
+    b.send({ action: 'subscribe', type: 'dashboard', dashboard_id: dashboardId });
+    expect(await b.next('error')).toEqual({ type: 'error', message: 'Dashboard not found' });
+    expect(b.frames.some((f) => f.type === 'subscribed')).toBe(false);
+  });
+
   it('ends the connection on a message that is not JSON', async () => {
     const client = await open(`?token=${tokens.a}`);
     await client.next('authenticated');

@@ -314,6 +314,29 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
       await page.context().close();
     },
   );
+
+  it(
+    "reads a signed-in dashboard's data again in live mode when its fleet reports, told over the live socket",
+    { timeout: 60_000 },
+    async () => {
+      const page = await signIn(DESKTOP);
+      const frames: string[] = [];
+      page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+      let dataCalls = 0;
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().endsWith('/customer/dashboards/default/data')) dataCalls += 1;
+      });
+      await page.goto(`${origin}/app/dashboards/default?live=1`);
+      await page.locator('[data-widget][data-state=drawn]').first().waitFor();
+      await waitFor(() => frames.some((frame) => frame.includes('"subscribed"') && frame.includes('"dashboard"')));
+      const before = dataCalls;
+      await publishTruck({ ts: new Date().toISOString(), metrics: { speed_kmh: 42 } });
+      await waitFor(() => frames.some((frame) => frame.includes('"changed"')), 5000);
+      // Read again once the last answer is 10 s old (LIVE_REFETCH_GAP_MS), not at every frame.
+      await waitFor(() => dataCalls > before, 15_000);
+      await page.context().close();
+    },
+  );
 });
 
 describe('map tiles from MAP_TILE_URL in Chromium', () => {

@@ -25351,7 +25351,7 @@ export interface paths {
     };
     /**
      * Live telemetry and alert changes (WebSocket)
-     * @description Authenticate with ?token=<JWT> or a first message {"action":"auth","token":"<JWT>"}; then send {"action":"subscribe","type":"device","device_id":"…"} or {"action":"subscribe","type":"alerts"}.
+     * @description Authenticate with ?token=<JWT> or a first message {"action":"auth","token":"<JWT>"}; then send {"action":"subscribe","type":"device","device_id":"…"}, {"action":"subscribe","type":"alerts"} or {"action":"subscribe","type":"dashboard","dashboard_id":"…"} (data-less `changed` frames).
      */
     get: {
       parameters: {
@@ -26454,6 +26454,17 @@ export interface components {
           type: 'alerts';
           /** @description operators: the tenant whose device or alerts (customers get their own) */
           tenant_id?: string;
+        }
+      | {
+          action: 'subscribe' | 'unsubscribe';
+          /** @enum {string} */
+          type: 'dashboard';
+          /** @description a dashboard of the tenant, or `default` */
+          dashboard_id: string;
+          /** @description the device variable's value, for widgets of $device */
+          device?: string;
+          /** @description operators: the tenant whose device or alerts (customers get their own) */
+          tenant_id?: string;
         };
     /** @description A message the server sends on /api/v2/ws */
     LiveFrame:
@@ -26491,6 +26502,27 @@ export interface components {
           type: 'unsubscribed';
           /** @enum {string} */
           channel: 'alerts';
+        }
+      | {
+          /** @enum {string} */
+          type: 'subscribed';
+          /** @enum {string} */
+          channel: 'dashboard';
+          dashboard_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'unsubscribed';
+          /** @enum {string} */
+          channel: 'dashboard';
+          dashboard_id: string;
+        }
+      | {
+          /** @enum {string} */
+          type: 'changed';
+          /** @enum {string} */
+          channel: 'dashboard';
+          dashboard_id: string;
         }
       | {
           /** @enum {string} */

@@ -1,6 +1,7 @@
 // One WebSocket per tab to /api/v2/ws: authenticates with the current token (and sends a fresh one before
 // it expires), reconnects with exponential backoff, and re-subscribes whatever is wanted. Components ask
-// for channels with `subscribeDevice` / `subscribeAlerts` and get events through callbacks. The messages
+// for channels with `subscribeDevice` / `subscribeAlerts` / `subscribeDashboard` and get events through
+// callbacks. The messages
 // both ways are the server's schemas (LiveFrame, LiveRequest in /api/docs/json).
 import { create } from 'zustand';
 import { accessToken, useAuth } from './auth';
@@ -14,6 +15,12 @@ export type AlertFrame = Extract<LiveFrame, { type: 'alert' }>;
 
 const deviceListeners = new Map<string, Set<(frame: TelemetryFrame) => void>>();
 const alertListeners = new Set<(frame: AlertFrame) => void>();
+/** Dashboards in live mode: `${dashboard_id}\u0000${device}` → listeners of their `changed` frames. */
+const dashboardListeners = new Map<string, Set<() => void>>();
+const dashboardRequest = (key: string): Omit<Extract<LiveRequest, { type: 'dashboard' }>, 'action'> => {
+  const [dashboard_id = '', device] = key.split('\u0000');
+  return { type: 'dashboard', dashboard_id, ...(device && { device }) };
+};
 /** Told when a new connection is subscribed: events sent while there was none are lost, views resync. */
 const resyncListeners = new Set<() => void>();
 let everLive = false;
@@ -26,6 +33,7 @@ const send = (message: LiveRequest) => socket?.readyState === WebSocket.OPEN && 
 function resubscribe() {
   for (const deviceId of deviceListeners.keys()) send({ action: 'subscribe', type: 'device', device_id: deviceId });
   if (alertListeners.size > 0) send({ action: 'subscribe', type: 'alerts' });
+  for (const key of dashboardListeners.keys()) send({ action: 'subscribe', ...dashboardRequest(key) });
 }
 
 async function connect() {
@@ -51,6 +59,9 @@ async function connect() {
       for (const listener of deviceListeners.get(frame.device_id) ?? []) listener(frame);
     } else if (frame.type === 'alert') {
       for (const listener of alertListeners) listener(frame);
+    } else if (frame.type === 'changed') {
+      for (const [key, listeners] of dashboardListeners)
+        if (key.split('\u0000')[0] === frame.dashboard_id) for (const listener of listeners) listener();
     }
   };
   ws.onclose = () => {
@@ -108,5 +119,27 @@ export function subscribeAlerts(listener: (frame: AlertFrame) => void, onResync?
     alertListeners.delete(listener);
     if (onResync) resyncListeners.delete(onResync);
     if (alertListeners.size === 0) send({ action: 'unsubscribe', type: 'alerts' });
+  };
+}
+
+/**
+ * Live mode of a dashboard (with the device variable's value): `listener` is called when what it shows may
+ * have changed (the server's `changed` frames, at most every 10 s), and after a reconnect.
+ */
+export function subscribeDashboard(dashboardId: string, device: string | undefined, listener: () => void): () => void {
+  const key = `${dashboardId}\u0000${device ?? ''}`;
+  const set = dashboardListeners.get(key) ?? new Set();
+  const first = set.size === 0;
+  set.add(listener);
+  dashboardListeners.set(key, set);
+  resyncListeners.add(listener);
+  if (first) send({ action: 'subscribe', ...dashboardRequest(key) });
+  return () => {
+    set.delete(listener);
+    resyncListeners.delete(listener);
+    if (set.size === 0) {
+      dashboardListeners.delete(key);
+      send({ action: 'unsubscribe', ...dashboardRequest(key) });
+    }
   };
 }
