@@ -185,6 +185,12 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(widgets['site-bars'].bars).toEqual([{ label: 's2', value: 10 }]);
     expect(widgets.where.positions.map((p: { device_id: string }) => p.device_id)).toEqual(['fr-2']);
     expect(new Date(data.body.end).getTime() - new Date(data.body.start).getTime()).toBeLessThan(3601_000);
+    // A variable the dashboard does not declare (left in a URL) narrows nothing.
+    const undeclared = await call('viewerA', `/customer/dashboards/${dashboardId}/data`, 'POST', {
+      variables: { tag: 'no-such-tag', device: 'fr-1' },
+    });
+    expect(undeclared.body.widgets.online.value).toBe(1);
+    expect(undeclared.body.widgets['site-bars'].bars).toHaveLength(2);
     // A widget needing $device says so when none is chosen; the others are answered.
     const without = await call('viewerA', `/customer/dashboards/${dashboardId}/data`, 'POST', {});
     expect(without.body.widgets.temps.error).toBe('Choose a device');

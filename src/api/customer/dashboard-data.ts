@@ -328,7 +328,10 @@ export async function dashboardData(
   now = new Date(),
 ): Promise<Static<typeof DashboardData>> {
   const window = resolveRange(request.time ?? dashboard.time, now, '/time');
-  const variables = request.variables ?? {};
+  // Only the variables the dashboard declares: one left in a URL after it was taken away narrows nothing.
+  const variables = Object.fromEntries(
+    Object.entries(request.variables ?? {}).filter(([name]) => (dashboard.variables as string[]).includes(name)),
+  ) as DashboardVariables;
   const narrowing: DeviceSelector | undefined =
     variables.site || variables.tag
       ? {

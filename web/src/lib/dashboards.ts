@@ -1,5 +1,6 @@
 // Dashboards (issue 32) as the pages use them: the document's types (generated from the API), the range and
 // variables a view keeps in its URL, and a starting point for each widget type.
+import type { QueryClient } from '@tanstack/react-query';
 import type { Answer } from './types';
 
 export type DashboardView = Answer<'/customer/dashboards/{dashboard_id}'>;
@@ -38,17 +39,29 @@ export function requestedRange(params: Pick<ViewParams, 'from' | 'to'>, own: Tim
   return own && { from: params.from || own.from, to: params.to || own.to };
 }
 
+/** A dashboard's data call: the range (none: the dashboard's own) and the variables' values. */
+export type DataFetch = (body: { time?: TimeRange; variables: Variables }) => Promise<DashboardData>;
+
 /** The one query of every widget's data: `key` names the dashboard (and a draft being edited). */
-export function dashboardDataQuery(
-  key: unknown[],
-  time: TimeRange | null,
-  variables: Variables,
-  fetchData: (body: { time?: TimeRange; variables: Variables }) => Promise<DashboardData>,
-) {
+export function dashboardDataQuery(key: unknown[], time: TimeRange | null, variables: Variables, fetchData: DataFetch) {
   return {
     queryKey: ['dashboard-data', ...key, time, variables],
     queryFn: () => fetchData({ ...(time && { time }), variables }),
   };
+}
+
+/** Starts reading a dashboard's data as it opens, when its URL alone says what to ask for. */
+export function prefetchDashboardData(
+  client: QueryClient,
+  key: unknown[],
+  search: URLSearchParams,
+  fetchData: DataFetch,
+): void {
+  const params = Object.fromEntries(
+    Object.keys(VIEW_PARAMS).map((name) => [name, search.get(name) ?? '']),
+  ) as ViewParams;
+  const time = requestedRange(params, undefined);
+  if (time !== undefined) void client.prefetchQuery(dashboardDataQuery(key, time, variablesOf(params), fetchData));
 }
 
 /** Ranges offered in the picker, relative to now. */

@@ -2,7 +2,7 @@
 // it starts — before the page's own code (charts, grid) has loaded, so the data is read meanwhile.
 import type { QueryClient } from '@tanstack/react-query';
 import { api, unwrap } from './api';
-import { dashboardDataQuery, requestedRange, variablesOf, VIEW_PARAMS, type ViewParams } from './dashboards';
+import { prefetchDashboardData, type DataFetch } from './dashboards';
 
 export const sharedDashboardQuery = (token: string) => ({
   queryKey: ['shared-dashboard', token],
@@ -12,19 +12,12 @@ export const sharedDashboardQuery = (token: string) => ({
 
 /** The link's data call; `key` of its data query is ['shared', token]. */
 export const sharedDashboardData =
-  (token: string): Parameters<typeof dashboardDataQuery>[3] =>
+  (token: string): DataFetch =>
   (body) =>
     unwrap(api.POST('/api/shared-dashboards/{token}/data', { params: { path: { token } }, body }));
 
-/** Starts both reads of the share link the app opened on, when the URL alone says what to ask for. */
+/** Starts both reads of the share link the app opened on (the data when the URL alone says what to ask for). */
 export function prefetchSharedDashboard(client: QueryClient, token: string, search: URLSearchParams): void {
   void client.prefetchQuery(sharedDashboardQuery(token));
-  const params = Object.fromEntries(
-    Object.keys(VIEW_PARAMS).map((name) => [name, search.get(name) ?? '']),
-  ) as ViewParams;
-  const time = requestedRange(params, undefined);
-  if (time !== undefined)
-    void client.prefetchQuery(
-      dashboardDataQuery(['shared', token], time, variablesOf(params), sharedDashboardData(token)),
-    );
+  prefetchDashboardData(client, ['shared', token], search, sharedDashboardData(token));
 }

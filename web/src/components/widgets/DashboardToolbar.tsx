@@ -14,6 +14,7 @@ import {
   VIEW_PARAMS,
   type Choices,
   type DashboardDocument,
+  type DataFetch,
 } from '../../lib/dashboards';
 import { refetchSoon } from '../../lib/live-queries';
 import { useUrlParams } from '../../lib/url-params';
@@ -50,12 +51,7 @@ export interface LiveSource {
 }
 
 /** Every widget's data in one request; `key` names the dashboard (and the draft being edited). */
-export function useDashboardData(
-  key: unknown[],
-  state: DashboardState,
-  fetchData: Parameters<typeof dashboardDataQuery>[3],
-  live: LiveSource,
-) {
+export function useDashboardData(key: unknown[], state: DashboardState, fetchData: DataFetch, live: LiveSource) {
   const client = useQueryClient();
   const { requestTime } = state;
   const { queryKey, queryFn } = dashboardDataQuery(key, requestTime ?? null, state.variables, fetchData);

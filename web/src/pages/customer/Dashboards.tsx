@@ -60,7 +60,11 @@ export default function Dashboards() {
                 accept="application/json,.json"
                 className="sr-only"
                 data-testid="import-dashboard"
-                onChange={(event) => void importFile(event.target.files?.[0])}
+                onChange={(event) => {
+                  void importFile(event.target.files?.[0]);
+                  // The same file chosen again (after fixing it) is a change too.
+                  event.target.value = '';
+                }}
               />
             </label>
             <button className="btn-primary" onClick={() => setCreating(true)}>

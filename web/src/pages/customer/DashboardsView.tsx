@@ -3,7 +3,7 @@
 // variables), then saves; exports, duplicates, deletes it and gives out share links. Kiosk mode
 // (/kiosk/dashboards/…) shows the board alone, dark, for a wall screen.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useLayoutEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { DashboardBoard } from '../../components/widgets/DashboardBoard';
 import {
@@ -17,12 +17,10 @@ import { CopyButton, ErrorBox, Field, Loaded, Modal, Page } from '../../componen
 import { api, download, unwrap } from '../../lib/api';
 import { useAuth } from '../../lib/auth';
 import {
-  dashboardDataQuery,
   newWidgetId,
-  requestedRange,
-  variablesOf,
-  VIEW_PARAMS,
+  prefetchDashboardData,
   WIDGET_TEMPLATES,
+  type DataFetch,
   WIDGET_TYPE_NAMES,
   type DashboardDocument,
   type DashboardView,
@@ -30,26 +28,16 @@ import {
   type WidgetType,
 } from '../../lib/dashboards';
 import { dateTime } from '../../lib/format';
-import { useUrlParams } from '../../lib/url-params';
-import { subscribeAlerts, subscribeDevice } from '../../lib/live';
+import { subscribeDashboard } from '../../lib/live';
 
-/** The devices a dashboard's widgets name (the device variable's value for $device): what live mode follows. */
-function watchedDevices(widgets: Widget[], chosen: string | undefined): string[] {
-  const refs = widgets.flatMap((widget) => {
-    const options = widget.options as { device?: string; devices?: string[] };
-    return [...(options.devices ?? []), ...(options.device ? [options.device] : [])];
-  });
-  return [...new Set(refs.map((ref) => (ref === '$device' ? (chosen ?? '') : ref)).filter(Boolean))];
-}
-
-/** Live mode for a signed-in user: the live socket's events of the devices the widgets name, and alerts. */
-function liveSocket(devices: string[]): LiveSource {
+/**
+ * Live mode for a signed-in user: the live socket's dashboard channel, which says when what the saved
+ * dashboard shows may have changed (its devices', the fleet's telemetry, alerts).
+ */
+function liveSocket(dashboardId: string, device: string | undefined): LiveSource {
   return {
-    key: devices.join('\u0000'),
-    follow: (again) => {
-      const stops = [subscribeAlerts(again, again), ...devices.map((device) => subscribeDevice(device, again))];
-      return () => stops.forEach((stop) => stop());
-    },
+    key: `${dashboardId}\u0000${device ?? ''}`,
+    follow: (again) => subscribeDashboard(dashboardId, device, again),
   };
 }
 
@@ -137,7 +125,7 @@ function Shares({ dashboardId }: { dashboardId: string }) {
 
 /** A dashboard's data call: for its saved widgets, or for `widgets` being edited. */
 const dataOf =
-  (dashboardId: string, widgets?: Widget[]): Parameters<typeof dashboardDataQuery>[3] =>
+  (dashboardId: string, widgets?: Widget[]): DataFetch =>
   (body) =>
     unwrap(
       api.POST('/customer/dashboards/{dashboard_id}/data', {
@@ -159,17 +147,17 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const id = view.dashboard_id;
   const path = { dashboard_id: id };
   const data = useDashboardData(
-    // A widget moved or resized reads the same data: its place is not part of the key.
-    [id, draft ? JSON.stringify(draft.widgets.map(({ layout: _layout, ...widget }) => widget)) : 'saved'],
+    // A widget moved reads the same data: its place is not part of the key, its width (its points) is.
+    [id, draft ? JSON.stringify(draft.widgets.map(({ layout, ...widget }) => ({ ...widget, w: layout.w }))) : 'saved'],
     state,
     dataOf(id, draft?.widgets),
-    liveSocket(watchedDevices(definition.widgets, state.variables.device)),
+    liveSocket(id, state.variables.device),
   );
   const done = (answer: DashboardView) => {
     client.setQueryData(['dashboard', answer.dashboard_id], answer);
     void client.invalidateQueries({ queryKey: ['dashboards'] });
-    // The saved data was read for the saved widgets and range.
-    void client.invalidateQueries({ queryKey: ['dashboard-data', answer.dashboard_id] });
+    // The saved data was read for the saved widgets and range: read again when shown (not the draft's now).
+    void client.invalidateQueries({ queryKey: ['dashboard-data', answer.dashboard_id], refetchType: 'none' });
   };
   const save = useMutation({
     mutationFn: (document: DashboardDocument) =>
@@ -382,15 +370,18 @@ export default function DashboardsView({ kiosk = false }: { kiosk?: boolean }) {
     queryFn: () =>
       unwrap(api.GET('/customer/dashboards/{dashboard_id}', { params: { path: { dashboard_id: dashboardId } } })),
   });
-  // Its data is asked for beside it, not after it, when the URL alone says what to ask for (once: the
-  // page's own query takes over).
+  // Its data is asked for beside it, not after it, once as it opens: the page's own query takes over.
   const client = useQueryClient();
-  const [params] = useUrlParams(VIEW_PARAMS);
-  const time = requestedRange(params, undefined);
-  if (time !== undefined) {
-    const saved = dashboardDataQuery([dashboardId, 'saved'], time, variablesOf(params), dataOf(dashboardId));
-    if (!client.getQueryState(saved.queryKey)) void client.prefetchQuery(saved);
-  }
+  useEffect(
+    () =>
+      prefetchDashboardData(
+        client,
+        [dashboardId, 'saved'],
+        new URLSearchParams(window.location.search),
+        dataOf(dashboardId),
+      ),
+    [client, dashboardId],
+  );
   return (
     <Loaded query={view}>{(answer) => <DashboardPage key={answer.dashboard_id} view={answer} kiosk={kiosk} />}</Loaded>
   );
