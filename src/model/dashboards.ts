@@ -50,7 +50,7 @@ export const DEFAULT_DASHBOARD: DashboardDocument = {
     {
       id: 'battery',
       type: 'gauge',
-      title: 'Battery (average, 1 h)',
+      title: 'Battery (average)',
       layout: place(3, 2, 3, 4),
       options: { metric: 'battery_pct', stat: 'avg', unit: '%', min: 0, max: 100, thresholds: [] },
     },
@@ -62,17 +62,24 @@ export const DEFAULT_DASHBOARD: DashboardDocument = {
       options: { group_by: 'status' },
     },
     {
+      id: 'fleet-temperature',
+      type: 'timeseries',
+      title: 'Fleet temperature (min, average, max)',
+      layout: place(0, 6, 12, 5),
+      options: { metrics: ['temp_c'], devices: [], stats: ['min', 'avg', 'max'] },
+    },
+    {
       id: 'alerts',
       type: 'alerts',
       title: 'Open alerts',
-      layout: place(0, 6, 6, 5),
+      layout: place(0, 11, 6, 5),
       options: { status: 'OPEN', min_severity: 1, limit: 20 },
     },
     {
       id: 'devices-seen',
       type: 'table',
       title: 'Devices',
-      layout: place(6, 6, 6, 5),
+      layout: place(6, 11, 6, 5),
       options: {
         columns: ['device_id', 'status', 'metric:battery_pct', 'last_seen_at'],
         sort: 'last_seen_at',

@@ -2,8 +2,10 @@
 // admin builds a dashboard with every widget type, moves and resizes widgets (react-grid-layout), sets a
 // variable and a range, reloads (all kept, from the URL and the saved layout), edits widgets through
 // their forms at 1440 px and on a phone, exports, deletes and imports
-// it; a viewer on a phone sees it stacked and cannot edit; kiosk mode is the board alone, dark; a share link
-// shows that one dashboard without a login and stops when revoked. Screenshots under test-results/.
+// it; an absolute range and a refresh are kept; a viewer on a phone sees it stacked and cannot edit, and
+// opening it makes one data call; kiosk mode is the board alone, dark, on a desktop and a phone; another
+// tenant's user finds nothing at its address; a share link shows that one dashboard without a login, on a
+// phone and a wall screen, and stops when revoked. Screenshots under test-results/.
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +14,13 @@ import { launchChromium } from '../helpers/chromium.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { seedAlert, seedDevice, seedReadings } from '../helpers/seed.js';
+import { waitFor } from '../helpers/wait.js';
 
 const TENANT = 'web-dash';
 const ADMIN = 'dash-web-admin';
 const VIEWER = 'dash-web-viewer';
+/** A user of another tenant. */
+const OTHER = 'dash-web-other';
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 const TYPES = [
@@ -62,6 +67,7 @@ describe('dashboards in Chromium', () => {
     await seedAlert(pulse.db, { tenantId: TENANT, deviceId: 'fr-2' });
     users.admin = await tokenFor(pulse, { username: ADMIN, role: 'customer_admin', tenantId: TENANT });
     users.viewer = await tokenFor(pulse, { username: VIEWER, role: 'customer_viewer', tenantId: TENANT });
+    await tokenFor(pulse, { username: OTHER, role: 'customer_admin', tenantId: 'web-dash-other' });
     browser = await launchChromium();
   }, 120_000);
   afterAll(async () => {
@@ -155,6 +161,25 @@ describe('dashboards in Chromium', () => {
       await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(page, TYPES.length);
       await checkBoard();
+
+      // An absolute range, and a refresh: kept in the address, the data read for that range.
+      const bodies: { time?: { from: string; to: string } }[] = [];
+      page.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().endsWith('/data')) bodies.push(request.postDataJSON());
+      });
+      await page.getByLabel('Range').selectOption({ label: 'From … to …' });
+      await page.getByLabel('From').fill('2026-01-02T03:04');
+      await waitInPage(page, "new URLSearchParams(location.search).get('from') !== null");
+      const from = await page.evaluate("new URLSearchParams(location.search).get('from')");
+      expect(from).toBe(new Date(2026, 0, 2, 3, 4).toISOString());
+      await page.getByLabel('Refresh').selectOption({ label: '5 min' });
+      await waitInPage(page, "location.search.includes('refresh=300')");
+      await waitFor(() => bodies.some((body) => body.time?.from === from));
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
+      expect(await page.getByLabel('Range').inputValue()).toBe('custom');
+      expect(await page.getByLabel('From').inputValue()).toBe('2026-01-02T03:04');
+      expect(await page.getByLabel('Refresh').inputValue()).toBe('300');
       await page.context().close();
     },
   );
@@ -319,15 +344,41 @@ describe('dashboards in Chromium', () => {
       expect(await page.locator('[data-widget=w5] tbody tr').count()).toBe(1);
       expect(await overflows(page)).toBe(false);
       await shot(page, 'dashboard-viewer-390');
+      // Opening it asks the API for little: the dashboard and one call for every widget's data.
+      const apiCalls: string[] = [];
+      page.on('request', (request) => {
+        const { pathname } = new URL(request.url());
+        if (/^\/(customer|api)\//.test(pathname)) apiCalls.push(`${request.method()} ${pathname}`);
+      });
       await page.reload();
       await page.getByTestId('whoami').waitFor();
       await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await allDrawn(page, TYPES.length);
+      const dataCalls = apiCalls.filter((call) => call === `POST /customer/dashboards/${dashboardId}/data`);
+      expect(dataCalls, apiCalls.join(', ')).toHaveLength(1);
+      expect(apiCalls.length, apiCalls.join(', ')).toBeLessThanOrEqual(6);
       expect(await page.getByLabel('Variable site').inputValue()).toBe('depot');
       expect(await page.getByLabel('Range').inputValue()).toBe('now-6h');
       expect(await page.locator('[data-widget=w5] tbody tr').count()).toBe(1);
       expect((await call('viewer', `/customer/dashboards/${dashboardId}`, 'PUT', await saved())).status).toBe(403);
+
+      // A wall screen on a small display: the board alone, dark, stacked.
+      await page.goto(`${origin}/app/kiosk/dashboards/${dashboardId}`);
+      await page.getByTestId('kiosk').waitFor();
+      await page.locator('[data-testid=dashboard-grid][data-layout=stacked]').waitFor();
+      await allDrawn(page, TYPES.length);
+      expect(await page.evaluate("document.documentElement.classList.contains('dark')")).toBe(true);
+      expect(await page.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
+      expect(await overflows(page)).toBe(false);
+      await shot(page, 'dashboard-kiosk-390');
       await page.context().close();
+
+      // Another tenant's user, by the dashboard's own address: not found, nothing of it drawn.
+      const stranger = await signIn(browser, origin, OTHER, { ...DESKTOP, path: `/dashboards/${dashboardId}` });
+      await stranger.getByRole('alert').getByText('Dashboard not found').waitFor();
+      expect(await stranger.getByRole('heading', { level: 1, name: 'Cold room' }).count()).toBe(0);
+      expect(await stranger.locator('[data-widget]').count()).toBe(0);
+      await stranger.context().close();
     },
   );
 
@@ -353,6 +404,16 @@ describe('dashboards in Chromium', () => {
       expect(await shared.locator('a[href^="/app/"]').count()).toBe(0);
       expect(await overflows(shared)).toBe(false);
       await shot(shared, 'dashboard-shared-390');
+      // On a wall screen's width too: the grid, nothing else of the app.
+      const wall = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+      await wall.goto(link);
+      await wall.locator('[data-testid=dashboard-grid][data-layout=grid]').waitFor();
+      await allDrawn(wall, TYPES.length);
+      expect(await wall.getByRole('navigation', { name: 'Main' }).count()).toBe(0);
+      expect(await wall.locator('a[href^="/app/"]').count()).toBe(0);
+      expect(await overflows(wall)).toBe(false);
+      await shot(wall, 'dashboard-shared-1440');
+      await wall.context().close();
 
       expect(await shared.getByLabel('Live').isChecked()).toBe(true);
       await page.getByRole('button', { name: 'Revoke' }).click();
