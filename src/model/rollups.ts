@@ -28,6 +28,14 @@ const MERGE_FLEET = `
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
     count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
 
+/** A device's minutes (the `minutes` of aggregate) folded into its buckets of `width` in `table`. */
+const deviceBuckets = (table: string, width: string) => `
+       INSERT INTO ${table} AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
+       SELECT tenant_id, device_id, metric, date_bin(interval '${width}', bucket, ${EPOCH}), min(min), max(max), sum(sum),
+              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
+       FROM minutes GROUP BY 1, 2, 3, 4
+       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}`;
+
 /**
  * Folds the telemetry of a slice into every rollup (device, site, fleet; numbers and texts), and each
  * device's two newest buckets; returns how many messages it read. The messages' metrics are aggregated
@@ -58,18 +66,8 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
        INSERT INTO telemetry_rollup_1m AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
        SELECT tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool FROM minutes
        ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
-     d1h AS (
-       INSERT INTO telemetry_rollup_1h AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-       SELECT tenant_id, device_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
-              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
-     d1d AS (
-       INSERT INTO telemetry_rollup_1d AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-       SELECT tenant_id, device_id, metric, date_bin(interval '1 day', bucket, ${EPOCH}), min(min), max(max), sum(sum),
-              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
+     d1h AS (${deviceBuckets('telemetry_rollup_1h', '1 hour')}),
+     d1d AS (${deviceBuckets('telemetry_rollup_1d', '1 day')}),
      f1m AS (
        INSERT INTO telemetry_fleet_1m AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
        SELECT tenant_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
