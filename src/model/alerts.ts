@@ -167,21 +167,28 @@ export async function findAlert(tx: TenantTx, alertId: number) {
 }
 
 /** Alerts opened and closed per hour over the last `hours` hours, this tenant only. */
-export async function alertTrend(tx: TenantTx, hours: number) {
+/** Alerts opened and closed per hour, over the window's whole hours; of `deviceIds` only when given. */
+export async function alertTrend(
+  tx: TenantTx,
+  window: { start: Date; end: Date },
+  deviceIds?: string[],
+): Promise<{ hour: Date; opened: number; closed: number }[]> {
+  const within = (column: string) =>
+    `${column} >= date_trunc('hour', $2::timestamptz) AND ${column} < date_trunc('hour', $3::timestamptz) + interval '1 hour'
+     AND ($4::text[] IS NULL OR device_id = ANY ($4::text[]))`;
   const { rows } = await tx.query<{ hour: Date; opened: number; closed: number }>(
     `WITH hours AS (
-       SELECT generate_series(date_trunc('hour', now() - make_interval(hours => $2::int)), date_trunc('hour', now()),
-                              interval '1 hour') AS hour),
+       SELECT generate_series(date_trunc('hour', $2::timestamptz), date_trunc('hour', $3::timestamptz), interval '1 hour') AS hour),
      opened AS (
        SELECT date_trunc('hour', created_at) AS hour, count(*)::int AS n FROM fleet_alert
-       WHERE tenant_id = $1 AND created_at >= date_trunc('hour', now() - make_interval(hours => $2::int)) GROUP BY 1),
+       WHERE tenant_id = $1 AND ${within('created_at')} GROUP BY 1),
      closed AS (
        SELECT date_trunc('hour', closed_at) AS hour, count(*)::int AS n FROM fleet_alert
-       WHERE tenant_id = $1 AND closed_at >= date_trunc('hour', now() - make_interval(hours => $2::int)) GROUP BY 1)
+       WHERE tenant_id = $1 AND ${within('closed_at')} GROUP BY 1)
      SELECT h.hour, COALESCE(o.n, 0) AS opened, COALESCE(c.n, 0) AS closed
      FROM hours h LEFT JOIN opened o ON o.hour = h.hour LEFT JOIN closed c ON c.hour = h.hour
      ORDER BY h.hour`,
-    [tx.tenantId, hours],
+    [tx.tenantId, window.start, window.end, deviceIds ?? null],
   );
   return rows;
 }

@@ -23,6 +23,9 @@ const Threshold = Type.Object(
   { additionalProperties: false, description: 'from this value up, the value is drawn in this colour' },
 );
 
+/** A bar chart of alerts per hour covers this many days of its range at most (168 bars). */
+export const ALERT_TREND_DAYS = 7;
+
 /** What a single stat or gauge shows: a metric's statistic over the window, or a count of the fleet's. */
 export const FLEET_VALUES = [
   'fleet:devices',
@@ -67,9 +70,14 @@ export const WIDGET_OPTIONS = {
   gauge: Options({ ...ValueOptions, min: Type.Number({ default: 0 }), max: Type.Number({ default: 100 }) }),
   bar: Options({
     metric: Type.Optional(MetricName),
-    group_by: Type.Union([Type.Literal('status'), Type.Literal('site'), Type.Literal('tag')], {
-      description: 'status: devices per status (no metric); site, tag: the metric per group',
-    }),
+    group_by: Type.Union(
+      [Type.Literal('status'), Type.Literal('site'), Type.Literal('tag'), Type.Literal('alerts_per_hour')],
+      {
+        description:
+          'status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts ' +
+          `opened and closed per hour (no metric; the range's last ${ALERT_TREND_DAYS} days at most)`,
+      },
+    ),
     stat: Type.Optional(StatName),
   }),
   table: Options({
@@ -240,7 +248,11 @@ export function checkDashboard(input: unknown): DashboardDocument {
       refuse(`/widgets/${i}/layout`, `x + w must be at most ${GRID_COLUMNS} (the grid's columns)`);
     if (deviceRefs(widget).includes('$device') && !envelope.variables.includes('device'))
       refuse(`/widgets/${i}/options`, 'uses $device, but the dashboard has no device variable');
-    if (widget.type === 'bar' && widget.options.group_by !== 'status' && widget.options.metric === undefined)
+    if (
+      widget.type === 'bar' &&
+      (widget.options.group_by === 'site' || widget.options.group_by === 'tag') &&
+      widget.options.metric === undefined
+    )
       refuse(`/widgets/${i}/options/metric`, `a bar by ${widget.options.group_by} needs a metric`);
     if (widget.type === 'timeseries' && widget.options.group_by && widget.options.devices.length > 0)
       refuse(`/widgets/${i}/options/group_by`, 'groups are of the fleet: leave devices empty to group');
@@ -289,7 +301,11 @@ export function liveFollows(document: DashboardDocument, device: string | undefi
     }
     const fleetValue =
       (widget.type === 'stat' || widget.type === 'gauge') && widget.options.metric.startsWith('fleet:');
-    if (widget.type === 'alerts' || (fleetValue && widget.options.metric === 'fleet:open_alerts'))
+    if (
+      widget.type === 'alerts' ||
+      (fleetValue && widget.options.metric === 'fleet:open_alerts') ||
+      (widget.type === 'bar' && widget.options.group_by === 'alerts_per_hour')
+    )
       follows.alerts = true;
     else if (
       fleetValue ||

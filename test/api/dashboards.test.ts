@@ -44,6 +44,7 @@ const everyWidget = [
   { id: 'online', type: 'stat', layout: at(2, 3, 2, 2), options: { metric: 'fleet:ONLINE' } },
   { id: 'gauge', type: 'gauge', layout: at(4, 3, 2, 2), options: { metric: 'temp_c', min: -30, max: 40 } },
   { id: 'statuses', type: 'bar', layout: at(6, 3), options: { group_by: 'status' } },
+  { id: 'trend', type: 'bar', layout: at(0, 16, 6), options: { group_by: 'alerts_per_hour' } },
   {
     id: 'devices',
     type: 'table',
@@ -84,6 +85,13 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
       position: { lat: 48.1 + i / 1000, lon: 11.5 },
     }));
     await seedAlert(pulse.db, { tenantId: A, deviceId: 'fr-2' });
+    // Opened two hours ago and closed since: one opened and one closed in the alerts-per-hour bars.
+    await seedAlert(pulse.db, {
+      tenantId: A,
+      deviceId: 'fr-1',
+      status: 'CLOSED',
+      createdAt: new Date(Date.now() - 2 * 3_600_000),
+    });
     users.adminA = await tokenFor(pulse, { username: 'db-admin-a', role: 'customer_admin', tenantId: A });
     users.viewerA = await tokenFor(pulse, { username: 'db-viewer-a', role: 'customer_viewer', tenantId: A });
     users.adminB = await tokenFor(pulse, { username: 'db-admin-b', role: 'customer_admin', tenantId: B });
@@ -148,6 +156,12 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(widgets.online.value).toBe(1);
     expect(widgets.gauge.value).toBeGreaterThan(4);
     expect(widgets.statuses.bars).toContainEqual({ label: 'STALE', value: 1 });
+    // The range's hours (6 h: 7 hours begun), alerts opened and closed in each.
+    const trend = widgets.trend.trend as { hour: string; opened: number; closed: number }[];
+    expect(trend).toHaveLength(7);
+    expect(trend.reduce((sum, hour) => sum + hour.opened, 0)).toBe(2);
+    expect(trend.at(-1)!.closed).toBe(1);
+    expect(trend.at(-3)!.opened).toBe(1);
     expect(widgets['by-site'].series.map((s: { label: string }) => s.label)).toEqual(['s1 temp_c', 's2 temp_c']);
     expect(widgets['site-bars'].bars).toEqual([
       { label: 's1', value: 26 },
@@ -183,6 +197,9 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(Object.keys(widgets['fleet-temp'].series[0].points[0])).toEqual(['time', 'avg', 'max']);
     expect(Object.keys(widgets['by-site'].series[0].points[0])).toEqual(['time', 'avg']);
     expect(widgets['site-bars'].bars).toEqual([{ label: 's2', value: 10 }]);
+    // Narrowed to s2's device: its alert only.
+    const narrowedTrend = widgets.trend.trend as { opened: number; closed: number }[];
+    expect(narrowedTrend.reduce((sum, hour) => sum + hour.opened + hour.closed, 0)).toBe(1);
     expect(widgets.where.positions.map((p: { device_id: string }) => p.device_id)).toEqual(['fr-2']);
     expect(new Date(data.body.end).getTime() - new Date(data.body.start).getTime()).toBeLessThan(3601_000);
     // A variable the dashboard does not declare (left in a URL) narrows nothing.

@@ -323,6 +323,13 @@ describe('dashboards in Chromium', () => {
       dashboardId = new URL(page.url()).pathname.split('/').pop()!;
       expect((await saved()).widgets).toEqual(exported.widgets);
       await allDrawn(page, TYPES.length);
+
+      // The built-in dashboard, as the home page: counts, gauges, alerts per hour, statuses, the fleet's chart.
+      await page.goto(`${origin}/app/dashboards/default`);
+      await page.getByRole('heading', { level: 1, name: 'Fleet overview' }).waitFor();
+      await allDrawn(page, 13);
+      await page.locator('[data-widget=alert-trend] [data-chart][data-drawn=true]').waitFor();
+      await page.locator('[data-widget=fleet-temperature] [data-chart][data-drawn=true]').waitFor();
       await page.context().close();
     },
   );

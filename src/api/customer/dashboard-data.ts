@@ -9,7 +9,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { TenantTx } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { Nullable, Obj, Timestamp } from '../../lib/schema.js';
-import { resolveRange, type DashboardDocument, type Widget } from '../../model/dashboard-schema.js';
+import { ALERT_TREND_DAYS, resolveRange, type DashboardDocument, type Widget } from '../../model/dashboard-schema.js';
 import {
   checkGroupCount,
   devicesByGroup,
@@ -20,7 +20,7 @@ import {
 import { Semaphore } from '../../lib/semaphore.js';
 import { groupBy } from '../../lib/group-by.js';
 import { DEVICE_STATUSES, fleetCounts } from '../../model/fleet.js';
-import { listAlerts } from '../../model/alerts.js';
+import { alertTrend, listAlerts } from '../../model/alerts.js';
 import { planWindow, selectionMinBucketSeconds, type Plan, type Retention } from '../../model/resolution.js';
 import { fleetPositions, metricStates } from '../../model/telemetry-states.js';
 import { groupedSummary, telemetrySeries, type SeriesQuery } from '../../model/telemetry.js';
@@ -60,6 +60,11 @@ export const WidgetData = Obj({
   series: Type.Optional(Type.Array(Series)),
   value: Type.Optional(Nullable(Type.Number())),
   bars: Type.Optional(Type.Array(Obj({ label: Type.String(), value: Type.Number() }))),
+  trend: Type.Optional(
+    Type.Array(Obj({ hour: Timestamp, opened: Type.Integer(), closed: Type.Integer() }), {
+      description: 'alerts_per_hour bars: alerts opened and closed in each hour',
+    }),
+  ),
   rows: Type.Optional(
     Type.Array(Type.Record(Type.String(), Type.Unknown()), { description: 'table: the chosen columns per device' }),
   ),
@@ -242,6 +247,12 @@ const READERS: { [T in Widget['type']]: Reader<T> } = {
   stat: valueWidget,
   gauge: valueWidget,
   async bar(context, options) {
+    if (options.group_by === 'alerts_per_hour') {
+      const narrowed = context.narrowing && (await selectDevices(context.tx, context.narrowing));
+      const earliest = context.window.end.getTime() - ALERT_TREND_DAYS * 86_400_000;
+      const start = new Date(Math.max(context.window.start.getTime(), earliest));
+      return { resolution: null, trend: await alertTrend(context.tx, { start, end: context.window.end }, narrowed) };
+    }
     if (options.group_by === 'status') {
       const counts = await statusCounts(context);
       return { resolution: null, bars: DEVICE_STATUSES.map((status) => ({ label: status, value: counts[status] })) };

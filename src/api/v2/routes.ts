@@ -280,7 +280,12 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
         response: { 200: AlertTrend },
       },
     },
-    (request) => inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, request.query.hours) })),
+    (request) =>
+      inTenant(request, async (tx) => {
+        const end = new Date();
+        const start = new Date(end.getTime() - request.query.hours * 3_600_000);
+        return { trend: await alertModel.alertTrend(tx, { start, end }) };
+      }),
   );
 
   app.get(

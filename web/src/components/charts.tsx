@@ -141,27 +141,27 @@ export function Pie({ data }: { data: { name: string; value: number }[] }) {
   );
 }
 
+/** Alerts opened and closed per hour, as bars: the home page's and a dashboard's (alerts_per_hour). */
+export const trendOption = (points: { hour: string; opened: number; closed: number }[]) => ({
+  tooltip: { trigger: 'axis' },
+  // The legend above the plot (below, it covered the axis on narrow screens); labels that would
+  // overlap are left out.
+  legend: { top: 0, type: 'scroll' },
+  grid: { left: 8, right: 12, top: 32, bottom: 8, containLabel: true },
+  xAxis: {
+    type: 'category',
+    axisLabel: { hideOverlap: true },
+    data: points.map((p) => new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+  },
+  yAxis: { type: 'value', minInterval: 1 },
+  series: [
+    { name: 'opened', type: 'bar', data: points.map((p) => p.opened), color: '#f43f5e' },
+    { name: 'closed', type: 'bar', data: points.map((p) => p.closed), color: '#10b981' },
+  ],
+});
+
 export function TrendBars({ points }: { points: { hour: string; opened: number; closed: number }[] }) {
-  return useECharts(
-    {
-      tooltip: { trigger: 'axis' },
-      // The legend above the plot (below, it covered the axis on narrow screens); labels that would
-      // overlap are left out.
-      legend: { top: 0, type: 'scroll' },
-      grid: { left: 8, right: 12, top: 32, bottom: 8, containLabel: true },
-      xAxis: {
-        type: 'category',
-        axisLabel: { hideOverlap: true },
-        data: points.map((p) => new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
-      },
-      yAxis: { type: 'value', minInterval: 1 },
-      series: [
-        { name: 'opened', type: 'bar', data: points.map((p) => p.opened), color: '#f43f5e' },
-        { name: 'closed', type: 'bar', data: points.map((p) => p.closed), color: '#10b981' },
-      ],
-    },
-    220,
-  );
+  return useECharts(trendOption(points), 220);
 }
 
 export function Lines({

@@ -503,8 +503,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -741,6 +741,13 @@ export interface paths {
                   bars?: {
                     label: string;
                     value: number;
+                  }[];
+                  /** @description alerts_per_hour bars: alerts opened and closed in each hour */
+                  trend?: {
+                    /** Format: date-time */
+                    hour: string;
+                    opened: number;
+                    closed: number;
                   }[];
                   /** @description table: the chosen columns per device */
                   rows?: {
@@ -17772,8 +17779,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -18090,8 +18097,8 @@ export interface paths {
                   options: {
                     /** @description a metric */
                     metric?: string;
-                    /** @description status: devices per status (no metric); site, tag: the metric per group */
-                    group_by: 'status' | 'site' | 'tag';
+                    /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                    group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                     stat?: 'avg' | 'min' | 'max';
                   };
                 }
@@ -18368,8 +18375,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -18716,8 +18723,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -19041,8 +19048,8 @@ export interface paths {
                   options: {
                     /** @description a metric */
                     metric?: string;
-                    /** @description status: devices per status (no metric); site, tag: the metric per group */
-                    group_by: 'status' | 'site' | 'tag';
+                    /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                    group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                     stat?: 'avg' | 'min' | 'max';
                   };
                 }
@@ -19319,8 +19326,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -19718,8 +19725,8 @@ export interface paths {
                     options: {
                       /** @description a metric */
                       metric?: string;
-                      /** @description status: devices per status (no metric); site, tag: the metric per group */
-                      group_by: 'status' | 'site' | 'tag';
+                      /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                      group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                       stat?: 'avg' | 'min' | 'max';
                     };
                   }
@@ -20061,8 +20068,8 @@ export interface paths {
                       options: {
                         /** @description a metric */
                         metric?: string;
-                        /** @description status: devices per status (no metric); site, tag: the metric per group */
-                        group_by: 'status' | 'site' | 'tag';
+                        /** @description status: devices per status (no metric); site, tag: the metric per group; alerts_per_hour: alerts opened and closed per hour (no metric; the range's last 7 days at most) */
+                        group_by: 'status' | 'site' | 'tag' | 'alerts_per_hour';
                         stat?: 'avg' | 'min' | 'max';
                       };
                     }
@@ -20305,6 +20312,13 @@ export interface paths {
                   bars?: {
                     label: string;
                     value: number;
+                  }[];
+                  /** @description alerts_per_hour bars: alerts opened and closed in each hour */
+                  trend?: {
+                    /** Format: date-time */
+                    hour: string;
+                    opened: number;
+                    closed: number;
                   }[];
                   /** @description table: the chosen columns per device */
                   rows?: {

@@ -7,7 +7,7 @@ import { Link } from 'react-router';
 import { formatValue, timeAgo } from '../../lib/format';
 import { thresholdColor, type Widget, type WidgetData } from '../../lib/dashboards';
 import { stateText, valueColors } from '../../lib/states';
-import { Chart } from '../charts';
+import { Chart, trendOption } from '../charts';
 import { StateBand } from '../state-timeline';
 import { DeviceLink, Empty, SeverityBadge, Skeleton, StatusBadge } from '../ui';
 
@@ -110,6 +110,11 @@ function BarWidget({ bars }: { bars: { label: string; value: number }[] }) {
     [bars],
   );
   if (bars.length === 0) return <Empty>Nothing to count in this range.</Empty>;
+  return <Chart option={option} height="100%" />;
+}
+
+function TrendWidget({ points }: { points: NonNullable<WidgetData['trend']> }) {
+  const option = useMemo(() => trendOption(points), [points]);
   return <Chart option={option} height="100%" />;
 }
 
@@ -245,7 +250,7 @@ export function WidgetBody({
     case 'gauge':
       return <GaugeWidget value={data.value ?? null} options={widget.options} />;
     case 'bar':
-      return <BarWidget bars={data.bars ?? []} />;
+      return data.trend ? <TrendWidget points={data.trend} /> : <BarWidget bars={data.bars ?? []} />;
     case 'table':
       return (
         <TableWidget rows={data.rows ?? []} columns={widget.options.columns ?? ['device_id']} linkDevices={!shared} />

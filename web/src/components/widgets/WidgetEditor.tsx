@@ -441,9 +441,10 @@ function OptionsForm({
               ['status', 'Devices per status'],
               ['site', 'A metric per site'],
               ['tag', 'A metric per tag'],
+              ['alerts_per_hour', 'Alerts opened and closed per hour'],
             ]}
           />
-          {options.group_by !== 'status' && (
+          {(options.group_by === 'site' || options.group_by === 'tag') && (
             <>
               <MetricInput
                 label="Metric"
