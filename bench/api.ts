@@ -9,7 +9,7 @@
 // apart (`first_ms`) and counted in p95 too. Prints p50/p95 per endpoint and writes bench/results/api-*.json.
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
 import { startNatsCluster } from '../test/helpers/nats.js';
-import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
+import { pulseCli, startPulseServer, createViewer } from './pulse-process.js';
 import { seedMonth } from './month-seed.js';
 import { benchArgs, saveResult } from './results.js';
 
@@ -84,7 +84,7 @@ try {
 
   server = await startPulseServer(['run', 'api'], env);
   const { base } = server;
-  const token = viewerToken(cli, TENANT);
+  const { token } = createViewer(cli, TENANT);
   const get = async (path: string) => {
     const started = performance.now();
     const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { asSuperuser, dropDatabase, uniqueName, urlFor } from '../test/helpers/databases.js';
-import { pulseCli, startPulseServer, viewerToken } from './pulse-process.js';
+import { pulseCli, startPulseServer, createViewer } from './pulse-process.js';
 import { benchArgs, saveResult } from './results.js';
 
 const args = benchArgs();
@@ -64,7 +64,7 @@ try {
     }
   }, database);
   const { base } = server;
-  const token = viewerToken(cli, TENANT);
+  const { token } = createViewer(cli, TENANT);
   const window = `start=${new Date(START).toISOString()}&end=${new Date(END).toISOString()}`;
 
   const measure = async (name: string, path: string, header = true) => {

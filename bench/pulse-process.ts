@@ -36,9 +36,13 @@ export async function startPulseServer(args: string[], env: NodeJS.ProcessEnv) {
   };
 }
 
-/** Creates a customer viewer of `tenant` (one per run: a kept database may be timed again) and returns a token of it. */
-export function viewerToken(cli: Cli, tenant: string): string {
+/**
+ * Creates a customer viewer of `tenant` (one per run: a kept database may be timed again): its name and
+ * password (to sign in in a browser) and an access token.
+ */
+export function createViewer(cli: Cli, tenant: string): { username: string; password: string; token: string } {
   const username = `bench-viewer-${process.pid}`;
+  const password = 'bench-password-1';
   cli(
     'user',
     'create',
@@ -49,7 +53,7 @@ export function viewerToken(cli: Cli, tenant: string): string {
     '--tenant',
     tenant,
     '--password',
-    'bench-password-1',
+    password,
   );
-  return cli('token', username).trim();
+  return { username, password, token: cli('token', username).trim() };
 }

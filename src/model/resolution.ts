@@ -7,7 +7,7 @@ export type Resolution = 'raw' | '1m' | '1h';
 export const POINT_BUDGET = 1000;
 
 /** Bucket sizes a series is drawn in (seconds): round numbers people read on an axis. */
-const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400];
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 14_400, 21_600, 43_200, 86_400];
 
 const SECONDS: Record<Resolution, number> = { raw: 0, '1m': 60, '1h': 3600 };
 

@@ -16,6 +16,8 @@ describe('planWindow', () => {
     const plan = planWindow(month, retention, now, { pointBudget: 360 });
     expect(plan).toMatchObject({ resolution: '1h', bucketSeconds: 7200 });
     expect((plan.end.getTime() - plan.start.getTime()) / 7_200_000).toBeLessThanOrEqual(361);
+    // Half that (a line per site on the same widget): 4-hour buckets, not 6.
+    expect(planWindow(month, retention, now, { pointBudget: 180 })).toMatchObject({ bucketSeconds: 14_400 });
   });
 
   it('keeps the least bucket asked for whatever the budget', () => {
