@@ -287,7 +287,7 @@ export const variables = {
   },
   ROLLUP_1H_RETENTION_DAYS: {
     schema: nonNegativeInt.default(730),
-    doc: '1-hour rollups older than this many days are deleted (in bounded batches); 0 keeps everything.',
+    doc: "1-hour rollups, and the devices' 1-day ones, older than this many days are deleted (in bounded batches); 0 keeps everything.",
   },
   OIDC_ISSUER: {
     schema: url(['http:', 'https:']).optional(),
