@@ -318,6 +318,21 @@ describe('dashboards in Chromium', () => {
       await page.getByRole('heading', { level: 1, name: 'Dashboards' }).waitFor();
       expect((await call('admin', `/customer/dashboards/${dashboardId}`)).status).toBe(404);
 
+      // A file that is not JSON, and a document of another version: each says what is wrong, nothing is made.
+      await page.getByTestId('import-dashboard').setInputFiles({
+        name: 'notes.txt',
+        mimeType: 'application/json',
+        buffer: Buffer.from('not json'),
+      });
+      await page.getByRole('alert').getByText('notes.txt is not JSON').waitFor();
+      await page.getByTestId('import-dashboard').setInputFiles({
+        name: 'future.json',
+        mimeType: 'application/json',
+        buffer: Buffer.from(JSON.stringify({ ...exported, version: 2 })),
+      });
+      await page.getByRole('alert').getByText('/version').waitFor();
+      expect((await call('admin', '/customer/dashboards')).body.dashboards).toHaveLength(0);
+
       await page.getByTestId('import-dashboard').setInputFiles(exportedFile);
       await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       dashboardId = new URL(page.url()).pathname.split('/').pop()!;
@@ -338,9 +353,18 @@ describe('dashboards in Chromium', () => {
     'shows a viewer the dashboard stacked on a phone, read only, with variable and range kept over a reload',
     { timeout: 60_000 },
     async () => {
+      // A note holding HTML: shown as text, never run.
+      const document = await saved();
+      const note = document.widgets.find((w: { type: string }) => w.type === 'text');
+      note.options.markdown = '## Note\n<b>bold</b><img src=x onerror="window.pwned = 1">';
+      expect((await call('admin', `/customer/dashboards/${dashboardId}`, 'PUT', document)).status).toBe(200);
       const page = await signIn(browser, origin, VIEWER, { ...PHONE, path: `/dashboards/${dashboardId}` });
       await page.getByRole('heading', { level: 1, name: 'Cold room' }).waitFor();
       await page.locator('[data-testid=dashboard-grid][data-layout=stacked]').waitFor();
+      const markdown = page.locator(`[data-widget=${note.id}] [data-testid=markdown]`);
+      await markdown.getByText('<b>bold</b>', { exact: false }).waitFor();
+      expect(await markdown.locator('b, img').count()).toBe(0);
+      expect(await page.evaluate('window.pwned')).toBeUndefined();
       for (const action of ['Edit', 'Delete', 'Share', 'Duplicate'])
         expect(await page.getByRole('button', { name: action }).count(), action).toBe(0);
       await page.getByLabel('Variable device').selectOption('fr-1');
