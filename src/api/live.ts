@@ -33,6 +33,8 @@ const USER_RECHECK_INTERVAL_MS = 1000;
 /** A client this far behind loses telemetry frames rather than growing the server's memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const SNAPSHOT_ALERTS = 100;
+/** Dashboards one connection may follow at once: each is a bus subscription of the api instance's. */
+const MAX_DASHBOARD_FOLLOWS = 10;
 
 export const CLOSE_UNAUTHENTICATED = 4001;
 export const CLOSE_FORBIDDEN = 4003;
@@ -276,6 +278,13 @@ export function registerLiveRoutes(
     client.dashboards.delete(key);
     if (!subscribe) {
       send(client, { type: 'unsubscribed', channel: 'dashboard', dashboard_id: dashboardId });
+      return;
+    }
+    if (client.dashboards.size >= MAX_DASHBOARD_FOLLOWS) {
+      send(client, {
+        type: 'error',
+        message: `A connection follows at most ${MAX_DASHBOARD_FOLLOWS} dashboards: unsubscribe one first`,
+      });
       return;
     }
     const found = await db

@@ -124,7 +124,7 @@ export function registerSharedDashboardRoutes(
         tags,
         summary: "The shared dashboard's widgets' data (its stored widgets only)",
         params: TokenParams,
-        body: Type.Omit(DataRequest, ['widgets']),
+        body: Type.Omit(DataRequest, ['widgets', 'declared_variables']),
         response: { 200: DashboardData },
       },
     },

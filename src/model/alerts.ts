@@ -167,18 +167,24 @@ export async function findAlert(tx: TenantTx, alertId: number) {
 }
 
 /** Alerts opened and closed per hour over the last `hours` hours, this tenant only. */
-/** Alerts opened and closed per hour, over the window's whole hours; of `deviceIds` only when given. */
+/**
+ * Alerts opened and closed per hour, in each hour the window has begun (from the whole hour of its start to
+ * its end): a window, or the last `hours` up to the database's now; of `deviceIds` only when given.
+ */
 export async function alertTrend(
   tx: TenantTx,
-  window: { start: Date; end: Date },
+  window: { start: Date; end: Date } | { hours: number },
   deviceIds?: string[],
 ): Promise<{ hour: Date; opened: number; closed: number }[]> {
+  const [start, end] = 'hours' in window ? [null, null] : [window.start, window.end];
+  const hours = 'hours' in window ? window.hours : null;
+  const from = `date_trunc('hour', COALESCE($2::timestamptz, now() - make_interval(hours => $5::int)))`;
+  const to = `COALESCE($3::timestamptz, now())`;
   const within = (column: string) =>
-    `${column} >= date_trunc('hour', $2::timestamptz) AND ${column} < date_trunc('hour', $3::timestamptz) + interval '1 hour'
-     AND ($4::text[] IS NULL OR device_id = ANY ($4::text[]))`;
+    `${column} >= ${from} AND ${column} < ${to} AND ($4::text[] IS NULL OR device_id = ANY ($4::text[]))`;
   const { rows } = await tx.query<{ hour: Date; opened: number; closed: number }>(
     `WITH hours AS (
-       SELECT generate_series(date_trunc('hour', $2::timestamptz), date_trunc('hour', $3::timestamptz), interval '1 hour') AS hour),
+       SELECT generate_series(${from}, date_trunc('hour', ${to} - interval '1 microsecond'), interval '1 hour') AS hour),
      opened AS (
        SELECT date_trunc('hour', created_at) AS hour, count(*)::int AS n FROM fleet_alert
        WHERE tenant_id = $1 AND ${within('created_at')} GROUP BY 1),
@@ -188,7 +194,7 @@ export async function alertTrend(
      SELECT h.hour, COALESCE(o.n, 0) AS opened, COALESCE(c.n, 0) AS closed
      FROM hours h LEFT JOIN opened o ON o.hour = h.hour LEFT JOIN closed c ON c.hour = h.hour
      ORDER BY h.hour`,
-    [tx.tenantId, window.start, window.end, deviceIds ?? null],
+    [tx.tenantId, start, end, deviceIds ?? null, hours],
   );
   return rows;
 }

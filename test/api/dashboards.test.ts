@@ -202,6 +202,13 @@ describe.each<Engine>(['pglite', 'postgres'])('dashboards on %s', (engine) => {
     expect(narrowedTrend.reduce((sum, hour) => sum + hour.opened + hour.closed, 0)).toBe(1);
     expect(widgets.where.positions.map((p: { device_id: string }) => p.device_id)).toEqual(['fr-2']);
     expect(new Date(data.body.end).getTime() - new Date(data.body.start).getTime()).toBeLessThan(3601_000);
+    // Widgets being edited are read with the variables their draft declares.
+    const draft = await call('viewerA', `/customer/dashboards/${dashboardId}/data`, 'POST', {
+      widgets: [widget('online')],
+      declared_variables: ['site', 'device', 'tag'],
+      variables: { tag: 'no-such-tag' },
+    });
+    expect(draft.body.widgets.online.value).toBe(0);
     // A variable the dashboard does not declare (left in a URL) narrows nothing.
     const undeclared = await call('viewerA', `/customer/dashboards/${dashboardId}/data`, 'POST', {
       variables: { tag: 'no-such-tag', device: 'fr-1' },

@@ -248,6 +248,15 @@ describe('WebSocket /api/v2/ws', () => {
     b.send({ action: 'subscribe', type: 'dashboard', dashboard_id: dashboardId });
     expect(await b.next('error')).toEqual({ type: 'error', message: 'Dashboard not found' });
     expect(b.frames.some((f) => f.type === 'subscribed')).toBe(false);
+
+    // Each follow is a subscription of the server's: a connection holds ten at most.
+    for (let i = 0; i < 11; i += 1)
+      a.send({ action: 'subscribe', type: 'dashboard', dashboard_id: 'default', device: `d-${i}` });
+    expect(await a.next('error')).toEqual({
+      type: 'error',
+      message: 'A connection follows at most 10 dashboards: unsubscribe one first',
+    });
+    expect(a.frames.filter((f) => f.type === 'subscribed' && f.dashboard_id === 'default')).toHaveLength(10);
   });
 
   it('ends the connection on a message that is not JSON', async () => {

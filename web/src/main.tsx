@@ -118,7 +118,15 @@ let sharedRouter: ReturnType<typeof createBrowserRouter> | undefined;
 const sharedDashboardRouter = () => {
   if (!sharedRouter) {
     const [token = ''] = window.location.pathname.slice(SHARED_PATH.length).split('/');
-    prefetchSharedDashboard(queryClient, decodeURIComponent(token), new URLSearchParams(window.location.search));
+    // A mangled link (a stray %) is left to the page, which says it is not found.
+    const decoded = (() => {
+      try {
+        return decodeURIComponent(token);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (decoded) prefetchSharedDashboard(queryClient, decoded, new URLSearchParams(window.location.search));
   }
   return (sharedRouter ??= createBrowserRouter(
     [{ path: '/shared/:token', element: page(() => import('./pages/customer/DashboardsShared')) }],

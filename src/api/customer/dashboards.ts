@@ -57,6 +57,11 @@ export const DataRequest = Type.Object(
         description: 'widgets being edited, read instead of the stored ones (checked as in a document)',
       }),
     ),
+    declared_variables: Type.Optional(
+      Type.Array(Type.String(), {
+        description: 'with widgets: the variables the dashboard being edited declares (checked as in a document)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -110,10 +115,18 @@ export async function dataOf(
     time?: { from: string; to: string } | undefined;
     variables?: DashboardVariables | undefined;
     widgets?: unknown[] | undefined;
+    declared_variables?: string[] | undefined;
   },
   retention: Retention,
 ) {
-  const dashboard = body.widgets === undefined ? definition : checkDashboard({ ...definition, widgets: body.widgets });
+  const dashboard =
+    body.widgets === undefined
+      ? definition
+      : checkDashboard({
+          ...definition,
+          widgets: body.widgets,
+          ...(body.declared_variables && { variables: body.declared_variables }),
+        });
   return dashboardData(inTenant, dashboard, body, retention);
 }
 

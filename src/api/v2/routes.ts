@@ -281,11 +281,7 @@ export function registerV2Routes(app: App, inTenant: InTenant, retention: Retent
       },
     },
     (request) =>
-      inTenant(request, async (tx) => {
-        const end = new Date();
-        const start = new Date(end.getTime() - request.query.hours * 3_600_000);
-        return { trend: await alertModel.alertTrend(tx, { start, end }) };
-      }),
+      inTenant(request, async (tx) => ({ trend: await alertModel.alertTrend(tx, { hours: request.query.hours }) })),
   );
 
   app.get(

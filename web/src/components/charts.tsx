@@ -151,7 +151,12 @@ export const trendOption = (points: { hour: string; opened: number; closed: numb
   xAxis: {
     type: 'category',
     axisLabel: { hideOverlap: true },
-    data: points.map((p) => new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
+    // Beyond a day, the hours of several days: each says its day.
+    data: points.map((p) =>
+      points.length > 24
+        ? new Date(p.hour).toLocaleString([], { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' })
+        : new Date(p.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }),
+    ),
   },
   yAxis: { type: 'value', minInterval: 1 },
   series: [

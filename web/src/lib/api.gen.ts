@@ -20275,6 +20275,8 @@ export interface paths {
             };
             /** @description widgets being edited, read instead of the stored ones (checked as in a document) */
             widgets?: unknown[];
+            /** @description with widgets: the variables the dashboard being edited declares (checked as in a document) */
+            declared_variables?: string[];
           };
         };
       };

@@ -49,10 +49,12 @@ async function connect() {
     if (frame.type === 'authenticated') {
       attempt = 0;
       // A fresh token on this socket authenticates again; only a new socket has missed events.
-      const reconnected = everLive && useLive.getState().status !== 'live';
+      const fresh = useLive.getState().status !== 'live';
+      const reconnected = everLive && fresh;
       everLive = true;
       useLive.setState({ status: 'live' });
-      resubscribe();
+      // A new socket has no subscriptions; one that renewed its token keeps them (and their live follows).
+      if (fresh) resubscribe();
       scheduleTokenRefresh();
       if (reconnected) for (const listener of resyncListeners) listener();
     } else if (frame.type === 'telemetry') {

@@ -51,23 +51,30 @@ export interface LiveSource {
 }
 
 /** Every widget's data in one request; `key` names the dashboard (and the draft being edited). */
-export function useDashboardData(key: unknown[], state: DashboardState, fetchData: DataFetch, live: LiveSource) {
+export function useDashboardData(
+  key: unknown[],
+  state: DashboardState,
+  fetchData: DataFetch,
+  live: LiveSource,
+  /** False stops reading (a share link found gone): no refresh keeps asking. */
+  enabled = true,
+) {
   const client = useQueryClient();
   const { requestTime } = state;
   const { queryKey, queryFn } = dashboardDataQuery(key, requestTime ?? null, state.variables, fetchData);
   const query = useQuery({
     queryKey,
     queryFn,
-    enabled: requestTime !== undefined,
+    enabled: enabled && requestTime !== undefined,
     refetchInterval: state.refreshSeconds > 0 ? state.refreshSeconds * 1000 : false,
     placeholderData: (previous) => previous,
   });
   const queryKeyText = JSON.stringify(queryKey);
   useEffect(() => {
-    if (!state.live) return;
+    if (!state.live || !enabled) return;
     return live.follow(() => refetchSoon(client, queryKey));
     // queryKey changes identity every render; its text says when it really changed.
-  }, [state.live, live.key, queryKeyText, client]);
+  }, [state.live, enabled, live.key, queryKeyText, client]);
   return query;
 }
 export type DashboardDataQuery = ReturnType<typeof useDashboardData>;

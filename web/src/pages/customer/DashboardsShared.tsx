@@ -59,6 +59,7 @@ export default function DashboardsShared() {
     linkEvents(token, state.variables.device, () => {
       void client.invalidateQueries({ queryKey: ['shared-dashboard', token] });
     }),
+    !shared.isError,
   );
   return (
     <main className="min-h-screen p-3" data-testid="shared-dashboard">

@@ -123,14 +123,14 @@ function Shares({ dashboardId }: { dashboardId: string }) {
   );
 }
 
-/** A dashboard's data call: for its saved widgets, or for `widgets` being edited. */
+/** A dashboard's data call: for its saved widgets, or for those of a `draft` being edited (and its variables). */
 const dataOf =
-  (dashboardId: string, widgets?: Widget[]): DataFetch =>
+  (dashboardId: string, draft?: DashboardDocument | null): DataFetch =>
   (body) =>
     unwrap(
       api.POST('/customer/dashboards/{dashboard_id}/data', {
         params: { path: { dashboard_id: dashboardId } },
-        body: { ...body, ...(widgets && { widgets }) },
+        body: { ...body, ...(draft && { widgets: draft.widgets, declared_variables: draft.variables }) },
       }),
     );
 
@@ -148,9 +148,14 @@ function DashboardPage({ view, kiosk }: { view: DashboardView; kiosk: boolean })
   const path = { dashboard_id: id };
   const data = useDashboardData(
     // A widget moved reads the same data: its place is not part of the key, its width (its points) is.
-    [id, draft ? JSON.stringify(draft.widgets.map(({ layout, ...widget }) => ({ ...widget, w: layout.w }))) : 'saved'],
+    [
+      id,
+      draft
+        ? JSON.stringify([draft.variables, draft.widgets.map(({ layout, ...widget }) => ({ ...widget, w: layout.w }))])
+        : 'saved',
+    ],
     state,
-    dataOf(id, draft?.widgets),
+    dataOf(id, draft),
     liveSocket(id, state.variables.device),
   );
   const done = (answer: DashboardView) => {
