@@ -41,16 +41,25 @@ describe.each(ENGINES)('rollups on %s', (engine) => {
   };
   const store = (rows: TelemetryInsert[]) =>
     database.db.withService((tx) => insertTelemetry(tx, database.engine, rows));
-  /** Rolls up everything stored so far, as the worker does (lag 0). */
+  /**
+   * Rolls up everything stored so far, as the worker does (lag 0): until no committed row lies past the
+   * watermark. A slice can end short of a row just written (the horizon is read in milliseconds, and held
+   * back by other transactions), which the next slice then takes.
+   */
   const catchUp = async (sliceSeconds = 3600) => {
     let messages = 0;
-    for (;;) {
+    for (let attempt = 0; attempt < 200; attempt += 1) {
       const horizon = await database.db.withService((tx) => rollupHorizon(tx, 0));
       const slice = (await database.db.withService((tx) => rollUpSlice(tx, horizon, sliceSeconds)))!;
       messages += slice.messages;
-      // The horizon is read in milliseconds: rows of its last microseconds are the next slice's.
-      if (slice.caughtUp && slice.messages === 0) return messages;
+      if (!slice.caughtUp) continue;
+      const [left] = await query<{ pending: number }>(
+        `SELECT count(*)::int AS pending FROM telemetry WHERE ingested_at > (SELECT ingested_through FROM rollup_state)`,
+      );
+      if (left!.pending === 0) return messages;
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    throw new Error('the rollups did not catch up with what is stored');
   };
   const query = async <R extends object>(sql: string, params: unknown[] = []) =>
     (await database.db.withService((tx: ServiceTx) => tx.query<R>(sql, params))).rows;
