@@ -166,7 +166,6 @@ export async function findAlert(tx: TenantTx, alertId: number) {
   return rows[0];
 }
 
-/** Alerts opened and closed per hour over the last `hours` hours, this tenant only. */
 /**
  * Alerts opened and closed per hour, in each hour the window has begun (from the whole hour of its start to
  * its end): a window, or the last `hours` up to the database's now; of `deviceIds` only when given.
