@@ -2,6 +2,7 @@
 // variables a view keeps in its URL, and a starting point for each widget type.
 import type { QueryClient } from '@tanstack/react-query';
 import type { Answer } from './types';
+import { valuesOf } from './url-params';
 
 export type DashboardView = Answer<'/customer/dashboards/{dashboard_id}'>;
 export type DashboardDocument = DashboardView['definition'];
@@ -57,9 +58,7 @@ export function prefetchDashboardData(
   search: URLSearchParams,
   fetchData: DataFetch,
 ): void {
-  const params = Object.fromEntries(
-    Object.keys(VIEW_PARAMS).map((name) => [name, search.get(name) ?? '']),
-  ) as ViewParams;
+  const params = valuesOf(search, VIEW_PARAMS);
   const time = requestedRange(params, undefined);
   if (time !== undefined) void client.prefetchQuery(dashboardDataQuery(key, time, variablesOf(params), fetchData));
 }

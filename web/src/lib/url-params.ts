@@ -4,16 +4,20 @@ import { useSearchParams } from 'react-router';
 
 type Values<D> = { [K in keyof D]: D[K] extends string[] ? string[] : string };
 
-export function useUrlParams<D extends Record<string, string | string[]>>(
-  defaults: D,
-): [Values<D>, (changes: Partial<Values<D>>) => void] {
-  const [params, setParams] = useSearchParams();
-  const values = Object.fromEntries(
+/** The values a query holds, each its default when absent. */
+export const valuesOf = <D extends Record<string, string | string[]>>(params: URLSearchParams, defaults: D) =>
+  Object.fromEntries(
     Object.entries(defaults).map(([key, fallback]) => [
       key,
       Array.isArray(fallback) ? params.getAll(key) : (params.get(key) ?? fallback),
     ]),
   ) as Values<D>;
+
+export function useUrlParams<D extends Record<string, string | string[]>>(
+  defaults: D,
+): [Values<D>, (changes: Partial<Values<D>>) => void] {
+  const [params, setParams] = useSearchParams();
+  const values = valuesOf(params, defaults);
   const update = (changes: Partial<Values<D>>) =>
     setParams(
       (current) => {
