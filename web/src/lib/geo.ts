@@ -1,5 +1,6 @@
 // Positions as metric values, and the country outlines the maps ship with (Natural Earth's, through
 // world-atlas), made drawable on a flat map. Pure.
+import type { Reading } from './fusion';
 import type { Feature, FeatureCollection, MultiPolygon, Polygon, Position } from 'geojson';
 
 export interface LatLon {
@@ -20,7 +21,7 @@ export const isPosition = (value: unknown): value is LatLon =>
  */
 export function withPositions<P extends LatLon & { time: string }>(
   points: P[],
-  readings: readonly { t: number; value: unknown }[],
+  readings: readonly Reading[],
 ): (P | (LatLon & { time: string }))[] {
   const lastAt = points.length === 0 ? -Infinity : Date.parse(points.at(-1)!.time);
   const newer = readings.filter((reading) => reading.t > lastAt && isPosition(reading.value));

@@ -1,6 +1,7 @@
 // Text metrics ("door": "open") drawn as state timelines: which metrics are text, a colour per value that
 // stays the same from one range to the next, where each segment sits in its band, and a band extended by
 // live readings. Pure.
+import type { Reading } from './fusion';
 
 /** The metrics whose latest value is text, sorted. */
 export const textMetrics = (latest: Record<string, unknown>): string[] =>
@@ -71,11 +72,7 @@ interface Band {
  * may not hold yet: a new value starts a segment, and the band runs on to `now` (ms), as the state in force
  * lasts. A truncated band stops at its last reading read and stays as it is.
  */
-export function withReadings<B extends Band>(
-  band: B,
-  readings: readonly { t: number; value: unknown }[],
-  now: number,
-): B {
+export function withReadings<B extends Band>(band: B, readings: readonly Reading[], now: number): B {
   const lastFrom = Date.parse(band.segments.at(-1)?.from ?? band.start);
   const newer = readings.filter((reading) => reading.t > lastFrom);
   if (band.truncated || newer.length === 0) return band;
