@@ -37,6 +37,13 @@ export async function signIn(
   return page;
 }
 
+/** The live socket's frames the page receives from now on, as text (subscriptions, telemetry, changes). */
+export function liveFrames(page: Page): string[] {
+  const frames: string[] = [];
+  page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+  return frames;
+}
+
 /**
  * Polls an expression in the page until it holds. (page.waitForFunction compiles its predicate inside
  * the page, which the app's CSP refuses — as it should.)

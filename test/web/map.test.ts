@@ -9,7 +9,7 @@
 import mqtt from 'mqtt';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nav, overflows, shot, signIn as signInAs, type SignInOptions } from '../helpers/browser.js';
+import { liveFrames, nav, overflows, shot, signIn as signInAs, type SignInOptions } from '../helpers/browser.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { callerFor, tokenFor } from '../helpers/identity.js';
 import { startTestPlatform, TEST_ADMIN_KEY, type TestPlatform } from '../helpers/platform.js';
@@ -285,8 +285,7 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
     { timeout: 60_000 },
     async () => {
       const page = await signIn(DESKTOP);
-      const frames: string[] = [];
-      page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+      const frames = liveFrames(page);
       await page.goto(`${origin}/app/devices/truck-1`);
       const mode = page.getByTestId('states-mode');
       const track = page.getByTestId('track-position');
@@ -320,8 +319,7 @@ describe('the fleet map, state timelines and tracks in Chromium', () => {
     { timeout: 60_000 },
     async () => {
       const page = await signIn(DESKTOP);
-      const frames: string[] = [];
-      page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+      const frames = liveFrames(page);
       let dataCalls = 0;
       page.on('request', (request) => {
         if (request.method() === 'POST' && request.url().endsWith('/customer/dashboards/default/data')) dataCalls += 1;
