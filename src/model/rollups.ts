@@ -4,8 +4,15 @@
 // read through the resolution the caller chose (resolution.ts). Booleans count as 0/1 (avg = share of true).
 import type { ServiceTx } from '../db/database.js';
 
-/** The slice of telemetry a statement aggregates: its placeholders start at $1. */
-type Slice = { where: string; params: unknown[] };
+/**
+ * The slice of telemetry a statement aggregates: its placeholders start at $1. `fresh`: no rollup bucket of
+ * the slice exists yet (a rebuilt day, emptied first), so its rows are inserted, not merged.
+ */
+type Slice = { where: string; params: unknown[]; fresh?: boolean };
+
+/** Merges a row into the bucket already there, unless the slice is fresh (nothing can be there). */
+const mergeOn = (slice: Slice, key: string, merge: string) =>
+  slice.fresh ? '' : `ON CONFLICT (${key}) DO UPDATE SET ${merge}`;
 
 const VALUE = `CASE jsonb_typeof(m.value) WHEN 'number' THEN (m.value)::text::float8
                  ELSE CASE WHEN m.value = 'true'::jsonb THEN 1 ELSE 0 END END`;
@@ -28,24 +35,31 @@ const MERGE_FLEET = `
     min = LEAST(r.min, EXCLUDED.min), max = GREATEST(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,
     count = r.count + EXCLUDED.count, bool = r.bool AND EXCLUDED.bool`;
 
-/** A device's minutes (the `minutes` of aggregate) folded into its buckets of `width` in `table`. */
-const deviceBuckets = (table: string, width: string) => `
+/** A device's buckets of `source` (`minutes` or `hours` of aggregate) folded into buckets of `width`. */
+const deviceBuckets = (source: string, width: string) => `
+       SELECT tenant_id, device_id, metric, date_bin(interval '${width}', bucket, ${EPOCH}) AS bucket, min(min) AS min,
+              max(max) AS max, sum(sum) AS sum, sum(count)::int AS count, ${LAST('last_time', 'last')} AS last,
+              max(last_time) AS last_time, bool_and(bool) AS bool
+       FROM ${source} GROUP BY 1, 2, 3, 4`;
+
+/** Inserts (or merges) a device rollup's rows, in the order of its primary key (`order`: select positions). */
+const deviceInsert = (slice: Slice, table: string, select: string, order: string) => `
        INSERT INTO ${table} AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-       SELECT tenant_id, device_id, metric, date_bin(interval '${width}', bucket, ${EPOCH}), min(min), max(max), sum(sum),
-              sum(count)::int, ${LAST('last_time', 'last')}, max(last_time), bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}`;
+       ${select} ORDER BY ${order}
+       ${mergeOn(slice, 'tenant_id, device_id, metric, bucket', MERGE_DEVICE)}`;
 
 /**
  * Folds the telemetry of a slice into every rollup (device, site, fleet; numbers and texts), and each
  * device's two newest buckets; returns how many messages it read. The messages' metrics are aggregated
  * once per device, metric and minute; the hour, site and fleet rollups are built from those minutes (far
- * fewer rows than samples when devices report often).
+ * fewer rows than samples when devices report often), the days and the fleet's hours from the devices' hours.
  * The newest buckets are read, then written: one instance at a time holds the watermark.
+ * Rows go in in each table's key order: a day's inserts walk its index once, whatever history it holds,
+ * instead of jumping between pages that no longer fit in memory.
  */
-async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
+async function aggregate(tx: ServiceTx, slice: Slice, workMem = '64MB'): Promise<number> {
   // Sorts and hashes of a slice stay in memory.
-  await tx.query(`SET LOCAL work_mem = '64MB'`);
+  await tx.query(`SELECT set_config('work_mem', $1, true)`, [workMem]);
   const { rows } = await tx.query<{ messages: number }>(
     `WITH messages AS MATERIALIZED (
        SELECT tenant_id, device_id, site_id, time, metrics FROM telemetry t WHERE msg_type = 'telemetry' AND ${slice.where}),
@@ -62,34 +76,36 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
               max(v) AS max, sum(v) AS sum, count(*)::int AS count, ${LAST('time', 'v')} AS last, max(time) AS last_time,
               bool_and(bool) AS bool, max(site_id) AS site_id
        FROM src GROUP BY 1, 2, 3, 4),
-     d1m AS (
-       INSERT INTO telemetry_rollup_1m AS r (tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool)
-       SELECT tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool FROM minutes
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_DEVICE}),
-     d1h AS (${deviceBuckets('telemetry_rollup_1h', '1 hour')}),
-     d1d AS (${deviceBuckets('telemetry_rollup_1d', '1 day')}),
+     hours AS MATERIALIZED (${deviceBuckets('minutes', '1 hour')}),
+     d1m AS (${deviceInsert(
+       slice,
+       'telemetry_rollup_1m',
+       'SELECT tenant_id, device_id, metric, bucket, min, max, sum, count, last, last_time, bool FROM minutes',
+       '1, 2, 4, 3',
+     )}),
+     d1h AS (${deviceInsert(slice, 'telemetry_rollup_1h', 'SELECT * FROM hours', '1, 2, 4, 3')}),
+     d1d AS (${deviceInsert(slice, 'telemetry_rollup_1d', deviceBuckets('hours', '1 day'), '1, 2, 3, 4')}),
      f1m AS (
        INSERT INTO telemetry_fleet_1m AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
        SELECT tenant_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3
-       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+       FROM minutes GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+       ${mergeOn(slice, 'tenant_id, metric, bucket', MERGE_FLEET)}),
      f1h AS (
        INSERT INTO telemetry_fleet_1h AS r (tenant_id, metric, bucket, min, max, sum, count, bool)
-       SELECT tenant_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
-              sum(count)::int, bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3
-       ON CONFLICT (tenant_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+       SELECT tenant_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
+       FROM hours GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+       ${mergeOn(slice, 'tenant_id, metric, bucket', MERGE_FLEET)}),
      s1m AS (
        INSERT INTO telemetry_site_1m AS r (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
        SELECT tenant_id, site_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, site_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+       FROM minutes GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4, 2
+       ${mergeOn(slice, 'tenant_id, site_id, metric, bucket', MERGE_FLEET)}),
      s1h AS (
        INSERT INTO telemetry_site_1h AS r (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
        SELECT tenant_id, site_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
               sum(count)::int, bool_and(bool)
-       FROM minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, site_id, metric, bucket) DO UPDATE SET ${MERGE_FLEET}),
+       FROM minutes GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4, 2
+       ${mergeOn(slice, 'tenant_id, site_id, metric, bucket', MERGE_FLEET)}),
      -- Text metrics: a change is counted where the new value arrives; a device's first sample in the slice
      -- is compared with the last value rolled up before it.
      texts AS (
@@ -112,20 +128,25 @@ async function aggregate(tx: ServiceTx, slice: Slice): Promise<number> {
      t1m AS (
        INSERT INTO telemetry_text_1m AS r (tenant_id, device_id, metric, bucket, first, first_time, last, last_time,
                                            changes, count)
-       SELECT * FROM text_minutes
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_TEXT}),
+       SELECT * FROM text_minutes ORDER BY 1, 2, 3, 4
+       ${mergeOn(slice, 'tenant_id, device_id, metric, bucket', MERGE_TEXT)}),
      t1h AS (
        INSERT INTO telemetry_text_1h AS r (tenant_id, device_id, metric, bucket, first, first_time, last, last_time,
                                            changes, count)
        SELECT tenant_id, device_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}),
               (array_agg(first ORDER BY first_time))[1], min(first_time),
               (array_agg(last ORDER BY last_time DESC))[1], max(last_time), sum(changes)::int, sum(count)::int
-       FROM text_minutes GROUP BY 1, 2, 3, 4
-       ON CONFLICT (tenant_id, device_id, metric, bucket) DO UPDATE SET ${MERGE_TEXT}),
+       FROM text_minutes GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+       ${mergeOn(slice, 'tenant_id, device_id, metric, bucket', MERGE_TEXT)}),
      newest AS (
        SELECT n.tenant_id, n.device_id, top.buckets[1] AS last_bucket, top.buckets[2] AS previous_bucket
-       FROM (SELECT tenant_id, device_id, array_agg(bucket) AS buckets FROM minutes WHERE metric = '#messages'
-             GROUP BY 1, 2) n
+       -- Each device's two newest minutes of the slice, ranked by a sort: an array of all of a day's minutes
+       -- per device made the rebuild's hash aggregate spill.
+       FROM (SELECT tenant_id, device_id, array_agg(bucket) AS buckets
+             FROM (SELECT tenant_id, device_id, bucket,
+                          row_number() OVER (PARTITION BY tenant_id, device_id ORDER BY bucket DESC) AS rank
+                   FROM minutes WHERE metric = '#messages') ranked
+             WHERE rank <= 2 GROUP BY 1, 2) n
        LEFT JOIN telemetry_rollup_devices d ON d.tenant_id = n.tenant_id AND d.device_id = n.device_id
        CROSS JOIN LATERAL (
          SELECT ARRAY(SELECT DISTINCT b FROM unnest(n.buckets || ARRAY[d.last_bucket, d.previous_bucket]) b
@@ -261,10 +282,17 @@ export async function rebuildDay(tx: ServiceTx, day: string, since: string): Pro
       [start],
     );
   }
-  const messages = await aggregate(tx, {
-    where: `t.time >= $1::timestamptz AND t.time < $1::timestamptz + interval '1 day' AND t.ingested_at <= $2`,
-    params: [start, state.ingested_through],
-  });
+  // The day's buckets were just emptied: its rows are inserted, not merged. A day's minutes (millions of rows
+  // for a large fleet) are hashed and sorted in memory rather than spilled to disk.
+  const messages = await aggregate(
+    tx,
+    {
+      where: `t.time >= $1::timestamptz AND t.time < $1::timestamptz + interval '1 day' AND t.ingested_at <= $2`,
+      params: [start, state.ingested_through],
+      fresh: true,
+    },
+    '256MB',
+  );
   // A newest bucket in this day may be gone with the raw rows it came from: read it again from the rollups.
   await tx.query(
     `UPDATE telemetry_rollup_devices d
