@@ -11,9 +11,6 @@ const MULTI_PROCESS = [
 ];
 
 export default defineConfig({
-  // Vitest keeps its results (the order of the next run) here. Under node_modules/ it made npm judge the tree
-  // changed and re-read all of it on every `npx pulse` call after a test run (0.3 s became 0.8 s).
-  cacheDir: '.cache/vite',
   test: {
     pool: 'forks',
     testTimeout: 30_000,
