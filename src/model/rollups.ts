@@ -283,7 +283,7 @@ export async function rebuildDay(tx: ServiceTx, day: string, since: string): Pro
     );
   }
   // The day's buckets were just emptied: its rows are inserted, not merged. A day's minutes (millions of rows
-  // for a large fleet) are hashed and sorted in memory rather than spilled to disk.
+  // for a large fleet) are hashed and sorted with more memory, so less of them spills to disk.
   const messages = await aggregate(
     tx,
     {
