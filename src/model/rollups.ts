@@ -58,7 +58,7 @@ const deviceInsert = (slice: Slice, table: string, select: string, order: string
  * instead of jumping between pages that no longer fit in memory.
  */
 async function aggregate(tx: ServiceTx, slice: Slice, workMem = '64MB'): Promise<number> {
-  // Sorts and hashes of a slice stay in memory.
+  // Sorts and hashes get this much memory: a worker's slice fits in 64 MB; a rebuilt day asks for more.
   await tx.query(`SELECT set_config('work_mem', $1, true)`, [workMem]);
   const { rows } = await tx.query<{ messages: number }>(
     `WITH messages AS MATERIALIZED (
@@ -100,6 +100,8 @@ async function aggregate(tx: ServiceTx, slice: Slice, workMem = '64MB'): Promise
        SELECT tenant_id, site_id, metric, bucket, min(min), max(max), sum(sum), sum(count)::int, bool_and(bool)
        FROM minutes GROUP BY 1, 2, 3, 4 ORDER BY 1, 3, 4, 2
        ${mergeOn(slice, 'tenant_id, site_id, metric, bucket', MERGE_FLEET)}),
+     -- A site's hours come from the minutes, not the devices' hours: a device that moves counts each minute
+     -- at the site it was at then.
      s1h AS (
        INSERT INTO telemetry_site_1h AS r (tenant_id, site_id, metric, bucket, min, max, sum, count, bool)
        SELECT tenant_id, site_id, metric, date_bin(interval '1 hour', bucket, ${EPOCH}), min(min), max(max), sum(sum),
